@@ -1,0 +1,131 @@
+import { z } from 'zod';
+
+/** Upgrade tiers, in the order a user would consider them. Defined in MISSION.md "Plan". */
+export const Tier = z.enum(['minimal', 'moderate', 'comprehensive']);
+export type Tier = z.infer<typeof Tier>;
+export const TIERS: readonly Tier[] = Tier.options;
+
+/**
+ * Size of a version jump by semver (semver.org §4 and npm's caret rules): on `0.y.z` a change of
+ * `y` is `major` (anything may break in initial development), a change of `z` is `minor`
+ * when the major is 0 and the minor is also 0 (`0.0.z`), otherwise the ordinary rules apply.
+ */
+export const JumpSize = z.enum(['patch', 'minor', 'major']);
+export type JumpSize = z.infer<typeof JumpSize>;
+
+/** Severity normalised from GHSA `database_specific.severity` or the scan's ratings. */
+export const Severity = z.enum(['critical', 'high', 'moderate', 'low', 'unknown']);
+export type Severity = z.infer<typeof Severity>;
+
+/** Risk that an upgrade breaks code: derived from the jump size (patch/minor: low, major: high). */
+export const BreakingChangeRisk = z.enum(['low', 'medium', 'high']);
+export type BreakingChangeRisk = z.infer<typeof BreakingChangeRisk>;
+
+/** One advisory affecting a target, as the planner saw it. */
+export const PlannedAdvisory = z.object({
+  /** Advisory id, e.g. `GHSA-qwcr-r2fm-qrc7`. */
+  id: z.string().min(1),
+  /** Other ids of the same advisory, e.g. `CVE-2024-45590`. */
+  aliases: z.array(z.string()),
+  summary: z.string().optional(),
+  severity: Severity,
+  /** Link to the advisory (first ADVISORY/WEB reference), if any. */
+  url: z.string().optional(),
+  /** Affected ranges in npm range syntax, e.g. `<1.20.3`, `>=0.2.0 <1.9.0`. */
+  affectedRanges: z.array(z.string()),
+  /** Versions named as `fixed` by the advisory's ranges. */
+  fixedVersions: z.array(z.string()),
+});
+export type PlannedAdvisory = z.infer<typeof PlannedAdvisory>;
+
+/** One tier's choice for one target. */
+export const TierOption = z.object({
+  /** The version to upgrade to (exact, e.g. `1.20.3`). */
+  version: z.string().min(1),
+  jump: JumpSize,
+  /** Ids of the target's advisories that this version fixes. */
+  advisoriesFixed: z.array(z.string()),
+  breakingChangeRisk: BreakingChangeRisk,
+  /** Human notes, e.g. "crosses the 0.x major line". */
+  notes: z.array(z.string()).default([]),
+});
+export type TierOption = z.infer<typeof TierOption>;
+
+/**
+ * A target: a direct dependency with at least one known advisory matching its current version.
+ * `tiers.<tier>` is null when that tier has no fixed version (see `noFixReason`).
+ */
+export const PlannedTarget = z.object({
+  /** Package URL of the installed component, e.g. `pkg:npm/body-parser@1.20.2`. */
+  purl: z.string().min(1),
+  ecosystem: z.literal('npm'),
+  /** Package name as the ecosystem spells it, e.g. `@scope/name`. */
+  name: z.string().min(1),
+  /** Installed version from the scan. */
+  currentVersion: z.string().min(1),
+  /** Repository-relative path of the manifest that declares it. */
+  manifestPath: z.string().min(1),
+  advisories: z.array(PlannedAdvisory).min(1),
+  tiers: z.object({ minimal: TierOption.nullable(), moderate: TierOption.nullable(), comprehensive: TierOption.nullable() }),
+  /** Set when no version fixes every advisory of the package. */
+  noFixReason: z.string().optional(),
+});
+export type PlannedTarget = z.infer<typeof PlannedTarget>;
+
+/** One upgrade within a tier summary. */
+export const TierUpgrade = z.object({
+  name: z.string(),
+  purl: z.string(),
+  from: z.string(),
+  to: z.string(),
+  jump: JumpSize,
+  advisoriesFixed: z.array(z.string()),
+  breakingChangeRisk: BreakingChangeRisk,
+});
+export type TierUpgrade = z.infer<typeof TierUpgrade>;
+
+/** What choosing a tier would do across all targets. */
+export const TierPlan = z.object({
+  upgrades: z.array(TierUpgrade),
+  /** Advisory ids fixed by this tier. */
+  advisoriesFixed: z.array(z.string()),
+  /** Advisory ids (on targets) this tier leaves unfixed. */
+  advisoriesRemaining: z.array(z.string()),
+  /** Largest jump among the upgrades, or null when there are none. */
+  largestJump: JumpSize.nullable(),
+});
+export type TierPlan = z.infer<typeof TierPlan>;
+
+/** A vulnerable component that is not a direct dependency: reported, not a target. */
+export const TransitiveFinding = z.object({
+  purl: z.string(),
+  name: z.string(),
+  version: z.string(),
+  advisories: z.array(z.string()),
+  /** Names of the direct dependencies through which it is installed. */
+  via: z.array(z.string()),
+});
+export type TransitiveFinding = z.infer<typeof TransitiveFinding>;
+
+/**
+ * The planner's structured output, stored when planning completes (MISSION.md "Plan").
+ * `upgrade_tiers` keeps the name the existing consumers know.
+ */
+export const PlannerOutput = z.object({
+  schemaVersion: z.literal(1),
+  targets: z.array(PlannedTarget),
+  upgrade_tiers: z.object({ minimal: TierPlan, moderate: TierPlan, comprehensive: TierPlan }),
+  /** Names of targets for which no fixed version exists. */
+  noFixTargets: z.array(z.string()),
+  transitive: z.array(TransitiveFinding),
+  /** Where the facts came from. */
+  sources: z.object({
+    /** `scan` when the scan carried vulnerabilities, otherwise `osv`. */
+    advisories: z.enum(['scan', 'osv']),
+    /** Registry URL or snapshot directory the version lists came from. */
+    registry: z.string(),
+  }),
+  /** Non-fatal remarks (skipped components, unknown ecosystems). */
+  warnings: z.array(z.string()),
+});
+export type PlannerOutput = z.infer<typeof PlannerOutput>;
