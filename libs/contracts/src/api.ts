@@ -1,0 +1,169 @@
+import { z } from 'zod';
+import { PlannerOutput, Tier } from './planner-output.js';
+import { ExecutionKind, ExecutionState, PullRequestState, Step, TargetStatus } from './states.js';
+
+/**
+ * HTTP API v1 request and response bodies. The same schemas validate requests, serialise
+ * responses and produce the OpenAPI description served at `/docs`.
+ */
+
+/** Where the code lives and where pull requests go. */
+export const Codebase = z.object({
+  /** Git URL (https://, ssh://, file://) or an absolute path of a local repository. */
+  repository: z.string().min(1).max(2048),
+  /** Branch to patch; defaults to the repository's default branch. */
+  baseBranch: z.string().min(1).max(255).optional(),
+  /**
+   * Repository on the pull-request provider. Derived from the repository location when
+   * omitted (`github.com/<owner>/<repo>` URLs, or the last two path segments `<owner>/<repo>.git`).
+   */
+  pullRequestRepository: z.object({ owner: z.string().min(1), repo: z.string().min(1) }).optional(),
+});
+export type Codebase = z.infer<typeof Codebase>;
+
+/** `POST /v1/remediations` body. The scan is a CycloneDX 1.4–1.6 JSON document. */
+export const CreateRemediationRequest = z.object({
+  codebase: Codebase,
+  scan: z.record(z.string(), z.unknown()),
+});
+export type CreateRemediationRequest = z.infer<typeof CreateRemediationRequest>;
+
+/** Error body of every non-2xx answer. */
+export const ErrorBody = z.object({
+  code: z.string(),
+  message: z.string(),
+  details: z.record(z.string(), z.unknown()).optional(),
+});
+export type ErrorBody = z.infer<typeof ErrorBody>;
+
+/** Summary of an execution (plan or patch) inside other resources. */
+export const ExecutionSummary = z.object({
+  id: z.string(),
+  kind: ExecutionKind,
+  state: ExecutionState,
+  step: Step.nullable(),
+  startedAt: z.string(),
+  completedAt: z.string().nullable(),
+  error: z.object({ code: z.string(), message: z.string() }).nullable(),
+});
+export type ExecutionSummary = z.infer<typeof ExecutionSummary>;
+
+/** `GET /v1/remediations/:id` body. `state` is the state of the latest plan execution. */
+export const RemediationResponse = z.object({
+  id: z.string(),
+  state: ExecutionState,
+  codebase: Codebase,
+  plan: PlannerOutput.nullable(),
+  planExecution: ExecutionSummary,
+  executions: z.array(ExecutionSummary),
+  createdAt: z.string(),
+});
+export type RemediationResponse = z.infer<typeof RemediationResponse>;
+
+/** `POST /v1/remediations/:id/executions` body. Executions are immutable in their inputs. */
+export const CreateExecutionRequest = z.object({
+  upgradeOption: Tier,
+  /** Subset of the plan's target names; all targets with a fix in the tier when omitted. */
+  targets: z.array(z.string().min(1)).min(1).optional(),
+  /** Branch to push; defaults to `remediation/<remediation id>/<execution kind>.<n>`. */
+  branchName: z
+    .string()
+    .min(1)
+    .max(200)
+    .regex(/^(?!\/|.*([/.]\.|\/\/|@\{|\\|\.lock$|[/.]$))[^\x00-\x20~^:?*[\x7f]+$/, 'not a valid git branch name')
+    .optional(),
+  asDraft: z.boolean().default(false),
+});
+export type CreateExecutionRequest = z.infer<typeof CreateExecutionRequest>;
+
+/** One target of a patch execution. */
+export const ExecutionTarget = z.object({
+  name: z.string(),
+  manifestPath: z.string(),
+  from: z.string(),
+  to: z.string(),
+  /** Declared requirement before and after the edit, e.g. `^1.2.3` → `^1.2.5`. */
+  declaredFrom: z.string().nullable(),
+  declaredTo: z.string().nullable(),
+  status: TargetStatus,
+  reason: z.string().nullable(),
+  advisories: z.array(z.string()),
+  /** True when the jump is major: code changes may be needed that only the agent can make. */
+  needsAgent: z.boolean(),
+});
+export type ExecutionTarget = z.infer<typeof ExecutionTarget>;
+
+/** One patch version: a commit on a ref in the mirror. */
+export const PatchVersion = z.object({
+  version: z.number().int(),
+  ref: z.string(),
+  sha: z.string(),
+  baseCommit: z.string(),
+  changedPaths: z.array(z.string()),
+  createdAt: z.string(),
+});
+export type PatchVersion = z.infer<typeof PatchVersion>;
+
+/** A pull request record (its own record, never columns on the remediation). */
+export const PullRequestBody = z.object({
+  id: z.string(),
+  executionId: z.string(),
+  patchVersion: z.number().int(),
+  provider: z.literal('github'),
+  repository: z.string(),
+  number: z.number().int().nullable(),
+  url: z.string().nullable(),
+  state: PullRequestState,
+  draft: z.boolean(),
+  headBranch: z.string(),
+  baseBranch: z.string(),
+  headSha: z.string().nullable(),
+  createdAt: z.string(),
+});
+export type PullRequestBody = z.infer<typeof PullRequestBody>;
+
+/** `GET /v1/executions/:id` body. */
+export const ExecutionResponse = ExecutionSummary.extend({
+  remediationId: z.string(),
+  upgradeOption: Tier.nullable(),
+  branchName: z.string().nullable(),
+  asDraft: z.boolean(),
+  baseCommit: z.string().nullable(),
+  targets: z.array(ExecutionTarget),
+  patchVersions: z.array(PatchVersion),
+  pullRequests: z.array(PullRequestBody),
+});
+export type ExecutionResponse = z.infer<typeof ExecutionResponse>;
+
+/** One history entry: a state or step change, or a heartbeat. */
+export const HistoryEntry = z.object({
+  at: z.string(),
+  event: z.string(),
+  from: ExecutionState.nullable(),
+  to: ExecutionState.nullable(),
+  step: Step.nullable(),
+  worker: z.string().nullable(),
+  details: z.record(z.string(), z.unknown()),
+});
+export type HistoryEntry = z.infer<typeof HistoryEntry>;
+
+/** `GET /v1/executions/:id/history` body. */
+export const HistoryResponse = z.object({ executionId: z.string(), entries: z.array(HistoryEntry) });
+export type HistoryResponse = z.infer<typeof HistoryResponse>;
+
+/** `GET /v1/executions/:id/diff` body: the unified diff of the latest patch version. */
+export const DiffResponse = z.object({
+  executionId: z.string(),
+  version: z.number().int(),
+  baseCommit: z.string(),
+  sha: z.string(),
+  diff: z.string(),
+});
+export type DiffResponse = z.infer<typeof DiffResponse>;
+
+/** `POST /v1/executions/:id/pull-requests` body. */
+export const CreatePullRequestRequest = z.object({
+  /** Patch version to open; the latest when omitted. */
+  patchVersion: z.number().int().positive().optional(),
+});
+export type CreatePullRequestRequest = z.infer<typeof CreatePullRequestRequest>;

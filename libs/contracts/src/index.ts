@@ -1,0 +1,5 @@
+export * from './planner-output.js';
+export * from './states.js';
+export * from './messages.js';
+export * from './ids.js';
+export * from './api.js';

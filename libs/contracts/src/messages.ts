@@ -1,0 +1,77 @@
+import { z } from 'zod';
+import { ExecutionKind, ExecutionState, Step } from './states.js';
+
+/**
+ * Message contracts on NATS JetStream. Subjects are versioned (`v1`); a breaking payload change
+ * gets a new subject version. Messages carry ids, refs and SHAs, never patch contents
+ * (MISSION.md "Messages carry references").
+ */
+export const SUBJECT_PREFIX = 'remediation';
+
+/** Command kinds: each has one durable consumer, owned by one app. */
+export const CommandKind = z.enum([
+  'plan.run',
+  'workspace.prepare',
+  'patch.apply',
+  'patch.commit',
+  'branch.push',
+  'pull_request.open',
+]);
+export type CommandKind = z.infer<typeof CommandKind>;
+
+/** Which app consumes each command kind. */
+export const COMMAND_OWNERS: Record<CommandKind, 'planner' | 'git-gateway' | 'patcher' | 'pr-service'> = {
+  'plan.run': 'planner',
+  'workspace.prepare': 'git-gateway',
+  'patch.apply': 'patcher',
+  'patch.commit': 'git-gateway',
+  'branch.push': 'git-gateway',
+  'pull_request.open': 'pr-service',
+};
+
+/** Subject of a command: `remediation.cmd.v1.<kind>`, e.g. `remediation.cmd.v1.plan.run`. */
+export function commandSubject(kind: CommandKind): string {
+  return `${SUBJECT_PREFIX}.cmd.v1.${kind}`;
+}
+
+/** Subject of a public event: `remediation.evt.v1.execution.<state>`. */
+export function eventSubject(state: ExecutionState): string {
+  return `${SUBJECT_PREFIX}.evt.v1.execution.${state}`;
+}
+
+/** Payload of every command: which execution to work on. */
+export const CommandPayload = z.object({
+  kind: CommandKind,
+  remediationId: z.string().min(1),
+  executionId: z.string().min(1),
+  /** Pull request record id, for `branch.push` and `pull_request.open`. */
+  pullRequestId: z.string().optional(),
+  /** When the command was issued (ISO 8601). */
+  issuedAt: z.string(),
+});
+export type CommandPayload = z.infer<typeof CommandPayload>;
+
+/** A patch version as messages and events carry it: a ref and a SHA, never the diff. */
+export const PatchVersionRef = z.object({
+  version: z.number().int().positive(),
+  ref: z.string(),
+  sha: z.string().regex(/^[0-9a-f]{40}$/),
+});
+export type PatchVersionRef = z.infer<typeof PatchVersionRef>;
+
+/** Public event: one per execution state change (`remediation.evt.v1.execution.<state>`). */
+export const ExecutionEvent = z.object({
+  schema: z.literal('remediation.execution.v1'),
+  remediationId: z.string(),
+  executionId: z.string(),
+  kind: ExecutionKind,
+  from: ExecutionState.nullable(),
+  to: ExecutionState,
+  step: Step.nullable(),
+  /** ISO 8601 time of the transition. */
+  at: z.string(),
+  patchVersion: PatchVersionRef.optional(),
+  pullRequest: z.object({ number: z.number().int(), url: z.string() }).optional(),
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+});
+export type ExecutionEvent = z.infer<typeof ExecutionEvent>;

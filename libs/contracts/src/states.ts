@@ -1,0 +1,58 @@
+import { z } from 'zod';
+
+/**
+ * Execution kinds. Plan and patch are both executions (MISSION.md "Every step has a state"):
+ * each has a state, started/completed times and error text.
+ */
+export const ExecutionKind = z.enum(['plan', 'patch']);
+export type ExecutionKind = z.infer<typeof ExecutionKind>;
+
+/** States of a plan execution. `planner_running` is the initial state. */
+export const PlanState = z.enum(['planner_running', 'plan_generated', 'planner_failed']);
+export type PlanState = z.infer<typeof PlanState>;
+
+/**
+ * States of a patch execution, including the pull-request steps that follow approval.
+ * `patch_running` is the initial state; `step` says where inside it the execution is.
+ */
+export const PatchState = z.enum([
+  'patch_running',
+  'patch_generated',
+  'patch_failed',
+  'pr_opening',
+  'pr_opened',
+  'pr_failed',
+  'changes_requested',
+]);
+export type PatchState = z.infer<typeof PatchState>;
+
+/** Any execution state. */
+export const ExecutionState = z.enum([...PlanState.options, ...PatchState.options]);
+export type ExecutionState = z.infer<typeof ExecutionState>;
+
+/** States with no further automatic work (a user action may start more). */
+export const TERMINAL_STATES: ReadonlySet<ExecutionState> = new Set<ExecutionState>([
+  'plan_generated',
+  'planner_failed',
+  'patch_generated',
+  'patch_failed',
+  'pr_opened',
+  'pr_failed',
+]);
+
+/**
+ * Steps inside a running state: `workspace` (git-gateway prepares the overlay workspace),
+ * `editing` (patcher edits manifests), `committing` (git-gateway turns the upper layer into a
+ * commit), `pushing` (git-gateway pushes the branch), `opening` (pr-service opens the PR),
+ * `planning` (planner computes the plan).
+ */
+export const Step = z.enum(['planning', 'workspace', 'editing', 'committing', 'pushing', 'opening']);
+export type Step = z.infer<typeof Step>;
+
+/** Per-target status during and after a patch execution (MISSION.md). */
+export const TargetStatus = z.enum(['pending', 'running', 'success', 'failed', 'skipped']);
+export type TargetStatus = z.infer<typeof TargetStatus>;
+
+/** Pull-request record states as the provider reports them. */
+export const PullRequestState = z.enum(['opening', 'open', 'closed', 'merged', 'failed']);
+export type PullRequestState = z.infer<typeof PullRequestState>;

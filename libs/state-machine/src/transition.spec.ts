@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidTransitionError } from '@remediation/errors';
+import { type ExecutionSnapshot, type MachineEvent, can, transition } from './transition.js';
+
+const AT = '2026-11-21T00:00:00.000Z';
+const plan: ExecutionSnapshot = { remediationId: 'rem_a', executionId: 'rem_a.plan.1', kind: 'plan', state: null, step: null };
+const patch: ExecutionSnapshot = { ...plan, executionId: 'rem_a.patch.2', kind: 'patch' };
+const sha = 'a'.repeat(40);
+
+function run(start: ExecutionSnapshot, events: MachineEvent[]) {
+  let s = start;
+  const all = [];
+  for (const e of events) {
+    const r = transition(s, e, AT);
+    s = r.next;
+    all.push(...r.effects);
+  }
+  return { s, effects: all };
+}
+
+describe('plan executions', () => {
+  it('requested → planner_running with a plan.run command and an event', () => {
+    const r = transition(plan, { type: 'plan.requested' }, AT);
+    expect(r.next).toMatchObject({ state: 'planner_running', step: 'planning' });
+    expect(r.effects.map((e) => e.subject)).toEqual([
+      'remediation.cmd.v1.plan.run',
+      'remediation.evt.v1.execution.planner_running',
+    ]);
+    expect(r.effects[0]!.payload).toMatchObject({ kind: 'plan.run', executionId: 'rem_a.plan.1', remediationId: 'rem_a' });
+  });
+
+  it('completes or fails from planner_running only', () => {
+    const running = transition(plan, { type: 'plan.requested' }, AT).next;
+    expect(transition(running, { type: 'plan.completed' }, AT).next.state).toBe('plan_generated');
+    const failed = transition(running, { type: 'plan.failed', error: { code: 'SCAN_INVALID', message: 'bad' } }, AT);
+    expect(failed.next.state).toBe('planner_failed');
+    expect(failed.effects[0]!.payload).toMatchObject({ error: { code: 'SCAN_INVALID' } });
+    const done = transition(running, { type: 'plan.completed' }, AT).next;
+    expect(() => transition(done, { type: 'plan.completed' }, AT)).toThrow(InvalidTransitionError);
+  });
+
+  it('refuses patch events on a plan execution', () => {
+    expect(can(plan, { type: 'patch.requested' })).toBe(false);
+  });
+});
+
+describe('patch executions', () => {
+  const happy: MachineEvent[] = [
+    { type: 'patch.requested' },
+    { type: 'workspace.ready', baseCommit: sha },
+    { type: 'patch.applied', changedTargets: 3 },
+    { type: 'patch.committed', patchVersion: { version: 1, ref: 'refs/remediations/rem_a/patch.2/v1', sha } },
+  ];
+
+  it('walks workspace → editing → committing → patch_generated, one command per step', () => {
+    const { s, effects } = run(patch, happy);
+    expect(s).toMatchObject({ state: 'patch_generated', step: null });
+    expect(effects.filter((e) => e.type === 'command').map((e) => e.subject)).toEqual([
+      'remediation.cmd.v1.workspace.prepare',
+      'remediation.cmd.v1.patch.apply',
+      'remediation.cmd.v1.patch.commit',
+    ]);
+    // Events only when the state changes, not on step changes.
+    expect(effects.filter((e) => e.type === 'event').map((e) => e.subject)).toEqual([
+      'remediation.evt.v1.execution.patch_running',
+      'remediation.evt.v1.execution.patch_generated',
+    ]);
+    const last = effects.at(-1)!;
+    expect(last.payload).toMatchObject({ patchVersion: { version: 1, sha } });
+  });
+
+  it('fails the patch when no target changed', () => {
+    const { s, effects } = run(patch, [...happy.slice(0, 2), { type: 'patch.applied', changedTargets: 0 }]);
+    expect(s.state).toBe('patch_failed');
+    expect(effects.at(-1)!.payload).toMatchObject({ error: { code: 'NO_TARGET_PATCHED' } });
+  });
+
+  it('refuses out-of-order steps (a stale redelivery cannot apply twice)', () => {
+    const { s } = run(patch, happy.slice(0, 2));
+    expect(() => transition(s, { type: 'workspace.ready', baseCommit: sha }, AT)).toThrow(/not allowed.*step editing/);
+    expect(() => transition(s, happy[3]!, AT)).toThrow(InvalidTransitionError);
+  });
+
+  it('opens a pull request: push then open, and can retry after pr_failed', () => {
+    const generated = run(patch, happy).s;
+    const { s, effects } = run(generated, [
+      { type: 'pull_request.requested', pullRequestId: 'pr1' },
+      { type: 'branch.pushed', pullRequestId: 'pr1' },
+      { type: 'pull_request.failed', pullRequestId: 'pr1', error: { code: 'X', message: 'y' } },
+      { type: 'pull_request.requested', pullRequestId: 'pr2' },
+      { type: 'branch.pushed', pullRequestId: 'pr2' },
+      { type: 'pull_request.opened', pullRequestId: 'pr2', number: 7, url: 'http://x/pull/7' },
+    ]);
+    expect(s.state).toBe('pr_opened');
+    const commands = effects.filter((e) => e.type === 'command').map((e) => [e.subject, e.payload.pullRequestId]);
+    expect(commands).toEqual([
+      ['remediation.cmd.v1.branch.push', 'pr1'],
+      ['remediation.cmd.v1.pull_request.open', 'pr1'],
+      ['remediation.cmd.v1.branch.push', 'pr2'],
+      ['remediation.cmd.v1.pull_request.open', 'pr2'],
+    ]);
+    expect(effects.at(-1)!.payload).toMatchObject({ to: 'pr_opened', pullRequest: { number: 7 } });
+    expect(can(s, { type: 'pull_request.requested', pullRequestId: 'pr3' })).toBe(false);
+  });
+
+  it('cannot request a PR before the patch exists', () => {
+    const running = transition(patch, { type: 'patch.requested' }, AT).next;
+    expect(can(running, { type: 'pull_request.requested', pullRequestId: 'p' })).toBe(false);
+  });
+});

@@ -1,0 +1,164 @@
+import {
+  type CommandKind,
+  type CommandPayload,
+  type ExecutionEvent,
+  type ExecutionKind,
+  type ExecutionState,
+  type PatchVersionRef,
+  type Step,
+  commandSubject,
+  eventSubject,
+} from '@remediation/contracts';
+import { InvalidTransitionError } from '@remediation/errors';
+
+/**
+ * The remediation state machine: a pure function `transition(snapshot, event, at)` returning the
+ * next snapshot and the effects (commands to send, events to publish). No I/O: the caller applies
+ * it in one database transaction (compare-and-set, history row, outbox rows). The shape follows
+ * xstate's pure transitions (state + event in, next state + actions out).
+ */
+
+/** What the machine needs to know about an execution. `state` is null before creation. */
+export interface ExecutionSnapshot {
+  readonly remediationId: string;
+  readonly executionId: string;
+  readonly kind: ExecutionKind;
+  readonly state: ExecutionState | null;
+  readonly step: Step | null;
+}
+
+/** Events that drive executions. Names are `<subject>.<past participle>`. */
+export type MachineEvent =
+  | { type: 'plan.requested' }
+  | { type: 'plan.completed' }
+  | { type: 'plan.failed'; error: { code: string; message: string } }
+  | { type: 'patch.requested' }
+  | { type: 'workspace.ready'; baseCommit: string }
+  | { type: 'patch.applied'; changedTargets: number }
+  | { type: 'patch.committed'; patchVersion: PatchVersionRef }
+  | { type: 'patch.failed'; error: { code: string; message: string } }
+  | { type: 'pull_request.requested'; pullRequestId: string }
+  | { type: 'branch.pushed'; pullRequestId: string }
+  | { type: 'pull_request.opened'; pullRequestId: string; number: number; url: string }
+  | { type: 'pull_request.failed'; pullRequestId: string; error: { code: string; message: string } };
+
+/** A command for a service, or a public event. */
+export type Effect =
+  | { type: 'command'; subject: string; payload: CommandPayload }
+  | { type: 'event'; subject: string; payload: ExecutionEvent };
+
+/** Result of a transition. */
+export interface TransitionResult {
+  readonly next: ExecutionSnapshot;
+  readonly effects: readonly Effect[];
+}
+
+interface Target {
+  state: ExecutionState;
+  step: Step | null;
+  command?: { kind: CommandKind; pullRequestId?: string };
+}
+
+/** The table of allowed moves: `(kind, state, step, event)` → target. Null = not allowed. */
+function decide(s: ExecutionSnapshot, e: MachineEvent): Target | null {
+  if (s.kind === 'plan') {
+    switch (e.type) {
+      case 'plan.requested':
+        return s.state === null ? { state: 'planner_running', step: 'planning', command: { kind: 'plan.run' } } : null;
+      case 'plan.completed':
+        return s.state === 'planner_running' ? { state: 'plan_generated', step: null } : null;
+      case 'plan.failed':
+        return s.state === 'planner_running' ? { state: 'planner_failed', step: null } : null;
+      default:
+        return null;
+    }
+  }
+  switch (e.type) {
+    case 'patch.requested':
+      return s.state === null ? { state: 'patch_running', step: 'workspace', command: { kind: 'workspace.prepare' } } : null;
+    case 'workspace.ready':
+      return s.state === 'patch_running' && s.step === 'workspace'
+        ? { state: 'patch_running', step: 'editing', command: { kind: 'patch.apply' } }
+        : null;
+    case 'patch.applied':
+      if (s.state !== 'patch_running' || s.step !== 'editing') return null;
+      return e.changedTargets > 0
+        ? { state: 'patch_running', step: 'committing', command: { kind: 'patch.commit' } }
+        : { state: 'patch_failed', step: null };
+    case 'patch.committed':
+      return s.state === 'patch_running' && s.step === 'committing' ? { state: 'patch_generated', step: null } : null;
+    case 'patch.failed':
+      return s.state === 'patch_running' ? { state: 'patch_failed', step: null } : null;
+    case 'pull_request.requested':
+      return s.state === 'patch_generated' || s.state === 'pr_failed'
+        ? { state: 'pr_opening', step: 'pushing', command: { kind: 'branch.push', pullRequestId: e.pullRequestId } }
+        : null;
+    case 'branch.pushed':
+      return s.state === 'pr_opening' && s.step === 'pushing'
+        ? { state: 'pr_opening', step: 'opening', command: { kind: 'pull_request.open', pullRequestId: e.pullRequestId } }
+        : null;
+    case 'pull_request.opened':
+      return s.state === 'pr_opening' && s.step === 'opening' ? { state: 'pr_opened', step: null } : null;
+    case 'pull_request.failed':
+      return s.state === 'pr_opening' ? { state: 'pr_failed', step: null } : null;
+    default:
+      return null;
+  }
+}
+
+/**
+ * Computes the next snapshot and effects for `event` on `snapshot`.
+ *
+ * Effects: a command when the next step belongs to another service; a public event
+ * (`remediation.evt.v1.execution.<state>`) whenever the state (not only the step) changes.
+ *
+ * @param at time of the transition (ISO 8601), put in commands and events.
+ * @throws InvalidTransitionError when the event is not allowed in the current state/step.
+ */
+export function transition(snapshot: ExecutionSnapshot, event: MachineEvent, at: string): TransitionResult {
+  const target = decide(snapshot, event);
+  if (!target) {
+    throw new InvalidTransitionError(
+      `${event.type} is not allowed for a ${snapshot.kind} execution in state ${snapshot.state ?? '(new)'}` +
+        (snapshot.step ? ` at step ${snapshot.step}` : ''),
+      { executionId: snapshot.executionId, state: snapshot.state, step: snapshot.step, event: event.type },
+    );
+  }
+  const next: ExecutionSnapshot = { ...snapshot, state: target.state, step: target.step };
+  const effects: Effect[] = [];
+  if (target.command) {
+    const payload: CommandPayload = {
+      kind: target.command.kind,
+      remediationId: snapshot.remediationId,
+      executionId: snapshot.executionId,
+      issuedAt: at,
+      ...(target.command.pullRequestId ? { pullRequestId: target.command.pullRequestId } : {}),
+    };
+    effects.push({ type: 'command', subject: commandSubject(target.command.kind), payload });
+  }
+  if (target.state !== snapshot.state) {
+    const payload: ExecutionEvent = {
+      schema: 'remediation.execution.v1',
+      remediationId: snapshot.remediationId,
+      executionId: snapshot.executionId,
+      kind: snapshot.kind,
+      from: snapshot.state,
+      to: target.state,
+      step: target.step,
+      at,
+      ...(event.type === 'patch.committed' ? { patchVersion: event.patchVersion } : {}),
+      ...(event.type === 'pull_request.opened' ? { pullRequest: { number: event.number, url: event.url } } : {}),
+      ...('error' in event ? { error: event.error } : {}),
+      ...(event.type === 'patch.applied' && event.changedTargets === 0
+        ? { error: { code: 'NO_TARGET_PATCHED', message: 'no target could be patched' } }
+        : {}),
+    };
+    effects.push({ type: 'event', subject: eventSubject(target.state), payload });
+  }
+  return { next, effects };
+}
+
+/** Whether `event` is allowed now (same rules as `transition`, without building effects). */
+export function can(snapshot: ExecutionSnapshot, event: MachineEvent): boolean {
+  return decide(snapshot, event) !== null;
+}
