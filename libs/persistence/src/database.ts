@@ -1,0 +1,83 @@
+import { Migrator } from '@mikro-orm/migrations';
+import { MikroORM, type EntityManager } from '@mikro-orm/postgresql';
+import { ALL_ENTITIES } from './entities.js';
+import { Migration0001Initial } from './migrations/migration-0001-initial.js';
+
+/** An open database: the MikroORM instance and a way to get a fresh EntityManager. */
+export interface Database {
+  readonly orm: MikroORM;
+  /** A new EntityManager (own identity map) for one unit of work. */
+  em(): EntityManager;
+  close(): Promise<void>;
+}
+
+/** Migrations in order. New migrations are appended, never edited once released. */
+export const MIGRATIONS = [{ name: '0001-initial', class: Migration0001Initial }];
+
+/**
+ * Opens a PostgreSQL connection pool through MikroORM.
+ * @param url PostgreSQL URL, e.g. `postgres://postgres@127.0.0.1:5432/remediation`.
+ * @param options.poolMax maximum pool connections (default 10).
+ * @throws the driver's connection error when the database is unreachable.
+ */
+export async function openDatabase(url: string, options: { poolMax?: number; debug?: boolean } = {}): Promise<Database> {
+  const orm = await MikroORM.init({
+    clientUrl: url,
+    entities: ALL_ENTITIES,
+    extensions: [Migrator],
+    migrations: { migrationsList: MIGRATIONS, snapshot: false, silent: true, tableName: 'schema_migrations' },
+    pool: { min: 0, max: options.poolMax ?? 10 },
+    debug: options.debug ?? false,
+    allowGlobalContext: false,
+    ensureDatabase: false,
+  });
+  return {
+    orm,
+    em: () => orm.em.fork(),
+    close: () => orm.close(true),
+  };
+}
+
+/**
+ * Applies pending migrations. Safe to call from several processes at once: a PostgreSQL
+ * advisory lock serialises them.
+ * @returns names of the migrations applied now.
+ */
+export async function migrate(db: Database): Promise<string[]> {
+  const em = db.em();
+  const conn = em.getConnection();
+  await conn.execute('select pg_advisory_lock(727001)');
+  try {
+    const applied = await db.orm.migrator.up();
+    return applied.map((m) => m.name);
+  } finally {
+    await conn.execute('select pg_advisory_unlock(727001)');
+  }
+}
+
+/**
+ * Creates the database named in `url` if it does not exist, connecting to the `postgres`
+ * maintenance database of the same server.
+ */
+export async function ensureDatabaseExists(url: string): Promise<void> {
+  const target = new URL(url);
+  const name = decodeURIComponent(target.pathname.replace(/^\//, ''));
+  if (!/^[A-Za-z0-9_]+$/.test(name)) throw new Error(`database name ${JSON.stringify(name)} must match [A-Za-z0-9_]+`);
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const pg = await import('pg');
+  const client = new pg.default.Client({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    const found = await client.query('select 1 from pg_database where datname = $1', [name]);
+    if (found.rowCount === 0) {
+      try {
+        await client.query(`create database "${name}"`);
+      } catch (err) {
+        if ((err as { code?: string }).code !== '42P04') throw err; // created concurrently
+      }
+    }
+  } finally {
+    await client.end();
+  }
+}

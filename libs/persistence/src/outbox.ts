@@ -1,0 +1,43 @@
+import type { Database } from './database.js';
+
+/** One outbox row ready to publish. */
+export interface OutboxMessage {
+  id: number;
+  /** Used as `Nats-Msg-Id`, so a republish inside the stream's duplicate window is dropped. */
+  msgId: string;
+  subject: string;
+  payload: Record<string, unknown>;
+}
+
+/**
+ * Publishes up to `limit` unpublished outbox rows, oldest first, and marks them published, in one
+ * transaction holding row locks (`FOR UPDATE SKIP LOCKED`, so several relays share the work).
+ * If `publish` throws, the transaction rolls back and the rows stay unpublished (retried later);
+ * a crash after publishing but before commit republishes with the same `Nats-Msg-Id`.
+ *
+ * @returns the number of rows published.
+ */
+export async function relayOutboxBatch(
+  db: Database,
+  publish: (message: OutboxMessage) => Promise<void>,
+  limit = 100,
+): Promise<number> {
+  return db.em().transactional(async (tx) => {
+    const rows = await tx.execute<Array<{ id: string; msg_id: string; subject: string; payload: Record<string, unknown> }>>(
+      'select id, msg_id, subject, payload from outbox where published_at is null order by id limit ? for update skip locked',
+      [limit],
+    );
+    if (rows.length === 0) return 0;
+    for (const row of rows) {
+      await publish({ id: Number(row.id), msgId: row.msg_id, subject: row.subject, payload: row.payload });
+    }
+    await tx.execute('update outbox set published_at = now() where id = any(?::bigint[])', [rows.map((r) => r.id)]);
+    return rows.length;
+  });
+}
+
+/** Number of outbox rows not yet published (a gauge for /metrics). */
+export async function countUnpublished(db: Database): Promise<number> {
+  const rows = await db.em().execute<Array<{ n: string }>>('select count(*) as n from outbox where published_at is null');
+  return Number(rows[0]?.n ?? 0);
+}

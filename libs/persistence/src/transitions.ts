@@ -1,0 +1,196 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { type ExecutionState, TERMINAL_STATES } from '@remediation/contracts';
+import { ConcurrencyConflictError, NotFoundError } from '@remediation/errors';
+import { type Effect, type ExecutionSnapshot, type MachineEvent, transition } from '@remediation/state-machine';
+import type { Database } from './database.js';
+import { ExecutionEntity, HistoryEntity, OutboxEntity } from './entities.js';
+
+/** Options of `applyTransition`. */
+export interface ApplyTransitionOptions {
+  /** Execution to move. */
+  executionId: string;
+  event: MachineEvent;
+  /** Who applies it (service name + pid), kept in history. */
+  worker: string;
+  /** Extra details for the history row (no secrets, no patch contents). */
+  details?: Record<string, unknown>;
+  /**
+   * Writes that must commit atomically with the transition (targets, patch versions, plan).
+   * Runs inside the transaction, after the compare-and-set succeeded.
+   */
+  mutate?: (tx: EntityManager) => Promise<void>;
+  /** Extra columns to set on the execution row in the same update (e.g. `baseCommit`). */
+  set?: Partial<{ baseCommit: string; baseBranch: string; errorCode: string; errorMessage: string }>;
+}
+
+/** Result of `applyTransition`. */
+export interface AppliedTransition {
+  from: ExecutionState | null;
+  to: ExecutionState;
+  effects: readonly Effect[];
+  version: number;
+}
+
+/**
+ * Applies the state machine to one execution in ONE PostgreSQL transaction (ARCHITECTURE.md
+ * "The shared state machine"): read the row, run the pure `transition`, compare-and-set on
+ * `(id, version)`, append a history row, insert the effects into the outbox. Either all of it
+ * commits or none of it does.
+ *
+ * @throws NotFoundError when the execution does not exist.
+ * @throws InvalidTransitionError when the event is not allowed in the current state (for a
+ *   redelivered command this means the step already happened: callers ack and move on).
+ * @throws ConcurrencyConflictError when another writer changed the row first (retryable).
+ */
+export async function applyTransition(db: Database, options: ApplyTransitionOptions): Promise<AppliedTransition> {
+  return db.em().transactional(async (tx) => {
+    const row = await tx.findOne(ExecutionEntity, { id: options.executionId });
+    if (!row) throw new NotFoundError('execution', options.executionId);
+    const snapshot: ExecutionSnapshot = {
+      remediationId: row.remediationId,
+      executionId: row.id,
+      kind: row.kind,
+      state: row.state,
+      step: row.step ?? null,
+    };
+    const now = new Date();
+    const result = transition(snapshot, options.event, now.toISOString());
+    const to = result.next.state!;
+    const terminal = TERMINAL_STATES.has(to);
+    const updated = await tx.nativeUpdate(
+      ExecutionEntity,
+      { id: row.id, version: row.version },
+      {
+        state: to,
+        step: result.next.step,
+        version: row.version + 1,
+        updatedAt: now,
+        completedAt: terminal ? now : null,
+        ...(options.set ?? {}),
+        ...('error' in options.event
+          ? { errorCode: options.event.error.code, errorMessage: options.event.error.message }
+          : {}),
+      },
+    );
+    if (updated !== 1) {
+      throw new ConcurrencyConflictError(`execution ${row.id} changed while applying ${options.event.type}`, {
+        executionId: row.id,
+        expectedVersion: row.version,
+      });
+    }
+    if (options.mutate) await options.mutate(tx);
+    await tx.insert(HistoryEntity, {
+      executionId: row.id,
+      event: options.event.type,
+      fromState: snapshot.state,
+      toState: to,
+      step: result.next.step,
+      worker: options.worker,
+      details: { ...eventDetails(options.event), ...(options.details ?? {}) },
+      at: now,
+    } as never);
+    await insertEffects(tx, result.effects, `${row.id}:${row.version + 1}`);
+    return { from: snapshot.state, to, effects: result.effects, version: row.version + 1 };
+  });
+}
+
+/**
+ * Creates an execution row in its initial state by applying the creation event
+ * (`plan.requested` / `patch.requested`) inside the caller's transaction.
+ */
+export async function createExecutionInTx(
+  tx: EntityManager,
+  row: {
+    id: string;
+    remediationId: string;
+    kind: 'plan' | 'patch';
+    tier?: string | null;
+    selectedTargets?: string[] | null;
+    branchName?: string | null;
+    asDraft?: boolean;
+    baseBranch?: string | null;
+  },
+  worker: string,
+): Promise<readonly Effect[]> {
+  const now = new Date();
+  const snapshot: ExecutionSnapshot = {
+    remediationId: row.remediationId,
+    executionId: row.id,
+    kind: row.kind,
+    state: null,
+    step: null,
+  };
+  const event: MachineEvent = row.kind === 'plan' ? { type: 'plan.requested' } : { type: 'patch.requested' };
+  const result = transition(snapshot, event, now.toISOString());
+  await tx.insert(ExecutionEntity, {
+    id: row.id,
+    remediationId: row.remediationId,
+    kind: row.kind,
+    state: result.next.state!,
+    step: result.next.step,
+    version: 1,
+    tier: (row.tier ?? null) as never,
+    selectedTargets: row.selectedTargets ?? null,
+    branchName: row.branchName ?? null,
+    asDraft: row.asDraft ?? false,
+    baseBranch: row.baseBranch ?? null,
+    baseCommit: null,
+    plan: null,
+    errorCode: null,
+    errorMessage: null,
+    startedAt: now,
+    completedAt: null,
+    updatedAt: now,
+  } as never);
+  await tx.insert(HistoryEntity, {
+    executionId: row.id,
+    event: event.type,
+    fromState: null,
+    toState: result.next.state,
+    step: result.next.step,
+    worker,
+    details: {},
+    at: now,
+  } as never);
+  await insertEffects(tx, result.effects, `${row.id}:1`);
+  return result.effects;
+}
+
+/**
+ * Appends a history row that is not a transition (a heartbeat, a progress note, a retry).
+ * @param details e.g. `{ received: 450, total: 1000 }` for clone progress.
+ */
+export async function recordHistory(
+  db: Database,
+  entry: { executionId: string; event: string; worker: string; details?: Record<string, unknown> },
+): Promise<void> {
+  const em = db.em();
+  await em.insert(HistoryEntity, {
+    executionId: entry.executionId,
+    event: entry.event,
+    fromState: null,
+    toState: null,
+    step: null,
+    worker: entry.worker,
+    details: entry.details ?? {},
+    at: new Date(),
+  } as never);
+}
+
+async function insertEffects(tx: EntityManager, effects: readonly Effect[], msgIdBase: string): Promise<void> {
+  let i = 0;
+  for (const effect of effects) {
+    await tx.insert(OutboxEntity, {
+      msgId: `${msgIdBase}:${i++}`,
+      subject: effect.subject,
+      payload: effect.payload as unknown as Record<string, unknown>,
+      createdAt: new Date(),
+      publishedAt: null,
+    } as never);
+  }
+}
+
+function eventDetails(event: MachineEvent): Record<string, unknown> {
+  const { type: _type, ...rest } = event;
+  return rest;
+}

@@ -1,0 +1,143 @@
+import type {
+  ExecutionResponse,
+  ExecutionSummary,
+  HistoryEntry,
+  PullRequestBody,
+  RemediationResponse,
+} from '@remediation/contracts';
+import { NotFoundError } from '@remediation/errors';
+import type { Database } from './database.js';
+import {
+  ExecutionEntity,
+  ExecutionTargetEntity,
+  HistoryEntity,
+  PatchVersionEntity,
+  PullRequestEntity,
+  RemediationEntity,
+} from './entities.js';
+
+type ExecutionRow = InstanceType<typeof ExecutionEntity['class']> | Record<string, any>;
+
+function iso(d: Date | null | undefined): string | null {
+  return d ? new Date(d).toISOString() : null;
+}
+
+function summary(row: ExecutionRow): ExecutionSummary {
+  return {
+    id: row.id,
+    kind: row.kind,
+    state: row.state,
+    step: row.step ?? null,
+    startedAt: iso(row.startedAt)!,
+    completedAt: iso(row.completedAt),
+    error: row.errorCode ? { code: row.errorCode, message: row.errorMessage ?? '' } : null,
+  };
+}
+
+/**
+ * `GET /v1/remediations/:id`: the remediation with its latest plan execution (whose state is the
+ * remediation's state) and every execution.
+ * @throws NotFoundError
+ */
+export async function getRemediationView(db: Database, id: string): Promise<RemediationResponse> {
+  const em = db.em();
+  const rem = await em.findOne(RemediationEntity, { id });
+  if (!rem) throw new NotFoundError('remediation', id);
+  const executions = await em.find(ExecutionEntity, { remediationId: id }, { orderBy: { startedAt: 'asc', id: 'asc' } });
+  const plans = executions.filter((e) => e.kind === 'plan');
+  const plan = plans.at(-1);
+  if (!plan) throw new NotFoundError('plan execution of remediation', id);
+  return {
+    id: rem.id,
+    state: plan.state,
+    codebase: rem.codebase,
+    plan: plan.plan ?? null,
+    planExecution: summary(plan),
+    executions: executions.map(summary),
+    createdAt: iso(rem.createdAt)!,
+  };
+}
+
+/** Serialises a pull-request row. */
+export function pullRequestBody(pr: Record<string, any>): PullRequestBody {
+  return {
+    id: pr.id,
+    executionId: pr.executionId,
+    patchVersion: pr.patchVersion,
+    provider: 'github',
+    repository: pr.repository,
+    number: pr.number ?? null,
+    url: pr.url ?? null,
+    state: pr.state,
+    draft: pr.draft,
+    headBranch: pr.headBranch,
+    baseBranch: pr.baseBranch,
+    headSha: pr.headSha ?? null,
+    createdAt: iso(pr.createdAt)!,
+  };
+}
+
+/**
+ * `GET /v1/executions/:id`: state, targets with from/to/status, patch versions (ref + SHA) and
+ * pull requests.
+ * @throws NotFoundError
+ */
+export async function getExecutionView(db: Database, id: string): Promise<ExecutionResponse> {
+  const em = db.em();
+  const row = await em.findOne(ExecutionEntity, { id });
+  if (!row) throw new NotFoundError('execution', id);
+  const [targets, versions, prs] = await Promise.all([
+    em.find(ExecutionTargetEntity, { executionId: id }, { orderBy: { name: 'asc' } }),
+    em.find(PatchVersionEntity, { executionId: id }, { orderBy: { version: 'asc' } }),
+    em.find(PullRequestEntity, { executionId: id }, { orderBy: { createdAt: 'asc' } }),
+  ]);
+  return {
+    ...summary(row),
+    remediationId: row.remediationId,
+    upgradeOption: row.tier ?? null,
+    branchName: row.branchName ?? null,
+    asDraft: row.asDraft,
+    baseCommit: row.baseCommit ?? null,
+    targets: targets.map((t) => ({
+      name: t.name,
+      manifestPath: t.manifestPath,
+      from: t.fromVersion,
+      to: t.toVersion,
+      declaredFrom: t.declaredFrom ?? null,
+      declaredTo: t.declaredTo ?? null,
+      status: t.status,
+      reason: t.reason ?? null,
+      advisories: t.advisories,
+      needsAgent: t.needsAgent,
+    })),
+    patchVersions: versions.map((v) => ({
+      version: v.version,
+      ref: v.ref,
+      sha: v.sha,
+      baseCommit: v.baseCommit,
+      changedPaths: v.changedPaths,
+      createdAt: iso(v.createdAt)!,
+    })),
+    pullRequests: prs.map(pullRequestBody),
+  };
+}
+
+/**
+ * `GET /v1/executions/:id/history`: every transition and heartbeat in order.
+ * @throws NotFoundError
+ */
+export async function getHistory(db: Database, executionId: string): Promise<HistoryEntry[]> {
+  const em = db.em();
+  const exists = await em.count(ExecutionEntity, { id: executionId });
+  if (!exists) throw new NotFoundError('execution', executionId);
+  const rows = await em.find(HistoryEntity, { executionId }, { orderBy: { id: 'asc' } });
+  return rows.map((h) => ({
+    at: iso(h.at)!,
+    event: h.event,
+    from: h.fromState ?? null,
+    to: h.toState ?? null,
+    step: h.step ?? null,
+    worker: h.worker ?? null,
+    details: h.details ?? {},
+  }));
+}
