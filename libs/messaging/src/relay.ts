@@ -1,0 +1,74 @@
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { describeError } from '@remediation/errors';
+import { type Database, relayOutboxBatch } from '@remediation/persistence';
+import type { Logger } from 'pino';
+
+/** A running outbox relay. */
+export interface RunningRelay {
+  stop(): Promise<void>;
+  /** Publishes what is pending now (used by tests and shutdown). */
+  flush(): Promise<number>;
+}
+
+/**
+ * Publishes the transactional outbox to JetStream with `Nats-Msg-Id` = the outbox row's msg id,
+ * polling every `intervalMs` (default 100 ms) and immediately again while batches are full.
+ * Several relays (one per app replica) share the work through row locks. While NATS or
+ * PostgreSQL is away the rows stay unpublished and are retried: nothing is lost.
+ */
+export function startOutboxRelay(options: {
+  db: Database;
+  js: JetStreamClient;
+  logger: Logger;
+  intervalMs?: number;
+  batchSize?: number;
+}): RunningRelay {
+  const { db, js, logger } = options;
+  const intervalMs = options.intervalMs ?? 100;
+  const batchSize = options.batchSize ?? 100;
+  let stopped = false;
+  let running: Promise<number> | null = null;
+
+  const flush = async (): Promise<number> => {
+    while (running) await running.catch(() => 0);
+    running = relayOutboxBatch(
+      db,
+      async (m) => {
+        await js.publish(m.subject, JSON.stringify(m.payload), { msgID: m.msgId, timeout: 10_000 });
+      },
+      batchSize,
+    );
+    try {
+      return await running;
+    } finally {
+      running = null;
+    }
+  };
+
+  let timer: NodeJS.Timeout | undefined;
+  let failures = 0;
+  const tick = async () => {
+    if (stopped) return;
+    let next = intervalMs;
+    try {
+      const n = await flush();
+      failures = 0;
+      if (n >= batchSize) next = 0;
+    } catch (err) {
+      failures++;
+      next = Math.min(5_000, intervalMs * 2 ** failures);
+      if (failures === 1 || failures % 20 === 0) logger.warn({ err: describeError(err) }, 'outbox relay failed; retrying');
+    }
+    if (!stopped) timer = setTimeout(tick, next);
+  };
+  timer = setTimeout(tick, 0);
+
+  return {
+    flush,
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      while (running) await running.catch(() => 0);
+    },
+  };
+}

@@ -1,0 +1,111 @@
+import { AckPolicy, DeliverPolicy, type JetStreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
+import { nanos } from '@nats-io/nats-core';
+import { SUBJECT_PREFIX } from '@remediation/contracts';
+
+/**
+ * Stream layout (ARCHITECTURE.md "Streams and consumers"): a work-queue stream for commands and
+ * a limits stream for public events. Names are prefixed so tests can run side by side.
+ */
+export interface StreamNames {
+  /** Work-queue stream holding `remediation.cmd.>`. */
+  commands: string;
+  /** Limits stream holding `remediation.evt.>` for other teams (retained for days). */
+  events: string;
+}
+
+/** Default stream names. */
+export const DEFAULT_STREAMS: StreamNames = { commands: 'REMEDIATION_COMMANDS', events: 'REMEDIATION_EVENTS' };
+
+/** Retention of public events: 7 days, in milliseconds. */
+export const EVENT_RETENTION_MS = 7 * 24 * 3600 * 1000;
+
+/** Duplicate window for `Nats-Msg-Id` de-duplication: 10 minutes, in milliseconds. */
+export const DUPLICATE_WINDOW_MS = 10 * 60 * 1000;
+
+/**
+ * Creates the streams if missing (idempotent; safe from several processes).
+ * @param subjectPrefix subject root (default `remediation`); tests may isolate with their own.
+ */
+export async function ensureStreams(
+  jsm: JetStreamManager,
+  names: StreamNames = DEFAULT_STREAMS,
+  subjectPrefix: string = SUBJECT_PREFIX,
+): Promise<void> {
+  await upsertStream(jsm, {
+    name: names.commands,
+    subjects: [`${subjectPrefix}.cmd.>`],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+  });
+  await upsertStream(jsm, {
+    name: names.events,
+    subjects: [`${subjectPrefix}.evt.>`],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    max_age: nanos(EVENT_RETENTION_MS),
+    duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+  });
+}
+
+async function upsertStream(
+  jsm: JetStreamManager,
+  config: { name: string; subjects: string[] } & Record<string, unknown>,
+): Promise<void> {
+  try {
+    await jsm.streams.info(config.name);
+    await jsm.streams.update(config.name, config as never);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    try {
+      await jsm.streams.add(config as never);
+    } catch (addErr) {
+      // Another process created it between our info and add.
+      if (!/already in use|exists/i.test(String((addErr as Error).message))) throw addErr;
+    }
+  }
+}
+
+/** Durable pull consumer settings for one command kind. */
+export interface ConsumerSettings {
+  stream: string;
+  durable: string;
+  filterSubject: string;
+  /** How long a delivery may go without ack or `working()` before redelivery, in ms. */
+  ackWaitMs: number;
+  /** Deliveries before the message is given up (dead-lettered by the runtime). */
+  maxDeliver: number;
+}
+
+/**
+ * Creates or updates a durable pull consumer. No `backoff` is set: on NATS 2.9 it applies only to
+ * ack timeouts and needs `max_deliver` > its length; retry delays are computed by the runtime and
+ * passed to `nak(delayMs)` (ARCHITECTURE.md facts about NATS 2.9.10).
+ */
+export async function ensureConsumer(jsm: JetStreamManager, s: ConsumerSettings): Promise<void> {
+  const config = {
+    durable_name: s.durable,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    filter_subject: s.filterSubject,
+    ack_wait: nanos(s.ackWaitMs),
+    max_deliver: s.maxDeliver,
+    max_ack_pending: 1000,
+  };
+  try {
+    await jsm.consumers.info(s.stream, s.durable);
+    await jsm.consumers.update(s.stream, s.durable, config as never);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    await jsm.consumers.add(s.stream, config as never);
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  const e = err as { code?: unknown; api_error?: { err_code?: number }; message?: string };
+  return (
+    e?.api_error?.err_code === 10059 ||
+    e?.api_error?.err_code === 10014 ||
+    /not found/i.test(String(e?.message ?? ''))
+  );
+}

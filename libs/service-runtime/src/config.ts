@@ -1,0 +1,40 @@
+import { z } from 'zod';
+
+/**
+ * Environment shared by every service, validated once at start with zod. A bad value stops the
+ * process with a message naming the variable.
+ */
+export const BaseEnv = z.object({
+  /** PostgreSQL URL. */
+  DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/remediation'),
+  /** Comma-separated NATS server URLs. */
+  NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
+  /** Log level (pino). */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Port of /healthz, /readyz and /metrics (the API serves them on its own port). */
+  HEALTH_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  /** ack_wait of command consumers, in ms. */
+  ACK_WAIT_MS: z.coerce.number().int().positive().default(60_000),
+  /** Deliveries of a command before it is given up. */
+  MAX_DELIVER: z.coerce.number().int().min(2).max(100).default(5),
+  /** First retry delay, in ms. */
+  RETRY_BASE_MS: z.coerce.number().int().positive().default(1_000),
+  /** Persistent data root: mirrors and base snapshots. */
+  DATA_ROOT: z.string().min(1).default('.data/persistent'),
+  /** Local (non-network) root: overlay upper/work dirs. */
+  LOCAL_ROOT: z.string().min(1).default('.data/local'),
+});
+export type BaseEnv = z.infer<typeof BaseEnv>;
+
+/**
+ * Parses `env` with `schema`.
+ * @throws Error listing every invalid variable with its problem, e.g. `NATS_URL: Required`.
+ */
+export function loadEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(env)'}: ${i.message}`);
+    throw new Error(`invalid environment:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}

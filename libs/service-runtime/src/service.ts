@@ -1,0 +1,158 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import { describeError } from '@remediation/errors';
+import {
+  type CommandHandler,
+  DEFAULT_STREAMS,
+  type NatsHandles,
+  type RunningConsumer,
+  type RunningRelay,
+  connectNats,
+  ensureStreams,
+  startCommandConsumer,
+  startOutboxRelay,
+} from '@remediation/messaging';
+import { type Database, openDatabase } from '@remediation/persistence';
+import pino, { type Logger } from 'pino';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { type BaseEnv } from './config.js';
+
+/** What a service gets once its infrastructure is up. */
+export interface ServiceContext {
+  name: string;
+  /** `<name>:<pid>`, recorded in history rows. */
+  worker: string;
+  env: BaseEnv;
+  db: Database;
+  nats: NatsHandles;
+  logger: Logger;
+  metrics: Registry;
+}
+
+/** What a service declares. */
+export interface ServiceDefinition {
+  /** Service name: `api`, `planner`, `patcher`, `git-gateway`, `pr-service`. */
+  name: string;
+  env: BaseEnv;
+  /** Command handlers this service owns (one durable consumer each). */
+  handlers?: (ctx: ServiceContext) => CommandHandler[];
+  /**
+   * Extra start-up (e.g. the API's HTTP server). The returned function is called on shutdown.
+   * When it returns a fastify instance, health routes are added to it instead of a separate port.
+   */
+  start?: (ctx: ServiceContext) => Promise<{ stop(): Promise<void>; http?: FastifyInstance } | void>;
+}
+
+/** A running service. */
+export interface RunningService {
+  ctx: ServiceContext;
+  /** URL of the health/metrics server. */
+  healthUrl: string;
+  stop(): Promise<void>;
+}
+
+/** Creates the process logger (JSON lines on stderr). */
+export function createLogger(name: string, level: string): Logger {
+  return pino({ name, level, base: { service: name, pid: process.pid } }, pino.destination(2));
+}
+
+/**
+ * Starts a service: connects to PostgreSQL and NATS, ensures the streams, starts the outbox
+ * relay, one durable consumer per handler, and serves `/healthz` (process alive), `/readyz`
+ * (database and NATS reachable) and `/metrics` (Prometheus text format).
+ * @throws when the database or NATS cannot be reached at start.
+ */
+export async function startService(def: ServiceDefinition): Promise<RunningService> {
+  const logger = createLogger(def.name, def.env.LOG_LEVEL);
+  const metrics = new Registry();
+  metrics.setDefaultLabels({ service: def.name });
+  collectDefaultMetrics({ register: metrics });
+  const db = await openDatabase(def.env.DATABASE_URL);
+  const nats = await connectNats(def.env.NATS_URL, def.name);
+  await ensureStreams(nats.jsm, DEFAULT_STREAMS);
+  const ctx: ServiceContext = { name: def.name, worker: `${def.name}:${process.pid}`, env: def.env, db, nats, logger, metrics };
+  const relay: RunningRelay = startOutboxRelay({ db, js: nats.js, logger });
+  const consumers: RunningConsumer[] = [];
+  for (const handler of def.handlers?.(ctx) ?? []) {
+    consumers.push(
+      await startCommandConsumer({
+        js: nats.js,
+        jsm: nats.jsm,
+        streams: DEFAULT_STREAMS,
+        handler,
+        logger,
+        ackWaitMs: def.env.ACK_WAIT_MS,
+        maxDeliver: def.env.MAX_DELIVER,
+        retryBaseMs: def.env.RETRY_BASE_MS,
+      }),
+    );
+  }
+  const extra = (await def.start?.(ctx)) ?? undefined;
+  let http: FastifyInstance;
+  let healthUrl: string;
+  if (extra && extra.http) {
+    http = extra.http;
+    healthUrl = '';
+  } else {
+    http = Fastify({ logger: false });
+  }
+  addHealthRoutes(http, ctx);
+  if (!extra?.http) {
+    healthUrl = await http.listen({ port: def.env.HEALTH_PORT, host: '127.0.0.1' });
+  } else {
+    healthUrl = 'same as HTTP API';
+  }
+  logger.info({ healthUrl, consumers: consumers.length }, `${def.name} started`);
+
+  let stopping: Promise<void> | null = null;
+  const stop = () =>
+    (stopping ??= (async () => {
+      logger.info(`${def.name} stopping`);
+      await Promise.allSettled(consumers.map((c) => c.stop()));
+      if (extra) await extra.stop().catch((err) => logger.error({ err: describeError(err) }, 'stop failed'));
+      if (!extra?.http) await http.close();
+      await relay.stop();
+      await nats.close();
+      await db.close();
+    })());
+  return { ctx, healthUrl, stop };
+}
+
+function addHealthRoutes(http: FastifyInstance, ctx: ServiceContext): void {
+  http.get('/healthz', { schema: { hide: true } as never }, async () => ({ status: 'ok' }));
+  http.get('/readyz', { schema: { hide: true } as never }, async (_req, reply) => {
+    const problems: string[] = [];
+    try {
+      await ctx.db.em().execute('select 1');
+    } catch (err) {
+      problems.push(`database: ${describeError(err)}`);
+    }
+    if (ctx.nats.nc.isClosed()) problems.push('nats: connection closed');
+    if (problems.length) return reply.code(503).send({ status: 'unready', problems });
+    return { status: 'ready' };
+  });
+  http.get('/metrics', { schema: { hide: true } as never }, async (_req, reply) => {
+    reply.header('content-type', ctx.metrics.contentType);
+    return ctx.metrics.metrics();
+  });
+}
+
+/**
+ * Runs `def` as the process's main: starts it, stops cleanly on SIGTERM/SIGINT, exits non-zero
+ * with a clear message when start-up fails.
+ */
+export async function runMain(def: () => ServiceDefinition): Promise<void> {
+  let service: RunningService;
+  try {
+    service = await startService(def());
+  } catch (err) {
+    process.stderr.write(`failed to start: ${describeError(err)}\n`);
+    process.exit(1);
+  }
+  const shutdown = async (signal: string) => {
+    service.ctx.logger.info({ signal }, 'shutdown requested');
+    await service.stop();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}
