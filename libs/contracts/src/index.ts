@@ -3,3 +3,4 @@ export * from './states.js';
 export * from './messages.js';
 export * from './ids.js';
 export * from './api.js';
+export * from './codebase.js';

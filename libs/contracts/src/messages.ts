@@ -75,3 +75,22 @@ export const ExecutionEvent = z.object({
   error: z.object({ code: z.string(), message: z.string() }).optional(),
 });
 export type ExecutionEvent = z.infer<typeof ExecutionEvent>;
+
+/**
+ * Request/reply subject (core NATS, queue group `git-gateway`) for the unified diff of a patch
+ * version. Request: `DiffRequest`; reply: `DiffReply`.
+ */
+export const DIFF_RPC_SUBJECT = `${SUBJECT_PREFIX}.rpc.v1.diff`;
+
+export const DiffRequest = z.object({
+  repository: z.string(),
+  baseCommit: z.string().regex(/^[0-9a-f]{40}$/),
+  sha: z.string().regex(/^[0-9a-f]{40}$/),
+});
+export type DiffRequest = z.infer<typeof DiffRequest>;
+
+export const DiffReply = z.union([
+  z.object({ ok: z.literal(true), diff: z.string() }),
+  z.object({ ok: z.literal(false), code: z.string(), message: z.string() }),
+]);
+export type DiffReply = z.infer<typeof DiffReply>;
