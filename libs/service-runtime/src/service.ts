@@ -36,10 +36,14 @@ export interface ServiceDefinition {
   /** Command handlers this service owns (one durable consumer each). */
   handlers?: (ctx: ServiceContext) => CommandHandler[];
   /**
-   * Extra start-up (e.g. the API's HTTP server). The returned function is called on shutdown.
-   * When it returns a fastify instance, health routes are added to it instead of a separate port.
+   * The service's own HTTP app (the API). Health routes are added to it and it listens on
+   * `listen`; without it a small server on `HEALTH_PORT` serves them.
    */
-  start?: (ctx: ServiceContext) => Promise<{ stop(): Promise<void>; http?: FastifyInstance } | void>;
+  http?: (ctx: ServiceContext) => Promise<FastifyInstance<any, any, any, any, any>>;
+  /** Where `http` listens. */
+  listen?: { port: number; host: string };
+  /** Extra start-up; the returned function is called on shutdown. */
+  start?: (ctx: ServiceContext) => Promise<(() => Promise<void>) | void>;
 }
 
 /** A running service. */
@@ -86,21 +90,11 @@ export async function startService(def: ServiceDefinition): Promise<RunningServi
       }),
     );
   }
-  const extra = (await def.start?.(ctx)) ?? undefined;
-  let http: FastifyInstance;
-  let healthUrl: string;
-  if (extra && extra.http) {
-    http = extra.http;
-    healthUrl = '';
-  } else {
-    http = Fastify({ logger: false });
-  }
+  const extraStop = (await def.start?.(ctx)) ?? undefined;
+  const http = def.http ? await def.http(ctx) : Fastify({ logger: false });
   addHealthRoutes(http, ctx);
-  if (!extra?.http) {
-    healthUrl = await http.listen({ port: def.env.HEALTH_PORT, host: '127.0.0.1' });
-  } else {
-    healthUrl = 'same as HTTP API';
-  }
+  const listen = def.http && def.listen ? def.listen : { port: def.env.HEALTH_PORT, host: '127.0.0.1' };
+  const healthUrl = await http.listen(listen);
   logger.info({ healthUrl, consumers: consumers.length }, `${def.name} started`);
 
   let stopping: Promise<void> | null = null;
@@ -108,8 +102,8 @@ export async function startService(def: ServiceDefinition): Promise<RunningServi
     (stopping ??= (async () => {
       logger.info(`${def.name} stopping`);
       await Promise.allSettled(consumers.map((c) => c.stop()));
-      if (extra) await extra.stop().catch((err) => logger.error({ err: describeError(err) }, 'stop failed'));
-      if (!extra?.http) await http.close();
+      if (extraStop) await extraStop().catch((err) => logger.error({ err: describeError(err) }, 'stop failed'));
+      await http.close();
       await relay.stop();
       await nats.close();
       await db.close();
@@ -117,7 +111,7 @@ export async function startService(def: ServiceDefinition): Promise<RunningServi
   return { ctx, healthUrl, stop };
 }
 
-function addHealthRoutes(http: FastifyInstance, ctx: ServiceContext): void {
+function addHealthRoutes(http: FastifyInstance<any, any, any, any, any>, ctx: ServiceContext): void {
   http.get('/healthz', { schema: { hide: true } as never }, async () => ({ status: 'ok' }));
   http.get('/readyz', { schema: { hide: true } as never }, async (_req, reply) => {
     const problems: string[] = [];

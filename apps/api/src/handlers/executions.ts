@@ -1,0 +1,98 @@
+import { randomBytes } from 'node:crypto';
+import {
+  type CreatePullRequestRequest,
+  DIFF_RPC_SUBJECT,
+  DiffReply,
+  type DiffResponse,
+  type PullRequestBody,
+  defaultBranchName,
+  providerRepository,
+} from '@remediation/contracts';
+import { NotFoundError, RemediationError, TransientError, describeError } from '@remediation/errors';
+import {
+  ExecutionEntity,
+  PatchVersionEntity,
+  PullRequestEntity,
+  RemediationEntity,
+  applyTransition,
+  pullRequestBody,
+} from '@remediation/persistence';
+import type { ApiContext } from '../server.js';
+
+/**
+ * `GET /v1/executions/:id/diff`: unified diff of the latest patch version (or `version`), asked
+ * of git-gateway (which owns the mirrors) over NATS request/reply.
+ * @throws NotFoundError; RemediationError `PATCH_NOT_READY` (409); TransientError `UPSTREAM_UNAVAILABLE`
+ */
+export async function getDiff(ctx: ApiContext, id: string, version?: number): Promise<DiffResponse> {
+  const em = ctx.db.em();
+  const exec = await em.findOne(ExecutionEntity, { id });
+  if (!exec) throw new NotFoundError('execution', id);
+  const versions = await em.find(PatchVersionEntity, { executionId: id }, { orderBy: { version: 'desc' } });
+  const pv = version === undefined ? versions[0] : versions.find((v) => v.version === version);
+  if (!pv) {
+    throw new RemediationError('PATCH_NOT_READY', version === undefined ? `execution ${id} has no patch version yet` : `execution ${id} has no patch version ${version}`);
+  }
+  const rem = await em.findOneOrFail(RemediationEntity, { id: exec.remediationId });
+  let reply: DiffReply;
+  try {
+    const msg = await ctx.nats.nc.request(
+      DIFF_RPC_SUBJECT,
+      JSON.stringify({ repository: rem.codebase.repository, baseCommit: pv.baseCommit, sha: pv.sha }),
+      { timeout: 30_000 },
+    );
+    reply = DiffReply.parse(msg.json());
+  } catch (err) {
+    throw new TransientError('UPSTREAM_UNAVAILABLE', `git-gateway did not answer the diff request: ${describeError(err)}`);
+  }
+  if (!reply.ok) throw new RemediationError(reply.code, reply.message);
+  return { executionId: id, version: pv.version, baseCommit: pv.baseCommit, sha: pv.sha, diff: reply.diff };
+}
+
+/**
+ * `POST /v1/executions/:id/pull-requests`: approves a patch version (the latest by default) and
+ * asks for its pull request. Creates the PR record (`opening`) and moves the execution to
+ * `pr_opening` in one transaction; git-gateway pushes the branch, then pr-service opens the PR.
+ * @throws NotFoundError; RemediationError `PATCH_NOT_READY` / `INVALID_TRANSITION` (409)
+ */
+export async function requestPullRequest(
+  ctx: ApiContext,
+  id: string,
+  body: CreatePullRequestRequest,
+): Promise<PullRequestBody> {
+  const em = ctx.db.em();
+  const exec = await em.findOne(ExecutionEntity, { id });
+  if (!exec) throw new NotFoundError('execution', id);
+  const versions = await em.find(PatchVersionEntity, { executionId: id }, { orderBy: { version: 'desc' } });
+  const pv = body.patchVersion === undefined ? versions[0] : versions.find((v) => v.version === body.patchVersion);
+  if (!pv) throw new RemediationError('PATCH_NOT_READY', `execution ${id} has no patch version${body.patchVersion ? ` ${body.patchVersion}` : ''}`);
+  const rem = await em.findOneOrFail(RemediationEntity, { id: exec.remediationId });
+  const repo = providerRepository(rem.codebase)!;
+  const prId = `pr_${randomBytes(8).toString('hex')}`;
+  await applyTransition(ctx.db, {
+    executionId: id,
+    event: { type: 'pull_request.requested', pullRequestId: prId },
+    worker: ctx.worker,
+    details: { pullRequestId: prId, patchVersion: pv.version },
+    mutate: async (tx) => {
+      await tx.insert(PullRequestEntity, {
+        id: prId,
+        executionId: id,
+        patchVersion: pv.version,
+        provider: 'github',
+        repository: `${repo.owner}/${repo.repo}`,
+        number: null,
+        url: null,
+        state: 'opening',
+        draft: exec.asDraft,
+        headBranch: exec.branchName ?? defaultBranchName(id),
+        baseBranch: exec.baseBranch ?? 'main',
+        headSha: pv.sha,
+        createdAt: new Date(),
+        updatedAt: new Date(),
+      } as never);
+    },
+  });
+  const pr = await ctx.db.em().findOneOrFail(PullRequestEntity, { id: prId });
+  return pullRequestBody(pr);
+}

@@ -1,0 +1,107 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { type ZodTypeProvider, jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import {
+  CreateExecutionRequest,
+  CreatePullRequestRequest,
+  CreateRemediationRequest,
+  DiffResponse,
+  ErrorBody,
+  ExecutionResponse,
+  HistoryResponse,
+  PullRequestBody,
+  RemediationResponse,
+} from '@remediation/contracts';
+import type { Database, EntityManager } from '@remediation/persistence';
+import { getExecutionView, getHistory, getRemediationView } from '@remediation/persistence';
+import type { NatsHandles } from '@remediation/messaging';
+import type { Logger } from 'pino';
+import { installErrorHandler } from './errors.js';
+import { createExecution, createRemediation } from './handlers/remediations.js';
+import { getDiff, requestPullRequest } from './handlers/executions.js';
+
+/** What the API's handlers need. */
+export interface ApiContext {
+  db: Database;
+  nats: NatsHandles;
+  worker: string;
+  logger: Logger;
+}
+export type { EntityManager };
+
+const IdParam = z.object({ id: z.string().min(1).max(100) });
+const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody, 503: ErrorBody };
+
+/**
+ * Builds the HTTP API v1 (fastify 5 + zod). Schemas on every route give validation,
+ * serialisation and the OpenAPI description (served at `/docs`, JSON at `/docs/json`).
+ * Body limit: `bodyLimitBytes` (default 50 MiB, scans can be large).
+ */
+export async function buildApi(ctx: ApiContext, options: { bodyLimitBytes?: number } = {}): Promise<FastifyInstance<any, any, any, any, any>> {
+  const app = Fastify({ loggerInstance: ctx.logger, bodyLimit: options.bodyLimitBytes ?? 50 * 1024 * 1024 }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  installErrorHandler(app);
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Remediation API', version: '1.0.0', description: 'Plans and applies upgrades that fix vulnerable dependencies, and opens pull requests.' },
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  app.post('/v1/remediations', {
+    schema: {
+      summary: 'Create a remediation from a codebase and a CycloneDX scan; planning starts at once',
+      headers: z.object({ 'idempotency-key': z.string().min(1).max(200).optional() }),
+      body: CreateRemediationRequest,
+      response: { 201: RemediationResponse, 200: RemediationResponse, ...errors },
+    },
+  }, async (req, reply) => {
+    const { created, remediation } = await createRemediation(ctx, req.body, req.headers['idempotency-key']);
+    return reply.code(created ? 201 : 200).send(remediation);
+  });
+
+  app.get('/v1/remediations/:id', {
+    schema: { summary: 'A remediation: state (of its latest plan), plan, executions', params: IdParam, response: { 200: RemediationResponse, ...errors } },
+  }, async (req) => getRemediationView(ctx.db, req.params.id));
+
+  app.post('/v1/remediations/:id/executions', {
+    schema: {
+      summary: 'Start a patch execution for a tier (optionally a subset of targets)',
+      params: IdParam,
+      body: CreateExecutionRequest,
+      response: { 202: ExecutionResponse, ...errors },
+    },
+  }, async (req, reply) => reply.code(202).send(await createExecution(ctx, req.params.id, req.body)));
+
+  app.get('/v1/executions/:id', {
+    schema: { summary: 'An execution: state, targets, patch versions (ref + SHA), pull requests', params: IdParam, response: { 200: ExecutionResponse, ...errors } },
+  }, async (req) => getExecutionView(ctx.db, req.params.id));
+
+  app.get('/v1/executions/:id/history', {
+    schema: { summary: 'Every transition and heartbeat of an execution, in order', params: IdParam, response: { 200: HistoryResponse, ...errors } },
+  }, async (req) => ({ executionId: req.params.id, entries: await getHistory(ctx.db, req.params.id) }));
+
+  app.get('/v1/executions/:id/diff', {
+    schema: {
+      summary: 'Unified diff of the latest (or a given) patch version',
+      params: IdParam,
+      querystring: z.object({ version: z.coerce.number().int().positive().optional() }),
+      response: { 200: DiffResponse, ...errors },
+    },
+  }, async (req) => getDiff(ctx, req.params.id, req.query.version));
+
+  app.post('/v1/executions/:id/pull-requests', {
+    schema: {
+      summary: 'Approve a patch version and open its pull request',
+      params: IdParam,
+      body: CreatePullRequestRequest.default({}),
+      response: { 202: PullRequestBody, ...errors },
+    },
+  }, async (req, reply) => reply.code(202).send(await requestPullRequest(ctx, req.params.id, req.body ?? {})));
+
+  return app;
+}

@@ -1,0 +1,134 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join, normalize } from 'node:path';
+import type { CommandHandler } from '@remediation/messaging';
+import { describeError, isRemediationError } from '@remediation/errors';
+import { bumpNpmDependency } from '@remediation/manifests';
+import {
+  type Database,
+  ExecutionEntity,
+  ExecutionTargetEntity,
+  applyTransition,
+} from '@remediation/persistence';
+import { readWorkspaceInfo, workspacePaths } from '@remediation/workspaces';
+import type { PlannerOutput } from '@remediation/contracts';
+import type { CodeFixAgent } from '../agent.js';
+
+/** Outcome of one target after editing. */
+interface TargetOutcome {
+  name: string;
+  status: 'success' | 'failed' | 'skipped';
+  reason: string | null;
+  declaredFrom: string | null;
+  declaredTo: string | null;
+}
+
+/**
+ * `patch.apply`: deterministic manifest edits in the execution's workspace, per target.
+ *
+ * Idempotent: each manifest is rebuilt from the base snapshot (the overlay lower dir), never
+ * from a possibly half-edited merged view, so a redelivery after a crash writes the same bytes.
+ * Targets end `success`, `failed` (with the reason) or `skipped`; the execution moves to
+ * `committing` when at least one target changed, else to `patch_failed`.
+ */
+export function patchApplyHandler(deps: { db: Database; localRoot: string; worker: string; agent: CodeFixAgent | null }): CommandHandler {
+  return {
+    kind: 'patch.apply',
+    async handle(ctx) {
+      const { executionId, remediationId } = ctx.payload;
+      const em = deps.db.em();
+      const exec = await em.findOneOrFail(ExecutionEntity, { id: executionId });
+      if (exec.state !== 'patch_running' || exec.step !== 'editing') {
+        ctx.logger.info({ state: exec.state, step: exec.step }, 'not at the editing step: nothing to do');
+        return;
+      }
+      const planRow = await em.findOne(ExecutionEntity, { remediationId, kind: 'plan', state: 'plan_generated' }, { orderBy: { startedAt: 'desc' } });
+      const plan: PlannerOutput | null = planRow?.plan ?? null;
+      const targets = await em.find(ExecutionTargetEntity, { executionId }, { orderBy: { name: 'asc' } });
+      const paths = workspacePaths(deps.localRoot, executionId);
+      const info = await readWorkspaceInfo(paths);
+
+      const outcomes: TargetOutcome[] = [];
+      const byManifest = new Map<string, typeof targets>();
+      for (const t of targets) {
+        if (t.status === 'skipped') continue;
+        const list = byManifest.get(t.manifestPath) ?? [];
+        list.push(t);
+        byManifest.set(t.manifestPath, list);
+      }
+      for (const [manifestPath, list] of byManifest) {
+        const rel = normalize(manifestPath);
+        if (rel.startsWith('..') || rel.startsWith('/')) {
+          for (const t of list) outcomes.push({ name: t.name, status: 'failed', reason: `manifest path ${manifestPath} leaves the repository`, declaredFrom: null, declaredTo: null });
+          continue;
+        }
+        let text: string;
+        try {
+          text = await readFile(join(info.lowerDir, rel), 'utf8');
+        } catch (err) {
+          for (const t of list) outcomes.push({ name: t.name, status: 'failed', reason: `cannot read ${manifestPath}: ${describeError(err)}`, declaredFrom: null, declaredTo: null });
+          continue;
+        }
+        let changed = false;
+        for (const t of list) {
+          ctx.heartbeat();
+          const advisoryRanges = plan?.targets.find((p) => p.name === t.name)?.advisories.flatMap((a) => a.affectedRanges) ?? [];
+          try {
+            const result = bumpNpmDependency(text, { name: t.name, to: t.toVersion, advisoryRanges });
+            text = result.text;
+            changed ||= result.changed;
+            const edit = result.edits[0];
+            const notes = [...result.notes];
+            if (t.needsAgent && !deps.agent) {
+              notes.push(`major upgrade ${t.fromVersion} → ${t.toVersion}: code changes may be needed and no code-fix agent is configured`);
+            }
+            outcomes.push({
+              name: t.name,
+              status: 'success',
+              reason: notes.length ? notes.join('; ') : null,
+              declaredFrom: edit?.from ?? null,
+              declaredTo: edit?.to ?? null,
+            });
+          } catch (err) {
+            outcomes.push({
+              name: t.name,
+              status: isRemediationError(err) && err.code === 'DEPENDENCY_NOT_DECLARED' ? 'skipped' : 'failed',
+              reason: describeError(err),
+              declaredFrom: null,
+              declaredTo: null,
+            });
+          }
+        }
+        if (changed) await writeFile(join(paths.mergedDir, rel), text);
+      }
+      const changedTargets = outcomes.filter((o) => o.status === 'success').length;
+      await applyTransition(deps.db, {
+        executionId,
+        event: { type: 'patch.applied', changedTargets },
+        worker: deps.worker,
+        details: { outcomes: outcomes.map((o) => ({ name: o.name, status: o.status })) },
+        ...(changedTargets === 0
+          ? { set: { errorCode: 'NO_TARGET_PATCHED', errorMessage: outcomes.map((o) => `${o.name}: ${o.reason}`).join('; ') || 'no target to patch' } }
+          : {}),
+        mutate: async (tx) => {
+          for (const o of outcomes) {
+            await tx.nativeUpdate(
+              ExecutionTargetEntity,
+              { executionId, name: o.name },
+              { status: o.status, reason: o.reason, declaredFrom: o.declaredFrom, declaredTo: o.declaredTo },
+            );
+          }
+        },
+      });
+    },
+    async giveUp(payload, error) {
+      await applyTransition(deps.db, {
+        executionId: payload.executionId,
+        event: {
+          type: 'patch.failed',
+          error: { code: isRemediationError(error) ? error.code : 'PATCH_APPLY_FAILED', message: describeError(error) },
+        },
+        worker: deps.worker,
+      });
+    },
+  };
+}

@@ -1,0 +1,86 @@
+import type { PlannerOutput } from '@remediation/contracts';
+
+/** What the default pull-request body is made of. */
+export interface PullRequestBodyInput {
+  remediationId: string;
+  executionId: string;
+  tier: string;
+  targets: Array<{
+    name: string;
+    manifestPath: string;
+    from: string;
+    to: string;
+    declaredFrom: string | null;
+    declaredTo: string | null;
+    status: string;
+    reason: string | null;
+    needsAgent: boolean;
+  }>;
+  plan: PlannerOutput | null;
+}
+
+const SEVERITY_ORDER = ['critical', 'high', 'moderate', 'low', 'unknown'];
+
+function cell(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+}
+
+/** Title of the pull request, e.g. `fix(deps): upgrade 5 vulnerable dependencies (minimal)`. */
+export function pullRequestTitle(input: PullRequestBodyInput): string {
+  const shipped = input.targets.filter((t) => t.status === 'success');
+  if (shipped.length === 1) return `fix(deps): upgrade ${shipped[0]!.name} to ${shipped[0]!.to}`;
+  return `fix(deps): upgrade ${shipped.length} vulnerable dependencies (${input.tier})`;
+}
+
+/**
+ * The built-in default body (MISSION.md "Pull request"): advisory summary (ids, severity,
+ * affected → fixed, links), the changes, and test guidance including lockfile regeneration,
+ * which the service never does itself.
+ */
+export function pullRequestBody(input: PullRequestBodyInput): string {
+  const shipped = input.targets.filter((t) => t.status === 'success');
+  const lines: string[] = [];
+  lines.push('## Security fixes', '');
+  lines.push(`This pull request upgrades ${shipped.length} vulnerable ${shipped.length === 1 ? 'dependency' : 'dependencies'} using the **${input.tier}** tier.`, '');
+  lines.push('### Advisories', '', '| Advisory | Severity | Package | Affected | Fixed in this PR |', '|---|---|---|---|---|');
+  const rows: Array<{ sev: number; line: string }> = [];
+  for (const t of shipped) {
+    const planned = input.plan?.targets.find((p) => p.name === t.name);
+    for (const a of planned?.advisories ?? []) {
+      const id = a.url ? `[${a.id}](${a.url})` : a.id;
+      const aliases = a.aliases.length ? ` (${a.aliases.join(', ')})` : '';
+      rows.push({
+        sev: SEVERITY_ORDER.indexOf(a.severity),
+        line: `| ${id}${cell(aliases)} | ${a.severity} | \`${t.name}\` | \`${cell(a.affectedRanges.join(' || '))}\` | ${t.to} |`,
+      });
+    }
+  }
+  rows.sort((x, y) => x.sev - y.sev);
+  lines.push(...rows.map((r) => r.line), '');
+  lines.push('### Changes', '', '| Package | Manifest | From | To | Declared requirement |', '|---|---|---|---|---|');
+  for (const t of shipped) {
+    const declared = t.declaredFrom && t.declaredTo ? `\`${t.declaredFrom}\` → \`${t.declaredTo}\`` : '';
+    lines.push(`| \`${t.name}\` | \`${t.manifestPath}\` | ${t.from} | ${t.to} | ${declared} |`);
+  }
+  const notShipped = input.targets.filter((t) => t.status !== 'success');
+  if (notShipped.length) {
+    lines.push('', '**Not included:**', '');
+    for (const t of notShipped) lines.push(`- \`${t.name}\` (${t.status}): ${t.reason ?? 'no reason recorded'}`);
+  }
+  const needsAgent = shipped.filter((t) => t.needsAgent);
+  if (needsAgent.length) {
+    lines.push('', '**Major upgrades** (code may need changes; review carefully):', '');
+    for (const t of needsAgent) lines.push(`- \`${t.name}\` ${t.from} → ${t.to}`);
+  }
+  lines.push(
+    '',
+    '### Test guidance',
+    '',
+    '1. Regenerate the lockfile: this change edits manifests only (the service never runs package managers). Run `npm install` (or your package manager\'s equivalent) and commit the updated lockfile.',
+    '2. Run the test suite and exercise the code paths that use the upgraded packages.',
+    ...(needsAgent.length ? ['3. Check the release notes of the major upgrades listed above for breaking changes.'] : []),
+    '',
+    `<sub>Remediation \`${input.remediationId}\`, execution \`${input.executionId}\`.</sub>`,
+  );
+  return lines.join('\n');
+}

@@ -1,0 +1,112 @@
+import { Octokit } from '@octokit/rest';
+import type { CommandHandler } from '@remediation/messaging';
+import { InvalidInputError, TransientError, describeError, isRemediationError } from '@remediation/errors';
+import {
+  type Database,
+  ExecutionEntity,
+  ExecutionTargetEntity,
+  PullRequestEntity,
+  applyTransition,
+} from '@remediation/persistence';
+import { pullRequestBody, pullRequestTitle } from '../body.js';
+
+/** How pr-service reaches GitHub. The token is read at execution time and never stored. */
+export interface GithubSettings {
+  /** REST base URL, e.g. `https://api.github.com` or the local GitHub-compatible server. */
+  apiUrl: string;
+  /** Returns a token for this operation (minted per operation in production). */
+  token(): Promise<string>;
+}
+
+/**
+ * `pull_request.open`: opens the pull request for the pushed branch with @octokit/rest and
+ * records number, URL and state on the PR record in the same transaction as `pr_opened`.
+ * A redelivery after GitHub accepted the PR finds the existing open PR for the head branch
+ * instead of opening a second one.
+ */
+export function pullRequestOpenHandler(deps: { db: Database; worker: string; github: GithubSettings }): CommandHandler {
+  return {
+    kind: 'pull_request.open',
+    async handle(ctx) {
+      const { executionId, remediationId, pullRequestId } = ctx.payload;
+      if (!pullRequestId) throw new InvalidInputError('COMMAND_INVALID', 'pull_request.open without pullRequestId');
+      const em = deps.db.em();
+      const pr = await em.findOneOrFail(PullRequestEntity, { id: pullRequestId });
+      const exec = await em.findOneOrFail(ExecutionEntity, { id: executionId });
+      if (exec.state !== 'pr_opening' || exec.step !== 'opening') {
+        ctx.logger.info({ state: exec.state, step: exec.step }, 'not at the opening step: nothing to do');
+        return;
+      }
+      const targets = await em.find(ExecutionTargetEntity, { executionId }, { orderBy: { name: 'asc' } });
+      const planRow = await em.findOne(ExecutionEntity, { remediationId, kind: 'plan', state: 'plan_generated' }, { orderBy: { startedAt: 'desc' } });
+      const input = {
+        remediationId,
+        executionId,
+        tier: exec.tier ?? 'minimal',
+        plan: planRow?.plan ?? null,
+        targets: targets.map((t) => ({
+          name: t.name,
+          manifestPath: t.manifestPath,
+          from: t.fromVersion,
+          to: t.toVersion,
+          declaredFrom: t.declaredFrom ?? null,
+          declaredTo: t.declaredTo ?? null,
+          status: t.status,
+          reason: t.reason ?? null,
+          needsAgent: t.needsAgent,
+        })),
+      };
+      const [owner, repo] = pr.repository.split('/') as [string, string];
+      const octokit = new Octokit({ auth: await deps.github.token(), baseUrl: deps.github.apiUrl, request: { timeout: 30_000 } });
+      ctx.heartbeat();
+      let opened: { number: number; html_url: string; head: { sha: string } };
+      try {
+        const res = await octokit.rest.pulls.create({
+          owner,
+          repo,
+          title: pullRequestTitle(input),
+          head: pr.headBranch,
+          base: pr.baseBranch,
+          body: pullRequestBody(input),
+          draft: pr.draft,
+        });
+        opened = res.data;
+      } catch (err) {
+        const status = (err as { status?: number }).status;
+        const message = describeError(err);
+        if (status === 422 && /already exists/i.test(message)) {
+          const existing = await octokit.rest.pulls.list({ owner, repo, state: 'open', head: `${owner}:${pr.headBranch}`, base: pr.baseBranch });
+          if (!existing.data[0]) throw new TransientError('PULL_REQUEST_LOOKUP_FAILED', `GitHub says a PR exists for ${pr.headBranch} but none was listed`);
+          opened = existing.data[0];
+        } else if (status !== undefined && status >= 400 && status < 500 && status !== 429) {
+          throw new InvalidInputError('PULL_REQUEST_REJECTED', `GitHub refused to open the pull request (${status}): ${message}`);
+        } else {
+          throw new TransientError('GITHUB_UNAVAILABLE', `opening the pull request failed: ${message}`, { cause: err });
+        }
+      }
+      await applyTransition(deps.db, {
+        executionId,
+        event: { type: 'pull_request.opened', pullRequestId, number: opened.number, url: opened.html_url },
+        worker: deps.worker,
+        mutate: async (tx) => {
+          await tx.nativeUpdate(
+            PullRequestEntity,
+            { id: pullRequestId },
+            { number: opened.number, url: opened.html_url, state: 'open', headSha: opened.head.sha, updatedAt: new Date() },
+          );
+        },
+      });
+    },
+    async giveUp(payload, error) {
+      const error_ = { code: isRemediationError(error) ? error.code : 'PULL_REQUEST_FAILED', message: describeError(error) };
+      await applyTransition(deps.db, {
+        executionId: payload.executionId,
+        event: { type: 'pull_request.failed', pullRequestId: payload.pullRequestId ?? '', error: error_ },
+        worker: deps.worker,
+        mutate: async (tx) => {
+          if (payload.pullRequestId) await tx.nativeUpdate(PullRequestEntity, { id: payload.pullRequestId }, { state: 'failed', updatedAt: new Date() });
+        },
+      });
+    },
+  };
+}
