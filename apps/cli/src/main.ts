@@ -1,0 +1,158 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Tier } from '@remediation/contracts';
+import { ApiError, RemediationClient } from './client.js';
+
+const USAGE = `usage: remediate --repo <git URL or path> --scan <CycloneDX JSON> [options]
+
+  --tier minimal|moderate|comprehensive   upgrade tier (default: minimal)
+  --approve                               open the pull request once the patch is generated
+  --targets a,b                           only these targets (package names)
+  --branch NAME                           branch to push (default remediation/<id>/patch.<n>)
+  --base-branch NAME                      branch to patch (default: the repository's default)
+  --pr-repository OWNER/REPO              pull-request repository if it can't be derived from --repo
+  --draft                                 open the pull request as a draft
+  --api URL                               API base URL (default: $REMEDIATION_API_URL or http://127.0.0.1:3000)
+  --timeout SECONDS                       give up after this long (default: 1800)
+
+Progress goes to stderr; one JSON summary goes to stdout. Exit 0 only when the requested end
+state was reached (patch_generated, or pr_opened with --approve).`;
+
+function fail(message: string, code = 1): never {
+  process.stderr.write(`remediate: ${message}\n`);
+  process.exit(code);
+}
+
+const { values } = parseArgs({
+  options: {
+    repo: { type: 'string' },
+    scan: { type: 'string' },
+    tier: { type: 'string', default: 'minimal' },
+    approve: { type: 'boolean', default: false },
+    targets: { type: 'string' },
+    branch: { type: 'string' },
+    'base-branch': { type: 'string' },
+    'pr-repository': { type: 'string' },
+    draft: { type: 'boolean', default: false },
+    api: { type: 'string', default: process.env['REMEDIATION_API_URL'] ?? 'http://127.0.0.1:3000' },
+    timeout: { type: 'string', default: '1800' },
+    help: { type: 'boolean', default: false },
+  },
+  strict: true,
+}).valueOf() as { values: Record<string, string | boolean | undefined> };
+
+if (values['help']) {
+  process.stdout.write(USAGE + '\n');
+  process.exit(0);
+}
+if (!values['repo'] || !values['scan']) fail(`--repo and --scan are required\n${USAGE}`, 2);
+const tier = Tier.safeParse(values['tier']);
+if (!tier.success) fail(`--tier must be one of ${Tier.options.join(', ')}; got ${String(values['tier'])}`, 2);
+const timeoutMs = Number(values['timeout']) * 1000;
+if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) fail('--timeout must be a positive number of seconds', 2);
+
+const repoArg = String(values['repo']);
+const repository = /^[a-z+]+:\/\//i.test(repoArg) || /^[^@/]+@[^:]+:/.test(repoArg) ? repoArg : resolve(repoArg);
+let scan: Record<string, unknown>;
+try {
+  scan = JSON.parse(await readFile(String(values['scan']), 'utf8'));
+} catch (err) {
+  fail(`cannot read the scan ${String(values['scan'])}: ${(err as Error).message}`, 2);
+}
+const prRepo = values['pr-repository'] ? String(values['pr-repository']).split('/') : undefined;
+if (prRepo && (prRepo.length !== 2 || !prRepo[0] || !prRepo[1])) fail('--pr-repository must be OWNER/REPO', 2);
+
+const client = new RemediationClient(String(values['api']), process.env['REMEDIATION_API_TOKEN']);
+const deadline = Date.now() + timeoutMs;
+const log = (msg: string) => process.stderr.write(`[remediate] ${msg}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor<T>(what: string, poll: () => Promise<T>, done: (v: T) => boolean, describe: (v: T) => string): Promise<T> {
+  let last = '';
+  for (;;) {
+    const v = await poll();
+    const d = describe(v);
+    if (d !== last) log(d);
+    last = d;
+    if (done(v)) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${d})`);
+    await sleep(500);
+  }
+}
+
+const summary: Record<string, unknown> = { remediationId: null, executionId: null, state: null };
+function finish(code: number, reason?: string): never {
+  if (reason) summary['reason'] = reason;
+  process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+  process.exit(code);
+}
+
+try {
+  log(`creating remediation for ${repository}`);
+  const created = await client.createRemediation({
+    codebase: {
+      repository,
+      ...(values['base-branch'] ? { baseBranch: String(values['base-branch']) } : {}),
+      ...(prRepo ? { pullRequestRepository: { owner: prRepo[0]!, repo: prRepo[1]! } } : {}),
+    },
+    scan,
+  });
+  summary['remediationId'] = created.id;
+  const rem = await waitFor(
+    'the plan',
+    () => client.getRemediation(created.id),
+    (r) => r.state !== 'planner_running',
+    (r) => `plan ${r.planExecution.id}: ${r.state}`,
+  );
+  summary['state'] = rem.state;
+  if (rem.state !== 'plan_generated' || !rem.plan) finish(1, `planning failed: ${rem.planExecution.error?.code ?? ''} ${rem.planExecution.error?.message ?? ''}`.trim());
+  const plan = rem.plan;
+  summary['plan'] = {
+    targets: plan.targets.map((t) => ({ name: t.name, current: t.currentVersion, [tier.data]: t.tiers[tier.data]?.version ?? null, advisories: t.advisories.map((a) => a.id) })),
+    noFixTargets: plan.noFixTargets,
+    transitive: plan.transitive.map((t) => `${t.name}@${t.version}`),
+  };
+  for (const t of plan.targets) {
+    const o = t.tiers[tier.data];
+    log(`  target ${t.name} ${t.currentVersion} → ${o ? `${o.version} (${o.jump})` : 'no fix'}  [${t.advisories.map((a) => a.id).join(', ')}]`);
+  }
+  const exec = await client.createExecution(rem.id, {
+    upgradeOption: tier.data,
+    ...(values['targets'] ? { targets: String(values['targets']).split(',').map((s) => s.trim()).filter(Boolean) } : {}),
+    ...(values['branch'] ? { branchName: String(values['branch']) } : {}),
+    asDraft: Boolean(values['draft']),
+  });
+  summary['executionId'] = exec.id;
+  log(`execution ${exec.id} started (${tier.data})`);
+  let e = await waitFor(
+    'the patch',
+    () => client.getExecution(exec.id),
+    (x) => x.state !== 'patch_running',
+    (x) => `execution ${x.id}: ${x.state}${x.step ? ` (${x.step})` : ''}`,
+  );
+  const describeTargets = (x: typeof e) => x.targets.map((t) => ({ name: t.name, from: t.from, to: t.to, status: t.status, ...(t.reason ? { reason: t.reason } : {}) }));
+  summary['state'] = e.state;
+  summary['targets'] = describeTargets(e);
+  const pv = e.patchVersions.at(-1);
+  summary['commit'] = pv?.sha ?? null;
+  summary['patchRef'] = pv?.ref ?? null;
+  summary['baseCommit'] = e.baseCommit;
+  if (e.state !== 'patch_generated') finish(1, `patch did not complete: ${e.error?.code ?? ''} ${e.error?.message ?? ''}`.trim());
+  if (!values['approve']) finish(0);
+  log(`approving patch version ${pv!.version}: opening the pull request`);
+  await client.requestPullRequest(e.id, pv!.version);
+  e = await waitFor(
+    'the pull request',
+    () => client.getExecution(exec.id),
+    (x) => x.state !== 'pr_opening',
+    (x) => `execution ${x.id}: ${x.state}${x.step ? ` (${x.step})` : ''}`,
+  );
+  summary['state'] = e.state;
+  const pr = e.pullRequests.at(-1);
+  summary['pullRequest'] = pr ? { url: pr.url, number: pr.number, branch: pr.headBranch, base: pr.baseBranch, draft: pr.draft, state: pr.state } : null;
+  if (e.state !== 'pr_opened') finish(1, `pull request not opened: ${e.error?.code ?? ''} ${e.error?.message ?? ''}`.trim());
+  finish(0);
+} catch (err) {
+  finish(1, err instanceof ApiError ? err.message : (err as Error).message);
+}
