@@ -1,0 +1,81 @@
+import type { AdvisorySource } from '@remediation/advisories';
+import type { CommandHandler } from '@remediation/messaging';
+import { describeError, isRemediationError } from '@remediation/errors';
+import { type Database, ExecutionEntity, RemediationEntity, applyTransition, recordHistory } from '@remediation/persistence';
+import type { VersionSource } from '@remediation/registry';
+import { parseCycloneDx } from '@remediation/sbom';
+import { computePlan } from '../plan.js';
+
+/** What the plan handler needs. */
+export interface PlanHandlerDeps {
+  db: Database;
+  worker: string;
+  /** Loads (once) the OSV advisory source. */
+  advisories: () => Promise<AdvisorySource>;
+  versions: VersionSource;
+  registryLabel: string;
+}
+
+/**
+ * `plan.run`: parses the stored scan, computes the PlannerOutput and stores it with the
+ * `plan.completed` transition (one transaction). Each registry look-up is a heartbeat. A bad
+ * scan fails the plan at once (`planner_failed` with the reason); a registry outage is retried.
+ */
+export function planRunHandler(deps: PlanHandlerDeps): CommandHandler {
+  return {
+    kind: 'plan.run',
+    async handle(ctx) {
+      const { executionId, remediationId } = ctx.payload;
+      const em = deps.db.em();
+      const exec = await em.findOneOrFail(ExecutionEntity, { id: executionId });
+      if (exec.state !== 'planner_running') {
+        ctx.logger.info({ state: exec.state }, 'plan already finished: nothing to do');
+        return;
+      }
+      const rem = await em.findOneOrFail(RemediationEntity, { id: remediationId }, { populate: ['scan'] as never });
+      const scan = parseCycloneDx(rem.scan);
+      let lookups = 0;
+      const versions: VersionSource = {
+        listVersions: async (name: string) => {
+          ctx.heartbeat();
+          lookups++;
+          return deps.versions.listVersions(name);
+        },
+      } as VersionSource;
+      const started = Date.now();
+      const output = await computePlan(scan, {
+        advisories: await deps.advisories(),
+        versions,
+        registryLabel: deps.registryLabel,
+      });
+      await applyTransition(deps.db, {
+        executionId,
+        event: { type: 'plan.completed' },
+        worker: deps.worker,
+        details: {
+          targets: output.targets.length,
+          noFixTargets: output.noFixTargets.length,
+          transitive: output.transitive.length,
+          registryLookups: lookups,
+          durationMs: Date.now() - started,
+        },
+        mutate: async (tx) => {
+          await tx.nativeUpdate(ExecutionEntity, { id: executionId }, { plan: output });
+        },
+      });
+      if (output.warnings.length) {
+        await recordHistory(deps.db, { executionId, event: 'plan.warnings', worker: deps.worker, details: { warnings: output.warnings } });
+      }
+    },
+    async giveUp(payload, error) {
+      await applyTransition(deps.db, {
+        executionId: payload.executionId,
+        event: {
+          type: 'plan.failed',
+          error: { code: isRemediationError(error) ? error.code : 'PLAN_FAILED', message: describeError(error) },
+        },
+        worker: deps.worker,
+      });
+    },
+  };
+}
