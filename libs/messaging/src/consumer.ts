@@ -134,8 +134,10 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
         await handler.giveUp(payload, err);
         msg.term(describeError(err).slice(0, 200));
       } catch (giveUpErr) {
-        if (giveUpErr instanceof InvalidTransitionError) {
-          msg.term('already terminal');
+        if (giveUpErr instanceof InvalidTransitionError || (isRemediationError(giveUpErr) && !giveUpErr.retryable)) {
+          // Already terminal, or the run no longer exists: nothing left to record.
+          mlog.warn({ err: describeError(giveUpErr) }, 'failure not recordable: terminated');
+          msg.term('already terminal or unknown run');
           return;
         }
         mlog.error({ err: describeError(giveUpErr) }, 'could not record failure: nak for retry');

@@ -1,0 +1,60 @@
+import { mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect } from 'node:net';
+import { type StackProcess, freePort, spawnLogged, stopProcess } from './processes.js';
+
+/** Finds the nats-server binary: $NATS_SERVER_BIN, PATH, or /usr/sbin/nats-server (Debian). */
+export function natsServerBinary(): string {
+  const fromEnv = process.env['NATS_SERVER_BIN'];
+  if (fromEnv) return fromEnv;
+  for (const dir of (process.env['PATH'] ?? '').split(':').concat(['/usr/sbin', '/usr/local/bin'])) {
+    if (dir && existsSync(join(dir, 'nats-server'))) return join(dir, 'nats-server');
+  }
+  throw new Error('nats-server not found: install Debian package nats-server or set NATS_SERVER_BIN');
+}
+
+/** A private nats-server with JetStream for tests. */
+export interface OwnNatsServer {
+  url: string;
+  port: number;
+  process: StackProcess;
+  /** Stops it (SIGTERM, or SIGKILL with `hard`). */
+  stop(hard?: boolean): Promise<void>;
+}
+
+/**
+ * Starts a private `nats-server -js` on a free port with its own store dir (never the
+ * machine's shared server), waiting until it accepts TCP connections.
+ */
+export async function startNatsServer(dir: string, port?: number): Promise<OwnNatsServer> {
+  const p = port ?? (await freePort());
+  await mkdir(join(dir, 'store'), { recursive: true });
+  const proc = await spawnLogged('nats-server', natsServerBinary(), ['-a', '127.0.0.1', '-p', String(p), '-js', '-sd', join(dir, 'store')], {
+    cwd: dir,
+    env: process.env,
+    logDir: dir,
+  });
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect(p, '127.0.0.1');
+      s.once('connect', () => (s.destroy(), resolve(true)));
+      s.once('error', () => resolve(false));
+    });
+    if (ok) break;
+    if (Date.now() > deadline) throw new Error(`nats-server did not start on port ${p}; see ${proc.logFile}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url: `nats://127.0.0.1:${p}`,
+    port: p,
+    process: proc,
+    async stop(hard = false) {
+      if (hard) {
+        proc.child.kill('SIGKILL');
+        await proc.exited;
+      } else await stopProcess(proc);
+    },
+  };
+}

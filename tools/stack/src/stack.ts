@@ -1,0 +1,150 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { ensureDatabaseExists, migrate, openDatabase } from '@remediation/persistence';
+import { type StackProcess, freePort, spawnLogged, stopProcess, waitReady } from './processes.js';
+
+/** The services of the stack, each its own process. */
+export const SERVICES = ['api', 'planner', 'git-gateway', 'patcher', 'pr-service'] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+/** Options of `startStack`. */
+export interface StackOptions {
+  /** Repository root (where tsconfig.json and apps/ are). */
+  repoRoot: string;
+  databaseUrl: string;
+  natsUrl: string;
+  /** Root for persistent data, local workspaces and logs of this stack. */
+  dataDir: string;
+  /** Bare repositories served by the local GitHub-compatible server: `<root>/<owner>/<repo>.git`. */
+  githubReposRoot: string;
+  /** OSV advisory directory for the planner. */
+  osvDir: string;
+  /** Where version lists come from. */
+  registry: { url: string } | { snapshotDir: string };
+  /** API port (default: a free port). */
+  apiPort?: number;
+  /** Extra environment for every service (e.g. ACK_WAIT_MS). */
+  env?: Record<string, string>;
+  /** Log level of the services (default `info`). */
+  logLevel?: string;
+}
+
+/** A running stack. */
+export interface Stack {
+  apiUrl: string;
+  githubUrl: string;
+  logDir: string;
+  processes: Map<string, StackProcess>;
+  /** Starts one service again (after it was killed), waiting until it is ready. */
+  restart(name: ServiceName): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the local GitHub-compatible server and the five services as separate processes
+ * (`node --import tsx apps/<service>/src/main.ts`) against the given PostgreSQL and NATS,
+ * after creating and migrating the database. Waits until every service answers `/readyz`.
+ * @throws Error naming the service and its log file when one does not become ready.
+ */
+export async function startStack(o: StackOptions): Promise<Stack> {
+  const dataDir = resolve(o.dataDir);
+  const logDir = join(dataDir, 'logs');
+  await mkdir(logDir, { recursive: true });
+  await ensureDatabaseExists(o.databaseUrl);
+  const db = await openDatabase(o.databaseUrl);
+  try {
+    await migrate(db);
+  } finally {
+    await db.close();
+  }
+  const processes = new Map<string, StackProcess>();
+  const node = process.execPath;
+  const baseEnv: NodeJS.ProcessEnv = {
+    PATH: process.env['PATH'],
+    HOME: process.env['HOME'],
+    DATABASE_URL: o.databaseUrl,
+    NATS_URL: o.natsUrl,
+    DATA_ROOT: join(dataDir, 'persistent'),
+    LOCAL_ROOT: join(dataDir, 'local'),
+    LOG_LEVEL: o.logLevel ?? 'info',
+    ...o.env,
+  };
+
+  let githubUrl = '';
+  const gh = await new Promise<StackProcess>((resolveGh, reject) => {
+    let proc: StackProcess | undefined;
+    const timer = setTimeout(() => reject(new Error(`github-local did not start; see ${join(logDir, 'github-local.log')}`)), 30_000);
+    void spawnLogged('github-local', node, ['--import', 'tsx', 'tools/github-local/src/main.ts', '--port', '0', '--repos-root', resolve(o.githubReposRoot)], {
+      cwd: o.repoRoot,
+      env: baseEnv,
+      logDir,
+      onStdoutLine: (line) => {
+        const m = /listening on (\S+)/.exec(line);
+        if (m && proc) {
+          githubUrl = m[1]!;
+          clearTimeout(timer);
+          resolveGh(proc);
+        }
+      },
+    }).then((p) => {
+      proc = p;
+      void p.exited.then((code) => reject(new Error(`github-local exited (${code}); see ${p.logFile}`)));
+    }, reject);
+  });
+  processes.set('github-local', gh);
+
+  const apiPort = o.apiPort ?? (await freePort());
+  const healthPorts = new Map<ServiceName, number>();
+  const envFor = async (name: ServiceName): Promise<NodeJS.ProcessEnv> => {
+    if (!healthPorts.has(name)) healthPorts.set(name, name === 'api' ? apiPort : await freePort());
+    const env: NodeJS.ProcessEnv = { ...baseEnv, HEALTH_PORT: String(healthPorts.get(name)) };
+    if (name === 'api') env['API_PORT'] = String(apiPort);
+    if (name === 'planner') {
+      env['OSV_DIR'] = resolve(o.osvDir);
+      if ('url' in o.registry) env['NPM_REGISTRY_URL'] = o.registry.url;
+      else env['NPM_REGISTRY_SNAPSHOT_DIR'] = resolve(o.registry.snapshotDir);
+    }
+    if (name === 'pr-service') {
+      env['GITHUB_API_URL'] = githubUrl;
+      env['GITHUB_TOKEN'] = process.env['GITHUB_TOKEN'] ?? 'local-development-token';
+    }
+    return env;
+  };
+  const startOne = async (name: ServiceName) => {
+    const p = await spawnLogged(name, node, ['--import', 'tsx', `apps/${name}/src/main.ts`], {
+      cwd: o.repoRoot,
+      env: await envFor(name),
+      logDir,
+    });
+    processes.set(name, p);
+    return p;
+  };
+  const stop = async () => {
+    await Promise.all([...processes.values()].map((p) => stopProcess(p)));
+  };
+  try {
+    const started = await Promise.all(SERVICES.map(startOne));
+    await Promise.all(started.map((p) => waitReady(p, `http://127.0.0.1:${healthPorts.get(p.name as ServiceName)}/readyz`)));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return {
+    apiUrl: `http://127.0.0.1:${apiPort}`,
+    githubUrl,
+    logDir,
+    processes,
+    async restart(name) {
+      const old = processes.get(name);
+      if (old) await stopProcess(old);
+      const p = await startOne(name);
+      await waitReady(p, `http://127.0.0.1:${healthPorts.get(name)}/readyz`);
+    },
+    stop,
+  };
+}
+
+/** Removes a stack's data directory (unmount workspaces first: see git-gateway). */
+export async function removeDataDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+}
