@@ -1,0 +1,88 @@
+import type { CommandHandler } from '@remediation/messaging';
+import { describeError, isRemediationError } from '@remediation/errors';
+import { type Database, ExecutionEntity, RemediationEntity, applyTransition, recordHistory } from '@remediation/persistence';
+import { workspacePaths, writeWorkspaceInfo } from '@remediation/workspaces';
+import { ensureMirror, resolveBranch } from '../adapters/mirror.js';
+import { ensureBaseSnapshot } from '../adapters/snapshot.js';
+import { mountWorkspace } from '../adapters/workspace.js';
+
+/** Settings shared by git-gateway handlers. */
+export interface GatewayDeps {
+  db: Database;
+  worker: string;
+  /** Persistent root: mirrors and base snapshots. */
+  dataRoot: string;
+  /** Local root: overlay upper/work dirs. */
+  localRoot: string;
+  commitAuthor: { name: string; email: string };
+}
+
+/** Marks a patch execution failed (used by every git-gateway handler's give-up). */
+export async function failPatch(deps: GatewayDeps, executionId: string, error: unknown, fallbackCode: string): Promise<void> {
+  await applyTransition(deps.db, {
+    executionId,
+    event: { type: 'patch.failed', error: { code: isRemediationError(error) ? error.code : fallbackCode, message: describeError(error) } },
+    worker: deps.worker,
+  });
+}
+
+/**
+ * `workspace.prepare`: mirror the repository (clone once, then fetch), resolve the base branch
+ * to its current head (executions start from the current head, not a stale plan commit),
+ * extract the base snapshot, mount the execution's overlay workspace, and move to `editing`
+ * recording base branch and commit. Clone/fetch progress is a heartbeat and a history entry.
+ */
+export function workspacePrepareHandler(deps: GatewayDeps): CommandHandler {
+  return {
+    kind: 'workspace.prepare',
+    async handle(ctx) {
+      const { executionId, remediationId } = ctx.payload;
+      const em = deps.db.em();
+      const exec = await em.findOneOrFail(ExecutionEntity, { id: executionId });
+      if (exec.state !== 'patch_running' || exec.step !== 'workspace') {
+        ctx.logger.info({ state: exec.state, step: exec.step }, 'workspace already prepared: nothing to do');
+        return;
+      }
+      const rem = await em.findOneOrFail(RemediationEntity, { id: remediationId });
+      let lastRecorded = 0;
+      const mirror = await ensureMirror({
+        dataRoot: deps.dataRoot,
+        repository: rem.codebase.repository,
+        onProgress: (p) => {
+          ctx.heartbeat();
+          const now = Date.now();
+          if (now - lastRecorded > 2000 || p.received === p.total) {
+            lastRecorded = now;
+            void recordHistory(deps.db, {
+              executionId,
+              event: 'workspace.progress',
+              worker: deps.worker,
+              details: { operation: p.operation, phase: p.phase, received: p.received, total: p.total },
+            }).catch(() => undefined);
+          }
+        },
+      });
+      ctx.heartbeat();
+      const base = await resolveBranch({ mirrorPath: mirror.mirrorPath, ...(exec.baseBranch ? { branch: exec.baseBranch } : {}) });
+      const lowerDir = await ensureBaseSnapshot({ dataRoot: deps.dataRoot, repoKey: mirror.repoKey, mirrorPath: mirror.mirrorPath, commit: base.commit });
+      ctx.heartbeat();
+      const ws = await mountWorkspace({ localRoot: deps.localRoot, executionId, lowerDir });
+      await writeWorkspaceInfo(workspacePaths(deps.localRoot, executionId), {
+        executionId,
+        lowerDir: ws.lowerDir,
+        baseCommit: base.commit,
+        baseBranch: base.branch,
+        driver: 'overlay',
+        mountedAt: new Date().toISOString(),
+      });
+      await applyTransition(deps.db, {
+        executionId,
+        event: { type: 'workspace.ready', baseCommit: base.commit },
+        worker: deps.worker,
+        details: { baseBranch: base.branch, repoKey: mirror.repoKey, driver: 'overlay' },
+        set: { baseCommit: base.commit, baseBranch: base.branch },
+      });
+    },
+    giveUp: (payload, error) => failPatch(deps, payload.executionId, error, 'WORKSPACE_FAILED'),
+  };
+}

@@ -1,0 +1,36 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { BaseEnv, loadEnv, runMain } from '@remediation/service-runtime';
+import { checkOverlaySupport } from './adapters/workspace.js';
+import { branchPushHandler } from './handlers/push.js';
+import { patchCommitHandler } from './handlers/commit.js';
+import { serveDiff } from './handlers/diff.js';
+import { type GatewayDeps, workspacePrepareHandler } from './handlers/workspace.js';
+
+/** git-gateway environment: data roots and the commit author. */
+const GatewayEnv = BaseEnv.extend({
+  COMMIT_AUTHOR_NAME: z.string().min(1).default('Remediation Bot'),
+  COMMIT_AUTHOR_EMAIL: z.string().email().default('remediation-bot@users.noreply.local'),
+});
+
+const env = loadEnv(GatewayEnv);
+await runMain(() => ({
+  name: 'git-gateway',
+  env,
+  async start(ctx) {
+    // Fail at start, with the reason, where overlayfs cannot mount (not root, NFS upper, ...).
+    await checkOverlaySupport(resolve(env.LOCAL_ROOT));
+    const sub = serveDiff(ctx.nats.nc, env.DATA_ROOT, ctx.logger);
+    return async () => sub.unsubscribe();
+  },
+  handlers: (ctx) => {
+    const deps: GatewayDeps = {
+      db: ctx.db,
+      worker: ctx.worker,
+      dataRoot: resolve(env.DATA_ROOT),
+      localRoot: resolve(env.LOCAL_ROOT),
+      commitAuthor: { name: env.COMMIT_AUTHOR_NAME, email: env.COMMIT_AUTHOR_EMAIL },
+    };
+    return [workspacePrepareHandler(deps), patchCommitHandler(deps), branchPushHandler(deps)];
+  },
+}));
