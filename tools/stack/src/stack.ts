@@ -60,8 +60,10 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   const processes = new Map<string, StackProcess>();
   const node = process.execPath;
   const baseEnv: NodeJS.ProcessEnv = {
-    PATH: process.env['PATH'],
-    HOME: process.env['HOME'],
+    // The caller's environment (proxy and CA settings such as NODE_EXTRA_CA_CERTS) plus the
+    // system CA store, so registries behind a corporate CA work.
+    ...process.env,
+    NODE_USE_SYSTEM_CA: process.env['NODE_USE_SYSTEM_CA'] ?? '1',
     DATABASE_URL: o.databaseUrl,
     NATS_URL: o.natsUrl,
     DATA_ROOT: join(dataDir, 'persistent'),
