@@ -1,0 +1,288 @@
+import { readFileSync } from 'node:fs';
+import { loadOsvDirectory, type AdvisorySource } from '@remediation/advisories';
+import { InvalidInputError, TransientError } from '@remediation/errors';
+import { SnapshotDirectorySource, type VersionSource } from '@remediation/registry';
+import { parseCycloneDx, parseCycloneDxText, type ParsedScan } from '@remediation/sbom';
+import { fixturePath } from '@remediation/testing';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { computePlan } from './plan.js';
+
+let advisories: AdvisorySource;
+let versions: SnapshotDirectorySource;
+
+beforeAll(async () => {
+  advisories = await loadOsvDirectory(fixturePath('osv', 'npm'), { ecosystem: 'npm' });
+  versions = new SnapshotDirectorySource(fixturePath('registry', 'npm'));
+});
+
+function scanFixture(name: string): ParsedScan {
+  return parseCycloneDxText(readFileSync(fixturePath('scans', name), 'utf8'));
+}
+
+/** A small CycloneDX 1.6 scan: root `app@1.0.0` depending on `direct`, with `edges` between components. */
+function tinyScan(
+  components: { name: string; version: string; type?: string; purl?: string }[],
+  direct: string[],
+  edges: Record<string, string[]> = {},
+  vulnerabilities?: unknown[],
+): ParsedScan {
+  const ref = (name: string): string => {
+    const c = components.find((x) => x.name === name)!;
+    return `${c.name}@${c.version}`;
+  };
+  return parseCycloneDx({
+    bomFormat: 'CycloneDX',
+    specVersion: '1.6',
+    version: 1,
+    metadata: { component: { type: 'application', name: 'app', version: '1.0.0', 'bom-ref': 'app' } },
+    components: components.map((c) => ({
+      type: 'library',
+      name: c.name,
+      version: c.version,
+      purl: c.purl ?? `pkg:npm/${c.name}@${c.version}`,
+      'bom-ref': `${c.name}@${c.version}`,
+    })),
+    dependencies: [
+      { ref: 'app', dependsOn: direct.map(ref) },
+      ...Object.entries(edges).map(([from, tos]) => ({ ref: ref(from), dependsOn: tos.map(ref) })),
+    ],
+    ...(vulnerabilities ? { vulnerabilities } : {}),
+  });
+}
+
+describe('computePlan: express 4.19.2 scan + osv/npm + registry snapshot', () => {
+  it('bumps exactly the five vulnerable direct dependencies, with the tiers the snapshot allows', async () => {
+    const plan = await computePlan(scanFixture('express-4.19.2.cdx.json'), {
+      advisories,
+      versions,
+      registryLabel: 'fixtures/registry/npm',
+    });
+    expect(plan.sources).toEqual({ advisories: 'osv', registry: 'fixtures/registry/npm' });
+
+    // Minimal tier = the first fixed version recorded in the case file for each package.
+    const caseFile = JSON.parse(readFileSync(fixturePath('manifests', 'express-4.19.2', 'case.json'), 'utf8')) as {
+      vulnerable: { package: string; version: string; advisory: string; fixed: string; major_bump: boolean }[];
+    };
+    const fromCase = caseFile.vulnerable.map((v) => ({ name: v.package, from: v.version, to: v.fixed })).sort((a, b) => (a.name < b.name ? -1 : 1));
+    expect(plan.upgrade_tiers.minimal.upgrades.map((u) => ({ name: u.name, from: u.from, to: u.to }))).toEqual(fromCase);
+    expect(fromCase.map((u) => `${u.name}→${u.to}`)).toEqual([
+      'body-parser→1.20.3',
+      'cookie→0.7.0',
+      'path-to-regexp→0.1.10',
+      'send→0.19.0',
+      'serve-static→1.16.0',
+    ]);
+    for (const v of caseFile.vulnerable) {
+      const target = plan.targets.find((t) => t.name === v.package)!;
+      expect(target.advisories.map((a) => a.id)).toEqual([v.advisory]);
+      expect(target.tiers.minimal!.jump === 'major').toBe(v.major_bump);
+    }
+
+    const tiers = Object.fromEntries(
+      plan.targets.map((t) => [
+        t.name,
+        {
+          minimal: `${t.tiers.minimal!.version} ${t.tiers.minimal!.jump}`,
+          moderate: `${t.tiers.moderate!.version} ${t.tiers.moderate!.jump}`,
+          comprehensive: t.tiers.comprehensive && `${t.tiers.comprehensive.version} ${t.tiers.comprehensive.jump}`,
+        },
+      ]),
+    );
+    expect(tiers).toEqual({
+      // GHSA-qwcr: <1.20.3. After 1.20.2 the snapshot has 1.20.3–1.20.6, 1.20.8, 1.20.9, then 2.0.0–2.4.0.
+      // ^1.20.2 allows up to 1.x, so moderate is 1.20.9; the newest stable, 2.4.0, is fixed.
+      'body-parser': { minimal: '1.20.3 patch', moderate: '1.20.9 patch', comprehensive: '2.4.0 major' },
+      // GHSA-pxg6: <0.7.0. ^0.6.0 is 0.6.x, which only has 0.6.0: moderate falls back to 0.7.0
+      // (0.6 → 0.7 is a major jump under caret rules). Newest stable: 2.0.2.
+      cookie: { minimal: '0.7.0 major', moderate: '0.7.0 major', comprehensive: '2.0.2 major' },
+      // GHSA-9wv6: <0.1.10, [0.2.0,1.9.0), [2.0.0,3.3.0), [4.0.0,6.3.0), [7.0.0,8.0.0).
+      // ^0.1.7 is 0.1.x, newest 0.1.13. Newest stable 9.0.0 is past 8.0.0, so fixed.
+      'path-to-regexp': { minimal: '0.1.10 patch', moderate: '0.1.13 patch', comprehensive: '9.0.0 major' },
+      // GHSA-m6fv: <0.19.0. ^0.18.0 is 0.18.x: only 0.18.0, fall back to 0.19.0. Newest stable 1.2.1.
+      send: { minimal: '0.19.0 major', moderate: '0.19.0 major', comprehensive: '1.2.1 major' },
+      // GHSA-cm22: <1.16.0 and [2.0.0,2.1.0). 1.x ends at 1.16.3; newest stable 2.2.1 is past 2.1.0.
+      'serve-static': { minimal: '1.16.0 minor', moderate: '1.16.3 minor', comprehensive: '2.2.1 major' },
+    });
+
+    const cookie = plan.targets.find((t) => t.name === 'cookie')!;
+    expect(cookie.tiers.moderate!.notes).toContain('no fixed version within the current major line');
+    expect(cookie.tiers.minimal!.breakingChangeRisk).toBe('high');
+    expect(cookie).toMatchObject({
+      purl: 'pkg:npm/cookie@0.6.0',
+      ecosystem: 'npm',
+      currentVersion: '0.6.0',
+      manifestPath: 'package.json',
+    });
+    expect(cookie.advisories[0]).toMatchObject({
+      id: 'GHSA-pxg6-pf52-xh8x',
+      aliases: ['CVE-2024-47764'],
+      severity: 'low',
+      affectedRanges: ['<0.7.0'],
+      fixedVersions: ['0.7.0'],
+    });
+    expect(plan.targets.find((t) => t.name === 'body-parser')!.tiers.moderate!.notes).toEqual([]);
+
+    expect(plan.upgrade_tiers.minimal).toMatchObject({
+      advisoriesFixed: ['GHSA-9wv6-86v2-598j', 'GHSA-cm22-4g7w-348p', 'GHSA-m6fv-jmcg-4jfg', 'GHSA-pxg6-pf52-xh8x', 'GHSA-qwcr-r2fm-qrc7'],
+      advisoriesRemaining: [],
+      largestJump: 'major',
+    });
+    expect(plan.upgrade_tiers.comprehensive.upgrades).toHaveLength(5);
+    expect(plan.noFixTargets).toEqual([]);
+    expect(plan.transitive).toEqual([]);
+    // express's own advisory is not a target.
+    expect(plan.targets.map((t) => t.name)).not.toContain('express');
+    expect(plan.warnings).toEqual([
+      'the scanned project express@4.19.2 is itself affected by GHSA-qw6h-vgh9-j6wx; it is not a dependency, so it is not a target',
+    ]);
+  });
+
+  it('is deterministic', async () => {
+    const deps = { advisories, versions, registryLabel: 'snapshot' };
+    const a = await computePlan(scanFixture('express-4.19.2.cdx.json'), deps);
+    const b = await computePlan(scanFixture('express-4.19.2.cdx.json'), { ...deps, concurrency: 1 });
+    expect(JSON.stringify(a)).toBe(JSON.stringify(b));
+  });
+});
+
+describe('computePlan: Trivy scan carrying vulnerabilities', () => {
+  it("takes the advisories from the scan and resolves their ranges through the OSV directory", async () => {
+    const plan = await computePlan(scanFixture('trivy-npm-jquery.cdx.json'), { advisories, versions, registryLabel: 'snapshot' });
+    expect(plan.sources.advisories).toBe('scan');
+    expect(plan.targets).toHaveLength(1);
+    const jquery = plan.targets[0]!;
+    expect(jquery).toMatchObject({ name: 'jquery', currentVersion: '3.3.9', purl: 'pkg:npm/jquery@3.3.9' });
+    // CVE-2019-11358 is an alias of GHSA-6c3j-c64m-qhgq (<3.4.0).
+    expect(jquery.advisories).toEqual([
+      expect.objectContaining({
+        id: 'GHSA-6c3j-c64m-qhgq',
+        aliases: ['CVE-2019-11358'],
+        severity: 'moderate',
+        affectedRanges: ['<3.4.0'],
+        fixedVersions: ['3.4.0'],
+      }),
+    ]);
+    // The OSV directory also knows GHSA-gxr4 and GHSA-jpcq (<3.5.0) for jquery: 3.4.x is not
+    // free of every known advisory, so minimal is 3.5.0; 3.x ends at 3.8.0; newest stable 4.0.0.
+    expect(jquery.tiers.minimal).toMatchObject({ version: '3.5.0', jump: 'minor', advisoriesFixed: ['GHSA-6c3j-c64m-qhgq'] });
+    expect(jquery.tiers.moderate).toMatchObject({ version: '3.8.0', jump: 'minor' });
+    expect(jquery.tiers.comprehensive).toMatchObject({ version: '4.0.0', jump: 'major', breakingChangeRisk: 'high' });
+    expect(plan.warnings).toEqual([
+      'jquery@3.3.9: the OSV directory lists GHSA-gxr4-xjj5-5px2, GHSA-jpcq-cgw6-v4j6, not reported by the scan; the tiers avoid them too',
+    ]);
+  });
+
+  it("uses the scan's own ranges for ids the OSV directory does not know", async () => {
+    const scan = tinyScan([{ name: 'cookie', version: '0.6.0' }], ['cookie'], {}, [
+      {
+        id: 'CVE-2099-0001',
+        ratings: [{ severity: 'high' }],
+        affects: [{ ref: 'cookie@0.6.0', versions: [{ range: 'vers:npm/<0.7.1', status: 'affected' }] }],
+      },
+    ]);
+    const plan = await computePlan(scan, { advisories, versions, registryLabel: 'snapshot' });
+    expect(plan.sources.advisories).toBe('scan');
+    const cookie = plan.targets[0]!;
+    expect(cookie.advisories).toEqual([
+      { id: 'CVE-2099-0001', aliases: [], severity: 'high', affectedRanges: ['<0.7.1'], fixedVersions: ['0.7.1'] },
+    ]);
+    expect(cookie.tiers.minimal!.version).toBe('0.7.1');
+    expect(plan.warnings[0]).toMatch(/not found in the OSV directory.*CVE-2099-0001/);
+  });
+
+  it('gives a noFixReason when the scan names only the installed version', async () => {
+    const scan = tinyScan([{ name: 'cookie', version: '0.6.0' }], ['cookie'], {}, [
+      {
+        id: 'CVE-2099-0002',
+        recommendation: 'Upgrade cookie to version 0.7.0',
+        affects: [{ ref: 'cookie@0.6.0', versions: [{ version: '0.6.0', status: 'affected' }] }],
+      },
+    ]);
+    const plan = await computePlan(scan, { advisories, versions, registryLabel: 'snapshot' });
+    expect(plan.targets[0]!.tiers).toEqual({ minimal: null, moderate: null, comprehensive: null });
+    expect(plan.targets[0]!.noFixReason).toBe(
+      'no affected version range is known for CVE-2099-0002 (the scanner recommends: Upgrade cookie to version 0.7.0)',
+    );
+    expect(plan.noFixTargets).toEqual(['cookie']);
+  });
+});
+
+describe('computePlan: targets without a fix', () => {
+  it('node-serialize (GHSA-q4v7-4rhw-9hqm, never fixed) has all tiers null', async () => {
+    const plan = await computePlan(tinyScan([{ name: 'node-serialize', version: '0.0.4' }], ['node-serialize']), {
+      advisories,
+      versions,
+      registryLabel: 'snapshot',
+    });
+    expect(plan.targets).toHaveLength(1);
+    const target = plan.targets[0]!;
+    expect(target.advisories.map((a) => [a.id, a.severity, a.affectedRanges])).toEqual([['GHSA-q4v7-4rhw-9hqm', 'critical', ['*']]]);
+    expect(target.tiers).toEqual({ minimal: null, moderate: null, comprehensive: null });
+    expect(target.noFixReason).toBe('no stable version newer than 0.0.4 is published; GHSA-q4v7-4rhw-9hqm name(s) no fixed version');
+    expect(plan.noFixTargets).toEqual(['node-serialize']);
+    expect(plan.upgrade_tiers.minimal).toEqual({
+      upgrades: [],
+      advisoriesFixed: [],
+      advisoriesRemaining: ['GHSA-q4v7-4rhw-9hqm'],
+      largestJump: null,
+    });
+  });
+
+  it('an older node-serialize: the newer version is affected too', async () => {
+    const plan = await computePlan(tinyScan([{ name: 'node-serialize', version: '0.0.3' }], ['node-serialize']), {
+      advisories,
+      versions,
+      registryLabel: 'snapshot',
+    });
+    expect(plan.targets[0]!.noFixReason).toMatch(/^none of the 1 stable version\(s\) newer than 0\.0\.3 is free of GHSA-q4v7-4rhw-9hqm/);
+  });
+
+  it('a package the registry does not know becomes a no-fix target with a warning', async () => {
+    // lodash.trim@4.5.1 is affected (last_affected 4.5.1) but absent from the snapshot.
+    const plan = await computePlan(tinyScan([{ name: 'lodash.trim', version: '4.5.1' }], ['lodash.trim']), {
+      advisories,
+      versions,
+      registryLabel: 'snapshot',
+    });
+    expect(plan.targets[0]!.noFixReason).toBe('versions of lodash.trim could not be listed (PACKAGE_NOT_FOUND)');
+    expect(plan.warnings[0]).toMatch(/^lodash\.trim@4\.5\.1: versions unavailable \(PACKAGE_NOT_FOUND\)/);
+  });
+
+  it('lets registry outages through so the plan can be retried; other input errors make a no-fix target', async () => {
+    const scan = tinyScan([{ name: 'cookie', version: '0.6.0' }], ['cookie']);
+    const outage: VersionSource = {
+      listVersions: () => Promise.reject(new TransientError('REGISTRY_UNAVAILABLE', 'registry down')),
+    };
+    await expect(computePlan(scan, { advisories, versions: outage, registryLabel: 'r' })).rejects.toMatchObject({
+      code: 'REGISTRY_UNAVAILABLE',
+    });
+    const badDocument: VersionSource = {
+      listVersions: () => Promise.reject(new InvalidInputError('REGISTRY_DOCUMENT_INVALID', 'no versions')),
+    };
+    await expect(computePlan(scan, { advisories, versions: badDocument, registryLabel: 'r' })).resolves.toMatchObject({
+      noFixTargets: ['cookie'],
+    });
+  });
+});
+
+describe('computePlan: transitive and non-npm components', () => {
+  it('reports vulnerable transitive components with the direct dependencies they come through', async () => {
+    const scan = tinyScan(
+      [
+        { name: 'accepts', version: '1.3.8' },
+        { name: 'helper', version: '1.0.0' },
+        { name: 'cookie', version: '0.6.0' },
+        { name: 'spring-core', version: '5.0.0', purl: 'pkg:maven/org.springframework/spring-core@5.0.0' },
+      ],
+      ['accepts', 'helper', 'spring-core'],
+      { accepts: ['cookie'], helper: ['accepts'] },
+    );
+    const plan = await computePlan(scan, { advisories, versions, registryLabel: 'snapshot' });
+    expect(plan.targets).toEqual([]);
+    expect(plan.transitive).toEqual([
+      { purl: 'pkg:npm/cookie@0.6.0', name: 'cookie', version: '0.6.0', advisories: ['GHSA-pxg6-pf52-xh8x'], via: ['accepts', 'helper'] },
+    ]);
+    expect(plan.warnings).toEqual(['skipped 1 non-npm component(s) (maven: 1): only npm is planned']);
+    expect(plan.upgrade_tiers.moderate).toEqual({ upgrades: [], advisoriesFixed: [], advisoriesRemaining: [], largestJump: null });
+  });
+});

@@ -1,0 +1,193 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { InvalidInputError } from '@remediation/errors';
+import { isAffected } from './osv-evaluation.js';
+import { OsvRecord } from './osv-schema.js';
+import type { Advisory, AdvisorySeverity, AdvisorySource } from './types.js';
+
+/** Options of {@link loadOsvDirectory}. */
+export interface LoadOsvOptions {
+  /** OSV ecosystem to keep (`affected[].package.ecosystem`, exact match), e.g. `npm`. */
+  ecosystem: string;
+}
+
+/**
+ * GHSA `database_specific.severity` → planner scale. GitHub uses LOW/MODERATE/HIGH/CRITICAL;
+ * MEDIUM is accepted as MODERATE. Anything else is `unknown`.
+ */
+export function normaliseSeverity(value: string | undefined): AdvisorySeverity {
+  switch (value?.toUpperCase()) {
+    case 'CRITICAL':
+      return 'critical';
+    case 'HIGH':
+      return 'high';
+    case 'MODERATE':
+    case 'MEDIUM':
+      return 'moderate';
+    case 'LOW':
+      return 'low';
+    default:
+      return 'unknown';
+  }
+}
+
+/**
+ * The advisory's link: an ADVISORY reference naming its own id (e.g. the GHSA page) first,
+ * then the first ADVISORY reference, then the first WEB reference
+ * (reference types: https://ossf.github.io/osv-schema/#references-field).
+ */
+export function advisoryUrl(record: OsvRecord): string | undefined {
+  const refs = record.references ?? [];
+  const advisories = refs.filter((r) => r.type.toUpperCase() === 'ADVISORY');
+  return (
+    advisories.find((r) => r.url.includes(record.id))?.url ??
+    advisories[0]?.url ??
+    refs.find((r) => r.type.toUpperCase() === 'WEB')?.url
+  );
+}
+
+/**
+ * Reduces an OSV record to an {@link Advisory} holding only the `affected[]` entries of
+ * `ecosystem`; undefined when no entry is of that ecosystem.
+ */
+export function toAdvisory(record: OsvRecord, ecosystem: string): Advisory | undefined {
+  const affected = (record.affected ?? [])
+    .filter((a) => a.package.ecosystem === ecosystem)
+    .map((a) => ({ ecosystem, name: a.package.name, ranges: a.ranges ?? [], versions: a.versions ?? [] }));
+  if (affected.length === 0) return undefined;
+  return {
+    id: record.id,
+    aliases: [...new Set(record.aliases ?? [])].filter((a) => a !== record.id),
+    summary: record.summary,
+    details: record.details,
+    severity: normaliseSeverity(record.database_specific?.severity),
+    url: advisoryUrl(record),
+    published: record.published,
+    modified: record.modified,
+    affected,
+  };
+}
+
+/**
+ * In-memory advisory index for one ecosystem: by lowercase package name and by id/alias
+ * (uppercase). Implements {@link AdvisorySource}.
+ */
+export class OsvAdvisoryIndex implements AdvisorySource {
+  readonly ecosystem: string;
+  private readonly byPackage = new Map<string, Advisory[]>();
+  private readonly byId = new Map<string, Advisory>();
+  private readonly byAlias = new Map<string, Advisory>();
+  private count = 0;
+
+  /**
+   * @param advisories advisories of `ecosystem` (withdrawn ones should already be left out).
+   * @throws InvalidInputError `ADVISORY_DUPLICATE` when two advisories share an id.
+   */
+  constructor(ecosystem: string, advisories: Iterable<Advisory>) {
+    this.ecosystem = ecosystem;
+    const sorted = [...advisories].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    for (const advisory of sorted) {
+      const key = advisory.id.toUpperCase();
+      if (this.byId.has(key)) {
+        throw new InvalidInputError('ADVISORY_DUPLICATE', `advisory ${advisory.id} is present twice`, {
+          details: { id: advisory.id },
+        });
+      }
+      this.byId.set(key, advisory);
+      this.count++;
+      for (const alias of advisory.aliases) {
+        const aliasKey = alias.toUpperCase();
+        if (!this.byAlias.has(aliasKey)) this.byAlias.set(aliasKey, advisory);
+      }
+      for (const name of new Set(advisory.affected.map((a) => a.name.toLowerCase()))) {
+        const list = this.byPackage.get(name) ?? [];
+        list.push(advisory);
+        this.byPackage.set(name, list);
+      }
+    }
+  }
+
+  /** Number of advisories in the index. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** Every advisory naming `name` (case-insensitive), sorted by id. */
+  forPackage(name: string): Advisory[] {
+    return [...(this.byPackage.get(name.toLowerCase()) ?? [])];
+  }
+
+  /** Advisories affecting `version` of `name` (OSV evaluation, see {@link isAffected}), sorted by id. */
+  matchAdvisories(name: string, version: string): Advisory[] {
+    return this.forPackage(name).filter((a) => isAffected(a, name, version));
+  }
+
+  /** By id first, then by alias; case-insensitive. */
+  findById(idOrAlias: string): Advisory | undefined {
+    const key = idOrAlias.trim().toUpperCase();
+    return this.byId.get(key) ?? this.byAlias.get(key);
+  }
+
+  /** See {@link isAffected}. */
+  isAffected(advisory: Advisory, name: string, version: string): boolean {
+    return isAffected(advisory, name, version);
+  }
+}
+
+/**
+ * Loads every `*.json` OSV file of `dir` (not recursive), keeps advisories with at least one
+ * `affected[]` entry of `options.ecosystem`, and skips withdrawn ones (OSV `withdrawn` field,
+ * https://ossf.github.io/osv-schema/#withdrawn-field).
+ * @returns an {@link OsvAdvisoryIndex}; `withdrawn` lists the ids that were skipped.
+ * @throws InvalidInputError `ADVISORY_SOURCE_UNREADABLE` when the directory cannot be read;
+ *   `ADVISORY_INVALID` naming the file and field when a file is not JSON or not an OSV record
+ *   (a silently skipped advisory would hide a vulnerability); `ADVISORY_DUPLICATE` for repeated ids.
+ */
+export async function loadOsvDirectory(
+  dir: string,
+  options: LoadOsvOptions,
+): Promise<OsvAdvisoryIndex & { readonly withdrawn: readonly string[] }> {
+  let names: string[];
+  try {
+    names = (await readdir(dir, { withFileTypes: true }))
+      .filter((e) => e.isFile() && e.name.endsWith('.json'))
+      .map((e) => e.name)
+      .sort();
+  } catch (err) {
+    throw new InvalidInputError('ADVISORY_SOURCE_UNREADABLE', `cannot read OSV directory ${dir}: ${(err as Error).message}`, {
+      cause: err,
+      details: { dir },
+    });
+  }
+  const advisories: Advisory[] = [];
+  const withdrawn: string[] = [];
+  for (const name of names) {
+    const file = join(dir, name);
+    let json: unknown;
+    try {
+      json = JSON.parse(await readFile(file, 'utf8'));
+    } catch (err) {
+      throw new InvalidInputError('ADVISORY_INVALID', `${file} is not valid JSON: ${(err as Error).message}`, {
+        cause: err,
+        details: { file },
+      });
+    }
+    const parsed = OsvRecord.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const path = issue ? issue.path.map(String).join('.') || '(root)' : '(root)';
+      throw new InvalidInputError('ADVISORY_INVALID', `${file} is not an OSV record: ${path}: ${issue?.message ?? 'invalid'}`, {
+        cause: parsed.error,
+        details: { file, path },
+      });
+    }
+    if (parsed.data.withdrawn !== undefined) {
+      withdrawn.push(parsed.data.id);
+      continue;
+    }
+    const advisory = toAdvisory(parsed.data, options.ecosystem);
+    if (advisory) advisories.push(advisory);
+  }
+  const index = new OsvAdvisoryIndex(options.ecosystem, advisories);
+  return Object.assign(index, { withdrawn: withdrawn as readonly string[] });
+}

@@ -1,0 +1,94 @@
+import { InvalidInputError } from '@remediation/errors';
+import semver from 'semver';
+import { z } from 'zod';
+import type { PackageVersions } from './types.js';
+
+/**
+ * The fields of an npm packument (full or abbreviated "corgi" document,
+ * https://github.com/npm/registry/blob/main/docs/responses/package-metadata.md) that are read:
+ * `dist-tags` and the keys of `versions` with each version's `deprecated`. `time` is
+ * deliberately not read.
+ */
+export const Packument = z.looseObject({
+  name: z.string().optional(),
+  'dist-tags': z.record(z.string(), z.string()).optional(),
+  versions: z.record(z.string(), z.unknown()),
+});
+export type Packument = z.infer<typeof Packument>;
+
+const NAME = /^(?:@[a-z0-9~-][a-z0-9._~-]*\/)?[a-z0-9~-][a-z0-9._~-]*$/i;
+
+/**
+ * Checks an npm package name: optional `@scope/`, URL-safe characters, not starting with `.` or
+ * `_`, at most 214 characters (rules of validate-npm-package-name; upper case is accepted for
+ * old packages). Also keeps names usable as file names (no `/` besides the scope, no `..`).
+ * @throws InvalidInputError `PACKAGE_NAME_INVALID`.
+ */
+export function assertPackageName(name: string): void {
+  if (name.length === 0 || name.length > 214 || !NAME.test(name)) {
+    throw new InvalidInputError('PACKAGE_NAME_INVALID', `${JSON.stringify(name)} is not a valid npm package name`, {
+      details: { name },
+    });
+  }
+}
+
+/** Whether a version's `deprecated` marks it deprecated (a non-empty message, or `true`). */
+function isDeprecated(manifest: unknown): boolean {
+  if (manifest === null || typeof manifest !== 'object') return false;
+  const value = (manifest as Record<string, unknown>)['deprecated'];
+  return value === true || (typeof value === 'string' && value.trim().length > 0);
+}
+
+/**
+ * Reduces a packument to {@link PackageVersions}: strict-semver versions only (e.g. `1.0.0rc3`
+ * is dropped), sorted by semver precedence; deprecated versions collected.
+ * @param where what to name in errors (URL or file).
+ * @throws InvalidInputError `REGISTRY_DOCUMENT_INVALID` when the document lacks `versions`.
+ */
+export function toPackageVersions(name: string, document: unknown, where: string): PackageVersions {
+  const parsed = Packument.safeParse(document);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new InvalidInputError(
+      'REGISTRY_DOCUMENT_INVALID',
+      `package document for ${name} from ${where} is invalid: ${issue ? issue.path.map(String).join('.') || '(root)' : '(root)'}: ${issue?.message ?? 'invalid'}`,
+      { details: { name, where }, cause: parsed.error },
+    );
+  }
+  const versions: string[] = [];
+  const deprecated = new Set<string>();
+  for (const [version, manifest] of Object.entries(parsed.data.versions)) {
+    if (semver.valid(version) !== version) continue;
+    versions.push(version);
+    if (isDeprecated(manifest)) deprecated.add(version);
+  }
+  versions.sort(semver.compare);
+  return { name, versions, distTags: { ...(parsed.data['dist-tags'] ?? {}) }, deprecated };
+}
+
+/**
+ * Small insertion-ordered cache of in-flight or settled lookups, one per source instance.
+ * Failed lookups are dropped so the next call tries again.
+ */
+export class LookupCache {
+  private readonly entries = new Map<string, Promise<PackageVersions>>();
+
+  /** @param maxEntries entries kept; the oldest is evicted beyond it. */
+  constructor(private readonly maxEntries = 500) {}
+
+  /** The cached promise for `key`, or the result of `load()` (cached while it succeeds). */
+  get(key: string, load: () => Promise<PackageVersions>): Promise<PackageVersions> {
+    const hit = this.entries.get(key);
+    if (hit) return hit;
+    const promise = load();
+    this.entries.set(key, promise);
+    if (this.entries.size > this.maxEntries) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) this.entries.delete(oldest);
+    }
+    promise.catch(() => {
+      if (this.entries.get(key) === promise) this.entries.delete(key);
+    });
+    return promise;
+  }
+}

@@ -1,0 +1,179 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { InvalidInputError, TransientError } from '@remediation/errors';
+import { fixturePath } from '@remediation/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { NpmRegistrySource, packagePath, SnapshotDirectorySource } from './index.js';
+
+describe('SnapshotDirectorySource (fixtures/registry/npm)', () => {
+  const source = new SnapshotDirectorySource(fixturePath('registry', 'npm'));
+
+  it('lists valid semver versions in semver order, with dist-tags', async () => {
+    const cookie = await source.listVersions('cookie');
+    // In the file 0.7.1 comes before 0.7.0 and 0.1.1 before 0.1.0: order is by semver, not by file or time.
+    expect(cookie.versions.slice(cookie.versions.indexOf('0.6.0'))).toEqual([
+      '0.6.0',
+      '0.7.0',
+      '0.7.1',
+      '0.7.2',
+      '1.0.0',
+      '1.0.1',
+      '1.0.2',
+      '1.1.0',
+      '1.1.1',
+      '2.0.0',
+      '2.0.1',
+      '2.0.2',
+    ]);
+    expect(cookie.distTags).toEqual({ latest: '2.0.2' });
+    expect(cookie.deprecated.size).toBe(0);
+  });
+
+  it('drops versions that are not strict semver', async () => {
+    const express = await source.listVersions('express');
+    expect(express.versions).not.toContain('1.0.0rc3');
+    expect(express.versions).toContain('4.19.2');
+  });
+
+  it('reads scoped packages stored as scope__name.json', async () => {
+    const scoped = await source.listVersions('@ai-sdk/openai-compatible');
+    expect(scoped.name).toBe('@ai-sdk/openai-compatible');
+    expect(scoped.distTags['latest']).toBe('3.0.92');
+    expect(scoped.versions).toContain('3.0.92');
+  });
+
+  it('collects deprecated versions', async () => {
+    const types = await source.listVersions('@types/config');
+    expect([...types.deprecated]).toEqual(['4.4.0']);
+  });
+
+  it('reports unknown packages and bad names', async () => {
+    await expect(source.listVersions('no-such-package-here')).rejects.toMatchObject({ code: 'PACKAGE_NOT_FOUND' });
+    await expect(source.listVersions('../etc/passwd')).rejects.toMatchObject({ code: 'PACKAGE_NAME_INVALID' });
+  });
+});
+
+describe('packagePath', () => {
+  it('encodes the scope slash like the npm CLI', () => {
+    expect(packagePath('@types/node')).toBe('@types%2fnode');
+    expect(packagePath('express')).toBe('express');
+  });
+});
+
+describe('NpmRegistrySource against a local HTTP server', () => {
+  let server: Server | undefined;
+
+  afterEach(async () => {
+    if (server) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server!.close(() => resolve()));
+      server = undefined;
+    }
+  });
+
+  /** Starts a server answering with `handler`; returns its base URL and the request log. */
+  async function serve(
+    handler: (req: IncomingMessage, res: ServerResponse, n: number) => void,
+  ): Promise<{ url: string; requests: { url: string; accept: string | undefined }[] }> {
+    const requests: { url: string; accept: string | undefined }[] = [];
+    server = createServer((req, res) => {
+      requests.push({ url: req.url ?? '', accept: req.headers.accept });
+      handler(req, res, requests.length);
+    });
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', () => resolve()));
+    const { port } = server.address() as AddressInfo;
+    return { url: `http://127.0.0.1:${port}/`, requests };
+  }
+
+  const packument = JSON.stringify({
+    name: '@scope/pkg',
+    'dist-tags': { latest: '1.1.0' },
+    versions: {
+      '1.1.0': { version: '1.1.0' },
+      '1.0.0': { version: '1.0.0', deprecated: 'use 1.1.0' },
+      '1.2.0-beta.1': { version: '1.2.0-beta.1' },
+      '1.0.0beta': { version: '1.0.0beta' },
+    },
+    time: { '1.0.0': '2099-01-01T00:00:00Z', '1.1.0': '1999-01-01T00:00:00Z' },
+  });
+
+  const fast = { retries: 3, minRetryDelayMs: 10, maxRetryDelayMs: 20 };
+
+  it('GETs <url>/@scope%2fname asking for JSON, and caches the answer', async () => {
+    const { url, requests } = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(packument);
+    });
+    const source = new NpmRegistrySource({ url, ...fast });
+    const result = await source.listVersions('@scope/pkg');
+    expect(result.versions).toEqual(['1.0.0', '1.1.0', '1.2.0-beta.1']);
+    expect([...result.deprecated]).toEqual(['1.0.0']);
+    expect(result.distTags).toEqual({ latest: '1.1.0' });
+    await source.listVersions('@scope/pkg');
+    expect(requests).toHaveLength(1);
+    expect(requests[0]!.url).toBe('/@scope%2fpkg');
+    expect(requests[0]!.accept).toMatch(/application\/vnd\.npm\.install-v1\+json/);
+    expect(requests[0]!.accept).toMatch(/application\/json/);
+  });
+
+  it('turns 404 into PACKAGE_NOT_FOUND without retrying', async () => {
+    const { url, requests } = await serve((_req, res) => {
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"Not found"}');
+    });
+    const err = await new NpmRegistrySource({ url, ...fast }).listVersions('missing').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidInputError);
+    expect(err).toMatchObject({ code: 'PACKAGE_NOT_FOUND', retryable: false });
+    expect(requests).toHaveLength(1);
+  });
+
+  it('retries a 500 and succeeds on the next 200', async () => {
+    const { url, requests } = await serve((_req, res, n) => {
+      if (n === 1) res.writeHead(500).end('oops');
+      else res.writeHead(200, { 'content-type': 'application/json' }).end(packument);
+    });
+    const result = await new NpmRegistrySource({ url, ...fast }).listVersions('@scope/pkg');
+    expect(result.versions).toContain('1.1.0');
+    expect(requests).toHaveLength(2);
+  });
+
+  it('gives up with REGISTRY_UNAVAILABLE after the retries', async () => {
+    const { url, requests } = await serve((_req, res) => {
+      res.writeHead(503).end();
+    });
+    const err = await new NpmRegistrySource({ url, ...fast }).listVersions('pkg').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TransientError);
+    expect(err).toMatchObject({ code: 'REGISTRY_UNAVAILABLE', retryable: true, details: { attempts: 4, status: 503 } });
+    expect(requests).toHaveLength(4);
+  });
+
+  it('does not retry other client errors', async () => {
+    const { url, requests } = await serve((_req, res) => {
+      res.writeHead(403).end();
+    });
+    const err = await new NpmRegistrySource({ url, ...fast }).listVersions('pkg').catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'REGISTRY_UNAVAILABLE', details: { status: 403 } });
+    expect(requests).toHaveLength(1);
+  });
+
+  it('times out a registry that never answers', async () => {
+    const { url } = await serve(() => {
+      /* never answer */
+    });
+    const err = await new NpmRegistrySource({ url, timeoutMs: 50, retries: 1, minRetryDelayMs: 10 })
+      .listVersions('pkg')
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'REGISTRY_UNAVAILABLE', details: { attempts: 2 } });
+    expect((err as Error).message).toMatch(/timed out after 50 ms/);
+  });
+
+  it('retries network errors (connection refused)', async () => {
+    const { url } = await serve((_req, res) => res.end());
+    await new Promise<void>((resolve) => server!.close(() => resolve()));
+    server = undefined;
+    const err = await new NpmRegistrySource({ url, retries: 1, minRetryDelayMs: 10 }).listVersions('pkg').catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'REGISTRY_UNAVAILABLE', details: { attempts: 2 } });
+  });
+
+  it('defaults to a realistic 120 s timeout', () => {
+    expect((new NpmRegistrySource({ url: 'http://127.0.0.1:9' }) as unknown as { timeoutMs: number }).timeoutMs).toBe(120_000);
+  });
+});

@@ -1,0 +1,25 @@
+/** The published versions of one package, as the planner needs them. */
+export interface PackageVersions {
+  /** Package name, e.g. `@scope/name`. */
+  name: string;
+  /** Every published version that is valid strict semver (others dropped), ascending by semver precedence. */
+  versions: string[];
+  /** `dist-tags`, e.g. `{ latest: '2.4.0' }`. */
+  distTags: Record<string, string>;
+  /** Versions whose manifest carries a non-empty `deprecated` message (subset of `versions`). */
+  deprecated: ReadonlySet<string>;
+}
+
+/**
+ * Where versions of npm packages come from. Never orders by publish time: the registry's `time`
+ * field is not trustworthy (mirrors rewrite it), only semver precedence is used.
+ */
+export interface VersionSource {
+  /**
+   * @param name npm package name, scoped names as `@scope/name`.
+   * @throws InvalidInputError `PACKAGE_NOT_FOUND` when the package does not exist;
+   *   `PACKAGE_NAME_INVALID` when `name` is not an npm package name.
+   * @throws TransientError `REGISTRY_UNAVAILABLE` when the source failed in a way a retry may fix.
+   */
+  listVersions(name: string): Promise<PackageVersions>;
+}

@@ -1,0 +1,216 @@
+import { readFileSync } from 'node:fs';
+import { InvalidInputError } from '@remediation/errors';
+import { fixturePath } from '@remediation/testing';
+import { describe, expect, it } from 'vitest';
+import { parseCycloneDx, parseCycloneDxText, type ParsedScan } from './index.js';
+
+function loadScan(name: string): ParsedScan {
+  return parseCycloneDxText(readFileSync(fixturePath('scans', name), 'utf8'));
+}
+
+/** Runs `fn` and returns the InvalidInputError it throws. */
+function invalid(fn: () => unknown): InvalidInputError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(InvalidInputError);
+    return err as InvalidInputError;
+  }
+  throw new Error('expected an InvalidInputError');
+}
+
+const minimal = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  bomFormat: 'CycloneDX',
+  specVersion: '1.6',
+  version: 1,
+  ...extra,
+});
+
+describe('parseCycloneDx: express 4.19.2 (cyclonedx-npm, 1.6)', () => {
+  const scan = loadScan('express-4.19.2.cdx.json');
+
+  it('reads the root, flattens nested components and keeps purls', () => {
+    expect(scan.specVersion).toBe('1.6');
+    expect(scan.root).toMatchObject({ name: 'express', version: '4.19.2', bomRef: 'express@4.19.2', ecosystem: 'npm' });
+    // 69 top-level components plus ms@2.1.3 nested under send.
+    expect(scan.components).toHaveLength(70);
+    const nestedMs = scan.component('express@4.19.2|send@0.18.0|ms@2.1.3');
+    expect(nestedMs).toMatchObject({
+      name: 'ms',
+      version: '2.1.3',
+      purl: 'pkg:npm/ms@2.1.3',
+      ecosystem: 'npm',
+      parentRef: 'express@4.19.2|send@0.18.0',
+    });
+    expect(scan.vulnerabilities).toBeNull();
+    expect(scan.warnings).toEqual([]);
+  });
+
+  it("takes direct dependencies from the root's dependsOn", () => {
+    expect(scan.hasDependencyGraph).toBe(true);
+    expect(scan.directRefs.size).toBe(31);
+    expect(scan.directRefs.has('express@4.19.2|body-parser@1.20.2')).toBe(true);
+    expect(scan.directRefs.has('express@4.19.2|ms@2.0.0')).toBe(false);
+  });
+
+  it('via() names the direct dependencies a transitive component comes through', () => {
+    // ms@2.1.3 is nested under send; serve-static depends on send.
+    expect(scan.via('express@4.19.2|send@0.18.0|ms@2.1.3')).toEqual([
+      'express@4.19.2|send@0.18.0',
+      'express@4.19.2|serve-static@1.15.0',
+    ]);
+    // ms@2.0.0 comes through debug, which body-parser, finalhandler, send and serve-static use too.
+    expect(scan.via('express@4.19.2|ms@2.0.0')).toEqual([
+      'express@4.19.2|body-parser@1.20.2',
+      'express@4.19.2|debug@2.6.9',
+      'express@4.19.2|finalhandler@1.2.0',
+      'express@4.19.2|send@0.18.0',
+      'express@4.19.2|serve-static@1.15.0',
+    ]);
+    expect(scan.via('express@4.19.2|cookie@0.6.0')).toEqual(['express@4.19.2|cookie@0.6.0']);
+    expect(scan.via('no-such-ref')).toEqual([]);
+  });
+});
+
+describe('parseCycloneDx: Trivy npm scan with vulnerabilities (1.7)', () => {
+  const scan = loadScan('trivy-npm-jquery.cdx.json');
+
+  it('looks through the lockfile container to find direct dependencies', () => {
+    expect([...scan.directRefs].sort()).toEqual([
+      'pkg:npm/jquery@3.3.9',
+      'pkg:npm/promise@8.0.3',
+      'pkg:npm/react@16.8.6',
+      'pkg:npm/redux@4.0.1',
+    ]);
+    expect(scan.via('pkg:npm/asap@2.0.6')).toEqual(['pkg:npm/promise@8.0.3']);
+  });
+
+  it('reads vulnerabilities: id, severity from ratings, recommendation, affects', () => {
+    expect(scan.vulnerabilities).toHaveLength(1);
+    const v = scan.vulnerabilities![0]!;
+    expect(v.id).toBe('CVE-2019-11358');
+    // Ratings are "medium" except Ubuntu's "low": the highest wins, normalised to moderate.
+    expect(v.severity).toBe('moderate');
+    expect(v.recommendation).toBe('Upgrade jquery to version 3.4.0');
+    expect(v.advisoryUrls).toContain('https://github.com/advisories/GHSA-6c3j-c64m-qhgq');
+    expect(v.affects).toEqual([{ ref: 'pkg:npm/jquery@3.3.9', versions: [{ version: '3.3.9', status: 'affected' }] }]);
+  });
+});
+
+describe('parseCycloneDx: shapes', () => {
+  it('joins an npm group as @group/name and reads aliases from references', () => {
+    const scan = parseCycloneDx(
+      minimal({
+        metadata: { component: { type: 'application', name: 'app', version: '1.0.0', 'bom-ref': 'app' } },
+        components: [
+          { type: 'library', group: '@types', name: 'node', version: '20.0.0', purl: 'pkg:npm/%40types/node@20.0.0', 'bom-ref': 'a' },
+          { type: 'library', group: 'babel', name: 'core', version: '7.0.0', purl: 'pkg:npm/%40babel/core@7.0.0', 'bom-ref': 'b' },
+          { type: 'library', group: 'org.example', name: 'lib', version: '1', purl: 'pkg:maven/org.example/lib@1', 'bom-ref': 'c' },
+        ],
+        dependencies: [{ ref: 'app', dependsOn: ['a', 'b', 'c'] }],
+        vulnerabilities: [
+          {
+            id: 'GHSA-xxxx-yyyy-zzzz',
+            references: [{ id: 'CVE-2024-1' }, { id: 'GHSA-xxxx-yyyy-zzzz' }],
+            ratings: [{ score: 9.8 }],
+            affects: [{ ref: 'a', versions: [{ range: 'vers:npm/<20.1.0' }] }],
+          },
+        ],
+      }),
+    );
+    expect(scan.components.map((c) => [c.name, c.ecosystem])).toEqual([
+      ['@types/node', 'npm'],
+      ['@babel/core', 'npm'],
+      ['lib', 'maven'],
+    ]);
+    const v = scan.vulnerabilities![0]!;
+    expect(v.aliases).toEqual(['CVE-2024-1']);
+    expect(v.severity).toBe('critical');
+    expect(v.affects[0]!.versions).toEqual([{ range: 'vers:npm/<20.1.0', status: 'affected' }]);
+  });
+
+  it('treats every component as direct, with a warning, when there is no dependency graph', () => {
+    const scan = parseCycloneDx(
+      minimal({
+        components: [
+          { type: 'library', name: 'a', version: '1.0.0', purl: 'pkg:npm/a@1.0.0' },
+          { type: 'library', name: 'b', version: '1.0.0', purl: 'pkg:npm/b@1.0.0' },
+        ],
+      }),
+    );
+    // Components without bom-ref get their purl as a synthetic ref.
+    expect([...scan.directRefs]).toEqual(['pkg:npm/a@1.0.0', 'pkg:npm/b@1.0.0']);
+    expect(scan.warnings).toEqual(['scan has no dependency graph: every component is treated as a direct dependency']);
+  });
+
+  it('warns about unparsable purls and keeps going', () => {
+    const scan = parseCycloneDx(minimal({ components: [{ type: 'library', name: 'x', version: '1', purl: 'not-a-purl' }] }));
+    expect(scan.components[0]!.ecosystem).toBeNull();
+    expect(scan.warnings[0]).toMatch(/purl\(s\) could not be parsed/);
+  });
+});
+
+describe('parseCycloneDx: malformed scans', () => {
+  it('rejects a wrong bomFormat', () => {
+    const err = invalid(() => parseCycloneDx({ bomFormat: 'SPDX', specVersion: '1.6' }));
+    expect(err.code).toBe('SCAN_INVALID');
+    expect(err.message).toBe('bomFormat: expected "CycloneDX", got "SPDX"');
+  });
+
+  it('rejects specVersion 1.2 as unsupported', () => {
+    const err = invalid(() => parseCycloneDx(minimal({ specVersion: '1.2' })));
+    expect(err.code).toBe('SCAN_UNSUPPORTED_VERSION');
+    expect(err.message).toMatch(/specVersion "1\.2" is not supported \(supported: 1\.4, 1\.5, 1\.6, 1\.7\)/);
+  });
+
+  it('rejects a missing specVersion as invalid', () => {
+    const err = invalid(() => parseCycloneDx({ bomFormat: 'CycloneDX' }));
+    expect(err.code).toBe('SCAN_INVALID');
+    expect(err.message).toMatch(/^specVersion: /);
+  });
+
+  it('names the path when components is not an array', () => {
+    const err = invalid(() => parseCycloneDx(minimal({ components: { name: 'a' } })));
+    expect(err.code).toBe('SCAN_INVALID');
+    expect(err.message).toMatch(/^invalid CycloneDX scan: components: /);
+    expect(err.details?.['issues']).toEqual([expect.objectContaining({ path: 'components' })]);
+  });
+
+  it('names the nested path of a bad field', () => {
+    const err = invalid(() =>
+      parseCycloneDx(minimal({ components: [{ type: 'library', name: 'a', components: [{ type: 'library', name: 7 }] }] })),
+    );
+    expect(err.message).toMatch(/components\[0\]\.components\[0\]\.name: /);
+  });
+
+  it('rejects deeply nested junk without overflowing the stack', () => {
+    let junk: unknown = 'bottom';
+    for (let i = 0; i < 100_000; i++) junk = { a: [junk] };
+    const err = invalid(() => parseCycloneDx(minimal({ metadata: { junk } })));
+    expect(err.code).toBe('SCAN_INVALID');
+    expect(err.details).toMatchObject({ reason: 'too_deep', limit: 100 });
+    expect(err.message).toMatch(/^scan is nested deeper than 100 levels \(at …a\[0\](\.a\[0\])+\)$/);
+  });
+
+  it('rejects deeply nested components', () => {
+    let component: Record<string, unknown> = { type: 'library', name: 'leaf' };
+    for (let i = 0; i < 80; i++) component = { type: 'library', name: `n${i}`, components: [component] };
+    const err = invalid(() => parseCycloneDx(minimal({ components: [component] })));
+    expect(err.details).toMatchObject({ reason: 'too_deep' });
+  });
+
+  it('rejects too many components', () => {
+    const components = Array.from({ length: 11 }, (_, i) => ({ type: 'library', name: `c${i}` }));
+    const err = invalid(() => parseCycloneDx(minimal({ components }), { maxComponents: 10 }));
+    expect(err.code).toBe('SCAN_INVALID');
+    expect(err.details).toMatchObject({ reason: 'too_many_components', limit: 10 });
+  });
+
+  it('rejects non-objects and non-JSON text', () => {
+    expect(invalid(() => parseCycloneDx([])).message).toMatch(/must be a JSON object/);
+    expect(invalid(() => parseCycloneDx(null)).code).toBe('SCAN_INVALID');
+    const err = invalid(() => parseCycloneDxText('{"bomFormat": '));
+    expect(err.code).toBe('SCAN_INVALID');
+    expect(err.details).toMatchObject({ reason: 'not_json' });
+  });
+});

@@ -1,0 +1,363 @@
+import { InvalidInputError } from '@remediation/errors';
+import { PackageURL } from 'packageurl-js';
+import type { z } from 'zod';
+import {
+  CdxBom,
+  type CdxComponent,
+  type CdxRating,
+  type CdxVulnerability,
+  SUPPORTED_SPEC_VERSIONS,
+} from './cyclonedx-schema.js';
+import { assertMaxComponents, assertMaxDepth, DEFAULT_SCAN_LIMITS, type ScanLimits } from './guards.js';
+import type { ParsedScan, ScanComponent, ScanSeverity, ScanVulnerability } from './types.js';
+
+const MAX_ISSUES_IN_DETAILS = 20;
+
+/**
+ * Parses and validates a CycloneDX JSON scan (spec versions 1.4–1.7; field meanings per
+ * https://cyclonedx.org/docs/1.6/json/).
+ *
+ * Checks, in order: the input is a JSON object; nesting depth and component count are within
+ * `limits` (defaults: 100 levels, 100,000 components); `bomFormat` is `CycloneDX`; `specVersion`
+ * is supported; then the whole document against the zod schema {@link CdxBom}.
+ *
+ * Components nested in `components[].components` are flattened. Names of npm components carry
+ * their scope (`@scope/name`). Direct dependencies are the root's `dependsOn` (see
+ * {@link ParsedScan.directRefs}); without a dependency graph every component is treated as direct
+ * and a warning says so.
+ *
+ * @param json the parsed JSON document (e.g. `JSON.parse` of the upload).
+ * @param limits optional hostile-input limits.
+ * @throws InvalidInputError `SCAN_INVALID` naming the offending field path (e.g.
+ *   `components[2].name: Invalid input: expected string, received number`); `details.issues`
+ *   lists up to 20 `{ path, message }`; limit violations carry `details.reason`
+ *   (`too_deep` / `too_many_components`) and `details.limit`.
+ * @throws InvalidInputError `SCAN_UNSUPPORTED_VERSION` when `specVersion` is not 1.4–1.7.
+ */
+export function parseCycloneDx(json: unknown, limits: ScanLimits = {}): ParsedScan {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    throw new InvalidInputError('SCAN_INVALID', 'scan must be a JSON object (a CycloneDX BOM)', {
+      details: { issues: [{ path: '(root)', message: `expected object, received ${describeType(json)}` }] },
+    });
+  }
+  assertMaxDepth(json, limits.maxDepth ?? DEFAULT_SCAN_LIMITS.maxDepth);
+  const doc = json as Record<string, unknown>;
+  assertMaxComponents(doc, limits.maxComponents ?? DEFAULT_SCAN_LIMITS.maxComponents);
+
+  if (doc['bomFormat'] !== 'CycloneDX') {
+    const got = doc['bomFormat'] === undefined ? 'missing' : JSON.stringify(doc['bomFormat']);
+    throw new InvalidInputError('SCAN_INVALID', `bomFormat: expected "CycloneDX", got ${got}`, {
+      details: { issues: [{ path: 'bomFormat', message: `expected "CycloneDX", got ${got}` }] },
+    });
+  }
+  const specVersion = doc['specVersion'];
+  if (typeof specVersion !== 'string') {
+    const message = `expected a string such as "1.6", got ${specVersion === undefined ? 'missing' : describeType(specVersion)}`;
+    throw new InvalidInputError('SCAN_INVALID', `specVersion: ${message}`, {
+      details: { issues: [{ path: 'specVersion', message }] },
+    });
+  }
+  if (!(SUPPORTED_SPEC_VERSIONS as readonly string[]).includes(specVersion)) {
+    throw new InvalidInputError(
+      'SCAN_UNSUPPORTED_VERSION',
+      `CycloneDX specVersion ${JSON.stringify(specVersion)} is not supported (supported: ${SUPPORTED_SPEC_VERSIONS.join(', ')})`,
+      { details: { specVersion, supported: [...SUPPORTED_SPEC_VERSIONS] } },
+    );
+  }
+
+  const result = CdxBom.safeParse(json);
+  if (!result.success) throw schemaError(result.error);
+  return buildScan(result.data);
+}
+
+/** Turns zod issues into `SCAN_INVALID` with `path: message` of the first issue in the message. */
+function schemaError(error: z.ZodError): InvalidInputError {
+  const issues = error.issues.slice(0, MAX_ISSUES_IN_DETAILS).map((issue) => ({
+    path: formatPath(issue.path),
+    message: issue.message,
+  }));
+  const first = issues[0] ?? { path: '(root)', message: 'invalid scan' };
+  const more = error.issues.length > 1 ? ` (and ${error.issues.length - 1} more issue(s))` : '';
+  return new InvalidInputError('SCAN_INVALID', `invalid CycloneDX scan: ${first.path}: ${first.message}${more}`, {
+    details: { issues },
+    cause: error,
+  });
+}
+
+/** `['components', 2, 'name']` → `components[2].name`. */
+function formatPath(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return '(root)';
+  return path
+    .map((key, i) => (typeof key === 'number' ? `[${key}]` : `${i === 0 ? '' : '.'}${String(key)}`))
+    .join('');
+}
+
+function describeType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  return typeof value;
+}
+
+/** Builds the ParsedScan out of a schema-valid BOM. */
+function buildScan(bom: CdxBom): ParsedScan {
+  const warnings: string[] = [];
+  const byRef = new Map<string, ScanComponent>();
+  const components: ScanComponent[] = [];
+  const usedRefs = new Set<string>();
+  let invalidPurls = 0;
+  let duplicateRefs = 0;
+
+  const toComponent = (raw: CdxComponent, location: string, parentRef: string | undefined): ScanComponent => {
+    let ecosystem: string | null = null;
+    let purlName: string | undefined;
+    let purlVersion: string | undefined;
+    let purl: string | undefined;
+    if (raw.purl !== undefined) {
+      try {
+        const parsed = PackageURL.fromString(raw.purl);
+        ecosystem = parsed.type.toLowerCase();
+        purlName = parsed.namespace ? `${parsed.namespace}/${parsed.name}` : parsed.name;
+        purlVersion = parsed.version;
+        purl = raw.purl;
+      } catch {
+        invalidPurls++;
+      }
+    }
+    let name = raw.name;
+    if (ecosystem === 'npm') {
+      if (raw.group) name = `${raw.group.startsWith('@') ? raw.group : `@${raw.group}`}/${raw.name}`;
+      else if (purlName !== undefined && purlName.startsWith('@') && purlName.endsWith(`/${raw.name}`)) name = purlName;
+    }
+    let bomRef = raw['bom-ref'];
+    if (bomRef === undefined || usedRefs.has(bomRef)) {
+      if (bomRef !== undefined) duplicateRefs++;
+      bomRef = purl !== undefined && !usedRefs.has(purl) ? purl : `#${location}`;
+    }
+    usedRefs.add(bomRef);
+    return {
+      bomRef,
+      type: raw.type,
+      name,
+      group: raw.group,
+      version: raw.version ?? purlVersion,
+      purl,
+      ecosystem,
+      parentRef,
+    };
+  };
+
+  const rawRoot = bom.metadata?.component;
+  const root = rawRoot ? toComponent(rawRoot, 'metadata.component', undefined) : null;
+  if (root) byRef.set(root.bomRef, root);
+
+  // Flatten components (document order, depth-first) without recursion.
+  const pending: { raw: CdxComponent; location: string; parentRef: string | undefined }[] = [];
+  const pushChildren = (list: readonly CdxComponent[] | undefined, base: string, parentRef: string | undefined): void => {
+    if (!list) return;
+    for (let i = list.length - 1; i >= 0; i--) pending.push({ raw: list[i]!, location: `${base}[${i}]`, parentRef });
+  };
+  pushChildren(bom.components, 'components', undefined);
+  if (rawRoot && root) pushChildren(rawRoot.components, 'metadata.component.components', root.bomRef);
+  while (pending.length > 0) {
+    const { raw, location, parentRef } = pending.pop()!;
+    const component = toComponent(raw, location, parentRef);
+    components.push(component);
+    byRef.set(component.bomRef, component);
+    pushChildren(raw.components, `${location}.components`, component.bomRef);
+  }
+  if (invalidPurls > 0) warnings.push(`${invalidPurls} component purl(s) could not be parsed; their ecosystem is unknown`);
+  if (duplicateRefs > 0) warnings.push(`${duplicateRefs} duplicate bom-ref(s); later duplicates were given synthetic refs`);
+
+  // Dependency graph, restricted to known refs.
+  const edges = new Map<string, Set<string>>();
+  let unknownRefs = 0;
+  for (const dep of bom.dependencies ?? []) {
+    if (!byRef.has(dep.ref)) {
+      unknownRefs++;
+      continue;
+    }
+    const set = edges.get(dep.ref) ?? new Set<string>();
+    for (const target of dep.dependsOn ?? []) {
+      if (byRef.has(target)) set.add(target);
+      else unknownRefs++;
+    }
+    edges.set(dep.ref, set);
+  }
+  const dependencies = new Map<string, string[]>([...edges].map(([ref, set]) => [ref, [...set]]));
+  if (unknownRefs > 0) warnings.push(`${unknownRefs} dependency reference(s) name bom-refs that are not in the scan; ignored`);
+  const hasDependencyGraph = dependencies.size > 0;
+
+  const directRefs = computeDirectRefs(root, components, byRef, dependencies, hasDependencyGraph, warnings);
+  const vulnerabilities = bom.vulnerabilities ? convertVulnerabilities(bom.vulnerabilities, byRef, warnings) : null;
+
+  let reverse: Map<string, string[]> | undefined;
+  const via = (bomRef: string): string[] => {
+    if (!byRef.has(bomRef)) return [];
+    if (!hasDependencyGraph) return directRefs.has(bomRef) ? [bomRef] : [];
+    if (!reverse) {
+      reverse = new Map();
+      for (const [from, tos] of dependencies) {
+        for (const to of tos) {
+          const parents = reverse.get(to) ?? [];
+          parents.push(from);
+          reverse.set(to, parents);
+        }
+      }
+    }
+    const found = new Set<string>();
+    const seen = new Set<string>([bomRef]);
+    const queue = [bomRef];
+    while (queue.length > 0) {
+      const ref = queue.pop()!;
+      if (directRefs.has(ref)) found.add(ref);
+      for (const parent of reverse.get(ref) ?? []) {
+        if (!seen.has(parent)) {
+          seen.add(parent);
+          queue.push(parent);
+        }
+      }
+    }
+    return [...found].sort();
+  };
+
+  return {
+    specVersion: bom.specVersion,
+    serialNumber: bom.serialNumber,
+    root,
+    components,
+    dependencies,
+    hasDependencyGraph,
+    directRefs,
+    vulnerabilities,
+    warnings,
+    component: (bomRef) => byRef.get(bomRef),
+    via,
+  };
+}
+
+/** See {@link ParsedScan.directRefs} for the rules. */
+function computeDirectRefs(
+  root: ScanComponent | null,
+  components: readonly ScanComponent[],
+  byRef: ReadonlyMap<string, ScanComponent>,
+  dependencies: ReadonlyMap<string, readonly string[]>,
+  hasDependencyGraph: boolean,
+  warnings: string[],
+): Set<string> {
+  const direct = new Set<string>();
+  if (!hasDependencyGraph) {
+    for (const c of components) direct.add(c.bomRef);
+    if (components.length > 0) {
+      warnings.push('scan has no dependency graph: every component is treated as a direct dependency');
+    }
+    return direct;
+  }
+  let starts: readonly string[] | undefined = root ? dependencies.get(root.bomRef) : undefined;
+  if (starts === undefined) {
+    const dependedOn = new Set<string>();
+    for (const tos of dependencies.values()) for (const to of tos) dependedOn.add(to);
+    starts = components.filter((c) => !dependedOn.has(c.bomRef)).map((c) => c.bomRef);
+    warnings.push(
+      root
+        ? `the root component ${root.bomRef} has no entry in the dependency graph: components nobody depends on are treated as direct`
+        : 'scan has no metadata.component: components nobody depends on are treated as direct',
+    );
+  }
+  // Look through purl-less containers (e.g. a lockfile "application" between root and packages).
+  const seen = new Set<string>();
+  const queue = [...starts];
+  for (let next = 0; next < queue.length; next++) {
+    const ref = queue[next]!;
+    if (seen.has(ref) || ref === root?.bomRef) continue;
+    seen.add(ref);
+    const component = byRef.get(ref);
+    if (!component) continue;
+    if (component.purl === undefined && component.version === undefined) {
+      for (const child of dependencies.get(ref) ?? []) queue.push(child);
+    } else {
+      direct.add(ref);
+    }
+  }
+  return direct;
+}
+
+const SEVERITY_RANK: Record<ScanSeverity, number> = { unknown: 0, low: 1, moderate: 2, high: 3, critical: 4 };
+
+/** CycloneDX severity word → planner scale. */
+function normaliseSeverity(word: string | undefined): ScanSeverity {
+  switch (word?.toLowerCase()) {
+    case 'critical':
+      return 'critical';
+    case 'high':
+      return 'high';
+    case 'medium':
+    case 'moderate':
+      return 'moderate';
+    case 'low':
+    case 'info':
+      return 'low';
+    default:
+      return 'unknown';
+  }
+}
+
+/** CVSS v3 qualitative bands (https://www.first.org/cvss/v3.1/specification-document §5). */
+function severityFromScore(score: number | undefined): ScanSeverity {
+  if (score === undefined || !Number.isFinite(score) || score <= 0) return 'unknown';
+  if (score >= 9) return 'critical';
+  if (score >= 7) return 'high';
+  if (score >= 4) return 'moderate';
+  return 'low';
+}
+
+/** Highest severity over the ratings; a rating without a usable word falls back to its score. */
+function severityOfRatings(ratings: readonly CdxRating[] | undefined): ScanSeverity {
+  let best: ScanSeverity = 'unknown';
+  for (const rating of ratings ?? []) {
+    let s = normaliseSeverity(rating.severity);
+    if (s === 'unknown') s = severityFromScore(rating.score);
+    if (SEVERITY_RANK[s] > SEVERITY_RANK[best]) best = s;
+  }
+  return best;
+}
+
+function convertVulnerabilities(
+  list: readonly CdxVulnerability[],
+  byRef: ReadonlyMap<string, ScanComponent>,
+  warnings: string[],
+): ScanVulnerability[] {
+  const out: ScanVulnerability[] = [];
+  let withoutId = 0;
+  let unknownAffects = 0;
+  for (const v of list) {
+    if (!v.id) {
+      withoutId++;
+      continue;
+    }
+    const aliases = [...new Set((v.references ?? []).map((ref) => ref.id))].filter((id) => id !== v.id);
+    const affects = (v.affects ?? []).map((a) => {
+      if (!byRef.has(a.ref)) unknownAffects++;
+      return {
+        ref: a.ref,
+        versions: (a.versions ?? []).map((entry) => ({
+          ...(entry.version !== undefined ? { version: entry.version } : {}),
+          ...(entry.range !== undefined ? { range: entry.range } : {}),
+          status: entry.status ?? ('affected' as const),
+        })),
+      };
+    });
+    out.push({
+      id: v.id,
+      source: v.source ? { ...(v.source.name ? { name: v.source.name } : {}), ...(v.source.url ? { url: v.source.url } : {}) } : undefined,
+      aliases,
+      severity: severityOfRatings(v.ratings),
+      description: v.description,
+      recommendation: v.recommendation,
+      advisoryUrls: (v.advisories ?? []).map((a) => a.url),
+      affects,
+    });
+  }
+  if (withoutId > 0) warnings.push(`${withoutId} vulnerability entr(ies) without an id were skipped`);
+  if (unknownAffects > 0) warnings.push(`${unknownAffects} vulnerability affects-reference(s) name bom-refs that are not in the scan`);
+  return out;
+}

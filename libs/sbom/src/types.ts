@@ -1,0 +1,101 @@
+import type { CdxSpecVersion } from './cyclonedx-schema.js';
+
+/**
+ * Severity normalised to the planner's scale (same values as `Severity` in
+ * `@remediation/contracts`): CycloneDX `medium` becomes `moderate`, `info` becomes `low`,
+ * `none`/`unknown`/absent become `unknown`.
+ */
+export type ScanSeverity = 'critical' | 'high' | 'moderate' | 'low' | 'unknown';
+
+/** One component of the scan, flattened out of any nesting. */
+export interface ScanComponent {
+  /**
+   * The component's `bom-ref`; when the scan gives none, a stable synthetic one: its purl if
+   * unused, else its JSON location such as `#components[3]`.
+   */
+  bomRef: string;
+  /** CycloneDX component type, e.g. `library`, `application`. */
+  type: string;
+  /**
+   * Package name as its ecosystem spells it. For npm, a scope (`group` or the purl namespace)
+   * is joined as `@scope/name`; for other ecosystems the CycloneDX `name` as written.
+   */
+  name: string;
+  /** CycloneDX `group` as written (npm scope, Maven groupId, …). */
+  group: string | undefined;
+  /** Installed version: the component's `version`, else the purl's version. */
+  version: string | undefined;
+  /** The purl as written in the scan (qualifiers kept), when it parsed. */
+  purl: string | undefined;
+  /** The purl type (`npm`, `maven`, `pypi`, `golang`, …), or null without a usable purl. */
+  ecosystem: string | null;
+  /** bom-ref of the enclosing component when this one was nested in `components[].components`. */
+  parentRef: string | undefined;
+}
+
+/** One entry of `affects[].versions[]`. `status` defaults to `affected` as in the spec. */
+export interface ScanAffectedVersion {
+  version?: string;
+  /** Range in `vers` syntax as written, e.g. `vers:npm/<1.20.3`. */
+  range?: string;
+  status: 'affected' | 'unaffected' | 'unknown';
+}
+
+/** One `affects[]` entry: the bom-ref of an affected component and what the scan says of versions. */
+export interface ScanAffects {
+  ref: string;
+  versions: ScanAffectedVersion[];
+}
+
+/** A vulnerability carried by the scan (`vulnerabilities[]`, CycloneDX ≥ 1.4). */
+export interface ScanVulnerability {
+  /** Id as written, e.g. `CVE-2019-11358` or `GHSA-6c3j-c64m-qhgq`. */
+  id: string;
+  /** `source` of the id (name, url) when given. */
+  source: { name?: string; url?: string } | undefined;
+  /** Ids of the same vulnerability from `references[].id`, without `id` itself. */
+  aliases: string[];
+  /** Highest severity among `ratings` (severity, else CVSS score band); `unknown` without any. */
+  severity: ScanSeverity;
+  description: string | undefined;
+  /** Free-text `recommendation`, e.g. "Upgrade jquery to version 3.4.0". */
+  recommendation: string | undefined;
+  /** `advisories[].url`, in scan order. */
+  advisoryUrls: string[];
+  affects: ScanAffects[];
+}
+
+/**
+ * The result of {@link parseCycloneDx}: components, dependency graph and vulnerabilities of one
+ * CycloneDX scan, with the graph questions the planner asks.
+ */
+export interface ParsedScan {
+  specVersion: CdxSpecVersion;
+  serialNumber: string | undefined;
+  /** `metadata.component`: the project that was scanned, or null when absent. */
+  root: ScanComponent | null;
+  /** Every component except the root, nested ones flattened, in document order. */
+  components: readonly ScanComponent[];
+  /** Dependency graph: bom-ref → bom-refs it depends on (only refs that exist in the scan). */
+  dependencies: ReadonlyMap<string, readonly string[]>;
+  /** Whether the scan carried a non-empty `dependencies` graph. */
+  hasDependencyGraph: boolean;
+  /**
+   * bom-refs of the direct dependencies: the root's `dependsOn`, looking through container
+   * components that have neither purl nor version (e.g. Trivy's `package-lock.json` application). Without a graph every
+   * component is direct; with a graph but no usable root, every component nobody depends on.
+   */
+  directRefs: ReadonlySet<string>;
+  /** The scan's `vulnerabilities`, or null when the scan has no such key. */
+  vulnerabilities: readonly ScanVulnerability[] | null;
+  /** Non-fatal remarks: missing graph, duplicate bom-refs, unparsable purls, … */
+  warnings: readonly string[];
+  /** The component with this bom-ref (the root included), if any. */
+  component(bomRef: string): ScanComponent | undefined;
+  /**
+   * bom-refs of the direct dependencies through which the component is installed: every direct
+   * dependency whose dependency closure contains it (a direct dependency lists itself).
+   * Sorted; empty when the component is unknown or unreachable from any direct dependency.
+   */
+  via(bomRef: string): string[];
+}
