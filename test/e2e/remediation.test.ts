@@ -1,0 +1,289 @@
+import { readFileSync } from 'node:fs';
+import { Octokit } from '@octokit/rest';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixturePath } from '@remediation/testing';
+import { type TestEnvironment, git, makeRemote, runCli, startTestEnvironment } from '../support/environment.js';
+
+/**
+ * End to end: the five services as separate processes, the real PostgreSQL, a private
+ * nats-server, real git and overlay mounts, and the local GitHub-compatible server, driven by
+ * the `remediate` CLI and the HTTP API.
+ */
+let env: TestEnvironment;
+
+beforeAll(async () => {
+  env = await startTestEnvironment('e2e');
+}, 180_000);
+
+afterAll(async () => {
+  await env?.close();
+}, 60_000);
+
+async function api(path: string, init: RequestInit = {}): Promise<{ status: number; body: any }> {
+  const res = await fetch(new URL(path, env.stack.apiUrl), {
+    ...init,
+    headers: { 'content-type': 'application/json', ...(init.headers ?? {}) },
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+async function waitForState(executionId: string, done: (s: string) => boolean, timeoutMs = 60_000): Promise<any> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { body } = await api(`/v1/executions/${executionId}`);
+    if (done(body.state)) return body;
+    if (Date.now() > deadline) throw new Error(`execution ${executionId} stuck in ${body.state}/${body.step}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+describe('express 4.19.2: scan → plan → patch → pull request', () => {
+  let bare: string;
+  let summary: any;
+
+  beforeAll(() => {
+    // The real package.json of express 4.19.2 (fixtures/manifests) as the repository state.
+    const manifest = readFileSync(fixturePath('manifests/express-4.19.2/package.json'), 'utf8');
+    return makeRemote(env.reposRoot, 'expressjs', 'express', {
+      'package.json': manifest,
+      'index.js': "module.exports = require('./lib/express');\n",
+    }).then((b) => {
+      bare = b;
+    });
+  });
+
+  it('the CLI reaches pr_opened with exactly the five minimal bumps', () => {
+    const run = runCli(['--repo', bare, '--scan', fixturePath('scans/express-4.19.2.cdx.json'), '--tier', 'minimal', '--approve', '--api', env.stack.apiUrl]);
+    expect(run.code, run.stderr).toBe(0);
+    summary = run.summary;
+    expect(summary.state).toBe('pr_opened');
+    const bumps = Object.fromEntries(summary.targets.map((t: any) => [t.name, `${t.from}→${t.to}:${t.status}`]));
+    expect(bumps).toEqual({
+      'body-parser': '1.20.2→1.20.3:success',
+      cookie: '0.6.0→0.7.0:success',
+      'path-to-regexp': '0.1.7→0.1.10:success',
+      send: '0.18.0→0.19.0:success',
+      'serve-static': '1.15.0→1.16.0:success',
+    });
+    expect(summary.commit).toMatch(/^[0-9a-f]{40}$/);
+    expect(summary.pullRequest.url).toMatch(/\/expressjs\/express\/pull\/\d+$/);
+  });
+
+  it('the pushed branch changes package.json only, by exactly those lines', () => {
+    const branch = summary.pullRequest.branch;
+    expect(git(['rev-parse', `refs/heads/${branch}`], bare)).toBe(summary.commit);
+    expect(git(['diff', '--name-only', 'master', branch], bare)).toBe('package.json');
+    const diff = git(['diff', '-U0', 'master', branch], bare);
+    const changed = diff.split('\n').filter((l) => /^[+-]\s/.test(l));
+    expect(changed.sort()).toEqual(
+      [
+        '-    "body-parser": "1.20.2",',
+        '+    "body-parser": "1.20.3",',
+        '-    "cookie": "0.6.0",',
+        '+    "cookie": "0.7.0",',
+        '-    "path-to-regexp": "0.1.7",',
+        '+    "path-to-regexp": "0.1.10",',
+        '-    "send": "0.18.0",',
+        '+    "send": "0.19.0",',
+        '-    "serve-static": "1.15.0",',
+        '+    "serve-static": "1.16.0",',
+      ].sort(),
+    );
+    // The commit's parent is the base commit the execution started from.
+    expect(git(['rev-parse', `${summary.commit}^`], bare)).toBe(summary.baseCommit);
+  });
+
+  it('the pull request on the GitHub-compatible server has the default body', async () => {
+    const octokit = new Octokit({ auth: 'test', baseUrl: env.stack.githubUrl });
+    const pr = await octokit.rest.pulls.get({ owner: 'expressjs', repo: 'express', pull_number: summary.pullRequest.number });
+    expect(pr.data.head.ref).toBe(summary.pullRequest.branch);
+    expect(pr.data.head.sha).toBe(summary.commit);
+    expect(pr.data.base.ref).toBe('master');
+    expect(pr.data.state).toBe('open');
+    for (const id of ['GHSA-qwcr-r2fm-qrc7', 'GHSA-pxg6-pf52-xh8x', 'GHSA-9wv6-86v2-598j', 'GHSA-m6fv-jmcg-4jfg', 'GHSA-cm22-4g7w-348p', 'CVE-2024-45590']) {
+      expect(pr.data.body).toContain(id);
+    }
+    expect(pr.data.body).toMatch(/Regenerate the lockfile/i);
+    expect(pr.data.body).toContain('| `body-parser` | `package.json` | 1.20.2 | 1.20.3 |');
+  });
+
+  it('the API shows the execution, its diff, its pull request and its history', async () => {
+    const exec = await api(`/v1/executions/${summary.executionId}`);
+    expect(exec.status).toBe(200);
+    expect(exec.body.patchVersions).toHaveLength(1);
+    expect(exec.body.patchVersions[0]).toMatchObject({ version: 1, sha: summary.commit, changedPaths: ['package.json'] });
+    expect(exec.body.patchVersions[0].ref).toBe(`refs/remediations/${summary.remediationId}/patch.2/v1`);
+    expect(exec.body.pullRequests).toHaveLength(1);
+    expect(exec.body.pullRequests[0]).toMatchObject({ state: 'open', number: summary.pullRequest.number, headSha: summary.commit });
+
+    const diff = await api(`/v1/executions/${summary.executionId}/diff`);
+    expect(diff.status).toBe(200);
+    expect(diff.body.diff).toContain('+    "send": "0.19.0",');
+
+    const history = await api(`/v1/executions/${summary.executionId}/history`);
+    const transitions = history.body.entries.filter((e: any) => e.to).map((e: any) => `${e.to}${e.step ? '/' + e.step : ''}`);
+    expect(transitions).toEqual([
+      'patch_running/workspace',
+      'patch_running/editing',
+      'patch_running/committing',
+      'patch_generated',
+      'pr_opening/pushing',
+      'pr_opening/opening',
+      'pr_opened',
+    ]);
+    expect(history.body.entries.every((e: any) => typeof e.at === 'string')).toBe(true);
+
+    const rem = await api(`/v1/remediations/${summary.remediationId}`);
+    expect(rem.body.state).toBe('plan_generated');
+    expect(rem.body.plan.upgrade_tiers.minimal.advisoriesFixed).toHaveLength(5);
+    expect(rem.body.plan.warnings.join(' ')).toContain('GHSA-qw6h-vgh9-j6wx');
+  });
+
+  it('published one public event per state change, retained on the event stream', async () => {
+    const nc = await connect({ servers: env.nats.url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const js = jetstream(nc);
+      // The outbox relay publishes right after each commit; allow it a moment for the last one.
+      let seen: string[] = [];
+      for (let attempt = 0; attempt < 50 && seen.at(-1) !== 'pr_opened'; attempt++) {
+        if (attempt) await new Promise((r) => setTimeout(r, 100));
+        const info = await jsm.streams.info('REMEDIATION_EVENTS');
+        seen = [];
+        for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+          const m = await js.streams.get('REMEDIATION_EVENTS').then((st) => st.getMessage({ seq }));
+          const ev = m?.json<{ executionId: string; to: string }>();
+          if (ev && ev.executionId === summary.executionId) seen.push(ev.to);
+        }
+      }
+      expect(seen).toEqual(['patch_running', 'patch_generated', 'pr_opening', 'pr_opened']);
+    } finally {
+      await nc.close();
+    }
+  });
+
+  it('runs several executions of one remediation side by side, each in its own workspace', async () => {
+    const [a, b] = await Promise.all([
+      api(`/v1/remediations/${summary.remediationId}/executions`, { method: 'POST', body: JSON.stringify({ upgradeOption: 'moderate' }) }),
+      api(`/v1/remediations/${summary.remediationId}/executions`, {
+        method: 'POST',
+        body: JSON.stringify({ upgradeOption: 'minimal', targets: ['cookie'], branchName: 'fix/cookie-only' }),
+      }),
+    ]);
+    expect(a.status).toBe(202);
+    expect(b.status).toBe(202);
+    expect(a.body.id).not.toBe(b.body.id);
+    const [ea, eb] = await Promise.all([
+      waitForState(a.body.id, (s) => s !== 'patch_running'),
+      waitForState(b.body.id, (s) => s !== 'patch_running'),
+    ]);
+    expect(ea.state).toBe('patch_generated');
+    expect(eb.state).toBe('patch_generated');
+    expect(Object.fromEntries(ea.targets.map((t: any) => [t.name, t.to]))).toMatchObject({ 'body-parser': '1.20.9', 'path-to-regexp': '0.1.13', 'serve-static': '1.16.3' });
+    expect(eb.targets.map((t: any) => t.name)).toEqual(['cookie']);
+    // Not pushed yet: the patch commit lives in the mirror; the API asks git-gateway for the diff.
+    const cookieOnly = (await api(`/v1/executions/${eb.id}/diff`)).body.diff as string;
+    expect(cookieOnly.split('\n').filter((l) => /^[+-]\s/.test(l))).toEqual(['-    "cookie": "0.6.0",', '+    "cookie": "0.7.0",']);
+    expect(ea.patchVersions[0].sha).not.toBe(eb.patchVersions[0].sha);
+  });
+});
+
+describe('bad input and duplicates', () => {
+  it('rejects a malformed scan with a clear error naming what was wrong', async () => {
+    const res = await api('/v1/remediations', {
+      method: 'POST',
+      body: JSON.stringify({ codebase: { repository: '/srv/git/acme/app.git' }, scan: { bomFormat: 'SPDX', specVersion: '1.5' } }),
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('SCAN_INVALID');
+    expect(res.body.message).toMatch(/bomFormat/);
+  });
+
+  it('rejects a repository that is neither a URL nor an absolute path', async () => {
+    const res = await api('/v1/remediations', {
+      method: 'POST',
+      body: JSON.stringify({ codebase: { repository: 'relative/path' }, scan: JSON.parse(readFileSync(fixturePath('scans/express-4.19.2.cdx.json'), 'utf8')) }),
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('CODEBASE_INVALID');
+  });
+
+  it('returns the existing remediation for a duplicate Idempotency-Key', async () => {
+    const body = JSON.stringify({
+      codebase: { repository: '/srv/git/acme/app.git' },
+      scan: JSON.parse(readFileSync(fixturePath('scans/express-4.19.2.cdx.json'), 'utf8')),
+    });
+    const headers = { 'idempotency-key': `dup-${Date.now()}` };
+    const [first, second] = await Promise.all([
+      api('/v1/remediations', { method: 'POST', body, headers }),
+      api('/v1/remediations', { method: 'POST', body, headers }),
+    ]);
+    expect([first.status, second.status].sort()).toEqual([200, 201]);
+    expect(first.body.id).toBe(second.body.id);
+  });
+
+  it('answers 404 for unknown executions and 409 for a pull request before a patch exists', async () => {
+    expect((await api('/v1/executions/rem_0000000000000000.patch.9')).status).toBe(404);
+    const res = await api('/v1/remediations', {
+      method: 'POST',
+      body: JSON.stringify({ codebase: { repository: '/nonexistent/acme/app.git' }, scan: JSON.parse(readFileSync(fixturePath('scans/express-4.19.2.cdx.json'), 'utf8')) }),
+    });
+    expect(res.status).toBe(201);
+    // Planning works without the repository; patching fails at the workspace step with the reason.
+    let rem = res.body;
+    for (let i = 0; i < 200 && rem.state === 'planner_running'; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      rem = (await api(`/v1/remediations/${rem.id}`)).body;
+    }
+    expect(rem.state).toBe('plan_generated');
+    const exec = await api(`/v1/remediations/${rem.id}/executions`, { method: 'POST', body: JSON.stringify({ upgradeOption: 'minimal' }) });
+    expect((await api(`/v1/executions/${exec.body.id}/pull-requests`, { method: 'POST', body: '{}' })).status).toBe(409);
+    const failed = await waitForState(exec.body.id, (s) => s !== 'patch_running');
+    expect(failed.state).toBe('patch_failed');
+    expect(failed.error.code).toBe('REPOSITORY_NOT_FOUND');
+  });
+});
+
+describe('another npm codebase: NodeGoat with caret ranges', () => {
+  it('keeps each range style and raises the floor past every advisory', async () => {
+    const manifest = readFileSync(fixturePath('manifests/nodegoat/package.json'), 'utf8');
+    const bare = await makeRemote(env.reposRoot, 'OWASP', 'NodeGoat', { 'package.json': manifest });
+    const deps = JSON.parse(manifest).dependencies as Record<string, string>;
+    // A scan made by hand: each direct dependency at the lowest version its range admits.
+    const components = Object.entries(deps).map(([name, range]) => {
+      const version = range.replace(/^[\^~]/, '');
+      return { type: 'library', 'bom-ref': `${name}@${version}`, name, version, purl: `pkg:npm/${name}@${version}` };
+    });
+    const scan = {
+      bomFormat: 'CycloneDX',
+      specVersion: '1.5',
+      version: 1,
+      metadata: { component: { type: 'application', 'bom-ref': 'nodegoat@1.3.0', name: 'nodegoat', version: '1.3.0' } },
+      components,
+      dependencies: [{ ref: 'nodegoat@1.3.0', dependsOn: components.map((c) => c['bom-ref']) }],
+    };
+    const scanFile = `${env.dir}/nodegoat.cdx.json`;
+    await import('node:fs/promises').then((fs) => fs.writeFile(scanFile, JSON.stringify(scan)));
+    const run = runCli(['--repo', bare, '--scan', scanFile, '--tier', 'minimal', '--approve', '--api', env.stack.apiUrl]);
+    expect(run.code, run.stderr + JSON.stringify(run.summary)).toBe(0);
+    const byName = Object.fromEntries(run.summary.targets.map((t: any) => [t.name, t]));
+    expect(byName['body-parser']).toMatchObject({ from: '1.15.1', to: '1.20.3', status: 'success' });
+    expect(byName['express']).toMatchObject({ from: '4.13.4', to: '4.20.0', status: 'success' });
+    expect(byName['marked']).toMatchObject({ from: '0.3.5', to: '4.0.10', status: 'success' });
+    const diff = git(['diff', '-U0', 'master', run.summary.pullRequest.branch], bare);
+    const changed = diff.split('\n').filter((l) => /^[+-]\s/.test(l)).sort();
+    expect(changed).toEqual(
+      [
+        '-    "body-parser": "^1.15.1",',
+        '+    "body-parser": "^1.20.3",',
+        '-    "express": "^4.13.4",',
+        '+    "express": "^4.20.0",',
+        '-    "marked": "0.3.5",',
+        '+    "marked": "4.0.10",',
+      ].sort(),
+    );
+  });
+});

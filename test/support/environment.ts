@@ -1,0 +1,138 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import pg from 'pg';
+import { type OwnNatsServer, type Stack, startNatsServer, startStack, unmountUnder } from '@remediation/stack';
+import { fixturePath, repoRoot } from '@remediation/testing';
+
+/** Base URL of the PostgreSQL server tests create their own databases on. */
+export const TEST_PG_URL = process.env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/** A fresh, uniquely named database URL on the test server (dropped by `dropDatabase`). */
+export function freshDatabaseUrl(label: string): string {
+  const url = new URL(TEST_PG_URL);
+  url.pathname = `/rem_test_${label}_${process.pid}_${Date.now().toString(36)}`;
+  return url.toString();
+}
+
+/** Drops a test database (terminating its connections first). */
+export async function dropDatabase(url: string): Promise<void> {
+  const name = new URL(url).pathname.slice(1);
+  const admin = new pg.Client({ connectionString: TEST_PG_URL });
+  await admin.connect();
+  try {
+    await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1', [name]);
+    await admin.query(`drop database if exists "${name}"`);
+  } finally {
+    await admin.end();
+  }
+}
+
+const GIT_ENV = {
+  ...process.env,
+  GIT_AUTHOR_NAME: 'Test Maintainer',
+  GIT_AUTHOR_EMAIL: 'maintainer@example.invalid',
+  GIT_COMMITTER_NAME: 'Test Maintainer',
+  GIT_COMMITTER_EMAIL: 'maintainer@example.invalid',
+};
+
+/** Runs git and returns trimmed stdout. */
+export function git(args: string[], cwd?: string): string {
+  return execFileSync('git', args, { cwd, env: GIT_ENV, encoding: 'utf8' }).trim();
+}
+
+/**
+ * Creates `<reposRoot>/<owner>/<repo>.git`, a bare repository whose `master` holds `files`
+ * (path → content), as a local "remote" the local GitHub-compatible server serves.
+ */
+export async function makeRemote(reposRoot: string, owner: string, repo: string, files: Record<string, string>): Promise<string> {
+  const work = await mkdtemp(join(tmpdir(), 'rem-src-'));
+  for (const [path, content] of Object.entries(files)) {
+    await mkdir(dirname(join(work, path)), { recursive: true });
+    await writeFile(join(work, path), content);
+  }
+  git(['init', '-q', '-b', 'master'], work);
+  git(['add', '-A'], work);
+  git(['commit', '-q', '-m', 'initial'], work);
+  const bare = join(reposRoot, owner, `${repo}.git`);
+  await mkdir(join(reposRoot, owner), { recursive: true });
+  git(['clone', '-q', '--bare', work, bare]);
+  await rm(work, { recursive: true, force: true });
+  return bare;
+}
+
+/** Everything an end-to-end test runs against: its own NATS, database, data dir and stack. */
+export interface TestEnvironment {
+  dir: string;
+  reposRoot: string;
+  databaseUrl: string;
+  nats: OwnNatsServer;
+  stack: Stack;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a private nats-server, a fresh database, and the five services plus the local
+ * GitHub-compatible server as separate processes, with advisories from ../shared/fixtures/osv/npm
+ * and version lists from the registry snapshot in ../shared/fixtures/registry/npm.
+ */
+export async function startTestEnvironment(label: string, env: Record<string, string> = {}): Promise<TestEnvironment> {
+  const dir = await mkdtemp(join(tmpdir(), `rem-${label}-`));
+  const reposRoot = join(dir, 'github');
+  await mkdir(reposRoot, { recursive: true });
+  const nats = await startNatsServer(join(dir, 'nats'));
+  const databaseUrl = freshDatabaseUrl(label);
+  let stack: Stack;
+  try {
+    stack = await startStack({
+      repoRoot,
+      databaseUrl,
+      natsUrl: nats.url,
+      dataDir: join(dir, 'data'),
+      githubReposRoot: reposRoot,
+      osvDir: fixturePath('osv/npm'),
+      registry: { snapshotDir: fixturePath('registry/npm') },
+      logLevel: 'debug',
+      env: { RETRY_BASE_MS: '200', ...env },
+    });
+  } catch (err) {
+    await nats.stop();
+    throw err;
+  }
+  return {
+    dir,
+    reposRoot,
+    databaseUrl,
+    nats,
+    stack,
+    async close() {
+      await stack.stop();
+      await nats.stop();
+      await unmountUnder(dir);
+      await dropDatabase(databaseUrl).catch(() => undefined);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Runs the `remediate` CLI as a process; returns exit code, parsed stdout JSON and stderr. */
+export function runCli(args: string[]): { code: number; summary: any; stderr: string } {
+  try {
+    const out = execFileSync(process.execPath, ['--import', 'tsx', 'apps/cli/src/main.ts', ...args], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    return { code: 0, summary: JSON.parse(out), stderr: '' };
+  } catch (err) {
+    const e = err as { status: number; stdout: string; stderr: string };
+    let summary: unknown = null;
+    try {
+      summary = JSON.parse(e.stdout);
+    } catch {
+      // not JSON
+    }
+    return { code: e.status, summary, stderr: e.stderr };
+  }
+}
