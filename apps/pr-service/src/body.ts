@@ -1,21 +1,11 @@
-import type { PlannerOutput } from '@remediation/contracts';
+import type { ExecutionTarget, PlannerOutput } from '@remediation/contracts';
 
 /** What the default pull-request body is made of. */
 export interface PullRequestBodyInput {
   remediationId: string;
   executionId: string;
   tier: string;
-  targets: Array<{
-    name: string;
-    manifestPath: string;
-    from: string;
-    to: string;
-    declaredFrom: string | null;
-    declaredTo: string | null;
-    status: string;
-    reason: string | null;
-    needsAgent: boolean;
-  }>;
+  targets: ExecutionTarget[];
   plan: PlannerOutput | null;
 }
 

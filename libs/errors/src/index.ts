@@ -82,3 +82,11 @@ export function describeError(err: unknown): string {
   }
   return parts.join(': ');
 }
+
+/**
+ * `{ code, message }` of an error for a failed state and its history row: the project error's
+ * code, else `fallbackCode`; the message with its cause chain.
+ */
+export function errorInfo(err: unknown, fallbackCode: string): { code: string; message: string } {
+  return { code: isRemediationError(err) ? err.code : fallbackCode, message: describeError(err) };
+}

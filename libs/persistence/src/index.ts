@@ -13,5 +13,6 @@ export { applyTransition, createExecutionInTx, recordHistory } from './transitio
 export type { ApplyTransitionOptions, AppliedTransition } from './transitions.js';
 export { relayOutboxBatch, countUnpublished } from './outbox.js';
 export type { OutboxMessage } from './outbox.js';
-export { getRemediationView, getExecutionView, getHistory, pullRequestBody } from './views.js';
+export { getRemediationView, getExecutionView, getHistory, pullRequestBody, executionTargetBody } from './views.js';
+export { executionAtStep, latestPlan } from './lookups.js';
 export type { EntityManager } from '@mikro-orm/postgresql';

@@ -1,5 +1,6 @@
 import type {
   ExecutionResponse,
+  ExecutionTarget,
   ExecutionSummary,
   HistoryEntry,
   PullRequestBody,
@@ -77,6 +78,22 @@ export function pullRequestBody(pr: Record<string, any>): PullRequestBody {
   };
 }
 
+/** Serialises a target row (`ExecutionTarget` of the API). */
+export function executionTargetBody(t: Record<string, any>): ExecutionTarget {
+  return {
+    name: t.name,
+    manifestPath: t.manifestPath,
+    from: t.fromVersion,
+    to: t.toVersion,
+    declaredFrom: t.declaredFrom ?? null,
+    declaredTo: t.declaredTo ?? null,
+    status: t.status,
+    reason: t.reason ?? null,
+    advisories: t.advisories,
+    needsAgent: t.needsAgent,
+  };
+}
+
 /**
  * `GET /v1/executions/:id`: state, targets with from/to/status, patch versions (ref + SHA) and
  * pull requests.
@@ -98,18 +115,7 @@ export async function getExecutionView(db: Database, id: string): Promise<Execut
     branchName: row.branchName ?? null,
     asDraft: row.asDraft,
     baseCommit: row.baseCommit ?? null,
-    targets: targets.map((t) => ({
-      name: t.name,
-      manifestPath: t.manifestPath,
-      from: t.fromVersion,
-      to: t.toVersion,
-      declaredFrom: t.declaredFrom ?? null,
-      declaredTo: t.declaredTo ?? null,
-      status: t.status,
-      reason: t.reason ?? null,
-      advisories: t.advisories,
-      needsAgent: t.needsAgent,
-    })),
+    targets: targets.map(executionTargetBody),
     patchVersions: versions.map((v) => ({
       version: v.version,
       ref: v.ref,

@@ -1,7 +1,7 @@
 import type { CommandHandler } from '@remediation/messaging';
 import { patchRef } from '@remediation/contracts';
 import {
-  ExecutionEntity,
+  executionAtStep,
   ExecutionTargetEntity,
   PatchVersionEntity,
   RemediationEntity,
@@ -24,12 +24,10 @@ export function patchCommitHandler(deps: GatewayDeps): CommandHandler {
     kind: 'patch.commit',
     async handle(ctx) {
       const { executionId, remediationId } = ctx.payload;
-      const em = deps.db.em();
-      const exec = await em.findOneOrFail(ExecutionEntity, { id: executionId });
-      if (exec.state !== 'patch_running' || exec.step !== 'committing') {
-        ctx.logger.info({ state: exec.state, step: exec.step }, 'not at the committing step: nothing to do');
-        return;
+      if (!(await executionAtStep(deps.db, executionId, 'patch_running', 'committing'))) {
+        return ctx.logger.info('not at the committing step: nothing to do');
       }
+      const em = deps.db.em();
       const rem = await em.findOneOrFail(RemediationEntity, { id: remediationId });
       const targets = await em.find(ExecutionTargetEntity, { executionId }, { orderBy: { name: 'asc' } });
       const versions = await em.find(PatchVersionEntity, { executionId }, { orderBy: { version: 'desc' }, limit: 1 });

@@ -1,7 +1,7 @@
 import type { CommandHandler } from '@remediation/messaging';
-import { InvalidInputError, describeError, isRemediationError } from '@remediation/errors';
+import { InvalidInputError, errorInfo } from '@remediation/errors';
 import {
-  ExecutionEntity,
+  executionAtStep,
   PatchVersionEntity,
   PullRequestEntity,
   RemediationEntity,
@@ -24,12 +24,10 @@ export function branchPushHandler(deps: GatewayDeps): CommandHandler {
     async handle(ctx) {
       const { executionId, remediationId, pullRequestId } = ctx.payload;
       if (!pullRequestId) throw new InvalidInputError('COMMAND_INVALID', 'branch.push without pullRequestId');
-      const em = deps.db.em();
-      const exec = await em.findOneOrFail(ExecutionEntity, { id: executionId });
-      if (exec.state !== 'pr_opening' || exec.step !== 'pushing') {
-        ctx.logger.info({ state: exec.state, step: exec.step }, 'not at the pushing step: nothing to do');
-        return;
+      if (!(await executionAtStep(deps.db, executionId, 'pr_opening', 'pushing'))) {
+        return ctx.logger.info('not at the pushing step: nothing to do');
       }
+      const em = deps.db.em();
       const pr = await em.findOneOrFail(PullRequestEntity, { id: pullRequestId });
       const rem = await em.findOneOrFail(RemediationEntity, { id: remediationId });
       const versions = await em.find(PatchVersionEntity, { executionId });
@@ -70,7 +68,7 @@ export function branchPushHandler(deps: GatewayDeps): CommandHandler {
         event: {
           type: 'pull_request.failed',
           pullRequestId: payload.pullRequestId ?? '',
-          error: { code: isRemediationError(error) ? error.code : 'PUSH_FAILED', message: describeError(error) },
+          error: errorInfo(error, 'PUSH_FAILED'),
         },
         worker: deps.worker,
         mutate: async (tx) => {

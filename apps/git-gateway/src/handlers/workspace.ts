@@ -1,6 +1,6 @@
 import type { CommandHandler } from '@remediation/messaging';
-import { describeError, isRemediationError } from '@remediation/errors';
-import { type Database, ExecutionEntity, RemediationEntity, applyTransition, recordHistory } from '@remediation/persistence';
+import { errorInfo } from '@remediation/errors';
+import { type Database, RemediationEntity, applyTransition, executionAtStep, recordHistory } from '@remediation/persistence';
 import { workspacePaths, writeWorkspaceInfo } from '@remediation/workspaces';
 import { ensureMirror, resolveBranch } from '../adapters/mirror.js';
 import { ensureBaseSnapshot } from '../adapters/snapshot.js';
@@ -21,7 +21,7 @@ export interface GatewayDeps {
 export async function failPatch(deps: GatewayDeps, executionId: string, error: unknown, fallbackCode: string): Promise<void> {
   await applyTransition(deps.db, {
     executionId,
-    event: { type: 'patch.failed', error: { code: isRemediationError(error) ? error.code : fallbackCode, message: describeError(error) } },
+    event: { type: 'patch.failed', error: errorInfo(error, fallbackCode) },
     worker: deps.worker,
   });
 }
@@ -37,13 +37,9 @@ export function workspacePrepareHandler(deps: GatewayDeps): CommandHandler {
     kind: 'workspace.prepare',
     async handle(ctx) {
       const { executionId, remediationId } = ctx.payload;
-      const em = deps.db.em();
-      const exec = await em.findOneOrFail(ExecutionEntity, { id: executionId });
-      if (exec.state !== 'patch_running' || exec.step !== 'workspace') {
-        ctx.logger.info({ state: exec.state, step: exec.step }, 'workspace already prepared: nothing to do');
-        return;
-      }
-      const rem = await em.findOneOrFail(RemediationEntity, { id: remediationId });
+      const exec = await executionAtStep(deps.db, executionId, 'patch_running', 'workspace');
+      if (!exec) return ctx.logger.info('workspace already prepared: nothing to do');
+      const rem = await deps.db.em().findOneOrFail(RemediationEntity, { id: remediationId });
       let lastRecorded = 0;
       const mirror = await ensureMirror({
         dataRoot: deps.dataRoot,

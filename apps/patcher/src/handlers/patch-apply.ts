@@ -1,16 +1,10 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, normalize } from 'node:path';
 import type { CommandHandler } from '@remediation/messaging';
-import { describeError, isRemediationError } from '@remediation/errors';
+import { describeError, errorInfo, isRemediationError } from '@remediation/errors';
 import { bumpNpmDependency } from '@remediation/manifests';
-import {
-  type Database,
-  ExecutionEntity,
-  ExecutionTargetEntity,
-  applyTransition,
-} from '@remediation/persistence';
+import { type Database, ExecutionTargetEntity, applyTransition, executionAtStep, latestPlan } from '@remediation/persistence';
 import { readWorkspaceInfo, workspacePaths } from '@remediation/workspaces';
-import type { PlannerOutput } from '@remediation/contracts';
 import type { CodeFixAgent } from '../agent.js';
 
 /** Outcome of one target after editing. */
@@ -35,15 +29,11 @@ export function patchApplyHandler(deps: { db: Database; localRoot: string; worke
     kind: 'patch.apply',
     async handle(ctx) {
       const { executionId, remediationId } = ctx.payload;
-      const em = deps.db.em();
-      const exec = await em.findOneOrFail(ExecutionEntity, { id: executionId });
-      if (exec.state !== 'patch_running' || exec.step !== 'editing') {
-        ctx.logger.info({ state: exec.state, step: exec.step }, 'not at the editing step: nothing to do');
-        return;
+      if (!(await executionAtStep(deps.db, executionId, 'patch_running', 'editing'))) {
+        return ctx.logger.info('not at the editing step: nothing to do');
       }
-      const planRow = await em.findOne(ExecutionEntity, { remediationId, kind: 'plan', state: 'plan_generated' }, { orderBy: { startedAt: 'desc' } });
-      const plan: PlannerOutput | null = planRow?.plan ?? null;
-      const targets = await em.find(ExecutionTargetEntity, { executionId }, { orderBy: { name: 'asc' } });
+      const plan = await latestPlan(deps.db, remediationId);
+      const targets = await deps.db.em().find(ExecutionTargetEntity, { executionId }, { orderBy: { name: 'asc' } });
       const paths = workspacePaths(deps.localRoot, executionId);
       const info = await readWorkspaceInfo(paths);
 
@@ -123,10 +113,7 @@ export function patchApplyHandler(deps: { db: Database; localRoot: string; worke
     async giveUp(payload, error) {
       await applyTransition(deps.db, {
         executionId: payload.executionId,
-        event: {
-          type: 'patch.failed',
-          error: { code: isRemediationError(error) ? error.code : 'PATCH_APPLY_FAILED', message: describeError(error) },
-        },
+        event: { type: 'patch.failed', error: errorInfo(error, 'PATCH_APPLY_FAILED') },
         worker: deps.worker,
       });
     },

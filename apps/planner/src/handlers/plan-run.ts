@@ -1,7 +1,7 @@
 import type { AdvisorySource } from '@remediation/advisories';
 import type { CommandHandler } from '@remediation/messaging';
-import { describeError, isRemediationError } from '@remediation/errors';
-import { type Database, ExecutionEntity, RemediationEntity, applyTransition, recordHistory } from '@remediation/persistence';
+import { errorInfo } from '@remediation/errors';
+import { type Database, ExecutionEntity, RemediationEntity, applyTransition, executionAtStep, recordHistory } from '@remediation/persistence';
 import type { VersionSource } from '@remediation/registry';
 import { parseCycloneDx } from '@remediation/sbom';
 import { computePlan } from '../plan.js';
@@ -26,13 +26,10 @@ export function planRunHandler(deps: PlanHandlerDeps): CommandHandler {
     kind: 'plan.run',
     async handle(ctx) {
       const { executionId, remediationId } = ctx.payload;
-      const em = deps.db.em();
-      const exec = await em.findOneOrFail(ExecutionEntity, { id: executionId });
-      if (exec.state !== 'planner_running') {
-        ctx.logger.info({ state: exec.state }, 'plan already finished: nothing to do');
-        return;
+      if (!(await executionAtStep(deps.db, executionId, 'planner_running', 'planning'))) {
+        return ctx.logger.info('plan already finished: nothing to do');
       }
-      const rem = await em.findOneOrFail(RemediationEntity, { id: remediationId }, { populate: ['scan'] as never });
+      const rem = await deps.db.em().findOneOrFail(RemediationEntity, { id: remediationId }, { populate: ['scan'] as never });
       const scan = parseCycloneDx(rem.scan);
       let lookups = 0;
       const versions: VersionSource = {
@@ -70,10 +67,7 @@ export function planRunHandler(deps: PlanHandlerDeps): CommandHandler {
     async giveUp(payload, error) {
       await applyTransition(deps.db, {
         executionId: payload.executionId,
-        event: {
-          type: 'plan.failed',
-          error: { code: isRemediationError(error) ? error.code : 'PLAN_FAILED', message: describeError(error) },
-        },
+        event: { type: 'plan.failed', error: errorInfo(error, 'PLAN_FAILED') },
         worker: deps.worker,
       });
     },

@@ -1,12 +1,14 @@
 import { Octokit } from '@octokit/rest';
 import type { CommandHandler } from '@remediation/messaging';
-import { InvalidInputError, TransientError, describeError, isRemediationError } from '@remediation/errors';
+import { InvalidInputError, TransientError, describeError, errorInfo } from '@remediation/errors';
 import {
   type Database,
-  ExecutionEntity,
   ExecutionTargetEntity,
   PullRequestEntity,
   applyTransition,
+  executionAtStep,
+  executionTargetBody,
+  latestPlan,
 } from '@remediation/persistence';
 import { pullRequestBody, pullRequestTitle } from '../body.js';
 
@@ -31,30 +33,16 @@ export function pullRequestOpenHandler(deps: { db: Database; worker: string; git
       const { executionId, remediationId, pullRequestId } = ctx.payload;
       if (!pullRequestId) throw new InvalidInputError('COMMAND_INVALID', 'pull_request.open without pullRequestId');
       const em = deps.db.em();
+      const exec = await executionAtStep(deps.db, executionId, 'pr_opening', 'opening');
+      if (!exec) return ctx.logger.info('not at the opening step: nothing to do');
       const pr = await em.findOneOrFail(PullRequestEntity, { id: pullRequestId });
-      const exec = await em.findOneOrFail(ExecutionEntity, { id: executionId });
-      if (exec.state !== 'pr_opening' || exec.step !== 'opening') {
-        ctx.logger.info({ state: exec.state, step: exec.step }, 'not at the opening step: nothing to do');
-        return;
-      }
       const targets = await em.find(ExecutionTargetEntity, { executionId }, { orderBy: { name: 'asc' } });
-      const planRow = await em.findOne(ExecutionEntity, { remediationId, kind: 'plan', state: 'plan_generated' }, { orderBy: { startedAt: 'desc' } });
       const input = {
         remediationId,
         executionId,
         tier: exec.tier ?? 'minimal',
-        plan: planRow?.plan ?? null,
-        targets: targets.map((t) => ({
-          name: t.name,
-          manifestPath: t.manifestPath,
-          from: t.fromVersion,
-          to: t.toVersion,
-          declaredFrom: t.declaredFrom ?? null,
-          declaredTo: t.declaredTo ?? null,
-          status: t.status,
-          reason: t.reason ?? null,
-          needsAgent: t.needsAgent,
-        })),
+        plan: await latestPlan(deps.db, remediationId),
+        targets: targets.map(executionTargetBody),
       };
       const [owner, repo] = pr.repository.split('/') as [string, string];
       const octokit = new Octokit({ auth: await deps.github.token(), baseUrl: deps.github.apiUrl, request: { timeout: 30_000 } });
@@ -98,10 +86,9 @@ export function pullRequestOpenHandler(deps: { db: Database; worker: string; git
       });
     },
     async giveUp(payload, error) {
-      const error_ = { code: isRemediationError(error) ? error.code : 'PULL_REQUEST_FAILED', message: describeError(error) };
       await applyTransition(deps.db, {
         executionId: payload.executionId,
-        event: { type: 'pull_request.failed', pullRequestId: payload.pullRequestId ?? '', error: error_ },
+        event: { type: 'pull_request.failed', pullRequestId: payload.pullRequestId ?? '', error: errorInfo(error, 'PULL_REQUEST_FAILED') },
         worker: deps.worker,
         mutate: async (tx) => {
           if (payload.pullRequestId) await tx.nativeUpdate(PullRequestEntity, { id: payload.pullRequestId }, { state: 'failed', updatedAt: new Date() });
