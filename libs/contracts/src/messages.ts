@@ -16,6 +16,7 @@ export const CommandKind = z.enum([
   'patch.commit',
   'branch.push',
   'pull_request.open',
+  'workspace.release',
 ]);
 export type CommandKind = z.infer<typeof CommandKind>;
 
@@ -27,7 +28,31 @@ export const COMMAND_OWNERS: Record<CommandKind, 'planner' | 'git-gateway' | 'pa
   'patch.commit': 'git-gateway',
   'branch.push': 'git-gateway',
   'pull_request.open': 'pr-service',
+  'workspace.release': 'git-gateway',
 };
+
+/**
+ * The state and step an execution must be at for a command to do its work. The consumer runtime
+ * claims the step (lease) before calling the handler; a command whose execution is elsewhere is
+ * acknowledged without effect (its step already happened, or the run was cancelled).
+ * `null` = no claim (housekeeping commands such as `workspace.release`).
+ */
+export const COMMAND_STEPS: Record<CommandKind, { state: ExecutionState; step: Step } | null> = {
+  'plan.run': { state: 'planner_running', step: 'planning' },
+  'workspace.prepare': { state: 'patch_running', step: 'workspace' },
+  'patch.apply': { state: 'patch_running', step: 'editing' },
+  'patch.commit': { state: 'patch_running', step: 'committing' },
+  'branch.push': { state: 'pr_opening', step: 'pushing' },
+  'pull_request.open': { state: 'pr_opening', step: 'opening' },
+  'workspace.release': null,
+};
+
+/** The command that performs `step` (inverse of COMMAND_STEPS), used by retry and the reconciler. */
+export function commandForStep(step: Step): CommandKind {
+  const found = (Object.entries(COMMAND_STEPS) as Array<[CommandKind, { step: Step } | null]>).find(([, v]) => v?.step === step);
+  if (!found) throw new Error(`no command performs step ${step}`);
+  return found[0];
+}
 
 /** Subject of a command: `remediation.cmd.v1.<kind>`, e.g. `remediation.cmd.v1.plan.run`. */
 export function commandSubject(kind: CommandKind): string {

@@ -8,7 +8,7 @@ export const ExecutionKind = z.enum(['plan', 'patch']);
 export type ExecutionKind = z.infer<typeof ExecutionKind>;
 
 /** States of a plan execution. `planner_running` is the initial state. */
-export const PlanState = z.enum(['planner_running', 'plan_generated', 'planner_failed']);
+export const PlanState = z.enum(['planner_running', 'plan_generated', 'planner_failed', 'planner_cancelled']);
 export type PlanState = z.infer<typeof PlanState>;
 
 /**
@@ -23,6 +23,7 @@ export const PatchState = z.enum([
   'pr_opened',
   'pr_failed',
   'changes_requested',
+  'patch_cancelled',
 ]);
 export type PatchState = z.infer<typeof PatchState>;
 
@@ -38,7 +39,15 @@ export const TERMINAL_STATES: ReadonlySet<ExecutionState> = new Set<ExecutionSta
   'patch_failed',
   'pr_opened',
   'pr_failed',
+  'planner_cancelled',
+  'patch_cancelled',
 ]);
+
+/** Failed states, from which `POST /v1/executions/:id/retry` resumes at the step that failed. */
+export const FAILED_STATES: ReadonlySet<ExecutionState> = new Set<ExecutionState>(['planner_failed', 'patch_failed', 'pr_failed']);
+
+/** Running states, which `POST /v1/executions/:id/cancel` may stop. */
+export const RUNNING_STATES: ReadonlySet<ExecutionState> = new Set<ExecutionState>(['planner_running', 'patch_running', 'pr_opening']);
 
 /**
  * Steps inside a running state: `workspace` (git-gateway prepares the overlay workspace),

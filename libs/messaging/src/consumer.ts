@@ -1,42 +1,75 @@
 import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
-import { type CommandKind, CommandPayload, commandSubject } from '@remediation/contracts';
-import { InvalidTransitionError, describeError, isRemediationError } from '@remediation/errors';
+import { COMMAND_STEPS, type CommandKind, CommandPayload, commandSubject } from '@remediation/contracts';
+import { InvalidTransitionError, RemediationError, describeError, errorInfo, isRemediationError } from '@remediation/errors';
+import {
+  AlreadyProcessedError,
+  type ApplyTransitionOptions,
+  type AppliedTransition,
+  type ClaimedStep,
+  type Database,
+  type Lease,
+  LeaseLostError,
+  applyTransition,
+  claimStep,
+  finishStep,
+  heartbeatStep,
+  isDatabaseUnavailable,
+  recordDeadLetter,
+} from '@remediation/persistence';
 import type { Logger } from 'pino';
-import { ensureConsumer, type StreamNames } from './streams.js';
+import { type StreamNames, ensureConsumer, ensureStreams } from './streams.js';
+
+/** The execution left the step's state while the handler ran (a user cancelled it). */
+export class StepCancelledError extends RemediationError {
+  constructor(executionId: string) {
+    super('STEP_CANCELLED', `execution ${executionId} was cancelled`, { retryable: false });
+    this.name = 'StepCancelledError';
+  }
+}
 
 /** What a command handler gets for one delivery. */
 export interface CommandContext {
   payload: CommandPayload;
   /** 1 for the first delivery. */
   deliveryCount: number;
+  /** The lease claimed for this step (null for housekeeping commands). */
+  lease: Lease | null;
+  /** Aborted when the lease is lost, the execution is cancelled, or the step timed out. */
+  signal: AbortSignal;
   /**
-   * Tells JetStream the work is still alive (`msg.working()`, resets `ack_wait`). Call it at
-   * least every `ackWaitMs / 2`; every tool call and progress step should.
+   * A sign of life: `msg.working()` (resets `ack_wait`) and, with `details`, a history row
+   * (`event` defaults to `heartbeat`; e.g. `{ received: 450, total: 1000 }`, `{ tool: 'read_file' }`).
+   * @throws StepCancelledError / LeaseLostError once the runtime learned the step is no longer ours.
    */
-  heartbeat(): void;
+  heartbeat(details?: Record<string, unknown> & { event?: string }): void;
+  /** `applyTransition` fenced by this delivery's lease and recorded in the inbox. */
+  transition(options: Omit<ApplyTransitionOptions, 'worker' | 'lease' | 'inbox'>): Promise<AppliedTransition>;
   logger: Logger;
 }
 
 /** A command handler owned by one app. */
 export interface CommandHandler {
   kind: CommandKind;
-  /** Does the step and applies its transition (one DB transaction) before returning. */
+  /** Does the step and applies its transition (with `ctx.transition`) before returning. */
   handle(ctx: CommandContext): Promise<void>;
   /**
    * Called once when the command will not be retried (non-retryable error, or deliveries
-   * exhausted): marks the run failed with the reason. Must be idempotent.
+   * exhausted): marks the run failed with the reason (through `ctx.transition`).
    */
-  giveUp(payload: CommandPayload, error: unknown): Promise<void>;
+  giveUp(ctx: CommandContext, error: { code: string; message: string }): Promise<void>;
 }
 
 /** Settings for `startCommandConsumer`. */
 export interface ConsumerRuntimeOptions {
   js: JetStreamClient;
   jsm: JetStreamManager;
+  db: Database;
   streams: StreamNames;
   handler: CommandHandler;
   logger: Logger;
-  /** ack_wait in ms (default 60 000). Long steps heartbeat well inside it. */
+  /** `<service>:<pid>`: lease owner and history worker. */
+  worker: string;
+  /** ack_wait in ms (default 60 000). */
   ackWaitMs?: number;
   /** Deliveries before giving up (default 5). */
   maxDeliver?: number;
@@ -46,16 +79,19 @@ export interface ConsumerRuntimeOptions {
   retryMaxMs?: number;
   /** Messages handled at once by this process (default 4). */
   concurrency?: number;
+  /** Longest a step may run in this process before it is abandoned to a redelivery, ms (default 30 min). */
+  stepTimeoutMs?: number;
+  /** Hook for fault tests: called at named points; may kill the process. */
+  faultPoint?: (point: string, kind: CommandKind) => Promise<void> | void;
 }
 
 /** A running consumer. */
 export interface RunningConsumer {
-  /** Stops pulling, waits for in-flight handlers. */
   stop(): Promise<void>;
 }
 
 /**
- * Retry delay for the `deliveryCount`-th failed delivery: exponential with full jitter in
+ * Retry delay for the `deliveryCount`-th failed delivery: exponential with jitter in
  * [delay/2, delay] (AWS Architecture Blog, "Exponential Backoff And Jitter"), in ms.
  */
 export function retryDelayMs(deliveryCount: number, baseMs: number, maxMs: number): number {
@@ -68,96 +104,256 @@ export function durableName(kind: CommandKind): string {
   return `cmd-${kind.replace(/[._]/g, '-')}`;
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 /**
- * Consumes one command kind from the work-queue stream through a durable pull consumer shared by
- * all replicas. Acks only after the handler returned (its transaction committed). A retryable
- * error naks with our computed delay; a non-retryable one, or the last delivery, calls `giveUp`
- * and terminates the message. `InvalidTransitionError` means the step already happened (a
- * redelivery or a duplicate): acked without effect.
+ * Consumes one command kind through a durable pull consumer shared by all replicas
+ * (ARCHITECTURE.md "Streams and consumers", RELIABILITY.md):
+ *
+ * - claims the step first (lease = fencing token, a `step_attempts` row); a command whose
+ *   execution is not at the step is acked without effect;
+ * - keeps the delivery alive with `working()` and refreshes `heartbeat_at` while the handler runs;
+ *   a paused or dead process stops doing so and loses the lease after `ack_wait`;
+ * - acks only after the handler's transaction committed; that transaction is fenced by the lease
+ *   and records the message in the inbox (`processed_messages`);
+ * - database outages are retried in process while the message is kept alive: they do not burn
+ *   deliveries;
+ * - retryable errors: `nak(delay)` with our exponential delay; non-retryable errors or the last
+ *   delivery: the run is failed with the reason (`giveUp`), an exhausted message is kept in
+ *   `dead_letters`, and the message is terminated (removed from the work queue).
  */
 export async function startCommandConsumer(options: ConsumerRuntimeOptions): Promise<RunningConsumer> {
-  const { js, jsm, streams, handler, logger } = options;
+  const { js, jsm, db, streams, handler, logger, worker } = options;
   const ackWaitMs = options.ackWaitMs ?? 60_000;
   const maxDeliver = options.maxDeliver ?? 5;
   const retryBaseMs = options.retryBaseMs ?? 1_000;
   const retryMaxMs = options.retryMaxMs ?? 60_000;
   const concurrency = options.concurrency ?? 4;
+  const stepTimeoutMs = options.stepTimeoutMs ?? 30 * 60_000;
+  const fault = options.faultPoint ?? (() => undefined);
   const durable = durableName(handler.kind);
   const filterSubject = commandSubject(handler.kind);
-  await ensureConsumer(jsm, { stream: streams.commands, durable, filterSubject, ackWaitMs, maxDeliver });
-  const consumer = await js.consumers.get(streams.commands, durable);
-  const messages = await consumer.consume({ max_messages: concurrency });
-  const inFlight = new Set<Promise<void>>();
+  const settings = { stream: streams.commands, durable, filterSubject, ackWaitMs, maxDeliver };
   const log = logger.child({ consumer: durable });
+  let stopping = false;
+
+  await ensureConsumer(jsm, settings);
+  const inFlight = new Set<Promise<void>>();
+
+  /** Runs `fn`, retrying while the database is unavailable, keeping the delivery alive. */
+  async function withDatabase<T>(msg: JsMsg, what: string, fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (!isDatabaseUnavailable(err) || stopping) throw err;
+        if (attempt === 1 || attempt % 10 === 0) log.warn({ err: describeError(err), what }, 'database unavailable: holding the message and retrying');
+        msg.working();
+        await sleep(Math.min(5_000, 250 * attempt));
+      }
+    }
+  }
 
   async function process(msg: JsMsg): Promise<void> {
     const deliveryCount = msg.info.deliveryCount;
+    const messageId = msg.headers?.get('Nats-Msg-Id') || `${msg.info.stream}:${msg.seq}`;
     let payload: CommandPayload;
     try {
       payload = CommandPayload.parse(msg.json());
     } catch (err) {
-      log.error({ err: describeError(err), subject: msg.subject }, 'malformed command: terminated');
+      log.error({ err: describeError(err), subject: msg.subject }, 'malformed command: dead-lettered');
+      await recordDeadLetter(db, {
+        stream: msg.info.stream,
+        streamSeq: msg.seq,
+        subject: msg.subject,
+        messageId,
+        payload: null,
+        deliveries: deliveryCount,
+        executionId: null,
+        error: { code: 'COMMAND_MALFORMED', message: describeError(err) },
+      }).catch(() => undefined);
       msg.term('malformed command payload');
       return;
     }
     const mlog = log.child({ executionId: payload.executionId, deliveryCount });
-    let lastBeat = 0;
+    const spec = COMMAND_STEPS[handler.kind];
+    const claimed: ClaimedStep | null = spec
+      ? await withDatabase(msg, 'claim', () =>
+          claimStep(db, { executionId: payload.executionId, state: spec.state, step: spec.step, command: handler.kind, worker, deliveryCount }),
+        )
+      : null;
+    if (spec && !claimed) {
+      mlog.info('execution is not at this step (already done, or cancelled): acked without effect');
+      msg.ack();
+      return;
+    }
+    const abort = new AbortController();
+    let abortReason: RemediationError | null = null;
+    const stopWith = (e: RemediationError) => {
+      if (!abortReason) {
+        abortReason = e;
+        abort.abort(e);
+      }
+    };
+    let lastWorking = 0;
+    let lastHistory = 0;
+    const beat = (history?: { event: string; details: Record<string, unknown> }) => {
+      if (!claimed || !spec) return;
+      void heartbeatStep(db, claimed, payload.executionId, spec.state, history)
+        .then((r) => {
+          if (r === 'lost') stopWith(new LeaseLostError(payload.executionId, claimed.lease));
+          if (r === 'cancelled') stopWith(new StepCancelledError(payload.executionId));
+        })
+        .catch(() => undefined);
+    };
+    // Liveness of this process: keep the delivery and the lease while the handler runs.
+    const keepAlive = setInterval(() => {
+      msg.working();
+      beat();
+    }, Math.max(250, Math.min(10_000, Math.floor(ackWaitMs / 3))));
+    const timeout = setTimeout(
+      () => stopWith(new RemediationError('STEP_TIMEOUT', `step ran longer than ${stepTimeoutMs} ms`, { retryable: true })),
+      stepTimeoutMs,
+    );
     const ctx: CommandContext = {
       payload,
       deliveryCount,
+      lease: claimed?.lease ?? null,
+      signal: abort.signal,
       logger: mlog,
-      heartbeat() {
+      heartbeat(details) {
+        if (abortReason) throw abortReason;
         const now = Date.now();
-        if (now - lastBeat < 1000) return;
-        lastBeat = now;
-        msg.working();
+        if (now - lastWorking >= 1000) {
+          lastWorking = now;
+          msg.working();
+        }
+        if (details && now - lastHistory >= 1000) {
+          lastHistory = now;
+          const { event = 'heartbeat', ...rest } = details;
+          beat({ event, details: rest });
+        }
       },
+      transition: (t) =>
+        applyTransition(db, {
+          ...t,
+          worker,
+          ...(claimed ? { lease: claimed.lease } : {}),
+          inbox: { consumer: durable, messageId },
+        }),
     };
+    const finish = (outcome: Parameters<typeof finishStep>[2], error?: { code: string; message: string }) =>
+      claimed ? withDatabase(msg, 'finish', () => finishStep(db, claimed.attemptId, outcome, error)).catch(() => undefined) : undefined;
     try {
-      await handler.handle(ctx);
+      await fault(`before-handle`, handler.kind);
+      await withDatabase(msg, 'handle', () => handler.handle(ctx));
+      if (abortReason) throw abortReason;
+      await fault('after-commit-before-ack', handler.kind);
+      await finish('succeeded');
       msg.ack();
-    } catch (err) {
-      if (err instanceof InvalidTransitionError) {
-        mlog.info({ reason: err.message }, 'step already applied: acked without effect');
+    } catch (caught) {
+      const err = abortReason && caught === abortReason ? abortReason : caught;
+      if (err instanceof InvalidTransitionError || err instanceof AlreadyProcessedError) {
+        mlog.info({ reason: (err as Error).message }, 'step already applied: acked without effect');
+        await finish('succeeded');
         msg.ack();
         return;
       }
+      if (err instanceof LeaseLostError) {
+        // Another delivery owns the step now; leave its message alone (no ack, no nak).
+        mlog.warn('lease lost to another worker: result discarded');
+        await finish('fenced', errorInfo(err, 'LEASE_LOST'));
+        return;
+      }
+      if (err instanceof StepCancelledError) {
+        mlog.info('execution cancelled: stopping');
+        await finish('cancelled');
+        msg.ack();
+        return;
+      }
+      const info = errorInfo(err, 'STEP_FAILED');
       const retryable = isRemediationError(err) ? err.retryable : true;
       if (retryable && deliveryCount < maxDeliver) {
         const delay = retryDelayMs(deliveryCount, retryBaseMs, retryMaxMs);
-        mlog.warn({ err: describeError(err), delayMs: delay }, 'retryable failure: nak with delay');
+        mlog.warn({ err: info.message, delayMs: delay }, 'retryable failure: nak with delay');
+        await finish('retrying', info);
         msg.nak(delay);
         return;
       }
-      mlog.error({ err: describeError(err), retryable }, 'giving up on command');
+      const reason = retryable ? { code: info.code, message: `gave up after ${deliveryCount} deliveries: ${info.message}` } : info;
+      mlog.error({ err: reason.message, retryable }, 'giving up on command');
       try {
-        await handler.giveUp(payload, err);
-        msg.term(describeError(err).slice(0, 200));
+        await withDatabase(msg, 'give up', async () => {
+          if (retryable) {
+            await recordDeadLetter(db, {
+              stream: msg.info.stream,
+              streamSeq: msg.seq,
+              subject: msg.subject,
+              messageId,
+              payload: payload as unknown as Record<string, unknown>,
+              deliveries: deliveryCount,
+              executionId: payload.executionId,
+              error: reason,
+            });
+          }
+          await handler.giveUp(ctx, reason);
+        });
+        await finish(retryable ? 'abandoned' : 'failed', reason);
+        msg.term(reason.message.slice(0, 200));
       } catch (giveUpErr) {
-        if (giveUpErr instanceof InvalidTransitionError || (isRemediationError(giveUpErr) && !giveUpErr.retryable)) {
-          // Already terminal, or the run no longer exists: nothing left to record.
-          mlog.warn({ err: describeError(giveUpErr) }, 'failure not recordable: terminated');
+        if (giveUpErr instanceof InvalidTransitionError || giveUpErr instanceof LeaseLostError || (isRemediationError(giveUpErr) && !giveUpErr.retryable)) {
+          mlog.warn({ err: describeError(giveUpErr) }, 'failure not recordable (already terminal, fenced or unknown run): terminated');
+          await finish('failed', reason);
           msg.term('already terminal or unknown run');
           return;
         }
         mlog.error({ err: describeError(giveUpErr) }, 'could not record failure: nak for retry');
         msg.nak(retryDelayMs(deliveryCount, retryBaseMs, retryMaxMs));
       }
+    } finally {
+      clearInterval(keepAlive);
+      clearTimeout(timeout);
     }
   }
 
+  let messages: Awaited<ReturnType<Awaited<ReturnType<typeof js.consumers.get>>['consume']>> | null = null;
   const loop = (async () => {
-    for await (const msg of messages) {
-      const p = process(msg).catch((err) => log.error({ err: describeError(err) }, 'unexpected handler crash'));
-      inFlight.add(p);
-      void p.finally(() => inFlight.delete(p));
-      while (inFlight.size >= concurrency) await Promise.race(inFlight);
+    while (!stopping) {
+      try {
+        const consumer = await js.consumers.get(streams.commands, durable);
+        messages = await consumer.consume({ max_messages: concurrency });
+        const current = messages;
+        // Streams or consumers can vanish (NATS restarted without its store): recreate them.
+        void (async () => {
+          for await (const s of current.status()) {
+            if (s.type === 'consumer_not_found' || s.type === 'stream_not_found' || s.type === 'consumer_deleted') {
+              log.warn({ status: s.type }, 'consumer missing: recreating stream and consumer');
+              await ensureStreams(jsm, streams).catch(() => undefined);
+              await ensureConsumer(jsm, settings).catch(() => undefined);
+            }
+          }
+        })().catch(() => undefined);
+        for await (const msg of current) {
+          const p = process(msg).catch((err) => log.error({ err: describeError(err) }, 'unexpected handler crash'));
+          inFlight.add(p);
+          void p.finally(() => inFlight.delete(p));
+          while (inFlight.size >= concurrency) await Promise.race(inFlight);
+        }
+      } catch (err) {
+        if (stopping) break;
+        log.warn({ err: describeError(err) }, 'consume loop failed: recreating consumer');
+        await sleep(1000);
+        await ensureStreams(jsm, streams).catch(() => undefined);
+        await ensureConsumer(jsm, settings).catch(() => undefined);
+      }
+      if (!stopping) await sleep(200);
     }
   })();
 
   return {
     async stop() {
-      await messages.close();
+      stopping = true;
+      await messages?.close().catch(() => undefined);
       await loop.catch(() => undefined);
       await Promise.allSettled([...inFlight]);
     },

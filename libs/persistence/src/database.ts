@@ -2,6 +2,7 @@ import { Migrator } from '@mikro-orm/migrations';
 import { MikroORM, type EntityManager } from '@mikro-orm/postgresql';
 import { ALL_ENTITIES } from './entities.js';
 import { Migration0001Initial } from './migrations/migration-0001-initial.js';
+import { Migration0002Durability } from './migrations/migration-0002-durability.js';
 
 /** An open database: the MikroORM instance and a way to get a fresh EntityManager. */
 export interface Database {
@@ -12,7 +13,10 @@ export interface Database {
 }
 
 /** Migrations in order. New migrations are appended, never edited once released. */
-export const MIGRATIONS = [{ name: '0001-initial', class: Migration0001Initial }];
+export const MIGRATIONS = [
+  { name: '0001-initial', class: Migration0001Initial },
+  { name: '0002-durability', class: Migration0002Durability },
+];
 
 /**
  * Opens a PostgreSQL connection pool through MikroORM.

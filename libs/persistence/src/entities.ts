@@ -57,6 +57,59 @@ export const ExecutionEntity = defineEntity({
     startedAt: p.datetime(),
     completedAt: p.datetime().nullable(),
     updatedAt: p.datetime(),
+    /** Worker holding the current step's lease (fencing token with `leaseAttempt`). */
+    leaseOwner: p.string().nullable(),
+    /** Incremented by every claim of a step; a commit must present the value it claimed. */
+    leaseAttempt: p.integer(),
+    /** Last sign of life of the current step (claim, heartbeat or transition). */
+    heartbeatAt: p.datetime().nullable(),
+    /** Step at which the execution failed (retry resumes there). */
+    failedStep: p.string().$type<Step>().nullable(),
+    /** Pull request being opened by this execution (PR steps). */
+    pullRequestId: p.string().nullable(),
+    /** Times the reconciler re-issued the current step. */
+    reissueCount: p.integer(),
+    idempotencyKey: p.string().nullable(),
+  },
+});
+
+/** One attempt at a step: which delivery, which worker, heartbeats, outcome. */
+export const StepAttemptEntity = defineEntity({
+  name: 'StepAttempt',
+  tableName: 'step_attempts',
+  properties: {
+    id: p.bigint('number').primary(),
+    executionId: p.string(),
+    step: p.string().$type<Step>(),
+    command: p.string(),
+    leaseAttempt: p.integer(),
+    deliveryCount: p.integer(),
+    worker: p.string(),
+    startedAt: p.datetime(),
+    heartbeatAt: p.datetime(),
+    finishedAt: p.datetime().nullable(),
+    outcome: p.string().$type<'succeeded' | 'retrying' | 'failed' | 'fenced' | 'cancelled' | 'abandoned'>().nullable(),
+    errorCode: p.string().nullable(),
+    errorMessage: p.text().nullable(),
+  },
+});
+
+/** Messages given up on: removed from the work queue, kept here for inspection. */
+export const DeadLetterEntity = defineEntity({
+  name: 'DeadLetter',
+  tableName: 'dead_letters',
+  properties: {
+    id: p.bigint('number').primary(),
+    stream: p.string(),
+    streamSeq: p.bigint('number').nullable(),
+    subject: p.string(),
+    messageId: p.string().nullable(),
+    payload: p.json<Record<string, unknown>>().nullable(),
+    deliveries: p.integer(),
+    executionId: p.string().nullable(),
+    errorCode: p.string(),
+    errorMessage: p.text(),
+    createdAt: p.datetime(),
   },
 });
 
@@ -155,4 +208,6 @@ export const ALL_ENTITIES = [
   PullRequestEntity,
   HistoryEntity,
   OutboxEntity,
+  StepAttemptEntity,
+  DeadLetterEntity,
 ];

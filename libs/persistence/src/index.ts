@@ -8,11 +8,16 @@ export {
   PullRequestEntity,
   HistoryEntity,
   OutboxEntity,
+  StepAttemptEntity,
+  DeadLetterEntity,
 } from './entities.js';
-export { applyTransition, createExecutionInTx, recordHistory } from './transitions.js';
-export type { ApplyTransitionOptions, AppliedTransition } from './transitions.js';
+export { applyTransition, createExecutionInTx, recordHistory, LeaseLostError, AlreadyProcessedError } from './transitions.js';
+export type { ApplyTransitionOptions, AppliedTransition, Lease } from './transitions.js';
+export { claimStep, heartbeatStep, finishStep, recordDeadLetter, listStepAttempts, listDeadLetters } from './steps.js';
+export type { ClaimedStep } from './steps.js';
 export { relayOutboxBatch, countUnpublished } from './outbox.js';
 export type { OutboxMessage } from './outbox.js';
 export { getRemediationView, getExecutionView, getHistory, pullRequestBody, executionTargetBody } from './views.js';
 export { executionAtStep, latestPlan } from './lookups.js';
 export type { EntityManager } from '@mikro-orm/postgresql';
+export { isDatabaseUnavailable } from './availability.js';

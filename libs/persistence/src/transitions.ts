@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { type ExecutionState, TERMINAL_STATES } from '@remediation/contracts';
-import { ConcurrencyConflictError, NotFoundError } from '@remediation/errors';
+import { ConcurrencyConflictError, NotFoundError, RemediationError } from '@remediation/errors';
 import { type Effect, type ExecutionSnapshot, type MachineEvent, transition } from '@remediation/state-machine';
 import type { Database } from './database.js';
 import { ExecutionEntity, HistoryEntity, OutboxEntity } from './entities.js';
@@ -21,6 +21,42 @@ export interface ApplyTransitionOptions {
   mutate?: (tx: EntityManager) => Promise<void>;
   /** Extra columns to set on the execution row in the same update (e.g. `baseCommit`). */
   set?: Partial<{ baseCommit: string; baseBranch: string; errorCode: string; errorMessage: string }>;
+  /**
+   * Fence: the lease the caller claimed for this step (`claimStep`). The compare-and-set then
+   * also requires `lease_owner`/`lease_attempt` to be unchanged, so a worker that lost its lease
+   * (paused past `ack_wait`, another delivery claimed the step) cannot commit.
+   */
+  lease?: Lease;
+  /**
+   * Inbox: the consumer and message id being processed. Recorded in the same transaction; a
+   * message already recorded makes the call throw `AlreadyProcessedError` without effect.
+   */
+  inbox?: { consumer: string; messageId: string };
+}
+
+/** A claimed step: the fencing token a commit must present. */
+export interface Lease {
+  owner: string;
+  attempt: number;
+}
+
+/** The step's lease is held by someone else now: this worker's commit is refused. */
+export class LeaseLostError extends RemediationError {
+  constructor(executionId: string, lease: Lease) {
+    super('LEASE_LOST', `lease ${lease.owner}#${lease.attempt} on ${executionId} was lost to another worker; commit refused`, {
+      retryable: false,
+      details: { executionId, ...lease },
+    });
+    this.name = 'LeaseLostError';
+  }
+}
+
+/** The message was already processed (inbox hit): no effect applied. */
+export class AlreadyProcessedError extends RemediationError {
+  constructor(consumer: string, messageId: string) {
+    super('ALREADY_PROCESSED', `message ${messageId} was already processed by ${consumer}`, { retryable: false, details: { consumer, messageId } });
+    this.name = 'AlreadyProcessedError';
+  }
 }
 
 /** Result of `applyTransition`. */
@@ -46,26 +82,51 @@ export async function applyTransition(db: Database, options: ApplyTransitionOpti
   return db.em().transactional(async (tx) => {
     const row = await tx.findOne(ExecutionEntity, { id: options.executionId });
     if (!row) throw new NotFoundError('execution', options.executionId);
+    if (options.lease && (row.leaseOwner !== options.lease.owner || row.leaseAttempt !== options.lease.attempt)) {
+      throw new LeaseLostError(row.id, options.lease);
+    }
+    if (options.inbox) {
+      const inserted = await tx.execute<Array<{ message_id: string }>>(
+        'insert into processed_messages (consumer, message_id) values (?, ?) on conflict do nothing returning message_id',
+        [options.inbox.consumer, options.inbox.messageId],
+      );
+      if (inserted.length === 0) throw new AlreadyProcessedError(options.inbox.consumer, options.inbox.messageId);
+    }
     const snapshot: ExecutionSnapshot = {
       remediationId: row.remediationId,
       executionId: row.id,
       kind: row.kind,
       state: row.state,
       step: row.step ?? null,
+      failedStep: row.failedStep ?? null,
+      pullRequestId: row.pullRequestId ?? null,
     };
     const now = new Date();
     const result = transition(snapshot, options.event, now.toISOString());
     const to = result.next.state!;
     const terminal = TERMINAL_STATES.has(to);
+    const stepChanged = result.next.step !== snapshot.step || to !== snapshot.state;
+    const prId =
+      'pullRequestId' in options.event && options.event.pullRequestId ? options.event.pullRequestId : (row.pullRequestId ?? null);
     const updated = await tx.nativeUpdate(
       ExecutionEntity,
-      { id: row.id, version: row.version },
+      {
+        id: row.id,
+        version: row.version,
+        ...(options.lease ? { leaseOwner: options.lease.owner, leaseAttempt: options.lease.attempt } : {}),
+      },
       {
         state: to,
         step: result.next.step,
         version: row.version + 1,
         updatedAt: now,
         completedAt: terminal ? now : null,
+        failedStep: result.next.failedStep ?? null,
+        pullRequestId: prId,
+        heartbeatAt: now,
+        // A new step starts unclaimed with a fresh re-issue budget.
+        ...(stepChanged ? { leaseOwner: null, reissueCount: 0 } : {}),
+        ...(to !== snapshot.state && !terminal ? { errorCode: null, errorMessage: null } : {}),
         ...(options.set ?? {}),
         ...('error' in options.event
           ? { errorCode: options.event.error.code, errorMessage: options.event.error.message }
@@ -73,6 +134,7 @@ export async function applyTransition(db: Database, options: ApplyTransitionOpti
       },
     );
     if (updated !== 1) {
+      if (options.lease) throw new LeaseLostError(row.id, options.lease);
       throw new ConcurrencyConflictError(`execution ${row.id} changed while applying ${options.event.type}`, {
         executionId: row.id,
         expectedVersion: row.version,
@@ -109,6 +171,7 @@ export async function createExecutionInTx(
     branchName?: string | null;
     asDraft?: boolean;
     baseBranch?: string | null;
+    idempotencyKey?: string | null;
   },
   worker: string,
 ): Promise<readonly Effect[]> {
@@ -141,6 +204,13 @@ export async function createExecutionInTx(
     startedAt: now,
     completedAt: null,
     updatedAt: now,
+    leaseOwner: null,
+    leaseAttempt: 0,
+    heartbeatAt: now,
+    failedStep: null,
+    pullRequestId: null,
+    reissueCount: 0,
+    idempotencyKey: row.idempotencyKey ?? null,
   } as never);
   await tx.insert(HistoryEntity, {
     executionId: row.id,

@@ -81,6 +81,8 @@ export async function startService(def: ServiceDefinition): Promise<RunningServi
       await startCommandConsumer({
         js: nats.js,
         jsm: nats.jsm,
+        db,
+        worker: ctx.worker,
         streams: DEFAULT_STREAMS,
         handler,
         logger,

@@ -6,6 +6,7 @@ import {
   type ExecutionState,
   type PatchVersionRef,
   type Step,
+  commandForStep,
   commandSubject,
   eventSubject,
 } from '@remediation/contracts';
@@ -25,6 +26,10 @@ export interface ExecutionSnapshot {
   readonly kind: ExecutionKind;
   readonly state: ExecutionState | null;
   readonly step: Step | null;
+  /** The step at which the execution failed (set on entering a failed state), for retry. */
+  readonly failedStep?: Step | null;
+  /** The pull request being opened (for a retry of `pr_failed`). */
+  readonly pullRequestId?: string | null;
 }
 
 /** Events that drive executions. Names are `<subject>.<past participle>`. */
@@ -40,7 +45,10 @@ export type MachineEvent =
   | { type: 'pull_request.requested'; pullRequestId: string }
   | { type: 'branch.pushed'; pullRequestId: string }
   | { type: 'pull_request.opened'; pullRequestId: string; number: number; url: string }
-  | { type: 'pull_request.failed'; pullRequestId: string; error: { code: string; message: string } };
+  | { type: 'pull_request.failed'; pullRequestId: string; error: { code: string; message: string } }
+  | { type: 'retry.requested'; pullRequestId?: string }
+  | { type: 'cancel.requested'; reason: string }
+  | { type: 'step.abandoned'; error: { code: string; message: string } };
 
 /** A command for a service, or a public event. */
 export type Effect =
@@ -61,6 +69,33 @@ interface Target {
 
 /** The table of allowed moves: `(kind, state, step, event)` → target. Null = not allowed. */
 function decide(s: ExecutionSnapshot, e: MachineEvent): Target | null {
+  if (e.type === 'cancel.requested') {
+    if (s.state === 'planner_running') return { state: 'planner_cancelled', step: null };
+    if (s.state === 'patch_running' || s.state === 'pr_opening') {
+      return { state: 'patch_cancelled', step: null, command: { kind: 'workspace.release' } };
+    }
+    return null;
+  }
+  if (e.type === 'step.abandoned') {
+    // Deliveries or re-issues ran out (dead letter, reconciler): fail at the current step.
+    if (s.state === 'planner_running') return { state: 'planner_failed', step: null };
+    if (s.state === 'patch_running') return { state: 'patch_failed', step: null };
+    if (s.state === 'pr_opening') return { state: 'pr_failed', step: null };
+    return null;
+  }
+  if (e.type === 'retry.requested') {
+    const step = s.failedStep ?? null;
+    if (s.state === 'planner_failed') return { state: 'planner_running', step: 'planning', command: { kind: 'plan.run' } };
+    if (s.state === 'patch_failed' && step && ['workspace', 'editing', 'committing'].includes(step)) {
+      return { state: 'patch_running', step, command: { kind: commandForStep(step) } };
+    }
+    if (s.state === 'pr_failed' && step && (step === 'pushing' || step === 'opening')) {
+      const pullRequestId = e.pullRequestId ?? s.pullRequestId ?? undefined;
+      if (!pullRequestId) return null;
+      return { state: 'pr_opening', step, command: { kind: commandForStep(step), pullRequestId } };
+    }
+    return null;
+  }
   if (s.kind === 'plan') {
     switch (e.type) {
       case 'plan.requested':
@@ -124,7 +159,13 @@ export function transition(snapshot: ExecutionSnapshot, event: MachineEvent, at:
       { executionId: snapshot.executionId, state: snapshot.state, step: snapshot.step, event: event.type },
     );
   }
-  const next: ExecutionSnapshot = { ...snapshot, state: target.state, step: target.step };
+  const failed = target.state === 'planner_failed' || target.state === 'patch_failed' || target.state === 'pr_failed';
+  const next: ExecutionSnapshot = {
+    ...snapshot,
+    state: target.state,
+    step: target.step,
+    failedStep: failed ? snapshot.step : target.state === snapshot.state ? (snapshot.failedStep ?? null) : null,
+  };
   const effects: Effect[] = [];
   if (target.command) {
     const payload: CommandPayload = {
@@ -149,6 +190,7 @@ export function transition(snapshot: ExecutionSnapshot, event: MachineEvent, at:
       ...(event.type === 'patch.committed' ? { patchVersion: event.patchVersion } : {}),
       ...(event.type === 'pull_request.opened' ? { pullRequest: { number: event.number, url: event.url } } : {}),
       ...('error' in event ? { error: event.error } : {}),
+      ...(event.type === 'cancel.requested' ? { error: { code: 'CANCELLED', message: event.reason } } : {}),
       ...(event.type === 'patch.applied' && event.changedTargets === 0
         ? { error: { code: 'NO_TARGET_PATCHED', message: 'no target could be patched' } }
         : {}),

@@ -5,7 +5,6 @@ import {
   ExecutionTargetEntity,
   PatchVersionEntity,
   RemediationEntity,
-  applyTransition,
 } from '@remediation/persistence';
 import { readWorkspaceInfo, workspacePaths } from '@remediation/workspaces';
 import { commitChanges } from '../adapters/commit.js';
@@ -54,10 +53,9 @@ export function patchCommitHandler(deps: GatewayDeps): CommandHandler {
         message: `${subject}\n\n${lines.join('\n')}\n\nRemediation-Execution: ${executionId}\n`,
         author: deps.commitAuthor,
       });
-      await applyTransition(deps.db, {
+      await ctx.transition({
         executionId,
         event: { type: 'patch.committed', patchVersion: { version, ref, sha: commit.sha } },
-        worker: deps.worker,
         details: { changedPaths: commit.changedPaths },
         mutate: async (tx) => {
           await tx.insert(PatchVersionEntity, {
@@ -72,6 +70,6 @@ export function patchCommitHandler(deps: GatewayDeps): CommandHandler {
         },
       });
     },
-    giveUp: (payload, error) => failPatch(deps, payload.executionId, error, 'COMMIT_FAILED'),
+    giveUp: failPatch,
   };
 }

@@ -1,11 +1,10 @@
 import type { CommandHandler } from '@remediation/messaging';
-import { InvalidInputError, errorInfo } from '@remediation/errors';
+import { InvalidInputError } from '@remediation/errors';
 import {
   executionAtStep,
   PatchVersionEntity,
   PullRequestEntity,
   RemediationEntity,
-  applyTransition,
 } from '@remediation/persistence';
 import { git } from '../adapters/git.js';
 import { ensureMirror } from '../adapters/mirror.js';
@@ -55,24 +54,19 @@ export function branchPushHandler(deps: GatewayDeps): CommandHandler {
           onProgress: () => ctx.heartbeat(),
         });
       }
-      await applyTransition(deps.db, {
+      await ctx.transition({
         executionId,
         event: { type: 'branch.pushed', pullRequestId },
-        worker: deps.worker,
         details: { branch: pr.headBranch, sha: pv.sha, previousRemoteSha: remoteSha },
       });
     },
-    async giveUp(payload, error) {
-      await applyTransition(deps.db, {
-        executionId: payload.executionId,
-        event: {
-          type: 'pull_request.failed',
-          pullRequestId: payload.pullRequestId ?? '',
-          error: errorInfo(error, 'PUSH_FAILED'),
-        },
-        worker: deps.worker,
+    async giveUp(ctx, error) {
+      const { executionId, pullRequestId } = ctx.payload;
+      await ctx.transition({
+        executionId,
+        event: { type: 'pull_request.failed', pullRequestId: pullRequestId ?? '', error },
         mutate: async (tx) => {
-          if (payload.pullRequestId) await tx.nativeUpdate(PullRequestEntity, { id: payload.pullRequestId }, { state: 'failed', updatedAt: new Date() });
+          if (pullRequestId) await tx.nativeUpdate(PullRequestEntity, { id: pullRequestId }, { state: 'failed', updatedAt: new Date() });
         },
       });
     },

@@ -1,6 +1,5 @@
-import type { CommandHandler } from '@remediation/messaging';
-import { errorInfo } from '@remediation/errors';
-import { type Database, RemediationEntity, applyTransition, executionAtStep, recordHistory } from '@remediation/persistence';
+import type { CommandContext, CommandHandler } from '@remediation/messaging';
+import { type Database, RemediationEntity, executionAtStep, recordHistory } from '@remediation/persistence';
 import { workspacePaths, writeWorkspaceInfo } from '@remediation/workspaces';
 import { ensureMirror, resolveBranch } from '../adapters/mirror.js';
 import { ensureBaseSnapshot } from '../adapters/snapshot.js';
@@ -17,13 +16,9 @@ export interface GatewayDeps {
   commitAuthor: { name: string; email: string };
 }
 
-/** Marks a patch execution failed (used by every git-gateway handler's give-up). */
-export async function failPatch(deps: GatewayDeps, executionId: string, error: unknown, fallbackCode: string): Promise<void> {
-  await applyTransition(deps.db, {
-    executionId,
-    event: { type: 'patch.failed', error: errorInfo(error, fallbackCode) },
-    worker: deps.worker,
-  });
+/** Marks a patch execution failed at its current step (every git-gateway patch step's give-up). */
+export async function failPatch(ctx: CommandContext, error: { code: string; message: string }): Promise<void> {
+  await ctx.transition({ executionId: ctx.payload.executionId, event: { type: 'patch.failed', error } });
 }
 
 /**
@@ -71,14 +66,13 @@ export function workspacePrepareHandler(deps: GatewayDeps): CommandHandler {
         driver: 'overlay',
         mountedAt: new Date().toISOString(),
       });
-      await applyTransition(deps.db, {
+      await ctx.transition({
         executionId,
         event: { type: 'workspace.ready', baseCommit: base.commit },
-        worker: deps.worker,
         details: { baseBranch: base.branch, repoKey: mirror.repoKey, driver: 'overlay' },
         set: { baseCommit: base.commit, baseBranch: base.branch },
       });
     },
-    giveUp: (payload, error) => failPatch(deps, payload.executionId, error, 'WORKSPACE_FAILED'),
+    giveUp: failPatch,
   };
 }

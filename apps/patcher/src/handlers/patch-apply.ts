@@ -1,9 +1,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, normalize } from 'node:path';
 import type { CommandHandler } from '@remediation/messaging';
-import { describeError, errorInfo, isRemediationError } from '@remediation/errors';
+import { describeError, isRemediationError } from '@remediation/errors';
 import { bumpNpmDependency } from '@remediation/manifests';
-import { type Database, ExecutionTargetEntity, applyTransition, executionAtStep, latestPlan } from '@remediation/persistence';
+import { type Database, ExecutionTargetEntity, executionAtStep, latestPlan } from '@remediation/persistence';
 import { readWorkspaceInfo, workspacePaths } from '@remediation/workspaces';
 import type { CodeFixAgent } from '../agent.js';
 
@@ -91,10 +91,9 @@ export function patchApplyHandler(deps: { db: Database; localRoot: string; worke
         if (changed) await writeFile(join(paths.mergedDir, rel), text);
       }
       const changedTargets = outcomes.filter((o) => o.status === 'success').length;
-      await applyTransition(deps.db, {
+      await ctx.transition({
         executionId,
         event: { type: 'patch.applied', changedTargets },
-        worker: deps.worker,
         details: { outcomes: outcomes.map((o) => ({ name: o.name, status: o.status })) },
         ...(changedTargets === 0
           ? { set: { errorCode: 'NO_TARGET_PATCHED', errorMessage: outcomes.map((o) => `${o.name}: ${o.reason}`).join('; ') || 'no target to patch' } }
@@ -110,12 +109,8 @@ export function patchApplyHandler(deps: { db: Database; localRoot: string; worke
         },
       });
     },
-    async giveUp(payload, error) {
-      await applyTransition(deps.db, {
-        executionId: payload.executionId,
-        event: { type: 'patch.failed', error: errorInfo(error, 'PATCH_APPLY_FAILED') },
-        worker: deps.worker,
-      });
+    async giveUp(ctx, error) {
+      await ctx.transition({ executionId: ctx.payload.executionId, event: { type: 'patch.failed', error } });
     },
   };
 }

@@ -1,7 +1,6 @@
 import type { AdvisorySource } from '@remediation/advisories';
 import type { CommandHandler } from '@remediation/messaging';
-import { errorInfo } from '@remediation/errors';
-import { type Database, ExecutionEntity, RemediationEntity, applyTransition, executionAtStep, recordHistory } from '@remediation/persistence';
+import { type Database, ExecutionEntity, RemediationEntity, executionAtStep, recordHistory } from '@remediation/persistence';
 import type { VersionSource } from '@remediation/registry';
 import { parseCycloneDx } from '@remediation/sbom';
 import { computePlan } from '../plan.js';
@@ -45,10 +44,9 @@ export function planRunHandler(deps: PlanHandlerDeps): CommandHandler {
         versions,
         registryLabel: deps.registryLabel,
       });
-      await applyTransition(deps.db, {
+      await ctx.transition({
         executionId,
         event: { type: 'plan.completed' },
-        worker: deps.worker,
         details: {
           targets: output.targets.length,
           noFixTargets: output.noFixTargets.length,
@@ -64,12 +62,8 @@ export function planRunHandler(deps: PlanHandlerDeps): CommandHandler {
         await recordHistory(deps.db, { executionId, event: 'plan.warnings', worker: deps.worker, details: { warnings: output.warnings } });
       }
     },
-    async giveUp(payload, error) {
-      await applyTransition(deps.db, {
-        executionId: payload.executionId,
-        event: { type: 'plan.failed', error: errorInfo(error, 'PLAN_FAILED') },
-        worker: deps.worker,
-      });
+    async giveUp(ctx, error) {
+      await ctx.transition({ executionId: ctx.payload.executionId, event: { type: 'plan.failed', error } });
     },
   };
 }

@@ -1,11 +1,10 @@
 import { Octokit } from '@octokit/rest';
 import type { CommandHandler } from '@remediation/messaging';
-import { InvalidInputError, TransientError, describeError, errorInfo } from '@remediation/errors';
+import { InvalidInputError, TransientError, describeError } from '@remediation/errors';
 import {
   type Database,
   ExecutionTargetEntity,
   PullRequestEntity,
-  applyTransition,
   executionAtStep,
   executionTargetBody,
   latestPlan,
@@ -72,10 +71,9 @@ export function pullRequestOpenHandler(deps: { db: Database; worker: string; git
           throw new TransientError('GITHUB_UNAVAILABLE', `opening the pull request failed: ${message}`, { cause: err });
         }
       }
-      await applyTransition(deps.db, {
+      await ctx.transition({
         executionId,
         event: { type: 'pull_request.opened', pullRequestId, number: opened.number, url: opened.html_url },
-        worker: deps.worker,
         mutate: async (tx) => {
           await tx.nativeUpdate(
             PullRequestEntity,
@@ -85,13 +83,13 @@ export function pullRequestOpenHandler(deps: { db: Database; worker: string; git
         },
       });
     },
-    async giveUp(payload, error) {
-      await applyTransition(deps.db, {
-        executionId: payload.executionId,
-        event: { type: 'pull_request.failed', pullRequestId: payload.pullRequestId ?? '', error: errorInfo(error, 'PULL_REQUEST_FAILED') },
-        worker: deps.worker,
+    async giveUp(ctx, error) {
+      const { executionId, pullRequestId } = ctx.payload;
+      await ctx.transition({
+        executionId,
+        event: { type: 'pull_request.failed', pullRequestId: pullRequestId ?? '', error },
         mutate: async (tx) => {
-          if (payload.pullRequestId) await tx.nativeUpdate(PullRequestEntity, { id: payload.pullRequestId }, { state: 'failed', updatedAt: new Date() });
+          if (pullRequestId) await tx.nativeUpdate(PullRequestEntity, { id: pullRequestId }, { state: 'failed', updatedAt: new Date() });
         },
       });
     },

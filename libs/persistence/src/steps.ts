@@ -1,0 +1,149 @@
+import type { CommandKind, ExecutionState, Step } from '@remediation/contracts';
+import type { Database } from './database.js';
+import { DeadLetterEntity, StepAttemptEntity } from './entities.js';
+import type { Lease } from './transitions.js';
+
+/** A claimed step attempt. */
+export interface ClaimedStep {
+  lease: Lease;
+  /** Id of the `step_attempts` row. */
+  attemptId: number;
+}
+
+/**
+ * Claims `step` of an execution for this delivery: takes the lease (owner = worker, attempt + 1)
+ * and records a step attempt, in one statement pair. Whoever claims last holds the lease, which is
+ * right because JetStream redelivers only after the previous holder's `ack_wait` expired.
+ *
+ * @returns null when the execution is not at `state`/`step` (the step already happened or the
+ *   run was cancelled: the caller acks without effect).
+ */
+export async function claimStep(
+  db: Database,
+  claim: { executionId: string; state: ExecutionState; step: Step; command: CommandKind; worker: string; deliveryCount: number },
+): Promise<ClaimedStep | null> {
+  return db.em().transactional(async (tx) => {
+    const rows = await tx.execute<Array<{ lease_attempt: number }>>(
+      `update executions set lease_owner = ?, lease_attempt = lease_attempt + 1, heartbeat_at = now()
+       where id = ? and state = ? and step = ? returning lease_attempt`,
+      [claim.worker, claim.executionId, claim.state, claim.step],
+    );
+    const row = rows[0];
+    if (!row) return null;
+    // Earlier attempts still open lost their lease to this one.
+    await tx.execute(
+      `update step_attempts set finished_at = now(), outcome = 'fenced', error_code = 'LEASE_LOST',
+         error_message = 'another delivery claimed the step' where execution_id = ? and finished_at is null`,
+      [claim.executionId],
+    );
+    const id = await tx.insert(StepAttemptEntity, {
+      executionId: claim.executionId,
+      step: claim.step,
+      command: claim.command,
+      leaseAttempt: row.lease_attempt,
+      deliveryCount: claim.deliveryCount,
+      worker: claim.worker,
+      startedAt: new Date(),
+      heartbeatAt: new Date(),
+      finishedAt: null,
+      outcome: null,
+      errorCode: null,
+      errorMessage: null,
+    } as never);
+    return { lease: { owner: claim.worker, attempt: row.lease_attempt }, attemptId: Number(id) };
+  });
+}
+
+/**
+ * Records a heartbeat of a claimed step: refreshes the attempt's and the execution's
+ * `heartbeat_at` (only while the lease is still ours) and, with `details`, appends a history row
+ * (`event`, e.g. `heartbeat`, with `{ received, total }` or `{ tool }`).
+ * @returns `'ok'`, `'lost'` (another worker holds the lease) or `'cancelled'` (the execution left
+ *   the step's state: cancelled by a user).
+ */
+export async function heartbeatStep(
+  db: Database,
+  claimed: ClaimedStep,
+  executionId: string,
+  state: ExecutionState,
+  history?: { event: string; details: Record<string, unknown> },
+): Promise<'ok' | 'lost' | 'cancelled'> {
+  return db.em().transactional(async (tx) => {
+    const rows = await tx.execute<Array<{ state: string; lease_owner: string | null; lease_attempt: number }>>(
+      'select state, lease_owner, lease_attempt from executions where id = ?',
+      [executionId],
+    );
+    const row = rows[0];
+    if (!row || row.state !== state) return 'cancelled';
+    if (row.lease_owner !== claimed.lease.owner || row.lease_attempt !== claimed.lease.attempt) return 'lost';
+    await tx.execute('update executions set heartbeat_at = now() where id = ?', [executionId]);
+    await tx.execute('update step_attempts set heartbeat_at = now() where id = ?', [claimed.attemptId]);
+    if (history) {
+      await tx.execute(
+        'insert into history (execution_id, event, worker, details, at) values (?, ?, ?, ?::jsonb, now())',
+        [executionId, history.event, claimed.lease.owner, JSON.stringify({ attempt: claimed.lease.attempt, ...history.details })],
+      );
+    }
+    return 'ok';
+  });
+}
+
+/** Closes a step attempt with its outcome (and error). Safe to call twice. */
+export async function finishStep(
+  db: Database,
+  attemptId: number,
+  outcome: 'succeeded' | 'retrying' | 'failed' | 'fenced' | 'cancelled' | 'abandoned',
+  error?: { code: string; message: string },
+): Promise<void> {
+  await db
+    .em()
+    .execute(
+      `update step_attempts set finished_at = coalesce(finished_at, now()), outcome = coalesce(outcome, ?),
+         error_code = coalesce(error_code, ?), error_message = coalesce(error_message, ?) where id = ?`,
+      [outcome, error?.code ?? null, error?.message ?? null, attemptId],
+    );
+}
+
+/**
+ * Keeps a message that was given up on (deliveries exhausted, or unparseable). Idempotent per
+ * `(stream, streamSeq)`.
+ */
+export async function recordDeadLetter(
+  db: Database,
+  letter: {
+    stream: string;
+    streamSeq: number | null;
+    subject: string;
+    messageId: string | null;
+    payload: Record<string, unknown> | null;
+    deliveries: number;
+    executionId: string | null;
+    error: { code: string; message: string };
+  },
+): Promise<void> {
+  await db.em().execute(
+    `insert into dead_letters (stream, stream_seq, subject, message_id, payload, deliveries, execution_id, error_code, error_message)
+     values (?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?) on conflict (stream, stream_seq) do nothing`,
+    [
+      letter.stream,
+      letter.streamSeq,
+      letter.subject,
+      letter.messageId,
+      letter.payload === null ? null : JSON.stringify(letter.payload),
+      letter.deliveries,
+      letter.executionId,
+      letter.error.code,
+      letter.error.message,
+    ],
+  );
+}
+
+/** Step attempts of an execution, oldest first. */
+export async function listStepAttempts(db: Database, executionId: string) {
+  return db.em().find(StepAttemptEntity, { executionId }, { orderBy: { id: 'asc' } });
+}
+
+/** Dead letters, newest first (optionally of one execution). */
+export async function listDeadLetters(db: Database, executionId?: string) {
+  return db.em().find(DeadLetterEntity, executionId ? { executionId } : {}, { orderBy: { id: 'desc' }, limit: 500 });
+}
