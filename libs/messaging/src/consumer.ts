@@ -1,4 +1,5 @@
 import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
 import { COMMAND_STEPS, type CommandKind, CommandPayload, commandSubject } from '@remediation/contracts';
 import { InvalidTransitionError, RemediationError, describeError, errorInfo, isRemediationError } from '@remediation/errors';
 import {
@@ -61,6 +62,8 @@ export interface CommandHandler {
 
 /** Settings for `startCommandConsumer`. */
 export interface ConsumerRuntimeOptions {
+  /** Core connection, for the MAX_DELIVERIES advisory. */
+  nc: NatsConnection;
   js: JetStreamClient;
   jsm: JetStreamManager;
   db: Database;
@@ -139,6 +142,43 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
 
   await ensureConsumer(jsm, settings);
   const inFlight = new Set<Promise<void>>();
+
+  // Deliveries that ran out through ack timeouts (the worker died or hung every time) never reach
+  // our give-up path; NATS announces them once, over core NATS (not stored). Dead-letter them and
+  // fail the run; the reconciler covers advisories nobody heard.
+  const advisories = options.nc.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${streams.commands}.${durable}`, {
+    queue: `${durable}-max-deliveries`,
+    callback: (err, m) => {
+      if (err) return;
+      void (async () => {
+        const adv = JSON.parse(m.string()) as { stream: string; stream_seq: number; deliveries: number };
+        const stored = await jsm.streams.getMessage(adv.stream, { seq: adv.stream_seq }).catch(() => null);
+        if (!stored) return;
+        const parsed = CommandPayload.safeParse(stored.json());
+        const error = {
+          code: 'MAX_DELIVERIES',
+          message: `no acknowledgement after ${adv.deliveries} deliveries of ${stored.subject}: the worker died or hung each time`,
+        };
+        await recordDeadLetter(db, {
+          stream: adv.stream,
+          streamSeq: adv.stream_seq,
+          subject: stored.subject,
+          messageId: stored.header?.get('Nats-Msg-Id') || null,
+          payload: parsed.success ? (parsed.data as unknown as Record<string, unknown>) : null,
+          deliveries: adv.deliveries,
+          executionId: parsed.success ? parsed.data.executionId : null,
+          error,
+        });
+        if (parsed.success) {
+          await applyTransition(db, { executionId: parsed.data.executionId, event: { type: 'step.abandoned', error }, worker }).catch((e) => {
+            if (!(e instanceof InvalidTransitionError)) throw e;
+          });
+        }
+        await jsm.streams.deleteMessage(adv.stream, adv.stream_seq).catch(() => undefined);
+        log.error({ streamSeq: adv.stream_seq, executionId: parsed.success ? parsed.data.executionId : null }, 'deliveries exhausted: dead-lettered');
+      })().catch((e) => log.error({ err: describeError(e) }, 'could not handle MAX_DELIVERIES advisory'));
+    },
+  });
 
   /** Runs `fn`, retrying while the database is unavailable, keeping the delivery alive. */
   async function withDatabase<T>(msg: JsMsg, what: string, fn: () => Promise<T>): Promise<T> {
@@ -353,6 +393,7 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
   return {
     async stop() {
       stopping = true;
+      advisories.unsubscribe();
       await messages?.close().catch(() => undefined);
       await loop.catch(() => undefined);
       await Promise.allSettled([...inFlight]);

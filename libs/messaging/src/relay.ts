@@ -22,6 +22,10 @@ export function startOutboxRelay(options: {
   logger: Logger;
   intervalMs?: number;
   batchSize?: number;
+  /** Called when a publish finds no stream (NATS lost its store): recreate the streams. */
+  repairStreams?: () => Promise<void>;
+  /** Hook for fault tests, called after a batch was published and before it is marked. */
+  faultPoint?: (point: string) => Promise<void> | void;
 }): RunningRelay {
   const { db, js, logger } = options;
   const intervalMs = options.intervalMs ?? 100;
@@ -37,6 +41,9 @@ export function startOutboxRelay(options: {
         await js.publish(m.subject, JSON.stringify(m.payload), { msgID: m.msgId, timeout: 10_000 });
       },
       batchSize,
+      async () => {
+        await options.faultPoint?.('relay-after-publish');
+      },
     );
     try {
       return await running;
@@ -57,6 +64,9 @@ export function startOutboxRelay(options: {
     } catch (err) {
       failures++;
       next = Math.min(5_000, intervalMs * 2 ** failures);
+      if (/no responders|stream not found|503/i.test(describeError(err)) && options.repairStreams) {
+        await options.repairStreams().catch(() => undefined);
+      }
       if (failures === 1 || failures % 20 === 0) logger.warn({ err: describeError(err) }, 'outbox relay failed; retrying');
     }
     if (!stopped) timer = setTimeout(tick, next);

@@ -21,6 +21,7 @@ export async function relayOutboxBatch(
   db: Database,
   publish: (message: OutboxMessage) => Promise<void>,
   limit = 100,
+  afterPublish?: () => Promise<void>,
 ): Promise<number> {
   return db.em().transactional(async (tx) => {
     const rows = await tx.execute<Array<{ id: string; msg_id: string; subject: string; payload: Record<string, unknown> }>>(
@@ -31,6 +32,7 @@ export async function relayOutboxBatch(
     for (const row of rows) {
       await publish({ id: Number(row.id), msgId: row.msg_id, subject: row.subject, payload: row.payload });
     }
+    if (afterPublish) await afterPublish();
     await tx.execute('update outbox set published_at = now() where id = any(?::bigint[])', [rows.map((r) => r.id)]);
     return rows.length;
   });

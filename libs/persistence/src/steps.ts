@@ -58,8 +58,8 @@ export async function claimStep(
  * Records a heartbeat of a claimed step: refreshes the attempt's and the execution's
  * `heartbeat_at` (only while the lease is still ours) and, with `details`, appends a history row
  * (`event`, e.g. `heartbeat`, with `{ received, total }` or `{ tool }`).
- * @returns `'ok'`, `'lost'` (another worker holds the lease) or `'cancelled'` (the execution left
- *   the step's state: cancelled by a user).
+ * @returns `'ok'`, `'lost'` (another worker holds the lease, or finished the step) or
+ *   `'cancelled'` (a user cancelled the execution).
  */
 export async function heartbeatStep(
   db: Database,
@@ -74,7 +74,8 @@ export async function heartbeatStep(
       [executionId],
     );
     const row = rows[0];
-    if (!row || row.state !== state) return 'cancelled';
+    if (!row || row.state === 'planner_cancelled' || row.state === 'patch_cancelled') return 'cancelled';
+    if (row.state !== state) return 'lost';
     if (row.lease_owner !== claimed.lease.owner || row.lease_attempt !== claimed.lease.attempt) return 'lost';
     await tx.execute('update executions set heartbeat_at = now() where id = ?', [executionId]);
     await tx.execute('update step_attempts set heartbeat_at = now() where id = ?', [claimed.attemptId]);

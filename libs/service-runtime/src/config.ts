@@ -19,6 +19,16 @@ export const BaseEnv = z.object({
   MAX_DELIVER: z.coerce.number().int().min(2).max(100).default(5),
   /** First retry delay, in ms. */
   RETRY_BASE_MS: z.coerce.number().int().positive().default(1_000),
+  /** Longest a step may run in one process before it is abandoned to a redelivery, ms. */
+  STEP_TIMEOUT_MS: z.coerce.number().int().positive().default(30 * 60_000),
+  /** Reconciler sweep interval, ms. */
+  RECONCILE_INTERVAL_MS: z.coerce.number().int().positive().default(15_000),
+  /** Staleness threshold for every step, ms (default: per-step values, 5–30 min). */
+  RECONCILE_STALE_MS: z.coerce.number().int().positive().optional(),
+  /** Re-issues of a stale step before its run is failed. */
+  RECONCILE_MAX_REISSUES: z.coerce.number().int().min(0).default(3),
+  /** Fault injection for the fault suite only (see faults.ts). */
+  FAULT_INJECT: z.string().optional(),
   /** Persistent data root: mirrors and base snapshots. */
   DATA_ROOT: z.string().min(1).default('.data/persistent'),
   /** Local (non-network) root: overlay upper/work dirs. */

@@ -10,7 +10,15 @@ import {
   ensureStreams,
   startCommandConsumer,
   startOutboxRelay,
+  startReconciler,
 } from '@remediation/messaging';
+import { Step } from '@remediation/contracts';
+import { faultsFromEnv } from './faults.js';
+
+/** The same staleness threshold for every step (tests and small deployments). */
+function staleForAllSteps(ms: number): Partial<Record<Step, number>> {
+  return Object.fromEntries(Step.options.map((s) => [s, ms]));
+}
 import { type Database, openDatabase } from '@remediation/persistence';
 import pino, { type Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
@@ -74,7 +82,22 @@ export async function startService(def: ServiceDefinition): Promise<RunningServi
   const nats = await connectNats(def.env.NATS_URL, def.name);
   await ensureStreams(nats.jsm, DEFAULT_STREAMS);
   const ctx: ServiceContext = { name: def.name, worker: `${def.name}:${process.pid}`, env: def.env, db, nats, logger, metrics };
-  const relay: RunningRelay = startOutboxRelay({ db, js: nats.js, logger });
+  const faultPoint = faultsFromEnv(def.env.FAULT_INJECT, (m) => logger.warn(m));
+  const relay: RunningRelay = startOutboxRelay({
+    db,
+    js: nats.js,
+    logger,
+    repairStreams: () => ensureStreams(nats.jsm, DEFAULT_STREAMS),
+    faultPoint,
+  });
+  const reconciler = startReconciler({
+    db,
+    logger,
+    worker: ctx.worker,
+    intervalMs: def.env.RECONCILE_INTERVAL_MS,
+    maxReissues: def.env.RECONCILE_MAX_REISSUES,
+    ...(def.env.RECONCILE_STALE_MS ? { staleAfterMs: staleForAllSteps(def.env.RECONCILE_STALE_MS) } : {}),
+  });
   const consumers: RunningConsumer[] = [];
   for (const handler of def.handlers?.(ctx) ?? []) {
     consumers.push(
@@ -82,13 +105,16 @@ export async function startService(def: ServiceDefinition): Promise<RunningServi
         js: nats.js,
         jsm: nats.jsm,
         db,
+        nc: nats.nc,
         worker: ctx.worker,
+        faultPoint,
         streams: DEFAULT_STREAMS,
         handler,
         logger,
         ackWaitMs: def.env.ACK_WAIT_MS,
         maxDeliver: def.env.MAX_DELIVER,
         retryBaseMs: def.env.RETRY_BASE_MS,
+        stepTimeoutMs: def.env.STEP_TIMEOUT_MS,
       }),
     );
   }
@@ -106,6 +132,7 @@ export async function startService(def: ServiceDefinition): Promise<RunningServi
       await Promise.allSettled(consumers.map((c) => c.stop()));
       if (extraStop) await extraStop().catch((err) => logger.error({ err: describeError(err) }, 'stop failed'));
       await http.close();
+      await reconciler.stop();
       await relay.stop();
       await nats.close();
       await db.close();

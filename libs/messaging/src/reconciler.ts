@@ -1,0 +1,137 @@
+import { type CommandPayload, type Step, commandForStep, commandSubject } from '@remediation/contracts';
+import { InvalidTransitionError, describeError } from '@remediation/errors';
+import { type Database, applyTransition } from '@remediation/persistence';
+import type { Logger } from 'pino';
+
+/** Default staleness thresholds per step, in ms: how long without a heartbeat before re-issue. */
+export const DEFAULT_STALE_AFTER_MS: Record<Step, number> = {
+  planning: 10 * 60_000,
+  workspace: 30 * 60_000,
+  editing: 30 * 60_000,
+  committing: 5 * 60_000,
+  pushing: 10 * 60_000,
+  opening: 5 * 60_000,
+};
+
+/** Reconciler settings. */
+export interface ReconcilerOptions {
+  db: Database;
+  logger: Logger;
+  worker: string;
+  /** Per-step thresholds (ms); missing steps use DEFAULT_STALE_AFTER_MS. */
+  staleAfterMs?: Partial<Record<Step, number>>;
+  /** Re-issues of one step before the run is failed (default 3). */
+  maxReissues?: number;
+  /** Sweep interval, ms (default 15 000). */
+  intervalMs?: number;
+}
+
+/** Result of one sweep. */
+export interface SweepResult {
+  reissued: string[];
+  failed: string[];
+  /** False when another replica held the sweep lock. */
+  ran: boolean;
+}
+
+const ADVISORY_LOCK = 727002;
+
+/**
+ * One reconciler sweep (ARCHITECTURE.md: "A reconciler re-issues work for runs that are not
+ * terminal and whose heartbeat has gone stale"). PostgreSQL is the source of truth: a run
+ * whose command was lost (NATS lost its store, a relay crashed, deliveries ran out unseen) is
+ * found by its stale `heartbeat_at` and its step's command is written to the outbox again; after
+ * `maxReissues` the run fails with `STALE_STEP` and the reason. Safe with several replicas:
+ * a transaction-scoped advisory lock lets one sweep run at a time, and re-issued commands are
+ * fenced like any delivery (the last claimer holds the lease).
+ */
+export async function reconcileOnce(o: ReconcilerOptions): Promise<SweepResult> {
+  const thresholds = { ...DEFAULT_STALE_AFTER_MS, ...(o.staleAfterMs ?? {}) };
+  const maxReissues = o.maxReissues ?? 3;
+  const toFail: Array<{ id: string; step: string; reissues: number; staleMs: number }> = [];
+  const reissued: string[] = [];
+  const ran = await o.db.em().transactional(async (tx) => {
+    const lock = await tx.execute<Array<{ ok: boolean }>>('select pg_try_advisory_xact_lock(?) as ok', [ADVISORY_LOCK]);
+    if (!lock[0]?.ok) return false;
+    const cases = Object.entries(thresholds)
+      .map(([step, ms]) => `when '${step}' then interval '${Math.max(0, Math.floor(ms))} milliseconds'`)
+      .join(' ');
+    const rows = await tx.execute<
+      Array<{ id: string; remediation_id: string; step: Step; version: number; reissue_count: number; pull_request_id: string | null; stale_ms: number }>
+    >(
+      `select id, remediation_id, step, version, reissue_count, pull_request_id,
+              (extract(epoch from now() - heartbeat_at) * 1000)::bigint as stale_ms
+         from executions
+        where state in ('planner_running', 'patch_running', 'pr_opening') and step is not null
+          and heartbeat_at < now() - (case step ${cases} else interval '1 hour' end)
+        order by heartbeat_at
+        limit 100
+        for update skip locked`,
+    );
+    for (const r of rows) {
+      if (r.reissue_count >= maxReissues) {
+        toFail.push({ id: r.id, step: r.step, reissues: r.reissue_count, staleMs: Number(r.stale_ms) });
+        continue;
+      }
+      const kind = commandForStep(r.step);
+      const payload: CommandPayload = {
+        kind,
+        remediationId: r.remediation_id,
+        executionId: r.id,
+        issuedAt: new Date().toISOString(),
+        ...(r.pull_request_id && (kind === 'branch.push' || kind === 'pull_request.open') ? { pullRequestId: r.pull_request_id } : {}),
+      };
+      const n = r.reissue_count + 1;
+      await tx.execute('insert into outbox (msg_id, subject, payload) values (?, ?, ?::jsonb)', [
+        `${r.id}:${r.version}:reissue${n}`,
+        commandSubject(kind),
+        JSON.stringify(payload),
+      ]);
+      await tx.execute('update executions set reissue_count = ?, heartbeat_at = now() where id = ?', [n, r.id]);
+      await tx.execute(
+        `insert into history (execution_id, event, step, worker, details, at) values (?, 'reconciler.reissued', ?, ?, ?::jsonb, now())`,
+        [r.id, r.step, o.worker, JSON.stringify({ command: kind, reissue: n, staleMs: Number(r.stale_ms) })],
+      );
+      reissued.push(r.id);
+    }
+    return true;
+  });
+  const failed: string[] = [];
+  for (const f of toFail) {
+    try {
+      await applyTransition(o.db, {
+        executionId: f.id,
+        event: {
+          type: 'step.abandoned',
+          error: {
+            code: 'STALE_STEP',
+            message: `step ${f.step} showed no sign of life for ${Math.round(f.staleMs / 1000)} s after ${f.reissues} re-issue(s)`,
+          },
+        },
+        worker: o.worker,
+      });
+      failed.push(f.id);
+    } catch (err) {
+      if (!(err instanceof InvalidTransitionError)) throw err;
+    }
+  }
+  if (reissued.length || failed.length) o.logger.warn({ reissued, failed }, 'reconciler acted on stale runs');
+  return { reissued, failed, ran };
+}
+
+/** Runs `reconcileOnce` every `intervalMs` until stopped. Errors are logged, never fatal. */
+export function startReconciler(o: ReconcilerOptions): { stop(): Promise<void> } {
+  let stopped = false;
+  let current: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    if (stopped) return;
+    current = reconcileOnce(o).catch((err) => o.logger.warn({ err: describeError(err) }, 'reconciler sweep failed'));
+  }, o.intervalMs ?? 15_000);
+  return {
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await current;
+    },
+  };
+}

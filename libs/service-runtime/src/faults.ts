@@ -1,0 +1,31 @@
+/**
+ * Fault injection for the fault suite (test/faults): `FAULT_INJECT` lists points at which a
+ * service kills itself or pauses, e.g.
+ * `after-commit-before-ack@patch.commit=kill;relay-after-publish=kill;before-handle@plan.run=sleep:5000`.
+ * Points: `before-handle@<command>`, `after-commit-before-ack@<command>`, `relay-after-publish`.
+ * Each fault fires once per process. Unset in production: the hook is then a no-op.
+ */
+export type FaultPoint = (point: string, kind?: string) => Promise<void>;
+
+/**
+ * Parses `FAULT_INJECT`.
+ * @throws Error naming the bad entry when the syntax is wrong.
+ */
+export function faultsFromEnv(spec: string | undefined, log: (msg: string) => void): FaultPoint {
+  if (!spec) return async () => undefined;
+  const faults = new Map<string, { action: 'kill' | 'sleep' | 'exit'; ms: number; fired: boolean }>();
+  for (const entry of spec.split(';').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^([a-z-]+(?:@[a-z._]+)?)=(kill|exit|sleep:(\d+))$/.exec(entry);
+    if (!m) throw new Error(`FAULT_INJECT: cannot parse ${JSON.stringify(entry)} (expected point[@command]=kill|exit|sleep:<ms>)`);
+    faults.set(m[1]!, { action: m[2]!.startsWith('sleep') ? 'sleep' : (m[2] as 'kill' | 'exit'), ms: Number(m[3] ?? 0), fired: false });
+  }
+  return async (point, kind) => {
+    const f = faults.get(kind ? `${point}@${kind}` : point) ?? faults.get(point);
+    if (!f || f.fired) return;
+    f.fired = true;
+    log(`FAULT_INJECT: ${point}${kind ? '@' + kind : ''} → ${f.action}${f.action === 'sleep' ? ' ' + f.ms + ' ms' : ''}`);
+    if (f.action === 'kill') process.kill(process.pid, 'SIGKILL');
+    if (f.action === 'exit') process.exit(75);
+    if (f.action === 'sleep') await new Promise((r) => setTimeout(r, f.ms));
+  };
+}
