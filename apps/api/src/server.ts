@@ -4,7 +4,9 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { type ZodTypeProvider, jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import {
+  CancelRequest,
   CreateExecutionRequest,
+  DeadLetter,
   CreatePullRequestRequest,
   CreateRemediationRequest,
   DiffResponse,
@@ -15,12 +17,12 @@ import {
   RemediationResponse,
 } from '@remediation/contracts';
 import type { Database, EntityManager } from '@remediation/persistence';
-import { getExecutionView, getHistory, getRemediationView } from '@remediation/persistence';
+import { getDeadLetters, getExecutionView, getHistory, getRemediationView } from '@remediation/persistence';
 import type { NatsHandles } from '@remediation/messaging';
 import type { Logger } from 'pino';
 import { installErrorHandler } from './errors.js';
 import { createExecution, createRemediation } from './handlers/remediations.js';
-import { getDiff, requestPullRequest } from './handlers/executions.js';
+import { cancelExecution, getDiff, requestPullRequest, retryExecution } from './handlers/executions.js';
 
 /** What the API's handlers need. */
 export interface ApiContext {
@@ -72,10 +74,14 @@ export async function buildApi(ctx: ApiContext, options: { bodyLimitBytes?: numb
     schema: {
       summary: 'Start a patch execution for a tier (optionally a subset of targets)',
       params: IdParam,
+      headers: z.object({ 'idempotency-key': z.string().min(1).max(200).optional() }),
       body: CreateExecutionRequest,
-      response: { 202: ExecutionResponse, ...errors },
+      response: { 202: ExecutionResponse, 200: ExecutionResponse, ...errors },
     },
-  }, async (req, reply) => reply.code(202).send(await createExecution(ctx, req.params.id, req.body)));
+  }, async (req, reply) => {
+    const { created, execution } = await createExecution(ctx, req.params.id, req.body, req.headers['idempotency-key']);
+    return reply.code(created ? 202 : 200).send(execution);
+  });
 
   app.get('/v1/executions/:id', {
     schema: { summary: 'An execution: state, targets, patch versions (ref + SHA), pull requests', params: IdParam, response: { 200: ExecutionResponse, ...errors } },
@@ -83,7 +89,42 @@ export async function buildApi(ctx: ApiContext, options: { bodyLimitBytes?: numb
 
   app.get('/v1/executions/:id/history', {
     schema: { summary: 'Every transition and heartbeat of an execution, in order', params: IdParam, response: { 200: HistoryResponse, ...errors } },
-  }, async (req) => ({ executionId: req.params.id, entries: await getHistory(ctx.db, req.params.id) }));
+  }, async (req) => getHistory(ctx.db, req.params.id));
+
+  app.get('/v1/remediations/:id/history', {
+    schema: { summary: "History of the remediation's latest plan execution", params: IdParam, response: { 200: HistoryResponse, ...errors } },
+  }, async (req) => getHistory(ctx.db, (await getRemediationView(ctx.db, req.params.id)).planExecution.id));
+
+  app.post('/v1/executions/:id/retry', {
+    schema: {
+      summary: 'Resume a failed execution (plan or patch) at the step that failed',
+      params: IdParam,
+      response: { 202: ExecutionResponse, ...errors },
+    },
+  }, async (req, reply) => {
+    await retryExecution(ctx, req.params.id);
+    return reply.code(202).send(await getExecutionView(ctx.db, req.params.id));
+  });
+
+  app.post('/v1/executions/:id/cancel', {
+    schema: {
+      summary: 'Stop a running execution (plan or patch); its workspace is released',
+      params: IdParam,
+      body: CancelRequest.default({ reason: 'cancelled by the API caller' }),
+      response: { 202: ExecutionResponse, ...errors },
+    },
+  }, async (req, reply) => {
+    await cancelExecution(ctx, req.params.id, req.body?.reason ?? 'cancelled by the API caller');
+    return reply.code(202).send(await getExecutionView(ctx.db, req.params.id));
+  });
+
+  app.get('/v1/dead-letters', {
+    schema: {
+      summary: 'Messages given up on after their deliveries ran out, newest first',
+      querystring: z.object({ executionId: z.string().optional() }),
+      response: { 200: z.object({ deadLetters: z.array(DeadLetter) }), ...errors },
+    },
+  }, async (req) => ({ deadLetters: await getDeadLetters(ctx.db, req.query.executionId) }));
 
   app.get('/v1/executions/:id/diff', {
     schema: {

@@ -4,6 +4,7 @@ import { BaseEnv, loadEnv, runMain } from '@remediation/service-runtime';
 import { checkOverlaySupport } from './adapters/workspace.js';
 import { branchPushHandler } from './handlers/push.js';
 import { patchCommitHandler } from './handlers/commit.js';
+import { workspaceReleaseHandler } from './handlers/release.js';
 import { serveDiff } from './handlers/diff.js';
 import { type GatewayDeps, workspacePrepareHandler } from './handlers/workspace.js';
 
@@ -31,6 +32,6 @@ await runMain(() => ({
       localRoot: resolve(env.LOCAL_ROOT),
       commitAuthor: { name: env.COMMIT_AUTHOR_NAME, email: env.COMMIT_AUTHOR_EMAIL },
     };
-    return [workspacePrepareHandler(deps), patchCommitHandler(deps), branchPushHandler(deps)];
+    return [workspacePrepareHandler(deps), patchCommitHandler(deps), branchPushHandler(deps), workspaceReleaseHandler(deps)];
   },
 }));

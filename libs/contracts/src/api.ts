@@ -147,8 +147,31 @@ export const HistoryEntry = z.object({
 });
 export type HistoryEntry = z.infer<typeof HistoryEntry>;
 
-/** `GET /v1/executions/:id/history` body. */
-export const HistoryResponse = z.object({ executionId: z.string(), entries: z.array(HistoryEntry) });
+/** One attempt at a step: which delivery, which worker, its heartbeats and outcome. */
+export const StepAttempt = z.object({
+  step: Step,
+  command: z.string(),
+  /** Lease attempt (fencing token) of this claim. */
+  attempt: z.number().int(),
+  /** JetStream delivery count of the message that carried it (1 = first delivery). */
+  deliveryCount: z.number().int(),
+  worker: z.string(),
+  startedAt: z.string(),
+  heartbeatAt: z.string(),
+  finishedAt: z.string().nullable(),
+  /** `succeeded`, `retrying` (nak with delay), `failed`, `fenced` (lease lost), `cancelled`, `abandoned` (dead-lettered), or null while running. */
+  outcome: z.string().nullable(),
+  error: z.object({ code: z.string(), message: z.string() }).nullable(),
+});
+export type StepAttempt = z.infer<typeof StepAttempt>;
+
+/** `GET /v1/executions/:id/history` body: transitions and heartbeats in order, and step attempts. */
+export const HistoryResponse = z.object({
+  executionId: z.string(),
+  state: ExecutionState,
+  entries: z.array(HistoryEntry),
+  attempts: z.array(StepAttempt),
+});
 export type HistoryResponse = z.infer<typeof HistoryResponse>;
 
 /** `GET /v1/executions/:id/diff` body: the unified diff of the latest patch version. */
@@ -160,6 +183,25 @@ export const DiffResponse = z.object({
   diff: z.string(),
 });
 export type DiffResponse = z.infer<typeof DiffResponse>;
+
+/** A message given up on, kept for inspection (`GET /v1/dead-letters`). */
+export const DeadLetter = z.object({
+  id: z.number().int(),
+  stream: z.string(),
+  streamSeq: z.number().int().nullable(),
+  subject: z.string(),
+  messageId: z.string().nullable(),
+  payload: z.record(z.string(), z.unknown()).nullable(),
+  deliveries: z.number().int(),
+  executionId: z.string().nullable(),
+  error: z.object({ code: z.string(), message: z.string() }),
+  createdAt: z.string(),
+});
+export type DeadLetter = z.infer<typeof DeadLetter>;
+
+/** `POST /v1/executions/:id/cancel` body. */
+export const CancelRequest = z.object({ reason: z.string().min(1).max(500).default('cancelled by the API caller') });
+export type CancelRequest = z.infer<typeof CancelRequest>;
 
 /** `POST /v1/executions/:id/pull-requests` body. */
 export const CreatePullRequestRequest = z.object({

@@ -2,7 +2,8 @@ import type {
   ExecutionResponse,
   ExecutionTarget,
   ExecutionSummary,
-  HistoryEntry,
+  DeadLetter,
+  HistoryResponse,
   PullRequestBody,
   RemediationResponse,
 } from '@remediation/contracts';
@@ -11,7 +12,9 @@ import type { Database } from './database.js';
 import {
   ExecutionEntity,
   ExecutionTargetEntity,
+  DeadLetterEntity,
   HistoryEntity,
+  StepAttemptEntity,
   PatchVersionEntity,
   PullRequestEntity,
   RemediationEntity,
@@ -132,12 +135,30 @@ export async function getExecutionView(db: Database, id: string): Promise<Execut
  * `GET /v1/executions/:id/history`: every transition and heartbeat in order.
  * @throws NotFoundError
  */
-export async function getHistory(db: Database, executionId: string): Promise<HistoryEntry[]> {
+export async function getHistory(db: Database, executionId: string): Promise<HistoryResponse> {
   const em = db.em();
-  const exists = await em.count(ExecutionEntity, { id: executionId });
-  if (!exists) throw new NotFoundError('execution', executionId);
-  const rows = await em.find(HistoryEntity, { executionId }, { orderBy: { id: 'asc' } });
-  return rows.map((h) => ({
+  const exec = await em.findOne(ExecutionEntity, { id: executionId });
+  if (!exec) throw new NotFoundError('execution', executionId);
+  const [rows, attempts] = await Promise.all([
+    em.find(HistoryEntity, { executionId }, { orderBy: { id: 'asc' } }),
+    em.find(StepAttemptEntity, { executionId }, { orderBy: { id: 'asc' } }),
+  ]);
+  return {
+    executionId,
+    state: exec.state,
+    attempts: attempts.map((a) => ({
+      step: a.step,
+      command: a.command,
+      attempt: a.leaseAttempt,
+      deliveryCount: a.deliveryCount,
+      worker: a.worker,
+      startedAt: iso(a.startedAt)!,
+      heartbeatAt: iso(a.heartbeatAt)!,
+      finishedAt: iso(a.finishedAt),
+      outcome: a.outcome ?? null,
+      error: a.errorCode ? { code: a.errorCode, message: a.errorMessage ?? '' } : null,
+    })),
+    entries: rows.map((h) => ({
     at: iso(h.at)!,
     event: h.event,
     from: h.fromState ?? null,
@@ -145,5 +166,23 @@ export async function getHistory(db: Database, executionId: string): Promise<His
     step: h.step ?? null,
     worker: h.worker ?? null,
     details: h.details ?? {},
+    })),
+  };
+}
+
+/** Dead letters (newest first), optionally of one execution. */
+export async function getDeadLetters(db: Database, executionId?: string): Promise<DeadLetter[]> {
+  const rows = await db.em().find(DeadLetterEntity, executionId ? { executionId } : {}, { orderBy: { id: 'desc' }, limit: 500 });
+  return rows.map((d) => ({
+    id: Number(d.id),
+    stream: d.stream,
+    streamSeq: d.streamSeq === null || d.streamSeq === undefined ? null : Number(d.streamSeq),
+    subject: d.subject,
+    messageId: d.messageId ?? null,
+    payload: d.payload ?? null,
+    deliveries: d.deliveries,
+    executionId: d.executionId ?? null,
+    error: { code: d.errorCode, message: d.errorMessage },
+    createdAt: iso(d.createdAt)!,
   }));
 }

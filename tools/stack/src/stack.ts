@@ -27,6 +27,10 @@ export interface StackOptions {
   env?: Record<string, string>;
   /** Log level of the services (default `info`). */
   logLevel?: string;
+  /** Extra environment per service (e.g. FAULT_INJECT for one of them). */
+  serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
+  /** Processes per service (default 1); replicas are named `<service>#<n>`. */
+  replicas?: Partial<Record<ServiceName, number>>;
 }
 
 /** A running stack. */
@@ -35,8 +39,13 @@ export interface Stack {
   githubUrl: string;
   logDir: string;
   processes: Map<string, StackProcess>;
-  /** Starts one service again (after it was killed), waiting until it is ready. */
-  restart(name: ServiceName): Promise<void>;
+  /**
+   * Starts one service process again (after it was killed or stopped), waiting until it is
+   * ready. `name` is a service or a replica (`planner#2`); `env` replaces its extra environment.
+   */
+  restart(name: string, env?: Record<string, string>): Promise<void>;
+  /** Sends a signal to one process (e.g. SIGKILL, SIGSTOP, SIGCONT). */
+  signal(name: string, signal: NodeJS.Signals): void;
   stop(): Promise<void>;
 }
 
@@ -96,10 +105,18 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   processes.set('github-local', gh);
 
   const apiPort = o.apiPort ?? (await freePort());
-  const healthPorts = new Map<ServiceName, number>();
-  const envFor = async (name: ServiceName): Promise<NodeJS.ProcessEnv> => {
-    if (!healthPorts.has(name)) healthPorts.set(name, name === 'api' ? apiPort : await freePort());
-    const env: NodeJS.ProcessEnv = { ...baseEnv, HEALTH_PORT: String(healthPorts.get(name)) };
+  const healthPorts = new Map<string, number>();
+  const serviceOf = (proc: string) => proc.split('#')[0] as ServiceName;
+  const extraEnv = new Map<string, Record<string, string>>();
+  const envFor = async (proc: string): Promise<NodeJS.ProcessEnv> => {
+    const name = serviceOf(proc);
+    if (!healthPorts.has(proc)) healthPorts.set(proc, proc === 'api' ? apiPort : await freePort());
+    const env: NodeJS.ProcessEnv = {
+      ...baseEnv,
+      ...(o.serviceEnv?.[name] ?? {}),
+      ...(extraEnv.get(proc) ?? {}),
+      HEALTH_PORT: String(healthPorts.get(proc)),
+    };
     if (name === 'api') env['API_PORT'] = String(apiPort);
     if (name === 'planner') {
       env['OSV_DIR'] = resolve(o.osvDir);
@@ -112,21 +129,22 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     }
     return env;
   };
-  const startOne = async (name: ServiceName) => {
-    const p = await spawnLogged(name, node, ['--import', 'tsx', `apps/${name}/src/main.ts`], {
+  const startOne = async (proc: string) => {
+    const p = await spawnLogged(proc.replace('#', '-'), node, ['--import', 'tsx', `apps/${serviceOf(proc)}/src/main.ts`], {
       cwd: o.repoRoot,
-      env: await envFor(name),
+      env: await envFor(proc),
       logDir,
     });
-    processes.set(name, p);
-    return p;
+    processes.set(proc, p);
+    return { proc, p };
   };
+  const names = SERVICES.flatMap((s) => Array.from({ length: o.replicas?.[s] ?? 1 }, (_, i) => (i === 0 ? s : `${s}#${i + 1}`)));
   const stop = async () => {
     await Promise.all([...processes.values()].map((p) => stopProcess(p)));
   };
   try {
-    const started = await Promise.all(SERVICES.map(startOne));
-    await Promise.all(started.map((p) => waitReady(p, `http://127.0.0.1:${healthPorts.get(p.name as ServiceName)}/readyz`)));
+    const started = await Promise.all(names.map(startOne));
+    await Promise.all(started.map(({ proc, p }) => waitReady(p, `http://127.0.0.1:${healthPorts.get(proc)}/readyz`)));
   } catch (err) {
     await stop();
     throw err;
@@ -136,11 +154,17 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     githubUrl,
     logDir,
     processes,
-    async restart(name) {
+    async restart(name, env) {
       const old = processes.get(name);
       if (old) await stopProcess(old);
-      const p = await startOne(name);
+      if (env) extraEnv.set(name, env);
+      const { p } = await startOne(name);
       await waitReady(p, `http://127.0.0.1:${healthPorts.get(name)}/readyz`);
+    },
+    signal(name, signal) {
+      const p = processes.get(name);
+      if (!p) throw new Error(`no process ${name}`);
+      p.child.kill(signal);
     },
     stop,
   };

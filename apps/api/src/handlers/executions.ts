@@ -96,3 +96,45 @@ export async function requestPullRequest(
   const pr = await ctx.db.em().findOneOrFail(PullRequestEntity, { id: prId });
   return pullRequestBody(pr);
 }
+
+/**
+ * `POST /v1/executions/:id/retry`: resumes a failed execution (plan or patch) at the step that
+ * failed; completed steps are not redone (their results are in the database and the mirror).
+ * @throws NotFoundError; InvalidTransitionError (409) when the execution is not failed.
+ */
+export async function retryExecution(ctx: ApiContext, id: string): Promise<void> {
+  const exec = await ctx.db.em().findOne(ExecutionEntity, { id });
+  if (!exec) throw new NotFoundError('execution', id);
+  await applyTransition(ctx.db, {
+    executionId: id,
+    event: { type: 'retry.requested', ...(exec.pullRequestId ? { pullRequestId: exec.pullRequestId } : {}) },
+    worker: ctx.worker,
+    details: { failedStep: exec.failedStep, previousError: exec.errorCode ? { code: exec.errorCode, message: exec.errorMessage } : null },
+    mutate: async (tx) => {
+      if (exec.pullRequestId && exec.state === 'pr_failed') {
+        await tx.nativeUpdate(PullRequestEntity, { id: exec.pullRequestId }, { state: 'opening', updatedAt: new Date() });
+      }
+    },
+  });
+}
+
+/**
+ * `POST /v1/executions/:id/cancel`: stops a running execution (plan or patch). The worker
+ * notices at its next heartbeat and stops; git-gateway releases the workspace.
+ * @throws NotFoundError; InvalidTransitionError (409) when the execution is not running.
+ */
+export async function cancelExecution(ctx: ApiContext, id: string, reason: string): Promise<void> {
+  const exec = await ctx.db.em().findOne(ExecutionEntity, { id });
+  if (!exec) throw new NotFoundError('execution', id);
+  await applyTransition(ctx.db, {
+    executionId: id,
+    event: { type: 'cancel.requested', reason },
+    worker: ctx.worker,
+    set: { errorCode: 'CANCELLED', errorMessage: reason },
+    mutate: async (tx) => {
+      if (exec.pullRequestId && exec.state === 'pr_opening') {
+        await tx.nativeUpdate(PullRequestEntity, { id: exec.pullRequestId }, { state: 'failed', updatedAt: new Date() });
+      }
+    },
+  });
+}

@@ -79,8 +79,28 @@ export async function createExecution(
   ctx: ApiContext,
   remediationId: string,
   body: CreateExecutionRequest,
-): Promise<ExecutionResponse> {
-  const id = await ctx.db.em().transactional(async (tx) => {
+  idempotencyKey?: string,
+): Promise<{ created: boolean; execution: ExecutionResponse }> {
+  const key = idempotencyKey ? `${remediationId}:${idempotencyKey}` : null;
+  if (key) {
+    const existing = await ctx.db.em().findOne(ExecutionEntity, { idempotencyKey: key });
+    if (existing) return { created: false, execution: await getExecutionView(ctx.db, existing.id) };
+  }
+  let id: string;
+  try {
+    id = await insertExecution(ctx, remediationId, body, key);
+  } catch (err) {
+    if (key && (err as { code?: string }).code === '23505') {
+      const existing = await ctx.db.em().findOne(ExecutionEntity, { idempotencyKey: key });
+      if (existing) return { created: false, execution: await getExecutionView(ctx.db, existing.id) };
+    }
+    throw err;
+  }
+  return { created: true, execution: await getExecutionView(ctx.db, id) };
+}
+
+async function insertExecution(ctx: ApiContext, remediationId: string, body: CreateExecutionRequest, key: string | null): Promise<string> {
+  return ctx.db.em().transactional(async (tx) => {
     const rows = await tx.execute<Array<{ execution_seq: number; codebase: { baseBranch?: string } }>>(
       'update remediations set execution_seq = execution_seq + 1 where id = ? returning execution_seq, codebase',
       [remediationId],
@@ -124,6 +144,7 @@ export async function createExecution(
         branchName: body.branchName ?? null,
         asDraft: body.asDraft,
         baseBranch: rem.codebase.baseBranch ?? null,
+        idempotencyKey: key,
       },
       ctx.worker,
     );
@@ -145,5 +166,4 @@ export async function createExecution(
     }
     return id;
   });
-  return getExecutionView(ctx.db, id);
 }
