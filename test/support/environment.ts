@@ -3,7 +3,14 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
-import { type OwnNatsServer, type Stack, startNatsServer, startStack, unmountUnder } from '@remediation/stack';
+import { type OwnNatsServer, type Stack, type StackOptions, startNatsServer, startStack, unmountUnder } from '@remediation/stack';
+
+/** `url` with its port replaced. */
+export function withPort(url: string, port: number): string {
+  const u = new URL(url);
+  u.port = String(port);
+  return u.toString();
+}
 import { fixturePath, repoRoot } from '@remediation/testing';
 
 /** Base URL of the PostgreSQL server tests create their own databases on. */
@@ -12,7 +19,7 @@ export const TEST_PG_URL = process.env['TEST_DATABASE_URL'] ?? 'postgres://postg
 /** A fresh, uniquely named database URL on the test server (dropped by `dropDatabase`). */
 export function freshDatabaseUrl(label: string): string {
   const url = new URL(TEST_PG_URL);
-  url.pathname = `/rem_test_${label}_${process.pid}_${Date.now().toString(36)}`;
+  url.pathname = `/rem_test_${label.replace(/[^A-Za-z0-9_]/g, "_")}_${process.pid}_${Date.now().toString(36)}`;
   return url.toString();
 }
 
@@ -77,7 +84,17 @@ export interface TestEnvironment {
  * GitHub-compatible server as separate processes, with advisories from ../shared/fixtures/osv/npm
  * and version lists from the registry snapshot in ../shared/fixtures/registry/npm.
  */
-export async function startTestEnvironment(label: string, env: Record<string, string> = {}): Promise<TestEnvironment> {
+export async function startTestEnvironment(
+  label: string,
+  env: Record<string, string> = {},
+  options: {
+    serviceEnv?: StackOptions['serviceEnv'];
+    replicas?: StackOptions['replicas'];
+    /** Services reach PostgreSQL through this proxy port instead of directly. */
+    databasePort?: number;
+    registry?: StackOptions['registry'];
+  } = {},
+): Promise<TestEnvironment> {
   const dir = await mkdtemp(join(tmpdir(), `rem-${label}-`));
   const reposRoot = join(dir, 'github');
   await mkdir(reposRoot, { recursive: true });
@@ -88,13 +105,16 @@ export async function startTestEnvironment(label: string, env: Record<string, st
     stack = await startStack({
       repoRoot,
       databaseUrl,
+      ...(options.databasePort ? { serviceDatabaseUrl: withPort(databaseUrl, options.databasePort) } : {}),
       natsUrl: nats.url,
       dataDir: join(dir, 'data'),
       githubReposRoot: reposRoot,
       osvDir: fixturePath('osv/npm'),
-      registry: { snapshotDir: fixturePath('registry/npm') },
+      registry: options.registry ?? { snapshotDir: fixturePath('registry/npm') },
       logLevel: 'debug',
       env: { RETRY_BASE_MS: '200', ...env },
+      ...(options.serviceEnv ? { serviceEnv: options.serviceEnv } : {}),
+      ...(options.replicas ? { replicas: options.replicas } : {}),
     });
   } catch (err) {
     await nats.stop();

@@ -46,6 +46,16 @@ export async function buildApi(ctx: ApiContext, options: { bodyLimitBytes?: numb
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandler(app);
+  // An empty body with a JSON content type (POST /retry from curl or a client) means "no body".
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    if (body === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(body as string));
+    } catch (err) {
+      done(Object.assign(err as Error, { statusCode: 400, code: 'REQUEST_INVALID' }), undefined);
+    }
+  });
   await app.register(swagger, {
     openapi: {
       info: { title: 'Remediation API', version: '1.0.0', description: 'Plans and applies upgrades that fix vulnerable dependencies, and opens pull requests.' },

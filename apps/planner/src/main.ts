@@ -15,13 +15,15 @@ const PlannerEnv = BaseEnv.extend({
   NPM_REGISTRY_SNAPSHOT_DIR: z.string().min(1).optional(),
   /** Time limit of one registry request, in ms (some registries are slow; packuments are big). */
   NPM_REGISTRY_TIMEOUT_MS: z.coerce.number().int().positive().default(120_000),
+  /** Retries of one registry request inside a delivery (network errors, 429, 5xx). */
+  NPM_REGISTRY_RETRIES: z.coerce.number().int().min(0).max(10).default(4),
 });
 
 const env = loadEnv(PlannerEnv);
 let advisories: Promise<AdvisorySource> | undefined;
 const versions: VersionSource = env.NPM_REGISTRY_SNAPSHOT_DIR
   ? new SnapshotDirectorySource(resolve(env.NPM_REGISTRY_SNAPSHOT_DIR))
-  : new NpmRegistrySource({ url: env.NPM_REGISTRY_URL, timeoutMs: env.NPM_REGISTRY_TIMEOUT_MS });
+  : new NpmRegistrySource({ url: env.NPM_REGISTRY_URL, timeoutMs: env.NPM_REGISTRY_TIMEOUT_MS, retries: env.NPM_REGISTRY_RETRIES });
 const registryLabel = env.NPM_REGISTRY_SNAPSHOT_DIR ? resolve(env.NPM_REGISTRY_SNAPSHOT_DIR) : env.NPM_REGISTRY_URL;
 
 await runMain(() => ({

@@ -292,7 +292,9 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
       await finish('succeeded');
       msg.ack();
     } catch (caught) {
-      const err = abortReason && caught === abortReason ? abortReason : caught;
+      // Once the step is no longer ours (cancelled, lease lost, timed out), that is the outcome,
+      // whatever the handler tripped over on its way out (e.g. its workspace being released).
+      const err = abortReason ?? caught;
       if (err instanceof InvalidTransitionError || err instanceof AlreadyProcessedError) {
         mlog.info({ reason: (err as Error).message }, 'step already applied: acked without effect');
         await finish('succeeded');

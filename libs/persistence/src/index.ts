@@ -18,6 +18,6 @@ export type { ClaimedStep } from './steps.js';
 export { relayOutboxBatch, countUnpublished } from './outbox.js';
 export type { OutboxMessage } from './outbox.js';
 export { getRemediationView, getExecutionView, getHistory, getDeadLetters, pullRequestBody, executionTargetBody } from './views.js';
-export { executionAtStep, latestPlan } from './lookups.js';
+export { loadExecution, latestPlan } from './lookups.js';
 export type { EntityManager } from '@mikro-orm/postgresql';
 export { isDatabaseUnavailable } from './availability.js';

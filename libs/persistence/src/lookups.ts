@@ -1,15 +1,17 @@
-import type { ExecutionState, PlannerOutput, Step } from '@remediation/contracts';
+import type { PlannerOutput } from '@remediation/contracts';
+import { NotFoundError } from '@remediation/errors';
 import type { Database } from './database.js';
 import { ExecutionEntity } from './entities.js';
 
 /**
- * Loads an execution that a command handler is about to work on, or null when it is no longer
- * at `state`/`step` (the step already happened: a redelivery or a duplicate command).
- * @throws NotFoundError-like MikroORM error when the execution does not exist.
+ * Loads an execution a command handler works on. The consumer runtime has already claimed the
+ * step (lease); the handler's commit is fenced by it, so no state check is needed here.
+ * @throws NotFoundError when the execution does not exist (a command for an unknown run).
  */
-export async function executionAtStep(db: Database, executionId: string, state: ExecutionState, step: Step | null) {
-  const exec = await db.em().findOneOrFail(ExecutionEntity, { id: executionId });
-  return exec.state === state && (exec.step ?? null) === step ? exec : null;
+export async function loadExecution(db: Database, executionId: string) {
+  const exec = await db.em().findOne(ExecutionEntity, { id: executionId });
+  if (!exec) throw new NotFoundError('execution', executionId);
+  return exec;
 }
 
 /** The PlannerOutput of the remediation's latest generated plan, or null. */

@@ -5,3 +5,5 @@ export type { OwnNatsServer } from './nats-server.js';
 export { freePort, spawnLogged, stopProcess, waitReady } from './processes.js';
 export type { StackProcess } from './processes.js';
 export { unmountUnder } from './mounts.js';
+export { startTcpProxy } from './tcp-proxy.js';
+export type { TcpProxy } from './tcp-proxy.js';

@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:net';
@@ -21,6 +21,11 @@ export interface OwnNatsServer {
   process: StackProcess;
   /** Stops it (SIGTERM, or SIGKILL with `hard`). */
   stop(hard?: boolean): Promise<void>;
+  /**
+   * Stops and starts it again on the same port. `hard`: SIGKILL; `wipe`: delete the store first
+   * (simulates a server that lost its recent writes).
+   */
+  restart(options?: { hard?: boolean; wipe?: boolean; downMs?: number }): Promise<void>;
 }
 
 /**
@@ -29,8 +34,33 @@ export interface OwnNatsServer {
  */
 export async function startNatsServer(dir: string, port?: number): Promise<OwnNatsServer> {
   const p = port ?? (await freePort());
-  await mkdir(join(dir, 'store'), { recursive: true });
-  const proc = await spawnLogged('nats-server', natsServerBinary(), ['-a', '127.0.0.1', '-p', String(p), '-js', '-sd', join(dir, 'store')], {
+  const store = join(dir, 'store');
+  let proc = await spawnNats(dir, store, p);
+  const server: OwnNatsServer = {
+    url: `nats://127.0.0.1:${p}`,
+    port: p,
+    get process() {
+      return proc;
+    },
+    async stop(hard = false) {
+      if (hard) {
+        proc.child.kill('SIGKILL');
+        await proc.exited;
+      } else await stopProcess(proc);
+    },
+    async restart(options = {}) {
+      await server.stop(options.hard ?? false);
+      if (options.wipe) await rm(store, { recursive: true, force: true });
+      if (options.downMs) await new Promise((r) => setTimeout(r, options.downMs));
+      proc = await spawnNats(dir, store, p);
+    },
+  };
+  return server;
+}
+
+async function spawnNats(dir: string, store: string, p: number): Promise<StackProcess> {
+  await mkdir(store, { recursive: true });
+  const proc = await spawnLogged('nats-server', natsServerBinary(), ['-a', '127.0.0.1', '-p', String(p), '-js', '-sd', store], {
     cwd: dir,
     env: process.env,
     logDir: dir,
@@ -42,19 +72,8 @@ export async function startNatsServer(dir: string, port?: number): Promise<OwnNa
       s.once('connect', () => (s.destroy(), resolve(true)));
       s.once('error', () => resolve(false));
     });
-    if (ok) break;
+    if (ok) return proc;
     if (Date.now() > deadline) throw new Error(`nats-server did not start on port ${p}; see ${proc.logFile}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  return {
-    url: `nats://127.0.0.1:${p}`,
-    port: p,
-    process: proc,
-    async stop(hard = false) {
-      if (hard) {
-        proc.child.kill('SIGKILL');
-        await proc.exited;
-      } else await stopProcess(proc);
-    },
-  };
 }

@@ -12,6 +12,8 @@ export interface StackOptions {
   /** Repository root (where tsconfig.json and apps/ are). */
   repoRoot: string;
   databaseUrl: string;
+  /** URL the services use (e.g. through a fault proxy); defaults to `databaseUrl`. */
+  serviceDatabaseUrl?: string;
   natsUrl: string;
   /** Root for persistent data, local workspaces and logs of this stack. */
   dataDir: string;
@@ -73,7 +75,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     // system CA store, so registries behind a corporate CA work.
     ...process.env,
     NODE_USE_SYSTEM_CA: process.env['NODE_USE_SYSTEM_CA'] ?? '1',
-    DATABASE_URL: o.databaseUrl,
+    DATABASE_URL: o.serviceDatabaseUrl ?? o.databaseUrl,
     NATS_URL: o.natsUrl,
     DATA_ROOT: join(dataDir, 'persistent'),
     LOCAL_ROOT: join(dataDir, 'local'),

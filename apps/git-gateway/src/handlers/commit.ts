@@ -1,7 +1,7 @@
 import type { CommandHandler } from '@remediation/messaging';
 import { patchRef } from '@remediation/contracts';
 import {
-  executionAtStep,
+  loadExecution,
   ExecutionTargetEntity,
   PatchVersionEntity,
   RemediationEntity,
@@ -23,9 +23,7 @@ export function patchCommitHandler(deps: GatewayDeps): CommandHandler {
     kind: 'patch.commit',
     async handle(ctx) {
       const { executionId, remediationId } = ctx.payload;
-      if (!(await executionAtStep(deps.db, executionId, 'patch_running', 'committing'))) {
-        return ctx.logger.info('not at the committing step: nothing to do');
-      }
+      await loadExecution(deps.db, executionId);
       const em = deps.db.em();
       const rem = await em.findOneOrFail(RemediationEntity, { id: remediationId });
       const targets = await em.find(ExecutionTargetEntity, { executionId }, { orderBy: { name: 'asc' } });

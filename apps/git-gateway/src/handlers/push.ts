@@ -1,7 +1,7 @@
 import type { CommandHandler } from '@remediation/messaging';
 import { InvalidInputError } from '@remediation/errors';
 import {
-  executionAtStep,
+  loadExecution,
   PatchVersionEntity,
   PullRequestEntity,
   RemediationEntity,
@@ -23,9 +23,7 @@ export function branchPushHandler(deps: GatewayDeps): CommandHandler {
     async handle(ctx) {
       const { executionId, remediationId, pullRequestId } = ctx.payload;
       if (!pullRequestId) throw new InvalidInputError('COMMAND_INVALID', 'branch.push without pullRequestId');
-      if (!(await executionAtStep(deps.db, executionId, 'pr_opening', 'pushing'))) {
-        return ctx.logger.info('not at the pushing step: nothing to do');
-      }
+      await loadExecution(deps.db, executionId);
       const em = deps.db.em();
       const pr = await em.findOneOrFail(PullRequestEntity, { id: pullRequestId });
       const rem = await em.findOneOrFail(RemediationEntity, { id: remediationId });

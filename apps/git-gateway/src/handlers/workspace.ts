@@ -1,5 +1,5 @@
 import type { CommandContext, CommandHandler } from '@remediation/messaging';
-import { type Database, RemediationEntity, executionAtStep, recordHistory } from '@remediation/persistence';
+import { type Database, RemediationEntity, loadExecution, recordHistory } from '@remediation/persistence';
 import { workspacePaths, writeWorkspaceInfo } from '@remediation/workspaces';
 import { ensureMirror, resolveBranch } from '../adapters/mirror.js';
 import { ensureBaseSnapshot } from '../adapters/snapshot.js';
@@ -32,8 +32,7 @@ export function workspacePrepareHandler(deps: GatewayDeps): CommandHandler {
     kind: 'workspace.prepare',
     async handle(ctx) {
       const { executionId, remediationId } = ctx.payload;
-      const exec = await executionAtStep(deps.db, executionId, 'patch_running', 'workspace');
-      if (!exec) return ctx.logger.info('workspace already prepared: nothing to do');
+      const exec = await loadExecution(deps.db, executionId);
       const rem = await deps.db.em().findOneOrFail(RemediationEntity, { id: remediationId });
       let lastRecorded = 0;
       const mirror = await ensureMirror({

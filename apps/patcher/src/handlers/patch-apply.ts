@@ -3,7 +3,7 @@ import { join, normalize } from 'node:path';
 import type { CommandHandler } from '@remediation/messaging';
 import { describeError, isRemediationError } from '@remediation/errors';
 import { bumpNpmDependency } from '@remediation/manifests';
-import { type Database, ExecutionTargetEntity, executionAtStep, latestPlan } from '@remediation/persistence';
+import { type Database, ExecutionTargetEntity, loadExecution, latestPlan } from '@remediation/persistence';
 import { readWorkspaceInfo, workspacePaths } from '@remediation/workspaces';
 import type { CodeFixAgent } from '../agent.js';
 
@@ -29,9 +29,7 @@ export function patchApplyHandler(deps: { db: Database; localRoot: string; worke
     kind: 'patch.apply',
     async handle(ctx) {
       const { executionId, remediationId } = ctx.payload;
-      if (!(await executionAtStep(deps.db, executionId, 'patch_running', 'editing'))) {
-        return ctx.logger.info('not at the editing step: nothing to do');
-      }
+      await loadExecution(deps.db, executionId);
       const plan = await latestPlan(deps.db, remediationId);
       const targets = await deps.db.em().find(ExecutionTargetEntity, { executionId }, { orderBy: { name: 'asc' } });
       const paths = workspacePaths(deps.localRoot, executionId);

@@ -5,7 +5,7 @@ import {
   type Database,
   ExecutionTargetEntity,
   PullRequestEntity,
-  executionAtStep,
+  loadExecution,
   executionTargetBody,
   latestPlan,
 } from '@remediation/persistence';
@@ -32,8 +32,7 @@ export function pullRequestOpenHandler(deps: { db: Database; worker: string; git
       const { executionId, remediationId, pullRequestId } = ctx.payload;
       if (!pullRequestId) throw new InvalidInputError('COMMAND_INVALID', 'pull_request.open without pullRequestId');
       const em = deps.db.em();
-      const exec = await executionAtStep(deps.db, executionId, 'pr_opening', 'opening');
-      if (!exec) return ctx.logger.info('not at the opening step: nothing to do');
+      const exec = await loadExecution(deps.db, executionId);
       const pr = await em.findOneOrFail(PullRequestEntity, { id: pullRequestId });
       const targets = await em.find(ExecutionTargetEntity, { executionId }, { orderBy: { name: 'asc' } });
       const input = {
