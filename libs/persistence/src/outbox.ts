@@ -33,7 +33,7 @@ export async function relayOutboxBatch(
       await publish({ id: Number(row.id), msgId: row.msg_id, subject: row.subject, payload: row.payload });
     }
     if (afterPublish) await afterPublish();
-    await tx.execute('update outbox set published_at = now() where id = any(?::bigint[])', [rows.map((r) => r.id)]);
+    await tx.execute(`update outbox set published_at = now() where id in (${rows.map(() => '?').join(', ')})`, rows.map((r) => r.id));
     return rows.length;
   });
 }

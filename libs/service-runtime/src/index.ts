@@ -1,3 +1,5 @@
 export { BaseEnv, loadEnv } from './config.js';
 export { startService, runMain, createLogger } from './service.js';
 export type { ServiceContext, ServiceDefinition, RunningService } from './service.js';
+export { faultsFromEnv } from './faults.js';
+export type { FaultPoint } from './faults.js';
