@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandSubject } from '@remediation/contracts';
 import { fixturePath } from '@remediation/testing';
-import { type TestEnvironment, git, makeRemote, startTestEnvironment } from '../support/environment.js';
+import { type TestEnvironment, git, startTestEnvironment } from '../support/environment.js';
 import { api, createExpressRemediation, effects, sql, startPatch, waitFor, waitSettled } from '../support/flows.js';
 
 /**
@@ -213,4 +213,3 @@ describe('control', () => {
   }, 120_000);
 });
 
-void makeRemote;
