@@ -136,6 +136,23 @@ describe('express 4.19.2: scan → plan → patch → pull request', () => {
     ]);
     expect(history.body.entries.every((e: any) => typeof e.at === 'string')).toBe(true);
 
+    expect(history.body.attempts.map((a: any) => [a.step, a.deliveryCount, a.outcome])).toEqual([
+      ['workspace', 1, 'succeeded'],
+      ['editing', 1, 'succeeded'],
+      ['committing', 1, 'succeeded'],
+      ['pushing', 1, 'succeeded'],
+      ['opening', 1, 'succeeded'],
+    ]);
+    expect(history.body.attempts[0].worker).toMatch(/^git-gateway:\d+$/);
+
+    // The plan's history: heartbeats carry what the step was doing (each registry look-up).
+    const planHistory = await api(`/v1/remediations/${summary.remediationId}/history`);
+    expect(planHistory.body.state).toBe('plan_generated');
+    const lookups = planHistory.body.entries.filter((e: any) => e.event === 'plan.lookup');
+    expect(lookups.length).toBeGreaterThan(0);
+    expect(lookups[0].details.package).toMatch(/^[a-z@]/);
+    expect(planHistory.body.attempts).toHaveLength(1);
+
     const rem = await api(`/v1/remediations/${summary.remediationId}`);
     expect(rem.body.state).toBe('plan_generated');
     expect(rem.body.plan.upgrade_tiers.minimal.advisoriesFixed).toHaveLength(5);

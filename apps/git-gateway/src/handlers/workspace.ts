@@ -1,5 +1,5 @@
 import type { CommandContext, CommandHandler } from '@remediation/messaging';
-import { type Database, RemediationEntity, loadExecution, recordHistory } from '@remediation/persistence';
+import { type Database, RemediationEntity, loadExecution } from '@remediation/persistence';
 import { workspacePaths, writeWorkspaceInfo } from '@remediation/workspaces';
 import { ensureMirror, resolveBranch } from '../adapters/mirror.js';
 import { ensureBaseSnapshot } from '../adapters/snapshot.js';
@@ -34,23 +34,13 @@ export function workspacePrepareHandler(deps: GatewayDeps): CommandHandler {
       const { executionId, remediationId } = ctx.payload;
       const exec = await loadExecution(deps.db, executionId);
       const rem = await deps.db.em().findOneOrFail(RemediationEntity, { id: remediationId });
-      let lastRecorded = 0;
       const mirror = await ensureMirror({
         dataRoot: deps.dataRoot,
         repository: rem.codebase.repository,
-        onProgress: (p) => {
-          ctx.heartbeat();
-          const now = Date.now();
-          if (now - lastRecorded > 2000 || p.received === p.total) {
-            lastRecorded = now;
-            void recordHistory(deps.db, {
-              executionId,
-              event: 'workspace.progress',
-              worker: deps.worker,
-              details: { operation: p.operation, phase: p.phase, received: p.received, total: p.total },
-            }).catch(() => undefined);
-          }
-        },
+        signal: ctx.signal,
+        // Each progress step is a heartbeat, and (at most once a second) a history entry.
+        onProgress: (p) =>
+          ctx.heartbeat({ event: 'workspace.progress', operation: p.operation, phase: p.phase, received: p.received, total: p.total }),
       });
       ctx.heartbeat();
       const base = await resolveBranch({ mirrorPath: mirror.mirrorPath, ...(exec.baseBranch ? { branch: exec.baseBranch } : {}) });

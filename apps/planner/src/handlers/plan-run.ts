@@ -31,7 +31,7 @@ export function planRunHandler(deps: PlanHandlerDeps): CommandHandler {
       let lookups = 0;
       const versions: VersionSource = {
         listVersions: async (name: string) => {
-          ctx.heartbeat();
+          ctx.heartbeat({ event: 'plan.lookup', package: name });
           lookups++;
           return deps.versions.listVersions(name);
         },
