@@ -108,3 +108,64 @@ describe('patch executions', () => {
     expect(can(running, { type: 'pull_request.requested', pullRequestId: 'p' })).toBe(false);
   });
 });
+
+describe('retry, cancel and abandon', () => {
+  const sha2 = 'b'.repeat(40);
+  const failAt = (events: MachineEvent[]) => run(patch, events).s;
+
+  it('retry resumes a failed patch at the step that failed, with that step\'s command', () => {
+    const failed = failAt([
+      { type: 'patch.requested' },
+      { type: 'workspace.ready', baseCommit: sha2 },
+      { type: 'patch.applied', changedTargets: 2 },
+      { type: 'patch.failed', error: { code: 'GIT', message: 'disk full' } },
+    ]);
+    expect(failed).toMatchObject({ state: 'patch_failed', failedStep: 'committing' });
+    const r = transition(failed, { type: 'retry.requested' }, AT);
+    expect(r.next).toMatchObject({ state: 'patch_running', step: 'committing', failedStep: null });
+    expect(r.effects.map((e) => e.subject)).toEqual(['remediation.cmd.v1.patch.commit', 'remediation.evt.v1.execution.patch_running']);
+  });
+
+  it('retry of a failed pull request resumes pushing or opening with the same pull request', () => {
+    const generated = run(patch, [
+      { type: 'patch.requested' },
+      { type: 'workspace.ready', baseCommit: sha2 },
+      { type: 'patch.applied', changedTargets: 1 },
+      { type: 'patch.committed', patchVersion: { version: 1, ref: 'r', sha: sha2 } },
+    ]).s;
+    const failed = run(generated, [
+      { type: 'pull_request.requested', pullRequestId: 'pr1' },
+      { type: 'branch.pushed', pullRequestId: 'pr1' },
+      { type: 'pull_request.failed', pullRequestId: 'pr1', error: { code: 'X', message: 'y' } },
+    ]).s;
+    expect(failed).toMatchObject({ state: 'pr_failed', failedStep: 'opening' });
+    const r = transition({ ...failed, pullRequestId: 'pr1' }, { type: 'retry.requested' }, AT);
+    expect(r.next).toMatchObject({ state: 'pr_opening', step: 'opening' });
+    expect(r.effects[0]).toMatchObject({ subject: 'remediation.cmd.v1.pull_request.open', payload: { pullRequestId: 'pr1' } });
+  });
+
+  it('retry of a plan restarts planning; retry is refused unless failed', () => {
+    const failed = run(plan, [{ type: 'plan.requested' }, { type: 'plan.failed', error: { code: 'R', message: 'x' } }]).s;
+    expect(transition(failed, { type: 'retry.requested' }, AT).next).toMatchObject({ state: 'planner_running', step: 'planning' });
+    const running = transition(plan, { type: 'plan.requested' }, AT).next;
+    expect(can(running, { type: 'retry.requested' })).toBe(false);
+  });
+
+  it('cancel stops running executions only; a cancelled patch releases its workspace', () => {
+    const running = transition(patch, { type: 'patch.requested' }, AT).next;
+    const r = transition(running, { type: 'cancel.requested', reason: 'no longer needed' }, AT);
+    expect(r.next.state).toBe('patch_cancelled');
+    expect(r.effects.map((e) => e.subject)).toEqual(['remediation.cmd.v1.workspace.release', 'remediation.evt.v1.execution.patch_cancelled']);
+    expect(r.effects[1]!.payload).toMatchObject({ error: { code: 'CANCELLED', message: 'no longer needed' } });
+    const planRunning = transition(plan, { type: 'plan.requested' }, AT).next;
+    expect(transition(planRunning, { type: 'cancel.requested', reason: 'x' }, AT).next.state).toBe('planner_cancelled');
+    expect(can(r.next, { type: 'cancel.requested', reason: 'again' })).toBe(false);
+  });
+
+  it('an abandoned step fails the run where it was, so retry can resume there', () => {
+    const editing = run(patch, [{ type: 'patch.requested' }, { type: 'workspace.ready', baseCommit: sha2 }]).s;
+    const r = transition(editing, { type: 'step.abandoned', error: { code: 'STALE_STEP', message: 'no heartbeat' } }, AT);
+    expect(r.next).toMatchObject({ state: 'patch_failed', failedStep: 'editing' });
+    expect(can(r.next, { type: 'step.abandoned', error: { code: 'X', message: 'y' } })).toBe(false);
+  });
+});
