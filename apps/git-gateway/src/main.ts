@@ -6,12 +6,19 @@ import { branchPushHandler } from './handlers/push.js';
 import { patchCommitHandler } from './handlers/commit.js';
 import { workspaceReleaseHandler } from './handlers/release.js';
 import { serveDiff } from './handlers/diff.js';
+import { startGc } from './handlers/gc.js';
 import { type GatewayDeps, workspacePrepareHandler } from './handlers/workspace.js';
 
 /** git-gateway environment: data roots and the commit author. */
 const GatewayEnv = BaseEnv.extend({
   COMMIT_AUTHOR_NAME: z.string().min(1).default('Remediation Bot'),
   COMMIT_AUTHOR_EMAIL: z.string().email().default('remediation-bot@users.noreply.local'),
+  /** How often GC runs, ms. */
+  GC_INTERVAL_MS: z.coerce.number().int().positive().default(10 * 60_000),
+  /** Workspaces of terminal executions are released this long after they ended, ms. */
+  WORKSPACE_RETENTION_MS: z.coerce.number().int().min(0).default(24 * 3600_000),
+  /** Base snapshots unused this long are removed, ms. */
+  SNAPSHOT_UNUSED_MS: z.coerce.number().int().min(0).default(7 * 24 * 3600_000),
 });
 
 const env = loadEnv(GatewayEnv);
@@ -22,7 +29,11 @@ await runMain(() => ({
     // Fail at start, with the reason, where overlayfs cannot mount (not root, NFS upper, ...).
     await checkOverlaySupport(resolve(env.LOCAL_ROOT));
     const sub = serveDiff(ctx.nats.nc, env.DATA_ROOT, ctx.logger);
-    return async () => sub.unsubscribe();
+    const gc = startGc({ db: ctx.db, logger: ctx.logger, dataRoot: resolve(env.DATA_ROOT), localRoot: resolve(env.LOCAL_ROOT), intervalMs: env.GC_INTERVAL_MS, workspaceRetentionMs: env.WORKSPACE_RETENTION_MS, snapshotUnusedMs: env.SNAPSHOT_UNUSED_MS });
+    return async () => {
+      sub.unsubscribe();
+      await gc.stop();
+    };
   },
   handlers: (ctx) => {
     const deps: GatewayDeps = {

@@ -3,6 +3,7 @@ import { type Database, RemediationEntity, loadExecution } from '@remediation/pe
 import { workspacePaths, writeWorkspaceInfo } from '@remediation/workspaces';
 import { ensureMirror, resolveBranch } from '../adapters/mirror.js';
 import { ensureBaseSnapshot } from '../adapters/snapshot.js';
+import { touchSnapshot } from '../adapters/gc.js';
 import { mountWorkspace } from '../adapters/workspace.js';
 
 /** Settings shared by git-gateway handlers. */
@@ -46,6 +47,7 @@ export function workspacePrepareHandler(deps: GatewayDeps): CommandHandler {
       const base = await resolveBranch({ mirrorPath: mirror.mirrorPath, ...(exec.baseBranch ? { branch: exec.baseBranch } : {}) });
       const lowerDir = await ensureBaseSnapshot({ dataRoot: deps.dataRoot, repoKey: mirror.repoKey, mirrorPath: mirror.mirrorPath, commit: base.commit });
       ctx.heartbeat();
+      await touchSnapshot(lowerDir);
       const ws = await mountWorkspace({ localRoot: deps.localRoot, executionId, lowerDir });
       await writeWorkspaceInfo(workspacePaths(deps.localRoot, executionId), {
         executionId,

@@ -1,0 +1,116 @@
+import { existsSync } from 'node:fs';
+import { readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { git } from './git.js';
+import { findMount } from './workspace.js';
+
+/** What one GC pass removed, for logs and metrics. */
+export interface GcReport {
+  /** Execution ids whose workspaces were released. */
+  workspaces: string[];
+  /** `<repoKey>/<commit>` of removed base snapshots. */
+  snapshots: string[];
+  /** Mirrors `git gc` ran on. */
+  mirrors: string[];
+}
+
+/** Marks a base snapshot as used now (its GC clock restarts). */
+export async function touchSnapshot(snapshotDir: string): Promise<void> {
+  const marker = `${snapshotDir}.used`;
+  const now = new Date();
+  try {
+    await utimes(marker, now, now);
+  } catch {
+    await writeFile(marker, '');
+  }
+}
+
+/**
+ * Releases workspaces of executions that ended more than `retentionMs` ago: unmounts the overlay
+ * and deletes upper, work and merged dirs. `endedAt(executionId)` answers from the database:
+ * the execution's completion time, or null while it is not terminal (kept).
+ */
+export async function collectWorkspaces(options: {
+  localRoot: string;
+  retentionMs: number;
+  endedAt: (executionId: string) => Promise<Date | null>;
+  now?: Date;
+}): Promise<string[]> {
+  const dir = join(resolve(options.localRoot), 'workspaces');
+  if (!existsSync(dir)) return [];
+  const now = options.now ?? new Date();
+  const released: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
+    const ended = await options.endedAt(entry.name);
+    if (!ended || now.getTime() - ended.getTime() < options.retentionMs) continue;
+    const merged = join(dir, entry.name, 'merged');
+    if (await findMount(merged)) await unmount(merged);
+    await rm(join(dir, entry.name), { recursive: true, force: true });
+    await rm(join(dir, `${entry.name}.lock`), { force: true });
+    released.push(entry.name);
+  }
+  return released;
+}
+
+async function unmount(path: string): Promise<void> {
+  const { execa } = await import('execa');
+  await execa('umount', [path]).catch(() => execa('umount', ['-l', path]));
+}
+
+/**
+ * Removes base snapshots not used for `unusedForMs` (by the `<snapshot>.used` marker, or the
+ * snapshot's own mtime when it has none) and not the lower dir of any workspace still present.
+ */
+export async function collectSnapshots(options: { dataRoot: string; localRoot: string; unusedForMs: number; now?: Date }): Promise<string[]> {
+  const root = join(resolve(options.dataRoot), 'snapshots');
+  if (!existsSync(root)) return [];
+  const now = options.now ?? new Date();
+  const inUse = new Set<string>();
+  const wsDir = join(resolve(options.localRoot), 'workspaces');
+  if (existsSync(wsDir)) {
+    for (const entry of await readdir(wsDir)) {
+      const info = join(wsDir, entry, 'workspace.json');
+      if (!existsSync(info)) continue;
+      try {
+        inUse.add(resolve(JSON.parse(await readFile(info, 'utf8')).lowerDir));
+      } catch {
+        // unreadable info: the workspace is being written; keep everything it could use
+      }
+    }
+  }
+  const removed: string[] = [];
+  for (const repoKey of await readdir(root)) {
+    const repoDir = join(root, repoKey);
+    if (!(await stat(repoDir)).isDirectory()) continue;
+    for (const commit of await readdir(repoDir)) {
+      if (!/^[0-9a-f]{40,64}$/.test(commit)) continue;
+      const snap = join(repoDir, commit);
+      if (inUse.has(resolve(snap))) continue;
+      const marker = `${snap}.used`;
+      const last = (await stat(existsSync(marker) ? marker : snap)).mtime;
+      if (now.getTime() - last.getTime() < options.unusedForMs) continue;
+      await rm(snap, { recursive: true, force: true });
+      await rm(marker, { force: true });
+      removed.push(`${repoKey}/${commit}`);
+    }
+  }
+  return removed;
+}
+
+/**
+ * Runs `git gc --auto` on every mirror. Objects reachable from a ref are never pruned by git, and
+ * every commit the gateway makes is anchored by a ref under `refs/remediations/`, so patch
+ * versions and checkpoints survive; unreachable objects go after git's default grace period.
+ */
+export async function collectMirrors(options: { dataRoot: string }): Promise<string[]> {
+  const root = join(resolve(options.dataRoot), 'mirrors');
+  if (!existsSync(root)) return [];
+  const done: string[] = [];
+  for (const m of await readdir(root)) {
+    if (!m.endsWith('.git')) continue;
+    await git(['gc', '--auto', '--quiet'], { gitDir: join(root, m) });
+    done.push(m);
+  }
+  return done;
+}
