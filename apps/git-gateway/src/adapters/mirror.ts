@@ -15,6 +15,11 @@
  * `refs/tags/*` as local branches/tags; later updates are an explicit
  * `fetch --prune <url> +refs/heads/*:refs/heads/* +refs/tags/*:refs/tags/*`, and `--prune`
  * only prunes refs under those refspecs' destinations, so `refs/remediations/*` survive.
+ *
+ * Source: with `source` (mirror-source.ts, e.g. the internal mirror), the FIRST clone is seeded
+ * from the source's bundle when it offers one (download + `git fetch <bundle>` of heads/tags),
+ * then completed by the same incremental fetch later calls do; without a usable bundle it is a
+ * plain clone. Clone and fetches then use `source.remoteFor(repository)` as the remote.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile, realpath } from 'node:fs/promises';
@@ -24,6 +29,7 @@ import { InvalidInputError } from '@remediation/errors';
 import { git, isGitError } from './git.js';
 import { withAskpass, type GitCredentials } from './askpass.js';
 import { acquireLockFile } from './lock-file.js';
+import { seedFromBundle, type MirrorSource } from './mirror-source.js';
 
 /** One progress heartbeat parsed from git's `--progress` stderr. */
 export interface GitProgress {
@@ -35,8 +41,15 @@ export interface GitProgress {
   total: number;
   /** Percentage git printed (0–100). */
   percent: number;
-  /** Which operation produced it. */
-  operation: 'clone' | 'fetch' | 'push';
+  /**
+   * Which operation produced it. `bundle` (bundle-first clone, mirror-source.ts): phase
+   * `downloading bundle` (received/total in bytes, total 0 when unknown), `receiving objects` /
+   * `resolving deltas` while unbundling, and `bundle fallback` (with `detail`) when the clone
+   * falls back to a plain clone.
+   */
+  operation: 'clone' | 'fetch' | 'push' | 'bundle';
+  /** Human-readable note (e.g. why a bundle was not used). */
+  detail?: string;
 }
 
 /** Input of {@link ensureMirror}. */
@@ -56,6 +69,11 @@ export interface EnsureMirrorInput {
   lockWaitMs?: number;
   /** Aborts the running git process. */
   signal?: AbortSignal;
+  /**
+   * Where to clone/fetch from (mirror-source.ts). Default: the repository itself. A source with
+   * a bundle seeds the FIRST clone from it; clone and every fetch use `source.remoteFor(…)`.
+   */
+  source?: MirrorSource;
 }
 
 /** Result of {@link ensureMirror}. */
@@ -217,7 +235,8 @@ const FETCH_REFSPECS = ['+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*'
 
 /**
  * Makes sure `<dataRoot>/mirrors/<repoKey>.git` exists and is up to date with the remote:
- * first call clones (`git clone --bare`, into a temp dir then renamed), later calls
+ * first call clones (`git clone --bare`, or seeded from `source`'s bundle then fetched; into a
+ * temp dir then renamed), later calls
  * `git fetch --prune` of `refs/heads/*` and `refs/tags/*` only (the gateway's
  * `refs/remediations/*` are kept) and re-point the mirror's HEAD to the remote's default
  * branch. Concurrent calls in this process for the same mirror share one in-flight promise
@@ -230,6 +249,9 @@ const FETCH_REFSPECS = ['+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*'
  * @throws GitCommandError (retryable) for network or other git failures.
  * @throws LockBusyError `MIRROR_LOCKED` (retryable) when another process holds the lock longer
  *   than `lockWaitMs`.
+ * @throws InvalidInputError `MIRROR_PATH_INVALID` when `source.remoteFor` cannot map the
+ *   repository; MirrorSourceError `GIT_ABORTED` when `signal` aborts the bundle step. A missing
+ *   or bad bundle is never an error (plain-clone fallback, `bundle fallback` heartbeat).
  */
 export async function ensureMirror(input: EnsureMirrorInput): Promise<MirrorRef> {
   const normalized = await normalizeRepository(input.repository);
@@ -260,10 +282,11 @@ export async function ensureMirror(input: EnsureMirrorInput): Promise<MirrorRef>
     });
     try {
       await withAskpass(input.credentials, async (auth) => {
+        const remote = input.source?.remoteFor(normalized) ?? normalized.remote;
         if (await isUsableMirror(mirrorPath)) {
-          await fetchMirror(mirrorPath, normalized.remote, auth, emit, input.signal);
+          await fetchMirror(mirrorPath, remote, auth, emit, input.signal);
         } else {
-          await cloneMirror(mirrorsDir, mirrorPath, normalized, auth, emit, input.signal);
+          await cloneMirror(mirrorsDir, mirrorPath, normalized, remote, auth, emit, input.signal, input.source);
         }
       });
     } finally {
@@ -299,9 +322,11 @@ async function cloneMirror(
   mirrorsDir: string,
   mirrorPath: string,
   normalized: NormalizedRepository,
+  remote: string,
   auth: Auth,
   emit: (p: GitProgress) => void,
   signal: AbortSignal | undefined,
+  source: MirrorSource | undefined,
 ): Promise<void> {
   // We hold the lock, so any temp clone of this repoKey is a leftover of a killed process; a
   // directory at mirrorPath that is not a usable bare repo is a broken cache entry.
@@ -311,22 +336,51 @@ async function cloneMirror(
   }
   await rm(mirrorPath, { recursive: true, force: true });
   const tmp = join(mirrorsDir, `${prefix}${process.pid}-${randomBytes(4).toString('hex')}.git`);
+  if (source !== undefined) {
+    const seeded = await seedFromBundle({
+      source,
+      repository: normalized,
+      gitDir: tmp,
+      bundleFile: `${tmp.slice(0, -'.git'.length)}.bundle`,
+      refspecs: FETCH_REFSPECS,
+      emit,
+      onGitStderr: createProgressParser('bundle', emit),
+      ...(signal === undefined ? {} : { signal }),
+    });
+    if (seeded) {
+      try {
+        await git(['config', 'remote.origin.url', remote], { gitDir: tmp });
+        await configureFetch(tmp);
+        await fetchMirror(tmp, remote, auth, emit, signal);
+        await rename(tmp, mirrorPath);
+      } catch (err) {
+        await rm(tmp, { recursive: true, force: true });
+        throw err;
+      }
+      return;
+    }
+  }
   try {
-    await git([...auth.configArgs, 'clone', '--bare', '--progress', '--', normalized.remote, tmp], {
+    await git([...auth.configArgs, 'clone', '--bare', '--progress', '--', remote, tmp], {
       env: auth.env,
       redact: auth.redact,
       onStderr: createProgressParser('clone', emit),
       ...(signal === undefined ? {} : { signal }),
     });
-    await git(['config', '--replace-all', 'remote.origin.fetch', FETCH_REFSPECS[0]!], { gitDir: tmp });
-    await git(['config', '--add', 'remote.origin.fetch', FETCH_REFSPECS[1]!], { gitDir: tmp });
-    await git(['config', 'remote.origin.tagOpt', '--no-tags'], { gitDir: tmp });
+    await configureFetch(tmp);
     await ensureRawAttributes(tmp);
     await rename(tmp, mirrorPath);
   } catch (err) {
     await rm(tmp, { recursive: true, force: true });
     throw err;
   }
+}
+
+/** `remote.origin.fetch` = heads + tags refspecs, no tag following (see the module comment). */
+async function configureFetch(gitDir: string): Promise<void> {
+  await git(['config', '--replace-all', 'remote.origin.fetch', FETCH_REFSPECS[0]!], { gitDir });
+  await git(['config', '--add', 'remote.origin.fetch', FETCH_REFSPECS[1]!], { gitDir });
+  await git(['config', 'remote.origin.tagOpt', '--no-tags'], { gitDir });
 }
 
 async function fetchMirror(
