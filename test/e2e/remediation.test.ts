@@ -14,7 +14,8 @@ import { type TestEnvironment, git, makeRemote, runCli, startTestEnvironment } f
 let env: TestEnvironment;
 
 beforeAll(async () => {
-  env = await startTestEnvironment('e2e');
+  // Through the internal-mirror protocol too: git-gateway mirrors from git-mirror-local.
+  env = await startTestEnvironment('e2e', {}, { mirror: true });
 }, 180_000);
 
 afterAll(async () => {

@@ -93,6 +93,7 @@ export async function startTestEnvironment(
     /** Services reach PostgreSQL through this proxy port instead of directly. */
     databasePort?: number;
     registry?: StackOptions['registry'];
+    mirror?: boolean;
   } = {},
 ): Promise<TestEnvironment> {
   const dir = await mkdtemp(join(tmpdir(), `rem-${label}-`));
@@ -115,6 +116,7 @@ export async function startTestEnvironment(
       env: { RETRY_BASE_MS: '200', ...env },
       ...(options.serviceEnv ? { serviceEnv: options.serviceEnv } : {}),
       ...(options.replicas ? { replicas: options.replicas } : {}),
+      ...(options.mirror ? { mirror: true } : {}),
     });
   } catch (err) {
     await nats.stop();

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { BaseEnv, loadEnv, runMain } from '@remediation/service-runtime';
 import { checkOverlaySupport } from './adapters/workspace.js';
+import { httpMirrorSource } from './adapters/mirror-source.js';
 import { branchPushHandler } from './handlers/push.js';
 import { patchCommitHandler } from './handlers/commit.js';
 import { workspaceReleaseHandler } from './handlers/release.js';
@@ -13,6 +14,10 @@ import { type GatewayDeps, workspacePrepareHandler } from './handlers/workspace.
 const GatewayEnv = BaseEnv.extend({
   COMMIT_AUTHOR_NAME: z.string().min(1).default('Remediation Bot'),
   COMMIT_AUTHOR_EMAIL: z.string().email().default('remediation-bot@users.noreply.local'),
+  /** Internal git mirror (bundle-first clone protocol, see adapters/mirror-source.ts); unset = clone upstream. */
+  MIRROR_URL: z.string().url().optional(),
+  /** Bearer token for the mirror's bundle downloads. */
+  MIRROR_TOKEN: z.string().min(1).optional(),
   /** How often GC runs, ms. */
   GC_INTERVAL_MS: z.coerce.number().int().positive().default(10 * 60_000),
   /** Workspaces of terminal executions are released this long after they ended, ms. */
@@ -42,6 +47,9 @@ await runMain(() => ({
       dataRoot: resolve(env.DATA_ROOT),
       localRoot: resolve(env.LOCAL_ROOT),
       commitAuthor: { name: env.COMMIT_AUTHOR_NAME, email: env.COMMIT_AUTHOR_EMAIL },
+      ...(env.MIRROR_URL
+        ? { mirrorSource: httpMirrorSource({ baseUrl: env.MIRROR_URL, ...(env.MIRROR_TOKEN ? { headers: { authorization: `Bearer ${env.MIRROR_TOKEN}` } } : {}) }) }
+        : {}),
     };
     return [workspacePrepareHandler(deps), patchCommitHandler(deps), branchPushHandler(deps), workspaceReleaseHandler(deps)];
   },

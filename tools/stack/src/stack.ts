@@ -31,6 +31,11 @@ export interface StackOptions {
   logLevel?: string;
   /** Extra environment per service (e.g. FAULT_INJECT for one of them). */
   serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
+  /**
+   * Serve `githubReposRoot` through git-mirror-local too, and make git-gateway mirror from it
+   * (bundle-first clone, then incremental fetch) instead of cloning the remotes directly.
+   */
+  mirror?: boolean;
   /** Processes per service (default 1); replicas are named `<service>#<n>`. */
   replicas?: Partial<Record<ServiceName, number>>;
 }
@@ -83,28 +88,38 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     ...o.env,
   };
 
-  let githubUrl = '';
-  const gh = await new Promise<StackProcess>((resolveGh, reject) => {
-    let proc: StackProcess | undefined;
-    const timer = setTimeout(() => reject(new Error(`github-local did not start; see ${join(logDir, 'github-local.log')}`)), 30_000);
-    void spawnLogged('github-local', node, ['--import', 'tsx', 'tools/github-local/src/main.ts', '--port', '0', '--repos-root', resolve(o.githubReposRoot)], {
-      cwd: o.repoRoot,
-      env: baseEnv,
-      logDir,
-      onStdoutLine: (line) => {
-        const m = /listening on (\S+)/.exec(line);
-        if (m && proc) {
-          githubUrl = m[1]!;
-          clearTimeout(timer);
-          resolveGh(proc);
-        }
-      },
-    }).then((p) => {
-      proc = p;
-      void p.exited.then((code) => reject(new Error(`github-local exited (${code}); see ${p.logFile}`)));
-    }, reject);
-  });
+  /** Starts a dev tool server that prints `<name> listening on <url>` on stdout. */
+  const startToolServer = (name: string, args: string[]) =>
+    new Promise<{ proc: StackProcess; url: string }>((resolveTool, reject) => {
+      let proc: StackProcess | undefined;
+      const timer = setTimeout(() => reject(new Error(`${name} did not start; see ${join(logDir, `${name}.log`)}`)), 30_000);
+      void spawnLogged(name, node, ['--import', 'tsx', ...args], {
+        cwd: o.repoRoot,
+        env: baseEnv,
+        logDir,
+        onStdoutLine: (line) => {
+          const m = /listening on (\S+)/.exec(line);
+          if (m && proc) {
+            clearTimeout(timer);
+            resolveTool({ proc, url: m[1]! });
+          }
+        },
+      }).then((p) => {
+        proc = p;
+        void p.exited.then((code) => reject(new Error(`${name} exited (${code}); see ${p.logFile}`)));
+      }, reject);
+    });
+  const github = await startToolServer('github-local', ['tools/github-local/src/main.ts', '--port', '0', '--repos-root', resolve(o.githubReposRoot)]);
+  const githubUrl = github.url;
+  const gh = github.proc;
   processes.set('github-local', gh);
+
+  let mirrorUrl = '';
+  if (o.mirror) {
+    const { proc, url } = await startToolServer('git-mirror-local', ['tools/git-mirror-local/src/main.ts', '--port', '0', '--root', resolve(o.githubReposRoot)]);
+    processes.set('git-mirror-local', proc);
+    mirrorUrl = url;
+  }
 
   const apiPort = o.apiPort ?? (await freePort());
   const healthPorts = new Map<string, number>();
@@ -125,6 +140,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       if ('url' in o.registry) env['NPM_REGISTRY_URL'] = o.registry.url;
       else env['NPM_REGISTRY_SNAPSHOT_DIR'] = resolve(o.registry.snapshotDir);
     }
+    if (name === 'git-gateway' && mirrorUrl) env['MIRROR_URL'] = mirrorUrl;
     if (name === 'pr-service') {
       env['GITHUB_API_URL'] = githubUrl;
       env['GITHUB_TOKEN'] = process.env['GITHUB_TOKEN'] ?? 'local-development-token';

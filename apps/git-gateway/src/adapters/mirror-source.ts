@@ -101,6 +101,8 @@ export function mirrorPathOf(repository: NormalizedRepository): string {
   const path = isUrl ? location.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, '') : location;
   let segments = path.split('/').filter((s) => s.length > 0);
   if (!isUrl) segments = segments.slice(-2);
+  // Bare repositories are conventionally named `<repo>.git`; the protocol appends `.git` itself.
+  if (segments.length > 0) segments[segments.length - 1] = segments[segments.length - 1]!.replace(/\.git$/, '');
   if (segments.length === 0 || !segments.every((s) => SEGMENT.test(s) && s !== '.' && s !== '..')) {
     throw new InvalidInputError('MIRROR_PATH_INVALID', `no mirror path for ${location}`, { details: { location } });
   }

@@ -34,7 +34,7 @@ export function patchCommitHandler(deps: GatewayDeps): CommandHandler {
       const scan = await readUpperChanges({ upperDir: paths.upperDir, lowerDir: info.lowerDir, mergedDir: paths.mergedDir });
       const shipped = targets.filter((t) => t.status === 'success');
       assertNoExtraneousChanges(scan.changes, scan.forbidden, new Set(shipped.map((t) => t.manifestPath)));
-      const mirror = await ensureMirror({ dataRoot: deps.dataRoot, repository: rem.codebase.repository });
+      const mirror = await ensureMirror({ dataRoot: deps.dataRoot, repository: rem.codebase.repository, ...(deps.mirrorSource ? { source: deps.mirrorSource } : {}) });
       const ref = patchRef(executionId, version);
       const lines = shipped.map((t) => `- ${t.name} ${t.fromVersion} → ${t.toVersion}${t.advisories.length ? ` (${t.advisories.join(', ')})` : ''}`);
       const subject =

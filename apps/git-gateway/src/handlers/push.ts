@@ -30,7 +30,7 @@ export function branchPushHandler(deps: GatewayDeps): CommandHandler {
       const versions = await em.find(PatchVersionEntity, { executionId });
       const pv = versions.find((v) => v.version === pr.patchVersion);
       if (!pv) throw new InvalidInputError('PATCH_VERSION_NOT_FOUND', `patch version ${pr.patchVersion} of ${executionId} not found`);
-      const mirror = await ensureMirror({ dataRoot: deps.dataRoot, repository: rem.codebase.repository });
+      const mirror = await ensureMirror({ dataRoot: deps.dataRoot, repository: rem.codebase.repository, ...(deps.mirrorSource ? { source: deps.mirrorSource } : {}) });
       const lsRemote = await git(['ls-remote', '--heads', rem.codebase.repository, `refs/heads/${pr.headBranch}`]);
       const remoteSha = lsRemote.stdout.split(/\s+/)[0] || null;
       ctx.heartbeat();

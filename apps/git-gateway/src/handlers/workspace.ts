@@ -2,6 +2,7 @@ import type { CommandContext, CommandHandler } from '@remediation/messaging';
 import { type Database, RemediationEntity, loadExecution } from '@remediation/persistence';
 import { workspacePaths, writeWorkspaceInfo } from '@remediation/workspaces';
 import { ensureMirror, resolveBranch } from '../adapters/mirror.js';
+import type { MirrorSource } from '../adapters/mirror-source.js';
 import { ensureBaseSnapshot } from '../adapters/snapshot.js';
 import { touchSnapshot } from '../adapters/gc.js';
 import { mountWorkspace } from '../adapters/workspace.js';
@@ -15,6 +16,8 @@ export interface GatewayDeps {
   /** Local root: overlay upper/work dirs. */
   localRoot: string;
   commitAuthor: { name: string; email: string };
+  /** The internal mirror (bundle-first clone, then incremental fetch); upstream directly when absent. */
+  mirrorSource?: MirrorSource;
 }
 
 /** Marks a patch execution failed at its current step (every git-gateway patch step's give-up). */
@@ -39,9 +42,17 @@ export function workspacePrepareHandler(deps: GatewayDeps): CommandHandler {
         dataRoot: deps.dataRoot,
         repository: rem.codebase.repository,
         signal: ctx.signal,
+        ...(deps.mirrorSource ? { source: deps.mirrorSource } : {}),
         // Each progress step is a heartbeat, and (at most once a second) a history entry.
         onProgress: (p) =>
-          ctx.heartbeat({ event: 'workspace.progress', operation: p.operation, phase: p.phase, received: p.received, total: p.total }),
+          ctx.heartbeat({
+            event: 'workspace.progress',
+            operation: p.operation,
+            phase: p.phase,
+            received: p.received,
+            total: p.total,
+            ...(p.detail ? { detail: p.detail } : {}),
+          }),
       });
       ctx.heartbeat();
       const base = await resolveBranch({ mirrorPath: mirror.mirrorPath, ...(exec.baseBranch ? { branch: exec.baseBranch } : {}) });
