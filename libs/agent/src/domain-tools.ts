@@ -1,0 +1,142 @@
+import { basename } from 'node:path';
+import type { MessageParam } from '@anthropic-ai/sdk/resources/messages';
+import { bumpNpmDependency } from '@remediation/manifests';
+import { z } from 'zod';
+import { ToolError } from './errors.js';
+import { defineTool, type AgentTool } from './tool.js';
+import type { Workspace } from './workspace.js';
+
+/** A version bump the model asked for through `bump_version`. */
+export interface BumpVersionRequest {
+  /** Package name as declared, e.g. `express-jwt`. */
+  name: string;
+  /** Full semver version the declared range's floor must become, e.g. `6.1.2`. */
+  version: string;
+  /** Repository-relative manifest path, e.g. `package.json` or `packages/api/package.json`. */
+  manifestPath: string;
+}
+
+/**
+ * Performs a bump and returns a one-line summary for the model. Throw to refuse (the message
+ * goes back to the model as an `is_error` result); the patcher's implementation uses the
+ * deterministic manifest editor (see {@link createManifestBumper}).
+ */
+export type BumpVersionFn = (request: BumpVersionRequest) => Promise<string>;
+
+const SEMVER = /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/;
+
+/**
+ * `bump_version { package, version, manifest_path? }`: changes a dependency's declared version
+ * through `bump` (never by editing package.json text directly, which the edit policy refuses).
+ * @param options.defaultManifestPath used when the model omits `manifest_path`; default `package.json`.
+ */
+export function createBumpVersionTool(options: { bump: BumpVersionFn; defaultManifestPath?: string }): AgentTool {
+  return defineTool({
+    name: 'bump_version',
+    description:
+      'Change the declared version of a dependency in a package.json with the deterministic manifest editor (the only way to change package.json). ' +
+      'The declared range keeps its style (^, ~, exact) with its floor raised to version. No install runs; lockfiles are not regenerated.',
+    inputSchema: z.strictObject({
+      package: z.string().min(1).describe('Package name, e.g. express-jwt or @types/express-jwt'),
+      version: z.string().regex(SEMVER, 'must be a full semver version such as 6.1.2').describe('Full semver version, e.g. 6.1.2'),
+      manifest_path: z.string().min(1).optional().describe(`Manifest path relative to the workspace root (default ${options.defaultManifestPath ?? 'package.json'})`),
+    }),
+    async run(input) {
+      return options.bump({ name: input.package, version: input.version, manifestPath: input.manifest_path ?? options.defaultManifestPath ?? 'package.json' });
+    },
+  });
+}
+
+/**
+ * A {@link BumpVersionFn} over `workspace` with `bumpNpmDependency` of `@remediation/manifests`:
+ * reads the manifest through the jail, raises the range floor, writes it back (recorded as a
+ * changed path).
+ * @param options.allowedPackages when given, bumps of other packages are refused.
+ * @param options.advisoryRanges affected ranges per package (npm syntax); when given, the bump
+ *   must prove the advisories no longer match (REMEDIATION_NOT_PROVEN otherwise).
+ * @returns summaries such as `package.json: dependencies express-jwt 0.1.3 → 6.1.2`.
+ * Manifest editor errors (e.g. UNSUPPORTED_SPECIFIER, DEPENDENCY_NOT_DECLARED) reach the model
+ * as `is_error` results with their code.
+ */
+export function createManifestBumper(
+  workspace: Workspace,
+  options: { allowedPackages?: readonly string[]; advisoryRanges?: (name: string) => string[] } = {},
+): BumpVersionFn {
+  return async ({ name, version, manifestPath }) => {
+    if (options.allowedPackages && !options.allowedPackages.includes(name)) {
+      throw new ToolError(`refused: bump_version may only change ${options.allowedPackages.join(', ')} in this execution, not ${name}`);
+    }
+    const { path, text } = await workspace.readText(manifestPath);
+    if (basename(path.realRel) !== 'package.json') throw new ToolError(`refused: ${manifestPath} is not a package.json`);
+    const advisoryRanges = options.advisoryRanges?.(name);
+    const result = bumpNpmDependency(text, { name, to: version, ...(advisoryRanges ? { advisoryRanges } : {}) });
+    if (result.changed) await workspace.writeText(path, result.text, { viaBumpVersion: true });
+    const edits = result.edits.map((e) => `${e.section} ${name} ${e.from} → ${e.to}`);
+    const notes = result.notes.length ? ` (${result.notes.join('; ')})` : '';
+    return result.changed ? `${path.rel}: ${edits.join(', ')}${notes}` : `${path.rel}: unchanged${notes}`;
+  };
+}
+
+/** Status a target can be reported with (the per-target states of MISSION.md). */
+export type ReportedStatus = 'success' | 'failed' | 'skipped';
+
+/** One `report_outcome` call. */
+export interface OutcomeReport {
+  target: string;
+  status: ReportedStatus;
+  reason: string;
+}
+
+/**
+ * `report_outcome { target, status, reason }`: the model's verdict per target (the last report
+ * per target wins). `reports()` returns them in first-report order.
+ * @param options.targets known target names; reports of other names are refused.
+ * @param options.onReport called after each accepted report (e.g. a heartbeat).
+ */
+export function createReportOutcomeTool(options: { targets?: readonly string[]; onReport?: (report: OutcomeReport) => void | Promise<void> } = {}): {
+  tool: AgentTool;
+  reports(): OutcomeReport[];
+  /**
+   * Re-records the accepted `report_outcome` calls of a stored conversation (tool_use blocks
+   * answered by a non-error tool_result), so a resumed run keeps the reports made before.
+   */
+  replay(conversation: readonly MessageParam[]): void;
+} {
+  const reports = new Map<string, OutcomeReport>();
+  const tool = defineTool({
+    name: 'report_outcome',
+    description:
+      'Record the outcome for one target package once you are done with it: success (code works with the new version), ' +
+      'failed (you could not make it work; say why), or skipped (nothing to do; say why). Call it once per target before finishing.',
+    inputSchema: z.strictObject({
+      target: z.string().min(1).describe('Target package name'),
+      status: z.enum(['success', 'failed', 'skipped']),
+      reason: z.string().min(1).max(2000).describe('Short explanation: what changed, or why it failed or was skipped'),
+    }),
+    async run(input) {
+      if (options.targets && !options.targets.includes(input.target)) {
+        throw new ToolError(`unknown target ${input.target}; targets of this execution: ${options.targets.join(', ')}`);
+      }
+      const report: OutcomeReport = { target: input.target, status: input.status, reason: input.reason };
+      reports.set(report.target, report);
+      await options.onReport?.(report);
+      return `recorded ${input.target}: ${input.status}`;
+    },
+  });
+  const replay = (conversation: readonly MessageParam[]): void => {
+    const accepted = new Set<string>();
+    for (const m of conversation) {
+      if (m.role !== 'user' || typeof m.content === 'string') continue;
+      for (const b of m.content) if (b.type === 'tool_result' && b.is_error !== true) accepted.add(b.tool_use_id);
+    }
+    for (const m of conversation) {
+      if (m.role !== 'assistant' || typeof m.content === 'string') continue;
+      for (const b of m.content) {
+        if (b.type !== 'tool_use' || b.name !== tool.name || !accepted.has(b.id)) continue;
+        const parsed = tool.inputSchema.safeParse(b.input);
+        if (parsed.success) reports.set(parsed.data.target, { target: parsed.data.target, status: parsed.data.status, reason: parsed.data.reason });
+      }
+    }
+  };
+  return { tool, reports: () => [...reports.values()], replay };
+}

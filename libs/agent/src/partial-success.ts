@@ -1,0 +1,188 @@
+import type Anthropic from '@anthropic-ai/sdk';
+import type { Severity } from '@remediation/contracts';
+import { z } from 'zod';
+import { AgentResponseInvalidError } from './errors.js';
+import { createMessage, type ModelRetryEvent, type ModelRetryOptions } from './model-call.js';
+import { renderPrompt } from './prompts.js';
+import { defineTool, toApiTool } from './tool.js';
+
+/** One target's result as the decision sees it. */
+export interface DecisionTarget {
+  name: string;
+  status: 'success' | 'failed' | 'skipped';
+  /** Why it failed or was skipped, or notes on a success. */
+  reason: string | null;
+  /** Advisories of the target (fixed by a success, left open otherwise). */
+  advisories: Array<{ id: string; severity: Severity }>;
+}
+
+/**
+ * The deterministic policy, applied before the model and binding on it.
+ *
+ * Rules, in order (the first that decides ends the decision without a model call):
+ * 1. No target succeeded → do not ship.
+ * 2. `neverShipLeavingCritical` and a target that did not succeed (failed OR skipped) has an
+ *    advisory of severity `critical` → do not ship: the critical advisory would stay open
+ *    behind a pull request that looks like the fix, so a person decides.
+ * 3. A name of `requiredTargets` did not succeed → do not ship.
+ * 4. successes / (targets not skipped) < `minSuccessRatio` → do not ship.
+ * 5. Every target that was not skipped succeeded → ship all successes (nothing partial to decide).
+ * Otherwise the model decides `ship` and a subset of the successful targets (all of them when
+ * `allowSubset` is false). Its answer is then clamped: names that did not succeed are dropped,
+ * `requiredTargets` are added back, `ship` with no target becomes `false`.
+ */
+export interface PartialSuccessPolicy {
+  neverShipLeavingCritical: boolean;
+  /** Targets that must all succeed for anything to ship. Default none. */
+  requiredTargets?: readonly string[];
+  /** Least share (0..1) of non-skipped targets that must succeed. Default 0. */
+  minSuccessRatio?: number;
+  /** Whether the model may ship fewer than all successful targets. Default true. */
+  allowSubset?: boolean;
+}
+
+/** The decision, for the execution's history (MISSION.md: "Partial success is a decision"). */
+export interface PartialSuccessDecision {
+  ship: boolean;
+  /** Targets to ship (successful ones only); empty when not shipping. */
+  targets: string[];
+  /** Why: the policy rule, or the model's reasoning plus any policy corrections. */
+  reasoning: string;
+  /** `policy` when a rule decided without the model, else `model`. */
+  decidedBy: 'policy' | 'model';
+  /** Policy corrections applied to the model's answer. */
+  overrides: string[];
+}
+
+/** Options of {@link decidePartialSuccess}. */
+export interface DecidePartialSuccessOptions {
+  client: Anthropic;
+  model: string;
+  targets: DecisionTarget[];
+  policy: PartialSuccessPolicy;
+  /** `max_tokens` of the request; default 1024. */
+  maxTokens?: number;
+  signal?: AbortSignal;
+  /** Default true (streaming). */
+  stream?: boolean;
+  retry?: ModelRetryOptions;
+  onRetry?: (event: ModelRetryEvent) => void | Promise<void>;
+}
+
+const DecisionInput = z.strictObject({
+  ship: z.boolean().describe('true to open a pull request with `targets` now'),
+  targets: z.array(z.string()).describe('Targets to ship: a subset of those the policy allows; empty when not shipping'),
+  reasoning: z.string().min(1).describe('Two to five sentences a reviewer can audit'),
+});
+
+/** The forced tool of the decision ("Forcing tool use": `tool_choice: { type: 'tool' }`). */
+const decisionTool = defineTool({
+  name: 'decide_partial_success',
+  description: 'Record the decision on shipping a partially successful remediation.',
+  inputSchema: DecisionInput,
+  async run() {
+    return 'recorded';
+  },
+});
+
+function describeTarget(t: DecisionTarget): string {
+  const advisories = t.advisories.map((a) => `${a.id} [${a.severity}]`).join(', ') || 'none';
+  return `- ${t.name}: ${t.status}${t.reason ? ` (${t.reason})` : ''}; advisories: ${advisories}`;
+}
+
+/**
+ * Decides whether to ship a partially successful patch: the deterministic
+ * {@link PartialSuccessPolicy} first, then, only when the policy leaves a choice, the model
+ * through a forced tool call (`tool_choice: { type: 'tool', name: 'decide_partial_success' }`),
+ * whose answer is clamped to what the policy allows.
+ * @throws AgentResponseInvalidError (AGENT_RESPONSE_INVALID, retryable) when the model's answer
+ *   lacks a valid decision tool call; the errors of `createMessage` for API failures.
+ */
+export async function decidePartialSuccess(options: DecidePartialSuccessOptions): Promise<PartialSuccessDecision> {
+  const { targets, policy } = options;
+  const succeeded = targets.filter((t) => t.status === 'success').map((t) => t.name);
+  const considered = targets.filter((t) => t.status !== 'skipped');
+  const byPolicy = (ship: boolean, reasoning: string): PartialSuccessDecision => ({
+    ship,
+    targets: ship ? succeeded : [],
+    reasoning,
+    decidedBy: 'policy',
+    overrides: [],
+  });
+
+  if (succeeded.length === 0) return byPolicy(false, 'policy: no target succeeded, nothing to ship');
+  if (policy.neverShipLeavingCritical) {
+    const open = targets.filter((t) => t.status !== 'success' && t.advisories.some((a) => a.severity === 'critical'));
+    if (open.length > 0) {
+      const list = open.map((t) => `${t.name} (${t.advisories.filter((a) => a.severity === 'critical').map((a) => a.id).join(', ')})`).join('; ');
+      return byPolicy(false, `policy neverShipLeavingCritical: critical advisories would stay open: ${list}`);
+    }
+  }
+  const missingRequired = (policy.requiredTargets ?? []).filter((n) => !succeeded.includes(n));
+  if (missingRequired.length > 0) return byPolicy(false, `policy requiredTargets: ${missingRequired.join(', ')} did not succeed`);
+  const ratio = considered.length === 0 ? 1 : succeeded.length / considered.length;
+  if (ratio < (policy.minSuccessRatio ?? 0)) {
+    return byPolicy(false, `policy minSuccessRatio: ${succeeded.length}/${considered.length} succeeded, below ${policy.minSuccessRatio}`);
+  }
+  if (succeeded.length === considered.length) return byPolicy(true, 'policy: every target that applies succeeded; nothing partial to decide');
+
+  const allowSubset = policy.allowSubset ?? true;
+  const notes = [
+    allowSubset ? '' : 'You may not choose a subset: ship all of them or none.',
+    policy.requiredTargets?.length ? `These must be shipped if anything is: ${policy.requiredTargets.join(', ')}.` : '',
+  ]
+    .filter(Boolean)
+    .join('\n');
+  const system = await renderPrompt('partial-success', {
+    targets: targets.map(describeTarget).join('\n'),
+    shippable: succeeded.join(', '),
+    policyNotes: notes,
+  });
+  const message = await createMessage(
+    options.client,
+    {
+      model: options.model,
+      max_tokens: options.maxTokens ?? 1024,
+      system,
+      messages: [{ role: 'user', content: 'Decide whether to ship, with the decide_partial_success tool.' }],
+      tools: [toApiTool(decisionTool)],
+      tool_choice: { type: 'tool', name: decisionTool.name },
+    },
+    {
+      ...(options.stream !== undefined ? { stream: options.stream } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.retry ? { retry: options.retry } : {}),
+      ...(options.onRetry ? { onRetry: options.onRetry } : {}),
+    },
+  );
+  const call = message.content.find((b) => b.type === 'tool_use' && b.name === decisionTool.name);
+  if (!call || call.type !== 'tool_use') throw new AgentResponseInvalidError('the model did not call decide_partial_success', { stopReason: message.stop_reason });
+  const parsed = DecisionInput.safeParse(call.input);
+  if (!parsed.success) throw new AgentResponseInvalidError(`decide_partial_success input is invalid: ${z.prettifyError(parsed.error)}`);
+
+  const overrides: string[] = [];
+  let chosen = [...new Set(parsed.data.targets)];
+  const notAllowed = chosen.filter((n) => !succeeded.includes(n));
+  if (notAllowed.length) {
+    overrides.push(`dropped targets that did not succeed: ${notAllowed.join(', ')}`);
+    chosen = chosen.filter((n) => succeeded.includes(n));
+  }
+  let ship = parsed.data.ship;
+  if (ship && !allowSubset && chosen.length !== succeeded.length) {
+    overrides.push('allowSubset is false: shipping every successful target');
+    chosen = [...succeeded];
+  }
+  const required = (policy.requiredTargets ?? []).filter((n) => !chosen.includes(n));
+  if (ship && required.length) {
+    overrides.push(`added required targets: ${required.join(', ')}`);
+    chosen.push(...required);
+  }
+  if (ship && chosen.length === 0) {
+    overrides.push('no allowed target left to ship: not shipping');
+    ship = false;
+  }
+  if (!ship) chosen = [];
+  chosen.sort((a, b) => succeeded.indexOf(a) - succeeded.indexOf(b));
+  const reasoning = overrides.length ? `${parsed.data.reasoning}\n[policy: ${overrides.join('; ')}]` : parsed.data.reasoning;
+  return { ship, targets: chosen, reasoning, decidedBy: 'model', overrides };
+}
