@@ -1,6 +1,8 @@
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandSubject } from '@remediation/contracts';
 import { fixturePath } from '@remediation/testing';
@@ -164,6 +166,33 @@ describe('processes killed and paused', () => {
     const rows = await sql(env, `select id from executions where remediation_id = $1 and kind = 'patch'`, [remediationId]);
     expect(rows).toHaveLength(1);
   }, 60_000);
+});
+
+describe('a lost node', () => {
+  it('12 (without the agent). git-gateway killed and its local root wiped: the workspace is rebuilt from the checkpoint, no re-clone', async () => {
+    await env.stack.restart('git-gateway', { FAULT_INJECT: 'before-handle@patch.commit=kill' });
+    const { remediationId } = await createExpressRemediation(env);
+    const id = await startPatch(env, remediationId);
+    await exited('git-gateway'); // died holding patch.commit, after the patcher's edits were checkpointed
+    const mirrors = join(env.dir, 'data/persistent/mirrors');
+    const mirror = readdirSync(mirrors).map((m) => join(mirrors, m)).find((m) => git(['for-each-ref', '--format=%(refname)', `refs/remediations/${remediationId}/`], m))!;
+    expect(git(['for-each-ref', '--format=%(refname)', `refs/remediations/${remediationId}/patch.2/checkpoint`], mirror)).not.toBe('');
+    const inode = statSync(mirror).ino;
+    // "Another node": the local root is gone (unmount the overlay, delete upper, work and merged).
+    const ws = join(env.dir, 'data/local/workspaces', id);
+    execFileSync('umount', [join(ws, 'merged')]);
+    rmSync(ws, { recursive: true, force: true });
+    await env.stack.restart('git-gateway', {});
+    const done = await waitSettled(env, id);
+    expect(done.state).toBe('patch_generated');
+    const diff = (await api(env, `/v1/executions/${id}/diff`)).body.diff as string;
+    expect(diff.split('\n').filter((l) => /^[+]\s/.test(l))).toHaveLength(5);
+    const history = (await api(env, `/v1/executions/${id}/history`)).body;
+    const committed = history.entries.find((e: any) => e.event === 'patch.committed');
+    expect(committed.details.workspace).toBe('checkpoint');
+    expect(statSync(mirror).ino).toBe(inode); // the same mirror: not re-cloned
+    expect(git(['for-each-ref', '--format=%(refname)', `refs/remediations/${remediationId}/patch.2/checkpoint`], mirror)).toBe('');
+  }, 120_000);
 });
 
 describe('control', () => {

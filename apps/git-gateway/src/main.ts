@@ -1,7 +1,9 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { BaseEnv, loadEnv, runMain } from '@remediation/service-runtime';
+import { type WorkspaceDriver, selectDriver } from './adapters/workspace-driver.js';
 import { checkOverlaySupport } from './adapters/workspace.js';
+import { serveWorkspaces } from './handlers/workspaces.js';
 import { httpMirrorSource } from './adapters/mirror-source.js';
 import { branchPushHandler } from './handlers/push.js';
 import { patchCommitHandler } from './handlers/commit.js';
@@ -18,6 +20,8 @@ const GatewayEnv = BaseEnv.extend({
   MIRROR_URL: z.string().url().optional(),
   /** Bearer token for the mirror's bundle downloads. */
   MIRROR_TOKEN: z.string().min(1).optional(),
+  /** Workspace driver: `auto` (overlay, else copy), `overlay` (required), or `copy`. */
+  WORKSPACE_DRIVER: z.enum(['auto', 'overlay', 'copy']).default('auto'),
   /** How often GC runs, ms. */
   GC_INTERVAL_MS: z.coerce.number().int().positive().default(10 * 60_000),
   /** Workspaces of terminal executions are released this long after they ended, ms. */
@@ -27,21 +31,34 @@ const GatewayEnv = BaseEnv.extend({
 });
 
 const env = loadEnv(GatewayEnv);
+
+/** The workspace driver of this node, chosen once at start (before any command is consumed). */
+let driver: WorkspaceDriver | undefined;
+
 await runMain(() => ({
   name: 'git-gateway',
   env,
   async start(ctx) {
-    // Fail at start, with the reason, where overlayfs cannot mount (not root, NFS upper, ...).
-    await checkOverlaySupport(resolve(env.LOCAL_ROOT));
+    // overlay where it mounts, else the copy driver; WORKSPACE_DRIVER=overlay makes overlay
+    // mandatory (start fails with the reason instead).
+    if (env.WORKSPACE_DRIVER === 'overlay') await checkOverlaySupport(resolve(env.LOCAL_ROOT));
+    driver = await selectDriver(resolve(env.LOCAL_ROOT), ctx.logger, env.WORKSPACE_DRIVER === 'auto' ? {} : { prefer: env.WORKSPACE_DRIVER });
     const sub = serveDiff(ctx.nats.nc, env.DATA_ROOT, ctx.logger);
+    const workspaceSubs = serveWorkspaces(
+      ctx.nats.nc,
+      { db: ctx.db, dataRoot: resolve(env.DATA_ROOT), localRoot: resolve(env.LOCAL_ROOT), driver, commitAuthor: { name: env.COMMIT_AUTHOR_NAME, email: env.COMMIT_AUTHOR_EMAIL } },
+      ctx.logger,
+    );
     const gc = startGc({ db: ctx.db, logger: ctx.logger, dataRoot: resolve(env.DATA_ROOT), localRoot: resolve(env.LOCAL_ROOT), intervalMs: env.GC_INTERVAL_MS, workspaceRetentionMs: env.WORKSPACE_RETENTION_MS, snapshotUnusedMs: env.SNAPSHOT_UNUSED_MS });
     return async () => {
       sub.unsubscribe();
+      for (const s of workspaceSubs) s.unsubscribe();
       await gc.stop();
     };
   },
   handlers: (ctx) => {
     const deps: GatewayDeps = {
+      driver: driver!,
       db: ctx.db,
       worker: ctx.worker,
       dataRoot: resolve(env.DATA_ROOT),

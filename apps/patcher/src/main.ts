@@ -6,5 +6,5 @@ const env = loadEnv(BaseEnv);
 await runMain(() => ({
   name: 'patcher',
   env,
-  handlers: (ctx) => [patchApplyHandler({ db: ctx.db, localRoot: env.LOCAL_ROOT, worker: ctx.worker, agent: NO_AGENT })],
+  handlers: (ctx) => [patchApplyHandler({ db: ctx.db, nc: ctx.nats.nc, worker: ctx.worker, agent: NO_AGENT })],
 }));

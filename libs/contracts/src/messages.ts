@@ -107,6 +107,34 @@ export type ExecutionEvent = z.infer<typeof ExecutionEvent>;
  */
 export const DIFF_RPC_SUBJECT = `${SUBJECT_PREFIX}.rpc.v1.diff`;
 
+/**
+ * Request/reply subjects (core NATS, queue group `git-gateway`) for the workspaces git-gateway
+ * owns: `ensure` makes the execution's workspace ready on this node (resuming the existing one,
+ * or rebuilding it from the base snapshot + the last checkpoint, never re-cloning) and
+ * `checkpoint` records its current changes as a work-in-progress commit on a ref.
+ */
+export const WORKSPACE_RPC_SUBJECTS = {
+  ensure: `${SUBJECT_PREFIX}.rpc.v1.workspace.ensure`,
+  checkpoint: `${SUBJECT_PREFIX}.rpc.v1.workspace.checkpoint`,
+} as const;
+
+export const WorkspaceRequest = z.object({ executionId: z.string().min(1) });
+export type WorkspaceRequest = z.infer<typeof WorkspaceRequest>;
+
+export const WorkspaceReply = z.union([
+  z.object({
+    ok: z.literal(true),
+    mergedDir: z.string(),
+    lowerDir: z.string(),
+    /** ensure: where the workspace came from; checkpoint: absent. */
+    restoredFrom: z.enum(['existing', 'checkpoint', 'empty']).optional(),
+    /** checkpoint: the checkpoint commit, or null when there were no changes. */
+    sha: z.string().nullable().optional(),
+  }),
+  z.object({ ok: z.literal(false), code: z.string(), message: z.string(), retryable: z.boolean() }),
+]);
+export type WorkspaceReply = z.infer<typeof WorkspaceReply>;
+
 export const DiffRequest = z.object({
   repository: z.string(),
   baseCommit: z.string().regex(/^[0-9a-f]{40}$/),

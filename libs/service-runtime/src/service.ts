@@ -98,6 +98,8 @@ export async function startService(def: ServiceDefinition): Promise<RunningServi
     maxReissues: def.env.RECONCILE_MAX_REISSUES,
     ...(def.env.RECONCILE_STALE_MS ? { staleAfterMs: staleForAllSteps(def.env.RECONCILE_STALE_MS) } : {}),
   });
+  // Start-up work (e.g. choosing git-gateway's workspace driver) runs before consumers take work.
+  const extraStop = (await def.start?.(ctx)) ?? undefined;
   const consumers: RunningConsumer[] = [];
   for (const handler of def.handlers?.(ctx) ?? []) {
     consumers.push(
@@ -118,7 +120,6 @@ export async function startService(def: ServiceDefinition): Promise<RunningServi
       }),
     );
   }
-  const extraStop = (await def.start?.(ctx)) ?? undefined;
   const http = def.http ? await def.http(ctx) : Fastify({ logger: false });
   addHealthRoutes(http, ctx);
   const listen = def.http && def.listen ? def.listen : { port: def.env.HEALTH_PORT, host: '127.0.0.1' };

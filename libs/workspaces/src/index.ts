@@ -44,8 +44,8 @@ export const WorkspaceInfo = z.object({
   lowerDir: z.string(),
   baseCommit: z.string().regex(/^[0-9a-f]{40}$/),
   baseBranch: z.string(),
-  /** `overlay` (the only driver for now). */
-  driver: z.literal('overlay'),
+  /** Workspace driver: `overlay` (upper over a read-only lower), or `copy` where overlayfs cannot mount. */
+  driver: z.enum(['overlay', 'copy']),
   mountedAt: z.string(),
 });
 export type WorkspaceInfo = z.infer<typeof WorkspaceInfo>;

@@ -1,17 +1,11 @@
 import type { CommandHandler } from '@remediation/messaging';
 import { patchRef } from '@remediation/contracts';
-import {
-  loadExecution,
-  ExecutionTargetEntity,
-  PatchVersionEntity,
-  RemediationEntity,
-} from '@remediation/persistence';
-import { readWorkspaceInfo, workspacePaths } from '@remediation/workspaces';
+import { ExecutionTargetEntity, PatchVersionEntity } from '@remediation/persistence';
+import { checkpointRef, deleteCheckpoint } from '../adapters/checkpoint.js';
 import { commitChanges } from '../adapters/commit.js';
-import { ensureMirror } from '../adapters/mirror.js';
-import { readUpperChanges } from '../adapters/upper-reader.js';
 import { assertNoExtraneousChanges } from './guard.js';
 import { type GatewayDeps, failPatch } from './workspace.js';
+import { ensureWorkspace } from './workspaces.js';
 
 /**
  * `patch.commit`: turns the workspace's upper layer into one commit on the base commit with git
@@ -22,19 +16,16 @@ export function patchCommitHandler(deps: GatewayDeps): CommandHandler {
   return {
     kind: 'patch.commit',
     async handle(ctx) {
-      const { executionId, remediationId } = ctx.payload;
-      await loadExecution(deps.db, executionId);
+      const { executionId } = ctx.payload;
       const em = deps.db.em();
-      const rem = await em.findOneOrFail(RemediationEntity, { id: remediationId });
       const targets = await em.find(ExecutionTargetEntity, { executionId }, { orderBy: { name: 'asc' } });
       const versions = await em.find(PatchVersionEntity, { executionId }, { orderBy: { version: 'desc' }, limit: 1 });
       const version = (versions[0]?.version ?? 0) + 1;
-      const paths = workspacePaths(deps.localRoot, executionId);
-      const info = await readWorkspaceInfo(paths);
-      const scan = await readUpperChanges({ upperDir: paths.upperDir, lowerDir: info.lowerDir, mergedDir: paths.mergedDir });
+      // The workspace as this node has it: resumed, or rebuilt from its checkpoint (another node).
+      const ready = await ensureWorkspace(deps, executionId);
+      const scan = await deps.driver.changes(ready.ws);
       const shipped = targets.filter((t) => t.status === 'success');
       assertNoExtraneousChanges(scan.changes, scan.forbidden, new Set(shipped.map((t) => t.manifestPath)));
-      const mirror = await ensureMirror({ dataRoot: deps.dataRoot, repository: rem.codebase.repository, ...(deps.mirrorSource ? { source: deps.mirrorSource } : {}) });
       const ref = patchRef(executionId, version);
       const lines = shipped.map((t) => `- ${t.name} ${t.fromVersion} → ${t.toVersion}${t.advisories.length ? ` (${t.advisories.join(', ')})` : ''}`);
       const subject =
@@ -43,9 +34,9 @@ export function patchCommitHandler(deps: GatewayDeps): CommandHandler {
           : `fix(deps): upgrade ${shipped.length} vulnerable dependencies`;
       ctx.heartbeat();
       const commit = await commitChanges({
-        mirrorPath: mirror.mirrorPath,
-        baseCommit: info.baseCommit,
-        mergedDir: paths.mergedDir,
+        mirrorPath: ready.mirrorPath,
+        baseCommit: ready.baseCommit,
+        mergedDir: ready.ws.mergedDir,
         changes: scan.changes,
         ref,
         message: `${subject}\n\n${lines.join('\n')}\n\nRemediation-Execution: ${executionId}\n`,
@@ -54,19 +45,21 @@ export function patchCommitHandler(deps: GatewayDeps): CommandHandler {
       await ctx.transition({
         executionId,
         event: { type: 'patch.committed', patchVersion: { version, ref, sha: commit.sha } },
-        details: { changedPaths: commit.changedPaths },
+        details: { changedPaths: commit.changedPaths, workspace: ready.restoredFrom },
         mutate: async (tx) => {
           await tx.insert(PatchVersionEntity, {
             executionId,
             version,
             ref,
             sha: commit.sha,
-            baseCommit: info.baseCommit,
+            baseCommit: ready.baseCommit,
             changedPaths: commit.changedPaths,
             createdAt: new Date(),
           } as never);
         },
       });
+      // The patch version supersedes the work-in-progress checkpoint.
+      await deleteCheckpoint({ mirrorPath: ready.mirrorPath, ref: checkpointRef(executionId) }).catch(() => undefined);
     },
     giveUp: failPatch,
   };

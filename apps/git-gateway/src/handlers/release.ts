@@ -1,9 +1,12 @@
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import type { CommandHandler } from '@remediation/messaging';
-import { recordHistory } from '@remediation/persistence';
+import { join } from 'node:path';
+import { RemediationEntity, loadExecution, recordHistory } from '@remediation/persistence';
+import { checkpointRef, deleteCheckpoint } from '../adapters/checkpoint.js';
+import { normalizeRepository } from '../adapters/mirror.js';
+import { driverByName } from '../adapters/workspace-driver.js';
 import { readWorkspaceInfo, workspacePaths } from '@remediation/workspaces';
-import { unmountWorkspace } from '../adapters/workspace.js';
 import type { GatewayDeps } from './workspace.js';
 
 /**
@@ -19,12 +22,18 @@ export function workspaceReleaseHandler(deps: GatewayDeps): CommandHandler {
       const paths = workspacePaths(deps.localRoot, executionId);
       if (existsSync(paths.infoFile)) {
         const info = await readWorkspaceInfo(paths);
-        await unmountWorkspace(
+        await driverByName(info.driver).release(
           { executionId, lowerDir: info.lowerDir, upperDir: paths.upperDir, workDir: paths.workDir, mergedDir: paths.mergedDir },
           { removeUpper: true },
         );
       }
       await rm(paths.root, { recursive: true, force: true });
+      const exec = await loadExecution(deps.db, executionId);
+      const rem = await deps.db.em().findOneOrFail(RemediationEntity, { id: exec.remediationId });
+      const { repoKey } = await normalizeRepository(rem.codebase.repository).catch(() => ({ repoKey: null }));
+      if (repoKey) {
+        await deleteCheckpoint({ mirrorPath: join(deps.dataRoot, 'mirrors', `${repoKey}.git`), ref: checkpointRef(executionId) }).catch(() => undefined);
+      }
       await recordHistory(deps.db, { executionId, event: 'workspace.released', worker: deps.worker, details: {} });
     },
     async giveUp(ctx, error) {

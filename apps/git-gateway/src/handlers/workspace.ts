@@ -1,11 +1,9 @@
 import type { CommandContext, CommandHandler } from '@remediation/messaging';
 import { type Database, RemediationEntity, loadExecution } from '@remediation/persistence';
-import { workspacePaths, writeWorkspaceInfo } from '@remediation/workspaces';
 import { ensureMirror, resolveBranch } from '../adapters/mirror.js';
 import type { MirrorSource } from '../adapters/mirror-source.js';
-import { ensureBaseSnapshot } from '../adapters/snapshot.js';
-import { touchSnapshot } from '../adapters/gc.js';
-import { mountWorkspace } from '../adapters/workspace.js';
+import type { WorkspaceDriver } from '../adapters/workspace-driver.js';
+import { ensureWorkspace } from './workspaces.js';
 
 /** Settings shared by git-gateway handlers. */
 export interface GatewayDeps {
@@ -18,6 +16,8 @@ export interface GatewayDeps {
   commitAuthor: { name: string; email: string };
   /** The internal mirror (bundle-first clone, then incremental fetch); upstream directly when absent. */
   mirrorSource?: MirrorSource;
+  /** Workspace driver of this node: overlay, or copy where overlayfs cannot mount. */
+  driver: WorkspaceDriver;
 }
 
 /** Marks a patch execution failed at its current step (every git-gateway patch step's give-up). */
@@ -55,23 +55,17 @@ export function workspacePrepareHandler(deps: GatewayDeps): CommandHandler {
           }),
       });
       ctx.heartbeat();
-      const base = await resolveBranch({ mirrorPath: mirror.mirrorPath, ...(exec.baseBranch ? { branch: exec.baseBranch } : {}) });
-      const lowerDir = await ensureBaseSnapshot({ dataRoot: deps.dataRoot, repoKey: mirror.repoKey, mirrorPath: mirror.mirrorPath, commit: base.commit });
+      // A redelivery keeps the base it recorded; a first delivery starts from the branch's head.
+      const base =
+        exec.baseCommit && exec.baseBranch
+          ? { commit: exec.baseCommit, branch: exec.baseBranch }
+          : await resolveBranch({ mirrorPath: mirror.mirrorPath, ...(exec.baseBranch ? { branch: exec.baseBranch } : {}) });
       ctx.heartbeat();
-      await touchSnapshot(lowerDir);
-      const ws = await mountWorkspace({ localRoot: deps.localRoot, executionId, lowerDir });
-      await writeWorkspaceInfo(workspacePaths(deps.localRoot, executionId), {
-        executionId,
-        lowerDir: ws.lowerDir,
-        baseCommit: base.commit,
-        baseBranch: base.branch,
-        driver: 'overlay',
-        mountedAt: new Date().toISOString(),
-      });
+      const ready = await ensureWorkspace(deps, executionId, base);
       await ctx.transition({
         executionId,
         event: { type: 'workspace.ready', baseCommit: base.commit },
-        details: { baseBranch: base.branch, repoKey: mirror.repoKey, driver: 'overlay' },
+        details: { baseBranch: base.branch, repoKey: mirror.repoKey, driver: deps.driver.name, restoredFrom: ready.restoredFrom },
         set: { baseCommit: base.commit, baseBranch: base.branch },
       });
     },

@@ -4,7 +4,8 @@ import type { CommandHandler } from '@remediation/messaging';
 import { describeError, isRemediationError } from '@remediation/errors';
 import { bumpNpmDependency } from '@remediation/manifests';
 import { type Database, ExecutionTargetEntity, loadExecution, latestPlan } from '@remediation/persistence';
-import { readWorkspaceInfo, workspacePaths } from '@remediation/workspaces';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { checkpointWorkspace, ensureWorkspace } from '../workspace-client.js';
 import type { CodeFixAgent } from '../agent.js';
 
 /** Outcome of one target after editing. */
@@ -24,7 +25,7 @@ interface TargetOutcome {
  * Targets end `success`, `failed` (with the reason) or `skipped`; the execution moves to
  * `committing` when at least one target changed, else to `patch_failed`.
  */
-export function patchApplyHandler(deps: { db: Database; localRoot: string; worker: string; agent: CodeFixAgent | null }): CommandHandler {
+export function patchApplyHandler(deps: { db: Database; nc: NatsConnection; worker: string; agent: CodeFixAgent | null }): CommandHandler {
   return {
     kind: 'patch.apply',
     async handle(ctx) {
@@ -32,8 +33,8 @@ export function patchApplyHandler(deps: { db: Database; localRoot: string; worke
       await loadExecution(deps.db, executionId);
       const plan = await latestPlan(deps.db, remediationId);
       const targets = await deps.db.em().find(ExecutionTargetEntity, { executionId }, { orderBy: { name: 'asc' } });
-      const paths = workspacePaths(deps.localRoot, executionId);
-      const info = await readWorkspaceInfo(paths);
+      // git-gateway owns the workspace: resumed, or rebuilt from its checkpoint on this node.
+      const ws = await ensureWorkspace(deps.nc, executionId);
 
       const outcomes: TargetOutcome[] = [];
       const byManifest = new Map<string, typeof targets>();
@@ -51,7 +52,7 @@ export function patchApplyHandler(deps: { db: Database; localRoot: string; worke
         }
         let text: string;
         try {
-          text = await readFile(join(info.lowerDir, rel), 'utf8');
+          text = await readFile(join(ws.lowerDir, rel), 'utf8');
         } catch (err) {
           for (const t of list) outcomes.push({ name: t.name, status: 'failed', reason: `cannot read ${manifestPath}: ${describeError(err)}`, declaredFrom: null, declaredTo: null });
           continue;
@@ -86,13 +87,15 @@ export function patchApplyHandler(deps: { db: Database; localRoot: string; worke
             });
           }
         }
-        if (changed) await writeFile(join(paths.mergedDir, rel), text);
+        if (changed) await writeFile(join(ws.mergedDir, rel), text);
       }
       const changedTargets = outcomes.filter((o) => o.status === 'success').length;
+      // Edits survive a lost node from here on: the next step rebuilds the workspace from this.
+      const checkpoint = await checkpointWorkspace(deps.nc, executionId);
       await ctx.transition({
         executionId,
         event: { type: 'patch.applied', changedTargets },
-        details: { outcomes: outcomes.map((o) => ({ name: o.name, status: o.status })) },
+        details: { outcomes: outcomes.map((o) => ({ name: o.name, status: o.status })), checkpoint: checkpoint.sha ?? null },
         ...(changedTargets === 0
           ? { set: { errorCode: 'NO_TARGET_PATCHED', errorMessage: outcomes.map((o) => `${o.name}: ${o.reason}`).join('; ') || 'no target to patch' } }
           : {}),

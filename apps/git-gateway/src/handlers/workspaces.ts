@@ -1,0 +1,110 @@
+import { join, resolve } from 'node:path';
+import type { NatsConnection, Subscription } from '@nats-io/nats-core';
+import { WORKSPACE_RPC_SUBJECTS, type WorkspaceReply, WorkspaceRequest } from '@remediation/contracts';
+import { InvalidInputError, describeError, isRemediationError } from '@remediation/errors';
+import { type Database, RemediationEntity, loadExecution } from '@remediation/persistence';
+import { workspacePaths, writeWorkspaceInfo } from '@remediation/workspaces';
+import type { Logger } from 'pino';
+import { checkpointRef, checkpointWorkspace, restoreWorkspace } from '../adapters/checkpoint.js';
+import { normalizeRepository } from '../adapters/mirror.js';
+import { ensureBaseSnapshot } from '../adapters/snapshot.js';
+import type { Workspace } from '../adapters/workspace.js';
+import type { WorkspaceDriver } from '../adapters/workspace-driver.js';
+import { touchSnapshot } from '../adapters/gc.js';
+
+/** A workspace ready on this node, with what it was made from. */
+export interface ReadyWorkspace {
+  ws: Workspace;
+  mirrorPath: string;
+  baseCommit: string;
+  restoredFrom: 'existing' | 'checkpoint' | 'empty';
+}
+
+/**
+ * Makes the execution's workspace ready on this node, from persistent state only: the mirror
+ * (must already hold the base commit) and the base snapshot (re-extracted if GC removed it).
+ * Resumes an existing workspace (same node, after a restart), or rebuilds it from the last
+ * checkpoint (another node, or a wiped local root). Never clones or fetches.
+ * @throws InvalidInputError `WORKSPACE_NOT_PREPARED` when the execution has no base commit yet.
+ */
+export async function ensureWorkspace(
+  deps: { db: Database; dataRoot: string; localRoot: string; driver: WorkspaceDriver },
+  executionId: string,
+  /** The base to use when the execution has none recorded yet (workspace.prepare). */
+  base?: { commit: string; branch: string },
+): Promise<ReadyWorkspace> {
+  const row = await loadExecution(deps.db, executionId);
+  const exec = { ...row, baseCommit: row.baseCommit ?? base?.commit ?? null, baseBranch: row.baseBranch ?? base?.branch ?? null };
+  if (!exec.baseCommit || !exec.baseBranch) {
+    throw new InvalidInputError('WORKSPACE_NOT_PREPARED', `execution ${executionId} has no workspace yet (no base commit)`);
+  }
+  const rem = await deps.db.em().findOneOrFail(RemediationEntity, { id: exec.remediationId });
+  const { repoKey } = await normalizeRepository(rem.codebase.repository);
+  const mirrorPath = join(resolve(deps.dataRoot), 'mirrors', `${repoKey}.git`);
+  const lowerDir = await ensureBaseSnapshot({ dataRoot: deps.dataRoot, repoKey, mirrorPath, commit: exec.baseCommit });
+  await touchSnapshot(lowerDir);
+  const restored = await restoreWorkspace({
+    localRoot: deps.localRoot,
+    executionId,
+    lowerDir,
+    mirrorPath,
+    baseCommit: exec.baseCommit,
+    ref: checkpointRef(executionId),
+    driver: deps.driver,
+  });
+  await writeWorkspaceInfo(workspacePaths(deps.localRoot, executionId), {
+    executionId,
+    lowerDir,
+    baseCommit: exec.baseCommit,
+    baseBranch: exec.baseBranch,
+    driver: deps.driver.name,
+    mountedAt: new Date().toISOString(),
+  });
+  return { ws: restored.ws, mirrorPath, baseCommit: exec.baseCommit, restoredFrom: restored.restoredFrom };
+}
+
+/**
+ * Serves the workspace RPCs (`remediation.rpc.v1.workspace.ensure|checkpoint`, queue group
+ * `git-gateway`) for the patcher: ensure before editing, checkpoint after each edit step.
+ */
+export function serveWorkspaces(
+  nc: NatsConnection,
+  deps: { db: Database; dataRoot: string; localRoot: string; driver: WorkspaceDriver; commitAuthor: { name: string; email: string } },
+  logger: Logger,
+): Subscription[] {
+  const serve = (subject: string, fn: (executionId: string) => Promise<WorkspaceReply>) =>
+    nc.subscribe(subject, {
+      queue: 'git-gateway',
+      callback: (err, msg) => {
+        if (err) return;
+        void (async () => {
+          let reply: WorkspaceReply;
+          try {
+            reply = await fn(WorkspaceRequest.parse(msg.json()).executionId);
+          } catch (e) {
+            logger.warn({ err: describeError(e), subject }, 'workspace request failed');
+            reply = { ok: false, code: isRemediationError(e) ? e.code : 'WORKSPACE_FAILED', message: describeError(e), retryable: isRemediationError(e) ? e.retryable : true };
+          }
+          msg.respond(JSON.stringify(reply));
+        })();
+      },
+    });
+  return [
+    serve(WORKSPACE_RPC_SUBJECTS.ensure, async (executionId) => {
+      const r = await ensureWorkspace(deps, executionId);
+      return { ok: true, mergedDir: r.ws.mergedDir, lowerDir: r.ws.lowerDir, restoredFrom: r.restoredFrom };
+    }),
+    serve(WORKSPACE_RPC_SUBJECTS.checkpoint, async (executionId) => {
+      const r = await ensureWorkspace(deps, executionId);
+      const cp = await checkpointWorkspace({
+        mirrorPath: r.mirrorPath,
+        baseCommit: r.baseCommit,
+        ws: r.ws,
+        driver: deps.driver,
+        ref: checkpointRef(executionId),
+        author: deps.commitAuthor,
+      });
+      return { ok: true, mergedDir: r.ws.mergedDir, lowerDir: r.ws.lowerDir, sha: cp.sha };
+    }),
+  ];
+}
