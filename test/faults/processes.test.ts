@@ -20,7 +20,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 beforeAll(async () => {
   env = await startTestEnvironment(
     'faults-proc',
-    { ACK_WAIT_MS: '2000', MAX_DELIVER: '3', RECONCILE_INTERVAL_MS: '1000', RECONCILE_STALE_MS: '20000' },
+    // The reconciler is covered by nats.test.ts; here it must not race the redeliveries under test.
+    { ACK_WAIT_MS: '2000', MAX_DELIVER: '3', RECONCILE_INTERVAL_MS: '1000', RECONCILE_STALE_MS: '300000' },
     { replicas: { planner: 2 } },
   );
 }, 180_000);

@@ -30,11 +30,11 @@ export async function claimStep(
     );
     const row = rows[0];
     if (!row) return null;
-    // Earlier attempts still open lost their lease to this one.
+    // Earlier attempts at this step still open lost their lease to this one.
     await tx.execute(
       `update step_attempts set finished_at = now(), outcome = 'fenced', error_code = 'LEASE_LOST',
-         error_message = 'another delivery claimed the step' where execution_id = ? and finished_at is null`,
-      [claim.executionId],
+         error_message = 'another delivery claimed the step' where execution_id = ? and step = ? and finished_at is null`,
+      [claim.executionId, claim.step],
     );
     const id = await tx.insert(StepAttemptEntity, {
       executionId: claim.executionId,

@@ -1,6 +1,5 @@
-import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
-import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, rm } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidInputError } from '@remediation/errors';
 import { git, gitVersion, GitCommandError, parseGitVersion } from './git.js';
@@ -349,63 +348,4 @@ describe('parseMergeTreeOutput', () => {
     expect(parseMergeTreeOutput(`${tree}\0`, false)).toEqual({ tree, conflictedPaths: [], messages: [] });
     expect(parseMergeTreeOutput(`${tree}\0\x001\0a.txt\0Auto-merging\0Auto-merging a.txt\n\0`, false).messages).toHaveLength(1);
   });
-});
-
-/**
- * Timing (GG_REBASE_BENCH=1): ~5,000-file repository, median of 5 runs of rebasePatch vs
- * `git rebase` in an existing worktree (and worktree add + rebase). Prints numbers only.
- */
-describe.skipIf(process.env['GG_REBASE_BENCH'] !== '1')('rebase timing (GG_REBASE_BENCH=1)', () => {
-  it('times rebasePatch vs git rebase on ~5,000 files', async () => {
-    const repo = join(await tempDir('gg-bench-'), 'repo');
-    await mkdir(repo, { recursive: true });
-    await sh(repo, 'init', '-q', '-b', 'main');
-    for (let d = 0; d < 50; d++) {
-      await mkdir(join(repo, `pkg${d}`), { recursive: true });
-      for (let f = 0; f < 100; f++) {
-        await writeFile(join(repo, `pkg${d}`, `file${f}.js`), `// ${d}/${f}\n${'x'.repeat(200)}\nmodule.exports = ${f};\n`);
-      }
-    }
-    await writeFile(join(repo, 'package.json'), PACKAGE_JSON);
-    await sh(repo, 'add', '-A');
-    await sh(repo, 'commit', '-q', '-m', 'initial');
-    const oldBase = await sh(repo, 'rev-parse', 'HEAD');
-    await sh(repo, 'checkout', '-q', '-b', 'patch');
-    const patchCommit = await commitFiles(repo, { 'package.json': PACKAGE_JSON.replace('4.17.20', '4.17.21') }, 'patch');
-    await sh(repo, 'checkout', '-q', 'main');
-    let newBase = oldBase;
-    for (let i = 0; i < 5; i++) newBase = await commitFiles(repo, { [`pkg${i}/file${i}.js`]: `changed ${i}\n`, [`extra/new${i}.txt`]: `${i}\n` }, `upstream ${i}`);
-    const { mirrorPath } = await ensureMirror({ dataRoot: await tempDir('gg-data-'), repository: repo });
-    const files = (await g(mirrorPath, 'ls-tree', '-r', '--name-only', newBase)).split('\n').length;
-
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-    const ours: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const t0 = performance.now();
-      const r = await rebasePatch({ mirrorPath, patchCommit, oldBase, newBase, author: bot, date: new Date(date.getTime() + i * 1000), ref: `refs/remediations/bench/e/v${i}` });
-      ours.push(performance.now() - t0);
-      expect(r.kind).toBe('rebased');
-    }
-    const wtRoot = await tempDir('gg-wt-');
-    const rebaseOnly: number[] = [];
-    const addAndRebase: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const wt = join(wtRoot, `wt${i}`);
-      const t0 = performance.now();
-      await git(['worktree', 'add', '-q', '--detach', wt, patchCommit], { gitDir: mirrorPath, env: TEST_ENV });
-      const t1 = performance.now();
-      await git(['rebase', '-q', newBase], { cwd: wt, env: TEST_ENV });
-      const t2 = performance.now();
-      rebaseOnly.push(t2 - t1);
-      addAndRebase.push(t2 - t0);
-    }
-    const report = {
-      files,
-      rebasePatchMs: median(ours).toFixed(1),
-      gitRebaseInWorktreeMs: median(rebaseOnly).toFixed(1),
-      worktreeAddPlusRebaseMs: median(addAndRebase).toFixed(1),
-      runs: { ours: ours.map((x) => x.toFixed(1)), rebaseOnly: rebaseOnly.map((x) => x.toFixed(1)), addAndRebase: addAndRebase.map((x) => x.toFixed(1)) },
-    };
-    console.log(`REBASE_BENCH ${JSON.stringify(report)}`);
-  }, 300_000);
 });

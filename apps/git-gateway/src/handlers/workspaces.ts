@@ -34,6 +34,10 @@ export async function ensureWorkspace(
   base?: { commit: string; branch: string },
 ): Promise<ReadyWorkspace> {
   const row = await loadExecution(deps.db, executionId);
+  if (row.state !== 'patch_running' && row.state !== 'pr_opening') {
+    // A cancelled or finished execution's workspace is released, never made ready again.
+    throw new InvalidInputError('EXECUTION_NOT_RUNNING', `execution ${executionId} is ${row.state}: its workspace is not available`);
+  }
   const exec = { ...row, baseCommit: row.baseCommit ?? base?.commit ?? null, baseBranch: row.baseBranch ?? base?.branch ?? null };
   if (!exec.baseCommit || !exec.baseBranch) {
     throw new InvalidInputError('WORKSPACE_NOT_PREPARED', `execution ${executionId} has no workspace yet (no base commit)`);

@@ -33,6 +33,7 @@ export function patchApplyHandler(deps: { db: Database; nc: NatsConnection; work
       await loadExecution(deps.db, executionId);
       const plan = await latestPlan(deps.db, remediationId);
       const targets = await deps.db.em().find(ExecutionTargetEntity, { executionId }, { orderBy: { name: 'asc' } });
+      ctx.heartbeat(); // throws at once when the execution was cancelled while this delivery waited
       // git-gateway owns the workspace: resumed, or rebuilt from its checkpoint on this node.
       const ws = await ensureWorkspace(deps.nc, executionId);
 
