@@ -45,7 +45,7 @@ describe('NATS faults', () => {
     await waitFor(env, `/v1/executions/${id}/history`, (b) => b.attempts.some((a: any) => a.step === 'editing'));
     await env.nats.restart({ hard: true, wipe: true }); // the work queue, its consumers and unacked work are gone
     const done = await waitSettled(env, id, 120_000);
-    expect(done.state).toBe('patch_generated');
+    expect(done.state, JSON.stringify(done.error)).toBe('patch_generated');
     const e = await effects(env, id);
     expect(e.patchVersions).toBe(1);
     expect(e.transitions['patch_generated']).toBe(1);

@@ -131,6 +131,10 @@ export async function startTestEnvironment(
     async close() {
       await stack.stop();
       await nats.stop();
+      if (process.env['KEEP_TEST_ENV'] === '1') {
+        process.stderr.write(`KEEP_TEST_ENV=1: kept ${dir} (logs in data/logs) and database ${databaseUrl}\n`);
+        return;
+      }
       await unmountUnder(dir);
       await dropDatabase(databaseUrl).catch(() => undefined);
       await rm(dir, { recursive: true, force: true });

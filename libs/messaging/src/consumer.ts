@@ -358,6 +358,23 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
     }
   }
 
+  // Watchdog: a server that lost its store (or a consumer deleted by an operator) does not always
+  // tell its pull clients; check the durable exists every few seconds and recreate what is gone.
+  const watchdog = setInterval(() => {
+    if (stopping) return;
+    void jsm.consumers
+      .info(streams.commands, durable)
+      .catch(async (err) => {
+        if (!/not found/i.test(String((err as Error)?.message ?? err))) return;
+        log.warn('durable consumer missing: recreating stream and consumer');
+        await ensureStreams(jsm, streams);
+        await ensureConsumer(jsm, settings);
+        // Pull afresh from the recreated consumer instead of waiting out the client's backoff.
+        await messages?.close().catch(() => undefined);
+      })
+      .catch(() => undefined);
+  }, Math.max(1000, Math.min(10_000, ackWaitMs)));
+
   let messages: Awaited<ReturnType<Awaited<ReturnType<typeof js.consumers.get>>['consume']>> | null = null;
   const loop = (async () => {
     while (!stopping) {
@@ -372,6 +389,8 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
               log.warn({ status: s.type }, 'consumer missing: recreating stream and consumer');
               await ensureStreams(jsm, streams).catch(() => undefined);
               await ensureConsumer(jsm, settings).catch(() => undefined);
+              await current.close().catch(() => undefined); // the loop below pulls afresh
+              break;
             }
           }
         })().catch(() => undefined);
@@ -395,6 +414,7 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
   return {
     async stop() {
       stopping = true;
+      clearInterval(watchdog);
       advisories.unsubscribe();
       await messages?.close().catch(() => undefined);
       await loop.catch(() => undefined);

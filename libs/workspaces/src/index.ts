@@ -52,7 +52,7 @@ export type WorkspaceInfo = z.infer<typeof WorkspaceInfo>;
 
 /** Writes the workspace info atomically (temp file + rename). */
 export async function writeWorkspaceInfo(paths: WorkspacePaths, info: WorkspaceInfo): Promise<void> {
-  const tmp = `${paths.infoFile}.${process.pid}.tmp`;
+  const tmp = `${paths.infoFile}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   await writeFile(tmp, JSON.stringify(info, null, 2));
   await rename(tmp, paths.infoFile);
 }
