@@ -98,12 +98,12 @@ try {
   const all = sh('git', ['ls-files'], source).split('\n').filter((p) => p.endsWith('.js'));
   const fullTree = join(dir, 'full');
   sh('git', ['clone', '-q', '--local', mirror.mirrorPath, fullTree]);
-  for (const k of [1, 10, 100]) {
+  for (const k of [1, 10, 100].filter((n) => n <= Math.max(1, all.length))) {
     const ours: number[] = [];
     const theirs: number[] = [];
     for (let r = 0; r < Math.min(RUNS, 5); r++) {
       const ws = await mountWorkspace({ localRoot, executionId: `bench.commit.${k}.${r}`, lowerDir });
-      const paths = all.slice(r * k, r * k + k);
+      const paths = Array.from({ length: Math.min(k, all.length) }, (_, j) => all[(r * k + j) % all.length]!);
       for (const p of paths) await writeFile(join(ws.mergedDir, p), `changed ${r}\n`);
       const [ms] = await time(async () => {
         const scan = await readUpperChanges({ upperDir: ws.upperDir, lowerDir, mergedDir: ws.mergedDir });
