@@ -95,7 +95,7 @@ try {
   results['worktree / workspace ratio'] = Math.round(median(worktrees) / median(ready));
 
   // Commits of k changed files: upper dir + plumbing vs add -A && commit in a full worktree.
-  const all = sh('git', ['ls-files'], source).split('\n').filter((p) => p.endsWith('.js'));
+  const all = sh('git', ['ls-files'], source).split('\n').filter((p) => /\.(js|ts|md)$/.test(p));
   const fullTree = join(dir, 'full');
   sh('git', ['clone', '-q', '--local', mirror.mirrorPath, fullTree]);
   for (const k of [1, 10, 100].filter((n) => n <= Math.max(1, all.length))) {
