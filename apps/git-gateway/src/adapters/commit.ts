@@ -13,7 +13,7 @@
  * only) unless `expectedOldSha` says otherwise. Bytes are hashed verbatim (`--no-filters`),
  * matching the raw snapshots (mirror.ts `RAW_ATTRIBUTES`).
  */
-import { mkdtemp, lstat, readlink, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, lstat, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidInputError } from '@remediation/errors';
@@ -32,6 +32,11 @@ export interface CommitChangesInput {
   mirrorPath: string;
   /** Full id of the parent commit (the snapshot's commit). */
   baseCommit: string;
+  /**
+   * Prebuilt index of `baseCommit` (the base snapshot's `<snapshot>.index`); when present it is
+   * copied instead of `read-tree <base>` (O(1) in git processes). Falls back to read-tree.
+   */
+  baseIndex?: string;
   /** Mounted merged dir of the workspace: contents/modes of writes are read here. */
   mergedDir: string;
   /** Changes from readUpperChanges (`mode` is re-read from the merged view at commit time). */
@@ -109,7 +114,12 @@ export async function commitChanges(input: CommitChangesInput): Promise<CommitRe
   const tmp = await mkdtemp(join(tmpdir(), 'git-gateway-commit-'));
   try {
     const env = { GIT_INDEX_FILE: join(tmp, 'index') };
-    await g(['read-tree', input.baseCommit], { env });
+    // The base snapshot's prebuilt index (same commit) saves reading the whole base tree.
+    if (input.baseIndex && (await copyFile(input.baseIndex, env.GIT_INDEX_FILE).then(() => true, () => false))) {
+      // copied
+    } else {
+      await g(['read-tree', input.baseCommit], { env });
+    }
 
     // Collect writes (last entry per path wins) and deletions.
     const byPath = new Map<string, UpperChange>();

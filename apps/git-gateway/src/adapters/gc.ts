@@ -92,6 +92,7 @@ export async function collectSnapshots(options: { dataRoot: string; localRoot: s
       if (now.getTime() - last.getTime() < options.unusedForMs) continue;
       await rm(snap, { recursive: true, force: true });
       await rm(marker, { force: true });
+      await rm(`${snap}.index`, { force: true });
       removed.push(`${repoKey}/${commit}`);
     }
   }

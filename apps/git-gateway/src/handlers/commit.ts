@@ -3,6 +3,7 @@ import { patchRef } from '@remediation/contracts';
 import { ExecutionTargetEntity, PatchVersionEntity } from '@remediation/persistence';
 import { checkpointRef, deleteCheckpoint } from '../adapters/checkpoint.js';
 import { commitChanges } from '../adapters/commit.js';
+import { snapshotIndexPath } from '../adapters/snapshot.js';
 import { assertNoExtraneousChanges } from './guard.js';
 import { type GatewayDeps, failPatch } from './workspace.js';
 import { ensureWorkspace } from './workspaces.js';
@@ -36,6 +37,7 @@ export function patchCommitHandler(deps: GatewayDeps): CommandHandler {
       const commit = await commitChanges({
         mirrorPath: ready.mirrorPath,
         baseCommit: ready.baseCommit,
+        baseIndex: snapshotIndexPath(ready.ws.lowerDir),
         mergedDir: ready.ws.mergedDir,
         changes: scan.changes,
         ref,
