@@ -4,7 +4,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixturePath } from '@remediation/testing';
-import { type TestEnvironment, git, makeRemote, runCli, startTestEnvironment } from '../support/environment.js';
+import { type TestEnvironment, commitToRemote, git, makeRemote, runCli, startTestEnvironment } from '../support/environment.js';
 
 /**
  * End to end: the five services as separate processes, the real PostgreSQL, a private
@@ -206,6 +206,51 @@ describe('express 4.19.2: scan → plan → patch → pull request', () => {
     const cookieOnly = (await api(`/v1/executions/${eb.id}/diff`)).body.diff as string;
     expect(cookieOnly.split('\n').filter((l) => /^[+-]\s/.test(l))).toEqual(['-    "cookie": "0.6.0",', '+    "cookie": "0.7.0",']);
     expect(ea.patchVersions[0].sha).not.toBe(eb.patchVersions[0].sha);
+  });
+});
+
+describe('the base branch moved before approval', () => {
+  async function generated(owner: string) {
+    const manifest = readFileSync(fixturePath('manifests/express-4.19.2/package.json'), 'utf8');
+    const bare = await makeRemote(env.reposRoot, owner, 'express', { 'package.json': manifest, 'README.md': 'express\n' });
+    const created = await api('/v1/remediations', {
+      method: 'POST',
+      body: JSON.stringify({ codebase: { repository: bare }, scan: JSON.parse(readFileSync(fixturePath('scans/express-4.19.2.cdx.json'), 'utf8')) }),
+    });
+    let rem = created.body;
+    for (let i = 0; i < 200 && rem.state === 'planner_running'; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      rem = (await api(`/v1/remediations/${rem.id}`)).body;
+    }
+    const exec = await api(`/v1/remediations/${rem.id}/executions`, { method: 'POST', body: JSON.stringify({ upgradeOption: 'minimal' }) });
+    const done = await waitForState(exec.body.id, (s) => s !== 'patch_running');
+    expect(done.state).toBe('patch_generated');
+    return { bare, exec: done, manifest };
+  }
+
+  it('rebases the patch onto the new head before pushing: the pull request has no unrelated changes', async () => {
+    const { bare, exec } = await generated('moved');
+    const newHead = await commitToRemote(bare, { 'README.md': 'express, documented\n', 'docs/guide.md': 'guide\n' }, 'docs');
+    expect((await api(`/v1/executions/${exec.id}/pull-requests`, { method: 'POST', body: '{}' })).status).toBe(202);
+    const opened = await waitForState(exec.id, (s) => s !== 'pr_opening');
+    expect(opened.state).toBe('pr_opened');
+    expect(opened.patchVersions.map((v: any) => v.version)).toEqual([1, 2]);
+    expect(opened.patchVersions[1].baseCommit).toBe(newHead);
+    const pr = opened.pullRequests[0];
+    expect(pr).toMatchObject({ patchVersion: 2, headSha: opened.patchVersions[1].sha });
+    expect(git(['rev-parse', `${pr.headBranch}^`], bare)).toBe(newHead);
+    expect(git(['diff', '--name-only', 'master', pr.headBranch], bare)).toBe('package.json');
+    expect(git(['diff', '-U0', 'master', pr.headBranch], bare).split('\n').filter((l) => /^[+]\s/.test(l))).toHaveLength(5);
+  });
+
+  it('refuses with the reason when the moved base conflicts with the patch', async () => {
+    const { bare, exec, manifest } = await generated('conflicting');
+    await commitToRemote(bare, { 'package.json': manifest.replace('"body-parser": "1.20.2"', '"body-parser": "1.20.1"') }, 'pin body-parser');
+    await api(`/v1/executions/${exec.id}/pull-requests`, { method: 'POST', body: '{}' });
+    const failed = await waitForState(exec.id, (s) => s !== 'pr_opening');
+    expect(failed.state).toBe('pr_failed');
+    expect(failed.error.code).toBe('REBASE_CONFLICT');
+    expect(failed.error.message).toContain('package.json');
   });
 });
 

@@ -162,3 +162,21 @@ export function runCli(args: string[]): { code: number; summary: any; stderr: st
     return { code: e.status, summary, stderr: e.stderr };
   }
 }
+
+/** Commits `files` on top of `branch` in a bare remote (as a person pushing to it would). */
+export async function commitToRemote(bare: string, files: Record<string, string>, message: string, branch = 'master'): Promise<string> {
+  const work = await mkdtemp(join(tmpdir(), 'rem-push-'));
+  try {
+    git(['clone', '-q', '-b', branch, bare, work]);
+    for (const [path, content] of Object.entries(files)) {
+      await mkdir(dirname(join(work, path)), { recursive: true });
+      await writeFile(join(work, path), content);
+    }
+    git(['add', '-A'], work);
+    git(['commit', '-q', '-m', message], work);
+    git(['push', '-q', 'origin', branch], work);
+    return git(['rev-parse', 'HEAD'], work);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
