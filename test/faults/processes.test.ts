@@ -125,7 +125,7 @@ describe('processes killed and paused', () => {
       const js = jetstream(nc);
       for (const kind of ['workspace.prepare', 'patch.apply', 'patch.commit'] as const) {
         const payload = { kind, remediationId, executionId: id, issuedAt: new Date().toISOString() };
-        await js.publish(commandSubject(kind), JSON.stringify(payload), { msgID: `replayed-${kind}-${id}` });
+        await js.publish(commandSubject(kind, id), JSON.stringify(payload), { msgID: `replayed-${kind}-${id}` });
       }
     } finally {
       await nc.close();

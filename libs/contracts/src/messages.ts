@@ -54,9 +54,19 @@ export function commandForStep(step: Step): CommandKind {
   return found[0];
 }
 
-/** Subject of a command: `remediation.cmd.v1.<kind>`, e.g. `remediation.cmd.v1.plan.run`. */
-export function commandSubject(kind: CommandKind): string {
-  return `${SUBJECT_PREFIX}.cmd.v1.${kind}`;
+/**
+ * Subject of a command for one execution: `remediation.cmd.v1.<kind>.<execution id>`, e.g.
+ * `remediation.cmd.v1.plan.run.rem_0mwq….plan.1`. The execution id in the subject lets the
+ * reconciler ask the work queue whether an execution's command is still queued
+ * (`last_by_subj`) before re-issuing it.
+ */
+export function commandSubject(kind: CommandKind, executionId: string): string {
+  return `${SUBJECT_PREFIX}.cmd.v1.${kind}.${executionId}`;
+}
+
+/** Filter subject of a command kind's durable consumer: `remediation.cmd.v1.<kind>.>`. */
+export function commandFilterSubject(kind: CommandKind): string {
+  return `${SUBJECT_PREFIX}.cmd.v1.${kind}.>`;
 }
 
 /** Subject of a public event: `remediation.evt.v1.execution.<state>`. */

@@ -1,6 +1,6 @@
 import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { COMMAND_STEPS, type CommandKind, CommandPayload, commandSubject } from '@remediation/contracts';
+import { COMMAND_STEPS, type CommandKind, CommandPayload, commandFilterSubject } from '@remediation/contracts';
 import { InvalidTransitionError, RemediationError, describeError, errorInfo, isRemediationError } from '@remediation/errors';
 import {
   AlreadyProcessedError,
@@ -135,7 +135,7 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
   const stepTimeoutMs = options.stepTimeoutMs ?? 30 * 60_000;
   const fault = options.faultPoint ?? (() => undefined);
   const durable = durableName(handler.kind);
-  const filterSubject = commandSubject(handler.kind);
+  const filterSubject = commandFilterSubject(handler.kind);
   const settings = { stream: streams.commands, durable, filterSubject, ackWaitMs, maxDeliver };
   const log = logger.child({ consumer: durable });
   let stopping = false;

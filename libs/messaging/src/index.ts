@@ -6,6 +6,6 @@ export { startOutboxRelay } from './relay.js';
 export type { RunningRelay } from './relay.js';
 export { connectNats } from './connect.js';
 export type { NatsHandles } from './connect.js';
-export { reconcileOnce, startReconciler, DEFAULT_STALE_AFTER_MS } from './reconciler.js';
+export { reconcileOnce, startReconciler, queuedCommandAge, DEFAULT_STALE_AFTER_MS } from './reconciler.js';
 export type { ReconcilerOptions, SweepResult } from './reconciler.js';
 export { StepCancelledError } from './consumer.js';

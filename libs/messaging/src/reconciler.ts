@@ -1,3 +1,4 @@
+import type { JetStreamManager } from '@nats-io/jetstream';
 import { type CommandPayload, type Step, commandForStep, commandSubject } from '@remediation/contracts';
 import { InvalidTransitionError, describeError } from '@remediation/errors';
 import { type Database, applyTransition } from '@remediation/persistence';
@@ -24,6 +25,12 @@ export interface ReconcilerOptions {
   maxReissues?: number;
   /** Sweep interval, ms (default 15 000). */
   intervalMs?: number;
+  /**
+   * Whether the command is still in the work queue (queued behind others, or in flight): such a
+   * run is waiting, not lost, and is not re-issued. Returns the message's age in ms, or null when
+   * the queue has no message for it. Without it every stale run is re-issued.
+   */
+  queuedFor?: (subject: string) => Promise<number | null>;
 }
 
 /** Result of one sweep. */
@@ -36,9 +43,13 @@ export interface SweepResult {
 
 const ADVISORY_LOCK = 727002;
 
+/** A command queued longer than this many staleness thresholds is treated as lost. */
+const QUEUED_LIMIT_FACTOR = 10;
+
 /**
  * One reconciler sweep (ARCHITECTURE.md: "A reconciler re-issues work for runs that are not
  * terminal and whose heartbeat has gone stale"). PostgreSQL is the source of truth: a run
+ * whose command is still in the work queue is waiting, not lost (its heartbeat is refreshed); a run
  * whose command was lost (NATS lost its store, a relay crashed, deliveries ran out unseen) is
  * found by its stale `heartbeat_at` and its step's command is written to the outbox again; after
  * `maxReissues` the run fails with `STALE_STEP` and the reason. Safe with several replicas:
@@ -69,11 +80,19 @@ export async function reconcileOnce(o: ReconcilerOptions): Promise<SweepResult> 
         for update skip locked`,
     );
     for (const r of rows) {
+      const kind = commandForStep(r.step);
+      const subject = commandSubject(kind, r.id);
+      const queuedMs = o.queuedFor ? await o.queuedFor(subject).catch(() => null) : null;
+      // Queued (waiting behind a backlog) is not lost: leave it, unless it has sat far longer than
+      // any backlog could explain (e.g. its deliveries ran out unseen), then re-issue as lost.
+      if (queuedMs !== null && queuedMs < (thresholds[r.step] ?? 3_600_000) * QUEUED_LIMIT_FACTOR) {
+        await tx.execute('update executions set heartbeat_at = now() where id = ?', [r.id]);
+        continue;
+      }
       if (r.reissue_count >= maxReissues) {
         toFail.push({ id: r.id, step: r.step, reissues: r.reissue_count, staleMs: Number(r.stale_ms) });
         continue;
       }
-      const kind = commandForStep(r.step);
       const payload: CommandPayload = {
         kind,
         remediationId: r.remediation_id,
@@ -84,7 +103,7 @@ export async function reconcileOnce(o: ReconcilerOptions): Promise<SweepResult> 
       const n = r.reissue_count + 1;
       await tx.execute('insert into outbox (msg_id, subject, payload) values (?, ?, ?::jsonb)', [
         `${r.id}:${r.version}:reissue${n}`,
-        commandSubject(kind),
+        subject,
         JSON.stringify(payload),
       ]);
       await tx.execute('update executions set reissue_count = ?, heartbeat_at = now() where id = ?', [n, r.id]);
@@ -133,5 +152,22 @@ export function startReconciler(o: ReconcilerOptions): { stop(): Promise<void> }
       clearInterval(timer);
       await current;
     },
+  };
+}
+
+/**
+ * `queuedFor` for the reconciler, backed by the work-queue stream: the age (ms) of the last
+ * message on the command's subject (one subject per execution and command), or null when the
+ * queue holds none (acked, terminated, or lost with the server's store).
+ */
+export function queuedCommandAge(jsm: JetStreamManager, stream: string): (subject: string) => Promise<number | null> {
+  return async (subject) => {
+    try {
+      const m = await jsm.streams.getMessage(stream, { last_by_subj: subject });
+      return m ? Math.max(0, Date.now() - m.time.getTime()) : null;
+    } catch (err) {
+      if (/no message found|not found/i.test(String((err as Error)?.message ?? err))) return null;
+      throw err;
+    }
   };
 }

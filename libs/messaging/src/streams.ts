@@ -92,12 +92,27 @@ export async function ensureConsumer(jsm: JetStreamManager, s: ConsumerSettings)
     max_deliver: s.maxDeliver,
     max_ack_pending: 1000,
   };
+  let existing: { config: { filter_subject?: string } } | null = null;
   try {
-    await jsm.consumers.info(s.stream, s.durable);
-    await jsm.consumers.update(s.stream, s.durable, config as never);
+    existing = (await jsm.consumers.info(s.stream, s.durable)) as unknown as { config: { filter_subject?: string } };
   } catch (err) {
     if (!isNotFound(err)) throw err;
+  }
+  if (existing && existing.config.filter_subject !== s.filterSubject) {
+    // NATS 2.9 cannot change a consumer's filter: replace it. On a work-queue stream the
+    // messages stay in the stream and go to the new consumer.
+    await jsm.consumers.delete(s.stream, s.durable).catch(() => undefined);
+    existing = null;
+  }
+  if (existing) {
+    await jsm.consumers.update(s.stream, s.durable, config as never);
+    return;
+  }
+  try {
     await jsm.consumers.add(s.stream, config as never);
+  } catch (err) {
+    // Another replica created it first with the same settings.
+    if (!/already (exists|in use)/i.test(String((err as Error).message))) throw err;
   }
 }
 

@@ -10,6 +10,7 @@ import {
   ensureStreams,
   startCommandConsumer,
   startOutboxRelay,
+  queuedCommandAge,
   startReconciler,
 } from '@remediation/messaging';
 import { Step } from '@remediation/contracts';
@@ -96,6 +97,7 @@ export async function startService(def: ServiceDefinition): Promise<RunningServi
     worker: ctx.worker,
     intervalMs: def.env.RECONCILE_INTERVAL_MS,
     maxReissues: def.env.RECONCILE_MAX_REISSUES,
+    queuedFor: queuedCommandAge(nats.jsm, DEFAULT_STREAMS.commands),
     ...(def.env.RECONCILE_STALE_MS ? { staleAfterMs: staleForAllSteps(def.env.RECONCILE_STALE_MS) } : {}),
   });
   // Start-up work (e.g. choosing git-gateway's workspace driver) runs before consumers take work.

@@ -23,7 +23,7 @@ describe('plan executions', () => {
     const r = transition(plan, { type: 'plan.requested' }, AT);
     expect(r.next).toMatchObject({ state: 'planner_running', step: 'planning' });
     expect(r.effects.map((e) => e.subject)).toEqual([
-      'remediation.cmd.v1.plan.run',
+      'remediation.cmd.v1.plan.run.rem_a.plan.1',
       'remediation.evt.v1.execution.planner_running',
     ]);
     expect(r.effects[0]!.payload).toMatchObject({ kind: 'plan.run', executionId: 'rem_a.plan.1', remediationId: 'rem_a' });
@@ -56,9 +56,9 @@ describe('patch executions', () => {
     const { s, effects } = run(patch, happy);
     expect(s).toMatchObject({ state: 'patch_generated', step: null });
     expect(effects.filter((e) => e.type === 'command').map((e) => e.subject)).toEqual([
-      'remediation.cmd.v1.workspace.prepare',
-      'remediation.cmd.v1.patch.apply',
-      'remediation.cmd.v1.patch.commit',
+      'remediation.cmd.v1.workspace.prepare.rem_a.patch.2',
+      'remediation.cmd.v1.patch.apply.rem_a.patch.2',
+      'remediation.cmd.v1.patch.commit.rem_a.patch.2',
     ]);
     // Events only when the state changes, not on step changes.
     expect(effects.filter((e) => e.type === 'event').map((e) => e.subject)).toEqual([
@@ -94,10 +94,10 @@ describe('patch executions', () => {
     expect(s.state).toBe('pr_opened');
     const commands = effects.filter((e) => e.type === 'command').map((e) => [e.subject, e.payload.pullRequestId]);
     expect(commands).toEqual([
-      ['remediation.cmd.v1.branch.push', 'pr1'],
-      ['remediation.cmd.v1.pull_request.open', 'pr1'],
-      ['remediation.cmd.v1.branch.push', 'pr2'],
-      ['remediation.cmd.v1.pull_request.open', 'pr2'],
+      ['remediation.cmd.v1.branch.push.rem_a.patch.2', 'pr1'],
+      ['remediation.cmd.v1.pull_request.open.rem_a.patch.2', 'pr1'],
+      ['remediation.cmd.v1.branch.push.rem_a.patch.2', 'pr2'],
+      ['remediation.cmd.v1.pull_request.open.rem_a.patch.2', 'pr2'],
     ]);
     expect(effects.at(-1)!.payload).toMatchObject({ to: 'pr_opened', pullRequest: { number: 7 } });
     expect(can(s, { type: 'pull_request.requested', pullRequestId: 'pr3' })).toBe(false);
@@ -123,7 +123,7 @@ describe('retry, cancel and abandon', () => {
     expect(failed).toMatchObject({ state: 'patch_failed', failedStep: 'committing' });
     const r = transition(failed, { type: 'retry.requested' }, AT);
     expect(r.next).toMatchObject({ state: 'patch_running', step: 'committing', failedStep: null });
-    expect(r.effects.map((e) => e.subject)).toEqual(['remediation.cmd.v1.patch.commit', 'remediation.evt.v1.execution.patch_running']);
+    expect(r.effects.map((e) => e.subject)).toEqual(['remediation.cmd.v1.patch.commit.rem_a.patch.2', 'remediation.evt.v1.execution.patch_running']);
   });
 
   it('retry of a failed pull request resumes pushing or opening with the same pull request', () => {
@@ -141,7 +141,7 @@ describe('retry, cancel and abandon', () => {
     expect(failed).toMatchObject({ state: 'pr_failed', failedStep: 'opening' });
     const r = transition({ ...failed, pullRequestId: 'pr1' }, { type: 'retry.requested' }, AT);
     expect(r.next).toMatchObject({ state: 'pr_opening', step: 'opening' });
-    expect(r.effects[0]).toMatchObject({ subject: 'remediation.cmd.v1.pull_request.open', payload: { pullRequestId: 'pr1' } });
+    expect(r.effects[0]).toMatchObject({ subject: 'remediation.cmd.v1.pull_request.open.rem_a.patch.2', payload: { pullRequestId: 'pr1' } });
   });
 
   it('retry of a plan restarts planning; retry is refused unless failed', () => {
@@ -155,7 +155,7 @@ describe('retry, cancel and abandon', () => {
     const running = transition(patch, { type: 'patch.requested' }, AT).next;
     const r = transition(running, { type: 'cancel.requested', reason: 'no longer needed' }, AT);
     expect(r.next.state).toBe('patch_cancelled');
-    expect(r.effects.map((e) => e.subject)).toEqual(['remediation.cmd.v1.workspace.release', 'remediation.evt.v1.execution.patch_cancelled']);
+    expect(r.effects.map((e) => e.subject)).toEqual(['remediation.cmd.v1.workspace.release.rem_a.patch.2', 'remediation.evt.v1.execution.patch_cancelled']);
     expect(r.effects[1]!.payload).toMatchObject({ error: { code: 'CANCELLED', message: 'no longer needed' } });
     const planRunning = transition(plan, { type: 'plan.requested' }, AT).next;
     expect(transition(planRunning, { type: 'cancel.requested', reason: 'x' }, AT).next.state).toBe('planner_cancelled');

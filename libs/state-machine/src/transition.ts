@@ -175,7 +175,7 @@ export function transition(snapshot: ExecutionSnapshot, event: MachineEvent, at:
       issuedAt: at,
       ...(target.command.pullRequestId ? { pullRequestId: target.command.pullRequestId } : {}),
     };
-    effects.push({ type: 'command', subject: commandSubject(target.command.kind), payload });
+    effects.push({ type: 'command', subject: commandSubject(target.command.kind, snapshot.executionId), payload });
   }
   if (target.state !== snapshot.state) {
     const payload: ExecutionEvent = {
