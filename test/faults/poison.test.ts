@@ -85,7 +85,7 @@ describe('poison message', () => {
     expect(Math.min(...gaps)).toBeGreaterThanOrEqual(100); // delayed retries (nak with our delay), not immediate
     const letters = (await api(env, `/v1/dead-letters?executionId=${poison.planExecutionId}`)).body.deadLetters;
     expect(letters).toHaveLength(1);
-    expect(letters[0]).toMatchObject({ subject: 'remediation.cmd.v1.plan.run', deliveries: 3, error: { code: 'REGISTRY_UNAVAILABLE' } });
+    expect(letters[0]).toMatchObject({ subject: `remediation.cmd.v1.plan.run.${poison.planExecutionId}`, deliveries: 3, error: { code: 'REGISTRY_UNAVAILABLE' } });
     // The message left the work queue: nothing pending for the planner's consumer.
     const pending = await sql(env, `select 1 from outbox where published_at is null`);
     expect(pending).toEqual([]);
