@@ -11,7 +11,7 @@ export {
   StepAttemptEntity,
   DeadLetterEntity,
 } from './entities.js';
-export { applyTransition, createExecutionInTx, recordHistory, LeaseLostError, AlreadyProcessedError } from './transitions.js';
+export { applyTransition, createExecutionInTx, recordHistory, pullRequestFailed, LeaseLostError, AlreadyProcessedError } from './transitions.js';
 export type { ApplyTransitionOptions, AppliedTransition, Lease } from './transitions.js';
 export { claimStep, heartbeatStep, finishStep, recordDeadLetter, listStepAttempts, listDeadLetters } from './steps.js';
 export type { ClaimedStep } from './steps.js';

@@ -3,7 +3,7 @@ import { type ExecutionState, TERMINAL_STATES } from '@remediation/contracts';
 import { ConcurrencyConflictError, NotFoundError, RemediationError } from '@remediation/errors';
 import { type Effect, type ExecutionSnapshot, type MachineEvent, transition } from '@remediation/state-machine';
 import type { Database } from './database.js';
-import { ExecutionEntity, HistoryEntity, OutboxEntity } from './entities.js';
+import { ExecutionEntity, HistoryEntity, OutboxEntity, PullRequestEntity } from './entities.js';
 
 /** Options of `applyTransition`. */
 export interface ApplyTransitionOptions {
@@ -263,4 +263,22 @@ async function insertEffects(tx: EntityManager, effects: readonly Effect[], msgI
 function eventDetails(event: MachineEvent): Record<string, unknown> {
   const { type: _type, ...rest } = event;
   return rest;
+}
+
+/**
+ * The transition that fails a pull-request step (push or open) and marks its PR record `failed`,
+ * for `CommandContext.transition` / `applyTransition` (shared by git-gateway and pr-service).
+ */
+export function pullRequestFailed(
+  executionId: string,
+  pullRequestId: string | undefined,
+  error: { code: string; message: string },
+): Omit<ApplyTransitionOptions, 'worker' | 'lease' | 'inbox'> {
+  return {
+    executionId,
+    event: { type: 'pull_request.failed', pullRequestId: pullRequestId ?? '', error },
+    mutate: async (tx) => {
+      if (pullRequestId) await tx.nativeUpdate(PullRequestEntity, { id: pullRequestId }, { state: 'failed', updatedAt: new Date() });
+    },
+  };
 }

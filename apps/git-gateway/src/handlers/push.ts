@@ -5,6 +5,7 @@ import {
   loadExecution,
   PatchVersionEntity,
   PullRequestEntity,
+  pullRequestFailed,
   RemediationEntity,
 } from '@remediation/persistence';
 import { git } from '../adapters/git.js';
@@ -106,14 +107,7 @@ export function branchPushHandler(deps: GatewayDeps): CommandHandler {
       });
     },
     async giveUp(ctx, error) {
-      const { executionId, pullRequestId } = ctx.payload;
-      await ctx.transition({
-        executionId,
-        event: { type: 'pull_request.failed', pullRequestId: pullRequestId ?? '', error },
-        mutate: async (tx) => {
-          if (pullRequestId) await tx.nativeUpdate(PullRequestEntity, { id: pullRequestId }, { state: 'failed', updatedAt: new Date() });
-        },
-      });
+      await ctx.transition(pullRequestFailed(ctx.payload.executionId, ctx.payload.pullRequestId, error));
     },
   };
 }

@@ -5,6 +5,7 @@ import {
   type Database,
   ExecutionTargetEntity,
   PullRequestEntity,
+  pullRequestFailed,
   loadExecution,
   executionTargetBody,
   latestPlan,
@@ -83,14 +84,7 @@ export function pullRequestOpenHandler(deps: { db: Database; worker: string; git
       });
     },
     async giveUp(ctx, error) {
-      const { executionId, pullRequestId } = ctx.payload;
-      await ctx.transition({
-        executionId,
-        event: { type: 'pull_request.failed', pullRequestId: pullRequestId ?? '', error },
-        mutate: async (tx) => {
-          if (pullRequestId) await tx.nativeUpdate(PullRequestEntity, { id: pullRequestId }, { state: 'failed', updatedAt: new Date() });
-        },
-      });
+      await ctx.transition(pullRequestFailed(ctx.payload.executionId, ctx.payload.pullRequestId, error));
     },
   };
 }
