@@ -19,7 +19,7 @@
  * 4. Reports (table on stdout, then one JSON line): terminal states and error codes, lost runs,
  *    duplicated effects (patch versions, refs, history entries, pull requests on github-local,
  *    public events), kills per service, time to drain, wall time. Exit code 0 only when nothing
- *    was lost or duplicated.
+ *    was lost or duplicated and no run failed (every input is valid, so a failure is the chaos's).
  *
  * The environment's directory is printed at start; `--keep` keeps it (and the database) when the
  * run fails, for the logs under `<dir>/data/logs/`; `--keep-always` keeps it in any case.
@@ -27,6 +27,8 @@
  * retries included), `--kill-every-ms 0` (no kills: a baseline).
  */
 import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -82,6 +84,17 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (m: string) => process.stderr.write(`[chaos ${new Date().toISOString().slice(11, 23)}] ${m}\n`);
 const describe = (err: unknown) => (err instanceof Error ? `${err.message}${(err as any).cause ? ` (${(err as any).cause.code ?? (err as any).cause.message})` : ''}` : String(err));
 const runId = Date.now().toString(36);
+
+/** Refs under `refs/remediations/<rem>/<kind>.<n>/` in every mirror of the environment. */
+function refsOf(e: TestEnvironment, executionId: string): string[] {
+  const dot = executionId.indexOf('.');
+  const prefix = `refs/remediations/${executionId.slice(0, dot)}/${executionId.slice(dot + 1)}/`;
+  const mirrors = join(e.dir, 'data/persistent/mirrors');
+  if (!existsSync(mirrors)) return [];
+  return readdirSync(mirrors)
+    .filter((m) => m.endsWith('.git'))
+    .flatMap((m) => execFileSync('git', ['for-each-ref', '--format=%(refname)', prefix], { cwd: join(mirrors, m), encoding: 'utf8' }).split('\n').filter(Boolean));
+}
 
 /** One logical patch-execution submission (and maybe its pull-request request). */
 interface Submission {
@@ -442,12 +455,21 @@ async function main(): Promise<number> {
   // Duplicated effects per execution.
   const dupExec: Array<{ id: string; what: string[] }> = [];
   const repeatedSteps: Array<{ id: string; entries: Record<string, number> }> = [];
+  const leakedRefs: Array<{ id: string; state: string; refs: string[] }> = [];
   for (const s of accepted) {
     if (!final.has(s.id!)) continue;
     const eff = await effects(e, s.id!);
     const what: string[] = [];
     if (eff.patchVersions > 1) what.push(`patchVersions=${eff.patchVersions}`);
-    if (eff.refs > 1) what.push(`refs=${eff.refs}`);
+    if (eff.refs > 1) {
+      // Which refs: patch versions (`v<n>`) are the effect; a work-in-progress `checkpoint` ref
+      // left behind after the patch version exists is a leak, reported apart.
+      const refs = refsOf(e, s.id!);
+      const versionRefs = refs.filter((r) => /\/v\d+$/.test(r));
+      const others = refs.filter((r) => !/\/v\d+$/.test(r));
+      if (versionRefs.length > 1) what.push(`refs=${eff.refs} (${refs.map((r) => r.split('/').pop()).join(', ')})`);
+      if (others.length) leakedRefs.push({ id: s.id!, state: final.get(s.id!)!.state, refs: others });
+    }
     for (const st of ['patch_generated', 'pr_opened', 'patch_failed', 'pr_failed']) {
       if ((eff.transitions[st] ?? 0) > 1) what.push(`history ${st}×${eff.transitions[st]}`);
     }
@@ -568,7 +590,12 @@ async function main(): Promise<number> {
   for (const k of kills) killsPer[k.service] = (killsPer[k.service] ?? 0) + 1;
   const lostTotal = missingInDb.length + notSettledAtDrainEnd.length;
   const dupTotal = dupExec.length + dupPulls.length + dupEvents.length + extraExecutions.length;
-  const ok = lostTotal === 0 && dupTotal === 0 && unsubmitted.length === 0 && missingEvents.length === 0 && !killerError;
+  // Every input is valid: a run that ended failed (or cancelled) was failed by the chaos.
+  const failedRuns = accepted
+    .map((s) => final.get(s.id!))
+    .filter((r): r is NonNullable<typeof r> => !!r && (r.state.endsWith('_failed') || r.state.endsWith('_cancelled')));
+  const ok =
+    lostTotal === 0 && dupTotal === 0 && failedRuns.length === 0 && unsubmitted.length === 0 && missingEvents.length === 0 && !killerError;
   failed = !ok;
   const end = Date.now();
   const nodeVersion = process.version;
@@ -608,10 +635,12 @@ async function main(): Promise<number> {
     },
     terminal,
     failureCodes,
+    failedRuns: failedRuns.length,
     lost: { total: lostTotal, notSettledAtDrainEnd, missingInDb },
     duplicated: { total: dupTotal, executions: dupExec, pullRequestsOnGithub: dupPulls, events: dupEvents, extraExecutionsInDb: extraExecutions },
     events: { read: eventsRead, missing: missingEvents },
     changedAfterDrain,
+    leakedCheckpointRefs: leakedRefs,
     repeatedStepEntries: repeatedSteps.length,
     recovery: { reissues, reissuesByStep, reissuedUnclaimed, deadLetters, redeliveredAttempts: redeliveries, attemptOutcomes: outcomes, retryCauses, fencedByStep, queueWaitSeconds: queueWait },
     kills: { total: kills.length, perService: killsPer, restartFailures: kills.filter((k) => k.restartError).length, error: killerError ? describe(killerError) : null },
@@ -637,8 +666,10 @@ async function main(): Promise<number> {
       ]),
     ['PRs wanted / requested / accepted', `${result.pullRequests.wanted} / ${result.pullRequests.requested} / ${result.pullRequests.accepted} (retries ${result.pullRequests.retries}, failures ${prFailures.length})`],
     ['PRs on github-local', String(ghPulls.length)],
+    ['failed runs (all inputs are valid)', String(failedRuns.length)],
     ['lost runs', `${lostTotal} (not settled ${notSettledAtDrainEnd.length}, missing in DB ${missingInDb.length})`],
     ['duplicated effects', `${dupTotal} (executions ${dupExec.length}, PRs per head ${dupPulls.length}, events ${dupEvents.length}, extra executions ${extraExecutions.length})`],
+    ['leaked checkpoint refs (not counted as duplicates)', String(leakedRefs.length)],
     ['public events read / missing', `${eventsRead} / ${missingEvents.length}`],
     ['kills', `${kills.length}: ${Object.entries(killsPer).map(([s, n]) => `${s} ${n}`).join(', ')}`],
     ['recovery', `redelivered attempts ${redeliveries}, dead letters ${deadLetters}, attempts ${JSON.stringify(outcomes)}, fenced ${JSON.stringify(fencedByStep)}`],
@@ -649,7 +680,21 @@ async function main(): Promise<number> {
     ['  (last execution POST → all settled)', result.drainFromLastExecutionSubmissionMs === null ? 'not settled' : `${(result.drainFromLastExecutionSubmissionMs / 1000).toFixed(1)} s`],
     ['settled after first submission', result.settledAfterMs === null ? 'not settled' : `${(result.settledAfterMs / 1000).toFixed(1)} s`],
     ['wall time', `${(result.wallMs / 1000).toFixed(1)} s`],
-    ['result', ok ? 'OK: nothing lost, nothing duplicated' : 'FAILED'],
+    [
+      'result',
+      ok
+        ? 'OK: nothing lost, nothing duplicated, nothing failed'
+        : `FAILED: ${[
+            lostTotal && `${lostTotal} lost`,
+            dupTotal && `${dupTotal} duplicated`,
+            failedRuns.length && `${failedRuns.length} runs failed`,
+            unsubmitted.length && `${unsubmitted.length} never accepted`,
+            missingEvents.length && `${missingEvents.length} events missing`,
+            killerError && 'killer error',
+          ]
+            .filter(Boolean)
+            .join(', ')}`,
+    ],
   ];
   const w = Math.max(...rows.map(([k]) => k.length));
   process.stdout.write(`\nChaos run ${result.date} at ${commit} (nproc ${cpus}, node ${nodeVersion})\n`);
@@ -663,6 +708,7 @@ async function main(): Promise<number> {
   for (const x of missingEvents) process.stdout.write(`  missing events: ${x.executionId} → ${x.to}: ${x.published} published, ${x.history} in history\n`);
   for (const x of unsubmitted) process.stdout.write(`  never accepted: #${x.n}: ${x.error}\n`);
   for (const x of prFailures) process.stdout.write(`  PR request failed: ${x.id}: ${x.error}\n`);
+  for (const x of leakedRefs) process.stdout.write(`  leaked ref: ${x.id} (${x.state}): ${x.refs.join(', ')}\n`);
   for (const x of changedAfterDrain) process.stdout.write(`  changed after drain: ${x.id}: ${x.atDrainEnd} → ${x.final}\n`);
   process.stdout.write(`${JSON.stringify(result)}\n`);
   return ok ? 0 : 1;
