@@ -21,7 +21,7 @@ beforeAll(async () => {
   env = await startTestEnvironment(
     'faults-proc',
     // The reconciler is covered by nats.test.ts; here it must not race the redeliveries under test.
-    { ACK_WAIT_MS: '2000', MAX_DELIVER: '3', RECONCILE_INTERVAL_MS: '1000', RECONCILE_STALE_MS: '300000' },
+    { ACK_WAIT_MS: '2000', MAX_DELIVER: '3', RECONCILE_INTERVAL_MS: '1000', RECONCILE_STALE_MS: '300000', GC_INTERVAL_MS: '1000' },
     { replicas: { planner: 2 } },
   );
 }, 180_000);
@@ -59,6 +59,12 @@ describe('processes killed and paused', () => {
     expect(e.transitions['patch_running/committing']).toBe(1);
     const commits = (await attempts(id)).filter((a) => a.step === 'committing');
     expect(commits).toHaveLength(1); // the redelivery found the step done: nothing claimed
+    // The kill came before the checkpoint ref was dropped; GC drops it (a patch version exists).
+    const mirrors = join(env.dir, 'data/persistent/mirrors');
+    const checkpointRefs = () =>
+      readdirSync(mirrors).flatMap((m) => git(['for-each-ref', '--format=%(refname)', `refs/remediations/${remediationId}/`], join(mirrors, m)).split('\n')).filter((r) => r.endsWith('/checkpoint'));
+    for (let i = 0; i < 60 && checkpointRefs().length > 0; i++) await sleep(250);
+    expect(checkpointRefs()).toEqual([]);
   }, 120_000);
 
   it('2. killed before its commit: redelivered, exactly one effect', async () => {
@@ -166,6 +172,8 @@ describe('processes killed and paused', () => {
     expect(results.map((r) => r.status).sort()).toEqual([200, 200, 202]);
     const rows = await sql(env, `select id from executions where remediation_id = $1 and kind = 'patch'`, [remediationId]);
     expect(rows).toHaveLength(1);
+    // Let it finish: the next tests inject faults into services this run would otherwise meet.
+    expect((await waitSettled(env, results[0]!.body.id)).state).toBe('patch_generated');
   }, 60_000);
 });
 

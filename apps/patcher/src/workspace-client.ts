@@ -10,29 +10,50 @@ export interface WorkspaceHandle {
   sha?: string | null;
 }
 
-async function call(nc: NatsConnection, subject: string, executionId: string, timeoutMs: number): Promise<WorkspaceHandle> {
-  let reply: WorkspaceReply;
-  try {
-    const msg = await nc.request(subject, JSON.stringify({ executionId }), { timeout: timeoutMs });
-    reply = WorkspaceReply.parse(msg.json());
-  } catch (err) {
-    throw new TransientError('WORKSPACE_UNREACHABLE', `git-gateway did not answer ${subject}: ${describeError(err)}`);
+/**
+ * One workspace request, retried: each try waits at most `perTryMs` (a git-gateway killed mid-
+ * request never answers, and waiting out a long timeout would hold the step's lease while nothing
+ * happens), then asks again — both requests are idempotent — until `totalMs` has passed.
+ * `onWait` is called between tries (the caller's heartbeat: it throws once the step is cancelled).
+ */
+async function call(
+  nc: NatsConnection,
+  subject: string,
+  executionId: string,
+  options: { perTryMs?: number; totalMs?: number; onWait?: () => void } = {},
+): Promise<WorkspaceHandle> {
+  const perTryMs = options.perTryMs ?? 30_000;
+  const deadline = Date.now() + (options.totalMs ?? 300_000);
+  let lastError = '';
+  for (let attempt = 1; Date.now() < deadline; attempt++) {
+    let reply: WorkspaceReply | null = null;
+    try {
+      const msg = await nc.request(subject, JSON.stringify({ executionId }), { timeout: perTryMs });
+      reply = WorkspaceReply.parse(msg.json());
+    } catch (err) {
+      lastError = describeError(err);
+    }
+    if (reply) {
+      if (!reply.ok) throw new RemediationError(reply.code, reply.message, { retryable: reply.retryable });
+      return reply;
+    }
+    options.onWait?.();
+    await new Promise((r) => setTimeout(r, Math.min(2_000, 250 * attempt)));
   }
-  if (!reply.ok) throw new RemediationError(reply.code, reply.message, { retryable: reply.retryable });
-  return reply;
+  throw new TransientError('WORKSPACE_UNREACHABLE', `git-gateway did not answer ${subject}: ${lastError}`);
 }
 
 /**
  * Asks git-gateway (which owns workspaces) to make the execution's workspace ready: resumed, or
  * rebuilt from the base snapshot and the last checkpoint after a lost node. Never a re-clone.
- * @param timeoutMs up to 5 min by default (a rebuild extracts a snapshot).
+ * Tries for up to 5 min, 30 s per try (a rebuild extracts a snapshot).
  * @throws TransientError `WORKSPACE_UNREACHABLE`; the gateway's own error otherwise.
  */
-export function ensureWorkspace(nc: NatsConnection, executionId: string, timeoutMs = 300_000): Promise<WorkspaceHandle> {
-  return call(nc, WORKSPACE_RPC_SUBJECTS.ensure, executionId, timeoutMs);
+export function ensureWorkspace(nc: NatsConnection, executionId: string, onWait?: () => void): Promise<WorkspaceHandle> {
+  return call(nc, WORKSPACE_RPC_SUBJECTS.ensure, executionId, { ...(onWait ? { onWait } : {}) });
 }
 
 /** Asks git-gateway to checkpoint the workspace (a work-in-progress commit on a ref). */
-export function checkpointWorkspace(nc: NatsConnection, executionId: string, timeoutMs = 300_000): Promise<WorkspaceHandle> {
-  return call(nc, WORKSPACE_RPC_SUBJECTS.checkpoint, executionId, timeoutMs);
+export function checkpointWorkspace(nc: NatsConnection, executionId: string, onWait?: () => void): Promise<WorkspaceHandle> {
+  return call(nc, WORKSPACE_RPC_SUBJECTS.checkpoint, executionId, { ...(onWait ? { onWait } : {}) });
 }

@@ -35,7 +35,7 @@ export function patchApplyHandler(deps: { db: Database; nc: NatsConnection; work
       const targets = await deps.db.em().find(ExecutionTargetEntity, { executionId }, { orderBy: { name: 'asc' } });
       ctx.heartbeat(); // throws at once when the execution was cancelled while this delivery waited
       // git-gateway owns the workspace: resumed, or rebuilt from its checkpoint on this node.
-      const ws = await ensureWorkspace(deps.nc, executionId);
+      const ws = await ensureWorkspace(deps.nc, executionId, () => ctx.heartbeat());
 
       const outcomes: TargetOutcome[] = [];
       const byManifest = new Map<string, typeof targets>();
@@ -92,7 +92,7 @@ export function patchApplyHandler(deps: { db: Database; nc: NatsConnection; work
       }
       const changedTargets = outcomes.filter((o) => o.status === 'success').length;
       // Edits survive a lost node from here on: the next step rebuilds the workspace from this.
-      const checkpoint = await checkpointWorkspace(deps.nc, executionId);
+      const checkpoint = await checkpointWorkspace(deps.nc, executionId, () => ctx.heartbeat());
       await ctx.transition({
         executionId,
         event: { type: 'patch.applied', changedTargets },
