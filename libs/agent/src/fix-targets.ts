@@ -1,13 +1,11 @@
-import type Anthropic from '@anthropic-ai/sdk';
 import type { MessageParam } from '@anthropic-ai/sdk/resources/messages';
-import type { AgentBudget, AgentUsage } from './budget.js';
+import type { AgentUsage } from './budget.js';
 import { buildTargetContext, type TargetDescription } from './context-builder.js';
 import { createBumpVersionTool, createManifestBumper, createReportOutcomeTool, type OutcomeReport } from './domain-tools.js';
 import type { EditPolicy } from './edit-policy.js';
 import { createFileTools, type FileToolLimits } from './file-tools.js';
-import type { ModelRetryEvent, ModelRetryOptions } from './model-call.js';
 import { renderPrompt } from './prompts.js';
-import { runAgent, type AgentCheckpoint, type AgentRunResult, type ToolCallEvent } from './run-agent.js';
+import { runAgent, type AgentRunResult, type RunAgentOptions } from './run-agent.js';
 import { Workspace } from './workspace.js';
 
 /** A target handed to the agent: what it is told plus the manifest edit already made. */
@@ -21,12 +19,8 @@ export interface FixTarget extends TargetDescription {
 }
 
 /** Options of {@link fixTargets}. */
-export interface FixTargetsOptions {
-  client: Anthropic;
-  model: string;
-  maxTokens: number;
-  maxTurns: number;
-  budget: AgentBudget;
+export interface FixTargetsOptions
+  extends Pick<RunAgentOptions, 'client' | 'model' | 'maxTokens' | 'maxTurns' | 'budget' | 'onToolCall' | 'onTurn' | 'onRetry' | 'signal' | 'stream' | 'retry'> {
   /** The writable workspace (the execution's overlay `merged` dir), absolute. */
   workspaceDir: string;
   targets: FixTarget[];
@@ -41,12 +35,6 @@ export interface FixTargetsOptions {
   feedback?: { text: string; previousDiff: string };
   /** Resume: a stored checkpoint's conversation and usage. */
   resume?: { conversation: MessageParam[]; usage: AgentUsage };
-  onToolCall?: (event: ToolCallEvent) => void | Promise<void>;
-  onTurn?: (checkpoint: AgentCheckpoint) => void | Promise<void>;
-  onRetry?: (event: ModelRetryEvent) => void | Promise<void>;
-  signal?: AbortSignal;
-  stream?: boolean;
-  retry?: ModelRetryOptions;
   limits?: FileToolLimits;
 }
 

@@ -207,7 +207,7 @@ describe('runAgent against messages-api-local (real SDK)', () => {
       toolUse('t_abs', 'read_file', { path: join(outside, 'secret.txt') }),
       toolUse('t_symlink', 'read_file', { path: 'vendor-link/secret.txt' }),
       toolUse('t_symlink_write', 'write_file', { path: 'vendor-link/evil.js', content: 'pwned' }),
-      toolUse('t_test', 'edit_file', { path: 'src/app.spec.js', old_string: "test('app'", new_string: "test.skip('app'" }),
+      toolUse('t_test', 'edit_file', { path: 'src/app.spec.js', old_string: "test('app'", new_string: "test('app, edited'" }),
       toolUse('t_ci', 'write_file', { path: '.github/workflows/ci.yml', content: 'on: never\n' }),
       toolUse('t_manifest', 'write_file', { path: 'package.json', content: '{}' }),
       toolUse('t_huge', 'read_file', { path: 'assets/huge.txt' }),

@@ -128,9 +128,14 @@ export const WORKSPACE_RPC_SUBJECTS = {
   checkpoint: `${SUBJECT_PREFIX}.rpc.v1.workspace.checkpoint`,
 } as const;
 
+/** Body of a workspace request: which execution's workspace. */
 export const WorkspaceRequest = z.object({ executionId: z.string().min(1) });
 export type WorkspaceRequest = z.infer<typeof WorkspaceRequest>;
 
+/**
+ * Reply to a workspace request: the workspace's merged (writable) and lower (base snapshot)
+ * dirs on this node, or an error with its code and whether retrying may help.
+ */
 export const WorkspaceReply = z.union([
   z.object({
     ok: z.literal(true),
@@ -145,6 +150,7 @@ export const WorkspaceReply = z.union([
 ]);
 export type WorkspaceReply = z.infer<typeof WorkspaceReply>;
 
+/** Body of a diff request: the repository and the two commits (full SHAs) to compare. */
 export const DiffRequest = z.object({
   repository: z.string(),
   baseCommit: z.string().regex(/^[0-9a-f]{40}$/),
@@ -152,6 +158,7 @@ export const DiffRequest = z.object({
 });
 export type DiffRequest = z.infer<typeof DiffRequest>;
 
+/** Reply to a diff request: the unified diff, or an error with its code. */
 export const DiffReply = z.union([
   z.object({ ok: z.literal(true), diff: z.string() }),
   z.object({ ok: z.literal(false), code: z.string(), message: z.string() }),

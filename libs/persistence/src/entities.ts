@@ -200,6 +200,7 @@ export const OutboxEntity = defineEntity({
   },
 });
 
+/** Every entity, for `MikroORM.init({ entities })`. */
 export const ALL_ENTITIES = [
   RemediationEntity,
   ExecutionEntity,

@@ -22,7 +22,7 @@
  * `forbidden` (git itself refuses such paths; the patch guard must fail on them).
  */
 import { lstat, readdir } from 'node:fs/promises';
-import type { Dirent, Stats } from 'node:fs';
+import type { BigIntStats, Dirent, Stats } from 'node:fs';
 import { join } from 'node:path';
 
 /** Git file modes a change can have. */
@@ -91,10 +91,13 @@ export function gitModeOf(st: Stats): GitFileMode {
   return (st.mode & 0o100) !== 0 ? '100755' : '100644';
 }
 
-async function listDir(path: string): Promise<Map<string, Dirent>> {
+/**
+ * Entries of a directory by name; an empty map when the path is missing or not a directory (a
+ * path that vanished or changed type while a workspace is read).
+ */
+export async function listDir(path: string): Promise<Map<string, Dirent>> {
   try {
-    const entries = await readdir(path, { withFileTypes: true });
-    return new Map(entries.map((e) => [e.name, e]));
+    return new Map((await readdir(path, { withFileTypes: true })).map((e) => [e.name, e]));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return new Map();
@@ -102,9 +105,13 @@ async function listDir(path: string): Promise<Map<string, Dirent>> {
   }
 }
 
-async function lstatOrNull(path: string): Promise<Stats | null> {
+/** `lstat` of a path, or null when it is missing (ENOENT/ENOTDIR). */
+export async function lstatOrNull(path: string): Promise<Stats | null>;
+/** With `bigint: true`: nanosecond times (the copy driver compares ctimes with them). */
+export async function lstatOrNull(path: string, options: { bigint: true }): Promise<BigIntStats | null>;
+export async function lstatOrNull(path: string, options?: { bigint: true }): Promise<Stats | BigIntStats | null> {
   try {
-    return await lstat(path);
+    return options ? await lstat(path, options) : await lstat(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return null;

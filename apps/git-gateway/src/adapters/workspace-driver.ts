@@ -30,11 +30,11 @@
 import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
 import type { BigIntStats, Dirent } from 'node:fs';
-import { cp, lstat, mkdir, open, readdir, readFile, readlink, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, open, readdir, readFile, readlink, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { InvalidInputError, TransientError, isRemediationError } from '@remediation/errors';
 import { acquireLockFile, adoptOwnLock, type LockHandle } from './lock-file.js';
-import { isForbiddenPath, readUpperChanges, type UpperChange, type UpperScan } from './upper-reader.js';
+import { isForbiddenPath, listDir, lstatOrNull, readUpperChanges, type UpperChange, type UpperScan } from './upper-reader.js';
 import { assertExecutionId, checkOverlaySupport, findMount, mountWorkspace, unmountWorkspace, type Workspace } from './workspace.js';
 
 /** Input of {@link WorkspaceDriver.prepare} and {@link WorkspaceDriver.exists}. */
@@ -311,25 +311,7 @@ function describeOther(st: BigIntStats): string {
   return 'unknown';
 }
 
-async function listDir(path: string): Promise<Map<string, Dirent>> {
-  try {
-    return new Map((await readdir(path, { withFileTypes: true })).map((e) => [e.name, e]));
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return new Map();
-    throw err;
-  }
-}
-
-async function lstatBig(path: string): Promise<BigIntStats | null> {
-  try {
-    return await lstat(path, { bigint: true });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
-    throw err;
-  }
-}
+const lstatBig = (path: string) => lstatOrNull(path, { bigint: true });
 
 /** Byte-for-byte comparison of two regular files of equal size, 256 KiB at a time. */
 async function sameContent(a: string, b: string): Promise<boolean> {

@@ -2,7 +2,6 @@ import type { CommandHandler } from '@remediation/messaging';
 import { patchRef } from '@remediation/contracts';
 import { InvalidInputError } from '@remediation/errors';
 import {
-  loadExecution,
   PatchVersionEntity,
   PullRequestEntity,
   pullRequestFailed,
@@ -26,7 +25,6 @@ export function branchPushHandler(deps: GatewayDeps): CommandHandler {
     async handle(ctx) {
       const { executionId, remediationId, pullRequestId } = ctx.payload;
       if (!pullRequestId) throw new InvalidInputError('COMMAND_INVALID', 'branch.push without pullRequestId');
-      await loadExecution(deps.db, executionId);
       const em = deps.db.em();
       const pr = await em.findOneOrFail(PullRequestEntity, { id: pullRequestId });
       const rem = await em.findOneOrFail(RemediationEntity, { id: remediationId });

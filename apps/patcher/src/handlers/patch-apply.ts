@@ -3,7 +3,7 @@ import { join, normalize } from 'node:path';
 import type { CommandHandler } from '@remediation/messaging';
 import { describeError, isRemediationError } from '@remediation/errors';
 import { bumpNpmDependency } from '@remediation/manifests';
-import { type Database, ExecutionTargetEntity, loadExecution, latestPlan } from '@remediation/persistence';
+import { type Database, ExecutionTargetEntity, latestPlan } from '@remediation/persistence';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { checkpointWorkspace, ensureWorkspace } from '../workspace-client.js';
 import type { CodeFixAgent } from '../agent.js';
@@ -30,7 +30,6 @@ export function patchApplyHandler(deps: { db: Database; nc: NatsConnection; work
     kind: 'patch.apply',
     async handle(ctx) {
       const { executionId, remediationId } = ctx.payload;
-      await loadExecution(deps.db, executionId);
       const plan = await latestPlan(deps.db, remediationId);
       const targets = await deps.db.em().find(ExecutionTargetEntity, { executionId }, { orderBy: { name: 'asc' } });
       ctx.heartbeat(); // throws at once when the execution was cancelled while this delivery waited

@@ -1,6 +1,6 @@
 import type { AdvisorySource } from '@remediation/advisories';
 import type { CommandHandler } from '@remediation/messaging';
-import { type Database, ExecutionEntity, RemediationEntity, loadExecution, recordHistory } from '@remediation/persistence';
+import { type Database, ExecutionEntity, RemediationEntity, recordHistory } from '@remediation/persistence';
 import type { VersionSource } from '@remediation/registry';
 import { parseCycloneDx } from '@remediation/sbom';
 import { computePlan } from '../plan.js';
@@ -25,7 +25,6 @@ export function planRunHandler(deps: PlanHandlerDeps): CommandHandler {
     kind: 'plan.run',
     async handle(ctx) {
       const { executionId, remediationId } = ctx.payload;
-      await loadExecution(deps.db, executionId);
       const rem = await deps.db.em().findOneOrFail(RemediationEntity, { id: remediationId }, { populate: ['scan'] as never });
       const scan = parseCycloneDx(rem.scan);
       let lookups = 0;
