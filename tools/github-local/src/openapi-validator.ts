@@ -14,7 +14,8 @@ import addFormatsModule from 'ajv-formats';
  * resolve because the whole document is registered with Ajv under the id {@link SPEC_ID}
  * and every validator is compiled as `{ $ref: "<SPEC_ID>#/paths/..." }` (a JSON pointer into
  * the document), so refs inside it resolve against the document root. OpenAPI 3.0
- * `nullable: true` is understood by Ajv 8 natively.
+ * `nullable: true` is understood by Ajv 8 next to a `type`; the two forms it rejects or
+ * misreads are rewritten once at load (see {@link normalizeNullable}).
  */
 
 /** Ajv id under which the OpenAPI document is registered; refs point into it as `github-openapi#/...`. */
@@ -61,10 +62,91 @@ export const OPERATIONS = {
     path: '/repos/{owner}/{repo}/issues/{issue_number}/comments',
     docs: 'https://docs.github.com/rest/issues/comments#create-an-issue-comment',
   },
+  'apps/create-installation-access-token': {
+    method: 'post',
+    path: '/app/installations/{installation_id}/access_tokens',
+    docs: 'https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app',
+  },
+  'apps/get-repo-installation': {
+    method: 'get',
+    path: '/repos/{owner}/{repo}/installation',
+    docs: 'https://docs.github.com/rest/apps/apps#get-a-repository-installation-for-the-authenticated-app',
+  },
+  'pulls/create-review': {
+    method: 'post',
+    path: '/repos/{owner}/{repo}/pulls/{pull_number}/reviews',
+    docs: 'https://docs.github.com/rest/pulls/reviews#create-a-review-for-a-pull-request',
+  },
+  'pulls/list-reviews': {
+    method: 'get',
+    path: '/repos/{owner}/{repo}/pulls/{pull_number}/reviews',
+    docs: 'https://docs.github.com/rest/pulls/reviews#list-reviews-for-a-pull-request',
+  },
+  'pulls/list-review-comments': {
+    method: 'get',
+    path: '/repos/{owner}/{repo}/pulls/{pull_number}/comments',
+    docs: 'https://docs.github.com/rest/pulls/comments#list-review-comments-on-a-pull-request',
+  },
+  'pulls/list-commits': {
+    method: 'get',
+    path: '/repos/{owner}/{repo}/pulls/{pull_number}/commits',
+    docs: 'https://docs.github.com/rest/pulls/pulls#list-commits-on-a-pull-request',
+  },
+  'pulls/merge': {
+    method: 'put',
+    path: '/repos/{owner}/{repo}/pulls/{pull_number}/merge',
+    docs: 'https://docs.github.com/rest/pulls/pulls#merge-a-pull-request',
+  },
+  'repos/get-branch': {
+    method: 'get',
+    path: '/repos/{owner}/{repo}/branches/{branch}',
+    docs: 'https://docs.github.com/rest/branches/branches#get-a-branch',
+  },
+  'checks/create': {
+    method: 'post',
+    path: '/repos/{owner}/{repo}/check-runs',
+    docs: 'https://docs.github.com/rest/reference/checks#create-a-check-run',
+  },
+  'checks/list-for-ref': {
+    method: 'get',
+    path: '/repos/{owner}/{repo}/commits/{ref}/check-runs',
+    docs: 'https://docs.github.com/rest/checks/runs#list-check-runs-for-a-git-reference',
+  },
 } as const satisfies Record<string, { method: string; path: string; docs: string }>;
 
 /** GitHub `operationId` of an operation github-local serves, e.g. `pulls/create`. */
 export type OperationId = keyof typeof OPERATIONS;
+
+/**
+ * Webhook deliveries github-local sends, keyed by their entry in the OpenAPI document's
+ * `x-webhooks` (whose request body schema is `#/components/schemas/webhook-<key>`).
+ * `event` is the `X-GitHub-Event` header, `action` the payload's `action` (null for `push`),
+ * `operationId` the entry's `operationId` (checked at load), `docs` GitHub's payload docs.
+ */
+export const WEBHOOKS = {
+  'pull-request-opened': { event: 'pull_request', action: 'opened', operationId: 'pull-request/opened' },
+  'pull-request-closed': { event: 'pull_request', action: 'closed', operationId: 'pull-request/closed' },
+  'pull-request-reopened': { event: 'pull_request', action: 'reopened', operationId: 'pull-request/reopened' },
+  'pull-request-edited': { event: 'pull_request', action: 'edited', operationId: 'pull-request/edited' },
+  'pull-request-synchronize': { event: 'pull_request', action: 'synchronize', operationId: 'pull-request/synchronize' },
+  'pull-request-review-submitted': {
+    event: 'pull_request_review',
+    action: 'submitted',
+    operationId: 'pull-request-review/submitted',
+  },
+  'pull-request-review-comment-created': {
+    event: 'pull_request_review_comment',
+    action: 'created',
+    operationId: 'pull-request-review-comment/created',
+  },
+  'issue-comment-created': { event: 'issue_comment', action: 'created', operationId: 'issue-comment/created' },
+  'check-run-created': { event: 'check_run', action: 'created', operationId: 'check-run/created' },
+  'check-run-completed': { event: 'check_run', action: 'completed', operationId: 'check-run/completed' },
+  push: { event: 'push', action: null, operationId: 'push' },
+} as const satisfies Record<string, { event: string; action: string | null; operationId: string }>;
+
+/** Key of a webhook github-local sends (an `x-webhooks` entry), e.g. `pull-request-opened`. */
+export type WebhookName = keyof typeof WEBHOOKS;
 
 /** One schema violation, trimmed from Ajv's `ErrorObject` (no schema/data copies). */
 export interface ValidationIssue {
@@ -104,6 +186,8 @@ interface OpenApiOperation {
 
 interface OpenApiDocument {
   paths: Record<string, Record<string, OpenApiOperation>>;
+  /** Webhook payloads: `{ <key>: { post: { operationId, requestBody: { content: { 'application/json': { schema } } } } } }`. */
+  'x-webhooks': Record<string, { post?: OpenApiOperation }>;
   components: {
     parameters: Record<string, OpenApiParameter>;
     responses: Record<string, { content?: Record<string, { schema?: unknown }> }>;
@@ -154,6 +238,36 @@ function newAjv(extra: { coerceTypes?: boolean; useDefaults?: boolean }): Ajv {
   return ajv;
 }
 
+/**
+ * Rewrites, in place, the OpenAPI 3.0 `nullable` forms Ajv 8 does not handle:
+ * `{ nullable: true, anyOf|oneOf|allOf|$ref: ... }` without `type` (Ajv throws
+ * `"nullable" cannot be used without "type"`) becomes `{ anyOf: [<the rest>, { type: 'null' }] }`,
+ * and `{ type, nullable: true, enum }` gets `null` added to `enum` (else Ajv rejects null).
+ * GitHub's description has such schemas in e.g. `installation.account`, `commit.author`,
+ * `check-run.conclusion`.
+ */
+function normalizeNullable(node: unknown): void {
+  if (Array.isArray(node)) {
+    for (const item of node) normalizeNullable(item);
+    return;
+  }
+  if (node === null || typeof node !== 'object') return;
+  const schema = node as Record<string, unknown>;
+  for (const value of Object.values(schema)) normalizeNullable(value);
+  if (schema['nullable'] !== true) return;
+  if (!('type' in schema)) {
+    const { nullable: _nullable, description, title, ...rest } = schema;
+    for (const key of Object.keys(schema)) delete schema[key];
+    Object.assign(schema, {
+      ...(description === undefined ? {} : { description }),
+      ...(title === undefined ? {} : { title }),
+      anyOf: [rest, { type: 'null' }],
+    });
+  } else if (Array.isArray(schema['enum']) && !schema['enum'].includes(null)) {
+    schema['enum'] = [...schema['enum'], null];
+  }
+}
+
 /** Loads and registers the OpenAPI document on first call (≈13 MB JSON, parsed once per process). */
 function getEngine(): Engine {
   if (engine) return engine;
@@ -164,6 +278,12 @@ function getEngine(): Engine {
       throw new Error(`github-local: operation ${id} not found at ${op.method.toUpperCase()} ${op.path} in ${openApiSpecPath()}`);
     }
   }
+  for (const [key, hook] of Object.entries(WEBHOOKS)) {
+    if (spec['x-webhooks']?.[key]?.post?.operationId !== hook.operationId) {
+      throw new Error(`github-local: webhook ${hook.operationId} not found at x-webhooks.${key} in ${openApiSpecPath()}`);
+    }
+  }
+  normalizeNullable(spec);
   const strict = newAjv({});
   const params = newAjv({ coerceTypes: true, useDefaults: true });
   strict.addSchema(spec as object, SPEC_ID);
@@ -184,6 +304,15 @@ export function warmUpValidators(): void {
     bodyValidator(id);
     for (const status of Object.keys(operation(spec, id).responses ?? {})) responseValidator(id, Number(status));
   }
+}
+
+/**
+ * Compiles the payload validator of every webhook in {@link WEBHOOKS} now (the webhook schemas
+ * are large; a server with a `webhook` receiver calls this at start so the first delivery is not slow).
+ * @throws Error when the document is missing or a webhook is not where {@link WEBHOOKS} says.
+ */
+export function warmUpWebhookValidators(): void {
+  for (const key of Object.keys(WEBHOOKS) as WebhookName[]) webhookValidator(key);
 }
 
 function operation(spec: OpenApiDocument, id: OperationId): OpenApiOperation {
@@ -264,6 +393,16 @@ function responseValidator(id: OperationId, status: number): ValidateFunction | 
       $ref: specRef('paths', op.path, op.method, 'responses', String(status), 'content', 'application/json', 'schema'),
     });
   });
+}
+
+/** Validator of the JSON payload of webhook `key` (`x-webhooks.<key>.post.requestBody`). */
+function webhookValidator(key: WebhookName): ValidateFunction {
+  return cached(`webhook ${key}`, () => {
+    const { strict } = getEngine();
+    return strict.compile({
+      $ref: specRef('x-webhooks', key, 'post', 'requestBody', 'content', 'application/json', 'schema'),
+    });
+  })!;
 }
 
 function toIssues(errors: ErrorObject[] | null | undefined): ValidationIssue[] {
@@ -348,5 +487,17 @@ export function validateResponse(id: OperationId, status: number, body: unknown)
   const check = responseValidator(id, status);
   if (check === null) return { valid: true };
   if (check(body)) return { valid: true };
+  return { valid: false, issues: toIssues(check.errors) };
+}
+
+/**
+ * Validates a webhook payload github-local is about to deliver against the schema of its
+ * `x-webhooks` entry (e.g. `webhook-pull-request-opened`). A failure means github-local drifted
+ * from GitHub's payload shape; the delivery is then not sent.
+ * @returns `{ valid: true }` or every violation found.
+ */
+export function validateWebhook(key: WebhookName, payload: unknown): ValidationResult {
+  const check = webhookValidator(key);
+  if (check(payload)) return { valid: true };
   return { valid: false, issues: toIssues(check.errors) };
 }
