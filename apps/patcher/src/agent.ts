@@ -1,21 +1,7 @@
-/**
- * The seam for the code-fix agent (a later issue): after the deterministic manifest edits, an
- * agent may change code that the upgrade breaks. Without an agent the patcher still runs end to
- * end and says, per target, when code changes would have needed it.
- */
-export interface CodeFixAgent {
-  /** Name shown in history, e.g. `anthropic:claude-…`. */
-  readonly name: string;
-  /**
-   * Fixes code in `workspaceDir` for the given targets. Returns repository-relative paths it
-   * changed. Never runs a shell or a package manager.
-   */
-  fix(input: {
-    workspaceDir: string;
-    targets: Array<{ name: string; from: string; to: string; manifestPath: string }>;
-    heartbeat(details: Record<string, unknown>): void;
-  }): Promise<{ changedPaths: string[] }>;
-}
+import { AgentEnv } from '@remediation/agent';
+import { BaseEnv } from '@remediation/service-runtime';
+import { z } from 'zod';
 
-/** The default when no agent is configured: changes nothing. */
-export const NO_AGENT: CodeFixAgent | null = null;
+/** Environment of the patcher: the base service settings plus the code-fix agent's (`AgentEnv`). */
+export const PatcherEnv = BaseEnv.extend(AgentEnv.shape);
+export type PatcherEnv = z.infer<typeof PatcherEnv>;

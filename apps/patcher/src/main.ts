@@ -1,10 +1,18 @@
-import { BaseEnv, loadEnv, runMain } from '@remediation/service-runtime';
-import { NO_AGENT } from './agent.js';
+import { loadEnv, runMain } from '@remediation/service-runtime';
+import { agentConfigFromEnv } from '@remediation/agent';
+import { PatcherEnv } from './agent.js';
 import { patchApplyHandler } from './handlers/patch-apply.js';
 
-const env = loadEnv(BaseEnv);
+const env = loadEnv(PatcherEnv);
+const agent = agentConfigFromEnv(env);
 await runMain(() => ({
   name: 'patcher',
   env,
-  handlers: (ctx) => [patchApplyHandler({ db: ctx.db, nc: ctx.nats.nc, worker: ctx.worker, agent: NO_AGENT })],
+  handlers: (ctx) => {
+    ctx.logger.info(
+      agent.agent ? { model: agent.agent.model, baseUrl: env.ANTHROPIC_BASE_URL ?? 'https://api.anthropic.com' } : {},
+      agent.agent ? 'code-fix agent configured' : 'no ANTHROPIC_API_KEY: deterministic edits only; targets needing code changes are marked',
+    );
+    return [patchApplyHandler({ db: ctx.db, nc: ctx.nats.nc, worker: ctx.worker, agent })];
+  },
 }));

@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/nats-core';
-import { WORKSPACE_RPC_SUBJECTS, WorkspaceReply } from '@remediation/contracts';
+import { DIFF_RPC_SUBJECT, DiffReply, WORKSPACE_RPC_SUBJECTS, WorkspaceReply } from '@remediation/contracts';
 import { RemediationError, TransientError, describeError } from '@remediation/errors';
 
 /** A workspace as git-gateway made it ready on this node. */
@@ -56,4 +56,20 @@ export function ensureWorkspace(nc: NatsConnection, executionId: string, onWait?
 /** Asks git-gateway to checkpoint the workspace (a work-in-progress commit on a ref). */
 export function checkpointWorkspace(nc: NatsConnection, executionId: string, onWait?: () => void): Promise<WorkspaceHandle> {
   return call(nc, WORKSPACE_RPC_SUBJECTS.checkpoint, executionId, { ...(onWait ? { onWait } : {}) });
+}
+
+/**
+ * The unified diff of a patch version (base commit → version commit), asked of git-gateway.
+ * @throws TransientError `WORKSPACE_UNREACHABLE` when git-gateway does not answer in 30 s;
+ *   RemediationError with git-gateway's code when it refuses.
+ */
+export async function patchVersionDiff(nc: NatsConnection, request: { repository: string; baseCommit: string; sha: string }): Promise<string> {
+  let reply: DiffReply;
+  try {
+    reply = DiffReply.parse((await nc.request(DIFF_RPC_SUBJECT, JSON.stringify(request), { timeout: 30_000 })).json());
+  } catch (err) {
+    throw new TransientError('WORKSPACE_UNREACHABLE', `git-gateway did not answer the diff request: ${describeError(err)}`);
+  }
+  if (!reply.ok) throw new RemediationError(reply.code, reply.message);
+  return reply.diff;
 }

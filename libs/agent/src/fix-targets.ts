@@ -5,7 +5,7 @@ import { createBumpVersionTool, createManifestBumper, createReportOutcomeTool, t
 import type { EditPolicy } from './edit-policy.js';
 import { createFileTools, type FileToolLimits } from './file-tools.js';
 import { renderPrompt } from './prompts.js';
-import { runAgent, type AgentRunResult, type RunAgentOptions } from './run-agent.js';
+import { runAgent, type AgentCheckpoint, type AgentRunResult, type RunAgentOptions } from './run-agent.js';
 import { Workspace } from './workspace.js';
 
 /** A target handed to the agent: what it is told plus the manifest edit already made. */
@@ -20,7 +20,12 @@ export interface FixTarget extends TargetDescription {
 
 /** Options of {@link fixTargets}. */
 export interface FixTargetsOptions
-  extends Pick<RunAgentOptions, 'client' | 'model' | 'maxTokens' | 'maxTurns' | 'budget' | 'onToolCall' | 'onTurn' | 'onRetry' | 'signal' | 'stream' | 'retry'> {
+  extends Pick<RunAgentOptions, 'client' | 'model' | 'maxTokens' | 'maxTurns' | 'budget' | 'onToolCall' | 'onRetry' | 'signal' | 'stream' | 'retry'> {
+  /**
+   * Awaited after each response and batch of tool results (see `RunAgentOptions.onTurn`), with
+   * the root-relative paths this call has written so far: persist both to resume.
+   */
+  onTurn?: (checkpoint: AgentCheckpoint & { changedPaths: string[] }) => void | Promise<void>;
   /** The writable workspace (the execution's overlay `merged` dir), absolute. */
   workspaceDir: string;
   targets: FixTarget[];
@@ -46,6 +51,8 @@ export interface FixTargetsResult {
    * reason when it reported none (run ended early, or it forgot).
    */
   outcomes: OutcomeReport[];
+  /** Names the model reported an outcome for (the others got the default `failed`). */
+  reportedTargets: string[];
   /**
    * Root-relative paths the agent wrote in THIS call (code files and bumped manifests); after a
    * resume, earlier writes are not included: the overlay upper dir is the source of truth.
@@ -108,7 +115,7 @@ export async function fixTargets(options: FixTargetsOptions): Promise<FixTargets
     ...(options.resume ? { conversation: options.resume.conversation, usage: options.resume.usage } : { initialMessages: initialMessages! }),
     tools,
     ...(options.onToolCall ? { onToolCall: options.onToolCall } : {}),
-    ...(options.onTurn ? { onTurn: options.onTurn } : {}),
+    ...(options.onTurn ? { onTurn: (cp: AgentCheckpoint) => options.onTurn!({ ...cp, changedPaths: workspace.changedPaths() }) } : {}),
     ...(options.onRetry ? { onRetry: options.onRetry } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.stream !== undefined ? { stream: options.stream } : {}),
@@ -118,5 +125,5 @@ export async function fixTargets(options: FixTargetsOptions): Promise<FixTargets
   const outcomes = names.map(
     (name): OutcomeReport => reported.get(name) ?? { target: name, status: 'failed', reason: `the agent reported no outcome (run ${run.outcome}: ${run.detail})` },
   );
-  return { run, outcomes, changedPaths: workspace.changedPaths() };
+  return { run, outcomes, reportedTargets: names.filter((n) => reported.has(n)), changedPaths: workspace.changedPaths() };
 }

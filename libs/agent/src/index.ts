@@ -59,3 +59,5 @@ export {
   type PartialSuccessDecision,
   type PartialSuccessPolicy,
 } from './partial-success.js';
+export { triageFeedback, type FeedbackItem, type TriageDecision, type TriageFeedbackOptions } from './triage.js';
+export { AgentEnv, agentConfigFromEnv, type AgentConfig, type AgentSettings } from './config.js';

@@ -1,10 +1,10 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import type { Severity } from '@remediation/contracts';
 import { z } from 'zod';
-import { AgentResponseInvalidError } from './errors.js';
-import { createMessage, type ModelRetryEvent, type ModelRetryOptions } from './model-call.js';
+import { callForcedTool } from './forced-tool.js';
+import type { ModelRetryEvent, ModelRetryOptions } from './model-call.js';
 import { renderPrompt } from './prompts.js';
-import { defineTool, toApiTool } from './tool.js';
+import { defineTool } from './tool.js';
 
 /** One target's result as the decision sees it. */
 export interface DecisionTarget {
@@ -56,7 +56,11 @@ export interface PartialSuccessDecision {
 
 /** Options of {@link decidePartialSuccess}. */
 export interface DecidePartialSuccessOptions {
-  client: Anthropic;
+  /**
+   * The model's client, or null when no agent is configured: then, where the policy leaves a
+   * choice, every successful target ships (`decidedBy: 'policy'`, reasoning says why).
+   */
+  client: Anthropic | null;
   model: string;
   targets: DecisionTarget[];
   policy: PartialSuccessPolicy;
@@ -126,6 +130,9 @@ export async function decidePartialSuccess(options: DecidePartialSuccessOptions)
   }
   if (succeeded.length === considered.length) return byPolicy(true, 'policy: every target that applies succeeded; nothing partial to decide');
 
+  if (options.client === null) {
+    return byPolicy(true, `policy allows shipping ${succeeded.join(', ')} and no agent is configured to weigh the rest: shipping every successful target`);
+  }
   const allowSubset = policy.allowSubset ?? true;
   const notes = [
     allowSubset ? '' : 'You may not choose a subset: ship all of them or none.',
@@ -138,27 +145,11 @@ export async function decidePartialSuccess(options: DecidePartialSuccessOptions)
     shippable: succeeded.join(', '),
     policyNotes: notes,
   });
-  const message = await createMessage(
-    options.client,
-    {
-      model: options.model,
-      max_tokens: options.maxTokens ?? 1024,
-      system,
-      messages: [{ role: 'user', content: 'Decide whether to ship, with the decide_partial_success tool.' }],
-      tools: [toApiTool(decisionTool)],
-      tool_choice: { type: 'tool', name: decisionTool.name },
-    },
-    {
-      ...(options.stream !== undefined ? { stream: options.stream } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.retry ? { retry: options.retry } : {}),
-      ...(options.onRetry ? { onRetry: options.onRetry } : {}),
-    },
+  const answer = await callForcedTool(
+    { ...options, client: options.client },
+    { system, userText: 'Decide whether to ship, with the decide_partial_success tool.', tool: decisionTool, schema: DecisionInput },
   );
-  const call = message.content.find((b) => b.type === 'tool_use' && b.name === decisionTool.name);
-  if (!call || call.type !== 'tool_use') throw new AgentResponseInvalidError('the model did not call decide_partial_success', { stopReason: message.stop_reason });
-  const parsed = DecisionInput.safeParse(call.input);
-  if (!parsed.success) throw new AgentResponseInvalidError(`decide_partial_success input is invalid: ${z.prettifyError(parsed.error)}`);
+  const parsed = { data: answer };
 
   const overrides: string[] = [];
   let chosen = [...new Set(parsed.data.targets)];

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { PromptTemplateError } from './errors.js';
 
 /** The prompt files of `libs/agent/prompts/` (`<name>.md`). */
-export type PromptName = 'system' | 'target' | 'feedback' | 'partial-success';
+export type PromptName = 'system' | 'target' | 'feedback' | 'partial-success' | 'triage';
 
 /** Absolute path of the prompts directory (`libs/agent/prompts/`, shipped with the sources). */
 export const PROMPTS_DIR: string = fileURLToPath(new URL('../prompts/', import.meta.url));

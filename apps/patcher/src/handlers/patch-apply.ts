@@ -1,112 +1,187 @@
-import { readFile, writeFile } from 'node:fs/promises';
-import { join, normalize } from 'node:path';
-import type { CommandHandler } from '@remediation/messaging';
-import { describeError, isRemediationError } from '@remediation/errors';
-import { bumpNpmDependency } from '@remediation/manifests';
-import { type Database, ExecutionTargetEntity, latestPlan } from '@remediation/persistence';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { checkpointWorkspace, ensureWorkspace } from '../workspace-client.js';
-import type { CodeFixAgent } from '../agent.js';
-
-/** Outcome of one target after editing. */
-interface TargetOutcome {
-  name: string;
-  status: 'success' | 'failed' | 'skipped';
-  reason: string | null;
-  declaredFrom: string | null;
-  declaredTo: string | null;
-}
+import { decidePartialSuccess } from '@remediation/agent';
+import type { AgentRunSummary, PartialSuccessDecisionBody, Severity } from '@remediation/contracts';
+import { InvalidInputError } from '@remediation/errors';
+import type { CommandHandler } from '@remediation/messaging';
+import {
+  type Database,
+  ExecutionEntity,
+  ExecutionTargetEntity,
+  FeedbackEntity,
+  PatchVersionEntity,
+  RemediationEntity,
+  latestPlan,
+  loadExecution,
+} from '@remediation/persistence';
+import type { AgentConfig } from '@remediation/agent';
+import { checkpointWorkspace, ensureWorkspace, patchVersionDiff } from '../workspace-client.js';
+import { loadConversation, runAgentIteration, startConversation } from './agent-iteration.js';
+import { applyManifestBumps, proveTargets, restoreUnshipped, type TargetOutcome } from './manifest-edits.js';
 
 /**
- * `patch.apply`: deterministic manifest edits in the execution's workspace, per target.
+ * `patch.apply`: the editing step of an iteration of a patch execution.
  *
- * Idempotent: each manifest is rebuilt from the base snapshot (the overlay lower dir), never
- * from a possibly half-edited merged view, so a redelivery after a crash writes the same bytes.
- * Targets end `success`, `failed` (with the reason) or `skipped`; the execution moves to
- * `committing` when at least one target changed, else to `patch_failed`.
+ * Iteration 1: deterministic manifest edits per target (idempotent, from the base snapshot);
+ * then, with an agent configured, the code-fix agent for the targets that need it (major jump or
+ * known breaking changes). A feedback iteration (`POST /v1/executions/:id/feedback`) runs the
+ * agent with the feedback and the previous version's diff over the same workspace.
+ *
+ * Then: when some targets failed, the partial-success decision (policy first, then the model)
+ * chooses what ships, and the bumps of targets that do not ship are put back; the proof of
+ * remediation of every shipped target is computed from the manifests as they now are; the
+ * workspace is checkpointed; `patch.applied` moves the execution to `committing` (or to
+ * `patch_failed` when nothing ships). Outcomes, proof and the decision are stored and shown.
+ * @throws InvalidInputError `AGENT_NOT_CONFIGURED` for a feedback iteration without an agent.
  */
-export function patchApplyHandler(deps: { db: Database; nc: NatsConnection; worker: string; agent: CodeFixAgent | null }): CommandHandler {
+export function patchApplyHandler(deps: { db: Database; nc: NatsConnection; worker: string; agent: AgentConfig }): CommandHandler {
   return {
     kind: 'patch.apply',
     async handle(ctx) {
       const { executionId, remediationId } = ctx.payload;
+      const em = deps.db.em();
+      const exec = await loadExecution(deps.db, executionId);
       const plan = await latestPlan(deps.db, remediationId);
-      const targets = await deps.db.em().find(ExecutionTargetEntity, { executionId }, { orderBy: { name: 'asc' } });
+      const rows = await em.find(ExecutionTargetEntity, { executionId }, { orderBy: { name: 'asc' } });
+      const feedback = await em.findOne(FeedbackEntity, { executionId, patchVersion: null }, { orderBy: { iteration: 'desc' } });
+      const iteration = feedback?.iteration ?? 1;
+      const agent = deps.agent.agent;
+      // A `rebase` feedback re-applies the patch on a moved base: bumps re-run, agent re-does code.
+      const reapply = feedback?.source === 'rebase';
+      const review = feedback !== null && !reapply;
+      if (review && !agent) {
+        throw new InvalidInputError('AGENT_NOT_CONFIGURED', 'feedback iterations need the code-fix agent and the patcher has no ANTHROPIC_API_KEY');
+      }
       ctx.heartbeat(); // throws at once when the execution was cancelled while this delivery waited
-      // git-gateway owns the workspace: resumed, or rebuilt from its checkpoint on this node.
+      // git-gateway owns the workspace: resumed, or rebuilt from its checkpoint (or last version).
       const ws = await ensureWorkspace(deps.nc, executionId, () => ctx.heartbeat());
+      const checkpoint = () => checkpointWorkspace(deps.nc, executionId, () => ctx.heartbeat());
 
-      const outcomes: TargetOutcome[] = [];
-      const byManifest = new Map<string, typeof targets>();
-      for (const t of targets) {
-        if (t.status === 'skipped') continue;
-        const list = byManifest.get(t.manifestPath) ?? [];
-        list.push(t);
-        byManifest.set(t.manifestPath, list);
+      let stored = await loadConversation(deps.db, executionId, iteration);
+      let outcomes: TargetOutcome[];
+      if (review) {
+        // The targets of the version under review keep their outcome; the agent may change it.
+        outcomes = rows
+          .filter((t) => t.status !== 'skipped' || t.declaredTo !== null)
+          .map((t) => ({ name: t.name, status: t.status as TargetOutcome['status'], reason: t.reason ?? null, declaredFrom: t.declaredFrom ?? null, declaredTo: t.declaredTo ?? null }));
+      } else if (stored) {
+        outcomes = stored.deterministic; // made before the agent started; redoing them would undo its edits
+      } else {
+        // A re-application bumps again exactly what the version on the old base shipped.
+        const toBump = reapply ? rows.filter((r) => r.status === 'success') : rows;
+        outcomes = await applyManifestBumps({ lowerDir: ws.lowerDir, mergedDir: ws.mergedDir, targets: toBump, plan, agentConfigured: agent !== null, heartbeat: () => ctx.heartbeat() });
       }
-      for (const [manifestPath, list] of byManifest) {
-        const rel = normalize(manifestPath);
-        if (rel.startsWith('..') || rel.startsWith('/')) {
-          for (const t of list) outcomes.push({ name: t.name, status: 'failed', reason: `manifest path ${manifestPath} leaves the repository`, declaredFrom: null, declaredTo: null });
-          continue;
+
+      const byName = new Map(rows.map((r) => [r.name, r]));
+      // A re-application re-does the agent's work of the version it replaces, if there was any.
+      const redoAgent = reapply && (await em.findOne(PatchVersionEntity, { executionId, version: feedback!.baseVersion }))?.agent != null;
+      const forAgent = outcomes.filter((o) => o.status === 'success' && (review || redoAgent || byName.get(o.name)?.needsAgent));
+      let agentSummary: AgentRunSummary | null = null;
+      if (agent && forAgent.length > 0) {
+        if (!stored) {
+          await checkpoint(); // the deterministic edits are durable before the agent starts
+          await startConversation(deps.db, executionId, iteration, outcomes);
+          stored = (await loadConversation(deps.db, executionId, iteration))!;
         }
-        let text: string;
-        try {
-          text = await readFile(join(ws.lowerDir, rel), 'utf8');
-        } catch (err) {
-          for (const t of list) outcomes.push({ name: t.name, status: 'failed', reason: `cannot read ${manifestPath}: ${describeError(err)}`, declaredFrom: null, declaredTo: null });
-          continue;
+        let previousDiff: { text: string; previousDiff: string } | undefined;
+        if (feedback) {
+          const base = await em.findOneOrFail(PatchVersionEntity, { executionId, version: feedback.baseVersion });
+          const rem = await em.findOneOrFail(RemediationEntity, { id: remediationId });
+          const diff = await patchVersionDiff(deps.nc, { repository: rem.codebase.repository, baseCommit: base.baseCommit, sha: base.sha });
+          const comments = feedback.comments.map((c) => `- ${c.path}${c.line ? `:${c.line}` : ''}: ${c.body}`).join('\n');
+          previousDiff = { text: comments ? `${feedback.text}\n\nComments on lines:\n${comments}` : feedback.text, previousDiff: diff };
         }
-        let changed = false;
-        for (const t of list) {
-          ctx.heartbeat();
-          const advisoryRanges = plan?.targets.find((p) => p.name === t.name)?.advisories.flatMap((a) => a.affectedRanges) ?? [];
-          try {
-            const result = bumpNpmDependency(text, { name: t.name, to: t.toVersion, advisoryRanges });
-            text = result.text;
-            changed ||= result.changed;
-            const edit = result.edits[0];
-            const notes = [...result.notes];
-            if (t.needsAgent && !deps.agent) {
-              notes.push(`major upgrade ${t.fromVersion} → ${t.toVersion}: code changes may be needed and no code-fix agent is configured`);
-            }
-            outcomes.push({
-              name: t.name,
-              status: 'success',
-              reason: notes.length ? notes.join('; ') : null,
-              declaredFrom: edit?.from ?? null,
-              declaredTo: edit?.to ?? null,
-            });
-          } catch (err) {
-            outcomes.push({
-              name: t.name,
-              status: isRemediationError(err) && err.code === 'DEPENDENCY_NOT_DECLARED' ? 'skipped' : 'failed',
-              reason: describeError(err),
-              declaredFrom: null,
-              declaredTo: null,
-            });
-          }
-        }
-        if (changed) await writeFile(join(ws.mergedDir, rel), text);
+        const result = await runAgentIteration({
+          db: deps.db,
+          agent,
+          executionId,
+          iteration,
+          workspace: ws,
+          targets: forAgent.map((o) => byName.get(o.name)!),
+          plan,
+          tier: exec.tier ?? null,
+          allowEdits: exec.allowEdits ?? [],
+          ...(previousDiff ? { feedback: previousDiff } : {}),
+          stored,
+          heartbeat: (d) => ctx.heartbeat(d),
+          checkpoint,
+          signal: ctx.signal,
+        });
+        agentSummary = result.summary;
+        const reported = new Map(result.outcomes.map((r) => [r.target, r]));
+        const spoke = new Set(result.reportedTargets);
+        outcomes = outcomes.map((o) => {
+          const r = reported.get(o.name);
+          if (!r || !forAgent.some((f) => f.name === o.name)) return o;
+          // A feedback iteration may touch one target only: the others keep their outcome.
+          if ((review || reapply) && !spoke.has(o.name)) return o;
+          return { ...o, status: r.status, reason: `agent: ${r.reason}` };
+        });
       }
-      const changedTargets = outcomes.filter((o) => o.status === 'success').length;
+
+      // Partial success is a decision (MISSION.md): policy first, then the model.
+      const succeeded = outcomes.filter((o) => o.status === 'success');
+      let decision: PartialSuccessDecisionBody | null = null;
+      if (succeeded.length > 0 && outcomes.some((o) => o.status === 'failed')) {
+        const severities = (name: string) =>
+          (plan?.targets.find((p) => p.name === name)?.advisories ?? []).map((a) => ({ id: a.id, severity: a.severity as Severity }));
+        ctx.heartbeat({ event: 'decision_started', failed: outcomes.filter((o) => o.status === 'failed').map((o) => o.name) });
+        const decided = await decidePartialSuccess({
+          client: agent?.client ?? null,
+          model: agent?.model ?? 'none',
+          targets: outcomes.map((o) => ({ name: o.name, status: o.status, reason: o.reason, advisories: severities(o.name) })),
+          policy: deps.agent.policy,
+          ...(agent ? { stream: agent.stream, retry: agent.retry } : {}),
+          signal: ctx.signal,
+        });
+        decision = { ...decided, at: new Date().toISOString() };
+        const shipping = new Set(decided.targets);
+        outcomes = outcomes.map((o) =>
+          o.status === 'success' && !shipping.has(o.name)
+            ? { ...o, status: 'skipped', reason: `not shipped by the partial-success decision (${decided.decidedBy}): ${decided.reasoning}` }
+            : o,
+        );
+      }
+      const shipped = outcomes.filter((o) => o.status === 'success');
+      const shippedNames = new Set(shipped.map((o) => o.name));
+      const restored = await restoreUnshipped({ lowerDir: ws.lowerDir, mergedDir: ws.mergedDir, targets: rows, shipped: shippedNames });
+      const proofs = await proveTargets({ mergedDir: ws.mergedDir, targets: rows.filter((r) => shippedNames.has(r.name)), plan });
+      const proofByName = new Map(proofs.map((p) => [p.target, p]));
+      // The declared requirement after every edit (the agent may have touched the manifest).
+      for (const o of shipped) {
+        const declared = proofByName.get(o.name)?.declared[0];
+        if (declared) o.declaredTo = declared.slice(declared.indexOf(': ') + 2);
+      }
+
       // Edits survive a lost node from here on: the next step rebuilds the workspace from this.
-      const checkpoint = await checkpointWorkspace(deps.nc, executionId, () => ctx.heartbeat());
+      const cp = await checkpoint();
+      const agentFailed = agentSummary && shipped.length === 0 && agentSummary.outcome !== 'completed';
+      const noneReason = decision && !decision.ship
+        ? { errorCode: 'PARTIAL_SUCCESS_DECLINED', errorMessage: `nothing shipped: ${decision.reasoning}` }
+        : agentFailed
+          ? { errorCode: agentSummary!.outcome === 'budget_exhausted' ? 'AGENT_BUDGET_EXHAUSTED' : 'AGENT_STOPPED', errorMessage: `agent ${agentSummary!.outcome}: ${agentSummary!.detail}` }
+          : { errorCode: 'NO_TARGET_PATCHED', errorMessage: outcomes.map((o) => `${o.name}: ${o.reason}`).join('; ') || 'no target to patch' };
       await ctx.transition({
         executionId,
-        event: { type: 'patch.applied', changedTargets },
-        details: { outcomes: outcomes.map((o) => ({ name: o.name, status: o.status })), checkpoint: checkpoint.sha ?? null },
-        ...(changedTargets === 0
-          ? { set: { errorCode: 'NO_TARGET_PATCHED', errorMessage: outcomes.map((o) => `${o.name}: ${o.reason}`).join('; ') || 'no target to patch' } }
-          : {}),
+        event: { type: 'patch.applied', changedTargets: shipped.length },
+        details: {
+          iteration,
+          outcomes: outcomes.map((o) => ({ name: o.name, status: o.status })),
+          checkpoint: cp.sha ?? null,
+          ...(agentSummary ? { agent: agentSummary } : {}),
+          ...(decision ? { decision: { ship: decision.ship, targets: decision.targets, decidedBy: decision.decidedBy } } : {}),
+          ...(restored.length ? { restored } : {}),
+          proof: proofs.map((p) => ({ target: p.target, remediated: p.remediated })),
+        },
+        ...(shipped.length === 0 ? { set: noneReason } : {}),
         mutate: async (tx) => {
           for (const o of outcomes) {
             await tx.nativeUpdate(
               ExecutionTargetEntity,
               { executionId, name: o.name },
-              { status: o.status, reason: o.reason, declaredFrom: o.declaredFrom, declaredTo: o.declaredTo },
+              { status: o.status, reason: o.reason, declaredFrom: o.declaredFrom, declaredTo: o.declaredTo, proof: proofByName.get(o.name) ?? null },
             );
           }
+          if (decision) await tx.nativeUpdate(ExecutionEntity, { id: executionId }, { decision });
         },
       });
     },

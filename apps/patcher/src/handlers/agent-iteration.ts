@@ -1,0 +1,151 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { MessageParam } from '@anthropic-ai/sdk/resources/messages';
+import { type AgentUsage, type FixTarget, type OutcomeReport, emptyUsage, fixTargets, manifestDiff } from '@remediation/agent';
+import type { AgentRunSummary, PlannerOutput, Tier } from '@remediation/contracts';
+import { AgentConversationEntity, type Database } from '@remediation/persistence';
+import type { AgentSettings } from '@remediation/agent';
+import { advisoryRangesOf, type EditTarget, type TargetOutcome } from './manifest-edits.js';
+
+/** A stored conversation row as the iteration reads it. */
+type StoredConversation = { conversation: unknown[]; usage: Record<string, number>; turns: number; resumes: number; changedPaths: string[]; result: AgentRunSummary | null };
+
+/** Reads the stored conversation of an iteration, or null when the agent has not started it. */
+export async function loadConversation(db: Database, executionId: string, iteration: number): Promise<(StoredConversation & { deterministic: TargetOutcome[] }) | null> {
+  const row = await db.em().findOne(AgentConversationEntity, { executionId, iteration });
+  return row ? ({ ...row, deterministic: row.deterministic as unknown as TargetOutcome[] } as never) : null;
+}
+
+/**
+ * Starts the stored conversation of an iteration: an empty conversation and the deterministic
+ * outcomes made before the agent (so a resume does not redo them over the agent's edits).
+ * Does nothing when the row exists.
+ */
+export async function startConversation(db: Database, executionId: string, iteration: number, deterministic: TargetOutcome[]): Promise<void> {
+  await db
+    .em()
+    .getConnection()
+    .execute(
+      `insert into agent_conversations (execution_id, iteration, conversation, usage, turns, changed_paths, deterministic, updated_at)
+       values (?, ?, '[]'::jsonb, ?::jsonb, 0, '[]'::jsonb, ?::jsonb, now()) on conflict do nothing`,
+      [executionId, iteration, JSON.stringify(emptyUsage()), JSON.stringify(deterministic)],
+    );
+}
+
+/** What the agent is told about one target, from the plan and the manifest edit already made. */
+async function describeTargets(input: { targets: EditTarget[]; plan: PlannerOutput | null; tier: Tier | null; lowerDir: string; mergedDir: string }): Promise<FixTarget[]> {
+  const out: FixTarget[] = [];
+  for (const t of input.targets) {
+    const planned = input.plan?.targets.find((p) => p.name === t.name);
+    const option = planned && input.tier ? planned.tiers[input.tier] : null;
+    const before = await readFile(join(input.lowerDir, t.manifestPath), 'utf8').catch(() => '');
+    const after = await readFile(join(input.mergedDir, t.manifestPath), 'utf8').catch(() => '');
+    out.push({
+      name: t.name,
+      from: t.fromVersion,
+      to: t.toVersion,
+      jump: option?.jump ?? 'major',
+      advisories: (planned?.advisories ?? []).map((a) => ({ id: a.id, severity: a.severity, ...(a.summary ? { summary: a.summary } : {}), aliases: a.aliases ?? [] })),
+      breakingChanges: option?.notes ?? [],
+      manifestPath: t.manifestPath,
+      manifestDiff: manifestDiff(t.manifestPath, before, after),
+      advisoryRanges: advisoryRangesOf(input.plan, t.name),
+    });
+  }
+  return out;
+}
+
+/** Result of {@link runAgentIteration}. */
+export interface AgentIterationResult {
+  /** One outcome per target given, in order. */
+  outcomes: OutcomeReport[];
+  /** Targets the model reported on (the others got a default `failed`). */
+  reportedTargets: string[];
+  summary: AgentRunSummary;
+}
+
+/**
+ * One agent iteration over `targets` in the execution's workspace, durable across lost patchers:
+ * - every tool call is a heartbeat recorded in the history with the tool's name (`tool_call`),
+ *   then a workspace checkpoint (git-gateway), so another node can rebuild the files;
+ * - the conversation and usage are stored after every response and batch of tool results
+ *   (`agent_conversations`); a later delivery resumes from them instead of starting over;
+ * - API retries (429/5xx/overloaded) are heartbeats too (`model_retry`).
+ * The budget (turns, tokens, cost) spans resumes. Store-then-act: the summary is stored last.
+ * @throws what `fixTargets` throws (retryable AGENT_API_UNAVAILABLE: the delivery is retried and
+ *   resumes; AGENT_REQUEST_INVALID / AGENT_API_ACCESS_DENIED are not retryable).
+ */
+export async function runAgentIteration(input: {
+  db: Database;
+  agent: AgentSettings;
+  executionId: string;
+  iteration: number;
+  workspace: { mergedDir: string; lowerDir: string };
+  targets: EditTarget[];
+  plan: PlannerOutput | null;
+  tier: Tier | null;
+  allowEdits: string[];
+  feedback?: { text: string; previousDiff: string };
+  stored: StoredConversation;
+  heartbeat: (details: Record<string, unknown> & { event: string }) => void;
+  checkpoint: () => Promise<unknown>;
+  signal: AbortSignal;
+}): Promise<AgentIterationResult> {
+  const { db, agent, executionId, iteration } = input;
+  const resumed = input.stored.conversation.length > 0;
+  const knownPaths = new Set(input.stored.changedPaths);
+  if (resumed) {
+    await db.em().getConnection().execute('update agent_conversations set resumes = resumes + 1 where execution_id = ? and iteration = ?', [executionId, iteration]);
+  }
+  const save = async (cp: { conversation: MessageParam[]; usage: AgentUsage; turns: number; changedPaths: string[] }) => {
+    for (const p of cp.changedPaths) knownPaths.add(p);
+    await db
+      .em()
+      .getConnection()
+      .execute(
+        `update agent_conversations set conversation = ?::jsonb, usage = ?::jsonb, turns = ?, changed_paths = ?::jsonb, updated_at = now()
+         where execution_id = ? and iteration = ?`,
+        [JSON.stringify(cp.conversation), JSON.stringify(cp.usage), cp.turns, JSON.stringify([...knownPaths].sort()), executionId, iteration],
+      );
+  };
+  const fixTargetsInput = await describeTargets({ targets: input.targets, plan: input.plan, tier: input.tier, ...input.workspace });
+  input.heartbeat({ event: resumed ? 'agent_resumed' : 'agent_started', iteration, turns: input.stored.turns, targets: input.targets.map((t) => t.name) });
+  const result = await fixTargets({
+    client: agent.client,
+    model: agent.model,
+    maxTokens: agent.maxTokens,
+    maxTurns: agent.maxTurns,
+    budget: agent.budget,
+    stream: agent.stream,
+    retry: agent.retry,
+    signal: input.signal,
+    workspaceDir: input.workspace.mergedDir,
+    targets: fixTargetsInput,
+    policy: { allow: input.allowEdits },
+    ...(input.feedback ? { feedback: input.feedback } : {}),
+    ...(resumed ? { resume: { conversation: input.stored.conversation as MessageParam[], usage: input.stored.usage as unknown as AgentUsage } } : {}),
+    onToolCall: async (e) => {
+      input.heartbeat({ event: 'tool_call', tool: e.name, turn: e.turn, isError: e.isError, resumed: e.resumed, ...(e.isError ? { error: e.preview.slice(0, 300) } : {}) });
+      await input.checkpoint();
+    },
+    onTurn: save,
+    onRetry: (e) => input.heartbeat({ event: 'model_retry', attempt: e.attempt, status: e.status ?? null, type: e.type, delayMs: e.delayMs }),
+  });
+  await save({ conversation: result.run.conversation, usage: result.run.usage, turns: result.run.turns, changedPaths: result.changedPaths });
+  const summary: AgentRunSummary = {
+    outcome: result.run.outcome,
+    detail: result.run.detail,
+    model: agent.model,
+    turns: result.run.turns,
+    toolCalls: result.run.toolCalls,
+    inputTokens: result.run.usage.inputTokens,
+    outputTokens: result.run.usage.outputTokens,
+    costUsd: Math.round(result.run.usage.costUsd * 1e6) / 1e6,
+    resumes: input.stored.resumes + (resumed ? 1 : 0),
+  };
+  await db
+    .em()
+    .getConnection()
+    .execute(`update agent_conversations set result = ?::jsonb, updated_at = now() where execution_id = ? and iteration = ?`, [JSON.stringify(summary), executionId, iteration]);
+  return { outcomes: result.outcomes, reportedTargets: result.reportedTargets, summary };
+}

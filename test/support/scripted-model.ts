@@ -1,0 +1,48 @@
+import { createServer } from 'node:net';
+import { type MessagesApiLocal, type ScriptTurn, startMessagesApiLocal } from '@remediation/messages-api-local';
+
+/** A free TCP port on 127.0.0.1 (closed again before returning). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+    s.on('error', reject);
+  });
+}
+
+/**
+ * The model the services talk to in a test: messages-api-local on a fixed port (known before the
+ * services start), whose script is replaced per test with {@link ScriptedModel.use}.
+ */
+export interface ScriptedModel {
+  readonly port: number;
+  /** Environment for a service's agent settings (patcher, pr-service). */
+  env(): Record<string, string>;
+  /** Serves `script` from now on (closing the previous server). */
+  use(script: ScriptTurn[]): Promise<MessagesApiLocal>;
+  /** The server of the current script, if any. */
+  current(): MessagesApiLocal | null;
+  close(): Promise<void>;
+}
+
+/** Reserves a port for the scripted model; no server runs until the first `use`. */
+export async function scriptedModel(): Promise<ScriptedModel> {
+  const port = await freePort();
+  let server: MessagesApiLocal | null = null;
+  return {
+    port,
+    env: () => ({ ANTHROPIC_API_KEY: 'test-key', ANTHROPIC_BASE_URL: `http://127.0.0.1:${port}`, AGENT_MODEL: 'claude-test', AGENT_RETRY_BASE_MS: '100' }),
+    async use(script) {
+      await server?.close();
+      server = await startMessagesApiLocal({ script, port, apiKey: 'test-key' });
+      return server;
+    },
+    current: () => server,
+    async close() {
+      await server?.close();
+    },
+  };
+}
