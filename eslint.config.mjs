@@ -7,7 +7,8 @@ import tseslint from 'typescript-eslint';
  * cycles are errors.
  */
 export default [
-  { ignores: ['**/node_modules/**', '.tools/**', '.work/**', '.data/**', 'dist/**', '.nx/**'] },
+  // evaluation/cases/*/files/ hold other projects' code as the agent's evaluation input (not ours).
+  { ignores: ['**/node_modules/**', '.tools/**', '.work/**', '.data/**', 'dist/**', '.nx/**', 'evaluation/cases/*/files/**'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],

@@ -5,9 +5,18 @@
  *    a new git repository and pushes it to a local bare remote served by the local
  *    GitHub-compatible server (`.work/example/github/expressjs/express.git`).
  * 2. Starts the five services as separate processes against PostgreSQL and NATS.
- * 3. Runs `remediate --approve` with the real scan and advisories in examples/express-4.19.2.
- * 4. Shows the pushed branch's changed files, stops the services, exits with remediate's code.
+ * 3. Runs `remediate --approve` with the real scan and advisories in examples/express-4.19.2;
+ *    the code-fix agent looks at the 0.x-minor jumps (cookie, send) first.
+ * 4. A reviewer requests a change on the pull request (a real review on the local GitHub): the
+ *    service triages it as actionable, the agent makes a new version, it is pushed to the PR with
+ *    a reply linking it.
+ * 5. The base branch moves (a maintainer pushes to master): the service rebases the PR
+ *    server-side; its diff holds only the patch's files.
+ * 6. Prints a JSON summary and the PR's diff, stops the services, exits 0 when every step held.
  *
+ * The model: with ANTHROPIC_API_KEY set, the real Messages API (ANTHROPIC_BASE_URL for another
+ * compatible endpoint); otherwise a scripted model (tools/messages-api-local) answers with the
+ * calls written below, so the job runs offline. Everything else is real.
  * Env: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/remediation_example),
  * NATS_URL (default nats://127.0.0.1:4222), NPM_REGISTRY_URL (default: npm's configured registry),
  * EXAMPLE_TIER (default minimal), KEEP_RUNNING=1 to leave the stack up.
@@ -16,6 +25,9 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { createGithubClient } from '@remediation/github';
+import { type MessagesApiLocal, type ScriptTurn, startMessagesApiLocal } from '@remediation/messages-api-local';
 import { startStack, unmountUnder } from '@remediation/stack';
 
 const repoRoot = resolve(import.meta.dirname, '..');
@@ -65,8 +77,50 @@ const bare = await prepareRepository();
 const dataDir = join(work, 'data');
 await unmountUnder(dataDir);
 await rm(dataDir, { recursive: true, force: true });
+/**
+ * The scripted model, in request order: the agent's first look at the 0.x-minor jumps, the triage
+ * of the review, then the iteration that answers it (an entry in History.md).
+ */
+function scriptedModel(): ScriptTurn[] {
+  const first = readFileSync(join(work, 'src/History.md'), 'utf8').split('\n').slice(0, 2).join('\n');
+  const entry = 'unreleased\n==========\n\n  * deps: body-parser@1.20.3\n  * deps: cookie@0.7.0\n  * deps: path-to-regexp@0.1.10\n  * deps: send@0.19.0\n  * deps: serve-static@1.16.0\n\n';
+  return [
+    {
+      content: [
+        { type: 'tool_use', name: 'grep', input: { pattern: "require\\('(cookie|send)'\\)" } },
+      ],
+    },
+    {
+      content: [
+        { type: 'tool_use', name: 'report_outcome', input: { target: 'cookie', status: 'success', reason: 'only cookie.serialize is used, unchanged in 0.7' } },
+        { type: 'tool_use', name: 'report_outcome', input: { target: 'send', status: 'success', reason: 'the send() options express passes are unchanged in 0.19' } },
+      ],
+    },
+    { content: [{ type: 'text', text: 'No code change needed for cookie and send.' }] },
+    { content: [{ type: 'tool_use', name: 'triage_feedback', input: { actionable: true, reasoning: 'The reviewer asks for a change to History.md in this PR.', request: 'Add an "unreleased" entry at the top of History.md listing the upgraded dependencies.' } }] },
+    { content: [{ type: 'tool_use', name: 'edit_file', input: { path: 'History.md', old_string: first, new_string: `${entry}${first}` } }] },
+    { content: [{ type: 'tool_use', name: 'report_outcome', input: { target: 'body-parser', status: 'success', reason: 'listed the upgraded dependencies in History.md, as the reviewer asked' } }] },
+    { content: [{ type: 'text', text: 'History.md now lists the upgrades.' }] },
+  ];
+}
+
+let model: MessagesApiLocal | null = null;
+const agentEnv: Record<string, string> = {};
+if (process.env['ANTHROPIC_API_KEY']) {
+  log(`model: the Messages API at ${process.env['ANTHROPIC_BASE_URL'] ?? 'https://api.anthropic.com'}`);
+} else {
+  model = await startMessagesApiLocal({ script: scriptedModel(), apiKey: 'example' });
+  Object.assign(agentEnv, { ANTHROPIC_API_KEY: 'example', ANTHROPIC_BASE_URL: model.url, AGENT_MODEL: 'scripted-model' });
+  log(`model: scripted (messages-api-local at ${model.url}); set ANTHROPIC_API_KEY to use Claude`);
+}
 log(`starting services (registry ${registry})`);
 const stack = await startStack({
+  githubApp: true,
+  serviceEnv: {
+    patcher: agentEnv,
+    // No webhook endpoint is reachable from a GitHub here: pr-service polls the open PR.
+    'pr-service': { ...agentEnv, PR_POLL_INTERVAL_MS: '1500', GITHUB_BOT_LOGINS: 'github-local' },
+  },
   repoRoot,
   databaseUrl: process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/remediation_example',
   natsUrl: process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222',
@@ -87,16 +141,89 @@ try {
     );
     child.once('exit', (c) => resolveCode(c ?? 1));
   });
-  const branches = git(['for-each-ref', '--format=%(refname:short)', 'refs/heads/remediation/'], bare).split('\n').filter(Boolean);
-  for (const b of branches) {
-    log(`pushed branch ${b} changes: ${git(['diff', '--name-only', 'master', b], bare).split('\n').join(', ')}`);
-    process.stderr.write(git(['diff', 'master', b], bare) + '\n');
-  }
+  if (code === 0) code = await afterOpening();
 } finally {
   if (process.env['KEEP_RUNNING'] === '1') {
     log('KEEP_RUNNING=1: services left running; press Ctrl-C to stop');
     await new Promise<void>((r) => process.once('SIGINT', () => r()));
   }
   await stack.stop();
+  await model?.close();
 }
 process.exit(code);
+
+/** JSON over HTTP against the API. */
+async function call(path: string, init: RequestInit = {}): Promise<any> {
+  const res = await fetch(new URL(path, stack.apiUrl), { ...init, headers: { 'content-type': 'application/json', ...(init.headers ?? {}) } });
+  const body = await res.json();
+  if (!res.ok) throw new Error(`${init.method ?? 'GET'} ${path}: ${res.status} ${JSON.stringify(body)}`);
+  return body;
+}
+
+/** Polls the execution until `done`, or fails after `timeoutMs` naming where it stood. */
+async function waitExecution(id: string, what: string, done: (e: any) => boolean, timeoutMs = 180_000): Promise<any> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const e = await call(`/v1/executions/${id}`);
+    if (done(e)) return e;
+    if (Date.now() > deadline) throw new Error(`${what}: still ${e.state}/${e.step} after ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** Steps 4–6: a review asks for a change, then the base branch moves. @returns the exit code. */
+async function afterOpening(): Promise<number> {
+  const ids = git(['for-each-ref', '--format=%(refname:short)', 'refs/heads/remediation/'], bare).split('\n').filter(Boolean);
+  const branch = ids[0]!;
+  const executionId = `${branch.split('/')[1]}.${branch.split('/')[2]}`;
+  let exec = await call(`/v1/executions/${executionId}`);
+  const pr = exec.pullRequests[0];
+  log(`pull request #${pr.number} open at ${pr.url} (patch version ${pr.patchVersion})`);
+
+  // 4. A reviewer requests a change.
+  const octokit = await createGithubClient({ apiUrl: stack.githubUrl, auth: stack.githubAuth }).forRepository('expressjs', 'express');
+  await octokit.rest.pulls.createReview({
+    owner: 'expressjs',
+    repo: 'express',
+    pull_number: pr.number,
+    event: 'REQUEST_CHANGES',
+    body: 'Please add an "unreleased" entry at the top of History.md listing the upgraded dependencies.',
+    headers: { 'x-github-local-user': 'reviewer' },
+  });
+  log('reviewer requested a change on the pull request; waiting for the new version');
+  exec = await waitExecution(executionId, 'answering the review', (e) => e.state === 'pr_opened' && e.patchVersions.length >= 2);
+  const v2 = exec.patchVersions.at(-1);
+  const comments = (await octokit.rest.issues.listComments({ owner: 'expressjs', repo: 'express', issue_number: pr.number })).data;
+  const reply = comments.find((c) => c.body?.includes(`patch version ${v2.version}`));
+  log(`version ${v2.version} (${v2.sha.slice(0, 12)}) pushed to the PR; reply: ${reply ? reply.html_url : 'missing'}`);
+
+  // 5. The base branch moves.
+  const clone = join(work, 'maintainer');
+  await rm(clone, { recursive: true, force: true });
+  git(['clone', '-q', bare, clone]);
+  execFileSync('sh', ['-c', 'printf "\\nSee https://expressjs.com for the docs.\\n" >> Readme.md'], { cwd: clone });
+  git(['commit', '-q', '-am', 'docs: link the website'], clone);
+  git(['push', '-q', 'origin', 'master'], clone);
+  const moved = git(['rev-parse', 'master'], bare);
+  log(`master moved to ${moved.slice(0, 12)}; waiting for the rebase`);
+  exec = await waitExecution(executionId, 'rebasing the PR', (e) => e.state === 'pr_opened' && e.patchVersions.at(-1).baseCommit === moved);
+  const head = git(['rev-parse', branch], bare);
+  const files = git(['diff', '--name-only', `master...${branch}`], bare).split('\n').filter(Boolean);
+  const ok = Boolean(reply) && git(['merge-base', 'master', branch], bare) === moved && files.every((f) => ['package.json', 'History.md'].includes(f)) && files.includes('History.md');
+  process.stdout.write(
+    `${JSON.stringify(
+      {
+        executionId,
+        pullRequest: { number: pr.number, url: pr.url, head, patchVersion: exec.pullRequests[0].patchVersion },
+        review: { answeredBy: `patch version ${v2.version}`, reply: reply?.html_url ?? null, triage: exec.reviews.map((r: any) => ({ author: r.author, actionable: r.actionable, reasoning: r.reasoning })) },
+        rebase: { onto: moved, filesInPullRequest: files },
+        versions: exec.patchVersions.map((v: any) => ({ version: v.version, sha: v.sha, baseCommit: v.baseCommit, feedback: v.feedback?.text ?? null, approvable: v.approvable })),
+        ok,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  process.stderr.write(`${git(['diff', `master...${branch}`], bare)}\n`);
+  return ok ? 0 : 1;
+}

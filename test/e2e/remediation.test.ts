@@ -5,6 +5,7 @@ import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixturePath } from '@remediation/testing';
 import { type TestEnvironment, commitToRemote, git, makeRemote, runCli, startTestEnvironment } from '../support/environment.js';
+import { createJwtRemediation, startPatch, waitSettled } from '../support/flows.js';
 
 /**
  * End to end: the five services as separate processes, the real PostgreSQL, a private
@@ -349,4 +350,24 @@ describe('another npm codebase: NodeGoat with caret ranges', () => {
       ].sort(),
     );
   });
+});
+
+describe('without an API key (no code-fix agent)', () => {
+  it('still runs end to end with the deterministic patcher and marks the major jump as needing the agent', async () => {
+    const { remediationId } = await createJwtRemediation(env);
+    const id = await startPatch(env, remediationId, { upgradeOption: 'minimal' });
+    const done = await waitSettled(env, id);
+    expect(done.state).toBe('patch_generated');
+    const jwt = done.targets.find((t: any) => t.name === 'express-jwt');
+    expect(jwt).toMatchObject({ status: 'success', needsAgent: true, declaredTo: '6.0.0', proof: { remediated: true } });
+    expect(jwt.reason).toContain('needs the agent');
+    expect(done.targets.find((t: any) => t.name === 'body-parser')).toMatchObject({ needsAgent: false, reason: null });
+    expect(done.patchVersions[0]).toMatchObject({ approvable: true, agent: null, changedPaths: ['package.json'] });
+    // Feedback needs the agent: the iteration fails with the reason.
+    const fb = await api(`/v1/executions/${id}/feedback`, { method: 'POST', body: JSON.stringify({ text: 'also fix the code' }) });
+    expect(fb.status).toBe(202);
+    const failed = await waitSettled(env, id);
+    expect(failed.state).toBe('patch_failed');
+    expect(failed.error.code).toBe('AGENT_NOT_CONFIGURED');
+  }, 120_000);
 });

@@ -94,6 +94,7 @@ export async function startTestEnvironment(
     databasePort?: number;
     registry?: StackOptions['registry'];
     mirror?: boolean;
+    githubApp?: boolean;
   } = {},
 ): Promise<TestEnvironment> {
   const dir = await mkdtemp(join(tmpdir(), `rem-${label}-`));
@@ -117,6 +118,7 @@ export async function startTestEnvironment(
       ...(options.serviceEnv ? { serviceEnv: options.serviceEnv } : {}),
       ...(options.replicas ? { replicas: options.replicas } : {}),
       ...(options.mirror ? { mirror: true } : {}),
+      ...(options.githubApp ? { githubApp: true } : {}),
     });
   } catch (err) {
     await nats.stop();

@@ -97,3 +97,38 @@ export async function effects(env: TestEnvironment, executionId: string) {
   };
 }
 
+
+/**
+ * A small service using express-jwt 0.1.3 the way OWASP Juice Shop does (`expressJwt({ secret })`,
+ * fixtures/manifests/juice-shop-v20.1.1), with body-parser 1.20.2: the minimal tier bumps
+ * express-jwt to 6.0.0 (a major jump that makes `algorithms` mandatory, GHSA-6g6m-m6h5-w9gf) and
+ * body-parser to 1.20.3. Files, and a CycloneDX 1.6 scan naming both as direct dependencies.
+ */
+export const JWT_APP = {
+  files: {
+    'package.json': '{\n  "name": "jwt-app",\n  "version": "1.0.0",\n  "dependencies": {\n    "body-parser": "1.20.2",\n    "express-jwt": "0.1.3"\n  }\n}\n',
+    'lib/insecurity.js':
+      "'use strict';\nconst expressJwt = require('express-jwt');\nconst publicKey = require('fs').readFileSync(__dirname + '/../encryptionkeys/jwt.pub', 'utf8');\n\nexports.isAuthorized = () => expressJwt({ secret: publicKey });\n",
+    'test/insecurity.spec.js': "const { isAuthorized } = require('../lib/insecurity');\nit('builds the middleware', () => isAuthorized());\n",
+  } as Record<string, string>,
+  scan: {
+    bomFormat: 'CycloneDX',
+    specVersion: '1.6',
+    version: 1,
+    metadata: { component: { type: 'application', name: 'jwt-app', version: '1.0.0', 'bom-ref': 'jwt-app@1.0.0' } },
+    components: [
+      { type: 'library', name: 'body-parser', version: '1.20.2', 'bom-ref': 'body-parser@1.20.2', purl: 'pkg:npm/body-parser@1.20.2' },
+      { type: 'library', name: 'express-jwt', version: '0.1.3', 'bom-ref': 'express-jwt@0.1.3', purl: 'pkg:npm/express-jwt@0.1.3' },
+    ],
+    dependencies: [{ ref: 'jwt-app@1.0.0', dependsOn: ['body-parser@1.20.2', 'express-jwt@0.1.3'] }],
+  },
+};
+
+/** A remote holding JWT_APP under a unique owner, and its remediation (planning started). */
+export async function createJwtRemediation(env: TestEnvironment) {
+  const owner = `jwt${++counter}x${Date.now().toString(36)}`;
+  const bare = await makeRemote(env.reposRoot, owner, 'jwt-app', JWT_APP.files);
+  const res = await api(env, '/v1/remediations', { method: 'POST', body: JSON.stringify({ codebase: { repository: bare }, scan: JWT_APP.scan }) });
+  if (res.status !== 201) throw new Error(`create remediation: ${res.status} ${JSON.stringify(res.body)}`);
+  return { remediationId: res.body.id as string, bare, owner };
+}

@@ -12,6 +12,8 @@ import {
   DiffResponse,
   ErrorBody,
   ExecutionResponse,
+  FeedbackBody,
+  FeedbackRequest,
   HistoryResponse,
   PullRequestBody,
   RemediationResponse,
@@ -22,7 +24,7 @@ import type { NatsHandles } from '@remediation/messaging';
 import type { Logger } from 'pino';
 import { installErrorHandler } from './errors.js';
 import { createExecution, createRemediation } from './handlers/remediations.js';
-import { cancelExecution, getDiff, requestPullRequest, retryExecution } from './handlers/executions.js';
+import { cancelExecution, getDiff, requestPullRequest, retryExecution, submitFeedback } from './handlers/executions.js';
 
 /** What the API's handlers need. */
 export interface ApiContext {
@@ -114,6 +116,17 @@ export async function buildApi(ctx: ApiContext, options: { bodyLimitBytes?: numb
   }, async (req, reply) => {
     await retryExecution(ctx, req.params.id);
     return reply.code(202).send(await getExecutionView(ctx.db, req.params.id));
+  });
+
+  app.post('/v1/executions/:id/feedback', {
+    schema: {
+      summary: 'Review feedback on the latest patch version: starts an iteration that yields the next version',
+      params: IdParam,
+      body: FeedbackRequest,
+      response: { 202: FeedbackBody, ...errors },
+    },
+  }, async (req, reply) => {
+    return reply.code(202).send(await submitFeedback(ctx, req.params.id, req.body));
   });
 
   app.post('/v1/executions/:id/cancel', {

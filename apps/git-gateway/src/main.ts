@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { BaseEnv, loadEnv, runMain } from '@remediation/service-runtime';
+import { GithubEnv, createGithubClient, githubAuthFromEnv } from '@remediation/github';
 import { type WorkspaceDriver, selectDriver } from './adapters/workspace-driver.js';
 import { checkOverlaySupport } from './adapters/workspace.js';
 import { serveWorkspaces } from './handlers/workspaces.js';
@@ -13,7 +14,7 @@ import { startGc } from './handlers/gc.js';
 import { type GatewayDeps, workspacePrepareHandler } from './handlers/workspace.js';
 
 /** git-gateway environment: data roots and the commit author. */
-const GatewayEnv = BaseEnv.extend({
+const GatewayEnv = BaseEnv.extend(GithubEnv.partial().shape).extend({
   COMMIT_AUTHOR_NAME: z.string().min(1).default('Remediation Bot'),
   COMMIT_AUTHOR_EMAIL: z.string().email().default('remediation-bot@users.noreply.local'),
   /** Internal git mirror (bundle-first clone protocol, see adapters/mirror-source.ts); unset = clone upstream. */
@@ -31,6 +32,11 @@ const GatewayEnv = BaseEnv.extend({
 });
 
 const env = loadEnv(GatewayEnv);
+/** Push credentials for HTTPS remotes: minted per push when GitHub auth (App or token) is configured. */
+const github =
+  env.GITHUB_APP_ID !== undefined || env.GITHUB_TOKEN
+    ? createGithubClient({ apiUrl: env.GITHUB_API_URL ?? 'https://api.github.com', auth: githubAuthFromEnv({ GITHUB_API_URL: env.GITHUB_API_URL ?? 'https://api.github.com', ...env }) })
+    : null;
 
 /** The workspace driver of this node, chosen once at start (before any command is consumed). */
 let driver: WorkspaceDriver | undefined;
@@ -64,6 +70,7 @@ await runMain(() => ({
       dataRoot: resolve(env.DATA_ROOT),
       localRoot: resolve(env.LOCAL_ROOT),
       commitAuthor: { name: env.COMMIT_AUTHOR_NAME, email: env.COMMIT_AUTHOR_EMAIL },
+      ...(github ? { pushCredentials: (owner: string, repo: string) => github.pushCredentials(owner, repo) } : {}),
       ...(env.MIRROR_URL
         ? { mirrorSource: httpMirrorSource({ baseUrl: env.MIRROR_URL, ...(env.MIRROR_TOKEN ? { headers: { authorization: `Bearer ${env.MIRROR_TOKEN}` } } : {}) }) }
         : {}),

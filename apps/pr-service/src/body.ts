@@ -1,4 +1,4 @@
-import type { ExecutionTarget, PlannerOutput } from '@remediation/contracts';
+import type { AgentRunSummary, ExecutionTarget, PlannerOutput } from '@remediation/contracts';
 
 /** What the default pull-request body is made of. */
 export interface PullRequestBodyInput {
@@ -7,6 +7,8 @@ export interface PullRequestBodyInput {
   tier: string;
   targets: ExecutionTarget[];
   plan: PlannerOutput | null;
+  /** The agent run that made the version's code changes, if any. */
+  agent?: AgentRunSummary | null;
 }
 
 const SEVERITY_ORDER = ['critical', 'high', 'moderate', 'low', 'unknown'];
@@ -57,7 +59,13 @@ export function pullRequestBody(input: PullRequestBodyInput): string {
     lines.push('', '**Not included:**', '');
     for (const t of notShipped) lines.push(`- \`${t.name}\` (${t.status}): ${t.reason ?? 'no reason recorded'}`);
   }
-  const needsAgent = shipped.filter((t) => t.needsAgent);
+  const byAgent = shipped.filter((t) => t.reason?.startsWith('agent: '));
+  if (byAgent.length) {
+    lines.push('', '### Code changes by the agent', '');
+    for (const t of byAgent) lines.push(`- \`${t.name}\`: ${t.reason!.slice('agent: '.length)}`);
+    if (input.agent) lines.push('', `<sub>${input.agent.model}, ${input.agent.turns} turns, ${input.agent.inputTokens + input.agent.outputTokens} tokens. Review these changes like any other code.</sub>`);
+  }
+  const needsAgent = shipped.filter((t) => t.needsAgent && !t.reason?.startsWith('agent: '));
   if (needsAgent.length) {
     lines.push('', '**Major upgrades** (code may need changes; review carefully):', '');
     for (const t of needsAgent) lines.push(`- \`${t.name}\` ${t.from} → ${t.to}`);

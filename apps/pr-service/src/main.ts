@@ -1,22 +1,92 @@
+import Fastify from 'fastify';
 import { z } from 'zod';
+import { AgentEnv, agentConfigFromEnv } from '@remediation/agent';
+import { describeError, isRemediationError } from '@remediation/errors';
+import { GithubEnv, createGithubClient, githubAuthFromEnv, verifyWebhook } from '@remediation/github';
 import { BaseEnv, loadEnv, runMain } from '@remediation/service-runtime';
+import { pullRequestCommentHandler } from './handlers/pull-request-comment.js';
 import { pullRequestOpenHandler } from './handlers/pull-request-open.js';
+import { pullRequestUpdateHandler } from './handlers/pull-request-update.js';
+import { PullRequestMaintainer } from './maintainer.js';
 
-/** pr-service environment: GitHub REST base URL and token. */
-const PrEnv = BaseEnv.extend({
-  GITHUB_API_URL: z.string().url().default('https://api.github.com'),
-  GITHUB_TOKEN: z.string().min(1, 'GITHUB_TOKEN is required to open pull requests'),
-});
+const flag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+/** pr-service environment: GitHub access (App or token), webhooks/polling, and the triage agent. */
+const PrEnv = BaseEnv.extend(GithubEnv.shape)
+  .extend(AgentEnv.shape)
+  .extend({
+    /** Secret of the GitHub webhook (`POST /v1/webhooks/github`); unset = webhooks refused, polling on. */
+    GITHUB_WEBHOOK_SECRET: z.string().min(8).optional(),
+    /** Polling interval of open pull requests, ms; 0 = off. Default 60 000 without a webhook secret, else 0. */
+    PR_POLL_INTERVAL_MS: z.coerce.number().int().min(0).optional(),
+    /** Logins of this service on GitHub (its comments are never feedback), comma-separated. */
+    GITHUB_BOT_LOGINS: z.string().default(''),
+    /** git-gateway's commit author e-mail: commits by anyone else on a PR branch stop rebasing. */
+    COMMIT_AUTHOR_EMAIL: z.string().email().default('remediation-bot@users.noreply.local'),
+    /** Feed failing check runs of the head SHA to the agent as feedback. */
+    PR_FEED_FAILING_CHECKS: flag.default(false),
+    /** Interface the webhook endpoint listens on (port: HEALTH_PORT). */
+    HTTP_HOST: z.string().default('127.0.0.1'),
+  });
 
 const env = loadEnv(PrEnv);
+const github = createGithubClient({ apiUrl: env.GITHUB_API_URL, auth: githubAuthFromEnv(env) });
+const agent = agentConfigFromEnv(env);
+const pollMs = env.PR_POLL_INTERVAL_MS ?? (env.GITHUB_WEBHOOK_SECRET ? 0 : 60_000);
+let maintainer: PullRequestMaintainer | null = null;
+
 await runMain(() => ({
   name: 'pr-service',
   env,
-  handlers: (ctx) => [
-    pullRequestOpenHandler({
+  handlers: (ctx) => {
+    maintainer = new PullRequestMaintainer({
       db: ctx.db,
+      github,
+      agent,
       worker: ctx.worker,
-      github: { apiUrl: env.GITHUB_API_URL, token: async () => env.GITHUB_TOKEN },
-    }),
-  ],
+      logger: ctx.logger,
+      botLogins: env.GITHUB_BOT_LOGINS.split(',').map((s) => s.trim()).filter(Boolean),
+      commitAuthorEmail: env.COMMIT_AUTHOR_EMAIL,
+      feedFailingChecks: env.PR_FEED_FAILING_CHECKS,
+    });
+    return [
+      pullRequestOpenHandler({ db: ctx.db, worker: ctx.worker, github }),
+      pullRequestUpdateHandler({ db: ctx.db, github, onUpdated: () => maintainer!.startPending() }),
+      pullRequestCommentHandler({ db: ctx.db, github, worker: ctx.worker }),
+    ];
+  },
+  listen: { port: env.HEALTH_PORT, host: env.HTTP_HOST },
+  http: async (ctx) => {
+    const app = Fastify({ logger: false, bodyLimit: 25 * 1024 * 1024 });
+    // The signature is over the raw bytes: keep the body as a string.
+    app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+    app.post('/v1/webhooks/github', async (req, reply) => {
+      if (!env.GITHUB_WEBHOOK_SECRET) return reply.code(404).send({ code: 'WEBHOOKS_DISABLED', message: 'GITHUB_WEBHOOK_SECRET is not set' });
+      try {
+        const hook = await verifyWebhook(env.GITHUB_WEBHOOK_SECRET, String(req.body ?? ''), req.headers);
+        const outcome = await maintainer!.handleWebhook(hook);
+        ctx.logger.info({ delivery: hook.deliveryId, event: hook.event, outcome }, 'webhook');
+        return reply.code(200).send({ outcome });
+      } catch (err) {
+        if (isRemediationError(err) && err.code.startsWith('WEBHOOK_')) {
+          ctx.logger.warn({ err: describeError(err) }, 'webhook refused');
+          return reply.code(err.code === 'WEBHOOK_SIGNATURE_INVALID' ? 401 : 400).send({ code: err.code, message: err.message });
+        }
+        ctx.logger.error({ err: describeError(err) }, 'webhook failed; GitHub will show it as failed (redeliver, or polling catches up)');
+        return reply.code(500).send({ code: 'WEBHOOK_FAILED', message: describeError(err) });
+      }
+    });
+    return app;
+  },
+  start: async (ctx) => {
+    if (pollMs === 0) return;
+    let running: Promise<void> = Promise.resolve();
+    const timer = setInterval(() => {
+      running = running.then(() => maintainer!.pollOnce()).catch((err) => ctx.logger.warn({ err: describeError(err) }, 'poll pass failed'));
+    }, pollMs);
+    return async () => {
+      clearInterval(timer);
+      await running;
+    };
+  },
 }));

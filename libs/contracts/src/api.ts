@@ -73,8 +73,30 @@ export const CreateExecutionRequest = z.object({
     .regex(/^(?!\/|.*([/.]\.|\/\/|@\{|\\|\.lock$|[/.]$))[^\x00-\x20~^:?*[\x7f]+$/, 'not a valid git branch name')
     .optional(),
   asDraft: z.boolean().default(false),
+  /**
+   * Globs of protected paths (tests, CI and config files) the code-fix agent may edit in this
+   * execution, e.g. `["test/**"]`; none by default (see the agent's edit policy).
+   */
+  allowEdits: z.array(z.string().min(1).max(300)).max(50).default([]),
 });
 export type CreateExecutionRequest = z.infer<typeof CreateExecutionRequest>;
+
+/**
+ * Proof of remediation of one target (MISSION.md "Proof of remediation"): the declared
+ * requirement in every dependency section must have a lowest admissible version outside every
+ * affected range of the target's advisories (rule of `proveRemediated` in `@remediation/manifests`).
+ */
+export const TargetProof = z.object({
+  target: z.string(),
+  remediated: z.boolean(),
+  /** Declared requirements checked, e.g. `["dependencies: ^6.0.0"]`. */
+  declared: z.array(z.string()),
+  /** node-semver `minVersion` of the (first) declared range, or null. */
+  lowestAdmissible: z.string().nullable(),
+  /** One sentence per checked declaration. */
+  reason: z.string(),
+});
+export type TargetProof = z.infer<typeof TargetProof>;
 
 /** One target of a patch execution. */
 export const ExecutionTarget = z.object({
@@ -90,8 +112,74 @@ export const ExecutionTarget = z.object({
   advisories: z.array(z.string()),
   /** True when the jump is major: code changes may be needed that only the agent can make. */
   needsAgent: z.boolean(),
+  /** Proof of remediation of the declared requirement after editing; null before editing. */
+  proof: TargetProof.nullable(),
 });
 export type ExecutionTarget = z.infer<typeof ExecutionTarget>;
+
+
+/** Summary of one agent run (an iteration of a patch execution). */
+export const AgentRunSummary = z.object({
+  /** `completed`, `turn_limit`, `budget_exhausted`, `cancelled`, `refused`, or `not_configured`. */
+  outcome: z.string(),
+  detail: z.string(),
+  model: z.string(),
+  turns: z.number().int(),
+  toolCalls: z.number().int(),
+  inputTokens: z.number().int(),
+  outputTokens: z.number().int(),
+  /** Estimated cost in US dollars under the configured pricing. */
+  costUsd: z.number(),
+  /** Times the run resumed from a stored conversation (a patcher was lost). */
+  resumes: z.number().int(),
+});
+export type AgentRunSummary = z.infer<typeof AgentRunSummary>;
+
+/** The partial-success decision of an execution (MISSION.md "Partial success is a decision"). */
+export const PartialSuccessDecisionBody = z.object({
+  ship: z.boolean(),
+  /** Targets shipped (successful ones only). */
+  targets: z.array(z.string()),
+  reasoning: z.string(),
+  /** `policy` when a rule decided without the model, else `model`. */
+  decidedBy: z.enum(['policy', 'model']),
+  /** Policy corrections applied to the model's answer. */
+  overrides: z.array(z.string()),
+  at: z.string(),
+});
+export type PartialSuccessDecisionBody = z.infer<typeof PartialSuccessDecisionBody>;
+
+/** A file/line comment of a review. */
+export const FeedbackComment = z.object({
+  /** Repository-relative path. */
+  path: z.string().min(1).max(1024),
+  /** 1-based line in the patch version's file, when the comment is on a line. */
+  line: z.number().int().positive().optional(),
+  body: z.string().min(1).max(20_000),
+});
+export type FeedbackComment = z.infer<typeof FeedbackComment>;
+
+/** `POST /v1/executions/:id/feedback` body: review feedback starting a new iteration. */
+export const FeedbackRequest = z.object({
+  text: z.string().trim().min(1).max(50_000),
+  comments: z.array(FeedbackComment).max(200).default([]),
+});
+export type FeedbackRequest = z.infer<typeof FeedbackRequest>;
+
+/** Stored feedback, as listed on the execution and its versions. */
+export const FeedbackBody = z.object({
+  id: z.number().int(),
+  iteration: z.number().int(),
+  source: z.enum(['api', 'github', 'rebase']),
+  text: z.string(),
+  comments: z.array(FeedbackComment),
+  /** The version the feedback is about. */
+  baseVersion: z.number().int(),
+  /** The version the iteration produced, or null while it runs (or after it failed). */
+  patchVersion: z.number().int().nullable(),
+  createdAt: z.string(),
+});
+export type FeedbackBody = z.infer<typeof FeedbackBody>;
 
 /** One patch version: a commit on a ref in the mirror. */
 export const PatchVersion = z.object({
@@ -101,8 +189,46 @@ export const PatchVersion = z.object({
   baseCommit: z.string(),
   changedPaths: z.array(z.string()),
   createdAt: z.string(),
+  /** Proof of remediation per shipped target of this version. */
+  proof: z.array(TargetProof),
+  /** True when every shipped target passes its proof; only such a version can be approved. */
+  approvable: z.boolean(),
+  /** The feedback this version answers, or null (the first version). */
+  feedback: FeedbackBody.nullable(),
+  /** The agent run that produced it, or null when only deterministic edits were made. */
+  agent: AgentRunSummary.nullable(),
 });
 export type PatchVersion = z.infer<typeof PatchVersion>;
+
+/** A check run of a pull request's head SHA, as read from the provider. */
+export const PullRequestCheck = z.object({
+  name: z.string(),
+  /** `queued`, `in_progress` or `completed`. */
+  status: z.string(),
+  /** `success`, `failure`, `neutral`, `cancelled`, `skipped`, `timed_out`, `action_required`, or null while running. */
+  conclusion: z.string().nullable(),
+  headSha: z.string(),
+  url: z.string().nullable(),
+});
+export type PullRequestCheck = z.infer<typeof PullRequestCheck>;
+
+/** A comment, review or check result read from the provider, with its triage. */
+export const ReviewFeedbackBody = z.object({
+  pullRequestId: z.string(),
+  kind: z.enum(['review', 'review_comment', 'issue_comment', 'check_run']),
+  author: z.string(),
+  body: z.string(),
+  path: z.string().nullable(),
+  line: z.number().int().nullable(),
+  /** Null until triaged. */
+  actionable: z.boolean().nullable(),
+  reasoning: z.string().nullable(),
+  triagedBy: z.string().nullable(),
+  /** The iteration it started, when actionable. */
+  iteration: z.number().int().nullable(),
+  createdAt: z.string(),
+});
+export type ReviewFeedbackBody = z.infer<typeof ReviewFeedbackBody>;
 
 /** A pull request record (its own record, never columns on the remediation). */
 export const PullRequestBody = z.object({
@@ -119,6 +245,13 @@ export const PullRequestBody = z.object({
   baseBranch: z.string(),
   headSha: z.string().nullable(),
   createdAt: z.string(),
+  updatedAt: z.string(),
+  /** Check runs of the head SHA, as last read. */
+  checks: z.array(PullRequestCheck),
+  /** Why the service stopped rebasing this PR (a person pushed to it), or null. */
+  rebaseStopped: z.string().nullable(),
+  /** The last maintenance failure (said on the PR too), or null. */
+  lastError: z.object({ code: z.string(), message: z.string() }).nullable(),
 });
 export type PullRequestBody = z.infer<typeof PullRequestBody>;
 
@@ -132,6 +265,12 @@ export const ExecutionResponse = ExecutionSummary.extend({
   targets: z.array(ExecutionTarget),
   patchVersions: z.array(PatchVersion),
   pullRequests: z.array(PullRequestBody),
+  /** The partial-success decision, when some targets did not succeed. */
+  decision: PartialSuccessDecisionBody.nullable(),
+  /** Every feedback, oldest first (each starts an iteration). */
+  feedback: z.array(FeedbackBody),
+  /** Comments, reviews and check results read from the pull requests, with their triage. */
+  reviews: z.array(ReviewFeedbackBody),
 });
 export type ExecutionResponse = z.infer<typeof ExecutionResponse>;
 

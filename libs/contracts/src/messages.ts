@@ -16,6 +16,8 @@ export const CommandKind = z.enum([
   'patch.commit',
   'branch.push',
   'pull_request.open',
+  'pull_request.update',
+  'pull_request.comment',
   'workspace.release',
 ]);
 export type CommandKind = z.infer<typeof CommandKind>;
@@ -28,6 +30,8 @@ export const COMMAND_OWNERS: Record<CommandKind, 'planner' | 'git-gateway' | 'pa
   'patch.commit': 'git-gateway',
   'branch.push': 'git-gateway',
   'pull_request.open': 'pr-service',
+  'pull_request.update': 'pr-service',
+  'pull_request.comment': 'pr-service',
   'workspace.release': 'git-gateway',
 };
 
@@ -37,13 +41,15 @@ export const COMMAND_OWNERS: Record<CommandKind, 'planner' | 'git-gateway' | 'pa
  * acknowledged without effect (its step already happened, or the run was cancelled).
  * `null` = no claim (housekeeping commands such as `workspace.release`).
  */
-export const COMMAND_STEPS: Record<CommandKind, { state: ExecutionState; step: Step } | null> = {
-  'plan.run': { state: 'planner_running', step: 'planning' },
-  'workspace.prepare': { state: 'patch_running', step: 'workspace' },
-  'patch.apply': { state: 'patch_running', step: 'editing' },
-  'patch.commit': { state: 'patch_running', step: 'committing' },
-  'branch.push': { state: 'pr_opening', step: 'pushing' },
-  'pull_request.open': { state: 'pr_opening', step: 'opening' },
+export const COMMAND_STEPS: Record<CommandKind, { states: readonly ExecutionState[]; step: Step } | null> = {
+  'plan.run': { states: ['planner_running'], step: 'planning' },
+  'workspace.prepare': { states: ['patch_running', 'pr_updating'], step: 'workspace' },
+  'patch.apply': { states: ['patch_running', 'changes_requested', 'pr_updating'], step: 'editing' },
+  'patch.commit': { states: ['patch_running', 'changes_requested', 'pr_updating'], step: 'committing' },
+  'branch.push': { states: ['pr_opening', 'changes_requested', 'pr_updating'], step: 'pushing' },
+  'pull_request.open': { states: ['pr_opening'], step: 'opening' },
+  'pull_request.update': { states: ['changes_requested', 'pr_updating'], step: 'updating' },
+  'pull_request.comment': null,
   'workspace.release': null,
 };
 
@@ -79,8 +85,10 @@ export const CommandPayload = z.object({
   kind: CommandKind,
   remediationId: z.string().min(1),
   executionId: z.string().min(1),
-  /** Pull request record id, for `branch.push` and `pull_request.open`. */
+  /** Pull request record id, for `branch.push`, `pull_request.open|update|comment`. */
   pullRequestId: z.string().optional(),
+  /** What to say on the pull request (`pull_request.comment`): why an update failed. */
+  note: z.object({ code: z.string(), message: z.string(), rebaseFailed: z.boolean() }).optional(),
   /** When the command was issued (ISO 8601). */
   issuedAt: z.string(),
 });
@@ -107,6 +115,8 @@ export const ExecutionEvent = z.object({
   at: z.string(),
   patchVersion: PatchVersionRef.optional(),
   pullRequest: z.object({ number: z.number().int(), url: z.string() }).optional(),
+  /** Why the state changed when it is not obvious, e.g. `rebase`, `feedback`, `merged`. */
+  reason: z.string().optional(),
   error: z.object({ code: z.string(), message: z.string() }).optional(),
 });
 export type ExecutionEvent = z.infer<typeof ExecutionEvent>;

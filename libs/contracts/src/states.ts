@@ -23,6 +23,9 @@ export const PatchState = z.enum([
   'pr_opened',
   'pr_failed',
   'changes_requested',
+  'pr_updating',
+  'pr_merged',
+  'pr_closed',
   'patch_cancelled',
 ]);
 export type PatchState = z.infer<typeof PatchState>;
@@ -41,6 +44,8 @@ export const TERMINAL_STATES: ReadonlySet<ExecutionState> = new Set<ExecutionSta
   'pr_failed',
   'planner_cancelled',
   'patch_cancelled',
+  'pr_merged',
+  'pr_closed',
 ]);
 
 /** Failed states, from which `POST /v1/executions/:id/retry` resumes at the step that failed. */
@@ -50,12 +55,21 @@ export const FAILED_STATES: ReadonlySet<ExecutionState> = new Set<ExecutionState
 export const RUNNING_STATES: ReadonlySet<ExecutionState> = new Set<ExecutionState>(['planner_running', 'patch_running', 'pr_opening']);
 
 /**
+ * States in which a step is running (a command holds a lease): the running states plus the
+ * maintenance of an open pull request — `changes_requested` (a review asked for a change: a new
+ * patch version is made and pushed) and `pr_updating` (the base branch moved: the branch is
+ * rebased, or the patch re-applied on the new head). The reconciler watches these.
+ */
+export const ACTIVE_STATES: ReadonlySet<ExecutionState> = new Set<ExecutionState>([...RUNNING_STATES, 'changes_requested', 'pr_updating']);
+
+/**
  * Steps inside a running state: `workspace` (git-gateway prepares the overlay workspace),
  * `editing` (patcher edits manifests), `committing` (git-gateway turns the upper layer into a
  * commit), `pushing` (git-gateway pushes the branch), `opening` (pr-service opens the PR),
- * `planning` (planner computes the plan).
+ * `planning` (planner computes the plan), `updating` (pr-service updates an open pull request
+ * after a new version was pushed to it: reply, body, record).
  */
-export const Step = z.enum(['planning', 'workspace', 'editing', 'committing', 'pushing', 'opening']);
+export const Step = z.enum(['planning', 'workspace', 'editing', 'committing', 'pushing', 'opening', 'updating']);
 export type Step = z.infer<typeof Step>;
 
 /** Per-target status during and after a patch execution (MISSION.md). */
@@ -63,5 +77,5 @@ export const TargetStatus = z.enum(['pending', 'running', 'success', 'failed', '
 export type TargetStatus = z.infer<typeof TargetStatus>;
 
 /** Pull-request record states as the provider reports them. */
-export const PullRequestState = z.enum(['opening', 'open', 'closed', 'merged', 'failed']);
+export const PullRequestState = z.enum(['opening', 'open', 'closed', 'merged', 'failed', 'rebase_failed']);
 export type PullRequestState = z.infer<typeof PullRequestState>;

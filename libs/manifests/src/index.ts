@@ -12,4 +12,4 @@ export {
   type DeclaredRequirement,
   type RemediationProof,
 } from './npm/requirement.js';
-export { bumpNpmDependency, type BumpResult, type ManifestEdit, type NpmDependencyChange } from './npm/update.js';
+export { bumpNpmDependency, restoreNpmDependency, type BumpResult, type ManifestEdit, type NpmDependencyChange } from './npm/update.js';

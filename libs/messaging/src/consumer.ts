@@ -219,7 +219,7 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
     const spec = COMMAND_STEPS[handler.kind];
     const claimed: ClaimedStep | null = spec
       ? await withDatabase(msg, 'claim', () =>
-          claimStep(db, { executionId: payload.executionId, state: spec.state, step: spec.step, command: handler.kind, worker, deliveryCount }),
+          claimStep(db, { executionId: payload.executionId, states: spec.states, step: spec.step, command: handler.kind, worker, deliveryCount }),
         )
       : null;
     if (spec && !claimed) {
@@ -239,7 +239,7 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
     let lastHistory = 0;
     const beat = (history?: { event: string; details: Record<string, unknown> }) => {
       if (!claimed || !spec) return;
-      void heartbeatStep(db, claimed, payload.executionId, spec.state, history)
+      void heartbeatStep(db, claimed, payload.executionId, history)
         .then((r) => {
           if (r === 'lost') stopWith(new LeaseLostError(payload.executionId, claimed.lease));
           if (r === 'cancelled') stopWith(new StepCancelledError(payload.executionId));
@@ -268,8 +268,10 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
           lastWorking = now;
           msg.working();
         }
-        if (details && now - lastHistory >= 1000) {
-          lastHistory = now;
+        // Progress heartbeats are recorded at most once a second; named ones (e.g. `tool_call`)
+        // are events the history must show, so each is recorded.
+        if (details && (details.event !== undefined || now - lastHistory >= 1000)) {
+          if (details.event === undefined) lastHistory = now;
           const { event = 'heartbeat', ...rest } = details;
           beat({ event, details: rest });
         }

@@ -1,5 +1,5 @@
 import type { JetStreamManager } from '@nats-io/jetstream';
-import { type CommandPayload, type Step, commandForStep, commandSubject } from '@remediation/contracts';
+import { ACTIVE_STATES, type CommandPayload, type Step, commandForStep, commandSubject } from '@remediation/contracts';
 import { InvalidTransitionError, describeError } from '@remediation/errors';
 import { type Database, applyTransition } from '@remediation/persistence';
 import type { Logger } from 'pino';
@@ -12,6 +12,7 @@ export const DEFAULT_STALE_AFTER_MS: Record<Step, number> = {
   committing: 5 * 60_000,
   pushing: 10 * 60_000,
   opening: 5 * 60_000,
+  updating: 5 * 60_000,
 };
 
 /** Reconciler settings. */
@@ -73,7 +74,7 @@ export async function reconcileOnce(o: ReconcilerOptions): Promise<SweepResult> 
       `select id, remediation_id, step, version, reissue_count, pull_request_id,
               (extract(epoch from now() - heartbeat_at) * 1000)::bigint as stale_ms
          from executions
-        where state in ('planner_running', 'patch_running', 'pr_opening') and step is not null
+        where state in (${[...ACTIVE_STATES].map((st) => `'${st}'`).join(', ')}) and step is not null
           and heartbeat_at < now() - (case step ${cases} else interval '1 hour' end)
         order by heartbeat_at
         limit 100
@@ -98,7 +99,7 @@ export async function reconcileOnce(o: ReconcilerOptions): Promise<SweepResult> 
         remediationId: r.remediation_id,
         executionId: r.id,
         issuedAt: new Date().toISOString(),
-        ...(r.pull_request_id && (kind === 'branch.push' || kind === 'pull_request.open') ? { pullRequestId: r.pull_request_id } : {}),
+        ...(r.pull_request_id && (kind === 'branch.push' || kind === 'pull_request.open' || kind === 'pull_request.update') ? { pullRequestId: r.pull_request_id } : {}),
       };
       const n = r.reissue_count + 1;
       await tx.execute('insert into outbox (msg_id, subject, payload) values (?, ?, ?::jsonb)', [

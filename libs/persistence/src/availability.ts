@@ -1,4 +1,5 @@
 import { ConnectionException } from '@mikro-orm/core';
+import { isRemediationError } from '@remediation/errors';
 
 /** PostgreSQL SQLSTATEs meaning the server or connection went away (PostgreSQL docs, Appendix A). */
 const UNAVAILABLE_SQLSTATES = new Set(['08000', '08001', '08003', '08004', '08006', '57P01', '57P02', '57P03', '53300']);
@@ -14,6 +15,9 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   let current: unknown = err;
   for (let depth = 0; current && depth < 6; depth++) {
     if (current instanceof ConnectionException) return true;
+    // An error the project already classified (e.g. the Messages API refusing connections) is
+    // about its own dependency, not the database.
+    if (isRemediationError(current)) return false;
     const e = current as { code?: unknown; errno?: unknown; sqlState?: unknown; message?: unknown; cause?: unknown };
     if (typeof e.code === 'string' && (UNAVAILABLE_SQLSTATES.has(e.code) || UNAVAILABLE_ERRNOS.has(e.code))) return true;
     if (typeof e.sqlState === 'string' && UNAVAILABLE_SQLSTATES.has(e.sqlState)) return true;

@@ -3,6 +3,8 @@ import { MikroORM, type EntityManager } from '@mikro-orm/postgresql';
 import { ALL_ENTITIES } from './entities.js';
 import { Migration0001Initial } from './migrations/migration-0001-initial.js';
 import { Migration0002Durability } from './migrations/migration-0002-durability.js';
+import { Migration0003Agent } from './migrations/migration-0003-agent.js';
+import { Migration0004PullRequests } from './migrations/migration-0004-pull-requests.js';
 
 /** An open database: the MikroORM instance and a way to get a fresh EntityManager. */
 export interface Database {
@@ -16,6 +18,8 @@ export interface Database {
 export const MIGRATIONS = [
   { name: '0001-initial', class: Migration0001Initial },
   { name: '0002-durability', class: Migration0002Durability },
+  { name: '0003-agent', class: Migration0003Agent },
+  { name: '0004-pull-requests', class: Migration0004PullRequests },
 ];
 
 /**

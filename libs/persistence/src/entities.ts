@@ -1,6 +1,11 @@
 import { defineEntity, p } from '@mikro-orm/core';
 import type {
+  AgentRunSummary,
   Codebase,
+  FeedbackComment,
+  PartialSuccessDecisionBody,
+  PullRequestCheck,
+  TargetProof,
   ExecutionKind,
   ExecutionState,
   PlannerOutput,
@@ -52,6 +57,10 @@ export const ExecutionEntity = defineEntity({
     baseCommit: p.string().nullable(),
     /** PlannerOutput, stored when a plan execution completes. */
     plan: p.json<PlannerOutput>().nullable(),
+    /** The partial-success decision of the last editing step, when some targets failed. */
+    decision: p.json<PartialSuccessDecisionBody>().nullable(),
+    /** Globs of protected paths the agent may edit (CreateExecutionRequest.allowEdits). */
+    allowEdits: p.json<string[]>(),
     errorCode: p.string().nullable(),
     errorMessage: p.text().nullable(),
     startedAt: p.datetime(),
@@ -129,6 +138,8 @@ export const ExecutionTargetEntity = defineEntity({
     reason: p.text().nullable(),
     advisories: p.json<string[]>(),
     needsAgent: p.boolean(),
+    /** Proof of remediation of the declared requirement after editing (see `TargetProof`). */
+    proof: p.json<TargetProof>().nullable(),
   },
 });
 
@@ -144,6 +155,58 @@ export const PatchVersionEntity = defineEntity({
     baseCommit: p.string(),
     changedPaths: p.json<string[]>(),
     createdAt: p.datetime(),
+    /** Per-target proof of remediation of this version's manifests. */
+    proof: p.json<TargetProof[]>(),
+    /** False when a shipped target fails its proof: the version is not offered for approval. */
+    proofPassed: p.boolean(),
+    /** The feedback this version answers (null for the first version). */
+    feedbackId: p.bigint('number').nullable(),
+    /** The agent run that produced it (outcome, turns, usage, cost), if any. */
+    agent: p.json<AgentRunSummary>().nullable(),
+  },
+});
+
+/** Review feedback on a patch version; each starts an iteration that yields the next version. */
+export const FeedbackEntity = defineEntity({
+  name: 'Feedback',
+  tableName: 'feedback',
+  properties: {
+    id: p.bigint('number').primary(),
+    executionId: p.string(),
+    /** Iteration number it starts (the first patch is iteration 1, so feedback starts at 2). */
+    iteration: p.integer(),
+    /** `api` (a person through the API), `github` (a review on the PR), `rebase` (re-apply on a moved base). */
+    source: p.string().$type<'api' | 'github' | 'rebase'>(),
+    text: p.text(),
+    comments: p.json<FeedbackComment[]>(),
+    /** The patch version the feedback is about. */
+    baseVersion: p.integer(),
+    /** The patch version the iteration produced, once committed. */
+    patchVersion: p.integer().nullable(),
+    createdAt: p.datetime(),
+  },
+});
+
+/** A stored agent conversation of one iteration: resumed by another patcher after a crash. */
+export const AgentConversationEntity = defineEntity({
+  name: 'AgentConversation',
+  tableName: 'agent_conversations',
+  properties: {
+    executionId: p.string().primary(),
+    iteration: p.integer().primary(),
+    /** Messages API `messages` so far (MessageParam[]). */
+    conversation: p.json<unknown[]>(),
+    usage: p.json<Record<string, number>>(),
+    turns: p.integer(),
+    /** Times a patcher resumed this conversation after another was lost. */
+    resumes: p.integer(),
+    /** Repository-relative paths the agent wrote so far (the commit guard allows them). */
+    changedPaths: p.json<string[]>(),
+    /** Outcomes of the deterministic edits made before the agent started. */
+    deterministic: p.json<Array<Record<string, unknown>>>(),
+    /** Set when the run ended: its summary. */
+    result: p.json<AgentRunSummary>().nullable(),
+    updatedAt: p.datetime(),
   },
 });
 
@@ -166,6 +229,39 @@ export const PullRequestEntity = defineEntity({
     headSha: p.string().nullable(),
     createdAt: p.datetime(),
     updatedAt: p.datetime(),
+    /** Check runs of the head SHA as last read from the provider. */
+    checks: p.json<PullRequestCheck[]>(),
+    /** Why rebasing stopped (a person pushed to the branch), or null while it is maintained. */
+    rebaseStopped: p.text().nullable(),
+    /** The last maintenance failure said on the PR (code, message), or null. */
+    lastError: p.json<{ code: string; message: string }>().nullable(),
+  },
+});
+
+/** A comment, review or check result read from the provider, and its triage. */
+export const ReviewFeedbackEntity = defineEntity({
+  name: 'ReviewFeedback',
+  tableName: 'review_feedback',
+  properties: {
+    id: p.bigint('number').primary(),
+    pullRequestId: p.string(),
+    executionId: p.string(),
+    /** `review`, `review_comment`, `issue_comment` or `check_run`. */
+    kind: p.string(),
+    /** The provider's id of the item (unique per kind): a second delivery is recognised. */
+    providerId: p.bigint('number'),
+    author: p.string(),
+    body: p.text(),
+    path: p.string().nullable(),
+    line: p.integer().nullable(),
+    /** Null until triaged. */
+    actionable: p.boolean().nullable(),
+    reasoning: p.text().nullable(),
+    /** `model`, `policy` (rules without a model call) or null. */
+    triagedBy: p.string().nullable(),
+    /** The feedback (iteration) it started, when actionable. */
+    feedbackId: p.bigint('number').nullable(),
+    createdAt: p.datetime(),
   },
 });
 
@@ -211,4 +307,7 @@ export const ALL_ENTITIES = [
   OutboxEntity,
   StepAttemptEntity,
   DeadLetterEntity,
+  FeedbackEntity,
+  AgentConversationEntity,
+  ReviewFeedbackEntity,
 ];

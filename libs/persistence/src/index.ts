@@ -10,6 +10,9 @@ export {
   OutboxEntity,
   StepAttemptEntity,
   DeadLetterEntity,
+  FeedbackEntity,
+  AgentConversationEntity,
+  ReviewFeedbackEntity,
 } from './entities.js';
 export { applyTransition, createExecutionInTx, recordHistory, pullRequestFailed, LeaseLostError, AlreadyProcessedError } from './transitions.js';
 export type { ApplyTransitionOptions, AppliedTransition, Lease } from './transitions.js';
@@ -17,7 +20,7 @@ export { claimStep, heartbeatStep, finishStep, recordDeadLetter, listStepAttempt
 export type { ClaimedStep } from './steps.js';
 export { relayOutboxBatch, countUnpublished } from './outbox.js';
 export type { OutboxMessage } from './outbox.js';
-export { getRemediationView, getExecutionView, getHistory, getDeadLetters, pullRequestBody, executionTargetBody } from './views.js';
-export { loadExecution, latestPlan } from './lookups.js';
+export { getRemediationView, getExecutionView, getHistory, getDeadLetters, pullRequestBody, executionTargetBody, feedbackBody } from './views.js';
+export { loadExecution, latestPlan, startFeedbackIteration } from './lookups.js';
 export type { EntityManager } from '@mikro-orm/postgresql';
 export { isDatabaseUnavailable } from './availability.js';

@@ -1,7 +1,9 @@
-import type { PlannerOutput } from '@remediation/contracts';
-import { NotFoundError } from '@remediation/errors';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { FeedbackComment, PlannerOutput } from '@remediation/contracts';
+import { NotFoundError, RemediationError } from '@remediation/errors';
 import type { Database } from './database.js';
-import { ExecutionEntity } from './entities.js';
+import { ExecutionEntity, FeedbackEntity, PatchVersionEntity } from './entities.js';
+import { applyTransition } from './transitions.js';
 
 /**
  * Loads an execution a command handler works on. The consumer runtime has already claimed the
@@ -20,4 +22,56 @@ export async function latestPlan(db: Database, remediationId: string): Promise<P
     .em()
     .findOne(ExecutionEntity, { remediationId, kind: 'plan', state: 'plan_generated' }, { orderBy: { startedAt: 'desc' } });
   return row?.plan ?? null;
+}
+
+/**
+ * Starts a feedback iteration: stores the feedback on the latest patch version and applies
+ * `feedback.received` in the same transaction (`patch_generated` → `patch_running`, or
+ * `pr_opened` → `changes_requested`). Shared by the API (`POST /v1/executions/:id/feedback`) and
+ * pr-service (actionable review feedback on the pull request).
+ * @param input.onStored runs inside the transaction with the new feedback id (e.g. to link the
+ *   review comment that asked for it).
+ * @returns the stored feedback row.
+ * @throws NotFoundError; RemediationError `PATCH_NOT_READY` when no version exists;
+ *   InvalidTransitionError when the execution is not in a state that takes feedback.
+ */
+export async function startFeedbackIteration(
+  db: Database,
+  input: {
+    executionId: string;
+    worker: string;
+    source: 'api' | 'github';
+    text: string;
+    comments: FeedbackComment[];
+    onStored?: (tx: EntityManager, feedbackId: number) => Promise<void>;
+  },
+) {
+  const em = db.em();
+  const id = input.executionId;
+  const exec = await em.findOne(ExecutionEntity, { id });
+  if (!exec) throw new NotFoundError('execution', id);
+  const latest = await em.findOne(PatchVersionEntity, { executionId: id }, { orderBy: { version: 'desc' } });
+  if (!latest) throw new RemediationError('PATCH_NOT_READY', `execution ${id} has no patch version to give feedback on`);
+  const last = await em.findOne(FeedbackEntity, { executionId: id }, { orderBy: { iteration: 'desc' } });
+  const iteration = (last?.iteration ?? 1) + 1;
+  await applyTransition(db, {
+    executionId: id,
+    event: { type: 'feedback.received', iteration },
+    worker: input.worker,
+    details: { iteration, baseVersion: latest.version, source: input.source, comments: input.comments.length },
+    mutate: async (tx) => {
+      const feedbackId = await tx.insert(FeedbackEntity, {
+        executionId: id,
+        iteration,
+        source: input.source,
+        text: input.text,
+        comments: input.comments,
+        baseVersion: latest.version,
+        patchVersion: null,
+        createdAt: new Date(),
+      } as never);
+      await input.onStored?.(tx, Number(feedbackId));
+    },
+  });
+  return db.em().findOneOrFail(FeedbackEntity, { executionId: id, iteration });
 }

@@ -8,6 +8,8 @@ export interface ClaimedStep {
   lease: Lease;
   /** Id of the `step_attempts` row. */
   attemptId: number;
+  /** The state the execution was in when claimed (one of the command's states). */
+  state: ExecutionState;
 }
 
 /**
@@ -15,18 +17,18 @@ export interface ClaimedStep {
  * and records a step attempt, in one statement pair. Whoever claims last holds the lease, which is
  * right because JetStream redelivers only after the previous holder's `ack_wait` expired.
  *
- * @returns null when the execution is not at `state`/`step` (the step already happened or the
+ * @returns null when the execution is not in one of `states` at `step` (the step already happened or the
  *   run was cancelled: the caller acks without effect).
  */
 export async function claimStep(
   db: Database,
-  claim: { executionId: string; state: ExecutionState; step: Step; command: CommandKind; worker: string; deliveryCount: number },
+  claim: { executionId: string; states: readonly ExecutionState[]; step: Step; command: CommandKind; worker: string; deliveryCount: number },
 ): Promise<ClaimedStep | null> {
   return db.em().transactional(async (tx) => {
-    const rows = await tx.execute<Array<{ lease_attempt: number }>>(
+    const rows = await tx.execute<Array<{ lease_attempt: number; state: ExecutionState }>>(
       `update executions set lease_owner = ?, lease_attempt = lease_attempt + 1, heartbeat_at = now()
-       where id = ? and state = ? and step = ? returning lease_attempt`,
-      [claim.worker, claim.executionId, claim.state, claim.step],
+       where id = ? and state = any(?::text[]) and step = ? returning lease_attempt, state`,
+      [claim.worker, claim.executionId, `{${claim.states.join(',')}}`, claim.step],
     );
     const row = rows[0];
     if (!row) return null;
@@ -50,7 +52,7 @@ export async function claimStep(
       errorCode: null,
       errorMessage: null,
     } as never);
-    return { lease: { owner: claim.worker, attempt: row.lease_attempt }, attemptId: Number(id) };
+    return { lease: { owner: claim.worker, attempt: row.lease_attempt }, attemptId: Number(id), state: row.state };
   });
 }
 
@@ -65,7 +67,6 @@ export async function heartbeatStep(
   db: Database,
   claimed: ClaimedStep,
   executionId: string,
-  state: ExecutionState,
   history?: { event: string; details: Record<string, unknown> },
 ): Promise<'ok' | 'lost' | 'cancelled'> {
   return db.em().transactional(async (tx) => {
@@ -75,7 +76,7 @@ export async function heartbeatStep(
     );
     const row = rows[0];
     if (!row || row.state === 'planner_cancelled' || row.state === 'patch_cancelled') return 'cancelled';
-    if (row.state !== state) return 'lost';
+    if (row.state !== claimed.state) return 'lost';
     if (row.lease_owner !== claimed.lease.owner || row.lease_attempt !== claimed.lease.attempt) return 'lost';
     await tx.execute('update executions set heartbeat_at = now() where id = ?', [executionId]);
     await tx.execute('update step_attempts set heartbeat_at = now() where id = ?', [claimed.attemptId]);

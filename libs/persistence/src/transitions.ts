@@ -172,6 +172,7 @@ export async function createExecutionInTx(
     asDraft?: boolean;
     baseBranch?: string | null;
     idempotencyKey?: string | null;
+    allowEdits?: string[];
   },
   worker: string,
 ): Promise<readonly Effect[]> {
@@ -211,6 +212,8 @@ export async function createExecutionInTx(
     pullRequestId: null,
     reissueCount: 0,
     idempotencyKey: row.idempotencyKey ?? null,
+    decision: null,
+    allowEdits: row.allowEdits ?? [],
   } as never);
   await tx.insert(HistoryEntity, {
     executionId: row.id,
@@ -278,7 +281,9 @@ export function pullRequestFailed(
     executionId,
     event: { type: 'pull_request.failed', pullRequestId: pullRequestId ?? '', error },
     mutate: async (tx) => {
-      if (pullRequestId) await tx.nativeUpdate(PullRequestEntity, { id: pullRequestId }, { state: 'failed', updatedAt: new Date() });
+      // Only a PR being opened fails; an open PR whose update failed stays open (pr-service
+      // comments on it, and marks it `rebase_failed` when a rebase failed).
+      if (pullRequestId) await tx.nativeUpdate(PullRequestEntity, { id: pullRequestId, state: 'opening' }, { state: 'failed', updatedAt: new Date() });
     },
   };
 }

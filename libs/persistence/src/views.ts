@@ -3,7 +3,9 @@ import type {
   ExecutionTarget,
   ExecutionSummary,
   DeadLetter,
+  FeedbackBody,
   HistoryResponse,
+  ReviewFeedbackBody,
   PullRequestBody,
   RemediationResponse,
 } from '@remediation/contracts';
@@ -13,7 +15,9 @@ import {
   ExecutionEntity,
   ExecutionTargetEntity,
   DeadLetterEntity,
+  FeedbackEntity,
   HistoryEntity,
+  ReviewFeedbackEntity,
   StepAttemptEntity,
   PatchVersionEntity,
   PullRequestEntity,
@@ -78,6 +82,10 @@ export function pullRequestBody(pr: Record<string, any>): PullRequestBody {
     baseBranch: pr.baseBranch,
     headSha: pr.headSha ?? null,
     createdAt: iso(pr.createdAt)!,
+    updatedAt: iso(pr.updatedAt ?? pr.createdAt)!,
+    checks: pr.checks ?? [],
+    rebaseStopped: pr.rebaseStopped ?? null,
+    lastError: pr.lastError ?? null,
   };
 }
 
@@ -94,6 +102,21 @@ export function executionTargetBody(t: Record<string, any>): ExecutionTarget {
     reason: t.reason ?? null,
     advisories: t.advisories,
     needsAgent: t.needsAgent,
+    proof: t.proof ?? null,
+  };
+}
+
+/** Serialises a feedback row (`FeedbackBody` of the API). */
+export function feedbackBody(f: Record<string, any>): FeedbackBody {
+  return {
+    id: Number(f.id),
+    iteration: f.iteration,
+    source: f.source,
+    text: f.text,
+    comments: f.comments ?? [],
+    baseVersion: f.baseVersion,
+    patchVersion: f.patchVersion ?? null,
+    createdAt: iso(f.createdAt)!,
   };
 }
 
@@ -106,11 +129,14 @@ export async function getExecutionView(db: Database, id: string): Promise<Execut
   const em = db.em();
   const row = await em.findOne(ExecutionEntity, { id });
   if (!row) throw new NotFoundError('execution', id);
-  const [targets, versions, prs] = await Promise.all([
+  const [targets, versions, prs, feedback] = await Promise.all([
     em.find(ExecutionTargetEntity, { executionId: id }, { orderBy: { name: 'asc' } }),
     em.find(PatchVersionEntity, { executionId: id }, { orderBy: { version: 'asc' } }),
     em.find(PullRequestEntity, { executionId: id }, { orderBy: { createdAt: 'asc' } }),
+    em.find(FeedbackEntity, { executionId: id }, { orderBy: { iteration: 'asc' } }),
   ]);
+  const reviews = await em.find(ReviewFeedbackEntity, { executionId: id }, { orderBy: { id: 'asc' } });
+  const feedbackById = new Map(feedback.map((f) => [Number(f.id), feedbackBody(f)]));
   return {
     ...summary(row),
     remediationId: row.remediationId,
@@ -126,8 +152,27 @@ export async function getExecutionView(db: Database, id: string): Promise<Execut
       baseCommit: v.baseCommit,
       changedPaths: v.changedPaths,
       createdAt: iso(v.createdAt)!,
+      proof: v.proof ?? [],
+      approvable: v.proofPassed,
+      feedback: v.feedbackId != null ? (feedbackById.get(Number(v.feedbackId)) ?? null) : null,
+      agent: v.agent ?? null,
     })),
     pullRequests: prs.map(pullRequestBody),
+    decision: row.decision ?? null,
+    feedback: feedback.map(feedbackBody),
+    reviews: reviews.map((r) => ({
+      pullRequestId: r.pullRequestId,
+      kind: r.kind as ReviewFeedbackBody['kind'],
+      author: r.author,
+      body: r.body,
+      path: r.path ?? null,
+      line: r.line ?? null,
+      actionable: r.actionable ?? null,
+      reasoning: r.reasoning ?? null,
+      triagedBy: r.triagedBy ?? null,
+      iteration: r.feedbackId != null ? (feedbackById.get(Number(r.feedbackId))?.iteration ?? null) : null,
+      createdAt: iso(r.createdAt)!,
+    })),
   };
 }
 

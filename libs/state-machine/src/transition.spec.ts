@@ -169,3 +169,89 @@ describe('retry, cancel and abandon', () => {
     expect(can(r.next, { type: 'step.abandoned', error: { code: 'X', message: 'y' } })).toBe(false);
   });
 });
+
+describe('feedback iterations', () => {
+  const generated = run(patch, [
+    { type: 'patch.requested' },
+    { type: 'workspace.ready', baseCommit: sha },
+    { type: 'patch.applied', changedTargets: 1 },
+    { type: 'patch.committed', patchVersion: { version: 1, ref: 'r', sha } },
+  ]).s;
+
+  it('feedback on a generated patch re-enters editing with a patch.apply command', () => {
+    const r = transition(generated, { type: 'feedback.received', iteration: 2 }, AT);
+    expect(r.next).toMatchObject({ state: 'patch_running', step: 'editing' });
+    expect(r.effects.map((e) => e.subject)).toEqual(['remediation.cmd.v1.patch.apply.rem_a.patch.2', 'remediation.evt.v1.execution.patch_running']);
+    // The iteration then commits the next version like the first one.
+    const next = run(r.next, [{ type: 'patch.applied', changedTargets: 1 }, { type: 'patch.committed', patchVersion: { version: 2, ref: 'r2', sha } }]).s;
+    expect(next.state).toBe('patch_generated');
+  });
+
+  it('refuses feedback while running or before any version exists', () => {
+    const running = transition(patch, { type: 'patch.requested' }, AT).next;
+    expect(can(running, { type: 'feedback.received', iteration: 2 })).toBe(false);
+    expect(can(patch, { type: 'feedback.received', iteration: 2 })).toBe(false);
+  });
+});
+
+describe('keeping an open pull request up to date', () => {
+  const opened = run(patch, [
+    { type: 'patch.requested' },
+    { type: 'workspace.ready', baseCommit: sha },
+    { type: 'patch.applied', changedTargets: 1 },
+    { type: 'patch.committed', patchVersion: { version: 1, ref: 'r', sha } },
+    { type: 'pull_request.requested', pullRequestId: 'pr1' },
+    { type: 'branch.pushed', pullRequestId: 'pr1' },
+    { type: 'pull_request.opened', pullRequestId: 'pr1', number: 7, url: 'u' },
+  ]).s;
+  const at = { ...opened, pullRequestId: 'pr1' };
+  const commands = (effects: readonly { type: string; subject: string }[]) => effects.filter((e) => e.type === 'command').map((e) => e.subject.split('.').slice(3, 5).join('.'));
+
+  it('actionable feedback: changes_requested → edit, commit, push, update → pr_opened', () => {
+    const { s, effects } = run(at, [
+      { type: 'feedback.received', iteration: 2 },
+      { type: 'patch.applied', changedTargets: 1 },
+      { type: 'patch.committed', patchVersion: { version: 2, ref: 'r2', sha } },
+      { type: 'branch.pushed', pullRequestId: 'pr1' },
+      { type: 'pull_request.updated', pullRequestId: 'pr1' },
+    ]);
+    expect(s).toMatchObject({ state: 'pr_opened', step: null });
+    expect(commands(effects)).toEqual(['patch.apply', 'patch.commit', 'branch.push', 'pull_request.update']);
+    expect(effects.filter((e) => e.type === 'command').slice(2).every((e) => e.payload.pullRequestId === 'pr1')).toBe(true);
+    expect(effects.filter((e) => e.type === 'event').map((e) => e.payload.to)).toEqual(['changes_requested', 'pr_opened']);
+  });
+
+  it('base moved: pr_updating pushes the rebased version; a conflict re-applies the patch from a fresh workspace', () => {
+    const rebased = run(at, [{ type: 'rebase.requested', reason: 'main moved' }, { type: 'branch.pushed', pullRequestId: 'pr1' }, { type: 'pull_request.updated', pullRequestId: 'pr1' }]);
+    expect(rebased.s.state).toBe('pr_opened');
+    expect(commands(rebased.effects)).toEqual(['branch.push', 'pull_request.update']);
+    const conflicted = run(at, [
+      { type: 'rebase.requested', reason: 'main moved' },
+      { type: 'rebase.conflicted', error: { code: 'REBASE_CONFLICT', message: 'package.json' }, iteration: 2 },
+      { type: 'workspace.ready', baseCommit: 'c'.repeat(40) },
+      { type: 'patch.applied', changedTargets: 1 },
+      { type: 'patch.committed', patchVersion: { version: 2, ref: 'r2', sha } },
+      { type: 'branch.pushed', pullRequestId: 'pr1' },
+      { type: 'pull_request.updated', pullRequestId: 'pr1' },
+    ]);
+    expect(conflicted.s.state).toBe('pr_opened');
+    expect(commands(conflicted.effects)).toEqual(['branch.push', 'workspace.prepare', 'patch.apply', 'patch.commit', 'branch.push', 'pull_request.update']);
+  });
+
+  it('a failed update leaves the PR open with a comment saying why (rebase_failed for a rebase)', () => {
+    const r = run(at, [{ type: 'rebase.requested', reason: 'x' }, { type: 'rebase.conflicted', error: { code: 'REBASE_CONFLICT', message: 'c' }, iteration: 2 }]).s;
+    const failed = transition(r, { type: 'patch.failed', error: { code: 'NO_TARGET_PATCHED', message: 'nothing to re-apply' } }, AT);
+    expect(failed.next).toMatchObject({ state: 'pr_opened', step: null });
+    expect(failed.effects[0]).toMatchObject({ subject: 'remediation.cmd.v1.pull_request.comment.rem_a.patch.2', payload: { pullRequestId: 'pr1', note: { code: 'NO_TARGET_PATCHED', rebaseFailed: true } } });
+  });
+
+  it('merged or closed on the provider ends the execution; nothing else moves a closed one', () => {
+    expect(transition(at, { type: 'pull_request.closed', merged: true }, AT).next.state).toBe('pr_merged');
+    const busy = transition(at, { type: 'feedback.received', iteration: 2 }, AT).next;
+    const closed = transition(busy, { type: 'pull_request.closed', merged: false }, AT);
+    expect(closed.next.state).toBe('pr_closed');
+    expect(closed.effects.at(-1)!.payload).toMatchObject({ reason: 'closed' });
+    expect(can(closed.next, { type: 'feedback.received', iteration: 3 })).toBe(false);
+    expect(can(closed.next, { type: 'rebase.requested', reason: 'x' })).toBe(false);
+  });
+});

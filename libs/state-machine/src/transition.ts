@@ -46,6 +46,11 @@ export type MachineEvent =
   | { type: 'branch.pushed'; pullRequestId: string }
   | { type: 'pull_request.opened'; pullRequestId: string; number: number; url: string }
   | { type: 'pull_request.failed'; pullRequestId: string; error: { code: string; message: string } }
+  | { type: 'feedback.received'; iteration: number }
+  | { type: 'rebase.requested'; reason: string }
+  | { type: 'rebase.conflicted'; error: { code: string; message: string }; iteration: number }
+  | { type: 'pull_request.updated'; pullRequestId: string }
+  | { type: 'pull_request.closed'; merged: boolean }
   | { type: 'retry.requested'; pullRequestId?: string }
   | { type: 'cancel.requested'; reason: string }
   | { type: 'step.abandoned'; error: { code: string; message: string } };
@@ -81,6 +86,12 @@ function decide(s: ExecutionSnapshot, e: MachineEvent): Target | null {
     if (s.state === 'planner_running') return { state: 'planner_failed', step: null };
     if (s.state === 'patch_running') return { state: 'patch_failed', step: null };
     if (s.state === 'pr_opening') return { state: 'pr_failed', step: null };
+    if (MAINTAINING.has(s.state!)) return maintenanceFailed(s);
+    return null;
+  }
+  if (e.type === 'pull_request.closed') {
+    // The PR was merged or closed on the provider: the execution ends, whatever was running.
+    if (s.state === 'pr_opened' || MAINTAINING.has(s.state!)) return { state: e.merged ? 'pr_merged' : 'pr_closed', step: null };
     return null;
   }
   if (e.type === 'retry.requested') {
@@ -108,37 +119,84 @@ function decide(s: ExecutionSnapshot, e: MachineEvent): Target | null {
         return null;
     }
   }
+  // Iterating states share the edit → commit chain; an open PR's maintenance then pushes and updates it.
+  const iterating = s.state === 'patch_running' || MAINTAINING.has(s.state!);
   switch (e.type) {
     case 'patch.requested':
       return s.state === null ? { state: 'patch_running', step: 'workspace', command: { kind: 'workspace.prepare' } } : null;
     case 'workspace.ready':
-      return s.state === 'patch_running' && s.step === 'workspace'
-        ? { state: 'patch_running', step: 'editing', command: { kind: 'patch.apply' } }
-        : null;
+      return iterating && s.step === 'workspace' ? { state: s.state!, step: 'editing', command: { kind: 'patch.apply' } } : null;
     case 'patch.applied':
-      if (s.state !== 'patch_running' || s.step !== 'editing') return null;
-      return e.changedTargets > 0
-        ? { state: 'patch_running', step: 'committing', command: { kind: 'patch.commit' } }
-        : { state: 'patch_failed', step: null };
+      if (!iterating || s.step !== 'editing') return null;
+      if (e.changedTargets > 0) return { state: s.state!, step: 'committing', command: { kind: 'patch.commit' } };
+      return s.state === 'patch_running' ? { state: 'patch_failed', step: null } : maintenanceFailed(s);
     case 'patch.committed':
-      return s.state === 'patch_running' && s.step === 'committing' ? { state: 'patch_generated', step: null } : null;
+      if (!iterating || s.step !== 'committing') return null;
+      if (s.state === 'patch_running') return { state: 'patch_generated', step: null };
+      return withPullRequest(s, { state: s.state!, step: 'pushing', command: { kind: 'branch.push' } });
     case 'patch.failed':
-      return s.state === 'patch_running' ? { state: 'patch_failed', step: null } : null;
+      if (s.state === 'patch_running') return { state: 'patch_failed', step: null };
+      return MAINTAINING.has(s.state!) ? maintenanceFailed(s) : null;
+    case 'feedback.received':
+      // Review feedback starts an iteration on the same workspace: the agent edits, git-gateway
+      // commits the next patch version (MISSION.md "Review and iteration"); on an open PR the
+      // version is then pushed to it (`changes_requested`).
+      if (s.state === 'patch_generated') return { state: 'patch_running', step: 'editing', command: { kind: 'patch.apply' } };
+      if (s.state === 'pr_opened') return { state: 'changes_requested', step: 'editing', command: { kind: 'patch.apply' } };
+      return null;
+    case 'rebase.requested':
+      // The base branch moved: git-gateway rebases the PR's version onto the new head and pushes.
+      return s.state === 'pr_opened' ? withPullRequest(s, { state: 'pr_updating', step: 'pushing', command: { kind: 'branch.push' } }) : null;
+    case 'rebase.conflicted':
+      // The rebase conflicted: re-apply the patch on the new head (fresh workspace, bumps re-run,
+      // agent changes re-done) as a new patch version.
+      return s.state === 'pr_updating' && s.step === 'pushing' ? { state: 'pr_updating', step: 'workspace', command: { kind: 'workspace.prepare' } } : null;
     case 'pull_request.requested':
       return s.state === 'patch_generated' || s.state === 'pr_failed'
         ? { state: 'pr_opening', step: 'pushing', command: { kind: 'branch.push', pullRequestId: e.pullRequestId } }
         : null;
     case 'branch.pushed':
-      return s.state === 'pr_opening' && s.step === 'pushing'
-        ? { state: 'pr_opening', step: 'opening', command: { kind: 'pull_request.open', pullRequestId: e.pullRequestId } }
+      if (s.state === 'pr_opening' && s.step === 'pushing') {
+        return { state: 'pr_opening', step: 'opening', command: { kind: 'pull_request.open', pullRequestId: e.pullRequestId } };
+      }
+      return MAINTAINING.has(s.state!) && s.step === 'pushing'
+        ? { state: s.state!, step: 'updating', command: { kind: 'pull_request.update', pullRequestId: e.pullRequestId } }
         : null;
     case 'pull_request.opened':
       return s.state === 'pr_opening' && s.step === 'opening' ? { state: 'pr_opened', step: null } : null;
+    case 'pull_request.updated':
+      return MAINTAINING.has(s.state!) && s.step === 'updating' ? { state: 'pr_opened', step: null } : null;
     case 'pull_request.failed':
-      return s.state === 'pr_opening' ? { state: 'pr_failed', step: null } : null;
+      if (s.state === 'pr_opening') return { state: 'pr_failed', step: null };
+      return MAINTAINING.has(s.state!) ? maintenanceFailed(s) : null;
     default:
       return null;
   }
+}
+
+/** The error an event carries, or a generic one (for the PR comment of a failed maintenance). */
+function failureOf(e: MachineEvent): { code: string; message: string } {
+  if ('error' in e) return e.error;
+  if (e.type === 'patch.applied') return { code: 'NO_TARGET_PATCHED', message: 'no target could be patched' };
+  return { code: 'UPDATE_FAILED', message: `${e.type} ended the update` };
+}
+
+/** States maintaining an open pull request (a step runs; the PR stays open meanwhile). */
+const MAINTAINING: ReadonlySet<ExecutionState> = new Set<ExecutionState>(['changes_requested', 'pr_updating']);
+
+/**
+ * A failed maintenance step: the PR stays open with its previous version (the execution goes back
+ * to `pr_opened`) and pr-service says why on the PR (`pull_request.comment`); a failed rebase
+ * marks the PR `rebase_failed`.
+ */
+function maintenanceFailed(s: ExecutionSnapshot): Target | null {
+  return withPullRequest(s, { state: 'pr_opened', step: null, command: { kind: 'pull_request.comment' } });
+}
+
+/** Adds the execution's pull request to the target's command (maintenance commands need it). */
+function withPullRequest(s: ExecutionSnapshot, t: Target): Target | null {
+  if (!s.pullRequestId || !t.command) return null;
+  return { ...t, command: { ...t.command, pullRequestId: s.pullRequestId } };
 }
 
 /**
@@ -174,6 +232,9 @@ export function transition(snapshot: ExecutionSnapshot, event: MachineEvent, at:
       executionId: snapshot.executionId,
       issuedAt: at,
       ...(target.command.pullRequestId ? { pullRequestId: target.command.pullRequestId } : {}),
+      ...(target.command.kind === 'pull_request.comment'
+        ? { note: { ...failureOf(event), rebaseFailed: snapshot.state === 'pr_updating' } }
+        : {}),
     };
     effects.push({ type: 'command', subject: commandSubject(target.command.kind, snapshot.executionId), payload });
   }
@@ -188,6 +249,9 @@ export function transition(snapshot: ExecutionSnapshot, event: MachineEvent, at:
       step: target.step,
       at,
       ...(event.type === 'patch.committed' ? { patchVersion: event.patchVersion } : {}),
+      ...(event.type === 'rebase.requested' ? { reason: `rebase: ${event.reason}` } : {}),
+      ...(event.type === 'feedback.received' ? { reason: `feedback: iteration ${event.iteration}` } : {}),
+      ...(event.type === 'pull_request.closed' ? { reason: event.merged ? 'merged' : 'closed' } : {}),
       ...(event.type === 'pull_request.opened' ? { pullRequest: { number: event.number, url: event.url } } : {}),
       ...('error' in event ? { error: event.error } : {}),
       ...(event.type === 'cancel.requested' ? { error: { code: 'CANCELLED', message: event.reason } } : {}),

@@ -1,4 +1,5 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ensureDatabaseExists, migrate, openDatabase } from '@remediation/persistence';
 import { type StackProcess, freePort, spawnLogged, stopProcess, waitReady } from './processes.js';
@@ -38,12 +39,19 @@ export interface StackOptions {
   mirror?: boolean;
   /** Processes per service (default 1); replicas are named `<service>#<n>`. */
   replicas?: Partial<Record<ServiceName, number>>;
+  /**
+   * Run github-local as a GitHub App host (installation tokens only, one installation covering
+   * every repository) and give the services the App's id and private key instead of a token.
+   */
+  githubApp?: boolean;
 }
 
 /** A running stack. */
 export interface Stack {
   apiUrl: string;
   githubUrl: string;
+  /** How the services authenticate to github-local (a token, or the App's id and key). */
+  githubAuth: { kind: 'token'; token: string } | { kind: 'app'; appId: number; privateKey: string };
   logDir: string;
   processes: Map<string, StackProcess>;
   /**
@@ -53,6 +61,8 @@ export interface Stack {
   restart(name: string, env?: Record<string, string>): Promise<void>;
   /** Sends a signal to one process (e.g. SIGKILL, SIGSTOP, SIGCONT). */
   signal(name: string, signal: NodeJS.Signals): void;
+  /** Base URL of a service's HTTP server (health, metrics; pr-service's webhook endpoint). */
+  serviceUrl(name: string): string;
   stop(): Promise<void>;
 }
 
@@ -109,7 +119,16 @@ export async function startStack(o: StackOptions): Promise<Stack> {
         void p.exited.then((code) => reject(new Error(`${name} exited (${code}); see ${p.logFile}`)));
       }, reject);
     });
-  const github = await startToolServer('github-local', ['tools/github-local/src/main.ts', '--port', '0', '--repos-root', resolve(o.githubReposRoot)]);
+  const githubArgs = ['tools/github-local/src/main.ts', '--port', '0', '--repos-root', resolve(o.githubReposRoot)];
+  let githubAuth: Stack['githubAuth'] = { kind: 'token', token: process.env['GITHUB_TOKEN'] ?? 'local-development-token' };
+  if (o.githubApp) {
+    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const publicKeyFile = join(dataDir, 'github-app.pub.pem');
+    await writeFile(publicKeyFile, publicKey.export({ type: 'spki', format: 'pem' }));
+    githubAuth = { kind: 'app', appId: 4242, privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+    githubArgs.push('--app-id', '4242', '--app-public-key', publicKeyFile, '--installation', '1:*');
+  }
+  const github = await startToolServer('github-local', githubArgs);
   const githubUrl = github.url;
   const gh = github.proc;
   processes.set('github-local', gh);
@@ -141,9 +160,15 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       else env['NPM_REGISTRY_SNAPSHOT_DIR'] = resolve(o.registry.snapshotDir);
     }
     if (name === 'git-gateway' && mirrorUrl) env['MIRROR_URL'] = mirrorUrl;
-    if (name === 'pr-service') {
+    if (name === 'pr-service' || name === 'git-gateway') {
       env['GITHUB_API_URL'] = githubUrl;
-      env['GITHUB_TOKEN'] = process.env['GITHUB_TOKEN'] ?? 'local-development-token';
+      if (githubAuth.kind === 'app') {
+        env['GITHUB_APP_ID'] = String(githubAuth.appId);
+        env['GITHUB_APP_PRIVATE_KEY'] = githubAuth.privateKey;
+        delete env['GITHUB_TOKEN'];
+      } else {
+        env['GITHUB_TOKEN'] = githubAuth.token;
+      }
     }
     return env;
   };
@@ -170,6 +195,12 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   return {
     apiUrl: `http://127.0.0.1:${apiPort}`,
     githubUrl,
+    githubAuth,
+    serviceUrl(name) {
+      const p = healthPorts.get(name);
+      if (p === undefined) throw new Error(`no service ${name}`);
+      return `http://127.0.0.1:${p}`;
+    },
     logDir,
     processes,
     async restart(name, env) {

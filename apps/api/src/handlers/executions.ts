@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import {
   type CreatePullRequestRequest,
+  type FeedbackBody,
+  type FeedbackRequest,
   DIFF_RPC_SUBJECT,
   DiffReply,
   type DiffResponse,
@@ -15,6 +17,8 @@ import {
   PullRequestEntity,
   RemediationEntity,
   applyTransition,
+  feedbackBody,
+  startFeedbackIteration,
   pullRequestBody,
 } from '@remediation/persistence';
 import type { ApiContext } from '../server.js';
@@ -66,6 +70,16 @@ export async function requestPullRequest(
   const versions = await em.find(PatchVersionEntity, { executionId: id }, { orderBy: { version: 'desc' } });
   const pv = body.patchVersion === undefined ? versions[0] : versions.find((v) => v.version === body.patchVersion);
   if (!pv) throw new RemediationError('PATCH_NOT_READY', `execution ${id} has no patch version${body.patchVersion ? ` ${body.patchVersion}` : ''}`);
+  if (!pv.proofPassed) {
+    // MISSION.md "Proof of remediation": a version whose manifests still admit a vulnerable
+    // version is not offered for approval.
+    const failing = (pv.proof ?? []).filter((p) => !p.remediated);
+    throw new RemediationError(
+      'PATCH_NOT_APPROVABLE',
+      `patch version ${pv.version} of ${id} fails its proof of remediation: ${failing.map((p) => `${p.target}: ${p.reason}`).join('; ') || 'no target proven'}`,
+      { details: { patchVersion: pv.version, proof: pv.proof } },
+    );
+  }
   const rem = await em.findOneOrFail(RemediationEntity, { id: exec.remediationId });
   const repo = providerRepository(rem.codebase)!;
   const prId = `pr_${randomBytes(8).toString('hex')}`;
@@ -95,6 +109,18 @@ export async function requestPullRequest(
   });
   const pr = await ctx.db.em().findOneOrFail(PullRequestEntity, { id: prId });
   return pullRequestBody(pr);
+}
+
+/**
+ * `POST /v1/executions/:id/feedback`: review feedback on the latest patch version. Stores it and
+ * starts the next iteration on the same workspace (the execution goes back to `patch_running`,
+ * step `editing`); the patcher's agent gets the feedback and the previous version's diff, and
+ * git-gateway commits the result as the next patch version, listed with this feedback.
+ * @throws NotFoundError; RemediationError `PATCH_NOT_READY` (409) when no version exists yet;
+ *   InvalidTransitionError (409) unless the execution is `patch_generated` or `pr_opened`.
+ */
+export async function submitFeedback(ctx: ApiContext, id: string, body: FeedbackRequest): Promise<FeedbackBody> {
+  return feedbackBody(await startFeedbackIteration(ctx.db, { executionId: id, worker: ctx.worker, source: 'api', text: body.text, comments: body.comments }));
 }
 
 /**

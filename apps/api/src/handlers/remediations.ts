@@ -145,6 +145,7 @@ async function insertExecution(ctx: ApiContext, remediationId: string, body: Cre
         asDraft: body.asDraft,
         baseBranch: rem.codebase.baseBranch ?? null,
         idempotencyKey: key,
+        allowEdits: body.allowEdits ?? [],
       },
       ctx.worker,
     );
@@ -161,7 +162,8 @@ async function insertExecution(ctx: ApiContext, remediationId: string, body: Cre
         status: option ? 'pending' : 'skipped',
         reason: option ? null : (t.noFixReason ?? `no fixed version in the ${tier} tier`),
         advisories: t.advisories.map((a) => a.id),
-        needsAgent: option?.jump === 'major',
+        // A major jump or known breaking changes: code may need changes only the agent can make.
+        needsAgent: option?.jump === 'major' || option?.breakingChangeRisk === 'high',
       } as never);
     }
     return id;

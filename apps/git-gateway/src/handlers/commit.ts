@@ -1,6 +1,6 @@
 import type { CommandHandler } from '@remediation/messaging';
 import { patchRef } from '@remediation/contracts';
-import { ExecutionTargetEntity, PatchVersionEntity } from '@remediation/persistence';
+import { AgentConversationEntity, ExecutionTargetEntity, FeedbackEntity, PatchVersionEntity } from '@remediation/persistence';
 import { checkpointRef, deleteCheckpoint } from '../adapters/checkpoint.js';
 import { commitChanges } from '../adapters/commit.js';
 import { snapshotIndexPath } from '../adapters/snapshot.js';
@@ -26,7 +26,17 @@ export function patchCommitHandler(deps: GatewayDeps): CommandHandler {
       const ready = await ensureWorkspace(deps, executionId);
       const scan = await deps.driver.changes(ready.ws);
       const shipped = targets.filter((t) => t.status === 'success');
-      assertNoExtraneousChanges(scan.changes, scan.forbidden, new Set(shipped.map((t) => t.manifestPath)));
+      // Allowed: the shipped targets' manifests and the code files the agent wrote (its tools
+      // are jailed and refuse tests/CI/config unless the execution allows them).
+      const conversations = await em.find(AgentConversationEntity, { executionId });
+      const feedback = await em.findOne(FeedbackEntity, { executionId, patchVersion: null }, { orderBy: { iteration: 'desc' } });
+      const iteration = feedback?.iteration ?? 1;
+      const agentPaths = conversations.flatMap((c) => c.changedPaths);
+      assertNoExtraneousChanges(scan.changes, scan.forbidden, new Set([...shipped.map((t) => t.manifestPath), ...agentPaths]));
+      // Proof of remediation of this version: every shipped target must pass (patcher computed it
+      // from the manifests committed here); a version that fails is listed, not approvable.
+      const proof = shipped.map((t) => t.proof ?? { target: t.name, remediated: false, declared: [], lowestAdmissible: null, reason: 'no proof was computed' });
+      const agent = conversations.find((c) => c.iteration === iteration)?.result ?? null;
       const ref = patchRef(executionId, version);
       const lines = shipped.map((t) => `- ${t.name} ${t.fromVersion} → ${t.toVersion}${t.advisories.length ? ` (${t.advisories.join(', ')})` : ''}`);
       const subject =
@@ -47,7 +57,7 @@ export function patchCommitHandler(deps: GatewayDeps): CommandHandler {
       await ctx.transition({
         executionId,
         event: { type: 'patch.committed', patchVersion: { version, ref, sha: commit.sha } },
-        details: { changedPaths: commit.changedPaths, workspace: ready.restoredFrom },
+        details: { changedPaths: commit.changedPaths, workspace: ready.restoredFrom, iteration, proofPassed: proof.every((p) => p.remediated) },
         mutate: async (tx) => {
           await tx.insert(PatchVersionEntity, {
             executionId,
@@ -57,7 +67,12 @@ export function patchCommitHandler(deps: GatewayDeps): CommandHandler {
             baseCommit: ready.baseCommit,
             changedPaths: commit.changedPaths,
             createdAt: new Date(),
+            proof,
+            proofPassed: proof.length > 0 && proof.every((p) => p.remediated),
+            feedbackId: feedback?.id ?? null,
+            agent,
           } as never);
+          if (feedback) await tx.nativeUpdate(FeedbackEntity, { id: feedback.id }, { patchVersion: version });
         },
       });
       // The patch version supersedes the work-in-progress checkpoint.

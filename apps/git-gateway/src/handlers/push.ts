@@ -2,8 +2,10 @@ import type { CommandHandler } from '@remediation/messaging';
 import { patchRef } from '@remediation/contracts';
 import { InvalidInputError } from '@remediation/errors';
 import {
+  FeedbackEntity,
   PatchVersionEntity,
   PullRequestEntity,
+  loadExecution,
   pullRequestFailed,
   RemediationEntity,
 } from '@remediation/persistence';
@@ -11,7 +13,47 @@ import { git } from '../adapters/git.js';
 import { ensureMirror, resolveBranch } from '../adapters/mirror.js';
 import { rebasePatch } from '../adapters/rebase.js';
 import { pushBranch } from '../adapters/push.js';
+import { checkpointRef, deleteCheckpoint } from '../adapters/checkpoint.js';
+import { removeWorkspace } from './release.js';
 import type { GatewayDeps } from './workspace.js';
+
+/**
+ * Starts the re-application of the patch on the base branch's new head: drops this node's
+ * workspace (it is on the old base), records a `rebase` feedback (the next iteration: the patcher
+ * re-runs the deterministic bumps on the new head and the agent re-does the previous version's
+ * code changes, given its diff) and moves the execution to `pr_updating`/`workspace` with the new
+ * base commit (`rebase.conflicted`).
+ */
+async function reapplyOnNewHead(
+  ctx: Parameters<CommandHandler['handle']>[0],
+  deps: GatewayDeps,
+  input: { executionId: string; mirrorPath: string; pr: { baseBranch: string }; pv: { version: number }; head: string; reason: string },
+): Promise<void> {
+  await removeWorkspace(deps, input.executionId);
+  await deleteCheckpoint({ mirrorPath: input.mirrorPath, ref: checkpointRef(input.executionId) }).catch(() => undefined);
+  const em = deps.db.em();
+  const last = await em.findOne(FeedbackEntity, { executionId: input.executionId }, { orderBy: { iteration: 'desc' } });
+  const iteration = (last?.iteration ?? 1) + 1;
+  const message = `${input.pr.baseBranch} moved to ${input.head.slice(0, 12)} and patch version ${input.pv.version} does not rebase cleanly (${input.reason}): re-applying it on the new head`;
+  await ctx.transition({
+    executionId: input.executionId,
+    event: { type: 'rebase.conflicted', error: { code: 'REBASE_CONFLICT', message }, iteration },
+    details: { head: input.head, fromVersion: input.pv.version, iteration, reason: input.reason },
+    set: { baseCommit: input.head },
+    mutate: async (tx) => {
+      await tx.insert(FeedbackEntity, {
+        executionId: input.executionId,
+        iteration,
+        source: 'rebase',
+        text: `The base branch ${input.pr.baseBranch} moved and the previous patch version no longer applies (${input.reason}). Re-apply the same change on the new code: the manifest bumps were re-run; re-do the code changes of the previous version shown below where they are still needed.`,
+        comments: [],
+        baseVersion: input.pv.version,
+        patchVersion: null,
+        createdAt: new Date(),
+      } as never);
+    },
+  });
+}
 
 /**
  * `branch.push`: pushes the approved patch version to the pull request's head branch on the
@@ -29,8 +71,15 @@ export function branchPushHandler(deps: GatewayDeps): CommandHandler {
       const pr = await em.findOneOrFail(PullRequestEntity, { id: pullRequestId });
       const rem = await em.findOneOrFail(RemediationEntity, { id: remediationId });
       const versions = await em.find(PatchVersionEntity, { executionId });
-      const pv = versions.find((v) => v.version === pr.patchVersion);
-      if (!pv) throw new InvalidInputError('PATCH_VERSION_NOT_FOUND', `patch version ${pr.patchVersion} of ${executionId} not found`);
+      const exec = await loadExecution(deps.db, executionId);
+      // Opening pushes the approved version; a review iteration pushes the version it just made
+      // (only if it passes its proof of remediation); a rebase moves the PR's current version.
+      const wanted = exec.state === 'changes_requested' ? Math.max(...versions.map((v) => v.version)) : pr.patchVersion;
+      const pv = versions.find((v) => v.version === wanted);
+      if (!pv) throw new InvalidInputError('PATCH_VERSION_NOT_FOUND', `patch version ${wanted} of ${executionId} not found`);
+      if (!pv.proofPassed) {
+        throw new InvalidInputError('PATCH_NOT_APPROVABLE', `patch version ${pv.version} fails its proof of remediation: ${pv.proof.filter((p) => !p.remediated).map((p) => `${p.target}: ${p.reason}`).join('; ')}`);
+      }
       const mirror = await ensureMirror({ dataRoot: deps.dataRoot, repository: rem.codebase.repository, ...(deps.mirrorSource ? { source: deps.mirrorSource } : {}) });
       // Keep the pull request free of unrelated changes: when the base branch moved since the
       // patch was made, rebase it server-side onto the current head first (a new patch version).
@@ -48,6 +97,11 @@ export function branchPushHandler(deps: GatewayDeps): CommandHandler {
           if (r.kind === 'rebased') {
             rebased = { version, ref, sha: r.sha, baseCommit: head.commit, changedPaths: r.changedPaths };
             toPush = rebased;
+          } else if (exec.state === 'pr_updating') {
+            // An open PR whose base moved and no longer takes the patch: re-apply it on the new
+            // head (fresh workspace, bumps re-run, agent changes re-done) as a new patch version.
+            await reapplyOnNewHead(ctx, deps, { executionId, mirrorPath: mirror.mirrorPath, pr: { baseBranch: pr.baseBranch }, pv, head: head.commit, reason: r.kind === 'conflict' ? `conflicts in ${r.paths.join(', ')}` : 'the base branch history was rewritten' });
+            return;
           } else if (r.kind === 'conflict') {
             throw new InvalidInputError(
               'REBASE_CONFLICT',
@@ -75,9 +129,12 @@ export function branchPushHandler(deps: GatewayDeps): CommandHandler {
             { details: { branch: pr.headBranch, remoteSha } },
           );
         }
+        const [owner, repo] = pr.repository.split('/') as [string, string];
+        const credentials = deps.pushCredentials && /^https?:/.test(rem.codebase.repository) ? await deps.pushCredentials(owner, repo) : undefined;
         await pushBranch({
           mirrorPath: mirror.mirrorPath,
           remote: rem.codebase.repository,
+          ...(credentials ? { credentials } : {}),
           sha: toPush.sha,
           branch: pr.headBranch,
           expectedRemoteSha: remoteSha,
@@ -96,7 +153,8 @@ export function branchPushHandler(deps: GatewayDeps): CommandHandler {
         },
         mutate: async (tx) => {
           if (rebased) {
-            await tx.insert(PatchVersionEntity, { executionId, ...rebased, createdAt: new Date() } as never);
+            // Same change as the version it rebases: the same proof and the same agent work.
+            await tx.insert(PatchVersionEntity, { executionId, ...rebased, createdAt: new Date(), proof: pv.proof, proofPassed: pv.proofPassed, feedbackId: null, agent: pv.agent ?? null } as never);
           }
           if (toPush.version !== pr.patchVersion) {
             await tx.nativeUpdate(PullRequestEntity, { id: pullRequestId }, { patchVersion: toPush.version, headSha: toPush.sha, updatedAt: new Date() });

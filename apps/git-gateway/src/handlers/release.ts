@@ -10,6 +10,22 @@ import { readWorkspaceInfo, workspacePaths } from '@remediation/workspaces';
 import type { GatewayDeps } from './workspace.js';
 
 /**
+ * Unmounts the execution's workspace on this node and removes its dirs (upper layer included).
+ * Idempotent: a workspace already gone is fine.
+ */
+export async function removeWorkspace(deps: Pick<GatewayDeps, 'localRoot'>, executionId: string): Promise<void> {
+  const paths = workspacePaths(deps.localRoot, executionId);
+  if (existsSync(paths.infoFile)) {
+    const info = await readWorkspaceInfo(paths);
+    await driverByName(info.driver).release(
+      { executionId, lowerDir: info.lowerDir, upperDir: paths.upperDir, workDir: paths.workDir, mergedDir: paths.mergedDir },
+      { removeUpper: true },
+    );
+  }
+  await rm(paths.root, { recursive: true, force: true });
+}
+
+/**
  * `workspace.release`: after a cancel, unmounts the execution's overlay workspace and removes its
  * upper and work dirs (the mirror and the base snapshot stay: other executions share them).
  * Idempotent: a workspace already gone is fine.
@@ -19,15 +35,7 @@ export function workspaceReleaseHandler(deps: GatewayDeps): CommandHandler {
     kind: 'workspace.release',
     async handle(ctx) {
       const { executionId } = ctx.payload;
-      const paths = workspacePaths(deps.localRoot, executionId);
-      if (existsSync(paths.infoFile)) {
-        const info = await readWorkspaceInfo(paths);
-        await driverByName(info.driver).release(
-          { executionId, lowerDir: info.lowerDir, upperDir: paths.upperDir, workDir: paths.workDir, mergedDir: paths.mergedDir },
-          { removeUpper: true },
-        );
-      }
-      await rm(paths.root, { recursive: true, force: true });
+      await removeWorkspace(deps, executionId);
       const exec = await loadExecution(deps.db, executionId);
       const rem = await deps.db.em().findOneOrFail(RemediationEntity, { id: exec.remediationId });
       const { repoKey } = await normalizeRepository(rem.codebase.repository).catch(() => ({ repoKey: null }));

@@ -18,6 +18,11 @@ export interface GatewayDeps {
   mirrorSource?: MirrorSource;
   /** Workspace driver of this node: overlay, or copy where overlayfs cannot mount. */
   driver: WorkspaceDriver;
+  /**
+   * Credentials for one push over HTTP(S) to `owner/repo` (a GitHub App installation token minted
+   * now); absent = push without credentials (local paths, SSH, or a credential helper).
+   */
+  pushCredentials?: (owner: string, repo: string) => Promise<{ username: string; password: string }>;
 }
 
 /** Marks a patch execution failed at its current step (every git-gateway patch step's give-up). */

@@ -1,11 +1,12 @@
 import { join, resolve } from 'node:path';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
-import { WORKSPACE_RPC_SUBJECTS, type WorkspaceReply, WorkspaceRequest } from '@remediation/contracts';
+import { ACTIVE_STATES, WORKSPACE_RPC_SUBJECTS, type WorkspaceReply, WorkspaceRequest } from '@remediation/contracts';
 import { InvalidInputError, describeError, isRemediationError } from '@remediation/errors';
-import { type Database, RemediationEntity, loadExecution } from '@remediation/persistence';
+import { type Database, PatchVersionEntity, RemediationEntity, loadExecution } from '@remediation/persistence';
 import { workspacePaths, writeWorkspaceInfo } from '@remediation/workspaces';
 import type { Logger } from 'pino';
 import { checkpointRef, checkpointWorkspace, restoreWorkspace } from '../adapters/checkpoint.js';
+import { readCommitAt } from '../adapters/commit.js';
 import { normalizeRepository } from '../adapters/mirror.js';
 import { ensureBaseSnapshot } from '../adapters/snapshot.js';
 import type { Workspace } from '../adapters/workspace.js';
@@ -34,7 +35,7 @@ export async function ensureWorkspace(
   base?: { commit: string; branch: string },
 ): Promise<ReadyWorkspace> {
   const row = await loadExecution(deps.db, executionId);
-  if (row.state !== 'patch_running' && row.state !== 'pr_opening') {
+  if (!ACTIVE_STATES.has(row.state)) {
     // A cancelled or finished execution's workspace is released, never made ready again.
     throw new InvalidInputError('EXECUTION_NOT_RUNNING', `execution ${executionId} is ${row.state}: its workspace is not available`);
   }
@@ -47,13 +48,20 @@ export async function ensureWorkspace(
   const mirrorPath = join(resolve(deps.dataRoot), 'mirrors', `${repoKey}.git`);
   const lowerDir = await ensureBaseSnapshot({ dataRoot: deps.dataRoot, repoKey, mirrorPath, commit: exec.baseCommit });
   await touchSnapshot(lowerDir);
+  // The last checkpoint, else (a feedback iteration after the workspace was collected) the
+  // latest patch version made on the same base commit: both are commits on the base.
+  let ref = checkpointRef(executionId);
+  if ((await readCommitAt(mirrorPath, ref)) === null) {
+    const latest = await deps.db.em().findOne(PatchVersionEntity, { executionId, baseCommit: exec.baseCommit }, { orderBy: { version: 'desc' } });
+    if (latest) ref = latest.ref;
+  }
   const restored = await restoreWorkspace({
     localRoot: deps.localRoot,
     executionId,
     lowerDir,
     mirrorPath,
     baseCommit: exec.baseCommit,
-    ref: checkpointRef(executionId),
+    ref,
     driver: deps.driver,
   });
   await writeWorkspaceInfo(workspacePaths(deps.localRoot, executionId), {

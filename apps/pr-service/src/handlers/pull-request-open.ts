@@ -1,9 +1,10 @@
-import { Octokit } from '@octokit/rest';
 import type { CommandHandler } from '@remediation/messaging';
 import { InvalidInputError, TransientError, describeError } from '@remediation/errors';
+import type { GithubClient } from '@remediation/github';
 import {
   type Database,
   ExecutionTargetEntity,
+  PatchVersionEntity,
   PullRequestEntity,
   pullRequestFailed,
   loadExecution,
@@ -12,21 +13,13 @@ import {
 } from '@remediation/persistence';
 import { pullRequestBody, pullRequestTitle } from '../body.js';
 
-/** How pr-service reaches GitHub. The token is read at execution time and never stored. */
-export interface GithubSettings {
-  /** REST base URL, e.g. `https://api.github.com` or the local GitHub-compatible server. */
-  apiUrl: string;
-  /** Returns a token for this operation (minted per operation in production). */
-  token(): Promise<string>;
-}
-
 /**
  * `pull_request.open`: opens the pull request for the pushed branch with @octokit/rest and
  * records number, URL and state on the PR record in the same transaction as `pr_opened`.
  * A redelivery after GitHub accepted the PR finds the existing open PR for the head branch
  * instead of opening a second one.
  */
-export function pullRequestOpenHandler(deps: { db: Database; worker: string; github: GithubSettings }): CommandHandler {
+export function pullRequestOpenHandler(deps: { db: Database; worker: string; github: GithubClient }): CommandHandler {
   return {
     kind: 'pull_request.open',
     async handle(ctx) {
@@ -42,9 +35,11 @@ export function pullRequestOpenHandler(deps: { db: Database; worker: string; git
         tier: exec.tier ?? 'minimal',
         plan: await latestPlan(deps.db, remediationId),
         targets: targets.map(executionTargetBody),
+        agent: (await em.findOne(PatchVersionEntity, { executionId, version: pr.patchVersion }))?.agent ?? null,
       };
       const [owner, repo] = pr.repository.split('/') as [string, string];
-      const octokit = new Octokit({ auth: await deps.github.token(), baseUrl: deps.github.apiUrl, request: { timeout: 30_000 } });
+      // A token minted for this operation (GitHub App installation token scoped to the repository).
+      const octokit = await deps.github.forRepository(owner, repo);
       ctx.heartbeat();
       let opened: { number: number; html_url: string; head: { sha: string } };
       try {

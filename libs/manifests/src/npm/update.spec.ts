@@ -3,7 +3,7 @@ import { fixturePath } from '@remediation/testing';
 import { describe, expect, it } from 'vitest';
 import { DependencyNotDeclaredError, ManifestEditError, ManifestParseError } from '../errors.js';
 import { declaredRequirement, proveRemediated } from './requirement.js';
-import { bumpNpmDependency, type BumpResult } from './update.js';
+import { bumpNpmDependency, restoreNpmDependency, type BumpResult } from './update.js';
 
 const manifest = (name: string): string => readFileSync(fixturePath('manifests', name, 'package.json'), 'utf8');
 
@@ -414,5 +414,20 @@ describe('bumpNpmDependency across sections', () => {
     const result = bumpNpmDependency(text, { name: 'lib', to: '1.0.2' });
     expect(result.text).toBe('{"dependencies":{"lib":"1.0.0","lib":"1.0.2"}}');
     expect(result.notes.join('\n')).toMatch(/key 2 times/);
+  });
+});
+
+describe('restoreNpmDependency', () => {
+  const base = '{\n  "dependencies": {\n    "a": "^1.0.0",\n    "b": "~2.0.0"\n  },\n  "devDependencies": {\n    "a": "1.0.0"\n  }\n}\n';
+
+  it('puts back only the named dependency, in every section, byte for byte elsewhere', () => {
+    const bumped = bumpNpmDependency(bumpNpmDependency(base, { name: 'a', to: '1.2.0' }).text, { name: 'b', to: '2.0.5' }).text;
+    const r = restoreNpmDependency(bumped, base, 'a');
+    expect(r.restored).toEqual(['dependencies', 'devDependencies']);
+    expect(r.text).toBe(base.replace('~2.0.0', '~2.0.5'));
+  });
+
+  it('changes nothing when the dependency is as it was', () => {
+    expect(restoreNpmDependency(base, base, 'b')).toEqual({ text: base, restored: [] });
   });
 });

@@ -109,3 +109,30 @@ export function bumpNpmDependency(text: string, change: NpmDependencyChange): Bu
   }
   return { text: next, changed: edits.length > 0, edits, notes };
 }
+
+/**
+ * Puts back the declarations of `name` as they are in `originalText` (the base commit's
+ * package.json) into `text`, section by section, editing only the version string literals like
+ * {@link bumpNpmDependency}. Used when a target is not shipped (it failed, or the partial-success
+ * decision left it out) after its bump was already written.
+ * A section where `name` is declared in only one of the two texts is left as it is.
+ * @returns the new text and the sections restored.
+ * @throws ManifestParseError (MANIFEST_INVALID) when either text is not a JSON object.
+ */
+export function restoreNpmDependency(text: string, originalText: string, name: string): { text: string; restored: DependencySection[] } {
+  const manifest = parseManifest(text);
+  const original = parseManifest(originalText);
+  const replacements: Array<{ start: number; end: number; literal: string }> = [];
+  const restored: DependencySection[] = [];
+  for (const section of DEPENDENCY_SECTIONS) {
+    const now = findDeclaration(manifest, section, name);
+    const before = findDeclaration(original, section, name);
+    if (now === null || before === null || now.value === before.value) continue;
+    const start = now.node.offset + manifest.shift;
+    replacements.push({ start, end: start + now.node.length, literal: JSON.stringify(before.value) });
+    restored.push(section);
+  }
+  let next = text;
+  for (const r of replacements.sort((a, b) => b.start - a.start)) next = next.slice(0, r.start) + r.literal + next.slice(r.end);
+  return { text: next, restored };
+}

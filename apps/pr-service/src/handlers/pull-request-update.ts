@@ -1,0 +1,73 @@
+import type { CommandHandler } from '@remediation/messaging';
+import { InvalidInputError } from '@remediation/errors';
+import type { GithubClient } from '@remediation/github';
+import {
+  type Database,
+  ExecutionTargetEntity,
+  FeedbackEntity,
+  PatchVersionEntity,
+  PullRequestEntity,
+  executionTargetBody,
+  latestPlan,
+  loadExecution,
+  pullRequestFailed,
+} from '@remediation/persistence';
+import { pullRequestBody } from '../body.js';
+import { commentOnce } from '../comments.js';
+
+/**
+ * `pull_request.update`: after git-gateway pushed a new patch version to an open pull request
+ * (review iteration, rebase, or re-application on a moved base), refreshes the PR body and, for a
+ * review iteration or a re-application, replies on the PR with a link to the new version; then
+ * `pull_request.updated` moves the execution back to `pr_opened`. Plain rebases are noted in the
+ * history only (no comment noise). A redelivery does not comment twice (marker per version).
+ * @param onUpdated called after the transition (pr-service starts feedback that waited).
+ */
+export function pullRequestUpdateHandler(deps: { db: Database; github: GithubClient; onUpdated?: () => Promise<void> }): CommandHandler {
+  return {
+    kind: 'pull_request.update',
+    async handle(ctx) {
+      const { executionId, remediationId, pullRequestId } = ctx.payload;
+      if (!pullRequestId) throw new InvalidInputError('COMMAND_INVALID', 'pull_request.update without pullRequestId');
+      const em = deps.db.em();
+      const exec = await loadExecution(deps.db, executionId);
+      const pr = await em.findOneOrFail(PullRequestEntity, { id: pullRequestId });
+      if (pr.number == null) throw new InvalidInputError('PULL_REQUEST_NOT_OPEN', `pull request ${pullRequestId} has no number`);
+      const version = await em.findOneOrFail(PatchVersionEntity, { executionId, version: pr.patchVersion });
+      const feedback = version.feedbackId != null ? await em.findOne(FeedbackEntity, { id: version.feedbackId }) : null;
+      const targets = (await em.find(ExecutionTargetEntity, { executionId }, { orderBy: { name: 'asc' } })).map(executionTargetBody);
+      const [owner, repo] = pr.repository.split('/') as [string, string];
+      const octokit = await deps.github.forRepository(owner, repo);
+      ctx.heartbeat();
+      const body = pullRequestBody({ remediationId, executionId, tier: exec.tier ?? 'minimal', plan: await latestPlan(deps.db, remediationId), targets, agent: version.agent ?? null });
+      await octokit.rest.pulls.update({ owner, repo, pull_number: pr.number, body });
+      let reply: string | null = null;
+      const link = `${pr.url ?? ''}/commits/${version.sha}`;
+      if (feedback && feedback.source !== 'rebase') {
+        const changed = targets.filter((t) => t.reason?.startsWith('agent: ')).map((t) => `- \`${t.name}\`: ${t.reason!.slice(7)}`);
+        reply = [
+          `Addressed the review feedback in patch version ${version.version} ([${version.sha.slice(0, 7)}](${link})).`,
+          '',
+          `> ${feedback.text.split('\n')[0]}`,
+          ...(changed.length ? ['', ...changed] : []),
+          ...(version.agent ? ['', `<sub>${version.agent.turns} agent turns, ${version.agent.inputTokens + version.agent.outputTokens} tokens.</sub>`] : []),
+        ].join('\n');
+      } else if (feedback) {
+        reply = `The base branch moved and the previous version no longer applied cleanly, so the patch was re-applied on \`${pr.baseBranch}\` as patch version ${version.version} ([${version.sha.slice(0, 7)}](${link})).`;
+      }
+      if (reply) await commentOnce(octokit, { owner, repo, number: pr.number }, `update:${executionId}:v${version.version}`, reply);
+      await ctx.transition({
+        executionId,
+        event: { type: 'pull_request.updated', pullRequestId },
+        details: { patchVersion: version.version, sha: version.sha, reason: feedback ? feedback.source : 'rebase', commented: reply !== null },
+        mutate: async (tx) => {
+          await tx.nativeUpdate(PullRequestEntity, { id: pullRequestId }, { state: 'open', headSha: version.sha, lastError: null, updatedAt: new Date() });
+        },
+      });
+      await deps.onUpdated?.();
+    },
+    async giveUp(ctx, error) {
+      await ctx.transition(pullRequestFailed(ctx.payload.executionId, ctx.payload.pullRequestId, error));
+    },
+  };
+}

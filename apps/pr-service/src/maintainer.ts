@@ -1,0 +1,311 @@
+import { type AgentConfig, type FeedbackItem, triageFeedback } from '@remediation/agent';
+import type { PullRequestCheck } from '@remediation/contracts';
+import { InvalidTransitionError, describeError } from '@remediation/errors';
+import type { GithubClient, GithubOctokit, VerifiedWebhook } from '@remediation/github';
+import {
+  type Database,
+  ExecutionEntity,
+  PatchVersionEntity,
+  PullRequestEntity,
+  ReviewFeedbackEntity,
+  applyTransition,
+  recordHistory,
+  startFeedbackIteration,
+} from '@remediation/persistence';
+import type { Logger } from 'pino';
+import { MARKER, commentOnce } from './comments.js';
+
+/** A pull request record as the maintainer reads it. */
+type PullRecord = Record<string, any>;
+
+/** A feedback item with the provider's id. */
+export interface ProviderFeedback extends FeedbackItem {
+  providerId: number;
+}
+
+/** Dependencies of the {@link PullRequestMaintainer}. */
+export interface MaintainerDeps {
+  db: Database;
+  github: GithubClient;
+  agent: AgentConfig;
+  worker: string;
+  logger: Logger;
+  /** Logins of this service (its comments are never feedback). */
+  botLogins: string[];
+  /** Commit author e-mail of git-gateway's commits: any other author or committer is a person. */
+  commitAuthorEmail: string;
+  /** Feed failing check runs of the head SHA to the agent as feedback. */
+  feedFailingChecks: boolean;
+}
+
+const OPEN_STATES = ['open', 'rebase_failed'];
+
+/**
+ * Keeps open pull requests mergeable and answers their reviewers, from webhooks or polling (the
+ * same code path): learns that the base branch moved and asks for a rebase (`rebase.requested`),
+ * unless a person pushed to the branch (then it stops and says so on the PR); stores every comment,
+ * review and check result once (by the provider's id), triages it (rules, then the agent), and
+ * starts an iteration for actionable feedback (`feedback.received` → `changes_requested`); records
+ * merged/closed PRs (`pull_request.closed`) and check runs.
+ */
+export class PullRequestMaintainer {
+  constructor(private readonly deps: MaintainerDeps) {}
+
+  /**
+   * Handles one verified webhook delivery. A delivery id seen before has no effect.
+   * @returns what was done, for the HTTP answer and logs.
+   */
+  async handleWebhook(hook: VerifiedWebhook): Promise<'duplicate' | 'ignored' | 'handled'> {
+    const p = hook.payload as Record<string, any>;
+    const inserted = await this.deps.db
+      .em()
+      .getConnection()
+      .execute<Array<{ delivery_id: string }>>(
+        'insert into webhook_deliveries (delivery_id, event, action) values (?, ?, ?) on conflict do nothing returning delivery_id',
+        [hook.deliveryId, hook.event, typeof p['action'] === 'string' ? p['action'] : null],
+      );
+    if (inserted.length === 0) return 'duplicate';
+    const repository = String(p['repository']?.full_name ?? '');
+    switch (hook.event) {
+      case 'push': {
+        const branch = String(p['ref'] ?? '').replace(/^refs\/heads\//, '');
+        const prs = await this.deps.db.em().find(PullRequestEntity, { repository, baseBranch: branch, state: { $in: OPEN_STATES as never } });
+        for (const pr of prs) await this.checkBase(pr);
+        return prs.length ? 'handled' : 'ignored';
+      }
+      case 'pull_request': {
+        const pr = await this.find(repository, p['pull_request']?.number);
+        if (!pr) return 'ignored';
+        if (p['action'] === 'closed') await this.closed(pr, Boolean(p['pull_request']?.merged));
+        else if (p['action'] === 'synchronize') await this.checkForeignHead(pr, String(p['pull_request']?.head?.sha ?? ''));
+        return 'handled';
+      }
+      case 'pull_request_review': {
+        const pr = await this.find(repository, p['pull_request']?.number);
+        if (!pr || p['action'] !== 'submitted') return 'ignored';
+        const r = p['review'];
+        await this.feedback(pr, { kind: 'review', providerId: Number(r.id), author: String(r.user?.login ?? ''), body: String(r.body ?? ''), state: String(r.state ?? '').toUpperCase() });
+        return 'handled';
+      }
+      case 'pull_request_review_comment': {
+        const pr = await this.find(repository, p['pull_request']?.number);
+        if (!pr || p['action'] !== 'created') return 'ignored';
+        const c = p['comment'];
+        await this.feedback(pr, { kind: 'review_comment', providerId: Number(c.id), author: String(c.user?.login ?? ''), body: String(c.body ?? ''), path: c.path ?? null, line: c.line ?? null });
+        return 'handled';
+      }
+      case 'issue_comment': {
+        if (!p['issue']?.pull_request || p['action'] !== 'created') return 'ignored';
+        const pr = await this.find(repository, p['issue']?.number);
+        if (!pr) return 'ignored';
+        const c = p['comment'];
+        await this.feedback(pr, { kind: 'issue_comment', providerId: Number(c.id), author: String(c.user?.login ?? ''), body: String(c.body ?? '') });
+        return 'handled';
+      }
+      case 'check_run':
+      case 'check_suite': {
+        const sha = String(p['check_run']?.head_sha ?? p['check_suite']?.head_sha ?? '');
+        const prs = await this.deps.db.em().find(PullRequestEntity, { repository, headSha: sha });
+        for (const pr of prs) await this.checks(pr);
+        return prs.length ? 'handled' : 'ignored';
+      }
+      default:
+        return 'ignored';
+    }
+  }
+
+  /**
+   * One polling pass over every open pull request (the fallback when no webhook is configured):
+   * PR state, base branch, reviews and comments, check runs; then pending actionable feedback.
+   */
+  async pollOnce(): Promise<void> {
+    const prs = await this.deps.db.em().find(PullRequestEntity, { state: { $in: OPEN_STATES as never }, number: { $ne: null } });
+    for (const pr of prs) {
+      try {
+        const { octokit, owner, repo } = await this.client(pr);
+        const remote = (await octokit.rest.pulls.get({ owner, repo, pull_number: pr.number! })).data;
+        if (remote.state === 'closed') {
+          await this.closed(pr, Boolean(remote.merged));
+          continue;
+        }
+        await this.checkForeignHead(pr, remote.head.sha);
+        await this.checkBase(pr);
+        for (const r of (await octokit.rest.pulls.listReviews({ owner, repo, pull_number: pr.number!, per_page: 100 })).data) {
+          await this.feedback(pr, { kind: 'review', providerId: r.id, author: r.user?.login ?? '', body: r.body ?? '', state: r.state });
+        }
+        for (const c of (await octokit.rest.pulls.listReviewComments({ owner, repo, pull_number: pr.number!, per_page: 100 })).data) {
+          await this.feedback(pr, { kind: 'review_comment', providerId: c.id, author: c.user?.login ?? '', body: c.body, path: c.path, line: c.line ?? null });
+        }
+        for (const c of (await octokit.rest.issues.listComments({ owner, repo, issue_number: pr.number!, per_page: 100 })).data) {
+          await this.feedback(pr, { kind: 'issue_comment', providerId: c.id, author: c.user?.login ?? '', body: c.body ?? '' });
+        }
+        await this.checks(pr);
+      } catch (err) {
+        this.deps.logger.warn({ pullRequestId: pr.id, err: describeError(err) }, 'polling a pull request failed; next pass retries');
+      }
+    }
+    await this.startPending();
+  }
+
+  /** Starts the iterations of actionable feedback that arrived while its execution was busy. */
+  async startPending(): Promise<void> {
+    const pending = await this.deps.db.em().find(ReviewFeedbackEntity, { actionable: true, feedbackId: null }, { orderBy: { id: 'asc' } });
+    for (const item of pending) {
+      const exec = await this.deps.db.em().findOne(ExecutionEntity, { id: item.executionId });
+      if (exec?.state === 'pr_opened') await this.startIteration(item);
+    }
+  }
+
+  private async find(repository: string, number: unknown): Promise<PullRecord | null> {
+    if (typeof number !== 'number') return null;
+    return (await this.deps.db.em().findOne(PullRequestEntity, { repository, number })) as PullRecord | null;
+  }
+
+  private async client(pr: PullRecord): Promise<{ octokit: GithubOctokit; owner: string; repo: string }> {
+    const [owner, repo] = pr.repository.split('/') as [string, string];
+    return { octokit: await this.deps.github.forRepository(owner, repo), owner, repo };
+  }
+
+  /**
+   * When the base branch's head is not the base of the PR's version, asks for a rebase, unless
+   * rebasing stopped or the execution is busy (the next event or pass asks again).
+   */
+  async checkBase(pr: PullRecord): Promise<void> {
+    if (pr.rebaseStopped || pr.number == null) return;
+    const exec = await this.deps.db.em().findOne(ExecutionEntity, { id: pr.executionId });
+    if (exec?.state !== 'pr_opened' || exec.pullRequestId !== pr.id) return;
+    const { octokit, owner, repo } = await this.client(pr);
+    const head = (await octokit.rest.repos.getBranch({ owner, repo, branch: pr.baseBranch })).data.commit.sha;
+    const version = await this.deps.db.em().findOne(PatchVersionEntity, { executionId: pr.executionId, version: pr.patchVersion });
+    if (!version || version.baseCommit === head) return;
+    // A re-application on this very head already failed (said on the PR): wait for the next move.
+    if (pr.state === 'rebase_failed' && exec.baseCommit === head) return;
+    if (await this.foreignCommits(pr, octokit, owner, repo)) return;
+    try {
+      await applyTransition(this.deps.db, {
+        executionId: pr.executionId,
+        event: { type: 'rebase.requested', reason: `${pr.baseBranch} moved to ${head.slice(0, 12)}` },
+        worker: this.deps.worker,
+        details: { pullRequestId: pr.id, baseBranch: pr.baseBranch, head, fromVersion: pr.patchVersion, fromBase: version.baseCommit },
+      });
+    } catch (err) {
+      if (!(err instanceof InvalidTransitionError)) throw err; // raced with another event: fine
+    }
+  }
+
+  /**
+   * Whether a person pushed to the PR branch: a commit whose author or committer is not this
+   * service. Then rebasing stops (a force-push would drop their work) and the PR says why.
+   */
+  private async foreignCommits(pr: PullRecord, octokit: GithubOctokit, owner: string, repo: string): Promise<boolean> {
+    const commits = (await octokit.rest.pulls.listCommits({ owner, repo, pull_number: pr.number!, per_page: 100 })).data;
+    const ours = this.deps.commitAuthorEmail.toLowerCase();
+    const foreign = commits.filter((c) => (c.commit.author?.email ?? '').toLowerCase() !== ours || (c.commit.committer?.email ?? '').toLowerCase() !== ours);
+    if (foreign.length === 0) return false;
+    const who = [...new Set(foreign.map((c) => c.commit.author?.name ?? c.commit.author?.email ?? 'someone'))].join(', ');
+    await this.stopRebasing(pr, `${who} pushed ${foreign.length} commit(s) to ${pr.headBranch} (${foreign.map((c) => c.sha.slice(0, 7)).join(', ')})`);
+    return true;
+  }
+
+  /** A head SHA that is none of our versions means someone pushed to the branch. */
+  private async checkForeignHead(pr: PullRecord, headSha: string): Promise<void> {
+    if (!headSha || pr.rebaseStopped || headSha === pr.headSha) return;
+    const ours = await this.deps.db.em().findOne(PatchVersionEntity, { executionId: pr.executionId, sha: headSha });
+    if (ours) return;
+    const { octokit, owner, repo } = await this.client(pr);
+    await this.foreignCommits(pr, octokit, owner, repo);
+  }
+
+  private async stopRebasing(pr: PullRecord, reason: string): Promise<void> {
+    await this.deps.db.em().nativeUpdate(PullRequestEntity, { id: pr.id }, { rebaseStopped: reason, updatedAt: new Date() });
+    pr.rebaseStopped = reason;
+    await recordHistory(this.deps.db, { executionId: pr.executionId, event: 'pull_request.rebase_stopped', worker: this.deps.worker, details: { pullRequestId: pr.id, reason } });
+    const { octokit, owner, repo } = await this.client(pr);
+    await commentOnce(octokit, { owner, repo, number: pr.number! }, `stop:${pr.id}`, `I will no longer rebase this pull request: ${reason}. Rebasing would overwrite those commits; please keep the branch up to date yourself.`);
+  }
+
+  private async closed(pr: PullRecord, merged: boolean): Promise<void> {
+    await this.deps.db.em().nativeUpdate(PullRequestEntity, { id: pr.id }, { state: merged ? 'merged' : 'closed', updatedAt: new Date() });
+    try {
+      await applyTransition(this.deps.db, {
+        executionId: pr.executionId,
+        event: { type: 'pull_request.closed', merged },
+        worker: this.deps.worker,
+        details: { pullRequestId: pr.id, number: pr.number, merged },
+      });
+    } catch (err) {
+      if (!(err instanceof InvalidTransitionError)) throw err;
+    }
+  }
+
+  /** Reads the check runs of the PR's head SHA and stores them on the record. */
+  private async checks(pr: PullRecord): Promise<void> {
+    if (!pr.headSha) return;
+    const { octokit, owner, repo } = await this.client(pr);
+    const runs = (await octokit.rest.checks.listForRef({ owner, repo, ref: pr.headSha, per_page: 100 })).data.check_runs;
+    const checks: PullRequestCheck[] = runs.map((r) => ({ name: r.name, status: r.status, conclusion: r.conclusion ?? null, headSha: r.head_sha, url: r.html_url ?? null }));
+    await this.deps.db.em().nativeUpdate(PullRequestEntity, { id: pr.id }, { checks, updatedAt: new Date() });
+    if (!this.deps.feedFailingChecks) return;
+    for (const r of runs) {
+      if (r.status !== 'completed' || !['failure', 'timed_out'].includes(r.conclusion ?? '')) continue;
+      const summary = [r.output?.title, r.output?.summary].filter(Boolean).join(': ');
+      await this.feedback(pr, { kind: 'check_run', providerId: r.id, author: r.app?.slug ?? 'checks', body: `Check "${r.name}" ${r.conclusion} on ${r.head_sha.slice(0, 7)}${summary ? `: ${summary}` : ''}`, state: r.conclusion ?? null });
+    }
+  }
+
+  /**
+   * Stores one piece of feedback (once: the provider's id is unique), triages it and, when
+   * actionable and the execution is idle on its open PR, starts an iteration.
+   */
+  async feedback(pr: PullRecord, item: ProviderFeedback): Promise<void> {
+    if (this.deps.botLogins.includes(item.author) || item.body.includes(MARKER)) return; // our own comments
+    const inserted = await this.deps.db
+      .em()
+      .getConnection()
+      .execute<Array<{ id: string }>>(
+        `insert into review_feedback (pull_request_id, execution_id, kind, provider_id, author, body, path, line)
+         values (?, ?, ?, ?, ?, ?, ?, ?) on conflict (kind, provider_id) do nothing returning id`,
+        [pr.id, pr.executionId, item.kind, item.providerId, item.author, item.body, item.path ?? null, item.line ?? null],
+      );
+    if (inserted.length === 0) return; // seen before (webhook redelivery, or polling after a webhook)
+    const id = Number(inserted[0]!.id);
+    const agent = this.deps.agent.agent;
+    const triage = await triageFeedback({
+      client: agent?.client ?? null,
+      model: agent?.model ?? 'none',
+      item,
+      pullRequest: `${pr.repository}#${pr.number}: dependency upgrades of execution ${pr.executionId} (patch version ${pr.patchVersion})`,
+      ignoredAuthors: this.deps.botLogins,
+      ...(agent ? { stream: agent.stream, retry: agent.retry } : {}),
+    });
+    await this.deps.db.em().nativeUpdate(ReviewFeedbackEntity, { id }, { actionable: triage.actionable, reasoning: triage.actionable ? `${triage.reasoning}\nRequest: ${triage.request}` : triage.reasoning, triagedBy: triage.decidedBy });
+    await recordHistory(this.deps.db, {
+      executionId: pr.executionId,
+      event: 'feedback.triaged',
+      worker: this.deps.worker,
+      details: { pullRequestId: pr.id, kind: item.kind, author: item.author, actionable: triage.actionable, decidedBy: triage.decidedBy, reasoning: triage.reasoning },
+    });
+    if (!triage.actionable) return;
+    const row = await this.deps.db.em().findOneOrFail(ReviewFeedbackEntity, { id });
+    const exec = await this.deps.db.em().findOne(ExecutionEntity, { id: pr.executionId });
+    if (exec?.state === 'pr_opened') await this.startIteration(row, triage.request);
+  }
+
+  private async startIteration(row: Record<string, any>, request?: string): Promise<void> {
+    const text = request && request !== row.body ? `${request}\n\nThe reviewer (${row.author}) wrote:\n${row.body}` : `The reviewer (${row.author}) wrote:\n${row.body}`;
+    try {
+      await startFeedbackIteration(this.deps.db, {
+        executionId: row.executionId,
+        worker: this.deps.worker,
+        source: 'github',
+        text,
+        comments: row.path ? [{ path: row.path, ...(row.line ? { line: row.line } : {}), body: row.body }] : [],
+        onStored: async (tx, feedbackId) => {
+          await tx.nativeUpdate(ReviewFeedbackEntity, { id: row.id }, { feedbackId });
+        },
+      });
+    } catch (err) {
+      if (!(err instanceof InvalidTransitionError)) throw err; // busy: startPending picks it up later
+    }
+  }
+}
