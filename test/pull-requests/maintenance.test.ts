@@ -61,7 +61,7 @@ beforeAll(async () => {
     'prs',
     { ACK_WAIT_MS: '5000', RECONCILE_STALE_MS: '300000' },
     {
-      githubApp: process.env['TEST_NO_GITHUB_APP'] !== '1',
+      githubApp: true,
       serviceEnv: {
         patcher: AGENT_ENV(),
         'pr-service': { ...AGENT_ENV(), GITHUB_WEBHOOK_SECRET: SECRET, PR_POLL_INTERVAL_MS: '0', GITHUB_BOT_LOGINS: 'github-local' },

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
+import { TERMINAL_STATES } from '@remediation/contracts';
 import { fixturePath } from '@remediation/testing';
 import { type TestEnvironment, git, makeRemote } from './environment.js';
 
@@ -31,7 +32,7 @@ export async function waitFor(env: TestEnvironment, path: string, done: (b: any)
 }
 
 /** States after which nothing happens without a user. */
-export const SETTLED = new Set(['plan_generated', 'planner_failed', 'planner_cancelled', 'patch_generated', 'patch_failed', 'patch_cancelled', 'pr_opened', 'pr_failed']);
+export const SETTLED: ReadonlySet<string> = TERMINAL_STATES;
 
 let counter = 0;
 

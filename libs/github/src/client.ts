@@ -94,9 +94,9 @@ export interface GithubClient {
  */
 export function createGithubClient(options: GithubClientOptions): GithubClient {
   const retries = options.rateLimitRetries ?? 3;
-  const make = (token: string): GithubOctokit =>
+  const make = (token?: string): GithubOctokit =>
     new GithubOctokit({
-      auth: token,
+      ...(token === undefined ? {} : { auth: token }),
       baseUrl: options.apiUrl,
       request: { timeout: options.timeoutMs ?? 30_000 },
       throttle: {
@@ -113,7 +113,7 @@ export function createGithubClient(options: GithubClientOptions): GithubClient {
   const auth = options.auth;
   const appAuth =
     auth.kind === 'app'
-      ? createAppAuth({ appId: auth.appId, privateKey: auth.privateKey, request: new GithubOctokit({ baseUrl: options.apiUrl }).request })
+      ? createAppAuth({ appId: auth.appId, privateKey: auth.privateKey, request: make().request })
       : null;
   const mint = async (owner: string, repo: string): Promise<string> => {
     if (auth.kind === 'token') return auth.token;
@@ -121,7 +121,7 @@ export function createGithubClient(options: GithubClientOptions): GithubClient {
       let installationId = auth.installationId;
       if (installationId === undefined) {
         const { token: jwt } = await appAuth!({ type: 'app' });
-        const lookup = new GithubOctokit({ auth: jwt, baseUrl: options.apiUrl });
+        const lookup = make(jwt);
         try {
           installationId = (await lookup.rest.apps.getRepoInstallation({ owner, repo })).data.id;
         } catch (err) {
