@@ -80,12 +80,19 @@ describe('processes killed and paused', () => {
     expect(e.patchVersions).toBe(1);
     expect(e.transitions['patch_running/committing']).toBe(1);
     const edits = (await attempts(id)).filter((a) => a.step === 'editing');
-    expect(edits.map((a) => [a.delivery_count, a.outcome])).toEqual([
-      [1, 'fenced'],
-      [2, 'succeeded'],
-    ]);
+    // The killed delivery was fenced by the next claim; the last one succeeded. On a loaded machine
+    // a slow redelivery may also outlive ACK_WAIT (2 s here) and be fenced by a later one: every
+    // attempt but the last is fenced, never a second success.
+    expect(edits.length).toBeGreaterThanOrEqual(2);
+    expect(edits.map((a) => a.outcome)).toEqual([...edits.slice(1).map(() => 'fenced'), 'succeeded']);
+    // The same command, delivered again by JetStream (not re-issued): one patch.apply was ever
+    // written. Delivery counts are JetStream's to report: a delivery to a client that is gone may
+    // be taken back as not delivered (nats-server `didNotDeliver`), so a redelivery may count 1.
+    const published = await sql(env, `select count(*)::int as n from outbox where subject like 'remediation.cmd.v1.patch.apply.%' and payload->>'executionId' = $1`, [id]);
+    expect(published[0].n).toBe(1);
+    expect(edits[0]!.delivery_count).toBe(1);
     const history = await api(env, `/v1/executions/${id}/history`);
-    expect(history.body.attempts.filter((a: any) => a.step === 'editing').map((a: any) => a.deliveryCount)).toEqual([1, 2]);
+    expect(history.body.attempts.filter((a: any) => a.step === 'editing')).toHaveLength(edits.length);
   }, 120_000);
 
   it('3. a paused worker loses its lease; another finishes; the late commit is refused by the fence', async () => {

@@ -2,7 +2,7 @@ import type Anthropic from '@anthropic-ai/sdk';
 import { z } from 'zod';
 import { AgentResponseInvalidError } from './errors.js';
 import { createMessage, type ModelRetryEvent, type ModelRetryOptions } from './model-call.js';
-import { type AgentTool, toApiTool } from './tool.js';
+import { type AgentTool, defineTool, toApiTool } from './tool.js';
 
 /** Request settings shared by the one-shot decisions (partial success, triage). */
 export interface ForcedToolCallOptions {
@@ -49,4 +49,19 @@ export async function callForcedTool<S extends z.ZodType>(
   const parsed = request.schema.safeParse(call.input);
   if (!parsed.success) throw new AgentResponseInvalidError(`${request.tool.name} input is invalid: ${z.prettifyError(parsed.error)}`);
   return parsed.data;
+}
+
+/**
+ * A tool whose only effect is to record its (validated) input: the answer of a forced tool call.
+ * `run` answers `recorded`; the caller reads the input from {@link callForcedTool}'s result.
+ */
+export function recordingTool<S extends z.ZodType>(name: string, description: string, inputSchema: S): AgentTool<z.output<S>> {
+  return defineTool({
+    name,
+    description,
+    inputSchema,
+    async run() {
+      return 'recorded';
+    },
+  });
 }

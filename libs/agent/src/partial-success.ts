@@ -1,10 +1,9 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import type { Severity } from '@remediation/contracts';
 import { z } from 'zod';
-import { callForcedTool } from './forced-tool.js';
+import { callForcedTool, recordingTool } from './forced-tool.js';
 import type { ModelRetryEvent, ModelRetryOptions } from './model-call.js';
 import { renderPrompt } from './prompts.js';
-import { defineTool } from './tool.js';
 
 /** One target's result as the decision sees it. */
 export interface DecisionTarget {
@@ -80,14 +79,7 @@ const DecisionInput = z.strictObject({
 });
 
 /** The forced tool of the decision ("Forcing tool use": `tool_choice: { type: 'tool' }`). */
-const decisionTool = defineTool({
-  name: 'decide_partial_success',
-  description: 'Record the decision on shipping a partially successful remediation.',
-  inputSchema: DecisionInput,
-  async run() {
-    return 'recorded';
-  },
-});
+const decisionTool = recordingTool('decide_partial_success', 'Record the decision on shipping a partially successful remediation.', DecisionInput);
 
 function describeTarget(t: DecisionTarget): string {
   const advisories = t.advisories.map((a) => `${a.id} [${a.severity}]`).join(', ') || 'none';

@@ -1,9 +1,8 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { z } from 'zod';
-import { callForcedTool } from './forced-tool.js';
+import { callForcedTool, recordingTool } from './forced-tool.js';
 import type { ModelRetryEvent, ModelRetryOptions } from './model-call.js';
 import { renderPrompt } from './prompts.js';
-import { defineTool } from './tool.js';
 
 /** A piece of feedback read from the pull-request provider. */
 export interface FeedbackItem {
@@ -50,14 +49,7 @@ const TriageInput = z.strictObject({
 });
 
 /** The forced tool of the triage ("Forcing tool use": `tool_choice: { type: 'tool' }`). */
-const triageTool = defineTool({
-  name: 'triage_feedback',
-  description: 'Record whether the feedback asks for a change to the pull request.',
-  inputSchema: TriageInput,
-  async run() {
-    return 'recorded';
-  },
-});
+const triageTool = recordingTool('triage_feedback', 'Record whether the feedback asks for a change to the pull request.', TriageInput);
 
 /**
  * Decides whether review feedback is actionable (a request for a code change) or not (a question,
