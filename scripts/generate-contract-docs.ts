@@ -3,6 +3,7 @@
  * `@remediation/contracts` (zod 4's `z.toJSONSchema`, JSON Schema draft 2020-12):
  *
  *   docs/schemas/remediation.execution.v1.schema.json      ExecutionEvent (public events)
+ *   docs/schemas/remediation.feedback-triaged.v1.schema.json FeedbackTriagedEvent (public events)
  *   docs/schemas/remediation.command.v1.schema.json        CommandPayload (internal, versioned)
  *   docs/schemas/remediation.planner-output.v1.schema.json PlannerOutput
  *
@@ -19,7 +20,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { CommandPayload, ExecutionEvent, PlannerOutput } from '@remediation/contracts';
+import { CommandPayload, ExecutionEvent, FeedbackTriagedEvent, PlannerOutput } from '@remediation/contracts';
 import { z } from 'zod';
 
 const repoRoot = resolve(import.meta.dirname, '..');
@@ -46,6 +47,15 @@ const CONTRACTS: readonly ContractDoc[] = [
       'one per execution state change. Additive fields may appear within v1; a breaking change gets new subjects ' +
       'and a new `schema` value. See docs/events.md.',
     schema: ExecutionEvent,
+  },
+  {
+    name: FeedbackTriagedEvent.shape.schema.value,
+    title: 'FeedbackTriagedEvent',
+    description:
+      'Public event published on `remediation.evt.v1.feedback.triaged` in the JetStream stream REMEDIATION_EVENTS, ' +
+      'once per review, review comment, PR comment or failing check stored from an open pull request, with the ' +
+      'triage (actionable or not, and why). Additive fields may appear within v1. See docs/events.md.',
+    schema: FeedbackTriagedEvent,
   },
   {
     name: 'remediation.command.v1',

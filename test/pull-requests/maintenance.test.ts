@@ -4,6 +4,9 @@ import { randomUUID } from 'node:crypto';
 import { Octokit } from '@octokit/rest';
 import { Webhooks } from '@octokit/webhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jetstream } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { FEEDBACK_TRIAGED_SUBJECT, FeedbackTriagedEvent } from '@remediation/contracts';
 import { createGithubClient } from '@remediation/github';
 import { fixturePath } from '@remediation/testing';
 import type { ScriptTurn } from '@remediation/messages-api-local';
@@ -29,6 +32,16 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 
 const useScript = (script: ScriptTurn[]) => model.use(script);
+
+/** Polls `query` until it returns rows (10 s at most). */
+async function waitForRows(query: string): Promise<any[]> {
+  for (let i = 0; i < 100; i++) {
+    const rows = await sql(env, query);
+    if (rows.length > 0) return rows;
+    await sleep(100);
+  }
+  return [];
+}
 
 /** A payload of `event` from @octokit/webhooks-examples (optionally of `action`), deep-copied. */
 function example(event: string, action?: string): Record<string, any> {
@@ -64,7 +77,15 @@ beforeAll(async () => {
       githubApp: true,
       serviceEnv: {
         patcher: AGENT_ENV(),
-        'pr-service': { ...AGENT_ENV(), GITHUB_WEBHOOK_SECRET: SECRET, PR_POLL_INTERVAL_MS: '0', GITHUB_BOT_LOGINS: 'github-local' },
+        'pr-service': {
+          ...AGENT_ENV(),
+          GITHUB_WEBHOOK_SECRET: SECRET,
+          PR_POLL_INTERVAL_MS: '0',
+          GITHUB_BOT_LOGINS: 'github-local',
+          AGENT_API_MAX_RETRIES: '0',
+          AGENT_OVERLOADED_RETRIES: '0',
+          PR_TRIAGE_RETRY_MS: '2000',
+        },
       },
     },
   );
@@ -152,6 +173,42 @@ describe('an open pull request, kept mergeable and answering its reviewers', () 
     server.assertDone();
   }, 60_000);
 
+  it('a triage cut off by an unreachable model is retried later; the delivery GitHub redelivers has no second effect; one public event', async () => {
+    await model.current()?.close(); // the model is unreachable
+    const p = repoPayload(example('issue_comment', 'created'));
+    p['issue'] = { ...p['issue'], number, pull_request: { url: `x/pulls/${number}` } };
+    p['comment'] = { ...p['comment'], id: 50_002, body: 'Why cookie 0.7.0 and not 1.x?', user: { ...p['comment'].user, login: 'bob' } };
+    const failed = await deliver('issue_comment', p);
+    expect(failed.status).toBe(500); // GitHub shows the delivery failed
+    const stored = await sql(env, 'select id, actionable from review_feedback where provider_id = 50002');
+    expect(stored).toEqual([{ id: expect.anything(), actionable: null }]);
+
+    const server = await useScript([
+      { content: [{ type: 'tool_use', name: 'triage_feedback', input: { actionable: false, reasoning: 'A question about the chosen version; no change is asked.', request: '' } }] },
+    ]);
+    // GitHub's redelivery of the failed delivery is handled (it was not recorded as seen)...
+    expect((await deliver('issue_comment', p, failed.deliveryId)).body.outcome).toBe('handled');
+    // ...and the pending pass triages the stored item once its claim is old (PR_TRIAGE_RETRY_MS).
+    const after = await waitFor(env, `/v1/executions/${executionId}`, (b) => b.reviews.some((r: any) => r.author === 'bob' && r.actionable !== null), 30_000);
+    expect(after.reviews.find((r: any) => r.author === 'bob')).toMatchObject({ actionable: false, triagedBy: 'model' });
+    expect(after.state).toBe('pr_opened');
+    expect((await deliver('issue_comment', p, failed.deliveryId)).body.outcome).toBe('duplicate');
+
+    // The public event, once, on the event stream.
+    const id = Number(stored[0].id);
+    const outbox = await waitForRows(`select published_at from outbox where msg_id = 'feedback.triaged:${id}' and published_at is not null`);
+    expect(outbox).toHaveLength(1);
+    const nc = await connect({ servers: env.nats.url });
+    try {
+      const msg = await (await jetstream(nc).streams.get('REMEDIATION_EVENTS')).getMessage({ last_by_subj: FEEDBACK_TRIAGED_SUBJECT });
+      const event = FeedbackTriagedEvent.parse(msg!.json());
+      expect(event).toMatchObject({ executionId, pullRequest: { number }, feedback: { id, kind: 'issue_comment', author: 'bob' }, actionable: false, decidedBy: 'model' });
+    } finally {
+      await nc.close();
+    }
+    server.assertDone();
+  }, 90_000);
+
   it('an actionable review → a new version that addresses it → the PR is updated with a reply linking it; a duplicate delivery has no second effect', async () => {
     const server = await useScript([
       { content: [{ type: 'tool_use', name: 'triage_feedback', input: { actionable: true, reasoning: 'Asks for a code change.', request: 'Add a comment in index.js saying why the dependencies were upgraded.' } }] },
@@ -194,7 +251,7 @@ describe('an open pull request, kept mergeable and answering its reviewers', () 
     const again = await execution();
     expect(again.patchVersions).toHaveLength(2);
     expect(again.state).toBe('pr_opened');
-    expect((await sql(env, 'select count(*)::int as n from review_feedback where execution_id = $1', [executionId]))[0].n).toBe(2);
+    expect((await sql(env, 'select count(*)::int as n from review_feedback where execution_id = $1', [executionId]))[0].n).toBe(3); // 2 comments, 1 review
     expect(model.current()!.requests).toHaveLength(0);
   }, 180_000);
 

@@ -25,6 +25,8 @@ const PrEnv = BaseEnv.extend(GithubEnv.shape)
     COMMIT_AUTHOR_EMAIL: z.string().email().default('remediation-bot@users.noreply.local'),
     /** Feed failing check runs of the head SHA to the agent as feedback. */
     PR_FEED_FAILING_CHECKS: flag.default(false),
+    /** A triage of PR feedback cut off (crash, model failing after retries) is retried after this, ms. */
+    PR_TRIAGE_RETRY_MS: z.coerce.number().int().positive().default(60_000),
     /** Interface the webhook endpoint listens on (port: HEALTH_PORT). */
     HTTP_HOST: z.string().default('127.0.0.1'),
   });
@@ -33,6 +35,8 @@ const env = loadEnv(PrEnv);
 const github = createGithubClient({ apiUrl: env.GITHUB_API_URL, auth: githubAuthFromEnv(env) });
 const agent = agentConfigFromEnv(env);
 const pollMs = env.PR_POLL_INTERVAL_MS ?? (env.GITHUB_WEBHOOK_SECRET ? 0 : 60_000);
+/** Interval of the pass that finishes unfinished triages when polling is off, ms. */
+const PENDING_INTERVAL_MS = Math.min(30_000, env.PR_TRIAGE_RETRY_MS);
 let maintainer: PullRequestMaintainer | null = null;
 
 await runMain(() => ({
@@ -48,6 +52,7 @@ await runMain(() => ({
       botLogins: env.GITHUB_BOT_LOGINS.split(',').map((s) => s.trim()).filter(Boolean),
       commitAuthorEmail: env.COMMIT_AUTHOR_EMAIL,
       feedFailingChecks: env.PR_FEED_FAILING_CHECKS,
+      triageRetryMs: env.PR_TRIAGE_RETRY_MS,
     });
     return [
       pullRequestOpenHandler({ db: ctx.db, worker: ctx.worker, github }),
@@ -79,11 +84,13 @@ await runMain(() => ({
     return app;
   },
   start: async (ctx) => {
-    if (pollMs === 0) return;
+    // Polling reads every open PR from GitHub; without it (webhooks), a lighter pass still
+    // finishes what webhook handling left (unfinished triages, feedback that waited).
+    const pass = pollMs > 0 ? () => maintainer!.pollOnce() : () => maintainer!.startPending();
     let running: Promise<void> = Promise.resolve();
     const timer = setInterval(() => {
-      running = running.then(() => maintainer!.pollOnce()).catch((err) => ctx.logger.warn({ err: describeError(err) }, 'poll pass failed'));
-    }, pollMs);
+      running = running.then(pass).catch((err) => ctx.logger.warn({ err: describeError(err) }, 'maintenance pass failed'));
+    }, pollMs > 0 ? pollMs : PENDING_INTERVAL_MS);
     return async () => {
       clearInterval(timer);
       await running;

@@ -1,5 +1,5 @@
 import { type AgentConfig, type FeedbackItem, triageFeedback } from '@remediation/agent';
-import type { PullRequestCheck } from '@remediation/contracts';
+import { FEEDBACK_TRIAGED_SUBJECT, FeedbackTriagedEvent, type PullRequestCheck } from '@remediation/contracts';
 import { InvalidTransitionError, describeError } from '@remediation/errors';
 import type { GithubClient, GithubOctokit, VerifiedWebhook } from '@remediation/github';
 import {
@@ -36,9 +36,12 @@ export interface MaintainerDeps {
   commitAuthorEmail: string;
   /** Feed failing check runs of the head SHA to the agent as feedback. */
   feedFailingChecks: boolean;
+  /** A triage claimed longer ago than this (ms) and not finished is retried; default 60 000. */
+  triageRetryMs?: number;
 }
 
 const OPEN_STATES = ['open', 'rebase_failed'];
+
 
 /**
  * Keeps open pull requests mergeable and answers their reviewers, from webhooks or polling (the
@@ -49,7 +52,11 @@ const OPEN_STATES = ['open', 'rebase_failed'];
  * merged/closed PRs (`pull_request.closed`) and check runs.
  */
 export class PullRequestMaintainer {
-  constructor(private readonly deps: MaintainerDeps) {}
+  private readonly triageRetryMs: number;
+
+  constructor(private readonly deps: MaintainerDeps) {
+    this.triageRetryMs = deps.triageRetryMs ?? 60_000;
+  }
 
   /**
    * Handles one verified webhook delivery. A delivery id seen before has no effect.
@@ -57,16 +64,25 @@ export class PullRequestMaintainer {
    */
   async handleWebhook(hook: VerifiedWebhook): Promise<'duplicate' | 'ignored' | 'handled'> {
     const p = hook.payload as Record<string, any>;
-    const inserted = await this.deps.db
-      .em()
-      .getConnection()
-      .execute<Array<{ delivery_id: string }>>(
-        'insert into webhook_deliveries (delivery_id, event, action) values (?, ?, ?) on conflict do nothing returning delivery_id',
-        [hook.deliveryId, hook.event, typeof p['action'] === 'string' ? p['action'] : null],
-      );
-    if (inserted.length === 0) return 'duplicate';
+    const conn = this.deps.db.em().getConnection();
+    const seen = await conn.execute<unknown[]>('select 1 from webhook_deliveries where delivery_id = ?', [hook.deliveryId]);
+    if (seen.length > 0) return 'duplicate';
+    // Recorded after it was handled: a delivery that failed half-way (crash, database down) is
+    // handled again when GitHub redelivers it. Every effect below is idempotent on its own
+    // (feedback by the provider's id, transitions guarded by state), so a concurrent duplicate
+    // has no second effect either.
+    const outcome = await this.dispatch(hook.event, p);
+    await conn.execute('insert into webhook_deliveries (delivery_id, event, action) values (?, ?, ?) on conflict do nothing', [
+      hook.deliveryId,
+      hook.event,
+      typeof p['action'] === 'string' ? p['action'] : null,
+    ]);
+    return outcome;
+  }
+
+  private async dispatch(event: string, p: Record<string, any>): Promise<'ignored' | 'handled'> {
     const repository = String(p['repository']?.full_name ?? '');
-    switch (hook.event) {
+    switch (event) {
       case 'push': {
         const branch = String(p['ref'] ?? '').replace(/^refs\/heads\//, '');
         const prs = await this.deps.db.em().find(PullRequestEntity, { repository, baseBranch: branch, state: { $in: OPEN_STATES as never } });
@@ -147,11 +163,40 @@ export class PullRequestMaintainer {
     await this.startPending();
   }
 
-  /** Starts the iterations of actionable feedback that arrived while its execution was busy. */
+  /**
+   * Finishes what feedback handling left: triages stored items whose triage never finished (a
+   * crash, or the model failing after its retries) and starts the iterations of actionable
+   * feedback that arrived while its execution was busy. Run by every polling pass, after each PR
+   * update, and on its own timer when polling is off.
+   */
   async startPending(): Promise<void> {
-    const pending = await this.deps.db.em().find(ReviewFeedbackEntity, { actionable: true, feedbackId: null }, { orderBy: { id: 'asc' } });
+    const em = this.deps.db.em();
+    const untriaged = await em.find(
+      ReviewFeedbackEntity,
+      { actionable: null, $or: [{ triageClaimedAt: null }, { triageClaimedAt: { $lt: new Date(Date.now() - this.triageRetryMs) } }] },
+      { orderBy: { id: 'asc' } },
+    );
+    for (const row of untriaged) {
+      const pr = await em.findOne(PullRequestEntity, { id: row.pullRequestId });
+      if (!pr || !OPEN_STATES.includes(pr.state)) continue;
+      const item: ProviderFeedback = {
+        kind: row.kind as ProviderFeedback['kind'],
+        providerId: row.providerId,
+        author: row.author,
+        body: row.body,
+        state: row.state ?? null,
+        ...(row.path ? { path: row.path } : {}),
+        ...(row.line ? { line: row.line } : {}),
+      };
+      try {
+        await this.triage(row.id, pr, item);
+      } catch (err) {
+        this.deps.logger.warn({ err: describeError(err), feedbackId: row.id }, 'triage failed; retried later');
+      }
+    }
+    const pending = await em.find(ReviewFeedbackEntity, { actionable: true, feedbackId: null }, { orderBy: { id: 'asc' } });
     for (const item of pending) {
-      const exec = await this.deps.db.em().findOne(ExecutionEntity, { id: item.executionId });
+      const exec = await em.findOne(ExecutionEntity, { id: item.executionId });
       if (exec?.state === 'pr_opened') await this.startIteration(item);
     }
   }
@@ -254,8 +299,7 @@ export class PullRequestMaintainer {
   }
 
   /**
-   * Stores one piece of feedback (once: the provider's id is unique), triages it and, when
-   * actionable and the execution is idle on its open PR, starts an iteration.
+   * Stores one piece of feedback (once: the provider's id is unique), then triages it.
    */
   async feedback(pr: PullRecord, item: ProviderFeedback): Promise<void> {
     if (this.deps.botLogins.includes(item.author) || item.body.includes(MARKER)) return; // our own comments
@@ -263,12 +307,33 @@ export class PullRequestMaintainer {
       .em()
       .getConnection()
       .execute<Array<{ id: string }>>(
-        `insert into review_feedback (pull_request_id, execution_id, kind, provider_id, author, body, path, line)
-         values (?, ?, ?, ?, ?, ?, ?, ?) on conflict (kind, provider_id) do nothing returning id`,
-        [pr.id, pr.executionId, item.kind, item.providerId, item.author, item.body, item.path ?? null, item.line ?? null],
+        `insert into review_feedback (pull_request_id, execution_id, kind, provider_id, author, body, state, path, line)
+         values (?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (kind, provider_id) do nothing returning id`,
+        [pr.id, pr.executionId, item.kind, item.providerId, item.author, item.body, item.state ?? null, item.path ?? null, item.line ?? null],
       );
     if (inserted.length === 0) return; // seen before (webhook redelivery, or polling after a webhook)
-    const id = Number(inserted[0]!.id);
+    await this.triage(Number(inserted[0]!.id), pr, item);
+  }
+
+  /**
+   * Triages one stored item, once: claims it (`triage_claimed_at`; a claim older than
+   * `triageRetryMs` is taken over, so a triage cut off by a crash or a failing model is
+   * retried by {@link startPending}), asks the triage (rules, then the agent), and stores the
+   * decision with its history entry and the public `feedback.triaged` event in one transaction.
+   * Actionable feedback then starts an iteration when the execution is idle on its open PR.
+   */
+  private async triage(id: number, pr: PullRecord, item: ProviderFeedback): Promise<void> {
+    const claimed = await this.deps.db
+      .em()
+      .getConnection()
+      .execute<unknown[]>(
+        `update review_feedback set triage_claimed_at = now()
+          where id = ? and actionable is null
+            and (triage_claimed_at is null or triage_claimed_at < now() - make_interval(secs => ?))
+          returning id`,
+        [id, this.triageRetryMs / 1000],
+      );
+    if (claimed.length === 0) return;
     const agent = this.deps.agent.agent;
     const triage = await triageFeedback({
       client: agent?.client ?? null,
@@ -278,17 +343,41 @@ export class PullRequestMaintainer {
       ignoredAuthors: this.deps.botLogins,
       ...(agent ? { stream: agent.stream, retry: agent.retry } : {}),
     });
-    await this.deps.db.em().nativeUpdate(ReviewFeedbackEntity, { id }, { actionable: triage.actionable, reasoning: triage.actionable ? `${triage.reasoning}\nRequest: ${triage.request}` : triage.reasoning, triagedBy: triage.decidedBy });
-    await recordHistory(this.deps.db, {
-      executionId: pr.executionId,
-      event: 'feedback.triaged',
-      worker: this.deps.worker,
-      details: { pullRequestId: pr.id, kind: item.kind, author: item.author, actionable: triage.actionable, decidedBy: triage.decidedBy, reasoning: triage.reasoning },
-    });
+    const exec = await this.deps.db.em().findOneOrFail(ExecutionEntity, { id: pr.executionId });
+    const event: FeedbackTriagedEvent = {
+      schema: 'remediation.feedback-triaged.v1',
+      remediationId: exec.remediationId,
+      executionId: String(pr.executionId),
+      pullRequest: { id: String(pr.id), number: Number(pr.number), url: String(pr.url ?? '') },
+      feedback: { id, kind: item.kind, author: item.author, path: item.path ?? null, line: item.line ?? null },
+      actionable: triage.actionable,
+      reasoning: triage.reasoning,
+      decidedBy: triage.decidedBy,
+      at: new Date().toISOString(),
+    };
+    await recordHistory(
+      this.deps.db,
+      {
+        executionId: pr.executionId,
+        event: 'feedback.triaged',
+        worker: this.deps.worker,
+        details: { pullRequestId: pr.id, kind: item.kind, author: item.author, actionable: triage.actionable, decidedBy: triage.decidedBy, reasoning: triage.reasoning },
+      },
+      {
+        publish: { msgId: `feedback.triaged:${id}`, subject: FEEDBACK_TRIAGED_SUBJECT, payload: FeedbackTriagedEvent.parse(event) },
+        mutate: async (tx) => {
+          await tx.nativeUpdate(
+            ReviewFeedbackEntity,
+            { id },
+            { actionable: triage.actionable, reasoning: triage.actionable ? `${triage.reasoning}\nRequest: ${triage.request}` : triage.reasoning, triagedBy: triage.decidedBy },
+          );
+        },
+      },
+    );
     if (!triage.actionable) return;
     const row = await this.deps.db.em().findOneOrFail(ReviewFeedbackEntity, { id });
-    const exec = await this.deps.db.em().findOne(ExecutionEntity, { id: pr.executionId });
-    if (exec?.state === 'pr_opened') await this.startIteration(row, triage.request);
+    const now = await this.deps.db.em().findOne(ExecutionEntity, { id: pr.executionId }, { disableIdentityMap: true });
+    if (now?.state === 'pr_opened') await this.startIteration(row, triage.request);
   }
 
   private async startIteration(row: Record<string, any>, request?: string): Promise<void> {

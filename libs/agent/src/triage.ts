@@ -80,12 +80,10 @@ export async function triageFeedback(options: TriageFeedbackOptions): Promise<Tr
     location: item.path ? `${item.path}${item.line ? `:${item.line}` : ''}` : 'the whole pull request',
     body: item.body.trim() || '(no text)',
   });
-  const parsed = {
-    data: await callForcedTool(
-      { ...options, client: options.client },
-      { system, userText: 'Triage this feedback with the triage_feedback tool.', tool: triageTool, schema: TriageInput },
-    ),
-  };
-  const request = parsed.data.actionable ? parsed.data.request.trim() || item.body.trim() : '';
-  return { actionable: parsed.data.actionable, reasoning: parsed.data.reasoning, request, decidedBy: 'model' };
+  const answer = await callForcedTool(
+    { ...options, client: options.client },
+    { system, userText: 'Triage this feedback with the triage_feedback tool.', tool: triageTool, schema: TriageInput },
+  );
+  const request = answer.actionable ? answer.request.trim() || item.body.trim() : '';
+  return { actionable: answer.actionable, reasoning: answer.reasoning, request, decidedBy: 'model' };
 }

@@ -121,6 +121,36 @@ export const ExecutionEvent = z.object({
 });
 export type ExecutionEvent = z.infer<typeof ExecutionEvent>;
 
+/** Subject of the public event for a triaged piece of pull request feedback. */
+export const FEEDBACK_TRIAGED_SUBJECT = `${SUBJECT_PREFIX}.evt.v1.feedback.triaged`;
+
+/**
+ * Public event: a review, review comment, PR comment or failing check on an open pull request was
+ * stored and triaged (`remediation.evt.v1.feedback.triaged`), once per item. When actionable, the
+ * execution's `changes_requested` event follows.
+ */
+export const FeedbackTriagedEvent = z.object({
+  schema: z.literal('remediation.feedback-triaged.v1'),
+  remediationId: z.string(),
+  executionId: z.string(),
+  pullRequest: z.object({ id: z.string(), number: z.number().int(), url: z.string() }),
+  feedback: z.object({
+    /** Our id of the stored item. */
+    id: z.number().int(),
+    kind: z.enum(['review', 'review_comment', 'issue_comment', 'check_run']),
+    author: z.string(),
+    path: z.string().nullable(),
+    line: z.number().int().nullable(),
+  }),
+  actionable: z.boolean(),
+  reasoning: z.string(),
+  /** `model` (the triage agent) or `policy` (rules, without a model call). */
+  decidedBy: z.enum(['model', 'policy']),
+  /** ISO 8601 time of the triage. */
+  at: z.string(),
+});
+export type FeedbackTriagedEvent = z.infer<typeof FeedbackTriagedEvent>;
+
 /**
  * Request/reply subject (core NATS, queue group `git-gateway`) for the unified diff of a patch
  * version. Request: `DiffRequest`; reply: `DiffReply`.

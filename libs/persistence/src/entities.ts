@@ -252,6 +252,8 @@ export const ReviewFeedbackEntity = defineEntity({
     providerId: p.bigint('number'),
     author: p.string(),
     body: p.text(),
+    /** Review state (`CHANGES_REQUESTED`, `COMMENTED`, `APPROVED`) or check conclusion; else null. */
+    state: p.string().nullable(),
     path: p.string().nullable(),
     line: p.integer().nullable(),
     /** Null until triaged. */
@@ -259,6 +261,8 @@ export const ReviewFeedbackEntity = defineEntity({
     reasoning: p.text().nullable(),
     /** `model`, `policy` (rules without a model call) or null. */
     triagedBy: p.string().nullable(),
+    /** When a triage of it started (a claim; an old unfinished one is retried). */
+    triageClaimedAt: p.datetime().nullable(),
     /** The feedback (iteration) it started, when actionable. */
     feedbackId: p.bigint('number').nullable(),
     createdAt: p.datetime(),

@@ -230,24 +230,39 @@ export async function createExecutionInTx(
 }
 
 /**
- * Appends a history row that is not a transition (a heartbeat, a progress note, a retry).
+ * Appends a history row that is not a transition (a heartbeat, a progress note, a retry) and, with
+ * `also.publish`, writes a public event to the outbox in the same transaction (published by the relay;
+ * `msgId` de-duplicates a republish in JetStream's window, so make it name the fact, e.g.
+ * `feedback.triaged:<id>`).
  * @param details e.g. `{ received: 450, total: 1000 }` for clone progress.
+ * @throws the database's errors (unique `msgId` violated when the same fact is recorded twice).
  */
 export async function recordHistory(
   db: Database,
   entry: { executionId: string; event: string; worker: string; details?: Record<string, unknown> },
+  also: {
+    publish?: { msgId: string; subject: string; payload: Record<string, unknown> };
+    /** More writes in the same transaction (e.g. the decision the entry records). */
+    mutate?: (tx: EntityManager) => Promise<void>;
+  } = {},
 ): Promise<void> {
-  const em = db.em();
-  await em.insert(HistoryEntity, {
-    executionId: entry.executionId,
-    event: entry.event,
-    fromState: null,
-    toState: null,
-    step: null,
-    worker: entry.worker,
-    details: entry.details ?? {},
-    at: new Date(),
-  } as never);
+  await db.em().transactional(async (tx) => {
+    await tx.insert(HistoryEntity, {
+      executionId: entry.executionId,
+      event: entry.event,
+      fromState: null,
+      toState: null,
+      step: null,
+      worker: entry.worker,
+      details: entry.details ?? {},
+      at: new Date(),
+    } as never);
+    await also.mutate?.(tx);
+    if (also.publish) {
+      const { msgId, subject, payload } = also.publish;
+      await tx.insert(OutboxEntity, { msgId, subject, payload, createdAt: new Date(), publishedAt: null } as never);
+    }
+  });
 }
 
 async function insertEffects(tx: EntityManager, effects: readonly Effect[], msgIdBase: string): Promise<void> {

@@ -25,11 +25,13 @@ export class Migration0004PullRequests extends Migration {
         provider_id bigint not null,
         author text not null,
         body text not null,
+        state text,
         path text,
         line integer,
         actionable boolean,
         reasoning text,
         triaged_by text,
+        triage_claimed_at timestamptz,
         feedback_id bigint references feedback(id),
         created_at timestamptz not null default now(),
         unique (kind, provider_id)
