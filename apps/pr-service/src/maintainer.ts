@@ -171,9 +171,14 @@ export class PullRequestMaintainer {
    */
   async startPending(): Promise<void> {
     const em = this.deps.db.em();
+    // The handler that stored an item triages it at once; only items left for longer are taken over.
+    const cutoff = new Date(Date.now() - this.triageRetryMs);
     const untriaged = await em.find(
       ReviewFeedbackEntity,
-      { actionable: null, $or: [{ triageClaimedAt: null }, { triageClaimedAt: { $lt: new Date(Date.now() - this.triageRetryMs) } }] },
+      {
+        actionable: null,
+        $or: [{ triageClaimedAt: null, createdAt: { $lt: cutoff } }, { triageClaimedAt: { $lt: cutoff } }],
+      },
       { orderBy: { id: 'asc' } },
     );
     for (const row of untriaged) {
@@ -189,7 +194,7 @@ export class PullRequestMaintainer {
         ...(row.line ? { line: row.line } : {}),
       };
       try {
-        await this.triage(row.id, pr, item);
+        await this.triage(row.id, pr, item, true);
       } catch (err) {
         this.deps.logger.warn({ err: describeError(err), feedbackId: row.id }, 'triage failed; retried later');
       }
@@ -312,26 +317,28 @@ export class PullRequestMaintainer {
         [pr.id, pr.executionId, item.kind, item.providerId, item.author, item.body, item.state ?? null, item.path ?? null, item.line ?? null],
       );
     if (inserted.length === 0) return; // seen before (webhook redelivery, or polling after a webhook)
-    await this.triage(Number(inserted[0]!.id), pr, item);
+    await this.triage(Number(inserted[0]!.id), pr, item, false);
   }
 
   /**
-   * Triages one stored item, once: claims it (`triage_claimed_at`; a claim older than
-   * `triageRetryMs` is taken over, so a triage cut off by a crash or a failing model is
-   * retried by {@link startPending}), asks the triage (rules, then the agent), and stores the
-   * decision with its history entry and the public `feedback.triaged` event in one transaction.
-   * Actionable feedback then starts an iteration when the execution is idle on its open PR.
+   * Triages one stored item, once: claims it (`triage_claimed_at`), asks the triage (rules, then
+   * the agent), and stores the decision with its history entry and the public `feedback.triaged`
+   * event in one transaction. Actionable feedback then starts an iteration when the execution is
+   * idle on its open PR.
+   * @param takeover false for the handler that just stored the item (claims an unclaimed item);
+   *   true for {@link startPending}, which takes over an item left (claimed or not) for longer than
+   *   `triageRetryMs`: a triage cut off by a crash or a failing model is retried.
    */
-  private async triage(id: number, pr: PullRecord, item: ProviderFeedback): Promise<void> {
+  private async triage(id: number, pr: PullRecord, item: ProviderFeedback, takeover: boolean): Promise<void> {
     const claimed = await this.deps.db
       .em()
       .getConnection()
       .execute<unknown[]>(
         `update review_feedback set triage_claimed_at = now()
           where id = ? and actionable is null
-            and (triage_claimed_at is null or triage_claimed_at < now() - make_interval(secs => ?))
+            and ${takeover ? 'coalesce(triage_claimed_at, created_at) < now() - make_interval(secs => ?)' : 'triage_claimed_at is null'}
           returning id`,
-        [id, this.triageRetryMs / 1000],
+        takeover ? [id, this.triageRetryMs / 1000] : [id],
       );
     if (claimed.length === 0) return;
     const agent = this.deps.agent.agent;
