@@ -317,6 +317,21 @@ describe('an open pull request, kept mergeable and answering its reviewers', () 
     expect(after.patchVersions.every((v: any) => v.baseCommit !== moved)).toBe(true);
   }, 120_000);
 
+  it('check runs of the head SHA are read and shown on the pull request', async () => {
+    const before = await execution();
+    const headSha = before.pullRequests[0].headSha;
+    await octokit.rest.checks.create({ owner, repo: 'express', name: 'unit tests', head_sha: headSha, status: 'completed', conclusion: 'failure', output: { title: '2 failing', summary: 'test/app.router.js' } });
+    const p = repoPayload(example('check_run', 'completed'));
+    p['check_run'] = { ...p['check_run'], head_sha: headSha };
+    expect((await deliver('check_run', p)).body.outcome).toBe('handled');
+    const after = await execution();
+    expect(after.pullRequests[0].checks).toEqual([expect.objectContaining({ name: 'unit tests', status: 'completed', conclusion: 'failure', headSha })]);
+    // Not fed to the agent unless PR_FEED_FAILING_CHECKS is on: no iteration, nothing stored as feedback.
+    expect(after.state).toBe('pr_opened');
+    expect(after.patchVersions).toHaveLength(before.patchVersions.length);
+    expect(after.reviews.filter((r: any) => r.kind === 'check_run')).toEqual([]);
+  }, 60_000);
+
   it('merging the PR closes the execution', async () => {
     await octokit.rest.pulls.merge({ owner, repo: 'express', pull_number: number });
     const p = repoPayload(example('pull_request', 'closed'));
