@@ -17,7 +17,8 @@
  * The model: with ANTHROPIC_API_KEY set, the real Messages API (ANTHROPIC_BASE_URL for another
  * compatible endpoint); otherwise a scripted model (tools/messages-api-local) answers with the
  * calls written below, so the job runs offline. Everything else is real.
- * Env: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/remediation_example),
+ * Env: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/remediation_example, emptied at
+ * each run; a DATABASE_URL you set is used as it is),
  * NATS_URL (default nats://127.0.0.1:4222), NPM_REGISTRY_URL (default: npm's configured registry),
  * EXAMPLE_TIER (default minimal), KEEP_RUNNING=1 to leave the stack up.
  */
@@ -26,6 +27,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
+import pg from 'pg';
 import { createGithubClient } from '@remediation/github';
 import { type MessagesApiLocal, type ScriptTurn, startMessagesApiLocal } from '@remediation/messages-api-local';
 import { startStack, unmountUnder } from '@remediation/stack';
@@ -77,6 +79,20 @@ const bare = await prepareRepository();
 const dataDir = join(work, 'data');
 await unmountUnder(dataDir);
 await rm(dataDir, { recursive: true, force: true });
+
+// Each run recreates its GitHub (github-local) and repository, so the records of an earlier run would
+// name pull requests and review ids that no longer exist there: the example's own database starts
+// empty. A DATABASE_URL you set is never dropped (use an empty database for it).
+const databaseUrl = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/remediation_example';
+if (!process.env['DATABASE_URL']) {
+  const admin = new pg.Client({ connectionString: databaseUrl.replace(/\/remediation_example$/, '/postgres') });
+  await admin.connect();
+  try {
+    await admin.query('drop database if exists remediation_example with (force)');
+  } finally {
+    await admin.end();
+  }
+}
 /**
  * The scripted model, in request order: the agent's first look at the 0.x-minor jumps, the triage
  * of the review, then the iteration that answers it (an entry in History.md).
@@ -122,7 +138,7 @@ const stack = await startStack({
     'pr-service': { ...agentEnv, PR_POLL_INTERVAL_MS: '1500', GITHUB_BOT_LOGINS: 'github-local' },
   },
   repoRoot,
-  databaseUrl: process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/remediation_example',
+  databaseUrl,
   natsUrl: process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222',
   dataDir,
   githubReposRoot: join(work, 'github'),
