@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RecordedRequest, type ScriptTurn, lastToolResults } from '@remediation/messages-api-local';
 import { type TestEnvironment, startTestEnvironment } from '../support/environment.js';
 import { type ScriptedModel, scriptedModel } from '../support/scripted-model.js';
-import { api, createJwtRemediation, startPatch, waitFor, waitSettled } from '../support/flows.js';
+import { api, createExpressRemediation, createJwtRemediation, startPatch, waitFor, waitSettled } from '../support/flows.js';
 
 /**
  * The patch agent end to end: every service as its own process, the real PostgreSQL, a private
@@ -262,6 +262,35 @@ describe('the code-fix agent in the patcher', () => {
     expect(diff).toContain('     "express-jwt": "0.1.3"'); // its bump was put back: context line only
     expect(diff).not.toContain('6.0.0');
     expect(done.patchVersions[0].changedPaths).toEqual(['package.json']);
+    server.assertDone();
+  }, 180_000);
+
+  it('after the agent edited code, the partial-success decision may not cut a subset: all successful targets or none', async () => {
+    const server = await useScript([
+      {
+        expect: (r) => expect(userText(r)).toContain('cookie'),
+        content: [{ type: 'tool_use', name: 'write_file', input: { path: 'lib/cookie-options.js', content: "'use strict';\nmodule.exports = { sameSite: 'lax' };\n" } }],
+      },
+      {
+        content: [
+          { type: 'tool_use', name: 'report_outcome', input: { target: 'cookie', status: 'success', reason: 'cookie options moved to lib/cookie-options.js' } },
+          { type: 'tool_use', name: 'report_outcome', input: { target: 'send', status: 'failed', reason: 'send 0.19 changes how dotfiles are served; needs a decision' } },
+        ],
+      },
+      { content: [{ type: 'text', text: 'cookie done, send failed.' }] },
+      {
+        expect: (r) => expect(JSON.stringify(r.body?.system)).toContain('You may not choose a subset (the agent edited code'),
+        content: [{ type: 'tool_use', name: 'decide_partial_success', input: { ship: true, targets: ['body-parser'], reasoning: 'Ship only the high-severity body-parser fix.' } }],
+      },
+    ]);
+    const { remediationId } = await createExpressRemediation(env);
+    const id = await startPatch(env, remediationId);
+    const done = await waitSettled(env, id, 120_000);
+    expect(done.state).toBe('patch_generated');
+    expect(done.decision).toMatchObject({ ship: true, targets: ['body-parser', 'cookie', 'path-to-regexp', 'serve-static'], decidedBy: 'model' });
+    expect(done.decision.reasoning).toContain('the agent edited code, which is not attributed to single targets: shipping every successful target');
+    expect(done.targets.find((t: any) => t.name === 'send')).toMatchObject({ status: 'failed' });
+    expect(done.patchVersions[0].changedPaths).toEqual(['lib/cookie-options.js', 'package.json']);
     server.assertDone();
   }, 180_000);
 

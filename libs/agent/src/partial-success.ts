@@ -38,6 +38,8 @@ export interface PartialSuccessPolicy {
   minSuccessRatio?: number;
   /** Whether the model may ship fewer than all successful targets. Default true. */
   allowSubset?: boolean;
+  /** Why no subset is allowed, when `allowSubset` is false for this decision only (told to the model and in the override). */
+  noSubsetReason?: string;
 }
 
 /** The decision, for the execution's history (MISSION.md: "Partial success is a decision"). */
@@ -127,7 +129,7 @@ export async function decidePartialSuccess(options: DecidePartialSuccessOptions)
   }
   const allowSubset = policy.allowSubset ?? true;
   const notes = [
-    allowSubset ? '' : 'You may not choose a subset: ship all of them or none.',
+    allowSubset ? '' : `You may not choose a subset${policy.noSubsetReason ? ` (${policy.noSubsetReason})` : ''}: ship all of them or none.`,
     policy.requiredTargets?.length ? `These must be shipped if anything is: ${policy.requiredTargets.join(', ')}.` : '',
   ]
     .filter(Boolean)
@@ -141,18 +143,17 @@ export async function decidePartialSuccess(options: DecidePartialSuccessOptions)
     { ...options, client: options.client },
     { system, userText: 'Decide whether to ship, with the decide_partial_success tool.', tool: decisionTool, schema: DecisionInput },
   );
-  const parsed = { data: answer };
 
   const overrides: string[] = [];
-  let chosen = [...new Set(parsed.data.targets)];
+  let chosen = [...new Set(answer.targets)];
   const notAllowed = chosen.filter((n) => !succeeded.includes(n));
   if (notAllowed.length) {
     overrides.push(`dropped targets that did not succeed: ${notAllowed.join(', ')}`);
     chosen = chosen.filter((n) => succeeded.includes(n));
   }
-  let ship = parsed.data.ship;
+  let ship = answer.ship;
   if (ship && !allowSubset && chosen.length !== succeeded.length) {
-    overrides.push('allowSubset is false: shipping every successful target');
+    overrides.push(`${policy.noSubsetReason ?? 'allowSubset is false'}: shipping every successful target`);
     chosen = [...succeeded];
   }
   const required = (policy.requiredTargets ?? []).filter((n) => !chosen.includes(n));
@@ -166,6 +167,6 @@ export async function decidePartialSuccess(options: DecidePartialSuccessOptions)
   }
   if (!ship) chosen = [];
   chosen.sort((a, b) => succeeded.indexOf(a) - succeeded.indexOf(b));
-  const reasoning = overrides.length ? `${parsed.data.reasoning}\n[policy: ${overrides.join('; ')}]` : parsed.data.reasoning;
+  const reasoning = overrides.length ? `${answer.reasoning}\n[policy: ${overrides.join('; ')}]` : answer.reasoning;
   return { ship, targets: chosen, reasoning, decidedBy: 'model', overrides };
 }

@@ -149,3 +149,17 @@ export async function runAgentIteration(input: {
     .execute(`update agent_conversations set result = ?::jsonb, updated_at = now() where execution_id = ? and iteration = ?`, [JSON.stringify(summary), executionId, iteration]);
   return { outcomes: result.outcomes, reportedTargets: result.reportedTargets, summary };
 }
+
+/**
+ * Whether the agent changed any file other than a manifest (`package.json`) in any iteration of
+ * the execution (the paths stored with its conversations). Its code edits are not attributed to
+ * targets (one conversation fixes them together), so a patch with such edits cannot have a target
+ * cut out cleanly: the partial-success decision then ships all successful targets or none.
+ */
+export async function agentEditedCode(db: Database, executionId: string): Promise<boolean> {
+  const rows = await db
+    .em()
+    .getConnection()
+    .execute<Array<{ path: string }>>('select jsonb_array_elements_text(changed_paths) as path from agent_conversations where execution_id = ?', [executionId]);
+  return rows.some((r) => r.path.split('/').at(-1) !== 'package.json');
+}

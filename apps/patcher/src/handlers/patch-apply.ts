@@ -15,7 +15,7 @@ import {
 } from '@remediation/persistence';
 import type { AgentConfig } from '@remediation/agent';
 import { checkpointWorkspace, ensureWorkspace, patchVersionDiff } from '../workspace-client.js';
-import { loadConversation, runAgentIteration, startConversation } from './agent-iteration.js';
+import { agentEditedCode, loadConversation, runAgentIteration, startConversation } from './agent-iteration.js';
 import { applyManifestBumps, proveTargets, restoreUnshipped, type TargetOutcome } from './manifest-edits.js';
 
 /**
@@ -129,7 +129,9 @@ export function patchApplyHandler(deps: { db: Database; nc: NatsConnection; work
           client: agent?.client ?? null,
           model: agent?.model ?? 'none',
           targets: outcomes.map((o) => ({ name: o.name, status: o.status, reason: o.reason, advisories: severities(o.name) })),
-          policy: deps.agent.policy,
+          policy: (await agentEditedCode(deps.db, executionId))
+            ? { ...deps.agent.policy, allowSubset: false, noSubsetReason: 'the agent edited code, which is not attributed to single targets' }
+            : deps.agent.policy,
           ...(agent ? { stream: agent.stream, retry: agent.retry } : {}),
           signal: ctx.signal,
         });
