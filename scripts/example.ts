@@ -165,6 +165,9 @@ try {
   }
   await stack.stop();
   await model?.close();
+  // The open PR's workspace stays mounted while its services run (for later iterations); the
+  // example's services are gone now, so leave no overlay mount behind in the checkout.
+  await unmountUnder(dataDir);
 }
 process.exit(code);
 
