@@ -330,7 +330,26 @@ describe('an open pull request, kept mergeable and answering its reviewers', () 
     expect(after.state).toBe('pr_opened');
     expect(after.patchVersions).toHaveLength(before.patchVersions.length);
     expect(after.reviews.filter((r: any) => r.kind === 'check_run')).toEqual([]);
-  }, 60_000);
+
+    // With PR_FEED_FAILING_CHECKS on, the failing check is stored once as feedback and triaged.
+    await env.stack.restart('pr-service', { PR_FEED_FAILING_CHECKS: 'true' });
+    try {
+      const server = await useScript([
+        {
+          expect: (r) => expect(JSON.stringify(r.body!.system)).toContain('Check \\"unit tests\\" failure'),
+          content: [{ type: 'tool_use', name: 'triage_feedback', input: { actionable: false, reasoning: 'The failing tests are in the router, which this change does not touch.', request: '' } }],
+        },
+      ]);
+      expect((await deliver('check_run', p)).body.outcome).toBe('handled');
+      expect((await deliver('check_run', p)).body.outcome).toBe('handled'); // a new delivery of the same run: stored once
+      const fed = await execution();
+      expect(fed.reviews.filter((r: any) => r.kind === 'check_run')).toEqual([expect.objectContaining({ kind: 'check_run', actionable: false, triagedBy: 'model' })]);
+      expect(fed.state).toBe('pr_opened');
+      server.assertDone();
+    } finally {
+      await env.stack.restart('pr-service', {});
+    }
+  }, 90_000);
 
   it('merging the PR closes the execution', async () => {
     await octokit.rest.pulls.merge({ owner, repo: 'express', pull_number: number });

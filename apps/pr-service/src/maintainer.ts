@@ -307,7 +307,9 @@ export class PullRequestMaintainer {
    * Stores one piece of feedback (once: the provider's id is unique), then triages it.
    */
   async feedback(pr: PullRecord, item: ProviderFeedback): Promise<void> {
-    if (this.deps.botLogins.includes(item.author) || item.body.includes(MARKER)) return; // our own comments
+    // Our own comments and reviews are never feedback. A check run's author is the app that ran it
+    // (CI, not a person or this service), so it is not filtered by login.
+    if ((item.kind !== 'check_run' && this.deps.botLogins.includes(item.author)) || item.body.includes(MARKER)) return;
     const inserted = await this.deps.db
       .em()
       .getConnection()

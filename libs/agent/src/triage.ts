@@ -54,7 +54,8 @@ const triageTool = recordingTool('triage_feedback', 'Record whether the feedback
 /**
  * Decides whether review feedback is actionable (a request for a code change) or not (a question,
  * praise, a bot's noise). Rules first, binding and without a model call:
- * 1. an author in `ignoredAuthors` or a login ending in `[bot]` → not actionable (bot noise);
+ * 1. a comment or review by an author in `ignoredAuthors` or a login ending in `[bot]` → not
+ *    actionable (bot noise); check runs are by apps (CI) and go by their conclusion instead;
  * 2. an empty body on anything but a failed check → not actionable;
  * 3. an `APPROVED` review → not actionable;
  * 4. a check run that did not fail (`success`, `neutral`, `skipped`) → not actionable.
@@ -66,7 +67,9 @@ const triageTool = recordingTool('triage_feedback', 'Record whether the feedback
 export async function triageFeedback(options: TriageFeedbackOptions): Promise<TriageDecision> {
   const { item } = options;
   const policy = (reasoning: string): TriageDecision => ({ actionable: false, reasoning, request: '', decidedBy: 'policy' });
-  if (options.ignoredAuthors?.includes(item.author) || item.author.endsWith('[bot]')) return policy(`written by ${item.author}, a bot or this service`);
+  if (item.kind !== 'check_run' && (options.ignoredAuthors?.includes(item.author) || item.author.endsWith('[bot]'))) {
+    return policy(`written by ${item.author}, a bot or this service`);
+  }
   const failedCheck = item.kind === 'check_run' && ['failure', 'timed_out', 'action_required'].includes(item.state ?? '');
   if (item.kind === 'check_run' && !failedCheck) return policy(`check concluded ${item.state ?? 'without a conclusion'}: nothing to change`);
   if (!item.body.trim() && !failedCheck) return policy('no text: nothing is asked');
