@@ -9,7 +9,12 @@ export interface PullRequestBodyInput {
   plan: PlannerOutput | null;
   /** The agent run that made the version's code changes, if any. */
   agent?: AgentRunSummary | null;
+  /** Paths the version changes against its base commit (repository-relative); manifests included. */
+  changedPaths?: readonly string[];
 }
+
+/** Manifest and lockfile names: files the deterministic editor owns, not code. */
+const MANIFEST_NAMES = new Set(['package.json', 'package-lock.json', 'npm-shrinkwrap.json', 'yarn.lock', 'pnpm-lock.yaml']);
 
 const SEVERITY_ORDER = ['critical', 'high', 'moderate', 'low', 'unknown'];
 
@@ -60,8 +65,10 @@ export function pullRequestBody(input: PullRequestBodyInput): string {
     for (const t of notShipped) lines.push(`- \`${t.name}\` (${t.status}): ${t.reason ?? 'no reason recorded'}`);
   }
   const byAgent = shipped.filter((t) => t.reason?.startsWith('agent: '));
-  if (byAgent.length) {
+  const codeFiles = (input.changedPaths ?? []).filter((p) => !MANIFEST_NAMES.has(p.split('/').at(-1) ?? p));
+  if (byAgent.length || codeFiles.length) {
     lines.push('', '### Code changes by the agent', '');
+    lines.push(codeFiles.length ? `Files changed beyond the manifests: ${codeFiles.map((p) => `\`${p}\``).join(', ')}.` : 'No files beyond the manifests: the agent found no code that needs changing.', '');
     for (const t of byAgent) lines.push(`- \`${t.name}\`: ${t.reason!.slice('agent: '.length)}`);
     if (input.agent) lines.push('', `<sub>${input.agent.model}, ${input.agent.turns} turns, ${input.agent.inputTokens + input.agent.outputTokens} tokens. Review these changes like any other code.</sub>`);
   }
@@ -74,7 +81,7 @@ export function pullRequestBody(input: PullRequestBodyInput): string {
     '',
     '### Test guidance',
     '',
-    '1. Regenerate the lockfile: this change edits manifests only (the service never runs package managers). Run `npm install` (or your package manager\'s equivalent) and commit the updated lockfile.',
+    `1. Regenerate the lockfile: this change edits ${codeFiles.length ? 'manifests and code' : 'manifests only'} and never runs package managers, so the lockfile is not updated. Run \`npm install\` (or your package manager's equivalent) and commit the updated lockfile.`,
     '2. Run the test suite and exercise the code paths that use the upgraded packages.',
     ...(needsAgent.length ? ['3. Check the release notes of the major upgrades listed above for breaking changes.'] : []),
     '',

@@ -29,13 +29,15 @@ export function pullRequestOpenHandler(deps: { db: Database; worker: string; git
       const exec = await loadExecution(deps.db, executionId);
       const pr = await em.findOneOrFail(PullRequestEntity, { id: pullRequestId });
       const targets = await em.find(ExecutionTargetEntity, { executionId }, { orderBy: { name: 'asc' } });
+      const version = await em.findOne(PatchVersionEntity, { executionId, version: pr.patchVersion });
       const input = {
         remediationId,
         executionId,
         tier: exec.tier ?? 'minimal',
         plan: await latestPlan(deps.db, remediationId),
         targets: targets.map(executionTargetBody),
-        agent: (await em.findOne(PatchVersionEntity, { executionId, version: pr.patchVersion }))?.agent ?? null,
+        agent: version?.agent ?? null,
+        changedPaths: version?.changedPaths ?? [],
       };
       const [owner, repo] = pr.repository.split('/') as [string, string];
       // A token minted for this operation (GitHub App installation token scoped to the repository).

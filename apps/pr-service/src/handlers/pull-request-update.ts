@@ -39,7 +39,7 @@ export function pullRequestUpdateHandler(deps: { db: Database; github: GithubCli
       const [owner, repo] = pr.repository.split('/') as [string, string];
       const octokit = await deps.github.forRepository(owner, repo);
       ctx.heartbeat();
-      const body = pullRequestBody({ remediationId, executionId, tier: exec.tier ?? 'minimal', plan: await latestPlan(deps.db, remediationId), targets, agent: version.agent ?? null });
+      const body = pullRequestBody({ remediationId, executionId, tier: exec.tier ?? 'minimal', plan: await latestPlan(deps.db, remediationId), targets, agent: version.agent ?? null, changedPaths: version.changedPaths });
       await octokit.rest.pulls.update({ owner, repo, pull_number: pr.number, body });
       let reply: string | null = null;
       const link = `${pr.url ?? ''}/commits/${version.sha}`;

@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import type { ExecutionTarget, PlannedTarget, PlannerOutput } from '@remediation/contracts';
+import { pullRequestBody, pullRequestTitle } from './body.js';
+
+/**
+ * The default pull-request body for express 4.19.2's minimal tier (advisories as in
+ * ../shared/fixtures/scans/express-4.19.2.cdx.json), with and without agent code changes.
+ */
+const tier = { minimal: null, moderate: null, comprehensive: null };
+const planned = (name: string, id: string, alias: string, severity: 'high' | 'moderate' | 'low', range: string, fixed: string): PlannedTarget => ({
+  purl: `pkg:npm/${name}`,
+  ecosystem: 'npm',
+  name,
+  currentVersion: '0.0.0',
+  manifestPath: 'package.json',
+  advisories: [{ id, aliases: [alias], severity, url: `https://github.com/advisories/${id}`, affectedRanges: [range], fixedVersions: [fixed] }],
+  tiers: tier,
+});
+const plan = {
+  schemaVersion: 1,
+  targets: [
+    planned('cookie', 'GHSA-pxg6-pf52-xh8x', 'CVE-2024-47764', 'low', '<0.7.0', '0.7.0'),
+    planned('body-parser', 'GHSA-qwcr-r2fm-qrc7', 'CVE-2024-45590', 'high', '<1.20.3', '1.20.3'),
+    planned('send', 'GHSA-m6fv-jmcg-4jfg', 'CVE-2024-43799', 'moderate', '<0.19.0', '0.19.0'),
+  ],
+} as unknown as PlannerOutput;
+const target = (name: string, from: string, to: string, status: ExecutionTarget['status'], reason: string | null, needsAgent = false): ExecutionTarget => ({
+  name,
+  manifestPath: 'package.json',
+  from,
+  to,
+  declaredFrom: from,
+  declaredTo: status === 'success' ? to : from,
+  status,
+  reason,
+  advisories: [],
+  needsAgent,
+  proof: null,
+});
+const base = { remediationId: 'rem_x', executionId: 'rem_x.patch.2', tier: 'minimal', plan };
+
+describe('the default pull request body', () => {
+  it('lists advisories by severity with links, the changes, what was left out and lockfile guidance', () => {
+    const targets = [
+      target('body-parser', '1.20.2', '1.20.3', 'success', null),
+      target('cookie', '0.6.0', '0.7.0', 'success', null, true),
+      target('send', '0.18.0', '0.19.0', 'failed', 'agent: send 0.19 changes dotfile handling', true),
+    ];
+    const body = pullRequestBody({ ...base, targets, changedPaths: ['package.json'] });
+    expect(pullRequestTitle({ ...base, targets })).toBe('fix(deps): upgrade 2 vulnerable dependencies (minimal)');
+    const advisories = body.split('\n').filter((l) => l.startsWith('| [GHSA-'));
+    expect(advisories).toEqual([
+      '| [GHSA-qwcr-r2fm-qrc7](https://github.com/advisories/GHSA-qwcr-r2fm-qrc7) (CVE-2024-45590) | high | `body-parser` | `<1.20.3` | 1.20.3 |',
+      '| [GHSA-pxg6-pf52-xh8x](https://github.com/advisories/GHSA-pxg6-pf52-xh8x) (CVE-2024-47764) | low | `cookie` | `<0.7.0` | 0.7.0 |',
+    ]);
+    expect(body).toContain('| `cookie` | `package.json` | 0.6.0 | 0.7.0 | `0.6.0` → `0.7.0` |');
+    expect(body).toContain('- `send` (failed): agent: send 0.19 changes dotfile handling');
+    expect(body).not.toContain('### Code changes by the agent');
+    expect(body).toContain('**Major upgrades** (code may need changes; review carefully):\n\n- `cookie` 0.6.0 → 0.7.0');
+    expect(body).toContain('1. Regenerate the lockfile: this change edits manifests only and never runs package managers');
+    expect(body).toContain('3. Check the release notes of the major upgrades');
+  });
+
+  it('names the files the agent changed beyond the manifests, and its notes per target', () => {
+    const targets = [
+      target('body-parser', '1.20.2', '1.20.3', 'success', null),
+      target('cookie', '0.6.0', '0.7.0', 'success', 'agent: cookie options moved to lib/cookie-options.js', true),
+    ];
+    const agent = { outcome: 'completed', detail: '', model: 'claude-test', turns: 3, toolCalls: 4, inputTokens: 9000, outputTokens: 1000, costUsd: 0.04, resumes: 0 };
+    const body = pullRequestBody({ ...base, targets, agent, changedPaths: ['lib/cookie-options.js', 'package.json', 'package-lock.json'] });
+    expect(body).toContain('### Code changes by the agent\n\nFiles changed beyond the manifests: `lib/cookie-options.js`.\n\n- `cookie`: cookie options moved to lib/cookie-options.js');
+    expect(body).toContain('<sub>claude-test, 3 turns, 10000 tokens.');
+    expect(body).not.toContain('**Major upgrades**'); // the agent handled the major jump
+    expect(body).toContain('this change edits manifests and code and never runs package managers');
+
+    const noEdits = pullRequestBody({ ...base, targets, agent, changedPaths: ['package.json'] });
+    expect(noEdits).toContain('No files beyond the manifests: the agent found no code that needs changing.');
+  });
+});
