@@ -50,7 +50,7 @@ describe('createGithubClient with a GitHub App', () => {
     const shop = await github.forRepository('acme', 'shop');
     expect((await shop.rest.repos.get({ owner: 'acme', repo: 'shop' })).data.full_name).toBe('acme/shop');
     await github.forRepository('acme', 'shop');
-    const push = await github.pushCredentials('acme', 'shop');
+    const push = await github.gitCredentials('acme', 'shop');
     expect(push.username).toBe('x-access-token');
     expect(push.password).toMatch(/^ghs_/);
     expect(server.tokensIssued() - before).toBe(3);
@@ -68,7 +68,7 @@ describe('createGithubClient with a GitHub App', () => {
   it('uses a configured token as it is, without minting', async () => {
     const before = server.tokensIssued();
     const github = createGithubClient({ apiUrl: server.url, auth: { kind: 'token', token: 'ghp_static' } });
-    expect(await github.pushCredentials('acme', 'shop')).toEqual({ username: 'x-access-token', password: 'ghp_static' });
+    expect(await github.gitCredentials('acme', 'shop')).toEqual({ username: 'x-access-token', password: 'ghp_static' });
     expect(server.tokensIssued()).toBe(before);
   });
 });

@@ -70,7 +70,7 @@ await runMain(() => ({
       dataRoot: resolve(env.DATA_ROOT),
       localRoot: resolve(env.LOCAL_ROOT),
       commitAuthor: { name: env.COMMIT_AUTHOR_NAME, email: env.COMMIT_AUTHOR_EMAIL },
-      ...(github ? { pushCredentials: (owner: string, repo: string) => github.pushCredentials(owner, repo) } : {}),
+      ...(github ? { gitCredentials: (owner: string, repo: string) => github.gitCredentials(owner, repo) } : {}),
       ...(env.MIRROR_URL
         ? { mirrorSource: httpMirrorSource({ baseUrl: env.MIRROR_URL, ...(env.MIRROR_TOKEN ? { headers: { authorization: `Bearer ${env.MIRROR_TOKEN}` } } : {}) }) }
         : {}),

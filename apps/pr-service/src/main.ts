@@ -56,8 +56,8 @@ await runMain(() => ({
     });
     return [
       pullRequestOpenHandler({ db: ctx.db, worker: ctx.worker, github }),
-      pullRequestUpdateHandler({ db: ctx.db, github, onUpdated: () => maintainer!.startPending() }),
-      pullRequestCommentHandler({ db: ctx.db, github, worker: ctx.worker }),
+      pullRequestUpdateHandler({ db: ctx.db, github, onUpdated: (id) => maintainer!.afterUpdate(id) }),
+      pullRequestCommentHandler({ db: ctx.db, github, worker: ctx.worker, onCommented: (id) => maintainer!.afterUpdate(id) }),
     ];
   },
   listen: { port: env.HEALTH_PORT, host: env.HTTP_HOST },

@@ -164,6 +164,22 @@ export class PullRequestMaintainer {
   }
 
   /**
+   * After an update of the pull request finished or failed: starts feedback that waited, then
+   * catches a base branch move that happened while the execution was busy (a webhook is not
+   * repeated, so without polling nothing else would). Errors are logged, not thrown: the update
+   * itself is done.
+   */
+  async afterUpdate(pullRequestId: string): Promise<void> {
+    try {
+      await this.startPending();
+      const pr = await this.deps.db.em().findOne(PullRequestEntity, { id: pullRequestId });
+      if (pr && OPEN_STATES.includes(pr.state)) await this.checkBase(pr);
+    } catch (err) {
+      this.deps.logger.warn({ err: describeError(err), pullRequestId }, 'after-update pass failed; the next event or pass retries');
+    }
+  }
+
+  /**
    * Finishes what feedback handling left: triages stored items whose triage never finished (a
    * crash, or the model failing after its retries) and starts the iterations of actionable
    * feedback that arrived while its execution was busy. Run by every polling pass, after each PR
@@ -228,8 +244,9 @@ export class PullRequestMaintainer {
     const head = (await octokit.rest.repos.getBranch({ owner, repo, branch: pr.baseBranch })).data.commit.sha;
     const version = await this.deps.db.em().findOne(PatchVersionEntity, { executionId: pr.executionId, version: pr.patchVersion });
     if (!version || version.baseCommit === head) return;
-    // A re-application on this very head already failed (said on the PR): wait for the next move.
-    if (pr.state === 'rebase_failed' && exec.baseCommit === head) return;
+    // A rebase or re-application onto this very head already failed (said on the PR): wait for
+    // the next move instead of failing (and commenting) again on every event or poll.
+    if (pr.state === 'rebase_failed' && (exec.baseCommit === head || pr.rebaseHead === head)) return;
     if (await this.foreignCommits(pr, octokit, owner, repo)) return;
     try {
       await applyTransition(this.deps.db, {
@@ -237,6 +254,9 @@ export class PullRequestMaintainer {
         event: { type: 'rebase.requested', reason: `${pr.baseBranch} moved to ${head.slice(0, 12)}` },
         worker: this.deps.worker,
         details: { pullRequestId: pr.id, baseBranch: pr.baseBranch, head, fromVersion: pr.patchVersion, fromBase: version.baseCommit },
+        mutate: async (tx) => {
+          await tx.nativeUpdate(PullRequestEntity, { id: pr.id }, { rebaseHead: head, updatedAt: new Date() });
+        },
       });
     } catch (err) {
       if (!(err instanceof InvalidTransitionError)) throw err; // raced with another event: fine
@@ -244,10 +264,14 @@ export class PullRequestMaintainer {
   }
 
   /**
-   * Whether a person pushed to the PR branch: a commit whose author or committer is not this
-   * service. Then rebasing stops (a force-push would drop their work) and the PR says why.
+   * Whether a person pushed to the PR branch: its head is none of our versions and it has a
+   * commit whose author or committer is not this service. Then rebasing stops (a force-push would
+   * drop their work) and the PR says why. A head that is one of our versions is ours whatever the
+   * PR's commit list shows (after the base was rewritten, it lists the old base's commits too).
    */
   private async foreignCommits(pr: PullRecord, octokit: GithubOctokit, owner: string, repo: string): Promise<boolean> {
+    const head = (await octokit.rest.pulls.get({ owner, repo, pull_number: pr.number! })).data.head.sha;
+    if (await this.deps.db.em().findOne(PatchVersionEntity, { executionId: pr.executionId, sha: head })) return false;
     const commits = (await octokit.rest.pulls.listCommits({ owner, repo, pull_number: pr.number!, per_page: 100 })).data;
     const ours = this.deps.commitAuthorEmail.toLowerCase();
     const foreign = commits.filter((c) => (c.commit.author?.email ?? '').toLowerCase() !== ours || (c.commit.committer?.email ?? '').toLowerCase() !== ours);

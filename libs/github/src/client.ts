@@ -80,10 +80,10 @@ export interface GithubClient {
    */
   forRepository(owner: string, repo: string): Promise<GithubOctokit>;
   /**
-   * Credentials for one `git push` over HTTPS to `owner/repo` (`x-access-token` + a token minted
-   * now), for git's askpass; never written to disk or logs.
+   * Credentials for one git operation (fetch, ls-remote, push) over HTTPS on `owner/repo`
+   * (`x-access-token` + a token minted now), for git's askpass; never written to disk or logs.
    */
-  pushCredentials(owner: string, repo: string): Promise<{ username: string; password: string }>;
+  gitCredentials(owner: string, repo: string): Promise<{ username: string; password: string }>;
 }
 
 /**
@@ -143,7 +143,7 @@ export function createGithubClient(options: GithubClientOptions): GithubClient {
     async forRepository(owner, repo) {
       return make(await mint(owner, repo));
     },
-    async pushCredentials(owner, repo) {
+    async gitCredentials(owner, repo) {
       return { username: 'x-access-token', password: await mint(owner, repo) };
     },
   };

@@ -233,6 +233,8 @@ export const PullRequestEntity = defineEntity({
     checks: p.json<PullRequestCheck[]>(),
     /** Why rebasing stopped (a person pushed to the branch), or null while it is maintained. */
     rebaseStopped: p.text().nullable(),
+    /** The base branch head the last rebase request targeted (a failed one is not retried on it). */
+    rebaseHead: p.string().nullable(),
     /** The last maintenance failure said on the PR (code, message), or null. */
     lastError: p.json<{ code: string; message: string }>().nullable(),
   },

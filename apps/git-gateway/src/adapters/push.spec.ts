@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { commitChanges } from './commit.js';
 import { git, GitInputError } from './git.js';
 import { ensureMirror, resolveBranch, type GitProgress } from './mirror.js';
-import { pushBranch, PushRejectedError } from './push.js';
+import { pushBranch, PushRejectedError, remoteBranchSha } from './push.js';
 import { cleanupTempDirs, makeBare, makeRepo, sh, startGitHttpServer, tempDir, TEST_ENV } from './spec-helpers.js';
 
 afterEach(cleanupTempDirs);
@@ -109,6 +109,10 @@ describe('pushBranch', () => {
 
       expect(await pushBranch({ mirrorPath, remote: url, sha, branch: 'http-branch', expectedRemoteSha: null, credentials })).toEqual({ remoteSha: sha });
       expect(await remoteBranch(remote, 'http-branch')).toBe(sha);
+      // Reading the branch back over HTTP takes the same per-operation credentials.
+      expect(await remoteBranchSha({ remote: url, branch: 'http-branch', credentials })).toBe(sha);
+      expect(await remoteBranchSha({ remote: url, branch: 'no-such-branch', credentials })).toBeNull();
+      expect(((await remoteBranchSha({ remote: url, branch: 'http-branch' }).catch((e: unknown) => e)) as GitInputError).code).toBe('GIT_AUTH_FAILED');
       expect(server.authHeaders).toContain(`Basic ${Buffer.from(`x-access-token:${password}`).toString('base64')}`);
 
       // Clone + fetch through the same server with credentials.

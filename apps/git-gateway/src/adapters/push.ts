@@ -132,3 +132,16 @@ async function lsRemoteBranch(
     return null;
   }
 }
+
+/**
+ * The commit a branch of a remote points at, or null when the branch does not exist
+ * (`git ls-remote --heads`), with per-operation credentials for HTTP(S) remotes (askpass, as for
+ * {@link pushBranch}: never stored or logged).
+ * @throws GitCommandError (classified by the git wrapper) when the remote cannot be read.
+ */
+export async function remoteBranchSha(input: { remote: string; branch: string; credentials?: GitCredentials }): Promise<string | null> {
+  return withAskpass(input.credentials, async (auth) => {
+    const result = await git([...auth.configArgs, 'ls-remote', '--heads', '--', input.remote, `refs/heads/${input.branch}`], { env: auth.env, redact: auth.redact });
+    return result.stdout.split(/\s+/)[0] || null;
+  });
+}

@@ -9,13 +9,12 @@ import {
   pullRequestFailed,
   RemediationEntity,
 } from '@remediation/persistence';
-import { git } from '../adapters/git.js';
 import { ensureMirror, resolveBranch } from '../adapters/mirror.js';
 import { rebasePatch } from '../adapters/rebase.js';
-import { pushBranch } from '../adapters/push.js';
+import { pushBranch, remoteBranchSha } from '../adapters/push.js';
 import { checkpointRef, deleteCheckpoint } from '../adapters/checkpoint.js';
 import { removeWorkspace } from './release.js';
-import type { GatewayDeps } from './workspace.js';
+import { type GatewayDeps, remoteCredentials } from './workspace.js';
 
 /**
  * Starts the re-application of the patch on the base branch's new head: drops this node's
@@ -80,15 +79,30 @@ export function branchPushHandler(deps: GatewayDeps): CommandHandler {
       if (!pv.proofPassed) {
         throw new InvalidInputError('PATCH_NOT_APPROVABLE', `patch version ${pv.version} fails its proof of remediation: ${pv.proof.filter((p) => !p.remediated).map((p) => `${p.target}: ${p.reason}`).join('; ')}`);
       }
-      const mirror = await ensureMirror({ dataRoot: deps.dataRoot, repository: rem.codebase.repository, ...(deps.mirrorSource ? { source: deps.mirrorSource } : {}) });
+      // Credentials minted for this operation (GitHub App installation token) for HTTPS remotes.
+      const credentials = await remoteCredentials(deps, rem.codebase.repository);
+      const mirror = await ensureMirror({
+        dataRoot: deps.dataRoot,
+        repository: rem.codebase.repository,
+        ...(credentials ? { credentials } : {}),
+        ...(deps.mirrorSource ? { source: deps.mirrorSource } : {}),
+      });
       // Keep the pull request free of unrelated changes: when the base branch moved since the
       // patch was made, rebase it server-side onto the current head first (a new patch version).
       const head = await resolveBranch({ mirrorPath: mirror.mirrorPath, branch: pr.baseBranch });
       let toPush: { version: number; sha: string } = pv;
       let rebased: { version: number; ref: string; sha: string; baseCommit: string; changedPaths: string[] } | null = null;
       if (head.commit !== pv.baseCommit) {
-        const onHead = versions.find((v) => v.baseCommit === head.commit && v.version > pv.version);
+        // A version already made on this head (a re-application, or a rebase whose push failed):
+        // the newest one, pushed only if it passes its proof of remediation.
+        const onHead = versions.filter((v) => v.baseCommit === head.commit && v.version > pv.version).sort((a, b) => b.version - a.version)[0];
         if (onHead) {
+          if (!onHead.proofPassed) {
+            throw new InvalidInputError(
+              'PATCH_NOT_APPROVABLE',
+              `patch version ${onHead.version} (on ${head.commit.slice(0, 12)}) fails its proof of remediation: ${onHead.proof.filter((p) => !p.remediated).map((p) => `${p.target}: ${p.reason}`).join('; ')}`,
+            );
+          }
           toPush = onHead;
         } else {
           const version = Math.max(...versions.map((v) => v.version)) + 1;
@@ -117,8 +131,7 @@ export function branchPushHandler(deps: GatewayDeps): CommandHandler {
           }
         }
       }
-      const lsRemote = await git(['ls-remote', '--heads', rem.codebase.repository, `refs/heads/${pr.headBranch}`]);
-      const remoteSha = lsRemote.stdout.split(/\s+/)[0] || null;
+      const remoteSha = await remoteBranchSha({ remote: rem.codebase.repository, branch: pr.headBranch, ...(credentials ? { credentials } : {}) });
       ctx.heartbeat();
       if (remoteSha !== toPush.sha) {
         const ours = new Set([...versions.map((v) => v.sha), toPush.sha]);
@@ -129,8 +142,6 @@ export function branchPushHandler(deps: GatewayDeps): CommandHandler {
             { details: { branch: pr.headBranch, remoteSha } },
           );
         }
-        const [owner, repo] = pr.repository.split('/') as [string, string];
-        const credentials = deps.pushCredentials && /^https?:/.test(rem.codebase.repository) ? await deps.pushCredentials(owner, repo) : undefined;
         await pushBranch({
           mirrorPath: mirror.mirrorPath,
           remote: rem.codebase.repository,

@@ -3,6 +3,7 @@ import { type Database, RemediationEntity, loadExecution } from '@remediation/pe
 import { ensureMirror, resolveBranch } from '../adapters/mirror.js';
 import type { MirrorSource } from '../adapters/mirror-source.js';
 import type { WorkspaceDriver } from '../adapters/workspace-driver.js';
+import type { GitCredentials } from '../adapters/askpass.js';
 import { ensureWorkspace } from './workspaces.js';
 
 /** Settings shared by git-gateway handlers. */
@@ -19,10 +20,24 @@ export interface GatewayDeps {
   /** Workspace driver of this node: overlay, or copy where overlayfs cannot mount. */
   driver: WorkspaceDriver;
   /**
-   * Credentials for one push over HTTP(S) to `owner/repo` (a GitHub App installation token minted
-   * now); absent = push without credentials (local paths, SSH, or a credential helper).
+   * Credentials for one git operation (fetch, ls-remote, push) over HTTP(S) on `owner/repo` (a
+   * GitHub App installation token minted now); absent = none (local paths, SSH, or a credential
+   * helper).
    */
-  pushCredentials?: (owner: string, repo: string) => Promise<{ username: string; password: string }>;
+  gitCredentials?: (owner: string, repo: string) => Promise<GitCredentials>;
+}
+
+/**
+ * Credentials for one git operation on the codebase's remote: for an HTTP(S) URL
+ * `https://<host>/<owner>/<repo>[.git]`, minted now through `deps.gitCredentials` (never stored);
+ * undefined for local paths, SSH URLs, or when no credentials are configured.
+ * @throws what `deps.gitCredentials` throws (e.g. `GITHUB_APP_NOT_INSTALLED`, `GITHUB_AUTH_UNAVAILABLE`).
+ */
+export async function remoteCredentials(deps: GatewayDeps, repositoryUrl: string): Promise<GitCredentials | undefined> {
+  if (!deps.gitCredentials || !/^https?:\/\//.test(repositoryUrl)) return undefined;
+  const parts = new URL(repositoryUrl).pathname.replace(/\.git$/, '').split('/').filter(Boolean);
+  if (parts.length < 2) return undefined;
+  return deps.gitCredentials(parts.at(-2)!, parts.at(-1)!);
 }
 
 /** Marks a patch execution failed at its current step (every git-gateway patch step's give-up). */
@@ -43,9 +58,11 @@ export function workspacePrepareHandler(deps: GatewayDeps): CommandHandler {
       const { executionId, remediationId } = ctx.payload;
       const exec = await loadExecution(deps.db, executionId);
       const rem = await deps.db.em().findOneOrFail(RemediationEntity, { id: remediationId });
+      const credentials = await remoteCredentials(deps, rem.codebase.repository);
       const mirror = await ensureMirror({
         dataRoot: deps.dataRoot,
         repository: rem.codebase.repository,
+        ...(credentials ? { credentials } : {}),
         signal: ctx.signal,
         ...(deps.mirrorSource ? { source: deps.mirrorSource } : {}),
         // Each progress step is a heartbeat, and (at most once a second) a history entry.

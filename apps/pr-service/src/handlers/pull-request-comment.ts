@@ -8,8 +8,9 @@ import { commentOnce } from '../comments.js';
  * update failed (the execution is back at `pr_opened` with the previous version); a failed rebase
  * marks the PR record `rebase_failed`. One comment per failure (marker keyed by the command's
  * issue time), so a redelivery does not repeat it.
+ * @param onCommented called afterwards (pr-service catches a base move that happened meanwhile).
  */
-export function pullRequestCommentHandler(deps: { db: Database; github: GithubClient; worker: string }): CommandHandler {
+export function pullRequestCommentHandler(deps: { db: Database; github: GithubClient; worker: string; onCommented?: (pullRequestId: string) => Promise<void> }): CommandHandler {
   return {
     kind: 'pull_request.comment',
     async handle(ctx) {
@@ -27,6 +28,7 @@ export function pullRequestCommentHandler(deps: { db: Database; github: GithubCl
         { lastError: { code: note.code, message: note.message }, ...(note.rebaseFailed ? { state: 'rebase_failed' } : {}), updatedAt: new Date() },
       );
       await recordHistory(deps.db, { executionId, event: 'pull_request.commented', worker: deps.worker, details: { pullRequestId, code: note.code, rebaseFailed: note.rebaseFailed, url } });
+      await deps.onCommented?.(pullRequestId);
     },
     async giveUp(ctx, error) {
       ctx.logger.error({ error }, 'could not comment on the pull request');

@@ -21,9 +21,10 @@ import { commentOnce } from '../comments.js';
  * review iteration or a re-application, replies on the PR with a link to the new version; then
  * `pull_request.updated` moves the execution back to `pr_opened`. Plain rebases are noted in the
  * history only (no comment noise). A redelivery does not comment twice (marker per version).
- * @param onUpdated called after the transition (pr-service starts feedback that waited).
+ * @param onUpdated called after the transition (pr-service starts feedback that waited and catches
+ *   a base move that happened meanwhile).
  */
-export function pullRequestUpdateHandler(deps: { db: Database; github: GithubClient; onUpdated?: () => Promise<void> }): CommandHandler {
+export function pullRequestUpdateHandler(deps: { db: Database; github: GithubClient; onUpdated?: (pullRequestId: string) => Promise<void> }): CommandHandler {
   return {
     kind: 'pull_request.update',
     async handle(ctx) {
@@ -64,7 +65,7 @@ export function pullRequestUpdateHandler(deps: { db: Database; github: GithubCli
           await tx.nativeUpdate(PullRequestEntity, { id: pullRequestId }, { state: 'open', headSha: version.sha, lastError: null, updatedAt: new Date() });
         },
       });
-      await deps.onUpdated?.();
+      await deps.onUpdated?.(pullRequestId);
     },
     async giveUp(ctx, error) {
       await ctx.transition(pullRequestFailed(ctx.payload.executionId, ctx.payload.pullRequestId, error));

@@ -15,6 +15,7 @@ export class Migration0004PullRequests extends Migration {
       alter table pull_requests
         add column checks jsonb not null default '[]'::jsonb,
         add column rebase_stopped text,
+        add column rebase_head text,
         add column last_error jsonb;
       create index pull_requests_open_idx on pull_requests (repository, base_branch) where state in ('open', 'rebase_failed');
       create table review_feedback (
