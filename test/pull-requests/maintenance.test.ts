@@ -351,6 +351,31 @@ describe('an open pull request, kept mergeable and answering its reviewers', () 
     }
   }, 90_000);
 
+  it('a review iteration that ships nothing (declined partial success) leaves the PR on its version, says so, and keeps the targets as they were', async () => {
+    const before = await execution();
+    const server = await useScript([
+      { content: [{ type: 'tool_use', name: 'triage_feedback', input: { actionable: true, reasoning: 'Asks to pin body-parser differently.', request: 'Pin body-parser to a range instead of an exact version.' } }] },
+      { content: [{ type: 'tool_use', name: 'report_outcome', input: { target: 'body-parser', status: 'failed', reason: 'a range would admit vulnerable versions; left as it is' } }] },
+      { content: [{ type: 'text', text: 'Not changed.' }] },
+      {
+        expect: (r) => expect(r.body!.tool_choice).toEqual({ type: 'tool', name: 'decide_partial_success' }),
+        content: [{ type: 'tool_use', name: 'decide_partial_success', input: { ship: false, targets: [], reasoning: 'Nothing the reviewer asked for was done; the open version stands.' } }],
+      },
+    ]);
+    const p = repoPayload(example('pull_request_review', 'submitted'));
+    p['pull_request'] = { ...p['pull_request'], number };
+    p['review'] = { ...p['review'], id: 70_003, state: 'changes_requested', body: 'Please use a caret range for body-parser.', user: { ...p['review'].user, login: 'alice' } };
+    expect((await deliver('pull_request_review', p)).body.outcome).toBe('handled');
+    const comments = async () => (await octokit.rest.issues.listComments({ owner, repo: 'express', issue_number: number })).data;
+    for (let i = 0; i < 200 && !(await comments()).some((c) => c.body?.startsWith('Updating this pull request failed')); i++) await sleep(300);
+    const after = await waitFor(env, `/v1/executions/${executionId}`, (b) => b.state === 'pr_opened', 60_000);
+    expect(after.patchVersions).toHaveLength(before.patchVersions.length);
+    expect(after.pullRequests[0]).toMatchObject({ patchVersion: before.pullRequests[0].patchVersion, headSha: before.pullRequests[0].headSha });
+    expect(after.targets.map((t: any) => [t.name, t.status])).toEqual(before.targets.map((t: any) => [t.name, t.status]));
+    expect((await comments()).find((c) => c.body?.startsWith('Updating this pull request failed'))?.body).toContain('PARTIAL_SUCCESS_DECLINED');
+    server.assertDone();
+  }, 120_000);
+
   it('merging the PR closes the execution', async () => {
     await octokit.rest.pulls.merge({ owner, repo: 'express', pull_number: number });
     const p = repoPayload(example('pull_request', 'closed'));

@@ -73,6 +73,8 @@ describe('patch executions', () => {
     const { s, effects } = run(patch, [...happy.slice(0, 2), { type: 'patch.applied', changedTargets: 0 }]);
     expect(s.state).toBe('patch_failed');
     expect(effects.at(-1)!.payload).toMatchObject({ error: { code: 'NO_TARGET_PATCHED' } });
+    const declined = run(patch, [...happy.slice(0, 2), { type: 'patch.applied', changedTargets: 0, reason: { code: 'PARTIAL_SUCCESS_DECLINED', message: 'nothing shipped: x' } }]);
+    expect(declined.effects.at(-1)!.payload).toMatchObject({ error: { code: 'PARTIAL_SUCCESS_DECLINED', message: 'nothing shipped: x' } });
   });
 
   it('refuses out-of-order steps (a stale redelivery cannot apply twice)', () => {

@@ -39,7 +39,8 @@ export type MachineEvent =
   | { type: 'plan.failed'; error: { code: string; message: string } }
   | { type: 'patch.requested' }
   | { type: 'workspace.ready'; baseCommit: string }
-  | { type: 'patch.applied'; changedTargets: number }
+  /** `reason`: why nothing was patched when `changedTargets` is 0 (e.g. `PARTIAL_SUCCESS_DECLINED`). */
+  | { type: 'patch.applied'; changedTargets: number; reason?: { code: string; message: string } }
   | { type: 'patch.committed'; patchVersion: PatchVersionRef }
   | { type: 'patch.failed'; error: { code: string; message: string } }
   | { type: 'pull_request.requested'; pullRequestId: string }
@@ -177,7 +178,7 @@ function decide(s: ExecutionSnapshot, e: MachineEvent): Target | null {
 /** The error an event carries, or a generic one (for the PR comment of a failed maintenance). */
 function failureOf(e: MachineEvent): { code: string; message: string } {
   if ('error' in e) return e.error;
-  if (e.type === 'patch.applied') return { code: 'NO_TARGET_PATCHED', message: 'no target could be patched' };
+  if (e.type === 'patch.applied') return e.reason ?? { code: 'NO_TARGET_PATCHED', message: 'no target could be patched' };
   return { code: 'UPDATE_FAILED', message: `${e.type} ended the update` };
 }
 
@@ -256,7 +257,7 @@ export function transition(snapshot: ExecutionSnapshot, event: MachineEvent, at:
       ...('error' in event ? { error: event.error } : {}),
       ...(event.type === 'cancel.requested' ? { error: { code: 'CANCELLED', message: event.reason } } : {}),
       ...(event.type === 'patch.applied' && event.changedTargets === 0
-        ? { error: { code: 'NO_TARGET_PATCHED', message: 'no target could be patched' } }
+        ? { error: event.reason ?? { code: 'NO_TARGET_PATCHED', message: 'no target could be patched' } }
         : {}),
     };
     effects.push({ type: 'event', subject: eventSubject(target.state), payload });

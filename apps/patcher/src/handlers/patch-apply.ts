@@ -164,7 +164,7 @@ export function patchApplyHandler(deps: { db: Database; nc: NatsConnection; work
           : { errorCode: 'NO_TARGET_PATCHED', errorMessage: outcomes.map((o) => `${o.name}: ${o.reason}`).join('; ') || 'no target to patch' };
       await ctx.transition({
         executionId,
-        event: { type: 'patch.applied', changedTargets: shipped.length },
+        event: { type: 'patch.applied', changedTargets: shipped.length, ...(shipped.length === 0 ? { reason: { code: noneReason.errorCode, message: noneReason.errorMessage } } : {}) },
         details: {
           iteration,
           outcomes: outcomes.map((o) => ({ name: o.name, status: o.status })),
@@ -176,6 +176,10 @@ export function patchApplyHandler(deps: { db: Database; nc: NatsConnection; work
         },
         ...(shipped.length === 0 ? { set: noneReason } : {}),
         mutate: async (tx) => {
+          // An update of an open PR that ships nothing leaves the PR on its version: that version's
+          // target outcomes stand (the next re-application or review starts from them); this
+          // iteration's outcomes are in the history entry.
+          if (shipped.length === 0 && (exec.state === 'changes_requested' || exec.state === 'pr_updating')) return;
           for (const o of outcomes) {
             await tx.nativeUpdate(
               ExecutionTargetEntity,
