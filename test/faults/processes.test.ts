@@ -12,7 +12,7 @@ import { api, createExpressRemediation, effects, sql, startPatch, waitFor, waitS
 /**
  * RELIABILITY.md scenarios 1, 2, 3, 4 (beyond the duplicate window), 6 and 11, plus retry and
  * cancel, against the real nats-server and PostgreSQL with processes killed and paused for real.
- * Short leases so faults show quickly: ack_wait 2 s, 3 deliveries.
+ * Short leases so faults show quickly: ack_wait 2 s, 5 deliveries (headroom for a loaded machine).
  */
 let env: TestEnvironment;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -21,7 +21,7 @@ beforeAll(async () => {
   env = await startTestEnvironment(
     'faults-proc',
     // The reconciler is covered by nats.test.ts; here it must not race the redeliveries under test.
-    { ACK_WAIT_MS: '2000', MAX_DELIVER: '3', RECONCILE_INTERVAL_MS: '1000', RECONCILE_STALE_MS: '300000', GC_INTERVAL_MS: '1000' },
+    { ACK_WAIT_MS: '2000', MAX_DELIVER: '5', RECONCILE_INTERVAL_MS: '1000', RECONCILE_STALE_MS: '300000', GC_INTERVAL_MS: '1000' },
     { replicas: { planner: 2 } },
   );
 }, 180_000);
@@ -50,7 +50,7 @@ describe('processes killed and paused', () => {
     await exited('git-gateway');
     await env.stack.restart('git-gateway', {});
     const done = await waitSettled(env, id);
-    expect(done.state).toBe('patch_generated');
+    expect(done.state, JSON.stringify(done.error)).toBe('patch_generated');
     await sleep(4000); // past ack_wait: the unacked patch.commit is redelivered and acked without effect
     const e = await effects(env, id);
     expect(e.patchVersions).toBe(1);
@@ -200,7 +200,7 @@ describe('a lost node', () => {
     rmSync(ws, { recursive: true, force: true });
     await env.stack.restart('git-gateway', {});
     const done = await waitSettled(env, id);
-    expect(done.state).toBe('patch_generated');
+    expect(done.state, JSON.stringify(done.error)).toBe('patch_generated');
     const diff = (await api(env, `/v1/executions/${id}/diff`)).body.diff as string;
     expect(diff.split('\n').filter((l) => /^[+]\s/.test(l))).toHaveLength(5);
     const history = (await api(env, `/v1/executions/${id}/history`)).body;

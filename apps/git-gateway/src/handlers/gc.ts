@@ -10,6 +10,12 @@ import { collectMirrors, collectSnapshots, collectWorkspaces } from '../adapters
 import { git } from '../adapters/git.js';
 
 /**
+ * States whose run may still resume from its checkpoint: an iteration running or failed (retry
+ * resumes it), and an open PR's review iteration or re-application.
+ */
+const CHECKPOINTED_STATES: ReadonlySet<string> = new Set(['patch_running', 'patch_failed', 'changes_requested', 'pr_updating']);
+
+/**
  * Periodic GC of git-gateway's disks: workspaces of executions that ended more than the
  * retention ago, checkpoint refs no run needs any more (a patch version superseded them, the run
  * was cancelled, or its workspace was released), snapshots unused for a period (never one a workspace still uses), `git gc --auto`
@@ -44,7 +50,7 @@ export function startGc(o: {
         const [, , remediationId, run] = ref.split('/');
         const executionId = `${remediationId}.${run}`;
         const row = await o.db.em().findOne(ExecutionEntity, { id: executionId });
-        const needed = row && (row.state === 'patch_running' || row.state === 'patch_failed') && !released.has(executionId);
+        const needed = row && CHECKPOINTED_STATES.has(row.state) && !released.has(executionId);
         if (needed) continue;
         await deleteCheckpoint({ mirrorPath: join(root, m), ref });
         deleted.push(executionId);

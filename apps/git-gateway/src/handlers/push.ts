@@ -164,8 +164,10 @@ export function branchPushHandler(deps: GatewayDeps): CommandHandler {
         },
         mutate: async (tx) => {
           if (rebased) {
-            // Same change as the version it rebases: the same proof and the same agent work.
-            await tx.insert(PatchVersionEntity, { executionId, ...rebased, createdAt: new Date(), proof: pv.proof, proofPassed: pv.proofPassed, feedbackId: null, agent: pv.agent ?? null } as never);
+            // Same change as the version it rebases: the same proof and the same agent work; a review
+            // version rebased on its way to the PR still answers that review (the reply links it).
+            const feedbackId = exec.state === 'changes_requested' ? (pv.feedbackId ?? null) : null;
+            await tx.insert(PatchVersionEntity, { executionId, ...rebased, createdAt: new Date(), proof: pv.proof, proofPassed: pv.proofPassed, feedbackId, agent: pv.agent ?? null } as never);
           }
           if (toPush.version !== pr.patchVersion) {
             await tx.nativeUpdate(PullRequestEntity, { id: pullRequestId }, { patchVersion: toPush.version, headSha: toPush.sha, updatedAt: new Date() });
