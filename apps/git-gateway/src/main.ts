@@ -14,7 +14,7 @@ import { startGc } from './handlers/gc.js';
 import { type GatewayDeps, workspacePrepareHandler } from './handlers/workspace.js';
 
 /** git-gateway environment: data roots and the commit author. */
-const GatewayEnv = BaseEnv.extend(GithubEnv.partial().shape).extend({
+const GatewayEnv = BaseEnv.extend(GithubEnv.shape).extend({
   COMMIT_AUTHOR_NAME: z.string().min(1).default('Remediation Bot'),
   COMMIT_AUTHOR_EMAIL: z.string().email().default('remediation-bot@users.noreply.local'),
   /** Internal git mirror (bundle-first clone protocol, see adapters/mirror-source.ts); unset = clone upstream. */
@@ -32,10 +32,10 @@ const GatewayEnv = BaseEnv.extend(GithubEnv.partial().shape).extend({
 });
 
 const env = loadEnv(GatewayEnv);
-/** Push credentials for HTTPS remotes: minted per push when GitHub auth (App or token) is configured. */
+/** Credentials for HTTPS remotes: minted per git operation when GitHub auth (App or token) is configured. */
 const github =
   env.GITHUB_APP_ID !== undefined || env.GITHUB_TOKEN
-    ? createGithubClient({ apiUrl: env.GITHUB_API_URL ?? 'https://api.github.com', auth: githubAuthFromEnv({ GITHUB_API_URL: env.GITHUB_API_URL ?? 'https://api.github.com', ...env }) })
+    ? createGithubClient({ apiUrl: env.GITHUB_API_URL, auth: githubAuthFromEnv(env) })
     : null;
 
 /** The workspace driver of this node, chosen once at start (before any command is consumed). */

@@ -10,32 +10,38 @@ export interface WorkspaceHandle {
   sha?: string | null;
 }
 
+/** A git-gateway reply: the answer, or its refusal (`retryable` when git-gateway says so). */
+type GatewayReply = { ok: true } | { ok: false; code: string; message: string; retryable?: boolean };
+
 /**
- * One workspace request, retried: each try waits at most `perTryMs` (a git-gateway killed mid-
+ * One request to git-gateway, retried: each try waits at most `perTryMs` (a git-gateway killed mid-
  * request never answers, and waiting out a long timeout would hold the step's lease while nothing
- * happens), then asks again — both requests are idempotent — until `totalMs` has passed.
+ * happens), then asks again — the requests are idempotent — until `totalMs` has passed.
  * `onWait` is called between tries (the caller's heartbeat: it throws once the step is cancelled).
+ * @throws TransientError `WORKSPACE_UNREACHABLE` when no try got an answer; RemediationError with
+ *   git-gateway's code when it refuses.
  */
-async function call(
+async function call<R extends GatewayReply>(
   nc: NatsConnection,
   subject: string,
-  executionId: string,
+  payload: object,
+  parse: (json: unknown) => R,
   options: { perTryMs?: number; totalMs?: number; onWait?: () => void } = {},
-): Promise<WorkspaceHandle> {
+): Promise<Extract<R, { ok: true }>> {
   const perTryMs = options.perTryMs ?? 30_000;
   const deadline = Date.now() + (options.totalMs ?? 300_000);
   let lastError = '';
   for (let attempt = 1; Date.now() < deadline; attempt++) {
-    let reply: WorkspaceReply | null = null;
+    let reply: R | null = null;
     try {
-      const msg = await nc.request(subject, JSON.stringify({ executionId }), { timeout: perTryMs });
-      reply = WorkspaceReply.parse(msg.json());
+      const msg = await nc.request(subject, JSON.stringify(payload), { timeout: perTryMs });
+      reply = parse(msg.json());
     } catch (err) {
       lastError = describeError(err);
     }
     if (reply) {
-      if (!reply.ok) throw new RemediationError(reply.code, reply.message, { retryable: reply.retryable });
-      return reply;
+      if (!reply.ok) throw new RemediationError(reply.code, reply.message, reply.retryable === undefined ? {} : { retryable: reply.retryable });
+      return reply as Extract<R, { ok: true }>;
     }
     options.onWait?.();
     await new Promise((r) => setTimeout(r, Math.min(2_000, 250 * attempt)));
@@ -50,12 +56,12 @@ async function call(
  * @throws TransientError `WORKSPACE_UNREACHABLE`; the gateway's own error otherwise.
  */
 export function ensureWorkspace(nc: NatsConnection, executionId: string, onWait?: () => void): Promise<WorkspaceHandle> {
-  return call(nc, WORKSPACE_RPC_SUBJECTS.ensure, executionId, { ...(onWait ? { onWait } : {}) });
+  return call(nc, WORKSPACE_RPC_SUBJECTS.ensure, { executionId }, (j) => WorkspaceReply.parse(j), { ...(onWait ? { onWait } : {}) });
 }
 
 /** Asks git-gateway to checkpoint the workspace (a work-in-progress commit on a ref). */
 export function checkpointWorkspace(nc: NatsConnection, executionId: string, onWait?: () => void): Promise<WorkspaceHandle> {
-  return call(nc, WORKSPACE_RPC_SUBJECTS.checkpoint, executionId, { ...(onWait ? { onWait } : {}) });
+  return call(nc, WORKSPACE_RPC_SUBJECTS.checkpoint, { executionId }, (j) => WorkspaceReply.parse(j), { ...(onWait ? { onWait } : {}) });
 }
 
 /**
@@ -64,12 +70,6 @@ export function checkpointWorkspace(nc: NatsConnection, executionId: string, onW
  *   RemediationError with git-gateway's code when it refuses.
  */
 export async function patchVersionDiff(nc: NatsConnection, request: { repository: string; baseCommit: string; sha: string }): Promise<string> {
-  let reply: DiffReply;
-  try {
-    reply = DiffReply.parse((await nc.request(DIFF_RPC_SUBJECT, JSON.stringify(request), { timeout: 30_000 })).json());
-  } catch (err) {
-    throw new TransientError('WORKSPACE_UNREACHABLE', `git-gateway did not answer the diff request: ${describeError(err)}`);
-  }
-  if (!reply.ok) throw new RemediationError(reply.code, reply.message);
-  return reply.diff;
+  // One try of 30 s: the caller's step retries as a whole.
+  return (await call(nc, DIFF_RPC_SUBJECT, request, (j) => DiffReply.parse(j), { perTryMs: 30_000, totalMs: 30_000 })).diff;
 }

@@ -22,6 +22,17 @@ function cell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 }
 
+/** Prefix of a target's reason when the agent reported its outcome (set by the patcher). */
+const AGENT_REASON = 'agent: ';
+
+/**
+ * The agent's note per target it reported on, as Markdown list items
+ * (`- \`cookie\`: only cookie.serialize is used`); targets without a note are left out.
+ */
+export function agentNotes(targets: readonly ExecutionTarget[]): string[] {
+  return targets.filter((t) => t.reason?.startsWith(AGENT_REASON)).map((t) => `- \`${t.name}\`: ${t.reason!.slice(AGENT_REASON.length)}`);
+}
+
 /** Title of the pull request, e.g. `fix(deps): upgrade 5 vulnerable dependencies (minimal)`. */
 export function pullRequestTitle(input: PullRequestBodyInput): string {
   const shipped = input.targets.filter((t) => t.status === 'success');
@@ -64,15 +75,15 @@ export function pullRequestBody(input: PullRequestBodyInput): string {
     lines.push('', '**Not included:**', '');
     for (const t of notShipped) lines.push(`- \`${t.name}\` (${t.status}): ${t.reason ?? 'no reason recorded'}`);
   }
-  const byAgent = shipped.filter((t) => t.reason?.startsWith('agent: '));
+  const notes = agentNotes(shipped);
   const codeFiles = (input.changedPaths ?? []).filter((p) => !MANIFEST_NAMES.has(p.split('/').at(-1) ?? p));
-  if (byAgent.length || codeFiles.length) {
+  if (notes.length || codeFiles.length) {
     lines.push('', '### Code changes by the agent', '');
     lines.push(codeFiles.length ? `Files changed beyond the manifests: ${codeFiles.map((p) => `\`${p}\``).join(', ')}.` : 'No files beyond the manifests: the agent found no code that needs changing.', '');
-    for (const t of byAgent) lines.push(`- \`${t.name}\`: ${t.reason!.slice('agent: '.length)}`);
+    lines.push(...notes);
     if (input.agent) lines.push('', `<sub>${input.agent.model}, ${input.agent.turns} turns, ${input.agent.inputTokens + input.agent.outputTokens} tokens. Review these changes like any other code.</sub>`);
   }
-  const needsAgent = shipped.filter((t) => t.needsAgent && !t.reason?.startsWith('agent: '));
+  const needsAgent = shipped.filter((t) => t.needsAgent && !t.reason?.startsWith(AGENT_REASON));
   if (needsAgent.length) {
     lines.push('', '**Major upgrades** (code may need changes; review carefully):', '');
     for (const t of needsAgent) lines.push(`- \`${t.name}\` ${t.from} → ${t.to}`);

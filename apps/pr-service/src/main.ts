@@ -3,13 +3,12 @@ import { z } from 'zod';
 import { AgentEnv, agentConfigFromEnv } from '@remediation/agent';
 import { describeError, isRemediationError } from '@remediation/errors';
 import { GithubEnv, createGithubClient, githubAuthFromEnv, verifyWebhook } from '@remediation/github';
-import { BaseEnv, loadEnv, runMain } from '@remediation/service-runtime';
+import { BaseEnv, envFlag, loadEnv, runMain } from '@remediation/service-runtime';
 import { pullRequestCommentHandler } from './handlers/pull-request-comment.js';
 import { pullRequestOpenHandler } from './handlers/pull-request-open.js';
 import { pullRequestUpdateHandler } from './handlers/pull-request-update.js';
 import { PullRequestMaintainer } from './maintainer.js';
 
-const flag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
 /** pr-service environment: GitHub access (App or token), webhooks/polling, and the triage agent. */
 const PrEnv = BaseEnv.extend(GithubEnv.shape)
@@ -24,7 +23,7 @@ const PrEnv = BaseEnv.extend(GithubEnv.shape)
     /** git-gateway's commit author e-mail: commits by anyone else on a PR branch stop rebasing. */
     COMMIT_AUTHOR_EMAIL: z.string().email().default('remediation-bot@users.noreply.local'),
     /** Feed failing check runs of the head SHA to the agent as feedback. */
-    PR_FEED_FAILING_CHECKS: flag.default(false),
+    PR_FEED_FAILING_CHECKS: envFlag.default(false),
     /** A triage of PR feedback cut off (crash, model failing after retries) is retried after this, ms. */
     PR_TRIAGE_RETRY_MS: z.coerce.number().int().positive().default(60_000),
     /** Interface the webhook endpoint listens on (port: HEALTH_PORT). */

@@ -18,6 +18,9 @@ import { MARKER, commentOnce } from './comments.js';
 /** A pull request record as the maintainer reads it. */
 type PullRecord = Record<string, any>;
 
+/** An Octokit for one PR's repository (its token minted for the operation), with owner and name. */
+type RepoClient = { octokit: GithubOctokit; owner: string; repo: string };
+
 /** A feedback item with the provider's id. */
 export interface ProviderFeedback extends FeedbackItem {
   providerId: number;
@@ -138,14 +141,16 @@ export class PullRequestMaintainer {
     const prs = await this.deps.db.em().find(PullRequestEntity, { state: { $in: OPEN_STATES as never }, number: { $ne: null } });
     for (const pr of prs) {
       try {
-        const { octokit, owner, repo } = await this.client(pr);
+        // One client (one token) for the whole pass over this PR.
+        const gh = await this.client(pr);
+        const { octokit, owner, repo } = gh;
         const remote = (await octokit.rest.pulls.get({ owner, repo, pull_number: pr.number! })).data;
         if (remote.state === 'closed') {
           await this.closed(pr, Boolean(remote.merged));
           continue;
         }
-        await this.checkForeignHead(pr, remote.head.sha);
-        await this.checkBase(pr);
+        await this.checkForeignHead(pr, remote.head.sha, gh);
+        await this.checkBase(pr, { gh, prHead: remote.head.sha });
         for (const r of (await octokit.rest.pulls.listReviews({ owner, repo, pull_number: pr.number!, per_page: 100 })).data) {
           await this.feedback(pr, { kind: 'review', providerId: r.id, author: r.user?.login ?? '', body: r.body ?? '', state: r.state });
         }
@@ -155,7 +160,7 @@ export class PullRequestMaintainer {
         for (const c of (await octokit.rest.issues.listComments({ owner, repo, issue_number: pr.number!, per_page: 100 })).data) {
           await this.feedback(pr, { kind: 'issue_comment', providerId: c.id, author: c.user?.login ?? '', body: c.body ?? '' });
         }
-        await this.checks(pr);
+        await this.checks(pr, gh);
       } catch (err) {
         this.deps.logger.warn({ pullRequestId: pr.id, err: describeError(err) }, 'polling a pull request failed; next pass retries');
       }
@@ -227,7 +232,7 @@ export class PullRequestMaintainer {
     return (await this.deps.db.em().findOne(PullRequestEntity, { repository, number })) as PullRecord | null;
   }
 
-  private async client(pr: PullRecord): Promise<{ octokit: GithubOctokit; owner: string; repo: string }> {
+  private async client(pr: PullRecord): Promise<RepoClient> {
     const [owner, repo] = pr.repository.split('/') as [string, string];
     return { octokit: await this.deps.github.forRepository(owner, repo), owner, repo };
   }
@@ -235,19 +240,24 @@ export class PullRequestMaintainer {
   /**
    * When the base branch's head is not the base of the PR's version, asks for a rebase, unless
    * rebasing stopped or the execution is busy (the next event or pass asks again).
+   * @param known the client and PR head SHA when the caller already has them (a polling pass).
    */
-  async checkBase(pr: PullRecord): Promise<void> {
+  async checkBase(pr: PullRecord, known?: { gh: RepoClient; prHead: string }): Promise<void> {
     if (pr.rebaseStopped || pr.number == null) return;
     const exec = await this.deps.db.em().findOne(ExecutionEntity, { id: pr.executionId });
     if (exec?.state !== 'pr_opened' || exec.pullRequestId !== pr.id) return;
-    const { octokit, owner, repo } = await this.client(pr);
+    const gh = known?.gh ?? (await this.client(pr));
+    const { octokit, owner, repo } = gh;
     const head = (await octokit.rest.repos.getBranch({ owner, repo, branch: pr.baseBranch })).data.commit.sha;
     const version = await this.deps.db.em().findOne(PatchVersionEntity, { executionId: pr.executionId, version: pr.patchVersion });
     if (!version || version.baseCommit === head) return;
     // A rebase or re-application onto this very head already failed (said on the PR): wait for
     // the next move instead of failing (and commenting) again on every event or poll.
     if (pr.state === 'rebase_failed' && (exec.baseCommit === head || pr.rebaseHead === head)) return;
-    if (await this.foreignCommits(pr, octokit, owner, repo)) return;
+    // A PR head that is one of our versions is ours, whatever the PR's commit list shows (after
+    // the base was rewritten, it lists the old base's commits too).
+    const prHead = known?.prHead ?? (await octokit.rest.pulls.get({ owner, repo, pull_number: pr.number })).data.head.sha;
+    if (!(await this.isOurs(pr, prHead)) && (await this.foreignCommits(pr, gh))) return;
     try {
       await applyTransition(this.deps.db, {
         executionId: pr.executionId,
@@ -263,38 +273,38 @@ export class PullRequestMaintainer {
     }
   }
 
+  /** Whether `sha` is one of the execution's patch versions. */
+  private async isOurs(pr: PullRecord, sha: string): Promise<boolean> {
+    return (await this.deps.db.em().findOne(PatchVersionEntity, { executionId: pr.executionId, sha })) !== null;
+  }
+
   /**
-   * Whether a person pushed to the PR branch: its head is none of our versions and it has a
-   * commit whose author or committer is not this service. Then rebasing stops (a force-push would
-   * drop their work) and the PR says why. A head that is one of our versions is ours whatever the
-   * PR's commit list shows (after the base was rewritten, it lists the old base's commits too).
+   * Whether a person pushed to the PR branch (its head is not ours): a commit whose author or
+   * committer is not this service. Then rebasing stops (a force-push would drop their work) and
+   * the PR says why.
    */
-  private async foreignCommits(pr: PullRecord, octokit: GithubOctokit, owner: string, repo: string): Promise<boolean> {
-    const head = (await octokit.rest.pulls.get({ owner, repo, pull_number: pr.number! })).data.head.sha;
-    if (await this.deps.db.em().findOne(PatchVersionEntity, { executionId: pr.executionId, sha: head })) return false;
+  private async foreignCommits(pr: PullRecord, gh: RepoClient): Promise<boolean> {
+    const { octokit, owner, repo } = gh;
     const commits = (await octokit.rest.pulls.listCommits({ owner, repo, pull_number: pr.number!, per_page: 100 })).data;
     const ours = this.deps.commitAuthorEmail.toLowerCase();
     const foreign = commits.filter((c) => (c.commit.author?.email ?? '').toLowerCase() !== ours || (c.commit.committer?.email ?? '').toLowerCase() !== ours);
     if (foreign.length === 0) return false;
     const who = [...new Set(foreign.map((c) => c.commit.author?.name ?? c.commit.author?.email ?? 'someone'))].join(', ');
-    await this.stopRebasing(pr, `${who} pushed ${foreign.length} commit(s) to ${pr.headBranch} (${foreign.map((c) => c.sha.slice(0, 7)).join(', ')})`);
+    await this.stopRebasing(pr, gh, `${who} pushed ${foreign.length} commit(s) to ${pr.headBranch} (${foreign.map((c) => c.sha.slice(0, 7)).join(', ')})`);
     return true;
   }
 
   /** A head SHA that is none of our versions means someone pushed to the branch. */
-  private async checkForeignHead(pr: PullRecord, headSha: string): Promise<void> {
-    if (!headSha || pr.rebaseStopped || headSha === pr.headSha) return;
-    const ours = await this.deps.db.em().findOne(PatchVersionEntity, { executionId: pr.executionId, sha: headSha });
-    if (ours) return;
-    const { octokit, owner, repo } = await this.client(pr);
-    await this.foreignCommits(pr, octokit, owner, repo);
+  private async checkForeignHead(pr: PullRecord, headSha: string, gh?: RepoClient): Promise<void> {
+    if (!headSha || pr.rebaseStopped || headSha === pr.headSha || (await this.isOurs(pr, headSha))) return;
+    await this.foreignCommits(pr, gh ?? (await this.client(pr)));
   }
 
-  private async stopRebasing(pr: PullRecord, reason: string): Promise<void> {
+  private async stopRebasing(pr: PullRecord, gh: RepoClient, reason: string): Promise<void> {
     await this.deps.db.em().nativeUpdate(PullRequestEntity, { id: pr.id }, { rebaseStopped: reason, updatedAt: new Date() });
     pr.rebaseStopped = reason;
     await recordHistory(this.deps.db, { executionId: pr.executionId, event: 'pull_request.rebase_stopped', worker: this.deps.worker, details: { pullRequestId: pr.id, reason } });
-    const { octokit, owner, repo } = await this.client(pr);
+    const { octokit, owner, repo } = gh;
     await commentOnce(octokit, { owner, repo, number: pr.number! }, `stop:${pr.id}`, `I will no longer rebase this pull request: ${reason}. Rebasing would overwrite those commits; please keep the branch up to date yourself.`);
   }
 
@@ -313,9 +323,9 @@ export class PullRequestMaintainer {
   }
 
   /** Reads the check runs of the PR's head SHA and stores them on the record. */
-  private async checks(pr: PullRecord): Promise<void> {
+  private async checks(pr: PullRecord, gh?: RepoClient): Promise<void> {
     if (!pr.headSha) return;
-    const { octokit, owner, repo } = await this.client(pr);
+    const { octokit, owner, repo } = gh ?? (await this.client(pr));
     const runs = (await octokit.rest.checks.listForRef({ owner, repo, ref: pr.headSha, per_page: 100 })).data.check_runs;
     const checks: PullRequestCheck[] = runs.map((r) => ({ name: r.name, status: r.status, conclusion: r.conclusion ?? null, headSha: r.head_sha, url: r.html_url ?? null }));
     await this.deps.db.em().nativeUpdate(PullRequestEntity, { id: pr.id }, { checks, updatedAt: new Date() });
@@ -373,7 +383,6 @@ export class PullRequestMaintainer {
       model: agent?.model ?? 'none',
       item,
       pullRequest: `${pr.repository}#${pr.number}: dependency upgrades of execution ${pr.executionId} (patch version ${pr.patchVersion})`,
-      ignoredAuthors: this.deps.botLogins,
       ...(agent ? { stream: agent.stream, retry: agent.retry } : {}),
     });
     const exec = await this.deps.db.em().findOneOrFail(ExecutionEntity, { id: pr.executionId });

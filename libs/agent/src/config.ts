@@ -2,11 +2,9 @@ import Anthropic from '@anthropic-ai/sdk';
 import type { AgentBudget } from './budget.js';
 import type { ModelRetryOptions } from './model-call.js';
 import type { PartialSuccessPolicy } from './partial-success.js';
+import { envFlag } from '@remediation/service-runtime';
 import { z } from 'zod';
 
-const flag = z
-  .enum(['true', 'false', '1', '0'])
-  .transform((v) => v === 'true' || v === '1');
 
 /**
  * Environment of the code-fix agent (patcher) and of the review triage (pr-service); services
@@ -33,18 +31,18 @@ export const AgentEnv = z.object({
   AGENT_PRICE_INPUT_PER_MTOK: z.coerce.number().nonnegative().default(3),
   AGENT_PRICE_OUTPUT_PER_MTOK: z.coerce.number().nonnegative().default(15),
   /** Stream responses (recommended for long `max_tokens`). */
-  AGENT_STREAM: flag.default(true),
+  AGENT_STREAM: envFlag.default(true),
   /** SDK retries per request (429, 5xx, 529 with backoff honouring `retry-after`). */
   AGENT_API_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(4),
   /** Our retries of overloaded / mid-stream errors after the SDK's, and their first delay (ms). */
   AGENT_OVERLOADED_RETRIES: z.coerce.number().int().min(0).max(10).default(3),
   AGENT_RETRY_BASE_MS: z.coerce.number().int().positive().default(2000),
   /** Partial-success policy: never ship when a target left open has a critical advisory. */
-  AGENT_NEVER_SHIP_LEAVING_CRITICAL: flag.default(true),
+  AGENT_NEVER_SHIP_LEAVING_CRITICAL: envFlag.default(true),
   /** Partial-success policy: least share (0..1) of targets that must succeed. */
   AGENT_MIN_SUCCESS_RATIO: z.coerce.number().min(0).max(1).default(0),
   /** Partial-success policy: whether the model may ship fewer than all successful targets. */
-  AGENT_ALLOW_SUBSET: flag.default(true),
+  AGENT_ALLOW_SUBSET: envFlag.default(true),
 });
 export type AgentEnv = z.infer<typeof AgentEnv>;
 

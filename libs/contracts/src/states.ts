@@ -55,12 +55,18 @@ export const FAILED_STATES: ReadonlySet<ExecutionState> = new Set<ExecutionState
 export const RUNNING_STATES: ReadonlySet<ExecutionState> = new Set<ExecutionState>(['planner_running', 'patch_running', 'pr_opening']);
 
 /**
- * States in which a step is running (a command holds a lease): the running states plus the
- * maintenance of an open pull request — `changes_requested` (a review asked for a change: a new
- * patch version is made and pushed) and `pr_updating` (the base branch moved: the branch is
- * rebased, or the patch re-applied on the new head). The reconciler watches these.
+ * States maintaining an open pull request (a step runs; the PR stays open meanwhile):
+ * `changes_requested` (a review asked for a change: a new patch version is made and pushed) and
+ * `pr_updating` (the base branch moved: the branch is rebased, or the patch re-applied on the new
+ * head).
  */
-export const ACTIVE_STATES: ReadonlySet<ExecutionState> = new Set<ExecutionState>([...RUNNING_STATES, 'changes_requested', 'pr_updating']);
+export const MAINTENANCE_STATES: ReadonlySet<ExecutionState> = new Set<ExecutionState>(['changes_requested', 'pr_updating']);
+
+/**
+ * States in which a step is running (a command holds a lease): the running states plus the
+ * maintenance states. The reconciler watches these.
+ */
+export const ACTIVE_STATES: ReadonlySet<ExecutionState> = new Set<ExecutionState>([...RUNNING_STATES, ...MAINTENANCE_STATES]);
 
 /**
  * Steps inside a running state: `workspace` (git-gateway prepares the overlay workspace),

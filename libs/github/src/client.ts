@@ -57,21 +57,19 @@ export function githubAuthFromEnv(env: GithubEnv): GithubAuth {
   throw new InvalidInputError('GITHUB_AUTH_MISSING', 'set GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY (a GitHub App), or GITHUB_TOKEN');
 }
 
+/** Retries of a rate-limited request before it fails (throttling plugin). */
+const RATE_LIMIT_RETRIES = 3;
+
 /** Options of {@link createGithubClient}. */
 export interface GithubClientOptions {
   apiUrl: string;
   auth: GithubAuth;
-  /** Retries of a rate-limited request before giving up (throttling plugin); default 3. */
-  rateLimitRetries?: number;
-  /** Called when GitHub rate-limits a request (primary or secondary limit). */
-  onRateLimited?: (info: { method: string; url: string; retryAfterSeconds: number; secondary: boolean }) => void;
   /** Per-request timeout, ms; default 30 000. */
   timeoutMs?: number;
 }
 
 /** GitHub access for one service: clients and push credentials, minted per operation. */
 export interface GithubClient {
-  readonly apiUrl: string;
   /**
    * An Octokit for one operation on `owner/repo`: with an App, a new installation token scoped to
    * that repository is minted now (at execution time), never stored.
@@ -88,26 +86,20 @@ export interface GithubClient {
 
 /**
  * Creates the GitHub client: Octokit with retry (5xx and network errors, backoff) and throttling
- * (primary and secondary rate limits respected, `retry-after` honoured, up to `rateLimitRetries`
- * retries), authenticated by App installation tokens (minted per operation, repository-scoped) or a
+ * (primary and secondary rate limits respected, `retry-after` honoured, up to
+ * {@link RATE_LIMIT_RETRIES} retries), authenticated by App installation tokens (minted per operation, repository-scoped) or a
  * token. Source: octokit.js docs, "Authentication" / plugin-throttling README.
  */
 export function createGithubClient(options: GithubClientOptions): GithubClient {
-  const retries = options.rateLimitRetries ?? 3;
   const make = (token?: string): GithubOctokit =>
     new GithubOctokit({
       ...(token === undefined ? {} : { auth: token }),
       baseUrl: options.apiUrl,
       request: { timeout: options.timeoutMs ?? 30_000 },
       throttle: {
-        onRateLimit: (retryAfter: number, o: { method: string; url: string }, _octokit: unknown, retryCount: number) => {
-          options.onRateLimited?.({ method: o.method, url: o.url, retryAfterSeconds: retryAfter, secondary: false });
-          return retryCount < retries;
-        },
-        onSecondaryRateLimit: (retryAfter: number, o: { method: string; url: string }, _octokit: unknown, retryCount: number) => {
-          options.onRateLimited?.({ method: o.method, url: o.url, retryAfterSeconds: retryAfter, secondary: true });
-          return retryCount < retries;
-        },
+        // Wait out the limit (the plugin honours `retry-after`) and retry, a few times.
+        onRateLimit: (_retryAfter: number, _o: unknown, _octokit: unknown, retryCount: number) => retryCount < RATE_LIMIT_RETRIES,
+        onSecondaryRateLimit: (_retryAfter: number, _o: unknown, _octokit: unknown, retryCount: number) => retryCount < RATE_LIMIT_RETRIES,
       },
     });
   const auth = options.auth;
@@ -139,7 +131,6 @@ export function createGithubClient(options: GithubClientOptions): GithubClient {
     }
   };
   return {
-    apiUrl: options.apiUrl,
     async forRepository(owner, repo) {
       return make(await mint(owner, repo));
     },

@@ -21,6 +21,6 @@ export type { ClaimedStep } from './steps.js';
 export { relayOutboxBatch, countUnpublished } from './outbox.js';
 export type { OutboxMessage } from './outbox.js';
 export { getRemediationView, getExecutionView, getHistory, getDeadLetters, pullRequestBody, executionTargetBody, feedbackBody } from './views.js';
-export { loadExecution, latestPlan, startFeedbackIteration } from './lookups.js';
+export { loadExecution, latestPlan, startFeedbackIteration, nextFeedbackIteration, insertFeedback } from './lookups.js';
 export type { EntityManager } from '@mikro-orm/postgresql';
 export { isDatabaseUnavailable } from './availability.js';

@@ -52,26 +52,38 @@ export async function startFeedbackIteration(
   if (!exec) throw new NotFoundError('execution', id);
   const latest = await em.findOne(PatchVersionEntity, { executionId: id }, { orderBy: { version: 'desc' } });
   if (!latest) throw new RemediationError('PATCH_NOT_READY', `execution ${id} has no patch version to give feedback on`);
-  const last = await em.findOne(FeedbackEntity, { executionId: id }, { orderBy: { iteration: 'desc' } });
-  const iteration = (last?.iteration ?? 1) + 1;
+  const iteration = await nextFeedbackIteration(em, id);
   await applyTransition(db, {
     executionId: id,
     event: { type: 'feedback.received', iteration },
     worker: input.worker,
     details: { iteration, baseVersion: latest.version, source: input.source, comments: input.comments.length },
     mutate: async (tx) => {
-      const feedbackId = await tx.insert(FeedbackEntity, {
-        executionId: id,
-        iteration,
-        source: input.source,
-        text: input.text,
-        comments: input.comments,
-        baseVersion: latest.version,
-        patchVersion: null,
-        createdAt: new Date(),
-      } as never);
-      await input.onStored?.(tx, Number(feedbackId));
+      const feedbackId = await insertFeedback(tx, { executionId: id, iteration, source: input.source, text: input.text, comments: input.comments, baseVersion: latest.version });
+      await input.onStored?.(tx, feedbackId);
     },
   });
   return db.em().findOneOrFail(FeedbackEntity, { executionId: id, iteration });
+}
+
+/**
+ * The iteration number the next feedback of an execution starts: one more than the last
+ * feedback's (iteration 1 is the first patch run, which has no feedback).
+ */
+export async function nextFeedbackIteration(em: EntityManager, executionId: string): Promise<number> {
+  const last = await em.findOne(FeedbackEntity, { executionId }, { orderBy: { iteration: 'desc' } });
+  return (last?.iteration ?? 1) + 1;
+}
+
+/**
+ * Stores one feedback (the start of iteration `iteration`, on patch version `baseVersion`) in the
+ * caller's transaction; its `patchVersion` is set when the iteration's version is committed.
+ * @returns the feedback's id.
+ * @throws the database's errors (unique `(execution_id, iteration)` when the iteration exists).
+ */
+export async function insertFeedback(
+  tx: EntityManager,
+  input: { executionId: string; iteration: number; source: 'api' | 'github' | 'rebase'; text: string; comments: FeedbackComment[]; baseVersion: number },
+): Promise<number> {
+  return Number(await tx.insert(FeedbackEntity, { ...input, patchVersion: null, createdAt: new Date() } as never));
 }

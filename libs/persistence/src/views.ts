@@ -129,14 +129,15 @@ export async function getExecutionView(db: Database, id: string): Promise<Execut
   const em = db.em();
   const row = await em.findOne(ExecutionEntity, { id });
   if (!row) throw new NotFoundError('execution', id);
-  const [targets, versions, prs, feedback] = await Promise.all([
+  const [targets, versions, prs, feedback, reviews] = await Promise.all([
     em.find(ExecutionTargetEntity, { executionId: id }, { orderBy: { name: 'asc' } }),
     em.find(PatchVersionEntity, { executionId: id }, { orderBy: { version: 'asc' } }),
     em.find(PullRequestEntity, { executionId: id }, { orderBy: { createdAt: 'asc' } }),
     em.find(FeedbackEntity, { executionId: id }, { orderBy: { iteration: 'asc' } }),
+    em.find(ReviewFeedbackEntity, { executionId: id }, { orderBy: { id: 'asc' } }),
   ]);
-  const reviews = await em.find(ReviewFeedbackEntity, { executionId: id }, { orderBy: { id: 'asc' } });
-  const feedbackById = new Map(feedback.map((f) => [Number(f.id), feedbackBody(f)]));
+  const feedbackBodies = feedback.map(feedbackBody);
+  const feedbackById = new Map(feedback.map((f, i) => [Number(f.id), feedbackBodies[i]!]));
   return {
     ...summary(row),
     remediationId: row.remediationId,
@@ -159,7 +160,7 @@ export async function getExecutionView(db: Database, id: string): Promise<Execut
     })),
     pullRequests: prs.map(pullRequestBody),
     decision: row.decision ?? null,
-    feedback: feedback.map(feedbackBody),
+    feedback: feedbackBodies,
     reviews: reviews.map((r) => ({
       pullRequestId: r.pullRequestId,
       kind: r.kind as ReviewFeedbackBody['kind'],

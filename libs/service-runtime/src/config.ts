@@ -1,5 +1,8 @@
 import { z } from 'zod';
 
+/** A boolean environment variable: `true`/`1` or `false`/`0` (anything else is a validation error naming the variable). */
+export const envFlag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
 /**
  * Environment shared by every service, validated once at start with zod. A bad value stops the
  * process with a message naming the variable.

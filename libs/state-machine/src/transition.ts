@@ -6,6 +6,7 @@ import {
   type ExecutionState,
   type PatchVersionRef,
   type Step,
+  MAINTENANCE_STATES,
   commandForStep,
   commandSubject,
   eventSubject,
@@ -87,12 +88,12 @@ function decide(s: ExecutionSnapshot, e: MachineEvent): Target | null {
     if (s.state === 'planner_running') return { state: 'planner_failed', step: null };
     if (s.state === 'patch_running') return { state: 'patch_failed', step: null };
     if (s.state === 'pr_opening') return { state: 'pr_failed', step: null };
-    if (MAINTAINING.has(s.state!)) return maintenanceFailed(s);
+    if (MAINTENANCE_STATES.has(s.state!)) return maintenanceFailed(s);
     return null;
   }
   if (e.type === 'pull_request.closed') {
     // The PR was merged or closed on the provider: the execution ends, whatever was running.
-    if (s.state === 'pr_opened' || MAINTAINING.has(s.state!)) return { state: e.merged ? 'pr_merged' : 'pr_closed', step: null };
+    if (s.state === 'pr_opened' || MAINTENANCE_STATES.has(s.state!)) return { state: e.merged ? 'pr_merged' : 'pr_closed', step: null };
     return null;
   }
   if (e.type === 'retry.requested') {
@@ -121,7 +122,7 @@ function decide(s: ExecutionSnapshot, e: MachineEvent): Target | null {
     }
   }
   // Iterating states share the edit → commit chain; an open PR's maintenance then pushes and updates it.
-  const iterating = s.state === 'patch_running' || MAINTAINING.has(s.state!);
+  const iterating = s.state === 'patch_running' || MAINTENANCE_STATES.has(s.state!);
   switch (e.type) {
     case 'patch.requested':
       return s.state === null ? { state: 'patch_running', step: 'workspace', command: { kind: 'workspace.prepare' } } : null;
@@ -137,7 +138,7 @@ function decide(s: ExecutionSnapshot, e: MachineEvent): Target | null {
       return withPullRequest(s, { state: s.state!, step: 'pushing', command: { kind: 'branch.push' } });
     case 'patch.failed':
       if (s.state === 'patch_running') return { state: 'patch_failed', step: null };
-      return MAINTAINING.has(s.state!) ? maintenanceFailed(s) : null;
+      return MAINTENANCE_STATES.has(s.state!) ? maintenanceFailed(s) : null;
     case 'feedback.received':
       // Review feedback starts an iteration on the same workspace: the agent edits, git-gateway
       // commits the next patch version (MISSION.md "Review and iteration"); on an open PR the
@@ -160,30 +161,30 @@ function decide(s: ExecutionSnapshot, e: MachineEvent): Target | null {
       if (s.state === 'pr_opening' && s.step === 'pushing') {
         return { state: 'pr_opening', step: 'opening', command: { kind: 'pull_request.open', pullRequestId: e.pullRequestId } };
       }
-      return MAINTAINING.has(s.state!) && s.step === 'pushing'
+      return MAINTENANCE_STATES.has(s.state!) && s.step === 'pushing'
         ? { state: s.state!, step: 'updating', command: { kind: 'pull_request.update', pullRequestId: e.pullRequestId } }
         : null;
     case 'pull_request.opened':
       return s.state === 'pr_opening' && s.step === 'opening' ? { state: 'pr_opened', step: null } : null;
     case 'pull_request.updated':
-      return MAINTAINING.has(s.state!) && s.step === 'updating' ? { state: 'pr_opened', step: null } : null;
+      return MAINTENANCE_STATES.has(s.state!) && s.step === 'updating' ? { state: 'pr_opened', step: null } : null;
     case 'pull_request.failed':
       if (s.state === 'pr_opening') return { state: 'pr_failed', step: null };
-      return MAINTAINING.has(s.state!) ? maintenanceFailed(s) : null;
+      return MAINTENANCE_STATES.has(s.state!) ? maintenanceFailed(s) : null;
     default:
       return null;
   }
 }
 
-/** The error an event carries, or a generic one (for the PR comment of a failed maintenance). */
+/**
+ * The error a failing event carries: its `error`, or for `patch.applied` with nothing patched its
+ * `reason` (default `NO_TARGET_PATCHED`). Every event that fails a step is one of these.
+ */
 function failureOf(e: MachineEvent): { code: string; message: string } {
   if ('error' in e) return e.error;
-  if (e.type === 'patch.applied') return e.reason ?? { code: 'NO_TARGET_PATCHED', message: 'no target could be patched' };
-  return { code: 'UPDATE_FAILED', message: `${e.type} ended the update` };
+  return (e.type === 'patch.applied' ? e.reason : undefined) ?? { code: 'NO_TARGET_PATCHED', message: 'no target could be patched' };
 }
 
-/** States maintaining an open pull request (a step runs; the PR stays open meanwhile). */
-const MAINTAINING: ReadonlySet<ExecutionState> = new Set<ExecutionState>(['changes_requested', 'pr_updating']);
 
 /**
  * A failed maintenance step: the PR stays open with its previous version (the execution goes back
@@ -257,7 +258,7 @@ export function transition(snapshot: ExecutionSnapshot, event: MachineEvent, at:
       ...('error' in event ? { error: event.error } : {}),
       ...(event.type === 'cancel.requested' ? { error: { code: 'CANCELLED', message: event.reason } } : {}),
       ...(event.type === 'patch.applied' && event.changedTargets === 0
-        ? { error: event.reason ?? { code: 'NO_TARGET_PATCHED', message: 'no target could be patched' } }
+        ? { error: failureOf(event) }
         : {}),
     };
     effects.push({ type: 'event', subject: eventSubject(target.state), payload });

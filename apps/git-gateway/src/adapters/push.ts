@@ -7,7 +7,7 @@
  */
 import { InvalidInputError } from '@remediation/errors';
 import { git, GitCommandError, redactSecrets } from './git.js';
-import { withAskpass, type GitCredentials } from './askpass.js';
+import { type AskpassContext, withAskpass, type GitCredentials } from './askpass.js';
 import { createProgressParser, type GitProgress } from './mirror.js';
 
 /** Input of {@link pushBranch}. */
@@ -118,30 +118,24 @@ export async function pushBranch(input: PushBranchInput): Promise<{ remoteSha: s
   });
 }
 
-async function lsRemoteBranch(
-  mirrorPath: string,
-  remote: string,
-  ref: string,
-  auth: { configArgs: string[]; env: Record<string, string>; redact: string[] },
-): Promise<string | null> {
-  try {
-    const { stdout } = await git([...auth.configArgs, 'ls-remote', '--', remote, ref], { gitDir: mirrorPath, env: auth.env, redact: auth.redact });
-    const line = stdout.split('\n').find((l) => l.endsWith(`\t${ref}`));
-    return line?.split('\t')[0] ?? null;
-  } catch {
-    return null;
-  }
+/** `git ls-remote` of one ref: its commit, or null when the remote has no such ref. Throws git's errors. */
+async function lsRemote(remote: string, ref: string, auth: AskpassContext, gitDir?: string): Promise<string | null> {
+  const { stdout } = await git([...auth.configArgs, 'ls-remote', '--', remote, ref], { ...(gitDir ? { gitDir } : {}), env: auth.env, redact: auth.redact });
+  const line = stdout.split('\n').find((l) => l.endsWith(`\t${ref}`));
+  return line?.split('\t')[0] ?? null;
+}
+
+/** {@link lsRemote}, with an unreadable remote reported as null (the caller reports the rejection). */
+async function lsRemoteBranch(mirrorPath: string, remote: string, ref: string, auth: AskpassContext): Promise<string | null> {
+  return lsRemote(remote, ref, auth, mirrorPath).catch(() => null);
 }
 
 /**
  * The commit a branch of a remote points at, or null when the branch does not exist
- * (`git ls-remote --heads`), with per-operation credentials for HTTP(S) remotes (askpass, as for
+ * (`git ls-remote`), with per-operation credentials for HTTP(S) remotes (askpass, as for
  * {@link pushBranch}: never stored or logged).
  * @throws GitCommandError (classified by the git wrapper) when the remote cannot be read.
  */
 export async function remoteBranchSha(input: { remote: string; branch: string; credentials?: GitCredentials }): Promise<string | null> {
-  return withAskpass(input.credentials, async (auth) => {
-    const result = await git([...auth.configArgs, 'ls-remote', '--heads', '--', input.remote, `refs/heads/${input.branch}`], { env: auth.env, redact: auth.redact });
-    return result.stdout.split(/\s+/)[0] || null;
-  });
+  return withAskpass(input.credentials, (auth) => lsRemote(input.remote, `refs/heads/${input.branch}`, auth));
 }

@@ -1,4 +1,4 @@
-import { TERMINAL_STATES } from '@remediation/contracts';
+import { MAINTENANCE_STATES, TERMINAL_STATES } from '@remediation/contracts';
 import { describeError } from '@remediation/errors';
 import { type Database, ExecutionEntity } from '@remediation/persistence';
 import type { Logger } from 'pino';
@@ -13,7 +13,7 @@ import { git } from '../adapters/git.js';
  * States whose run may still resume from its checkpoint: an iteration running or failed (retry
  * resumes it), and an open PR's review iteration or re-application.
  */
-const CHECKPOINTED_STATES: ReadonlySet<string> = new Set(['patch_running', 'patch_failed', 'changes_requested', 'pr_updating']);
+const CHECKPOINTED_STATES: ReadonlySet<string> = new Set(['patch_running', 'patch_failed', ...MAINTENANCE_STATES]);
 
 /**
  * Periodic GC of git-gateway's disks: workspaces of executions that ended more than the

@@ -2,12 +2,13 @@ import type { CommandHandler } from '@remediation/messaging';
 import { patchRef } from '@remediation/contracts';
 import { InvalidInputError } from '@remediation/errors';
 import {
-  FeedbackEntity,
   PatchVersionEntity,
   PullRequestEntity,
-  loadExecution,
-  pullRequestFailed,
   RemediationEntity,
+  insertFeedback,
+  loadExecution,
+  nextFeedbackIteration,
+  pullRequestFailed,
 } from '@remediation/persistence';
 import { ensureMirror, resolveBranch } from '../adapters/mirror.js';
 import { rebasePatch } from '../adapters/rebase.js';
@@ -30,9 +31,7 @@ async function reapplyOnNewHead(
 ): Promise<void> {
   await removeWorkspace(deps, input.executionId);
   await deleteCheckpoint({ mirrorPath: input.mirrorPath, ref: checkpointRef(input.executionId) }).catch(() => undefined);
-  const em = deps.db.em();
-  const last = await em.findOne(FeedbackEntity, { executionId: input.executionId }, { orderBy: { iteration: 'desc' } });
-  const iteration = (last?.iteration ?? 1) + 1;
+  const iteration = await nextFeedbackIteration(deps.db.em(), input.executionId);
   const message = `${input.pr.baseBranch} moved to ${input.head.slice(0, 12)} and patch version ${input.pv.version} does not rebase cleanly (${input.reason}): re-applying it on the new head`;
   await ctx.transition({
     executionId: input.executionId,
@@ -40,18 +39,25 @@ async function reapplyOnNewHead(
     details: { head: input.head, fromVersion: input.pv.version, iteration, reason: input.reason },
     set: { baseCommit: input.head },
     mutate: async (tx) => {
-      await tx.insert(FeedbackEntity, {
+      await insertFeedback(tx, {
         executionId: input.executionId,
         iteration,
         source: 'rebase',
         text: `The base branch ${input.pr.baseBranch} moved and the previous patch version no longer applies (${input.reason}). Re-apply the same change on the new code: the manifest bumps were re-run; re-do the code changes of the previous version shown below where they are still needed.`,
         comments: [],
         baseVersion: input.pv.version,
-        patchVersion: null,
-        createdAt: new Date(),
-      } as never);
+      });
     },
   });
+}
+
+/**
+ * Only a version that passes its proof of remediation goes to a pull request.
+ * @throws InvalidInputError `PATCH_NOT_APPROVABLE` naming the targets whose proof failed.
+ */
+function assertApprovable(v: { version: number; proofPassed: boolean; proof: Array<{ target: string; remediated: boolean; reason: string }> }, where = ''): void {
+  if (v.proofPassed) return;
+  throw new InvalidInputError('PATCH_NOT_APPROVABLE', `patch version ${v.version}${where} fails its proof of remediation: ${v.proof.filter((p) => !p.remediated).map((p) => `${p.target}: ${p.reason}`).join('; ')}`);
 }
 
 /**
@@ -76,9 +82,7 @@ export function branchPushHandler(deps: GatewayDeps): CommandHandler {
       const wanted = exec.state === 'changes_requested' ? Math.max(...versions.map((v) => v.version)) : pr.patchVersion;
       const pv = versions.find((v) => v.version === wanted);
       if (!pv) throw new InvalidInputError('PATCH_VERSION_NOT_FOUND', `patch version ${wanted} of ${executionId} not found`);
-      if (!pv.proofPassed) {
-        throw new InvalidInputError('PATCH_NOT_APPROVABLE', `patch version ${pv.version} fails its proof of remediation: ${pv.proof.filter((p) => !p.remediated).map((p) => `${p.target}: ${p.reason}`).join('; ')}`);
-      }
+      assertApprovable(pv);
       // Credentials minted for this operation (GitHub App installation token) for HTTPS remotes.
       const credentials = await remoteCredentials(deps, rem.codebase.repository);
       const mirror = await ensureMirror({
@@ -97,12 +101,7 @@ export function branchPushHandler(deps: GatewayDeps): CommandHandler {
         // the newest one, pushed only if it passes its proof of remediation.
         const onHead = versions.filter((v) => v.baseCommit === head.commit && v.version > pv.version).sort((a, b) => b.version - a.version)[0];
         if (onHead) {
-          if (!onHead.proofPassed) {
-            throw new InvalidInputError(
-              'PATCH_NOT_APPROVABLE',
-              `patch version ${onHead.version} (on ${head.commit.slice(0, 12)}) fails its proof of remediation: ${onHead.proof.filter((p) => !p.remediated).map((p) => `${p.target}: ${p.reason}`).join('; ')}`,
-            );
-          }
+          assertApprovable(onHead, ` (on ${head.commit.slice(0, 12)})`);
           toPush = onHead;
         } else {
           const version = Math.max(...versions.map((v) => v.version)) + 1;

@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import { decidePartialSuccess } from '@remediation/agent';
-import type { AgentRunSummary, PartialSuccessDecisionBody, Severity } from '@remediation/contracts';
+import { type AgentRunSummary, MAINTENANCE_STATES, type PartialSuccessDecisionBody, type Severity } from '@remediation/contracts';
 import { InvalidInputError } from '@remediation/errors';
 import type { CommandHandler } from '@remediation/messaging';
 import {
@@ -179,7 +179,7 @@ export function patchApplyHandler(deps: { db: Database; nc: NatsConnection; work
           // An update of an open PR that ships nothing leaves the PR on its version: that version's
           // target outcomes stand (the next re-application or review starts from them); this
           // iteration's outcomes are in the history entry.
-          if (shipped.length === 0 && (exec.state === 'changes_requested' || exec.state === 'pr_updating')) return;
+          if (shipped.length === 0 && MAINTENANCE_STATES.has(exec.state)) return;
           for (const o of outcomes) {
             await tx.nativeUpdate(
               ExecutionTargetEntity,

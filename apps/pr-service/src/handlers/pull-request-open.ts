@@ -1,17 +1,9 @@
 import type { CommandHandler } from '@remediation/messaging';
 import { InvalidInputError, TransientError, describeError } from '@remediation/errors';
 import type { GithubClient } from '@remediation/github';
-import {
-  type Database,
-  ExecutionTargetEntity,
-  PatchVersionEntity,
-  PullRequestEntity,
-  pullRequestFailed,
-  loadExecution,
-  executionTargetBody,
-  latestPlan,
-} from '@remediation/persistence';
+import { type Database, PullRequestEntity, pullRequestFailed } from '@remediation/persistence';
 import { pullRequestBody, pullRequestTitle } from '../body.js';
+import { loadPullRequestContext } from './pull-request-context.js';
 
 /**
  * `pull_request.open`: opens the pull request for the pushed branch with @octokit/rest and
@@ -23,22 +15,8 @@ export function pullRequestOpenHandler(deps: { db: Database; worker: string; git
   return {
     kind: 'pull_request.open',
     async handle(ctx) {
-      const { executionId, remediationId, pullRequestId } = ctx.payload;
-      if (!pullRequestId) throw new InvalidInputError('COMMAND_INVALID', 'pull_request.open without pullRequestId');
-      const em = deps.db.em();
-      const exec = await loadExecution(deps.db, executionId);
-      const pr = await em.findOneOrFail(PullRequestEntity, { id: pullRequestId });
-      const targets = await em.find(ExecutionTargetEntity, { executionId }, { orderBy: { name: 'asc' } });
-      const version = await em.findOne(PatchVersionEntity, { executionId, version: pr.patchVersion });
-      const input = {
-        remediationId,
-        executionId,
-        tier: exec.tier ?? 'minimal',
-        plan: await latestPlan(deps.db, remediationId),
-        targets: targets.map(executionTargetBody),
-        agent: version?.agent ?? null,
-        changedPaths: version?.changedPaths ?? [],
-      };
+      const { executionId } = ctx.payload;
+      const { pr, body: input, pullRequestId } = await loadPullRequestContext(deps.db, ctx.payload);
       const [owner, repo] = pr.repository.split('/') as [string, string];
       // A token minted for this operation (GitHub App installation token scoped to the repository).
       const octokit = await deps.github.forRepository(owner, repo);

@@ -1,19 +1,10 @@
 import type { CommandHandler } from '@remediation/messaging';
 import { InvalidInputError } from '@remediation/errors';
 import type { GithubClient } from '@remediation/github';
-import {
-  type Database,
-  ExecutionTargetEntity,
-  FeedbackEntity,
-  PatchVersionEntity,
-  PullRequestEntity,
-  executionTargetBody,
-  latestPlan,
-  loadExecution,
-  pullRequestFailed,
-} from '@remediation/persistence';
-import { pullRequestBody } from '../body.js';
+import { type Database, FeedbackEntity, PullRequestEntity, pullRequestFailed } from '@remediation/persistence';
+import { agentNotes, pullRequestBody } from '../body.js';
 import { commentOnce } from '../comments.js';
+import { loadPullRequestContext } from './pull-request-context.js';
 
 /**
  * `pull_request.update`: after git-gateway pushed a new patch version to an open pull request
@@ -28,24 +19,18 @@ export function pullRequestUpdateHandler(deps: { db: Database; github: GithubCli
   return {
     kind: 'pull_request.update',
     async handle(ctx) {
-      const { executionId, remediationId, pullRequestId } = ctx.payload;
-      if (!pullRequestId) throw new InvalidInputError('COMMAND_INVALID', 'pull_request.update without pullRequestId');
-      const em = deps.db.em();
-      const exec = await loadExecution(deps.db, executionId);
-      const pr = await em.findOneOrFail(PullRequestEntity, { id: pullRequestId });
+      const { executionId } = ctx.payload;
+      const { pr, version, body: input, pullRequestId } = await loadPullRequestContext(deps.db, ctx.payload);
       if (pr.number == null) throw new InvalidInputError('PULL_REQUEST_NOT_OPEN', `pull request ${pullRequestId} has no number`);
-      const version = await em.findOneOrFail(PatchVersionEntity, { executionId, version: pr.patchVersion });
-      const feedback = version.feedbackId != null ? await em.findOne(FeedbackEntity, { id: version.feedbackId }) : null;
-      const targets = (await em.find(ExecutionTargetEntity, { executionId }, { orderBy: { name: 'asc' } })).map(executionTargetBody);
+      const feedback = version.feedbackId != null ? await deps.db.em().findOne(FeedbackEntity, { id: version.feedbackId }) : null;
       const [owner, repo] = pr.repository.split('/') as [string, string];
       const octokit = await deps.github.forRepository(owner, repo);
       ctx.heartbeat();
-      const body = pullRequestBody({ remediationId, executionId, tier: exec.tier ?? 'minimal', plan: await latestPlan(deps.db, remediationId), targets, agent: version.agent ?? null, changedPaths: version.changedPaths });
-      await octokit.rest.pulls.update({ owner, repo, pull_number: pr.number, body });
+      await octokit.rest.pulls.update({ owner, repo, pull_number: pr.number, body: pullRequestBody(input) });
       let reply: string | null = null;
       const link = `${pr.url ?? ''}/commits/${version.sha}`;
       if (feedback && feedback.source !== 'rebase') {
-        const changed = targets.filter((t) => t.reason?.startsWith('agent: ')).map((t) => `- \`${t.name}\`: ${t.reason!.slice(7)}`);
+        const changed = agentNotes(input.targets);
         reply = [
           `Addressed the review feedback in patch version ${version.version} ([${version.sha.slice(0, 7)}](${link})).`,
           '',
