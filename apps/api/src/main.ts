@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { BaseEnv, loadEnv, runMain } from '@remediation/service-runtime';
+import { BaseEnv, loadEnv } from '@remediation/config';
+import { runMain } from '@remediation/service-runtime';
 import { buildApi } from './server.js';
 
 /** API environment: the base plus the listen address. */

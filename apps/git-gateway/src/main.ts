@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { BaseEnv, loadEnv, runMain } from '@remediation/service-runtime';
+import { BaseEnv, loadEnv } from '@remediation/config';
+import { runMain } from '@remediation/service-runtime';
 import { GithubEnv, createGithubClient, githubAuthFromEnv } from '@remediation/github';
 import { type WorkspaceDriver, selectDriver } from './adapters/workspace-driver.js';
 import { checkOverlaySupport } from './adapters/workspace.js';

@@ -1,5 +1,5 @@
 import { AgentEnv } from '@remediation/agent';
-import { BaseEnv } from '@remediation/service-runtime';
+import { BaseEnv } from '@remediation/config';
 import { z } from 'zod';
 
 /** Environment of the patcher: the base service settings plus the code-fix agent's (`AgentEnv`). */

@@ -1,4 +1,5 @@
-import { loadEnv, runMain } from '@remediation/service-runtime';
+import { loadEnv } from '@remediation/config';
+import { runMain } from '@remediation/service-runtime';
 import { agentConfigFromEnv } from '@remediation/agent';
 import { PatcherEnv } from './agent.js';
 import { patchApplyHandler } from './handlers/patch-apply.js';

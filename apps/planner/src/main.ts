@@ -2,7 +2,8 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { type AdvisorySource, loadOsvDirectory } from '@remediation/advisories';
 import { NpmRegistrySource, SnapshotDirectorySource, type VersionSource } from '@remediation/registry';
-import { BaseEnv, loadEnv, runMain } from '@remediation/service-runtime';
+import { BaseEnv, loadEnv } from '@remediation/config';
+import { runMain } from '@remediation/service-runtime';
 import { planRunHandler } from './handlers/plan-run.js';
 
 /** Planner environment: where advisories and version lists come from. */

@@ -2,7 +2,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import type { AgentBudget } from './budget.js';
 import type { ModelRetryOptions } from './model-call.js';
 import type { PartialSuccessPolicy } from './partial-success.js';
-import { envFlag } from '@remediation/service-runtime';
+import { envFlag } from '@remediation/config';
 import { z } from 'zod';
 
 

@@ -1,4 +1,5 @@
 import { InvalidInputError } from '@remediation/errors';
+import { LRUCache } from 'lru-cache';
 import semver from 'semver';
 import { z } from 'zod';
 import type { PackageVersions } from './types.js';
@@ -67,14 +68,17 @@ export function toPackageVersions(name: string, document: unknown, where: string
 }
 
 /**
- * Small insertion-ordered cache of in-flight or settled lookups, one per source instance.
- * Failed lookups are dropped so the next call tries again.
+ * Cache of in-flight or settled lookups, one per source instance: a least-recently-used cache
+ * (lru-cache) of promises, so concurrent lookups of one package share a request. Failed lookups
+ * are dropped so the next call tries again.
  */
 export class LookupCache {
-  private readonly entries = new Map<string, Promise<PackageVersions>>();
+  private readonly entries: LRUCache<string, Promise<PackageVersions>>;
 
-  /** @param maxEntries entries kept; the oldest is evicted beyond it. */
-  constructor(private readonly maxEntries = 500) {}
+  /** @param maxEntries entries kept; the least recently used is evicted beyond it. */
+  constructor(maxEntries = 500) {
+    this.entries = new LRUCache({ max: maxEntries });
+  }
 
   /** The cached promise for `key`, or the result of `load()` (cached while it succeeds). */
   get(key: string, load: () => Promise<PackageVersions>): Promise<PackageVersions> {
@@ -82,12 +86,8 @@ export class LookupCache {
     if (hit) return hit;
     const promise = load();
     this.entries.set(key, promise);
-    if (this.entries.size > this.maxEntries) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
-    }
     promise.catch(() => {
-      if (this.entries.get(key) === promise) this.entries.delete(key);
+      if (this.entries.peek(key) === promise) this.entries.delete(key);
     });
     return promise;
   }

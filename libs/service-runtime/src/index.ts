@@ -1,4 +1,3 @@
-export { BaseEnv, envFlag, loadEnv } from './config.js';
 export { startService, runMain, createLogger } from './service.js';
 export type { ServiceContext, ServiceDefinition, RunningService } from './service.js';
 export { faultsFromEnv } from './faults.js';

@@ -23,7 +23,7 @@ function staleForAllSteps(ms: number): Partial<Record<Step, number>> {
 import { type Database, openDatabase } from '@remediation/persistence';
 import pino, { type Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { type BaseEnv } from './config.js';
+import type { BaseEnv } from '@remediation/config';
 
 /** What a service gets once its infrastructure is up. */
 export interface ServiceContext {

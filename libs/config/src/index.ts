@@ -1,0 +1,5 @@
+/**
+ * Environment validation (zod) with no service dependencies: libraries such as the agent use
+ * `envFlag`/`loadEnv` without pulling in NATS or PostgreSQL clients.
+ */
+export { BaseEnv, envFlag, loadEnv } from './env.js';

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { LookupCache } from './packument.js';
+import type { PackageVersions } from './types.js';
+
+const versions = (name: string): PackageVersions => ({ name, versions: ['1.0.0'], distTags: {}, deprecated: new Set() });
+
+describe('LookupCache', () => {
+  it('shares one load between concurrent lookups of a key', async () => {
+    const cache = new LookupCache();
+    let loads = 0;
+    const load = async () => {
+      loads++;
+      return versions('a');
+    };
+    const [x, y] = await Promise.all([cache.get('a', load), cache.get('a', load)]);
+    expect(loads).toBe(1);
+    expect(x).toBe(y);
+  });
+
+  it('drops a failed lookup so the next call loads again', async () => {
+    const cache = new LookupCache();
+    await expect(cache.get('a', () => Promise.reject(new Error('registry down')))).rejects.toThrow('registry down');
+    await expect(cache.get('a', async () => versions('a'))).resolves.toMatchObject({ name: 'a' });
+  });
+
+  it('evicts the least recently used entry beyond its size', async () => {
+    const cache = new LookupCache(2);
+    let loads = 0;
+    const load = (name: string) => async () => {
+      loads++;
+      return versions(name);
+    };
+    await cache.get('a', load('a'));
+    await cache.get('b', load('b'));
+    await cache.get('a', load('a')); // a is now the most recently used
+    await cache.get('c', load('c')); // evicts b
+    expect(loads).toBe(3);
+    await cache.get('a', load('a'));
+    expect(loads).toBe(3);
+    await cache.get('b', load('b'));
+    expect(loads).toBe(4);
+  });
+});
