@@ -18,6 +18,7 @@ import {
 } from '@remediation/contracts';
 import { InvalidInputError } from '@remediation/errors';
 import type { PackageVersions, VersionSource } from '@remediation/registry';
+import pLimit from 'p-limit';
 import { versToNpmRange, type ParsedScan, type ScanComponent, type ScanVulnerability } from '@remediation/sbom';
 import semver from 'semver';
 import {
@@ -107,11 +108,16 @@ export async function computePlan(scan: ParsedScan, deps: PlanDeps): Promise<Pla
   transitiveFindings.sort(compareFindings);
 
   // Each target collects its own warnings so their order does not depend on look-up timing.
-  const results = await mapLimit(targets, deps.concurrency ?? 8, async (finding) => {
-    const own: string[] = [];
-    const target = await planTarget(finding, mode, deps, manifestPath, own);
-    return { target, warnings: own };
-  });
+  const limit = pLimit(deps.concurrency ?? 8);
+  const results = await Promise.all(
+    targets.map((finding) =>
+      limit(async () => {
+        const own: string[] = [];
+        const target = await planTarget(finding, mode, deps, manifestPath, own);
+        return { target, warnings: own };
+      }),
+    ),
+  );
   const planned = results.map((r) => r.target);
   for (const r of results) warnings.push(...r.warnings);
 
@@ -461,18 +467,4 @@ function summariseTier(targets: readonly PlannedTarget[], tier: Tier): TierPlan 
     advisoriesRemaining: [...remaining].sort(),
     largestJump,
   };
-}
-
-/** Maps `items` with at most `limit` calls of `fn` in flight; keeps the order of `items`. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return results;
 }
