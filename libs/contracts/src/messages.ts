@@ -22,19 +22,6 @@ export const CommandKind = z.enum([
 ]);
 export type CommandKind = z.infer<typeof CommandKind>;
 
-/** Which app consumes each command kind. */
-export const COMMAND_OWNERS: Record<CommandKind, 'planner' | 'git-gateway' | 'patcher' | 'pr-service'> = {
-  'plan.run': 'planner',
-  'workspace.prepare': 'git-gateway',
-  'patch.apply': 'patcher',
-  'patch.commit': 'git-gateway',
-  'branch.push': 'git-gateway',
-  'pull_request.open': 'pr-service',
-  'pull_request.update': 'pr-service',
-  'pull_request.comment': 'pr-service',
-  'workspace.release': 'git-gateway',
-};
-
 /**
  * The state and step an execution must be at for a command to do its work. The consumer runtime
  * claims the step (lease) before calling the handler; a command whose execution is elsewhere is

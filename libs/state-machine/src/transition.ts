@@ -6,6 +6,7 @@ import {
   type ExecutionState,
   type PatchVersionRef,
   type Step,
+  FAILED_STATES,
   MAINTENANCE_STATES,
   commandForStep,
   commandSubject,
@@ -219,7 +220,7 @@ export function transition(snapshot: ExecutionSnapshot, event: MachineEvent, at:
       { executionId: snapshot.executionId, state: snapshot.state, step: snapshot.step, event: event.type },
     );
   }
-  const failed = target.state === 'planner_failed' || target.state === 'patch_failed' || target.state === 'pr_failed';
+  const failed = FAILED_STATES.has(target.state);
   const next: ExecutionSnapshot = {
     ...snapshot,
     state: target.state,
