@@ -1,24 +1,43 @@
+import hostedGitInfo from 'hosted-git-info';
 import type { Codebase } from './api.js';
 
 /**
  * The pull-request provider's `{ owner, repo }` for a codebase: the explicit
- * `pullRequestRepository`, else parsed from the repository location —
- * `https://github.com/<owner>/<repo>(.git)`, `git@github.com:<owner>/<repo>.git`, or the last
- * two path segments of a URL or local path (`/srv/git/<owner>/<repo>.git`).
- * @returns null when no owner/repo can be derived.
+ * `pullRequestRepository`, else parsed from the repository location. Locations on hosts
+ * hosted-git-info knows (github.com in any of its URL forms: `https://github.com/<owner>/<repo>(.git)`,
+ * `git@github.com:<owner>/<repo>.git`, `ssh://git@github.com/…`, `git+https://…`) are read by
+ * hosted-git-info, npm's own parser; any other URL (GitHub Enterprise, a local GitHub-compatible
+ * server), scp-style location or local path gives its last two path segments
+ * (`/srv/git/<owner>/<repo>.git`).
+ * @returns null when no owner/repo can be derived (fewer than two segments, or a segment outside
+ *   `[A-Za-z0-9_.-]`).
  */
 export function providerRepository(codebase: Codebase): { owner: string; repo: string } | null {
   if (codebase.pullRequestRepository) return codebase.pullRequestRepository;
-  const location = codebase.repository.replace(/[?#].*$/, '').replace(/\/+$/, '');
-  const scp = /^[^@/]+@[^:/]+:(.+)$/.exec(location);
-  const path = scp ? scp[1]! : location.replace(/^[a-z+]+:\/\/[^/]+/i, '');
-  const parts = path.split('/').filter(Boolean);
-  if (parts.length < 2) return null;
-  const owner = parts[parts.length - 2]!;
-  const repo = parts[parts.length - 1]!.replace(/\.git$/, '');
+  const hosted = hostedGitInfo.fromUrl(codebase.repository, { noGitPlus: true });
+  const [owner, repo] = hosted?.user && hosted.project ? [hosted.user, hosted.project] : lastTwoSegments(codebase.repository);
   const valid = /^[A-Za-z0-9_.-]+$/;
-  if (!valid.test(owner) || !valid.test(repo)) return null;
-  return { owner, repo };
+  if (!owner || !repo || !valid.test(owner) || !valid.test(repo)) return null;
+  return { owner, repo: repo.replace(/\.git$/, '') };
+}
+
+/** The last two path segments of a URL (WHATWG URL), an scp-style `user@host:path` or a local path. */
+function lastTwoSegments(location: string): [string | undefined, string | undefined] {
+  let path: string;
+  const scp = /^[^@/\s]+@[^:/\s]+:(?!\/\/)(.+)$/.exec(location);
+  if (scp) {
+    path = scp[1]!;
+  } else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) {
+    try {
+      path = new URL(location).pathname;
+    } catch {
+      return [undefined, undefined];
+    }
+  } else {
+    path = location;
+  }
+  const parts = path.split('/').filter(Boolean);
+  return [parts[parts.length - 2], parts[parts.length - 1]];
 }
 
 /** Default branch name of a patch execution's pull request: `remediation/<remediation id>/<kind>.<n>`. */
