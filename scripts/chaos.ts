@@ -7,7 +7,7 @@
  *
  * 1. Starts a private environment like the fault tests (test/support/environment.ts): its own
  *    nats-server, a fresh database on 127.0.0.1:5432, the five services and github-local as
- *    processes, advisories and registry snapshot from ../shared/fixtures.
+ *    processes, advisories and registry snapshot from test/fixtures.
  * 2. Creates `--remediations` express remediations (one bare remote each), waits for their plans,
  *    then submits `--executions` patch executions round-robin over them (tiers cycling
  *    minimal/moderate/comprehensive, branch `chaos/<n>`), a few every 100 ms; for `--pr-fraction`

@@ -14,7 +14,6 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import Anthropic from '@anthropic-ai/sdk';
 import type { ModelPricing } from '@remediation/agent';
-import { fixturesDir as findFixturesDir } from '@remediation/testing';
 import { DEFAULT_CASES_DIR, listCaseIds, loadCase } from './evaluation/cases.js';
 import { evaluateCases, formatReport, pricingFor, verifyCase, type CaseVerification } from './evaluation/harness.js';
 
@@ -23,7 +22,7 @@ export * from './evaluation/harness.js';
 
 /** Where {@link runCli} writes and what it reads from its environment. */
 export interface CliIo {
-  /** Environment (ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL, ANTHROPIC_MODEL, FIXTURES_DIR). */
+  /** Environment (ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL, ANTHROPIC_MODEL). */
   env: Record<string, string | undefined>;
   /** The report (table or JSON). */
   stdout: (text: string) => void;
@@ -47,7 +46,6 @@ fixed (the case's deterministic check), agent outcome, per-target outcomes, turn
   --output-price USD   output price per million tokens
   --no-stream          non-streaming requests (for endpoints that do not stream)
   --cases-dir DIR      cases folder (default evaluation/cases)
-  --fixtures-dir DIR   shared fixtures folder (default $FIXTURES_DIR or ../shared/fixtures)
   --keep               keep each case's workspace and print its path
   --json               print the results as JSON instead of a table
   --verify-cases       no model: check that each case is broken before and fixed by its reference fix
@@ -89,7 +87,6 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         'output-price': { type: 'string' },
         'no-stream': { type: 'boolean' },
         'cases-dir': { type: 'string' },
-        'fixtures-dir': { type: 'string' },
         keep: { type: 'boolean' },
         json: { type: 'boolean' },
         'verify-cases': { type: 'boolean' },
@@ -105,13 +102,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return 0;
   }
   const casesDir = values['cases-dir'] ? resolve(values['cases-dir']) : DEFAULT_CASES_DIR;
-  const fixturesDir = values['fixtures-dir'] ? resolve(values['fixtures-dir']) : (io.env['FIXTURES_DIR'] ?? findFixturesDir());
-  if (!fixturesDir) {
-    io.stderr('evaluate: shared fixtures not found (../shared/fixtures beside the repository); set FIXTURES_DIR or pass --fixtures-dir\n');
-    return 1;
-  }
-
-  if (values['verify-cases']) return verifyCases(casesDir, fixturesDir, values.case, values.json === true, io);
+  if (values['verify-cases']) return verifyCases(casesDir, values.case, values.json === true, io);
 
   let maxTurns: number | undefined, maxTokens: number | undefined, maxCost: number | undefined, pricing: ModelPricing | null;
   const model = values.model ?? io.env['ANTHROPIC_MODEL'];
@@ -151,7 +142,6 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       client,
       model,
       casesDir,
-      fixturesDir,
       pricing,
       ...(values.case ? { caseIds: values.case } : {}),
       ...(maxTurns !== undefined ? { maxTurns } : {}),
@@ -171,11 +161,11 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   return failed.length ? 1 : 0;
 }
 
-async function verifyCases(casesDir: string, fixturesDir: string, ids: string[] | undefined, json: boolean, io: CliIo): Promise<number> {
+async function verifyCases(casesDir: string, ids: string[] | undefined, json: boolean, io: CliIo): Promise<number> {
   const results: CaseVerification[] = [];
   for (const id of ids?.length ? ids : await listCaseIds(casesDir)) {
     try {
-      results.push(await verifyCase(await loadCase(casesDir, id), fixturesDir));
+      results.push(await verifyCase(await loadCase(casesDir, id)));
     } catch (error) {
       results.push({ caseId: id, brokenBefore: false, fixedByReference: null, problems: [(error as Error).message] });
     }

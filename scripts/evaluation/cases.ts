@@ -1,6 +1,6 @@
 /**
  * Evaluation cases of the code-fix agent: `evaluation/cases/<id>/case.json` plus the source files
- * under `evaluation/cases/<id>/files/`. This module holds the case.json schema (zod), the loader
+ * under `evaluation/cases/<id>/files/` (the project's real manifest among them). This module holds the case.json schema (zod), the loader
  * with errors that name the bad field, and the deterministic "fixed?" check.
  */
 import { existsSync } from 'node:fs';
@@ -129,9 +129,10 @@ export const EvaluationCaseSchema = z.strictObject({
   /** Where the case comes from: the real project and what the files keep of it. */
   source: z.strictObject({ project: z.string().min(1), notes: z.string().min(1).optional() }),
   manifest: z.strictObject({
-    /** Path of the real manifest inside the shared fixtures folder, e.g. `manifests/juice-shop-v20.1.1/package.json`. */
-    fixture: RelativePath,
-    /** Where it goes in the workspace; default `package.json`. */
+    /**
+     * Where the project's real manifest is, relative to `files/` and so to the workspace; default
+     * `package.json`. The deterministic bump edits it there.
+     */
     path: RelativePath.default('package.json'),
   }),
   targets: z.array(Target).min(1),
@@ -155,8 +156,8 @@ export type CheckCriterion = z.infer<typeof Criterion>;
 export interface EvaluationCase extends EvaluationCaseSpec {
   /** Absolute directory of the case (holding case.json). */
   dir: string;
-  /** Absolute `files/` directory copied into the workspace, or null when the case has none. */
-  filesDir: string | null;
+  /** Absolute `files/` directory copied into the workspace; it holds the manifest at `manifest.path`. */
+  filesDir: string;
 }
 
 /** A case.json that is missing, not JSON, or does not match the schema. The message names the file and each bad field. */
@@ -199,8 +200,8 @@ export function parseCase(raw: unknown, file: string, expectedId?: string): Eval
 
 /**
  * Reads and validates `<casesDir>/<id>/case.json`.
- * @throws CaseDefinitionError when the case directory or case.json is missing, is not JSON, or
- *   fails the schema (each bad field named).
+ * @throws CaseDefinitionError when the case directory or case.json is missing, is not JSON,
+ *   fails the schema (each bad field named), or `files/` lacks the manifest at `manifest.path`.
  */
 export async function loadCase(casesDir: string, id: string): Promise<EvaluationCase> {
   const dir = resolve(casesDir, id);
@@ -217,7 +218,10 @@ export async function loadCase(casesDir: string, id: string): Promise<Evaluation
   }
   const spec = parseCase(raw, file, id);
   const filesDir = join(dir, 'files');
-  return { ...spec, dir, filesDir: existsSync(filesDir) ? filesDir : null };
+  if (!existsSync(join(filesDir, spec.manifest.path))) {
+    throw new CaseDefinitionError(file, [`manifest.path: ${spec.manifest.path} is not in the case's files/ (${filesDir}); put the project's real manifest there`]);
+  }
+  return { ...spec, dir, filesDir };
 }
 
 /** Ids of the cases under `casesDir` (directories holding a case.json), sorted. */

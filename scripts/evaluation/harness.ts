@@ -1,12 +1,12 @@
 /**
- * The code-fix agent's evaluation harness: for each case, a fresh workspace (the case's files plus
- * the real manifest from the shared fixtures), the deterministic bump the patcher makes, one
+ * The code-fix agent's evaluation harness: for each case, a fresh workspace (the case's files, the
+ * project's real manifest among them), the deterministic bump the patcher makes, one
  * `fixTargets` run against a Messages-API endpoint, and the case's deterministic check.
  * A measurement script, not a test: it reports, it does not assert.
  */
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type Anthropic from '@anthropic-ai/sdk';
 import {
   fixTargets,
@@ -20,7 +20,6 @@ import {
 } from '@remediation/agent';
 import type { JumpSize } from '@remediation/contracts';
 import { bumpNpmDependency, DEPENDENCY_SECTIONS } from '@remediation/manifests';
-import { fixturesDir as findFixturesDir } from '@remediation/testing';
 import semver from 'semver';
 import { DEFAULT_CASES_DIR, listCaseIds, loadCase, runCheck, type CheckResult, type EvaluationCase } from './cases.js';
 
@@ -59,8 +58,6 @@ export interface EvaluateOptions {
   caseIds?: string[];
   /** Default `<repo>/evaluation/cases`. */
   casesDir?: string;
-  /** The shared fixtures folder; default `fixturesDir()` of `@remediation/testing` (`$FIXTURES_DIR`, `../shared/fixtures`). */
-  fixturesDir?: string;
   /** Most model responses per case; default 30. */
   maxTurns?: number;
   /** `max_tokens` of each request; default 8192. */
@@ -120,11 +117,11 @@ export interface CaseResult {
   changedPaths: string[];
   /** The workspace, when kept (`keepWorkspaces`). */
   workspaceDir?: string;
-  /** Why the case could not run (bad case, missing fixture, failed bump, API error). */
+  /** Why the case could not run (bad case, missing manifest, failed bump, API error). */
   error?: string;
 }
 
-/** A prepared workspace: the case's files, the fixture manifest, the deterministic bump applied. */
+/** A prepared workspace: the case's files (manifest included), the deterministic bump applied. */
 export interface PreparedWorkspace {
   /** Absolute temporary directory (not a git repository). */
   dir: string;
@@ -138,25 +135,24 @@ function jumpOf(from: string, to: string): JumpSize {
 }
 
 /**
- * Copies the case into a fresh temporary directory: `files/` as is, the fixture manifest at
- * `manifest.path`, then the patcher's deterministic bump of every target (`bumpNpmDependency`
+ * Copies the case's `files/` into a fresh temporary directory, then applies the patcher's
+ * deterministic bump of every target to the manifest at `manifest.path` (`bumpNpmDependency`
  * with the advisories' affected ranges as proof).
- * @throws Error naming the case and the cause when the fixture manifest is missing, the bump
- *   fails (e.g. REMEDIATION_NOT_PROVEN), or the manifest does not declare a target at `from`.
+ * @throws Error naming the case and the cause when the manifest is missing, the bump fails
+ *   (e.g. REMEDIATION_NOT_PROVEN), or the manifest does not declare a target at `from`.
  *   The directory is removed on error.
  */
-export async function prepareWorkspace(evaluationCase: EvaluationCase, fixturesDir: string): Promise<PreparedWorkspace> {
+export async function prepareWorkspace(evaluationCase: EvaluationCase): Promise<PreparedWorkspace> {
   const dir = await mkdtemp(join(tmpdir(), `agent-eval-${evaluationCase.id}-`));
   try {
-    if (evaluationCase.filesDir) await cp(evaluationCase.filesDir, dir, { recursive: true });
-    const fixture = join(fixturesDir, evaluationCase.manifest.fixture);
+    await cp(evaluationCase.filesDir, dir, { recursive: true });
+    const manifestPath = evaluationCase.manifest.path;
     let manifest: string;
     try {
-      manifest = await readFile(fixture, 'utf8');
+      manifest = await readFile(join(dir, manifestPath), 'utf8');
     } catch {
-      throw new Error(`manifest.fixture ${evaluationCase.manifest.fixture} not found under the fixtures folder ${fixturesDir}`);
+      throw new Error(`manifest.path ${manifestPath} is not in the case's files/ (${evaluationCase.filesDir})`);
     }
-    const manifestPath = evaluationCase.manifest.path;
     const targets: FixTarget[] = [];
     for (const [i, target] of evaluationCase.targets.entries()) {
       const advisoryRanges = target.advisories.flatMap((a) => a.affectedRanges);
@@ -172,7 +168,7 @@ export async function prepareWorkspace(evaluationCase: EvaluationCase, fixturesD
       }
       const floor = semver.minVersion(declared)?.version;
       if (floor !== target.from) {
-        throw new Error(`targets[${i}].from is ${target.from} but ${evaluationCase.manifest.fixture} declares ${target.name} "${declared}"`);
+        throw new Error(`targets[${i}].from is ${target.from} but ${manifestPath} declares ${target.name} "${declared}"`);
       }
       targets.push({
         name: target.name,
@@ -187,7 +183,6 @@ export async function prepareWorkspace(evaluationCase: EvaluationCase, fixturesD
       });
       manifest = bumped.text;
     }
-    await mkdir(dirname(join(dir, manifestPath)), { recursive: true });
     await writeFile(join(dir, manifestPath), manifest);
     return { dir, targets };
   } catch (error) {
@@ -255,8 +250,8 @@ export interface CaseVerification {
  * Validates a case without any model: prepares the workspace, runs the check (it must fail: the
  * upgrade breaks the code), applies `reference.edits` and runs it again (it must pass).
  */
-export async function verifyCase(evaluationCase: EvaluationCase, fixturesDir: string): Promise<CaseVerification> {
-  const prepared = await prepareWorkspace(evaluationCase, fixturesDir);
+export async function verifyCase(evaluationCase: EvaluationCase): Promise<CaseVerification> {
+  const prepared = await prepareWorkspace(evaluationCase);
   try {
     const before = await runCheck(prepared.dir, evaluationCase.check);
     const problems: string[] = [];
@@ -289,12 +284,12 @@ function errorText(error: unknown): string {
  * Runs one case (see {@link evaluateCases}). Never throws for a case problem: a case that could
  * not run comes back with `fixed: null` and `error`.
  */
-export async function evaluateCase(evaluationCase: EvaluationCase, options: EvaluateOptions & { fixturesDir: string }): Promise<CaseResult> {
+export async function evaluateCase(evaluationCase: EvaluationCase, options: EvaluateOptions): Promise<CaseResult> {
   const log = options.log ?? (() => {});
   const id = evaluationCase.id;
   let prepared: PreparedWorkspace;
   try {
-    prepared = await prepareWorkspace(evaluationCase, options.fixturesDir);
+    prepared = await prepareWorkspace(evaluationCase);
   } catch (error) {
     return couldNotRun(id, evaluationCase.description, `${join(evaluationCase.dir, 'case.json')}: ${errorText(error)}`);
   }
@@ -398,13 +393,10 @@ export function summarize(results: readonly CaseResult[]): EvaluationSummary {
  * measures it: fixed (the case's deterministic check), the agent's outcome and per-target
  * reports, turns, tokens, cost (USD) and duration (ms). Cases that cannot be loaded or run are
  * reported with `error`, never thrown, so one bad case does not hide the others.
- * @throws Error only when no fixtures folder can be found (FIXTURES_DIR unset and no ../shared/fixtures)
- *   or the cases folder cannot be listed.
+ * @throws Error only when the cases folder cannot be listed.
  */
 export async function evaluateCases(options: EvaluateOptions): Promise<EvaluationReport> {
   const casesDir = options.casesDir ?? DEFAULT_CASES_DIR;
-  const fixturesDir = options.fixturesDir ?? findFixturesDir();
-  if (!fixturesDir) throw new Error('shared fixtures not found (../shared/fixtures beside the repository); set FIXTURES_DIR or pass --fixtures-dir');
   const ids = options.caseIds?.length ? options.caseIds : await listCaseIds(casesDir);
   const results: CaseResult[] = [];
   for (const id of ids) {
@@ -415,7 +407,7 @@ export async function evaluateCases(options: EvaluateOptions): Promise<Evaluatio
       results.push(couldNotRun(id, '', errorText(error)));
       continue;
     }
-    results.push(await evaluateCase(evaluationCase, { ...options, fixturesDir }));
+    results.push(await evaluateCase(evaluationCase, options));
   }
   return { model: options.model, baseUrl: options.client.baseURL, results, summary: summarize(results) };
 }

@@ -5,7 +5,7 @@ import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixturePath } from '@remediation/testing';
 import { type TestEnvironment, commitToRemote, git, makeRemote, runCli, startTestEnvironment } from '../support/environment.js';
-import { createJwtRemediation, startPatch, waitSettled } from '../support/flows.js';
+import { createJwtRemediation, nodegoatCodebase, startPatch, waitSettled } from '../support/flows.js';
 
 /**
  * End to end: the five services as separate processes, the real PostgreSQL, a private
@@ -47,7 +47,7 @@ describe('express 4.19.2: scan → plan → patch → pull request', () => {
   let summary: any;
 
   beforeAll(() => {
-    // The real package.json of express 4.19.2 (fixtures/manifests) as the repository state.
+    // The real package.json of express 4.19.2 (test/fixtures/manifests) as the repository state.
     const manifest = readFileSync(fixturePath('manifests/express-4.19.2/package.json'), 'utf8');
     return makeRemote(env.reposRoot, 'expressjs', 'express', {
       'package.json': manifest,
@@ -313,22 +313,9 @@ describe('bad input and duplicates', () => {
 
 describe('another npm codebase: NodeGoat with caret ranges', () => {
   it('keeps each range style and raises the floor past every advisory', async () => {
-    const manifest = readFileSync(fixturePath('manifests/nodegoat/package.json'), 'utf8');
-    const bare = await makeRemote(env.reposRoot, 'OWASP', 'NodeGoat', { 'package.json': manifest });
-    const deps = JSON.parse(manifest).dependencies as Record<string, string>;
     // A scan made by hand: each direct dependency at the lowest version its range admits.
-    const components = Object.entries(deps).map(([name, range]) => {
-      const version = range.replace(/^[\^~]/, '');
-      return { type: 'library', 'bom-ref': `${name}@${version}`, name, version, purl: `pkg:npm/${name}@${version}` };
-    });
-    const scan = {
-      bomFormat: 'CycloneDX',
-      specVersion: '1.5',
-      version: 1,
-      metadata: { component: { type: 'application', 'bom-ref': 'nodegoat@1.3.0', name: 'nodegoat', version: '1.3.0' } },
-      components,
-      dependencies: [{ ref: 'nodegoat@1.3.0', dependsOn: components.map((c) => c['bom-ref']) }],
-    };
+    const { manifest, scan } = nodegoatCodebase();
+    const bare = await makeRemote(env.reposRoot, 'OWASP', 'NodeGoat', { 'package.json': manifest });
     const scanFile = `${env.dir}/nodegoat.cdx.json`;
     await import('node:fs/promises').then((fs) => fs.writeFile(scanFile, JSON.stringify(scan)));
     const run = runCli(['--repo', bare, '--scan', scanFile, '--tier', 'minimal', '--approve', '--api', env.stack.apiUrl]);

@@ -1,14 +1,13 @@
 /**
  * The agent evaluation harness (scripts/evaluate-agent.ts) against messages-api-local: the real
- * cases in evaluation/cases, the real fixture manifests, the real SDK client and fixTargets; only
- * the model is scripted.
+ * cases in evaluation/cases (each with its project's real manifest in files/), the real SDK client
+ * and fixTargets; only the model is scripted.
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
 import { lastToolResults, startMessagesApiLocal, type MessagesApiLocal, type RecordedRequest, type ScriptTurn } from '@remediation/messages-api-local';
-import { fixturesDir } from '@remediation/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   CaseDefinitionError,
@@ -27,7 +26,6 @@ import {
 
 const CASE = 'juice-shop-express-jwt';
 const FILE = join(DEFAULT_CASES_DIR, CASE, 'files/lib/insecurity.ts');
-const fixtures = fixturesDir();
 
 let api: MessagesApiLocal | undefined;
 const temps: string[] = [];
@@ -54,12 +52,22 @@ async function startScript(script: ScriptTurn[]): Promise<Anthropic> {
 function cliIo() {
   const out: string[] = [];
   const err: string[] = [];
-  return { out, err, io: { env: { FIXTURES_DIR: fixtures ?? undefined }, stdout: (t: string) => void out.push(t), stderr: (t: string) => void err.push(t) } };
+  return { out, err, io: { env: {}, stdout: (t: string) => void out.push(t), stderr: (t: string) => void err.push(t) } };
 }
 
 describe('evaluate-agent', () => {
-  it('has the shared fixtures it reads the manifests from', () => {
-    expect(fixtures, 'set FIXTURES_DIR or clone beside ../shared').not.toBeNull();
+  it('names a case whose files/ lack the manifest, and the CLI reports it as a case that could not run', async () => {
+    const good = JSON.parse(await readFile(join(DEFAULT_CASES_DIR, CASE, 'case.json'), 'utf8'));
+    const casesDir = await mkdtemp(join(tmpdir(), 'eval-cases-'));
+    temps.push(casesDir);
+    await mkdir(join(casesDir, 'no-manifest', 'files'), { recursive: true });
+    await writeFile(join(casesDir, 'no-manifest', 'case.json'), JSON.stringify({ ...good, id: 'no-manifest' }));
+    await expect(loadCase(casesDir, 'no-manifest')).rejects.toThrow(/no-manifest\/case\.json: manifest\.path: package\.json is not in the case's files\/ \(.*no-manifest\/files\)/);
+    const { out, err, io } = cliIo();
+    expect(await runCli(['--cases-dir', casesDir, '--verify-cases'], io)).toBe(1);
+    expect(out.join('')).toContain("FAIL no-manifest: NOT broken before, no reference fix\n");
+    expect(out.join('')).toContain("manifest.path: package.json is not in the case's files/");
+    expect(err.join('')).toBe('');
   });
 
   it('reports fixed=yes with turns, tokens and cost when the scripted model adds algorithms (CLI, --json)', async () => {
@@ -132,7 +140,7 @@ describe('evaluate-agent', () => {
       { content: [text('I could not fix express-jwt.')], usage: { input_tokens: 2600, output_tokens: 20 }, expect: noToolErrors },
     ]);
     const lines: string[] = [];
-    const report = await evaluateCases({ client, model: 'claude-haiku-4-5', caseIds: [CASE], fixturesDir: fixtures!, maxTurns: 10, log: (l) => void lines.push(l) });
+    const report = await evaluateCases({ client, model: 'claude-haiku-4-5', caseIds: [CASE], maxTurns: 10, log: (l) => void lines.push(l) });
     api!.assertDone();
     const r = report.results[0]!;
     expect(r.fixed).toBe(false);
@@ -169,7 +177,7 @@ describe('evaluate-agent', () => {
       },
       { content: [text('done')], expect: noToolErrors },
     ]);
-    const report = await evaluateCases({ client, model: 'some-compatible-model', caseIds: [CASE], fixturesDir: fixtures!, retry: { overloadedRetries: 0 } });
+    const report = await evaluateCases({ client, model: 'some-compatible-model', caseIds: [CASE], retry: { overloadedRetries: 0 } });
     api!.assertDone();
     const r = report.results[0]!;
     expect(r.targets[0]!.status).toBe('success');
@@ -196,7 +204,7 @@ describe('evaluate-agent', () => {
     const ids = await listCaseIds(DEFAULT_CASES_DIR);
     expect(ids).toEqual(expect.arrayContaining([CASE, 'nodegoat-marked']));
     for (const id of ids) {
-      const verification = await verifyCase(await loadCase(DEFAULT_CASES_DIR, id), fixtures!);
+      const verification = await verifyCase(await loadCase(DEFAULT_CASES_DIR, id));
       expect(verification, id).toEqual({ caseId: id, brokenBefore: true, fixedByReference: true, problems: [] });
     }
     const { out, io } = cliIo();
@@ -206,7 +214,7 @@ describe('evaluate-agent', () => {
 
   it('does not count deleting a middleware as a fix of juice-shop-express-jwt', async () => {
     const juice = await loadCase(DEFAULT_CASES_DIR, CASE);
-    const prepared = await prepareWorkspace(juice, fixtures!);
+    const prepared = await prepareWorkspace(juice);
     temps.push(prepared.dir);
     const file = join(prepared.dir, 'lib/insecurity.ts');
     const source = await readFile(file, 'utf8');
@@ -223,7 +231,7 @@ describe('evaluate-agent', () => {
 
   it('accepts the other way to fix nodegoat-marked (marked.parse in the view) and applies the bump with proof', async () => {
     const nodegoat = await loadCase(DEFAULT_CASES_DIR, 'nodegoat-marked');
-    const prepared = await prepareWorkspace(nodegoat, fixtures!);
+    const prepared = await prepareWorkspace(nodegoat);
     temps.push(prepared.dir);
     expect(prepared.targets).toMatchObject([{ name: 'marked', from: '0.3.5', to: '4.0.10', jump: 'major', advisoryRanges: ['<4.0.10', '<4.0.10', '<0.3.6', '<0.3.9'] }]);
     expect(JSON.parse(await readFile(join(prepared.dir, 'package.json'), 'utf8')).dependencies.marked).toBe('4.0.10');
@@ -260,7 +268,7 @@ describe('evaluate-agent', () => {
     const casesDir = await mkdtemp(join(tmpdir(), 'eval-cases-'));
     temps.push(casesDir);
     await mkdir(join(casesDir, 'broken'));
-    await writeFile(join(casesDir, 'broken', 'case.json'), JSON.stringify({ ...good, id: 'broken', manifest: { fixture: 'manifests/none/package.json' }, extra: 1 }));
+    await writeFile(join(casesDir, 'broken', 'case.json'), JSON.stringify({ ...good, id: 'broken', manifest: { path: 'missing.json' }, extra: 1 }));
     const { out, err, io } = cliIo();
     expect(await runCli(['--cases-dir', casesDir, '--api-key', 'unused', '--model', 'm', '--base-url', 'http://127.0.0.1:9'], io)).toBe(1);
     expect(out.join('')).toMatch(/^broken\s+error/m);

@@ -3,7 +3,7 @@ import { type Server, createServer } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixturePath } from '@remediation/testing';
 import { type TestEnvironment, makeRemote, startTestEnvironment } from '../support/environment.js';
-import { api, createExpressRemediation, sql, waitFor } from '../support/flows.js';
+import { api, createExpressRemediation, nodegoatCodebase, sql, waitFor } from '../support/flows.js';
 
 /**
  * RELIABILITY.md scenario 5: a poison message. The planner's registry answers 500 for one
@@ -48,25 +48,11 @@ describe('poison message', () => {
   it('5. retried with delays up to max_deliver, dead-lettered, run failed with the reason; others keep flowing', async () => {
     const poison = await createExpressRemediation(env);
     // Another run, on another codebase without the poisoned package, at the same time.
-    const manifest = readFileSync(fixturePath('manifests/nodegoat/package.json'), 'utf8');
+    const { manifest, scan } = nodegoatCodebase();
     const bare = await makeRemote(env.reposRoot, 'OWASP', 'NodeGoat', { 'package.json': manifest });
-    const deps = JSON.parse(manifest).dependencies as Record<string, string>;
-    const components = Object.entries(deps).map(([name, range]) => {
-      const version = range.replace(/^[\^~]/, '');
-      return { type: 'library', 'bom-ref': `${name}@${version}`, name, version, purl: `pkg:npm/${name}@${version}` };
-    });
     const healthy = await api(env, '/v1/remediations', {
       method: 'POST',
-      body: JSON.stringify({
-        codebase: { repository: bare },
-        scan: {
-          bomFormat: 'CycloneDX',
-          specVersion: '1.5',
-          metadata: { component: { type: 'application', 'bom-ref': 'root', name: 'nodegoat', version: '1.3.0' } },
-          components,
-          dependencies: [{ ref: 'root', dependsOn: components.map((c) => c['bom-ref']) }],
-        },
-      }),
+      body: JSON.stringify({ codebase: { repository: bare }, scan }),
     });
     const ok = await waitFor(env, `/v1/remediations/${healthy.body.id}`, (b) => b.state !== 'planner_running');
     expect(ok.state).toBe('plan_generated');

@@ -81,8 +81,9 @@ export interface TestEnvironment {
 
 /**
  * Starts a private nats-server, a fresh database, and the five services plus the local
- * GitHub-compatible server as separate processes, with advisories from ../shared/fixtures/osv/npm
- * and version lists from the registry snapshot in ../shared/fixtures/registry/npm.
+ * GitHub-compatible server as separate processes, with advisories from test/fixtures/osv/npm and
+ * version lists from the trimmed registry snapshot in test/fixtures/registry/npm (sources in
+ * test/fixtures/PROVENANCE.md).
  */
 export async function startTestEnvironment(
   label: string,

@@ -102,7 +102,7 @@ export async function effects(env: TestEnvironment, executionId: string) {
 
 /**
  * A small service using express-jwt 0.1.3 the way OWASP Juice Shop does (`expressJwt({ secret })`,
- * fixtures/manifests/juice-shop-v20.1.1), with body-parser 1.20.2: the minimal tier bumps
+ * its lib/insecurity.ts), with body-parser 1.20.2: the minimal tier bumps
  * express-jwt to 6.0.0 (a major jump that makes `algorithms` mandatory, GHSA-6g6m-m6h5-w9gf) and
  * body-parser to 1.20.3. Files, and a CycloneDX 1.6 scan naming both as direct dependencies.
  */
@@ -125,6 +125,29 @@ export const JWT_APP = {
     dependencies: [{ ref: 'jwt-app@1.0.0', dependsOn: ['body-parser@1.20.2', 'express-jwt@0.1.3'] }],
   },
 };
+
+/**
+ * OWASP NodeGoat's real package.json (test/fixtures/manifests/nodegoat, caret and exact ranges)
+ * and a CycloneDX 1.5 scan made by hand from it: each direct dependency at the lowest version its
+ * range admits. The minimal tier bumps body-parser, express and marked.
+ */
+export function nodegoatCodebase(): { manifest: string; scan: Record<string, unknown> } {
+  const manifest = readFileSync(fixturePath('manifests/nodegoat/package.json'), 'utf8');
+  const deps = JSON.parse(manifest).dependencies as Record<string, string>;
+  const components = Object.entries(deps).map(([name, range]) => {
+    const version = range.replace(/^[\^~]/, '');
+    return { type: 'library', 'bom-ref': `${name}@${version}`, name, version, purl: `pkg:npm/${name}@${version}` };
+  });
+  const scan = {
+    bomFormat: 'CycloneDX',
+    specVersion: '1.5',
+    version: 1,
+    metadata: { component: { type: 'application', 'bom-ref': 'nodegoat@1.3.0', name: 'nodegoat', version: '1.3.0' } },
+    components,
+    dependencies: [{ ref: 'nodegoat@1.3.0', dependsOn: components.map((c) => c['bom-ref']) }],
+  };
+  return { manifest, scan };
+}
 
 /** A remote holding JWT_APP under a unique owner, and its remediation (planning started). */
 export async function createJwtRemediation(env: TestEnvironment) {

@@ -1,22 +1,25 @@
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { loadOsvDirectory, type AdvisorySource } from '@remediation/advisories';
 import { InvalidInputError, TransientError } from '@remediation/errors';
 import { SnapshotDirectorySource, type VersionSource } from '@remediation/registry';
 import { parseCycloneDx, parseCycloneDxText, type ParsedScan } from '@remediation/sbom';
-import { fixturePath } from '@remediation/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { computePlan } from './plan.js';
+
+/** A file or folder of `__fixtures__/` beside this spec (sources: __fixtures__/PROVENANCE.md). */
+const fixture = (path: string): string => fileURLToPath(new URL(`./__fixtures__/${path}`, import.meta.url));
 
 let advisories: AdvisorySource;
 let versions: SnapshotDirectorySource;
 
 beforeAll(async () => {
-  advisories = await loadOsvDirectory(fixturePath('osv', 'npm'), { ecosystem: 'npm' });
-  versions = new SnapshotDirectorySource(fixturePath('registry', 'npm'));
+  advisories = await loadOsvDirectory(fixture('osv/npm'), { ecosystem: 'npm' });
+  versions = new SnapshotDirectorySource(fixture('registry/npm'));
 });
 
 function scanFixture(name: string): ParsedScan {
-  return parseCycloneDxText(readFileSync(fixturePath('scans', name), 'utf8'));
+  return parseCycloneDxText(readFileSync(fixture(`scans/${name}`), 'utf8'));
 }
 
 /** A small CycloneDX 1.6 scan: root `app@1.0.0` depending on `direct`, with `edges` between components. */
@@ -60,7 +63,7 @@ describe('computePlan: express 4.19.2 scan + osv/npm + registry snapshot', () =>
     expect(plan.sources).toEqual({ advisories: 'osv', registry: 'fixtures/registry/npm' });
 
     // Minimal tier = the first fixed version recorded in the case file for each package.
-    const caseFile = JSON.parse(readFileSync(fixturePath('manifests', 'express-4.19.2', 'case.json'), 'utf8')) as {
+    const caseFile = JSON.parse(readFileSync(fixture('manifests/express-4.19.2/case.json'), 'utf8')) as {
       vulnerable: { package: string; version: string; advisory: string; fixed: string; major_bump: boolean }[];
     };
     const fromCase = caseFile.vulnerable.map((v) => ({ name: v.package, from: v.version, to: v.fixed })).sort((a, b) => (a.name < b.name ? -1 : 1));

@@ -3,8 +3,9 @@ import type { ExecutionTarget, PlannedTarget, PlannerOutput } from '@remediation
 import { pullRequestBody, pullRequestTitle } from './body.js';
 
 /**
- * The default pull-request body for express 4.19.2's minimal tier (advisories as in
- * ../shared/fixtures/scans/express-4.19.2.cdx.json), with and without agent code changes.
+ * The default pull-request body for express 4.19.2's minimal tier (the advisories the planner
+ * finds for examples/express-4.19.2/scan.cdx.json in examples/express-4.19.2/advisories), with and
+ * without agent code changes.
  */
 const tier = { minimal: null, moderate: null, comprehensive: null };
 const planned = (name: string, id: string, alias: string, severity: 'high' | 'moderate' | 'low', range: string, fixed: string): PlannedTarget => ({

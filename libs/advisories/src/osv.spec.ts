@@ -1,8 +1,8 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { InvalidInputError } from '@remediation/errors';
-import { fixturePath } from '@remediation/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   affectedRanges,
@@ -14,6 +14,9 @@ import {
   type Advisory,
   type OsvRange,
 } from './index.js';
+
+/** The npm advisories of __fixtures__/osv/npm (sources: __fixtures__/PROVENANCE.md). */
+const OSV_NPM = fileURLToPath(new URL('./__fixtures__/osv/npm', import.meta.url));
 
 /** Builds an npm advisory for package `pkg` from ranges and/or versions. */
 function advisory(ranges: OsvRange[], versions: string[] = [], pkg = 'pkg'): Advisory {
@@ -101,16 +104,16 @@ describe('OSV range evaluation (https://ossf.github.io/osv-schema/#evaluation)',
   });
 });
 
-describe('loadOsvDirectory (fixtures/osv/npm)', () => {
+describe('loadOsvDirectory (__fixtures__/osv/npm)', () => {
   it('loads the npm advisories, skipping the withdrawn ones', async () => {
-    const source = await loadOsvDirectory(fixturePath('osv', 'npm'), { ecosystem: 'npm' });
+    const source = await loadOsvDirectory(OSV_NPM, { ecosystem: 'npm' });
     expect(source.withdrawn).toEqual(['GHSA-6r5x-hmgg-7h53', 'GHSA-8wp3-cp9v-44fm', 'GHSA-fmr4-7g9q-7hc7']);
     expect(source.size).toBe(75); // 78 files - 3 withdrawn
     expect(source.findById('GHSA-fmr4-7g9q-7hc7')).toBeUndefined();
   });
 
   it('matches path-to-regexp 0.1.7 against GHSA-9wv6-86v2-598j and its five ranges', async () => {
-    const source = await loadOsvDirectory(fixturePath('osv', 'npm'), { ecosystem: 'npm' });
+    const source = await loadOsvDirectory(OSV_NPM, { ecosystem: 'npm' });
     const [a, ...rest] = source.matchAdvisories('path-to-regexp', '0.1.7');
     expect(rest).toEqual([]);
     expect(a!.id).toBe('GHSA-9wv6-86v2-598j');
@@ -130,14 +133,14 @@ describe('loadOsvDirectory (fixtures/osv/npm)', () => {
   });
 
   it('indexes by lowercase package name (GHSA-8hc4-vh64-cxmj names "Axios")', async () => {
-    const source = await loadOsvDirectory(fixturePath('osv', 'npm'), { ecosystem: 'npm' });
+    const source = await loadOsvDirectory(OSV_NPM, { ecosystem: 'npm' });
     expect(source.matchAdvisories('axios', '1.7.3').map((a) => a.id)).toContain('GHSA-8hc4-vh64-cxmj');
     expect(source.matchAdvisories('axios', '1.7.4').map((a) => a.id)).not.toContain('GHSA-8hc4-vh64-cxmj');
     expect(source.forPackage('AXIOS').map((a) => a.id)).toContain('GHSA-8hc4-vh64-cxmj');
   });
 
   it('finds by id or alias, normalises severity, prefers the advisory page as url', async () => {
-    const source = await loadOsvDirectory(fixturePath('osv', 'npm'), { ecosystem: 'npm' });
+    const source = await loadOsvDirectory(OSV_NPM, { ecosystem: 'npm' });
     expect(source.findById('cve-2019-11358')?.id).toBe('GHSA-6c3j-c64m-qhgq');
     expect(source.findById('GHSA-6C3J-C64M-QHGQ')?.severity).toBe('moderate');
     expect(source.findById('GHSA-q4v7-4rhw-9hqm')?.severity).toBe('critical');
@@ -149,7 +152,7 @@ describe('loadOsvDirectory (fixtures/osv/npm)', () => {
   });
 
   it('keeps only the requested ecosystem of multi-ecosystem advisories', async () => {
-    const source = await loadOsvDirectory(fixturePath('osv', 'npm'), { ecosystem: 'npm' });
+    const source = await loadOsvDirectory(OSV_NPM, { ecosystem: 'npm' });
     const a = source.findById('GHSA-gxr4-xjj5-5px2')!;
     expect(new Set(a.affected.map((x) => x.ecosystem))).toEqual(new Set(['npm']));
   });

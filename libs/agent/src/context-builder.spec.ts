@@ -2,7 +2,6 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { bumpNpmDependency } from '@remediation/manifests';
-import { fixturePath } from '@remediation/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTargetContext, findPackageUsages, manifestDiff, renderPrompt, renderTemplate } from './index.js';
 
@@ -72,7 +71,7 @@ describe('findPackageUsages', () => {
 
 describe('buildTargetContext', () => {
   it('renders the per-target prompt for express-jwt 0.1.3 → 6.1.2 with the juice-shop manifest diff and the usages', async () => {
-    const manifest = await readFile(fixturePath('manifests/juice-shop-v20.1.1/package.json'), 'utf8');
+    const manifest = await readFile(new URL('./__fixtures__/manifests/juice-shop-v20.1.1/package.json', import.meta.url), 'utf8');
     const bumped = bumpNpmDependency(manifest, { name: 'express-jwt', to: '6.1.2', advisoryRanges: ['<6.0.0'] });
     expect(bumped.changed).toBe(true);
     const diff = manifestDiff('package.json', manifest, bumped.text);

@@ -1,12 +1,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { InvalidInputError, TransientError } from '@remediation/errors';
-import { fixturePath } from '@remediation/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NpmRegistrySource, packagePath, SnapshotDirectorySource } from './index.js';
 
-describe('SnapshotDirectorySource (fixtures/registry/npm)', () => {
-  const source = new SnapshotDirectorySource(fixturePath('registry', 'npm'));
+describe('SnapshotDirectorySource (__fixtures__/registry/npm)', () => {
+  const source = new SnapshotDirectorySource(fileURLToPath(new URL('./__fixtures__/registry/npm', import.meta.url)));
 
   it('lists valid semver versions in semver order, with dist-tags', async () => {
     const cookie = await source.listVersions('cookie');

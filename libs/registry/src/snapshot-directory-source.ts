@@ -6,7 +6,7 @@ import type { PackageVersions, VersionSource } from './types.js';
 
 /**
  * File names tried for a package, in order: `<name>.json`; for `@scope/name`,
- * `scope__name.json` (the layout of the shared fixtures, see fixtures/PROVENANCE.md
+ * `scope__name.json` (the layout of the test snapshots, see test/fixtures/PROVENANCE.md
  * "registry/npm") then `@scope__name.json`.
  */
 export function snapshotFileNames(name: string): string[] {

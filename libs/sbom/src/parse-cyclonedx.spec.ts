@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { InvalidInputError } from '@remediation/errors';
-import { fixturePath } from '@remediation/testing';
 import { describe, expect, it } from 'vitest';
 import { parseCycloneDx, parseCycloneDxText, type ParsedScan } from './index.js';
 
+/** A real scan from __fixtures__/scans (sources: __fixtures__/PROVENANCE.md). */
 function loadScan(name: string): ParsedScan {
-  return parseCycloneDxText(readFileSync(fixturePath('scans', name), 'utf8'));
+  return parseCycloneDxText(readFileSync(new URL(`./__fixtures__/scans/${name}`, import.meta.url), 'utf8'));
 }
 
 /** Runs `fn` and returns the InvalidInputError it throws. */

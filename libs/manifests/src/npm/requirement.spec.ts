@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { fixturePath } from '@remediation/testing';
 import { describe, expect, it } from 'vitest';
 import { ManifestEditError, ManifestParseError } from '../errors.js';
 import { declaredRequirement, declaredRequirements, proveRemediated } from './requirement.js';
 import { bumpNpmDependency } from './update.js';
 
-const manifest = (name: string): string => readFileSync(fixturePath('manifests', name, 'package.json'), 'utf8');
+/** A real project's package.json from __fixtures__/manifests (sources: __fixtures__/PROVENANCE.md). */
+const manifest = (name: string): string => readFileSync(new URL(`./__fixtures__/manifests/${name}/package.json`, import.meta.url), 'utf8');
 
 /**
  * Affected ranges of one package in a real OSV fixture, in npm syntax. Test-only reading of
@@ -13,7 +13,7 @@ const manifest = (name: string): string => readFileSync(fixturePath('manifests',
  * the production conversion belongs to the advisories library.
  */
 function osvAffectedRanges(advisory: string, pkg: string): string[] {
-  const osv = JSON.parse(readFileSync(fixturePath('osv', 'npm', `${advisory}.json`), 'utf8')) as {
+  const osv = JSON.parse(readFileSync(new URL(`./__fixtures__/osv/npm/${advisory}.json`, import.meta.url), 'utf8')) as {
     affected: Array<{ package: { name: string }; ranges?: Array<{ events: Array<Record<string, string>> }> }>;
   };
   return osv.affected

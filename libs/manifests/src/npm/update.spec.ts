@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { fixturePath } from '@remediation/testing';
 import { describe, expect, it } from 'vitest';
 import { DependencyNotDeclaredError, ManifestEditError, ManifestParseError } from '../errors.js';
 import { declaredRequirement, proveRemediated } from './requirement.js';
 import { bumpNpmDependency, restoreNpmDependency, type BumpResult } from './update.js';
 
-const manifest = (name: string): string => readFileSync(fixturePath('manifests', name, 'package.json'), 'utf8');
+/** A real project's package.json from __fixtures__/manifests (sources: __fixtures__/PROVENANCE.md). */
+const manifest = (name: string): string => readFileSync(new URL(`./__fixtures__/manifests/${name}/package.json`, import.meta.url), 'utf8');
 
 /** Lines that differ between two texts with the same number of lines, as [before, after]. */
 function changedLines(before: string, after: string): Array<[string, string]> {

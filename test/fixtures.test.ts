@@ -1,0 +1,59 @@
+/**
+ * The cross-service tests' fixtures are complete. The services those tests start plan with
+ * test/fixtures/osv/npm and the trimmed registry snapshot test/fixtures/registry/npm (see
+ * test/fixtures/PROVENANCE.md); a packument missing from the snapshot would not fail anything
+ * there, it would make the planner turn the target into a no-fix target with a warning, a
+ * different plan. Here the planner runs in process on every scan those tests submit and must find
+ * the versions of every package it looks up.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadOsvDirectory } from '@remediation/advisories';
+import { SnapshotDirectorySource, type VersionSource } from '@remediation/registry';
+import { parseCycloneDx } from '@remediation/sbom';
+import { fixturePath, repoRoot } from '@remediation/testing';
+import { describe, expect, it } from 'vitest';
+import { computePlan } from '../apps/planner/src/plan.js';
+import { formatPackument, trimPackument } from '../scripts/fixtures/trim-packuments.js';
+import { JWT_APP, nodegoatCodebase } from './support/flows.js';
+
+/** The scans the tests in test/ submit, by what they stand for. */
+const SCANS: Record<string, () => unknown> = {
+  'express 4.19.2 (scans/express-4.19.2.cdx.json)': () => JSON.parse(readFileSync(fixturePath('scans/express-4.19.2.cdx.json'), 'utf8')),
+  'NodeGoat (scan made from manifests/nodegoat)': () => nodegoatCodebase().scan,
+  'JWT_APP (test/support/flows.ts)': () => JWT_APP.scan,
+};
+
+describe('test/fixtures', () => {
+  for (const [label, scan] of Object.entries(SCANS)) {
+    it(`has a packument for every package the planner looks up for ${label}`, async () => {
+      const snapshot = new SnapshotDirectorySource(fixturePath('registry/npm'));
+      const missing: string[] = [];
+      const versions: VersionSource = {
+        listVersions: (name) =>
+          snapshot.listVersions(name).catch((error: unknown) => {
+            missing.push(`${name}: ${(error as Error).message}`);
+            throw error;
+          }),
+      };
+      const advisories = await loadOsvDirectory(fixturePath('osv/npm'), { ecosystem: 'npm' });
+      const plan = await computePlan(parseCycloneDx(scan()), { advisories, versions, registryLabel: 'test/fixtures/registry/npm' });
+      expect(missing, 'add them with scripts/fixtures/trim-packuments.ts (test/fixtures/PROVENANCE.md)').toEqual([]);
+      expect(plan.targets.length).toBeGreaterThan(0);
+      expect(plan.noFixTargets).toEqual([]);
+    });
+  }
+
+  it('holds registry snapshots trimmed the way scripts/fixtures/trim-packuments.ts writes them (here and in the unit specs)', () => {
+    const snapshots = ['test/fixtures/registry/npm', 'libs/registry/src/__fixtures__/registry/npm', 'apps/planner/src/__fixtures__/registry/npm'];
+    for (const dir of snapshots.map((d) => join(repoRoot, d))) {
+      const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+      expect(files.length, dir).toBeGreaterThan(0);
+      for (const file of files) {
+        const text = readFileSync(join(dir, file), 'utf8');
+        const document = JSON.parse(text) as { name: string };
+        expect(text, `${dir}/${file}`).toBe(formatPackument(trimPackument(document.name, document, file)));
+      }
+    }
+  });
+});
