@@ -294,6 +294,30 @@ describe('the code-fix agent in the patcher', () => {
     server.assertDone();
   }, 180_000);
 
+  it('a step stopped by STEP_TIMEOUT_MS mid-request commits nothing, is retried, and the agent resumes', async () => {
+    // The first model request outlives the patcher's step timeout: the agent run comes back
+    // `cancelled`; the step must not commit that half-done run, but be retried (a new delivery),
+    // where the agent resumes from its stored conversation and finishes.
+    await env.stack.restart('patcher', { ...PATCHER_ENV(), STEP_TIMEOUT_MS: '4000' });
+    const server = await useScript([
+      { expect: () => sleep(7000), content: [{ type: 'text', text: 'an answer nobody waits for' }] },
+      { content: [{ type: 'tool_use', name: 'report_outcome', input: { target: 'express-jwt', status: 'success', reason: 'no code uses the changed API' } }] },
+      { content: [{ type: 'text', text: 'Done.' }] },
+    ]);
+    const { remediationId: rem4 } = await createJwtRemediation(env);
+    const id = await startPatch(env, rem4, { upgradeOption: 'minimal', targets: ['express-jwt'] });
+    const done = await waitSettled(env, id, 120_000);
+    expect(done.state).toBe('patch_generated');
+    expect(done.targets.find((t: any) => t.name === 'express-jwt')).toMatchObject({ status: 'success', declaredTo: '6.0.0' });
+    expect(done.patchVersions).toHaveLength(1);
+    const { attempts } = (await api(env, `/v1/executions/${id}/history`)).body as { attempts: Array<{ step: string; outcome: string; error: { code: string } | null }> };
+    const editing = attempts.filter((a) => a.step === 'editing');
+    expect(editing[0]).toMatchObject({ outcome: 'retrying', error: { code: 'STEP_TIMEOUT' } });
+    expect(editing.at(-1)).toMatchObject({ outcome: 'succeeded' });
+    server.assertDone();
+    await env.stack.restart('patcher', PATCHER_ENV());
+  }, 180_000);
+
   it('stops with a clear patch_failed reason when the budget runs out', async () => {
     await env.stack.restart('patcher', { ...PATCHER_ENV(), AGENT_MAX_TOKENS: '1024', AGENT_MAX_OUTPUT_TOKENS: '1500' });
     const server = await useScript([{ content: [{ type: 'tool_use', name: 'read_file', input: { path: 'lib/insecurity.js' } }], usage: { output_tokens: 1000 } }]);

@@ -43,7 +43,11 @@ export interface CommandContext {
    * @throws StepCancelledError / LeaseLostError once the runtime learned the step is no longer ours.
    */
   heartbeat(details?: Record<string, unknown> & { event?: string }): void;
-  /** `applyTransition` fenced by this delivery's lease and recorded in the inbox. */
+  /**
+   * `applyTransition` fenced by this delivery's lease and recorded in the inbox.
+   * @throws the stop reason (StepCancelledError, LeaseLostError, `STEP_TIMEOUT`) once `signal` fired:
+   *   a stopped step commits nothing more.
+   */
   transition(options: Omit<ApplyTransitionOptions, 'worker' | 'lease' | 'inbox'>): Promise<AppliedTransition>;
   logger: Logger;
 }
@@ -255,6 +259,13 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
       () => stopWith(new RemediationError('STEP_TIMEOUT', `step ran longer than ${stepTimeoutMs} ms`, { retryable: true })),
       stepTimeoutMs,
     );
+    const applyFenced: CommandContext['transition'] = (t) =>
+      applyTransition(db, {
+        ...t,
+        worker,
+        ...(claimed ? { lease: claimed.lease } : {}),
+        inbox: { consumer: durable, messageId },
+      });
     const ctx: CommandContext = {
       payload,
       deliveryCount,
@@ -276,13 +287,10 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
           beat({ event, details: rest });
         }
       },
-      transition: (t) =>
-        applyTransition(db, {
-          ...t,
-          worker,
-          ...(claimed ? { lease: claimed.lease } : {}),
-          inbox: { consumer: durable, messageId },
-        }),
+      // A step that was stopped (timed out, cancelled, lease lost) commits nothing more: a handler
+      // that went on after its signal fired (e.g. an agent run that returned `cancelled`) would
+      // otherwise record a half-done result under a lease that is still valid.
+      transition: (t) => (abortReason ? Promise.reject(abortReason) : applyFenced(t)),
     };
     const finish = (outcome: Parameters<typeof finishStep>[2], error?: { code: string; message: string }) =>
       claimed ? withDatabase(msg, 'finish', () => finishStep(db, claimed.attemptId, outcome, error)).catch(() => undefined) : undefined;
@@ -340,7 +348,9 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
               error: reason,
             });
           }
-          await handler.giveUp(ctx, reason);
+          // Recording the failure is this delivery's last act, also after a step timeout (the
+          // lease still fences it).
+          await handler.giveUp({ ...ctx, transition: applyFenced }, reason);
         });
         await finish(retryable ? 'abandoned' : 'failed', reason);
         msg.term(reason.message.slice(0, 200));

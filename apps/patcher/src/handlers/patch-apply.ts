@@ -106,6 +106,9 @@ export function patchApplyHandler(deps: { db: Database; nc: NatsConnection; work
           checkpoint,
           signal: ctx.signal,
         });
+        // A run cut off by the step's signal (timeout, cancel, lost lease) goes no further: the
+        // edits below (putting back unshipped bumps) would spoil the workspace the retry resumes in.
+        ctx.heartbeat();
         agentSummary = result.summary;
         const reported = new Map(result.outcomes.map((r) => [r.target, r]));
         const spoke = new Set(result.reportedTargets);
@@ -135,6 +138,7 @@ export function patchApplyHandler(deps: { db: Database; nc: NatsConnection; work
           ...(agent ? { stream: agent.stream, retry: agent.retry } : {}),
           signal: ctx.signal,
         });
+        ctx.heartbeat();
         decision = { ...decided, at: new Date().toISOString() };
         const shipping = new Set(decided.targets);
         outcomes = outcomes.map((o) =>
