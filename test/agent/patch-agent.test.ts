@@ -300,7 +300,7 @@ describe('the code-fix agent in the patcher', () => {
     // where the agent resumes from its stored conversation and finishes.
     await env.stack.restart('patcher', { ...PATCHER_ENV(), STEP_TIMEOUT_MS: '4000' });
     const server = await useScript([
-      { expect: () => sleep(7000), content: [{ type: 'text', text: 'an answer nobody waits for' }] },
+      { expect: async () => void (await sleep(7000)), content: [{ type: 'text', text: 'an answer nobody waits for' }] },
       { content: [{ type: 'tool_use', name: 'report_outcome', input: { target: 'express-jwt', status: 'success', reason: 'no code uses the changed API' } }] },
       { content: [{ type: 'text', text: 'Done.' }] },
     ]);

@@ -239,12 +239,15 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
         abort.abort(e);
       }
     };
+    let committed = false;
     let lastWorking = 0;
     let lastHistory = 0;
     const beat = (history?: { event: string; details: Record<string, unknown> }) => {
       if (!claimed || !spec) return;
       void heartbeatStep(db, claimed, payload.executionId, history)
         .then((r) => {
+          // After this delivery's own commit the lease is released: that is not a lost lease.
+          if (committed) return;
           if (r === 'lost') stopWith(new LeaseLostError(payload.executionId, claimed.lease));
           if (r === 'cancelled') stopWith(new StepCancelledError(payload.executionId));
         })
@@ -259,13 +262,16 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
       () => stopWith(new RemediationError('STEP_TIMEOUT', `step ran longer than ${stepTimeoutMs} ms`, { retryable: true })),
       stepTimeoutMs,
     );
-    const applyFenced: CommandContext['transition'] = (t) =>
-      applyTransition(db, {
+    const applyFenced: CommandContext['transition'] = async (t) => {
+      const applied = await applyTransition(db, {
         ...t,
         worker,
         ...(claimed ? { lease: claimed.lease } : {}),
         inbox: { consumer: durable, messageId },
       });
+      committed = true;
+      return applied;
+    };
     const ctx: CommandContext = {
       payload,
       deliveryCount,
@@ -297,7 +303,7 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
     try {
       await fault(`before-handle`, handler.kind);
       await withDatabase(msg, 'handle', () => handler.handle(ctx));
-      if (abortReason) throw abortReason;
+      if (abortReason && !committed) throw abortReason;
       await fault('after-commit-before-ack', handler.kind);
       await finish('succeeded');
       msg.ack();
