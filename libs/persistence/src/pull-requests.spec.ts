@@ -39,7 +39,7 @@ beforeAll(async () => {
   db = await openDatabase(url.toString(), { poolMax: 2 });
   await migrate(db);
   await db.em().transactional(async (tx) => {
-    await tx.getConnection().execute("insert into remediations (id, codebase, scan, execution_seq, created_at) values ('rem_1', '{}', '{}', 1, now())");
+    await tx.execute("insert into remediations (id, codebase, scan, execution_seq, created_at) values ('rem_1', '{}', '{}', 1, now())");
     await createExecutionInTx(tx, { id: 'rem_1.patch.1', remediationId: 'rem_1', kind: 'patch', tier: 'minimal' }, 'spec');
     await tx.insert(PatchVersionEntity, {
       executionId: 'rem_1.patch.1',
