@@ -2,9 +2,10 @@ import Fastify from 'fastify';
 import { z } from 'zod';
 import { AgentEnv, agentConfigFromEnv } from '@remediation/agent';
 import { describeError, isRemediationError } from '@remediation/errors';
-import { GithubEnv, createGithubClient, githubAuthFromEnv, verifyWebhook } from '@remediation/github';
+import { GithubEnv, createGithubClient, githubAuthFromEnv } from '@remediation/github';
 import { BaseEnv, envFlag, loadEnv } from '@remediation/config';
 import { runMain } from '@remediation/service-runtime';
+import { createGithubProvider } from './adapters/github.js';
 import { pullRequestCommentHandler } from './handlers/pull-request-comment.js';
 import { pullRequestOpenHandler } from './handlers/pull-request-open.js';
 import { pullRequestUpdateHandler } from './handlers/pull-request-update.js';
@@ -32,7 +33,8 @@ const PrEnv = BaseEnv.extend(GithubEnv.shape)
   });
 
 const env = loadEnv(PrEnv);
-const github = createGithubClient({ apiUrl: env.GITHUB_API_URL, auth: githubAuthFromEnv(env) });
+/** The pull-request provider: GitHub, through libs/github's client. */
+const provider = createGithubProvider(createGithubClient({ apiUrl: env.GITHUB_API_URL, auth: githubAuthFromEnv(env) }));
 const agent = agentConfigFromEnv(env);
 const pollMs = env.PR_POLL_INTERVAL_MS ?? (env.GITHUB_WEBHOOK_SECRET ? 0 : 60_000);
 /** Interval of the pass that finishes unfinished triages when polling is off, ms. */
@@ -45,7 +47,7 @@ await runMain(() => ({
   handlers: (ctx) => {
     maintainer = new PullRequestMaintainer({
       db: ctx.db,
-      github,
+      provider,
       agent,
       worker: ctx.worker,
       logger: ctx.logger,
@@ -55,9 +57,9 @@ await runMain(() => ({
       triageRetryMs: env.PR_TRIAGE_RETRY_MS,
     });
     return [
-      pullRequestOpenHandler({ db: ctx.db, worker: ctx.worker, github }),
-      pullRequestUpdateHandler({ db: ctx.db, github, onUpdated: (id) => maintainer!.afterUpdate(id) }),
-      pullRequestCommentHandler({ db: ctx.db, github, worker: ctx.worker, onCommented: (id) => maintainer!.afterUpdate(id) }),
+      pullRequestOpenHandler({ db: ctx.db, worker: ctx.worker, provider }),
+      pullRequestUpdateHandler({ db: ctx.db, provider, onUpdated: (id) => maintainer!.afterUpdate(id) }),
+      pullRequestCommentHandler({ db: ctx.db, provider, worker: ctx.worker, onCommented: (id) => maintainer!.afterUpdate(id) }),
     ];
   },
   listen: { port: env.HEALTH_PORT, host: env.HTTP_HOST },
@@ -68,9 +70,9 @@ await runMain(() => ({
     app.post('/v1/webhooks/github', async (req, reply) => {
       if (!env.GITHUB_WEBHOOK_SECRET) return reply.code(404).send({ code: 'WEBHOOKS_DISABLED', message: 'GITHUB_WEBHOOK_SECRET is not set' });
       try {
-        const hook = await verifyWebhook(env.GITHUB_WEBHOOK_SECRET, String(req.body ?? ''), req.headers);
-        const outcome = await maintainer!.handleWebhook(hook);
-        ctx.logger.info({ delivery: hook.deliveryId, event: hook.event, outcome }, 'webhook');
+        const delivery = await provider.readWebhook(env.GITHUB_WEBHOOK_SECRET, String(req.body ?? ''), req.headers);
+        const outcome = await maintainer!.handleWebhook(delivery);
+        ctx.logger.info({ delivery: delivery.id, event: delivery.event, action: delivery.action, outcome }, 'webhook');
         return reply.code(200).send({ outcome });
       } catch (err) {
         if (isRemediationError(err) && err.code.startsWith('WEBHOOK_')) {

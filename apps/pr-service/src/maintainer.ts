@@ -1,35 +1,42 @@
-import { type AgentConfig, type FeedbackItem, triageFeedback } from '@remediation/agent';
-import { FEEDBACK_TRIAGED_SUBJECT, FeedbackTriagedEvent, type PullRequestCheck } from '@remediation/contracts';
+import { type AgentConfig, triageFeedback } from '@remediation/agent';
+import { FEEDBACK_TRIAGED_SUBJECT, FeedbackTriagedEvent } from '@remediation/contracts';
 import { InvalidTransitionError, describeError } from '@remediation/errors';
-import type { GithubClient, GithubOctokit, VerifiedWebhook } from '@remediation/github';
 import {
   type Database,
-  ExecutionEntity,
-  PatchVersionEntity,
-  PullRequestEntity,
-  ReviewFeedbackEntity,
+  type PullRequestRecord,
+  type ReviewFeedbackRecord,
   applyTransition,
+  claimReviewFeedbackTriage,
+  isOpenPullRequest,
+  isPatchVersionCommit,
+  isWebhookDeliveryHandled,
+  linkReviewFeedbackIteration,
+  listOpenPullRequests,
+  listUntriagedReviewFeedback,
+  listWaitingReviewFeedback,
+  loadExecution,
+  loadPatchVersion,
+  loadPullRequest,
+  loadReviewFeedback,
+  recordCheckRuns,
   recordHistory,
+  recordPullRequestClosed,
+  recordRebaseRequested,
+  recordRebaseStopped,
+  recordReviewFeedback,
+  recordReviewFeedbackTriage,
+  recordWebhookDelivery,
   startFeedbackIteration,
 } from '@remediation/persistence';
 import type { Logger } from 'pino';
-import { MARKER, commentOnce } from './comments.js';
-
-/** A pull request record as the maintainer reads it. */
-type PullRecord = Record<string, any>;
-
-/** An Octokit for one PR's repository (its token minted for the operation), with owner and name. */
-type RepoClient = { octokit: GithubOctokit; owner: string; repo: string };
-
-/** A feedback item with the provider's id. */
-export interface ProviderFeedback extends FeedbackItem {
-  providerId: number;
-}
+import { MARKER } from './comments.js';
+import type { ProviderDelivery, ProviderFeedback, ProviderRepository, PullRequestProvider } from './provider.js';
+import { type PullRequestSignal, pollSignals, webhookSignals } from './signals.js';
 
 /** Dependencies of the {@link PullRequestMaintainer}. */
 export interface MaintainerDeps {
   db: Database;
-  github: GithubClient;
+  provider: PullRequestProvider;
   agent: AgentConfig;
   worker: string;
   logger: Logger;
@@ -43,16 +50,21 @@ export interface MaintainerDeps {
   triageRetryMs?: number;
 }
 
-const OPEN_STATES = ['open', 'rebase_failed'];
-
+/**
+ * The provider repository of one pull request, connected on first use and kept for the rest of
+ * a reaction or polling pass (one token).
+ */
+type Connection = () => Promise<ProviderRepository>;
 
 /**
- * Keeps open pull requests mergeable and answers their reviewers, from webhooks or polling (the
- * same code path): learns that the base branch moved and asks for a rebase (`rebase.requested`),
- * unless a person pushed to the branch (then it stops and says so on the PR); stores every comment,
- * review and check result once (by the provider's id), triages it (rules, then the agent), and
- * starts an iteration for actionable feedback (`feedback.received` → `changes_requested`); records
- * merged/closed PRs (`pull_request.closed`) and check runs.
+ * Keeps open pull requests mergeable and answers their reviewers. Webhook deliveries and polling
+ * passes become signals (signals.ts), and each signal type has one reaction here: `base_moved`
+ * asks for a rebase (`rebase.requested`) when the base really moved, unless a person pushed to the
+ * branch (then it stops and says so on the PR; `head_pushed` notices that too); `review_submitted`
+ * and `comment_created` store the feedback once (by the provider's id), triage it (rules, then the
+ * agent) and start an iteration for actionable feedback (`feedback.received` →
+ * `changes_requested`); `checks_changed` records the head's check runs; `closed` records a merged
+ * or closed PR (`pull_request.closed`).
  */
 export class PullRequestMaintainer {
   private readonly triageRetryMs: number;
@@ -62,105 +74,34 @@ export class PullRequestMaintainer {
   }
 
   /**
-   * Handles one verified webhook delivery. A delivery id seen before has no effect.
-   * @returns what was done, for the HTTP answer and logs.
+   * Handles one verified webhook delivery. A delivery handled before has no effect.
+   * @returns what was done, for the HTTP answer and logs: `ignored` when it has no signal (an
+   *   event not acted on, or about a pull request this service does not know).
    */
-  async handleWebhook(hook: VerifiedWebhook): Promise<'duplicate' | 'ignored' | 'handled'> {
-    const p = hook.payload as Record<string, any>;
-    const conn = this.deps.db.em().getConnection();
-    const seen = await conn.execute<unknown[]>('select 1 from webhook_deliveries where delivery_id = ?', [hook.deliveryId]);
-    if (seen.length > 0) return 'duplicate';
+  async handleWebhook(delivery: ProviderDelivery): Promise<'duplicate' | 'ignored' | 'handled'> {
+    const { db } = this.deps;
+    if (await isWebhookDeliveryHandled(db, delivery.id)) return 'duplicate';
     // Recorded after it was handled: a delivery that failed half-way (crash, database down) is
-    // handled again when GitHub redelivers it. Every effect below is idempotent on its own
-    // (feedback by the provider's id, transitions guarded by state), so a concurrent duplicate
-    // has no second effect either.
-    const outcome = await this.dispatch(hook.event, p);
-    await conn.execute('insert into webhook_deliveries (delivery_id, event, action) values (?, ?, ?) on conflict do nothing', [
-      hook.deliveryId,
-      hook.event,
-      typeof p['action'] === 'string' ? p['action'] : null,
-    ]);
-    return outcome;
-  }
-
-  private async dispatch(event: string, p: Record<string, any>): Promise<'ignored' | 'handled'> {
-    const repository = String(p['repository']?.full_name ?? '');
-    switch (event) {
-      case 'push': {
-        const branch = String(p['ref'] ?? '').replace(/^refs\/heads\//, '');
-        const prs = await this.deps.db.em().find(PullRequestEntity, { repository, baseBranch: branch, state: { $in: OPEN_STATES as never } });
-        for (const pr of prs) await this.checkBase(pr);
-        return prs.length ? 'handled' : 'ignored';
-      }
-      case 'pull_request': {
-        const pr = await this.find(repository, p['pull_request']?.number);
-        if (!pr) return 'ignored';
-        if (p['action'] === 'closed') await this.closed(pr, Boolean(p['pull_request']?.merged));
-        else if (p['action'] === 'synchronize') await this.checkForeignHead(pr, String(p['pull_request']?.head?.sha ?? ''));
-        return 'handled';
-      }
-      case 'pull_request_review': {
-        const pr = await this.find(repository, p['pull_request']?.number);
-        if (!pr || p['action'] !== 'submitted') return 'ignored';
-        const r = p['review'];
-        await this.feedback(pr, { kind: 'review', providerId: Number(r.id), author: String(r.user?.login ?? ''), body: String(r.body ?? ''), state: String(r.state ?? '').toUpperCase() });
-        return 'handled';
-      }
-      case 'pull_request_review_comment': {
-        const pr = await this.find(repository, p['pull_request']?.number);
-        if (!pr || p['action'] !== 'created') return 'ignored';
-        const c = p['comment'];
-        await this.feedback(pr, { kind: 'review_comment', providerId: Number(c.id), author: String(c.user?.login ?? ''), body: String(c.body ?? ''), path: c.path ?? null, line: c.line ?? null });
-        return 'handled';
-      }
-      case 'issue_comment': {
-        if (!p['issue']?.pull_request || p['action'] !== 'created') return 'ignored';
-        const pr = await this.find(repository, p['issue']?.number);
-        if (!pr) return 'ignored';
-        const c = p['comment'];
-        await this.feedback(pr, { kind: 'issue_comment', providerId: Number(c.id), author: String(c.user?.login ?? ''), body: String(c.body ?? '') });
-        return 'handled';
-      }
-      case 'check_run':
-      case 'check_suite': {
-        const sha = String(p['check_run']?.head_sha ?? p['check_suite']?.head_sha ?? '');
-        const prs = await this.deps.db.em().find(PullRequestEntity, { repository, headSha: sha });
-        for (const pr of prs) await this.checks(pr);
-        return prs.length ? 'handled' : 'ignored';
-      }
-      default:
-        return 'ignored';
-    }
+    // handled again when GitHub redelivers it. Every reaction is idempotent on its own (feedback
+    // by the provider's id, transitions guarded by state), so a concurrent duplicate has no
+    // second effect either.
+    const signals = await webhookSignals(db, delivery.events);
+    for (const signal of signals) await this.react(signal);
+    await recordWebhookDelivery(db, { deliveryId: delivery.id, event: delivery.event, action: delivery.action });
+    return signals.length > 0 ? 'handled' : 'ignored';
   }
 
   /**
-   * One polling pass over every open pull request (the fallback when no webhook is configured):
-   * PR state, base branch, reviews and comments, check runs; then pending actionable feedback.
+   * One polling pass over every open pull request (the fallback when no webhook is configured),
+   * each through one connection (one token): its signals as the pass reads them, then pending
+   * feedback. A pull request whose pass fails is logged and retried by the next pass.
    */
   async pollOnce(): Promise<void> {
-    const prs = await this.deps.db.em().find(PullRequestEntity, { state: { $in: OPEN_STATES as never }, number: { $ne: null } });
-    for (const pr of prs) {
+    for (const pr of await listOpenPullRequests(this.deps.db)) {
       try {
-        // One client (one token) for the whole pass over this PR.
-        const gh = await this.client(pr);
-        const { octokit, owner, repo } = gh;
-        const remote = (await octokit.rest.pulls.get({ owner, repo, pull_number: pr.number! })).data;
-        if (remote.state === 'closed') {
-          await this.closed(pr, Boolean(remote.merged));
-          continue;
-        }
-        await this.checkForeignHead(pr, remote.head.sha, gh);
-        await this.checkBase(pr, { gh, prHead: remote.head.sha });
-        for (const r of (await octokit.rest.pulls.listReviews({ owner, repo, pull_number: pr.number!, per_page: 100 })).data) {
-          await this.feedback(pr, { kind: 'review', providerId: r.id, author: r.user?.login ?? '', body: r.body ?? '', state: r.state });
-        }
-        for (const c of (await octokit.rest.pulls.listReviewComments({ owner, repo, pull_number: pr.number!, per_page: 100 })).data) {
-          await this.feedback(pr, { kind: 'review_comment', providerId: c.id, author: c.user?.login ?? '', body: c.body, path: c.path, line: c.line ?? null });
-        }
-        for (const c of (await octokit.rest.issues.listComments({ owner, repo, issue_number: pr.number!, per_page: 100 })).data) {
-          await this.feedback(pr, { kind: 'issue_comment', providerId: c.id, author: c.user?.login ?? '', body: c.body ?? '' });
-        }
-        await this.checks(pr, gh);
+        const repository = await this.deps.provider.connect(pr.repository);
+        const connection: Connection = async () => repository;
+        for await (const signal of pollSignals(pr, repository)) await this.react(signal, connection);
       } catch (err) {
         this.deps.logger.warn({ pullRequestId: pr.id, err: describeError(err) }, 'polling a pull request failed; next pass retries');
       }
@@ -177,10 +118,36 @@ export class PullRequestMaintainer {
   async afterUpdate(pullRequestId: string): Promise<void> {
     try {
       await this.startPending();
-      const pr = await this.deps.db.em().findOne(PullRequestEntity, { id: pullRequestId });
-      if (pr && OPEN_STATES.includes(pr.state)) await this.checkBase(pr);
+      const pr = await loadPullRequest(this.deps.db, pullRequestId);
+      if (pr && isOpenPullRequest(pr)) await this.react({ type: 'base_moved', pullRequest: pr });
     } catch (err) {
       this.deps.logger.warn({ err: describeError(err), pullRequestId }, 'after-update pass failed; the next event or pass retries');
+    }
+  }
+
+  /**
+   * Reacts to one signal (one reaction per signal type).
+   * @param connection the PR's repository when the caller has it (a polling pass); else
+   *   connected on first use.
+   */
+  async react(signal: PullRequestSignal, connection: Connection = this.connectOnce(signal.pullRequest.repository)): Promise<void> {
+    switch (signal.type) {
+      case 'base_moved':
+        return this.baseMoved(signal.pullRequest, connection, signal.headSha);
+      case 'head_pushed':
+        return this.headPushed(signal.pullRequest, signal.headSha, connection);
+      case 'review_submitted':
+        return this.feedbackReceived(signal.pullRequest, signal.review);
+      case 'comment_created':
+        return this.feedbackReceived(signal.pullRequest, signal.comment);
+      case 'checks_changed':
+        return this.checksChanged(signal.pullRequest, connection);
+      case 'closed':
+        return this.closed(signal.pullRequest, signal.merged);
+      default: {
+        const unknown: never = signal;
+        throw new Error(`unknown signal ${JSON.stringify(unknown)}`);
+      }
     }
   }
 
@@ -191,20 +158,11 @@ export class PullRequestMaintainer {
    * update, and on its own timer when polling is off.
    */
   async startPending(): Promise<void> {
-    const em = this.deps.db.em();
-    // The handler that stored an item triages it at once; only items left for longer are taken over.
-    const cutoff = new Date(Date.now() - this.triageRetryMs);
-    const untriaged = await em.find(
-      ReviewFeedbackEntity,
-      {
-        actionable: null,
-        $or: [{ triageClaimedAt: null, createdAt: { $lt: cutoff } }, { triageClaimedAt: { $lt: cutoff } }],
-      },
-      { orderBy: { id: 'asc' } },
-    );
-    for (const row of untriaged) {
-      const pr = await em.findOne(PullRequestEntity, { id: row.pullRequestId });
-      if (!pr || !OPEN_STATES.includes(pr.state)) continue;
+    const { db } = this.deps;
+    // The reaction that stored an item triages it at once; only items left for longer are taken over.
+    for (const row of await listUntriagedReviewFeedback(db, this.triageRetryMs)) {
+      const pr = await loadPullRequest(db, row.pullRequestId);
+      if (!pr || !isOpenPullRequest(pr)) continue;
       const item: ProviderFeedback = {
         kind: row.kind as ProviderFeedback['kind'],
         providerId: row.providerId,
@@ -220,96 +178,79 @@ export class PullRequestMaintainer {
         this.deps.logger.warn({ err: describeError(err), feedbackId: row.id }, 'triage failed; retried later');
       }
     }
-    const pending = await em.find(ReviewFeedbackEntity, { actionable: true, feedbackId: null }, { orderBy: { id: 'asc' } });
-    for (const item of pending) {
-      const exec = await em.findOne(ExecutionEntity, { id: item.executionId });
-      if (exec?.state === 'pr_opened') await this.startIteration(item);
+    for (const row of await listWaitingReviewFeedback(db)) {
+      const exec = await loadExecution(db, row.executionId);
+      if (exec.state === 'pr_opened') await this.startIteration(row);
     }
   }
 
-  private async find(repository: string, number: unknown): Promise<PullRecord | null> {
-    if (typeof number !== 'number') return null;
-    return (await this.deps.db.em().findOne(PullRequestEntity, { repository, number })) as PullRecord | null;
-  }
-
-  private async client(pr: PullRecord): Promise<RepoClient> {
-    const [owner, repo] = pr.repository.split('/') as [string, string];
-    return { octokit: await this.deps.github.forRepository(owner, repo), owner, repo };
+  private connectOnce(repository: string): Connection {
+    let connected: Promise<ProviderRepository> | undefined;
+    return () => (connected ??= this.deps.provider.connect(repository));
   }
 
   /**
-   * When the base branch's head is not the base of the PR's version, asks for a rebase, unless
-   * rebasing stopped or the execution is busy (the next event or pass asks again).
-   * @param known the client and PR head SHA when the caller already has them (a polling pass).
+   * `base_moved`: when the base branch's head is not the base of the PR's version, asks for a
+   * rebase, unless rebasing stopped or the execution is busy (the next event or pass asks again).
+   * @param prHead the PR's head when the signal carries it (a polling pass).
    */
-  async checkBase(pr: PullRecord, known?: { gh: RepoClient; prHead: string }): Promise<void> {
+  private async baseMoved(pr: PullRequestRecord, connection: Connection, prHead?: string): Promise<void> {
     if (pr.rebaseStopped || pr.number == null) return;
-    const exec = await this.deps.db.em().findOne(ExecutionEntity, { id: pr.executionId });
-    if (exec?.state !== 'pr_opened' || exec.pullRequestId !== pr.id) return;
-    const gh = known?.gh ?? (await this.client(pr));
-    const { octokit, owner, repo } = gh;
-    const head = (await octokit.rest.repos.getBranch({ owner, repo, branch: pr.baseBranch })).data.commit.sha;
-    const version = await this.deps.db.em().findOne(PatchVersionEntity, { executionId: pr.executionId, version: pr.patchVersion });
+    const { db } = this.deps;
+    const exec = await loadExecution(db, pr.executionId);
+    if (exec.state !== 'pr_opened' || exec.pullRequestId !== pr.id) return;
+    const repository = await connection();
+    const head = await repository.branchHead(pr.baseBranch);
+    const version = await loadPatchVersion(db, pr.executionId, pr.patchVersion);
     if (!version || version.baseCommit === head) return;
     // A rebase or re-application onto this very head already failed (said on the PR): wait for
     // the next move instead of failing (and commenting) again on every event or poll.
     if (pr.state === 'rebase_failed' && (exec.baseCommit === head || pr.rebaseHead === head)) return;
     // A PR head that is one of our versions is ours, whatever the PR's commit list shows (after
     // the base was rewritten, it lists the old base's commits too).
-    const prHead = known?.prHead ?? (await octokit.rest.pulls.get({ owner, repo, pull_number: pr.number })).data.head.sha;
-    if (!(await this.isOurs(pr, prHead)) && (await this.foreignCommits(pr, gh))) return;
+    const headSha = prHead ?? (await repository.get(pr.number)).headSha;
+    if (!(await isPatchVersionCommit(db, pr.executionId, headSha)) && (await this.foreignCommits(pr, pr.number, repository))) return;
     try {
-      await applyTransition(this.deps.db, {
+      await applyTransition(db, {
         executionId: pr.executionId,
         event: { type: 'rebase.requested', reason: `${pr.baseBranch} moved to ${head.slice(0, 12)}` },
         worker: this.deps.worker,
         details: { pullRequestId: pr.id, baseBranch: pr.baseBranch, head, fromVersion: pr.patchVersion, fromBase: version.baseCommit },
-        mutate: async (tx) => {
-          await tx.nativeUpdate(PullRequestEntity, { id: pr.id }, { rebaseHead: head, updatedAt: new Date() });
-        },
+        mutate: (tx) => recordRebaseRequested(tx, pr.id, head),
       });
     } catch (err) {
       if (!(err instanceof InvalidTransitionError)) throw err; // raced with another event: fine
     }
   }
 
-  /** Whether `sha` is one of the execution's patch versions. */
-  private async isOurs(pr: PullRecord, sha: string): Promise<boolean> {
-    return (await this.deps.db.em().findOne(PatchVersionEntity, { executionId: pr.executionId, sha })) !== null;
+  /** `head_pushed`: a head that is none of our versions means someone pushed to the branch. */
+  private async headPushed(pr: PullRequestRecord, headSha: string, connection: Connection): Promise<void> {
+    if (!headSha || pr.rebaseStopped || pr.number == null || headSha === pr.headSha) return;
+    if (await isPatchVersionCommit(this.deps.db, pr.executionId, headSha)) return;
+    await this.foreignCommits(pr, pr.number, await connection());
   }
 
   /**
-   * Whether a person pushed to the PR branch (its head is not ours): a commit whose author or
-   * committer is not this service. Then rebasing stops (a force-push would drop their work) and
-   * the PR says why.
+   * Whether a person pushed to the PR branch: a commit whose author or committer is not this
+   * service. Then rebasing stops (a force-push would drop their work) and the PR says why.
    */
-  private async foreignCommits(pr: PullRecord, gh: RepoClient): Promise<boolean> {
-    const { octokit, owner, repo } = gh;
-    const commits = (await octokit.rest.pulls.listCommits({ owner, repo, pull_number: pr.number!, per_page: 100 })).data;
+  private async foreignCommits(pr: PullRequestRecord, number: number, repository: ProviderRepository): Promise<boolean> {
     const ours = this.deps.commitAuthorEmail.toLowerCase();
-    const foreign = commits.filter((c) => (c.commit.author?.email ?? '').toLowerCase() !== ours || (c.commit.committer?.email ?? '').toLowerCase() !== ours);
+    const foreign = (await repository.listCommits(number)).filter(
+      (c) => (c.author.email ?? '').toLowerCase() !== ours || (c.committer.email ?? '').toLowerCase() !== ours,
+    );
     if (foreign.length === 0) return false;
-    const who = [...new Set(foreign.map((c) => c.commit.author?.name ?? c.commit.author?.email ?? 'someone'))].join(', ');
-    await this.stopRebasing(pr, gh, `${who} pushed ${foreign.length} commit(s) to ${pr.headBranch} (${foreign.map((c) => c.sha.slice(0, 7)).join(', ')})`);
+    const who = [...new Set(foreign.map((c) => c.author.name ?? c.author.email ?? 'someone'))].join(', ');
+    const reason = `${who} pushed ${foreign.length} commit(s) to ${pr.headBranch} (${foreign.map((c) => c.sha.slice(0, 7)).join(', ')})`;
+    await recordRebaseStopped(this.deps.db, pr, reason, this.deps.worker);
+    pr.rebaseStopped = reason; // later signals of the same pass see it
+    await repository.comment(number, `stop:${pr.id}`, `I will no longer rebase this pull request: ${reason}. Rebasing would overwrite those commits; please keep the branch up to date yourself.`);
     return true;
   }
 
-  /** A head SHA that is none of our versions means someone pushed to the branch. */
-  private async checkForeignHead(pr: PullRecord, headSha: string, gh?: RepoClient): Promise<void> {
-    if (!headSha || pr.rebaseStopped || headSha === pr.headSha || (await this.isOurs(pr, headSha))) return;
-    await this.foreignCommits(pr, gh ?? (await this.client(pr)));
-  }
-
-  private async stopRebasing(pr: PullRecord, gh: RepoClient, reason: string): Promise<void> {
-    await this.deps.db.em().nativeUpdate(PullRequestEntity, { id: pr.id }, { rebaseStopped: reason, updatedAt: new Date() });
-    pr.rebaseStopped = reason;
-    await recordHistory(this.deps.db, { executionId: pr.executionId, event: 'pull_request.rebase_stopped', worker: this.deps.worker, details: { pullRequestId: pr.id, reason } });
-    const { octokit, owner, repo } = gh;
-    await commentOnce(octokit, { owner, repo, number: pr.number! }, `stop:${pr.id}`, `I will no longer rebase this pull request: ${reason}. Rebasing would overwrite those commits; please keep the branch up to date yourself.`);
-  }
-
-  private async closed(pr: PullRecord, merged: boolean): Promise<void> {
-    await this.deps.db.em().nativeUpdate(PullRequestEntity, { id: pr.id }, { state: merged ? 'merged' : 'closed', updatedAt: new Date() });
+  /** `closed`: records the merged or closed PR and ends the execution. */
+  private async closed(pr: PullRequestRecord, merged: boolean): Promise<void> {
+    await recordPullRequestClosed(this.deps.db, pr.id, merged);
     try {
       await applyTransition(this.deps.db, {
         executionId: pr.executionId,
@@ -322,61 +263,46 @@ export class PullRequestMaintainer {
     }
   }
 
-  /** Reads the check runs of the PR's head SHA and stores them on the record. */
-  private async checks(pr: PullRecord, gh?: RepoClient): Promise<void> {
+  /** `checks_changed`: reads the check runs of the PR's head and stores them on the record; failing ones are feedback when asked. */
+  private async checksChanged(pr: PullRequestRecord, connection: Connection): Promise<void> {
     if (!pr.headSha) return;
-    const { octokit, owner, repo } = gh ?? (await this.client(pr));
-    const runs = (await octokit.rest.checks.listForRef({ owner, repo, ref: pr.headSha, per_page: 100 })).data.check_runs;
-    const checks: PullRequestCheck[] = runs.map((r) => ({ name: r.name, status: r.status, conclusion: r.conclusion ?? null, headSha: r.head_sha, url: r.html_url ?? null }));
-    await this.deps.db.em().nativeUpdate(PullRequestEntity, { id: pr.id }, { checks, updatedAt: new Date() });
+    const runs = await (await connection()).listCheckRuns(pr.headSha);
+    await recordCheckRuns(
+      this.deps.db,
+      pr.id,
+      runs.map((r) => ({ name: r.name, status: r.status, conclusion: r.conclusion, headSha: r.headSha, url: r.url })),
+    );
     if (!this.deps.feedFailingChecks) return;
     for (const r of runs) {
       if (r.status !== 'completed' || !['failure', 'timed_out'].includes(r.conclusion ?? '')) continue;
-      const summary = [r.output?.title, r.output?.summary].filter(Boolean).join(': ');
-      await this.feedback(pr, { kind: 'check_run', providerId: r.id, author: r.app?.slug ?? 'checks', body: `Check "${r.name}" ${r.conclusion} on ${r.head_sha.slice(0, 7)}${summary ? `: ${summary}` : ''}`, state: r.conclusion ?? null });
+      const summary = [r.title, r.summary].filter(Boolean).join(': ');
+      const body = `Check "${r.name}" ${r.conclusion} on ${r.headSha.slice(0, 7)}${summary ? `: ${summary}` : ''}`;
+      await this.feedbackReceived(pr, { kind: 'check_run', providerId: r.id, author: r.app ?? 'checks', body, state: r.conclusion });
     }
   }
 
-  /**
-   * Stores one piece of feedback (once: the provider's id is unique), then triages it.
-   */
-  async feedback(pr: PullRecord, item: ProviderFeedback): Promise<void> {
+  /** `review_submitted`, `comment_created` (and failing checks): stores the feedback once (the provider's id is unique), then triages it. */
+  private async feedbackReceived(pr: PullRequestRecord, item: ProviderFeedback): Promise<void> {
     // Our own comments and reviews are never feedback. A check run's author is the app that ran it
     // (CI, not a person or this service), so it is not filtered by login.
     if ((item.kind !== 'check_run' && this.deps.botLogins.includes(item.author)) || item.body.includes(MARKER)) return;
-    const inserted = await this.deps.db
-      .em()
-      .getConnection()
-      .execute<Array<{ id: string }>>(
-        `insert into review_feedback (pull_request_id, execution_id, kind, provider_id, author, body, state, path, line)
-         values (?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (kind, provider_id) do nothing returning id`,
-        [pr.id, pr.executionId, item.kind, item.providerId, item.author, item.body, item.state ?? null, item.path ?? null, item.line ?? null],
-      );
-    if (inserted.length === 0) return; // seen before (webhook redelivery, or polling after a webhook)
-    await this.triage(Number(inserted[0]!.id), pr, item, false);
+    const id = await recordReviewFeedback(this.deps.db, pr, item);
+    if (id === null) return; // seen before (webhook redelivery, or polling after a webhook)
+    await this.triage(id, pr, item, false);
   }
 
   /**
-   * Triages one stored item, once: claims it (`triage_claimed_at`), asks the triage (rules, then
-   * the agent), and stores the decision with its history entry and the public `feedback.triaged`
-   * event in one transaction. Actionable feedback then starts an iteration when the execution is
-   * idle on its open PR.
-   * @param takeover false for the handler that just stored the item (claims an unclaimed item);
+   * Triages one stored item, once: claims it, asks the triage (rules, then the agent), and stores
+   * the decision with its history entry and the public `feedback.triaged` event in one
+   * transaction. Actionable feedback then starts an iteration when the execution is idle on its
+   * open PR.
+   * @param takeover false for the reaction that just stored the item (claims an unclaimed item);
    *   true for {@link startPending}, which takes over an item left (claimed or not) for longer than
    *   `triageRetryMs`: a triage cut off by a crash or a failing model is retried.
    */
-  private async triage(id: number, pr: PullRecord, item: ProviderFeedback, takeover: boolean): Promise<void> {
-    const claimed = await this.deps.db
-      .em()
-      .getConnection()
-      .execute<unknown[]>(
-        `update review_feedback set triage_claimed_at = now()
-          where id = ? and actionable is null
-            and ${takeover ? 'coalesce(triage_claimed_at, created_at) < now() - make_interval(secs => ?)' : 'triage_claimed_at is null'}
-          returning id`,
-        takeover ? [id, this.triageRetryMs / 1000] : [id],
-      );
-    if (claimed.length === 0) return;
+  private async triage(id: number, pr: PullRequestRecord, item: ProviderFeedback, takeover: boolean): Promise<void> {
+    const { db } = this.deps;
+    if (!(await claimReviewFeedbackTriage(db, id, takeover ? this.triageRetryMs : undefined))) return;
     const agent = this.deps.agent.agent;
     const triage = await triageFeedback({
       client: agent?.client ?? null,
@@ -385,7 +311,7 @@ export class PullRequestMaintainer {
       pullRequest: `${pr.repository}#${pr.number}: dependency upgrades of execution ${pr.executionId} (patch version ${pr.patchVersion})`,
       ...(agent ? { stream: agent.stream, retry: agent.retry } : {}),
     });
-    const exec = await this.deps.db.em().findOneOrFail(ExecutionEntity, { id: pr.executionId });
+    const exec = await loadExecution(db, pr.executionId);
     const event: FeedbackTriagedEvent = {
       schema: 'remediation.feedback-triaged.v1',
       remediationId: exec.remediationId,
@@ -398,7 +324,7 @@ export class PullRequestMaintainer {
       at: new Date().toISOString(),
     };
     await recordHistory(
-      this.deps.db,
+      db,
       {
         executionId: pr.executionId,
         event: 'feedback.triaged',
@@ -407,22 +333,21 @@ export class PullRequestMaintainer {
       },
       {
         publish: { msgId: `feedback.triaged:${id}`, subject: FEEDBACK_TRIAGED_SUBJECT, payload: FeedbackTriagedEvent.parse(event) },
-        mutate: async (tx) => {
-          await tx.nativeUpdate(
-            ReviewFeedbackEntity,
-            { id },
-            { actionable: triage.actionable, reasoning: triage.actionable ? `${triage.reasoning}\nRequest: ${triage.request}` : triage.reasoning, triagedBy: triage.decidedBy },
-          );
-        },
+        mutate: (tx) =>
+          recordReviewFeedbackTriage(tx, id, {
+            actionable: triage.actionable,
+            reasoning: triage.actionable ? `${triage.reasoning}\nRequest: ${triage.request}` : triage.reasoning,
+            triagedBy: triage.decidedBy,
+          }),
       },
     );
     if (!triage.actionable) return;
-    const row = await this.deps.db.em().findOneOrFail(ReviewFeedbackEntity, { id });
-    const now = await this.deps.db.em().findOne(ExecutionEntity, { id: pr.executionId }, { disableIdentityMap: true });
-    if (now?.state === 'pr_opened') await this.startIteration(row, triage.request);
+    const row = await loadReviewFeedback(db, id);
+    const now = await loadExecution(db, pr.executionId);
+    if (row && now.state === 'pr_opened') await this.startIteration(row, triage.request);
   }
 
-  private async startIteration(row: Record<string, any>, request?: string): Promise<void> {
+  private async startIteration(row: ReviewFeedbackRecord, request?: string): Promise<void> {
     const text = request && request !== row.body ? `${request}\n\nThe reviewer (${row.author}) wrote:\n${row.body}` : `The reviewer (${row.author}) wrote:\n${row.body}`;
     try {
       await startFeedbackIteration(this.deps.db, {
@@ -431,9 +356,7 @@ export class PullRequestMaintainer {
         source: 'github',
         text,
         comments: row.path ? [{ path: row.path, ...(row.line ? { line: row.line } : {}), body: row.body }] : [],
-        onStored: async (tx, feedbackId) => {
-          await tx.nativeUpdate(ReviewFeedbackEntity, { id: row.id }, { feedbackId });
-        },
+        onStored: (tx, feedbackId) => linkReviewFeedbackIteration(tx, row.id, feedbackId),
       });
     } catch (err) {
       if (!(err instanceof InvalidTransitionError)) throw err; // busy: startPending picks it up later

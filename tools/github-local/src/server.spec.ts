@@ -519,6 +519,12 @@ describe('reviews, commits, branches, merges and check runs', () => {
     ]);
     const all = await api.rest.checks.listForRef({ ...repo, ref: pull.head.sha, filter: 'all', check_name: 'ci' });
     expect(all.data.check_runs.map((r) => r.id)).toEqual([done.data.id, queued.data.id]);
+    // Paginated like GitHub (`per_page`, `page`, `Link`): Octokit's paginate follows the pages.
+    const firstPage = await api.rest.checks.listForRef({ ...repo, ref: pull.head.sha, filter: 'all', per_page: 1 });
+    expect(firstPage.data.check_runs).toHaveLength(1);
+    expect(firstPage.headers.link).toMatch(/[?&]page=2[^>]*>; rel="next"/);
+    const paged = await api.paginate(api.rest.checks.listForRef, { ...repo, ref: pull.head.sha, filter: 'all', per_page: 1 });
+    expect(paged.map((r) => r.name)).toEqual(['lint', 'ci', 'ci']);
     const none = await api.rest.checks.listForRef({ ...repo, ref: 'main' });
     expect(none.data).toEqual({ total_count: 0, check_runs: [] });
 

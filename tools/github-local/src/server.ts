@@ -323,7 +323,8 @@ function listOutput<T>(
  * - `POST /repos/{owner}/{repo}/check-runs` — https://docs.github.com/rest/checks/runs#create-a-check-run
  *   (`conclusion` implies `completed`; 422 when `head_sha` is not a commit of the repo)
  * - `GET /repos/{owner}/{repo}/commits/{ref}/check-runs` — https://docs.github.com/rest/checks/runs#list-check-runs-for-a-git-reference
- *   (`ref` a SHA, branch or tag; `check_name`, `status`, `filter` latest/all, `app_id`)
+ *   (`ref` a SHA, branch or tag; `check_name`, `status`, `filter` latest/all, `app_id`; `per_page`,
+ *   `page`, `Link` header)
  * - `POST /app/installations/{installation_id}/access_tokens` — https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app
  *   (app JWT; `repositories`/`repository_ids` narrow the token, `permissions` too)
  * - `GET /repos/{owner}/{repo}/installation` — https://docs.github.com/rest/apps/apps#get-a-repository-installation-for-the-authenticated-app
@@ -1235,7 +1236,7 @@ export async function startGithubLocal(options: GithubLocalOptions): Promise<Git
     return { status: 201, body: checkRun(facts, run, appJson, openPullsAt(owner, repo, run.headSha)) };
   });
 
-  serve('checks/list-for-ref', '/repos/:owner/:repo/commits/:ref/check-runs', async ({ params }) => {
+  serve('checks/list-for-ref', '/repos/:owner/:repo/commits/:ref/check-runs', async ({ params, request }) => {
     const op = 'checks/list-for-ref';
     const owner = String(params['owner']);
     const repo = String(params['repo']);
@@ -1259,13 +1260,15 @@ export async function startGithubLocal(options: GithubLocalOptions): Promise<Git
       const seen = new Set<string>();
       runs = runs.filter((r) => !seen.has(r.name) && seen.add(r.name) !== undefined);
     }
-    const { page } = paginate(runs, params);
+    const { page, pageNumber, lastPage } = paginate(runs, params);
     const facts = await repoFacts(owner, repo, gitDir);
     const appJson = appFacts ? integration(baseUrl, appFacts) : null;
     const pulls = openPullsAt(owner, repo, sha);
+    const link = linkHeader(baseUrl, request, pageNumber, lastPage);
     return {
       status: 200,
       body: { total_count: runs.length, check_runs: page.map((r) => checkRun(facts, r, appJson, pulls)) },
+      ...(link ? { headers: { link } } : {}),
     };
   });
 

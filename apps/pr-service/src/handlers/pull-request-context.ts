@@ -1,33 +1,24 @@
 import type { CommandPayload } from '@remediation/contracts';
 import { InvalidInputError } from '@remediation/errors';
-import {
-  type Database,
-  ExecutionTargetEntity,
-  PatchVersionEntity,
-  PullRequestEntity,
-  executionTargetBody,
-  latestPlan,
-  loadExecution,
-} from '@remediation/persistence';
+import { type Database, executionTargetBody, latestPlan, loadPullRequestWithExecution } from '@remediation/persistence';
 import type { PullRequestBodyInput } from '../body.js';
 
 /**
- * What a pull-request command works on: the execution, its PR record, the patch version the PR
- * shows, and the default body's input (targets, latest plan, that version's agent run and paths).
- * @throws InvalidInputError `COMMAND_INVALID` when the command has no `pullRequestId`; the
- *   database's not-found errors when the execution, PR record or version is missing.
+ * What a pull-request command works on: the PR record, the patch version the PR shows, the
+ * feedback that version answers, and the default body's input (targets, latest plan, that
+ * version's agent run and paths).
+ * @throws InvalidInputError `COMMAND_INVALID` when the command has no `pullRequestId` or names a
+ *   pull request of another execution; NotFoundError when the PR record, execution or version is
+ *   missing.
  */
 export async function loadPullRequestContext(db: Database, payload: CommandPayload) {
   const { executionId, remediationId, pullRequestId } = payload;
   if (!pullRequestId) throw new InvalidInputError('COMMAND_INVALID', `${payload.kind} without pullRequestId`);
-  const em = db.em();
-  const exec = await loadExecution(db, executionId);
-  const pr = await em.findOneOrFail(PullRequestEntity, { id: pullRequestId });
-  const [version, targets, plan] = await Promise.all([
-    em.findOneOrFail(PatchVersionEntity, { executionId, version: pr.patchVersion }),
-    em.find(ExecutionTargetEntity, { executionId }, { orderBy: { name: 'asc' } }),
-    latestPlan(db, remediationId),
-  ]);
+  const [loaded, plan] = await Promise.all([loadPullRequestWithExecution(db, pullRequestId), latestPlan(db, remediationId)]);
+  const { pullRequest: pr, execution: exec, version, targets, feedback } = loaded;
+  if (pr.executionId !== executionId) {
+    throw new InvalidInputError('COMMAND_INVALID', `${payload.kind}: pull request ${pullRequestId} belongs to execution ${pr.executionId}, not ${executionId}`);
+  }
   const body: PullRequestBodyInput = {
     remediationId,
     executionId,
@@ -37,5 +28,5 @@ export async function loadPullRequestContext(db: Database, payload: CommandPaylo
     agent: version.agent ?? null,
     changedPaths: version.changedPaths,
   };
-  return { exec, pr, version, body, pullRequestId };
+  return { pr, version, feedback, body, pullRequestId };
 }

@@ -1,9 +1,8 @@
 import type { CommandHandler } from '@remediation/messaging';
 import { InvalidInputError } from '@remediation/errors';
-import type { GithubClient } from '@remediation/github';
-import { type Database, FeedbackEntity, PullRequestEntity, pullRequestFailed } from '@remediation/persistence';
+import { type Database, pullRequestFailed, recordPullRequestUpdated } from '@remediation/persistence';
 import { agentNotes, pullRequestBody } from '../body.js';
-import { commentOnce } from '../comments.js';
+import type { PullRequestProvider } from '../provider.js';
 import { loadPullRequestContext } from './pull-request-context.js';
 
 /**
@@ -11,24 +10,22 @@ import { loadPullRequestContext } from './pull-request-context.js';
  * (review iteration, rebase, or re-application on a moved base), refreshes the PR body and, for a
  * review iteration or a re-application, replies on the PR with a link to the new version; then
  * `pull_request.updated` moves the execution back to `pr_opened`. Plain rebases are noted in the
- * history only (no comment noise). A redelivery does not comment twice (marker per version).
+ * history only (no comment noise). A redelivery does not comment twice (one comment per version).
  * @param onUpdated called after the transition (pr-service starts feedback that waited and catches
  *   a base move that happened meanwhile).
  */
-export function pullRequestUpdateHandler(deps: { db: Database; github: GithubClient; onUpdated?: (pullRequestId: string) => Promise<void> }): CommandHandler {
+export function pullRequestUpdateHandler(deps: { db: Database; provider: PullRequestProvider; onUpdated?: (pullRequestId: string) => Promise<void> }): CommandHandler {
   return {
     kind: 'pull_request.update',
     async handle(ctx) {
       const { executionId } = ctx.payload;
-      const { pr, version, body: input, pullRequestId } = await loadPullRequestContext(deps.db, ctx.payload);
+      const { pr, version, feedback, body: input, pullRequestId } = await loadPullRequestContext(deps.db, ctx.payload);
       if (pr.number == null) throw new InvalidInputError('PULL_REQUEST_NOT_OPEN', `pull request ${pullRequestId} has no number`);
-      const feedback = version.feedbackId != null ? await deps.db.em().findOne(FeedbackEntity, { id: version.feedbackId }) : null;
-      const [owner, repo] = pr.repository.split('/') as [string, string];
-      const octokit = await deps.github.forRepository(owner, repo);
+      const repository = await deps.provider.connect(pr.repository);
       ctx.heartbeat();
-      await octokit.rest.pulls.update({ owner, repo, pull_number: pr.number, body: pullRequestBody(input) });
+      await repository.update(pr.number, { body: pullRequestBody(input) });
       let reply: string | null = null;
-      const link = `${pr.url ?? ''}/commits/${version.sha}`;
+      const link = deps.provider.commitUrl(pr.url ?? '', version.sha);
       if (feedback && feedback.source !== 'rebase') {
         const changed = agentNotes(input.targets);
         reply = [
@@ -41,14 +38,12 @@ export function pullRequestUpdateHandler(deps: { db: Database; github: GithubCli
       } else if (feedback) {
         reply = `The base branch moved and the previous version no longer applied cleanly, so the patch was re-applied on \`${pr.baseBranch}\` as patch version ${version.version} ([${version.sha.slice(0, 7)}](${link})).`;
       }
-      if (reply) await commentOnce(octokit, { owner, repo, number: pr.number }, `update:${executionId}:v${version.version}`, reply);
+      if (reply) await repository.comment(pr.number, `update:${executionId}:v${version.version}`, reply);
       await ctx.transition({
         executionId,
         event: { type: 'pull_request.updated', pullRequestId },
         details: { patchVersion: version.version, sha: version.sha, reason: feedback ? feedback.source : 'rebase', commented: reply !== null },
-        mutate: async (tx) => {
-          await tx.nativeUpdate(PullRequestEntity, { id: pullRequestId }, { state: 'open', headSha: version.sha, lastError: null, updatedAt: new Date() });
-        },
+        mutate: (tx) => recordPullRequestUpdated(tx, pullRequestId, version.sha),
       });
       await deps.onUpdated?.(pullRequestId);
     },
