@@ -142,14 +142,17 @@ class ChangeCollector {
     private readonly mergedDir: string,
   ) {}
 
+  /** `path` has a `.git` component: reported, never committed. */
   forbid(path: string): void {
     this.forbidden.add(path);
   }
 
+  /** `path` is a fifo, socket or device git cannot store. */
   unsupportedEntry(path: string, st: BigIntStats): void {
     this.unsupported.push({ path, type: describeOther(st) });
   }
 
+  /** `path` is deleted (unless it is also written: a write wins). */
   delete(path: string): void {
     if (!this.changes.has(path)) this.changes.set(path, { path, kind: 'delete' });
   }
@@ -191,6 +194,7 @@ class ChangeCollector {
     else await this.write(path);
   }
 
+  /** The collected changes, sorted. */
   result(): UpperScan {
     return {
       changes: [...this.changes.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
