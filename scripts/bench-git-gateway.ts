@@ -18,8 +18,7 @@ import { parseArgs } from 'node:util';
 import { commitChanges } from '../apps/git-gateway/src/adapters/commit.js';
 import { ensureMirror, resolveBranch } from '../apps/git-gateway/src/adapters/mirror.js';
 import { ensureBaseSnapshot } from '../apps/git-gateway/src/adapters/snapshot.js';
-import { readUpperChanges } from '../apps/git-gateway/src/adapters/upper-reader.js';
-import { mountWorkspace, unmountWorkspace } from '../apps/git-gateway/src/adapters/workspace.js';
+import { mountWorkspace, readUpperChanges, unmountWorkspace } from '../apps/git-gateway/src/adapters/workspace/index.js';
 
 const { values } = parseArgs({ options: { files: { type: 'string', default: '50000' }, runs: { type: 'string', default: '10' }, repo: { type: 'string' } } });
 const FILES = Number(values.files);

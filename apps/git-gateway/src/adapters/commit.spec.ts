@@ -5,9 +5,8 @@ import { commitChanges, readCommitAt } from './commit.js';
 import { git } from './git.js';
 import { ensureMirror, resolveBranch } from './mirror.js';
 import { ensureBaseSnapshot } from './snapshot.js';
-import { cleanupTempDirs, makeRepo, tempDir } from './spec-helpers.js';
-import { readUpperChanges } from './upper-reader.js';
-import { mountWorkspace } from './workspace.js';
+import { cleanupTempDirs, makeRepo, tempDir } from '../../test-support/spec-helpers.js';
+import { mountWorkspace, readUpperChanges } from './workspace/index.js';
 
 afterEach(cleanupTempDirs);
 

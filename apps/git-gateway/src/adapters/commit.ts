@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidInputError } from '@remediation/errors';
 import { git } from './git.js';
-import { gitModeOf, isForbiddenPath, type UpperChange } from './upper-reader.js';
+import { gitModeOf, isForbiddenPath, type UpperChange } from './workspace/upper-changes.js';
 
 /** Commit author (also used as committer). */
 export interface CommitAuthor {

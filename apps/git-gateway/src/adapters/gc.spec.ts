@@ -6,8 +6,8 @@ import { collectMirrors, collectSnapshots, collectWorkspaces, touchSnapshot } fr
 import { git } from './git.js';
 import { ensureMirror, resolveBranch } from './mirror.js';
 import { ensureBaseSnapshot } from './snapshot.js';
-import { cleanupTempDirs, commitFiles, makeRepo, tempDir } from './spec-helpers.js';
-import { findMount, mountWorkspace } from './workspace.js';
+import { cleanupTempDirs, commitFiles, makeRepo, tempDir } from '../../test-support/spec-helpers.js';
+import { findMount, mountWorkspace } from './workspace/index.js';
 
 afterEach(cleanupTempDirs);
 

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
-import { readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { readdir, realpath, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { git } from './git.js';
-import { findMount } from './workspace.js';
+import { findMount, readWorkspaceRecord, workspaceLayout, workspacesRoot, type WorkspaceLayout } from './workspace/index.js';
 
 /** What one GC pass removed, for logs and metrics. */
 export interface GcReport {
@@ -25,6 +25,25 @@ export async function touchSnapshot(snapshotDir: string): Promise<void> {
   }
 }
 
+/** Layouts of the workspace dirs under `<localRoot>/workspaces` (entries that are no execution's are skipped). */
+async function workspaceDirs(localRoot: string): Promise<WorkspaceLayout[]> {
+  const root = workspacesRoot(localRoot);
+  if (!existsSync(root)) return [];
+  const layouts: WorkspaceLayout[] = [];
+  for (const entry of await readdir(root, { withFileTypes: true })) {
+    if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
+    try {
+      layouts.push(workspaceLayout(localRoot, entry.name));
+    } catch {
+      // not an execution id: not a workspace dir (nothing of ours to collect)
+    }
+  }
+  return layouts;
+}
+
+/** Real path of `path` (itself when it cannot be resolved). */
+const realOrResolved = (path: string): Promise<string> => realpath(path).catch(() => resolve(path));
+
 /**
  * Releases workspaces of executions that ended more than `retentionMs` ago: unmounts the overlay
  * and deletes upper, work and merged dirs. `endedAt(executionId)` answers from the database:
@@ -36,19 +55,16 @@ export async function collectWorkspaces(options: {
   endedAt: (executionId: string) => Promise<Date | null>;
   now?: Date;
 }): Promise<string[]> {
-  const dir = join(resolve(options.localRoot), 'workspaces');
-  if (!existsSync(dir)) return [];
   const now = options.now ?? new Date();
   const released: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
-    const ended = await options.endedAt(entry.name);
+  for (const layout of await workspaceDirs(options.localRoot)) {
+    const ended = await options.endedAt(layout.executionId);
     if (!ended || now.getTime() - ended.getTime() < options.retentionMs) continue;
-    const merged = join(dir, entry.name, 'merged');
+    const merged = await realOrResolved(layout.mergedDir);
     if (await findMount(merged)) await unmount(merged);
-    await rm(join(dir, entry.name), { recursive: true, force: true });
-    await rm(join(dir, `${entry.name}.lock`), { force: true });
-    released.push(entry.name);
+    await rm(layout.dir, { recursive: true, force: true });
+    await rm(layout.lockFile, { force: true });
+    released.push(layout.executionId);
   }
   return released;
 }
@@ -67,17 +83,10 @@ export async function collectSnapshots(options: { dataRoot: string; localRoot: s
   if (!existsSync(root)) return [];
   const now = options.now ?? new Date();
   const inUse = new Set<string>();
-  const wsDir = join(resolve(options.localRoot), 'workspaces');
-  if (existsSync(wsDir)) {
-    for (const entry of await readdir(wsDir)) {
-      const info = join(wsDir, entry, 'workspace.json');
-      if (!existsSync(info)) continue;
-      try {
-        inUse.add(resolve(JSON.parse(await readFile(info, 'utf8')).lowerDir));
-      } catch {
-        // unreadable info: the workspace is being written; keep everything it could use
-      }
-    }
+  for (const layout of await workspaceDirs(options.localRoot)) {
+    // No record (yet), or an unreadable one: that workspace names no snapshot.
+    const lowerDir = (await readWorkspaceRecord(layout.dir))?.lowerDir;
+    if (lowerDir !== undefined) inUse.add(await realOrResolved(lowerDir));
   }
   const removed: string[] = [];
   for (const repoKey of await readdir(root)) {
@@ -86,7 +95,7 @@ export async function collectSnapshots(options: { dataRoot: string; localRoot: s
     for (const commit of await readdir(repoDir)) {
       if (!/^[0-9a-f]{40,64}$/.test(commit)) continue;
       const snap = join(repoDir, commit);
-      if (inUse.has(resolve(snap))) continue;
+      if (inUse.has(await realOrResolved(snap))) continue;
       const marker = `${snap}.used`;
       const last = (await stat(existsSync(marker) ? marker : snap)).mtime;
       if (now.getTime() - last.getTime() < options.unusedForMs) continue;

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { TransientError, InvalidInputError } from '@remediation/errors';
 import { git, gitVersion, GitCommandError, GitInputError, isGitError, parseGitVersion, redactSecrets } from './git.js';
-import { cleanupTempDirs, makeRepo, tempDir } from './spec-helpers.js';
+import { cleanupTempDirs, makeRepo, tempDir } from '../../test-support/spec-helpers.js';
 
 afterEach(cleanupTempDirs);
 

@@ -1,21 +1,33 @@
 /**
- * Cross-process lock files: created with O_EXCL (`open(path, 'wx')`), holding a JSON record
- * `{ pid, startTime, host, token, acquiredAt }`. Used for `<mirror>.lock` (mirror.ts) and
- * `<localRoot>/workspaces/<executionId>.lock` (workspace.ts).
+ * Cross-process lock files holding a JSON record `{ pid, startTime, host, token, acquiredAt }`.
+ * Used for `<mirror>.lock` (mirror.ts) and the workspace execution lock
+ * `<localRoot>/workspaces/<executionId>.lock` (workspace/lock.ts).
  *
- * Staleness (the holder died without removing the file):
+ * A lock file is created complete and atomically: the record is written to a temporary file that
+ * is then hard-linked to the lock path (`link(2)` fails with EEXIST when the path exists), so
+ * nobody ever reads a half-written lock.
+ *
+ * Staleness (the holder died without removing the file), {@link isLockStale}:
  *  - same host: the pid is not alive (`kill(pid, 0)` → ESRCH), or it is alive but its start
  *    time (field 22 of `/proc/<pid>/stat`) differs from the recorded one (pid reused, e.g. a
  *    restarted container whose process is pid 1 again);
  *  - another host (a lock on a shared volume): the file's mtime is older than `staleAfterMs`;
  *    holders refresh the mtime every `heartbeatMs` while they hold the lock.
- * A stale lock is broken by renaming it aside (atomic: one breaker wins), re-reading the
- * renamed file and only deleting it if it is the record judged stale.
+ * A stale lock is removed by one breaker at a time: breakers serialise on a short-lived
+ * proper-lockfile mutex (`.<name>.break` next to the lock) and remove the file only if it
+ * still holds the record judged stale.
+ *
+ * Why the pid record is not proper-lockfile itself: proper-lockfile judges a lock stale only by
+ * its mtime (at least 2 s old), so a restarted process would wait out the staleness period
+ * before taking over the workspace of its dead predecessor, and a live holder could not be
+ * told from a dead one on the same host. The pid record decides that at once.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { open, readFile, rename, rm, stat, utimes, link } from 'node:fs/promises';
+import { link, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { lock as lockMutex } from 'proper-lockfile';
 import { TransientError } from '@remediation/errors';
 
 /** The JSON record stored in a lock file. */
@@ -38,13 +50,16 @@ export interface LockHandle {
   release(): Promise<void>;
 }
 
+/** Locks from another host older than this (mtime), in ms, are stale by default (10 min). */
+export const DEFAULT_STALE_AFTER_MS = 10 * 60_000;
+
 /** Options of {@link acquireLockFile}. */
 export interface AcquireLockOptions {
   /** How long to wait for a live holder, in ms; 0 = fail at once. Default 0. */
   waitMs?: number;
   /** Poll interval while waiting, in ms. Default 100. */
   pollMs?: number;
-  /** Locks from another host older than this (mtime) are stale, in ms. Default 10 min. */
+  /** Locks from another host older than this (mtime) are stale, in ms. Default {@link DEFAULT_STALE_AFTER_MS}. */
   staleAfterMs?: number;
   /** mtime refresh interval while held, in ms. Default 30 s. */
   heartbeatMs?: number;
@@ -113,13 +128,18 @@ export async function readLockRecord(path: string): Promise<LockRecord | null> {
       acquiredAt: String(parsed.acquiredAt ?? ''),
     };
   } catch {
-    // A plain pid (older format or hand-written) or a half-written file.
+    // A plain pid (older format or hand-written).
     const pid = Number.parseInt(text.trim(), 10);
     return { pid: Number.isFinite(pid) ? pid : 0, startTime: null, host: ownHost, token: text, acquiredAt: '' };
   }
 }
 
-async function isStale(path: string, record: LockRecord, staleAfterMs: number): Promise<boolean> {
+/**
+ * Whether the holder recorded in the lock file at `path` is gone (see the module comment for
+ * the rule): same host → its pid is dead or was reused; another host → the file's mtime is
+ * older than `staleAfterMs` (or the file vanished).
+ */
+export async function isLockStale(path: string, record: LockRecord, staleAfterMs = DEFAULT_STALE_AFTER_MS): Promise<boolean> {
   if (record.host !== ownHost) {
     try {
       const info = await stat(path);
@@ -136,38 +156,51 @@ async function isStale(path: string, record: LockRecord, staleAfterMs: number): 
   return false;
 }
 
+/** Removes the lock at `path` if it still holds the record `judged` stale (one breaker at a time). */
 async function breakStaleLock(path: string, judged: LockRecord): Promise<void> {
-  const aside = `${path}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const unlock = await lockMutex(path, {
+    lockfilePath: join(dirname(path), `.${basename(path)}.break`),
+    realpath: false,
+    // Held for a read and an unlink; a breaker that died leaves a mutex stale after 2 s.
+    stale: 2_000,
+    retries: { retries: 40, factor: 1.2, minTimeout: 5, maxTimeout: 200 },
+    onCompromised: () => undefined,
+  });
   try {
-    await rename(path, aside);
+    const current = await readLockRecord(path);
+    if (current !== null && current.token === judged.token) await rm(path, { force: true });
+  } finally {
+    await unlock();
+  }
+}
+
+/** Creates the lock file with `record` in one step; false when the path already exists. */
+async function createLockFile(path: string, record: LockRecord): Promise<boolean> {
+  const tmp = join(dirname(path), `.${basename(path)}.${record.token}.tmp`);
+  await writeFile(tmp, JSON.stringify(record), { mode: 0o644 });
+  try {
+    await link(tmp, path);
+    return true;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // someone else broke it
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw err;
+  } finally {
+    await rm(tmp, { force: true });
   }
-  const moved = await readLockRecord(aside);
-  if (moved !== null && moved.token !== judged.token) {
-    // We moved a fresh lock that replaced the stale one in between: put it back.
-    try {
-      await link(aside, path);
-    } catch {
-      // A third process already took the path; the holder we displaced keeps running, which
-      // is the narrow race this scheme accepts (documented in the module comment).
-    }
-  }
-  await rm(aside, { force: true });
 }
 
 /**
- * Acquires an O_EXCL lock file at `path`, breaking stale locks (see the module comment).
+ * Acquires the lock file at `path`, breaking stale locks (see the module comment).
  *
  * @returns a handle whose `release()` deletes the file (only if it still holds our token).
  * @throws LockBusyError (code `busyCode`, default `LOCK_BUSY`, retryable) when a live holder
  *   keeps it for longer than `waitMs`.
+ * @throws Error (fs errors) when the lock's directory is missing or not writable.
  */
 export async function acquireLockFile(path: string, options: AcquireLockOptions = {}): Promise<LockHandle> {
   const waitMs = options.waitMs ?? 0;
   const pollMs = options.pollMs ?? 100;
-  const staleAfterMs = options.staleAfterMs ?? 10 * 60_000;
+  const staleAfterMs = options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
   const heartbeatMs = options.heartbeatMs ?? 30_000;
   const deadline = Date.now() + waitMs;
   const record: LockRecord = {
@@ -178,20 +211,10 @@ export async function acquireLockFile(path: string, options: AcquireLockOptions 
     acquiredAt: new Date().toISOString(),
   };
   for (;;) {
-    try {
-      const handle = await open(path, 'wx', 0o644);
-      try {
-        await handle.writeFile(JSON.stringify(record));
-      } finally {
-        await handle.close();
-      }
-      return makeHandle(path, record, heartbeatMs);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
+    if (await createLockFile(path, record)) return makeHandle(path, record, heartbeatMs);
     const holder = await readLockRecord(path);
     if (holder === null) continue; // released in between
-    if (await isStale(path, holder, staleAfterMs)) {
+    if (await isLockStale(path, holder, staleAfterMs)) {
       await breakStaleLock(path, holder);
       continue;
     }

@@ -8,7 +8,7 @@ import { startGitMirrorLocal, type GitMirrorLocal, type MirrorRequest } from '@r
 import { git } from './git.js';
 import { ensureMirror, normalizeRepository, RAW_ATTRIBUTES, type GitProgress } from './mirror.js';
 import { downloadBundle, httpMirrorSource, mirrorPathOf, noBundleSource, type MirrorSource } from './mirror-source.js';
-import { cleanupTempDirs, commitFiles, makeRepo, sh, tempDir } from './spec-helpers.js';
+import { cleanupTempDirs, commitFiles, makeRepo, sh, tempDir } from '../../test-support/spec-helpers.js';
 
 const servers: Array<{ close(): Promise<void> }> = [];
 afterEach(async () => {

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { git } from './git.js';
 import { createProgressParser, ensureMirror, normalizeRepository, resolveBranch, RAW_ATTRIBUTES, type GitProgress } from './mirror.js';
 import { processStartTime } from './lock-file.js';
-import { cleanupTempDirs, commitFiles, makeBare, makeRepo, sh, tempDir } from './spec-helpers.js';
+import { cleanupTempDirs, commitFiles, makeBare, makeRepo, sh, tempDir } from '../../test-support/spec-helpers.js';
 
 afterEach(cleanupTempDirs);
 

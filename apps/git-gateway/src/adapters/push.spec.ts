@@ -5,7 +5,7 @@ import { commitChanges } from './commit.js';
 import { git, GitInputError } from './git.js';
 import { ensureMirror, resolveBranch, type GitProgress } from './mirror.js';
 import { pushBranch, PushRejectedError, remoteBranchSha } from './push.js';
-import { cleanupTempDirs, makeBare, makeRepo, sh, startGitHttpServer, tempDir, TEST_ENV } from './spec-helpers.js';
+import { cleanupTempDirs, makeBare, makeRepo, sh, startGitHttpServer, tempDir, TEST_ENV } from '../../test-support/spec-helpers.js';
 
 afterEach(cleanupTempDirs);
 

@@ -6,7 +6,7 @@ import { git, gitVersion, GitCommandError, parseGitVersion } from './git.js';
 import { ensureMirror } from './mirror.js';
 import { readCommitAt } from './commit.js';
 import { chooseRebaseStrategy, mergeTreeArgs, parseMergeTreeOutput, rebasePatch, type RebaseResult } from './rebase.js';
-import { cleanupTempDirs, commitFiles, makeRepo, sh, tempDir, TEST_ENV, type FileSpec, writeFiles } from './spec-helpers.js';
+import { cleanupTempDirs, commitFiles, makeRepo, sh, tempDir, TEST_ENV, type FileSpec, writeFiles } from '../../test-support/spec-helpers.js';
 
 afterEach(cleanupTempDirs);
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ensureMirror, resolveBranch } from './mirror.js';
 import { ensureBaseSnapshot } from './snapshot.js';
-import { cleanupTempDirs, makeRepo, sh, tempDir } from './spec-helpers.js';
+import { cleanupTempDirs, makeRepo, sh, tempDir } from '../../test-support/spec-helpers.js';
 
 afterEach(cleanupTempDirs);
 

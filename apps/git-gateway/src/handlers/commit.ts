@@ -1,7 +1,7 @@
 import type { CommandHandler } from '@remediation/messaging';
 import { patchRef } from '@remediation/contracts';
 import { AgentConversationEntity, ExecutionTargetEntity, FeedbackEntity, PatchVersionEntity } from '@remediation/persistence';
-import { checkpointRef, deleteCheckpoint } from '../adapters/checkpoint.js';
+import { checkpointRef, deleteCheckpoint } from '../adapters/workspace/index.js';
 import { commitChanges } from '../adapters/commit.js';
 import { snapshotIndexPath } from '../adapters/snapshot.js';
 import { assertNoExtraneousChanges } from './guard.js';

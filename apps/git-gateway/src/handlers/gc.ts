@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { deleteCheckpoint } from '../adapters/checkpoint.js';
+import { deleteCheckpoint } from '../adapters/workspace/index.js';
 import { collectMirrors, collectSnapshots, collectWorkspaces } from '../adapters/gc.js';
 import { git } from '../adapters/git.js';
 

@@ -1,5 +1,5 @@
 import { InvalidInputError } from '@remediation/errors';
-import type { UpperChange } from '../adapters/upper-reader.js';
+import type { UpperChange } from '../adapters/workspace/index.js';
 
 /** Paths a patch may never touch, whatever its targets: CI config, VCS dirs, secrets. */
 const ALWAYS_FORBIDDEN: RegExp[] = [

@@ -13,7 +13,7 @@ import {
 import { ensureMirror, resolveBranch } from '../adapters/mirror.js';
 import { rebasePatch } from '../adapters/rebase.js';
 import { pushBranch, remoteBranchSha } from '../adapters/push.js';
-import { checkpointRef, deleteCheckpoint } from '../adapters/checkpoint.js';
+import { checkpointRef, deleteCheckpoint } from '../adapters/workspace/index.js';
 import { removeWorkspace } from './release.js';
 import { type GatewayDeps, remoteCredentials } from './workspace.js';
 

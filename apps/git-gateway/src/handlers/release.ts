@@ -1,12 +1,8 @@
-import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import type { CommandHandler } from '@remediation/messaging';
 import { join } from 'node:path';
 import { RemediationEntity, loadExecution, recordHistory } from '@remediation/persistence';
-import { checkpointRef, deleteCheckpoint } from '../adapters/checkpoint.js';
 import { normalizeRepository } from '../adapters/mirror.js';
-import { driverByName } from '../adapters/workspace-driver.js';
-import { readWorkspaceInfo, workspacePaths } from '@remediation/workspaces';
+import { checkpointRef, deleteCheckpoint, removeWorkspace as removeLocalWorkspace } from '../adapters/workspace/index.js';
 import type { GatewayDeps } from './workspace.js';
 
 /**
@@ -14,15 +10,7 @@ import type { GatewayDeps } from './workspace.js';
  * Idempotent: a workspace already gone is fine.
  */
 export async function removeWorkspace(deps: Pick<GatewayDeps, 'localRoot'>, executionId: string): Promise<void> {
-  const paths = workspacePaths(deps.localRoot, executionId);
-  if (existsSync(paths.infoFile)) {
-    const info = await readWorkspaceInfo(paths);
-    await driverByName(info.driver).release(
-      { executionId, lowerDir: info.lowerDir, upperDir: paths.upperDir, workDir: paths.workDir, mergedDir: paths.mergedDir },
-      { removeUpper: true },
-    );
-  }
-  await rm(paths.root, { recursive: true, force: true });
+  await removeLocalWorkspace(deps.localRoot, executionId);
 }
 
 /**

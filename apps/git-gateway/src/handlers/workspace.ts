@@ -2,7 +2,7 @@ import type { CommandContext, CommandHandler } from '@remediation/messaging';
 import { type Database, RemediationEntity, loadExecution } from '@remediation/persistence';
 import { ensureMirror, resolveBranch } from '../adapters/mirror.js';
 import type { MirrorSource } from '../adapters/mirror-source.js';
-import type { WorkspaceDriver } from '../adapters/workspace-driver.js';
+import type { WorkspaceDriver } from '../adapters/workspace/index.js';
 import type { GitCredentials } from '../adapters/askpass.js';
 import { ensureWorkspace } from './workspaces.js';
 

@@ -3,14 +3,11 @@ import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { ACTIVE_STATES, WORKSPACE_RPC_SUBJECTS, type WorkspaceReply, WorkspaceRequest } from '@remediation/contracts';
 import { InvalidInputError, describeError, isRemediationError } from '@remediation/errors';
 import { type Database, PatchVersionEntity, RemediationEntity, loadExecution } from '@remediation/persistence';
-import { workspacePaths, writeWorkspaceInfo } from '@remediation/workspaces';
 import type { Logger } from 'pino';
-import { checkpointRef, checkpointWorkspace, restoreWorkspace } from '../adapters/checkpoint.js';
 import { readCommitAt } from '../adapters/commit.js';
 import { normalizeRepository } from '../adapters/mirror.js';
 import { ensureBaseSnapshot } from '../adapters/snapshot.js';
-import type { Workspace } from '../adapters/workspace.js';
-import type { WorkspaceDriver } from '../adapters/workspace-driver.js';
+import { checkpointRef, checkpointWorkspace, restoreWorkspace, type Workspace, type WorkspaceDriver } from '../adapters/workspace/index.js';
 import { touchSnapshot } from '../adapters/gc.js';
 
 /** A workspace ready on this node, with what it was made from. */
@@ -63,14 +60,6 @@ export async function ensureWorkspace(
     baseCommit: exec.baseCommit,
     ref,
     driver: deps.driver,
-  });
-  await writeWorkspaceInfo(workspacePaths(deps.localRoot, executionId), {
-    executionId,
-    lowerDir,
-    baseCommit: exec.baseCommit,
-    baseBranch: exec.baseBranch,
-    driver: deps.driver.name,
-    mountedAt: new Date().toISOString(),
   });
   return { ws: restored.ws, mirrorPath, baseCommit: exec.baseCommit, restoredFrom: restored.restoredFrom };
 }

@@ -1,6 +1,7 @@
 /**
- * Test fixture for checkpoint.spec.ts (kill -9 recovery), run as a separate process:
- *   `node --import tsx apps/git-gateway/src/adapters/checkpoint-child.ts '<json ChildPlan>'`
+ * Test fixture for src/adapters/workspace/checkpoint.spec.ts (kill -9 recovery), run as a
+ * separate process:
+ *   `node --import tsx apps/git-gateway/test-support/checkpoint-child.ts '<json ChildPlan>'`
  * (cwd = the repository root, so tsx resolves the tsconfig path aliases).
  *
  * It prepares the workspace with the named driver, applies `beforeCheckpoint` edits, checkpoints,
@@ -12,8 +13,7 @@
 import { chmod, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { checkpointWorkspace } from './checkpoint.js';
-import { driverByName, type WorkspaceDriverName } from './workspace-driver.js';
+import { checkpointWorkspace, driverByName, type WorkspaceDriverName } from '../src/adapters/workspace/index.js';
 
 /** Edits applied in order: writes (creating parent dirs), symlinks, removals (rm -rf), chmod +x. */
 export interface ChildEdits {

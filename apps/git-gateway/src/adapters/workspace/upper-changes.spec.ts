@@ -2,9 +2,10 @@ import { chmod, mkdir, rename, rm, symlink, unlink, writeFile } from 'node:fs/pr
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cleanupTempDirs, tempDir, writeFiles, type FileSpec } from './spec-helpers.js';
-import { readUpperChanges, type UpperChange } from './upper-reader.js';
-import { mountWorkspace, type Workspace } from './workspace.js';
+import { cleanupTempDirs, tempDir, writeFiles, type FileSpec } from '../../../test-support/spec-helpers.js';
+import type { Workspace } from './layout.js';
+import { mountWorkspace } from './overlay-driver.js';
+import { readUpperChanges, type UpperChange } from './upper-changes.js';
 
 afterEach(cleanupTempDirs);
 

@@ -15,28 +15,29 @@
  * Restore never clones or fetches: it reads only the mirror (objects already there, anchored by
  * the ref) and the persistent base snapshot.
  *
- * Files this module keeps in `<localRoot>/workspaces/<executionId>/` (deleted with the
- * workspace):
- *   `checkpoint.json` — `{ instanceId, lastCheckpointSha }`: the local workspace's identity
- *     (new for every freshly built workspace) and the last checkpoint it wrote or was restored
- *     from. Used to tell whether an existing local workspace is at least as new as the ref;
- *   `restore-pending.json` — present while a checkpoint is being applied; a workspace found
- *     with it is an interrupted restore and is rebuilt.
+ * What this module keeps in the workspace record (metadata.ts, deleted with the workspace):
+ *   `checkpoint` — `{ instanceId, lastCheckpointSha }`: the local workspace's identity (new for
+ *     every freshly built workspace) and the last checkpoint it wrote or was restored from. Used
+ *     to tell whether an existing local workspace is at least as new as the ref;
+ *   `restorePending` — present while a checkpoint is being applied; a workspace found with it is
+ *     an interrupted restore and is rebuilt.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, rmdir } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { parseExecutionId } from '@remediation/contracts';
 import { InvalidInputError, isRemediationError } from '@remediation/errors';
-import { commitChanges, readCommitAt, type CommitAuthor } from './commit.js';
-import { git } from './git.js';
-import { isOwnLock, isPidAlive, LockBusyError, processStartTime, readLockRecord } from './lock-file.js';
-import { ensureRawAttributes } from './mirror.js';
-import type { UpperScan } from './upper-reader.js';
-import { copyDriver, overlayDriver, workspaceDirOf, workspaceLayout, type WorkspaceDriver } from './workspace-driver.js';
-import type { Workspace } from './workspace.js';
+import { commitChanges, readCommitAt, type CommitAuthor } from '../commit.js';
+import { git } from '../git.js';
+import { ensureRawAttributes } from '../mirror.js';
+import { localWorkspaceDriver } from './driver.js';
+import { layoutOf, toWorkspace, workspaceLayout, type Workspace } from './layout.js';
+import { assertExecutionLockFree, singleFlight } from './lock.js';
+import { driverMismatch, readWorkspaceRecord, updateWorkspaceRecord } from './metadata.js';
+import type { WorkspaceDriver } from './types.js';
+import type { UpperScan } from './upper-changes.js';
 
 /** Default identity of checkpoint commits (they are never pushed). */
 export const CHECKPOINT_AUTHOR: CommitAuthor = { name: 'git-gateway checkpoint', email: 'checkpoint@git-gateway.invalid' };
@@ -54,29 +55,6 @@ export function checkpointRef(executionId: string): string {
     throw new InvalidInputError('CHECKPOINT_INVALID_EXECUTION', `malformed execution id: ${executionId}`, { details: { executionId } });
   }
   return `refs/remediations/${parsed.remediationId}/${parsed.kind}.${parsed.seq}/checkpoint`;
-}
-
-/** `<wsDir>/checkpoint.json`. */
-interface LocalRecord {
-  instanceId: string;
-  lastCheckpointSha: string | null;
-}
-
-async function readLocalRecord(wsDir: string): Promise<LocalRecord | null> {
-  try {
-    const parsed = JSON.parse(await readFile(join(wsDir, 'checkpoint.json'), 'utf8')) as Partial<LocalRecord>;
-    if (typeof parsed.instanceId !== 'string') return null;
-    return { instanceId: parsed.instanceId, lastCheckpointSha: typeof parsed.lastCheckpointSha === 'string' ? parsed.lastCheckpointSha : null };
-  } catch {
-    return null;
-  }
-}
-
-async function writeLocalRecord(wsDir: string, record: LocalRecord): Promise<void> {
-  const file = join(wsDir, 'checkpoint.json');
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  await writeFile(tmp, JSON.stringify(record));
-  await rename(tmp, file);
 }
 
 function newInstanceId(): string {
@@ -179,8 +157,8 @@ export type CheckpointResult =
  */
 export async function checkpointWorkspace(input: CheckpointWorkspaceInput): Promise<CheckpointResult> {
   const started = performance.now();
-  const wsDir = dirname(input.ws.mergedDir);
-  const local = (await readLocalRecord(wsDir)) ?? { instanceId: newInstanceId(), lastCheckpointSha: null };
+  const wsDir = layoutOf(input.ws).dir;
+  const local = (await readWorkspaceRecord(wsDir))?.checkpoint ?? { instanceId: newInstanceId(), lastCheckpointSha: null };
   const current = await readCommitAt(input.mirrorPath, input.ref);
   const currentSha = current?.sha ?? null;
   if (input.expectedOldSha !== undefined && input.expectedOldSha !== currentSha) {
@@ -203,7 +181,7 @@ export async function checkpointWorkspace(input: CheckpointWorkspaceInput): Prom
       }
       refDeleted = true;
     }
-    await writeLocalRecord(wsDir, { instanceId: local.instanceId, lastCheckpointSha: null });
+    await updateWorkspaceRecord(wsDir, { checkpoint: { instanceId: local.instanceId, lastCheckpointSha: null } });
     return { sha: null, changedPaths: [], previousSha: currentSha, refDeleted, skipped, durationMs: performance.now() - started };
   };
 
@@ -223,7 +201,7 @@ export async function checkpointWorkspace(input: CheckpointWorkspaceInput): Prom
         ...(input.date === undefined ? {} : { date: input.date }),
         expectedOldSha: currentSha,
       });
-      await writeLocalRecord(wsDir, { instanceId: local.instanceId, lastCheckpointSha: commit.sha });
+      await updateWorkspaceRecord(wsDir, { checkpoint: { instanceId: local.instanceId, lastCheckpointSha: commit.sha } });
       return {
         sha: commit.sha,
         tree: commit.tree,
@@ -303,7 +281,7 @@ export interface RestoreWorkspaceResult {
   durationMs: number;
 }
 
-const restoreInFlight = new Map<string, Promise<RestoreWorkspaceResult>>();
+const restoreOnce = singleFlight<RestoreWorkspaceResult>();
 
 /**
  * Gives an execution its workspace back after a crash, restart or move to another node:
@@ -324,39 +302,18 @@ const restoreInFlight = new Map<string, Promise<RestoreWorkspaceResult>>();
  *
  * @returns {@link RestoreWorkspaceResult}.
  * @throws InvalidInputError `CHECKPOINT_BASE_MISMATCH` when the checkpoint's parent is not
- *   `baseCommit`; `WORKSPACE_DRIVER_MISMATCH` when the local workspace was made by the other
- *   driver (its edits are not silently dropped); everything `driver.prepare` throws.
+ *   `baseCommit`; `WORKSPACE_DRIVER_MISMATCH` when the local workspace was made by another
+ *   driver (its record says which; its edits are not silently dropped); everything
+ *   `driver.prepare` throws.
  * @throws LockBusyError `WORKSPACE_LOCKED` when another live process holds the execution.
  * @throws GitCommandError (retryable) when reading the checkpoint from the mirror fails.
  */
 export async function restoreWorkspace(input: RestoreWorkspaceInput): Promise<RestoreWorkspaceResult> {
-  const wsDir = workspaceDirOf(input.localRoot, input.executionId);
-  const existing = restoreInFlight.get(wsDir);
-  if (existing !== undefined) return existing;
-  const promise = doRestore(input, wsDir);
-  restoreInFlight.set(wsDir, promise);
-  try {
-    return await promise;
-  } finally {
-    restoreInFlight.delete(wsDir);
-  }
+  const layout = workspaceLayout(input.localRoot, input.executionId);
+  return restoreOnce(layout.dir, () => doRestore(input, layout.dir, layout.lockFile));
 }
 
-/** Refuses early (before touching the dirs) when another live process holds the execution lock. */
-async function assertNotLockedByOther(lockPath: string): Promise<void> {
-  const record = await readLockRecord(lockPath);
-  if (record === null || isOwnLock(record)) return;
-  let busy: boolean;
-  if (record.host !== hostname()) {
-    const info = await stat(lockPath).catch(() => null);
-    busy = info !== null && Date.now() - info.mtimeMs <= 10 * 60_000;
-  } else {
-    busy = isPidAlive(record.pid) && (record.startTime === null || processStartTime(record.pid) === record.startTime);
-  }
-  if (busy) throw new LockBusyError('WORKSPACE_LOCKED', lockPath, record);
-}
-
-async function doRestore(input: RestoreWorkspaceInput, wsDir: string): Promise<RestoreWorkspaceResult> {
+async function doRestore(input: RestoreWorkspaceInput, wsDir: string, lockFile: string): Promise<RestoreWorkspaceResult> {
   const started = performance.now();
   const { driver } = input;
   const ckpt = await readCommitAt(input.mirrorPath, input.ref);
@@ -367,9 +324,8 @@ async function doRestore(input: RestoreWorkspaceInput, wsDir: string): Promise<R
       { details: { ref: input.ref, sha: ckpt.sha, parents: ckpt.parents, baseCommit: input.baseCommit } },
     );
   }
-  await assertNotLockedByOther(`${wsDir}.lock`);
+  await assertExecutionLockFree(lockFile);
   const prepareInput = { localRoot: input.localRoot, executionId: input.executionId, lowerDir: input.lowerDir };
-  const pendingFile = join(wsDir, 'restore-pending.json');
   const done = (ws: Workspace, restoredFrom: RestoreWorkspaceResult['restoredFrom'], discarded: RestoreWorkspaceResult['discarded'], applied = { written: 0, deleted: 0 }): RestoreWorkspaceResult => ({
     ws,
     restoredFrom,
@@ -381,43 +337,43 @@ async function doRestore(input: RestoreWorkspaceInput, wsDir: string): Promise<R
 
   let discarded: RestoreWorkspaceResult['discarded'] = null;
   if (existsSync(wsDir)) {
-    const pending = existsSync(pendingFile);
-    if (await driver.exists(prepareInput)) {
+    const record = await readWorkspaceRecord(wsDir);
+    const pending = record?.restorePending !== undefined;
+    const maker = await localWorkspaceDriver(prepareInput);
+    if (maker !== null && maker !== driver) {
+      // Another driver's workspace holds edits this driver cannot resume: do not drop them.
+      throw driverMismatch(input.executionId, maker.name, driver.name);
+    }
+    if (maker === driver) {
       if (!pending) {
-        const local = await readLocalRecord(wsDir);
+        const local = record?.checkpoint ?? null;
         const upToDate =
           ckpt === null ||
           (local !== null && (local.lastCheckpointSha === ckpt.sha || (await instanceOfCommit(input.mirrorPath, ckpt.sha)) === local.instanceId));
         if (upToDate) {
           const ws = await driver.prepare(prepareInput);
-          if (local === null) await writeLocalRecord(wsDir, { instanceId: newInstanceId(), lastCheckpointSha: null });
+          if (local === null) await updateWorkspaceRecord(wsDir, { checkpoint: { instanceId: newInstanceId(), lastCheckpointSha: null } });
           return done(ws, 'existing', null);
         }
       }
       discarded = pending ? 'interrupted-restore' : 'stale';
     } else {
-      const other = driver.name === 'overlay' ? copyDriver : overlayDriver;
-      if (await other.exists(prepareInput)) {
-        // The other driver's workspace holds edits this driver cannot resume: do not drop them.
-        await driver.prepare(prepareInput); // throws WORKSPACE_DRIVER_MISMATCH
-      }
       discarded = 'incomplete';
     }
-    await driver.release(workspaceLayout(input.localRoot, input.executionId, input.lowerDir), { removeUpper: true });
+    await driver.release(toWorkspace(workspaceLayout(input.localRoot, input.executionId), input.lowerDir), { removeUpper: true });
     await rm(wsDir, { recursive: true, force: true });
   }
 
   await mkdir(wsDir, { recursive: true });
-  if (ckpt !== null) await writeFile(pendingFile, JSON.stringify({ ref: input.ref, sha: ckpt.sha, startedAt: new Date().toISOString(), pid: process.pid }));
+  if (ckpt !== null) await updateWorkspaceRecord(wsDir, { restorePending: { ref: input.ref, sha: ckpt.sha, startedAt: new Date().toISOString(), pid: process.pid } });
   const ws = await driver.prepare(prepareInput);
   const instanceId = newInstanceId();
   if (ckpt === null) {
-    await writeLocalRecord(wsDir, { instanceId, lastCheckpointSha: null });
+    await updateWorkspaceRecord(wsDir, { checkpoint: { instanceId, lastCheckpointSha: null } });
     return done(ws, 'empty', discarded);
   }
   const applied = await applyCheckpoint(input.mirrorPath, input.baseCommit, ckpt.sha, ws.mergedDir);
-  await writeLocalRecord(wsDir, { instanceId, lastCheckpointSha: ckpt.sha });
-  await rm(pendingFile, { force: true });
+  await updateWorkspaceRecord(wsDir, { checkpoint: { instanceId, lastCheckpointSha: ckpt.sha }, restorePending: undefined });
   return done(ws, 'checkpoint', discarded, applied);
 }
 

@@ -5,9 +5,11 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
-import { processStartTime } from './lock-file.js';
-import { cleanupTempDirs, tempDir, writeFiles } from './spec-helpers.js';
-import { checkOverlaySupport, findMount, mountWorkspace, unmountWorkspace, WorkspaceUnavailableError } from './workspace.js';
+import { cleanupTempDirs, tempDir, writeFiles } from '../../../test-support/spec-helpers.js';
+import { processStartTime } from '../lock-file.js';
+import { findMount } from './mountinfo.js';
+import { mountWorkspace, unmountWorkspace } from './overlay-driver.js';
+import { checkOverlaySupport, WorkspaceUnavailableError } from './overlay-support.js';
 
 afterEach(cleanupTempDirs);
 

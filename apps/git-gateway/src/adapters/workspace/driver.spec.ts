@@ -6,14 +6,19 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { commitChanges } from './commit.js';
-import { processStartTime } from './lock-file.js';
-import { ensureMirror, resolveBranch } from './mirror.js';
-import { ensureBaseSnapshot } from './snapshot.js';
-import { cleanupTempDirs, makeRepo, tempDir } from './spec-helpers.js';
-import type { UpperChange } from './upper-reader.js';
-import { copyDriver, overlayDriver, selectDriver, type DriverLogger, type WorkspaceDriver } from './workspace-driver.js';
-import { findMount, WorkspaceUnavailableError, type Workspace } from './workspace.js';
+import { cleanupTempDirs, makeRepo, tempDir } from '../../../test-support/spec-helpers.js';
+import { commitChanges } from '../commit.js';
+import { processStartTime } from '../lock-file.js';
+import { ensureMirror, resolveBranch } from '../mirror.js';
+import { ensureBaseSnapshot } from '../snapshot.js';
+import { copyDriver } from './copy-driver.js';
+import { selectDriver, type DriverLogger } from './driver.js';
+import type { Workspace } from './layout.js';
+import { findMount } from './mountinfo.js';
+import { overlayDriver } from './overlay-driver.js';
+import { WorkspaceUnavailableError } from './overlay-support.js';
+import type { WorkspaceDriver } from './types.js';
+import type { UpperChange } from './upper-changes.js';
 
 afterEach(cleanupTempDirs);
 
@@ -221,8 +226,8 @@ describe('copy driver lifecycle', () => {
     expect((await copyDriver.changes(back)).changes).toEqual([W('package.json')]);
     await copyDriver.release(back, { removeUpper: false });
 
-    // A copy interrupted before base.json was written is redone from the lower.
-    await rm(join(localRoot, 'workspaces/exec-l/base.json'));
+    // A copy interrupted before its completion was recorded (workspace.json) is redone from the lower.
+    await rm(join(localRoot, 'workspaces/exec-l/workspace.json'));
     expect(await copyDriver.exists(input)).toBe(false);
     expect(await copyDriver.isReady(back)).toBe(false);
     await expect(copyDriver.changes(back)).rejects.toMatchObject({ code: 'WORKSPACE_NOT_READY' });

@@ -4,23 +4,27 @@ import { chmod, lstat, mkdir, readdir, readFile, readlink, rename, rm, stat, unl
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { ChildEdits, ChildPlan } from './checkpoint-child.js';
-import { applyEdits } from './checkpoint-child.js';
+import type { ChildEdits, ChildPlan } from '../../../test-support/checkpoint-child.js';
+import { applyEdits } from '../../../test-support/checkpoint-child.js';
+import { cleanupTempDirs, makeRepo, tempDir, type FileSpec } from '../../../test-support/spec-helpers.js';
+import { commitChanges, readCommitAt } from '../commit.js';
+import { git } from '../git.js';
+import { ensureMirror, resolveBranch } from '../mirror.js';
+import { ensureBaseSnapshot } from '../snapshot.js';
 import { checkpointRef, checkpointWorkspace, deleteCheckpoint, restoreWorkspace } from './checkpoint.js';
-import { commitChanges, readCommitAt } from './commit.js';
-import { git } from './git.js';
-import { ensureMirror, resolveBranch } from './mirror.js';
-import { ensureBaseSnapshot } from './snapshot.js';
-import { cleanupTempDirs, makeRepo, tempDir, type FileSpec } from './spec-helpers.js';
-import { copyDriver, overlayDriver, workspaceDirOf, type WorkspaceDriver } from './workspace-driver.js';
-import { findMount, type Workspace } from './workspace.js';
+import { copyDriver } from './copy-driver.js';
+import { workspaceLayout, type Workspace } from './layout.js';
+import { readWorkspaceRecord, updateWorkspaceRecord } from './metadata.js';
+import { findMount } from './mountinfo.js';
+import { overlayDriver } from './overlay-driver.js';
+import type { WorkspaceDriver } from './types.js';
 
 afterEach(cleanupTempDirs);
 
 /** Files in the bulk part of the test repository (override for a bigger benchmark). */
 const BULK_FILES = Number(process.env['CHECKPOINT_SPEC_FILES'] ?? 2000);
-const REPO_ROOT = resolve(import.meta.dirname, '../../../..');
-const CHILD = join(import.meta.dirname, 'checkpoint-child.ts');
+const REPO_ROOT = resolve(import.meta.dirname, '../../../../..');
+const CHILD = join(REPO_ROOT, 'apps/git-gateway/test-support/checkpoint-child.ts');
 const author = { name: 'Test', email: 'test@example.com' };
 
 const timings: Array<{ case: string; driver: string; ms: number }> = [];
@@ -236,10 +240,11 @@ describe('restoreWorkspace', () => {
     await overlayDriver.release(back.ws, { removeUpper: false });
 
     // A restore that died midway is redone.
-    await writeFile(join(workspaceDirOf(localRoot, 'exec-n'), 'restore-pending.json'), '{}');
+    const wsDirN = workspaceLayout(localRoot, 'exec-n').dir;
+    await updateWorkspaceRecord(wsDirN, { restorePending: { ref, sha: cp2.sha!, startedAt: new Date().toISOString(), pid: 1 } });
     const redone = await restoreWorkspace(input);
     expect(redone).toMatchObject({ restoredFrom: 'checkpoint', discarded: 'interrupted-restore' });
-    expect(existsSync(join(workspaceDirOf(localRoot, 'exec-n'), 'restore-pending.json'))).toBe(false);
+    expect((await readWorkspaceRecord(wsDirN))?.restorePending).toBeUndefined();
     await overlayDriver.release(redone.ws, { removeUpper: false });
 
     // The copy driver will not silently drop an overlay workspace's edits.
@@ -317,7 +322,7 @@ describe('kill -9 recovery', () => {
     const { checkpoint } = await runChildAndKill(plan);
     expect((await readCommitAt(mirrorPath, ref))?.sha).toBe(checkpoint);
     const restoreInput = { localRoot, executionId, lowerDir, mirrorPath, baseCommit: commit, ref, driver };
-    const wsDir = workspaceDirOf(localRoot, executionId);
+    const wsDir = workspaceLayout(localRoot, executionId).dir;
     const lockHolder = JSON.parse(await readFile(`${wsDir}.lock`, 'utf8')) as { pid: number };
     expect(lockHolder.pid).not.toBe(process.pid); // the dead child's lock
 

@@ -1,5 +1,6 @@
 /**
- * Test-only helpers for the adapter specs (imported by `*.spec.ts` only): temp dirs that are
+ * Test-only helpers for git-gateway's specs (imported by `*.spec.ts` only; kept out of `src/`):
+ * temp dirs that are
  * unmounted and removed after each test, real git repositories built with the git CLI, and a
  * tiny smart-HTTP git server (git-http-backend as CGI) with basic auth for credential tests.
  */
@@ -9,8 +10,8 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
-import { git } from './git.js';
-import { readMountInfo } from './workspace.js';
+import { git } from '../src/adapters/git.js';
+import { readMountInfo } from '../src/adapters/workspace/index.js';
 
 /** Identity and date for test commits (deterministic ids). */
 export const TEST_ENV: Record<string, string> = {
