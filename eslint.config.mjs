@@ -47,7 +47,8 @@ export default [
     },
   },
   {
-    files: ['**/*.spec.ts', 'test/**/*.ts'],
+    // Tests and their support code may use the dev tools (local servers) and any lib.
+    files: ['**/*.spec.ts', 'test/**/*.ts', 'apps/*/test-support/**/*.ts'],
     rules: { '@nx/enforce-module-boundaries': 'off' },
   },
 ];

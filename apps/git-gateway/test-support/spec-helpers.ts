@@ -10,6 +10,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
+import { parseCgiHead } from '@remediation/git-mirror-local';
 import { git } from '../src/adapters/git.js';
 import { readMountInfo } from '../src/adapters/workspace/index.js';
 
@@ -153,22 +154,11 @@ export async function startGitHttpServer(projectRoot: string, username: string, 
       }
       head = Buffer.concat([head, chunk]);
       const text = head.toString('latin1');
-      const end = text.search(/\r?\n\r?\n/);
-      if (end === -1) return;
-      const sepLength = /\r?\n\r?\n/.exec(text.slice(end))![0].length;
-      let status = 200;
-      const headers: Record<string, string> = {};
-      for (const line of text.slice(0, end).split(/\r?\n/)) {
-        const idx = line.indexOf(':');
-        if (idx === -1) continue;
-        const name = line.slice(0, idx).trim();
-        const value = line.slice(idx + 1).trim();
-        if (name.toLowerCase() === 'status') status = Number.parseInt(value, 10);
-        else headers[name] = value;
-      }
-      res.writeHead(status, headers);
+      const cgi = parseCgiHead(text);
+      if (cgi === null) return;
+      res.writeHead(cgi.status, cgi.headers);
       headersDone = true;
-      res.write(head.subarray(Buffer.byteLength(text.slice(0, end), 'latin1') + sepLength));
+      res.write(head.subarray(cgi.bodyOffset));
     });
     child.stdout.on('end', () => res.end());
     child.on('error', () => res.destroy());

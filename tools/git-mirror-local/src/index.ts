@@ -3,5 +3,5 @@
  * bundles + git smart HTTP over a directory of bare repositories) for development and tests.
  * This is the package's only public entry.
  */
-export { startGitMirrorLocal } from './server.js';
+export { parseCgiHead, startGitMirrorLocal } from './server.js';
 export type { GitMirrorLocal, GitMirrorLocalOptions, MirrorRequest } from './server.js';

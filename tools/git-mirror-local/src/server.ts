@@ -302,20 +302,12 @@ export async function startGitMirrorLocal(options: GitMirrorLocalOptions): Promi
       if (headersDone) return write(chunk);
       head = Buffer.concat([head, chunk]);
       const text = head.toString('latin1');
-      const sep = /\r?\n\r?\n/.exec(text);
-      if (sep === null) return;
-      const headers: Record<string, string> = {};
-      for (const line of text.slice(0, sep.index).split(/\r?\n/)) {
-        const idx = line.indexOf(':');
-        if (idx === -1) continue;
-        const name = line.slice(0, idx).trim();
-        const value = line.slice(idx + 1).trim();
-        if (name.toLowerCase() === 'status') status = Number.parseInt(value, 10);
-        else headers[name] = value;
-      }
-      res.writeHead(status, headers);
+      const cgi = parseCgiHead(text);
+      if (cgi === null) return;
+      status = cgi.status;
+      res.writeHead(status, cgi.headers);
       headersDone = true;
-      const rest = head.subarray(sep.index + sep[0].length);
+      const rest = head.subarray(cgi.bodyOffset);
       if (rest.length > 0) write(rest);
     });
     const exitCode = await new Promise<number | null>((ok) => {
@@ -446,4 +438,27 @@ function createPackHeaderScanner(): { push(chunk: Buffer): void; objects(): numb
     },
     objects: () => objects,
   };
+}
+
+/**
+ * The head of a CGI response (RFC 3875 §6.2: header lines, a blank line, then the body), as
+ * `git http-backend` writes it: the `Status` header gives the HTTP status (default 200), the other
+ * headers pass through. `text` is the output so far, read as latin1 (one character per byte).
+ * @returns null while the blank line has not arrived yet; else the status, the headers and the
+ *   byte offset at which the body starts.
+ */
+export function parseCgiHead(text: string): { status: number; headers: Record<string, string>; bodyOffset: number } | null {
+  const sep = /\r?\n\r?\n/.exec(text);
+  if (sep === null) return null;
+  let status = 200;
+  const headers: Record<string, string> = {};
+  for (const line of text.slice(0, sep.index).split(/\r?\n/)) {
+    const idx = line.indexOf(':');
+    if (idx === -1) continue;
+    const name = line.slice(0, idx).trim();
+    const value = line.slice(idx + 1).trim();
+    if (name.toLowerCase() === 'status') status = Number.parseInt(value, 10);
+    else headers[name] = value;
+  }
+  return { status, headers, bodyOffset: sep.index + sep[0].length };
 }
