@@ -2,7 +2,6 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import pg from 'pg';
 import { type OwnNatsServer, type Stack, type StackOptions, startNatsServer, startStack, unmountUnder } from '@remediation/stack';
 
 /** `url` with its port replaced. */
@@ -11,30 +10,9 @@ export function withPort(url: string, port: number): string {
   u.port = String(port);
   return u.toString();
 }
-import { fixturePath, repoRoot } from '@remediation/testing';
+import { dropDatabase, fixturePath, freshDatabaseUrl, repoRoot } from '@remediation/testing';
 
-/** Base URL of the PostgreSQL server tests create their own databases on. */
-export const TEST_PG_URL = process.env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-
-/** A fresh, uniquely named database URL on the test server (dropped by `dropDatabase`). */
-export function freshDatabaseUrl(label: string): string {
-  const url = new URL(TEST_PG_URL);
-  url.pathname = `/rem_test_${label.replace(/[^A-Za-z0-9_]/g, "_")}_${process.pid}_${Date.now().toString(36)}`;
-  return url.toString();
-}
-
-/** Drops a test database (terminating its connections first). */
-export async function dropDatabase(url: string): Promise<void> {
-  const name = new URL(url).pathname.slice(1);
-  const admin = new pg.Client({ connectionString: TEST_PG_URL });
-  await admin.connect();
-  try {
-    await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1', [name]);
-    await admin.query(`drop database if exists "${name}"`);
-  } finally {
-    await admin.end();
-  }
-}
+export { TEST_PG_URL, dropDatabase, freshDatabaseUrl } from '@remediation/testing';
 
 const GIT_ENV = {
   ...process.env,

@@ -17,7 +17,7 @@ import {
   openDatabase,
 } from '@remediation/persistence';
 import { createLogger } from '@remediation/service-runtime';
-import pg from 'pg';
+import { dropDatabase, freshDatabaseUrl } from '@remediation/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGithubProvider } from './adapters/github.js';
 import { PullRequestMaintainer } from './maintainer.js';
@@ -27,9 +27,7 @@ import { PullRequestMaintainer } from './maintainer.js';
  * over an open pull request on github-local through the GitHub provider, against PostgreSQL,
  * without a model (triage by the rules only).
  */
-const ADMIN_URL = process.env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const dbUrl = new URL(ADMIN_URL);
-dbUrl.pathname = `/rem_test_pr_poll_${process.pid}_${Date.now().toString(36)}`;
+const databaseUrl = freshDatabaseUrl('pr_poll');
 const BOT = { GIT_AUTHOR_NAME: 'Remediation', GIT_AUTHOR_EMAIL: 'bot@example.com', GIT_COMMITTER_NAME: 'Remediation', GIT_COMMITTER_EMAIL: 'bot@example.com' };
 const CAROL = { GIT_AUTHOR_NAME: 'Carol', GIT_AUTHOR_EMAIL: 'carol@example.com', GIT_COMMITTER_NAME: 'Carol', GIT_COMMITTER_EMAIL: 'carol@example.com' };
 const EXECUTION = 'rem_1.patch.1';
@@ -80,8 +78,8 @@ beforeAll(async () => {
   const opened = await (await provider.connect('acme/shop')).open({ title: 'Upgrade', body: 'b', headBranch: 'fix', baseBranch: 'main', draft: false });
   number = opened.number;
 
-  await ensureDatabaseExists(dbUrl.toString());
-  db = await openDatabase(dbUrl.toString(), { poolMax: 2 });
+  await ensureDatabaseExists(databaseUrl);
+  db = await openDatabase(databaseUrl, { poolMax: 2 });
   await migrate(db);
   await db.em().transactional(async (tx) => {
     await tx.execute("insert into remediations (id, codebase, scan, execution_seq, created_at) values ('rem_1', '{}', '{}', 1, now())");
@@ -126,15 +124,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.close();
   await db?.close();
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  try {
-    const name = dbUrl.pathname.slice(1);
-    await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1', [name]);
-    await admin.query(`drop database if exists "${name}"`);
-  } finally {
-    await admin.end();
-  }
+  await dropDatabase(databaseUrl);
   if (root) rmSync(root, { recursive: true, force: true });
 });
 

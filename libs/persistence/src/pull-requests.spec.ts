@@ -1,4 +1,4 @@
-import pg from 'pg';
+import { dropDatabase, freshDatabaseUrl } from '@remediation/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type Database,
@@ -28,15 +28,12 @@ import {
 } from './index.js';
 
 /** The pull-request surface of the database (pull-requests.ts) against PostgreSQL. */
-const ADMIN_URL = process.env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const url = new URL(ADMIN_URL);
-url.pathname = `/rem_test_pull_requests_${process.pid}_${Date.now().toString(36)}`;
-const name = url.pathname.slice(1);
+const databaseUrl = freshDatabaseUrl('pull_requests');
 let db: Database;
 
 beforeAll(async () => {
-  await ensureDatabaseExists(url.toString());
-  db = await openDatabase(url.toString(), { poolMax: 2 });
+  await ensureDatabaseExists(databaseUrl);
+  db = await openDatabase(databaseUrl, { poolMax: 2 });
   await migrate(db);
   await db.em().transactional(async (tx) => {
     await tx.execute("insert into remediations (id, codebase, scan, execution_seq, created_at) values ('rem_1', '{}', '{}', 1, now())");
@@ -79,14 +76,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await db?.close();
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  try {
-    await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1', [name]);
-    await admin.query(`drop database if exists "${name}"`);
-  } finally {
-    await admin.end();
-  }
+  await dropDatabase(databaseUrl);
 });
 
 describe('pull-request persistence', () => {

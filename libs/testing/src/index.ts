@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 
 /** Absolute path of the repository root (the folder holding package.json and nx.json). */
 export const repoRoot: string = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -22,4 +23,31 @@ export function fixturePath(...segments: string[]): string {
   }
   if (!existsSync(path)) throw new Error(`fixture test/fixtures/${inside.split(sep).join('/')} is missing (see test/fixtures/PROVENANCE.md)`);
   return path;
+}
+
+/** Base URL of the PostgreSQL server tests create their own databases on (`TEST_DATABASE_URL`). */
+export const TEST_PG_URL = process.env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/**
+ * A fresh, uniquely named database URL on the test server, `rem_test_<label>_<pid>_<time>` (not
+ * created yet: `ensureDatabaseExists` of @remediation/persistence does that; drop it with
+ * {@link dropDatabase}).
+ */
+export function freshDatabaseUrl(label: string): string {
+  const url = new URL(TEST_PG_URL);
+  url.pathname = `/rem_test_${label.replace(/[^A-Za-z0-9_]/g, '_')}_${process.pid}_${Date.now().toString(36)}`;
+  return url.toString();
+}
+
+/** Drops a test database made by {@link freshDatabaseUrl}, terminating its connections first. */
+export async function dropDatabase(url: string): Promise<void> {
+  const name = new URL(url).pathname.slice(1);
+  const admin = new pg.Client({ connectionString: TEST_PG_URL });
+  await admin.connect();
+  try {
+    await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1', [name]);
+    await admin.query(`drop database if exists "${name}"`);
+  } finally {
+    await admin.end();
+  }
 }
