@@ -118,7 +118,7 @@ describe('the code-fix agent in the patcher', () => {
     expect(done.targets.find((t: any) => t.name === 'body-parser')).toMatchObject({ status: 'success', declaredTo: '1.20.3' });
     expect(done.patchVersions).toHaveLength(1);
     const v1 = done.patchVersions[0];
-    expect(v1).toMatchObject({ version: 1, approvable: true, feedback: null, agent: { outcome: 'completed', model: 'claude-test', resumes: 1 } });
+    expect(v1).toMatchObject({ version: 1, approvable: true, feedback: null, iteration: null, agent: { outcome: 'completed', model: 'claude-test', resumes: 1 } });
     expect(v1.agent.turns).toBeGreaterThanOrEqual(4);
     expect(v1.agent.inputTokens).toBeGreaterThan(0);
     expect([...v1.changedPaths].sort()).toEqual(['lib/insecurity.js', 'package.json']);
@@ -169,7 +169,7 @@ describe('the code-fix agent in the patcher', () => {
     expect(res.body).toMatchObject({ iteration: 2, baseVersion: 1, patchVersion: null, source: 'api' });
     const done = await waitFor(env, `/v1/executions/${executionId}`, (b) => b.state === 'patch_generated' && b.patchVersions.length === 2, 120_000);
     const v2 = done.patchVersions[1];
-    expect(v2).toMatchObject({ version: 2, approvable: true, feedback: { iteration: 2, text: 'Use HS256: our tokens are signed with a shared secret.' } });
+    expect(v2).toMatchObject({ version: 2, approvable: true, feedback: { iteration: 2, text: 'Use HS256: our tokens are signed with a shared secret.' }, iteration: { number: 2, reason: 'user_feedback', baseVersion: 1, patchVersion: 2 } });
     expect(v2.ref).toBe(`refs/remediations/${remediationId}/${executionId.slice(remediationId.length + 1)}/v2`);
     expect(done.feedback).toHaveLength(1);
     expect(done.feedback[0].patchVersion).toBe(2);

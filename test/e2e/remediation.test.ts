@@ -186,7 +186,7 @@ describe('express 4.19.2: scan → plan → patch → pull request', () => {
 
   it('runs several executions of one remediation side by side, each in its own workspace', async () => {
     const [a, b] = await Promise.all([
-      api(`/v1/remediations/${summary.remediationId}/executions`, { method: 'POST', body: JSON.stringify({ upgradeOption: 'moderate' }) }),
+      api(`/v1/remediations/${summary.remediationId}/executions`, { method: 'POST', body: JSON.stringify({ tier: 'moderate' }) }),
       api(`/v1/remediations/${summary.remediationId}/executions`, {
         method: 'POST',
         body: JSON.stringify({ upgradeOption: 'minimal', targets: ['cookie'], branchName: 'fix/cookie-only' }),
@@ -201,6 +201,8 @@ describe('express 4.19.2: scan → plan → patch → pull request', () => {
     ]);
     expect(ea.state).toBe('patch_generated');
     expect(eb.state).toBe('patch_generated');
+    expect(ea).toMatchObject({ tier: 'moderate', upgradeOption: 'moderate' });
+    expect(eb).toMatchObject({ tier: 'minimal', upgradeOption: 'minimal' });
     expect(Object.fromEntries(ea.targets.map((t: any) => [t.name, t.to]))).toMatchObject({ 'body-parser': '1.20.9', 'path-to-regexp': '0.1.13', 'serve-static': '1.16.3' });
     expect(eb.targets.map((t: any) => t.name)).toEqual(['cookie']);
     // Not pushed yet: the patch commit lives in the mirror; the API asks git-gateway for the diff.
@@ -308,6 +310,35 @@ describe('bad input and duplicates', () => {
     const failed = await waitForState(exec.body.id, (s) => s !== 'patch_running');
     expect(failed.state).toBe('patch_failed');
     expect(failed.error.code).toBe('REPOSITORY_NOT_FOUND');
+  });
+
+  it('takes the tier as `tier` or as its v1 alias `upgradeOption`, meaning the same; a contradiction names the field', async () => {
+    const res = await api('/v1/remediations', {
+      method: 'POST',
+      body: JSON.stringify({ codebase: { repository: '/nonexistent/acme/tiers.git' }, scan: JSON.parse(readFileSync(fixturePath('scans/express-4.19.2.cdx.json'), 'utf8')) }),
+    });
+    let rem = res.body;
+    for (let i = 0; i < 200 && rem.state === 'planner_running'; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      rem = (await api(`/v1/remediations/${rem.id}`)).body;
+    }
+    expect(rem.state).toBe('plan_generated');
+    const start = (body: object) => api(`/v1/remediations/${rem.id}/executions`, { method: 'POST', body: JSON.stringify({ targets: ['cookie'], ...body }) });
+    const byTier = await start({ tier: 'moderate' });
+    const byAlias = await start({ upgradeOption: 'moderate' });
+    const both = await start({ tier: 'moderate', upgradeOption: 'moderate' });
+    for (const r of [byTier, byAlias, both]) {
+      expect(r.status).toBe(202);
+      expect(r.body).toMatchObject({ tier: 'moderate', upgradeOption: 'moderate' });
+      expect(r.body.targets.map((t: any) => [t.name, t.to])).toEqual(byTier.body.targets.map((t: any) => [t.name, t.to]));
+    }
+    const contradiction = await start({ tier: 'minimal', upgradeOption: 'comprehensive' });
+    expect(contradiction.status).toBe(400);
+    expect(contradiction.body).toMatchObject({ code: 'REQUEST_INVALID', message: expect.stringContaining('upgradeOption') });
+    const none = await start({});
+    expect(none.status).toBe(400);
+    expect(none.body.message).toContain('tier');
+    for (const r of [byTier, byAlias, both]) await waitForState(r.body.id, (s) => s !== 'patch_running');
   });
 });
 

@@ -1,7 +1,7 @@
 import type { CommandHandler } from '@remediation/messaging';
 import { InvalidInputError } from '@remediation/errors';
 import type { GithubClient } from '@remediation/github';
-import { type Database, FeedbackEntity, PullRequestEntity, pullRequestFailed } from '@remediation/persistence';
+import { type Database, PullRequestEntity, loadVersionIteration, pullRequestFailed } from '@remediation/persistence';
 import { agentNotes, pullRequestBody } from '../body.js';
 import { commentOnce } from '../comments.js';
 import { loadPullRequestContext } from './pull-request-context.js';
@@ -22,14 +22,15 @@ export function pullRequestUpdateHandler(deps: { db: Database; github: GithubCli
       const { executionId } = ctx.payload;
       const { pr, version, body: input, pullRequestId } = await loadPullRequestContext(deps.db, ctx.payload);
       if (pr.number == null) throw new InvalidInputError('PULL_REQUEST_NOT_OPEN', `pull request ${pullRequestId} has no number`);
-      const feedback = version.feedbackId != null ? await deps.db.em().findOne(FeedbackEntity, { id: version.feedbackId }) : null;
+      const delivered = await loadVersionIteration(deps.db, executionId, version.version);
+      const feedback = delivered?.feedback ?? null;
       const [owner, repo] = pr.repository.split('/') as [string, string];
       const octokit = await deps.github.forRepository(owner, repo);
       ctx.heartbeat();
       await octokit.rest.pulls.update({ owner, repo, pull_number: pr.number, body: pullRequestBody(input) });
       let reply: string | null = null;
       const link = `${pr.url ?? ''}/commits/${version.sha}`;
-      if (feedback && feedback.source !== 'rebase') {
+      if (feedback) {
         const changed = agentNotes(input.targets);
         reply = [
           `Addressed the review feedback in patch version ${version.version} ([${version.sha.slice(0, 7)}](${link})).`,
@@ -38,14 +39,14 @@ export function pullRequestUpdateHandler(deps: { db: Database; github: GithubCli
           ...(changed.length ? ['', ...changed] : []),
           ...(version.agent ? ['', `<sub>${version.agent.turns} agent turns, ${version.agent.inputTokens + version.agent.outputTokens} tokens.</sub>`] : []),
         ].join('\n');
-      } else if (feedback) {
+      } else if (delivered?.iteration.reason === 'rebase_reapply') {
         reply = `The base branch moved and the previous version no longer applied cleanly, so the patch was re-applied on \`${pr.baseBranch}\` as patch version ${version.version} ([${version.sha.slice(0, 7)}](${link})).`;
       }
       if (reply) await commentOnce(octokit, { owner, repo, number: pr.number }, `update:${executionId}:v${version.version}`, reply);
       await ctx.transition({
         executionId,
         event: { type: 'pull_request.updated', pullRequestId },
-        details: { patchVersion: version.version, sha: version.sha, reason: feedback ? feedback.source : 'rebase', commented: reply !== null },
+        details: { patchVersion: version.version, sha: version.sha, reason: delivered?.iteration.reason ?? 'rebase', commented: reply !== null },
         mutate: async (tx) => {
           await tx.nativeUpdate(PullRequestEntity, { id: pullRequestId }, { state: 'open', headSha: version.sha, lastError: null, updatedAt: new Date() });
         },
