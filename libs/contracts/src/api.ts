@@ -332,8 +332,7 @@ export type PullRequestBody = z.infer<typeof PullRequestBody>;
 /** `GET /v1/executions/:id` body. */
 export const ExecutionResponse = ExecutionSummary.extend({
   remediationId: z.string(),
-  /** The execution's upgrade tier (null for a plan execution). */
-  tier: Tier.nullable(),
+  tier: Tier.nullable().describe('The upgrade tier of a patch execution (null for a plan execution).'),
   upgradeOption: Tier.nullable().describe(UPGRADE_OPTION_ALIAS),
   branchName: z.string().nullable(),
   asDraft: z.boolean(),
