@@ -101,7 +101,7 @@ describe('the code-fix agent in the patcher', () => {
     ]);
 
     ({ remediationId } = await createJwtRemediation(env));
-    executionId = await startPatch(env, remediationId, { upgradeOption: 'minimal', allowEdits: ['package.json'] });
+    executionId = await startPatch(env, remediationId, { tier: 'minimal', allowEdits: ['package.json'] });
     await killRequested;
     // The edit before the kill is durable: the tool call was followed by a checkpoint.
     await waitFor(env, `/v1/executions/${executionId}/history`, (b) => b.entries.some((e: any) => e.event === 'tool_call' && e.details.tool === 'edit_file' && !e.details.isError));
@@ -250,7 +250,7 @@ describe('the code-fix agent in the patcher', () => {
       },
     ]);
     const { remediationId: rem2 } = await createJwtRemediation(env);
-    const id = await startPatch(env, rem2, { upgradeOption: 'minimal' });
+    const id = await startPatch(env, rem2, { tier: 'minimal' });
     const done = await waitSettled(env, id, 120_000);
     expect(done.state).toBe('patch_generated');
     expect(done.decision).toMatchObject({ ship: true, targets: ['body-parser'], decidedBy: 'model' });
@@ -298,7 +298,7 @@ describe('the code-fix agent in the patcher', () => {
     await env.stack.restart('patcher', { ...PATCHER_ENV(), AGENT_MAX_TOKENS: '1024', AGENT_MAX_OUTPUT_TOKENS: '1500' });
     const server = await useScript([{ content: [{ type: 'tool_use', name: 'read_file', input: { path: 'lib/insecurity.js' } }], usage: { output_tokens: 1000 } }]);
     const { remediationId: rem3 } = await createJwtRemediation(env);
-    const id = await startPatch(env, rem3, { upgradeOption: 'minimal', targets: ['express-jwt'] });
+    const id = await startPatch(env, rem3, { tier: 'minimal', targets: ['express-jwt'] });
     const done = await waitSettled(env, id, 120_000);
     expect(done.state).toBe('patch_failed');
     expect(done.error.code).toBe('AGENT_BUDGET_EXHAUSTED');

@@ -189,7 +189,7 @@ describe('express 4.19.2: scan → plan → patch → pull request', () => {
       api(`/v1/remediations/${summary.remediationId}/executions`, { method: 'POST', body: JSON.stringify({ tier: 'moderate' }) }),
       api(`/v1/remediations/${summary.remediationId}/executions`, {
         method: 'POST',
-        body: JSON.stringify({ upgradeOption: 'minimal', targets: ['cookie'], branchName: 'fix/cookie-only' }),
+        body: JSON.stringify({ tier: 'minimal', targets: ['cookie'], branchName: 'fix/cookie-only' }),
       }),
     ]);
     expect(a.status).toBe(202);
@@ -225,7 +225,7 @@ describe('the base branch moved before approval', () => {
       await new Promise((r) => setTimeout(r, 200));
       rem = (await api(`/v1/remediations/${rem.id}`)).body;
     }
-    const exec = await api(`/v1/remediations/${rem.id}/executions`, { method: 'POST', body: JSON.stringify({ upgradeOption: 'minimal' }) });
+    const exec = await api(`/v1/remediations/${rem.id}/executions`, { method: 'POST', body: JSON.stringify({ tier: 'minimal' }) });
     const done = await waitForState(exec.body.id, (s) => s !== 'patch_running');
     expect(done.state).toBe('patch_generated');
     return { bare, exec: done, manifest };
@@ -305,7 +305,7 @@ describe('bad input and duplicates', () => {
       rem = (await api(`/v1/remediations/${rem.id}`)).body;
     }
     expect(rem.state).toBe('plan_generated');
-    const exec = await api(`/v1/remediations/${rem.id}/executions`, { method: 'POST', body: JSON.stringify({ upgradeOption: 'minimal' }) });
+    const exec = await api(`/v1/remediations/${rem.id}/executions`, { method: 'POST', body: JSON.stringify({ tier: 'minimal' }) });
     expect((await api(`/v1/executions/${exec.body.id}/pull-requests`, { method: 'POST', body: '{}' })).status).toBe(409);
     const failed = await waitForState(exec.body.id, (s) => s !== 'patch_running');
     expect(failed.state).toBe('patch_failed');
@@ -386,7 +386,7 @@ describe('another npm codebase: NodeGoat with caret ranges', () => {
 describe('without an API key (no code-fix agent)', () => {
   it('still runs end to end with the deterministic patcher and marks the major jump as needing the agent', async () => {
     const { remediationId } = await createJwtRemediation(env);
-    const id = await startPatch(env, remediationId, { upgradeOption: 'minimal' });
+    const id = await startPatch(env, remediationId, { tier: 'minimal' });
     const done = await waitSettled(env, id);
     expect(done.state).toBe('patch_generated');
     const jwt = done.targets.find((t: any) => t.name === 'express-jwt');

@@ -35,7 +35,7 @@ export type {
   StepAttemptRow,
   DeadLetterRow,
 } from './entities.js';
-export { applyTransition, createExecutionInTx, recordHistory, pullRequestFailed, LeaseLostError, AlreadyProcessedError } from './transitions.js';
+export { applyTransition, recordHistory, pullRequestFailed, LeaseLostError, AlreadyProcessedError } from './transitions.js';
 export type { ApplyTransitionOptions, AppliedTransition, Lease } from './transitions.js';
 export { claimStep, heartbeatStep, finishStep, recordDeadLetter, listStepAttempts, listDeadLetters } from './steps.js';
 export type { ClaimedStep } from './steps.js';
