@@ -248,7 +248,7 @@ async function main(): Promise<number> {
     try {
       const r = await postRetrying(
         `/v1/remediations/${s.remediationId}/executions`,
-        { upgradeOption: s.tier, branchName: s.branch },
+        { tier: s.tier, branchName: s.branch },
         s.key,
         () => s.attempts++,
       );

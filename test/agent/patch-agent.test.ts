@@ -101,7 +101,7 @@ describe('the code-fix agent in the patcher', () => {
     ]);
 
     ({ remediationId } = await createJwtRemediation(env));
-    executionId = await startPatch(env, remediationId, { upgradeOption: 'minimal', allowEdits: ['package.json'] });
+    executionId = await startPatch(env, remediationId, { tier: 'minimal', allowEdits: ['package.json'] });
     await killRequested;
     // The edit before the kill is durable: the tool call was followed by a checkpoint.
     await waitFor(env, `/v1/executions/${executionId}/history`, (b) => b.entries.some((e: any) => e.event === 'tool_call' && e.details.tool === 'edit_file' && !e.details.isError));
@@ -118,7 +118,7 @@ describe('the code-fix agent in the patcher', () => {
     expect(done.targets.find((t: any) => t.name === 'body-parser')).toMatchObject({ status: 'success', declaredTo: '1.20.3' });
     expect(done.patchVersions).toHaveLength(1);
     const v1 = done.patchVersions[0];
-    expect(v1).toMatchObject({ version: 1, approvable: true, feedback: null, agent: { outcome: 'completed', model: 'claude-test', resumes: 1 } });
+    expect(v1).toMatchObject({ version: 1, approvable: true, feedback: null, iteration: null, agent: { outcome: 'completed', model: 'claude-test', resumes: 1 } });
     expect(v1.agent.turns).toBeGreaterThanOrEqual(4);
     expect(v1.agent.inputTokens).toBeGreaterThan(0);
     expect([...v1.changedPaths].sort()).toEqual(['lib/insecurity.js', 'package.json']);
@@ -169,7 +169,7 @@ describe('the code-fix agent in the patcher', () => {
     expect(res.body).toMatchObject({ iteration: 2, baseVersion: 1, patchVersion: null, source: 'api' });
     const done = await waitFor(env, `/v1/executions/${executionId}`, (b) => b.state === 'patch_generated' && b.patchVersions.length === 2, 120_000);
     const v2 = done.patchVersions[1];
-    expect(v2).toMatchObject({ version: 2, approvable: true, feedback: { iteration: 2, text: 'Use HS256: our tokens are signed with a shared secret.' } });
+    expect(v2).toMatchObject({ version: 2, approvable: true, feedback: { iteration: 2, text: 'Use HS256: our tokens are signed with a shared secret.' }, iteration: { number: 2, reason: 'user_feedback', baseVersion: 1, patchVersion: 2 } });
     expect(v2.ref).toBe(`refs/remediations/${remediationId}/${executionId.slice(remediationId.length + 1)}/v2`);
     expect(done.feedback).toHaveLength(1);
     expect(done.feedback[0].patchVersion).toBe(2);
@@ -250,7 +250,7 @@ describe('the code-fix agent in the patcher', () => {
       },
     ]);
     const { remediationId: rem2 } = await createJwtRemediation(env);
-    const id = await startPatch(env, rem2, { upgradeOption: 'minimal' });
+    const id = await startPatch(env, rem2, { tier: 'minimal' });
     const done = await waitSettled(env, id, 120_000);
     expect(done.state).toBe('patch_generated');
     expect(done.decision).toMatchObject({ ship: true, targets: ['body-parser'], decidedBy: 'model' });
@@ -322,7 +322,7 @@ describe('the code-fix agent in the patcher', () => {
     await env.stack.restart('patcher', { ...PATCHER_ENV(), AGENT_MAX_TOKENS: '1024', AGENT_MAX_OUTPUT_TOKENS: '1500' });
     const server = await useScript([{ content: [{ type: 'tool_use', name: 'read_file', input: { path: 'lib/insecurity.js' } }], usage: { output_tokens: 1000 } }]);
     const { remediationId: rem3 } = await createJwtRemediation(env);
-    const id = await startPatch(env, rem3, { upgradeOption: 'minimal', targets: ['express-jwt'] });
+    const id = await startPatch(env, rem3, { tier: 'minimal', targets: ['express-jwt'] });
     const done = await waitSettled(env, id, 120_000);
     expect(done.state).toBe('patch_failed');
     expect(done.error.code).toBe('AGENT_BUDGET_EXHAUSTED');

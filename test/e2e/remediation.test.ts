@@ -186,10 +186,10 @@ describe('express 4.19.2: scan → plan → patch → pull request', () => {
 
   it('runs several executions of one remediation side by side, each in its own workspace', async () => {
     const [a, b] = await Promise.all([
-      api(`/v1/remediations/${summary.remediationId}/executions`, { method: 'POST', body: JSON.stringify({ upgradeOption: 'moderate' }) }),
+      api(`/v1/remediations/${summary.remediationId}/executions`, { method: 'POST', body: JSON.stringify({ tier: 'moderate' }) }),
       api(`/v1/remediations/${summary.remediationId}/executions`, {
         method: 'POST',
-        body: JSON.stringify({ upgradeOption: 'minimal', targets: ['cookie'], branchName: 'fix/cookie-only' }),
+        body: JSON.stringify({ tier: 'minimal', targets: ['cookie'], branchName: 'fix/cookie-only' }),
       }),
     ]);
     expect(a.status).toBe(202);
@@ -201,6 +201,8 @@ describe('express 4.19.2: scan → plan → patch → pull request', () => {
     ]);
     expect(ea.state).toBe('patch_generated');
     expect(eb.state).toBe('patch_generated');
+    expect(ea).toMatchObject({ tier: 'moderate', upgradeOption: 'moderate' });
+    expect(eb).toMatchObject({ tier: 'minimal', upgradeOption: 'minimal' });
     expect(Object.fromEntries(ea.targets.map((t: any) => [t.name, t.to]))).toMatchObject({ 'body-parser': '1.20.9', 'path-to-regexp': '0.1.13', 'serve-static': '1.16.3' });
     expect(eb.targets.map((t: any) => t.name)).toEqual(['cookie']);
     // Not pushed yet: the patch commit lives in the mirror; the API asks git-gateway for the diff.
@@ -223,7 +225,7 @@ describe('the base branch moved before approval', () => {
       await new Promise((r) => setTimeout(r, 200));
       rem = (await api(`/v1/remediations/${rem.id}`)).body;
     }
-    const exec = await api(`/v1/remediations/${rem.id}/executions`, { method: 'POST', body: JSON.stringify({ upgradeOption: 'minimal' }) });
+    const exec = await api(`/v1/remediations/${rem.id}/executions`, { method: 'POST', body: JSON.stringify({ tier: 'minimal' }) });
     const done = await waitForState(exec.body.id, (s) => s !== 'patch_running');
     expect(done.state).toBe('patch_generated');
     return { bare, exec: done, manifest };
@@ -303,11 +305,40 @@ describe('bad input and duplicates', () => {
       rem = (await api(`/v1/remediations/${rem.id}`)).body;
     }
     expect(rem.state).toBe('plan_generated');
-    const exec = await api(`/v1/remediations/${rem.id}/executions`, { method: 'POST', body: JSON.stringify({ upgradeOption: 'minimal' }) });
+    const exec = await api(`/v1/remediations/${rem.id}/executions`, { method: 'POST', body: JSON.stringify({ tier: 'minimal' }) });
     expect((await api(`/v1/executions/${exec.body.id}/pull-requests`, { method: 'POST', body: '{}' })).status).toBe(409);
     const failed = await waitForState(exec.body.id, (s) => s !== 'patch_running');
     expect(failed.state).toBe('patch_failed');
     expect(failed.error.code).toBe('REPOSITORY_NOT_FOUND');
+  });
+
+  it('takes the tier as `tier` or as its v1 alias `upgradeOption`, meaning the same; a contradiction names the field', async () => {
+    const res = await api('/v1/remediations', {
+      method: 'POST',
+      body: JSON.stringify({ codebase: { repository: '/nonexistent/acme/tiers.git' }, scan: JSON.parse(readFileSync(fixturePath('scans/express-4.19.2.cdx.json'), 'utf8')) }),
+    });
+    let rem = res.body;
+    for (let i = 0; i < 200 && rem.state === 'planner_running'; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      rem = (await api(`/v1/remediations/${rem.id}`)).body;
+    }
+    expect(rem.state).toBe('plan_generated');
+    const start = (body: object) => api(`/v1/remediations/${rem.id}/executions`, { method: 'POST', body: JSON.stringify({ targets: ['cookie'], ...body }) });
+    const byTier = await start({ tier: 'moderate' });
+    const byAlias = await start({ upgradeOption: 'moderate' });
+    const both = await start({ tier: 'moderate', upgradeOption: 'moderate' });
+    for (const r of [byTier, byAlias, both]) {
+      expect(r.status).toBe(202);
+      expect(r.body).toMatchObject({ tier: 'moderate', upgradeOption: 'moderate' });
+      expect(r.body.targets.map((t: any) => [t.name, t.to])).toEqual(byTier.body.targets.map((t: any) => [t.name, t.to]));
+    }
+    const contradiction = await start({ tier: 'minimal', upgradeOption: 'comprehensive' });
+    expect(contradiction.status).toBe(400);
+    expect(contradiction.body).toMatchObject({ code: 'REQUEST_INVALID', message: expect.stringContaining('upgradeOption') });
+    const none = await start({});
+    expect(none.status).toBe(400);
+    expect(none.body.message).toContain('tier');
+    for (const r of [byTier, byAlias, both]) await waitForState(r.body.id, (s) => s !== 'patch_running');
   });
 });
 
@@ -342,7 +373,7 @@ describe('another npm codebase: NodeGoat with caret ranges', () => {
 describe('without an API key (no code-fix agent)', () => {
   it('still runs end to end with the deterministic patcher and marks the major jump as needing the agent', async () => {
     const { remediationId } = await createJwtRemediation(env);
-    const id = await startPatch(env, remediationId, { upgradeOption: 'minimal' });
+    const id = await startPatch(env, remediationId, { tier: 'minimal' });
     const done = await waitSettled(env, id);
     expect(done.state).toBe('patch_generated');
     const jwt = done.targets.find((t: any) => t.name === 'express-jwt');

@@ -172,7 +172,7 @@ describe('processes killed and paused', () => {
       api(env, `/v1/remediations/${remediationId}/executions`, {
         method: 'POST',
         headers: { 'idempotency-key': 'same-click' },
-        body: JSON.stringify({ upgradeOption: 'minimal' }),
+        body: JSON.stringify({ tier: 'minimal' }),
       });
     const results = await Promise.all([send(), send(), send()]);
     expect(new Set(results.map((r) => r.body.id)).size).toBe(1);
@@ -217,7 +217,7 @@ describe('control', () => {
     // Someone else's branch already holds the name: pushing is refused (not ours).
     const foreign = git(['commit-tree', `${git(['rev-parse', 'master^{tree}'], bare)}`, '-p', 'master', '-m', 'foreign'], bare);
     git(['update-ref', 'refs/heads/fix/taken', foreign], bare);
-    const id = await startPatch(env, remediationId, { upgradeOption: 'minimal', branchName: 'fix/taken' });
+    const id = await startPatch(env, remediationId, { tier: 'minimal', branchName: 'fix/taken' });
     expect((await waitSettled(env, id)).state).toBe('patch_generated');
     expect((await api(env, `/v1/executions/${id}/pull-requests`, { method: 'POST', body: '{}' })).status).toBe(202);
     const failed = await waitSettled(env, id);

@@ -230,7 +230,7 @@ describe('an open pull request, kept mergeable and answering its reviewers', () 
     expect(first).toMatchObject({ status: 200, body: { outcome: 'handled' } });
     const done = await waitFor(env, `/v1/executions/${executionId}`, (b) => b.state === 'pr_opened' && b.patchVersions.length === 2, 120_000);
     const v2 = done.patchVersions[1];
-    expect(v2).toMatchObject({ version: 2, feedback: { source: 'github', iteration: 2 }, approvable: true });
+    expect(v2).toMatchObject({ version: 2, feedback: { source: 'github', iteration: 2 }, iteration: { number: 2, reason: 'review' }, approvable: true });
     expect(done.pullRequests[0]).toMatchObject({ patchVersion: 2, headSha: v2.sha, state: 'open' });
     const pr = (await octokit.rest.pulls.get({ owner, repo: 'express', pull_number: number })).data;
     expect(pr.head.sha).toBe(v2.sha);
@@ -263,7 +263,7 @@ describe('an open pull request, kept mergeable and answering its reviewers', () 
     expect((await deliver('push', p)).status).toBe(200);
     const done = await waitFor(env, `/v1/executions/${executionId}`, (b) => b.state === 'pr_opened' && b.patchVersions.length === 3, 120_000);
     const v3 = done.patchVersions[2];
-    expect(v3).toMatchObject({ version: 3, baseCommit: moved, feedback: null });
+    expect(v3).toMatchObject({ version: 3, baseCommit: moved, feedback: null, iteration: null });
     const diff = prDiffFiles();
     expect(diff.head).toBe(v3.sha);
     expect(diff.mergeBase).toBe(moved); // on top of the new head
@@ -290,7 +290,10 @@ describe('an open pull request, kept mergeable and answering its reviewers', () 
     expect((await deliver('push', p)).status).toBe(200);
     const done = await waitFor(env, `/v1/executions/${executionId}`, (b) => b.state === 'pr_opened' && b.patchVersions.length >= 4, 180_000);
     const last = done.patchVersions.at(-1);
-    expect(last).toMatchObject({ baseCommit: moved, feedback: { source: 'rebase' } });
+    // The re-application is an iteration of its own (no feedback row disguised as one).
+    expect(last).toMatchObject({ baseCommit: moved, feedback: null, iteration: { reason: 'rebase_reapply', feedbackId: null, detail: expect.stringContaining('package.json') } });
+    expect(done.iterations.at(-1)).toMatchObject({ reason: 'rebase_reapply', patchVersion: last.version });
+    expect(done.feedback.every((f: any) => f.source === 'github')).toBe(true);
     const pkg = git(['show', `${last.sha}:package.json`], bare);
     expect(pkg).toContain('"helmet": "7.1.0"');
     expect(pkg).toContain('"body-parser": "1.20.3"');

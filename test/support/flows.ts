@@ -51,7 +51,7 @@ export async function createExpressRemediation(env: TestEnvironment, scanPath = 
 }
 
 /** Waits for the plan, starts a patch execution, returns its id. */
-export async function startPatch(env: TestEnvironment, remediationId: string, body: Record<string, unknown> = { upgradeOption: 'minimal' }) {
+export async function startPatch(env: TestEnvironment, remediationId: string, body: Record<string, unknown> = { tier: 'minimal' }) {
   await waitFor(env, `/v1/remediations/${remediationId}`, (b) => b.state === 'plan_generated');
   const res = await api(env, `/v1/remediations/${remediationId}/executions`, { method: 'POST', body: JSON.stringify(body) });
   if (res.status !== 202) throw new Error(`start execution: ${res.status} ${JSON.stringify(res.body)}`);

@@ -18,7 +18,7 @@ import {
   PullRequestBody,
   RemediationResponse,
 } from '@remediation/contracts';
-import type { Database, EntityManager } from '@remediation/persistence';
+import type { Database } from '@remediation/persistence';
 import { getDeadLetters, getExecutionView, getHistory, getRemediationView } from '@remediation/persistence';
 import type { NatsHandles } from '@remediation/messaging';
 import type { Logger } from 'pino';
@@ -33,7 +33,6 @@ export interface ApiContext {
   worker: string;
   logger: Logger;
 }
-export type { EntityManager };
 
 const IdParam = z.object({ id: z.string().min(1).max(100) });
 const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody, 503: ErrorBody };

@@ -1,5 +1,5 @@
 import {
-  type CreateExecutionRequest,
+  type CreateExecutionInput,
   type CreateRemediationRequest,
   ExecutionResponse,
   HistoryResponse,
@@ -63,7 +63,8 @@ export class RemediationClient {
   getRemediation(id: string) {
     return this.call(RemediationResponse, 'GET', `/v1/remediations/${encodeURIComponent(id)}`);
   }
-  createExecution(remediationId: string, body: Partial<CreateExecutionRequest> & Pick<CreateExecutionRequest, 'upgradeOption'>) {
+  /** Starts a patch execution; the body names the tier `tier` (`upgradeOption` is its v1 alias). */
+  createExecution(remediationId: string, body: CreateExecutionInput) {
     return this.call(ExecutionResponse, 'POST', `/v1/remediations/${encodeURIComponent(remediationId)}/executions`, body);
   }
   getExecution(id: string) {

@@ -118,7 +118,7 @@ try {
     log(`  target ${t.name} ${t.currentVersion} → ${o ? `${o.version} (${o.jump})` : 'no fix'}  [${t.advisories.map((a) => a.id).join(', ')}]`);
   }
   const exec = await client.createExecution(rem.id, {
-    upgradeOption: tier.data,
+    tier: tier.data,
     ...(values['targets'] ? { targets: String(values['targets']).split(',').map((s) => s.trim()).filter(Boolean) } : {}),
     ...(values['branch'] ? { branchName: String(values['branch']) } : {}),
     asDraft: Boolean(values['draft']),

@@ -9,7 +9,8 @@ import {
   type Database,
   PatchVersionEntity,
   PullRequestEntity,
-  createExecutionInTx,
+  createPatchExecution,
+  createRemediation,
   ensureDatabaseExists,
   loadExecution,
   loadPullRequest,
@@ -30,7 +31,7 @@ import { PullRequestMaintainer } from './maintainer.js';
 const databaseUrl = freshDatabaseUrl('pr_poll');
 const BOT = { GIT_AUTHOR_NAME: 'Remediation', GIT_AUTHOR_EMAIL: 'bot@example.com', GIT_COMMITTER_NAME: 'Remediation', GIT_COMMITTER_EMAIL: 'bot@example.com' };
 const CAROL = { GIT_AUTHOR_NAME: 'Carol', GIT_AUTHOR_EMAIL: 'carol@example.com', GIT_COMMITTER_NAME: 'Carol', GIT_COMMITTER_EMAIL: 'carol@example.com' };
-const EXECUTION = 'rem_1.patch.1';
+let EXECUTION: string;
 const at = { owner: 'acme', repo: 'shop' };
 const asAlice = { headers: { [USER_HEADER]: 'alice' } };
 
@@ -81,11 +82,15 @@ beforeAll(async () => {
   await ensureDatabaseExists(databaseUrl);
   db = await openDatabase(databaseUrl, { poolMax: 2 });
   await migrate(db);
+  await createRemediation(db, { id: 'rem_1', codebase: { repository: bare, baseBranch: 'main' }, scan: {}, idempotencyKey: null, worker: 'spec' });
+  EXECUTION = await createPatchExecution(
+    db,
+    { remediationId: 'rem_1', tier: 'minimal', selectedTargets: null, branchName: 'fix', asDraft: false, idempotencyKey: null, allowEdits: [], targets: [] },
+    'spec',
+  );
   await db.em().transactional(async (tx) => {
-    await tx.execute("insert into remediations (id, codebase, scan, execution_seq, created_at) values ('rem_1', '{}', '{}', 1, now())");
-    await createExecutionInTx(tx, { id: EXECUTION, remediationId: 'rem_1', kind: 'patch', tier: 'minimal', branchName: 'fix' }, 'spec');
     const now = new Date();
-    await tx.insert(PatchVersionEntity, { executionId: EXECUTION, version: 1, ref: 'refs/remediation/1', sha: head, baseCommit: base, changedPaths: ['package.json'], createdAt: now, proof: [], proofPassed: true, feedbackId: null, agent: null });
+    await tx.insert(PatchVersionEntity, { executionId: EXECUTION, version: 1, ref: 'refs/remediation/1', sha: head, baseCommit: base, changedPaths: ['package.json'], createdAt: now, proof: [], proofPassed: true, iteration: null, agent: null });
     await tx.insert(PullRequestEntity, {
       id: 'pr_1',
       executionId: EXECUTION,

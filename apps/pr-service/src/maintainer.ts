@@ -15,7 +15,7 @@ import {
   listUntriagedReviewFeedback,
   listWaitingReviewFeedback,
   loadExecution,
-  loadPatchVersion,
+  findPatchVersion,
   loadPullRequest,
   loadReviewFeedback,
   recordCheckRuns,
@@ -201,7 +201,7 @@ export class PullRequestMaintainer {
     if (exec.state !== 'pr_opened' || exec.pullRequestId !== pr.id) return;
     const repository = await connection();
     const head = await repository.branchHead(pr.baseBranch);
-    const version = await loadPatchVersion(db, pr.executionId, pr.patchVersion);
+    const version = await findPatchVersion(db, pr.executionId, pr.patchVersion);
     if (!version || version.baseCommit === head) return;
     // A rebase or re-application onto this very head already failed (said on the PR): wait for
     // the next move instead of failing (and commenting) again on every event or poll.

@@ -60,9 +60,14 @@ export const RemediationResponse = z.object({
 });
 export type RemediationResponse = z.infer<typeof RemediationResponse>;
 
-/** `POST /v1/remediations/:id/executions` body. Executions are immutable in their inputs. */
-export const CreateExecutionRequest = z.object({
-  upgradeOption: Tier,
+/**
+ * `upgradeOption`, the v1 name of `tier` in request and response bodies: still accepted and still
+ * answered in v1 (same values, same meaning), `tier` is the name to use.
+ */
+const UPGRADE_OPTION_ALIAS = 'Alias of `tier` kept in API v1 (its former name): same values, same meaning. Use `tier`.';
+
+/** Fields of `POST /v1/remediations/:id/executions` other than the tier. */
+const CreateExecutionFields = z.object({
   /** Subset of the plan's target names; all targets with a fix in the tier when omitted. */
   targets: z.array(z.string().min(1)).min(1).optional(),
   /** Branch to push; defaults to `remediation/<remediation id>/<execution kind>.<n>`. */
@@ -79,7 +84,29 @@ export const CreateExecutionRequest = z.object({
    */
   allowEdits: z.array(z.string().min(1).max(300)).max(50).default([]),
 });
-export type CreateExecutionRequest = z.infer<typeof CreateExecutionRequest>;
+
+/**
+ * `POST /v1/remediations/:id/executions` body. Executions are immutable in their inputs. The
+ * tier is `tier`; `upgradeOption` (its v1 name) is accepted as an alias: give one of them, or both
+ * with the same value. Parsed, the body has `tier` only.
+ */
+export const CreateExecutionRequest = CreateExecutionFields.extend({
+  /** Upgrade tier to apply: `minimal`, `moderate` or `comprehensive` (see `PlannerOutput`). */
+  tier: Tier.optional().describe('Upgrade tier to apply (required unless its alias `upgradeOption` is given).'),
+  upgradeOption: Tier.optional().describe(UPGRADE_OPTION_ALIAS),
+})
+  .superRefine((body, ctx) => {
+    if (body.tier === undefined && body.upgradeOption === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['tier'], message: 'tier is required (minimal, moderate or comprehensive)' });
+    } else if (body.tier !== undefined && body.upgradeOption !== undefined && body.tier !== body.upgradeOption) {
+      ctx.addIssue({ code: 'custom', path: ['upgradeOption'], message: `upgradeOption is an alias of tier and must equal it when both are given (tier ${body.tier}, upgradeOption ${body.upgradeOption})` });
+    }
+  })
+  .transform(({ tier, upgradeOption, ...rest }) => ({ ...rest, tier: (tier ?? upgradeOption)! }));
+/** A parsed `CreateExecutionRequest` (the tier under `tier`); `CreateExecutionInput` is what a client sends. */
+export type CreateExecutionRequest = z.output<typeof CreateExecutionRequest>;
+/** What a client sends to `POST /v1/remediations/:id/executions` (`tier`, or its alias `upgradeOption`). */
+export type CreateExecutionInput = z.input<typeof CreateExecutionRequest>;
 
 /**
  * Proof of remediation of one target (MISSION.md "Proof of remediation"): the declared
@@ -116,6 +143,20 @@ export const ExecutionTarget = z.object({
   proof: TargetProof.nullable(),
 });
 export type ExecutionTarget = z.infer<typeof ExecutionTarget>;
+
+/**
+ * Outcome of one target after an editing step: stored on the execution's targets, and with an
+ * agent conversation (the deterministic edits made before the agent started).
+ */
+export const TargetOutcome = z.object({
+  name: z.string(),
+  status: z.enum(['success', 'failed', 'skipped']),
+  reason: z.string().nullable(),
+  /** Declared requirement before and after the edit, e.g. `^1.2.3` → `^1.2.5`. */
+  declaredFrom: z.string().nullable(),
+  declaredTo: z.string().nullable(),
+});
+export type TargetOutcome = z.infer<typeof TargetOutcome>;
 
 
 /** Summary of one agent run (an iteration of a patch execution). */
@@ -166,11 +207,42 @@ export const FeedbackRequest = z.object({
 });
 export type FeedbackRequest = z.infer<typeof FeedbackRequest>;
 
+/** Who gave feedback: `api` (a person through the API) or `github` (a review on the pull request). */
+export const FeedbackSource = z.enum(['api', 'github']);
+export type FeedbackSource = z.infer<typeof FeedbackSource>;
+
+/**
+ * Why an iteration after the first run of a patch execution started: `review` (actionable
+ * feedback on the pull request), `user_feedback` (feedback through the API), `rebase_reapply`
+ * (the base branch moved and the pull request's version no longer applied: the patch is re-applied
+ * on the new head).
+ */
+export const IterationReason = z.enum(['review', 'user_feedback', 'rebase_reapply']);
+export type IterationReason = z.infer<typeof IterationReason>;
+
+/** An iteration of a patch execution after its first run (iteration 1 has no record). */
+export const IterationBody = z.object({
+  /** 2, 3, … in order. */
+  number: z.number().int(),
+  reason: IterationReason,
+  /** The feedback it answers (`FeedbackBody.id`); null for `rebase_reapply`. */
+  feedbackId: z.number().int().nullable(),
+  /** The version it started from. */
+  baseVersion: z.number().int(),
+  /** The version it made, or null while it runs (or after it failed). */
+  patchVersion: z.number().int().nullable(),
+  /** Why, in words, when the reason alone does not say it (e.g. the conflicting paths of a re-application). */
+  detail: z.string().nullable(),
+  createdAt: z.string(),
+});
+export type IterationBody = z.infer<typeof IterationBody>;
+
 /** Stored feedback, as listed on the execution and its versions. */
 export const FeedbackBody = z.object({
   id: z.number().int(),
+  /** The iteration it started. */
   iteration: z.number().int(),
-  source: z.enum(['api', 'github', 'rebase']),
+  source: FeedbackSource,
   text: z.string(),
   comments: z.array(FeedbackComment),
   /** The version the feedback is about. */
@@ -193,8 +265,10 @@ export const PatchVersion = z.object({
   proof: z.array(TargetProof),
   /** True when every shipped target passes its proof; only such a version can be approved. */
   approvable: z.boolean(),
-  /** The feedback this version answers, or null (the first version). */
+  /** The feedback this version answers, or null (the first version, a rebase, a re-application). */
   feedback: FeedbackBody.nullable(),
+  /** The iteration this version delivers (its reason), or null (the first version, or a rebase of the pull request's version). */
+  iteration: IterationBody.nullable(),
   /** The agent run that produced it, or null when only deterministic edits were made. */
   agent: AgentRunSummary.nullable(),
 });
@@ -258,7 +332,8 @@ export type PullRequestBody = z.infer<typeof PullRequestBody>;
 /** `GET /v1/executions/:id` body. */
 export const ExecutionResponse = ExecutionSummary.extend({
   remediationId: z.string(),
-  upgradeOption: Tier.nullable(),
+  tier: Tier.nullable().describe('The upgrade tier of a patch execution (null for a plan execution).'),
+  upgradeOption: Tier.nullable().describe(UPGRADE_OPTION_ALIAS),
   branchName: z.string().nullable(),
   asDraft: z.boolean(),
   baseCommit: z.string().nullable(),
@@ -269,6 +344,8 @@ export const ExecutionResponse = ExecutionSummary.extend({
   decision: PartialSuccessDecisionBody.nullable(),
   /** Every feedback, oldest first (each starts an iteration). */
   feedback: z.array(FeedbackBody),
+  /** Every iteration after the first run, in order, with its reason. */
+  iterations: z.array(IterationBody),
   /** Comments, reviews and check results read from the pull requests, with their triage. */
   reviews: z.array(ReviewFeedbackBody),
 });

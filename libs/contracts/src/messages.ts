@@ -67,6 +67,21 @@ export function eventSubject(state: ExecutionState): string {
   return `${SUBJECT_PREFIX}.evt.v1.execution.${state}`;
 }
 
+/**
+ * What `branch.push` delivers, decided by the state machine when it issues the command: git-gateway
+ * executes it and decides nothing. The version goes to the pull request's head branch; when the
+ * base branch moved since the version was made, git-gateway first rebases it server-side onto the
+ * new head (a new patch version), and when that rebase cannot be done cleanly, `onConflict` says
+ * what follows: `fail` the step (`REBASE_CONFLICT` / `BASE_REWRITTEN`), or `reapply` the patch on
+ * the new head (a `rebase_reapply` iteration: an open pull request's maintenance).
+ */
+export const PushInstruction = z.object({
+  /** The patch version to push. */
+  patchVersion: z.number().int().positive(),
+  onConflict: z.enum(['fail', 'reapply']),
+});
+export type PushInstruction = z.infer<typeof PushInstruction>;
+
 /** Payload of every command: which execution to work on. */
 export const CommandPayload = z.object({
   kind: CommandKind,
@@ -74,6 +89,8 @@ export const CommandPayload = z.object({
   executionId: z.string().min(1),
   /** Pull request record id, for `branch.push`, `pull_request.open|update|comment`. */
   pullRequestId: z.string().optional(),
+  /** What to push (`branch.push`). */
+  push: PushInstruction.optional(),
   /** What to say on the pull request (`pull_request.comment`): why an update failed. */
   note: z.object({ code: z.string(), message: z.string(), rebaseFailed: z.boolean() }).optional(),
   /** When the command was issued (ISO 8601). */

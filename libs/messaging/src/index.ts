@@ -9,3 +9,5 @@ export type { NatsHandles } from './connect.js';
 export { reconcileOnce, startReconciler, queuedCommandAge, DEFAULT_STALE_AFTER_MS } from './reconciler.js';
 export type { ReconcilerOptions, SweepResult } from './reconciler.js';
 export { StepCancelledError } from './consumer.js';
+export { ensureWorkspace, checkpointWorkspace, patchVersionDiff } from './gateway-client.js';
+export type { WorkspaceHandle } from './gateway-client.js';

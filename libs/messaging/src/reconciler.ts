@@ -52,8 +52,9 @@ const QUEUED_LIMIT_FACTOR = 10;
  * terminal and whose heartbeat has gone stale"). PostgreSQL is the source of truth: a run
  * whose command is still in the work queue is waiting, not lost (its heartbeat is refreshed); a run
  * whose command was lost (NATS lost its store, a relay crashed, deliveries ran out unseen) is
- * found by its stale `heartbeat_at` and its step's command is written to the outbox again; after
- * `maxReissues` the run fails with `STALE_STEP` and the reason. Safe with several replicas:
+ * found by its stale `heartbeat_at` and its step's command (the one last issued on its subject) is
+ * written to the outbox again; after `maxReissues` the run fails with `STALE_STEP` and the reason.
+ * Safe with several replicas:
  * a transaction-scoped advisory lock lets one sweep run at a time, and re-issued commands are
  * fenced like any delivery (the last claimer holds the lease).
  */
@@ -94,13 +95,18 @@ export async function reconcileOnce(o: ReconcilerOptions): Promise<SweepResult> 
         toFail.push({ id: r.id, step: r.step, reissues: r.reissue_count, staleMs: Number(r.stale_ms) });
         continue;
       }
-      const payload: CommandPayload = {
-        kind,
-        remediationId: r.remediation_id,
-        executionId: r.id,
-        issuedAt: new Date().toISOString(),
-        ...(r.pull_request_id && (kind === 'branch.push' || kind === 'pull_request.open' || kind === 'pull_request.update') ? { pullRequestId: r.pull_request_id } : {}),
-      };
+      // The same command again: the one last issued for this step (its instruction, e.g. the
+      // version `branch.push` delivers, was decided by the state machine), else one built from the row.
+      const [issued] = await tx.execute<Array<{ payload: CommandPayload }>>('select payload from outbox where subject = ? order by id desc limit 1', [subject]);
+      const payload: CommandPayload = issued
+        ? { ...issued.payload, issuedAt: new Date().toISOString() }
+        : {
+            kind,
+            remediationId: r.remediation_id,
+            executionId: r.id,
+            issuedAt: new Date().toISOString(),
+            ...(r.pull_request_id && (kind === 'branch.push' || kind === 'pull_request.open' || kind === 'pull_request.update') ? { pullRequestId: r.pull_request_id } : {}),
+          };
       const n = r.reissue_count + 1;
       await tx.execute('insert into outbox (msg_id, subject, payload) values (?, ?, ?::jsonb)', [
         `${r.id}:${r.version}:reissue${n}`,

@@ -5,6 +5,7 @@ import { Migration0001Initial } from './migrations/migration-0001-initial.js';
 import { Migration0002Durability } from './migrations/migration-0002-durability.js';
 import { Migration0003Agent } from './migrations/migration-0003-agent.js';
 import { Migration0004PullRequests } from './migrations/migration-0004-pull-requests.js';
+import { Migration0005Iterations } from './migrations/migration-0005-iterations.js';
 
 /** An open database: the MikroORM instance and a way to get a fresh EntityManager. */
 export interface Database {
@@ -20,6 +21,7 @@ export const MIGRATIONS = [
   { name: '0002-durability', class: Migration0002Durability },
   { name: '0003-agent', class: Migration0003Agent },
   { name: '0004-pull-requests', class: Migration0004PullRequests },
+  { name: '0005-iterations', class: Migration0005Iterations },
 ];
 
 /**

@@ -1,10 +1,13 @@
-import { defineEntity, p } from '@mikro-orm/core';
+import { type InferEntity, defineEntity, p } from '@mikro-orm/core';
 import type {
   AgentRunSummary,
   Codebase,
   FeedbackComment,
+  FeedbackSource,
+  IterationReason,
   PartialSuccessDecisionBody,
   PullRequestCheck,
+  TargetOutcome,
   TargetProof,
   ExecutionKind,
   ExecutionState,
@@ -159,30 +162,53 @@ export const PatchVersionEntity = defineEntity({
     proof: p.json<TargetProof[]>(),
     /** False when a shipped target fails its proof: the version is not offered for approval. */
     proofPassed: p.boolean(),
-    /** The feedback this version answers (null for the first version). */
-    feedbackId: p.bigint('number').nullable(),
+    /**
+     * Number of the iteration this version delivers (`iterations.number`); null for the first
+     * version (iteration 1 has no record) and for a server-side rebase of the version a pull request
+     * already shows.
+     */
+    iteration: p.integer().nullable(),
     /** The agent run that produced it (outcome, turns, usage, cost), if any. */
     agent: p.json<AgentRunSummary>().nullable(),
   },
 });
 
-/** Review feedback on a patch version; each starts an iteration that yields the next version. */
+/** What a person said about a patch version (through the API, or a review on the PR). */
 export const FeedbackEntity = defineEntity({
   name: 'Feedback',
   tableName: 'feedback',
   properties: {
     id: p.bigint('number').primary(),
     executionId: p.string(),
-    /** Iteration number it starts (the first patch is iteration 1, so feedback starts at 2). */
-    iteration: p.integer(),
-    /** `api` (a person through the API), `github` (a review on the PR), `rebase` (re-apply on a moved base). */
-    source: p.string().$type<'api' | 'github' | 'rebase'>(),
+    /** `api` (a person through the API) or `github` (a review on the PR). */
+    source: p.string().$type<FeedbackSource>(),
     text: p.text(),
     comments: p.json<FeedbackComment[]>(),
-    /** The patch version the feedback is about. */
+    createdAt: p.datetime(),
+  },
+});
+
+/**
+ * An iteration of a patch execution after its first run: why it started (`review`,
+ * `user_feedback`, `rebase_reapply`), the feedback it answers (none for a re-application), the
+ * version it started from and the version it made. Iteration 1 (the first run) has no record.
+ */
+export const IterationEntity = defineEntity({
+  name: 'Iteration',
+  tableName: 'iterations',
+  properties: {
+    executionId: p.string().primary(),
+    /** 2, 3, …: one more than the previous iteration of the execution. */
+    number: p.integer().primary(),
+    reason: p.string().$type<IterationReason>(),
+    /** The feedback it answers; null for a re-application on a moved base. */
+    feedbackId: p.bigint('number').nullable(),
+    /** The patch version it started from. */
     baseVersion: p.integer(),
-    /** The patch version the iteration produced, once committed. */
+    /** The patch version it made, once committed. */
     patchVersion: p.integer().nullable(),
+    /** Why, in words, when the reason alone does not say it (e.g. the conflicting paths of a re-application). */
+    detail: p.text().nullable(),
     createdAt: p.datetime(),
   },
 });
@@ -203,7 +229,7 @@ export const AgentConversationEntity = defineEntity({
     /** Repository-relative paths the agent wrote so far (the commit guard allows them). */
     changedPaths: p.json<string[]>(),
     /** Outcomes of the deterministic edits made before the agent started. */
-    deterministic: p.json<Array<Record<string, unknown>>>(),
+    deterministic: p.json<TargetOutcome[]>(),
     /** Set when the run ended: its summary. */
     result: p.json<AgentRunSummary>().nullable(),
     updatedAt: p.datetime(),
@@ -265,7 +291,7 @@ export const ReviewFeedbackEntity = defineEntity({
     triagedBy: p.string().nullable(),
     /** When a triage of it started (a claim; an old unfinished one is retried). */
     triageClaimedAt: p.datetime().nullable(),
-    /** The feedback (iteration) it started, when actionable. */
+    /** The feedback it became (and so the iteration it started), when actionable. */
     feedbackId: p.bigint('number').nullable(),
     createdAt: p.datetime(),
   },
@@ -314,6 +340,21 @@ export const ALL_ENTITIES = [
   StepAttemptEntity,
   DeadLetterEntity,
   FeedbackEntity,
+  IterationEntity,
   AgentConversationEntity,
   ReviewFeedbackEntity,
 ];
+
+/** Row types of the entities, as loaded (MikroORM `InferEntity`). */
+export type RemediationRow = InferEntity<typeof RemediationEntity>;
+export type ExecutionRow = InferEntity<typeof ExecutionEntity>;
+export type ExecutionTargetRow = InferEntity<typeof ExecutionTargetEntity>;
+export type PatchVersionRow = InferEntity<typeof PatchVersionEntity>;
+export type FeedbackRow = InferEntity<typeof FeedbackEntity>;
+export type IterationRow = InferEntity<typeof IterationEntity>;
+export type AgentConversationRow = InferEntity<typeof AgentConversationEntity>;
+export type PullRequestRow = InferEntity<typeof PullRequestEntity>;
+export type ReviewFeedbackRow = InferEntity<typeof ReviewFeedbackEntity>;
+export type HistoryRow = InferEntity<typeof HistoryEntity>;
+export type StepAttemptRow = InferEntity<typeof StepAttemptEntity>;
+export type DeadLetterRow = InferEntity<typeof DeadLetterEntity>;

@@ -1,3 +1,9 @@
+/**
+ * `@remediation/persistence`: PostgreSQL through MikroORM. Apps call the named functions below
+ * (grouped by aggregate: remediations, executions, patch versions, iterations, agent
+ * conversations, steps, outbox, views) instead of ORM calls or SQL of their own; writes that must
+ * commit with a state change take the transaction of `applyTransition`'s `mutate`.
+ */
 export { openDatabase, migrate, ensureDatabaseExists, MIGRATIONS } from './database.js';
 export type { Database } from './database.js';
 export {
@@ -11,17 +17,74 @@ export {
   StepAttemptEntity,
   DeadLetterEntity,
   FeedbackEntity,
+  IterationEntity,
   AgentConversationEntity,
   ReviewFeedbackEntity,
 } from './entities.js';
-export { applyTransition, createExecutionInTx, recordHistory, pullRequestFailed, LeaseLostError, AlreadyProcessedError } from './transitions.js';
+export type {
+  RemediationRow,
+  ExecutionRow,
+  ExecutionTargetRow,
+  PatchVersionRow,
+  FeedbackRow,
+  IterationRow,
+  AgentConversationRow,
+  PullRequestRow,
+  ReviewFeedbackRow,
+  HistoryRow,
+  StepAttemptRow,
+  DeadLetterRow,
+} from './entities.js';
+export { applyTransition, recordHistory, pullRequestFailed, LeaseLostError, AlreadyProcessedError } from './transitions.js';
 export type { ApplyTransitionOptions, AppliedTransition, Lease } from './transitions.js';
 export { claimStep, heartbeatStep, finishStep, recordDeadLetter, listStepAttempts, listDeadLetters } from './steps.js';
 export type { ClaimedStep } from './steps.js';
 export { relayOutboxBatch, countUnpublished } from './outbox.js';
 export type { OutboxMessage } from './outbox.js';
-export { getRemediationView, getExecutionView, getHistory, getDeadLetters, pullRequestBody, executionTargetBody, feedbackBody } from './views.js';
-export { loadExecution, latestPlan, startFeedbackIteration, nextFeedbackIteration, insertFeedback } from './lookups.js';
+export { getRemediationView, getExecutionView, getHistory, getDeadLetters, pullRequestBody, executionTargetBody, feedbackBody, iterationBody } from './views.js';
+export { createRemediation, findRemediationByIdempotencyKey, loadCodebase, loadScan } from './remediations.js';
+export {
+  loadExecution,
+  findExecution,
+  listExecutionTargets,
+  loadExecutionWithTargets,
+  findExecutionByIdempotencyKey,
+  latestPlan,
+  loadLatestPlanExecution,
+  createPatchExecution,
+  storePlan,
+  recordTargetOutcomes,
+  recordDecision,
+  requestPullRequest,
+  retryExecution,
+  cancelExecution,
+} from './executions.js';
+export type { NewExecutionTarget } from './executions.js';
+export {
+  listPatchVersions,
+  findPatchVersion,
+  latestPatchVersionOn,
+  nextPatchVersionNumber,
+  loadPatchVersion,
+  assertApprovable,
+  recordPatchVersion,
+  loadPushContext,
+  recordPush,
+} from './patch-versions.js';
+export type { NewPatchVersion } from './patch-versions.js';
+export {
+  iterationReasonOf,
+  nextIterationNumber,
+  nextFeedbackIteration,
+  insertIteration,
+  insertFeedback,
+  startFeedbackIteration,
+  currentIteration,
+  loadVersionIteration,
+} from './iterations.js';
+export type { NewIteration, CurrentIteration } from './iterations.js';
+export { loadConversation, startConversation, markConversationResumed, saveConversation, finishConversation, listConversations } from './agent-conversations.js';
+export type { StoredConversation } from './agent-conversations.js';
 export {
   OPEN_PULL_REQUEST_STATES,
   isOpenPullRequest,
@@ -30,7 +93,6 @@ export {
   listOpenPullRequests,
   listPullRequestsAtHead,
   loadPullRequestWithExecution,
-  loadPatchVersion,
   isPatchVersionCommit,
   recordPullRequestOpened,
   recordPullRequestUpdated,
@@ -52,10 +114,6 @@ export {
 export type {
   PullRequestRecord,
   ReviewFeedbackRecord,
-  ExecutionRecord,
-  PatchVersionRecord,
-  ExecutionTargetRecord,
-  FeedbackRecord,
   PullRequestWithExecution,
   ReviewFeedbackInput,
 } from './pull-requests.js';

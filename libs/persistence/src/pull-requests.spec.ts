@@ -6,7 +6,6 @@ import {
   PatchVersionEntity,
   PullRequestEntity,
   claimReviewFeedbackTriage,
-  createExecutionInTx,
   ensureDatabaseExists,
   findPullRequestByNumber,
   isPatchVersionCommit,
@@ -26,6 +25,7 @@ import {
   recordReviewFeedbackTriage,
   recordWebhookDelivery,
 } from './index.js';
+import { createExecutionInTx } from './transitions.js';
 
 /** The pull-request surface of the database (pull-requests.ts) against PostgreSQL. */
 const databaseUrl = freshDatabaseUrl('pull_requests');
@@ -48,7 +48,7 @@ beforeAll(async () => {
       createdAt: new Date(),
       proof: [],
       proofPassed: true,
-      feedbackId: null,
+      iteration: null,
       agent: null,
     });
     await tx.insert(PullRequestEntity, {
@@ -95,7 +95,7 @@ describe('pull-request persistence', () => {
 
   it('loads a pull request with its execution, version and targets, and names what is missing', async () => {
     const loaded = await loadPullRequestWithExecution(db, 'pr_1');
-    expect(loaded).toMatchObject({ pullRequest: { id: 'pr_1' }, execution: { id: 'rem_1.patch.1', tier: 'minimal' }, version: { version: 1 }, targets: [], feedback: null });
+    expect(loaded).toMatchObject({ pullRequest: { id: 'pr_1' }, execution: { id: 'rem_1.patch.1', tier: 'minimal' }, version: { version: 1 }, targets: [], delivered: null });
     await expect(loadPullRequestWithExecution(db, 'pr_none')).rejects.toMatchObject({ code: 'NOT_FOUND', message: 'pull request pr_none not found' });
   });
 

@@ -1,16 +1,20 @@
-import type { InferEntity } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { PullRequestCheck, PullRequestState } from '@remediation/contracts';
 import { NotFoundError } from '@remediation/errors';
 import type { Database } from './database.js';
 import {
+  type ExecutionRow,
+  type ExecutionTargetRow,
+  type PatchVersionRow,
+  type PullRequestRow,
+  type ReviewFeedbackRow,
   ExecutionEntity,
   ExecutionTargetEntity,
-  FeedbackEntity,
   PatchVersionEntity,
   PullRequestEntity,
   ReviewFeedbackEntity,
 } from './entities.js';
+import { loadVersionIteration } from './iterations.js';
 import { recordHistory } from './transitions.js';
 
 /**
@@ -20,17 +24,9 @@ import { recordHistory } from './transitions.js';
  */
 
 /** A `pull_requests` row. */
-export type PullRequestRecord = InferEntity<typeof PullRequestEntity>;
+export type PullRequestRecord = PullRequestRow;
 /** A `review_feedback` row: a comment, review or failing check read from the provider. */
-export type ReviewFeedbackRecord = InferEntity<typeof ReviewFeedbackEntity>;
-/** An `executions` row. */
-export type ExecutionRecord = InferEntity<typeof ExecutionEntity>;
-/** A `patch_versions` row. */
-export type PatchVersionRecord = InferEntity<typeof PatchVersionEntity>;
-/** An `execution_targets` row. */
-export type ExecutionTargetRecord = InferEntity<typeof ExecutionTargetEntity>;
-/** A `feedback` row (the start of an iteration). */
-export type FeedbackRecord = InferEntity<typeof FeedbackEntity>;
+export type ReviewFeedbackRecord = ReviewFeedbackRow;
 
 /** PR record states of a pull request open on the provider, which pr-service maintains. */
 export const OPEN_PULL_REQUEST_STATES: readonly PullRequestState[] = ['open', 'rebase_failed'];
@@ -66,18 +62,21 @@ export async function listPullRequestsAtHead(db: Database, repository: string, h
 /** A pull request with what its commands work on. */
 export interface PullRequestWithExecution {
   pullRequest: PullRequestRecord;
-  execution: ExecutionRecord;
+  execution: ExecutionRow;
   /** The patch version the pull request shows (`pullRequest.patchVersion`). */
-  version: PatchVersionRecord;
+  version: PatchVersionRow;
   /** The execution's targets, by name. */
-  targets: ExecutionTargetRecord[];
-  /** The feedback that version answers (a review or a re-application), or null (the first version). */
-  feedback: FeedbackRecord | null;
+  targets: ExecutionTargetRow[];
+  /**
+   * The iteration that made that version (review, user feedback or re-application) with the
+   * feedback it answers; null for the first version.
+   */
+  delivered: Awaited<ReturnType<typeof loadVersionIteration>>;
 }
 
 /**
  * Loads a PR record with its execution, the patch version it shows, the execution's targets and
- * the feedback that version answers.
+ * the iteration that made that version.
  * @throws NotFoundError when the PR record, its execution or its patch version does not exist.
  */
 export async function loadPullRequestWithExecution(db: Database, pullRequestId: string): Promise<PullRequestWithExecution> {
@@ -92,13 +91,8 @@ export async function loadPullRequestWithExecution(db: Database, pullRequestId: 
   ]);
   if (!execution) throw new NotFoundError('execution', executionId);
   if (!version) throw new NotFoundError('patch version', `${executionId}#${pullRequest.patchVersion}`);
-  const feedback = version.feedbackId != null ? await em.findOne(FeedbackEntity, { id: version.feedbackId }) : null;
-  return { pullRequest, execution, version, targets, feedback };
-}
-
-/** Patch version `version` of an execution, or null. */
-export async function loadPatchVersion(db: Database, executionId: string, version: number): Promise<PatchVersionRecord | null> {
-  return db.em().findOne(PatchVersionEntity, { executionId, version });
+  const delivered = await loadVersionIteration(db, executionId, version.version);
+  return { pullRequest, execution, version, targets, delivered };
 }
 
 /** Whether commit `sha` is one of the execution's patch versions (pushed by this service). */

@@ -51,7 +51,7 @@ export async function claimStep(
       outcome: null,
       errorCode: null,
       errorMessage: null,
-    } as never);
+    });
     return { lease: { owner: claim.worker, attempt: row.lease_attempt }, attemptId: Number(id), state: row.state };
   });
 }

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { type ExecutionState, TERMINAL_STATES } from '@remediation/contracts';
+import { type ExecutionState, TERMINAL_STATES, type Tier } from '@remediation/contracts';
 import { ConcurrencyConflictError, NotFoundError, RemediationError } from '@remediation/errors';
 import { type Effect, type ExecutionSnapshot, type MachineEvent, transition } from '@remediation/state-machine';
 import type { Database } from './database.js';
@@ -92,6 +92,8 @@ export async function applyTransition(db: Database, options: ApplyTransitionOpti
       );
       if (inserted.length === 0) throw new AlreadyProcessedError(options.inbox.consumer, options.inbox.messageId);
     }
+    // The version the execution's pull request shows: the state machine's push policy needs it.
+    const pullRequest = row.pullRequestId ? await tx.findOne(PullRequestEntity, { id: row.pullRequestId }, { fields: ['patchVersion'] }) : null;
     const snapshot: ExecutionSnapshot = {
       remediationId: row.remediationId,
       executionId: row.id,
@@ -100,6 +102,7 @@ export async function applyTransition(db: Database, options: ApplyTransitionOpti
       step: row.step ?? null,
       failedStep: row.failedStep ?? null,
       pullRequestId: row.pullRequestId ?? null,
+      pullRequestVersion: pullRequest?.patchVersion ?? null,
     };
     const now = new Date();
     const result = transition(snapshot, options.event, now.toISOString());
@@ -150,7 +153,7 @@ export async function applyTransition(db: Database, options: ApplyTransitionOpti
       worker: options.worker,
       details: { ...eventDetails(options.event), ...(options.details ?? {}) },
       at: now,
-    } as never);
+    });
     await insertEffects(tx, result.effects, `${row.id}:${row.version + 1}`);
     return { from: snapshot.state, to, effects: result.effects, version: row.version + 1 };
   });
@@ -166,7 +169,7 @@ export async function createExecutionInTx(
     id: string;
     remediationId: string;
     kind: 'plan' | 'patch';
-    tier?: string | null;
+    tier?: Tier | null;
     selectedTargets?: string[] | null;
     branchName?: string | null;
     asDraft?: boolean;
@@ -193,7 +196,7 @@ export async function createExecutionInTx(
     state: result.next.state!,
     step: result.next.step,
     version: 1,
-    tier: (row.tier ?? null) as never,
+    tier: row.tier ?? null,
     selectedTargets: row.selectedTargets ?? null,
     branchName: row.branchName ?? null,
     asDraft: row.asDraft ?? false,
@@ -214,7 +217,7 @@ export async function createExecutionInTx(
     idempotencyKey: row.idempotencyKey ?? null,
     decision: null,
     allowEdits: row.allowEdits ?? [],
-  } as never);
+  });
   await tx.insert(HistoryEntity, {
     executionId: row.id,
     event: event.type,
@@ -224,7 +227,7 @@ export async function createExecutionInTx(
     worker,
     details: {},
     at: now,
-  } as never);
+  });
   await insertEffects(tx, result.effects, `${row.id}:1`);
   return result.effects;
 }
@@ -256,11 +259,11 @@ export async function recordHistory(
       worker: entry.worker,
       details: entry.details ?? {},
       at: new Date(),
-    } as never);
+    });
     await also.mutate?.(tx);
     if (also.publish) {
       const { msgId, subject, payload } = also.publish;
-      await tx.insert(OutboxEntity, { msgId, subject, payload, createdAt: new Date(), publishedAt: null } as never);
+      await tx.insert(OutboxEntity, { msgId, subject, payload, createdAt: new Date(), publishedAt: null });
     }
   });
 }
@@ -274,7 +277,7 @@ async function insertEffects(tx: EntityManager, effects: readonly Effect[], msgI
       payload: effect.payload as unknown as Record<string, unknown>,
       createdAt: new Date(),
       publishedAt: null,
-    } as never);
+    });
   }
 }
 

@@ -5,6 +5,7 @@ import type {
   DeadLetter,
   FeedbackBody,
   HistoryResponse,
+  IterationBody,
   ReviewFeedbackBody,
   PullRequestBody,
   RemediationResponse,
@@ -13,18 +14,22 @@ import { NotFoundError } from '@remediation/errors';
 import type { Database } from './database.js';
 import {
   ExecutionEntity,
+  type ExecutionRow,
   ExecutionTargetEntity,
+  type ExecutionTargetRow,
   DeadLetterEntity,
   FeedbackEntity,
+  type FeedbackRow,
   HistoryEntity,
+  IterationEntity,
+  type IterationRow,
   ReviewFeedbackEntity,
   StepAttemptEntity,
   PatchVersionEntity,
   PullRequestEntity,
+  type PullRequestRow,
   RemediationEntity,
 } from './entities.js';
-
-type ExecutionRow = InstanceType<typeof ExecutionEntity['class']> | Record<string, any>;
 
 function iso(d: Date | null | undefined): string | null {
   return d ? new Date(d).toISOString() : null;
@@ -67,7 +72,7 @@ export async function getRemediationView(db: Database, id: string): Promise<Reme
 }
 
 /** Serialises a pull-request row. */
-export function pullRequestBody(pr: Record<string, any>): PullRequestBody {
+export function pullRequestBody(pr: PullRequestRow): PullRequestBody {
   return {
     id: pr.id,
     executionId: pr.executionId,
@@ -90,7 +95,7 @@ export function pullRequestBody(pr: Record<string, any>): PullRequestBody {
 }
 
 /** Serialises a target row (`ExecutionTarget` of the API). */
-export function executionTargetBody(t: Record<string, any>): ExecutionTarget {
+export function executionTargetBody(t: ExecutionTargetRow): ExecutionTarget {
   return {
     name: t.name,
     manifestPath: t.manifestPath,
@@ -106,17 +111,33 @@ export function executionTargetBody(t: Record<string, any>): ExecutionTarget {
   };
 }
 
-/** Serialises a feedback row (`FeedbackBody` of the API). */
-export function feedbackBody(f: Record<string, any>): FeedbackBody {
+/**
+ * Serialises a feedback row with the iteration it started (`FeedbackBody` of the API: the
+ * iteration's number, base version and resulting version).
+ */
+export function feedbackBody(f: FeedbackRow, iteration: IterationRow): FeedbackBody {
   return {
     id: Number(f.id),
-    iteration: f.iteration,
+    iteration: iteration.number,
     source: f.source,
     text: f.text,
     comments: f.comments ?? [],
-    baseVersion: f.baseVersion,
-    patchVersion: f.patchVersion ?? null,
+    baseVersion: iteration.baseVersion,
+    patchVersion: iteration.patchVersion ?? null,
     createdAt: iso(f.createdAt)!,
+  };
+}
+
+/** Serialises an iteration row (`IterationBody` of the API). */
+export function iterationBody(i: IterationRow): IterationBody {
+  return {
+    number: i.number,
+    reason: i.reason,
+    feedbackId: i.feedbackId == null ? null : Number(i.feedbackId),
+    baseVersion: i.baseVersion,
+    patchVersion: i.patchVersion ?? null,
+    detail: i.detail ?? null,
+    createdAt: iso(i.createdAt)!,
   };
 }
 
@@ -129,18 +150,27 @@ export async function getExecutionView(db: Database, id: string): Promise<Execut
   const em = db.em();
   const row = await em.findOne(ExecutionEntity, { id });
   if (!row) throw new NotFoundError('execution', id);
-  const [targets, versions, prs, feedback, reviews] = await Promise.all([
+  const [targets, versions, prs, feedback, iterations, reviews] = await Promise.all([
     em.find(ExecutionTargetEntity, { executionId: id }, { orderBy: { name: 'asc' } }),
     em.find(PatchVersionEntity, { executionId: id }, { orderBy: { version: 'asc' } }),
     em.find(PullRequestEntity, { executionId: id }, { orderBy: { createdAt: 'asc' } }),
-    em.find(FeedbackEntity, { executionId: id }, { orderBy: { iteration: 'asc' } }),
+    em.find(FeedbackEntity, { executionId: id }, { orderBy: { id: 'asc' } }),
+    em.find(IterationEntity, { executionId: id }, { orderBy: { number: 'asc' } }),
     em.find(ReviewFeedbackEntity, { executionId: id }, { orderBy: { id: 'asc' } }),
   ]);
-  const feedbackBodies = feedback.map(feedbackBody);
-  const feedbackById = new Map(feedback.map((f, i) => [Number(f.id), feedbackBodies[i]!]));
+  const iterationBodies = new Map(iterations.map((i) => [i.number, iterationBody(i)]));
+  const iterationByFeedback = new Map(iterations.filter((i) => i.feedbackId != null).map((i) => [Number(i.feedbackId), i]));
+  // Every feedback started an iteration (they are stored together).
+  const feedbackBodies = feedback.filter((f) => iterationByFeedback.has(Number(f.id))).map((f) => feedbackBody(f, iterationByFeedback.get(Number(f.id))!));
+  const feedbackById = new Map(feedbackBodies.map((f) => [f.id, f]));
+  const feedbackOfIteration = (n: number | null | undefined) => {
+    const fid = n == null ? null : iterationBodies.get(n)?.feedbackId;
+    return fid == null ? null : (feedbackById.get(fid) ?? null);
+  };
   return {
     ...summary(row),
     remediationId: row.remediationId,
+    tier: row.tier ?? null,
     upgradeOption: row.tier ?? null,
     branchName: row.branchName ?? null,
     asDraft: row.asDraft,
@@ -155,12 +185,14 @@ export async function getExecutionView(db: Database, id: string): Promise<Execut
       createdAt: iso(v.createdAt)!,
       proof: v.proof ?? [],
       approvable: v.proofPassed,
-      feedback: v.feedbackId != null ? (feedbackById.get(Number(v.feedbackId)) ?? null) : null,
+      feedback: feedbackOfIteration(v.iteration),
+      iteration: v.iteration == null ? null : (iterationBodies.get(v.iteration) ?? null),
       agent: v.agent ?? null,
     })),
     pullRequests: prs.map(pullRequestBody),
     decision: row.decision ?? null,
     feedback: feedbackBodies,
+    iterations: [...iterationBodies.values()],
     reviews: reviews.map((r) => ({
       pullRequestId: r.pullRequestId,
       kind: r.kind as ReviewFeedbackBody['kind'],
@@ -171,7 +203,7 @@ export async function getExecutionView(db: Database, id: string): Promise<Execut
       actionable: r.actionable ?? null,
       reasoning: r.reasoning ?? null,
       triagedBy: r.triagedBy ?? null,
-      iteration: r.feedbackId != null ? (feedbackById.get(Number(r.feedbackId))?.iteration ?? null) : null,
+      iteration: r.feedbackId != null ? (iterationByFeedback.get(Number(r.feedbackId))?.number ?? null) : null,
       createdAt: iso(r.createdAt)!,
     })),
   };
@@ -205,13 +237,13 @@ export async function getHistory(db: Database, executionId: string): Promise<His
       error: a.errorCode ? { code: a.errorCode, message: a.errorMessage ?? '' } : null,
     })),
     entries: rows.map((h) => ({
-    at: iso(h.at)!,
-    event: h.event,
-    from: h.fromState ?? null,
-    to: h.toState ?? null,
-    step: h.step ?? null,
-    worker: h.worker ?? null,
-    details: h.details ?? {},
+      at: iso(h.at)!,
+      event: h.event,
+      from: h.fromState ?? null,
+      to: h.toState ?? null,
+      step: h.step ?? null,
+      worker: h.worker ?? null,
+      details: h.details ?? {},
     })),
   };
 }

@@ -86,10 +86,10 @@ describe('patch executions', () => {
   it('opens a pull request: push then open, and can retry after pr_failed', () => {
     const generated = run(patch, happy).s;
     const { s, effects } = run(generated, [
-      { type: 'pull_request.requested', pullRequestId: 'pr1' },
+      { type: 'pull_request.requested', pullRequestId: 'pr1', patchVersion: 1 },
       { type: 'branch.pushed', pullRequestId: 'pr1' },
       { type: 'pull_request.failed', pullRequestId: 'pr1', error: { code: 'X', message: 'y' } },
-      { type: 'pull_request.requested', pullRequestId: 'pr2' },
+      { type: 'pull_request.requested', pullRequestId: 'pr2', patchVersion: 1 },
       { type: 'branch.pushed', pullRequestId: 'pr2' },
       { type: 'pull_request.opened', pullRequestId: 'pr2', number: 7, url: 'http://x/pull/7' },
     ]);
@@ -102,12 +102,14 @@ describe('patch executions', () => {
       ['remediation.cmd.v1.pull_request.open.rem_a.patch.2', 'pr2'],
     ]);
     expect(effects.at(-1)!.payload).toMatchObject({ to: 'pr_opened', pullRequest: { number: 7 } });
-    expect(can(s, { type: 'pull_request.requested', pullRequestId: 'pr3' })).toBe(false);
+    // The push is an instruction: the approved version, and a conflicting base fails the step.
+    expect(effects.find((e) => e.type === 'command')!.payload).toMatchObject({ kind: 'branch.push', push: { patchVersion: 1, onConflict: 'fail' } });
+    expect(can(s, { type: 'pull_request.requested', pullRequestId: 'pr3', patchVersion: 1 })).toBe(false);
   });
 
   it('cannot request a PR before the patch exists', () => {
     const running = transition(patch, { type: 'patch.requested' }, AT).next;
-    expect(can(running, { type: 'pull_request.requested', pullRequestId: 'p' })).toBe(false);
+    expect(can(running, { type: 'pull_request.requested', pullRequestId: 'p', patchVersion: 1 })).toBe(false);
   });
 });
 
@@ -136,7 +138,7 @@ describe('retry, cancel and abandon', () => {
       { type: 'patch.committed', patchVersion: { version: 1, ref: 'r', sha: sha2 } },
     ]).s;
     const failed = run(generated, [
-      { type: 'pull_request.requested', pullRequestId: 'pr1' },
+      { type: 'pull_request.requested', pullRequestId: 'pr1', patchVersion: 1 },
       { type: 'branch.pushed', pullRequestId: 'pr1' },
       { type: 'pull_request.failed', pullRequestId: 'pr1', error: { code: 'X', message: 'y' } },
     ]).s;
@@ -144,6 +146,23 @@ describe('retry, cancel and abandon', () => {
     const r = transition({ ...failed, pullRequestId: 'pr1' }, { type: 'retry.requested' }, AT);
     expect(r.next).toMatchObject({ state: 'pr_opening', step: 'opening' });
     expect(r.effects[0]).toMatchObject({ subject: 'remediation.cmd.v1.pull_request.open.rem_a.patch.2', payload: { pullRequestId: 'pr1' } });
+  });
+
+  it('retry of a failed push pushes the version the pull request was requested with', () => {
+    const failed = run(patch, [
+      { type: 'patch.requested' },
+      { type: 'workspace.ready', baseCommit: sha2 },
+      { type: 'patch.applied', changedTargets: 1 },
+      { type: 'patch.committed', patchVersion: { version: 1, ref: 'r', sha: sha2 } },
+      { type: 'pull_request.requested', pullRequestId: 'pr1', patchVersion: 1 },
+      { type: 'pull_request.failed', pullRequestId: 'pr1', error: { code: 'BRANCH_NOT_OURS', message: 'y' } },
+    ]).s;
+    expect(failed).toMatchObject({ state: 'pr_failed', failedStep: 'pushing' });
+    const r = transition({ ...failed, pullRequestId: 'pr1', pullRequestVersion: 1 }, { type: 'retry.requested' }, AT);
+    expect(r.next).toMatchObject({ state: 'pr_opening', step: 'pushing' });
+    expect(r.effects[0]).toMatchObject({ subject: 'remediation.cmd.v1.branch.push.rem_a.patch.2', payload: { pullRequestId: 'pr1', push: { patchVersion: 1, onConflict: 'fail' } } });
+    // Without the pull request's version there is nothing explicit to push: refused.
+    expect(can({ ...failed, pullRequestId: 'pr1' }, { type: 'retry.requested' })).toBe(false);
   });
 
   it('retry of a plan restarts planning; retry is refused unless failed', () => {
@@ -202,11 +221,11 @@ describe('keeping an open pull request up to date', () => {
     { type: 'workspace.ready', baseCommit: sha },
     { type: 'patch.applied', changedTargets: 1 },
     { type: 'patch.committed', patchVersion: { version: 1, ref: 'r', sha } },
-    { type: 'pull_request.requested', pullRequestId: 'pr1' },
+    { type: 'pull_request.requested', pullRequestId: 'pr1', patchVersion: 1 },
     { type: 'branch.pushed', pullRequestId: 'pr1' },
     { type: 'pull_request.opened', pullRequestId: 'pr1', number: 7, url: 'u' },
   ]).s;
-  const at = { ...opened, pullRequestId: 'pr1' };
+  const at = { ...opened, pullRequestId: 'pr1', pullRequestVersion: 1 };
   const commands = (effects: readonly { type: string; subject: string }[]) => effects.filter((e) => e.type === 'command').map((e) => e.subject.split('.').slice(3, 5).join('.'));
 
   it('actionable feedback: changes_requested → edit, commit, push, update → pr_opened', () => {
@@ -220,6 +239,8 @@ describe('keeping an open pull request up to date', () => {
     expect(s).toMatchObject({ state: 'pr_opened', step: null });
     expect(commands(effects)).toEqual(['patch.apply', 'patch.commit', 'branch.push', 'pull_request.update']);
     expect(effects.filter((e) => e.type === 'command').slice(2).every((e) => e.payload.pullRequestId === 'pr1')).toBe(true);
+    // The review's version is pushed; a conflicting base fails the update (the PR keeps its version).
+    expect(effects.find((e) => e.subject.includes('branch.push'))!.payload).toMatchObject({ push: { patchVersion: 2, onConflict: 'fail' } });
     expect(effects.filter((e) => e.type === 'event').map((e) => e.payload.to)).toEqual(['changes_requested', 'pr_opened']);
   });
 
@@ -238,6 +259,11 @@ describe('keeping an open pull request up to date', () => {
     ]);
     expect(conflicted.s.state).toBe('pr_opened');
     expect(commands(conflicted.effects)).toEqual(['branch.push', 'workspace.prepare', 'patch.apply', 'patch.commit', 'branch.push', 'pull_request.update']);
+    // pr_updating pushes the PR's version, then the re-applied one; a conflict there re-applies.
+    const pushes = conflicted.effects.filter((e) => e.subject.includes('branch.push')).map((e) => (e.payload as { push?: unknown }).push);
+    expect(pushes).toEqual([{ patchVersion: 1, onConflict: 'reapply' }, { patchVersion: 2, onConflict: 'reapply' }]);
+    // Without the PR's version the machine cannot say what to push: the rebase is refused.
+    expect(can({ ...at, pullRequestVersion: null }, { type: 'rebase.requested', reason: 'main moved' })).toBe(false);
   });
 
   it('a failed update leaves the PR open with a comment saying why (rebase_failed for a rebase)', () => {

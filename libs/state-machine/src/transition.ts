@@ -5,6 +5,7 @@ import {
   type ExecutionKind,
   type ExecutionState,
   type PatchVersionRef,
+  type PushInstruction,
   type Step,
   FAILED_STATES,
   MAINTENANCE_STATES,
@@ -30,8 +31,10 @@ export interface ExecutionSnapshot {
   readonly step: Step | null;
   /** The step at which the execution failed (set on entering a failed state), for retry. */
   readonly failedStep?: Step | null;
-  /** The pull request being opened (for a retry of `pr_failed`). */
+  /** The pull request being opened (for a retry of `pr_failed`), or the open one being maintained. */
   readonly pullRequestId?: string | null;
+  /** The patch version that pull request shows (its record's `patchVersion`), when there is one. */
+  readonly pullRequestVersion?: number | null;
 }
 
 /** Events that drive executions. Names are `<subject>.<past participle>`. */
@@ -45,7 +48,8 @@ export type MachineEvent =
   | { type: 'patch.applied'; changedTargets: number; reason?: { code: string; message: string } }
   | { type: 'patch.committed'; patchVersion: PatchVersionRef }
   | { type: 'patch.failed'; error: { code: string; message: string } }
-  | { type: 'pull_request.requested'; pullRequestId: string }
+  /** `patchVersion`: the approved version the new pull request is opened with. */
+  | { type: 'pull_request.requested'; pullRequestId: string; patchVersion: number }
   | { type: 'branch.pushed'; pullRequestId: string }
   | { type: 'pull_request.opened'; pullRequestId: string; number: number; url: string }
   | { type: 'pull_request.failed'; pullRequestId: string; error: { code: string; message: string } }
@@ -72,7 +76,18 @@ export interface TransitionResult {
 interface Target {
   state: ExecutionState;
   step: Step | null;
-  command?: { kind: CommandKind; pullRequestId?: string };
+  command?: { kind: CommandKind; pullRequestId?: string; push?: PushInstruction };
+}
+
+/**
+ * The push policy (who decides what `branch.push` delivers): opening a pull request pushes the
+ * approved version and fails on a conflicting base; a review iteration pushes the version it made
+ * and fails on a conflicting base (the pull request stays on its version and says why); an open
+ * pull request whose base moved (`pr_updating`) pushes its version rebased, and re-applies the patch
+ * on the new head when the rebase conflicts, then pushes the re-applied version the same way.
+ */
+function pushCommand(state: ExecutionState, patchVersion: number): NonNullable<Target['command']> {
+  return { kind: 'branch.push', push: { patchVersion, onConflict: state === 'pr_updating' ? 'reapply' : 'fail' } };
 }
 
 /** The table of allowed moves: `(kind, state, step, event)` → target. Null = not allowed. */
@@ -106,7 +121,10 @@ function decide(s: ExecutionSnapshot, e: MachineEvent): Target | null {
     if (s.state === 'pr_failed' && step && (step === 'pushing' || step === 'opening')) {
       const pullRequestId = e.pullRequestId ?? s.pullRequestId ?? undefined;
       if (!pullRequestId) return null;
-      return { state: 'pr_opening', step, command: { kind: commandForStep(step), pullRequestId } };
+      if (step === 'opening') return { state: 'pr_opening', step, command: { kind: 'pull_request.open', pullRequestId } };
+      // Pushing again: the version the pull request record was requested with.
+      if (s.pullRequestVersion == null) return null;
+      return { state: 'pr_opening', step, command: { ...pushCommand('pr_opening', s.pullRequestVersion), pullRequestId } };
     }
     return null;
   }
@@ -136,7 +154,7 @@ function decide(s: ExecutionSnapshot, e: MachineEvent): Target | null {
     case 'patch.committed':
       if (!iterating || s.step !== 'committing') return null;
       if (s.state === 'patch_running') return { state: 'patch_generated', step: null };
-      return withPullRequest(s, { state: s.state!, step: 'pushing', command: { kind: 'branch.push' } });
+      return withPullRequest(s, { state: s.state!, step: 'pushing', command: pushCommand(s.state!, e.patchVersion.version) });
     case 'patch.failed':
       if (s.state === 'patch_running') return { state: 'patch_failed', step: null };
       return MAINTENANCE_STATES.has(s.state!) ? maintenanceFailed(s) : null;
@@ -149,14 +167,15 @@ function decide(s: ExecutionSnapshot, e: MachineEvent): Target | null {
       return null;
     case 'rebase.requested':
       // The base branch moved: git-gateway rebases the PR's version onto the new head and pushes.
-      return s.state === 'pr_opened' ? withPullRequest(s, { state: 'pr_updating', step: 'pushing', command: { kind: 'branch.push' } }) : null;
+      if (s.state !== 'pr_opened' || s.pullRequestVersion == null) return null;
+      return withPullRequest(s, { state: 'pr_updating', step: 'pushing', command: pushCommand('pr_updating', s.pullRequestVersion) });
     case 'rebase.conflicted':
       // The rebase conflicted: re-apply the patch on the new head (fresh workspace, bumps re-run,
       // agent changes re-done) as a new patch version.
       return s.state === 'pr_updating' && s.step === 'pushing' ? { state: 'pr_updating', step: 'workspace', command: { kind: 'workspace.prepare' } } : null;
     case 'pull_request.requested':
       return s.state === 'patch_generated' || s.state === 'pr_failed'
-        ? { state: 'pr_opening', step: 'pushing', command: { kind: 'branch.push', pullRequestId: e.pullRequestId } }
+        ? { state: 'pr_opening', step: 'pushing', command: { ...pushCommand('pr_opening', e.patchVersion), pullRequestId: e.pullRequestId } }
         : null;
     case 'branch.pushed':
       if (s.state === 'pr_opening' && s.step === 'pushing') {
@@ -235,6 +254,7 @@ export function transition(snapshot: ExecutionSnapshot, event: MachineEvent, at:
       executionId: snapshot.executionId,
       issuedAt: at,
       ...(target.command.pullRequestId ? { pullRequestId: target.command.pullRequestId } : {}),
+      ...(target.command.push ? { push: target.command.push } : {}),
       ...(target.command.kind === 'pull_request.comment'
         ? { note: { ...failureOf(event), rebaseFailed: snapshot.state === 'pr_updating' } }
         : {}),

@@ -1,13 +1,15 @@
-import { CreateExecutionRequest, CreateRemediationRequest, executionId, newRemediationId, providerRepository } from '@remediation/contracts';
-import type { ExecutionResponse, PlannerOutput, RemediationResponse } from '@remediation/contracts';
-import { InvalidInputError, NotFoundError, RemediationError } from '@remediation/errors';
+import { type CreateExecutionRequest, type CreateRemediationRequest, newRemediationId, providerRepository } from '@remediation/contracts';
+import type { ExecutionResponse, RemediationResponse } from '@remediation/contracts';
+import { InvalidInputError, RemediationError } from '@remediation/errors';
 import {
-  ExecutionEntity,
-  ExecutionTargetEntity,
-  RemediationEntity,
-  createExecutionInTx,
+  type NewExecutionTarget,
+  createPatchExecution,
+  createRemediation as storeRemediation,
+  findExecutionByIdempotencyKey,
+  findRemediationByIdempotencyKey,
   getExecutionView,
   getRemediationView,
+  loadLatestPlanExecution,
 } from '@remediation/persistence';
 import { parseCycloneDx } from '@remediation/sbom';
 import type { ApiContext } from '../server.js';
@@ -24,8 +26,8 @@ export async function createRemediation(
   idempotencyKey: string | undefined,
 ): Promise<{ created: boolean; remediation: RemediationResponse }> {
   if (idempotencyKey) {
-    const existing = await ctx.db.em().findOne(RemediationEntity, { idempotencyKey });
-    if (existing) return { created: false, remediation: await getRemediationView(ctx.db, existing.id) };
+    const existing = await findRemediationByIdempotencyKey(ctx.db, idempotencyKey);
+    if (existing) return { created: false, remediation: await getRemediationView(ctx.db, existing) };
   }
   validateCodebase(body.codebase.repository);
   if (!providerRepository(body.codebase)) {
@@ -37,21 +39,11 @@ export async function createRemediation(
   parseCycloneDx(body.scan); // throws SCAN_* errors naming the bad field
   const id = newRemediationId();
   try {
-    await ctx.db.em().transactional(async (tx) => {
-      await tx.insert(RemediationEntity, {
-        id,
-        codebase: body.codebase,
-        scan: body.scan,
-        idempotencyKey: idempotencyKey ?? null,
-        executionSeq: 1,
-        createdAt: new Date(),
-      } as never);
-      await createExecutionInTx(tx, { id: executionId(id, 'plan', 1), remediationId: id, kind: 'plan' }, ctx.worker);
-    });
+    await storeRemediation(ctx.db, { id, codebase: body.codebase, scan: body.scan, idempotencyKey: idempotencyKey ?? null, worker: ctx.worker });
   } catch (err) {
     if (idempotencyKey && (err as { code?: string }).code === '23505') {
-      const existing = await ctx.db.em().findOne(RemediationEntity, { idempotencyKey });
-      if (existing) return { created: false, remediation: await getRemediationView(ctx.db, existing.id) };
+      const existing = await findRemediationByIdempotencyKey(ctx.db, idempotencyKey);
+      if (existing) return { created: false, remediation: await getRemediationView(ctx.db, existing) };
     }
     throw err;
   }
@@ -83,89 +75,78 @@ export async function createExecution(
 ): Promise<{ created: boolean; execution: ExecutionResponse }> {
   const key = idempotencyKey ? `${remediationId}:${idempotencyKey}` : null;
   if (key) {
-    const existing = await ctx.db.em().findOne(ExecutionEntity, { idempotencyKey: key });
-    if (existing) return { created: false, execution: await getExecutionView(ctx.db, existing.id) };
+    const existing = await findExecutionByIdempotencyKey(ctx.db, key);
+    if (existing) return { created: false, execution: await getExecutionView(ctx.db, existing) };
   }
   let id: string;
   try {
-    id = await insertExecution(ctx, remediationId, body, key);
+    id = await createPatchExecution(
+      ctx.db,
+      {
+        remediationId,
+        tier: body.tier,
+        selectedTargets: body.targets ?? null,
+        branchName: body.branchName ?? null,
+        asDraft: body.asDraft,
+        idempotencyKey: key,
+        allowEdits: body.allowEdits ?? [],
+        targets: await chooseTargets(ctx, remediationId, body),
+      },
+      ctx.worker,
+    );
   } catch (err) {
     if (key && (err as { code?: string }).code === '23505') {
-      const existing = await ctx.db.em().findOne(ExecutionEntity, { idempotencyKey: key });
-      if (existing) return { created: false, execution: await getExecutionView(ctx.db, existing.id) };
+      const existing = await findExecutionByIdempotencyKey(ctx.db, key);
+      if (existing) return { created: false, execution: await getExecutionView(ctx.db, existing) };
     }
     throw err;
   }
   return { created: true, execution: await getExecutionView(ctx.db, id) };
 }
 
-async function insertExecution(ctx: ApiContext, remediationId: string, body: CreateExecutionRequest, key: string | null): Promise<string> {
-  return ctx.db.em().transactional(async (tx) => {
-    const rows = await tx.execute<Array<{ execution_seq: number; codebase: { baseBranch?: string } }>>(
-      'update remediations set execution_seq = execution_seq + 1 where id = ? returning execution_seq, codebase',
-      [remediationId],
-    );
-    const rem = rows[0];
-    if (!rem) throw new NotFoundError('remediation', remediationId);
-    const plans = await tx.find(ExecutionEntity, { remediationId, kind: 'plan' }, { orderBy: { startedAt: 'desc' }, limit: 1 });
-    const planRow = plans[0];
-    if (!planRow || planRow.state !== 'plan_generated' || !planRow.plan) {
-      throw new RemediationError('PLAN_NOT_READY', `the plan of ${remediationId} is ${planRow?.state ?? 'missing'}, not plan_generated`, {
-        details: { state: planRow?.state },
+/**
+ * The targets of a new patch execution, from the remediation's generated plan: the chosen ones
+ * (all by default), each `pending` with its fixed version in the tier, or `skipped` with the reason
+ * when the tier has none.
+ * @throws NotFoundError; RemediationError `PLAN_NOT_READY`, `UNKNOWN_TARGET`, `NO_TARGETS`
+ */
+async function chooseTargets(ctx: ApiContext, remediationId: string, body: CreateExecutionRequest): Promise<NewExecutionTarget[]> {
+  const planRow = await loadLatestPlanExecution(ctx.db, remediationId);
+  const plan = planRow.plan;
+  if (planRow.state !== 'plan_generated' || !plan) {
+    throw new RemediationError('PLAN_NOT_READY', `the plan of ${remediationId} is ${planRow.state}, not plan_generated`, {
+      details: { state: planRow.state },
+    });
+  }
+  const tier = body.tier;
+  const known = new Set(plan.targets.map((t) => t.name));
+  if (body.targets) {
+    const unknown = body.targets.filter((t) => !known.has(t));
+    if (unknown.length) {
+      throw new RemediationError('UNKNOWN_TARGET', `not targets of this plan: ${unknown.join(', ')}`, {
+        details: { unknown, targets: [...known] },
       });
     }
-    const plan: PlannerOutput = planRow.plan;
-    const tier = body.upgradeOption;
-    const known = new Set(plan.targets.map((t) => t.name));
-    if (body.targets) {
-      const unknown = body.targets.filter((t) => !known.has(t));
-      if (unknown.length) {
-        throw new RemediationError('UNKNOWN_TARGET', `not targets of this plan: ${unknown.join(', ')}`, {
-          details: { unknown, targets: [...known] },
-        });
-      }
-    }
-    const chosen = plan.targets.filter((t) => !body.targets || body.targets.includes(t.name));
-    const withFix = chosen.filter((t) => t.tiers[tier] !== null);
-    if (withFix.length === 0) {
-      throw new RemediationError('NO_TARGETS', `no selected target has a fixed version in the ${tier} tier`, {
-        details: { tier, selected: chosen.map((t) => t.name) },
-      });
-    }
-    const id = executionId(remediationId, 'patch', rem.execution_seq);
-    await createExecutionInTx(
-      tx,
-      {
-        id,
-        remediationId,
-        kind: 'patch',
-        tier,
-        selectedTargets: body.targets ?? null,
-        branchName: body.branchName ?? null,
-        asDraft: body.asDraft,
-        baseBranch: rem.codebase.baseBranch ?? null,
-        idempotencyKey: key,
-        allowEdits: body.allowEdits ?? [],
-      },
-      ctx.worker,
-    );
-    for (const t of chosen) {
-      const option = t.tiers[tier];
-      await tx.insert(ExecutionTargetEntity, {
-        executionId: id,
-        name: t.name,
-        manifestPath: t.manifestPath,
-        fromVersion: t.currentVersion,
-        toVersion: option?.version ?? t.currentVersion,
-        declaredFrom: null,
-        declaredTo: null,
-        status: option ? 'pending' : 'skipped',
-        reason: option ? null : (t.noFixReason ?? `no fixed version in the ${tier} tier`),
-        advisories: t.advisories.map((a) => a.id),
-        // A major jump or known breaking changes: code may need changes only the agent can make.
-        needsAgent: option?.jump === 'major' || option?.breakingChangeRisk === 'high',
-      } as never);
-    }
-    return id;
+  }
+  const chosen = plan.targets.filter((t) => !body.targets || body.targets.includes(t.name));
+  const withFix = chosen.filter((t) => t.tiers[tier] !== null);
+  if (withFix.length === 0) {
+    throw new RemediationError('NO_TARGETS', `no selected target has a fixed version in the ${tier} tier`, {
+      details: { tier, selected: chosen.map((t) => t.name) },
+    });
+  }
+  return chosen.map((t) => {
+    const option = t.tiers[tier];
+    return {
+      name: t.name,
+      manifestPath: t.manifestPath,
+      fromVersion: t.currentVersion,
+      toVersion: option?.version ?? t.currentVersion,
+      status: option ? 'pending' : 'skipped',
+      reason: option ? null : (t.noFixReason ?? `no fixed version in the ${tier} tier`),
+      advisories: t.advisories.map((a) => a.id),
+      // A major jump or known breaking changes: code may need changes only the agent can make.
+      needsAgent: option?.jump === 'major' || option?.breakingChangeRisk === 'high',
+    };
   });
 }

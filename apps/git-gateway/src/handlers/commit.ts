@@ -1,6 +1,6 @@
 import type { CommandHandler } from '@remediation/messaging';
 import { patchRef } from '@remediation/contracts';
-import { AgentConversationEntity, ExecutionTargetEntity, FeedbackEntity, PatchVersionEntity } from '@remediation/persistence';
+import { currentIteration, listConversations, listExecutionTargets, nextPatchVersionNumber, recordPatchVersion } from '@remediation/persistence';
 import { checkpointRef, deleteCheckpoint } from '../adapters/workspace/index.js';
 import { commitChanges } from '../adapters/commit.js';
 import { snapshotIndexPath } from '../adapters/snapshot.js';
@@ -18,19 +18,15 @@ export function patchCommitHandler(deps: GatewayDeps): CommandHandler {
     kind: 'patch.commit',
     async handle(ctx) {
       const { executionId } = ctx.payload;
-      const em = deps.db.em();
-      const targets = await em.find(ExecutionTargetEntity, { executionId }, { orderBy: { name: 'asc' } });
-      const versions = await em.find(PatchVersionEntity, { executionId }, { orderBy: { version: 'desc' }, limit: 1 });
-      const version = (versions[0]?.version ?? 0) + 1;
+      const [targets, version] = await Promise.all([listExecutionTargets(deps.db, executionId), nextPatchVersionNumber(deps.db, executionId)]);
       // The workspace as this node has it: resumed, or rebuilt from its checkpoint (another node).
       const ready = await ensureWorkspace(deps, executionId);
       const scan = await deps.driver.changes(ready.ws);
       const shipped = targets.filter((t) => t.status === 'success');
       // Allowed: the shipped targets' manifests and the code files the agent wrote (its tools
       // are jailed and refuse tests/CI/config unless the execution allows them).
-      const conversations = await em.find(AgentConversationEntity, { executionId });
-      const feedback = await em.findOne(FeedbackEntity, { executionId, patchVersion: null }, { orderBy: { iteration: 'desc' } });
-      const iteration = feedback?.iteration ?? 1;
+      const [conversations, current] = await Promise.all([listConversations(deps.db, executionId), currentIteration(deps.db, executionId)]);
+      const iteration = current?.number ?? 1;
       const agentPaths = conversations.flatMap((c) => c.changedPaths);
       assertNoExtraneousChanges(scan.changes, scan.forbidden, new Set([...shipped.map((t) => t.manifestPath), ...agentPaths]));
       // Proof of remediation of this version: every shipped target must pass (patcher computed it
@@ -58,22 +54,20 @@ export function patchCommitHandler(deps: GatewayDeps): CommandHandler {
         executionId,
         event: { type: 'patch.committed', patchVersion: { version, ref, sha: commit.sha } },
         details: { changedPaths: commit.changedPaths, workspace: ready.restoredFrom, iteration, proofPassed: proof.every((p) => p.remediated) },
-        mutate: async (tx) => {
-          await tx.insert(PatchVersionEntity, {
+        // The version of the current iteration (which records it as its result).
+        mutate: (tx) =>
+          recordPatchVersion(tx, {
             executionId,
             version,
             ref,
             sha: commit.sha,
             baseCommit: ready.baseCommit,
             changedPaths: commit.changedPaths,
-            createdAt: new Date(),
             proof,
             proofPassed: proof.length > 0 && proof.every((p) => p.remediated),
-            feedbackId: feedback?.id ?? null,
+            iteration: current?.number ?? null,
             agent,
-          } as never);
-          if (feedback) await tx.nativeUpdate(FeedbackEntity, { id: feedback.id }, { patchVersion: version });
-        },
+          }),
       });
       // The patch version supersedes the work-in-progress checkpoint.
       await deleteCheckpoint({ mirrorPath: ready.mirrorPath, ref: checkpointRef(executionId) }).catch(() => undefined);

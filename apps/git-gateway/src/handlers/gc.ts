@@ -1,6 +1,6 @@
 import { MAINTENANCE_STATES, TERMINAL_STATES } from '@remediation/contracts';
 import { describeError } from '@remediation/errors';
-import { type Database, ExecutionEntity } from '@remediation/persistence';
+import { type Database, findExecution } from '@remediation/persistence';
 import type { Logger } from 'pino';
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
@@ -32,7 +32,7 @@ export function startGc(o: {
 }): { stop(): Promise<void> } {
   let running: Promise<void> = Promise.resolve();
   const endedAt = async (executionId: string): Promise<Date | null> => {
-    const row = await o.db.em().findOne(ExecutionEntity, { id: executionId });
+    const row = await findExecution(o.db, executionId);
     if (!row) return new Date(0); // unknown execution (database reset): nothing will resume it
     return TERMINAL_STATES.has(row.state) ? (row.completedAt ?? row.updatedAt) : null;
   };
@@ -49,7 +49,7 @@ export function startGc(o: {
       for (const ref of refs) {
         const [, , remediationId, run] = ref.split('/');
         const executionId = `${remediationId}.${run}`;
-        const row = await o.db.em().findOne(ExecutionEntity, { id: executionId });
+        const row = await findExecution(o.db, executionId);
         const needed = row && CHECKPOINTED_STATES.has(row.state) && !released.has(executionId);
         if (needed) continue;
         await deleteCheckpoint({ mirrorPath: join(root, m), ref });

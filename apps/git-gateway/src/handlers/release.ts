@@ -1,6 +1,6 @@
 import type { CommandHandler } from '@remediation/messaging';
 import { join } from 'node:path';
-import { RemediationEntity, loadExecution, recordHistory } from '@remediation/persistence';
+import { loadCodebase, loadExecution, recordHistory } from '@remediation/persistence';
 import { normalizeRepository } from '../adapters/mirror.js';
 import { checkpointRef, deleteCheckpoint, removeWorkspace as removeLocalWorkspace } from '../adapters/workspace/index.js';
 import type { GatewayDeps } from './workspace.js';
@@ -25,8 +25,8 @@ export function workspaceReleaseHandler(deps: GatewayDeps): CommandHandler {
       const { executionId } = ctx.payload;
       await removeWorkspace(deps, executionId);
       const exec = await loadExecution(deps.db, executionId);
-      const rem = await deps.db.em().findOneOrFail(RemediationEntity, { id: exec.remediationId });
-      const { repoKey } = await normalizeRepository(rem.codebase.repository).catch(() => ({ repoKey: null }));
+      const { repository } = await loadCodebase(deps.db, exec.remediationId);
+      const { repoKey } = await normalizeRepository(repository).catch(() => ({ repoKey: null }));
       if (repoKey) {
         await deleteCheckpoint({ mirrorPath: join(deps.dataRoot, 'mirrors', `${repoKey}.git`), ref: checkpointRef(executionId) }).catch(() => undefined);
       }

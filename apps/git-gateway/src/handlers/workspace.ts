@@ -1,5 +1,5 @@
 import type { CommandContext, CommandHandler } from '@remediation/messaging';
-import { type Database, RemediationEntity, loadExecution } from '@remediation/persistence';
+import { type Database, loadCodebase, loadExecution } from '@remediation/persistence';
 import { ensureMirror, resolveBranch } from '../adapters/mirror.js';
 import type { MirrorSource } from '../adapters/mirror-source.js';
 import type { WorkspaceDriver } from '../adapters/workspace/index.js';
@@ -57,11 +57,11 @@ export function workspacePrepareHandler(deps: GatewayDeps): CommandHandler {
     async handle(ctx) {
       const { executionId, remediationId } = ctx.payload;
       const exec = await loadExecution(deps.db, executionId);
-      const rem = await deps.db.em().findOneOrFail(RemediationEntity, { id: remediationId });
-      const credentials = await remoteCredentials(deps, rem.codebase.repository);
+      const { repository } = await loadCodebase(deps.db, remediationId);
+      const credentials = await remoteCredentials(deps, repository);
       const mirror = await ensureMirror({
         dataRoot: deps.dataRoot,
-        repository: rem.codebase.repository,
+        repository,
         ...(credentials ? { credentials } : {}),
         signal: ctx.signal,
         ...(deps.mirrorSource ? { source: deps.mirrorSource } : {}),

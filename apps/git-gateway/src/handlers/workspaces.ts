@@ -2,7 +2,7 @@ import { join, resolve } from 'node:path';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { ACTIVE_STATES, WORKSPACE_RPC_SUBJECTS, type WorkspaceReply, WorkspaceRequest } from '@remediation/contracts';
 import { InvalidInputError, describeError, isRemediationError } from '@remediation/errors';
-import { type Database, PatchVersionEntity, RemediationEntity, loadExecution } from '@remediation/persistence';
+import { type Database, latestPatchVersionOn, loadCodebase, loadExecution } from '@remediation/persistence';
 import type { Logger } from 'pino';
 import { readCommitAt } from '../adapters/commit.js';
 import { normalizeRepository } from '../adapters/mirror.js';
@@ -40,8 +40,8 @@ export async function ensureWorkspace(
   if (!exec.baseCommit || !exec.baseBranch) {
     throw new InvalidInputError('WORKSPACE_NOT_PREPARED', `execution ${executionId} has no workspace yet (no base commit)`);
   }
-  const rem = await deps.db.em().findOneOrFail(RemediationEntity, { id: exec.remediationId });
-  const { repoKey } = await normalizeRepository(rem.codebase.repository);
+  const { repository } = await loadCodebase(deps.db, exec.remediationId);
+  const { repoKey } = await normalizeRepository(repository);
   const mirrorPath = join(resolve(deps.dataRoot), 'mirrors', `${repoKey}.git`);
   const lowerDir = await ensureBaseSnapshot({ dataRoot: deps.dataRoot, repoKey, mirrorPath, commit: exec.baseCommit });
   await touchSnapshot(lowerDir);
@@ -49,7 +49,7 @@ export async function ensureWorkspace(
   // latest patch version made on the same base commit: both are commits on the base.
   let ref = checkpointRef(executionId);
   if ((await readCommitAt(mirrorPath, ref)) === null) {
-    const latest = await deps.db.em().findOne(PatchVersionEntity, { executionId, baseCommit: exec.baseCommit }, { orderBy: { version: 'desc' } });
+    const latest = await latestPatchVersionOn(deps.db, executionId, exec.baseCommit);
     if (latest) ref = latest.ref;
   }
   const restored = await restoreWorkspace({

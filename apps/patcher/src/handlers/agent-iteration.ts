@@ -2,34 +2,26 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MessageParam } from '@anthropic-ai/sdk/resources/messages';
 import { type AgentUsage, type FixTarget, type OutcomeReport, emptyUsage, fixTargets, manifestDiff } from '@remediation/agent';
-import type { AgentRunSummary, PlannerOutput, Tier } from '@remediation/contracts';
-import { AgentConversationEntity, type Database } from '@remediation/persistence';
+import type { AgentRunSummary, PlannerOutput, TargetOutcome, Tier } from '@remediation/contracts';
+import {
+  type Database,
+  type StoredConversation,
+  finishConversation,
+  listConversations,
+  markConversationResumed,
+  saveConversation,
+  startConversation as storeConversation,
+} from '@remediation/persistence';
 import type { AgentSettings } from '@remediation/agent';
-import { advisoryRangesOf, type EditTarget, type TargetOutcome } from './manifest-edits.js';
-
-/** A stored conversation row as the iteration reads it. */
-type StoredConversation = { conversation: unknown[]; usage: Record<string, number>; turns: number; resumes: number; changedPaths: string[]; result: AgentRunSummary | null };
-
-/** Reads the stored conversation of an iteration, or null when the agent has not started it. */
-export async function loadConversation(db: Database, executionId: string, iteration: number): Promise<(StoredConversation & { deterministic: TargetOutcome[] }) | null> {
-  const row = await db.em().findOne(AgentConversationEntity, { executionId, iteration });
-  return row ? ({ ...row, deterministic: row.deterministic as unknown as TargetOutcome[] } as never) : null;
-}
+import { advisoryRangesOf, type EditTarget } from './manifest-edits.js';
 
 /**
  * Starts the stored conversation of an iteration: an empty conversation and the deterministic
  * outcomes made before the agent (so a resume does not redo them over the agent's edits).
- * Does nothing when the row exists.
+ * Does nothing when it exists.
  */
 export async function startConversation(db: Database, executionId: string, iteration: number, deterministic: TargetOutcome[]): Promise<void> {
-  await db
-    .em()
-    .getConnection()
-    .execute(
-      `insert into agent_conversations (execution_id, iteration, conversation, usage, turns, changed_paths, deterministic, updated_at)
-       values (?, ?, '[]'::jsonb, ?::jsonb, 0, '[]'::jsonb, ?::jsonb, now()) on conflict do nothing`,
-      [executionId, iteration, JSON.stringify(emptyUsage()), JSON.stringify(deterministic)],
-    );
+  await storeConversation(db, { executionId, iteration, deterministic, usage: { ...emptyUsage() } });
 }
 
 /** What the agent is told about one target, from the plan and the manifest edit already made. */
@@ -94,19 +86,10 @@ export async function runAgentIteration(input: {
   const { db, agent, executionId, iteration } = input;
   const resumed = input.stored.conversation.length > 0;
   const knownPaths = new Set(input.stored.changedPaths);
-  if (resumed) {
-    await db.em().getConnection().execute('update agent_conversations set resumes = resumes + 1 where execution_id = ? and iteration = ?', [executionId, iteration]);
-  }
+  if (resumed) await markConversationResumed(db, executionId, iteration);
   const save = async (cp: { conversation: MessageParam[]; usage: AgentUsage; turns: number; changedPaths: string[] }) => {
     for (const p of cp.changedPaths) knownPaths.add(p);
-    await db
-      .em()
-      .getConnection()
-      .execute(
-        `update agent_conversations set conversation = ?::jsonb, usage = ?::jsonb, turns = ?, changed_paths = ?::jsonb, updated_at = now()
-         where execution_id = ? and iteration = ?`,
-        [JSON.stringify(cp.conversation), JSON.stringify(cp.usage), cp.turns, JSON.stringify([...knownPaths].sort()), executionId, iteration],
-      );
+    await saveConversation(db, executionId, iteration, { conversation: cp.conversation, usage: { ...cp.usage }, turns: cp.turns, changedPaths: [...knownPaths].sort() });
   };
   const fixTargetsInput = await describeTargets({ targets: input.targets, plan: input.plan, tier: input.tier, ...input.workspace });
   input.heartbeat({ event: resumed ? 'agent_resumed' : 'agent_started', iteration, turns: input.stored.turns, targets: input.targets.map((t) => t.name) });
@@ -143,10 +126,7 @@ export async function runAgentIteration(input: {
     costUsd: Math.round(result.run.usage.costUsd * 1e6) / 1e6,
     resumes: input.stored.resumes + (resumed ? 1 : 0),
   };
-  await db
-    .em()
-    .getConnection()
-    .execute(`update agent_conversations set result = ?::jsonb, updated_at = now() where execution_id = ? and iteration = ?`, [JSON.stringify(summary), executionId, iteration]);
+  await finishConversation(db, executionId, iteration, summary);
   return { outcomes: result.outcomes, reportedTargets: result.reportedTargets, summary };
 }
 
@@ -157,9 +137,6 @@ export async function runAgentIteration(input: {
  * cut out cleanly: the partial-success decision then ships all successful targets or none.
  */
 export async function agentEditedCode(db: Database, executionId: string): Promise<boolean> {
-  const rows = await db
-    .em()
-    .getConnection()
-    .execute<Array<{ path: string }>>('select jsonb_array_elements_text(changed_paths) as path from agent_conversations where execution_id = ?', [executionId]);
-  return rows.some((r) => r.path.split('/').at(-1) !== 'package.json');
+  const conversations = await listConversations(db, executionId);
+  return conversations.some((c) => c.changedPaths.some((path) => path.split('/').at(-1) !== 'package.json'));
 }

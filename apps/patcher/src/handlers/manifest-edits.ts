@@ -1,17 +1,11 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, normalize } from 'node:path';
-import type { PlannerOutput, TargetProof } from '@remediation/contracts';
+import type { PlannerOutput, TargetOutcome, TargetProof } from '@remediation/contracts';
 import { describeError, isRemediationError } from '@remediation/errors';
 import { bumpNpmDependency, declaredRequirements, proveRemediated, restoreNpmDependency } from '@remediation/manifests';
 
 /** Outcome of one target after editing (stored on `execution_targets`). */
-export interface TargetOutcome {
-  name: string;
-  status: 'success' | 'failed' | 'skipped';
-  reason: string | null;
-  declaredFrom: string | null;
-  declaredTo: string | null;
-}
+export type { TargetOutcome };
 
 /** What the editing step knows of a target row. */
 export interface EditTarget {

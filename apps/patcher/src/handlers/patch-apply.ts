@@ -1,22 +1,23 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import { decidePartialSuccess } from '@remediation/agent';
-import { type AgentRunSummary, MAINTENANCE_STATES, type PartialSuccessDecisionBody, type Severity } from '@remediation/contracts';
+import { type AgentRunSummary, MAINTENANCE_STATES, type PartialSuccessDecisionBody, type Severity, type TargetOutcome } from '@remediation/contracts';
 import { InvalidInputError } from '@remediation/errors';
-import type { CommandHandler } from '@remediation/messaging';
+import { type CommandHandler, checkpointWorkspace, ensureWorkspace, patchVersionDiff } from '@remediation/messaging';
 import {
   type Database,
-  ExecutionEntity,
-  ExecutionTargetEntity,
-  FeedbackEntity,
-  PatchVersionEntity,
-  RemediationEntity,
+  currentIteration,
+  findPatchVersion,
   latestPlan,
-  loadExecution,
+  loadCodebase,
+  loadConversation,
+  loadExecutionWithTargets,
+  recordDecision,
+  recordTargetOutcomes,
 } from '@remediation/persistence';
 import type { AgentConfig } from '@remediation/agent';
-import { checkpointWorkspace, ensureWorkspace, patchVersionDiff } from '../workspace-client.js';
-import { agentEditedCode, loadConversation, runAgentIteration, startConversation } from './agent-iteration.js';
-import { applyManifestBumps, proveTargets, restoreUnshipped, type TargetOutcome } from './manifest-edits.js';
+import { agentEditedCode, runAgentIteration, startConversation } from './agent-iteration.js';
+import { iterationRequest } from './iteration-request.js';
+import { applyManifestBumps, proveTargets, restoreUnshipped } from './manifest-edits.js';
 
 /**
  * `patch.apply`: the editing step of an iteration of a patch execution.
@@ -38,16 +39,15 @@ export function patchApplyHandler(deps: { db: Database; nc: NatsConnection; work
     kind: 'patch.apply',
     async handle(ctx) {
       const { executionId, remediationId } = ctx.payload;
-      const em = deps.db.em();
-      const exec = await loadExecution(deps.db, executionId);
+      const { execution: exec, targets: rows } = await loadExecutionWithTargets(deps.db, executionId);
       const plan = await latestPlan(deps.db, remediationId);
-      const rows = await em.find(ExecutionTargetEntity, { executionId }, { orderBy: { name: 'asc' } });
-      const feedback = await em.findOne(FeedbackEntity, { executionId, patchVersion: null }, { orderBy: { iteration: 'desc' } });
-      const iteration = feedback?.iteration ?? 1;
+      const current = await currentIteration(deps.db, executionId);
+      const iteration = current?.number ?? 1;
       const agent = deps.agent.agent;
-      // A `rebase` feedback re-applies the patch on a moved base: bumps re-run, agent re-does code.
-      const reapply = feedback?.source === 'rebase';
-      const review = feedback !== null && !reapply;
+      // A re-application on a moved base: bumps re-run, agent re-does code. Otherwise an iteration
+      // after the first answers feedback (a review on the PR, or feedback through the API).
+      const reapply = current?.reason === 'rebase_reapply';
+      const review = current !== null && !reapply;
       if (review && !agent) {
         throw new InvalidInputError('AGENT_NOT_CONFIGURED', 'feedback iterations need the code-fix agent and the patcher has no ANTHROPIC_API_KEY');
       }
@@ -73,7 +73,7 @@ export function patchApplyHandler(deps: { db: Database; nc: NatsConnection; work
 
       const byName = new Map(rows.map((r) => [r.name, r]));
       // A re-application re-does the agent's work of the version it replaces, if there was any.
-      const redoAgent = reapply && (await em.findOne(PatchVersionEntity, { executionId, version: feedback!.baseVersion }))?.agent != null;
+      const redoAgent = reapply && (await findPatchVersion(deps.db, executionId, current.baseVersion))?.agent != null;
       const forAgent = outcomes.filter((o) => o.status === 'success' && (review || redoAgent || byName.get(o.name)?.needsAgent));
       let agentSummary: AgentRunSummary | null = null;
       if (agent && forAgent.length > 0) {
@@ -83,12 +83,12 @@ export function patchApplyHandler(deps: { db: Database; nc: NatsConnection; work
           stored = (await loadConversation(deps.db, executionId, iteration))!;
         }
         let previousDiff: { text: string; previousDiff: string } | undefined;
-        if (feedback) {
-          const base = await em.findOneOrFail(PatchVersionEntity, { executionId, version: feedback.baseVersion });
-          const rem = await em.findOneOrFail(RemediationEntity, { id: remediationId });
-          const diff = await patchVersionDiff(deps.nc, { repository: rem.codebase.repository, baseCommit: base.baseCommit, sha: base.sha });
-          const comments = feedback.comments.map((c) => `- ${c.path}${c.line ? `:${c.line}` : ''}: ${c.body}`).join('\n');
-          previousDiff = { text: comments ? `${feedback.text}\n\nComments on lines:\n${comments}` : feedback.text, previousDiff: diff };
+        if (current) {
+          const base = await findPatchVersion(deps.db, executionId, current.baseVersion);
+          if (!base) throw new InvalidInputError('PATCH_VERSION_NOT_FOUND', `patch version ${current.baseVersion} of ${executionId} (the base of iteration ${iteration}) not found`);
+          const { repository } = await loadCodebase(deps.db, remediationId);
+          const diff = await patchVersionDiff(deps.nc, { repository, baseCommit: base.baseCommit, sha: base.sha });
+          previousDiff = { text: iterationRequest(current, exec.baseBranch ?? null), previousDiff: diff };
         }
         const result = await runAgentIteration({
           db: deps.db,
@@ -184,14 +184,8 @@ export function patchApplyHandler(deps: { db: Database; nc: NatsConnection; work
           // target outcomes stand (the next re-application or review starts from them); this
           // iteration's outcomes are in the history entry.
           if (shipped.length === 0 && MAINTENANCE_STATES.has(exec.state)) return;
-          for (const o of outcomes) {
-            await tx.nativeUpdate(
-              ExecutionTargetEntity,
-              { executionId, name: o.name },
-              { status: o.status, reason: o.reason, declaredFrom: o.declaredFrom, declaredTo: o.declaredTo, proof: proofByName.get(o.name) ?? null },
-            );
-          }
-          if (decision) await tx.nativeUpdate(ExecutionEntity, { id: executionId }, { decision });
+          await recordTargetOutcomes(tx, executionId, outcomes.map((o) => ({ ...o, proof: proofByName.get(o.name) ?? null })));
+          if (decision) await recordDecision(tx, executionId, decision);
         },
       });
     },

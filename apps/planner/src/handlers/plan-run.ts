@@ -1,6 +1,6 @@
 import type { AdvisorySource } from '@remediation/advisories';
 import type { CommandHandler } from '@remediation/messaging';
-import { type Database, ExecutionEntity, RemediationEntity, recordHistory } from '@remediation/persistence';
+import { type Database, loadScan, recordHistory, storePlan } from '@remediation/persistence';
 import type { VersionSource } from '@remediation/registry';
 import { parseCycloneDx } from '@remediation/sbom';
 import { computePlan } from '../plan.js';
@@ -25,8 +25,7 @@ export function planRunHandler(deps: PlanHandlerDeps): CommandHandler {
     kind: 'plan.run',
     async handle(ctx) {
       const { executionId, remediationId } = ctx.payload;
-      const rem = await deps.db.em().findOneOrFail(RemediationEntity, { id: remediationId }, { populate: ['scan'] as never });
-      const scan = parseCycloneDx(rem.scan);
+      const scan = parseCycloneDx(await loadScan(deps.db, remediationId));
       let lookups = 0;
       const versions: VersionSource = {
         listVersions: async (name: string) => {
@@ -51,9 +50,7 @@ export function planRunHandler(deps: PlanHandlerDeps): CommandHandler {
           registryLookups: lookups,
           durationMs: Date.now() - started,
         },
-        mutate: async (tx) => {
-          await tx.nativeUpdate(ExecutionEntity, { id: executionId }, { plan: output });
-        },
+        mutate: (tx) => storePlan(tx, executionId, output),
       });
       if (output.warnings.length) {
         await recordHistory(deps.db, { executionId, event: 'plan.warnings', worker: deps.worker, details: { warnings: output.warnings } });

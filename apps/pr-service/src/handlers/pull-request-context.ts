@@ -5,7 +5,7 @@ import type { PullRequestBodyInput } from '../body.js';
 
 /**
  * What a pull-request command works on: the PR record, the patch version the PR shows, the
- * feedback that version answers, and the default body's input (targets, latest plan, that
+ * iteration that made it (with the feedback it answers, if any), and the default body's input (targets, latest plan, that
  * version's agent run and paths).
  * @throws InvalidInputError `COMMAND_INVALID` when the command has no `pullRequestId` or names a
  *   pull request of another execution; NotFoundError when the PR record, execution or version is
@@ -15,7 +15,7 @@ export async function loadPullRequestContext(db: Database, payload: CommandPaylo
   const { executionId, remediationId, pullRequestId } = payload;
   if (!pullRequestId) throw new InvalidInputError('COMMAND_INVALID', `${payload.kind} without pullRequestId`);
   const [loaded, plan] = await Promise.all([loadPullRequestWithExecution(db, pullRequestId), latestPlan(db, remediationId)]);
-  const { pullRequest: pr, execution: exec, version, targets, feedback } = loaded;
+  const { pullRequest: pr, execution: exec, version, targets, delivered } = loaded;
   if (pr.executionId !== executionId) {
     throw new InvalidInputError('COMMAND_INVALID', `${payload.kind}: pull request ${pullRequestId} belongs to execution ${pr.executionId}, not ${executionId}`);
   }
@@ -28,5 +28,5 @@ export async function loadPullRequestContext(db: Database, payload: CommandPaylo
     agent: version.agent ?? null,
     changedPaths: version.changedPaths,
   };
-  return { pr, version, feedback, body, pullRequestId };
+  return { pr, version, delivered, body, pullRequestId };
 }

@@ -19,14 +19,15 @@ export function pullRequestUpdateHandler(deps: { db: Database; provider: PullReq
     kind: 'pull_request.update',
     async handle(ctx) {
       const { executionId } = ctx.payload;
-      const { pr, version, feedback, body: input, pullRequestId } = await loadPullRequestContext(deps.db, ctx.payload);
+      const { pr, version, delivered, body: input, pullRequestId } = await loadPullRequestContext(deps.db, ctx.payload);
+      const feedback = delivered?.feedback ?? null;
       if (pr.number == null) throw new InvalidInputError('PULL_REQUEST_NOT_OPEN', `pull request ${pullRequestId} has no number`);
       const repository = await deps.provider.connect(pr.repository);
       ctx.heartbeat();
       await repository.update(pr.number, { body: pullRequestBody(input) });
       let reply: string | null = null;
       const link = deps.provider.commitUrl(pr.url ?? '', version.sha);
-      if (feedback && feedback.source !== 'rebase') {
+      if (feedback) {
         const changed = agentNotes(input.targets);
         reply = [
           `Addressed the review feedback in patch version ${version.version} ([${version.sha.slice(0, 7)}](${link})).`,
@@ -35,14 +36,14 @@ export function pullRequestUpdateHandler(deps: { db: Database; provider: PullReq
           ...(changed.length ? ['', ...changed] : []),
           ...(version.agent ? ['', `<sub>${version.agent.turns} agent turns, ${version.agent.inputTokens + version.agent.outputTokens} tokens.</sub>`] : []),
         ].join('\n');
-      } else if (feedback) {
+      } else if (delivered?.iteration.reason === 'rebase_reapply') {
         reply = `The base branch moved and the previous version no longer applied cleanly, so the patch was re-applied on \`${pr.baseBranch}\` as patch version ${version.version} ([${version.sha.slice(0, 7)}](${link})).`;
       }
       if (reply) await repository.comment(pr.number, `update:${executionId}:v${version.version}`, reply);
       await ctx.transition({
         executionId,
         event: { type: 'pull_request.updated', pullRequestId },
-        details: { patchVersion: version.version, sha: version.sha, reason: feedback ? feedback.source : 'rebase', commented: reply !== null },
+        details: { patchVersion: version.version, sha: version.sha, reason: delivered?.iteration.reason ?? 'rebase', commented: reply !== null },
         mutate: (tx) => recordPullRequestUpdated(tx, pullRequestId, version.sha),
       });
       await deps.onUpdated?.(pullRequestId);

@@ -1,6 +1,11 @@
 import type { NatsConnection } from '@nats-io/nats-core';
-import { DIFF_RPC_SUBJECT, DiffReply, WORKSPACE_RPC_SUBJECTS, WorkspaceReply } from '@remediation/contracts';
+import { DIFF_RPC_SUBJECT, DiffReply, type DiffRequest, WORKSPACE_RPC_SUBJECTS, WorkspaceReply } from '@remediation/contracts';
 import { RemediationError, TransientError, describeError } from '@remediation/errors';
+
+/**
+ * The one client of git-gateway's request/reply RPCs (core NATS, queue group `git-gateway`), used by
+ * the patcher (workspaces, the previous version's diff) and the API (`GET /v1/executions/:id/diff`).
+ */
 
 /** A workspace as git-gateway made it ready on this node. */
 export interface WorkspaceHandle {
@@ -18,7 +23,7 @@ type GatewayReply = { ok: true } | { ok: false; code: string; message: string; r
  * request never answers, and waiting out a long timeout would hold the step's lease while nothing
  * happens), then asks again — the requests are idempotent — until `totalMs` has passed.
  * `onWait` is called between tries (the caller's heartbeat: it throws once the step is cancelled).
- * @throws TransientError `WORKSPACE_UNREACHABLE` when no try got an answer; RemediationError with
+ * @throws TransientError `unreachableCode` when no try got an answer; RemediationError with
  *   git-gateway's code when it refuses.
  */
 async function call<R extends GatewayReply>(
@@ -26,7 +31,7 @@ async function call<R extends GatewayReply>(
   subject: string,
   payload: object,
   parse: (json: unknown) => R,
-  options: { perTryMs?: number; totalMs?: number; onWait?: () => void } = {},
+  options: { perTryMs?: number; totalMs?: number; onWait?: () => void; unreachableCode: string },
 ): Promise<Extract<R, { ok: true }>> {
   const perTryMs = options.perTryMs ?? 30_000;
   const deadline = Date.now() + (options.totalMs ?? 300_000);
@@ -46,7 +51,7 @@ async function call<R extends GatewayReply>(
     options.onWait?.();
     await new Promise((r) => setTimeout(r, Math.min(2_000, 250 * attempt)));
   }
-  throw new TransientError('WORKSPACE_UNREACHABLE', `git-gateway did not answer ${subject}: ${lastError}`);
+  throw new TransientError(options.unreachableCode, `git-gateway did not answer ${subject}: ${lastError}`);
 }
 
 /**
@@ -56,20 +61,26 @@ async function call<R extends GatewayReply>(
  * @throws TransientError `WORKSPACE_UNREACHABLE`; the gateway's own error otherwise.
  */
 export function ensureWorkspace(nc: NatsConnection, executionId: string, onWait?: () => void): Promise<WorkspaceHandle> {
-  return call(nc, WORKSPACE_RPC_SUBJECTS.ensure, { executionId }, (j) => WorkspaceReply.parse(j), { ...(onWait ? { onWait } : {}) });
-}
-
-/** Asks git-gateway to checkpoint the workspace (a work-in-progress commit on a ref). */
-export function checkpointWorkspace(nc: NatsConnection, executionId: string, onWait?: () => void): Promise<WorkspaceHandle> {
-  return call(nc, WORKSPACE_RPC_SUBJECTS.checkpoint, { executionId }, (j) => WorkspaceReply.parse(j), { ...(onWait ? { onWait } : {}) });
+  return call(nc, WORKSPACE_RPC_SUBJECTS.ensure, { executionId }, (j) => WorkspaceReply.parse(j), { unreachableCode: 'WORKSPACE_UNREACHABLE', ...(onWait ? { onWait } : {}) });
 }
 
 /**
- * The unified diff of a patch version (base commit → version commit), asked of git-gateway.
- * @throws TransientError `WORKSPACE_UNREACHABLE` when git-gateway does not answer in 30 s;
- *   RemediationError with git-gateway's code when it refuses.
+ * Asks git-gateway to checkpoint the workspace (a work-in-progress commit on a ref). Tries like
+ * `ensureWorkspace`.
+ * @throws TransientError `WORKSPACE_UNREACHABLE`; the gateway's own error otherwise.
  */
-export async function patchVersionDiff(nc: NatsConnection, request: { repository: string; baseCommit: string; sha: string }): Promise<string> {
-  // One try of 30 s: the caller's step retries as a whole.
-  return (await call(nc, DIFF_RPC_SUBJECT, request, (j) => DiffReply.parse(j), { perTryMs: 30_000, totalMs: 30_000 })).diff;
+export function checkpointWorkspace(nc: NatsConnection, executionId: string, onWait?: () => void): Promise<WorkspaceHandle> {
+  return call(nc, WORKSPACE_RPC_SUBJECTS.checkpoint, { executionId }, (j) => WorkspaceReply.parse(j), { unreachableCode: 'WORKSPACE_UNREACHABLE', ...(onWait ? { onWait } : {}) });
+}
+
+/**
+ * The unified diff of a patch version (base commit → version commit), asked of git-gateway
+ * (`remediation.rpc.v1.diff`, which reads it from the mirror). One try of 30 s: the caller (a
+ * step, or an HTTP request) retries as a whole.
+ * @param request.repository the codebase's repository (URL or path), as the mirror knows it.
+ * @throws TransientError `UPSTREAM_UNAVAILABLE` when git-gateway does not answer in 30 s;
+ *   RemediationError with git-gateway's code when it refuses (e.g. an unknown commit).
+ */
+export async function patchVersionDiff(nc: NatsConnection, request: DiffRequest): Promise<string> {
+  return (await call(nc, DIFF_RPC_SUBJECT, request, (j) => DiffReply.parse(j), { perTryMs: 30_000, totalMs: 30_000, unreachableCode: 'UPSTREAM_UNAVAILABLE' })).diff;
 }

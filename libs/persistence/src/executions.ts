@@ -1,0 +1,262 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import {
+  type Codebase,
+  type ExecutionState,
+  type PartialSuccessDecisionBody,
+  type PlannerOutput,
+  type PullRequestBody,
+  type TargetOutcome,
+  type TargetProof,
+  type Tier,
+  defaultBranchName,
+  executionId as executionIdOf,
+} from '@remediation/contracts';
+import { NotFoundError } from '@remediation/errors';
+import type { Database } from './database.js';
+import {
+  ExecutionEntity,
+  type ExecutionRow,
+  ExecutionTargetEntity,
+  type ExecutionTargetRow,
+  type PatchVersionRow,
+  PullRequestEntity,
+} from './entities.js';
+import { applyTransition, createExecutionInTx } from './transitions.js';
+import { pullRequestBody } from './views.js';
+
+/**
+ * Loads an execution a command handler works on. The consumer runtime has already claimed the
+ * step (lease); the handler's commit is fenced by it, so no state check is needed here.
+ * @throws NotFoundError when the execution does not exist (a command for an unknown run).
+ */
+export async function loadExecution(db: Database, executionId: string): Promise<ExecutionRow> {
+  const exec = await findExecution(db, executionId);
+  if (!exec) throw new NotFoundError('execution', executionId);
+  return exec;
+}
+
+/** The execution row, or null when it does not exist (e.g. the database was reset). Read afresh. */
+export async function findExecution(db: Database, executionId: string): Promise<ExecutionRow | null> {
+  return db.em().findOne(ExecutionEntity, { id: executionId });
+}
+
+/** The targets of a patch execution, by name. */
+export async function listExecutionTargets(db: Database, executionId: string): Promise<ExecutionTargetRow[]> {
+  return db.em().find(ExecutionTargetEntity, { executionId }, { orderBy: { name: 'asc' } });
+}
+
+/**
+ * An execution with its targets (by name).
+ * @throws NotFoundError when the execution does not exist.
+ */
+export async function loadExecutionWithTargets(db: Database, executionId: string): Promise<{ execution: ExecutionRow; targets: ExecutionTargetRow[] }> {
+  const [execution, targets] = await Promise.all([loadExecution(db, executionId), listExecutionTargets(db, executionId)]);
+  return { execution, targets };
+}
+
+/** The id of the execution created with the scoped idempotency key `<remediation id>:<key>`, or null. */
+export async function findExecutionByIdempotencyKey(db: Database, idempotencyKey: string): Promise<string | null> {
+  const row = await db.em().findOne(ExecutionEntity, { idempotencyKey }, { fields: ['id'] });
+  return row?.id ?? null;
+}
+
+/** The PlannerOutput of the remediation's latest generated plan, or null. */
+export async function latestPlan(db: Database, remediationId: string): Promise<PlannerOutput | null> {
+  const row = await db
+    .em()
+    .findOne(ExecutionEntity, { remediationId, kind: 'plan', state: 'plan_generated' }, { orderBy: { startedAt: 'desc' } });
+  return row?.plan ?? null;
+}
+
+/**
+ * The state and output of the remediation's latest plan execution (output null until
+ * `plan_generated`).
+ * @throws NotFoundError when the remediation (or its plan execution) does not exist.
+ */
+export async function loadLatestPlanExecution(db: Database, remediationId: string): Promise<{ state: ExecutionState; plan: PlannerOutput | null }> {
+  const [plan] = await db.em().find(ExecutionEntity, { remediationId, kind: 'plan' }, { orderBy: { startedAt: 'desc' }, limit: 1 });
+  if (!plan) throw new NotFoundError('remediation', remediationId);
+  return { state: plan.state, plan: plan.plan ?? null };
+}
+
+/** A target of a new patch execution, as chosen from the plan. */
+export interface NewExecutionTarget {
+  name: string;
+  manifestPath: string;
+  fromVersion: string;
+  toVersion: string;
+  /** `pending` (to patch) or `skipped` (no fix in the tier, with the reason). */
+  status: 'pending' | 'skipped';
+  reason: string | null;
+  /** Advisory ids. */
+  advisories: string[];
+  needsAgent: boolean;
+}
+
+/**
+ * Creates a patch execution `<remediation id>.patch.<n>` (n from the remediation's counter) in
+ * `patch_running` with its targets, and its first command in the outbox, in one transaction. The
+ * base branch is the codebase's.
+ * @returns the new execution's id.
+ * @throws NotFoundError when the remediation does not exist; the database's unique violation
+ *   (SQLSTATE 23505) when `idempotencyKey` is taken.
+ */
+export async function createPatchExecution(
+  db: Database,
+  input: {
+    remediationId: string;
+    tier: Tier;
+    selectedTargets: string[] | null;
+    branchName: string | null;
+    asDraft: boolean;
+    idempotencyKey: string | null;
+    allowEdits: string[];
+    targets: NewExecutionTarget[];
+  },
+  worker: string,
+): Promise<string> {
+  return db.em().transactional(async (tx) => {
+    const rows = await tx.execute<Array<{ execution_seq: number; codebase: Codebase }>>(
+      'update remediations set execution_seq = execution_seq + 1 where id = ? returning execution_seq, codebase',
+      [input.remediationId],
+    );
+    const rem = rows[0];
+    if (!rem) throw new NotFoundError('remediation', input.remediationId);
+    const id = executionIdOf(input.remediationId, 'patch', rem.execution_seq);
+    await createExecutionInTx(
+      tx,
+      {
+        id,
+        remediationId: input.remediationId,
+        kind: 'patch',
+        tier: input.tier,
+        selectedTargets: input.selectedTargets,
+        branchName: input.branchName,
+        asDraft: input.asDraft,
+        baseBranch: rem.codebase.baseBranch ?? null,
+        idempotencyKey: input.idempotencyKey,
+        allowEdits: input.allowEdits,
+      },
+      worker,
+    );
+    for (const t of input.targets) {
+      await tx.insert(ExecutionTargetEntity, { executionId: id, ...t, declaredFrom: null, declaredTo: null, proof: null });
+    }
+    return id;
+  });
+}
+
+/** Stores a plan execution's output, in the caller's transaction (with `plan.completed`). */
+export async function storePlan(tx: EntityManager, executionId: string, plan: PlannerOutput): Promise<void> {
+  await tx.nativeUpdate(ExecutionEntity, { id: executionId }, { plan });
+}
+
+/**
+ * Stores the outcome of each target after an editing step (status, reason, declared requirement
+ * before and after) and its proof of remediation (null when it does not ship), in the caller's
+ * transaction (with `patch.applied`).
+ */
+export async function recordTargetOutcomes(
+  tx: EntityManager,
+  executionId: string,
+  outcomes: ReadonlyArray<TargetOutcome & { proof: TargetProof | null }>,
+): Promise<void> {
+  for (const o of outcomes) {
+    await tx.nativeUpdate(
+      ExecutionTargetEntity,
+      { executionId, name: o.name },
+      { status: o.status, reason: o.reason, declaredFrom: o.declaredFrom, declaredTo: o.declaredTo, proof: o.proof },
+    );
+  }
+}
+
+/** Stores the partial-success decision of an editing step, in the caller's transaction. */
+export async function recordDecision(tx: EntityManager, executionId: string, decision: PartialSuccessDecisionBody): Promise<void> {
+  await tx.nativeUpdate(ExecutionEntity, { id: executionId }, { decision });
+}
+
+/**
+ * Approves a patch version for a pull request: creates the pull request record (`opening`, on the
+ * execution's branch, or `remediation/<rem>/<kind>.<n>` by default) and applies
+ * `pull_request.requested` (→ `pr_opening`, `branch.push` of that version) in one transaction. The
+ * caller checked that the version is approvable (`assertApprovable`).
+ * @param input.repository `owner/repo` on the provider.
+ * @returns the new pull request record.
+ * @throws InvalidTransitionError unless the execution is `patch_generated` or `pr_failed`.
+ */
+export async function requestPullRequest(
+  db: Database,
+  input: { execution: ExecutionRow; patchVersion: PatchVersionRow; pullRequestId: string; repository: string; worker: string },
+): Promise<PullRequestBody> {
+  const { execution: exec, patchVersion: pv, pullRequestId } = input;
+  await applyTransition(db, {
+    executionId: exec.id,
+    event: { type: 'pull_request.requested', pullRequestId, patchVersion: pv.version },
+    worker: input.worker,
+    details: { pullRequestId, patchVersion: pv.version },
+    mutate: async (tx) => {
+      const now = new Date();
+      await tx.insert(PullRequestEntity, {
+        id: pullRequestId,
+        executionId: exec.id,
+        patchVersion: pv.version,
+        provider: 'github',
+        repository: input.repository,
+        number: null,
+        url: null,
+        state: 'opening',
+        draft: exec.asDraft,
+        headBranch: exec.branchName ?? defaultBranchName(exec.id),
+        baseBranch: exec.baseBranch ?? 'main',
+        headSha: pv.sha,
+        createdAt: now,
+        updatedAt: now,
+        checks: [],
+        rebaseStopped: null,
+        rebaseHead: null,
+        lastError: null,
+      });
+    },
+  });
+  return pullRequestBody(await db.em().findOneOrFail(PullRequestEntity, { id: pullRequestId }));
+}
+
+/**
+ * Resumes a failed execution (plan or patch) at the step that failed (`retry.requested`); a
+ * failed pull request goes back to `opening`.
+ * @throws NotFoundError; InvalidTransitionError when the execution is not failed.
+ */
+export async function retryExecution(db: Database, executionId: string, worker: string): Promise<void> {
+  const exec = await loadExecution(db, executionId);
+  await applyTransition(db, {
+    executionId,
+    event: { type: 'retry.requested', ...(exec.pullRequestId ? { pullRequestId: exec.pullRequestId } : {}) },
+    worker,
+    details: { failedStep: exec.failedStep, previousError: exec.errorCode ? { code: exec.errorCode, message: exec.errorMessage } : null },
+    mutate: async (tx) => {
+      if (exec.pullRequestId && exec.state === 'pr_failed') {
+        await tx.nativeUpdate(PullRequestEntity, { id: exec.pullRequestId }, { state: 'opening', updatedAt: new Date() });
+      }
+    },
+  });
+}
+
+/**
+ * Cancels a running execution (`cancel.requested`, error `CANCELLED` with `reason`); a pull request
+ * being opened is marked `failed`.
+ * @throws NotFoundError; InvalidTransitionError when the execution is not running.
+ */
+export async function cancelExecution(db: Database, executionId: string, reason: string, worker: string): Promise<void> {
+  const exec = await loadExecution(db, executionId);
+  await applyTransition(db, {
+    executionId,
+    event: { type: 'cancel.requested', reason },
+    worker,
+    set: { errorCode: 'CANCELLED', errorMessage: reason },
+    mutate: async (tx) => {
+      if (exec.pullRequestId && exec.state === 'pr_opening') {
+        await tx.nativeUpdate(PullRequestEntity, { id: exec.pullRequestId }, { state: 'failed', updatedAt: new Date() });
+      }
+    },
+  });
+}
