@@ -1,4 +1,4 @@
-import pg from 'pg';
+import { dropDatabase, freshDatabaseUrl } from '@remediation/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PlannerOutput, TargetProof } from '@remediation/contracts';
 import { type Database, ensureDatabaseExists, migrate, openDatabase } from './database.js';
@@ -16,28 +16,9 @@ import { getExecutionView } from './views.js';
  * iteration's reason, feedback and version together; typed inserts store JSON as JSON.
  */
 
-const SERVER = process.env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const WORKER = 'spec:1';
 const sha = (c: string) => c.repeat(40);
 const proof: TargetProof[] = [{ target: 'cookie', remediated: true, declared: ['dependencies: 0.7.0'], lowestAdmissible: '0.7.0', reason: 'ok' }];
-
-function databaseUrl(label: string): string {
-  const url = new URL(SERVER);
-  url.pathname = `/rem_spec_${label}_${process.pid}_${Date.now().toString(36)}`;
-  return url.toString();
-}
-
-async function dropDatabase(url: string): Promise<void> {
-  const name = new URL(url).pathname.slice(1);
-  const admin = new pg.Client({ connectionString: SERVER });
-  await admin.connect();
-  try {
-    await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1', [name]);
-    await admin.query(`drop database if exists "${name}"`);
-  } finally {
-    await admin.end();
-  }
-}
 
 async function sql<T = Record<string, unknown>>(db: Database, text: string, params: unknown[] = []): Promise<T[]> {
   return db.em().getConnection().execute<T[]>(text, params);
@@ -96,7 +77,7 @@ async function commit(db: Database, executionId: string, version: number, commit
 }
 
 describe('migration 0005: feedback rows become iterations', () => {
-  const url = databaseUrl('mig');
+  const url = freshDatabaseUrl('mig');
   let db: Database;
   beforeAll(async () => {
     await ensureDatabaseExists(url);
@@ -164,7 +145,7 @@ describe('migration 0005: feedback rows become iterations', () => {
 });
 
 describe('iterations through the named functions', () => {
-  const url = databaseUrl('iter');
+  const url = freshDatabaseUrl('iter');
   let db: Database;
   beforeAll(async () => {
     await ensureDatabaseExists(url);
