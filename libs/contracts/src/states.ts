@@ -78,7 +78,13 @@ export const ACTIVE_STATES: ReadonlySet<ExecutionState> = new Set<ExecutionState
 export const Step = z.enum(['planning', 'workspace', 'editing', 'committing', 'pushing', 'opening', 'updating']);
 export type Step = z.infer<typeof Step>;
 
-/** Per-target status during and after a patch execution (MISSION.md). */
+/**
+ * Per-target status of a patch execution: `pending` until its editing step starts, `running` while
+ * that step works on it, then the step's outcome (`success`, `failed`, or `skipped`: not selected,
+ * not shipped by the partial-success decision, or cancelled); a step that fails before recording
+ * outcomes leaves its running targets `failed` with the error. Set by applyTransition
+ * (libs/persistence) and the patcher's outcomes.
+ */
 export const TargetStatus = z.enum(['pending', 'running', 'success', 'failed', 'skipped']);
 export type TargetStatus = z.infer<typeof TargetStatus>;
 

@@ -1,9 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { type ExecutionState, TERMINAL_STATES, type Tier } from '@remediation/contracts';
+import { type ExecutionState, type Step, TERMINAL_STATES, type Tier } from '@remediation/contracts';
 import { ConcurrencyConflictError, NotFoundError, RemediationError } from '@remediation/errors';
 import { type Effect, type ExecutionSnapshot, type MachineEvent, transition } from '@remediation/state-machine';
 import type { Database } from './database.js';
-import { ExecutionEntity, HistoryEntity, OutboxEntity, PullRequestEntity } from './entities.js';
+import { ExecutionEntity, ExecutionTargetEntity, HistoryEntity, OutboxEntity, PullRequestEntity } from './entities.js';
 
 /** Options of `applyTransition`. */
 export interface ApplyTransitionOptions {
@@ -143,6 +143,7 @@ export async function applyTransition(db: Database, options: ApplyTransitionOpti
         expectedVersion: row.version,
       });
     }
+    await trackTargetStatus(tx, row.id, snapshot, { state: to, step: result.next.step ?? null }, options.event);
     if (options.mutate) await options.mutate(tx);
     await tx.insert(HistoryEntity, {
       executionId: row.id,
@@ -266,6 +267,29 @@ export async function recordHistory(
       await tx.insert(OutboxEntity, { msgId, subject, payload, createdAt: new Date(), publishedAt: null });
     }
   });
+}
+
+/**
+ * Per-target status follows the patch step (MISSION.md: per-target `running/success/failed/skipped`):
+ * when a patch execution's editing step starts (or is retried), its selected targets are `running`;
+ * when the execution then fails or is cancelled before the step recorded their outcomes, the targets
+ * still `running` become `failed` (with the execution's error) or `skipped` (cancelled). Outcomes the
+ * step records itself (the transition's `mutate`, run after this) take precedence. Review iterations
+ * of an open pull request keep the outcomes of the version under review.
+ */
+async function trackTargetStatus(
+  tx: EntityManager,
+  executionId: string,
+  from: ExecutionSnapshot,
+  to: { state: ExecutionState; step: Step | null },
+  event: MachineEvent,
+): Promise<void> {
+  if (to.state === 'patch_running' && to.step === 'editing' && (from.state !== 'patch_running' || from.step !== 'editing')) {
+    await tx.nativeUpdate(ExecutionTargetEntity, { executionId, status: { $ne: 'skipped' } }, { status: 'running', reason: null });
+  } else if (from.state === 'patch_running' && (to.state === 'patch_failed' || to.state === 'patch_cancelled')) {
+    const reason = to.state === 'patch_cancelled' ? `the execution was cancelled${'reason' in event && event.reason ? `: ${event.reason}` : ''}` : 'error' in event ? `the step failed: ${event.error.code}: ${event.error.message}` : 'the step failed';
+    await tx.nativeUpdate(ExecutionTargetEntity, { executionId, status: 'running' }, { status: to.state === 'patch_cancelled' ? 'skipped' : 'failed', reason });
+  }
 }
 
 async function insertEffects(tx: EntityManager, effects: readonly Effect[], msgIdBase: string): Promise<void> {
