@@ -1,6 +1,8 @@
+import type { QueryResult } from '@mikro-orm/core';
 import type { AgentRunSummary, TargetOutcome } from '@remediation/contracts';
 import type { Database } from './database.js';
 import { AgentConversationEntity, type AgentConversationRow } from './entities.js';
+import { type Lease, LeaseLostError } from './transitions.js';
 
 /**
  * The stored agent conversation of each iteration of a patch execution (`agent_conversations`,
@@ -71,24 +73,64 @@ export async function startConversation(
     .execute();
 }
 
-/** Counts one more resume of an iteration's conversation (a patcher took over a lost run). */
-export async function markConversationResumed(db: Database, executionId: string, iteration: number): Promise<void> {
-  await db.em().getConnection().execute('update agent_conversations set resumes = resumes + 1 where execution_id = ? and iteration = ?', [executionId, iteration]);
+/**
+ * Updates an iteration's conversation row, fenced by the step's lease when one is given: the
+ * write happens only while `executions.lease_owner/lease_attempt` are that lease (a patcher that
+ * lost its step to another delivery cannot overwrite the conversation the new owner resumes).
+ * @throws LeaseLostError when `lease` is given and no longer held.
+ */
+async function updateConversation(db: Database, executionId: string, iteration: number, set: string, params: unknown[], lease: Lease | null): Promise<void> {
+  const fence = lease ? ' and exists (select 1 from executions e where e.id = ? and e.lease_owner = ? and e.lease_attempt = ?)' : '';
+  const updated = await db
+    .em()
+    .getConnection()
+    .execute<QueryResult>(`update agent_conversations set ${set}, updated_at = now() where execution_id = ? and iteration = ?${fence}`, [
+      ...params,
+      executionId,
+      iteration,
+      ...(lease ? [executionId, lease.owner, lease.attempt] : []),
+    ], 'run');
+  if (lease && updated.affectedRows === 0) throw new LeaseLostError(executionId, lease);
 }
 
-/** Saves an iteration's conversation so far (after each response and batch of tool results). */
+/**
+ * Counts a resume of an iteration's conversation by another delivery.
+ * @param lease the step's lease (see {@link updateConversation}); null for an unfenced write.
+ * @throws LeaseLostError when the lease is no longer held.
+ */
+export async function markConversationResumed(db: Database, executionId: string, iteration: number, lease: Lease | null = null): Promise<void> {
+  await updateConversation(db, executionId, iteration, 'resumes = resumes + 1', [], lease);
+}
+
+/**
+ * Saves an iteration's conversation so far (after each response and batch of tool results).
+ * @param lease the step's lease (see {@link updateConversation}); null for an unfenced write.
+ * @throws LeaseLostError when the lease is no longer held.
+ */
 export async function saveConversation(
   db: Database,
   executionId: string,
   iteration: number,
   progress: { conversation: unknown[]; usage: Record<string, number>; turns: number; changedPaths: string[] },
+  lease: Lease | null = null,
 ): Promise<void> {
-  await db.em().nativeUpdate(AgentConversationEntity, { executionId, iteration }, { ...progress, updatedAt: new Date() });
+  await updateConversation(
+    db,
+    executionId,
+    iteration,
+    'conversation = ?::jsonb, usage = ?::jsonb, turns = ?, changed_paths = ?::jsonb',
+    [JSON.stringify(progress.conversation), JSON.stringify(progress.usage), progress.turns, JSON.stringify(progress.changedPaths)],
+    lease,
+  );
 }
 
-/** Stores the summary of an iteration's finished agent run. */
-export async function finishConversation(db: Database, executionId: string, iteration: number, summary: AgentRunSummary): Promise<void> {
-  await db.em().nativeUpdate(AgentConversationEntity, { executionId, iteration }, { result: summary, updatedAt: new Date() });
+/**
+ * Stores the summary of an iteration's finished agent run.
+ * @param lease the step's lease (see {@link updateConversation}); null for an unfenced write.
+ * @throws LeaseLostError when the lease is no longer held.
+ */
+export async function finishConversation(db: Database, executionId: string, iteration: number, summary: AgentRunSummary, lease: Lease | null = null): Promise<void> {
+  await updateConversation(db, executionId, iteration, 'result = ?::jsonb', [JSON.stringify(summary)], lease);
 }
 
 /** Every stored conversation of an execution (one per iteration the agent ran in), oldest first. */

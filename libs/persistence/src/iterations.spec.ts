@@ -7,7 +7,7 @@ import { createRemediation } from './remediations.js';
 import { createPatchExecution, loadExecutionWithTargets, recordTargetOutcomes, storePlan } from './executions.js';
 import { assertApprovable, loadPatchVersion, recordPatchVersion, recordPush } from './patch-versions.js';
 import { currentIteration, insertIteration, loadVersionIteration, nextFeedbackIteration, nextIterationNumber, startFeedbackIteration } from './iterations.js';
-import { listConversations, loadConversation, saveConversation, startConversation } from './agent-conversations.js';
+import { finishConversation, listConversations, loadConversation, markConversationResumed, saveConversation, startConversation } from './agent-conversations.js';
 import { getExecutionView } from './views.js';
 
 /**
@@ -233,5 +233,19 @@ describe('iterations through the named functions', () => {
     expect((await listConversations(db, id)).map((c) => c.iteration)).toEqual([1]);
     const { targets } = await loadExecutionWithTargets(db, id);
     expect(targets).toEqual([expect.objectContaining({ name: 'cookie', status: 'success', declaredTo: '0.7.0', proof: proof[0] })]);
+  });
+
+  it('conversation writes are fenced by the step lease: a delivery that lost its step writes nothing', async () => {
+    const id = await generatedExecution(db, 'rem_f');
+    await startConversation(db, { executionId: id, iteration: 1, deterministic: [], usage: {} });
+    await sql(db, `update executions set lease_owner = 'patcher:2', lease_attempt = 7 where id = ?`, [id]);
+    const progress = (text: string) => ({ conversation: [{ role: 'user', content: text }], usage: { inputTokens: 1 }, turns: 1, changedPaths: [] });
+    await saveConversation(db, id, 1, progress('by the owner'), { owner: 'patcher:2', attempt: 7 });
+    await markConversationResumed(db, id, 1, { owner: 'patcher:2', attempt: 7 });
+    const stale = { owner: 'patcher:1', attempt: 6 };
+    await expect(saveConversation(db, id, 1, progress('by the stale delivery'), stale)).rejects.toMatchObject({ code: 'LEASE_LOST' });
+    await expect(markConversationResumed(db, id, 1, stale)).rejects.toMatchObject({ code: 'LEASE_LOST' });
+    await expect(finishConversation(db, id, 1, { outcome: 'completed', detail: '', model: 'm', turns: 1, toolCalls: 0, inputTokens: 1, outputTokens: 1, costUsd: 0, resumes: 0 }, stale)).rejects.toMatchObject({ code: 'LEASE_LOST' });
+    expect(await loadConversation(db, id, 1)).toMatchObject({ conversation: [{ role: 'user', content: 'by the owner' }], resumes: 1, result: null });
   });
 });

@@ -5,6 +5,7 @@ import { type AgentUsage, type FixTarget, type OutcomeReport, emptyUsage, fixTar
 import type { AgentRunSummary, PlannerOutput, TargetOutcome, Tier } from '@remediation/contracts';
 import {
   type Database,
+  type Lease,
   type StoredConversation,
   finishConversation,
   listConversations,
@@ -82,14 +83,16 @@ export async function runAgentIteration(input: {
   heartbeat: (details: Record<string, unknown> & { event: string }) => void;
   checkpoint: () => Promise<unknown>;
   signal: AbortSignal;
+  /** The step's lease: conversation writes are fenced by it (a delivery that lost the step writes nothing). */
+  lease: Lease | null;
 }): Promise<AgentIterationResult> {
   const { db, agent, executionId, iteration } = input;
   const resumed = input.stored.conversation.length > 0;
   const knownPaths = new Set(input.stored.changedPaths);
-  if (resumed) await markConversationResumed(db, executionId, iteration);
+  if (resumed) await markConversationResumed(db, executionId, iteration, input.lease);
   const save = async (cp: { conversation: MessageParam[]; usage: AgentUsage; turns: number; changedPaths: string[] }) => {
     for (const p of cp.changedPaths) knownPaths.add(p);
-    await saveConversation(db, executionId, iteration, { conversation: cp.conversation, usage: { ...cp.usage }, turns: cp.turns, changedPaths: [...knownPaths].sort() });
+    await saveConversation(db, executionId, iteration, { conversation: cp.conversation, usage: { ...cp.usage }, turns: cp.turns, changedPaths: [...knownPaths].sort() }, input.lease);
   };
   const fixTargetsInput = await describeTargets({ targets: input.targets, plan: input.plan, tier: input.tier, ...input.workspace });
   input.heartbeat({ event: resumed ? 'agent_resumed' : 'agent_started', iteration, turns: input.stored.turns, targets: input.targets.map((t) => t.name) });
@@ -126,7 +129,7 @@ export async function runAgentIteration(input: {
     costUsd: Math.round(result.run.usage.costUsd * 1e6) / 1e6,
     resumes: input.stored.resumes + (resumed ? 1 : 0),
   };
-  await finishConversation(db, executionId, iteration, summary);
+  await finishConversation(db, executionId, iteration, summary, input.lease);
   return { outcomes: result.outcomes, reportedTargets: result.reportedTargets, summary };
 }
 

@@ -105,6 +105,7 @@ export function patchApplyHandler(deps: { db: Database; nc: NatsConnection; work
           heartbeat: (d) => ctx.heartbeat(d),
           checkpoint,
           signal: ctx.signal,
+          lease: ctx.lease,
         });
         // A run cut off by the step's signal (timeout, cancel, lost lease) goes no further: the
         // edits below (putting back unshipped bumps) would spoil the workspace the retry resumes in.
