@@ -3,7 +3,7 @@ import { type ExecutionState, type Step, TERMINAL_STATES, type Tier } from '@rem
 import { ConcurrencyConflictError, NotFoundError, RemediationError } from '@remediation/errors';
 import { type Effect, type ExecutionSnapshot, type MachineEvent, transition } from '@remediation/state-machine';
 import type { Database } from './database.js';
-import { ExecutionEntity, ExecutionTargetEntity, HistoryEntity, OutboxEntity, PullRequestEntity } from './entities.js';
+import { ExecutionEntity, ExecutionTargetEntity, HistoryEntity, OutboxEntity, PatchVersionEntity, PullRequestEntity } from './entities.js';
 
 /** Options of `applyTransition`. */
 export interface ApplyTransitionOptions {
@@ -274,8 +274,9 @@ export async function recordHistory(
  * when a patch execution's editing step starts (or is retried), its selected targets are `running`;
  * when the execution then fails or is cancelled before the step recorded their outcomes, the targets
  * still `running` become `failed` (with the execution's error) or `skipped` (cancelled). Outcomes the
- * step records itself (the transition's `mutate`, run after this) take precedence. Review iterations
- * of an open pull request keep the outcomes of the version under review.
+ * step records itself (the transition's `mutate`, run after this) take precedence. Later iterations
+ * (feedback, reviews, re-applications: the execution has a patch version) keep the outcomes of the
+ * version they revise.
  */
 async function trackTargetStatus(
   tx: EntityManager,
@@ -284,7 +285,10 @@ async function trackTargetStatus(
   to: { state: ExecutionState; step: Step | null },
   event: MachineEvent,
 ): Promise<void> {
-  if (to.state === 'patch_running' && to.step === 'editing' && (from.state !== 'patch_running' || from.step !== 'editing')) {
+  const startsEditing = to.state === 'patch_running' && to.step === 'editing' && (from.state !== 'patch_running' || from.step !== 'editing');
+  if (startsEditing && (await tx.count(PatchVersionEntity, { executionId })) === 0) {
+    // The first version's editing step works on every selected target; a later iteration starts
+    // from the outcomes of the version it revises.
     await tx.nativeUpdate(ExecutionTargetEntity, { executionId, status: { $ne: 'skipped' } }, { status: 'running', reason: null });
   } else if (from.state === 'patch_running' && (to.state === 'patch_failed' || to.state === 'patch_cancelled')) {
     const reason = to.state === 'patch_cancelled' ? `the execution was cancelled${'reason' in event && event.reason ? `: ${event.reason}` : ''}` : 'error' in event ? `the step failed: ${event.error.code}: ${event.error.message}` : 'the step failed';
