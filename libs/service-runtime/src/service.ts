@@ -15,6 +15,7 @@ import {
 } from '@remediation/messaging';
 import { Step } from '@remediation/contracts';
 import { faultsFromEnv } from './faults.js';
+import { LOG_REDACTION } from './redaction.js';
 
 /** The same staleness threshold for every step (tests and small deployments). */
 function staleForAllSteps(ms: number): Partial<Record<Step, number>> {
@@ -63,9 +64,14 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
-/** Creates the process logger (JSON lines on stderr). */
-export function createLogger(name: string, level: string): Logger {
-  return pino({ name, level, base: { service: name, pid: process.pid } }, pino.destination(2));
+/**
+ * Creates the process logger (JSON lines on stderr), with credentials censored by field name
+ * (authorization headers, API keys, tokens, private keys, webhook secrets: see redaction.ts).
+ * The API's Fastify logs through this logger too (`loggerInstance`).
+ * @param destination where lines go; default stderr (tests pass a stream).
+ */
+export function createLogger(name: string, level: string, destination: pino.DestinationStream = pino.destination(2)): Logger {
+  return pino({ name, level, base: { service: name, pid: process.pid }, redact: LOG_REDACTION }, destination);
 }
 
 /**

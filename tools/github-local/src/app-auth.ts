@@ -24,6 +24,11 @@ export interface GithubAppOptions {
   slug?: string;
   /** Lifetime of minted installation tokens in seconds. Default 3600 (GitHub's one hour). */
   tokenTtlSeconds?: number;
+  /**
+   * Tests only: a file each minted installation token is appended to (one a line), so a test can
+   * check that no token the services used ends up in their logs, database or messages.
+   */
+  issuedTokensFile?: string;
 }
 
 /** One installation of the configured app. */

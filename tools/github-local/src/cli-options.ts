@@ -7,7 +7,7 @@ export const USAGE =
   'usage: github-local --port <0-65535> --repos-root <dir> [--host <addr>] [--public-url <url>] [--actor <login>] [--log]\n' +
   '         [--webhook-url <url> [--webhook-secret <secret>]]\n' +
   '         [--app-id <id> --app-public-key <pem file> --installation <id>:<owner>[:<repo>,<repo>...] ...\n' +
-  '          [--app-slug <slug>] [--token-ttl <seconds>]]\n' +
+  '          [--app-slug <slug>] [--token-ttl <seconds>] [--issued-tokens-file <file>]]\n' +
   '       env fallbacks: GITHUB_LOCAL_PORT, GITHUB_LOCAL_REPOS_ROOT, GITHUB_LOCAL_HOST, GITHUB_LOCAL_PUBLIC_URL,\n' +
   '       GITHUB_LOCAL_ACTOR, GITHUB_LOCAL_LOG=1, GITHUB_LOCAL_WEBHOOK_URL, GITHUB_LOCAL_WEBHOOK_SECRET,\n' +
   '       GITHUB_LOCAL_APP_ID, GITHUB_LOCAL_APP_PUBLIC_KEY (file), GITHUB_LOCAL_INSTALLATIONS (space-separated),\n' +
@@ -52,6 +52,7 @@ export function parseCliOptions(args: string[], env: NodeJS.ProcessEnv): CliPars
         'app-public-key': { type: 'string' },
         'app-slug': { type: 'string' },
         'token-ttl': { type: 'string' },
+        'issued-tokens-file': { type: 'string' },
         installation: { type: 'string', multiple: true },
       },
       strict: true,
@@ -117,6 +118,7 @@ export function parseCliOptions(args: string[], env: NodeJS.ProcessEnv): CliPars
     installations,
     ...(slug ? { slug } : {}),
     ...(ttl !== undefined ? { tokenTtlSeconds: ttl } : {}),
+    ...(values['issued-tokens-file'] ? { issuedTokensFile: values['issued-tokens-file'] } : {}),
   };
   return { ok: true, options };
 }

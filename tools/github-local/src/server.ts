@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { appendFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
@@ -1327,6 +1328,7 @@ export async function startGithubLocal(options: GithubLocalOptions): Promise<Git
       const token = newInstallationToken();
       store.addToken({ tokenHash: hashToken(token), installationId: inst.id, owner: inst.owner, repos: selected, permissions, expiresAt });
       tokensIssued++;
+      if (appConfig.issuedTokensFile !== undefined) appendFileSync(appConfig.issuedTokensFile, `${token}\n`);
       const repositories =
         selected === null
           ? undefined

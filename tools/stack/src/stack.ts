@@ -53,6 +53,11 @@ export interface Stack {
   /** How the services authenticate to github-local (a token, or the App's id and key). */
   githubAuth: { kind: 'token'; token: string } | { kind: 'app'; appId: number; privateKey: string };
   logDir: string;
+  /**
+   * With `githubApp`: the file github-local appends every installation token it mints to (one a
+   * line; outside `logDir`), for tests that check no token leaks.
+   */
+  issuedTokensFile?: string;
   processes: Map<string, StackProcess>;
   /**
    * Starts one service process again (after it was killed or stopped), waiting until it is
@@ -119,6 +124,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
         void p.exited.then((code) => reject(new Error(`${name} exited (${code}); see ${p.logFile}`)));
       }, reject);
     });
+  const issuedTokensFile = join(dataDir, 'github-app-issued-tokens.txt');
   const githubArgs = ['tools/github-local/src/main.ts', '--port', '0', '--repos-root', resolve(o.githubReposRoot)];
   let githubAuth: Stack['githubAuth'] = { kind: 'token', token: process.env['GITHUB_TOKEN'] ?? 'local-development-token' };
   if (o.githubApp) {
@@ -126,7 +132,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     const publicKeyFile = join(dataDir, 'github-app.pub.pem');
     await writeFile(publicKeyFile, publicKey.export({ type: 'spki', format: 'pem' }));
     githubAuth = { kind: 'app', appId: 4242, privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
-    githubArgs.push('--app-id', '4242', '--app-public-key', publicKeyFile, '--installation', '1:*');
+    githubArgs.push('--app-id', '4242', '--app-public-key', publicKeyFile, '--installation', '1:*', '--issued-tokens-file', issuedTokensFile);
   }
   const github = await startToolServer('github-local', githubArgs);
   const githubUrl = github.url;
@@ -196,6 +202,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     apiUrl: `http://127.0.0.1:${apiPort}`,
     githubUrl,
     githubAuth,
+    ...(o.githubApp ? { issuedTokensFile } : {}),
     serviceUrl(name) {
       const p = healthPorts.get(name);
       if (p === undefined) throw new Error(`no service ${name}`);
