@@ -28,16 +28,19 @@ export interface ScriptedModel {
   close(): Promise<void>;
 }
 
-/** Reserves a port for the scripted model; no server runs until the first `use`. */
-export async function scriptedModel(): Promise<ScriptedModel> {
+/**
+ * Reserves a port for the scripted model; no server runs until the first `use`.
+ * @param apiKey the key the services must send (default `test-key`).
+ */
+export async function scriptedModel(apiKey = 'test-key'): Promise<ScriptedModel> {
   const port = await freePort();
   let server: MessagesApiLocal | null = null;
   return {
     port,
-    env: () => ({ ANTHROPIC_API_KEY: 'test-key', ANTHROPIC_BASE_URL: `http://127.0.0.1:${port}`, AGENT_MODEL: 'claude-test', AGENT_RETRY_BASE_MS: '100' }),
+    env: () => ({ ANTHROPIC_API_KEY: apiKey, ANTHROPIC_BASE_URL: `http://127.0.0.1:${port}`, AGENT_MODEL: 'claude-test', AGENT_RETRY_BASE_MS: '100' }),
     async use(script) {
       await server?.close();
-      server = await startMessagesApiLocal({ script, port, apiKey: 'test-key' });
+      server = await startMessagesApiLocal({ script, port, apiKey });
       return server;
     },
     current: () => server,

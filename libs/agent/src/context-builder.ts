@@ -1,8 +1,8 @@
-import { glob, readFile, stat } from 'node:fs/promises';
+import { glob, realpath } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { JumpSize, Severity } from '@remediation/contracts';
 import { renderPrompt } from './prompts.js';
-import { DEFAULT_MAX_FILE_BYTES } from './workspace.js';
+import { DEFAULT_MAX_FILE_BYTES, readWorkspaceFile } from './workspace.js';
 
 /** Extensions of the files searched for imports/requires. */
 export const SOURCE_EXTENSIONS = ['js', 'cjs', 'mjs', 'jsx', 'ts', 'cts', 'mts', 'tsx'] as const;
@@ -72,12 +72,18 @@ export async function findPackageUsages(workspaceDir: string, packageName: strin
     if (entry.isFile()) files.push(join(entry.parentPath, entry.name));
   }
   files.sort();
+  const root = await realpath(workspaceDir);
   const usages: PackageUsage[] = [];
   for (const file of files) {
-    if ((await stat(file)).size > DEFAULT_MAX_FILE_BYTES) continue;
-    const text = await readFile(file, 'utf8');
-    if (!text.includes(packageName)) continue;
     const rel = relative(workspaceDir, file).split('\\').join('/');
+    // Only files whose real path stays in the workspace; oversized, hard-linked and special files
+    // are skipped (readWorkspaceFile), as the agent's own tools do.
+    const real = await realpath(file).catch(() => null);
+    if (real === null || relative(root, real).startsWith('..')) continue;
+    const bytes = await readWorkspaceFile(real, rel, DEFAULT_MAX_FILE_BYTES).catch(() => null);
+    if (bytes === null) continue;
+    const text = bytes.toString('utf8');
+    if (!text.includes(packageName)) continue;
     for (const match of text.matchAll(specifierPattern(packageName))) {
       const keyword = match[1]!;
       const specifier = match[3]!;

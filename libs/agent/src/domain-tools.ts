@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { ToolError } from './errors.js';
 import { defineTool, type AgentTool } from './tool.js';
 import type { Workspace } from './workspace.js';
+import { MAX_PACKAGE_NAME_CHARS, MAX_PATH_CHARS, MAX_VERSION_CHARS } from './limits.js';
 
 /** A version bump the model asked for through `bump_version`. */
 export interface BumpVersionRequest {
@@ -37,9 +38,9 @@ export function createBumpVersionTool(options: { bump: BumpVersionFn; defaultMan
       'Change the declared version of a dependency in a package.json with the deterministic manifest editor (the only way to change package.json). ' +
       'The declared range keeps its style (^, ~, exact) with its floor raised to version. No install runs; lockfiles are not regenerated.',
     inputSchema: z.strictObject({
-      package: z.string().min(1).describe('Package name, e.g. express-jwt or @types/express-jwt'),
-      version: z.string().regex(SEMVER, 'must be a full semver version such as 6.1.2').describe('Full semver version, e.g. 6.1.2'),
-      manifest_path: z.string().min(1).optional().describe(`Manifest path relative to the workspace root (default ${options.defaultManifestPath ?? 'package.json'})`),
+      package: z.string().min(1).max(MAX_PACKAGE_NAME_CHARS).describe('Package name, e.g. express-jwt or @types/express-jwt'),
+      version: z.string().max(MAX_VERSION_CHARS).regex(SEMVER, 'must be a full semver version such as 6.1.2').describe('Full semver version, e.g. 6.1.2'),
+      manifest_path: z.string().min(1).max(MAX_PATH_CHARS).optional().describe(`Manifest path relative to the workspace root (default ${options.defaultManifestPath ?? 'package.json'})`),
     }),
     async run(input) {
       return options.bump({ name: input.package, version: input.version, manifestPath: input.manifest_path ?? options.defaultManifestPath ?? 'package.json' });
@@ -109,7 +110,7 @@ export function createReportOutcomeTool(options: { targets?: readonly string[]; 
       'Record the outcome for one target package once you are done with it: success (code works with the new version), ' +
       'failed (you could not make it work; say why), or skipped (nothing to do; say why). Call it once per target before finishing.',
     inputSchema: z.strictObject({
-      target: z.string().min(1).describe('Target package name'),
+      target: z.string().min(1).max(MAX_PACKAGE_NAME_CHARS).describe('Target package name'),
       status: z.enum(['success', 'failed', 'skipped']),
       reason: z.string().min(1).max(2000).describe('Short explanation: what changed, or why it failed or was skipped'),
     }),

@@ -1,9 +1,10 @@
-import { glob, readFile, stat } from 'node:fs/promises';
+import { glob, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { z } from 'zod';
 import { ToolError } from './errors.js';
 import { defineTool, type AgentTool } from './tool.js';
-import type { Workspace } from './workspace.js';
+import { readWorkspaceFile, type Workspace } from './workspace.js';
+import { MAX_PATH_CHARS, MAX_PATTERN_CHARS } from './limits.js';
 
 /** Bounds of the file tools. */
 export interface FileToolLimits {
@@ -22,7 +23,7 @@ export interface FileToolLimits {
 /** Directories listing and searching never enter. */
 const SKIPPED_DIRS = new Set(['.git', 'node_modules']);
 
-const pathField = z.string().min(1).describe('Path relative to the workspace root, e.g. src/app.js');
+const pathField = z.string().min(1).max(MAX_PATH_CHARS).describe('Path relative to the workspace root, e.g. src/app.js');
 
 function cut(line: string, max: number): string {
   return line.length > max ? `${line.slice(0, max)}… [line cut at ${max} characters]` : line;
@@ -119,7 +120,7 @@ export function createFileTools(workspace: Workspace, limits: FileToolLimits = {
     description:
       'Create a file or replace its whole content. Prefer edit_file for changes to existing files. ' +
       'Test files, CI configuration, lockfiles, .env files and package.json are refused (use bump_version for dependency versions).',
-    inputSchema: z.strictObject({ path: pathField, content: z.string().describe('The complete new content of the file') }),
+    inputSchema: z.strictObject({ path: pathField, content: z.string().max(workspace.maxFileBytes).describe('The complete new content of the file') }),
     async run({ path, content }) {
       const resolved = await workspace.resolve(path);
       const existed = resolved.exists;
@@ -135,8 +136,8 @@ export function createFileTools(workspace: Workspace, limits: FileToolLimits = {
       'and occur exactly once, unless replace_all is true. Include enough surrounding lines to make it unique. Same path policy as write_file.',
     inputSchema: z.strictObject({
       path: pathField,
-      old_string: z.string().min(1).describe('Exact text to replace'),
-      new_string: z.string().describe('Replacement text'),
+      old_string: z.string().min(1).max(workspace.maxFileBytes).describe('Exact text to replace'),
+      new_string: z.string().max(workspace.maxFileBytes).describe('Replacement text'),
       replace_all: z.boolean().optional().describe('Replace every occurrence (default false)'),
     }),
     async run({ path, old_string, new_string, replace_all }) {
@@ -168,8 +169,8 @@ export function createFileTools(workspace: Workspace, limits: FileToolLimits = {
       `List files matching a glob pattern (e.g. "**/*.js", "src/**/*.{ts,tsx}") under a directory of the workspace. ` +
       `Dotfiles match only patterns that name them. .git and node_modules are skipped. At most ${maxList} paths.`,
     inputSchema: z.strictObject({
-      pattern: z.string().min(1).optional().describe('Glob relative to path (default "**/*")'),
-      path: z.string().min(1).optional().describe('Directory to list, relative to the workspace root (default ".")'),
+      pattern: z.string().min(1).max(MAX_PATTERN_CHARS).optional().describe('Glob relative to path (default "**/*")'),
+      path: z.string().min(1).max(MAX_PATH_CHARS).optional().describe('Directory to list, relative to the workspace root (default ".")'),
     }),
     async run({ pattern, path }) {
       const dir = await workspace.resolve(path ?? '.');
@@ -188,9 +189,9 @@ export function createFileTools(workspace: Workspace, limits: FileToolLimits = {
       'Search text files for a JavaScript regular expression (no delimiters, e.g. "require\\\\([\'\\"]express-jwt"). Returns "path:line: text" for each matching line, ' +
       `at most ${maxGrep}. Skips .git, node_modules, binary files and files over 1 MiB.`,
     inputSchema: z.strictObject({
-      pattern: z.string().min(1).describe('JavaScript regular expression'),
-      path: z.string().min(1).optional().describe('File or directory to search, relative to the workspace root (default ".")'),
-      glob: z.string().min(1).optional().describe('Only files matching this glob, relative to path (default "**/*")'),
+      pattern: z.string().min(1).max(MAX_PATTERN_CHARS).describe('JavaScript regular expression'),
+      path: z.string().min(1).max(MAX_PATH_CHARS).optional().describe('File or directory to search, relative to the workspace root (default ".")'),
+      glob: z.string().min(1).max(MAX_PATTERN_CHARS).optional().describe('Only files matching this glob, relative to path (default "**/*")'),
       case_insensitive: z.boolean().optional(),
       max_results: z.number().int().min(1).max(500).optional().describe(`Default ${maxGrep}`),
     }),
@@ -212,9 +213,9 @@ export function createFileTools(workspace: Workspace, limits: FileToolLimits = {
       for (const rel of files) {
         const resolved = await workspace.resolve(rel).catch(() => null);
         if (!resolved) continue;
-        const info = await stat(resolved.real);
-        if (info.size > workspace.maxFileBytes) continue;
-        const bytes = await readFile(resolved.real);
+        // Oversized, hard-linked and special files are skipped (see readWorkspaceFile).
+        const bytes = await readWorkspaceFile(resolved.real, rel, workspace.maxFileBytes).catch(() => null);
+        if (!bytes) continue;
         if (bytes.subarray(0, 8192).includes(0)) continue;
         const lines = bytes.toString('utf8').split(/\r?\n/);
         for (const [i, line] of lines.entries()) {

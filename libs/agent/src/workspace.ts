@@ -1,4 +1,5 @@
-import { lstat, mkdir, readFile, realpath, stat, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, mkdir, open, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { readRefusal, writeRefusal, type EditPolicy } from './edit-policy.js';
 import { ToolError } from './errors.js';
@@ -31,6 +32,44 @@ function isInside(rel: string): boolean {
 }
 
 /**
+ * Reads a regular file of a workspace at its resolved real path `real`, for the model, without
+ * following a symlink at the last component (`O_NOFOLLOW`: a link swapped in after the jail
+ * check is refused) and without blocking on a FIFO (`O_NONBLOCK`). The checks run on the opened
+ * file (`fstat`), so they hold for the bytes read.
+ *
+ * Hard links: a regular file with more than one link is refused. A hard link made inside the
+ * workspace to a file outside it passes every path check (it is an ordinary directory entry)
+ * yet shows content the execution was not given; a workspace is a git checkout (base snapshot
+ * plus upper layer), and git never creates hard links, so no legitimate file is lost.
+ * @param rel the workspace-relative path, for messages.
+ * @throws ToolError when missing, a directory, not a regular file, hard-linked, over `maxBytes`,
+ *   or a symlink.
+ */
+export async function readWorkspaceFile(real: string, rel: string, maxBytes: number): Promise<Buffer> {
+  let handle;
+  try {
+    handle = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') throw new ToolError(`refused: ${rel} is a symlink`);
+    if (code === 'ENOENT') throw new ToolError(`${rel} does not exist (list_files shows what does)`);
+    throw new ToolError(`${rel}: ${(error as Error).message}`);
+  }
+  try {
+    const info = await handle.stat();
+    if (info.isDirectory()) throw new ToolError(`${rel} is a directory; use list_files to see its files`);
+    if (!info.isFile()) throw new ToolError(`${rel} is not a regular file`);
+    if (info.nlink > 1) throw new ToolError(`refused: ${rel} is a hard link (${info.nlink} links); hard-linked files may hold content from outside the workspace`);
+    if (info.size > maxBytes) {
+      throw new ToolError(`refused: ${rel} is ${info.size} bytes, over the ${maxBytes}-byte limit for reading; use grep to find the lines you need`);
+    }
+    return await handle.readFile();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
  * The agent's view of one writable workspace (an execution's overlay `merged` dir): every
  * path the model names is resolved here and refused when it leaves the root, and every write
  * is checked against the {@link EditPolicy} and recorded.
@@ -40,8 +79,9 @@ function isInside(rel: string): boolean {
  * ancestor of the path is `realpath`ed and must stay inside the root's real path, so symlinks
  * (anywhere in the path, including the file itself) that lead outside are refused; a dangling
  * symlink or a symlink loop is refused (a write would follow it). Reads and writes go to the
- * resolved real path, so a symlink cannot be swapped between the check and the use by the
- * agent (it has no tool that creates links).
+ * resolved real path, opened without following a final symlink, so a symlink cannot be swapped
+ * between the check and the use (the agent has no tool that creates links anyway). Regular
+ * files with more than one hard link are neither read nor written ({@link readWorkspaceFile}).
  */
 export class Workspace {
   /** Real path of the root. */
@@ -138,13 +178,7 @@ export class Workspace {
     const refusal = readRefusal(path.rel) ?? readRefusal(path.realRel);
     if (refusal) throw new ToolError(`refused: ${refusal}`);
     if (!path.exists) throw new ToolError(`${path.rel} does not exist (list_files shows what does)`);
-    const info = await stat(path.real);
-    if (info.isDirectory()) throw new ToolError(`${path.rel} is a directory; use list_files to see its files`);
-    if (!info.isFile()) throw new ToolError(`${path.rel} is not a regular file`);
-    if (info.size > this.maxFileBytes) {
-      throw new ToolError(`refused: ${path.rel} is ${info.size} bytes, over the ${this.maxFileBytes}-byte limit for reading; use grep to find the lines you need`);
-    }
-    const bytes = await readFile(path.real);
+    const bytes = await readWorkspaceFile(path.real, path.rel, this.maxFileBytes);
     if (bytes.subarray(0, 8192).includes(0)) throw new ToolError(`refused: ${path.rel} is a binary file`);
     let text: string;
     try {
@@ -170,9 +204,21 @@ export class Workspace {
     }
     const size = Buffer.byteLength(text, 'utf8');
     if (size > this.maxFileBytes) throw new ToolError(`refused: ${size} bytes is over the ${this.maxFileBytes}-byte limit for a file`);
-    if (path.exists && (await stat(path.real)).isDirectory()) throw new ToolError(`${path.rel} is a directory`);
+    if (path.exists) {
+      const info = await lstat(path.real);
+      if (info.isDirectory()) throw new ToolError(`${path.rel} is a directory`);
+      if (!info.isFile()) throw new ToolError(`refused: ${path.rel} is not a regular file`);
+      if (info.nlink > 1) throw new ToolError(`refused: ${path.rel} is a hard link (${info.nlink} links); writing it would change a file outside the workspace`);
+    }
     await mkdir(dirname(path.real), { recursive: true });
-    await writeFile(path.real, text, 'utf8');
+    const handle = await open(path.real, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644).catch((error: NodeJS.ErrnoException) => {
+      throw new ToolError(error.code === 'ELOOP' ? `refused: ${path.rel} is a symlink` : `${path.rel}: ${error.message}`);
+    });
+    try {
+      await handle.writeFile(text, 'utf8');
+    } finally {
+      await handle.close();
+    }
     this.#changed.add(path.realRel);
     return { ...path, exists: true };
   }
