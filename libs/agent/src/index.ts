@@ -19,6 +19,7 @@ export { defineTool, executeTool, toApiTool, type AgentTool, type ToolOutcome, t
 export { readRefusal, writeRefusal, type EditPolicy } from './edit-policy.js';
 export { DEFAULT_MAX_FILE_BYTES, Workspace, type ResolvedPath } from './workspace.js';
 export { createFileTools, type FileToolLimits } from './file-tools.js';
+export { MAX_PACKAGE_NAME_CHARS, MAX_PATH_CHARS, MAX_PATTERN_CHARS, MAX_VERSION_CHARS } from './limits.js';
 export {
   createBumpVersionTool,
   createManifestBumper,
