@@ -58,4 +58,4 @@ export const REDACT_PATHS: readonly string[] = SECRET_FIELDS.flatMap((field) =>
 );
 
 /** The `redact` option of every service logger. */
-export const LOG_REDACTION = { paths: [...REDACT_PATHS], censor: REDACTED } as const;
+export const LOG_REDACTION: { paths: string[]; censor: string } = { paths: [...REDACT_PATHS], censor: REDACTED };
