@@ -4,7 +4,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NatsHandles } from '@remediation/messaging';
 import type { Database } from '@remediation/persistence';
-import { DEFAULT_SCAN_LIMITS_CONFIG, ScanParserPool } from './adapters/scan-parser.js';
+import { DEFAULT_SCAN_LIMITS_CONFIG, MAX_WAITING, ScanParserPool } from './adapters/scan-parser.js';
 import { type ApiOptions, buildApi } from './server.js';
 
 /** A CycloneDX 1.6 scan with `n` npm components (about 150 bytes of JSON each). */
@@ -97,6 +97,17 @@ describe('scan parsing runs off the event loop', () => {
       expect(parsed.threadId).not.toBe(threadId);
       expect((parsed.value as { scan: { components: unknown[] } }).scan.components).toHaveLength(3);
       await expect(pool.parse('[1,', false)).rejects.toMatchObject({ code: 'REQUEST_INVALID' });
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('bounds the bodies waiting for a worker: one more gets SCAN_PARSER_BUSY (retryable)', async () => {
+    const pool = new ScanParserPool({ ...DEFAULT_SCAN_LIMITS_CONFIG, threads: 1 });
+    try {
+      const accepted = Array.from({ length: MAX_WAITING + 1 }, () => pool.parse('{"a":1}', false));
+      await expect(pool.parse('{"a":1}', false)).rejects.toMatchObject({ code: 'SCAN_PARSER_BUSY', retryable: true });
+      expect((await Promise.all(accepted)).map((p) => p.value)).toEqual(Array(MAX_WAITING + 1).fill({ a: 1 }));
     } finally {
       await pool.close();
     }

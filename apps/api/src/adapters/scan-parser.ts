@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { InvalidInputError } from '@remediation/errors';
+import { InvalidInputError, TransientError } from '@remediation/errors';
 import { DEFAULT_SCAN_LIMITS } from '@remediation/sbom';
 
 /**
@@ -28,6 +28,12 @@ export const DEFAULT_SCAN_LIMITS_CONFIG: ScanLimitsConfig = {
   threads: Math.max(1, Math.min(2, availableParallelism())),
   workerHeapMb: 1024,
 };
+
+/**
+ * Bodies that may wait for a worker; more get 503 `SCAN_PARSER_BUSY` (retryable). With the
+ * body limit this bounds the memory held by waiting bodies: `(threads + MAX_WAITING) × maxBytes`.
+ */
+export const MAX_WAITING = 16;
 
 /** Message to a worker (./scan-worker.ts). */
 export interface ParseJob {
@@ -88,10 +94,16 @@ export class ScanParserPool {
    * Parses `text` in a worker; with `checkScan`, also validates its `scan` member.
    * @throws InvalidInputError (400) naming what was wrong: `REQUEST_INVALID` (not JSON, nested
    *   too deep), `SCAN_INVALID` / `SCAN_UNSUPPORTED_VERSION` (with the limit's variable when a
-   *   limit was hit); BodyParseError (413) when the worker ran out of heap.
+   *   limit was hit); BodyParseError (413) when the worker ran out of heap; TransientError
+   *   `SCAN_PARSER_BUSY` (503) when {@link MAX_WAITING} bodies already wait.
    */
   parse(text: string, checkScan: boolean): Promise<ParsedBody> {
     if (this.closed) return Promise.reject(new Error('scan parser pool is closed'));
+    if (this.queue.length >= MAX_WAITING) {
+      return Promise.reject(
+        new TransientError('SCAN_PARSER_BUSY', `${this.queue.length} request bodies are already waiting to be parsed; retry shortly`),
+      );
+    }
     return new Promise((resolve, reject) => {
       const job: ParseJob = {
         id: this.nextId++,
