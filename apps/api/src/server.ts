@@ -22,7 +22,10 @@ import type { Database } from '@remediation/persistence';
 import { getDeadLetters, getExecutionView, getHistory, getRemediationView } from '@remediation/persistence';
 import type { NatsHandles } from '@remediation/messaging';
 import type { Logger } from 'pino';
+import { DEFAULT_SCAN_LIMITS_CONFIG, type ScanLimitsConfig } from './adapters/scan-parser.js';
+import { installJsonBody, scanWasChecked } from './body.js';
 import { installErrorHandler } from './errors.js';
+import { DEFAULT_RATE_LIMIT, type RateLimitConfig, installRateLimit } from './rate-limit.js';
 import { createExecution, createRemediation } from './handlers/remediations.js';
 import { cancelExecution, getDiff, requestPullRequest, retryExecution, submitFeedback } from './handlers/executions.js';
 
@@ -37,26 +40,29 @@ export interface ApiContext {
 const IdParam = z.object({ id: z.string().min(1).max(100) });
 const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody, 503: ErrorBody };
 
+/** Options of {@link buildApi}; each part defaults to its `DEFAULT_*`. */
+export interface ApiOptions {
+  /** Body and scan limits, and the worker threads that parse scans (see ./body.ts). */
+  scanLimits?: Partial<ScanLimitsConfig>;
+  /** Requests per caller and window (see ./rate-limit.ts). */
+  rateLimit?: Partial<RateLimitConfig>;
+}
+
 /**
  * Builds the HTTP API v1 (fastify 5 + zod). Schemas on every route give validation,
  * serialisation and the OpenAPI description (served at `/docs`, JSON at `/docs/json`).
- * Body limit: `bodyLimitBytes` (default 50 MiB, scans can be large).
+ * Bodies are limited to `scanLimits.maxBytes` (default 50 MiB, scans can be large) and scans
+ * are parsed and validated in worker threads ({@link installJsonBody}); requests are
+ * rate-limited per tenant ({@link installRateLimit}).
  */
-export async function buildApi(ctx: ApiContext, options: { bodyLimitBytes?: number } = {}): Promise<FastifyInstance<any, any, any, any, any>> {
-  const app = Fastify({ loggerInstance: ctx.logger, bodyLimit: options.bodyLimitBytes ?? 50 * 1024 * 1024 }).withTypeProvider<ZodTypeProvider>();
+export async function buildApi(ctx: ApiContext, options: ApiOptions = {}): Promise<FastifyInstance<any, any, any, any, any>> {
+  const scanLimits: ScanLimitsConfig = { ...DEFAULT_SCAN_LIMITS_CONFIG, ...options.scanLimits };
+  const app = Fastify({ loggerInstance: ctx.logger, bodyLimit: scanLimits.maxBytes }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandler(app);
-  // An empty body with a JSON content type (POST /retry from curl or a client) means "no body".
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-    if (body === '') return done(null, undefined);
-    try {
-      done(null, JSON.parse(body as string));
-    } catch (err) {
-      done(Object.assign(err as Error, { statusCode: 400, code: 'REQUEST_INVALID' }), undefined);
-    }
-  });
+  await installRateLimit(app, { ...DEFAULT_RATE_LIMIT, ...options.rateLimit });
+  installJsonBody(app, scanLimits);
   await app.register(swagger, {
     openapi: {
       info: { title: 'Remediation API', version: '1.0.0', description: 'Plans and applies upgrades that fix vulnerable dependencies, and opens pull requests.' },
@@ -73,7 +79,7 @@ export async function buildApi(ctx: ApiContext, options: { bodyLimitBytes?: numb
       response: { 201: RemediationResponse, 200: RemediationResponse, ...errors },
     },
   }, async (req, reply) => {
-    const { created, remediation } = await createRemediation(ctx, req.body, req.headers['idempotency-key']);
+    const { created, remediation } = await createRemediation(ctx, req.body, req.headers['idempotency-key'], { scanChecked: scanWasChecked(req) });
     return reply.code(created ? 201 : 200).send(remediation);
   });
 

@@ -289,3 +289,107 @@ describe('computePlan: transitive and non-npm components', () => {
     expect(plan.upgrade_tiers.moderate).toEqual({ upgrades: [], advisoriesFixed: [], advisoriesRemaining: [], largestJump: null });
   });
 });
+
+/**
+ * Issue 11: bad scans never vanish silently. Components whose version or purl cannot be read are
+ * warnings naming bom-ref, name and reason; a vulnerable one whose version cannot be read is a
+ * target that needs a person; a renamed component is matched by its purl.
+ */
+describe('computePlan: components that cannot be read', () => {
+  type RawComponent = { 'bom-ref': string; name: string; version?: string; purl?: string };
+  const bom = (components: RawComponent[], vulnerabilities?: unknown[]): ParsedScan =>
+    parseCycloneDx({
+      bomFormat: 'CycloneDX',
+      specVersion: '1.6',
+      metadata: { component: { type: 'application', name: 'app', version: '1.0.0', 'bom-ref': 'app' } },
+      components: components.map((c) => ({ type: 'library', ...c })),
+      dependencies: [{ ref: 'app', dependsOn: components.map((c) => c['bom-ref']) }],
+      ...(vulnerabilities ? { vulnerabilities } : {}),
+    });
+  const deps = () => ({ advisories, versions, registryLabel: 'snapshot' });
+
+  it('lists each component with an unreadable version or purl, by bom-ref and name, with the reason', async () => {
+    const scan = bom([
+      { 'bom-ref': 'empty', name: 'ms', version: '', purl: 'pkg:npm/ms' },
+      { 'bom-ref': 'latest', name: 'debug', version: 'latest', purl: 'pkg:npm/debug' },
+      { 'bom-ref': 'nav', name: 'qs', version: 'not-a-version', purl: 'pkg:npm/qs' },
+      { 'bom-ref': 'missing', name: 'vary', purl: 'pkg:npm/vary' },
+      { 'bom-ref': 'badpurl', name: 'etag', version: '1.8.1', purl: 'not a purl' },
+      { 'bom-ref': 'nopurl', name: 'fresh', version: '0.5.2' },
+      { 'bom-ref': 'fine', name: 'accepts', version: '1.3.8', purl: 'pkg:npm/accepts@1.3.8' },
+    ]);
+    const plan = await computePlan(scan, deps());
+    // Packages with advisories in the OSV fixtures (debug, qs, …) need a person; none is planned.
+    expect(plan.targets.length).toBeGreaterThan(0);
+    expect(plan.targets.every((t) => t.status === 'needs_person')).toBe(true);
+    expect(plan.warnings).toEqual(
+      expect.arrayContaining([
+        'component "empty" (ms) cannot be planned: its version is empty',
+        'component "latest" (debug) cannot be planned: version "latest" is not a semver version',
+        'component "nav" (qs) cannot be planned: version "not-a-version" is not a semver version',
+        'component "missing" (vary) cannot be planned: the scan gives no version (neither `version` nor the purl)',
+        expect.stringMatching(/^component "badpurl" \(etag\) cannot be planned: purl "not a purl" could not be parsed: /),
+        'component "nopurl" (fresh) cannot be planned: it has a version but no purl',
+      ]),
+    );
+    expect(plan.warnings.some((w) => w.includes('"fine"'))).toBe(false);
+  });
+
+  it('makes a vulnerable component whose version cannot be read a target that needs a person (OSV mode)', async () => {
+    const plan = await computePlan(bom([{ 'bom-ref': 'c', name: 'cookie', version: 'latest', purl: 'pkg:npm/cookie' }]), deps());
+    expect(plan.targets).toHaveLength(1);
+    const target = plan.targets[0]!;
+    expect(target).toMatchObject({
+      name: 'cookie',
+      purl: 'pkg:npm/cookie',
+      currentVersion: 'latest',
+      status: 'needs_person',
+      reason: 'version "latest" is not a semver version; 1 known advisory(ies) of cookie may apply',
+      tiers: { minimal: null, moderate: null, comprehensive: null },
+    });
+    expect(target.noFixReason).toBe(`needs a person: ${target.reason}`);
+    expect(target.advisories.map((a) => a.id)).toEqual(['GHSA-pxg6-pf52-xh8x']);
+    expect(plan.noFixTargets).toEqual(['cookie']);
+    expect(plan.upgrade_tiers.minimal.advisoriesRemaining).toEqual(['GHSA-pxg6-pf52-xh8x']);
+  });
+
+  it('makes a reported component without a version a target that needs a person (scan mode), and names unknown affects refs', async () => {
+    const scan = bom([{ 'bom-ref': 'c', name: 'cookie', purl: 'pkg:npm/cookie' }], [
+      { id: 'GHSA-pxg6-pf52-xh8x', affects: [{ ref: 'c' }, { ref: 'ghost-ref' }] },
+    ]);
+    const plan = await computePlan(scan, deps());
+    expect(plan.targets.map((t) => [t.name, t.status, t.currentVersion, t.reason])).toEqual([
+      ['cookie', 'needs_person', '', 'the scan gives no version (neither `version` nor the purl)'],
+    ]);
+    expect(plan.warnings).toContain('1 vulnerability affects-reference(s) name bom-refs that are not in the scan: GHSA-pxg6-pf52-xh8x → "ghost-ref"');
+  });
+
+  it('warns when a reported component has an unreadable purl', async () => {
+    const scan = bom([{ 'bom-ref': 'x', name: 'cookie', version: '0.6.0', purl: 'pkg:' }], [
+      { id: 'GHSA-pxg6-pf52-xh8x', affects: [{ ref: 'x' }] },
+    ]);
+    const plan = await computePlan(scan, deps());
+    expect(plan.targets).toEqual([]);
+    expect(plan.warnings).toContain('component "x" is reported vulnerable to GHSA-pxg6-pf52-xh8x but its package cannot be read (see above): not planned');
+  });
+
+  it('matches a renamed component by its purl, not its display name', async () => {
+    const scan = bom([{ 'bom-ref': 'r', name: 'my-cookie-fork', version: '0.6.0', purl: 'pkg:npm/cookie@0.6.0' }]);
+    const plan = await computePlan(scan, deps());
+    expect(plan.targets.map((t) => [t.name, t.status, t.tiers.minimal?.version])).toEqual([['cookie', 'planned', '0.7.0']]);
+    expect(plan.warnings).toContain('1 npm component(s) named differently from their purl, matched by the purl: r ("my-cookie-fork" is cookie)');
+    // Scan mode too: the scan's vulnerability resolves to the OSV record of the purl's package.
+    const reported = bom([{ 'bom-ref': 'r', name: 'my-cookie-fork', version: '0.6.0', purl: 'pkg:npm/cookie@0.6.0' }], [
+      { id: 'CVE-2024-47764', affects: [{ ref: 'r' }] },
+    ]);
+    const fromScan = await computePlan(reported, deps());
+    expect(fromScan.targets.map((t) => [t.name, t.advisories[0]!.id, t.tiers.minimal?.version])).toEqual([['cookie', 'GHSA-pxg6-pf52-xh8x', '0.7.0']]);
+  });
+
+  it('lists at most 50 unreadable components one by one', async () => {
+    const many = Array.from({ length: 60 }, (_, i) => ({ 'bom-ref': `b${i}`, name: `p${i}`, version: 'latest', purl: `pkg:npm/p${i}` }));
+    const plan = await computePlan(bom(many), deps());
+    expect(plan.warnings.filter((w) => w.startsWith('component '))).toHaveLength(50);
+    expect(plan.warnings).toContain('… and 10 more component(s) that cannot be planned');
+  });
+});

@@ -57,6 +57,8 @@ interface KnownAdvisory {
 interface Finding {
   component: ScanComponent;
   advisories: Map<string, KnownAdvisory>;
+  /** Set when the installed version cannot be read: the finding needs a person, not tiers. */
+  problem?: string;
 }
 
 /**
@@ -93,7 +95,12 @@ export async function computePlan(scan: ParsedScan, deps: PlanDeps): Promise<Pla
   const transitiveFindings: Finding[] = [];
   for (const finding of findings.values()) {
     const c = finding.component;
-    if (scan.root && c.bomRef === scan.root.bomRef) {
+    if (finding.problem !== undefined && !scan.directRefs.has(c.bomRef)) {
+      warnings.push(
+        `${c.name} (${JSON.stringify(c.bomRef)}), installed through ${scan.via(c.bomRef).map((ref) => scan.component(ref)?.name ?? ref).join(', ') || 'an unknown path'}, ` +
+          `may be affected by ${[...finding.advisories.keys()].sort().join(', ')} but needs a person: ${finding.problem}`,
+      );
+    } else if (scan.root && c.bomRef === scan.root.bomRef) {
       warnings.push(
         `the scanned project ${label(c)} is itself affected by ${[...finding.advisories.keys()].sort().join(', ')}; ` +
           'it is not a dependency, so it is not a target',
@@ -113,7 +120,10 @@ export async function computePlan(scan: ParsedScan, deps: PlanDeps): Promise<Pla
     targets.map((finding) =>
       limit(async () => {
         const own: string[] = [];
-        const target = await planTarget(finding, mode, deps, manifestPath, own);
+        const target =
+          finding.problem !== undefined
+            ? needsPerson(finding, finding.problem, manifestPath)
+            : await planTarget(finding, mode, deps, manifestPath, own);
         return { target, warnings: own };
       }),
     ),
@@ -180,27 +190,52 @@ function fromOsv(advisory: Advisory, name: string): KnownAdvisory {
   };
 }
 
-/** Counts components the planner cannot handle and turns the counts into warnings. */
-class SkipCounter {
-  private readonly byEcosystem = new Map<string, number>();
-  private withoutPurl = 0;
-  private withoutVersion = 0;
+/** What the planner can do with a component (see {@link ComponentTriage}). */
+type Triage =
+  | { kind: 'npm' }
+  | { kind: 'skip' }
+  /** An npm package whose installed version cannot be read: if vulnerable, it needs a person. */
+  | { kind: 'unreadable_version'; reason: string }
+  /** A component whose purl is missing or unparsable: its package is unknown. */
+  | { kind: 'unreadable'; reason: string };
 
-  add(c: ScanComponent): 'npm' | 'skip' {
+/** At most this many unreadable components are listed one by one in the warnings. */
+const MAX_LISTED_COMPONENTS = 50;
+
+/**
+ * Sorts components into what the planner handles (npm packages with a semver version) and
+ * what it cannot, and turns the rest into warnings: counts per other ecosystem, and each
+ * component whose version or purl cannot be read by bom-ref and name with the reason (issue 11:
+ * bad scans never vanish silently). Containers (no purl, no version) are not packages: ignored.
+ */
+class ComponentTriage {
+  private readonly byEcosystem = new Map<string, number>();
+  private readonly seen = new Map<string, Triage>();
+  private readonly unreadable: string[] = [];
+
+  of(c: ScanComponent): Triage {
+    const known = this.seen.get(c.bomRef);
+    if (known) return known;
+    const triage = this.decide(c);
+    this.seen.set(c.bomRef, triage);
+    if (triage.kind === 'unreadable' || triage.kind === 'unreadable_version') {
+      this.unreadable.push(`component ${JSON.stringify(c.bomRef)} (${c.declaredName}) cannot be planned: ${triage.reason}`);
+    }
+    return triage;
+  }
+
+  private decide(c: ScanComponent): Triage {
     if (c.ecosystem === null) {
+      if (c.purlProblem !== undefined) return { kind: 'unreadable', reason: c.purlProblem };
       // Containers (no purl, no version: e.g. a lockfile "application") are not packages.
-      if (c.version !== undefined) this.withoutPurl++;
-      return 'skip';
+      return c.version === undefined ? { kind: 'skip' } : { kind: 'unreadable', reason: 'it has a version but no purl' };
     }
     if (c.ecosystem !== 'npm') {
       this.byEcosystem.set(c.ecosystem, (this.byEcosystem.get(c.ecosystem) ?? 0) + 1);
-      return 'skip';
+      return { kind: 'skip' };
     }
-    if (c.version === undefined) {
-      this.withoutVersion++;
-      return 'skip';
-    }
-    return 'npm';
+    const reason = unreadableVersion(c.version);
+    return reason === null ? { kind: 'npm' } : { kind: 'unreadable_version', reason };
   }
 
   flush(warnings: string[]): void {
@@ -209,22 +244,48 @@ class SkipCounter {
       const total = [...this.byEcosystem.values()].reduce((a, b) => a + b, 0);
       warnings.push(`skipped ${total} non-npm component(s) (${parts.join(', ')}): only npm is planned`);
     }
-    if (this.withoutPurl > 0) warnings.push(`skipped ${this.withoutPurl} component(s) without a usable purl`);
-    if (this.withoutVersion > 0) warnings.push(`skipped ${this.withoutVersion} npm component(s) without a version`);
+    warnings.push(...this.unreadable.slice(0, MAX_LISTED_COMPONENTS));
+    if (this.unreadable.length > MAX_LISTED_COMPONENTS) {
+      warnings.push(`… and ${this.unreadable.length - MAX_LISTED_COMPONENTS} more component(s) that cannot be planned`);
+    }
   }
 }
 
-/** OSV mode: every npm component (root included) matched against the advisory source. */
+/** Why an installed version cannot be read (semver 2.0.0, as npm versions are), or null when it can. */
+function unreadableVersion(version: string | undefined): string | null {
+  if (version === undefined) return 'the scan gives no version (neither `version` nor the purl)';
+  if (version.trim() === '') return 'its version is empty';
+  if (semver.valid(version) === null) return `version ${JSON.stringify(version.length > 80 ? `${version.slice(0, 79)}…` : version)} is not a semver version`;
+  return null;
+}
+
+/**
+ * OSV mode: every npm component (root included) matched against the advisory source. An npm
+ * component whose version cannot be read, with advisories known for its package, is a finding
+ * that needs a person (every advisory of the package may apply).
+ */
 function findingsFromOsv(scan: ParsedScan, source: AdvisorySource, warnings: string[]): Map<string, Finding> {
   const findings = new Map<string, Finding>();
-  const skips = new SkipCounter();
+  const triage = new ComponentTriage();
   const all = scan.root ? [scan.root, ...scan.components] : [...scan.components];
   for (const c of all) {
     if (c === scan.root) {
       // The scanned project: checked (for a warning) when it is an npm package, never counted as skipped.
-      if (c.ecosystem !== 'npm' || c.version === undefined) continue;
-    } else if (skips.add(c) === 'skip') {
-      continue;
+      if (c.ecosystem !== 'npm' || unreadableVersion(c.version) !== null) continue;
+    } else {
+      const t = triage.of(c);
+      if (t.kind === 'unreadable_version') {
+        const possible = source.forPackage(c.name);
+        if (possible.length > 0) {
+          findings.set(c.bomRef, {
+            component: c,
+            advisories: new Map(possible.map((a) => [a.id, fromOsv(a, c.name)])),
+            problem: `${t.reason}; ${possible.length} known advisory(ies) of ${c.name} may apply`,
+          });
+        }
+        continue;
+      }
+      if (t.kind !== 'npm') continue;
     }
     const matched = source.matchAdvisories(c.name, c.version!);
     if (matched.length === 0) continue;
@@ -233,40 +294,57 @@ function findingsFromOsv(scan: ParsedScan, source: AdvisorySource, warnings: str
       advisories: new Map(matched.map((a) => [a.id, fromOsv(a, c.name)])),
     });
   }
-  skips.flush(warnings);
+  triage.flush(warnings);
   return findings;
 }
 
-/** Scan mode: the scan's vulnerabilities, resolved through the advisory source where possible. */
+/**
+ * Scan mode: the scan's vulnerabilities, resolved through the advisory source where possible.
+ * Every component is triaged (so unreadable ones are listed even when not reported vulnerable);
+ * a reported npm component whose version cannot be read is a finding that needs a person, one
+ * whose purl cannot be read a warning naming the vulnerability.
+ */
 function findingsFromScan(scan: ParsedScan, source: AdvisorySource, warnings: string[]): Map<string, Finding> {
   const findings = new Map<string, Finding>();
-  const skips = new SkipCounter();
-  const skippedRefs = new Set<string>();
+  const triage = new ComponentTriage();
+  for (const c of scan.components) triage.of(c);
   const unresolved = new Set<string>();
+  const unplannable = new Map<string, Set<string>>();
 
   for (const vuln of scan.vulnerabilities ?? []) {
     const resolved = [vuln.id, ...vuln.aliases].map((id) => source.findById(id)).find((a) => a !== undefined);
     for (const affects of vuln.affects) {
       const c = scan.component(affects.ref);
-      if (!c || skippedRefs.has(c.bomRef)) continue; // unknown refs are counted by the parser's warnings
-      if (skips.add(c) === 'skip') {
-        skippedRefs.add(c.bomRef);
+      if (!c) continue; // unknown refs are named by the parser's warnings
+      const rootKind: Triage = c.ecosystem === 'npm' && unreadableVersion(c.version) === null ? { kind: 'npm' } : { kind: 'skip' };
+      const t = c === scan.root ? rootKind : triage.of(c);
+      if (t.kind === 'skip') continue;
+      if (t.kind === 'unreadable') {
+        const ids = unplannable.get(c.bomRef) ?? new Set<string>();
+        unplannable.set(c.bomRef, ids.add(vuln.id));
         continue;
       }
-      const statusOfInstalled = affects.versions.find((v) => v.version !== undefined && v.version === c.version)?.status;
-      if (statusOfInstalled === 'unaffected') continue;
+      const problem = 'reason' in t ? t.reason : undefined;
+      if (problem === undefined) {
+        const statusOfInstalled = affects.versions.find((v) => v.version !== undefined && v.version === c.version)?.status;
+        if (statusOfInstalled === 'unaffected') continue;
+      }
 
       const osvNamesPackage = resolved !== undefined && resolved.affected.some((a) => a.name.toLowerCase() === c.name.toLowerCase());
       const known = osvNamesPackage ? fromOsv(resolved, c.name) : fromScanEntry(vuln, affects.versions);
       if (!osvNamesPackage) unresolved.add(vuln.id);
-      else if (!isAffected(resolved, c.name, c.version!)) {
+      else if (problem === undefined && !isAffected(resolved, c.name, c.version!)) {
         warnings.push(
           `${label(c)}: the scan reports ${vuln.id} but ${resolved.id}'s ranges do not include ${c.version}; kept as the scan says`,
         );
       }
       mergeScanDetails(known, vuln, resolved);
 
-      const finding = findings.get(c.bomRef) ?? { component: c, advisories: new Map<string, KnownAdvisory>() };
+      const finding: Finding = findings.get(c.bomRef) ?? {
+        component: c,
+        advisories: new Map<string, KnownAdvisory>(),
+        ...(problem !== undefined ? { problem } : {}),
+      };
       const existing = finding.advisories.get(known.planned.id);
       if (existing) {
         existing.planned.aliases = [...new Set([...existing.planned.aliases, ...known.planned.aliases])].sort();
@@ -276,7 +354,10 @@ function findingsFromScan(scan: ParsedScan, source: AdvisorySource, warnings: st
       findings.set(c.bomRef, finding);
     }
   }
-  skips.flush(warnings);
+  triage.flush(warnings);
+  for (const [ref, ids] of unplannable) {
+    warnings.push(`component ${JSON.stringify(ref)} is reported vulnerable to ${[...ids].sort().join(', ')} but its package cannot be read (see above): not planned`);
+  }
   if (unresolved.size > 0) {
     warnings.push(
       `${unresolved.size} scan vulnerabilit(ies) not found in the OSV directory, the scan's own ranges are used: ${[...unresolved].sort().join(', ')}`,
@@ -334,6 +415,27 @@ function firstLine(text: string): string {
 
 const EMPTY_TIERS = { minimal: null, moderate: null, comprehensive: null };
 
+/**
+ * A target the planner cannot plan because its installed version cannot be read: no tiers,
+ * `status: 'needs_person'` with the reason (also the `noFixReason`, for consumers that only
+ * know that field).
+ */
+function needsPerson(finding: Finding, reason: string, manifestPath: string): PlannedTarget {
+  const c = finding.component;
+  return {
+    purl: c.purl!,
+    ecosystem: 'npm',
+    name: c.name,
+    currentVersion: c.version ?? '',
+    manifestPath,
+    advisories: [...finding.advisories.values()].map((a) => a.planned).sort((a, b) => (a.id < b.id ? -1 : 1)),
+    tiers: { ...EMPTY_TIERS },
+    noFixReason: `needs a person: ${reason}`,
+    status: 'needs_person',
+    reason,
+  };
+}
+
 /** Plans one target: looks its versions up and chooses the tiers. */
 async function planTarget(
   finding: Finding,
@@ -346,6 +448,7 @@ async function planTarget(
   const current = c.version!;
   const own = [...finding.advisories.values()].sort((a, b) => (a.planned.id < b.planned.id ? -1 : 1));
   const base = {
+    status: 'planned' as const,
     purl: c.purl!,
     ecosystem: 'npm' as const,
     name: c.name,

@@ -52,23 +52,40 @@ export const TierOption = z.object({
 export type TierOption = z.infer<typeof TierOption>;
 
 /**
- * A target: a direct dependency with at least one known advisory matching its current version.
+ * Whether the planner could plan a target: `planned` (tiers chosen, or `noFixReason` says why
+ * none fixes it) or `needs_person`: the scan reports it vulnerable (or advisories exist for the
+ * package) but its installed version cannot be read, so no tier can be chosen and a person has
+ * to look (`reason` says why). Absent in plans stored before this field existed: `planned`.
+ */
+export const PlanTargetStatus = z.enum(['planned', 'needs_person']);
+export type PlanTargetStatus = z.infer<typeof PlanTargetStatus>;
+
+/**
+ * A target: a direct dependency with at least one known advisory matching its current version
+ * (or, with `status: 'needs_person'`, possibly matching: its version cannot be read).
  * `tiers.<tier>` is null when that tier has no fixed version (see `noFixReason`).
  */
 export const PlannedTarget = z.object({
   /** Package URL of the installed component, e.g. `pkg:npm/body-parser@1.20.2`. */
   purl: z.string().min(1),
   ecosystem: z.literal('npm'),
-  /** Package name as the ecosystem spells it, e.g. `@scope/name`. */
+  /** Package name as the ecosystem spells it (the purl's name), e.g. `@scope/name`. */
   name: z.string().min(1),
-  /** Installed version from the scan. */
-  currentVersion: z.string().min(1),
+  /**
+   * Installed version from the scan. For a `needs_person` target, as written (possibly not a
+   * version, e.g. `latest`), or empty when the scan gives none.
+   */
+  currentVersion: z.string(),
   /** Repository-relative path of the manifest that declares it. */
   manifestPath: z.string().min(1),
   advisories: z.array(PlannedAdvisory).min(1),
   tiers: z.object({ minimal: TierOption.nullable(), moderate: TierOption.nullable(), comprehensive: TierOption.nullable() }),
-  /** Set when no version fixes every advisory of the package. */
+  /** Set when no version fixes every advisory of the package (and on every `needs_person` target). */
   noFixReason: z.string().optional(),
+  /** `planned` when absent (plans stored before the field existed). */
+  status: PlanTargetStatus.optional(),
+  /** Why a person is needed (set with `status: 'needs_person'`), e.g. `version "latest" is not a semver version`. */
+  reason: z.string().optional(),
 });
 export type PlannedTarget = z.infer<typeof PlannedTarget>;
 
@@ -125,7 +142,10 @@ export const PlannerOutput = z.object({
     /** Registry URL or snapshot directory the version lists came from. */
     registry: z.string(),
   }),
-  /** Non-fatal remarks (skipped components, unknown ecosystems). */
+  /**
+   * Non-fatal remarks: skipped components, unknown ecosystems, and each component that cannot
+   * be planned (unreadable version or purl) by bom-ref and name with the reason.
+   */
   warnings: z.array(z.string()),
 });
 export type PlannerOutput = z.infer<typeof PlannerOutput>;

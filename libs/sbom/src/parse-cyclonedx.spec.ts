@@ -143,6 +143,21 @@ describe('parseCycloneDx: shapes', () => {
     expect(scan.warnings).toEqual(['scan has no dependency graph: every component is treated as a direct dependency']);
   });
 
+  it('names a renamed npm component by its purl, keeps the declared name, and says why a purl cannot be read', () => {
+    const scan = parseCycloneDx(
+      minimal({
+        components: [
+          { type: 'library', name: 'my-fork', version: '1.0.0', purl: 'pkg:npm/%40scope/real@1.0.0', 'bom-ref': 'f' },
+          { type: 'library', name: 'x', version: '1', purl: 'not-a-purl', 'bom-ref': 'x' },
+        ],
+      }),
+    );
+    expect(scan.component('f')).toMatchObject({ name: '@scope/real', declaredName: 'my-fork', purlProblem: undefined });
+    expect(scan.component('x')).toMatchObject({ name: 'x', ecosystem: null, purl: undefined });
+    expect(scan.component('x')!.purlProblem).toMatch(/^purl "not-a-purl" could not be parsed: /);
+    expect(scan.warnings).toContain('1 npm component(s) named differently from their purl, matched by the purl: f ("my-fork" is @scope/real)');
+  });
+
   it('warns about unparsable purls and keeps going', () => {
     const scan = parseCycloneDx(minimal({ components: [{ type: 'library', name: 'x', version: '1', purl: 'not-a-purl' }] }));
     expect(scan.components[0]!.ecosystem).toBeNull();

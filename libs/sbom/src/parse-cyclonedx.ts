@@ -92,6 +92,20 @@ function formatPath(path: readonly PropertyKey[]): string {
     .join('');
 }
 
+const MAX_LISTED = 20;
+const MAX_TEXT = 120;
+
+/** Shortens scan-supplied text for messages (hostile scans may carry huge strings). */
+function clip(text: string): string {
+  return text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT - 1)}…` : text;
+}
+
+/** `a, b, c` with at most {@link MAX_LISTED} items, then `… and N more`. */
+function listSome(items: readonly string[]): string {
+  const shown = items.slice(0, MAX_LISTED).join(', ');
+  return items.length > MAX_LISTED ? `${shown} … and ${items.length - MAX_LISTED} more` : shown;
+}
+
 function describeType(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'array';
@@ -106,12 +120,14 @@ function buildScan(bom: CdxBom): ParsedScan {
   const usedRefs = new Set<string>();
   let invalidPurls = 0;
   let duplicateRefs = 0;
+  const renamed: string[] = [];
 
   const toComponent = (raw: CdxComponent, location: string, parentRef: string | undefined): ScanComponent => {
     let ecosystem: string | null = null;
     let purlName: string | undefined;
     let purlVersion: string | undefined;
     let purl: string | undefined;
+    let purlProblem: string | undefined;
     if (raw.purl !== undefined) {
       try {
         const parsed = PackageURL.fromString(raw.purl);
@@ -119,28 +135,34 @@ function buildScan(bom: CdxBom): ParsedScan {
         purlName = parsed.namespace ? `${parsed.namespace}/${parsed.name}` : parsed.name;
         purlVersion = parsed.version;
         purl = raw.purl;
-      } catch {
+      } catch (err) {
         invalidPurls++;
+        purlProblem = `purl ${JSON.stringify(clip(raw.purl))} could not be parsed: ${clip((err as Error).message)}`;
       }
     }
-    let name = raw.name;
+    let declaredName = raw.name;
     if (ecosystem === 'npm') {
-      if (raw.group) name = `${raw.group.startsWith('@') ? raw.group : `@${raw.group}`}/${raw.name}`;
-      else if (purlName !== undefined && purlName.startsWith('@') && purlName.endsWith(`/${raw.name}`)) name = purlName;
+      if (raw.group) declaredName = `${raw.group.startsWith('@') ? raw.group : `@${raw.group}`}/${raw.name}`;
+      else if (purlName !== undefined && purlName.startsWith('@') && purlName.endsWith(`/${raw.name}`)) declaredName = purlName;
     }
+    // npm: the purl is the package identity; a different `name` is a label (e.g. a renamed component).
+    const name = ecosystem === 'npm' && purlName !== undefined ? purlName : declaredName;
     let bomRef = raw['bom-ref'];
     if (bomRef === undefined || usedRefs.has(bomRef)) {
       if (bomRef !== undefined) duplicateRefs++;
       bomRef = purl !== undefined && !usedRefs.has(purl) ? purl : `#${location}`;
     }
     usedRefs.add(bomRef);
+    if (name !== declaredName) renamed.push(`${bomRef} ("${clip(declaredName)}" is ${name})`);
     return {
       bomRef,
       type: raw.type,
       name,
+      declaredName,
       group: raw.group,
       version: raw.version ?? purlVersion,
       purl,
+      purlProblem,
       ecosystem,
       parentRef,
     };
@@ -167,6 +189,11 @@ function buildScan(bom: CdxBom): ParsedScan {
   }
   if (invalidPurls > 0) warnings.push(`${invalidPurls} component purl(s) could not be parsed; their ecosystem is unknown`);
   if (duplicateRefs > 0) warnings.push(`${duplicateRefs} duplicate bom-ref(s); later duplicates were given synthetic refs`);
+  if (renamed.length > 0) {
+    warnings.push(
+      `${renamed.length} npm component(s) named differently from their purl, matched by the purl: ${listSome(renamed)}`,
+    );
+  }
 
   // Dependency graph, restricted to known refs.
   const edges = new Map<string, Set<string>>();
@@ -328,15 +355,16 @@ function convertVulnerabilities(
 ): ScanVulnerability[] {
   const out: ScanVulnerability[] = [];
   let withoutId = 0;
-  let unknownAffects = 0;
+  const unknownAffects: string[] = [];
   for (const v of list) {
-    if (!v.id) {
+    const id = v.id;
+    if (!id) {
       withoutId++;
       continue;
     }
     const aliases = [...new Set((v.references ?? []).map((ref) => ref.id))].filter((id) => id !== v.id);
     const affects = (v.affects ?? []).map((a) => {
-      if (!byRef.has(a.ref)) unknownAffects++;
+      if (!byRef.has(a.ref)) unknownAffects.push(`${clip(id)} → "${clip(a.ref)}"`);
       return {
         ref: a.ref,
         versions: (a.versions ?? []).map((entry) => ({
@@ -347,7 +375,7 @@ function convertVulnerabilities(
       };
     });
     out.push({
-      id: v.id,
+      id,
       source: v.source ? { ...(v.source.name ? { name: v.source.name } : {}), ...(v.source.url ? { url: v.source.url } : {}) } : undefined,
       aliases,
       severity: severityOfRatings(v.ratings),
@@ -358,6 +386,10 @@ function convertVulnerabilities(
     });
   }
   if (withoutId > 0) warnings.push(`${withoutId} vulnerability entr(ies) without an id were skipped`);
-  if (unknownAffects > 0) warnings.push(`${unknownAffects} vulnerability affects-reference(s) name bom-refs that are not in the scan`);
+  if (unknownAffects.length > 0) {
+    warnings.push(
+      `${unknownAffects.length} vulnerability affects-reference(s) name bom-refs that are not in the scan: ${listSome(unknownAffects)}`,
+    );
+  }
   return out;
 }

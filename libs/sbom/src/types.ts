@@ -17,16 +17,26 @@ export interface ScanComponent {
   /** CycloneDX component type, e.g. `library`, `application`. */
   type: string;
   /**
-   * Package name as its ecosystem spells it. For npm, a scope (`group` or the purl namespace)
-   * is joined as `@scope/name`; for other ecosystems the CycloneDX `name` as written.
+   * Package name as its ecosystem spells it. For npm with a parsed purl, the purl's identity
+   * (`@scope/name` or `name`), since the purl names the package and `name` is only a label
+   * (a component renamed in the scan is still the package its purl names); for npm without a
+   * purl, `name` with its `group` scope joined as `@scope/name`; for other ecosystems the
+   * CycloneDX `name` as written.
    */
   name: string;
+  /** The CycloneDX `name` as written (with its npm scope joined), for messages. */
+  declaredName: string;
   /** CycloneDX `group` as written (npm scope, Maven groupId, …). */
   group: string | undefined;
   /** Installed version: the component's `version`, else the purl's version. */
   version: string | undefined;
   /** The purl as written in the scan (qualifiers kept), when it parsed. */
   purl: string | undefined;
+  /**
+   * Why the scan's purl could not be read, e.g. `purl "not-a-purl" could not be parsed: …`;
+   * undefined when the component has no purl or it parsed.
+   */
+  purlProblem: string | undefined;
   /** The purl type (`npm`, `maven`, `pypi`, `golang`, …), or null without a usable purl. */
   ecosystem: string | null;
   /** bom-ref of the enclosing component when this one was nested in `components[].components`. */

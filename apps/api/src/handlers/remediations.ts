@@ -18,12 +18,15 @@ import type { ApiContext } from '../server.js';
  * `POST /v1/remediations`: validates the codebase and the scan, stores the remediation and
  * starts its plan execution (`planner_running`), all in one transaction. With an
  * `Idempotency-Key` already used, returns the existing remediation (`created: false`).
+ * `options.scanChecked`: the scan was already validated (off the event loop, with the configured
+ * limits) when the body was parsed (../body.ts); otherwise it is validated here.
  * @throws InvalidInputError `SCAN_INVALID` / `SCAN_UNSUPPORTED_VERSION` / `CODEBASE_INVALID`
  */
 export async function createRemediation(
   ctx: ApiContext,
   body: CreateRemediationRequest,
   idempotencyKey: string | undefined,
+  options: { scanChecked?: boolean } = {},
 ): Promise<{ created: boolean; remediation: RemediationResponse }> {
   if (idempotencyKey) {
     const existing = await findRemediationByIdempotencyKey(ctx.db, idempotencyKey);
@@ -36,7 +39,7 @@ export async function createRemediation(
       `cannot derive the pull-request repository (owner/repo) from ${JSON.stringify(body.codebase.repository)}: set codebase.pullRequestRepository`,
     );
   }
-  parseCycloneDx(body.scan); // throws SCAN_* errors naming the bad field
+  if (!options.scanChecked) parseCycloneDx(body.scan); // throws SCAN_* errors naming the bad field
   const id = newRemediationId();
   try {
     await storeRemediation(ctx.db, { id, codebase: body.codebase, scan: body.scan, idempotencyKey: idempotencyKey ?? null, worker: ctx.worker });

@@ -1,0 +1,159 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { threadId } from 'node:worker_threads';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NatsHandles } from '@remediation/messaging';
+import type { Database } from '@remediation/persistence';
+import { DEFAULT_SCAN_LIMITS_CONFIG, MAX_WAITING, ScanParserPool } from './adapters/scan-parser.js';
+import { type ApiOptions, buildApi } from './server.js';
+
+/** A CycloneDX 1.6 scan with `n` npm components (about 150 bytes of JSON each). */
+function scanWith(n: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    bomFormat: 'CycloneDX',
+    specVersion: '1.6',
+    metadata: { component: { type: 'application', name: 'app', version: '1.0.0', 'bom-ref': 'app' } },
+    components: Array.from({ length: n }, (_, i) => ({
+      type: 'library',
+      name: `package-number-${i}`,
+      version: `1.${i % 50}.${i % 7}`,
+      purl: `pkg:npm/package-number-${i}@1.${i % 50}.${i % 7}`,
+      'bom-ref': `package-number-${i}@1.${i % 50}.${i % 7}`,
+    })),
+    ...extra,
+  };
+}
+
+/** The API without the services behind it: no handler that reaches the database runs here. */
+async function api(options: ApiOptions = {}) {
+  const app = await buildApi({ db: {} as Database, nats: {} as NatsHandles, worker: 'spec:1', logger: pino({ level: 'silent' }) }, options);
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  await app.ready();
+  return app;
+}
+
+const codebase = { repository: 'https://github.com/acme/app.git' };
+
+describe('scan limits: errors name the limit', () => {
+  let app: Awaited<ReturnType<typeof api>>;
+  beforeAll(async () => {
+    app = await api({ scanLimits: { maxComponents: 10, maxDepth: 8, maxBytes: 200_000 } });
+  });
+  afterAll(async () => {
+    await app.close();
+  });
+  const post = (payload: string) =>
+    app.inject({ method: 'POST', url: '/v1/remediations', headers: { 'content-type': 'application/json' }, payload });
+
+  it('too many components: 400 SCAN_INVALID naming API_SCAN_MAX_COMPONENTS and the limit', async () => {
+    const res = await post(JSON.stringify({ codebase, scan: scanWith(11) }));
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({
+      code: 'SCAN_INVALID',
+      message: 'scan has more than 10 components; split the scan or raise the limit (limit: API_SCAN_MAX_COMPONENTS)',
+      details: { reason: 'too_many_components', limit: 10 },
+    });
+  });
+
+  it('nested too deep: 400 naming API_SCAN_MAX_DEPTH and where', async () => {
+    let deep: unknown = 'x';
+    for (let i = 0; i < 10; i++) deep = [deep];
+    const res = await post(JSON.stringify({ codebase, scan: scanWith(1, { properties: deep }) }));
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ code: 'SCAN_INVALID', details: { reason: 'too_deep', limit: 8 } });
+    expect(res.json().message).toMatch(/^scan is nested deeper than 8 levels \(at properties\[0\]\[0\].*\(limit: API_SCAN_MAX_DEPTH\)$/);
+    // Outside the scan, too: nothing deeper than the limit crosses back to the event loop.
+    const other = await post(JSON.stringify({ codebase, scan: scanWith(1), junk: deep }));
+    expect(other.statusCode).toBe(400);
+    expect(other.json()).toMatchObject({ code: 'REQUEST_INVALID', details: { reason: 'too_deep', limit: 9 } });
+    expect(other.json().message).toContain('API_SCAN_MAX_DEPTH');
+  });
+
+  it('a body over the byte limit: 413 BODY_TOO_LARGE naming API_SCAN_MAX_BYTES, before it is read', async () => {
+    const res = await post(JSON.stringify({ codebase, scan: scanWith(10, { padding: 'x'.repeat(250_000) }) }));
+    expect(res.statusCode).toBe(413);
+    expect(res.json()).toMatchObject({ code: 'BODY_TOO_LARGE', details: { limit: 200_000 } });
+    expect(res.json().message).toMatch(/more than the limit of 200000 bytes \(API_SCAN_MAX_BYTES\)/);
+  });
+
+  it('not JSON: 400 REQUEST_INVALID; an invalid scan: 400 SCAN_INVALID naming the field', async () => {
+    const bad = await post('{"codebase":');
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json()).toMatchObject({ code: 'REQUEST_INVALID', message: expect.stringMatching(/^request body is not valid JSON/) });
+    const scan = scanWith(1);
+    (scan['components'] as Record<string, unknown>[])[0]!['name'] = 42;
+    const invalid = await post(JSON.stringify({ codebase, scan }));
+    expect(invalid.statusCode).toBe(400);
+    expect(invalid.json()).toMatchObject({ code: 'SCAN_INVALID', message: expect.stringContaining('components[0].name') });
+  });
+});
+
+describe('scan parsing runs off the event loop', () => {
+  it('the pool parses and validates in a worker thread (not the main thread)', async () => {
+    const pool = new ScanParserPool({ ...DEFAULT_SCAN_LIMITS_CONFIG, threads: 1 });
+    try {
+      const parsed = await pool.parse(JSON.stringify({ codebase, scan: scanWith(3) }), true);
+      expect(parsed.scanChecked).toBe(true);
+      expect(parsed.threadId).not.toBe(threadId);
+      expect((parsed.value as { scan: { components: unknown[] } }).scan.components).toHaveLength(3);
+      await expect(pool.parse('[1,', false)).rejects.toMatchObject({ code: 'REQUEST_INVALID' });
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('bounds the bodies waiting for a worker: one more gets SCAN_PARSER_BUSY (retryable)', async () => {
+    const pool = new ScanParserPool({ ...DEFAULT_SCAN_LIMITS_CONFIG, threads: 1 });
+    try {
+      const accepted = Array.from({ length: MAX_WAITING + 1 }, () => pool.parse('{"a":1}', false));
+      await expect(pool.parse('{"a":1}', false)).rejects.toMatchObject({ code: 'SCAN_PARSER_BUSY', retryable: true });
+      expect((await Promise.all(accepted)).map((p) => p.value)).toEqual(Array(MAX_WAITING + 1).fill({ a: 1 }));
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('/healthz keeps answering while four ~12 MB scans are posted at once', async () => {
+    const app = await api();
+    const url = await app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      // Valid scans (validated in full), then refused by the handler for the codebase: no database needed.
+      const body = JSON.stringify({ codebase: { repository: 'not a repository' }, scan: scanWith(80_000) });
+      expect(body.length).toBeGreaterThan(11_000_000);
+      const delay = monitorEventLoopDelay({ resolution: 10 });
+      delay.enable();
+      let done = false;
+      const posts = Promise.all(
+        Array.from({ length: 4 }, () =>
+          fetch(`${url}/v1/remediations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then(async (r) => ({
+            status: r.status,
+            body: (await r.json()) as { code: string },
+          })),
+        ),
+      ).finally(() => {
+        done = true;
+      });
+      const latencies: number[] = [];
+      while (!done) {
+        const started = performance.now();
+        const health = await fetch(`${url}/healthz`);
+        expect(health.status).toBe(200);
+        latencies.push(performance.now() - started);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      delay.disable();
+      const results = await posts;
+      expect(results.map((r) => `${r.status} ${r.body.code}`)).toEqual(Array(4).fill('400 CODEBASE_INVALID'));
+      const worst = Math.max(...latencies);
+      // Measured, not benchmarked: printed for the record; the bound is loose for a shared 2-core machine.
+      process.stdout.write(
+        `healthz during 4 × ${(body.length / 1e6).toFixed(1)} MB scans: ${latencies.length} probes, worst ${worst.toFixed(0)} ms, ` +
+          `event-loop delay max ${(delay.max / 1e6).toFixed(0)} ms\n`,
+      );
+      expect(latencies.length).toBeGreaterThan(1);
+      expect(worst).toBeLessThan(1000);
+    } finally {
+      await app.close();
+    }
+  }, 120_000);
+});
