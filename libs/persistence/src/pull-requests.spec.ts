@@ -37,7 +37,7 @@ beforeAll(async () => {
   await migrate(db);
   await db.em().transactional(async (tx) => {
     await tx.execute("insert into remediations (id, codebase, scan, execution_seq, created_at) values ('rem_1', '{}', '{}', 1, now())");
-    await createExecutionInTx(tx, { id: 'rem_1.patch.1', remediationId: 'rem_1', kind: 'patch', tier: 'minimal' }, 'spec');
+    await createExecutionInTx(tx, { id: 'rem_1.patch.1', remediationId: 'rem_1', tenant: 'default', kind: 'patch', tier: 'minimal' }, 'spec');
     await tx.insert(PatchVersionEntity, {
       executionId: 'rem_1.patch.1',
       version: 1,
