@@ -26,7 +26,7 @@ afterAll(async () => {
 async function api(path: string, init: RequestInit = {}): Promise<{ status: number; body: any }> {
   const res = await fetch(new URL(path, env.stack.apiUrl), {
     ...init,
-    headers: { 'content-type': 'application/json', ...(init.headers ?? {}) },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${env.stack.apiKey}`, ...(init.headers ?? {}) },
   });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : null };
@@ -58,7 +58,7 @@ describe('express 4.19.2: scan → plan → patch → pull request', () => {
   });
 
   it('the CLI reaches pr_opened with exactly the five minimal bumps', () => {
-    const run = runCli(['--repo', bare, '--scan', fixturePath('scans/express-4.19.2.cdx.json'), '--tier', 'minimal', '--approve', '--api', env.stack.apiUrl]);
+    const run = runCli(['--repo', bare, '--scan', fixturePath('scans/express-4.19.2.cdx.json'), '--tier', 'minimal', '--approve', '--api', env.stack.apiUrl, '--api-key', env.stack.apiKey]);
     expect(run.code, run.stderr).toBe(0);
     summary = run.summary;
     expect(summary.state).toBe('pr_opened');
@@ -349,7 +349,7 @@ describe('another npm codebase: NodeGoat with caret ranges', () => {
     const bare = await makeRemote(env.reposRoot, 'OWASP', 'NodeGoat', { 'package.json': manifest });
     const scanFile = `${env.dir}/nodegoat.cdx.json`;
     await import('node:fs/promises').then((fs) => fs.writeFile(scanFile, JSON.stringify(scan)));
-    const run = runCli(['--repo', bare, '--scan', scanFile, '--tier', 'minimal', '--approve', '--api', env.stack.apiUrl]);
+    const run = runCli(['--repo', bare, '--scan', scanFile, '--tier', 'minimal', '--approve', '--api', env.stack.apiUrl, '--api-key', env.stack.apiKey]);
     expect(run.code, run.stderr + JSON.stringify(run.summary)).toBe(0);
     const byName = Object.fromEntries(run.summary.targets.map((t: any) => [t.name, t]));
     expect(byName['body-parser']).toMatchObject({ from: '1.15.1', to: '1.20.3', status: 'success' });
