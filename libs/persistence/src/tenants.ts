@@ -36,6 +36,9 @@ export interface ApiKeyIdentity {
   scopes: string[];
 }
 
+/** A `text[]` from a JSON array parameter (the driver would expand a JS array into a list). */
+const TEXT_ARRAY = 'array(select jsonb_array_elements_text(?::jsonb))';
+
 /**
  * Hex SHA-256 of an API key. Keys are 32 random bytes (256 bits), so a fast unsalted hash is
  * enough: nobody can guess a key from its hash, and a lookup by hash is one index probe (a slow
@@ -55,9 +58,9 @@ export async function upsertTenant(db: Database, tenant: { id: string; name?: st
   }
   const row: Tenant = { id: tenant.id, name: tenant.name ?? tenant.id, allowedHosts: tenant.allowedHosts ?? [], allowedOwners: tenant.allowedOwners ?? [] };
   await db.em().execute(
-    `insert into tenants (id, name, allowed_hosts, allowed_owners) values (?, ?, ?::text[], ?::text[])
+    `insert into tenants (id, name, allowed_hosts, allowed_owners) values (?, ?, ${TEXT_ARRAY}, ${TEXT_ARRAY})
      on conflict (id) do update set name = excluded.name, allowed_hosts = excluded.allowed_hosts, allowed_owners = excluded.allowed_owners`,
-    [row.id, row.name, row.allowedHosts, row.allowedOwners],
+    [row.id, row.name, JSON.stringify(row.allowedHosts), JSON.stringify(row.allowedOwners)],
   );
   return row;
 }
@@ -85,12 +88,12 @@ export async function createApiKey(db: Database, input: { tenant: string; name: 
   await loadTenant(db, input.tenant);
   const key = `${API_KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
   const id = `key_${randomBytes(8).toString('hex')}`;
-  await db.em().execute(`insert into api_keys (id, tenant_id, name, key_hash, scopes) values (?, ?, ?, ?, ?::text[])`, [
+  await db.em().execute(`insert into api_keys (id, tenant_id, name, key_hash, scopes) values (?, ?, ?, ?, ${TEXT_ARRAY})`, [
     id,
     input.tenant,
     input.name,
     hashApiKey(key),
-    input.scopes,
+    JSON.stringify(input.scopes),
   ]);
   return { id, key };
 }
