@@ -161,24 +161,31 @@ describe('express 4.19.2: scan → plan → patch → pull request', () => {
     expect(rem.body.plan.warnings.join(' ')).toContain('GHSA-qw6h-vgh9-j6wx');
   });
 
-  it('published one public event per state change, retained on the event stream', async () => {
+  it('published one public event per state change, on its tenant\'s subject, retained on the event stream', async () => {
     const nc = await connect({ servers: env.nats.url });
     try {
       const jsm = await jetstreamManager(nc);
       const js = jetstream(nc);
       // The outbox relay publishes right after each commit; allow it a moment for the last one.
       let seen: string[] = [];
+      let subjects: string[] = [];
       for (let attempt = 0; attempt < 50 && seen.at(-1) !== 'pr_opened'; attempt++) {
         if (attempt) await new Promise((r) => setTimeout(r, 100));
         const info = await jsm.streams.info('REMEDIATION_EVENTS');
         seen = [];
+        subjects = [];
         for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
           const m = await js.streams.get('REMEDIATION_EVENTS').then((st) => st.getMessage({ seq }));
           const ev = m?.json<{ executionId: string; to: string }>();
-          if (ev && ev.executionId === summary.executionId) seen.push(ev.to);
+          if (ev && ev.executionId === summary.executionId) {
+            seen.push(ev.to);
+            subjects.push(m!.subject);
+          }
         }
       }
       expect(seen).toEqual(['patch_running', 'patch_generated', 'pr_opening', 'pr_opened']);
+      // Public subjects carry the tenant (issue 11): each team subscribes to remediation.evt.v1.<tenant>.>.
+      expect(subjects).toEqual(seen.map((state) => `remediation.evt.v1.${env.stack.tenant}.execution.${state}`));
     } finally {
       await nc.close();
     }
