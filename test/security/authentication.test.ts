@@ -137,6 +137,9 @@ describe('authentication', () => {
       expect(res.json()).toMatchObject({ code: 'UNAUTHENTICATED' });
     }
     expect((await call('GET', '/docs/json')).statusCode).toBe(200);
+    // A percent-encoded path reaching a /v1/ route is authenticated like the plain one.
+    const encoded = await call('GET', `/%761/remediations/${remediationId}`);
+    expect(encoded.statusCode === 401 || encoded.statusCode === 404).toBe(true);
   });
 
   it('an unknown, malformed or revoked API key answers 401; X-API-Key works like the bearer form', async () => {

@@ -89,7 +89,9 @@ export function installAuthentication(app: FastifyInstance<any, any, any, any, a
   const jwks: JWTVerifyGetKey | undefined = options.jwt ? createRemoteJWKSet(new URL(options.jwt.jwksUrl)) : undefined;
   app.decorateRequest('caller', undefined as unknown as Caller);
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
-    if (!req.url.startsWith('/v1/')) return; // health, readiness, metrics, OpenAPI
+    // The matched route's pattern, not the raw URL: an encoded or oddly written path that reaches
+    // a /v1/ route is still authenticated.
+    if (!req.routeOptions.url?.startsWith('/v1/')) return; // health, readiness, metrics, OpenAPI, 404
     try {
       req.caller = await authenticate(req, options.db, jwks, options.jwt);
     } catch (err) {
