@@ -30,6 +30,7 @@ import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { createGithubClient } from '@remediation/github';
 import { type MessagesApiLocal, type ScriptTurn, startMessagesApiLocal } from '@remediation/messages-api-local';
+import { createApiKey, openDatabase } from '@remediation/persistence';
 import { startStack, unmountUnder } from '@remediation/stack';
 
 const repoRoot = resolve(import.meta.dirname, '..');
@@ -145,15 +146,27 @@ const stack = await startStack({
   osvDir: join(exampleDir, 'advisories'),
   registry: { url: registry },
   logLevel: process.env['LOG_LEVEL'] ?? 'info',
+  tenant: 'example',
 });
 log(`api ${stack.apiUrl} · github-local ${stack.githubUrl} · logs ${stack.logDir}`);
+// The example's own service account: an API key of tenant `example` with the scopes the CLI and
+// the review below need (what `./run admin api-key-create` does), passed in the environment.
+const apiKey = await (async () => {
+  const db = await openDatabase(databaseUrl);
+  try {
+    return (await createApiKey(db, { tenant: 'example', name: 'example-cli', scopes: ['remediations:read', 'remediations:write', 'executions:approve'] })).key;
+  } finally {
+    await db.close();
+  }
+})();
+log('tenant example: API key created for the CLI (REMEDIATION_API_KEY)');
 let code = 1;
 try {
   code = await new Promise<number>((resolveCode) => {
     const child = spawn(
       process.execPath,
       ['--import', 'tsx', 'apps/cli/src/main.ts', '--repo', bare, '--scan', join(exampleDir, 'scan.cdx.json'), '--tier', process.env['EXAMPLE_TIER'] ?? 'minimal', '--approve', '--api', stack.apiUrl],
-      { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] },
+      { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, REMEDIATION_API_KEY: apiKey } },
     );
     child.once('exit', (c) => resolveCode(c ?? 1));
   });
@@ -173,7 +186,10 @@ process.exit(code);
 
 /** JSON over HTTP against the API. */
 async function call(path: string, init: RequestInit = {}): Promise<any> {
-  const res = await fetch(new URL(path, stack.apiUrl), { ...init, headers: { 'content-type': 'application/json', ...(init.headers ?? {}) } });
+  const res = await fetch(new URL(path, stack.apiUrl), {
+    ...init,
+    headers: { 'content-type': 'application/json', 'x-api-key': apiKey, ...(init.headers ?? {}) },
+  });
   const body = await res.json();
   if (!res.ok) throw new Error(`${init.method ?? 'GET'} ${path}: ${res.status} ${JSON.stringify(body)}`);
   return body;

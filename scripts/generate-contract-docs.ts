@@ -43,7 +43,7 @@ const CONTRACTS: readonly ContractDoc[] = [
     name: ExecutionEvent.shape.schema.value,
     title: 'ExecutionEvent',
     description:
-      'Public event published on `remediation.evt.v1.execution.<to>` in the JetStream stream REMEDIATION_EVENTS, ' +
+      'Public event published on `remediation.evt.v1.<tenant>.execution.<to>` in the JetStream stream REMEDIATION_EVENTS, ' +
       'one per execution state change. Additive fields may appear within v1; a breaking change gets new subjects ' +
       'and a new `schema` value. See docs/events.md.',
     schema: ExecutionEvent,
@@ -52,7 +52,7 @@ const CONTRACTS: readonly ContractDoc[] = [
     name: FeedbackTriagedEvent.shape.schema.value,
     title: 'FeedbackTriagedEvent',
     description:
-      'Public event published on `remediation.evt.v1.feedback.triaged` in the JetStream stream REMEDIATION_EVENTS, ' +
+      'Public event published on `remediation.evt.v1.<tenant>.feedback.triaged` in the JetStream stream REMEDIATION_EVENTS, ' +
       'once per review, review comment, PR comment or failing check stored from an open pull request, with the ' +
       'triage (actionable or not, and why). Additive fields may appear within v1. See docs/events.md.',
     schema: FeedbackTriagedEvent,

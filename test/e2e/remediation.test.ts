@@ -26,7 +26,7 @@ afterAll(async () => {
 async function api(path: string, init: RequestInit = {}): Promise<{ status: number; body: any }> {
   const res = await fetch(new URL(path, env.stack.apiUrl), {
     ...init,
-    headers: { 'content-type': 'application/json', ...(init.headers ?? {}) },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${env.stack.apiKey}`, ...(init.headers ?? {}) },
   });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : null };
@@ -58,7 +58,7 @@ describe('express 4.19.2: scan → plan → patch → pull request', () => {
   });
 
   it('the CLI reaches pr_opened with exactly the five minimal bumps', () => {
-    const run = runCli(['--repo', bare, '--scan', fixturePath('scans/express-4.19.2.cdx.json'), '--tier', 'minimal', '--approve', '--api', env.stack.apiUrl]);
+    const run = runCli(['--repo', bare, '--scan', fixturePath('scans/express-4.19.2.cdx.json'), '--tier', 'minimal', '--approve', '--api', env.stack.apiUrl, '--api-key', env.stack.apiKey]);
     expect(run.code, run.stderr).toBe(0);
     summary = run.summary;
     expect(summary.state).toBe('pr_opened');
@@ -161,24 +161,31 @@ describe('express 4.19.2: scan → plan → patch → pull request', () => {
     expect(rem.body.plan.warnings.join(' ')).toContain('GHSA-qw6h-vgh9-j6wx');
   });
 
-  it('published one public event per state change, retained on the event stream', async () => {
+  it('published one public event per state change, on its tenant\'s subject, retained on the event stream', async () => {
     const nc = await connect({ servers: env.nats.url });
     try {
       const jsm = await jetstreamManager(nc);
       const js = jetstream(nc);
       // The outbox relay publishes right after each commit; allow it a moment for the last one.
       let seen: string[] = [];
+      let subjects: string[] = [];
       for (let attempt = 0; attempt < 50 && seen.at(-1) !== 'pr_opened'; attempt++) {
         if (attempt) await new Promise((r) => setTimeout(r, 100));
         const info = await jsm.streams.info('REMEDIATION_EVENTS');
         seen = [];
+        subjects = [];
         for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
           const m = await js.streams.get('REMEDIATION_EVENTS').then((st) => st.getMessage({ seq }));
           const ev = m?.json<{ executionId: string; to: string }>();
-          if (ev && ev.executionId === summary.executionId) seen.push(ev.to);
+          if (ev && ev.executionId === summary.executionId) {
+            seen.push(ev.to);
+            subjects.push(m!.subject);
+          }
         }
       }
       expect(seen).toEqual(['patch_running', 'patch_generated', 'pr_opening', 'pr_opened']);
+      // Public subjects carry the tenant (issue 11): each team subscribes to remediation.evt.v1.<tenant>.>.
+      expect(subjects).toEqual(seen.map((state) => `remediation.evt.v1.${env.stack.tenant}.execution.${state}`));
     } finally {
       await nc.close();
     }
@@ -349,7 +356,7 @@ describe('another npm codebase: NodeGoat with caret ranges', () => {
     const bare = await makeRemote(env.reposRoot, 'OWASP', 'NodeGoat', { 'package.json': manifest });
     const scanFile = `${env.dir}/nodegoat.cdx.json`;
     await import('node:fs/promises').then((fs) => fs.writeFile(scanFile, JSON.stringify(scan)));
-    const run = runCli(['--repo', bare, '--scan', scanFile, '--tier', 'minimal', '--approve', '--api', env.stack.apiUrl]);
+    const run = runCli(['--repo', bare, '--scan', scanFile, '--tier', 'minimal', '--approve', '--api', env.stack.apiUrl, '--api-key', env.stack.apiKey]);
     expect(run.code, run.stderr + JSON.stringify(run.summary)).toBe(0);
     const byName = Object.fromEntries(run.summary.targets.map((t: any) => [t.name, t]));
     expect(byName['body-parser']).toMatchObject({ from: '1.15.1', to: '1.20.3', status: 'success' });

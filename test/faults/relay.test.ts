@@ -43,7 +43,7 @@ describe('outbox relay', () => {
     for (let i = 1; i <= 3; i++) {
       await db.em().execute('insert into outbox (msg_id, subject, payload) values (?, ?, ?::jsonb)', [
         `rem_test.patch.1:${i}:0`,
-        'remediation.evt.v1.execution.patch_running',
+        'remediation.evt.v1.default.execution.patch_running',
         JSON.stringify({ n: i }),
       ]);
     }

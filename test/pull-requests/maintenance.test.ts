@@ -6,7 +6,7 @@ import { Webhooks } from '@octokit/webhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { FEEDBACK_TRIAGED_SUBJECT, FeedbackTriagedEvent } from '@remediation/contracts';
+import { FeedbackTriagedEvent, feedbackTriagedSubject } from '@remediation/contracts';
 import { createGithubClient } from '@remediation/github';
 import { fixturePath } from '@remediation/testing';
 import type { ScriptTurn } from '@remediation/messages-api-local';
@@ -200,7 +200,7 @@ describe('an open pull request, kept mergeable and answering its reviewers', () 
     expect(outbox).toHaveLength(1);
     const nc = await connect({ servers: env.nats.url });
     try {
-      const msg = await (await jetstream(nc).streams.get('REMEDIATION_EVENTS')).getMessage({ last_by_subj: FEEDBACK_TRIAGED_SUBJECT });
+      const msg = await (await jetstream(nc).streams.get('REMEDIATION_EVENTS')).getMessage({ last_by_subj: feedbackTriagedSubject(env.stack.tenant) });
       const event = FeedbackTriagedEvent.parse(msg!.json());
       expect(event).toMatchObject({ executionId, pullRequest: { number }, feedback: { id, kind: 'issue_comment', author: 'bob' }, actionable: false, decidedBy: 'model' });
     } finally {

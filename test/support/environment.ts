@@ -47,7 +47,10 @@ export async function makeRemote(reposRoot: string, owner: string, repo: string,
   return bare;
 }
 
-/** Everything an end-to-end test runs against: its own NATS, database, data dir and stack. */
+/** The tenant of every test environment's API key (its public events are `remediation.evt.v1.acme-tests.…`). */
+export const TEST_TENANT = 'acme-tests';
+
+/** Everything an end-to-end test runs against: its own NATS, database, data dir and stack (its API key: `stack.apiKey`). */
 export interface TestEnvironment {
   dir: string;
   reposRoot: string;
@@ -88,6 +91,7 @@ export async function startTestEnvironment(
       databaseUrl,
       ...(options.databasePort ? { serviceDatabaseUrl: withPort(databaseUrl, options.databasePort) } : {}),
       natsUrl: nats.url,
+      tenant: TEST_TENANT,
       dataDir: join(dir, 'data'),
       githubReposRoot: reposRoot,
       osvDir: fixturePath('osv/npm'),

@@ -5,9 +5,12 @@ import { TERMINAL_STATES } from '@remediation/contracts';
 import { fixturePath } from '@remediation/testing';
 import { type TestEnvironment, git, makeRemote } from './environment.js';
 
-/** JSON over HTTP against the stack's API. */
+/** JSON over HTTP against the stack's API, with the environment's admin-scoped API key (headers in `init` win). */
 export async function api(env: TestEnvironment, path: string, init: RequestInit = {}): Promise<{ status: number; body: any }> {
-  const res = await fetch(new URL(path, env.stack.apiUrl), { ...init, headers: { 'content-type': 'application/json', ...(init.headers ?? {}) } });
+  const res = await fetch(new URL(path, env.stack.apiUrl), {
+    ...init,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${env.stack.apiKey}`, ...(init.headers ?? {}) },
+  });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : null };
 }

@@ -1,11 +1,8 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { threadId } from 'node:worker_threads';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NatsHandles } from '@remediation/messaging';
-import type { Database } from '@remediation/persistence';
+import { type ApiUnderTest, apiUnderTest } from '../test-support/api-under-test.js';
 import { DEFAULT_SCAN_LIMITS_CONFIG, MAX_WAITING, ScanParserPool } from './adapters/scan-parser.js';
-import { type ApiOptions, buildApi } from './server.js';
 
 /** A CycloneDX 1.6 scan with `n` npm components (about 150 bytes of JSON each). */
 function scanWith(n: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -24,26 +21,18 @@ function scanWith(n: number, extra: Record<string, unknown> = {}): Record<string
   };
 }
 
-/** The API without the services behind it: no handler that reaches the database runs here. */
-async function api(options: ApiOptions = {}) {
-  const app = await buildApi({ db: {} as Database, nats: {} as NatsHandles, worker: 'spec:1', logger: pino({ level: 'silent' }) }, options);
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  await app.ready();
-  return app;
-}
-
 const codebase = { repository: 'https://github.com/acme/app.git' };
 
 describe('scan limits: errors name the limit', () => {
-  let app: Awaited<ReturnType<typeof api>>;
+  let api: ApiUnderTest;
   beforeAll(async () => {
-    app = await api({ scanLimits: { maxComponents: 10, maxDepth: 8, maxBytes: 200_000 } });
+    api = await apiUnderTest('api_body', { scanLimits: { maxComponents: 10, maxDepth: 8, maxBytes: 200_000 } });
   });
   afterAll(async () => {
-    await app.close();
+    await api.close();
   });
   const post = (payload: string) =>
-    app.inject({ method: 'POST', url: '/v1/remediations', headers: { 'content-type': 'application/json' }, payload });
+    api.app.inject({ method: 'POST', url: '/v1/remediations', headers: { 'content-type': 'application/json', ...api.as() }, payload });
 
   it('too many components: 400 SCAN_INVALID naming API_SCAN_MAX_COMPONENTS and the limit', async () => {
     const res = await post(JSON.stringify({ codebase, scan: scanWith(11) }));
@@ -114,8 +103,8 @@ describe('scan parsing runs off the event loop', () => {
   });
 
   it('/healthz keeps answering while four ~12 MB scans are posted at once', async () => {
-    const app = await api();
-    const url = await app.listen({ port: 0, host: '127.0.0.1' });
+    const api = await apiUnderTest('api_body_load');
+    const url = await api.app.listen({ port: 0, host: '127.0.0.1' });
     try {
       // Valid scans (validated in full), then refused by the handler for the codebase: no database needed.
       const body = JSON.stringify({ codebase: { repository: 'not a repository' }, scan: scanWith(80_000) });
@@ -125,7 +114,7 @@ describe('scan parsing runs off the event loop', () => {
       let done = false;
       const posts = Promise.all(
         Array.from({ length: 4 }, () =>
-          fetch(`${url}/v1/remediations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then(async (r) => ({
+          fetch(`${url}/v1/remediations`, { method: 'POST', headers: { 'content-type': 'application/json', ...api.as() }, body }).then(async (r) => ({
             status: r.status,
             body: (await r.json()) as { code: string },
           })),
@@ -153,7 +142,7 @@ describe('scan parsing runs off the event loop', () => {
       expect(latencies.length).toBeGreaterThan(1);
       expect(worst).toBeLessThan(1000);
     } finally {
-      await app.close();
+      await api.close();
     }
   }, 120_000);
 });

@@ -17,14 +17,14 @@ export const DEFAULT_RATE_LIMIT: RateLimitConfig = { max: 1200, windowMs: 60_000
 const UNLIMITED_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
 
 /**
- * Who a request counts against: the authenticated tenant when authentication has run
- * (`request.auth.tenant`), else a hash of the credential it presents (`authorization` or
+ * Who a request counts against: the authenticated tenant (`request.caller.tenant`: authentication
+ * runs first, see server.ts), else a hash of the credential it presents (`authorization` or
  * `x-api-key`; never the credential itself, which would end up in the limiter's memory), else
  * its IP address.
  */
 export function rateLimitKey(req: FastifyRequest): string {
-  const tenant = (req as { auth?: { tenant?: unknown } }).auth?.tenant;
-  if (typeof tenant === 'string' && tenant !== '') return `tenant:${tenant}`;
+  const tenant = req.caller?.tenant;
+  if (tenant) return `tenant:${tenant}`;
   const credential = req.headers['authorization'] ?? req.headers['x-api-key'];
   const text = Array.isArray(credential) ? credential.join(',') : credential;
   if (text) return `credential:${createHash('sha256').update(text).digest('hex').slice(0, 32)}`;

@@ -24,6 +24,7 @@ import type { NatsHandles } from '@remediation/messaging';
 import type { Logger } from 'pino';
 import { DEFAULT_SCAN_LIMITS_CONFIG, type ScanLimitsConfig } from './adapters/scan-parser.js';
 import { installJsonBody, scanWasChecked } from './body.js';
+import { type JwtSettings, installAuthentication } from './auth.js';
 import { installErrorHandler } from './errors.js';
 import { DEFAULT_RATE_LIMIT, type RateLimitConfig, installRateLimit } from './rate-limit.js';
 import { createExecution, createRemediation } from './handlers/remediations.js';
@@ -35,10 +36,14 @@ export interface ApiContext {
   nats: NatsHandles;
   worker: string;
   logger: Logger;
+  /** JWT verification (AUTH_* env); without it only API keys are accepted. */
+  jwt?: JwtSettings | undefined;
 }
 
 const IdParam = z.object({ id: z.string().min(1).max(100) });
-const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody, 503: ErrorBody };
+const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody, 503: ErrorBody };
+/** Both credentials are accepted on every `/v1/` route (OpenAPI security requirement: either). */
+const security: Array<Record<string, string[]>> = [{ bearer: [] }, { apiKey: [] }];
 
 /** Options of {@link buildApi}; each part defaults to its `DEFAULT_*`. */
 export interface ApiOptions {
@@ -54,6 +59,8 @@ export interface ApiOptions {
  * Bodies are limited to `scanLimits.maxBytes` (default 50 MiB, scans can be large) and scans
  * are parsed and validated in worker threads ({@link installJsonBody}); requests are
  * rate-limited per tenant ({@link installRateLimit}).
+ * Every `/v1/` route needs credentials and a scope (`config.scope`, see auth.ts) and works on the
+ * caller's tenant only: another tenant's ids answer 404.
  */
 export async function buildApi(ctx: ApiContext, options: ApiOptions = {}): Promise<FastifyInstance<any, any, any, any, any>> {
   const scanLimits: ScanLimitsConfig = { ...DEFAULT_SCAN_LIMITS_CONFIG, ...options.scanLimits };
@@ -61,34 +68,52 @@ export async function buildApi(ctx: ApiContext, options: ApiOptions = {}): Promi
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandler(app);
+  // Authentication first, so the rate limit counts requests per tenant.
+  installAuthentication(app, { db: ctx.db, jwt: ctx.jwt });
   await installRateLimit(app, { ...DEFAULT_RATE_LIMIT, ...options.rateLimit });
   installJsonBody(app, scanLimits);
   await app.register(swagger, {
     openapi: {
       info: { title: 'Remediation API', version: '1.0.0', description: 'Plans and applies upgrades that fix vulnerable dependencies, and opens pull requests.' },
+      components: {
+        securitySchemes: {
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'JWT',
+            description: "A JWT of the configured issuer (AUTH_JWKS_URL, AUTH_ISSUER, AUTH_AUDIENCE) with a tenant claim (AUTH_TENANT_CLAIM) and scopes in `scope` or `scp`; or an API key (`rk_…`) as the bearer token. Scopes: remediations:read, remediations:write, executions:approve, admin (implies all).",
+          },
+          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'An API key of a service account (`rk_…`, `./run admin api-key-create`).' },
+        },
+      },
     },
     transform: jsonSchemaTransform,
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   app.post('/v1/remediations', {
+    config: { scope: 'remediations:write' },
     schema: {
+      security,
       summary: 'Create a remediation from a codebase and a CycloneDX scan; planning starts at once',
       headers: z.object({ 'idempotency-key': z.string().min(1).max(200).optional() }),
       body: CreateRemediationRequest,
       response: { 201: RemediationResponse, 200: RemediationResponse, ...errors },
     },
   }, async (req, reply) => {
-    const { created, remediation } = await createRemediation(ctx, req.body, req.headers['idempotency-key'], { scanChecked: scanWasChecked(req) });
+    const { created, remediation } = await createRemediation(ctx, req.caller, req.body, req.headers['idempotency-key'], { scanChecked: scanWasChecked(req) });
     return reply.code(created ? 201 : 200).send(remediation);
   });
 
   app.get('/v1/remediations/:id', {
-    schema: { summary: 'A remediation: state (of its latest plan), plan, executions', params: IdParam, response: { 200: RemediationResponse, ...errors } },
-  }, async (req) => getRemediationView(ctx.db, req.params.id));
+    config: { scope: 'remediations:read' },
+    schema: { security, summary: 'A remediation: state (of its latest plan), plan, executions', params: IdParam, response: { 200: RemediationResponse, ...errors } },
+  }, async (req) => getRemediationView(ctx.db, req.params.id, req.caller.tenant));
 
   app.post('/v1/remediations/:id/executions', {
+    config: { scope: 'remediations:write' },
     schema: {
+      security,
       summary: 'Start a patch execution for a tier (optionally a subset of targets)',
       params: IdParam,
       headers: z.object({ 'idempotency-key': z.string().min(1).max(200).optional() }),
@@ -96,81 +121,96 @@ export async function buildApi(ctx: ApiContext, options: ApiOptions = {}): Promi
       response: { 202: ExecutionResponse, 200: ExecutionResponse, ...errors },
     },
   }, async (req, reply) => {
-    const { created, execution } = await createExecution(ctx, req.params.id, req.body, req.headers['idempotency-key']);
+    const { created, execution } = await createExecution(ctx, req.caller, req.params.id, req.body, req.headers['idempotency-key']);
     return reply.code(created ? 202 : 200).send(execution);
   });
 
   app.get('/v1/executions/:id', {
-    schema: { summary: 'An execution: state, targets, patch versions (ref + SHA), pull requests', params: IdParam, response: { 200: ExecutionResponse, ...errors } },
-  }, async (req) => getExecutionView(ctx.db, req.params.id));
+    config: { scope: 'remediations:read' },
+    schema: { security, summary: 'An execution: state, targets, patch versions (ref + SHA), pull requests', params: IdParam, response: { 200: ExecutionResponse, ...errors } },
+  }, async (req) => getExecutionView(ctx.db, req.params.id, req.caller.tenant));
 
   app.get('/v1/executions/:id/history', {
-    schema: { summary: 'Every transition and heartbeat of an execution, in order', params: IdParam, response: { 200: HistoryResponse, ...errors } },
-  }, async (req) => getHistory(ctx.db, req.params.id));
+    config: { scope: 'remediations:read' },
+    schema: { security, summary: 'Every transition and heartbeat of an execution, in order', params: IdParam, response: { 200: HistoryResponse, ...errors } },
+  }, async (req) => getHistory(ctx.db, req.params.id, req.caller.tenant));
 
   app.get('/v1/remediations/:id/history', {
-    schema: { summary: "History of the remediation's latest plan execution", params: IdParam, response: { 200: HistoryResponse, ...errors } },
-  }, async (req) => getHistory(ctx.db, (await getRemediationView(ctx.db, req.params.id)).planExecution.id));
+    config: { scope: 'remediations:read' },
+    schema: { security, summary: "History of the remediation's latest plan execution", params: IdParam, response: { 200: HistoryResponse, ...errors } },
+  }, async (req) => getHistory(ctx.db, (await getRemediationView(ctx.db, req.params.id, req.caller.tenant)).planExecution.id, req.caller.tenant));
 
   app.post('/v1/executions/:id/retry', {
+    config: { scope: 'remediations:write' },
     schema: {
+      security,
       summary: 'Resume a failed execution (plan or patch) at the step that failed',
       params: IdParam,
       response: { 202: ExecutionResponse, ...errors },
     },
   }, async (req, reply) => {
-    await retryExecution(ctx, req.params.id);
-    return reply.code(202).send(await getExecutionView(ctx.db, req.params.id));
+    await retryExecution(ctx, req.caller, req.params.id);
+    return reply.code(202).send(await getExecutionView(ctx.db, req.params.id, req.caller.tenant));
   });
 
   app.post('/v1/executions/:id/feedback', {
+    config: { scope: 'remediations:write' },
     schema: {
+      security,
       summary: 'Review feedback on the latest patch version: starts an iteration that yields the next version',
       params: IdParam,
       body: FeedbackRequest,
       response: { 202: FeedbackBody, ...errors },
     },
   }, async (req, reply) => {
-    return reply.code(202).send(await submitFeedback(ctx, req.params.id, req.body));
+    return reply.code(202).send(await submitFeedback(ctx, req.caller, req.params.id, req.body));
   });
 
   app.post('/v1/executions/:id/cancel', {
+    config: { scope: 'remediations:write' },
     schema: {
+      security,
       summary: 'Stop a running execution (plan or patch); its workspace is released',
       params: IdParam,
       body: CancelRequest.default({ reason: 'cancelled by the API caller' }),
       response: { 202: ExecutionResponse, ...errors },
     },
   }, async (req, reply) => {
-    await cancelExecution(ctx, req.params.id, req.body?.reason ?? 'cancelled by the API caller');
-    return reply.code(202).send(await getExecutionView(ctx.db, req.params.id));
+    await cancelExecution(ctx, req.caller, req.params.id, req.body?.reason ?? 'cancelled by the API caller');
+    return reply.code(202).send(await getExecutionView(ctx.db, req.params.id, req.caller.tenant));
   });
 
   app.get('/v1/dead-letters', {
+    config: { scope: 'admin' },
     schema: {
-      summary: 'Messages given up on after their deliveries ran out, newest first',
+      security,
+      summary: "The tenant's messages given up on after their deliveries ran out, newest first (scope admin)",
       querystring: z.object({ executionId: z.string().optional() }),
       response: { 200: z.object({ deadLetters: z.array(DeadLetter) }), ...errors },
     },
-  }, async (req) => ({ deadLetters: await getDeadLetters(ctx.db, req.query.executionId) }));
+  }, async (req) => ({ deadLetters: await getDeadLetters(ctx.db, req.caller.tenant, req.query.executionId) }));
 
   app.get('/v1/executions/:id/diff', {
+    config: { scope: 'remediations:read' },
     schema: {
+      security,
       summary: 'Unified diff of the latest (or a given) patch version',
       params: IdParam,
       querystring: z.object({ version: z.coerce.number().int().positive().optional() }),
       response: { 200: DiffResponse, ...errors },
     },
-  }, async (req) => getDiff(ctx, req.params.id, req.query.version));
+  }, async (req) => getDiff(ctx, req.caller, req.params.id, req.query.version));
 
   app.post('/v1/executions/:id/pull-requests', {
+    config: { scope: 'executions:approve' },
     schema: {
+      security,
       summary: 'Approve a patch version and open its pull request',
       params: IdParam,
       body: CreatePullRequestRequest.default({}),
       response: { 202: PullRequestBody, ...errors },
     },
-  }, async (req, reply) => reply.code(202).send(await requestPullRequest(ctx, req.params.id, req.body ?? {})));
+  }, async (req, reply) => reply.code(202).send(await requestPullRequest(ctx, req.caller, req.params.id, req.body ?? {})));
 
   return app;
 }

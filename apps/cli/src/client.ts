@@ -20,11 +20,20 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * Credentials of the API (issue 11): an API key of a service account (sent as `X-API-Key`) or a
+ * JWT of the configured issuer (sent as `Authorization: Bearer`).
+ */
+export interface Credentials {
+  apiKey?: string;
+  token?: string;
+}
+
 /** A small typed client of the HTTP API v1 (responses validated with the contract schemas). */
 export class RemediationClient {
   constructor(
     private readonly baseUrl: string,
-    private readonly token?: string,
+    private readonly credentials: Credentials = {},
   ) {}
 
   private async call<S extends z.ZodType>(schema: S, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<z.infer<S>> {
@@ -35,7 +44,8 @@ export class RemediationClient {
         headers: {
           accept: 'application/json',
           ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-          ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+          ...(this.credentials.token ? { authorization: `Bearer ${this.credentials.token}` } : {}),
+          ...(this.credentials.apiKey ? { 'x-api-key': this.credentials.apiKey } : {}),
           ...headers,
         },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),

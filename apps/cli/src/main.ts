@@ -14,6 +14,9 @@ const USAGE = `usage: remediate --repo <git URL or path> --scan <CycloneDX JSON>
   --pr-repository OWNER/REPO              pull-request repository if it can't be derived from --repo
   --draft                                 open the pull request as a draft
   --api URL                               API base URL (default: $REMEDIATION_API_URL or http://127.0.0.1:3000)
+  --api-key KEY                           API key (rk_…) of a service account (default: $REMEDIATION_API_KEY)
+  --token JWT                             bearer token of your identity provider (default: $REMEDIATION_TOKEN)
+                                          (prefer the variables: arguments show in the process list)
   --timeout SECONDS                       give up after this long (default: 1800)
 
 Progress goes to stderr; one JSON summary goes to stdout. Exit 0 only when the requested end
@@ -36,6 +39,8 @@ const { values } = parseArgs({
     'pr-repository': { type: 'string' },
     draft: { type: 'boolean', default: false },
     api: { type: 'string', default: process.env['REMEDIATION_API_URL'] ?? 'http://127.0.0.1:3000' },
+    'api-key': { type: 'string' },
+    token: { type: 'string' },
     timeout: { type: 'string', default: '1800' },
     help: { type: 'boolean', default: false },
   },
@@ -63,7 +68,10 @@ try {
 const prRepo = values['pr-repository'] ? String(values['pr-repository']).split('/') : undefined;
 if (prRepo && (prRepo.length !== 2 || !prRepo[0] || !prRepo[1])) fail('--pr-repository must be OWNER/REPO', 2);
 
-const client = new RemediationClient(String(values['api']), process.env['REMEDIATION_API_TOKEN']);
+const apiKey = (values['api-key'] as string | undefined) ?? process.env['REMEDIATION_API_KEY'];
+const token = (values['token'] as string | undefined) ?? process.env['REMEDIATION_TOKEN'] ?? process.env['REMEDIATION_API_TOKEN'];
+if (!apiKey && !token) fail('credentials required: --api-key or $REMEDIATION_API_KEY (an API key), or --token or $REMEDIATION_TOKEN (a JWT)', 2);
+const client = new RemediationClient(String(values['api']), { ...(apiKey ? { apiKey } : {}), ...(token ? { token } : {}) });
 const deadline = Date.now() + timeoutMs;
 const log = (msg: string) => process.stderr.write(`[remediate] ${msg}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

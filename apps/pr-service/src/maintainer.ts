@@ -1,5 +1,5 @@
 import { type AgentConfig, triageFeedback } from '@remediation/agent';
-import { FEEDBACK_TRIAGED_SUBJECT, FeedbackTriagedEvent } from '@remediation/contracts';
+import { FeedbackTriagedEvent, feedbackTriagedSubject } from '@remediation/contracts';
 import { InvalidTransitionError, describeError } from '@remediation/errors';
 import {
   type Database,
@@ -332,7 +332,7 @@ export class PullRequestMaintainer {
         details: { pullRequestId: pr.id, kind: item.kind, author: item.author, actionable: triage.actionable, decidedBy: triage.decidedBy, reasoning: triage.reasoning },
       },
       {
-        publish: { msgId: `feedback.triaged:${id}`, subject: FEEDBACK_TRIAGED_SUBJECT, payload: FeedbackTriagedEvent.parse(event) },
+        publish: { msgId: `feedback.triaged:${id}`, subject: feedbackTriagedSubject(exec.tenantId), payload: FeedbackTriagedEvent.parse(event) },
         mutate: (tx) =>
           recordReviewFeedbackTriage(tx, id, {
             actionable: triage.actionable,

@@ -62,9 +62,13 @@ export function commandFilterSubject(kind: CommandKind): string {
   return `${SUBJECT_PREFIX}.cmd.v1.${kind}.>`;
 }
 
-/** Subject of a public event: `remediation.evt.v1.execution.<state>`. */
-export function eventSubject(state: ExecutionState): string {
-  return `${SUBJECT_PREFIX}.evt.v1.execution.${state}`;
+/**
+ * Subject of a public event: `remediation.evt.v1.<tenant>.execution.<state>`. The tenant token lets
+ * each team subscribe to its own events (`remediation.evt.v1.<tenant>.>`); tenant ids are valid
+ * subject tokens by construction (`^[a-z0-9][a-z0-9-]{0,62}$`, docs/events.md).
+ */
+export function eventSubject(tenant: string, state: ExecutionState): string {
+  return `${SUBJECT_PREFIX}.evt.v1.${tenant}.execution.${state}`;
 }
 
 /**
@@ -106,7 +110,7 @@ export const PatchVersionRef = z.object({
 });
 export type PatchVersionRef = z.infer<typeof PatchVersionRef>;
 
-/** Public event: one per execution state change (`remediation.evt.v1.execution.<state>`). */
+/** Public event: one per execution state change (`remediation.evt.v1.<tenant>.execution.<state>`). */
 export const ExecutionEvent = z.object({
   schema: z.literal('remediation.execution.v1'),
   remediationId: z.string(),
@@ -125,12 +129,14 @@ export const ExecutionEvent = z.object({
 });
 export type ExecutionEvent = z.infer<typeof ExecutionEvent>;
 
-/** Subject of the public event for a triaged piece of pull request feedback. */
-export const FEEDBACK_TRIAGED_SUBJECT = `${SUBJECT_PREFIX}.evt.v1.feedback.triaged`;
+/** Subject of the public event for a triaged piece of pull request feedback: `remediation.evt.v1.<tenant>.feedback.triaged`. */
+export function feedbackTriagedSubject(tenant: string): string {
+  return `${SUBJECT_PREFIX}.evt.v1.${tenant}.feedback.triaged`;
+}
 
 /**
  * Public event: a review, review comment, PR comment or failing check on an open pull request was
- * stored and triaged (`remediation.evt.v1.feedback.triaged`), once per item. When actionable, the
+ * stored and triaged (`remediation.evt.v1.<tenant>.feedback.triaged`), once per item. When actionable, the
  * execution's `changes_requested` event follows.
  */
 export const FeedbackTriagedEvent = z.object({

@@ -29,10 +29,12 @@ export const RemediationEntity = defineEntity({
   tableName: 'remediations',
   properties: {
     id: p.string().primary(),
+    /** The tenant owning the remediation, its executions and everything below them. */
+    tenantId: p.string(),
     codebase: p.json<Codebase>(),
     /** CycloneDX scan as submitted (validated by the planner). */
     scan: p.json<Record<string, unknown>>().lazy(),
-    /** Caller-supplied idempotency key (Idempotency-Key header); unique when present. */
+    /** Caller-supplied idempotency key (Idempotency-Key header); unique per tenant when present. */
     idempotencyKey: p.string().nullable(),
     /** Counter used to number executions: `<id>.<kind>.<n>`. */
     executionSeq: p.integer(),
@@ -47,6 +49,8 @@ export const ExecutionEntity = defineEntity({
   properties: {
     id: p.string().primary(),
     remediationId: p.string(),
+    /** The remediation's tenant (copied: every query of the API scopes by it). */
+    tenantId: p.string(),
     kind: p.string().$type<ExecutionKind>(),
     state: p.string().$type<ExecutionState>(),
     step: p.string().$type<Step>().nullable(),
@@ -119,9 +123,44 @@ export const DeadLetterEntity = defineEntity({
     payload: p.json<Record<string, unknown>>().nullable(),
     deliveries: p.integer(),
     executionId: p.string().nullable(),
+    /** The execution's tenant; null when the message named no known execution (operators only). */
+    tenantId: p.string().nullable(),
     errorCode: p.string(),
     errorMessage: p.text(),
     createdAt: p.datetime(),
+  },
+});
+
+/**
+ * A tenant: a team using the service. Its id is a NATS subject token (`^[a-z0-9][a-z0-9-]{0,62}$`)
+ * of its public events. `allowedHosts` / `allowedOwners` limit the repositories its remediations
+ * may name (empty = any the operator allows).
+ */
+export const TenantEntity = defineEntity({
+  name: 'Tenant',
+  tableName: 'tenants',
+  properties: {
+    id: p.string().primary(),
+    name: p.string(),
+    allowedHosts: p.array(),
+    allowedOwners: p.array(),
+    createdAt: p.datetime(),
+  },
+});
+
+/** An API key of a service account: the SHA-256 of the key (never the key), its tenant and scopes. */
+export const ApiKeyEntity = defineEntity({
+  name: 'ApiKey',
+  tableName: 'api_keys',
+  properties: {
+    id: p.string().primary(),
+    tenantId: p.string(),
+    name: p.string(),
+    /** Hex SHA-256 of the key. */
+    keyHash: p.string(),
+    scopes: p.array(),
+    createdAt: p.datetime(),
+    revokedAt: p.datetime().nullable(),
   },
 });
 
@@ -343,6 +382,8 @@ export const ALL_ENTITIES = [
   IterationEntity,
   AgentConversationEntity,
   ReviewFeedbackEntity,
+  TenantEntity,
+  ApiKeyEntity,
 ];
 
 /** Row types of the entities, as loaded (MikroORM `InferEntity`). */
@@ -358,3 +399,5 @@ export type ReviewFeedbackRow = InferEntity<typeof ReviewFeedbackEntity>;
 export type HistoryRow = InferEntity<typeof HistoryEntity>;
 export type StepAttemptRow = InferEntity<typeof StepAttemptEntity>;
 export type DeadLetterRow = InferEntity<typeof DeadLetterEntity>;
+export type TenantRow = InferEntity<typeof TenantEntity>;
+export type ApiKeyRow = InferEntity<typeof ApiKeyEntity>;

@@ -27,17 +27,21 @@ import { pullRequestBody } from './views.js';
 /**
  * Loads an execution a command handler works on. The consumer runtime has already claimed the
  * step (lease); the handler's commit is fenced by it, so no state check is needed here.
- * @throws NotFoundError when the execution does not exist (a command for an unknown run).
+ * @param tenant when given (the API always gives the caller's), another tenant's execution is not found.
+ * @throws NotFoundError when the execution does not exist (a command for an unknown run) or is another tenant's.
  */
-export async function loadExecution(db: Database, executionId: string): Promise<ExecutionRow> {
-  const exec = await findExecution(db, executionId);
+export async function loadExecution(db: Database, executionId: string, tenant?: string): Promise<ExecutionRow> {
+  const exec = await findExecution(db, executionId, tenant);
   if (!exec) throw new NotFoundError('execution', executionId);
   return exec;
 }
 
-/** The execution row, or null when it does not exist (e.g. the database was reset). Read afresh. */
-export async function findExecution(db: Database, executionId: string): Promise<ExecutionRow | null> {
-  return db.em().findOne(ExecutionEntity, { id: executionId });
+/**
+ * The execution row, or null when it does not exist (e.g. the database was reset) or, with
+ * `tenant`, belongs to another tenant. Read afresh.
+ */
+export async function findExecution(db: Database, executionId: string, tenant?: string): Promise<ExecutionRow | null> {
+  return db.em().findOne(ExecutionEntity, { id: executionId, ...(tenant ? { tenantId: tenant } : {}) });
 }
 
 /** The targets of a patch execution, by name. */
@@ -54,9 +58,9 @@ export async function loadExecutionWithTargets(db: Database, executionId: string
   return { execution, targets };
 }
 
-/** The id of the execution created with the scoped idempotency key `<remediation id>:<key>`, or null. */
-export async function findExecutionByIdempotencyKey(db: Database, idempotencyKey: string): Promise<string | null> {
-  const row = await db.em().findOne(ExecutionEntity, { idempotencyKey }, { fields: ['id'] });
+/** The id of the tenant's execution created with the scoped idempotency key `<remediation id>:<key>`, or null. Keys are per tenant. */
+export async function findExecutionByIdempotencyKey(db: Database, tenant: string, idempotencyKey: string): Promise<string | null> {
+  const row = await db.em().findOne(ExecutionEntity, { tenantId: tenant, idempotencyKey }, { fields: ['id'] });
   return row?.id ?? null;
 }
 
@@ -71,10 +75,15 @@ export async function latestPlan(db: Database, remediationId: string): Promise<P
 /**
  * The state and output of the remediation's latest plan execution (output null until
  * `plan_generated`).
- * @throws NotFoundError when the remediation (or its plan execution) does not exist.
+ * @param tenant when given, another tenant's remediation is not found.
+ * @throws NotFoundError when the remediation (or its plan execution) does not exist or is another tenant's.
  */
-export async function loadLatestPlanExecution(db: Database, remediationId: string): Promise<{ state: ExecutionState; plan: PlannerOutput | null }> {
-  const [plan] = await db.em().find(ExecutionEntity, { remediationId, kind: 'plan' }, { orderBy: { startedAt: 'desc' }, limit: 1 });
+export async function loadLatestPlanExecution(
+  db: Database,
+  remediationId: string,
+  tenant?: string,
+): Promise<{ state: ExecutionState; plan: PlannerOutput | null }> {
+  const [plan] = await db.em().find(ExecutionEntity, { remediationId, kind: 'plan', ...(tenant ? { tenantId: tenant } : {}) }, { orderBy: { startedAt: 'desc' }, limit: 1 });
   if (!plan) throw new NotFoundError('remediation', remediationId);
   return { state: plan.state, plan: plan.plan ?? null };
 }
@@ -98,13 +107,16 @@ export interface NewExecutionTarget {
  * `patch_running` with its targets, and its first command in the outbox, in one transaction. The
  * base branch is the codebase's.
  * @returns the new execution's id.
- * @throws NotFoundError when the remediation does not exist; the database's unique violation
- *   (SQLSTATE 23505) when `idempotencyKey` is taken.
+ * @param input.tenant when given, another tenant's remediation is not found (the execution always
+ *   gets its remediation's tenant).
+ * @throws NotFoundError when the remediation does not exist (or is another tenant's); the
+ *   database's unique violation (SQLSTATE 23505) when `idempotencyKey` is taken.
  */
 export async function createPatchExecution(
   db: Database,
   input: {
     remediationId: string;
+    tenant?: string;
     tier: Tier;
     selectedTargets: string[] | null;
     branchName: string | null;
@@ -116,9 +128,9 @@ export async function createPatchExecution(
   worker: string,
 ): Promise<string> {
   return db.em().transactional(async (tx) => {
-    const rows = await tx.execute<Array<{ execution_seq: number; codebase: Codebase }>>(
-      'update remediations set execution_seq = execution_seq + 1 where id = ? returning execution_seq, codebase',
-      [input.remediationId],
+    const rows = await tx.execute<Array<{ execution_seq: number; codebase: Codebase; tenant_id: string }>>(
+      'update remediations set execution_seq = execution_seq + 1 where id = ? and tenant_id = coalesce(?, tenant_id) returning execution_seq, codebase, tenant_id',
+      [input.remediationId, input.tenant ?? null],
     );
     const rem = rows[0];
     if (!rem) throw new NotFoundError('remediation', input.remediationId);
@@ -128,6 +140,7 @@ export async function createPatchExecution(
       {
         id,
         remediationId: input.remediationId,
+        tenant: rem.tenant_id,
         kind: 'patch',
         tier: input.tier,
         selectedTargets: input.selectedTargets,
@@ -224,10 +237,11 @@ export async function requestPullRequest(
 /**
  * Resumes a failed execution (plan or patch) at the step that failed (`retry.requested`); a
  * failed pull request goes back to `opening`.
+ * @param tenant when given, another tenant's execution is not found.
  * @throws NotFoundError; InvalidTransitionError when the execution is not failed.
  */
-export async function retryExecution(db: Database, executionId: string, worker: string): Promise<void> {
-  const exec = await loadExecution(db, executionId);
+export async function retryExecution(db: Database, executionId: string, worker: string, tenant?: string): Promise<void> {
+  const exec = await loadExecution(db, executionId, tenant);
   await applyTransition(db, {
     executionId,
     event: { type: 'retry.requested', ...(exec.pullRequestId ? { pullRequestId: exec.pullRequestId } : {}) },
@@ -244,10 +258,11 @@ export async function retryExecution(db: Database, executionId: string, worker: 
 /**
  * Cancels a running execution (`cancel.requested`, error `CANCELLED` with `reason`); a pull request
  * being opened is marked `failed`.
+ * @param tenant when given, another tenant's execution is not found.
  * @throws NotFoundError; InvalidTransitionError when the execution is not running.
  */
-export async function cancelExecution(db: Database, executionId: string, reason: string, worker: string): Promise<void> {
-  const exec = await loadExecution(db, executionId);
+export async function cancelExecution(db: Database, executionId: string, reason: string, worker: string, tenant?: string): Promise<void> {
+  const exec = await loadExecution(db, executionId, tenant);
   await applyTransition(db, {
     executionId,
     event: { type: 'cancel.requested', reason },

@@ -7,6 +7,19 @@
 export { openDatabase, migrate, ensureDatabaseExists, MIGRATIONS } from './database.js';
 export type { Database } from './database.js';
 export {
+  TENANT_ID_PATTERN,
+  SCOPES,
+  DEFAULT_TENANT,
+  API_KEY_PREFIX,
+  hashApiKey,
+  upsertTenant,
+  loadTenant,
+  createApiKey,
+  findApiKey,
+  revokeApiKey,
+} from './tenants.js';
+export type { Tenant, Scope, ApiKeyIdentity } from './tenants.js';
+export {
   RemediationEntity,
   ExecutionEntity,
   ExecutionTargetEntity,
@@ -20,6 +33,8 @@ export {
   IterationEntity,
   AgentConversationEntity,
   ReviewFeedbackEntity,
+  TenantEntity,
+  ApiKeyEntity,
 } from './entities.js';
 export type {
   RemediationRow,
@@ -34,6 +49,8 @@ export type {
   HistoryRow,
   StepAttemptRow,
   DeadLetterRow,
+  TenantRow,
+  ApiKeyRow,
 } from './entities.js';
 export { applyTransition, recordHistory, pullRequestFailed, LeaseLostError, AlreadyProcessedError } from './transitions.js';
 export type { ApplyTransitionOptions, AppliedTransition, Lease } from './transitions.js';

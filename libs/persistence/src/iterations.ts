@@ -94,6 +94,8 @@ export async function startFeedbackIteration(
   db: Database,
   input: {
     executionId: string;
+    /** When given (the API gives the caller's), another tenant's execution is not found. */
+    tenant?: string;
     worker: string;
     source: FeedbackSource;
     text: string;
@@ -102,7 +104,7 @@ export async function startFeedbackIteration(
   },
 ): Promise<FeedbackBody> {
   const id = input.executionId;
-  await loadExecution(db, id);
+  await loadExecution(db, id, input.tenant);
   const latest = await db.em().findOne(PatchVersionEntity, { executionId: id }, { orderBy: { version: 'desc' }, fields: ['version'] });
   if (!latest) throw new RemediationError('PATCH_NOT_READY', `execution ${id} has no patch version to give feedback on`);
   const iteration = await nextIterationNumber(db, id);

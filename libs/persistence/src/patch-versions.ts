@@ -29,15 +29,17 @@ export async function nextPatchVersionNumber(db: Database, executionId: string):
 
 /**
  * An execution and one of its patch versions: `version`, or the newest when omitted.
- * @throws NotFoundError when the execution does not exist; RemediationError `PATCH_NOT_READY` when
+ * @param tenant when given, another tenant's execution is not found.
+ * @throws NotFoundError when the execution does not exist (or is another tenant's); RemediationError `PATCH_NOT_READY` when
  *   it has no such version (none yet, or not that one).
  */
 export async function loadPatchVersion(
   db: Database,
   executionId: string,
   version?: number,
+  tenant?: string,
 ): Promise<{ execution: ExecutionRow; patchVersion: PatchVersionRow; codebase: Codebase }> {
-  const execution = await loadExecution(db, executionId);
+  const execution = await loadExecution(db, executionId, tenant);
   const patchVersion =
     version === undefined
       ? await db.em().findOne(PatchVersionEntity, { executionId }, { orderBy: { version: 'desc' } })

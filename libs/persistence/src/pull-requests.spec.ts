@@ -36,8 +36,8 @@ beforeAll(async () => {
   db = await openDatabase(databaseUrl, { poolMax: 2 });
   await migrate(db);
   await db.em().transactional(async (tx) => {
-    await tx.execute("insert into remediations (id, codebase, scan, execution_seq, created_at) values ('rem_1', '{}', '{}', 1, now())");
-    await createExecutionInTx(tx, { id: 'rem_1.patch.1', remediationId: 'rem_1', kind: 'patch', tier: 'minimal' }, 'spec');
+    await tx.execute("insert into remediations (id, tenant_id, codebase, scan, execution_seq, created_at) values ('rem_1', 'default', '{}', '{}', 1, now())");
+    await createExecutionInTx(tx, { id: 'rem_1.patch.1', remediationId: 'rem_1', tenant: 'default', kind: 'patch', tier: 'minimal' }, 'spec');
     await tx.insert(PatchVersionEntity, {
       executionId: 'rem_1.patch.1',
       version: 1,

@@ -2,34 +2,38 @@ import { type Codebase, executionId } from '@remediation/contracts';
 import { NotFoundError } from '@remediation/errors';
 import type { Database } from './database.js';
 import { RemediationEntity } from './entities.js';
+import { DEFAULT_TENANT } from './tenants.js';
 import { createExecutionInTx } from './transitions.js';
 
 /**
  * Stores a remediation (codebase + scan) and starts its plan execution `<id>.plan.1`
  * (`planner_running`, with its `plan.run` command in the outbox), in one transaction.
  * @param input.scan the CycloneDX document as submitted (the caller validated it).
+ * @param input.tenant the owning tenant (default `default`); the API always passes the caller's.
  * @throws the database's errors; unique violation (SQLSTATE 23505) when `idempotencyKey` is taken.
  */
 export async function createRemediation(
   db: Database,
-  input: { id: string; codebase: Codebase; scan: Record<string, unknown>; idempotencyKey: string | null; worker: string },
+  input: { id: string; tenant?: string; codebase: Codebase; scan: Record<string, unknown>; idempotencyKey: string | null; worker: string },
 ): Promise<void> {
+  const tenant = input.tenant ?? DEFAULT_TENANT;
   await db.em().transactional(async (tx) => {
     await tx.insert(RemediationEntity, {
       id: input.id,
+      tenantId: tenant,
       codebase: input.codebase,
       scan: input.scan,
       idempotencyKey: input.idempotencyKey,
       executionSeq: 1,
       createdAt: new Date(),
     });
-    await createExecutionInTx(tx, { id: executionId(input.id, 'plan', 1), remediationId: input.id, kind: 'plan' }, input.worker);
+    await createExecutionInTx(tx, { id: executionId(input.id, 'plan', 1), remediationId: input.id, tenant, kind: 'plan' }, input.worker);
   });
 }
 
-/** The id of the remediation created with `idempotencyKey` (the `Idempotency-Key` header), or null. */
-export async function findRemediationByIdempotencyKey(db: Database, idempotencyKey: string): Promise<string | null> {
-  const row = await db.em().findOne(RemediationEntity, { idempotencyKey }, { fields: ['id'] });
+/** The id of the tenant's remediation created with `idempotencyKey` (the `Idempotency-Key` header), or null. Keys are per tenant. */
+export async function findRemediationByIdempotencyKey(db: Database, tenant: string, idempotencyKey: string): Promise<string | null> {
+  const row = await db.em().findOne(RemediationEntity, { tenantId: tenant, idempotencyKey }, { fields: ['id'] });
   return row?.id ?? null;
 }
 

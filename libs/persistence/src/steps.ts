@@ -124,8 +124,8 @@ export async function recordDeadLetter(
   },
 ): Promise<void> {
   await db.em().execute(
-    `insert into dead_letters (stream, stream_seq, subject, message_id, payload, deliveries, execution_id, error_code, error_message)
-     values (?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?) on conflict (stream, stream_seq) do nothing`,
+    `insert into dead_letters (stream, stream_seq, subject, message_id, payload, deliveries, execution_id, error_code, error_message, tenant_id)
+     values (?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, (select tenant_id from executions where id = ?)) on conflict (stream, stream_seq) do nothing`,
     [
       letter.stream,
       letter.streamSeq,
@@ -136,6 +136,7 @@ export async function recordDeadLetter(
       letter.executionId,
       letter.error.code,
       letter.error.message,
+      letter.executionId,
     ],
   );
 }

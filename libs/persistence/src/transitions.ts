@@ -95,6 +95,7 @@ export async function applyTransition(db: Database, options: ApplyTransitionOpti
     // The version the execution's pull request shows: the state machine's push policy needs it.
     const pullRequest = row.pullRequestId ? await tx.findOne(PullRequestEntity, { id: row.pullRequestId }, { fields: ['patchVersion'] }) : null;
     const snapshot: ExecutionSnapshot = {
+      tenant: row.tenantId,
       remediationId: row.remediationId,
       executionId: row.id,
       kind: row.kind,
@@ -169,6 +170,8 @@ export async function createExecutionInTx(
   row: {
     id: string;
     remediationId: string;
+    /** The remediation's tenant. */
+    tenant: string;
     kind: 'plan' | 'patch';
     tier?: Tier | null;
     selectedTargets?: string[] | null;
@@ -182,6 +185,7 @@ export async function createExecutionInTx(
 ): Promise<readonly Effect[]> {
   const now = new Date();
   const snapshot: ExecutionSnapshot = {
+    tenant: row.tenant,
     remediationId: row.remediationId,
     executionId: row.id,
     kind: row.kind,
@@ -193,6 +197,7 @@ export async function createExecutionInTx(
   await tx.insert(ExecutionEntity, {
     id: row.id,
     remediationId: row.remediationId,
+    tenantId: row.tenant,
     kind: row.kind,
     state: result.next.state!,
     step: result.next.step,

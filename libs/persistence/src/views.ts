@@ -50,11 +50,12 @@ function summary(row: ExecutionRow): ExecutionSummary {
 /**
  * `GET /v1/remediations/:id`: the remediation with its latest plan execution (whose state is the
  * remediation's state) and every execution.
+ * @param tenant when given (the API always gives the caller's), another tenant's remediation is not found.
  * @throws NotFoundError
  */
-export async function getRemediationView(db: Database, id: string): Promise<RemediationResponse> {
+export async function getRemediationView(db: Database, id: string, tenant?: string): Promise<RemediationResponse> {
   const em = db.em();
-  const rem = await em.findOne(RemediationEntity, { id });
+  const rem = await em.findOne(RemediationEntity, { id, ...(tenant ? { tenantId: tenant } : {}) });
   if (!rem) throw new NotFoundError('remediation', id);
   const executions = await em.find(ExecutionEntity, { remediationId: id }, { orderBy: { startedAt: 'asc', id: 'asc' } });
   const plans = executions.filter((e) => e.kind === 'plan');
@@ -144,11 +145,12 @@ export function iterationBody(i: IterationRow): IterationBody {
 /**
  * `GET /v1/executions/:id`: state, targets with from/to/status, patch versions (ref + SHA) and
  * pull requests.
+ * @param tenant when given (the API always gives the caller's), another tenant's execution is not found.
  * @throws NotFoundError
  */
-export async function getExecutionView(db: Database, id: string): Promise<ExecutionResponse> {
+export async function getExecutionView(db: Database, id: string, tenant?: string): Promise<ExecutionResponse> {
   const em = db.em();
-  const row = await em.findOne(ExecutionEntity, { id });
+  const row = await em.findOne(ExecutionEntity, { id, ...(tenant ? { tenantId: tenant } : {}) });
   if (!row) throw new NotFoundError('execution', id);
   const [targets, versions, prs, feedback, iterations, reviews] = await Promise.all([
     em.find(ExecutionTargetEntity, { executionId: id }, { orderBy: { name: 'asc' } }),
@@ -211,11 +213,12 @@ export async function getExecutionView(db: Database, id: string): Promise<Execut
 
 /**
  * `GET /v1/executions/:id/history`: every transition and heartbeat in order.
+ * @param tenant when given (the API always gives the caller's), another tenant's execution is not found.
  * @throws NotFoundError
  */
-export async function getHistory(db: Database, executionId: string): Promise<HistoryResponse> {
+export async function getHistory(db: Database, executionId: string, tenant?: string): Promise<HistoryResponse> {
   const em = db.em();
-  const exec = await em.findOne(ExecutionEntity, { id: executionId });
+  const exec = await em.findOne(ExecutionEntity, { id: executionId, ...(tenant ? { tenantId: tenant } : {}) });
   if (!exec) throw new NotFoundError('execution', executionId);
   const [rows, attempts] = await Promise.all([
     em.find(HistoryEntity, { executionId }, { orderBy: { id: 'asc' } }),
@@ -248,9 +251,12 @@ export async function getHistory(db: Database, executionId: string): Promise<His
   };
 }
 
-/** Dead letters (newest first), optionally of one execution. */
-export async function getDeadLetters(db: Database, executionId?: string): Promise<DeadLetter[]> {
-  const rows = await db.em().find(DeadLetterEntity, executionId ? { executionId } : {}, { orderBy: { id: 'desc' }, limit: 500 });
+/**
+ * A tenant's dead letters (newest first, at most 500), optionally of one execution. Letters that
+ * named no known execution have no tenant and are for operators only (`listDeadLetters`).
+ */
+export async function getDeadLetters(db: Database, tenant: string, executionId?: string): Promise<DeadLetter[]> {
+  const rows = await db.em().find(DeadLetterEntity, { tenantId: tenant, ...(executionId ? { executionId } : {}) }, { orderBy: { id: 'desc' }, limit: 500 });
   return rows.map((d) => ({
     id: Number(d.id),
     stream: d.stream,

@@ -3,7 +3,7 @@ import { InvalidTransitionError } from '@remediation/errors';
 import { type ExecutionSnapshot, type MachineEvent, can, transition } from './transition.js';
 
 const AT = '2026-11-21T00:00:00.000Z';
-const plan: ExecutionSnapshot = { remediationId: 'rem_a', executionId: 'rem_a.plan.1', kind: 'plan', state: null, step: null };
+const plan: ExecutionSnapshot = { tenant: 'acme', remediationId: 'rem_a', executionId: 'rem_a.plan.1', kind: 'plan', state: null, step: null };
 const patch: ExecutionSnapshot = { ...plan, executionId: 'rem_a.patch.2', kind: 'patch' };
 const sha = 'a'.repeat(40);
 
@@ -24,7 +24,7 @@ describe('plan executions', () => {
     expect(r.next).toMatchObject({ state: 'planner_running', step: 'planning' });
     expect(r.effects.map((e) => e.subject)).toEqual([
       'remediation.cmd.v1.plan.run.rem_a.plan.1',
-      'remediation.evt.v1.execution.planner_running',
+      'remediation.evt.v1.acme.execution.planner_running',
     ]);
     expect(r.effects[0]!.payload).toMatchObject({ kind: 'plan.run', executionId: 'rem_a.plan.1', remediationId: 'rem_a' });
   });
@@ -62,8 +62,8 @@ describe('patch executions', () => {
     ]);
     // Events only when the state changes, not on step changes.
     expect(effects.filter((e) => e.type === 'event').map((e) => e.subject)).toEqual([
-      'remediation.evt.v1.execution.patch_running',
-      'remediation.evt.v1.execution.patch_generated',
+      'remediation.evt.v1.acme.execution.patch_running',
+      'remediation.evt.v1.acme.execution.patch_generated',
     ]);
     const last = effects.at(-1)!;
     expect(last.payload).toMatchObject({ patchVersion: { version: 1, sha } });
@@ -127,7 +127,7 @@ describe('retry, cancel and abandon', () => {
     expect(failed).toMatchObject({ state: 'patch_failed', failedStep: 'committing' });
     const r = transition(failed, { type: 'retry.requested' }, AT);
     expect(r.next).toMatchObject({ state: 'patch_running', step: 'committing', failedStep: null });
-    expect(r.effects.map((e) => e.subject)).toEqual(['remediation.cmd.v1.patch.commit.rem_a.patch.2', 'remediation.evt.v1.execution.patch_running']);
+    expect(r.effects.map((e) => e.subject)).toEqual(['remediation.cmd.v1.patch.commit.rem_a.patch.2', 'remediation.evt.v1.acme.execution.patch_running']);
   });
 
   it('retry of a failed pull request resumes pushing or opening with the same pull request', () => {
@@ -176,7 +176,7 @@ describe('retry, cancel and abandon', () => {
     const running = transition(patch, { type: 'patch.requested' }, AT).next;
     const r = transition(running, { type: 'cancel.requested', reason: 'no longer needed' }, AT);
     expect(r.next.state).toBe('patch_cancelled');
-    expect(r.effects.map((e) => e.subject)).toEqual(['remediation.cmd.v1.workspace.release.rem_a.patch.2', 'remediation.evt.v1.execution.patch_cancelled']);
+    expect(r.effects.map((e) => e.subject)).toEqual(['remediation.cmd.v1.workspace.release.rem_a.patch.2', 'remediation.evt.v1.acme.execution.patch_cancelled']);
     expect(r.effects[1]!.payload).toMatchObject({ error: { code: 'CANCELLED', message: 'no longer needed' } });
     const planRunning = transition(plan, { type: 'plan.requested' }, AT).next;
     expect(transition(planRunning, { type: 'cancel.requested', reason: 'x' }, AT).next.state).toBe('planner_cancelled');
@@ -202,7 +202,7 @@ describe('feedback iterations', () => {
   it('feedback on a generated patch re-enters editing with a patch.apply command', () => {
     const r = transition(generated, { type: 'feedback.received', iteration: 2 }, AT);
     expect(r.next).toMatchObject({ state: 'patch_running', step: 'editing' });
-    expect(r.effects.map((e) => e.subject)).toEqual(['remediation.cmd.v1.patch.apply.rem_a.patch.2', 'remediation.evt.v1.execution.patch_running']);
+    expect(r.effects.map((e) => e.subject)).toEqual(['remediation.cmd.v1.patch.apply.rem_a.patch.2', 'remediation.evt.v1.acme.execution.patch_running']);
     // The iteration then commits the next version like the first one.
     const next = run(r.next, [{ type: 'patch.applied', changedTargets: 1 }, { type: 'patch.committed', patchVersion: { version: 2, ref: 'r2', sha } }]).s;
     expect(next.state).toBe('patch_generated');

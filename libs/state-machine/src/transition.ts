@@ -24,6 +24,8 @@ import { InvalidTransitionError } from '@remediation/errors';
 
 /** What the machine needs to know about an execution. `state` is null before creation. */
 export interface ExecutionSnapshot {
+  /** The tenant owning the execution: its public events' subject token. */
+  readonly tenant: string;
   readonly remediationId: string;
   readonly executionId: string;
   readonly kind: ExecutionKind;
@@ -225,7 +227,7 @@ function withPullRequest(s: ExecutionSnapshot, t: Target): Target | null {
  * Computes the next snapshot and effects for `event` on `snapshot`.
  *
  * Effects: a command when the next step belongs to another service; a public event
- * (`remediation.evt.v1.execution.<state>`) whenever the state (not only the step) changes.
+ * (`remediation.evt.v1.<tenant>.execution.<state>`) whenever the state (not only the step) changes.
  *
  * @param at time of the transition (ISO 8601), put in commands and events.
  * @throws InvalidTransitionError when the event is not allowed in the current state/step.
@@ -282,7 +284,7 @@ export function transition(snapshot: ExecutionSnapshot, event: MachineEvent, at:
         ? { error: failureOf(event) }
         : {}),
     };
-    effects.push({ type: 'event', subject: eventSubject(target.state), payload });
+    effects.push({ type: 'event', subject: eventSubject(snapshot.tenant, target.state), payload });
   }
   return { next, effects };
 }

@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { ensureDatabaseExists, migrate, openDatabase } from '@remediation/persistence';
+import { createApiKey, ensureDatabaseExists, migrate, openDatabase, upsertTenant } from '@remediation/persistence';
 import { type StackProcess, freePort, spawnLogged, stopProcess, waitReady } from './processes.js';
 
 /** The services of the stack, each its own process. */
@@ -44,11 +44,20 @@ export interface StackOptions {
    * every repository) and give the services the App's id and private key instead of a token.
    */
   githubApp?: boolean;
+  /**
+   * The tenant the stack's API key belongs to (created when missing, any host and owner allowed;
+   * default `default`).
+   */
+  tenant?: string;
 }
 
 /** A running stack. */
 export interface Stack {
   apiUrl: string;
+  /** The tenant of `apiKey`. */
+  tenant: string;
+  /** An API key of `tenant` with the `admin` scope (every route), sent as `Authorization: Bearer`. */
+  apiKey: string;
   githubUrl: string;
   /** How the services authenticate to github-local (a token, or the App's id and key). */
   githubAuth: { kind: 'token'; token: string } | { kind: 'app'; appId: number; privateKey: string };
@@ -74,7 +83,8 @@ export interface Stack {
 /**
  * Starts the local GitHub-compatible server and the five services as separate processes
  * (`node --import tsx apps/<service>/src/main.ts`) against the given PostgreSQL and NATS,
- * after creating and migrating the database. Waits until every service answers `/readyz`.
+ * after creating and migrating the database and creating the tenant and an admin-scoped API key
+ * for the caller. Waits until every service answers `/readyz`.
  * @throws Error naming the service and its log file when one does not become ready.
  */
 export async function startStack(o: StackOptions): Promise<Stack> {
@@ -82,9 +92,13 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   const logDir = join(dataDir, 'logs');
   await mkdir(logDir, { recursive: true });
   await ensureDatabaseExists(o.databaseUrl);
+  const tenant = o.tenant ?? 'default';
   const db = await openDatabase(o.databaseUrl);
+  let apiKey: string;
   try {
     await migrate(db);
+    await upsertTenant(db, { id: tenant });
+    ({ key: apiKey } = await createApiKey(db, { tenant, name: 'stack', scopes: ['admin'] }));
   } finally {
     await db.close();
   }
@@ -200,6 +214,8 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   }
   return {
     apiUrl: `http://127.0.0.1:${apiPort}`,
+    tenant,
+    apiKey,
     githubUrl,
     githubAuth,
     ...(o.githubApp ? { issuedTokensFile } : {}),

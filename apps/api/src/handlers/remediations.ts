@@ -10,27 +10,34 @@ import {
   getExecutionView,
   getRemediationView,
   loadLatestPlanExecution,
+  loadTenant,
 } from '@remediation/persistence';
 import { parseCycloneDx } from '@remediation/sbom';
+import type { Caller } from '../auth.js';
 import type { ApiContext } from '../server.js';
+import { assertRepositoryAllowed } from './tenant-policy.js';
 
 /**
  * `POST /v1/remediations`: validates the codebase and the scan, stores the remediation and
- * starts its plan execution (`planner_running`), all in one transaction. With an
- * `Idempotency-Key` already used, returns the existing remediation (`created: false`).
+ * starts its plan execution (`planner_running`), all in one transaction, for the caller's tenant.
+ * With an `Idempotency-Key` the tenant already used, returns the existing remediation
+ * (`created: false`); keys are per tenant.
  * `options.scanChecked`: the scan was already validated (off the event loop, with the configured
  * limits) when the body was parsed (../body.ts); otherwise it is validated here.
- * @throws InvalidInputError `SCAN_INVALID` / `SCAN_UNSUPPORTED_VERSION` / `CODEBASE_INVALID`
+ * @throws InvalidInputError `SCAN_INVALID` / `SCAN_UNSUPPORTED_VERSION` / `CODEBASE_INVALID` /
+ *   `REPOSITORY_NOT_ALLOWED` (the tenant's allowed hosts and owners)
  */
 export async function createRemediation(
   ctx: ApiContext,
+  caller: Caller,
   body: CreateRemediationRequest,
   idempotencyKey: string | undefined,
   options: { scanChecked?: boolean } = {},
 ): Promise<{ created: boolean; remediation: RemediationResponse }> {
+  const { tenant } = caller;
   if (idempotencyKey) {
-    const existing = await findRemediationByIdempotencyKey(ctx.db, idempotencyKey);
-    if (existing) return { created: false, remediation: await getRemediationView(ctx.db, existing) };
+    const existing = await findRemediationByIdempotencyKey(ctx.db, tenant, idempotencyKey);
+    if (existing) return { created: false, remediation: await getRemediationView(ctx.db, existing, tenant) };
   }
   validateCodebase(body.codebase.repository);
   if (!providerRepository(body.codebase)) {
@@ -39,18 +46,19 @@ export async function createRemediation(
       `cannot derive the pull-request repository (owner/repo) from ${JSON.stringify(body.codebase.repository)}: set codebase.pullRequestRepository`,
     );
   }
+  assertRepositoryAllowed(await loadTenant(ctx.db, tenant), body.codebase);
   if (!options.scanChecked) parseCycloneDx(body.scan); // throws SCAN_* errors naming the bad field
   const id = newRemediationId();
   try {
-    await storeRemediation(ctx.db, { id, codebase: body.codebase, scan: body.scan, idempotencyKey: idempotencyKey ?? null, worker: ctx.worker });
+    await storeRemediation(ctx.db, { id, tenant, codebase: body.codebase, scan: body.scan, idempotencyKey: idempotencyKey ?? null, worker: ctx.worker });
   } catch (err) {
     if (idempotencyKey && (err as { code?: string }).code === '23505') {
-      const existing = await findRemediationByIdempotencyKey(ctx.db, idempotencyKey);
-      if (existing) return { created: false, remediation: await getRemediationView(ctx.db, existing) };
+      const existing = await findRemediationByIdempotencyKey(ctx.db, tenant, idempotencyKey);
+      if (existing) return { created: false, remediation: await getRemediationView(ctx.db, existing, tenant) };
     }
     throw err;
   }
-  return { created: true, remediation: await getRemediationView(ctx.db, id) };
+  return { created: true, remediation: await getRemediationView(ctx.db, id, tenant) };
 }
 
 function validateCodebase(repository: string): void {
@@ -68,18 +76,21 @@ function validateCodebase(repository: string): void {
  * `POST /v1/remediations/:id/executions`: starts a patch execution for a tier (optionally a
  * subset of targets). Inputs are immutable: another choice means another execution. Several
  * may run at once. Targets without a fix in the tier are recorded as `skipped` with the reason.
+ * Another tenant's remediation is not found.
  * @throws NotFoundError; RemediationError `PLAN_NOT_READY` (409), `UNKNOWN_TARGET` / `NO_TARGETS` (422)
  */
 export async function createExecution(
   ctx: ApiContext,
+  caller: Caller,
   remediationId: string,
   body: CreateExecutionRequest,
   idempotencyKey?: string,
 ): Promise<{ created: boolean; execution: ExecutionResponse }> {
+  const { tenant } = caller;
   const key = idempotencyKey ? `${remediationId}:${idempotencyKey}` : null;
   if (key) {
-    const existing = await findExecutionByIdempotencyKey(ctx.db, key);
-    if (existing) return { created: false, execution: await getExecutionView(ctx.db, existing) };
+    const existing = await findExecutionByIdempotencyKey(ctx.db, tenant, key);
+    if (existing) return { created: false, execution: await getExecutionView(ctx.db, existing, tenant) };
   }
   let id: string;
   try {
@@ -87,24 +98,25 @@ export async function createExecution(
       ctx.db,
       {
         remediationId,
+        tenant,
         tier: body.tier,
         selectedTargets: body.targets ?? null,
         branchName: body.branchName ?? null,
         asDraft: body.asDraft,
         idempotencyKey: key,
         allowEdits: body.allowEdits ?? [],
-        targets: await chooseTargets(ctx, remediationId, body),
+        targets: await chooseTargets(ctx, tenant, remediationId, body),
       },
       ctx.worker,
     );
   } catch (err) {
     if (key && (err as { code?: string }).code === '23505') {
-      const existing = await findExecutionByIdempotencyKey(ctx.db, key);
-      if (existing) return { created: false, execution: await getExecutionView(ctx.db, existing) };
+      const existing = await findExecutionByIdempotencyKey(ctx.db, tenant, key);
+      if (existing) return { created: false, execution: await getExecutionView(ctx.db, existing, tenant) };
     }
     throw err;
   }
-  return { created: true, execution: await getExecutionView(ctx.db, id) };
+  return { created: true, execution: await getExecutionView(ctx.db, id, tenant) };
 }
 
 /**
@@ -113,8 +125,8 @@ export async function createExecution(
  * when the tier has none.
  * @throws NotFoundError; RemediationError `PLAN_NOT_READY`, `UNKNOWN_TARGET`, `NO_TARGETS`
  */
-async function chooseTargets(ctx: ApiContext, remediationId: string, body: CreateExecutionRequest): Promise<NewExecutionTarget[]> {
-  const planRow = await loadLatestPlanExecution(ctx.db, remediationId);
+async function chooseTargets(ctx: ApiContext, tenant: string, remediationId: string, body: CreateExecutionRequest): Promise<NewExecutionTarget[]> {
+  const planRow = await loadLatestPlanExecution(ctx.db, remediationId, tenant);
   const plan = planRow.plan;
   if (planRow.state !== 'plan_generated' || !plan) {
     throw new RemediationError('PLAN_NOT_READY', `the plan of ${remediationId} is ${planRow.state}, not plan_generated`, {
