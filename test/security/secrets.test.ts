@@ -75,6 +75,7 @@ function secrets(): Array<{ name: string; value: string }> {
     { name: 'GitHub App private key (last line)', value: keyLines.at(-1)! },
     { name: 'webhook secret', value: WEBHOOK_SECRET },
     { name: 'model API key', value: MODEL_API_KEY },
+    { name: 'API key of the tenant (hashed at rest)', value: env.stack.apiKey },
     ...tokens.map((t, i) => ({ name: `installation token #${i + 1}`, value: t })),
   ];
   const githubToken = process.env['GITHUB_TOKEN'];
