@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BaseEnv, loadEnv } from '@remediation/config';
+import { repositoryPolicyFromEnv } from '@remediation/contracts';
 import { runMain } from '@remediation/service-runtime';
 import { buildApi } from './server.js';
 
@@ -10,9 +11,11 @@ const ApiEnv = BaseEnv.extend({
 });
 
 const env = loadEnv(ApiEnv);
+// REPOSITORY_HOSTS_ALLOWED (default github.com) and ALLOW_LOCAL_REPOSITORIES (default false).
+const repositoryPolicy = repositoryPolicyFromEnv();
 await runMain(() => ({
   name: 'api',
   env,
   listen: { port: env.API_PORT, host: env.API_HOST },
-  http: (ctx) => buildApi({ db: ctx.db, nats: ctx.nats, worker: ctx.worker, logger: ctx.logger }),
+  http: (ctx) => buildApi({ db: ctx.db, nats: ctx.nats, worker: ctx.worker, logger: ctx.logger, repositoryPolicy }),
 }));

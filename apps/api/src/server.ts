@@ -17,12 +17,13 @@ import {
   HistoryResponse,
   PullRequestBody,
   RemediationResponse,
+  type RepositoryPolicy,
 } from '@remediation/contracts';
 import type { Database } from '@remediation/persistence';
 import { getDeadLetters, getExecutionView, getHistory, getRemediationView } from '@remediation/persistence';
 import type { NatsHandles } from '@remediation/messaging';
 import type { Logger } from 'pino';
-import { installErrorHandler } from './errors.js';
+import { DEFAULT_MAX_URL_LENGTH, clientErrorHandler, installErrorHandler, installUrlLimit } from './errors.js';
 import { createExecution, createRemediation } from './handlers/remediations.js';
 import { cancelExecution, getDiff, requestPullRequest, retryExecution, submitFeedback } from './handlers/executions.js';
 
@@ -32,21 +33,34 @@ export interface ApiContext {
   nats: NatsHandles;
   worker: string;
   logger: Logger;
+  /**
+   * Codebase policy (which repository locations are accepted). Default: remote repositories on
+   * github.com only, local paths and file:// refused.
+   */
+  repositoryPolicy?: RepositoryPolicy;
 }
 
 const IdParam = z.object({ id: z.string().min(1).max(100) });
-const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody, 503: ErrorBody };
+const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 413: ErrorBody, 414: ErrorBody, 415: ErrorBody, 422: ErrorBody, 503: ErrorBody };
 
 /**
  * Builds the HTTP API v1 (fastify 5 + zod). Schemas on every route give validation,
  * serialisation and the OpenAPI description (served at `/docs`, JSON at `/docs/json`).
- * Body limit: `bodyLimitBytes` (default 50 MiB, scans can be large).
+ * Every error answer is an `ErrorBody` (errors.ts): unknown routes 404, bodies past
+ * `bodyLimitBytes` (default 50 MiB, scans can be large) 413, URLs past `maxUrlLength` (default
+ * 8 KiB) 414, bodies other than `application/json` 415, headers past node's limit 431, bad JSON
+ * and unknown fields 400.
  */
-export async function buildApi(ctx: ApiContext, options: { bodyLimitBytes?: number } = {}): Promise<FastifyInstance<any, any, any, any, any>> {
-  const app = Fastify({ loggerInstance: ctx.logger, bodyLimit: options.bodyLimitBytes ?? 50 * 1024 * 1024 }).withTypeProvider<ZodTypeProvider>();
+export async function buildApi(
+  ctx: ApiContext,
+  options: { bodyLimitBytes?: number; maxUrlLength?: number } = {},
+): Promise<FastifyInstance<any, any, any, any, any>> {
+  const bodyLimit = options.bodyLimitBytes ?? 50 * 1024 * 1024;
+  const app = Fastify({ loggerInstance: ctx.logger, bodyLimit, clientErrorHandler }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  installErrorHandler(app);
+  installErrorHandler(app, { bodyLimit });
+  installUrlLimit(app, options.maxUrlLength ?? DEFAULT_MAX_URL_LENGTH);
   // An empty body with a JSON content type (POST /retry from curl or a client) means "no body".
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
@@ -54,7 +68,7 @@ export async function buildApi(ctx: ApiContext, options: { bodyLimitBytes?: numb
     try {
       done(null, JSON.parse(body as string));
     } catch (err) {
-      done(Object.assign(err as Error, { statusCode: 400, code: 'REQUEST_INVALID' }), undefined);
+      done(Object.assign(new Error(`the request body is not valid JSON: ${(err as Error).message}`), { statusCode: 400, code: 'REQUEST_INVALID' }), undefined);
     }
   });
   await app.register(swagger, {
@@ -143,7 +157,7 @@ export async function buildApi(ctx: ApiContext, options: { bodyLimitBytes?: numb
   app.get('/v1/dead-letters', {
     schema: {
       summary: 'Messages given up on after their deliveries ran out, newest first',
-      querystring: z.object({ executionId: z.string().optional() }),
+      querystring: z.strictObject({ executionId: z.string().max(200).optional() }),
       response: { 200: z.object({ deadLetters: z.array(DeadLetter) }), ...errors },
     },
   }, async (req) => ({ deadLetters: await getDeadLetters(ctx.db, req.query.executionId) }));
@@ -152,7 +166,7 @@ export async function buildApi(ctx: ApiContext, options: { bodyLimitBytes?: numb
     schema: {
       summary: 'Unified diff of the latest (or a given) patch version',
       params: IdParam,
-      querystring: z.object({ version: z.coerce.number().int().positive().optional() }),
+      querystring: z.strictObject({ version: z.coerce.number().int().positive().optional() }),
       response: { 200: DiffResponse, ...errors },
     },
   }, async (req) => getDiff(ctx, req.params.id, req.query.version));
