@@ -21,7 +21,7 @@ describe('checkRepositoryLocation', () => {
     ['file:///srv/git/acme/app.git', 'local-disabled'],
     ['http://github.com/acme/widgets.git', 'scheme'],
     ['git://github.com/acme/widgets.git', 'scheme'],
-    ['ext::sh -c touch% /tmp/pwned', 'unparseable'],
+    ['ext::sh -c touch% /tmp/pwned', 'scheme'],
     ['ext::ssh-evil', 'scheme'],
     ['fd::3', 'scheme'],
     ['https://user:secret@github.com/acme/widgets.git', 'credentials'],

@@ -70,8 +70,8 @@ export function parseRepositoryLocation(location: string): RepositoryLocation | 
   const shown = JSON.stringify(redactRepositoryLocation(location).slice(0, 300));
   const unparseable = (why: string): RepositoryRefusal => ({ rule: 'unparseable', message: `${shown} ${why}` });
   if (location.length === 0) return unparseable('is empty');
-  if (/[\x00-\x20\x7f]/.test(location)) return unparseable('contains whitespace or control characters');
   if (HELPER.test(location)) return { rule: 'scheme', message: `${shown}: git remote helpers (<transport>::<address>) are not accepted; use https:// or ssh://` };
+  if (/[\x00-\x20\x7f]/.test(location)) return unparseable('contains whitespace or control characters');
   const scheme = SCHEME.exec(location);
   if (scheme) {
     const name = scheme[1]!.toLowerCase();
