@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import type { ErrorBody } from '@remediation/contracts';
 import { isRemediationError } from '@remediation/errors';
@@ -101,6 +101,20 @@ export function installUrlLimit(app: FastifyInstance<any, any, any, any, any>, m
       });
     }
   });
+}
+
+/**
+ * fastify's `frameworkErrors` (errors fastify raises before a route's hooks, e.g. a malformed URL
+ * `FST_ERR_BAD_URL`, a parameter past the router's limit): answered with our {@link ErrorBody},
+ * without repeating the URL.
+ */
+export function frameworkErrors(err: FastifyError, _req: FastifyRequest, reply: FastifyReply): void {
+  const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
+  const body: ErrorBody =
+    status === 414
+      ? { code: 'URL_TOO_LONG', message: `request URL is longer than the limit of ${DEFAULT_MAX_URL_LENGTH}`, details: { limit: DEFAULT_MAX_URL_LENGTH } }
+      : { code: 'REQUEST_INVALID', message: `malformed request URL (${err.code ?? 'invalid'})` };
+  void reply.code(status).send(body);
 }
 
 const CLIENT_ERRORS: Record<string, { status: number; reason: string; body: ErrorBody }> = {

@@ -23,7 +23,7 @@ import type { Database } from '@remediation/persistence';
 import { getDeadLetters, getExecutionView, getHistory, getRemediationView } from '@remediation/persistence';
 import type { NatsHandles } from '@remediation/messaging';
 import type { Logger } from 'pino';
-import { DEFAULT_MAX_URL_LENGTH, clientErrorHandler, installErrorHandler, installUrlLimit } from './errors.js';
+import { DEFAULT_MAX_URL_LENGTH, clientErrorHandler, frameworkErrors, installErrorHandler, installUrlLimit } from './errors.js';
 import { createExecution, createRemediation } from './handlers/remediations.js';
 import { cancelExecution, getDiff, requestPullRequest, retryExecution, submitFeedback } from './handlers/executions.js';
 
@@ -56,13 +56,23 @@ export async function buildApi(
   options: { bodyLimitBytes?: number; maxUrlLength?: number } = {},
 ): Promise<FastifyInstance<any, any, any, any, any>> {
   const bodyLimit = options.bodyLimitBytes ?? 50 * 1024 * 1024;
-  const app = Fastify({ loggerInstance: ctx.logger, bodyLimit, clientErrorHandler }).withTypeProvider<ZodTypeProvider>();
+  const maxUrlLength = options.maxUrlLength ?? DEFAULT_MAX_URL_LENGTH;
+  const app = Fastify({
+    loggerInstance: ctx.logger,
+    bodyLimit,
+    clientErrorHandler,
+    frameworkErrors,
+    // Long parameters reach the routes, where the URL limit (414) and the schemas (400) answer
+    // (node's header limit, 16 KiB, bounds a parameter before this does).
+    routerOptions: { maxParamLength: 64 * 1024 },
+  }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandler(app, { bodyLimit });
-  installUrlLimit(app, options.maxUrlLength ?? DEFAULT_MAX_URL_LENGTH);
+  installUrlLimit(app, maxUrlLength);
+  // JSON only (fastify also parses text/plain by default): anything else is 415.
   // An empty body with a JSON content type (POST /retry from curl or a client) means "no body".
-  app.removeContentTypeParser('application/json');
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     if (body === '') return done(null, undefined);
     try {
