@@ -22,7 +22,6 @@ export function gitBranchNameProblem(name: string): string | null {
   if (name.length === 0) return 'is empty';
   if (name.startsWith('-')) return 'may not begin with "-"';
   if (name === 'HEAD') return 'may not be HEAD';
-  // eslint-disable-next-line no-control-regex
   if (/[\x00-\x1f\x7f ~^:]/.test(name)) return 'may not contain control characters, space, "~", "^" or ":"';
   if (/[?*[]/.test(name)) return 'may not contain "?", "*" or "["';
   if (name.includes('\\')) return 'may not contain "\\"';
