@@ -38,7 +38,6 @@ export function installJsonBody(app: FastifyInstance<any, any, any, any, any>, l
       });
     }
   });
-  app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, async (req: FastifyRequest, body: string | Buffer) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text === '') return undefined;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BaseEnv, loadEnv } from '@remediation/config';
+import { repositoryPolicyFromEnv } from '@remediation/contracts';
 import { runMain } from '@remediation/service-runtime';
 import { DEFAULT_SCAN_LIMITS_CONFIG } from './adapters/scan-parser.js';
 import { AuthEnv, jwtSettingsFromEnv } from './auth.js';
@@ -21,13 +22,15 @@ const ApiEnv = BaseEnv.extend({
 
 const env = loadEnv(ApiEnv);
 const jwt = jwtSettingsFromEnv(loadEnv(AuthEnv));
+// REPOSITORY_HOSTS_ALLOWED (default github.com) and ALLOW_LOCAL_REPOSITORIES (default false).
+const repositoryPolicy = repositoryPolicyFromEnv();
 await runMain(() => ({
   name: 'api',
   env,
   listen: { port: env.API_PORT, host: env.API_HOST },
   http: (ctx) =>
     buildApi(
-      { db: ctx.db, nats: ctx.nats, worker: ctx.worker, logger: ctx.logger, jwt },
+      { db: ctx.db, nats: ctx.nats, worker: ctx.worker, logger: ctx.logger, jwt, repositoryPolicy },
       {
         scanLimits: {
           maxBytes: env.API_SCAN_MAX_BYTES,

@@ -17,6 +17,7 @@ import {
   HistoryResponse,
   PullRequestBody,
   RemediationResponse,
+  type RepositoryPolicy,
 } from '@remediation/contracts';
 import type { Database } from '@remediation/persistence';
 import { getDeadLetters, getExecutionView, getHistory, getRemediationView } from '@remediation/persistence';
@@ -25,7 +26,7 @@ import type { Logger } from 'pino';
 import { DEFAULT_SCAN_LIMITS_CONFIG, type ScanLimitsConfig } from './adapters/scan-parser.js';
 import { installJsonBody, scanWasChecked } from './body.js';
 import { type JwtSettings, installAuthentication } from './auth.js';
-import { installErrorHandler } from './errors.js';
+import { DEFAULT_MAX_URL_LENGTH, clientErrorHandler, frameworkErrors, installErrorHandler, installUrlLimit } from './errors.js';
 import { DEFAULT_RATE_LIMIT, type RateLimitConfig, installRateLimit } from './rate-limit.js';
 import { createExecution, createRemediation } from './handlers/remediations.js';
 import { cancelExecution, getDiff, requestPullRequest, retryExecution, submitFeedback } from './handlers/executions.js';
@@ -38,10 +39,15 @@ export interface ApiContext {
   logger: Logger;
   /** JWT verification (AUTH_* env); without it only API keys are accepted. */
   jwt?: JwtSettings | undefined;
+  /**
+   * Codebase policy (which repository locations are accepted). Default: remote repositories on
+   * github.com only, local paths and file:// refused.
+   */
+  repositoryPolicy?: RepositoryPolicy;
 }
 
 const IdParam = z.object({ id: z.string().min(1).max(100) });
-const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody, 503: ErrorBody };
+const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 413: ErrorBody, 414: ErrorBody, 415: ErrorBody, 422: ErrorBody, 503: ErrorBody };
 /** Both credentials are accepted on every `/v1/` route (OpenAPI security requirement: either). */
 const security: Array<Record<string, string[]>> = [{ bearer: [] }, { apiKey: [] }];
 
@@ -51,6 +57,8 @@ export interface ApiOptions {
   scanLimits?: Partial<ScanLimitsConfig>;
   /** Requests per caller and window (see ./rate-limit.ts). */
   rateLimit?: Partial<RateLimitConfig>;
+  /** Longest URL accepted, in characters (default 8 KiB): longer ones get 414. */
+  maxUrlLength?: number;
 }
 
 /**
@@ -61,16 +69,31 @@ export interface ApiOptions {
  * rate-limited per tenant ({@link installRateLimit}).
  * Every `/v1/` route needs credentials and a scope (`config.scope`, see auth.ts) and works on the
  * caller's tenant only: another tenant's ids answer 404.
+ * Every error answer is an `ErrorBody` (errors.ts): unknown routes 404, bodies past the limit
+ * 413, URLs past `maxUrlLength` 414, bodies other than `application/json` 415, headers past
+ * node's limit 431, bad JSON and unknown fields 400.
  */
 export async function buildApi(ctx: ApiContext, options: ApiOptions = {}): Promise<FastifyInstance<any, any, any, any, any>> {
   const scanLimits: ScanLimitsConfig = { ...DEFAULT_SCAN_LIMITS_CONFIG, ...options.scanLimits };
-  const app = Fastify({ loggerInstance: ctx.logger, bodyLimit: scanLimits.maxBytes }).withTypeProvider<ZodTypeProvider>();
+  const bodyLimit = scanLimits.maxBytes;
+  const app = Fastify({
+    loggerInstance: ctx.logger,
+    bodyLimit,
+    clientErrorHandler,
+    frameworkErrors,
+    // Long parameters reach the routes, where the URL limit (414) and the schemas (400) answer
+    // (node's header limit, 16 KiB, bounds a parameter before this does).
+    routerOptions: { maxParamLength: 64 * 1024 },
+  }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  installErrorHandler(app);
+  installErrorHandler(app, { bodyLimit });
+  installUrlLimit(app, options.maxUrlLength ?? DEFAULT_MAX_URL_LENGTH);
   // Authentication first, so the rate limit counts requests per tenant.
   installAuthentication(app, { db: ctx.db, jwt: ctx.jwt });
   await installRateLimit(app, { ...DEFAULT_RATE_LIMIT, ...options.rateLimit });
+  // JSON only (fastify also parses text/plain by default): anything else is 415.
+  app.removeAllContentTypeParsers();
   installJsonBody(app, scanLimits);
   await app.register(swagger, {
     openapi: {
@@ -185,7 +208,7 @@ export async function buildApi(ctx: ApiContext, options: ApiOptions = {}): Promi
     schema: {
       security,
       summary: "The tenant's messages given up on after their deliveries ran out, newest first (scope admin)",
-      querystring: z.object({ executionId: z.string().optional() }),
+      querystring: z.strictObject({ executionId: z.string().max(200).optional() }),
       response: { 200: z.object({ deadLetters: z.array(DeadLetter) }), ...errors },
     },
   }, async (req) => ({ deadLetters: await getDeadLetters(ctx.db, req.caller.tenant, req.query.executionId) }));
@@ -196,7 +219,7 @@ export async function buildApi(ctx: ApiContext, options: ApiOptions = {}): Promi
       security,
       summary: 'Unified diff of the latest (or a given) patch version',
       params: IdParam,
-      querystring: z.object({ version: z.coerce.number().int().positive().optional() }),
+      querystring: z.strictObject({ version: z.coerce.number().int().positive().optional() }),
       response: { 200: DiffResponse, ...errors },
     },
   }, async (req) => getDiff(ctx, req.caller, req.params.id, req.query.version));

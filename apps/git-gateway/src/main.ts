@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { BaseEnv, loadEnv } from '@remediation/config';
+import { repositoryPolicyFromEnv } from '@remediation/contracts';
 import { runMain } from '@remediation/service-runtime';
 import { GithubEnv, createGithubClient, githubAuthFromEnv } from '@remediation/github';
 import { type WorkspaceDriver, checkOverlaySupport, selectDriver } from './adapters/workspace/index.js';
@@ -32,6 +33,8 @@ const GatewayEnv = BaseEnv.extend(GithubEnv.shape).extend({
 });
 
 const env = loadEnv(GatewayEnv);
+// Codebase policy re-checked before git runs: REPOSITORY_HOSTS_ALLOWED, ALLOW_LOCAL_REPOSITORIES (as for the API).
+const repositoryPolicy = repositoryPolicyFromEnv();
 /** Credentials for HTTPS remotes: minted per git operation when GitHub auth (App or token) is configured. */
 const github =
   env.GITHUB_APP_ID !== undefined || env.GITHUB_TOKEN
@@ -70,6 +73,7 @@ await runMain(() => ({
       dataRoot: resolve(env.DATA_ROOT),
       localRoot: resolve(env.LOCAL_ROOT),
       commitAuthor: { name: env.COMMIT_AUTHOR_NAME, email: env.COMMIT_AUTHOR_EMAIL },
+      repositoryPolicy,
       ...(github ? { gitCredentials: (owner: string, repo: string) => github.gitCredentials(owner, repo) } : {}),
       ...(env.MIRROR_URL
         ? { mirrorSource: httpMirrorSource({ baseUrl: env.MIRROR_URL, ...(env.MIRROR_TOKEN ? { headers: { authorization: `Bearer ${env.MIRROR_TOKEN}` } } : {}) }) }

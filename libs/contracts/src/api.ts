@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { branchNameProblem } from './branch-name.js';
+import { githubRepositoryNameProblem } from './repository-policy.js';
 import { PlannerOutput, Tier } from './planner-output.js';
 import { ExecutionKind, ExecutionState, PullRequestState, Step, TargetStatus } from './states.js';
 
@@ -7,9 +9,17 @@ import { ExecutionKind, ExecutionState, PullRequestState, Step, TargetStatus } f
  * responses and produce the OpenAPI description served at `/docs`.
  */
 
-/** Where the code lives and where pull requests go. */
-export const Codebase = z.object({
-  /** Git URL (https://, ssh://, file://) or an absolute path of a local repository. */
+/**
+ * Where the code lives and where pull requests go. Unknown fields are refused (strict). The
+ * repository location is checked against the server's codebase policy by the API
+ * (`checkRepositoryLocation`), not by this schema (the policy is configuration).
+ */
+export const Codebase = z.strictObject({
+  /**
+   * Git URL: `https://host/owner/repo.git`, `ssh://git@host/owner/repo.git` or `git@host:owner/repo.git`
+   * on a host the server allows; local paths and `file://` only where the operator enables them
+   * (development). No credentials in the URL.
+   */
   repository: z.string().min(1).max(2048),
   /** Branch to patch; defaults to the repository's default branch. */
   baseBranch: z.string().min(1).max(255).optional(),
@@ -17,12 +27,18 @@ export const Codebase = z.object({
    * Repository on the pull-request provider. Derived from the repository location when
    * omitted (`github.com/<owner>/<repo>` URLs, or the last two path segments `<owner>/<repo>.git`).
    */
-  pullRequestRepository: z.object({ owner: z.string().min(1), repo: z.string().min(1) }).optional(),
+  pullRequestRepository: z
+    .strictObject({ owner: z.string().min(1).max(39), repo: z.string().min(1).max(100) })
+    .superRefine((r, ctx) => {
+      const problem = githubRepositoryNameProblem(r.owner, r.repo);
+      if (problem) ctx.addIssue({ code: 'custom', message: `not a GitHub owner/repo: ${problem}` });
+    })
+    .optional(),
 });
 export type Codebase = z.infer<typeof Codebase>;
 
-/** `POST /v1/remediations` body. The scan is a CycloneDX 1.4–1.6 JSON document. */
-export const CreateRemediationRequest = z.object({
+/** `POST /v1/remediations` body. The scan is a CycloneDX 1.4–1.6 JSON document. Unknown fields are refused. */
+export const CreateRemediationRequest = z.strictObject({
   codebase: Codebase,
   scan: z.record(z.string(), z.unknown()),
 });
@@ -66,16 +82,23 @@ export type RemediationResponse = z.infer<typeof RemediationResponse>;
  */
 const UPGRADE_OPTION_ALIAS = 'Alias of `tier` kept in API v1 (its former name): same values, same meaning. Use `tier`.';
 
-/** Fields of `POST /v1/remediations/:id/executions` other than the tier. */
-const CreateExecutionFields = z.object({
+/** Fields of `POST /v1/remediations/:id/executions` other than the tier. Unknown fields are refused. */
+const CreateExecutionFields = z.strictObject({
   /** Subset of the plan's target names; all targets with a fix in the tier when omitted. */
   targets: z.array(z.string().min(1)).min(1).optional(),
-  /** Branch to push; defaults to `remediation/<remediation id>/<execution kind>.<n>`. */
+  /**
+   * Branch to push; defaults to `remediation/<remediation id>/<execution kind>.<n>`. Git's rules
+   * (git-check-ref-format --branch) and ours (`branchNameProblem`: not HEAD, not a full ref or tag);
+   * the API also refuses the codebase's base branch.
+   */
   branchName: z
     .string()
     .min(1)
     .max(200)
-    .regex(/^(?!\/|.*([/.]\.|\/\/|@\{|\\|\.lock$|[/.]$))[^\x00-\x20~^:?*[\x7f]+$/, 'not a valid git branch name')
+    .superRefine((name, ctx) => {
+      const problem = branchNameProblem(name);
+      if (problem) ctx.addIssue({ code: 'custom', message: `branchName ${problem}` });
+    })
     .optional(),
   asDraft: z.boolean().default(false),
   /**
@@ -191,7 +214,7 @@ export const PartialSuccessDecisionBody = z.object({
 export type PartialSuccessDecisionBody = z.infer<typeof PartialSuccessDecisionBody>;
 
 /** A file/line comment of a review. */
-export const FeedbackComment = z.object({
+export const FeedbackComment = z.strictObject({
   /** Repository-relative path. */
   path: z.string().min(1).max(1024),
   /** 1-based line in the patch version's file, when the comment is on a line. */
@@ -201,7 +224,7 @@ export const FeedbackComment = z.object({
 export type FeedbackComment = z.infer<typeof FeedbackComment>;
 
 /** `POST /v1/executions/:id/feedback` body: review feedback starting a new iteration. */
-export const FeedbackRequest = z.object({
+export const FeedbackRequest = z.strictObject({
   text: z.string().trim().min(1).max(50_000),
   comments: z.array(FeedbackComment).max(200).default([]),
 });
@@ -416,11 +439,11 @@ export const DeadLetter = z.object({
 export type DeadLetter = z.infer<typeof DeadLetter>;
 
 /** `POST /v1/executions/:id/cancel` body. */
-export const CancelRequest = z.object({ reason: z.string().min(1).max(500).default('cancelled by the API caller') });
+export const CancelRequest = z.strictObject({ reason: z.string().min(1).max(500).default('cancelled by the API caller') });
 export type CancelRequest = z.infer<typeof CancelRequest>;
 
 /** `POST /v1/executions/:id/pull-requests` body. */
-export const CreatePullRequestRequest = z.object({
+export const CreatePullRequestRequest = z.strictObject({
   /** Patch version to open; the latest when omitted. */
   patchVersion: z.number().int().positive().optional(),
 });

@@ -1,5 +1,6 @@
 import hostedGitInfo from 'hosted-git-info';
 import type { Codebase } from './api.js';
+import { isRepositoryRefusal, parseRepositoryLocation } from './repository-policy.js';
 
 /**
  * The pull-request provider's `{ owner, repo }` for a codebase: the explicit
@@ -21,22 +22,11 @@ export function providerRepository(codebase: Codebase): { owner: string; repo: s
   return { owner, repo: repo.replace(/\.git$/, '') };
 }
 
-/** The last two path segments of a URL (WHATWG URL), an scp-style `user@host:path` or a local path. */
+/** The last two path segments of a location as {@link parseRepositoryLocation} reads it (URL, scp-style or local path). */
 function lastTwoSegments(location: string): [string | undefined, string | undefined] {
-  let path: string;
-  const scp = /^[^@/\s]+@[^:/\s]+:(?!\/\/)(.+)$/.exec(location);
-  if (scp) {
-    path = scp[1]!;
-  } else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) {
-    try {
-      path = new URL(location).pathname;
-    } catch {
-      return [undefined, undefined];
-    }
-  } else {
-    path = location;
-  }
-  const parts = path.split('/').filter(Boolean);
+  const parsed = parseRepositoryLocation(location);
+  if (isRepositoryRefusal(parsed)) return [undefined, undefined];
+  const parts = parsed.path.split('/').filter(Boolean);
   return [parts[parts.length - 2], parts[parts.length - 1]];
 }
 

@@ -4,3 +4,5 @@ export * from './messages.js';
 export * from './ids.js';
 export * from './api.js';
 export * from './codebase.js';
+export * from './repository-policy.js';
+export * from './branch-name.js';

@@ -5,6 +5,7 @@ import { throttling } from '@octokit/plugin-throttling';
 import { Octokit } from '@octokit/rest';
 import { InvalidInputError, TransientError, describeError } from '@remediation/errors';
 import { z } from 'zod';
+import { PERMANENT_GITHUB_STATUSES } from './errors.js';
 
 /** Octokit with the retry and throttling plugins (GitHub's "best practices for using the REST API"). */
 export const GithubOctokit = Octokit.plugin(retry, throttling);
@@ -96,6 +97,8 @@ export function createGithubClient(options: GithubClientOptions): GithubClient {
       ...(token === undefined ? {} : { auth: token }),
       baseUrl: options.apiUrl,
       request: { timeout: options.timeoutMs ?? 30_000 },
+      // plugin-retry's own list (400, 401, 403, 404, 410, 422, 451) plus 414: a URI too long stays too long.
+      retry: { doNotRetry: [...PERMANENT_GITHUB_STATUSES] },
       throttle: {
         // Wait out the limit (the plugin honours `retry-after`) and retry, a few times.
         onRateLimit: (_retryAfter: number, _o: unknown, _octokit: unknown, retryCount: number) => retryCount < RATE_LIMIT_RETRIES,

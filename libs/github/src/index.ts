@@ -13,3 +13,4 @@ export {
   type GithubClientOptions,
 } from './client.js';
 export { verifyWebhook, type VerifiedWebhook } from './webhooks.js';
+export { PERMANENT_GITHUB_STATUSES, githubRequestError, isRetryableGithubError } from './errors.js';

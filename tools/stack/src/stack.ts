@@ -114,6 +114,9 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     DATA_ROOT: join(dataDir, 'persistent'),
     LOCAL_ROOT: join(dataDir, 'local'),
     LOG_LEVEL: o.logLevel ?? 'info',
+    // The stack runs on local bare repositories (tests, `./run example`): a development setting
+    // (docs/security.md "Codebase policy"); production keeps the default, false.
+    ALLOW_LOCAL_REPOSITORIES: 'true',
     ...o.env,
   };
 

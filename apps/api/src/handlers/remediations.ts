@@ -1,4 +1,13 @@
-import { type CreateExecutionRequest, type CreateRemediationRequest, newRemediationId, providerRepository } from '@remediation/contracts';
+import {
+  type CreateExecutionRequest,
+  type CreateRemediationRequest,
+  DEFAULT_REPOSITORY_HOSTS,
+  type RepositoryPolicy,
+  baseBranchProblem,
+  checkRepositoryLocation,
+  newRemediationId,
+  providerRepository,
+} from '@remediation/contracts';
 import type { ExecutionResponse, RemediationResponse } from '@remediation/contracts';
 import { InvalidInputError, RemediationError } from '@remediation/errors';
 import {
@@ -9,6 +18,7 @@ import {
   findRemediationByIdempotencyKey,
   getExecutionView,
   getRemediationView,
+  loadCodebase,
   loadLatestPlanExecution,
   loadTenant,
 } from '@remediation/persistence';
@@ -24,7 +34,8 @@ import { assertRepositoryAllowed } from './tenant-policy.js';
  * (`created: false`); keys are per tenant.
  * `options.scanChecked`: the scan was already validated (off the event loop, with the configured
  * limits) when the body was parsed (../body.ts); otherwise it is validated here.
- * @throws InvalidInputError `SCAN_INVALID` / `SCAN_UNSUPPORTED_VERSION` / `CODEBASE_INVALID` /
+ * @throws InvalidInputError `SCAN_INVALID` / `SCAN_UNSUPPORTED_VERSION` / `CODEBASE_INVALID` (the
+ *   codebase policy refused the repository: details `{ field, rule }`, never the credentials) /
  *   `REPOSITORY_NOT_ALLOWED` (the tenant's allowed hosts and owners)
  */
 export async function createRemediation(
@@ -39,11 +50,12 @@ export async function createRemediation(
     const existing = await findRemediationByIdempotencyKey(ctx.db, tenant, idempotencyKey);
     if (existing) return { created: false, remediation: await getRemediationView(ctx.db, existing, tenant) };
   }
-  validateCodebase(body.codebase.repository);
+  validateCodebase(body.codebase.repository, ctx.repositoryPolicy ?? DEFAULT_REPOSITORY_POLICY);
   if (!providerRepository(body.codebase)) {
     throw new InvalidInputError(
       'CODEBASE_INVALID',
       `cannot derive the pull-request repository (owner/repo) from ${JSON.stringify(body.codebase.repository)}: set codebase.pullRequestRepository`,
+      { details: { field: 'codebase.pullRequestRepository' } },
     );
   }
   assertRepositoryAllowed(await loadTenant(ctx.db, tenant), body.codebase);
@@ -61,14 +73,20 @@ export async function createRemediation(
   return { created: true, remediation: await getRemediationView(ctx.db, id, tenant) };
 }
 
-function validateCodebase(repository: string): void {
-  const ok =
-    /^(https?|ssh|git|file):\/\/\S+$/.test(repository) || /^[^@\s]+@[^:\s]+:\S+$/.test(repository) || repository.startsWith('/');
-  if (!ok) {
-    throw new InvalidInputError(
-      'CODEBASE_INVALID',
-      `codebase.repository must be a git URL (https://, ssh://, git@host:path, file://) or an absolute path; got ${JSON.stringify(repository)}`,
-    );
+/** The policy of an API built without one: remote repositories on github.com only, no local ones. */
+const DEFAULT_REPOSITORY_POLICY: RepositoryPolicy = { allowedHosts: DEFAULT_REPOSITORY_HOSTS, allowLocal: false };
+
+/**
+ * The codebase policy (`checkRepositoryLocation` of @remediation/contracts) at the API, before
+ * anything is stored or started.
+ * @throws InvalidInputError `CODEBASE_INVALID` naming the rule; the message never repeats credentials.
+ */
+function validateCodebase(repository: string, policy: RepositoryPolicy): void {
+  const checked = checkRepositoryLocation(repository, policy);
+  if ('rule' in checked) {
+    throw new InvalidInputError('CODEBASE_INVALID', `codebase.repository refused: ${checked.message}`, {
+      details: { field: 'codebase.repository', rule: checked.rule },
+    });
   }
 }
 
@@ -77,7 +95,11 @@ function validateCodebase(repository: string): void {
  * subset of targets). Inputs are immutable: another choice means another execution. Several
  * may run at once. Targets without a fix in the tier are recorded as `skipped` with the reason.
  * Another tenant's remediation is not found.
- * @throws NotFoundError; RemediationError `PLAN_NOT_READY` (409), `UNKNOWN_TARGET` / `NO_TARGETS` (422)
+ * A `branchName` equal to the codebase's base branch (or, when the codebase names none, to `main` or
+ * `master`) is refused before anything is created (git's and our other branch rules are checked by
+ * the request schema).
+ * @throws NotFoundError; RemediationError `PLAN_NOT_READY` (409), `UNKNOWN_TARGET` / `NO_TARGETS` (422);
+ *   InvalidInputError `BRANCH_NAME_INVALID` (400)
  */
 export async function createExecution(
   ctx: ApiContext,
@@ -91,6 +113,13 @@ export async function createExecution(
   if (key) {
     const existing = await findExecutionByIdempotencyKey(ctx.db, tenant, key);
     if (existing) return { created: false, execution: await getExecutionView(ctx.db, existing, tenant) };
+  }
+  if (body.branchName !== undefined) {
+    const { baseBranch } = await loadCodebase(ctx.db, remediationId);
+    const problem = baseBranchProblem(body.branchName, baseBranch);
+    if (problem) {
+      throw new InvalidInputError('BRANCH_NAME_INVALID', `branchName ${problem}`, { details: { field: 'branchName', rule: 'base-branch' } });
+    }
   }
   let id: string;
   try {

@@ -62,6 +62,17 @@ describe('git wrapper', () => {
     expect((err as GitInputError).code).toBe('GIT_NOT_A_REPOSITORY');
   });
 
+  it.each([
+    ['a host starting with "-" (strange hostname … blocked)', ['ls-remote', 'ssh://-oProxyCommand=touch%20/tmp/x/repo'], {}],
+    ['an scp-like host starting with "-"', ['ls-remote', 'git@-oProxyCommand=x:repo'], {}],
+    ['a remote helper (ext::) git does not allow', ['ls-remote', 'ext::sh -c true'], {}],
+    ['a protocol outside GIT_ALLOW_PROTOCOL', ['ls-remote', '/tmp'], { GIT_ALLOW_PROTOCOL: 'https' }],
+  ])('classifies git refusing %s as permanent (GIT_REMOTE_REFUSED, not retryable)', async (_what, args, env) => {
+    const err = await git(args, { env, timeoutMs: 20_000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GitInputError);
+    expect(err).toMatchObject({ code: 'GIT_REMOTE_REFUSED', retryable: false });
+  });
+
   it('throws a retryable GitCommandError for unrecognised failures', async () => {
     const repo = await makeRepo({ 'a.txt': 'a\n' });
     const err = await git(['config', '--no-such-option'], { cwd: repo }).catch((e: unknown) => e);

@@ -84,7 +84,8 @@ export class GitCommandError extends TransientError {
 /**
  * A git command failed for a reason retrying cannot fix: the repository does not exist, the
  * credentials are refused, a revision or ref is invalid, the path is not a git repository.
- * Codes: `GIT_REPOSITORY_NOT_FOUND`, `GIT_AUTH_FAILED`, `GIT_BAD_REVISION`, `GIT_NOT_A_REPOSITORY`.
+ * Codes: `GIT_REPOSITORY_NOT_FOUND`, `GIT_AUTH_FAILED`, `GIT_BAD_REVISION`, `GIT_NOT_A_REPOSITORY`,
+ * `GIT_REMOTE_REFUSED` (git or the server refuses the remote itself: see PERMANENT_PATTERNS).
  * `retryable: false` (InvalidInputError). `details` is a {@link GitFailureDetails}.
  */
 export class GitInputError extends InvalidInputError {
@@ -123,10 +124,18 @@ const LOCATION_ENV = [
   'GIT_CONFIG_COUNT',
 ];
 
-/** Stderr patterns of failures that retrying cannot fix → {@link GitInputError} codes. */
+/**
+ * Stderr patterns of failures that retrying cannot fix → {@link GitInputError} codes.
+ * `GIT_REMOTE_REFUSED`: git itself refuses the remote (git's connect.c / transport.c messages:
+ * "strange hostname … blocked" for a host starting with `-`, "transport '…' not allowed" under
+ * protocol.allow / GIT_ALLOW_PROTOCOL, an unknown remote helper) or the server answers with an
+ * HTTP status a retry cannot change (400, 414, 422; 401/403 are `GIT_AUTH_FAILED`, 404/410
+ * `GIT_REPOSITORY_NOT_FOUND`).
+ */
 const PERMANENT_PATTERNS: Array<[RegExp, string]> = [
-  [/repository '.*' (?:not found|does not exist)|repository not found|does not appear to be a git repository|no such repository/i, 'GIT_REPOSITORY_NOT_FOUND'],
-  [/authentication failed|could not read (username|password)|permission denied \(publickey|terminal prompts disabled|HTTP Basic: Access denied|403 Forbidden/i, 'GIT_AUTH_FAILED'],
+  [/repository '.*' (?:not found|does not exist)|repository not found|does not appear to be a git repository|no such repository|requested URL returned error: (?:404|410)/i, 'GIT_REPOSITORY_NOT_FOUND'],
+  [/authentication failed|could not read (username|password)|permission denied \(publickey|terminal prompts disabled|HTTP Basic: Access denied|403 Forbidden|requested URL returned error: (?:401|403)/i, 'GIT_AUTH_FAILED'],
+  [/strange (?:hostname|pathname|username|port) '.*' blocked|transport '[^']*' not allowed|hostname contains invalid characters|unable to find remote helper for|unsupported URL protocol|requested URL returned error: (?:400|414|422)/i, 'GIT_REMOTE_REFUSED'],
   [/not a git repository/i, 'GIT_NOT_A_REPOSITORY'],
   [/unknown revision|bad revision|needed a single revision|not a valid object name|invalid object name|bad object|not a tree object|not a valid commit name|is not a valid ref name|invalid refspec|couldn't find remote ref/i, 'GIT_BAD_REVISION'],
 ];

@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { git } from './git.js';
-import { createProgressParser, ensureMirror, normalizeRepository, resolveBranch, RAW_ATTRIBUTES, type GitProgress } from './mirror.js';
+import { assertRepositoryAllowed, createProgressParser, ensureMirror, normalizeRepository, resolveBranch, RAW_ATTRIBUTES, type GitProgress } from './mirror.js';
 import { processStartTime } from './lock-file.js';
 import { cleanupTempDirs, commitFiles, makeBare, makeRepo, sh, tempDir } from '../../test-support/spec-helpers.js';
 
@@ -16,6 +16,32 @@ async function manyFilesRepo(count: number): Promise<string> {
   for (let i = 0; i < count; i++) files[`dir${i % 10}/file-${i}.txt`] = `content ${i}\n${'x'.repeat(i % 97)}\n`;
   return makeRepo(files);
 }
+
+describe('assertRepositoryAllowed (the codebase policy, re-checked before git runs)', () => {
+  const policy = { allowedHosts: ['github.com'], allowLocal: false };
+  it.each([
+    ['/srv/git/acme/app.git', 'local-disabled'],
+    ['file:///srv/git/acme/app.git', 'local-disabled'],
+    ['https://u:secret@github.com/a/b.git', 'credentials'],
+    ['ssh://-oProxyCommand=x/a/b', 'option-like'],
+    ['https://evil.example.com/a/b.git', 'host-not-allowed'],
+    ['ext::sh -c id', 'scheme'],
+  ])('refuses %s as a permanent REPOSITORY_NOT_ALLOWED (%s)', (repository, rule) => {
+    let thrown: unknown;
+    try {
+      assertRepositoryAllowed(repository, policy);
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toMatchObject({ code: 'REPOSITORY_NOT_ALLOWED', retryable: false, details: { rule } });
+    expect((thrown as Error).message).not.toContain('secret');
+  });
+
+  it('accepts allowed locations, and local ones when enabled', () => {
+    expect(() => assertRepositoryAllowed('git@github.com:acme/app.git', policy)).not.toThrow();
+    expect(() => assertRepositoryAllowed('/srv/git/acme/app.git', { ...policy, allowLocal: true })).not.toThrow();
+  });
+});
 
 describe('normalizeRepository', () => {
   it('normalises URLs and derives readable, stable keys', async () => {

@@ -24,7 +24,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile, realpath } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import {
+  type RepositoryPolicy,
+  checkRepositoryLocation,
+  isRepositoryRefusal,
+  parseRepositoryLocation,
+  redactRepositoryLocation,
+} from '@remediation/contracts';
 import { InvalidInputError } from '@remediation/errors';
 import { git, isGitError } from './git.js';
 import { withAskpass, type GitCredentials } from './askpass.js';
@@ -107,49 +113,54 @@ export interface NormalizedRepository {
 export async function normalizeRepository(repository: string): Promise<NormalizedRepository> {
   const input = repository.trim();
   if (input.length === 0) throw new InvalidInputError('REPOSITORY_INVALID', 'repository is empty');
+  // One parser for the API and the gateway: @remediation/contracts (git-clone(1) "GIT URLS").
+  const parsed = parseRepositoryLocation(input);
+  if (isRepositoryRefusal(parsed)) throw new InvalidInputError('REPOSITORY_INVALID', `repository ${parsed.message}`, { details: { rule: parsed.rule } });
   let location: string;
   let remote = input;
-  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(input);
-  const scp = scheme === null ? /^(?:[^@/:\s]+@)?([^/:\s]+):(?!\/\/)(.+)$/.exec(input) : null;
-  if (scheme !== null && scheme[1]!.toLowerCase() !== 'file') {
-    let url: URL;
-    try {
-      url = new URL(input);
-    } catch {
-      throw new InvalidInputError('REPOSITORY_INVALID', `repository URL cannot be parsed: ${redactUrl(input)}`);
-    }
-    if (url.password !== '') {
+  if (parsed.kind === 'url') {
+    if (parsed.password !== '') {
       throw new InvalidInputError(
         'REPOSITORY_URL_HAS_CREDENTIALS',
         'repository URL embeds a password: pass credentials separately (they are given to git per operation and never stored)',
-        { details: { repository: redactUrl(input) } },
+        { details: { repository: redactRepositoryLocation(input) } },
       );
     }
-    const path = trimRepoPath(decodeURIComponent(url.pathname));
-    location = `${url.protocol.toLowerCase()}//${url.hostname.toLowerCase()}${url.port === '' ? '' : `:${url.port}`}${path}`;
-  } else if (scp !== null && !input.startsWith('/') && !input.startsWith('.')) {
-    location = `ssh://${scp[1]!.toLowerCase()}${trimRepoPath(`/${scp[2]!.replace(/^\/+/, '')}`)}`;
+    const url = new URL(input);
+    location = `${url.protocol.toLowerCase()}//${parsed.host}${parsed.port === '' ? '' : `:${parsed.port}`}${trimRepoPath(parsed.path)}`;
+  } else if (parsed.kind === 'scp') {
+    location = `ssh://${parsed.host}${trimRepoPath(`/${parsed.path.replace(/^\/+/, '')}`)}`;
   } else {
-    const path = scheme !== null ? fileURLToPath(input) : resolve(input);
+    const path = parsed.fileUrl ? parsed.path : resolve(parsed.path);
     let real: string;
     try {
       real = await realpath(path);
     } catch {
       throw new InvalidInputError('REPOSITORY_NOT_FOUND', `local repository ${path} does not exist`, { details: { repository: path } });
     }
-    if (scheme === null) remote = real;
+    if (!parsed.fileUrl) remote = real;
     location = real.replace(/\/\.git\/?$/, '').replace(/\/+$/, '') || '/';
   }
   const hash = createHash('sha256').update(location).digest('hex').slice(0, 12);
   return { location, remote, repoKey: `${slugOf(location)}-${hash}` };
 }
 
-function trimRepoPath(path: string): string {
-  return path.replace(/\/+$/, '').replace(/\.git$/, '').replace(/\/+$/, '');
+/**
+ * git-gateway's defensive re-check of the codebase policy (the API checks first; a row stored
+ * before the policy, or written around the API, is stopped here before git runs):
+ * `checkRepositoryLocation` of @remediation/contracts.
+ * @throws InvalidInputError `REPOSITORY_NOT_ALLOWED` (not retryable) naming the rule; the message
+ *   never repeats credentials.
+ */
+export function assertRepositoryAllowed(repository: string, policy: RepositoryPolicy): void {
+  const checked = checkRepositoryLocation(repository, policy);
+  if ('rule' in checked) {
+    throw new InvalidInputError('REPOSITORY_NOT_ALLOWED', `repository refused by the codebase policy: ${checked.message}`, { details: { rule: checked.rule } });
+  }
 }
 
-function redactUrl(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/gi, '$1***@');
+function trimRepoPath(path: string): string {
+  return path.replace(/\/+$/, '').replace(/\.git$/, '').replace(/\/+$/, '');
 }
 
 /** Readable slug: last two path segments (`org-repo`), lower-case, `[a-z0-9._-]`, ≤ 48 chars. */

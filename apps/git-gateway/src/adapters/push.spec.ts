@@ -84,6 +84,9 @@ describe('pushBranch', () => {
     const { remote, mirrorPath, sha } = await setup();
     await expect(pushBranch({ mirrorPath, remote, sha: 'abc', branch: 'x' })).rejects.toMatchObject({ code: 'PUSH_INVALID_INPUT' });
     await expect(pushBranch({ mirrorPath, remote, sha, branch: 'bad..branch' })).rejects.toMatchObject({ code: 'PUSH_INVALID_INPUT' });
+    for (const branch of ['HEAD', 'refs/heads/main', 'refs/tags/v1', '--force']) {
+      await expect(pushBranch({ mirrorPath, remote, sha, branch })).rejects.toMatchObject({ code: 'PUSH_INVALID_INPUT', retryable: false });
+    }
     await expect(pushBranch({ mirrorPath, remote, sha: 'e'.repeat(40), branch: 'x' })).rejects.toMatchObject({ code: 'PUSH_INVALID_INPUT' });
     await expect(pushBranch({ mirrorPath, remote: 'https://u:pw@example.com/r.git', sha, branch: 'x' })).rejects.toMatchObject({ code: 'PUSH_INVALID_INPUT' });
   });

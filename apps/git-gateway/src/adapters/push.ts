@@ -5,6 +5,7 @@
  * Credentials are given per operation through a one-shot GIT_ASKPASS helper (askpass.ts):
  * never in the URL, the mirror config, a credential helper or logs.
  */
+import { branchNameProblem } from '@remediation/contracts';
 import { InvalidInputError } from '@remediation/errors';
 import { git, GitCommandError, redactSecrets } from './git.js';
 import { type AskpassContext, withAskpass, type GitCredentials } from './askpass.js';
@@ -65,9 +66,12 @@ export async function pushBranch(input: PushBranchInput): Promise<{ remoteSha: s
   if (input.expectedRemoteSha !== undefined && input.expectedRemoteSha !== null && !OID.test(input.expectedRemoteSha)) {
     throw new InvalidInputError('PUSH_INVALID_INPUT', `expectedRemoteSha ${JSON.stringify(input.expectedRemoteSha)} is not a full object id`);
   }
-  const refCheck = await git(['check-ref-format', `refs/heads/${input.branch}`], { acceptExitCodes: [0, 1] });
-  if (refCheck.exitCode !== 0 || input.branch.startsWith('-') || input.branch.startsWith('refs/')) {
-    throw new InvalidInputError('PUSH_INVALID_INPUT', `invalid branch name ${JSON.stringify(input.branch)}`, { details: { branch: input.branch } });
+  // Our rules (@remediation/contracts branchNameProblem: git's, plus not HEAD, not a full ref or
+  // tag), then git's own check of the full ref as the last word.
+  const problem = branchNameProblem(input.branch);
+  const refCheck = problem ? null : await git(['check-ref-format', `refs/heads/${input.branch}`], { acceptExitCodes: [0, 1] });
+  if (problem || refCheck?.exitCode !== 0) {
+    throw new InvalidInputError('PUSH_INVALID_INPUT', `invalid branch name ${JSON.stringify(input.branch)}${problem ? `: ${problem}` : ''}`, { details: { branch: input.branch } });
   }
   if (/^[a-z][a-z0-9+.-]*:\/\/[^/@]*:[^/@]*@/i.test(input.remote)) {
     throw new InvalidInputError('PUSH_INVALID_INPUT', 'remote URL embeds a password: pass credentials separately', {

@@ -10,7 +10,7 @@ import {
   pullRequestFailed,
   recordPush,
 } from '@remediation/persistence';
-import { ensureMirror, resolveBranch } from '../adapters/mirror.js';
+import { assertRepositoryAllowed, ensureMirror, resolveBranch } from '../adapters/mirror.js';
 import { rebasePatch } from '../adapters/rebase.js';
 import { pushBranch, remoteBranchSha } from '../adapters/push.js';
 import { checkpointRef, deleteCheckpoint } from '../adapters/workspace/index.js';
@@ -53,7 +53,8 @@ async function reapplyOnNewHead(
  * first rebased server-side onto the current head as a new patch version (or the one already made
  * there is reused); a rebase that cannot be done cleanly fails the step (`REBASE_CONFLICT` /
  * `BASE_REWRITTEN`) or, with `onConflict: 'reapply'`, re-applies the patch on the new head.
- * @throws InvalidInputError `COMMAND_INVALID` (no pull request or no instruction),
+ * @throws InvalidInputError `COMMAND_INVALID` (no pull request or no instruction), `REPOSITORY_NOT_ALLOWED`
+ *   (codebase policy), `BRANCH_IS_BASE` (the head branch is the base branch),
  *   `PATCH_VERSION_NOT_FOUND`, `PATCH_NOT_APPROVABLE`, `REBASE_CONFLICT`, `BASE_REWRITTEN`, `BRANCH_NOT_OURS`.
  */
 export function branchPushHandler(deps: GatewayDeps): CommandHandler {
@@ -67,6 +68,14 @@ export function branchPushHandler(deps: GatewayDeps): CommandHandler {
       const pv = versions.find((v) => v.version === push.patchVersion);
       if (!pv) throw new InvalidInputError('PATCH_VERSION_NOT_FOUND', `patch version ${push.patchVersion} of ${executionId} not found`);
       assertApprovable(pv);
+      assertRepositoryAllowed(repository, deps.repositoryPolicy);
+      // Never push onto the base branch (the API refuses it when it knows the base; the default
+      // branch is known only here, after cloning): a permanent refusal, not retried.
+      if (pr.headBranch === pr.baseBranch) {
+        throw new InvalidInputError('BRANCH_IS_BASE', `branch ${pr.headBranch} is the base branch of the pull request; choose another branchName`, {
+          details: { branch: pr.headBranch },
+        });
+      }
       // Credentials minted for this operation (GitHub App installation token) for HTTPS remotes.
       const credentials = await remoteCredentials(deps, repository);
       const mirror = await ensureMirror({

@@ -1,6 +1,7 @@
 import type { CommandContext, CommandHandler } from '@remediation/messaging';
 import { type Database, loadCodebase, loadExecution } from '@remediation/persistence';
-import { ensureMirror, resolveBranch } from '../adapters/mirror.js';
+import type { RepositoryPolicy } from '@remediation/contracts';
+import { assertRepositoryAllowed, ensureMirror, resolveBranch } from '../adapters/mirror.js';
 import type { MirrorSource } from '../adapters/mirror-source.js';
 import type { WorkspaceDriver } from '../adapters/workspace/index.js';
 import type { GitCredentials } from '../adapters/askpass.js';
@@ -25,6 +26,11 @@ export interface GatewayDeps {
    * helper).
    */
   gitCredentials?: (owner: string, repo: string) => Promise<GitCredentials>;
+  /**
+   * The codebase policy, re-checked before any git operation on a codebase's repository
+   * (`assertRepositoryAllowed`); env `REPOSITORY_HOSTS_ALLOWED` / `ALLOW_LOCAL_REPOSITORIES` as for the API.
+   */
+  repositoryPolicy: RepositoryPolicy;
 }
 
 /**
@@ -58,6 +64,7 @@ export function workspacePrepareHandler(deps: GatewayDeps): CommandHandler {
       const { executionId, remediationId } = ctx.payload;
       const exec = await loadExecution(deps.db, executionId);
       const { repository } = await loadCodebase(deps.db, remediationId);
+      assertRepositoryAllowed(repository, deps.repositoryPolicy);
       const credentials = await remoteCredentials(deps, repository);
       const mirror = await ensureMirror({
         dataRoot: deps.dataRoot,

@@ -124,6 +124,11 @@ describe('the GitHub pull-request provider', () => {
     expect(await repository.get(number)).toMatchObject({ number, state: 'merged' });
   });
 
+  it('classifies a GitHub 404 as permanent (GITHUB_REQUEST_REJECTED, not retryable), not a retry', async () => {
+    await expect(repository.get(987654)).rejects.toMatchObject({ code: 'GITHUB_REQUEST_REJECTED', retryable: false, details: { status: 404 } });
+    await expect(repository.branchHead('no-such-branch')).rejects.toMatchObject({ retryable: false });
+  });
+
   it('refuses a repository name that is not owner/name', async () => {
     await expect(provider.connect('shop')).rejects.toMatchObject({ code: 'REPOSITORY_INVALID' });
   });

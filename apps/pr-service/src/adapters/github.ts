@@ -1,5 +1,5 @@
 import { InvalidInputError, TransientError, describeError } from '@remediation/errors';
-import { type GithubClient, type GithubOctokit, verifyWebhook } from '@remediation/github';
+import { type GithubClient, type GithubOctokit, githubRequestError, verifyWebhook } from '@remediation/github';
 import { commentTag } from '../comments.js';
 import type { PullRequestProvider, ProviderRepository, RemotePullRequest } from '../provider.js';
 import { githubWebhookEvents } from './github-webhooks.js';
@@ -38,7 +38,7 @@ export function createGithubProvider(github: GithubClient): PullRequestProvider 
       const match = REPOSITORY.exec(repository);
       if (!match) throw new InvalidInputError('REPOSITORY_INVALID', `repository ${JSON.stringify(repository)} is not owner/name`);
       const [, owner, repo] = match as unknown as [string, string, string];
-      return githubRepository(await github.forRepository(owner, repo), owner, repo);
+      return classifyFailures(githubRepository(await github.forRepository(owner, repo), owner, repo));
     },
     async readWebhook(secret, rawBody, headers) {
       const hook = await verifyWebhook(secret, rawBody, headers);
@@ -47,6 +47,27 @@ export function createGithubProvider(github: GithubClient): PullRequestProvider 
     },
     commitUrl: (pullRequestUrl, sha) => `${pullRequestUrl}/commits/${sha}`,
   };
+}
+
+/**
+ * The repository with every request's failure classified (`githubRequestError` of
+ * @remediation/github): a status a retry cannot change (400, 401, 403 other than a rate limit,
+ * 404, 410, 414, 422) is `GITHUB_REQUEST_REJECTED`, not retryable; 408, 429, 5xx, rate limits and
+ * network errors are `GITHUB_UNAVAILABLE`, retryable. Project errors pass through.
+ */
+function classifyFailures(repository: ProviderRepository): ProviderRepository {
+  const wrapped: Record<string, unknown> = { ...repository };
+  for (const [name, value] of Object.entries(repository)) {
+    if (typeof value !== 'function') continue;
+    wrapped[name] = async (...args: unknown[]) => {
+      try {
+        return await (value as (...a: unknown[]) => Promise<unknown>).apply(repository, args);
+      } catch (err) {
+        throw githubRequestError(err, `GitHub ${name} on ${repository.repository}`);
+      }
+    };
+  }
+  return wrapped as unknown as ProviderRepository;
 }
 
 /** One repository through one Octokit (one token). */
