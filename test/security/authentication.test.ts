@@ -75,6 +75,8 @@ beforeAll(async () => {
     worker: 'authn:1',
     logger: pino({ level: 'silent' }),
     jwt: { jwksUrl, issuer: ISSUER, audience: AUDIENCE, tenantClaim: 'tenant' },
+    // The operator's codebase policy admits these; the tenants' own rules are what is tested here.
+    repositoryPolicy: { allowedHosts: ['github.com', 'gitlab.com'], allowLocal: true },
   });
   await app.ready();
   const created = await call('POST', '/v1/remediations', keys['acmeAdmin'], { codebase: { repository: '/srv/git/acme/app.git' }, scan });

@@ -24,7 +24,7 @@ const CREDENTIAL = 'ghp_SecurityTestToken0123456789';
 let env: TestEnvironment;
 const scan = () => JSON.parse(readFileSync(fixturePath('scans/express-4.19.2.cdx.json'), 'utf8'));
 
-/** The one place API requests are built (add credentials here when the API requires them). */
+/** The one place API requests are built (with the test tenant's API key). */
 function apiHeaders(extra: Record<string, string> = {}): Record<string, string> {
   return { 'content-type': 'application/json', 'x-api-key': env.stack.apiKey, ...extra };
 }
