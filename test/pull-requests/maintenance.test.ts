@@ -1,8 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { randomUUID } from 'node:crypto';
 import { Octokit } from '@octokit/rest';
-import { Webhooks } from '@octokit/webhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -13,6 +11,7 @@ import type { ScriptTurn } from '@remediation/messages-api-local';
 import { type TestEnvironment, commitToRemote, git, makeRemote, startTestEnvironment } from '../support/environment.js';
 import { type ScriptedModel, scriptedModel } from '../support/scripted-model.js';
 import { api, sql, startPatch, waitFor, waitSettled } from '../support/flows.js';
+import { deliverWebhook, webhookExample } from '../support/webhooks.js';
 
 /**
  * Pull requests that stay mergeable and answer their reviewers, end to end: every service as its
@@ -21,10 +20,7 @@ import { api, sql, startPatch, waitFor, waitSettled } from '../support/flows.js'
  * @octokit/webhooks-examples signed with the webhook secret, and messages-api-local answering the
  * triage and the code-fix agent from scripts.
  */
-const require = createRequire(import.meta.url);
-const EXAMPLES = require('@octokit/webhooks-examples') as Array<{ name: string; examples: Array<Record<string, any>> }>;
 const SECRET = 'webhook-secret-for-tests';
-const webhooks = new Webhooks({ secret: SECRET });
 
 let env: TestEnvironment;
 let model: ScriptedModel;
@@ -43,28 +39,9 @@ async function waitForRows(query: string): Promise<any[]> {
   return [];
 }
 
-/** A payload of `event` from @octokit/webhooks-examples (optionally of `action`), deep-copied. */
-function example(event: string, action?: string): Record<string, any> {
-  const found = EXAMPLES.find((e) => e.name === event)!.examples.find((x) => action === undefined || x['action'] === action);
-  if (!found) throw new Error(`no ${event}/${action} example`);
-  return structuredClone(found);
-}
-
+const example = webhookExample;
 /** Posts a signed webhook delivery to pr-service like GitHub does. */
-async function deliver(event: string, payload: Record<string, unknown>, deliveryId: string = randomUUID()): Promise<{ status: number; body: any; deliveryId: string }> {
-  const raw = JSON.stringify(payload);
-  const res = await fetch(`${env.stack.serviceUrl('pr-service')}/v1/webhooks/github`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'x-github-event': event,
-      'x-github-delivery': deliveryId,
-      'x-hub-signature-256': await webhooks.sign(raw),
-    },
-    body: raw,
-  });
-  return { status: res.status, body: await res.json(), deliveryId };
-}
+const deliver = (event: string, payload: Record<string, unknown>, deliveryId?: string) => deliverWebhook(env, SECRET, event, payload, deliveryId);
 
 const AGENT_ENV = () => model.env();
 
@@ -392,7 +369,7 @@ describe('an open pull request, kept mergeable and answering its reviewers', () 
   }, 60_000);
 
   it('refuses unsigned or wrongly signed deliveries', async () => {
-    const raw = JSON.stringify(example('ping'));
+    const raw = JSON.stringify(webhookExample('ping'));
     const res = await fetch(`${env.stack.serviceUrl('pr-service')}/v1/webhooks/github`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-github-event': 'ping', 'x-github-delivery': randomUUID(), 'x-hub-signature-256': 'sha256=00' },

@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { request as httpRequest } from 'node:http';
 import { readFileSync } from 'node:fs';
-import { Webhooks } from '@octokit/webhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixturePath } from '@remediation/testing';
 import { type TestEnvironment, makeRemote, startTestEnvironment } from '../support/environment.js';
 import { sql } from '../support/flows.js';
+import { deliverWebhook, webhookExample } from '../support/webhooks.js';
 
 /**
  * Issue 11 regression cases through the running services (the API with local repositories
@@ -16,8 +15,6 @@ import { sql } from '../support/flows.js';
  * Request-level details are covered faster in apps/api/src/security.spec.ts.
  */
 
-const require = createRequire(import.meta.url);
-const EXAMPLES = require('@octokit/webhooks-examples') as Array<{ name: string; examples: Array<Record<string, any>> }>;
 const WEBHOOK_SECRET = 'webhook-secret-for-security-tests';
 const CREDENTIAL = 'ghp_SecurityTestToken0123456789';
 
@@ -107,21 +104,11 @@ describe('branch names: refused with a 400 before any execution is created', () 
 
 describe('webhooks', () => {
   it('a correctly signed pull_request_review without `review` → 400 WEBHOOK_INVALID, not 500', async () => {
-    const payload = structuredClone(EXAMPLES.find((e) => e.name === 'pull_request_review')!.examples.find((x) => x['action'] === 'submitted')!);
+    const payload = webhookExample('pull_request_review', 'submitted');
     delete payload['review'];
-    const raw = JSON.stringify(payload);
-    const res = await fetch(`${env.stack.serviceUrl('pr-service')}/v1/webhooks/github`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'x-github-event': 'pull_request_review',
-        'x-github-delivery': randomUUID(),
-        'x-hub-signature-256': await new Webhooks({ secret: WEBHOOK_SECRET }).sign(raw),
-      },
-      body: raw,
-    });
+    const res = await deliverWebhook(env, WEBHOOK_SECRET, 'pull_request_review', payload);
     expect(res.status).toBe(400);
-    expect(await res.json()).toMatchObject({ code: 'WEBHOOK_INVALID', message: expect.stringContaining('review') });
+    expect(res.body).toMatchObject({ code: 'WEBHOOK_INVALID', message: expect.stringContaining('review') });
   });
 });
 

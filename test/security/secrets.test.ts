@@ -1,14 +1,13 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { Webhooks } from '@octokit/webhooks';
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixturePath } from '@remediation/testing';
 import { type TestEnvironment, makeRemote, startTestEnvironment } from '../support/environment.js';
 import { api, sql, startPatch, waitFor, waitSettled } from '../support/flows.js';
 import { type ScriptedModel, scriptedModel } from '../support/scripted-model.js';
+import { deliverWebhook, webhookExample } from '../support/webhooks.js';
 
 /**
  * Deliverable 6 of issue 11 (docs/security.md, "Redaction"): the whole flow runs with every
@@ -18,8 +17,6 @@ import { type ScriptedModel, scriptedModel } from '../support/scripted-model.js'
  * subject, captured live, so work-queue commands that are deleted once acked are seen too).
  */
 
-const require = createRequire(import.meta.url);
-const EXAMPLES = require('@octokit/webhooks-examples') as Array<{ name: string; examples: Array<Record<string, any>> }>;
 
 const WEBHOOK_SECRET = `whsec-${randomBytes(12).toString('hex')}`;
 const MODEL_API_KEY = `sk-ant-test-${randomBytes(16).toString('hex')}`;
@@ -91,10 +88,6 @@ function leaks(text: string, list: Array<{ name: string; value: string }>): stri
   return found;
 }
 
-/** A payload of `event`/`action` from @octokit/webhooks-examples, deep-copied. */
-function example(event: string, action: string): Record<string, any> {
-  return structuredClone(EXAMPLES.find((e) => e.name === event)!.examples.find((x) => x['action'] === action)!);
-}
 
 describe('secrets never reach logs, the database or messages', () => {
   it('runs the flow with every secret in use: App tokens, the webhook secret, the model key', async () => {
@@ -131,21 +124,11 @@ describe('secrets never reach logs, the database or messages', () => {
       { content: [{ type: 'tool_use', name: 'report_outcome', input: { target: 'body-parser', status: 'success', reason: 'added the comment the reviewer asked for' } }] },
       { content: [{ type: 'text', text: 'Done.' }] },
     ]);
-    const p = example('pull_request_review', 'submitted');
+    const p = webhookExample('pull_request_review', 'submitted');
     p['repository'] = { ...p['repository'], full_name: `${owner}/express`, name: 'express', owner: { ...p['repository'].owner, login: owner } };
     p['pull_request'] = { ...p['pull_request'], number };
     p['review'] = { ...p['review'], id: 80_001, state: 'changes_requested', body: 'Please add a comment in index.js.', user: { ...p['review'].user, login: 'alice' } };
-    const raw = JSON.stringify(p);
-    const res = await fetch(`${env.stack.serviceUrl('pr-service')}/v1/webhooks/github`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'x-github-event': 'pull_request_review',
-        'x-github-delivery': randomUUID(),
-        'x-hub-signature-256': await new Webhooks({ secret: WEBHOOK_SECRET }).sign(raw),
-      },
-      body: raw,
-    });
+    const res = await deliverWebhook(env, WEBHOOK_SECRET, 'pull_request_review', p);
     expect(res.status).toBe(200);
     const done = await waitFor(env, `/v1/executions/${executionId}`, (b) => b.state === 'pr_opened' && b.patchVersions.length === 2, 120_000);
     expect(done.pullRequests[0].headSha).toBe(done.patchVersions[1].sha);
