@@ -13,6 +13,7 @@ import { InvalidInputError, RemediationError } from '@remediation/errors';
 import {
   type NewExecutionTarget,
   createPatchExecution,
+  createPlanExecution,
   createRemediation as storeRemediation,
   findExecutionByIdempotencyKey,
   findRemediationByIdempotencyKey,
@@ -138,6 +139,41 @@ export async function createExecution(
       },
       ctx.worker,
     );
+  } catch (err) {
+    if (key && (err as { code?: string }).code === '23505') {
+      const existing = await findExecutionByIdempotencyKey(ctx.db, tenant, key);
+      if (existing) return { created: false, execution: await getExecutionView(ctx.db, existing, tenant) };
+    }
+    throw err;
+  }
+  return { created: true, execution: await getExecutionView(ctx.db, id, tenant) };
+}
+
+/**
+ * `POST /v1/remediations/:id/plans`: re-plans the remediation (issue 12, "plans say what they
+ * knew"): a new plan execution `<id>.plan.<n>` of the same stored scan, planned with the
+ * advisories and versions known now. The remediation's view then shows it, and patch executions
+ * started after it has generated use its plan. With an `Idempotency-Key` the tenant already used
+ * for this remediation's re-plans, returns that execution (`created: false`).
+ * @throws NotFoundError (also another tenant's remediation); RemediationError `PLAN_RUNNING` (409)
+ *   while a plan execution of the remediation is running.
+ */
+export async function createPlan(
+  ctx: ApiContext,
+  caller: Caller,
+  remediationId: string,
+  idempotencyKey?: string,
+): Promise<{ created: boolean; execution: ExecutionResponse }> {
+  const { tenant } = caller;
+  // Scoped to the remediation and to re-plans, so a key used for a patch execution does not collide.
+  const key = idempotencyKey ? `${remediationId}:plans:${idempotencyKey}` : null;
+  if (key) {
+    const existing = await findExecutionByIdempotencyKey(ctx.db, tenant, key);
+    if (existing) return { created: false, execution: await getExecutionView(ctx.db, existing, tenant) };
+  }
+  let id: string;
+  try {
+    id = await createPlanExecution(ctx.db, { remediationId, tenant, idempotencyKey: key }, ctx.worker);
   } catch (err) {
     if (key && (err as { code?: string }).code === '23505') {
       const existing = await findExecutionByIdempotencyKey(ctx.db, tenant, key);
