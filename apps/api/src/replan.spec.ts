@@ -135,7 +135,7 @@ describe('POST /v1/remediations/:id/plans', () => {
   });
 
   it('is described in the OpenAPI document', () => {
-    const doc = api.app.swagger() as { paths: Record<string, Record<string, { summary: string; responses: Record<string, unknown> }>> };
+    const doc = api.app.swagger() as unknown as { paths: Record<string, Record<string, { summary: string; responses: Record<string, unknown> }>> };
     const op = doc.paths['/v1/remediations/{id}/plans']!['post']!;
     expect(op.summary).toMatch(/Re-plan/);
     expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['202', '200', '404', '409']));
