@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PlannerOutput } from '@remediation/contracts';
-import { applyTransition, createApiKey, createRemediation, storePlan } from '@remediation/persistence';
+import { applyTransition, createApiKey, createPatchExecution, createRemediation, planOfExecution, storePlan } from '@remediation/persistence';
 import { type ApiUnderTest, apiUnderTest } from '../test-support/api-under-test.js';
 
 /**
@@ -101,6 +101,9 @@ describe('POST /v1/remediations/:id/plans', () => {
     // The execution started before the re-plan keeps the targets it was made with.
     const before = await api.app.inject({ method: 'GET', url: `/v1/executions/${first.json().id}`, headers: headers() });
     expect(before.json().targets.map((t: { name: string }) => t.name)).toEqual(['old-only', 'shared']);
+    // The patcher and pr-service read each execution's own plan (planOfExecution), not the latest.
+    expect((await planOfExecution(api.db, first.json().id))?.targets.map((t) => t.name)).toEqual(['old-only', 'shared']);
+    expect((await planOfExecution(api.db, later.json().id))?.targets.map((t) => t.name)).toEqual(['new-only', 'shared']);
   });
 
   it('answers the same plan execution (200) for a repeated Idempotency-Key, and a new one for another key', async () => {
@@ -116,6 +119,16 @@ describe('POST /v1/remediations/:id/plans', () => {
     const other = await replan('rem_b', undefined, { 'idempotency-key': 'k-2' });
     expect(other.statusCode).toBe(202);
     expect(other.json().id).not.toBe(once.json().id);
+  });
+
+  it('a patch execution whose targets came from a plan that a re-plan replaced meanwhile is refused (PLAN_NOT_READY)', async () => {
+    await createRemediation(api.db, { id: 'rem_c', tenant: 'acme', codebase: { repository: 'https://github.com/acme/app.git' }, scan, idempotencyKey: null, worker: 'spec:1' });
+    await completePlan('rem_c.plan.1', planOf(['shared']));
+    // The API chose the targets from rem_c.plan.1; a re-plan commits before the execution is stored.
+    expect((await replan('rem_c')).statusCode).toBe(202);
+    const input = { remediationId: 'rem_c', tenant: 'acme', tier: 'minimal' as const, selectedTargets: null, branchName: null, asDraft: false, idempotencyKey: null, allowEdits: [], targets: [] };
+    await expect(createPatchExecution(api.db, { ...input, planExecutionId: 'rem_c.plan.1' }, 'spec:1')).rejects.toMatchObject({ code: 'PLAN_NOT_READY' });
+    expect((await view('rem_c')).json().executions.filter((e: { kind: string }) => e.kind === 'patch')).toEqual([]);
   });
 
   it("another tenant's remediation, or an unknown one, is 404 and gets no plan execution", async () => {

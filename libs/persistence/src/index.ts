@@ -66,7 +66,7 @@ export {
   listExecutionTargets,
   loadExecutionWithTargets,
   findExecutionByIdempotencyKey,
-  latestPlan,
+  planOfExecution,
   loadLatestPlanExecution,
   createPatchExecution,
   storePlan,

@@ -135,7 +135,7 @@ export async function createExecution(
         asDraft: body.asDraft,
         idempotencyKey: key,
         allowEdits: body.allowEdits ?? [],
-        targets: await chooseTargets(ctx, tenant, remediationId, body),
+        ...(await chooseTargets(ctx, tenant, remediationId, body)),
       },
       ctx.worker,
     );
@@ -185,12 +185,18 @@ export async function createPlan(
 }
 
 /**
- * The targets of a new patch execution, from the remediation's generated plan: the chosen ones
- * (all by default), each `pending` with its fixed version in the tier, or `skipped` with the reason
- * when the tier has none.
+ * The targets of a new patch execution, from the remediation's latest plan (generated): the chosen
+ * ones (all by default), each `pending` with its fixed version in the tier, or `skipped` with the
+ * reason when the tier has none; and that plan execution's id (checked again when the execution
+ * is stored, see `createPatchExecution`).
  * @throws NotFoundError; RemediationError `PLAN_NOT_READY`, `UNKNOWN_TARGET`, `NO_TARGETS`
  */
-async function chooseTargets(ctx: ApiContext, tenant: string, remediationId: string, body: CreateExecutionRequest): Promise<NewExecutionTarget[]> {
+async function chooseTargets(
+  ctx: ApiContext,
+  tenant: string,
+  remediationId: string,
+  body: CreateExecutionRequest,
+): Promise<{ targets: NewExecutionTarget[]; planExecutionId: string }> {
   const planRow = await loadLatestPlanExecution(ctx.db, remediationId, tenant);
   const plan = planRow.plan;
   if (planRow.state !== 'plan_generated' || !plan) {
@@ -215,7 +221,7 @@ async function chooseTargets(ctx: ApiContext, tenant: string, remediationId: str
       details: { tier, selected: chosen.map((t) => t.name) },
     });
   }
-  return chosen.map((t) => {
+  const targets = chosen.map((t): NewExecutionTarget => {
     const option = t.tiers[tier];
     return {
       name: t.name,
@@ -229,4 +235,5 @@ async function chooseTargets(ctx: ApiContext, tenant: string, remediationId: str
       needsAgent: option?.jump === 'major' || option?.breakingChangeRisk === 'high',
     };
   });
+  return { targets, planExecutionId: planRow.id };
 }
