@@ -119,6 +119,7 @@ function routes() {
     { method: 'GET' as const, path: `/v1/remediations/${remediationId}`, scope: 'remediations:read' },
     { method: 'GET' as const, path: `/v1/remediations/${remediationId}/history`, scope: 'remediations:read' },
     { method: 'POST' as const, path: `/v1/remediations/${remediationId}/executions`, scope: 'remediations:write', body: { tier: 'minimal' } },
+    { method: 'POST' as const, path: `/v1/remediations/${remediationId}/plans`, scope: 'remediations:write' },
     { method: 'GET' as const, path: `/v1/executions/${executionId}`, scope: 'remediations:read' },
     { method: 'GET' as const, path: `/v1/executions/${executionId}/history`, scope: 'remediations:read' },
     { method: 'GET' as const, path: `/v1/executions/${executionId}/diff`, scope: 'remediations:read' },
@@ -204,7 +205,7 @@ describe('tenancy', () => {
     const before = await snapshot();
     const foreign = [keys['otherAdmin']!, await token({ tenant: 'other', scope: 'admin' })];
     const scoped = routes().filter((r) => r.path !== '/v1/remediations' && r.path !== '/v1/dead-letters');
-    expect(scoped).toHaveLength(10);
+    expect(scoped).toHaveLength(11);
     for (const r of scoped) {
       for (const credential of foreign) {
         const res = await call(r.method, r.path, credential, r.body);

@@ -28,7 +28,7 @@ import { installJsonBody, scanWasChecked } from './body.js';
 import { type JwtSettings, installAuthentication } from './auth.js';
 import { DEFAULT_MAX_URL_LENGTH, clientErrorHandler, frameworkErrors, installErrorHandler, installUrlLimit } from './errors.js';
 import { DEFAULT_RATE_LIMIT, type RateLimitConfig, installRateLimit } from './rate-limit.js';
-import { createExecution, createRemediation } from './handlers/remediations.js';
+import { createExecution, createPlan, createRemediation } from './handlers/remediations.js';
 import { cancelExecution, getDiff, requestPullRequest, retryExecution, submitFeedback } from './handlers/executions.js';
 
 /** What the API's handlers need. */
@@ -145,6 +145,20 @@ export async function buildApi(ctx: ApiContext, options: ApiOptions = {}): Promi
     },
   }, async (req, reply) => {
     const { created, execution } = await createExecution(ctx, req.caller, req.params.id, req.body, req.headers['idempotency-key']);
+    return reply.code(created ? 202 : 200).send(execution);
+  });
+
+  app.post('/v1/remediations/:id/plans', {
+    config: { scope: 'remediations:write' },
+    schema: {
+      security,
+      summary: 'Re-plan a remediation (e.g. once its plan is stale): a new plan execution of the same scan with the advisories known now; 409 PLAN_RUNNING while a plan is running',
+      params: IdParam,
+      headers: z.object({ 'idempotency-key': z.string().min(1).max(200).optional() }),
+      response: { 202: ExecutionResponse, 200: ExecutionResponse, ...errors },
+    },
+  }, async (req, reply) => {
+    const { created, execution } = await createPlan(ctx, req.caller, req.params.id, req.headers['idempotency-key']);
     return reply.code(created ? 202 : 200).send(execution);
   });
 

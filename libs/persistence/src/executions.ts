@@ -11,7 +11,7 @@ import {
   defaultBranchName,
   executionId as executionIdOf,
 } from '@remediation/contracts';
-import { NotFoundError } from '@remediation/errors';
+import { NotFoundError, RemediationError } from '@remediation/errors';
 import type { Database } from './database.js';
 import {
   ExecutionEntity,
@@ -64,12 +64,21 @@ export async function findExecutionByIdempotencyKey(db: Database, tenant: string
   return row?.id ?? null;
 }
 
-/** The PlannerOutput of the remediation's latest generated plan, or null. */
-export async function latestPlan(db: Database, remediationId: string): Promise<PlannerOutput | null> {
-  const row = await db
+/**
+ * The PlannerOutput a patch execution was made from: its remediation's latest plan execution
+ * started before it. After a re-plan (`createPlanExecution`) the remediation has several; a patch
+ * execution keeps the one its targets were chosen from ({@link createPatchExecution} checks, under
+ * the remediation's row lock that re-plans take too, that it is the latest and generated).
+ * @returns null when that plan has no output (e.g. a patch execution created without a plan, as in specs).
+ * @throws NotFoundError when the execution does not exist.
+ */
+export async function planOfExecution(db: Database, executionId: string): Promise<PlannerOutput | null> {
+  const exec = await db.em().findOne(ExecutionEntity, { id: executionId }, { fields: ['remediationId', 'startedAt'] });
+  if (!exec) throw new NotFoundError('execution', executionId);
+  const [plan] = await db
     .em()
-    .findOne(ExecutionEntity, { remediationId, kind: 'plan', state: 'plan_generated' }, { orderBy: { startedAt: 'desc' } });
-  return row?.plan ?? null;
+    .find(ExecutionEntity, { remediationId: exec.remediationId, kind: 'plan', startedAt: { $lte: exec.startedAt } }, { orderBy: { startedAt: 'desc' }, limit: 1 });
+  return plan?.plan ?? null;
 }
 
 /**
@@ -82,10 +91,10 @@ export async function loadLatestPlanExecution(
   db: Database,
   remediationId: string,
   tenant?: string,
-): Promise<{ state: ExecutionState; plan: PlannerOutput | null }> {
+): Promise<{ id: string; state: ExecutionState; plan: PlannerOutput | null }> {
   const [plan] = await db.em().find(ExecutionEntity, { remediationId, kind: 'plan', ...(tenant ? { tenantId: tenant } : {}) }, { orderBy: { startedAt: 'desc' }, limit: 1 });
   if (!plan) throw new NotFoundError('remediation', remediationId);
-  return { state: plan.state, plan: plan.plan ?? null };
+  return { id: plan.id, state: plan.state, plan: plan.plan ?? null };
 }
 
 /** A target of a new patch execution, as chosen from the plan. */
@@ -109,8 +118,12 @@ export interface NewExecutionTarget {
  * @returns the new execution's id.
  * @param input.tenant when given, another tenant's remediation is not found (the execution always
  *   gets its remediation's tenant).
- * @throws NotFoundError when the remediation does not exist (or is another tenant's); the
- *   database's unique violation (SQLSTATE 23505) when `idempotencyKey` is taken.
+ * @param input.planExecutionId the plan execution the targets were chosen from: when given, it must
+ *   still be the remediation's latest plan execution and `plan_generated` once the remediation row
+ *   is locked (a re-plan started in between makes the targets stale).
+ * @throws NotFoundError when the remediation does not exist (or is another tenant's);
+ *   RemediationError `PLAN_NOT_READY` when `planExecutionId` is no longer the latest generated
+ *   plan; the database's unique violation (SQLSTATE 23505) when `idempotencyKey` is taken.
  */
 export async function createPatchExecution(
   db: Database,
@@ -124,6 +137,7 @@ export async function createPatchExecution(
     idempotencyKey: string | null;
     allowEdits: string[];
     targets: NewExecutionTarget[];
+    planExecutionId?: string;
   },
   worker: string,
 ): Promise<string> {
@@ -134,6 +148,14 @@ export async function createPatchExecution(
     );
     const rem = rows[0];
     if (!rem) throw new NotFoundError('remediation', input.remediationId);
+    if (input.planExecutionId !== undefined) {
+      const [latest] = await tx.find(ExecutionEntity, { remediationId: input.remediationId, kind: 'plan' }, { orderBy: { startedAt: 'desc' }, limit: 1, fields: ['id', 'state'] });
+      if (latest?.id !== input.planExecutionId || latest.state !== 'plan_generated') {
+        throw new RemediationError('PLAN_NOT_READY', `the plan of ${input.remediationId} changed while the execution was being created (now ${latest?.id ?? 'none'}, ${latest?.state ?? 'none'}): retry`, {
+          details: { planExecutionId: latest?.id ?? null, state: latest?.state ?? null },
+        });
+      }
+    }
     const id = executionIdOf(input.remediationId, 'patch', rem.execution_seq);
     await createExecutionInTx(
       tx,

@@ -59,14 +59,14 @@ export type { ClaimedStep } from './steps.js';
 export { relayOutboxBatch, countUnpublished } from './outbox.js';
 export type { OutboxMessage } from './outbox.js';
 export { getRemediationView, getExecutionView, getHistory, getDeadLetters, pullRequestBody, executionTargetBody, feedbackBody, iterationBody } from './views.js';
-export { createRemediation, findRemediationByIdempotencyKey, loadCodebase, loadScan } from './remediations.js';
+export { createPlanExecution, createRemediation, findRemediationByIdempotencyKey, loadCodebase, loadScan } from './remediations.js';
 export {
   loadExecution,
   findExecution,
   listExecutionTargets,
   loadExecutionWithTargets,
   findExecutionByIdempotencyKey,
-  latestPlan,
+  planOfExecution,
   loadLatestPlanExecution,
   createPatchExecution,
   storePlan,

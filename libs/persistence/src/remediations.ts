@@ -1,7 +1,7 @@
 import { type Codebase, executionId } from '@remediation/contracts';
-import { NotFoundError } from '@remediation/errors';
+import { NotFoundError, RemediationError } from '@remediation/errors';
 import type { Database } from './database.js';
-import { RemediationEntity } from './entities.js';
+import { ExecutionEntity, RemediationEntity } from './entities.js';
 import { DEFAULT_TENANT } from './tenants.js';
 import { createExecutionInTx } from './transitions.js';
 
@@ -28,6 +28,46 @@ export async function createRemediation(
       createdAt: new Date(),
     });
     await createExecutionInTx(tx, { id: executionId(input.id, 'plan', 1), remediationId: input.id, tenant, kind: 'plan' }, input.worker);
+  });
+}
+
+/**
+ * Re-plans a remediation: creates its next plan execution `<id>.plan.<n>` (n from the
+ * remediation's execution counter, shared with patch executions) in `planner_running`, with its
+ * `plan.run` command in the outbox, in one transaction. The planner plans the same stored scan
+ * with what it knows now; the remediation's view and later patch executions use the newest plan
+ * execution (by start time: `getRemediationView`, `loadLatestPlanExecution`).
+ * The remediation row is locked first, so two concurrent re-plans cannot both pass the check.
+ * @param input.tenant when given, another tenant's remediation is not found.
+ * @param input.idempotencyKey stored on the execution as given (callers scope it, e.g. `<id>:plans:<key>`).
+ * @returns the new execution's id.
+ * @throws NotFoundError when the remediation does not exist (or is another tenant's);
+ *   RemediationError `PLAN_RUNNING` (details `{ executionId }`) while a plan execution of the
+ *   remediation is `planner_running`; the database's unique violation (SQLSTATE 23505) when
+ *   `idempotencyKey` is taken.
+ */
+export async function createPlanExecution(
+  db: Database,
+  input: { remediationId: string; tenant?: string; idempotencyKey: string | null },
+  worker: string,
+): Promise<string> {
+  return db.em().transactional(async (tx) => {
+    const rows = await tx.execute<Array<{ execution_seq: number; tenant_id: string }>>(
+      'update remediations set execution_seq = execution_seq + 1 where id = ? and tenant_id = coalesce(?, tenant_id) returning execution_seq, tenant_id',
+      [input.remediationId, input.tenant ?? null],
+    );
+    const rem = rows[0];
+    if (!rem) throw new NotFoundError('remediation', input.remediationId);
+    const running = await tx.findOne(ExecutionEntity, { remediationId: input.remediationId, kind: 'plan', state: 'planner_running' }, { fields: ['id'] });
+    if (running) {
+      throw new RemediationError('PLAN_RUNNING', `${running.id} is still planning ${input.remediationId}: re-plan once it has finished`, {
+        retryable: false,
+        details: { executionId: running.id },
+      });
+    }
+    const id = executionId(input.remediationId, 'plan', rem.execution_seq);
+    await createExecutionInTx(tx, { id, remediationId: input.remediationId, tenant: rem.tenant_id, kind: 'plan', idempotencyKey: input.idempotencyKey }, worker);
+    return id;
   });
 }
 

@@ -13,6 +13,7 @@ import { InvalidInputError, RemediationError } from '@remediation/errors';
 import {
   type NewExecutionTarget,
   createPatchExecution,
+  createPlanExecution,
   createRemediation as storeRemediation,
   findExecutionByIdempotencyKey,
   findRemediationByIdempotencyKey,
@@ -134,7 +135,7 @@ export async function createExecution(
         asDraft: body.asDraft,
         idempotencyKey: key,
         allowEdits: body.allowEdits ?? [],
-        targets: await chooseTargets(ctx, tenant, remediationId, body),
+        ...(await chooseTargets(ctx, tenant, remediationId, body)),
       },
       ctx.worker,
     );
@@ -149,12 +150,53 @@ export async function createExecution(
 }
 
 /**
- * The targets of a new patch execution, from the remediation's generated plan: the chosen ones
- * (all by default), each `pending` with its fixed version in the tier, or `skipped` with the reason
- * when the tier has none.
+ * `POST /v1/remediations/:id/plans`: re-plans the remediation (issue 12, "plans say what they
+ * knew"): a new plan execution `<id>.plan.<n>` of the same stored scan, planned with the
+ * advisories and versions known now. The remediation's view then shows it, and patch executions
+ * started after it has generated use its plan. With an `Idempotency-Key` the tenant already used
+ * for this remediation's re-plans, returns that execution (`created: false`).
+ * @throws NotFoundError (also another tenant's remediation); RemediationError `PLAN_RUNNING` (409)
+ *   while a plan execution of the remediation is running.
+ */
+export async function createPlan(
+  ctx: ApiContext,
+  caller: Caller,
+  remediationId: string,
+  idempotencyKey?: string,
+): Promise<{ created: boolean; execution: ExecutionResponse }> {
+  const { tenant } = caller;
+  // Scoped to the remediation and to re-plans, so a key used for a patch execution does not collide.
+  const key = idempotencyKey ? `${remediationId}:plans:${idempotencyKey}` : null;
+  if (key) {
+    const existing = await findExecutionByIdempotencyKey(ctx.db, tenant, key);
+    if (existing) return { created: false, execution: await getExecutionView(ctx.db, existing, tenant) };
+  }
+  let id: string;
+  try {
+    id = await createPlanExecution(ctx.db, { remediationId, tenant, idempotencyKey: key }, ctx.worker);
+  } catch (err) {
+    if (key && (err as { code?: string }).code === '23505') {
+      const existing = await findExecutionByIdempotencyKey(ctx.db, tenant, key);
+      if (existing) return { created: false, execution: await getExecutionView(ctx.db, existing, tenant) };
+    }
+    throw err;
+  }
+  return { created: true, execution: await getExecutionView(ctx.db, id, tenant) };
+}
+
+/**
+ * The targets of a new patch execution, from the remediation's latest plan (generated): the chosen
+ * ones (all by default), each `pending` with its fixed version in the tier, or `skipped` with the
+ * reason when the tier has none; and that plan execution's id (checked again when the execution
+ * is stored, see `createPatchExecution`).
  * @throws NotFoundError; RemediationError `PLAN_NOT_READY`, `UNKNOWN_TARGET`, `NO_TARGETS`
  */
-async function chooseTargets(ctx: ApiContext, tenant: string, remediationId: string, body: CreateExecutionRequest): Promise<NewExecutionTarget[]> {
+async function chooseTargets(
+  ctx: ApiContext,
+  tenant: string,
+  remediationId: string,
+  body: CreateExecutionRequest,
+): Promise<{ targets: NewExecutionTarget[]; planExecutionId: string }> {
   const planRow = await loadLatestPlanExecution(ctx.db, remediationId, tenant);
   const plan = planRow.plan;
   if (planRow.state !== 'plan_generated' || !plan) {
@@ -179,7 +221,7 @@ async function chooseTargets(ctx: ApiContext, tenant: string, remediationId: str
       details: { tier, selected: chosen.map((t) => t.name) },
     });
   }
-  return chosen.map((t) => {
+  const targets = chosen.map((t): NewExecutionTarget => {
     const option = t.tiers[tier];
     return {
       name: t.name,
@@ -193,4 +235,5 @@ async function chooseTargets(ctx: ApiContext, tenant: string, remediationId: str
       needsAgent: option?.jump === 'major' || option?.breakingChangeRisk === 'high',
     };
   });
+  return { targets, planExecutionId: planRow.id };
 }

@@ -7,7 +7,7 @@ import {
   type Database,
   currentIteration,
   findPatchVersion,
-  latestPlan,
+  planOfExecution,
   loadCodebase,
   loadConversation,
   loadExecutionWithTargets,
@@ -40,7 +40,7 @@ export function patchApplyHandler(deps: { db: Database; nc: NatsConnection; work
     async handle(ctx) {
       const { executionId, remediationId } = ctx.payload;
       const { execution: exec, targets: rows } = await loadExecutionWithTargets(deps.db, executionId);
-      const plan = await latestPlan(deps.db, remediationId);
+      const plan = await planOfExecution(deps.db, executionId);
       const current = await currentIteration(deps.db, executionId);
       const iteration = current?.number ?? 1;
       const agent = deps.agent.agent;

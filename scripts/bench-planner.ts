@@ -1,0 +1,336 @@
+/**
+ * Planner benchmark (issue 12, deliverable 5; docs/benchmarks.md "planner"): CycloneDX scans of
+ * 100, 2,000, 20,000 and 100,000 npm components, 10 % of them vulnerable, planned by the planner's
+ * own code path (`parseCycloneDx` of @remediation/sbom, then `computePlan` of
+ * apps/planner/src/plan.ts with a `SnapshotDirectorySource`: no network) against
+ *   1. the fixture advisories (test/fixtures/osv/npm, loaded with `loadOsvDirectory` as the planner
+ *      does with OSV_DIR), vulnerable components being fixture packages at affected versions, and
+ *   2. a synthetic set of 200,000 OSV records spread over the components' names (two per name).
+ * Each (advisory set, size) runs in its own child process so its peak RSS is its own. Reported:
+ * advisory load time and the RSS after it, parse time (JSON.parse + parseCycloneDx), plan time,
+ * and the peak RSS while parsing and planning (VmHWM reset through /proc/self/clear_refs after the
+ * load, Linux ≥ 4.0; else the process's peak, `process.resourceUsage().maxRSS`).
+ *
+ *   node --import tsx scripts/bench-planner.ts [--sizes 100,2000,20000,100000] [--records 200000]
+ *        [--timeout-s 180] [--json]
+ *
+ * A size whose child takes longer than `--timeout-s` is stopped, and larger sizes of that advisory
+ * set are skipped (the table says so). The advisory database figures (full import, incremental
+ * sync) are NOT measured yet: see {@link benchAdvisoryDatabase}.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cpus, totalmem, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { type AdvisorySource, OsvAdvisoryIndex, OsvRecord, loadOsvDirectory, toAdvisory } from '@remediation/advisories';
+import { SnapshotDirectorySource } from '@remediation/registry';
+import { parseCycloneDx } from '@remediation/sbom';
+import semver from 'semver';
+import { computePlan } from '../apps/planner/src/plan.js';
+
+const repoRoot = resolve(import.meta.dirname, '..');
+const FIXTURE_OSV = join(repoRoot, 'test/fixtures/osv/npm');
+const FIXTURE_REGISTRY = join(repoRoot, 'test/fixtures/registry/npm');
+/** Share of components that are vulnerable. */
+const VULNERABLE_EVERY = 10;
+/** Share of components that are direct dependencies of the scanned project (the rest hang below them). */
+const DIRECT_EVERY = 10;
+/** Children per component in the generated dependency tree. */
+const FANOUT = 4;
+
+type AdvisorySet = 'fixtures' | 'synthetic';
+
+/** What one child reports (times in ms, memory in MiB). */
+interface RunFigures {
+  set: AdvisorySet;
+  components: number;
+  advisories: number;
+  loadMs: number;
+  rssAfterLoadMiB: number;
+  parseMs: number;
+  planMs: number;
+  peakRssMiB: number;
+  /** How `peakRssMiB` was read: `VmHWM after reset` or `maxRSS (whole process)`. */
+  peakRssFrom: string;
+  targets: number;
+  transitive: number;
+}
+
+const log = (m: string) => process.stderr.write(`[bench-planner] ${m}\n`);
+const mib = (kib: number) => Math.round((kib / 1024) * 10) / 10;
+
+/** `bench-pkg-<i>`: the name of generated component i (and of the synthetic records' packages). */
+const benchName = (i: number) => `bench-pkg-${i}`;
+
+/**
+ * A CycloneDX 1.5 scan of `n` npm components: components 0..n/10-1 are the project's direct
+ * dependencies, each other component i depends from component ⌊(i - d) / FANOUT⌋ (a tree of depth
+ * ≈ log₄ n); every 10th component is vulnerable (`vulnerable(i)` gives its name and version),
+ * the others are `bench-pkg-<i>@1.0.0`.
+ */
+function generateScan(n: number, vulnerable: (i: number) => { name: string; version: string }): Record<string, unknown> {
+  const direct = Math.max(1, Math.floor(n / DIRECT_EVERY));
+  const components: Array<Record<string, string>> = [];
+  const children = new Map<number, string[]>();
+  for (let i = 0; i < n; i++) {
+    const { name, version } = i % VULNERABLE_EVERY === 0 ? vulnerable(i) : { name: benchName(i), version: '1.0.0' };
+    const ref = `${name}@${version}#${i}`;
+    components.push({ type: 'library', 'bom-ref': ref, name, version, purl: `pkg:npm/${name}@${version}` });
+    if (i >= direct) {
+      const parent = Math.floor((i - direct) / FANOUT);
+      const list = children.get(parent) ?? [];
+      list.push(ref);
+      children.set(parent, list);
+    }
+  }
+  const root = 'bench-app@1.0.0';
+  return {
+    bomFormat: 'CycloneDX',
+    specVersion: '1.5',
+    version: 1,
+    metadata: { component: { type: 'application', 'bom-ref': root, name: 'bench-app', version: '1.0.0' } },
+    components,
+    dependencies: [
+      { ref: root, dependsOn: components.slice(0, direct).map((c) => c['bom-ref']) },
+      ...[...children].map(([parent, dependsOn]) => ({ ref: components[parent]!['bom-ref'], dependsOn })),
+    ],
+  };
+}
+
+/**
+ * `count` OSV 1.6 records spread over the packages `bench-pkg-0 … bench-pkg-<names-1>` (round
+ * robin): record r names package r mod names; even records affect `<0.9.1` (so a component at
+ * 0.9.0 is vulnerable, one at 1.0.0 is not), odd ones `>=2.0.0 <2.0.1`. Each has a CVE alias and
+ * a severity. Reusable by the advisory database benchmark (write them out as a directory or zip).
+ */
+export function syntheticOsvRecords(count: number, names: number): OsvRecord[] {
+  const records: OsvRecord[] = [];
+  for (let r = 0; r < count; r++) {
+    const pkg = benchName(r % names);
+    const events = r % 2 === 0 ? [{ introduced: '0' }, { fixed: '0.9.1' }] : [{ introduced: '2.0.0' }, { fixed: '2.0.1' }];
+    records.push({
+      schema_version: '1.6.0',
+      id: `GHSA-bench-${r.toString(36).padStart(4, '0')}`,
+      modified: '2026-01-01T00:00:00Z',
+      published: '2025-06-01T00:00:00Z',
+      aliases: [`CVE-2099-${100000 + r}`],
+      summary: `synthetic advisory ${r} of ${pkg}`,
+      affected: [{ package: { ecosystem: 'npm', name: pkg }, ranges: [{ type: 'SEMVER', events }] }],
+      references: [{ type: 'ADVISORY', url: `https://example.invalid/advisories/${r}` }],
+      database_specific: { severity: ['LOW', 'MODERATE', 'HIGH', 'CRITICAL'][r % 4] },
+    } as OsvRecord);
+  }
+  return records;
+}
+
+/** The packument (`GET <registry>/<name>` body) of a synthetic package: versions around the fixes. */
+function syntheticPackument(name: string): object {
+  const versions = ['0.9.0', '0.9.1', '0.9.2', '1.0.0', '1.1.0', '2.0.0', '2.0.1', '2.1.0'];
+  return { name, 'dist-tags': { latest: '2.1.0' }, versions: Object.fromEntries(versions.map((v) => [v, { version: v }])) };
+}
+
+/**
+ * For each fixture package with a registry snapshot: a published version the fixture advisories
+ * affect (the newest such), so generated vulnerable components are planned with real tiers.
+ */
+async function fixtureVulnerableVersions(advisories: AdvisorySource): Promise<Array<{ name: string; version: string }>> {
+  const registry = new SnapshotDirectorySource(FIXTURE_REGISTRY);
+  const names = ['body-parser', 'cookie', 'express', 'express-jwt', 'marked', 'path-to-regexp', 'send', 'serve-static'];
+  const found: Array<{ name: string; version: string }> = [];
+  for (const name of names) {
+    const versions = (await registry.listVersions(name)).versions.filter((v) => semver.prerelease(v) === null);
+    const affected = versions.filter((v) => advisories.matchAdvisories(name, v).length > 0).sort(semver.rcompare);
+    if (affected[0]) found.push({ name, version: affected[0] });
+  }
+  if (found.length === 0) throw new Error('no fixture package has an affected published version');
+  return found;
+}
+
+/** Loads the advisory set the way the planner does (directory) or from generated records. */
+async function loadAdvisories(set: AdvisorySet, records: number, names: number): Promise<AdvisorySource & { size: number }> {
+  if (set === 'fixtures') return loadOsvDirectory(FIXTURE_OSV, { ecosystem: 'npm' });
+  // Same per-record work as loadOsvDirectory (schema check, toAdvisory), without 200,000 files.
+  const advisories = syntheticOsvRecords(records, names).map((r) => toAdvisory(OsvRecord.parse(r), 'npm')!);
+  return new OsvAdvisoryIndex('npm', advisories);
+}
+
+function vmHwmKiB(): number | null {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Resets the peak RSS (VmHWM) to the current RSS: `echo 5 > /proc/self/clear_refs` (Linux ≥ 4.0). */
+function resetPeakRss(): boolean {
+  try {
+    writeFileSync('/proc/self/clear_refs', '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The child: load advisories, then parse and plan one scan file; prints RunFigures as JSON. */
+async function child(set: AdvisorySet, scanFile: string, registryDir: string, components: number, records: number, names: number): Promise<void> {
+  const t0 = performance.now();
+  const advisories = await loadAdvisories(set, records, names);
+  const loadMs = performance.now() - t0;
+  (globalThis as { gc?: () => void }).gc?.();
+  const rssAfterLoadMiB = mib(process.memoryUsage.rss() / 1024);
+  const reset = resetPeakRss();
+
+  const t1 = performance.now();
+  const scan = parseCycloneDx(JSON.parse(await readFile(scanFile, 'utf8')));
+  const parseMs = performance.now() - t1;
+  const t2 = performance.now();
+  const plan = await computePlan(scan, { advisories, versions: new SnapshotDirectorySource(registryDir), registryLabel: registryDir });
+  const planMs = performance.now() - t2;
+
+  const hwm = reset ? vmHwmKiB() : null;
+  const figures: RunFigures = {
+    set,
+    components,
+    advisories: advisories.size,
+    loadMs: Math.round(loadMs),
+    rssAfterLoadMiB,
+    parseMs: Math.round(parseMs),
+    planMs: Math.round(planMs),
+    peakRssMiB: hwm !== null ? mib(hwm) : mib(process.resourceUsage().maxRSS),
+    peakRssFrom: hwm !== null ? 'VmHWM after reset' : 'maxRSS (whole process)',
+    targets: plan.targets.length,
+    transitive: plan.transitive.length,
+  };
+  process.stdout.write(`${JSON.stringify(figures)}\n`);
+}
+
+/** Runs one child; null when it ran past `timeoutMs` (killed). */
+function runChild(args: string[], timeoutMs: number): Promise<RunFigures | null> {
+  return new Promise((resolveRun, reject) => {
+    const proc = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', import.meta.filename, '--child', ...args], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      proc.kill('SIGKILL');
+    }, timeoutMs);
+    proc.on('error', reject);
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      if (timedOut) return resolveRun(null);
+      if (code !== 0) return reject(new Error(`child ${args.join(' ')} exited with ${code}`));
+      resolveRun(JSON.parse(out.trim().split('\n').at(-1)!) as RunFigures);
+    });
+  });
+}
+
+/** Figures of the advisory database (PostgreSQL) benchmark, in ms. */
+interface DatabaseFigures {
+  fullImportOf200kMs: number;
+  incrementalSyncOf1kMs: number;
+}
+
+/**
+ * PLACEHOLDER — advisory database in PostgreSQL (issue 12, deliverables 3 and 5), being built in
+ * parallel; nothing is measured here yet and no figure is invented. To extend once the import and
+ * sync land:
+ *   - full import of 200,000 records (target ≤ 60 s): write `syntheticOsvRecords(200_000, names)`
+ *     as an OSV directory (or a per-ecosystem `all.zip` served by a local HTTP server), run the
+ *     import into a fresh database (`freshDatabaseUrl`), time it;
+ *   - incremental sync of 1,000 changed records (target ≤ 2 s): change `modified` (and a range) of
+ *     1,000 of them in the source, run one sync, time it and check only those were written;
+ *   - then plan against the database-backed advisory source instead of the in-memory index.
+ * @returns null until then (the table prints "not measured yet").
+ */
+async function benchAdvisoryDatabase(_records: number, _names: number): Promise<DatabaseFigures | null> {
+  return null;
+}
+
+const { values } = parseArgs({
+  options: {
+    child: { type: 'boolean', default: false },
+    set: { type: 'string' },
+    scan: { type: 'string' },
+    registry: { type: 'string' },
+    components: { type: 'string' },
+    sizes: { type: 'string', default: '100,2000,20000,100000' },
+    records: { type: 'string', default: '200000' },
+    'timeout-s': { type: 'string', default: '180' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const RECORDS = Number(values.records);
+const SIZES = values.sizes!.split(',').map(Number);
+/** The synthetic records are spread over the names of the largest scan. */
+const NAMES = Math.max(...SIZES);
+
+if (values.child) {
+  await child(values.set as AdvisorySet, values.scan!, values.registry!, Number(values.components), RECORDS, NAMES);
+} else {
+  const dir = await mkdtemp(join(tmpdir(), 'bench-planner-'));
+  const results: Array<RunFigures | { set: AdvisorySet; components: number; skipped: string }> = [];
+  try {
+    const fixtureVulnerable = await fixtureVulnerableVersions(await loadOsvDirectory(FIXTURE_OSV, { ecosystem: 'npm' }));
+    log(`fixture packages at affected versions: ${fixtureVulnerable.map((p) => `${p.name}@${p.version}`).join(', ')}`);
+    // Registry snapshot of the synthetic packages a scan of the largest size makes vulnerable.
+    const syntheticRegistry = join(dir, 'registry');
+    await mkdir(syntheticRegistry);
+    for (let i = 0; i < NAMES; i += VULNERABLE_EVERY) await writeFile(join(syntheticRegistry, `${benchName(i)}.json`), JSON.stringify(syntheticPackument(benchName(i))));
+
+    const timeoutMs = Number(values['timeout-s']) * 1000;
+    for (const set of ['fixtures', 'synthetic'] as const) {
+      let stopped: number | null = null;
+      for (const n of SIZES) {
+        if (stopped !== null) {
+          results.push({ set, components: n, skipped: `not run: ${stopped} components took longer than ${values['timeout-s']} s` });
+          continue;
+        }
+        const vulnerable =
+          set === 'fixtures' ? (i: number) => fixtureVulnerable[(i / VULNERABLE_EVERY) % fixtureVulnerable.length]! : (i: number) => ({ name: benchName(i), version: '0.9.0' });
+        const scanFile = join(dir, `scan-${set}-${n}.cdx.json`);
+        await writeFile(scanFile, JSON.stringify(generateScan(n, vulnerable)));
+        log(`${set}: ${n} components…`);
+        const registry = set === 'fixtures' ? FIXTURE_REGISTRY : syntheticRegistry;
+        const figures = await runChild(['--set', set, '--scan', scanFile, '--registry', registry, '--components', String(n), '--records', String(RECORDS), '--sizes', values.sizes!], timeoutMs);
+        await rm(scanFile);
+        if (figures === null) {
+          stopped = n;
+          results.push({ set, components: n, skipped: `stopped after ${values['timeout-s']} s` });
+        } else {
+          results.push(figures);
+        }
+      }
+    }
+    const database = await benchAdvisoryDatabase(RECORDS, NAMES);
+
+    const fmt = (x: number) => x.toLocaleString('en-US');
+    const rows = results.map((r) =>
+      'skipped' in r
+        ? `| ${r.set} | ${fmt(r.components)} | — | — | — | — | — | — | — | ${r.skipped} |`
+        : `| ${r.set} | ${fmt(r.components)} | ${fmt(r.advisories)} | ${fmt(r.loadMs)} ms / ${r.rssAfterLoadMiB} MiB | ${fmt(r.parseMs)} ms | ${fmt(r.planMs)} ms | **${fmt(r.parseMs + r.planMs)} ms** | **${r.peakRssMiB} MiB** | ${fmt(r.targets)} / ${fmt(r.transitive)} | ${r.peakRssFrom} |`,
+    );
+    const table = [
+      '| advisories | components | records | load (time / RSS after) | parse | plan | parse + plan | peak RSS (parse + plan) | targets / transitive | RSS from |',
+      '|---|---|---|---|---|---|---|---|---|---|',
+      ...rows,
+    ].join('\n');
+    process.stdout.write(`${table}\n\n`);
+    process.stdout.write(
+      database
+        ? `advisory database: full import of ${RECORDS} records ${fmt(database.fullImportOf200kMs)} ms; incremental sync of 1,000 ${fmt(database.incrementalSyncOf1kMs)} ms\n`
+        : 'advisory database (full import of 200,000 records, incremental sync of 1,000): not measured yet (see benchAdvisoryDatabase)\n',
+    );
+    process.stdout.write(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}; ${new Date().toISOString()}\n`);
+    if (values.json) process.stdout.write(`${JSON.stringify({ results, database })}\n`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
