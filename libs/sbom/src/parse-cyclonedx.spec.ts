@@ -30,7 +30,7 @@ describe('parseCycloneDx: express 4.19.2 (cyclonedx-npm, 1.6)', () => {
   const scan = loadScan('express-4.19.2.cdx.json');
 
   it('reads the root, flattens nested components and keeps purls', () => {
-    expect(scan.specVersion).toBe('1.6');
+    expect(scan.format).toEqual({ name: 'cyclonedx', version: '1.6', encoding: 'json' });
     expect(scan.root).toMatchObject({ name: 'express', version: '4.19.2', bomRef: 'express@4.19.2', ecosystem: 'npm' });
     // 69 top-level components plus ms@2.1.3 nested under send.
     expect(scan.components).toHaveLength(70);
