@@ -93,7 +93,7 @@ describe('parseCycloneDx: Trivy npm scan with vulnerabilities (1.7)', () => {
     expect(v.severity).toBe('moderate');
     expect(v.recommendation).toBe('Upgrade jquery to version 3.4.0');
     expect(v.advisoryUrls).toContain('https://github.com/advisories/GHSA-6c3j-c64m-qhgq');
-    expect(v.affects).toEqual([{ ref: 'pkg:npm/jquery@3.3.9', versions: [{ version: '3.3.9', status: 'affected' }] }]);
+    expect(v.affects).toEqual([{ ref: 'pkg:npm/jquery@3.3.9', fixedVersions: [], versions: [{ version: '3.3.9', status: 'affected' }] }]);
   });
 });
 

@@ -49,7 +49,8 @@ export function parseCycloneDxXml(text: string, limits: ScanLimits = {}): Parsed
     });
   }
   const xml = bom as Xml;
-  const namespace = String(xml['xmlns'] ?? '');
+  // The default namespace of <bom> (fast-xml-parser drops namespace declarations with their prefixes).
+  const namespace = /<(?:[\w.-]+:)?bom\b[^>]*?\sxmlns(?::[\w.-]+)?\s*=\s*["']([^"']*)["']/.exec(text)?.[1] ?? '';
   const specVersion = /^http:\/\/cyclonedx\.org\/schema\/bom\/(\d+\.\d+)$/.exec(namespace)?.[1];
   if (specVersion === undefined || !(SUPPORTED_SPEC_VERSIONS as readonly string[]).includes(specVersion)) {
     throw new InvalidInputError(
