@@ -116,12 +116,12 @@ export class BomCollector {
   readonly dependencies = new Map<string, Set<string>>();
   private readonly vulnerabilities = new Map<string, CdxVulnerability>();
   readonly fixedOf = new Map<object, readonly string[]>();
-  private readonly refs = new Set<string>();
+  private readonly refs = new Map<string, CdxComponent>();
 
   /** Adds a component unless its `bom-ref` is already known; returns the ref. */
   component(c: CdxComponent & { 'bom-ref': string }): string {
     if (!this.refs.has(c['bom-ref'])) {
-      this.refs.add(c['bom-ref']);
+      this.refs.set(c['bom-ref'], c);
       this.components.push(c);
     }
     return c['bom-ref'];
@@ -129,6 +129,11 @@ export class BomCollector {
 
   has(ref: string): boolean {
     return this.refs.has(ref);
+  }
+
+  /** The purl of a collected component, if it has one. */
+  purlOf(ref: string): string | undefined {
+    return this.refs.get(ref)?.purl;
   }
 
   dependsOn(from: string, to: string): void {

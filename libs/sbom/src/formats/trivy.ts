@@ -86,7 +86,7 @@ export function parseTrivy(doc: Record<string, unknown>): ParsedScan {
     }
     for (const v of result.Vulnerabilities ?? []) {
       const ref = refOf(v.PkgID ?? `${v.PkgName}@${v.InstalledVersion ?? ''}`);
-      const purl = v.PkgIdentifier?.PURL;
+      const purl = v.PkgIdentifier?.PURL ?? bom.purlOf(ref);
       if (!bom.has(ref)) {
         bom.component({
           type: 'library',
