@@ -72,4 +72,25 @@ describe('scanner reports drive a remediation end to end', () => {
     expect(diff).toContain(`-    "${bump.name}": "${bump.from}"`);
     expect(diff).toContain(`+    "${bump.name}": "${bump.to}"`);
   }, 180_000);
+
+  it('CycloneDX XML, sent as a string: planned against the OSV directory, patch_generated', async () => {
+    const owner = `xml${Date.now().toString(36)}`;
+    const manifest = `${JSON.stringify({ name: 'app', version: '1.0.0', private: true, dependencies: { cookie: '0.6.0' } }, null, 2)}\n`;
+    const bare = await makeRemote(env.reposRoot, owner, 'app', { 'package.json': manifest });
+    const xml = `<?xml version="1.0" encoding="UTF-8"?>
+<bom xmlns="http://cyclonedx.org/schema/bom/1.6" version="1">
+  <metadata><component type="application" bom-ref="app"><name>app</name><version>1.0.0</version></component></metadata>
+  <components><component type="library" bom-ref="pkg:npm/cookie@0.6.0"><name>cookie</name><version>0.6.0</version><purl>pkg:npm/cookie@0.6.0</purl></component></components>
+  <dependencies><dependency ref="app"><dependency ref="pkg:npm/cookie@0.6.0"/></dependency></dependencies>
+</bom>
+`;
+    const created = await api(env, '/v1/remediations', { method: 'POST', body: JSON.stringify({ codebase: { repository: bare }, scan: xml }) });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const executionId = await startPatch(env, created.body.id, { tier: 'minimal' });
+    const plan = (await api(env, `/v1/remediations/${created.body.id}`)).body.plan;
+    expect(plan.sources.advisories).toBe('osv');
+    const done = await waitSettled(env, executionId);
+    expect(done.state).toBe('patch_generated');
+    expect(done.targets.map((t: any) => [t.name, t.from, t.to])).toEqual([['cookie', '0.6.0', '0.7.0']]);
+  }, 180_000);
 });
