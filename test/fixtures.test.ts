@@ -10,7 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadOsvDirectory } from '@remediation/advisories';
 import { SnapshotDirectorySource, type VersionSource } from '@remediation/registry';
-import { parseCycloneDx } from '@remediation/sbom';
+import { parseScan } from '@remediation/sbom';
 import { fixturePath, repoRoot } from '@remediation/testing';
 import { describe, expect, it } from 'vitest';
 import { computePlan } from '../apps/planner/src/plan.js';
@@ -22,6 +22,9 @@ const SCANS: Record<string, () => unknown> = {
   'express 4.19.2 (scans/express-4.19.2.cdx.json)': () => JSON.parse(readFileSync(fixturePath('scans/express-4.19.2.cdx.json'), 'utf8')),
   'NodeGoat (scan made from manifests/nodegoat)': () => nodegoatCodebase().scan,
   'JWT_APP (test/support/flows.ts)': () => JWT_APP.scan,
+  'Trivy JSON (scans/trivy-npm-native.json)': () => JSON.parse(readFileSync(fixturePath('scans/trivy-npm-native.json'), 'utf8')),
+  'Grype JSON (scans/grype-npm-cookie.json)': () => JSON.parse(readFileSync(fixturePath('scans/grype-npm-cookie.json'), 'utf8')),
+  'OSV-Scanner JSON (scans/osv-scanner-npm-send.json)': () => JSON.parse(readFileSync(fixturePath('scans/osv-scanner-npm-send.json'), 'utf8')),
 };
 
 describe('test/fixtures', () => {
@@ -37,7 +40,7 @@ describe('test/fixtures', () => {
           }),
       };
       const advisories = await loadOsvDirectory(fixturePath('osv/npm'), { ecosystem: 'npm' });
-      const plan = await computePlan(parseCycloneDx(scan()), { advisories, versions, registryLabel: 'test/fixtures/registry/npm' });
+      const plan = await computePlan(parseScan(scan()), { advisories, versions, registryLabel: 'test/fixtures/registry/npm' });
       expect(missing, 'add them with scripts/fixtures/trim-packuments.ts (test/fixtures/PROVENANCE.md)').toEqual([]);
       expect(plan.targets.length).toBeGreaterThan(0);
       expect(plan.noFixTargets).toEqual([]);

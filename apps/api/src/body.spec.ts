@@ -1,6 +1,8 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { threadId } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { loadScan } from '@remediation/persistence';
 import { type ApiUnderTest, apiUnderTest } from '../test-support/api-under-test.js';
 import { DEFAULT_SCAN_LIMITS_CONFIG, MAX_WAITING, ScanParserPool } from './adapters/scan-parser.js';
 
@@ -74,6 +76,73 @@ describe('scan limits: errors name the limit', () => {
     const invalid = await post(JSON.stringify({ codebase, scan }));
     expect(invalid.statusCode).toBe(400);
     expect(invalid.json()).toMatchObject({ code: 'SCAN_INVALID', message: expect.stringContaining('components[0].name') });
+  });
+});
+
+/** A producer output from libs/sbom's fixtures (sources: libs/sbom/src/__fixtures__/PROVENANCE.md). */
+const producerOutput = (name: string): unknown =>
+  JSON.parse(readFileSync(new URL(`../../../libs/sbom/src/__fixtures__/scans/${name}`, import.meta.url), 'utf8'));
+
+const CDX_XML = `<?xml version="1.0"?>
+<bom xmlns="http://cyclonedx.org/schema/bom/1.6" version="1">
+  <metadata><component type="application" bom-ref="app"><name>app</name></component></metadata>
+  <components><component type="library" bom-ref="c"><name>cookie</name><version>0.6.0</version><purl>pkg:npm/cookie@0.6.0</purl></component></components>
+</bom>`;
+
+describe('scan formats (issue 12): any supported format is accepted, bad ones are named', () => {
+  let api: ApiUnderTest;
+  beforeAll(async () => {
+    api = await apiUnderTest('api_formats', { scanLimits: { maxComponents: 12, maxDepth: 20, maxBytes: 200_000 } });
+  });
+  afterAll(async () => {
+    await api.close();
+  });
+  const post = (payload: string) =>
+    api.app.inject({ method: 'POST', url: '/v1/remediations', headers: { 'content-type': 'application/json', ...api.as() }, payload });
+
+  it.each(['trivy-npm-native.json', 'grype-dir-native.json', 'osv-scanner-results-a.json', 'trivy-conda.spdx.json'])('%s: 201', async (name) => {
+    const res = await post(JSON.stringify({ codebase, scan: producerOutput(name) }));
+    expect(res.statusCode, res.body).toBe(201);
+  });
+
+  it('CycloneDX XML as a string: 201, stored as submitted for the planner', async () => {
+    const res = await post(JSON.stringify({ codebase, scan: CDX_XML }));
+    expect(res.statusCode, res.body).toBe(201);
+    expect(await loadScan(api.db, res.json().id)).toBe(CDX_XML);
+  });
+
+  it('an unknown format: 400 SCAN_FORMAT_UNKNOWN naming the supported formats', async () => {
+    const res = await post(JSON.stringify({ codebase, scan: { hello: 'world' } }));
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ code: 'SCAN_FORMAT_UNKNOWN', message: expect.stringContaining('Grype JSON') });
+    const text = await post(JSON.stringify({ codebase, scan: 'just some text' }));
+    expect(text.json()).toMatchObject({ code: 'SCAN_FORMAT_UNKNOWN' });
+  });
+
+  it('an invalid field: 400 SCAN_INVALID with a JSON pointer, or an XML path for XML', async () => {
+    const trivy = await post(JSON.stringify({ codebase, scan: { SchemaVersion: 2, Results: [{ Target: 'x', Packages: [{ Name: 5 }] }] } }));
+    expect(trivy.statusCode).toBe(400);
+    expect(trivy.json()).toMatchObject({ code: 'SCAN_INVALID', details: { pointer: '/Results/0/Packages/0/Name' } });
+    const xml = await post(JSON.stringify({ codebase, scan: CDX_XML.replace('<name>cookie</name>', '') }));
+    expect(xml.statusCode).toBe(400);
+    expect(xml.json()).toMatchObject({ code: 'SCAN_INVALID', details: { xpath: '/bom/components/component[1]/name' } });
+  });
+
+  it('an unsupported version: 400 SCAN_UNSUPPORTED_VERSION', async () => {
+    const res = await post(JSON.stringify({ codebase, scan: { spdxVersion: 'SPDX-2.1', packages: [] } }));
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ code: 'SCAN_UNSUPPORTED_VERSION', details: { pointer: '/spdxVersion' } });
+  });
+
+  it('the component limit applies to every format and is named', async () => {
+    const grype = { matches: Array.from({ length: 13 }, (_, i) => ({ vulnerability: { id: `CVE-${i}` }, artifact: { name: `p${i}` } })) };
+    const res = await post(JSON.stringify({ codebase, scan: grype }));
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({
+      code: 'SCAN_INVALID',
+      message: expect.stringContaining('(limit: API_SCAN_MAX_COMPONENTS)'),
+      details: { reason: 'too_many_components', limit: 12 },
+    });
   });
 });
 

@@ -118,7 +118,7 @@ export async function buildApi(ctx: ApiContext, options: ApiOptions = {}): Promi
     config: { scope: 'remediations:write' },
     schema: {
       security,
-      summary: 'Create a remediation from a codebase and a CycloneDX scan; planning starts at once',
+      summary: 'Create a remediation from a codebase and a scan (CycloneDX JSON/XML, SPDX, OSV-Scanner, Trivy, Grype); planning starts at once',
       headers: z.object({ 'idempotency-key': z.string().min(1).max(200).optional() }),
       body: CreateRemediationRequest,
       response: { 201: RemediationResponse, 200: RemediationResponse, ...errors },

@@ -59,9 +59,11 @@ if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) fail('--timeout must be a pos
 
 const repoArg = String(values['repo']);
 const repository = /^[a-z+]+:\/\//i.test(repoArg) || /^[^@/]+@[^:]+:/.test(repoArg) ? repoArg : resolve(repoArg);
-let scan: Record<string, unknown>;
+// A JSON scan is sent as an object; any other text (CycloneDX XML) as a string: the API detects the format.
+let scan: Record<string, unknown> | string;
 try {
-  scan = JSON.parse(await readFile(String(values['scan']), 'utf8'));
+  const text = await readFile(String(values['scan']), 'utf8');
+  scan = text.replace(/^\uFEFF/, '').trimStart().startsWith('{') ? JSON.parse(text.replace(/^\uFEFF/, '')) : text;
 } catch (err) {
   fail(`cannot read the scan ${String(values['scan'])}: ${(err as Error).message}`, 2);
 }

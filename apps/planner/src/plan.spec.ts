@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { loadOsvDirectory, type AdvisorySource } from '@remediation/advisories';
 import { InvalidInputError, TransientError } from '@remediation/errors';
 import { SnapshotDirectorySource, type VersionSource } from '@remediation/registry';
-import { parseCycloneDx, parseCycloneDxText, type ParsedScan } from '@remediation/sbom';
+import { parseCycloneDx, parseCycloneDxText, parseScan, type ParsedScan } from '@remediation/sbom';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { computePlan } from './plan.js';
 
@@ -148,6 +148,50 @@ describe('computePlan: express 4.19.2 scan + osv/npm + registry snapshot', () =>
   });
 });
 
+describe('computePlan: any scan format (issue 12)', () => {
+  const anyScan = (name: string): ParsedScan => parseScan(readFileSync(fixture(`scans/${name}`), 'utf8'));
+
+  it("Trivy's native JSON plans jquery exactly like Trivy's CycloneDX output", async () => {
+    const native = await computePlan(anyScan('trivy-npm-native.json'), { advisories, versions, registryLabel: 'snapshot' });
+    const cdx = await computePlan(scanFixture('trivy-npm-jquery.cdx.json'), { advisories, versions, registryLabel: 'snapshot' });
+    expect(native.sources.advisories).toBe('scan');
+    expect(native.targets).toEqual(cdx.targets);
+    expect(native.targets[0]).toMatchObject({ name: 'jquery', currentVersion: '3.3.9', tiers: { minimal: { version: '3.5.0' } } });
+    expect(native.upgrade_tiers).toEqual(cdx.upgrade_tiers);
+  });
+
+  it("a scan advisory unknown to the OSV directory uses the scanner's fixed versions", async () => {
+    const scan = parseScan({
+      SchemaVersion: 2,
+      ArtifactName: 'app',
+      Results: [
+        {
+          Target: 'package-lock.json',
+          Packages: [{ ID: 'cookie@0.6.0', Name: 'cookie', Version: '0.6.0', Identifier: { PURL: 'pkg:npm/cookie@0.6.0' } }],
+          Vulnerabilities: [
+            { VulnerabilityID: 'CVE-2099-0001', PkgID: 'cookie@0.6.0', PkgName: 'cookie', InstalledVersion: '0.6.0', FixedVersion: '0.7.1', Severity: 'HIGH' },
+          ],
+        },
+      ],
+    });
+    const plan = await computePlan(scan, { advisories, versions, registryLabel: 'snapshot' });
+    const cookie = plan.targets[0]!;
+    expect(cookie.advisories.find((a) => a.id === 'CVE-2099-0001')).toMatchObject({ severity: 'high', affectedRanges: ['<0.7.1'], fixedVersions: ['0.7.1'] });
+    expect(cookie.tiers.minimal).toMatchObject({ version: '0.7.1' });
+  });
+
+  it('OSV-Scanner results of other ecosystems: nothing planned, one "not planned" line per purl type', async () => {
+    const plan = await computePlan(anyScan('osv-scanner-results-a.json'), { advisories, versions, registryLabel: 'snapshot' });
+    expect(plan.targets).toEqual([]);
+    expect(plan.warnings).toEqual(
+      expect.arrayContaining([
+        'not planned: cargo (1 component(s); only npm is planned)',
+        'not planned: golang (1 component(s); only npm is planned)',
+      ]),
+    );
+  });
+});
+
 describe('computePlan: Trivy scan carrying vulnerabilities', () => {
   it("takes the advisories from the scan and resolves their ranges through the OSV directory", async () => {
     const plan = await computePlan(scanFixture('trivy-npm-jquery.cdx.json'), { advisories, versions, registryLabel: 'snapshot' });
@@ -285,7 +329,7 @@ describe('computePlan: transitive and non-npm components', () => {
     expect(plan.transitive).toEqual([
       { purl: 'pkg:npm/cookie@0.6.0', name: 'cookie', version: '0.6.0', advisories: ['GHSA-pxg6-pf52-xh8x'], via: ['accepts', 'helper'] },
     ]);
-    expect(plan.warnings).toEqual(['skipped 1 non-npm component(s) (maven: 1): only npm is planned']);
+    expect(plan.warnings).toEqual(['not planned: maven (1 component(s); only npm is planned)']);
     expect(plan.upgrade_tiers.moderate).toEqual({ upgrades: [], advisoriesFixed: [], advisoriesRemaining: [], largestJump: null });
   });
 });

@@ -62,7 +62,8 @@ interface Finding {
 }
 
 /**
- * Plans upgrades for a scan (MISSION.md "Plan").
+ * Plans upgrades for a scan (MISSION.md "Plan"), in any format `parseScan` of @remediation/sbom
+ * reads (CycloneDX, SPDX, Trivy, Grype, OSV-Scanner): the normalised scan drives the plan.
  *
  * Targets are direct dependencies (`scan.directRefs`) with at least one advisory matching the
  * installed version. Advisories come from the scan's `vulnerabilities` when it has them
@@ -75,8 +76,8 @@ interface Finding {
  * scan's advisories plus the OSV directory's for that package). Tiers are chosen by
  * {@link chooseTiers} over stable, non-deprecated versions newer than the installed one.
  * Vulnerable non-direct components are reported in `transitive` with the direct dependencies
- * they come through; the scanned project's own advisories and non-npm components only produce
- * warnings. Arrays are sorted (by name, then version / id) so equal inputs give equal output.
+ * they come through; the scanned project's own advisories only produce a warning, and components
+ * of other ecosystems one `not planned: <purl type>` warning per type with their count. Arrays are sorted (by name, then version / id) so equal inputs give equal output.
  *
  * @returns the plan, validated with `PlannerOutput.parse`.
  * @throws TransientError from `deps.versions` (registry unavailable): retrying the plan may work.
@@ -238,11 +239,14 @@ class ComponentTriage {
     return reason === null ? { kind: 'npm' } : { kind: 'unreadable_version', reason };
   }
 
+  /**
+   * Adds the warnings: one `not planned: <purl type> (<n> component(s); only npm is planned)`
+   * per other ecosystem (issue 12: components of every ecosystem are kept and listed, never
+   * dropped), then the unreadable components.
+   */
   flush(warnings: string[]): void {
-    if (this.byEcosystem.size > 0) {
-      const parts = [...this.byEcosystem.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([e, n]) => `${e}: ${n}`);
-      const total = [...this.byEcosystem.values()].reduce((a, b) => a + b, 0);
-      warnings.push(`skipped ${total} non-npm component(s) (${parts.join(', ')}): only npm is planned`);
+    for (const [ecosystem, count] of [...this.byEcosystem.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      warnings.push(`not planned: ${ecosystem} (${count} component(s); only npm is planned)`);
     }
     warnings.push(...this.unreadable.slice(0, MAX_LISTED_COMPONENTS));
     if (this.unreadable.length > MAX_LISTED_COMPONENTS) {
@@ -331,7 +335,7 @@ function findingsFromScan(scan: ParsedScan, source: AdvisorySource, warnings: st
       }
 
       const osvNamesPackage = resolved !== undefined && resolved.affected.some((a) => a.name.toLowerCase() === c.name.toLowerCase());
-      const known = osvNamesPackage ? fromOsv(resolved, c.name) : fromScanEntry(vuln, affects.versions);
+      const known = osvNamesPackage ? fromOsv(resolved, c.name) : fromScanEntry(vuln, affects);
       if (!osvNamesPackage) unresolved.add(vuln.id);
       else if (problem === undefined && !isAffected(resolved, c.name, c.version!)) {
         warnings.push(
@@ -366,15 +370,19 @@ function findingsFromScan(scan: ParsedScan, source: AdvisorySource, warnings: st
   return findings;
 }
 
-/** A scan vulnerability without an OSV record: ranges from `affects[].versions[].range`. */
-function fromScanEntry(vuln: ScanVulnerability, versions: ScanVulnerability['affects'][number]['versions']): KnownAdvisory {
+/**
+ * A scan vulnerability without an OSV record: ranges from `affects[].versions[].range`; fixed
+ * versions the scanner names (`affects[].fixedVersions`: Trivy, Grype, OSV-Scanner) plus the
+ * upper bounds of those ranges.
+ */
+function fromScanEntry(vuln: ScanVulnerability, affects: ScanVulnerability['affects'][number]): KnownAdvisory {
   const ranges: string[] = [];
-  for (const entry of versions) {
+  for (const entry of affects.versions) {
     if (entry.status !== 'affected' || entry.range === undefined) continue;
     const npm = versToNpmRange(entry.range);
     if (npm !== null) ranges.push(npm);
   }
-  const fixed = new Set<string>();
+  const fixed = new Set<string>(affects.fixedVersions.filter((v) => semver.valid(v) !== null));
   for (const range of ranges) {
     for (const m of range.matchAll(/(?:^|\s)<([0-9][^\s|]*)/g)) if (semver.valid(m[1]!)) fixed.add(m[1]!);
   }
@@ -382,7 +390,7 @@ function fromScanEntry(vuln: ScanVulnerability, versions: ScanVulnerability['aff
     planned: {
       id: vuln.id,
       aliases: [],
-      severity: 'unknown',
+      severity: vuln.severity,
       affectedRanges: ranges,
       fixedVersions: [...fixed].sort(semver.compare),
     },

@@ -37,10 +37,25 @@ export const Codebase = z.strictObject({
 });
 export type Codebase = z.infer<typeof Codebase>;
 
-/** `POST /v1/remediations` body. The scan is a CycloneDX 1.4–1.6 JSON document. Unknown fields are refused. */
+/**
+ * A scan as submitted: a JSON document as an object (CycloneDX 1.4–1.7, SPDX 2.2/2.3, OSV-Scanner
+ * results, Trivy or Grype JSON), or a document's text as a string (CycloneDX XML; JSON text is
+ * accepted too). The format is detected from the content (`parseScan` of @remediation/sbom).
+ */
+export const ScanDocument = z
+  .union([z.record(z.string(), z.unknown()), z.string().min(1)])
+  .describe(
+    'The scan. A JSON document as an object: CycloneDX 1.4–1.7, SPDX 2.2/2.3, OSV-Scanner results (v1/v2), Trivy or Grype JSON; ' +
+      'or the text of a CycloneDX XML document (1.4–1.7) as a string. The format is detected from the content. ' +
+      'Bad scans get 400 SCAN_INVALID (details.pointer: an RFC 6901 JSON pointer, or details.xpath for XML), ' +
+      'SCAN_FORMAT_UNKNOWN or SCAN_UNSUPPORTED_VERSION; limits (API_SCAN_MAX_BYTES, API_SCAN_MAX_COMPONENTS, API_SCAN_MAX_DEPTH) are named with details.limit.',
+  );
+export type ScanDocument = z.infer<typeof ScanDocument>;
+
+/** `POST /v1/remediations` body: a codebase and a {@link ScanDocument}. Unknown fields are refused. */
 export const CreateRemediationRequest = z.strictObject({
   codebase: Codebase,
-  scan: z.record(z.string(), z.unknown()),
+  scan: ScanDocument,
 });
 export type CreateRemediationRequest = z.infer<typeof CreateRemediationRequest>;
 

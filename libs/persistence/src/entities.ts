@@ -32,8 +32,8 @@ export const RemediationEntity = defineEntity({
     /** The tenant owning the remediation, its executions and everything below them. */
     tenantId: p.string(),
     codebase: p.json<Codebase>(),
-    /** CycloneDX scan as submitted (validated by the planner). */
-    scan: p.json<Record<string, unknown>>().lazy(),
+    /** The scan as submitted: a JSON document, or a string holding CycloneDX XML (validated by the API, read by the planner). */
+    scan: p.json<Record<string, unknown> | string>().lazy(),
     /** Caller-supplied idempotency key (Idempotency-Key header); unique per tenant when present. */
     idempotencyKey: p.string().nullable(),
     /** Counter used to number executions: `<id>.<kind>.<n>`. */

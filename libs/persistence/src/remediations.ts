@@ -8,13 +8,14 @@ import { createExecutionInTx } from './transitions.js';
 /**
  * Stores a remediation (codebase + scan) and starts its plan execution `<id>.plan.1`
  * (`planner_running`, with its `plan.run` command in the outbox), in one transaction.
- * @param input.scan the CycloneDX document as submitted (the caller validated it).
+ * @param input.scan the scan as submitted (the caller validated it): a JSON document, or the text
+ *   of a non-JSON one (CycloneDX XML), stored as a JSON string.
  * @param input.tenant the owning tenant (default `default`); the API always passes the caller's.
  * @throws the database's errors; unique violation (SQLSTATE 23505) when `idempotencyKey` is taken.
  */
 export async function createRemediation(
   db: Database,
-  input: { id: string; tenant?: string; codebase: Codebase; scan: Record<string, unknown>; idempotencyKey: string | null; worker: string },
+  input: { id: string; tenant?: string; codebase: Codebase; scan: Record<string, unknown> | string; idempotencyKey: string | null; worker: string },
 ): Promise<void> {
   const tenant = input.tenant ?? DEFAULT_TENANT;
   await db.em().transactional(async (tx) => {
@@ -88,10 +89,11 @@ export async function loadCodebase(db: Database, remediationId: string): Promise
 }
 
 /**
- * The scan of a remediation as submitted (a lazy column: loaded only here).
+ * The scan of a remediation as submitted (a lazy column: loaded only here): a JSON document, or
+ * the text of a CycloneDX XML one.
  * @throws NotFoundError when the remediation does not exist.
  */
-export async function loadScan(db: Database, remediationId: string): Promise<Record<string, unknown>> {
+export async function loadScan(db: Database, remediationId: string): Promise<Record<string, unknown> | string> {
   const row = await db.em().findOne(RemediationEntity, { id: remediationId }, { populate: ['scan'] });
   if (!row) throw new NotFoundError('remediation', remediationId);
   return row.scan;

@@ -91,3 +91,17 @@ export function assertMaxComponents(json: Record<string, unknown>, maxComponents
     }
   }
 }
+
+/**
+ * Rejects a scan whose lists of components (arrays among `lists`; other values are left for the
+ * format's schema) hold more than `maxComponents` entries together.
+ * @throws InvalidInputError `SCAN_INVALID` with `details.reason = 'too_many_components'`.
+ */
+export function countListed(lists: readonly unknown[], maxComponents: number): void {
+  const count = lists.reduce<number>((n, list) => n + (Array.isArray(list) ? list.length : 0), 0);
+  if (count > maxComponents) {
+    throw new InvalidInputError('SCAN_INVALID', `scan has more than ${maxComponents} components; split the scan or raise the limit`, {
+      details: { reason: 'too_many_components', limit: maxComponents, count },
+    });
+  }
+}

@@ -1,7 +1,10 @@
 /**
- * `@remediation/sbom`: reads CycloneDX JSON scans (1.4–1.7) into components, the dependency
- * graph, direct dependencies and the scan's vulnerabilities. This file is the only public entry.
+ * `@remediation/sbom`: reads scans (CycloneDX 1.4–1.7 JSON/XML, SPDX 2.2/2.3 JSON, OSV-Scanner,
+ * Trivy and Grype JSON; format detected from content, `parseScan`) into one normalised scan:
+ * components by purl, the dependency graph, direct dependencies and the scan's
+ * vulnerabilities. This file is the only public entry.
  */
+export { parseScan, SCAN_FORMATS, type ScanTextLimits } from './parse-scan.js';
 export { parseCycloneDx } from './parse-cyclonedx.js';
 export { parseCycloneDxText, DEFAULT_MAX_SCAN_CHARS } from './parse-cyclonedx-text.js';
 export { DEFAULT_SCAN_LIMITS, assertMaxDepth, type ScanLimits } from './guards.js';
@@ -21,4 +24,5 @@ export type {
   ScanAffects,
   ScanAffectedVersion,
   ScanSeverity,
+  ScanFormat,
 } from './types.js';

@@ -30,7 +30,7 @@ describe('parseCycloneDx: express 4.19.2 (cyclonedx-npm, 1.6)', () => {
   const scan = loadScan('express-4.19.2.cdx.json');
 
   it('reads the root, flattens nested components and keeps purls', () => {
-    expect(scan.specVersion).toBe('1.6');
+    expect(scan.format).toEqual({ name: 'cyclonedx', version: '1.6', encoding: 'json' });
     expect(scan.root).toMatchObject({ name: 'express', version: '4.19.2', bomRef: 'express@4.19.2', ecosystem: 'npm' });
     // 69 top-level components plus ms@2.1.3 nested under send.
     expect(scan.components).toHaveLength(70);
@@ -93,7 +93,7 @@ describe('parseCycloneDx: Trivy npm scan with vulnerabilities (1.7)', () => {
     expect(v.severity).toBe('moderate');
     expect(v.recommendation).toBe('Upgrade jquery to version 3.4.0');
     expect(v.advisoryUrls).toContain('https://github.com/advisories/GHSA-6c3j-c64m-qhgq');
-    expect(v.affects).toEqual([{ ref: 'pkg:npm/jquery@3.3.9', versions: [{ version: '3.3.9', status: 'affected' }] }]);
+    expect(v.affects).toEqual([{ ref: 'pkg:npm/jquery@3.3.9', fixedVersions: [], versions: [{ version: '3.3.9', status: 'affected' }] }]);
   });
 });
 

@@ -9,7 +9,7 @@ import {
   SUPPORTED_SPEC_VERSIONS,
 } from './cyclonedx-schema.js';
 import { assertMaxComponents, assertMaxDepth, DEFAULT_SCAN_LIMITS, type ScanLimits } from './guards.js';
-import type { ParsedScan, ScanComponent, ScanSeverity, ScanVulnerability } from './types.js';
+import type { ParsedScan, ScanComponent, ScanFormat, ScanSeverity, ScanVulnerability } from './types.js';
 
 const MAX_ISSUES_IN_DETAILS = 20;
 
@@ -66,22 +66,41 @@ export function parseCycloneDx(json: unknown, limits: ScanLimits = {}): ParsedSc
   }
 
   const result = CdxBom.safeParse(json);
-  if (!result.success) throw schemaError(result.error);
-  return buildScan(result.data);
+  if (!result.success) throw schemaError(result.error, 'CycloneDX');
+  return buildScan(result.data, { name: 'cyclonedx', version: specVersion, encoding: 'json' });
 }
 
-/** Turns zod issues into `SCAN_INVALID` with `path: message` of the first issue in the message. */
-function schemaError(error: z.ZodError): InvalidInputError {
+/**
+ * Turns zod issues into `SCAN_INVALID` with `path: message` of the first issue in the message.
+ * Each of `details.issues` (at most 20) has `path` (`components[2].name`), `pointer` (the same
+ * location as an RFC 6901 JSON pointer, `/components/2/name`) and `message`; `details.pointer`
+ * is the first issue's. `locate` replaces the JSON pointer by another locator (the XML path of a
+ * CycloneDX XML scan, in `details.xpath`).
+ * @param formatLabel the format named in the message, e.g. `CycloneDX`, `Trivy`.
+ */
+export function schemaError(
+  error: z.ZodError,
+  formatLabel: string,
+  locate?: { key: 'xpath'; of: (path: readonly PropertyKey[]) => string },
+): InvalidInputError {
+  const key = locate?.key ?? 'pointer';
   const issues = error.issues.slice(0, MAX_ISSUES_IN_DETAILS).map((issue) => ({
     path: formatPath(issue.path),
+    [key]: locate ? locate.of(issue.path) : jsonPointer(issue.path),
     message: issue.message,
   }));
-  const first = issues[0] ?? { path: '(root)', message: 'invalid scan' };
+  const first = issues[0] ?? { path: '(root)', [key]: locate ? '/' : '', message: 'invalid scan' };
   const more = error.issues.length > 1 ? ` (and ${error.issues.length - 1} more issue(s))` : '';
-  return new InvalidInputError('SCAN_INVALID', `invalid CycloneDX scan: ${first.path}: ${first.message}${more}`, {
-    details: { issues },
+  const where = locate ? String(first[key]) : first.path;
+  return new InvalidInputError('SCAN_INVALID', `invalid ${formatLabel} scan: ${where}: ${first.message}${more}`, {
+    details: { issues, [key]: first[key] },
     cause: error,
   });
+}
+
+/** RFC 6901 JSON pointer of a path: `['components', 2, 'a/b']` → `/components/2/a~1b`; `''` for the root. */
+export function jsonPointer(path: readonly PropertyKey[]): string {
+  return path.map((key) => `/${String(key).replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
 }
 
 /** `['components', 2, 'name']` → `components[2].name`. */
@@ -112,8 +131,14 @@ function describeType(value: unknown): string {
   return typeof value;
 }
 
-/** Builds the ParsedScan out of a schema-valid BOM. */
-function buildScan(bom: CdxBom): ParsedScan {
+/**
+ * Builds the normalised {@link ParsedScan} out of a schema-valid BOM. Every format is converted
+ * to this CycloneDX shape first (./formats/*), so one set of rules flattens components, restricts
+ * the graph to known refs and finds the direct dependencies.
+ * @param format what the scan was read from.
+ * @param fixedOf fixed versions a scanner named for an `affects[]` entry (Trivy, Grype, OSV-Scanner).
+ */
+export function buildScan(bom: CdxBom, format: ScanFormat, fixedOf?: ReadonlyMap<object, readonly string[]>): ParsedScan {
   const warnings: string[] = [];
   const byRef = new Map<string, ScanComponent>();
   const components: ScanComponent[] = [];
@@ -215,7 +240,7 @@ function buildScan(bom: CdxBom): ParsedScan {
   const hasDependencyGraph = dependencies.size > 0;
 
   const directRefs = computeDirectRefs(root, components, byRef, dependencies, hasDependencyGraph, warnings);
-  const vulnerabilities = bom.vulnerabilities ? convertVulnerabilities(bom.vulnerabilities, byRef, warnings) : null;
+  const vulnerabilities = bom.vulnerabilities ? convertVulnerabilities(bom.vulnerabilities, byRef, warnings, fixedOf) : null;
 
   let reverse: Map<string, string[]> | undefined;
   const via = (bomRef: string): string[] => {
@@ -248,7 +273,7 @@ function buildScan(bom: CdxBom): ParsedScan {
   };
 
   return {
-    specVersion: bom.specVersion,
+    format,
     serialNumber: bom.serialNumber,
     root,
     components,
@@ -352,6 +377,7 @@ function convertVulnerabilities(
   list: readonly CdxVulnerability[],
   byRef: ReadonlyMap<string, ScanComponent>,
   warnings: string[],
+  fixedOf: ReadonlyMap<object, readonly string[]> | undefined,
 ): ScanVulnerability[] {
   const out: ScanVulnerability[] = [];
   let withoutId = 0;
@@ -367,6 +393,7 @@ function convertVulnerabilities(
       if (!byRef.has(a.ref)) unknownAffects.push(`${clip(id)} → "${clip(a.ref)}"`);
       return {
         ref: a.ref,
+        fixedVersions: [...(fixedOf?.get(a) ?? [])],
         versions: (a.versions ?? []).map((entry) => ({
           ...(entry.version !== undefined ? { version: entry.version } : {}),
           ...(entry.range !== undefined ? { range: entry.range } : {}),

@@ -1,4 +1,14 @@
-import type { CdxSpecVersion } from './cyclonedx-schema.js';
+/**
+ * What a scan was read from: `name` is the format (the producer for scanner reports), `version`
+ * the version the document declares (CycloneDX `specVersion` such as `1.6`, SPDX `2.3`, Trivy
+ * `SchemaVersion` `2`, Grype's `descriptor.version`, OSV-Scanner layout `1` or `2`), `encoding`
+ * how it was written.
+ */
+export interface ScanFormat {
+  name: 'cyclonedx' | 'spdx' | 'trivy' | 'grype' | 'osv-scanner';
+  version: string;
+  encoding: 'json' | 'xml' | 'tag-value';
+}
 
 /**
  * Severity normalised to the planner's scale (same values as `Severity` in
@@ -55,9 +65,18 @@ export interface ScanAffectedVersion {
 export interface ScanAffects {
   ref: string;
   versions: ScanAffectedVersion[];
+  /**
+   * Versions the scanner names as fixing this vulnerability for this component (Trivy
+   * `FixedVersion`, Grype `fix.versions`, OSV `fixed` events), ascending as written; empty when the
+   * format has none (CycloneDX states fixes only as ranges and free text).
+   */
+  fixedVersions: string[];
 }
 
-/** A vulnerability carried by the scan (`vulnerabilities[]`, CycloneDX ≥ 1.4). */
+/**
+ * A vulnerability carried by the scan (CycloneDX `vulnerabilities[]`, Trivy `Vulnerabilities[]`,
+ * Grype `matches[]`, OSV-Scanner `packages[].vulnerabilities[]`), one per id.
+ */
 export interface ScanVulnerability {
   /** Id as written, e.g. `CVE-2019-11358` or `GHSA-6c3j-c64m-qhgq`. */
   id: string;
@@ -76,11 +95,13 @@ export interface ScanVulnerability {
 }
 
 /**
- * The result of {@link parseCycloneDx}: components, dependency graph and vulnerabilities of one
- * CycloneDX scan, with the graph questions the planner asks.
+ * The normalised scan: what `parseScan` reads out of any supported format (and
+ * `parseCycloneDx` out of CycloneDX JSON): components by purl (every ecosystem kept, `ecosystem`
+ * being the purl type), the dependency graph where the format has one, and the vulnerabilities
+ * the scan reports, with the graph questions the planner asks.
  */
 export interface ParsedScan {
-  specVersion: CdxSpecVersion;
+  format: ScanFormat;
   serialNumber: string | undefined;
   /** `metadata.component`: the project that was scanned, or null when absent. */
   root: ScanComponent | null;

@@ -39,7 +39,7 @@ export const MAX_WAITING = 16;
 export interface ParseJob {
   id: number;
   text: string;
-  /** Validate the body's `scan` member as a CycloneDX scan. */
+  /** Validate the body's `scan` member as a scan (`parseScan`). */
   checkScan: boolean;
   limits: { maxComponents: number; maxDepth: number };
 }
@@ -52,7 +52,7 @@ export type ParseOutcome =
 /** A parsed body. */
 export interface ParsedBody {
   value: unknown;
-  /** Whether `value.scan` was validated as a CycloneDX scan within the limits. */
+  /** Whether `value.scan` was validated as a scan within the limits. */
   scanChecked: boolean;
   /** The worker thread that parsed it (a test seam: never the main thread's 0). */
   threadId: number;
@@ -93,7 +93,7 @@ export class ScanParserPool {
   /**
    * Parses `text` in a worker; with `checkScan`, also validates its `scan` member.
    * @throws InvalidInputError (400) naming what was wrong: `REQUEST_INVALID` (not JSON, nested
-   *   too deep), `SCAN_INVALID` / `SCAN_UNSUPPORTED_VERSION` (with the limit's variable when a
+   *   too deep), `SCAN_INVALID` / `SCAN_UNSUPPORTED_VERSION` / `SCAN_FORMAT_UNKNOWN` (with the limit's variable when a
    *   limit was hit); BodyParseError (413) when the worker ran out of heap; TransientError
    *   `SCAN_PARSER_BUSY` (503) when {@link MAX_WAITING} bodies already wait.
    */

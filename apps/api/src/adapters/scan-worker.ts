@@ -1,11 +1,11 @@
 /**
  * Worker-thread entry of `ScanParserPool` (./scan-parser.ts): parses one JSON request body off
- * the API's event loop and, when asked, validates its `scan` member as a CycloneDX scan
- * (`parseCycloneDx` with the configured limits). Messages in: `ParseJob`; out: `ParseOutcome`.
+ * the API's event loop and, when asked, validates its `scan` member (`parseScan`, any supported
+ * format: an object, or a string holding CycloneDX XML, with the configured limits). Messages in: `ParseJob`; out: `ParseOutcome`.
  */
 import { parentPort, threadId } from 'node:worker_threads';
 import { isRemediationError } from '@remediation/errors';
-import { assertMaxDepth, parseCycloneDx } from '@remediation/sbom';
+import { assertMaxDepth, parseScan } from '@remediation/sbom';
 import type { ParseJob, ParseOutcome } from './scan-parser.js';
 
 const port = parentPort;
@@ -30,8 +30,8 @@ function run(job: ParseJob): ParseOutcome {
   }
   let scanChecked = false;
   try {
-    if (job.checkScan && isObject(value) && isObject(value['scan'])) {
-      parseCycloneDx(value['scan'], job.limits);
+    if (job.checkScan && isObject(value) && (isObject(value['scan']) || typeof value['scan'] === 'string')) {
+      parseScan(value['scan'], job.limits);
       scanChecked = true;
     }
   } catch (err) {
@@ -53,10 +53,11 @@ function run(job: ParseJob): ParseOutcome {
   return { id: job.id, threadId, ok: true, value, scanChecked };
 }
 
-/** The environment variable that sets each limit `parseCycloneDx` reports (`details.reason`). */
+/** The environment variable that sets each limit `parseScan` reports (`details.reason`). */
 const LIMIT_VARIABLES: Record<string, string> = {
   too_deep: 'API_SCAN_MAX_DEPTH',
   too_many_components: 'API_SCAN_MAX_COMPONENTS',
+  too_large: 'API_SCAN_MAX_BYTES',
 };
 
 function isObject(value: unknown): value is Record<string, unknown> {

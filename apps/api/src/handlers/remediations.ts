@@ -23,19 +23,20 @@ import {
   loadLatestPlanExecution,
   loadTenant,
 } from '@remediation/persistence';
-import { parseCycloneDx } from '@remediation/sbom';
+import { parseScan } from '@remediation/sbom';
 import type { Caller } from '../auth.js';
 import type { ApiContext } from '../server.js';
 import { assertRepositoryAllowed } from './tenant-policy.js';
 
 /**
- * `POST /v1/remediations`: validates the codebase and the scan, stores the remediation and
+ * `POST /v1/remediations`: validates the codebase and the scan (any format `parseScan` reads:
+ * an object, or a string holding CycloneDX XML), stores the remediation and
  * starts its plan execution (`planner_running`), all in one transaction, for the caller's tenant.
  * With an `Idempotency-Key` the tenant already used, returns the existing remediation
  * (`created: false`); keys are per tenant.
  * `options.scanChecked`: the scan was already validated (off the event loop, with the configured
  * limits) when the body was parsed (../body.ts); otherwise it is validated here.
- * @throws InvalidInputError `SCAN_INVALID` / `SCAN_UNSUPPORTED_VERSION` / `CODEBASE_INVALID` (the
+ * @throws InvalidInputError `SCAN_INVALID` / `SCAN_UNSUPPORTED_VERSION` / `SCAN_FORMAT_UNKNOWN` / `CODEBASE_INVALID` (the
  *   codebase policy refused the repository: details `{ field, rule }`, never the credentials) /
  *   `REPOSITORY_NOT_ALLOWED` (the tenant's allowed hosts and owners)
  */
@@ -60,7 +61,7 @@ export async function createRemediation(
     );
   }
   assertRepositoryAllowed(await loadTenant(ctx.db, tenant), body.codebase);
-  if (!options.scanChecked) parseCycloneDx(body.scan); // throws SCAN_* errors naming the bad field
+  if (!options.scanChecked) parseScan(body.scan); // throws SCAN_* errors naming the bad field
   const id = newRemediationId();
   try {
     await storeRemediation(ctx.db, { id, tenant, codebase: body.codebase, scan: body.scan, idempotencyKey: idempotencyKey ?? null, worker: ctx.worker });

@@ -2,7 +2,7 @@ import type { AdvisorySource } from '@remediation/advisories';
 import type { CommandHandler } from '@remediation/messaging';
 import { type Database, loadScan, recordHistory, storePlan } from '@remediation/persistence';
 import type { VersionSource } from '@remediation/registry';
-import { parseCycloneDx } from '@remediation/sbom';
+import { parseScan } from '@remediation/sbom';
 import { computePlan } from '../plan.js';
 
 /** What the plan handler needs. */
@@ -16,7 +16,7 @@ export interface PlanHandlerDeps {
 }
 
 /**
- * `plan.run`: parses the stored scan, computes the PlannerOutput and stores it with the
+ * `plan.run`: parses the stored scan (any format `parseScan` reads), computes the PlannerOutput and stores it with the
  * `plan.completed` transition (one transaction). Each registry look-up is a heartbeat. A bad
  * scan fails the plan at once (`planner_failed` with the reason); a registry outage is retried.
  */
@@ -25,7 +25,7 @@ export function planRunHandler(deps: PlanHandlerDeps): CommandHandler {
     kind: 'plan.run',
     async handle(ctx) {
       const { executionId, remediationId } = ctx.payload;
-      const scan = parseCycloneDx(await loadScan(deps.db, remediationId));
+      const scan = parseScan(await loadScan(deps.db, remediationId));
       let lookups = 0;
       const versions: VersionSource = {
         listVersions: async (name: string) => {
