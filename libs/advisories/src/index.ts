@@ -14,7 +14,7 @@ export {
   type LoadOsvOptions,
 } from './osv-directory.js';
 export { recordSeverity, cvssBaseScore, cvssVectors, severityOfScore, higherSeverity } from './osv-severity.js';
-export { mergeRecords, normalisePackageName, canonicalId, recordIds, type MergedAdvisory } from './osv-merge.js';
+export { mergeRecords, normalisePackageName, canonicalId, recordIds, osvPackageOfPurl, type MergedAdvisory } from './osv-merge.js';
 export {
   readOsvDirectoryRecords,
   fetchOsvArchive,

@@ -117,3 +117,30 @@ export function mergeRecords(records: readonly OsvRecord[]): MergedAdvisory {
   }
   return { id, aliases, modified, published, summary: osv.summary, severity, osv, packages: [...packages.values()] };
 }
+
+/** purl type (https://github.com/package-url/purl-spec/blob/main/PURL-TYPES.rst) → OSV ecosystem. */
+const ECOSYSTEM_OF_PURL_TYPE: Record<string, string> = {
+  npm: 'npm',
+  pypi: 'PyPI',
+  maven: 'Maven',
+  golang: 'Go',
+  cargo: 'crates.io',
+  nuget: 'NuGet',
+  gem: 'RubyGems',
+  composer: 'Packagist',
+  hex: 'Hex',
+  pub: 'Pub',
+};
+
+/**
+ * The OSV ecosystem (https://ossf.github.io/osv-schema/#defined-ecosystems) of a purl type, and the
+ * package name as OSV writes it: Maven `group:artifact`, Go and others `namespace/name`, npm `@scope/name`.
+ * @returns undefined for a purl type without an OSV ecosystem here.
+ */
+export function osvPackageOfPurl(purl: { type: string; namespace?: string | null | undefined; name: string }): { ecosystem: string; name: string } | undefined {
+  const ecosystem = ECOSYSTEM_OF_PURL_TYPE[purl.type.toLowerCase()];
+  if (!ecosystem) return undefined;
+  const ns = purl.namespace ?? undefined;
+  if (!ns) return { ecosystem, name: purl.name };
+  return { ecosystem, name: ecosystem === 'Maven' ? `${ns}:${purl.name}` : `${ns}/${purl.name}` };
+}

@@ -150,6 +150,8 @@ async function importRecord(tx: EntityManager, source: string, record: OsvRecord
   const oldAdvisory = previous?.advisory_id as string | null | undefined;
   if (oldAdvisory) {
     for (const row of await tx.execute<Row[]>('select id from advisory_records where advisory_id = ?', [oldAdvisory])) seeds.add(row.id as string);
+    await tx.execute('delete from advisories where id = ?', [oldAdvisory]);
+    await tx.execute('update advisory_records set advisory_id = null where advisory_id = ?', [oldAdvisory]);
   }
   const done = new Set<string>();
   for (const seed of seeds) {
@@ -163,13 +165,12 @@ async function importRecord(tx: EntityManager, source: string, record: OsvRecord
 /** The non-withdrawn records connected to `seed` through shared ids (transitive closure). */
 async function aliasGroup(tx: EntityManager, seed: string): Promise<OsvRecord[]> {
   const records = new Map<string, OsvRecord>();
-  let frontier = [seed];
-  let ids = new Set<string>();
   const [first] = await tx.execute<Row[]>('select osv, withdrawn from advisory_records where id = ?', [seed]);
   if (!first) return [];
-  ids = new Set(recordIds(first.osv as OsvRecord));
-  if (first.withdrawn === null) records.set(seed, first.osv as OsvRecord);
-  frontier = [...ids];
+  if (first.withdrawn !== null) return [];
+  const ids = new Set(recordIds(first.osv as OsvRecord));
+  records.set(seed, first.osv as OsvRecord);
+  let frontier = [...ids];
   while (frontier.length > 0) {
     const rows = await tx.execute<Row[]>(
       `select id, osv from advisory_records where withdrawn is null and ids && array(select jsonb_array_elements_text(?::jsonb))`,
@@ -180,7 +181,11 @@ async function aliasGroup(tx: EntityManager, seed: string): Promise<OsvRecord[]>
       if (records.has(row.id as string)) continue;
       const r = row.osv as OsvRecord;
       records.set(r.id, r);
-      for (const id of recordIds(r)) if (!ids.has(id)) (ids.add(id), frontier.push(id));
+      for (const id of recordIds(r)) {
+        if (ids.has(id)) continue;
+        ids.add(id);
+        frontier.push(id);
+      }
     }
   }
   return [...records.values()];
@@ -195,16 +200,13 @@ async function writeGroup(tx: EntityManager, group: OsvRecord[]): Promise<void> 
     [ids],
   );
   const merged = mergeRecords(group);
-  const [sources] = await tx.execute<Row[]>(
-    'select array_agg(distinct source) as sources from advisory_records where id in (select jsonb_array_elements_text(?::jsonb))',
-    [ids],
-  );
   await tx.execute(
     `insert into advisories (id, modified, published, aliases, summary, severity, osv, sources, updated_at)
-     values (?, ?, ?, array(select jsonb_array_elements_text(?::jsonb)), ?, ?, ?::jsonb, ?::text[], now())
+     values (?, ?, ?, array(select jsonb_array_elements_text(?::jsonb)), ?, ?, ?::jsonb,
+       array(select distinct source from advisory_records where id in (select jsonb_array_elements_text(?::jsonb)) order by source), now())
      on conflict (id) do update set modified = excluded.modified, published = excluded.published, aliases = excluded.aliases,
        summary = excluded.summary, severity = excluded.severity, osv = excluded.osv, sources = excluded.sources, updated_at = now()`,
-    [merged.id, merged.modified, merged.published ?? null, JSON.stringify(merged.aliases), merged.summary ?? null, merged.severity, JSON.stringify(merged.osv), sources?.sources ?? '{}'],
+    [merged.id, merged.modified, merged.published ?? null, JSON.stringify(merged.aliases), merged.summary ?? null, merged.severity, JSON.stringify(merged.osv), ids],
   );
   await tx.execute('delete from advisory_packages where advisory_id = ?', [merged.id]);
   await tx.execute(
@@ -289,23 +291,52 @@ export async function advisoryDatabaseSnapshot(db: Database): Promise<AdvisoryDa
 }
 
 /**
+ * Records the packages (OSV ecosystem, name; normalised here) of the components a plan execution
+ * saw, in the caller's transaction (with `plan.completed`), for {@link advisoriesChangedSince}.
+ */
+export async function recordPlanPackages(
+  tx: EntityManager,
+  executionId: string,
+  packages: ReadonlyArray<{ ecosystem: string; name: string }>,
+): Promise<void> {
+  const keys = [...new Map(packages.map((p) => {
+    const name = normalisePackageName(p.ecosystem, p.name);
+    return [`${p.ecosystem}\u0000${name}`, { ecosystem: p.ecosystem, name }];
+  })).values()];
+  await tx.execute('delete from plan_packages where execution_id = ?', [executionId]);
+  if (keys.length === 0) return;
+  await tx.execute(
+    `insert into plan_packages (execution_id, ecosystem, name)
+     select ?, ecosystem, name from jsonb_to_recordset(?::jsonb) as p(ecosystem text, name text) on conflict do nothing`,
+    [executionId, JSON.stringify(keys)],
+  );
+}
+
+/**
  * Staleness of a plan: advisories published or modified after `since` (the plan's
- * `advisoryDatabase.snapshotAt`) that name one of `packages` (any version: the plan's components
- * may be affected). Sorted by id.
- * @param packages (ecosystem, name) of the plan's components; names normalised here.
+ * `advisoryDatabase.snapshotAt`) naming one of the plan's packages, any version (a new advisory
+ * may affect a component that was clean). The packages are `packages` (names normalised here) or
+ * those recorded for `executionId` by {@link recordPlanPackages}. Withdrawn records are not in
+ * `advisories`, so never listed. Sorted by id.
+ * @param query.since ISO 8601 time.
  */
 export async function advisoriesChangedSince(
   db: Database,
-  query: { packages: ReadonlyArray<{ ecosystem: string; name: string }>; since: string },
+  query: { since: string } & ({ packages: ReadonlyArray<{ ecosystem: string; name: string }> } | { executionId: string }),
 ): Promise<StoredAdvisory[]> {
-  if (query.packages.length === 0) return [];
-  const keys = query.packages.map((p) => ({ ecosystem: p.ecosystem, name: normalisePackageName(p.ecosystem, p.name) }));
+  const packagesSql =
+    'packages' in query
+      ? 'select ecosystem, name from jsonb_to_recordset(?::jsonb) as k(ecosystem text, name text)'
+      : 'select ecosystem, name from plan_packages where execution_id = ?';
+  const param =
+    'packages' in query
+      ? JSON.stringify(query.packages.map((p) => ({ ecosystem: p.ecosystem, name: normalisePackageName(p.ecosystem, p.name) })))
+      : query.executionId;
   const rows = await db.em().execute<Row[]>(
     `select a.* from advisories a where (a.modified > ?::timestamptz or a.published > ?::timestamptz) and a.id in (
-       select p.advisory_id from advisory_packages p join jsonb_to_recordset(?::jsonb) as k(ecosystem text, name text)
-         on p.ecosystem = k.ecosystem and p.name = k.name)
+       select p.advisory_id from advisory_packages p join (${packagesSql}) k on p.ecosystem = k.ecosystem and p.name = k.name)
      order by a.id`,
-    [query.since, query.since, JSON.stringify(keys)],
+    [query.since, query.since, param],
   );
   return rows.map(storedOf);
 }

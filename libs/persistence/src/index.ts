@@ -143,6 +143,7 @@ export {
   findAdvisoriesByIds,
   advisoryDatabaseSnapshot,
   advisoriesChangedSince,
+  recordPlanPackages,
 } from './advisory-database.js';
 export type {
   AdvisorySyncState,

@@ -6,7 +6,9 @@ import { Migration } from '@mikro-orm/migrations';
  * records that alias each other (canonical id, the other ids as aliases, the merged OSV record as
  * jsonb, highest severity); `advisory_packages` (ecosystem, normalised name) → advisory, indexed so a
  * look-up by package is one index scan; `advisory_sync_state` per source: HTTP validators, last
- * `modified` seen, last completed sync.
+ * `modified` seen, last completed sync; `plan_packages` the (ecosystem, normalised name) of every
+ * component a plan execution saw, so staleness (advisories changed since the plan's snapshot) is
+ * one indexed join.
  */
 export class Migration0007AdvisoryDatabase extends Migration {
   override name = '0007-advisory-database';
@@ -54,10 +56,16 @@ export class Migration0007AdvisoryDatabase extends Migration {
         last_changed_at timestamptz,
         records integer not null default 0
       );
+      create table plan_packages (
+        execution_id text not null references executions(id) on delete cascade,
+        ecosystem text not null,
+        name text not null,
+        primary key (execution_id, ecosystem, name)
+      );
     `);
   }
 
   override down(): void {
-    this.addSql('drop table advisory_sync_state; drop table advisory_packages; drop table advisory_records; drop table advisories;');
+    this.addSql('drop table plan_packages; drop table advisory_sync_state; drop table advisory_packages; drop table advisory_records; drop table advisories;');
   }
 }
