@@ -81,7 +81,8 @@ function stateOf(row: Row): AdvisorySyncState {
 /**
  * Syncs one source in one transaction: takes the source's advisory lock without waiting (another
  * replica syncing it → `acquired: false`), calls `fetch` with the stored state (for conditional
- * requests), imports only records that are new or whose `modified` is newer than stored, re-merges
+ * requests), imports only records that are new or whose `modified` is newer than stored (by record
+ * id, whichever source stored it), re-merges
  * their alias groups, and records the new state. Readers see the old snapshot until the commit.
  * @param source a stable name, e.g. `dir:/data/osv` or `zip:https://…/PyPI/all.zip`.
  * @throws whatever `fetch` throws (nothing is changed then); InvalidInputError of a record is `fetch`'s.
@@ -104,12 +105,15 @@ export async function syncAdvisorySource(
       return result;
     }
     const stored = new Map<string, number>();
-    for (const row of await tx.execute<Row[]>('select id, modified from advisory_records where source = ?', [source])) {
+    // By record id whatever the source: a record served by two sources is imported once.
+    for (const row of await tx.execute<Row[]>('select id, modified from advisory_records')) {
       stored.set(row.id as string, new Date(row.modified as string).getTime());
     }
     const changed = fetched.records.filter((r) => {
       const known = stored.get(r.id);
-      return known === undefined || Date.parse(r.modified) > known;
+      if (known !== undefined && Date.parse(r.modified) <= known) return false;
+      stored.set(r.id, Date.parse(r.modified));
+      return true;
     });
     result.unchanged = fetched.records.length - changed.length;
     if (changed.length > 0) await tx.execute('select pg_advisory_xact_lock(?)', [MERGE_LOCK]);
