@@ -6,7 +6,7 @@ import { startOsvLocal, type OsvLocal } from '@remediation/osv-local';
 import { fixturePath } from '@remediation/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestEnvironment, startTestEnvironment } from '../support/environment.js';
-import { api, createExpressRemediation, waitFor } from '../support/flows.js';
+import { createExpressRemediation, waitFor } from '../support/flows.js';
 
 /**
  * The advisory database kept fresh without a restart (issue 12): two planner replicas with
