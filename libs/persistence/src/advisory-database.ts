@@ -117,11 +117,13 @@ export async function syncAdvisorySource(
     });
     result.unchanged = fetched.records.length - changed.length;
     if (changed.length > 0) await tx.execute('select pg_advisory_xact_lock(?)', [MERGE_LOCK]);
-    for (const record of changed) {
-      await importRecord(tx, source, record);
-      result.imported++;
-      if (record.withdrawn !== undefined) result.withdrawn++;
+    else {
+      await saveState(tx, source, fetched.validators ?? {}, false);
+      return result;
     }
+    await importRecords(tx, source, changed);
+    result.imported = changed.length;
+    result.withdrawn = changed.filter((r) => r.withdrawn !== undefined).length;
     await saveState(tx, source, fetched.validators ?? {}, changed.length > 0);
     return result;
   });
@@ -139,86 +141,171 @@ async function saveState(tx: EntityManager, source: string, validators: HttpVali
   );
 }
 
-/** Stores one record and re-merges every alias group it was or is part of. */
-async function importRecord(tx: EntityManager, source: string, record: OsvRecord): Promise<void> {
-  const [previous] = await tx.execute<Row[]>('select advisory_id from advisory_records where id = ?', [record.id]);
-  await tx.execute(
-    `insert into advisory_records (id, source, modified, withdrawn, ids, osv)
-     values (?, ?, ?, ?, array(select jsonb_array_elements_text(?::jsonb)), ?::jsonb)
-     on conflict (id) do update set source = excluded.source, modified = excluded.modified, withdrawn = excluded.withdrawn,
-       ids = excluded.ids, osv = excluded.osv`,
-    [record.id, source, record.modified, record.withdrawn ?? null, JSON.stringify(recordIds(record)), JSON.stringify(record)],
-  );
-  // Records of the advisory this record belonged to may form other groups now.
-  const seeds = new Set<string>([record.id]);
-  const oldAdvisory = previous?.advisory_id as string | null | undefined;
-  if (oldAdvisory) {
-    for (const row of await tx.execute<Row[]>('select id from advisory_records where advisory_id = ?', [oldAdvisory])) seeds.add(row.id as string);
-    await tx.execute('delete from advisories where id = ?', [oldAdvisory]);
-    await tx.execute('update advisory_records set advisory_id = null where advisory_id = ?', [oldAdvisory]);
-  }
-  const done = new Set<string>();
-  for (const seed of seeds) {
-    if (done.has(seed)) continue;
-    const group = await aliasGroup(tx, seed);
-    for (const r of group) done.add(r.id);
-    await writeGroup(tx, group);
-  }
+/** Rows per statement of the bulk writes (each statement takes one jsonb parameter). */
+const CHUNK = 1000;
+
+function chunks<T>(items: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK));
+  return out;
 }
 
-/** The non-withdrawn records connected to `seed` through shared ids (transitive closure). */
-async function aliasGroup(tx: EntityManager, seed: string): Promise<OsvRecord[]> {
-  const records = new Map<string, OsvRecord>();
-  const [first] = await tx.execute<Row[]>('select osv, withdrawn from advisory_records where id = ?', [seed]);
-  if (!first) return [];
-  if (first.withdrawn !== null) return [];
-  const ids = new Set(recordIds(first.osv as OsvRecord));
-  records.set(seed, first.osv as OsvRecord);
-  let frontier = [...ids];
-  while (frontier.length > 0) {
+/**
+ * Stores `records` (new or newer) and rebuilds every alias group they were or are part of, in bulk:
+ * (1) upsert the records; (2) drop the advisories they belonged to; (3) load every non-withdrawn
+ * record connected to them through shared ids (transitive closure, GIN index on `ids`); (4) group
+ * them (union-find over ids), merge each group (`mergeRecords`) and write advisories, packages and
+ * each record's advisory id.
+ */
+async function importRecords(tx: EntityManager, source: string, records: readonly OsvRecord[]): Promise<void> {
+  const changedIds = records.map((r) => r.id);
+  const seeds = new Set<string>(changedIds);
+  const oldAdvisories = new Set<string>();
+  for (const part of chunks(changedIds)) {
     const rows = await tx.execute<Row[]>(
-      `select id, osv from advisory_records where withdrawn is null and ids && array(select jsonb_array_elements_text(?::jsonb))`,
-      [JSON.stringify(frontier)],
+      'select id, advisory_id from advisory_records where advisory_id in (select advisory_id from advisory_records where id in (select jsonb_array_elements_text(?::jsonb)))',
+      [JSON.stringify(part)],
     );
-    frontier = [];
     for (const row of rows) {
-      if (records.has(row.id as string)) continue;
-      const r = row.osv as OsvRecord;
-      records.set(r.id, r);
-      for (const id of recordIds(r)) {
-        if (ids.has(id)) continue;
-        ids.add(id);
+      seeds.add(row.id as string);
+      oldAdvisories.add(row.advisory_id as string);
+    }
+  }
+  for (const part of chunks(records)) {
+    await tx.execute(
+      `insert into advisory_records (id, source, modified, withdrawn, ids, osv)
+       select r.id, ?, r.modified, r.withdrawn, array(select jsonb_array_elements_text(r.ids)), r.osv
+       from jsonb_to_recordset(?::jsonb) as r(id text, modified timestamptz, withdrawn timestamptz, ids jsonb, osv jsonb)
+       on conflict (id) do update set source = excluded.source, modified = excluded.modified, withdrawn = excluded.withdrawn,
+         ids = excluded.ids, osv = excluded.osv, advisory_id = null`,
+      [source, JSON.stringify(part.map((r) => ({ id: r.id, modified: r.modified, withdrawn: r.withdrawn ?? null, ids: recordIds(r), osv: r })))],
+    );
+    await tx.execute('delete from advisory_ids where record_id in (select jsonb_array_elements_text(?::jsonb))', [JSON.stringify(part.map((r) => r.id))]);
+    await tx.execute(
+      `insert into advisory_ids (id, record_id) select x.id, x.record_id from jsonb_to_recordset(?::jsonb) as x(id text, record_id text) on conflict do nothing`,
+      [JSON.stringify(part.flatMap((r) => recordIds(r).map((id) => ({ id, record_id: r.id }))))],
+    );
+  }
+  // Closure: every live record sharing an id with a seed, and so on.
+  const live = new Map<string, { ids: string[]; source: string; advisoryId: string | null }>();
+  const seenIds = new Set<string>();
+  let frontier: string[] = [];
+  for (const part of chunks([...seeds])) {
+    const rows = await tx.execute<Row[]>(
+      'select id, ids, source, advisory_id from advisory_records where withdrawn is null and id in (select jsonb_array_elements_text(?::jsonb))',
+      [JSON.stringify(part)],
+    );
+    for (const row of rows) {
+      live.set(row.id as string, { ids: row.ids as string[], source: row.source as string, advisoryId: row.advisory_id as string | null });
+      for (const id of row.ids as string[]) {
+        if (seenIds.has(id)) continue;
+        seenIds.add(id);
         frontier.push(id);
       }
     }
   }
-  return [...records.values()];
-}
-
-/** Replaces the advisories of `group`'s records with one merged advisory (none for an empty group). */
-async function writeGroup(tx: EntityManager, group: OsvRecord[]): Promise<void> {
-  if (group.length === 0) return;
-  const ids = JSON.stringify(group.map((r) => r.id));
-  await tx.execute(
-    `delete from advisories where id in (select advisory_id from advisory_records where id in (select jsonb_array_elements_text(?::jsonb)) and advisory_id is not null)`,
-    [ids],
-  );
-  const merged = mergeRecords(group);
-  await tx.execute(
-    `insert into advisories (id, modified, published, aliases, summary, severity, osv, sources, updated_at)
-     values (?, ?, ?, array(select jsonb_array_elements_text(?::jsonb)), ?, ?, ?::jsonb,
-       array(select distinct source from advisory_records where id in (select jsonb_array_elements_text(?::jsonb)) order by source), now())
-     on conflict (id) do update set modified = excluded.modified, published = excluded.published, aliases = excluded.aliases,
-       summary = excluded.summary, severity = excluded.severity, osv = excluded.osv, sources = excluded.sources, updated_at = now()`,
-    [merged.id, merged.modified, merged.published ?? null, JSON.stringify(merged.aliases), merged.summary ?? null, merged.severity, JSON.stringify(merged.osv), ids],
-  );
-  await tx.execute('delete from advisory_packages where advisory_id = ?', [merged.id]);
-  await tx.execute(
-    `insert into advisory_packages (advisory_id, ecosystem, name)
-     select ?, ecosystem, name from jsonb_to_recordset(?::jsonb) as p(ecosystem text, name text) on conflict do nothing`,
-    [merged.id, JSON.stringify(merged.packages)],
-  );
-  await tx.execute('update advisory_records set advisory_id = ? where id in (select jsonb_array_elements_text(?::jsonb))', [merged.id, ids]);
+  while (frontier.length > 0) {
+    const next: string[] = [];
+    for (const part of chunks(frontier)) {
+      const rows = await tx.execute<Row[]>(
+        `select distinct r.id, r.ids, r.source, r.advisory_id from advisory_ids i join advisory_records r on r.id = i.record_id
+         where r.withdrawn is null and i.id in (select jsonb_array_elements_text(?::jsonb))`,
+        [JSON.stringify(part)],
+      );
+      for (const row of rows) {
+        if (live.has(row.id as string)) continue;
+        live.set(row.id as string, { ids: row.ids as string[], source: row.source as string, advisoryId: row.advisory_id as string | null });
+        for (const id of row.ids as string[]) {
+          if (seenIds.has(id)) continue;
+          seenIds.add(id);
+          next.push(id);
+        }
+      }
+    }
+    frontier = next;
+  }
+  for (const r of live.values()) if (r.advisoryId) oldAdvisories.add(r.advisoryId);
+  for (const part of chunks([...oldAdvisories])) {
+    await tx.execute('delete from advisories where id in (select jsonb_array_elements_text(?::jsonb))', [JSON.stringify(part)]);
+  }
+  // The OSV JSON of connected records not in `records`.
+  const osv = new Map<string, OsvRecord>(records.map((r) => [r.id, r]));
+  const missing = [...live.keys()].filter((id) => !osv.has(id));
+  for (const part of chunks(missing)) {
+    const rows = await tx.execute<Row[]>('select id, osv from advisory_records where id in (select jsonb_array_elements_text(?::jsonb))', [JSON.stringify(part)]);
+    for (const row of rows) osv.set(row.id as string, row.osv as OsvRecord);
+  }
+  // Union-find over shared ids.
+  const parent = new Map<string, string>();
+  const find = (x: string): string => {
+    let root = x;
+    while (parent.get(root) !== root) root = parent.get(root)!;
+    let cur = x;
+    while (cur !== root) {
+      const up = parent.get(cur)!;
+      parent.set(cur, root);
+      cur = up;
+    }
+    return root;
+  };
+  const ownerOfId = new Map<string, string>();
+  for (const [id, r] of live) {
+    parent.set(id, id);
+    for (const alias of r.ids) {
+      const other = ownerOfId.get(alias);
+      if (other === undefined) ownerOfId.set(alias, id);
+      else parent.set(find(id), find(other));
+    }
+  }
+  const groups = new Map<string, string[]>();
+  for (const id of live.keys()) {
+    const root = find(id);
+    groups.set(root, [...(groups.get(root) ?? []), id]);
+  }
+  const advisories: Row[] = [];
+  const packages: Row[] = [];
+  const members: Row[] = [];
+  for (const ids of groups.values()) {
+    const merged = mergeRecords(ids.map((id) => osv.get(id)!));
+    advisories.push({
+      id: merged.id,
+      modified: merged.modified,
+      published: merged.published ?? null,
+      aliases: merged.aliases,
+      summary: merged.summary ?? null,
+      severity: merged.severity,
+      osv: merged.osv,
+      sources: [...new Set(ids.map((id) => live.get(id)!.source))].sort(),
+    });
+    for (const p of merged.packages) packages.push({ advisory_id: merged.id, ecosystem: p.ecosystem, name: p.name });
+    for (const id of ids) members.push({ id, advisory_id: merged.id });
+  }
+  for (const part of chunks(advisories)) {
+    await tx.execute(
+      `insert into advisories (id, modified, published, aliases, summary, severity, osv, sources, updated_at)
+       select a.id, a.modified, a.published, array(select jsonb_array_elements_text(a.aliases)), a.summary, a.severity, a.osv,
+              array(select jsonb_array_elements_text(a.sources)), now()
+       from jsonb_to_recordset(?::jsonb) as a(id text, modified timestamptz, published timestamptz, aliases jsonb, summary text, severity text, osv jsonb, sources jsonb)
+       on conflict (id) do update set modified = excluded.modified, published = excluded.published, aliases = excluded.aliases,
+         summary = excluded.summary, severity = excluded.severity, osv = excluded.osv, sources = excluded.sources, updated_at = now()`,
+      [JSON.stringify(part)],
+    );
+    await tx.execute('delete from advisory_packages where advisory_id in (select x->>\'id\' from jsonb_array_elements(?::jsonb) x)', [JSON.stringify(part)]);
+  }
+  for (const part of chunks(packages)) {
+    await tx.execute(
+      `insert into advisory_packages (advisory_id, ecosystem, name)
+       select advisory_id, ecosystem, name from jsonb_to_recordset(?::jsonb) as p(advisory_id text, ecosystem text, name text) on conflict do nothing`,
+      [JSON.stringify(part)],
+    );
+  }
+  for (const part of chunks(members)) {
+    await tx.execute(
+      `update advisory_records r set advisory_id = m.advisory_id
+       from jsonb_to_recordset(?::jsonb) as m(id text, advisory_id text) where r.id = m.id`,
+      [JSON.stringify(part)],
+    );
+  }
 }
 
 /** An advisory as stored: the merged OSV record and its computed severity. */
@@ -268,9 +355,11 @@ export async function findAdvisoriesByIds(db: Database, ids: readonly string[]):
   if (ids.length === 0) return [];
   const list = JSON.stringify([...new Set(ids.flatMap((id) => [id, id.toUpperCase()]))]);
   const rows = await db.em().execute<Row[]>(
-    `select * from advisories where id in (select jsonb_array_elements_text(?::jsonb))
-       or aliases && array(select jsonb_array_elements_text(?::jsonb)) order by id`,
-    [list, list],
+    `select * from advisories where id in (
+       select r.advisory_id from advisory_ids i join advisory_records r on r.id = i.record_id
+       where i.id in (select jsonb_array_elements_text(?::jsonb)) and r.advisory_id is not null)
+     order by id`,
+    [list],
   );
   return rows.map(storedOf);
 }

@@ -2,7 +2,8 @@ import { Migration } from '@mikro-orm/migrations';
 
 /**
  * The advisory database (issue 12): `advisory_records` holds every OSV record as imported, by source
- * (withdrawn ones too, so a later sync knows it has seen them); `advisories` one row per group of
+ * (withdrawn ones too, so a later sync knows it has seen them), `advisory_ids` each id and alias of
+ * a record (b-tree: alias closure and look-up by id are index joins); `advisories` one row per group of
  * records that alias each other (canonical id, the other ids as aliases, the merged OSV record as
  * jsonb, highest severity); `advisory_packages` (ecosystem, normalised name) → advisory, indexed so a
  * look-up by package is one index scan; `advisory_sync_state` per source: HTTP validators, last
@@ -27,7 +28,6 @@ export class Migration0007AdvisoryDatabase extends Migration {
         sources text[] not null default '{}',
         updated_at timestamptz not null default now()
       );
-      create index advisories_aliases_idx on advisories using gin (aliases);
       create index advisories_modified_idx on advisories (modified);
       create table advisory_records (
         id text primary key,
@@ -38,8 +38,13 @@ export class Migration0007AdvisoryDatabase extends Migration {
         osv jsonb not null,
         advisory_id text
       );
-      create index advisory_records_ids_idx on advisory_records using gin (ids);
       create index advisory_records_source_idx on advisory_records (source);
+      create index advisory_records_advisory_idx on advisory_records (advisory_id);
+      create table advisory_ids (
+        id text not null,
+        record_id text not null references advisory_records(id) on delete cascade,
+        primary key (id, record_id)
+      );
       create table advisory_packages (
         advisory_id text not null references advisories(id) on delete cascade,
         ecosystem text not null,
@@ -66,6 +71,6 @@ export class Migration0007AdvisoryDatabase extends Migration {
   }
 
   override down(): void {
-    this.addSql('drop table plan_packages; drop table advisory_sync_state; drop table advisory_packages; drop table advisory_records; drop table advisories;');
+    this.addSql('drop table plan_packages; drop table advisory_sync_state; drop table advisory_packages; drop table advisory_ids; drop table advisory_records; drop table advisories;');
   }
 }
