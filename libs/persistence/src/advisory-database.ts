@@ -153,7 +153,7 @@ function chunks<T>(items: readonly T[]): T[][] {
 /**
  * Stores `records` (new or newer) and rebuilds every alias group they were or are part of, in bulk:
  * (1) upsert the records; (2) drop the advisories they belonged to; (3) load every non-withdrawn
- * record connected to them through shared ids (transitive closure, GIN index on `ids`); (4) group
+ * record connected to them through shared ids (transitive closure, index on `advisory_ids`); (4) group
  * them (union-find over ids), merge each group (`mergeRecords`) and write advisories, packages and
  * each record's advisory id.
  */
