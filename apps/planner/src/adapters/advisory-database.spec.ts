@@ -73,6 +73,18 @@ describe('planner advisory database adapter', () => {
     ]);
   });
 
+  it('a source that fails (unknown ecosystem: 404) is logged and does not hold plans back', async () => {
+    const warnings: unknown[] = [];
+    const sync = new AdvisorySync(db, [archiveSource(osv.url, 'NoSuchEcosystem')], {
+      intervalMs: 0,
+      logger: { info: () => undefined, warn: (o: unknown) => void warnings.push(o) },
+    });
+    sync.start();
+    await sync.ready;
+    await sync.stop();
+    expect(warnings).toEqual([expect.objectContaining({ event: 'advisories.sync_failed', source: `zip:${osv.url}/NoSuchEcosystem/all.zip` })]);
+  });
+
   it('with the OSV API configured, the scan\'s packages are queried and new records imported (source api:<url>)', async () => {
     // Maven is not synced from a file source here: only the API knows it.
     await cp(fixturePath('osv', 'Maven'), join(served, 'Maven'), { recursive: true });

@@ -53,21 +53,29 @@ export class AdvisorySync {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
-  /** Resolves once every source has completed one sync (here or in another replica). */
+  /**
+   * Resolves once every source has been synced once here, or (held by another replica) has a
+   * completed sync recorded; see `waitForOthers`.
+   */
   readonly ready: Promise<void>;
   private markReady!: () => void;
 
   constructor(
     private readonly db: Database,
     private readonly sources: readonly ConfiguredSource[],
-    private readonly options: { intervalMs: number; logger: Pick<Logger, 'info' | 'warn'> },
+    private readonly options: { intervalMs: number; readyTimeoutMs?: number; logger: Pick<Logger, 'info' | 'warn'> },
   ) {
     this.ready = new Promise((resolve) => (this.markReady = resolve));
   }
 
   /** Starts the first sync and the schedule. */
   start(): void {
-    this.running = this.syncAll().then(() => this.waitForOthers());
+    this.running = this.syncAll().then((results) =>
+      this.waitForOthers(results.filter((r) => 'acquired' in r && !r.acquired).map((r) => r.source)),
+    ).catch((err: unknown) => {
+      this.options.logger.warn({ event: 'advisories.sync_failed', err }, 'advisory database not ready; plans use what is stored');
+      this.markReady();
+    });
     if (this.options.intervalMs > 0) {
       this.timer = setInterval(() => {
         if (this.running) return;
@@ -98,10 +106,15 @@ export class AdvisorySync {
     return results;
   }
 
-  /** Sources another replica held at start: wait until they have a completed sync. */
-  private async waitForOthers(): Promise<void> {
-    for (const source of this.sources) {
-      while (!this.stopped && (await getAdvisorySyncState(this.db, source.name))?.lastSyncedAt == null) await sleep(250);
+  /**
+   * Sources another replica was syncing at start: wait until one completed sync is recorded
+   * (at most `readyTimeoutMs`, default 10 min, then plans go on with what is stored). Sources that
+   * failed here do not hold plans back: they use what is stored, and the failure is logged.
+   */
+  private async waitForOthers(sources: readonly string[]): Promise<void> {
+    const deadline = Date.now() + (this.options.readyTimeoutMs ?? 600_000);
+    for (const source of sources) {
+      while (!this.stopped && Date.now() < deadline && (await getAdvisorySyncState(this.db, source))?.lastSyncedAt == null) await sleep(250);
     }
     this.markReady();
   }
