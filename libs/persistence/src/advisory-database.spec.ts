@@ -122,6 +122,17 @@ describe('advisory database', () => {
     expect(await findAdvisoriesByIds(db, ['PYSEC-2099-1'])).toEqual([]);
   });
 
+  it('a record whose modified time cannot be read fails the sync naming it; nothing of the source is imported', async () => {
+    const good = await json(fixturePath('osv', 'Go', 'GO-2022-0378.json'));
+    const err = await syncAdvisorySource(db, 'dir:bad-time', async () => ({
+      status: 'ok',
+      records: [{ ...good, id: 'GO-2099-1' }, { ...good, id: 'GO-2099-2', modified: 'yesterday' }],
+    })).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ADVISORY_INVALID', message: expect.stringContaining('GO-2099-2') });
+    expect(await findAdvisoriesByIds(db, ['GO-2099-1'])).toEqual([]);
+    expect(await getAdvisorySyncState(db, 'dir:bad-time')).toBeNull();
+  });
+
   it('only one replica syncs a source at a time (advisory lock); the other skips', async () => {
     const db2 = await openDatabase(databaseUrl, { poolMax: 2 });
     try {

@@ -7,6 +7,7 @@ import {
   type OsvRecord,
 } from '@remediation/advisories';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { InvalidInputError } from '@remediation/errors';
 import type { Database } from './database.js';
 
 /**
@@ -85,7 +86,8 @@ function stateOf(row: Row): AdvisorySyncState {
  * id, whichever source stored it), re-merges
  * their alias groups, and records the new state. Readers see the old snapshot until the commit.
  * @param source a stable name, e.g. `dir:/data/osv` or `zip:https://…/PyPI/all.zip`.
- * @throws whatever `fetch` throws (nothing is changed then); InvalidInputError of a record is `fetch`'s.
+ * @throws whatever `fetch` throws (nothing is changed then); InvalidInputError `ADVISORY_INVALID` for a
+ *   record whose `modified`/`published` is not a time (nothing of the source is imported then).
  */
 export async function syncAdvisorySource(
   db: Database,
@@ -104,6 +106,15 @@ export async function syncAdvisorySource(
       await saveState(tx, source, state?.validators ?? {}, false);
       return result;
     }
+    for (const r of fetched.records) {
+      if (Number.isNaN(Date.parse(r.modified)) || (r.published !== undefined && Number.isNaN(Date.parse(r.published)))) {
+        throw new InvalidInputError('ADVISORY_INVALID', `${source}: record ${r.id}: modified/published is not an RFC 3339 time`, {
+          details: { source, id: r.id, modified: r.modified, published: r.published },
+        });
+      }
+    }
+    // Serialised with every other source's import from here: what is stored cannot change underneath.
+    await tx.execute('select pg_advisory_xact_lock(?)', [MERGE_LOCK]);
     const stored = new Map<string, number>();
     // By record id whatever the source: a record served by two sources is imported once.
     for (const row of await tx.execute<Row[]>('select id, modified from advisory_records')) {
@@ -116,11 +127,6 @@ export async function syncAdvisorySource(
       return true;
     });
     result.unchanged = fetched.records.length - changed.length;
-    if (changed.length > 0) await tx.execute('select pg_advisory_xact_lock(?)', [MERGE_LOCK]);
-    else {
-      await saveState(tx, source, fetched.validators ?? {}, false);
-      return result;
-    }
     await importRecords(tx, source, changed);
     result.imported = changed.length;
     result.withdrawn = changed.filter((r) => r.withdrawn !== undefined).length;
