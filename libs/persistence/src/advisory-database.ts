@@ -87,7 +87,7 @@ function stateOf(row: Row): AdvisorySyncState {
  * their alias groups, and records the new state. Readers see the old snapshot until the commit.
  * @param source a stable name, e.g. `dir:/data/osv` or `zip:https://…/PyPI/all.zip`.
  * @throws whatever `fetch` throws (nothing is changed then); InvalidInputError `ADVISORY_INVALID` for a
- *   record whose `modified`/`published` is not a time (nothing of the source is imported then).
+ *   record whose `modified`/`published`/`withdrawn` is not a time (nothing of the source is imported then).
  */
 export async function syncAdvisorySource(
   db: Database,
@@ -107,9 +107,10 @@ export async function syncAdvisorySource(
       return result;
     }
     for (const r of fetched.records) {
-      if (Number.isNaN(Date.parse(r.modified)) || (r.published !== undefined && Number.isNaN(Date.parse(r.published)))) {
-        throw new InvalidInputError('ADVISORY_INVALID', `${source}: record ${r.id}: modified/published is not an RFC 3339 time`, {
-          details: { source, id: r.id, modified: r.modified, published: r.published },
+      const unreadable = (t: string | undefined): boolean => t !== undefined && Number.isNaN(Date.parse(t));
+      if (unreadable(r.modified) || unreadable(r.published) || unreadable(r.withdrawn)) {
+        throw new InvalidInputError('ADVISORY_INVALID', `${source}: record ${r.id}: modified/published/withdrawn is not an RFC 3339 time`, {
+          details: { source, id: r.id, modified: r.modified, published: r.published, withdrawn: r.withdrawn },
         });
       }
     }

@@ -4,7 +4,7 @@ import { Migration } from '@mikro-orm/migrations';
  * The advisory database (issue 12): `advisory_records` holds every OSV record as imported, by source
  * (withdrawn ones too, so a later sync knows it has seen them), `advisory_ids` each id and alias of
  * a record (b-tree: alias closure and look-up by id are index joins); `advisories` one row per group of
- * records that alias each other (canonical id, the other ids as aliases, the merged OSV record as
+ * live (not withdrawn) records that alias each other (canonical id, the other ids as aliases, the merged OSV record as
  * jsonb, highest severity); `advisory_packages` (ecosystem, normalised name) → advisory, indexed so a
  * look-up by package is one index scan; `advisory_sync_state` per source: HTTP validators, last
  * `modified` seen, last completed sync; `plan_packages` the (ecosystem, normalised name) of every
@@ -20,7 +20,6 @@ export class Migration0007AdvisoryDatabase extends Migration {
         id text primary key,
         modified timestamptz not null,
         published timestamptz,
-        withdrawn timestamptz,
         aliases text[] not null default '{}',
         summary text,
         severity text not null,
