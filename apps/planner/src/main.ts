@@ -1,15 +1,30 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { type AdvisorySource, loadOsvDirectory } from '@remediation/advisories';
+import { OsvApiClient } from '@remediation/advisories';
 import { NpmRegistrySource, SnapshotDirectorySource, type VersionSource } from '@remediation/registry';
 import { BaseEnv, loadEnv } from '@remediation/config';
+import { advisoryDatabaseSnapshot } from '@remediation/persistence';
 import { runMain } from '@remediation/service-runtime';
+import { AdvisorySync, archiveSource, directorySource, loadPlanAdvisories, type ConfiguredSource } from './adapters/advisory-database.js';
 import { planRunHandler } from './handlers/plan-run.js';
 
 /** Planner environment: where advisories and version lists come from. */
 const PlannerEnv = BaseEnv.extend({
-  /** Directory of OSV advisory JSON files (npm). */
-  OSV_DIR: z.string().min(1, 'OSV_DIR must name a directory of OSV advisories'),
+  /** Directory of OSV advisory JSON files (flat, or one folder per ecosystem): imported at start, then re-synced. */
+  OSV_DIR: z.string().min(1).optional(),
+  /** Base URL of OSV's data dump: `<url>/<ecosystem>/all.zip` per ecosystem of OSV_ECOSYSTEMS (e.g. https://osv-vulnerabilities.storage.googleapis.com). */
+  OSV_ALL_ZIP_URL: z.string().url().optional(),
+  /** Comma-separated OSV ecosystems fetched from OSV_ALL_ZIP_URL. */
+  OSV_ECOSYSTEMS: z
+    .string()
+    .default('npm,PyPI,Maven,Go,crates.io')
+    .transform((s) => s.split(',').map((e) => e.trim()).filter(Boolean)),
+  /** OSV API base URL (e.g. https://api.osv.dev); when set, each plan's packages are also queried there. */
+  OSV_API_URL: z.string().url().optional(),
+  /** Time between syncs of the advisory sources, in ms; 0 syncs only at start. */
+  ADVISORY_SYNC_INTERVAL_MS: z.coerce.number().int().min(0).default(3_600_000),
+  /** Time limit of one all.zip download, in ms. */
+  ADVISORY_DOWNLOAD_TIMEOUT_MS: z.coerce.number().int().positive().default(300_000),
   /** npm registry URL (private registries welcome). */
   NPM_REGISTRY_URL: z.string().url().default('https://registry.npmjs.org'),
   /** Offline snapshot directory of registry documents; when set, used instead of the registry. */
@@ -18,23 +33,43 @@ const PlannerEnv = BaseEnv.extend({
   NPM_REGISTRY_TIMEOUT_MS: z.coerce.number().int().positive().default(120_000),
   /** Retries of one registry request inside a delivery (network errors, 429, 5xx). */
   NPM_REGISTRY_RETRIES: z.coerce.number().int().min(0).max(10).default(4),
+}).refine((e) => e.OSV_DIR !== undefined || e.OSV_ALL_ZIP_URL !== undefined || e.OSV_API_URL !== undefined, {
+  message: 'set at least one advisory source: OSV_DIR, OSV_ALL_ZIP_URL or OSV_API_URL',
+  path: ['OSV_DIR'],
 });
 
 const env = loadEnv(PlannerEnv);
-let advisories: Promise<AdvisorySource> | undefined;
 const versions: VersionSource = env.NPM_REGISTRY_SNAPSHOT_DIR
   ? new SnapshotDirectorySource(resolve(env.NPM_REGISTRY_SNAPSHOT_DIR))
   : new NpmRegistrySource({ url: env.NPM_REGISTRY_URL, timeoutMs: env.NPM_REGISTRY_TIMEOUT_MS, retries: env.NPM_REGISTRY_RETRIES });
 const registryLabel = env.NPM_REGISTRY_SNAPSHOT_DIR ? resolve(env.NPM_REGISTRY_SNAPSHOT_DIR) : env.NPM_REGISTRY_URL;
+const sources: ConfiguredSource[] = [
+  ...(env.OSV_DIR ? [directorySource(resolve(env.OSV_DIR))] : []),
+  ...(env.OSV_ALL_ZIP_URL ? env.OSV_ECOSYSTEMS.map((e) => archiveSource(env.OSV_ALL_ZIP_URL!, e, env.ADVISORY_DOWNLOAD_TIMEOUT_MS)) : []),
+];
+const api = env.OSV_API_URL ? { client: new OsvApiClient(env.OSV_API_URL), name: `api:${env.OSV_API_URL}` } : undefined;
+let sync: AdvisorySync | undefined;
 
 await runMain(() => ({
   name: 'planner',
   env,
+  start: async (ctx) => {
+    sync = new AdvisorySync(ctx.db, sources, { intervalMs: env.ADVISORY_SYNC_INTERVAL_MS, logger: ctx.logger });
+    sync.start();
+    return () => sync!.stop();
+  },
   handlers: (ctx) => [
     planRunHandler({
       db: ctx.db,
       worker: ctx.worker,
-      advisories: () => (advisories ??= loadOsvDirectory(resolve(env.OSV_DIR), { ecosystem: 'npm' })),
+      advisories: async (scan) => {
+        await sync?.ready;
+        return loadPlanAdvisories(ctx.db, scan, api ? { api } : {});
+      },
+      advisoryDatabase: async () => {
+        await sync?.ready;
+        return advisoryDatabaseSnapshot(ctx.db);
+      },
       versions,
       registryLabel,
     }),

@@ -1,5 +1,6 @@
 /**
- * `@remediation/advisories`: OSV advisories for one ecosystem (npm today), matched against
+ * `@remediation/advisories`: OSV advisories (records, their sources — a directory, OSV's `all.zip`,
+ * the OSV API —, alias merge, CVSS severity) matched against
  * installed versions with the OSV evaluation algorithm (https://ossf.github.io/osv-schema/#evaluation).
  * This file is the only public entry.
  */
@@ -9,8 +10,19 @@ export {
   toAdvisory,
   advisoryUrl,
   normaliseSeverity,
+  parseOsvRecord,
   type LoadOsvOptions,
 } from './osv-directory.js';
+export { recordSeverity, cvssBaseScore, cvssVectors, severityOfScore, higherSeverity } from './osv-severity.js';
+export { mergeRecords, normalisePackageName, canonicalId, recordIds, osvPackageOfPurl, type MergedAdvisory } from './osv-merge.js';
+export {
+  readOsvDirectoryRecords,
+  fetchOsvArchive,
+  OsvApiClient,
+  type HttpValidators,
+  type OsvArchiveResult,
+  type OsvQuery,
+} from './osv-sources.js';
 export { isAffected, isVersionInRange, affectedRanges, fixedVersions, samePackage } from './osv-evaluation.js';
-export { OsvRecord, OsvAffected, OsvRange, OsvEvent, OsvReference } from './osv-schema.js';
+export { OsvRecord, OsvAffected, OsvRange, OsvEvent, OsvReference, OsvSeverity } from './osv-schema.js';
 export type { Advisory, AdvisorySource, AdvisorySeverity, AffectedPackage } from './types.js';

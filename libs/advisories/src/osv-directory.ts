@@ -163,31 +163,42 @@ export async function loadOsvDirectory(
   const withdrawn: string[] = [];
   for (const name of names) {
     const file = join(dir, name);
-    let json: unknown;
-    try {
-      json = JSON.parse(await readFile(file, 'utf8'));
-    } catch (err) {
-      throw new InvalidInputError('ADVISORY_INVALID', `${file} is not valid JSON: ${(err as Error).message}`, {
-        cause: err,
-        details: { file },
-      });
-    }
-    const parsed = OsvRecord.safeParse(json);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const path = issue ? issue.path.map(String).join('.') || '(root)' : '(root)';
-      throw new InvalidInputError('ADVISORY_INVALID', `${file} is not an OSV record: ${path}: ${issue?.message ?? 'invalid'}`, {
-        cause: parsed.error,
-        details: { file, path },
-      });
-    }
-    if (parsed.data.withdrawn !== undefined) {
-      withdrawn.push(parsed.data.id);
+    const record = parseOsvRecord(await readFile(file, 'utf8'), file);
+    if (record.withdrawn !== undefined) {
+      withdrawn.push(record.id);
       continue;
     }
-    const advisory = toAdvisory(parsed.data, options.ecosystem);
+    const advisory = toAdvisory(record, options.ecosystem);
     if (advisory) advisories.push(advisory);
   }
   const index = new OsvAdvisoryIndex(options.ecosystem, advisories);
   return Object.assign(index, { withdrawn: withdrawn as readonly string[] });
+}
+
+/**
+ * Parses one OSV record from JSON text.
+ * @param where the file or archive entry, named in errors.
+ * @throws InvalidInputError `ADVISORY_INVALID` naming `where` and the field when the text is not
+ *   JSON or not an OSV record (a silently skipped advisory would hide a vulnerability).
+ */
+export function parseOsvRecord(text: string, where: string): OsvRecord {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new InvalidInputError('ADVISORY_INVALID', `${where} is not valid JSON: ${(err as Error).message}`, {
+      cause: err,
+      details: { file: where },
+    });
+  }
+  const parsed = OsvRecord.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const path = issue ? issue.path.map(String).join('.') || '(root)' : '(root)';
+    throw new InvalidInputError('ADVISORY_INVALID', `${where} is not an OSV record: ${path}: ${issue?.message ?? 'invalid'}`, {
+      cause: parsed.error,
+      details: { file: where, path },
+    });
+  }
+  return parsed.data;
 }

@@ -25,11 +25,16 @@ export const OsvRange = z.looseObject({
 });
 export type OsvRange = z.infer<typeof OsvRange>;
 
+/** `severity[]` entry: `type` CVSS_V2, CVSS_V3, CVSS_V4, Ubuntu; `score` the vector (https://ossf.github.io/osv-schema/#severity-field). */
+export const OsvSeverity = z.looseObject({ type: z.string(), score: z.string() });
+export type OsvSeverity = z.infer<typeof OsvSeverity>;
+
 /** `affected[]`: one package and its affected ranges and/or explicit versions. */
 export const OsvAffected = z.looseObject({
   package: z.looseObject({ ecosystem: z.string().min(1), name: z.string().min(1), purl: z.string().optional() }),
   ranges: z.array(OsvRange).optional(),
   versions: z.array(z.string()).optional(),
+  severity: z.array(OsvSeverity).optional(),
   database_specific: z.record(z.string(), z.unknown()).optional(),
 });
 export type OsvAffected = z.infer<typeof OsvAffected>;
@@ -50,6 +55,7 @@ export const OsvRecord = z.looseObject({
   details: z.string().optional(),
   affected: z.array(OsvAffected).optional(),
   references: z.array(OsvReference).optional(),
+  severity: z.array(OsvSeverity).optional(),
   database_specific: z.looseObject({ severity: z.string().optional() }).optional(),
 });
 export type OsvRecord = z.infer<typeof OsvRecord>;

@@ -88,6 +88,20 @@ export const RemediationResponse = z.object({
   planExecution: ExecutionSummary,
   executions: z.array(ExecutionSummary),
   createdAt: z.string(),
+  /**
+   * Advisories published or modified after the plan's `advisoryDatabase.snapshotAt` that name one
+   * of the scan's packages (any version): the plan may be out of date; re-plan with
+   * `POST /v1/remediations/:id/plans`. Null when none, or when the plan records no snapshot.
+   */
+  stale: z
+    .object({
+      /** The plan's snapshot time. */
+      since: z.string(),
+      /** Canonical advisory ids, sorted. */
+      advisories: z.array(z.string()),
+    })
+    .nullable()
+    .optional(),
 });
 export type RemediationResponse = z.infer<typeof RemediationResponse>;
 

@@ -124,6 +124,15 @@ export const TransitiveFinding = z.object({
 });
 export type TransitiveFinding = z.infer<typeof TransitiveFinding>;
 
+/** The advisory database's snapshot a plan was made from. */
+export const AdvisoryDatabaseInfo = z.object({
+  /** Latest OSV `modified` time of any advisory in the database (ISO 8601); null when it was empty. */
+  snapshotAt: z.string().nullable(),
+  /** Each source with its last completed sync (ISO 8601) and its number of records. */
+  sources: z.array(z.object({ source: z.string(), syncedAt: z.string().nullable(), records: z.number().int().nonnegative() })),
+});
+export type AdvisoryDatabaseInfo = z.infer<typeof AdvisoryDatabaseInfo>;
+
 /**
  * The planner's structured output, stored when planning completes (MISSION.md "Plan").
  * `upgrade_tiers` keeps the name the existing consumers know.
@@ -147,5 +156,10 @@ export const PlannerOutput = z.object({
    * be planned (unreadable version or purl) by bom-ref and name with the reason.
    */
   warnings: z.array(z.string()),
+  /**
+   * What the advisory database knew when the plan was made (issue 12); absent in plans made
+   * before it existed. `GET /v1/remediations/:id` compares it with the database now (`stale`).
+   */
+  advisoryDatabase: AdvisoryDatabaseInfo.optional(),
 });
 export type PlannerOutput = z.infer<typeof PlannerOutput>;

@@ -7,6 +7,7 @@ import { Migration0003Agent } from './migrations/migration-0003-agent.js';
 import { Migration0004PullRequests } from './migrations/migration-0004-pull-requests.js';
 import { Migration0005Iterations } from './migrations/migration-0005-iterations.js';
 import { Migration0006Tenancy } from './migrations/migration-0006-tenancy.js';
+import { Migration0007AdvisoryDatabase } from './migrations/migration-0007-advisory-database.js';
 
 /** An open database: the MikroORM instance and a way to get a fresh EntityManager. */
 export interface Database {
@@ -24,6 +25,7 @@ export const MIGRATIONS = [
   { name: '0004-pull-requests', class: Migration0004PullRequests },
   { name: '0005-iterations', class: Migration0005Iterations },
   { name: '0006-tenancy', class: Migration0006Tenancy },
+  { name: '0007-advisory-database', class: Migration0007AdvisoryDatabase },
 ];
 
 /**

@@ -136,3 +136,19 @@ export type {
 } from './pull-requests.js';
 export type { EntityManager } from '@mikro-orm/postgresql';
 export { isDatabaseUnavailable } from './availability.js';
+export {
+  syncAdvisorySource,
+  getAdvisorySyncState,
+  findAdvisoriesForPackages,
+  findAdvisoriesByIds,
+  advisoryDatabaseSnapshot,
+  advisoriesChangedSince,
+  recordPlanPackages,
+} from './advisory-database.js';
+export type {
+  AdvisorySyncState,
+  AdvisorySyncResult,
+  FetchedRecords,
+  StoredAdvisory,
+  AdvisoryDatabaseSnapshot,
+} from './advisory-database.js';

@@ -11,6 +11,7 @@ import type {
   RemediationResponse,
 } from '@remediation/contracts';
 import { NotFoundError } from '@remediation/errors';
+import { advisoriesChangedSince } from './advisory-database.js';
 import type { Database } from './database.js';
 import {
   ExecutionEntity,
@@ -49,7 +50,8 @@ function summary(row: ExecutionRow): ExecutionSummary {
 
 /**
  * `GET /v1/remediations/:id`: the remediation with its latest plan execution (whose state is the
- * remediation's state) and every execution.
+ * remediation's state), every execution, and `stale`: advisories changed since the plan's advisory
+ * database snapshot that name one of its packages (see `advisoriesChangedSince`).
  * @param tenant when given (the API always gives the caller's), another tenant's remediation is not found.
  * @throws NotFoundError
  */
@@ -69,7 +71,17 @@ export async function getRemediationView(db: Database, id: string, tenant?: stri
     planExecution: summary(plan),
     executions: executions.map(summary),
     createdAt: iso(rem.createdAt)!,
+    stale: await planStaleness(db, plan),
   };
+}
+
+/** `stale` of a remediation view: null without a recorded snapshot or when nothing changed since. */
+async function planStaleness(db: Database, plan: ExecutionRow): Promise<{ since: string; advisories: string[] } | null> {
+  const recorded = plan.plan?.advisoryDatabase;
+  if (!recorded) return null;
+  const since = recorded.snapshotAt ?? iso(plan.startedAt)!;
+  const changed = await advisoriesChangedSince(db, { executionId: plan.id, since });
+  return changed.length > 0 ? { since, advisories: changed.map((a) => a.id) } : null;
 }
 
 /** Serialises a pull-request row. */

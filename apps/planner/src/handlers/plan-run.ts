@@ -1,16 +1,20 @@
 import type { AdvisorySource } from '@remediation/advisories';
+import type { AdvisoryDatabaseInfo } from '@remediation/contracts';
 import type { CommandHandler } from '@remediation/messaging';
-import { type Database, loadScan, recordHistory, storePlan } from '@remediation/persistence';
+import { type Database, loadScan, recordHistory, recordPlanPackages, storePlan } from '@remediation/persistence';
 import type { VersionSource } from '@remediation/registry';
-import { parseScan } from '@remediation/sbom';
+import { parseScan, type ParsedScan } from '@remediation/sbom';
+import { scanPackages } from '../adapters/advisory-database.js';
 import { computePlan } from '../plan.js';
 
 /** What the plan handler needs. */
 export interface PlanHandlerDeps {
   db: Database;
   worker: string;
-  /** Loads (once) the OSV advisory source. */
-  advisories: () => Promise<AdvisorySource>;
+  /** The advisories a plan of `scan` needs (from the advisory database: `loadPlanAdvisories`). */
+  advisories: (scan: ParsedScan) => Promise<AdvisorySource>;
+  /** The advisory database's snapshot, recorded in the plan (`advisoryDatabase`); taken before the look-ups. */
+  advisoryDatabase: () => Promise<AdvisoryDatabaseInfo>;
   versions: VersionSource;
   registryLabel: string;
 }
@@ -35,11 +39,15 @@ export function planRunHandler(deps: PlanHandlerDeps): CommandHandler {
         },
       } as VersionSource;
       const started = Date.now();
-      const output = await computePlan(scan, {
-        advisories: await deps.advisories(),
-        versions,
-        registryLabel: deps.registryLabel,
-      });
+      const advisoryDatabase = await deps.advisoryDatabase();
+      const output = {
+        ...(await computePlan(scan, {
+          advisories: await deps.advisories(scan),
+          versions,
+          registryLabel: deps.registryLabel,
+        })),
+        advisoryDatabase,
+      };
       await ctx.transition({
         executionId,
         event: { type: 'plan.completed' },
@@ -50,7 +58,10 @@ export function planRunHandler(deps: PlanHandlerDeps): CommandHandler {
           registryLookups: lookups,
           durationMs: Date.now() - started,
         },
-        mutate: (tx) => storePlan(tx, executionId, output),
+        mutate: async (tx) => {
+          await storePlan(tx, executionId, output);
+          await recordPlanPackages(tx, executionId, scanPackages(scan));
+        },
       });
       if (output.warnings.length) {
         await recordHistory(deps.db, { executionId, event: 'plan.warnings', worker: deps.worker, details: { warnings: output.warnings } });

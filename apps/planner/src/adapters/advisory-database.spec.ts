@@ -1,0 +1,103 @@
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { OsvApiClient } from '@remediation/advisories';
+import { startOsvLocal, type OsvLocal } from '@remediation/osv-local';
+import { advisoryDatabaseSnapshot, type Database, ensureDatabaseExists, migrate, openDatabase } from '@remediation/persistence';
+import { parseCycloneDx } from '@remediation/sbom';
+import { dropDatabase, fixturePath, freshDatabaseUrl } from '@remediation/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AdvisorySync, archiveSource, directorySource, loadPlanAdvisories, scanPackages } from './advisory-database.js';
+
+/** The planner's advisory-database adapter against PostgreSQL and tools/osv-local. */
+const databaseUrl = freshDatabaseUrl('planner_advisories');
+let db: Database;
+let db2: Database;
+let osv: OsvLocal;
+let served: string;
+const quiet = { info: () => undefined, warn: () => undefined };
+
+beforeAll(async () => {
+  await ensureDatabaseExists(databaseUrl);
+  db = await openDatabase(databaseUrl, { poolMax: 3 });
+  db2 = await openDatabase(databaseUrl, { poolMax: 3 });
+  await migrate(db);
+  served = await mkdtemp(join(tmpdir(), 'osv-served-'));
+  await cp(fixturePath('osv', 'crates.io'), join(served, 'crates.io'), { recursive: true });
+  osv = await startOsvLocal({ dir: served });
+});
+
+afterAll(async () => {
+  await osv?.close();
+  await db?.close();
+  await db2?.close();
+  if (served) await rm(served, { recursive: true, force: true });
+  await dropDatabase(databaseUrl);
+});
+
+const scan = parseCycloneDx({
+  bomFormat: 'CycloneDX',
+  specVersion: '1.6',
+  metadata: { component: { 'bom-ref': 'app', type: 'application', name: 'app' } },
+  components: [
+    { 'bom-ref': 'axios', type: 'library', name: 'axios', version: '0.21.0', purl: 'pkg:npm/axios@0.21.0' },
+    { 'bom-ref': 'cg', type: 'library', name: 'cranelift-codegen', version: '0.73.0', purl: 'pkg:cargo/cranelift-codegen@0.73.0' },
+    { 'bom-ref': 'log4j', type: 'library', group: 'org.apache.logging.log4j', name: 'log4j-core', version: '2.14.1', purl: 'pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1' },
+  ],
+  dependencies: [{ ref: 'app', dependsOn: ['axios', 'cg', 'log4j'] }],
+});
+
+describe('planner advisory database adapter', () => {
+  it('two replicas start: each source is imported once, both become ready, plans read the shared tables', async () => {
+    const sources = [directorySource(fixturePath('osv', 'npm')), archiveSource(osv.url, 'crates.io')];
+    const a = new AdvisorySync(db, sources, { intervalMs: 0, logger: quiet });
+    const b = new AdvisorySync(db2, sources, { intervalMs: 0, logger: quiet });
+    a.start();
+    b.start();
+    await Promise.all([a.ready, b.ready]);
+    await Promise.all([a.stop(), b.stop()]);
+    const snapshot = await advisoryDatabaseSnapshot(db);
+    expect(snapshot.sources).toEqual([
+      { source: `dir:${fixturePath('osv', 'npm')}`, syncedAt: expect.any(String), records: 78 },
+      { source: `zip:${osv.url}/crates.io/all.zip`, syncedAt: expect.any(String), records: 4 },
+    ]);
+    // The archive was downloaded once: the other replica found the lock taken (no request) or,
+    // after the commit, asked conditionally and got 304.
+    expect(osv.requests.filter((r) => r.path === '/crates.io/all.zip' && r.status === 200)).toHaveLength(1);
+    const index = await loadPlanAdvisories(db2, scan);
+    expect(index.matchAdvisories('axios', '0.21.0').map((x) => x.id)).toContain('GHSA-cph5-m8f7-6c5x');
+    expect(scanPackages(scan)).toEqual([
+      { ecosystem: 'npm', name: 'axios' },
+      { ecosystem: 'crates.io', name: 'cranelift-codegen' },
+      { ecosystem: 'Maven', name: 'org.apache.logging.log4j:log4j-core' },
+    ]);
+  });
+
+  it('a source that fails (unknown ecosystem: 404) is logged and does not hold plans back', async () => {
+    const warnings: unknown[] = [];
+    const sync = new AdvisorySync(db, [archiveSource(osv.url, 'NoSuchEcosystem')], {
+      intervalMs: 0,
+      logger: { info: () => undefined, warn: (o: unknown) => void warnings.push(o) },
+    });
+    sync.start();
+    await sync.ready;
+    await sync.stop();
+    expect(warnings).toEqual([expect.objectContaining({ event: 'advisories.sync_failed', source: `zip:${osv.url}/NoSuchEcosystem/all.zip` })]);
+  });
+
+  it('with the OSV API configured, the scan\'s packages are queried and new records imported (source api:<url>)', async () => {
+    // Maven is not synced from a file source here: only the API knows it.
+    await cp(fixturePath('osv', 'Maven'), join(served, 'Maven'), { recursive: true });
+    const api = { client: new OsvApiClient(osv.url), name: `api:${osv.url}` };
+    const before = osv.requests.length;
+    await loadPlanAdvisories(db, scan, { api });
+    const fetched = osv.requests.slice(before).filter((r) => r.path.startsWith('/v1/vulns/')).map((r) => r.path);
+    expect(fetched.length).toBeGreaterThan(0);
+    const snapshot = await advisoryDatabaseSnapshot(db);
+    expect(snapshot.sources.find((s) => s.source === api.name)?.records).toBe(fetched.length);
+    // Second plan: nothing newer, nothing fetched.
+    const again = osv.requests.length;
+    await loadPlanAdvisories(db, scan, { api });
+    expect(osv.requests.slice(again).filter((r) => r.path.startsWith('/v1/vulns/'))).toEqual([]);
+  });
+});

@@ -1,0 +1,201 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  fetchOsvArchive,
+  OsvAdvisoryIndex,
+  osvPackageOfPurl,
+  readOsvDirectoryRecords,
+  toAdvisory,
+  type Advisory,
+  type OsvApiClient,
+  type OsvRecord,
+} from '@remediation/advisories';
+import {
+  findAdvisoriesByIds,
+  findAdvisoriesForPackages,
+  getAdvisorySyncState,
+  syncAdvisorySource,
+  type AdvisorySyncResult,
+  type Database,
+  type FetchedRecords,
+  type StoredAdvisory,
+} from '@remediation/persistence';
+import type { ParsedScan } from '@remediation/sbom';
+import { PackageURL } from 'packageurl-js';
+import type { Logger } from 'pino';
+
+/** One configured advisory source: a stable name and how to fetch it (conditionally where it can). */
+export interface ConfiguredSource {
+  /** `dir:<path>`, `zip:<url>` or `api:<url>`: the `advisory_sync_state` key and the name plans record. */
+  name: string;
+  fetch: Parameters<typeof syncAdvisorySource>[2];
+}
+
+/** An OSV directory (flat or one folder per ecosystem), re-read on every sync; only newer records are imported. */
+export function directorySource(dir: string): ConfiguredSource {
+  return { name: `dir:${dir}`, fetch: async () => ({ status: 'ok', records: await readOsvDirectoryRecords(dir) }) };
+}
+
+/** OSV's `<base>/<ecosystem>/all.zip`, fetched with If-None-Match / If-Modified-Since. */
+export function archiveSource(baseUrl: string, ecosystem: string, timeoutMs?: number): ConfiguredSource {
+  const url = `${baseUrl.replace(/\/+$/, '')}/${encodeURIComponent(ecosystem)}/all.zip`;
+  return {
+    name: `zip:${url}`,
+    fetch: async (state): Promise<FetchedRecords> => fetchOsvArchive(url, state?.validators ?? {}, timeoutMs ? { timeoutMs } : {}),
+  };
+}
+
+/**
+ * Keeps the advisory database fresh: syncs every source at start and then every `intervalMs`
+ * (0: only at start). Replicas share the tables; a source another replica is syncing is skipped
+ * (`acquired: false`). A failing source is logged and retried at the next interval.
+ */
+export class AdvisorySync {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  /**
+   * Resolves once every source has been synced once here, or (held by another replica) has a
+   * completed sync recorded; see `waitForOthers`.
+   */
+  readonly ready: Promise<void>;
+  private markReady!: () => void;
+
+  constructor(
+    private readonly db: Database,
+    private readonly sources: readonly ConfiguredSource[],
+    private readonly options: { intervalMs: number; readyTimeoutMs?: number; logger: Pick<Logger, 'info' | 'warn'> },
+  ) {
+    this.ready = new Promise((resolve) => (this.markReady = resolve));
+  }
+
+  /** Starts the first sync and the schedule. */
+  start(): void {
+    this.running = this.syncAll().then((results) =>
+      this.waitForOthers(results.filter((r) => 'acquired' in r && !r.acquired).map((r) => r.source)),
+    ).catch((err: unknown) => {
+      this.options.logger.warn({ event: 'advisories.sync_failed', err }, 'advisory database not ready; plans use what is stored');
+      this.markReady();
+    });
+    if (this.options.intervalMs > 0) {
+      this.timer = setInterval(() => {
+        if (this.running) return;
+        this.running = this.syncAll()
+          .then(() => undefined)
+          .finally(() => (this.running = undefined));
+      }, this.options.intervalMs);
+      this.timer.unref();
+    }
+    void this.running.finally(() => (this.running = undefined));
+  }
+
+  /** One pass over every source, in order. @returns each source's outcome (or error). */
+  async syncAll(): Promise<Array<AdvisorySyncResult | { source: string; error: string }>> {
+    const results: Array<AdvisorySyncResult | { source: string; error: string }> = [];
+    for (const source of this.sources) {
+      if (this.stopped) break;
+      const started = Date.now();
+      try {
+        const result = await syncAdvisorySource(this.db, source.name, source.fetch);
+        results.push(result);
+        this.options.logger.info({ event: 'advisories.synced', ...result, durationMs: Date.now() - started }, 'advisory source synced');
+      } catch (err) {
+        results.push({ source: source.name, error: (err as Error).message });
+        this.options.logger.warn({ event: 'advisories.sync_failed', source: source.name, err }, 'advisory source sync failed');
+      }
+    }
+    return results;
+  }
+
+  /**
+   * Sources another replica was syncing at start: wait until one completed sync is recorded
+   * (at most `readyTimeoutMs`, default 10 min, then plans go on with what is stored). Sources that
+   * failed here do not hold plans back: they use what is stored, and the failure is logged.
+   */
+  private async waitForOthers(sources: readonly string[]): Promise<void> {
+    const deadline = Date.now() + (this.options.readyTimeoutMs ?? 600_000);
+    for (const source of sources) {
+      while (!this.stopped && Date.now() < deadline && (await getAdvisorySyncState(this.db, source))?.lastSyncedAt == null) await sleep(250);
+    }
+    this.markReady();
+  }
+
+  /** Stops the schedule and waits for a running sync. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.markReady();
+    await this.running?.catch(() => undefined);
+  }
+}
+
+/** (OSV ecosystem, name) of every component of a scan whose purl type OSV knows; npm by the scan's name. */
+export function scanPackages(scan: ParsedScan): Array<{ ecosystem: string; name: string }> {
+  const out = new Map<string, { ecosystem: string; name: string }>();
+  for (const c of scan.root ? [scan.root, ...scan.components] : scan.components) {
+    let pkg: { ecosystem: string; name: string } | undefined;
+    if (c.ecosystem === 'npm') pkg = { ecosystem: 'npm', name: c.name };
+    else if (c.purl) {
+      try {
+        pkg = osvPackageOfPurl(PackageURL.fromString(c.purl));
+      } catch {
+        pkg = undefined;
+      }
+    }
+    if (pkg) out.set(`${pkg.ecosystem}\u0000${pkg.name}`, pkg);
+  }
+  return [...out.values()];
+}
+
+/** Planner's view of a stored advisory for npm: the merged record's npm entries, the database's severity. */
+function npmAdvisory(stored: StoredAdvisory): Advisory | undefined {
+  const advisory = toAdvisory(stored.osv, 'npm');
+  return advisory && { ...advisory, severity: stored.severity };
+}
+
+/**
+ * The advisories a plan of `scan` needs, from the advisory database: every advisory of the scan's
+ * npm packages and every advisory the scan's vulnerabilities name (by id or alias), as an
+ * in-memory index (the planner's `AdvisorySource`). With an OSV API client, the scan's packages are
+ * first queried there and new or changed records imported (source `api:<url>`).
+ */
+export async function loadPlanAdvisories(
+  db: Database,
+  scan: ParsedScan,
+  options: { api?: { client: OsvApiClient; name: string } } = {},
+): Promise<OsvAdvisoryIndex> {
+  const packages = scanPackages(scan);
+  if (options.api) await syncFromApi(db, options.api, packages);
+  const ids = (scan.vulnerabilities ?? []).flatMap((v) => [v.id, ...v.aliases]);
+  const byPackage = await findAdvisoriesForPackages(db, packages.filter((p) => p.ecosystem === 'npm'));
+  const byId = await findAdvisoriesByIds(db, ids);
+  const all = new Map<string, Advisory>();
+  for (const stored of [...byPackage, ...byId]) {
+    const advisory = npmAdvisory(stored);
+    if (advisory) all.set(advisory.id, advisory);
+  }
+  return new OsvAdvisoryIndex('npm', all.values());
+}
+
+/** Imports from the OSV API the records of `packages` that are new or changed (by `modified`). */
+async function syncFromApi(
+  db: Database,
+  api: { client: OsvApiClient; name: string },
+  packages: ReadonlyArray<{ ecosystem: string; name: string }>,
+): Promise<void> {
+  if (packages.length === 0) return;
+  const listed = (await api.client.queryBatch(packages.map((p) => ({ package: p })))).flat();
+  const known = new Map((await findAdvisoriesByIds(db, listed.map((v) => v.id))).flatMap((a) => [a.id, ...a.aliases].map((id) => [id, a.modified] as const)));
+  const wanted = [...new Map(listed.filter((v) => {
+    const m = known.get(v.id);
+    return m === undefined || Date.parse(v.modified) > Date.parse(m);
+  }).map((v) => [v.id, v])).keys()];
+  if (wanted.length === 0) return;
+  const records: OsvRecord[] = [];
+  for (const id of wanted) records.push(await api.client.vuln(id));
+  // Another replica importing the same source at this moment: its import covers other packages, so retry once it is done.
+  for (let attempt = 0; attempt < 40; attempt++) {
+    const result = await syncAdvisorySource(db, api.name, async () => ({ status: 'ok', records }));
+    if (result.acquired) return;
+    await sleep(250);
+  }
+}

@@ -1,0 +1,146 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { zipSync } from 'fflate';
+import { isAffected, normalisePackageName, parseOsvRecord, toAdvisory, type OsvRecord } from '@remediation/advisories';
+
+/** Options of {@link startOsvLocal}. */
+export interface OsvLocalOptions {
+  /** Directory with one subfolder of OSV `*.json` files per ecosystem (`npm/`, `PyPI/`, …). Re-read on every request. */
+  dir: string;
+  port?: number;
+  host?: string;
+}
+
+/** A running osv-local server. */
+export interface OsvLocal {
+  /** Base URL, e.g. `http://127.0.0.1:40123`: archives at `<url>/<ecosystem>/all.zip`, the API at `<url>/v1/…`. */
+  url: string;
+  /** Every request served: method, path and status, in order. */
+  requests: Array<{ method: string; path: string; status: number }>;
+  close(): Promise<void>;
+}
+
+interface Archive {
+  body: Uint8Array;
+  etag: string;
+  lastModified: string;
+}
+
+async function recordsOf(dir: string): Promise<Array<{ name: string; text: string; mtimeMs: number }>> {
+  const names = (await readdir(dir)).filter((n) => n.endsWith('.json')).sort();
+  return Promise.all(
+    names.map(async (name) => ({ name, text: await readFile(join(dir, name), 'utf8'), mtimeMs: (await stat(join(dir, name))).mtimeMs })),
+  );
+}
+
+/** The `all.zip` of one ecosystem folder; ETag from the content, Last-Modified from the newest file (RFC 9110 §8.8). */
+async function archiveOf(dir: string): Promise<Archive> {
+  const files = await recordsOf(dir);
+  const hash = createHash('sha256');
+  const entries: Record<string, [Uint8Array, { mtime: Date }]> = {};
+  for (const f of files) {
+    hash.update(f.name).update('\0').update(f.text).update('\0');
+    entries[f.name] = [new TextEncoder().encode(f.text), { mtime: new Date('2000-01-01T00:00:00Z') }];
+  }
+  const newest = Math.max(0, ...files.map((f) => f.mtimeMs));
+  return {
+    body: zipSync(entries),
+    etag: `"${hash.digest('hex').slice(0, 32)}"`,
+    lastModified: new Date(Math.floor(newest / 1000) * 1000).toUTCString(),
+  };
+}
+
+async function allRecords(dir: string): Promise<OsvRecord[]> {
+  const out: OsvRecord[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    if (!e.isDirectory()) continue;
+    for (const f of await recordsOf(join(dir, e.name))) out.push(parseOsvRecord(f.text, join(dir, e.name, f.name)));
+  }
+  return out;
+}
+
+function notModified(req: IncomingMessage, archive: Archive): boolean {
+  const inm = req.headers['if-none-match'];
+  if (inm !== undefined) return inm.split(',').map((s) => s.trim()).includes(archive.etag);
+  const ims = req.headers['if-modified-since'];
+  return ims !== undefined && Date.parse(ims) >= Date.parse(archive.lastModified);
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * A local stand-in for OSV's data dump and API, for tests: `GET /<ecosystem>/all.zip` (the
+ * ecosystem folder zipped, with ETag/Last-Modified and 304 on `If-None-Match`/`If-Modified-Since`;
+ * https://google.github.io/osv.dev/data/#data-dump), `POST /v1/querybatch` (ids and `modified` per
+ * query; with a version, only records affecting it by OSV evaluation;
+ * https://google.github.io/osv.dev/post-v1-querybatch/) and `GET /v1/vulns/{id}`
+ * (https://google.github.io/osv.dev/get-v1-vulns/). Files are read per request, so a test changes
+ * the served data by writing files.
+ */
+export async function startOsvLocal(options: OsvLocalOptions): Promise<OsvLocal> {
+  const requests: OsvLocal['requests'] = [];
+  const send = (req: IncomingMessage, res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void => {
+    requests.push({ method: req.method ?? 'GET', path: req.url ?? '/', status });
+    const payload = body instanceof Uint8Array ? body : body === undefined ? undefined : JSON.stringify(body);
+    res.writeHead(status, { ...(typeof payload === 'string' ? { 'content-type': 'application/json' } : {}), ...headers });
+    res.end(payload);
+  };
+  const server = createServer((req, res) => {
+    void (async () => {
+      const path = new URL(req.url ?? '/', 'http://x').pathname;
+      const zip = /^\/([^/]+)\/all\.zip$/.exec(path);
+      if (req.method === 'GET' && zip) {
+        const folder = join(options.dir, decodeURIComponent(zip[1]!));
+        if (!(await stat(folder).catch(() => null))?.isDirectory()) return send(req, res, 404, { message: 'unknown ecosystem' });
+        const archive = await archiveOf(folder);
+        const validators = { etag: archive.etag, 'last-modified': archive.lastModified };
+        if (notModified(req, archive)) return send(req, res, 304, undefined, validators);
+        return send(req, res, 200, archive.body, { ...validators, 'content-type': 'application/zip' });
+      }
+      const vuln = /^\/v1\/vulns\/([^/]+)$/.exec(path);
+      if (req.method === 'GET' && vuln) {
+        const id = decodeURIComponent(vuln[1]!);
+        const found = (await allRecords(options.dir)).find((r) => r.id === id);
+        return found ? send(req, res, 200, found) : send(req, res, 404, { code: 5, message: 'Bug not found.' });
+      }
+      if (req.method === 'POST' && path === '/v1/querybatch') {
+        let queries: Array<{ package?: { ecosystem?: string; name?: string }; version?: string }>;
+        try {
+          queries = (JSON.parse(await readBody(req)) as { queries: typeof queries }).queries;
+          if (!Array.isArray(queries)) throw new Error('queries is not an array');
+        } catch (err) {
+          return send(req, res, 400, { code: 3, message: `invalid request: ${(err as Error).message}` });
+        }
+        const records = (await allRecords(options.dir)).filter((r) => r.withdrawn === undefined);
+        const results = queries.map((q) => {
+          const eco = q.package?.ecosystem ?? '';
+          const name = normalisePackageName(eco, q.package?.name ?? '');
+          const vulns = records.filter((r) => {
+            const entries = (r.affected ?? []).filter((a) => a.package.ecosystem === eco && normalisePackageName(eco, a.package.name) === name);
+            if (entries.length === 0) return false;
+            if (q.version === undefined) return true;
+            const advisory = toAdvisory(r, eco);
+            return advisory !== undefined && entries.some((a) => isAffected(advisory, a.package.name, q.version!));
+          });
+          return vulns.length ? { vulns: vulns.map((r) => ({ id: r.id, modified: r.modified })) } : {};
+        });
+        return send(req, res, 200, { results });
+      }
+      return send(req, res, 404, { message: 'not found' });
+    })().catch((err: unknown) => send(req, res, 500, { message: (err as Error).message }));
+  });
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${options.host ?? '127.0.0.1'}:${port}`,
+    requests,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
