@@ -1,3 +1,4 @@
+import { normaliseSeverity } from './osv-directory.js';
 import cvss from 'ae-cvss-calculator';
 import type { OsvRecord } from './osv-schema.js';
 import type { AdvisorySeverity } from './types.js';
@@ -59,18 +60,5 @@ export function recordSeverity(record: OsvRecord): AdvisorySeverity {
     .map(cvssBaseScore)
     .filter((s): s is number => s !== undefined);
   if (scores.length > 0) return severityOfScore(Math.max(...scores));
-  const label = record.database_specific?.severity?.toUpperCase();
-  switch (label) {
-    case 'CRITICAL':
-      return 'critical';
-    case 'HIGH':
-      return 'high';
-    case 'MODERATE':
-    case 'MEDIUM':
-      return 'moderate';
-    case 'LOW':
-      return 'low';
-    default:
-      return 'unknown';
-  }
+  return normaliseSeverity(record.database_specific?.severity);
 }

@@ -48,31 +48,24 @@ export async function createRemediation(
   options: { scanChecked?: boolean } = {},
 ): Promise<{ created: boolean; remediation: RemediationResponse }> {
   const { tenant } = caller;
-  if (idempotencyKey) {
-    const existing = await findRemediationByIdempotencyKey(ctx.db, tenant, idempotencyKey);
-    if (existing) return { created: false, remediation: await getRemediationView(ctx.db, existing, tenant) };
-  }
-  validateCodebase(body.codebase.repository, ctx.repositoryPolicy ?? DEFAULT_REPOSITORY_POLICY);
-  if (!providerRepository(body.codebase)) {
-    throw new InvalidInputError(
-      'CODEBASE_INVALID',
-      `cannot derive the pull-request repository (owner/repo) from ${JSON.stringify(body.codebase.repository)}: set codebase.pullRequestRepository`,
-      { details: { field: 'codebase.pullRequestRepository' } },
-    );
-  }
-  assertRepositoryAllowed(await loadTenant(ctx.db, tenant), body.codebase);
-  if (!options.scanChecked) parseScan(body.scan); // throws SCAN_* errors naming the bad field
-  const id = newRemediationId();
-  try {
-    await storeRemediation(ctx.db, { id, tenant, codebase: body.codebase, scan: body.scan, idempotencyKey: idempotencyKey ?? null, worker: ctx.worker });
-  } catch (err) {
-    if (idempotencyKey && (err as { code?: string }).code === '23505') {
-      const existing = await findRemediationByIdempotencyKey(ctx.db, tenant, idempotencyKey);
-      if (existing) return { created: false, remediation: await getRemediationView(ctx.db, existing, tenant) };
+  const key = idempotencyKey ?? null;
+  const find = (k: string) => findRemediationByIdempotencyKey(ctx.db, tenant, k);
+  const { created, id } = await createOnce(key, find, async () => {
+    validateCodebase(body.codebase.repository, ctx.repositoryPolicy ?? DEFAULT_REPOSITORY_POLICY);
+    if (!providerRepository(body.codebase)) {
+      throw new InvalidInputError(
+        'CODEBASE_INVALID',
+        `cannot derive the pull-request repository (owner/repo) from ${JSON.stringify(body.codebase.repository)}: set codebase.pullRequestRepository`,
+        { details: { field: 'codebase.pullRequestRepository' } },
+      );
     }
-    throw err;
-  }
-  return { created: true, remediation: await getRemediationView(ctx.db, id, tenant) };
+    assertRepositoryAllowed(await loadTenant(ctx.db, tenant), body.codebase);
+    if (!options.scanChecked) parseScan(body.scan); // throws SCAN_* errors naming the bad field
+    const id = newRemediationId();
+    await storeRemediation(ctx.db, { id, tenant, codebase: body.codebase, scan: body.scan, idempotencyKey: key, worker: ctx.worker });
+    return id;
+  });
+  return { created, remediation: await getRemediationView(ctx.db, id, tenant) };
 }
 
 /** The policy of an API built without one: remote repositories on github.com only, no local ones. */
@@ -112,20 +105,16 @@ export async function createExecution(
 ): Promise<{ created: boolean; execution: ExecutionResponse }> {
   const { tenant } = caller;
   const key = idempotencyKey ? `${remediationId}:${idempotencyKey}` : null;
-  if (key) {
-    const existing = await findExecutionByIdempotencyKey(ctx.db, tenant, key);
-    if (existing) return { created: false, execution: await getExecutionView(ctx.db, existing, tenant) };
-  }
-  if (body.branchName !== undefined) {
-    const { baseBranch } = await loadCodebase(ctx.db, remediationId);
-    const problem = baseBranchProblem(body.branchName, baseBranch);
-    if (problem) {
-      throw new InvalidInputError('BRANCH_NAME_INVALID', `branchName ${problem}`, { details: { field: 'branchName', rule: 'base-branch' } });
+  const find = (k: string) => findExecutionByIdempotencyKey(ctx.db, tenant, k);
+  const { created, id } = await createOnce(key, find, async () => {
+    if (body.branchName !== undefined) {
+      const { baseBranch } = await loadCodebase(ctx.db, remediationId);
+      const problem = baseBranchProblem(body.branchName, baseBranch);
+      if (problem) {
+        throw new InvalidInputError('BRANCH_NAME_INVALID', `branchName ${problem}`, { details: { field: 'branchName', rule: 'base-branch' } });
+      }
     }
-  }
-  let id: string;
-  try {
-    id = await createPatchExecution(
+    return createPatchExecution(
       ctx.db,
       {
         remediationId,
@@ -140,14 +129,8 @@ export async function createExecution(
       },
       ctx.worker,
     );
-  } catch (err) {
-    if (key && (err as { code?: string }).code === '23505') {
-      const existing = await findExecutionByIdempotencyKey(ctx.db, tenant, key);
-      if (existing) return { created: false, execution: await getExecutionView(ctx.db, existing, tenant) };
-    }
-    throw err;
-  }
-  return { created: true, execution: await getExecutionView(ctx.db, id, tenant) };
+  });
+  return { created, execution: await getExecutionView(ctx.db, id, tenant) };
 }
 
 /**
@@ -168,21 +151,12 @@ export async function createPlan(
   const { tenant } = caller;
   // Scoped to the remediation and to re-plans, so a key used for a patch execution does not collide.
   const key = idempotencyKey ? `${remediationId}:plans:${idempotencyKey}` : null;
-  if (key) {
-    const existing = await findExecutionByIdempotencyKey(ctx.db, tenant, key);
-    if (existing) return { created: false, execution: await getExecutionView(ctx.db, existing, tenant) };
-  }
-  let id: string;
-  try {
-    id = await createPlanExecution(ctx.db, { remediationId, tenant, idempotencyKey: key }, ctx.worker);
-  } catch (err) {
-    if (key && (err as { code?: string }).code === '23505') {
-      const existing = await findExecutionByIdempotencyKey(ctx.db, tenant, key);
-      if (existing) return { created: false, execution: await getExecutionView(ctx.db, existing, tenant) };
-    }
-    throw err;
-  }
-  return { created: true, execution: await getExecutionView(ctx.db, id, tenant) };
+  const { created, id } = await createOnce(
+    key,
+    (k) => findExecutionByIdempotencyKey(ctx.db, tenant, k),
+    () => createPlanExecution(ctx.db, { remediationId, tenant, idempotencyKey: key }, ctx.worker),
+  );
+  return { created, execution: await getExecutionView(ctx.db, id, tenant) };
 }
 
 /**
@@ -237,4 +211,28 @@ async function chooseTargets(
     };
   });
   return { targets, planExecutionId: planRow.id };
+}
+
+/**
+ * Creates something once per idempotency key: returns what an earlier request with `key` made
+ * (`created: false`), else runs `create`; when `create` loses a race on the key's unique index
+ * (PostgreSQL 23505: a concurrent request with the same key committed first), returns what that
+ * request made instead. Without a key, `create` simply runs.
+ * @param find the id stored under `key` for the caller's tenant, or null.
+ * @returns whether this call created it, and its id.
+ */
+async function createOnce(key: string | null, find: (key: string) => Promise<string | null>, create: () => Promise<string>): Promise<{ created: boolean; id: string }> {
+  if (key) {
+    const earlier = await find(key);
+    if (earlier) return { created: false, id: earlier };
+  }
+  try {
+    return { created: true, id: await create() };
+  } catch (err) {
+    if (key && (err as { code?: string }).code === '23505') {
+      const existing = await find(key);
+      if (existing) return { created: false, id: existing };
+    }
+    throw err;
+  }
 }
