@@ -101,15 +101,16 @@ function call(method: 'GET' | 'POST', path: string, credential?: string, payload
   });
 }
 
-function token(claims: Record<string, unknown>, options: { key?: CryptoKey; issuer?: string; audience?: string; expiresIn?: string | number } = {}) {
-  return new SignJWT(claims)
+function token(claims: Record<string, unknown>, options: { key?: CryptoKey; issuer?: string; audience?: string; expiresIn?: string | number | null } = {}) {
+  const jwt = new SignJWT(claims)
     .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
     .setSubject('user-1')
     .setIssuedAt()
     .setIssuer(options.issuer ?? ISSUER)
-    .setAudience(options.audience ?? AUDIENCE)
-    .setExpirationTime(options.expiresIn ?? '5m')
-    .sign(options.key ?? signingKey);
+    .setAudience(options.audience ?? AUDIENCE);
+  // null: a token that never expires (no `exp` claim), which is refused.
+  if (options.expiresIn !== null) jwt.setExpirationTime(options.expiresIn ?? '5m');
+  return jwt.sign(options.key ?? signingKey);
 }
 
 /** Every data route with a body that passes validation, the scope it needs, and its owner-side status. */
@@ -182,6 +183,7 @@ describe('authentication', () => {
       audience: await token({ tenant: 'acme', scope: 'admin' }, { audience: 'another-api' }),
       signature: await token({ tenant: 'acme', scope: 'admin' }, { key: foreignKey }),
       tenantless: await token({ scope: 'admin' }),
+      neverExpires: await token({ tenant: 'acme', scope: 'admin' }, { expiresIn: null }),
       garbage: 'not.a.jwt',
     };
     for (const [why, jwt] of Object.entries(refused)) {
@@ -193,6 +195,7 @@ describe('authentication', () => {
     expect((await call('GET', path, refused.expired)).json().message).toMatch(/expired/);
     expect((await call('GET', path, refused.issuer)).json().message).toMatch(/iss/);
     expect((await call('GET', path, refused.audience)).json().message).toMatch(/aud/);
+    expect((await call('GET', path, refused.neverExpires)).json().message).toMatch(/exp/);
   });
 });
 
@@ -250,6 +253,13 @@ describe('tenancy', () => {
     expect([a1.statusCode, b1.statusCode, a2.statusCode]).toEqual([201, 201, 200]);
     expect(b1.json().id).not.toBe(a1.json().id);
     expect(a2.json().id).toBe(a1.json().id);
+  });
+
+  it("another tenant cannot probe a remediation's base branch through branchName (404, not a branch-name answer)", async () => {
+    for (const branchName of ['main', 'master', 'develop', 'fix/x']) {
+      const res = await call('POST', `/v1/remediations/${remediationId}/executions`, keys['otherAdmin'], { tier: 'minimal', branchName });
+      expect(res.statusCode, branchName).toBe(404);
+    }
   });
 
   it("a tenant's allowed hosts and owners limit its repositories (400 naming the rule, not the URL)", async () => {

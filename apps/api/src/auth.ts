@@ -16,6 +16,12 @@ import { API_KEY_PREFIX, type Database, type Scope, TENANT_ID_PATTERN, findApiKe
  */
 
 /** Who is calling, set on every authenticated request. */
+/**
+ * Signature algorithms accepted on bearer tokens (asymmetric only: a JWKS publishes public keys, so
+ * an HMAC token could only be "signed" with a public key). Tokens must carry `exp` (RFC 7519 §4.1.4).
+ */
+const JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+
 export interface Caller {
   /** The tenant every query of the request is scoped to. */
   tenant: string;
@@ -130,7 +136,7 @@ async function authenticate(req: FastifyRequest, db: Database, jwks: JWTVerifyGe
   if (!jwks || !jwt) throw new Unauthorized('bearer tokens are not accepted by this deployment (AUTH_JWKS_URL unset); use an API key', 'invalid_token');
   let payload: JWTPayload;
   try {
-    ({ payload } = await jwtVerify(credential, jwks, { issuer: jwt.issuer, audience: jwt.audience }));
+    ({ payload } = await jwtVerify(credential, jwks, { issuer: jwt.issuer, audience: jwt.audience, algorithms: JWT_ALGORITHMS, requiredClaims: ['exp'] }));
   } catch (err) {
     throw new Unauthorized(`invalid bearer token: ${describeJoseError(err)}`, 'invalid_token');
   }

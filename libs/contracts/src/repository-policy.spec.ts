@@ -38,6 +38,10 @@ describe('checkRepositoryLocation', () => {
     ['./relative', 'unparseable'],
     ['', 'unparseable'],
     ['https://github.com/', 'unparseable'],
+    // git reads the host after the last `@`; a URL parser reads `\` as `/`: one location, two hosts.
+    ['https://github.com\\@evil.example.com/acme/widgets', 'unparseable'],
+    ['https://github.com\\@10.0.0.5:8080/acme/widgets', 'unparseable'],
+    ['ssh://git@github.com\\@evil.example.com/acme/widgets', 'unparseable'],
   ])('refuses %j (%s)', (location, rule) => {
     expect(checkRepositoryLocation(location, policy)).toMatchObject({ rule });
   });

@@ -72,6 +72,9 @@ export function parseRepositoryLocation(location: string): RepositoryLocation | 
   if (location.length === 0) return unparseable('is empty');
   if (HELPER.test(location)) return { rule: 'scheme', message: `${shown}: git remote helpers (<transport>::<address>) are not accepted; use https:// or ssh://` };
   if (/[\x00-\x20\x7f]/.test(location)) return unparseable('contains whitespace or control characters');
+  // A URL parser reads `\` as `/` in https URLs, git and curl do not (`https://github.com\@evil.com/x`
+  // is github.com to one and evil.com to the other): refused outright.
+  if (location.includes('\\')) return unparseable('contains a backslash');
   const scheme = SCHEME.exec(location);
   if (scheme) {
     const name = scheme[1]!.toLowerCase();
@@ -94,6 +97,11 @@ export function parseRepositoryLocation(location: string): RepositoryLocation | 
     } catch {
       return unparseable('has a malformed percent-encoding in its path');
     }
+    // The host git will connect to is the raw authority's (after its last `@`): it must be the one
+    // the URL parser saw, or the location means different hosts to the policy and to git.
+    const rawAuthority = location.slice(scheme[0].length).split(/[/?#]/, 1)[0]!;
+    const rawHost = rawAuthority.slice(rawAuthority.lastIndexOf('@') + 1).replace(/:\d*$/, '').toLowerCase();
+    if (rawHost !== url.hostname.toLowerCase()) return unparseable('names its host ambiguously (a URL parser and git would read different hosts)');
     return { kind: 'url', scheme: name, username: url.username, password: url.password, host: url.hostname.toLowerCase(), port: url.port, path };
   }
   if (location.startsWith('/')) return { kind: 'local', path: location, fileUrl: false };

@@ -80,10 +80,11 @@ export async function findRemediationByIdempotencyKey(db: Database, tenant: stri
 
 /**
  * The codebase of a remediation (repository URL, base branch, pull-request repository).
- * @throws NotFoundError when the remediation does not exist.
+ * @param tenant when given, only that tenant's remediation is found (the API passes the caller's).
+ * @throws NotFoundError when the remediation does not exist (or is another tenant's).
  */
-export async function loadCodebase(db: Database, remediationId: string): Promise<Codebase> {
-  const row = await db.em().findOne(RemediationEntity, { id: remediationId }, { fields: ['codebase'] });
+export async function loadCodebase(db: Database, remediationId: string, tenant?: string): Promise<Codebase> {
+  const row = await db.em().findOne(RemediationEntity, { id: remediationId, ...(tenant ? { tenantId: tenant } : {}) }, { fields: ['codebase'] });
   if (!row) throw new NotFoundError('remediation', remediationId);
   return row.codebase;
 }

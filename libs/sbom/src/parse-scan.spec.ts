@@ -262,3 +262,19 @@ describe('parseScan: bad scans', () => {
     expect(invalid(() => parseScan('{"results": ')).details).toMatchObject({ reason: 'not_json' });
   });
 });
+
+describe('XML the parser itself refuses', () => {
+  it.each([
+    ['an element named __proto__', '<?xml version="1.0"?><bom xmlns="http://cyclonedx.org/schema/bom/1.6" version="1"><components><__proto__/></components></bom>'],
+    ['an element named constructor', '<?xml version="1.0"?><bom xmlns="http://cyclonedx.org/schema/bom/1.6" version="1"><constructor/></bom>'],
+  ])('%s: 400 SCAN_INVALID (not_xml), never a server error', (_why, xml) => {
+    let caught: unknown;
+    try {
+      parseScan(xml);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(InvalidInputError);
+    expect(caught).toMatchObject({ code: 'SCAN_INVALID', details: { reason: 'not_xml' } });
+  });
+});

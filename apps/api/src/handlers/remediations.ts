@@ -104,11 +104,12 @@ export async function createExecution(
   idempotencyKey?: string,
 ): Promise<{ created: boolean; execution: ExecutionResponse }> {
   const { tenant } = caller;
-  const key = idempotencyKey ? `${remediationId}:${idempotencyKey}` : null;
+  // Namespaced by remediation and kind (`patch`, `plan`): one caller key never finds the other kind's execution.
+  const key = idempotencyKey ? JSON.stringify([remediationId, 'patch', idempotencyKey]) : null;
   const find = (k: string) => findExecutionByIdempotencyKey(ctx.db, tenant, k);
   const { created, id } = await createOnce(key, find, async () => {
     if (body.branchName !== undefined) {
-      const { baseBranch } = await loadCodebase(ctx.db, remediationId);
+      const { baseBranch } = await loadCodebase(ctx.db, remediationId, tenant);
       const problem = baseBranchProblem(body.branchName, baseBranch);
       if (problem) {
         throw new InvalidInputError('BRANCH_NAME_INVALID', `branchName ${problem}`, { details: { field: 'branchName', rule: 'base-branch' } });
@@ -150,7 +151,7 @@ export async function createPlan(
 ): Promise<{ created: boolean; execution: ExecutionResponse }> {
   const { tenant } = caller;
   // Scoped to the remediation and to re-plans, so a key used for a patch execution does not collide.
-  const key = idempotencyKey ? `${remediationId}:plans:${idempotencyKey}` : null;
+  const key = idempotencyKey ? JSON.stringify([remediationId, 'plan', idempotencyKey]) : null;
   const { created, id } = await createOnce(
     key,
     (k) => findExecutionByIdempotencyKey(ctx.db, tenant, k),

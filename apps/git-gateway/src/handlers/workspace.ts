@@ -40,7 +40,7 @@ export interface GatewayDeps {
  * @throws what `deps.gitCredentials` throws (e.g. `GITHUB_APP_NOT_INSTALLED`, `GITHUB_AUTH_UNAVAILABLE`).
  */
 export async function remoteCredentials(deps: GatewayDeps, repositoryUrl: string): Promise<GitCredentials | undefined> {
-  if (!deps.gitCredentials || !/^https?:\/\//.test(repositoryUrl)) return undefined;
+  if (!deps.gitCredentials || !/^https?:\/\//i.test(repositoryUrl)) return undefined;
   const parts = new URL(repositoryUrl).pathname.replace(/\.git$/, '').split('/').filter(Boolean);
   if (parts.length < 2) return undefined;
   return deps.gitCredentials(parts.at(-2)!, parts.at(-1)!);

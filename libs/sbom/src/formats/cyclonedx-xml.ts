@@ -41,7 +41,14 @@ export function parseCycloneDxXml(text: string, limits: ScanLimits = {}): Parsed
       details: { reason: 'not_xml', line, column: col },
     });
   }
-  const doc = parser.parse(text) as Xml;
+  let doc: Xml;
+  try {
+    doc = parser.parse(text) as Xml;
+  } catch (err) {
+    // fast-xml-parser refuses some documents with plain errors (element names such as __proto__ or
+    // constructor, entity expansion past its limit): a bad scan, not a server fault.
+    throw new InvalidInputError('SCAN_INVALID', `XML scan refused by the parser: ${(err as Error).message}`, { details: { reason: 'not_xml' } });
+  }
   const bom = doc['bom'];
   if (bom === undefined || typeof bom !== 'object' || bom === null) {
     throw new InvalidInputError('SCAN_INVALID', 'XML scan has no <bom> root element (a CycloneDX XML document starts with <bom xmlns="http://cyclonedx.org/schema/bom/1.6">)', {
