@@ -160,6 +160,18 @@ describe('scan parsing runs off the event loop', () => {
     }
   });
 
+  it('a body that takes longer than parseTimeoutMs: 413 SCAN_TOO_COMPLEX, and the pool goes on with a new worker', async () => {
+    const pool = new ScanParserPool({ ...DEFAULT_SCAN_LIMITS_CONFIG, threads: 1, parseTimeoutMs: 20 });
+    try {
+      const slow = JSON.stringify({ codebase, scan: scanWith(60_000) });
+      await expect(pool.parse(slow, true)).rejects.toMatchObject({ statusCode: 413, code: 'SCAN_TOO_COMPLEX', details: { limit: 20 } });
+      const next = await pool.parse('{"a":1}', false);
+      expect(next.value).toEqual({ a: 1 });
+    } finally {
+      await pool.close();
+    }
+  }, 60_000);
+
   it('bounds the bodies waiting for a worker: one more gets SCAN_PARSER_BUSY (retryable)', async () => {
     const pool = new ScanParserPool({ ...DEFAULT_SCAN_LIMITS_CONFIG, threads: 1 });
     try {

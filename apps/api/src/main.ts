@@ -16,6 +16,7 @@ const ApiEnv = BaseEnv.extend({
   API_SCAN_MAX_DEPTH: z.coerce.number().int().min(2).default(DEFAULT_SCAN_LIMITS_CONFIG.maxDepth),
   API_SCAN_PARSE_THREADS: z.coerce.number().int().min(1).max(16).default(DEFAULT_SCAN_LIMITS_CONFIG.threads),
   API_SCAN_WORKER_HEAP_MB: z.coerce.number().int().min(64).default(DEFAULT_SCAN_LIMITS_CONFIG.workerHeapMb),
+  API_SCAN_PARSE_TIMEOUT_MS: z.coerce.number().int().positive().default(DEFAULT_SCAN_LIMITS_CONFIG.parseTimeoutMs),
   API_RATE_LIMIT_MAX: z.coerce.number().int().min(0).default(DEFAULT_RATE_LIMIT.max),
   API_RATE_LIMIT_WINDOW_MS: z.coerce.number().int().positive().default(DEFAULT_RATE_LIMIT.windowMs),
 });
@@ -38,6 +39,7 @@ await runMain(() => ({
           maxDepth: env.API_SCAN_MAX_DEPTH,
           threads: env.API_SCAN_PARSE_THREADS,
           workerHeapMb: env.API_SCAN_WORKER_HEAP_MB,
+          parseTimeoutMs: env.API_SCAN_PARSE_TIMEOUT_MS,
         },
         rateLimit: { max: env.API_RATE_LIMIT_MAX, windowMs: env.API_RATE_LIMIT_WINDOW_MS },
       },

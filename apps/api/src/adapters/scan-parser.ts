@@ -18,6 +18,12 @@ export interface ScanLimitsConfig {
   threads: number;
   /** Heap of each worker in MiB (`API_SCAN_WORKER_HEAP_MB`); a body needing more gets 413. Default 1024. */
   workerHeapMb: number;
+  /**
+   * Longest one body may take to parse and validate, in ms (`API_SCAN_PARSE_TIMEOUT_MS`): past it
+   * the worker is stopped (and replaced) and the request gets 413 `SCAN_TOO_COMPLEX`, so a
+   * pathological scan cannot hold the pool for everyone. Default 30,000.
+   */
+  parseTimeoutMs: number;
 }
 
 /** Defaults of {@link ScanLimitsConfig}. */
@@ -27,6 +33,7 @@ export const DEFAULT_SCAN_LIMITS_CONFIG: ScanLimitsConfig = {
   maxDepth: DEFAULT_SCAN_LIMITS.maxDepth,
   threads: Math.max(1, Math.min(2, availableParallelism())),
   workerHeapMb: 1024,
+  parseTimeoutMs: 30_000,
 };
 
 /**
@@ -73,7 +80,7 @@ export class BodyParseError extends Error {
 
 interface Slot {
   worker: Worker;
-  job: { id: number; resolve: (body: ParsedBody) => void; reject: (err: Error) => void } | null;
+  job: { id: number; resolve: (body: ParsedBody) => void; reject: (err: Error) => void; deadline: NodeJS.Timeout | null } | null;
 }
 
 /**
@@ -129,9 +136,34 @@ export class ScanParserPool {
       if (!slot && this.slots.length < this.config.threads) slot = this.spawn();
       if (!slot) return;
       const next = this.queue.shift()!;
-      slot.job = { id: next.job.id, resolve: next.resolve, reject: next.reject };
+      slot.job = { id: next.job.id, resolve: next.resolve, reject: next.reject, deadline: null };
       slot.worker.postMessage(next.job);
     }
+  }
+
+  /**
+   * The deadline of job `id` on `slot` (from the moment the worker started it): past
+   * `parseTimeoutMs` the job fails with 413 `SCAN_TOO_COMPLEX` and the worker is replaced.
+   */
+  private deadline(slot: Slot, id: number): NodeJS.Timeout {
+    const timer = setTimeout(() => {
+      const job = slot.job;
+      if (!job || job.id !== id) return;
+      slot.job = null;
+      job.reject(
+        new BodyParseError(413, 'SCAN_TOO_COMPLEX', `parsing the request body took longer than ${this.config.parseTimeoutMs} ms (limit: API_SCAN_PARSE_TIMEOUT_MS)`, {
+          limit: this.config.parseTimeoutMs,
+        }),
+      );
+      // The worker may be stuck for good: take it out of the pool (no job goes to it again), stop
+      // it, and let the queue go on with a new one.
+      const index = this.slots.indexOf(slot);
+      if (index >= 0) this.slots.splice(index, 1);
+      void slot.worker.terminate();
+      this.dispatch();
+    }, this.config.parseTimeoutMs);
+    timer.unref();
+    return timer;
   }
 
   private spawn(): Slot {
@@ -143,9 +175,14 @@ export class ScanParserPool {
     worker.unref();
     const slot: Slot = { worker, job: null };
     this.slots.push(slot);
-    worker.on('message', (outcome: ParseOutcome) => {
+    worker.on('message', (outcome: ParseOutcome | { started: number }) => {
       const job = slot.job;
+      if ('started' in outcome) {
+        if (job && job.id === outcome.started) job.deadline = this.deadline(slot, job.id);
+        return;
+      }
       if (!job || job.id !== outcome.id) return;
+      if (job.deadline) clearTimeout(job.deadline);
       slot.job = null;
       if (outcome.ok) job.resolve({ value: outcome.value, scanChecked: outcome.scanChecked, threadId: outcome.threadId });
       else if (outcome.error.code === 'INTERNAL') job.reject(new Error(outcome.error.message));
@@ -158,6 +195,7 @@ export class ScanParserPool {
       this.slots.splice(index, 1);
       const job = slot.job;
       slot.job = null;
+      if (job?.deadline) clearTimeout(job.deadline);
       if (job) {
         const outOfMemory = err instanceof Error && (err as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY';
         job.reject(

@@ -12,6 +12,8 @@ const port = parentPort;
 if (!port) throw new Error('scan-worker.ts must run as a worker thread');
 
 port.on('message', (job: ParseJob) => {
+  // Started: the pool's deadline counts from here (not the thread's start-up).
+  port.postMessage({ started: job.id });
   port.postMessage(run(job));
 });
 

@@ -86,10 +86,12 @@ export function parseOsvScanner(doc: Record<string, unknown>): ParsedScan {
         ...(purl ? { purl } : {}),
         'bom-ref': `${r}/${purl ?? `${pkg.ecosystem ?? ''}:${pkg.name}@${pkg.version ?? ''}`}`,
       });
-      const groups = p.groups ?? [];
+      // Each id or alias → its group (the first that names it), built once per package so a report
+      // with many records and groups is read in linear time.
+      const groupOf = new Map<string, NonNullable<typeof p.groups>[number]>();
+      for (const g of p.groups ?? []) for (const id of [...g.ids, ...(g.aliases ?? [])]) if (!groupOf.has(id)) groupOf.set(id, g);
       for (const record of p.vulnerabilities ?? []) {
-        const names = new Set([record.id, ...(record.aliases ?? [])]);
-        const group = groups.find((g) => [...g.ids, ...(g.aliases ?? [])].some((id) => names.has(id)));
+        const group = [record.id, ...(record.aliases ?? [])].map((id) => groupOf.get(id)).find((g) => g !== undefined);
         if (group?.max_severity !== undefined) v2 = true;
         const score = group?.max_severity !== undefined && group.max_severity !== '' ? Number(group.max_severity) : NaN;
         const word = record.database_specific?.severity;
