@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type JWTPayload, type JWTVerifyGetKey, createRemoteJWKSet, errors as joseErrors, jwtVerify } from 'jose';
 import { z } from 'zod';
@@ -87,21 +88,41 @@ class Unauthorized extends Error {
   }
 }
 
+/** Window of the failed-authentication count, ms. */
+const FAILURE_WINDOW_MS = 60_000;
+/** Failed authentications from one address per window before it gets 429 (then until the window ends). */
+export const MAX_FAILURES_PER_WINDOW = 100;
+
 /**
  * Installs the authentication hook on `app` (before body parsing: an unauthenticated caller cannot
- * make the API parse a large scan). Routes declare their scope with `config: { scope }`.
+ * make the API parse a large scan). Routes declare their scope with `config: { scope }`. An address
+ * with {@link MAX_FAILURES_PER_WINDOW} failed authentications within a minute gets 429
+ * `AUTHENTICATION_RATE_LIMITED` with `Retry-After` until the minute is over.
  */
 export function installAuthentication(app: FastifyInstance<any, any, any, any, any>, options: { db: Database; jwt?: JwtSettings | undefined }): void {
   const jwks: JWTVerifyGetKey | undefined = options.jwt ? createRemoteJWKSet(new URL(options.jwt.jwksUrl)) : undefined;
   app.decorateRequest('caller', undefined as unknown as Caller);
+  // Failed authentications per client address in the last minute: the per-tenant rate limit only
+  // sees authenticated callers, so guessing keys is limited here (each guess costs a lookup).
+  const failures = new LRUCache<string, { count: number; since: number }>({ max: 10_000, ttl: FAILURE_WINDOW_MS });
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     // The matched route's pattern, not the raw URL: an encoded or oddly written path that reaches
     // a /v1/ route is still authenticated.
     if (!req.routeOptions.url?.startsWith('/v1/')) return; // health, readiness, metrics, OpenAPI, 404
+    const failed = failures.get(req.ip);
+    if (failed && failed.count >= MAX_FAILURES_PER_WINDOW) {
+      const retryAfter = Math.max(1, Math.ceil((failed.since + FAILURE_WINDOW_MS - Date.now()) / 1000));
+      return reply
+        .code(429)
+        .header('retry-after', String(retryAfter))
+        .send({ code: 'AUTHENTICATION_RATE_LIMITED', message: `${failed.count} failed authentications from this address within a minute; retry in ${retryAfter} s` });
+    }
     try {
       req.caller = await authenticate(req, options.db, jwks, options.jwt);
     } catch (err) {
       if (!(err instanceof Unauthorized)) throw err;
+      const now = Date.now();
+      failures.set(req.ip, failed ? { count: failed.count + 1, since: failed.since } : { count: 1, since: now }, { ttl: failed ? Math.max(1, failed.since + FAILURE_WINDOW_MS - now) : FAILURE_WINDOW_MS });
       const challenge = err.bearerError ? `Bearer realm="remediation", error="${err.bearerError}"` : 'Bearer realm="remediation"';
       return reply.code(401).header('www-authenticate', challenge).send({ code: err.code, message: err.message });
     }

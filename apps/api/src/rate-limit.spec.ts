@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ApiUnderTest, apiUnderTest } from '../test-support/api-under-test.js';
+import { MAX_FAILURES_PER_WINDOW } from './auth.js';
 import { rateLimitKey } from './rate-limit.js';
 
 describe('rate limit per tenant', () => {
@@ -31,6 +32,18 @@ describe('rate limit per tenant', () => {
     for (let i = 0; i < 5; i++) {
       for (const path of ['/healthz', '/readyz', '/metrics']) expect((await api.app.inject({ method: 'GET', url: path })).statusCode).toBe(200);
     }
+  });
+
+  it('guessing credentials is limited per address: after MAX_FAILURES_PER_WINDOW failures, 429 with Retry-After', async () => {
+    api = await apiUnderTest('api_rate4', { rateLimit: { max: 0 } });
+    for (let i = 0; i < MAX_FAILURES_PER_WINDOW; i++) expect((await call({ 'x-api-key': `rk_guess${i}` })).statusCode).toBe(401);
+    const limited = await call({ 'x-api-key': 'rk_one-more' });
+    expect(limited.statusCode).toBe(429);
+    expect(limited.json()).toMatchObject({ code: 'AUTHENTICATION_RATE_LIMITED' });
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+    expect(Number(limited.headers['retry-after'])).toBeLessThanOrEqual(60);
+    // Health, readiness and metrics are never limited.
+    expect((await api.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
   });
 
   it('is off with max 0', async () => {
