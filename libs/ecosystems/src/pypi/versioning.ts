@@ -28,7 +28,8 @@ export const pep440Versioning: Versioning = {
       pre: p.pre ? [String(p.pre[0]), Number(p.pre[1])] : null,
       post: p.post ? Number(p.post[1]) : null,
       dev: p.dev ? Number(p.dev[1]) : null,
-      local: p.local ? String(p.local) : null,
+      // the typings say string; at run time it is the array of local segments
+      local: p.local ? (Array.isArray(p.local) ? (p.local as unknown[]).join('.') : String(p.local)) : null,
     };
   },
   compare(a, b) {
