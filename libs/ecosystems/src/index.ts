@@ -26,3 +26,4 @@ export { normalisePythonName, isPythonName, assertPythonName } from './pypi/name
 export { parseRequirement, raisePep440Floor, compatibleReleaseOperand, type RequirementParts, type FloorChange } from './pypi/specifier.js';
 export { requirementsTxtManager } from './pypi/requirements-txt.js';
 export { pep621Manager, poetryManager, raisePoetryFloor } from './pypi/pyproject.js';
+export { PypiRegistrySource, fromJsonApi, fromSimpleApi, versionOfFilename, type PypiRegistrySourceOptions } from './pypi/pypi-registry-source.js';
