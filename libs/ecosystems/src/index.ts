@@ -27,3 +27,4 @@ export { parseRequirement, raisePep440Floor, compatibleReleaseOperand, type Requ
 export { requirementsTxtManager } from './pypi/requirements-txt.js';
 export { pep621Manager, poetryManager, raisePoetryFloor } from './pypi/pyproject.js';
 export { PypiRegistrySource, fromJsonApi, fromSimpleApi, versionOfFilename, type PypiRegistrySourceOptions } from './pypi/pypi-registry-source.js';
+export { pypiEcosystem } from './pypi/ecosystem.js';
