@@ -1,0 +1,30 @@
+/**
+ * `@remediation/ecosystems`: the seam every ecosystem plugs into (versioning, registry source,
+ * manifest managers; see ./types.ts) and its Python (PyPI) implementation. This file is the only
+ * public entry.
+ */
+export type {
+  Ecosystem,
+  JumpSize,
+  ManifestContents,
+  ManifestDependency,
+  ManifestEdit,
+  ManifestInclude,
+  ManifestManager,
+  PackageReleases,
+  ParsedVersion,
+  PublishedVersion,
+  RefusalReason,
+  RegistryCredentials,
+  RegistrySource,
+  RegistrySourceOptions,
+  RequirementLocation,
+  Versioning,
+} from './types.js';
+export { pep440Versioning } from './pypi/versioning.js';
+export { normalisePythonName, isPythonName, assertPythonName } from './pypi/names.js';
+export { parseRequirement, raisePep440Floor, compatibleReleaseOperand, type RequirementParts, type FloorChange } from './pypi/specifier.js';
+export { requirementsTxtManager } from './pypi/requirements-txt.js';
+export { pep621Manager, poetryManager, raisePoetryFloor } from './pypi/pyproject.js';
+export { PypiRegistrySource, fromJsonApi, fromSimpleApi, versionOfFilename, type PypiRegistrySourceOptions } from './pypi/pypi-registry-source.js';
+export { pypiEcosystem } from './pypi/ecosystem.js';

@@ -1,0 +1,231 @@
+/**
+ * The seam every ecosystem plugs into: one {@link Versioning}, one {@link RegistrySource} and one
+ * or more {@link ManifestManager}s per ecosystem, keyed by purl type (`npm`, `pypi`, …;
+ * https://github.com/package-url/purl-spec/blob/main/PURL-TYPES.rst). Shaped in the spirit of
+ * Renovate's modules (renovatebot/renovate `lib/modules/versioning/types.ts` `VersioningApi`,
+ * `lib/modules/datasource/types.ts` `ReleaseResult`, `lib/modules/manager/types.ts`
+ * `PackageDependency`), cut down to what planning and patching need.
+ */
+
+/** Size of an upgrade between two versions, by the ecosystem's own notion of release segments. */
+export type JumpSize = 'patch' | 'minor' | 'major';
+
+/**
+ * Version scheme of one ecosystem (Renovate: `VersioningApi`). Every method taking a version
+ * throws `InvalidInputError` `VERSION_INVALID` (from `@remediation/errors`) when the string is not a
+ * version of the scheme, except {@link Versioning.isValid} and {@link Versioning.parse}.
+ */
+export interface Versioning {
+  /** Scheme name, e.g. `pep440`. */
+  readonly scheme: string;
+  /** Whether `version` is a version (not a range) of the scheme. */
+  isValid(version: string): boolean;
+  /** The release segment (`[major, minor, micro, …]`) and flags of `version`; `null` when invalid. */
+  parse(version: string): ParsedVersion | null;
+  /** Negative, zero or positive as `a` sorts before, equal to or after `b` (precedence of the scheme). */
+  compare(a: string, b: string): number;
+  /**
+   * Whether `version` is allowed by `requirement`, a range in the scheme's own syntax (e.g.
+   * `>=2.28,<3`). @throws InvalidInputError `REQUIREMENT_INVALID` when `requirement` is not a range.
+   */
+  satisfies(version: string, requirement: string): boolean;
+  /** Whether `version` is a final release (no pre-release or dev-release part). */
+  isStable(version: string): boolean;
+  /** Whether `a` and `b` are on the same compatibility line (for moderate tiers: same major). */
+  sameLine(a: string, b: string): boolean;
+  /** How far `from` → `to` moves: the first release segment that differs (`to` must be newer). */
+  jump(from: string, to: string): JumpSize;
+  /**
+   * The published versions an upgrade may choose, ascending: valid, stable and not yanked, except
+   * that a version equal to one in `inUse` is always kept (a project already on a pre-release or a
+   * yanked version may stay on it). Invalid version strings are dropped.
+   */
+  candidates(published: readonly PublishedVersion[], inUse?: readonly string[]): string[];
+}
+
+/** A parsed version (shape of PEP 440 §"Public version identifiers"; other schemes map onto it). */
+export interface ParsedVersion {
+  epoch: number;
+  /** Release segment, e.g. `[4, 2, 14]`. */
+  release: number[];
+  /** Pre-release (`a`, `b`, `rc`) with its number, or null. */
+  pre: [string, number] | null;
+  /** Post-release number, or null. */
+  post: number | null;
+  /** Dev-release number, or null. */
+  dev: number | null;
+  /** Local version label (after `+`), or null. */
+  local: string | null;
+}
+
+/** One published version as a registry reports it (Renovate: `Release`). */
+export interface PublishedVersion {
+  /** The version as published, e.g. `4.2.14`. */
+  version: string;
+  /** Yanked (PEP 592) or otherwise withdrawn by its publisher. */
+  yanked: boolean;
+  /** The publisher's reason for the yank, when given. */
+  yankedReason?: string;
+  /** Marked deprecated (npm `deprecated`); PyPI has no such flag (always false there). */
+  deprecated: boolean;
+  /** Earliest upload time, ISO 8601, when the registry says. */
+  releasedAt?: string;
+  /** `Requires-Python` (PEP 345/PEP 503 `data-requires-python`), e.g. `>=3.8`, when published. */
+  requiresPython?: string;
+}
+
+/** Everything a registry knows about one package's versions (Renovate: `ReleaseResult`). */
+export interface PackageReleases {
+  /** Package name as the ecosystem normalises it (PyPI: PEP 503). */
+  name: string;
+  /** Published versions, ascending by the ecosystem's precedence; unparsable versions dropped. */
+  versions: PublishedVersion[];
+  /** Where these came from (base URL or snapshot folder), for the plan's `sources`. */
+  source: string;
+}
+
+/** Credentials of a private index. Never logged. */
+export type RegistryCredentials =
+  | { kind: 'basic'; username: string; password: string }
+  | { kind: 'bearer'; token: string };
+
+/** Connection settings shared by registry sources. */
+export interface RegistrySourceOptions {
+  /** Base URL, e.g. `https://pypi.org` (a trailing slash is ignored). */
+  url: string;
+  credentials?: RegistryCredentials;
+  /** Time limit of one request in ms. Default 60,000. */
+  timeoutMs?: number;
+  /** Retries after the first attempt on network errors, timeouts, 408, 429 and 5xx. Default 4. */
+  retries?: number;
+  /** Delay before the first retry in ms, doubled each time. Default 1,000. */
+  minRetryDelayMs?: number;
+  /** Longest delay between retries in ms. Default 30,000. */
+  maxRetryDelayMs?: number;
+  /** `fetch` implementation; defaults to the global one. */
+  fetch?: typeof globalThis.fetch;
+}
+
+/** Where published versions come from (Renovate: `DatasourceApi.getReleases`). */
+export interface RegistrySource {
+  /** Base URL or folder, for the plan's `sources`. */
+  readonly label: string;
+  /**
+   * @throws InvalidInputError `PACKAGE_NOT_FOUND` when the package does not exist (404);
+   *   `PACKAGE_NAME_INVALID` when `name` is not a name of the ecosystem;
+   *   `REGISTRY_DOCUMENT_INVALID` when the answer is not the documented shape.
+   * @throws TransientError `REGISTRY_UNAVAILABLE` when retries are exhausted or on another 4xx.
+   */
+  releases(name: string): Promise<PackageReleases>;
+}
+
+/** Where a requirement sits in a manifest. Offsets are UTF-16 code-unit indexes into the file text. */
+export interface RequirementLocation {
+  /** Manifest path as given to the manager (repository-relative). */
+  file: string;
+  /** 1-based line of the requirement's first character. */
+  line: number;
+  /** Start offset of the requirement text (the part an edit replaces). */
+  offset: number;
+  /** Length of the requirement text. */
+  length: number;
+  /**
+   * Where in the manifest: `requirements` for a requirements file; for TOML the table path and
+   * key, e.g. `project.dependencies`, `project.optional-dependencies.dev`,
+   * `tool.poetry.dependencies`, `tool.poetry.group.test.dependencies`.
+   */
+  section: string;
+}
+
+/** One direct dependency found in a manifest (Renovate: `PackageDependency`). */
+export interface ManifestDependency {
+  /** Name as written, e.g. `PyYAML`. */
+  name: string;
+  /** Name normalised by the ecosystem (PyPI: PEP 503), e.g. `pyyaml`. */
+  normalisedName: string;
+  /** The requirement as written, e.g. `==5.1`, `>=2.28,<3`, `^2.28`, `*`, `""` for none. */
+  requirement: string;
+  /** The requirement's syntax: PEP 440 specifiers, Poetry's constraint syntax, npm ranges. */
+  style: 'pep440' | 'poetry' | 'npm';
+  location: RequirementLocation;
+  /** Extras requested, e.g. `['socks']`. */
+  extras: string[];
+  /** Environment marker (PEP 508), without the `;`, when present. */
+  marker?: string;
+  /** The requirement carries `--hash` options (pip hash-checking mode). */
+  hashes: boolean;
+  /** Set when the requirement cannot be edited at all (a URL or VCS reference, an escaped string). */
+  uneditable?: string;
+}
+
+/** A file a manifest pulls in (`-r`/`-c` of requirements files), for the caller to follow inside the repository. */
+export interface ManifestInclude {
+  kind: 'requirements' | 'constraints';
+  /** Path as written, relative to the including file's folder. */
+  path: string;
+  /** Repository-relative path (joined and normalised), or null when it leaves the repository or is a URL. */
+  resolved: string | null;
+  line: number;
+}
+
+/** What a manager found in one manifest. */
+export interface ManifestContents {
+  dependencies: ManifestDependency[];
+  includes: ManifestInclude[];
+  /** Whole-file pip hash-checking mode (`--require-hashes` or any `--hash`): no pin can be raised without new hashes. */
+  hashChecking: boolean;
+}
+
+/** Why a manager did not edit. */
+export type RefusalReason =
+  | 'not-found'
+  | 'hashes'
+  | 'cap-excludes-fix'
+  | 'unsupported-requirement';
+
+/** Result of {@link ManifestManager.raiseFloor}. */
+export type ManifestEdit =
+  | {
+      status: 'edited';
+      /** The whole new file text: the input with only the requirement replaced. */
+      text: string;
+      before: string;
+      after: string;
+      location: RequirementLocation;
+    }
+  | { status: 'unchanged'; requirement: string; location: RequirementLocation }
+  | {
+      status: 'refused';
+      reason: RefusalReason;
+      message: string;
+      /** The command that must update the lockfile or hashes instead (e.g. `pip-compile --generate-hashes`). */
+      lockfileCommand?: string;
+    };
+
+/** Finds and edits direct dependencies in one manifest format (Renovate: `ManagerApi`). */
+export interface ManifestManager {
+  /** Manager name, e.g. `pip-requirements`, `pep621`, `poetry`. */
+  readonly name: string;
+  /** Whether `path` (repository-relative) is a file of this manager. */
+  matches(path: string): boolean;
+  /** @throws InvalidInputError `MANIFEST_INVALID` when the text cannot be read as this format. */
+  extract(file: string, text: string): ManifestContents;
+  /**
+   * Raise the floor of `name`'s requirement so that `fixedVersion` is the lowest version it
+   * allows, in the requirement's own style (`==a` → `==fixed`, `>=a` → `>=fixed`, `^a` →
+   * `^fixed`, …), keeping every other byte. `unchanged` when the requirement already excludes
+   * everything below `fixedVersion`; `refused` with a reason instead of editing into a broken
+   * state (hashes, an upper bound below the fix, a URL requirement, the name not present).
+   */
+  raiseFloor(file: string, text: string, name: string, fixedVersion: string): ManifestEdit;
+}
+
+/** One ecosystem's plug-ins, registered under its purl type. */
+export interface Ecosystem {
+  /** purl type, e.g. `pypi`. */
+  readonly purlType: string;
+  readonly versioning: Versioning;
+  /** Normalise a package name (PyPI: PEP 503). */
+  normaliseName(name: string): string;
+  readonly managers: readonly ManifestManager[];
+}
