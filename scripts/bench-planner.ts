@@ -361,7 +361,9 @@ const SIZES = values.sizes!.split(',').map(Number);
 /** The synthetic records are spread over the names of the largest scan. */
 const NAMES = Math.max(...SIZES);
 
-if (values.child) {
+if (import.meta.filename !== resolve(process.argv[1] ?? '')) {
+  // Imported (e.g. for `syntheticOsvRecords`): no run.
+} else if (values.child) {
   await child(values.set as AdvisorySet, values.scan!, values.registry!, Number(values.components), RECORDS, NAMES, values['database-url']);
 } else {
   const dir = await mkdtemp(join(tmpdir(), 'bench-planner-'));
