@@ -5,18 +5,21 @@
  * apps/planner/src/plan.ts with a `SnapshotDirectorySource`: no network) against
  *   1. the fixture advisories (test/fixtures/osv/npm, loaded with `loadOsvDirectory` as the planner
  *      does with OSV_DIR), vulnerable components being fixture packages at affected versions, and
- *   2. a synthetic set of 200,000 OSV records spread over the components' names (two per name).
+ *   2. a synthetic set of 200,000 OSV records spread over the components' names (two per name), and
+ *   3. the same records in the PostgreSQL advisory database.
  * Each (advisory set, size) runs in its own child process so its peak RSS is its own. Reported:
  * advisory load time and the RSS after it, parse time (JSON.parse + parseCycloneDx), plan time,
  * and the peak RSS while parsing and planning (VmHWM reset through /proc/self/clear_refs after the
  * load, Linux ≥ 4.0; else the process's peak, `process.resourceUsage().maxRSS`).
  *
  *   node --import tsx scripts/bench-planner.ts [--sizes 100,2000,20000,100000] [--records 200000]
- *        [--timeout-s 180] [--json]
+ *        [--timeout-s 180] [--sets fixtures,synthetic,database] [--changed 1000] [--json]
  *
  * A size whose child takes longer than `--timeout-s` is stopped, and larger sizes of that advisory
- * set are skipped (the table says so). The advisory database figures (full import, incremental
- * sync) are NOT measured yet: see {@link benchAdvisoryDatabase}.
+ * set are skipped (the table says so). Set `database` (in `--sets`, default all three) first runs
+ * {@link benchAdvisoryDatabase} (full import and incremental sync of the synthetic records into a
+ * fresh PostgreSQL database, `--changed` records changed) and then plans each size with the
+ * advisories looked up there (`loadPlanAdvisories`, as the planner does).
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
