@@ -5,18 +5,21 @@
  * apps/planner/src/plan.ts with a `SnapshotDirectorySource`: no network) against
  *   1. the fixture advisories (test/fixtures/osv/npm, loaded with `loadOsvDirectory` as the planner
  *      does with OSV_DIR), vulnerable components being fixture packages at affected versions, and
- *   2. a synthetic set of 200,000 OSV records spread over the components' names (two per name).
+ *   2. a synthetic set of 200,000 OSV records spread over the components' names (two per name), and
+ *   3. the same records in the PostgreSQL advisory database.
  * Each (advisory set, size) runs in its own child process so its peak RSS is its own. Reported:
  * advisory load time and the RSS after it, parse time (JSON.parse + parseCycloneDx), plan time,
  * and the peak RSS while parsing and planning (VmHWM reset through /proc/self/clear_refs after the
  * load, Linux ≥ 4.0; else the process's peak, `process.resourceUsage().maxRSS`).
  *
  *   node --import tsx scripts/bench-planner.ts [--sizes 100,2000,20000,100000] [--records 200000]
- *        [--timeout-s 180] [--json]
+ *        [--timeout-s 180] [--sets fixtures,synthetic,database] [--changed 1000] [--json]
  *
  * A size whose child takes longer than `--timeout-s` is stopped, and larger sizes of that advisory
- * set are skipped (the table says so). The advisory database figures (full import, incremental
- * sync) are NOT measured yet: see {@link benchAdvisoryDatabase}.
+ * set are skipped (the table says so). Set `database` (in `--sets`, default all three) first runs
+ * {@link benchAdvisoryDatabase} (full import and incremental sync of the synthetic records into a
+ * fresh PostgreSQL database, `--changed` records changed) and then plans each size with the
+ * advisories looked up there (`loadPlanAdvisories`, as the planner does).
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -28,6 +31,9 @@ import { type AdvisorySource, OsvAdvisoryIndex, OsvRecord, loadOsvDirectory, toA
 import { SnapshotDirectorySource } from '@remediation/registry';
 import { parseCycloneDx } from '@remediation/sbom';
 import semver from 'semver';
+import { ensureDatabaseExists, migrate, openDatabase, syncAdvisorySource, type Database } from '@remediation/persistence';
+import { dropDatabase, freshDatabaseUrl } from '@remediation/testing';
+import { directorySource, loadPlanAdvisories, type ConfiguredSource } from '../apps/planner/src/adapters/advisory-database.js';
 import { computePlan } from '../apps/planner/src/plan.js';
 
 const repoRoot = resolve(import.meta.dirname, '..');
@@ -40,7 +46,7 @@ const DIRECT_EVERY = 10;
 /** Children per component in the generated dependency tree. */
 const FANOUT = 4;
 
-type AdvisorySet = 'fixtures' | 'synthetic';
+type AdvisorySet = 'fixtures' | 'synthetic' | 'database';
 
 /** What one child reports (times in ms, memory in MiB). */
 interface RunFigures {
@@ -50,6 +56,8 @@ interface RunFigures {
   loadMs: number;
   rssAfterLoadMiB: number;
   parseMs: number;
+  /** `loadPlanAdvisories` (set `database` only: the per-plan look-up in PostgreSQL; 0 otherwise). */
+  lookupMs: number;
   planMs: number;
   peakRssMiB: number;
   /** How `peakRssMiB` was read: `VmHWM after reset` or `maxRSS (whole process)`. */
@@ -176,9 +184,11 @@ function resetPeakRss(): boolean {
 }
 
 /** The child: load advisories, then parse and plan one scan file; prints RunFigures as JSON. */
-async function child(set: AdvisorySet, scanFile: string, registryDir: string, components: number, records: number, names: number): Promise<void> {
+async function child(set: AdvisorySet, scanFile: string, registryDir: string, components: number, records: number, names: number, databaseUrl?: string): Promise<void> {
   const t0 = performance.now();
-  const advisories = await loadAdvisories(set, records, names);
+  // Set `database`: the planner opens its pool at start; advisories are looked up per plan (below).
+  const db: Database | undefined = set === 'database' ? await openDatabase(databaseUrl!) : undefined;
+  const preloaded = db ? undefined : await loadAdvisories(set, records, names);
   const loadMs = performance.now() - t0;
   (globalThis as { gc?: () => void }).gc?.();
   const rssAfterLoadMiB = mib(process.memoryUsage.rss() / 1024);
@@ -187,6 +197,9 @@ async function child(set: AdvisorySet, scanFile: string, registryDir: string, co
   const t1 = performance.now();
   const scan = parseCycloneDx(JSON.parse(await readFile(scanFile, 'utf8')));
   const parseMs = performance.now() - t1;
+  const tLookup = performance.now();
+  const advisories = preloaded ?? (await loadPlanAdvisories(db!, scan));
+  const lookupMs = db ? performance.now() - tLookup : 0;
   const t2 = performance.now();
   const plan = await computePlan(scan, { advisories, versions: new SnapshotDirectorySource(registryDir), registryLabel: registryDir });
   const planMs = performance.now() - t2;
@@ -199,12 +212,14 @@ async function child(set: AdvisorySet, scanFile: string, registryDir: string, co
     loadMs: Math.round(loadMs),
     rssAfterLoadMiB,
     parseMs: Math.round(parseMs),
+    lookupMs: Math.round(lookupMs),
     planMs: Math.round(planMs),
     peakRssMiB: hwm !== null ? mib(hwm) : mib(process.resourceUsage().maxRSS),
     peakRssFrom: hwm !== null ? 'VmHWM after reset' : 'maxRSS (whole process)',
     targets: plan.targets.length,
     transitive: plan.transitive.length,
   };
+  await db?.close();
   process.stdout.write(`${JSON.stringify(figures)}\n`);
 }
 
@@ -234,24 +249,98 @@ function runChild(args: string[], timeoutMs: number): Promise<RunFigures | null>
 
 /** Figures of the advisory database (PostgreSQL) benchmark, in ms. */
 interface DatabaseFigures {
-  fullImportOf200kMs: number;
-  incrementalSyncOf1kMs: number;
+  records: number;
+  /** Full import: the whole `syncAdvisorySource` (reading and checking the files, database writes). */
+  fullImportMs: number;
+  /** Of which the source's fetch (`readOsvDirectoryRecords`: read + schema check of every file). */
+  fullImportFetchMs: number;
+  fullImportImported: number;
+  /** Incremental sync after `changed` records got a newer `modified` (whole `syncAdvisorySource`). */
+  incrementalSyncMs: number;
+  incrementalSyncFetchMs: number;
+  changed: number;
+  incrementalImported: number;
+  incrementalUnchanged: number;
+}
+
+/** `source` with its fetch timed into `timing.fetchMs`. */
+function timedSource(source: ConfiguredSource, timing: { fetchMs: number }): ConfiguredSource {
+  return {
+    name: source.name,
+    fetch: async (state) => {
+      const t = performance.now();
+      try {
+        return await source.fetch(state);
+      } finally {
+        timing.fetchMs = performance.now() - t;
+      }
+    },
+  };
 }
 
 /**
- * PLACEHOLDER — advisory database in PostgreSQL (issue 12, deliverables 3 and 5), being built in
- * parallel; nothing is measured here yet and no figure is invented. To extend once the import and
- * sync land:
- *   - full import of 200,000 records (target ≤ 60 s): write `syntheticOsvRecords(200_000, names)`
- *     as an OSV directory (or a per-ecosystem `all.zip` served by a local HTTP server), run the
- *     import into a fresh database (`freshDatabaseUrl`), time it;
- *   - incremental sync of 1,000 changed records (target ≤ 2 s): change `modified` (and a range) of
- *     1,000 of them in the source, run one sync, time it and check only those were written;
- *   - then plan against the database-backed advisory source instead of the in-memory index.
- * @returns null until then (the table prints "not measured yet").
+ * The advisory database (PostgreSQL; issue 12, deliverables 3 and 5) on a fresh database, through
+ * the planner's production path for `OSV_DIR`: `syntheticOsvRecords(records, names)` written as an
+ * OSV folder `npm/` of one file per record, synced by `syncAdvisorySource` with the planner's
+ * `directorySource` (re-read whole on every sync, like OSV's all.zip is re-downloaded whole):
+ *   (a) full import of every record into the empty database (target ≤ 60 s);
+ *   (b) `changed` records (evenly spread) rewritten with a newer `modified` and a later fix, then
+ *       one sync, which must import exactly those (target ≤ 2 s).
+ * Not through tools/osv-local's all.zip: fflate's `zipSync` writes no ZIP64 end record, so an
+ * archive of more than 65,535 entries comes out truncated (200,000 → 3,392 entries).
+ * The database is left migrated and filled for the plan runs (set `database`); the caller drops it.
  */
-async function benchAdvisoryDatabase(_records: number, _names: number): Promise<DatabaseFigures | null> {
-  return null;
+async function benchAdvisoryDatabase(url: string, workDir: string, records: number, names: number, changed: number): Promise<DatabaseFigures> {
+  const osvDir = join(workDir, 'osv');
+  await mkdir(join(osvDir, 'npm'), { recursive: true });
+  const all = syntheticOsvRecords(records, names);
+  const file = (r: OsvRecord) => join(osvDir, 'npm', `${r.id}.json`);
+  for (let i = 0; i < all.length; i += 1000) await Promise.all(all.slice(i, i + 1000).map((r) => writeFile(file(r), JSON.stringify(r))));
+  log(`advisory database: ${records} records written to ${osvDir}/npm`);
+  await ensureDatabaseExists(url);
+  const db = await openDatabase(url);
+  try {
+    await migrate(db);
+    const timing = { fetchMs: 0 };
+    const source = timedSource(directorySource(osvDir), timing);
+
+    log('advisory database: full import…');
+    const t1 = performance.now();
+    const full = await syncAdvisorySource(db, source.name, source.fetch);
+    const fullImportMs = performance.now() - t1;
+    const fullImportFetchMs = timing.fetchMs;
+    log(`advisory database: full import ${Math.round(fullImportMs)} ms (fetch ${Math.round(fullImportFetchMs)} ms)`);
+    if (full.imported !== records) throw new Error(`full import imported ${full.imported} of ${records} records`);
+
+    // Newer `modified` (and a later fix) for every (records/changed)-th record.
+    const step = Math.floor(records / changed);
+    for (let i = 0; i < changed; i++) {
+      const r = all[i * step]!;
+      const events = r.affected![0]!.ranges![0]!.events.map((e) => ('fixed' in e && e.fixed === '0.9.1' ? { fixed: '0.9.2' } : e));
+      await writeFile(file(r), JSON.stringify({ ...r, modified: '2026-06-01T00:00:00Z', affected: [{ ...r.affected![0]!, ranges: [{ type: 'SEMVER', events }] }] }));
+    }
+    log(`advisory database: ${changed} records changed; incremental sync…`);
+    const t2 = performance.now();
+    const incremental = await syncAdvisorySource(db, source.name, source.fetch);
+    const incrementalSyncMs = performance.now() - t2;
+    const incrementalSyncFetchMs = timing.fetchMs;
+    log(`advisory database: incremental sync ${Math.round(incrementalSyncMs)} ms (fetch ${Math.round(incrementalSyncFetchMs)} ms)`);
+    if (incremental.imported !== changed) throw new Error(`incremental sync imported ${incremental.imported}, expected ${changed}`);
+    return {
+      records,
+      fullImportMs: Math.round(fullImportMs),
+      fullImportFetchMs: Math.round(fullImportFetchMs),
+      fullImportImported: full.imported,
+      incrementalSyncMs: Math.round(incrementalSyncMs),
+      incrementalSyncFetchMs: Math.round(incrementalSyncFetchMs),
+      changed,
+      incrementalImported: incremental.imported,
+      incrementalUnchanged: incremental.unchanged,
+    };
+  } finally {
+    await db.close();
+    await rm(osvDir, { recursive: true, force: true });
+  }
 }
 
 const { values } = parseArgs({
@@ -264,6 +353,9 @@ const { values } = parseArgs({
     sizes: { type: 'string', default: '100,2000,20000,100000' },
     records: { type: 'string', default: '200000' },
     'timeout-s': { type: 'string', default: '180' },
+    sets: { type: 'string', default: 'fixtures,synthetic,database' },
+    changed: { type: 'string', default: '1000' },
+    'database-url': { type: 'string' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -272,11 +364,16 @@ const SIZES = values.sizes!.split(',').map(Number);
 /** The synthetic records are spread over the names of the largest scan. */
 const NAMES = Math.max(...SIZES);
 
-if (values.child) {
-  await child(values.set as AdvisorySet, values.scan!, values.registry!, Number(values.components), RECORDS, NAMES);
+if (import.meta.filename !== resolve(process.argv[1] ?? '')) {
+  // Imported (e.g. for `syntheticOsvRecords`): no run.
+} else if (values.child) {
+  await child(values.set as AdvisorySet, values.scan!, values.registry!, Number(values.components), RECORDS, NAMES, values['database-url']);
 } else {
   const dir = await mkdtemp(join(tmpdir(), 'bench-planner-'));
   const results: Array<RunFigures | { set: AdvisorySet; components: number; skipped: string }> = [];
+  const sets = values.sets!.split(',') as AdvisorySet[];
+  const databaseUrl = sets.includes('database') ? freshDatabaseUrl('bench_planner') : undefined;
+  let database: DatabaseFigures | null = null;
   try {
     const fixtureVulnerable = await fixtureVulnerableVersions(await loadOsvDirectory(FIXTURE_OSV, { ecosystem: 'npm' }));
     log(`fixture packages at affected versions: ${fixtureVulnerable.map((p) => `${p.name}@${p.version}`).join(', ')}`);
@@ -286,7 +383,9 @@ if (values.child) {
     for (let i = 0; i < NAMES; i += VULNERABLE_EVERY) await writeFile(join(syntheticRegistry, `${benchName(i)}.json`), JSON.stringify(syntheticPackument(benchName(i))));
 
     const timeoutMs = Number(values['timeout-s']) * 1000;
-    for (const set of ['fixtures', 'synthetic'] as const) {
+    for (const set of sets) {
+      // The database set plans against what the import and sync below stored (the synthetic records).
+      if (set === 'database') database = await benchAdvisoryDatabase(databaseUrl!, dir, RECORDS, NAMES, Number(values.changed));
       let stopped: number | null = null;
       for (const n of SIZES) {
         if (stopped !== null) {
@@ -299,7 +398,8 @@ if (values.child) {
         await writeFile(scanFile, JSON.stringify(generateScan(n, vulnerable)));
         log(`${set}: ${n} components…`);
         const registry = set === 'fixtures' ? FIXTURE_REGISTRY : syntheticRegistry;
-        const figures = await runChild(['--set', set, '--scan', scanFile, '--registry', registry, '--components', String(n), '--records', String(RECORDS), '--sizes', values.sizes!], timeoutMs);
+        const args = ['--set', set, '--scan', scanFile, '--registry', registry, '--components', String(n), '--records', String(RECORDS), '--sizes', values.sizes!];
+        const figures = await runChild(databaseUrl && set === 'database' ? [...args, '--database-url', databaseUrl] : args, timeoutMs);
         await rm(scanFile);
         if (figures === null) {
           stopped = n;
@@ -309,28 +409,31 @@ if (values.child) {
         }
       }
     }
-    const database = await benchAdvisoryDatabase(RECORDS, NAMES);
 
     const fmt = (x: number) => x.toLocaleString('en-US');
     const rows = results.map((r) =>
       'skipped' in r
-        ? `| ${r.set} | ${fmt(r.components)} | — | — | — | — | — | — | — | ${r.skipped} |`
-        : `| ${r.set} | ${fmt(r.components)} | ${fmt(r.advisories)} | ${fmt(r.loadMs)} ms / ${r.rssAfterLoadMiB} MiB | ${fmt(r.parseMs)} ms | ${fmt(r.planMs)} ms | **${fmt(r.parseMs + r.planMs)} ms** | **${r.peakRssMiB} MiB** | ${fmt(r.targets)} / ${fmt(r.transitive)} | ${r.peakRssFrom} |`,
+        ? `| ${r.set} | ${fmt(r.components)} | — | — | — | — | — | — | — | — | ${r.skipped} |`
+        : `| ${r.set} | ${fmt(r.components)} | ${fmt(r.advisories)} | ${fmt(r.loadMs)} ms / ${r.rssAfterLoadMiB} MiB | ${fmt(r.parseMs)} ms | ${r.set === 'database' ? `${fmt(r.lookupMs)} ms` : '—'} | ${fmt(r.planMs)} ms | **${fmt(r.parseMs + r.lookupMs + r.planMs)} ms** | **${r.peakRssMiB} MiB** | ${fmt(r.targets)} / ${fmt(r.transitive)} | ${r.peakRssFrom} |`,
     );
     const table = [
-      '| advisories | components | records | load (time / RSS after) | parse | plan | parse + plan | peak RSS (parse + plan) | targets / transitive | RSS from |',
-      '|---|---|---|---|---|---|---|---|---|---|',
+      '| advisories | components | advisories held | load (time / RSS after) | parse | look-up | plan | parse + plan | peak RSS (parse + plan) | targets / transitive | RSS from |',
+      '|---|---|---|---|---|---|---|---|---|---|---|',
       ...rows,
     ].join('\n');
     process.stdout.write(`${table}\n\n`);
     process.stdout.write(
       database
-        ? `advisory database: full import of ${RECORDS} records ${fmt(database.fullImportOf200kMs)} ms; incremental sync of 1,000 ${fmt(database.incrementalSyncOf1kMs)} ms\n`
-        : 'advisory database (full import of 200,000 records, incremental sync of 1,000): not measured yet (see benchAdvisoryDatabase)\n',
+        ? `advisory database (OSV directory source, ${fmt(database.records)} records): ` +
+            `full import ${fmt(database.fullImportMs)} ms (fetch ${fmt(database.fullImportFetchMs)} ms, ${fmt(database.fullImportImported)} imported); ` +
+            `incremental sync of ${fmt(database.changed)} changed ${fmt(database.incrementalSyncMs)} ms (fetch ${fmt(database.incrementalSyncFetchMs)} ms, ` +
+            `${fmt(database.incrementalImported)} imported, ${fmt(database.incrementalUnchanged)} unchanged)\n`
+        : 'advisory database: not run (--sets without database)\n',
     );
     process.stdout.write(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}; ${new Date().toISOString()}\n`);
     if (values.json) process.stdout.write(`${JSON.stringify({ results, database })}\n`);
   } finally {
     await rm(dir, { recursive: true, force: true });
+    if (databaseUrl) await dropDatabase(databaseUrl);
   }
 }

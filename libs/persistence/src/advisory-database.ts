@@ -297,7 +297,8 @@ async function importRecords(tx: EntityManager, source: string, records: readonl
          summary = excluded.summary, severity = excluded.severity, osv = excluded.osv, sources = excluded.sources, updated_at = now()`,
       [JSON.stringify(part)],
     );
-    await tx.execute('delete from advisory_packages where advisory_id in (select x->>\'id\' from jsonb_array_elements(?::jsonb) x)', [JSON.stringify(part)]);
+    // The ids only: `part` carries every merged OSV record, which need not be sent twice.
+    await tx.execute('delete from advisory_packages where advisory_id in (select jsonb_array_elements_text(?::jsonb))', [JSON.stringify(part.map((a) => a.id))]);
   }
   for (const part of chunks(packages)) {
     await tx.execute(

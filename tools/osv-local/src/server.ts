@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { zipSync } from 'fflate';
+import pLimit from 'p-limit';
 import { isAffected, normalisePackageName, parseOsvRecord, toAdvisory, type OsvRecord } from '@remediation/advisories';
 
 /** Options of {@link startOsvLocal}. */
@@ -29,28 +30,39 @@ interface Archive {
   lastModified: string;
 }
 
+/** Files read at once: a folder of 200,000 records would otherwise exhaust file descriptors (EMFILE). */
+const READ_CONCURRENCY = 64;
+
 async function recordsOf(dir: string): Promise<Array<{ name: string; text: string; mtimeMs: number }>> {
   const names = (await readdir(dir)).filter((n) => n.endsWith('.json')).sort();
+  const limit = pLimit(READ_CONCURRENCY);
   return Promise.all(
-    names.map(async (name) => ({ name, text: await readFile(join(dir, name), 'utf8'), mtimeMs: (await stat(join(dir, name))).mtimeMs })),
+    names.map((name) =>
+      limit(async () => ({ name, text: await readFile(join(dir, name), 'utf8'), mtimeMs: (await stat(join(dir, name))).mtimeMs })),
+    ),
   );
 }
 
-/** The `all.zip` of one ecosystem folder; ETag from the content, Last-Modified from the newest file (RFC 9110 §8.8). */
-async function archiveOf(dir: string): Promise<Archive> {
+/**
+ * The `all.zip` of one ecosystem folder; ETag from the content, Last-Modified from the newest file (RFC 9110 §8.8).
+ * The files are read on every call; the zip is rebuilt only when their content hash differs from
+ * the one `cache` holds for `dir` (compressing 200,000 records takes tens of seconds).
+ */
+async function archiveOf(dir: string, cache: Map<string, Archive>): Promise<Archive> {
   const files = await recordsOf(dir);
   const hash = createHash('sha256');
+  for (const f of files) hash.update(f.name).update('\0').update(f.text).update('\0');
+  const etag = `"${hash.digest('hex').slice(0, 32)}"`;
+  const newest = files.reduce((max, f) => Math.max(max, f.mtimeMs), 0);
+  const lastModified = new Date(Math.floor(newest / 1000) * 1000).toUTCString();
+  const cached = cache.get(dir);
+  if (cached?.etag === etag) return { ...cached, lastModified };
+  const encoder = new TextEncoder();
   const entries: Record<string, [Uint8Array, { mtime: Date }]> = {};
-  for (const f of files) {
-    hash.update(f.name).update('\0').update(f.text).update('\0');
-    entries[f.name] = [new TextEncoder().encode(f.text), { mtime: new Date('2000-01-01T00:00:00Z') }];
-  }
-  const newest = Math.max(0, ...files.map((f) => f.mtimeMs));
-  return {
-    body: zipSync(entries),
-    etag: `"${hash.digest('hex').slice(0, 32)}"`,
-    lastModified: new Date(Math.floor(newest / 1000) * 1000).toUTCString(),
-  };
+  for (const f of files) entries[f.name] = [encoder.encode(f.text), { mtime: new Date('2000-01-01T00:00:00Z') }];
+  const archive = { body: zipSync(entries), etag, lastModified };
+  cache.set(dir, archive);
+  return archive;
 }
 
 async function allRecords(dir: string): Promise<OsvRecord[]> {
@@ -86,6 +98,7 @@ async function readBody(req: IncomingMessage): Promise<string> {
  */
 export async function startOsvLocal(options: OsvLocalOptions): Promise<OsvLocal> {
   const requests: OsvLocal['requests'] = [];
+  const archives = new Map<string, Archive>();
   const send = (req: IncomingMessage, res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void => {
     requests.push({ method: req.method ?? 'GET', path: req.url ?? '/', status });
     const payload = body instanceof Uint8Array ? body : body === undefined ? undefined : JSON.stringify(body);
@@ -99,7 +112,7 @@ export async function startOsvLocal(options: OsvLocalOptions): Promise<OsvLocal>
       if (req.method === 'GET' && zip) {
         const folder = join(options.dir, decodeURIComponent(zip[1]!));
         if (!(await stat(folder).catch(() => null))?.isDirectory()) return send(req, res, 404, { message: 'unknown ecosystem' });
-        const archive = await archiveOf(folder);
+        const archive = await archiveOf(folder, archives);
         const validators = { etag: archive.etag, 'last-modified': archive.lastModified };
         if (notModified(req, archive)) return send(req, res, 304, undefined, validators);
         return send(req, res, 200, archive.body, { ...validators, 'content-type': 'application/zip' });
