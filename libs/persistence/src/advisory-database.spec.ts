@@ -133,6 +133,21 @@ describe('advisory database', () => {
     expect(await getAdvisorySyncState(db, 'dir:bad-time')).toBeNull();
   });
 
+  it('a source serving one id twice imports its newest copy once (no double write of a row)', async () => {
+    const good = await json(fixturePath('osv', 'Go', 'GO-2022-0378.json'));
+    const result = await syncAdvisorySource(db, 'dir:duplicates', async () => ({
+      status: 'ok',
+      records: [
+        { ...good, id: 'GO-2099-7', modified: '2024-01-01T00:00:00Z', summary: 'older copy' },
+        { ...good, id: 'GO-2099-7', modified: '2024-06-01T00:00:00Z', summary: 'newer copy' },
+        { ...good, id: 'GO-2099-7', modified: '2024-03-01T00:00:00Z', summary: 'middle copy' },
+      ],
+    }));
+    expect(result).toMatchObject({ imported: 1, unchanged: 2 });
+    const [advisory] = await findAdvisoriesByIds(db, ['GO-2099-7']);
+    expect(advisory).toMatchObject({ modified: '2024-06-01T00:00:00.000Z' }); // the newest copy's
+  });
+
   it('only one replica syncs a source at a time (advisory lock); the other skips', async () => {
     const db2 = await openDatabase(databaseUrl, { poolMax: 2 });
     try {

@@ -121,11 +121,16 @@ export async function syncAdvisorySource(
     for (const row of await tx.execute<Row[]>('select id, modified from advisory_records')) {
       stored.set(row.id as string, new Date(row.modified as string).getTime());
     }
-    const changed = fetched.records.filter((r) => {
+    // A source that serves one id twice (two files of a directory) contributes its newest copy once:
+    // one statement may not write a row twice.
+    const newest = new Map<string, (typeof fetched.records)[number]>();
+    for (const r of fetched.records) {
+      const seen = newest.get(r.id);
+      if (!seen || Date.parse(r.modified) > Date.parse(seen.modified)) newest.set(r.id, r);
+    }
+    const changed = [...newest.values()].filter((r) => {
       const known = stored.get(r.id);
-      if (known !== undefined && Date.parse(r.modified) <= known) return false;
-      stored.set(r.id, Date.parse(r.modified));
-      return true;
+      return known === undefined || Date.parse(r.modified) > known;
     });
     result.unchanged = fetched.records.length - changed.length;
     await importRecords(tx, source, changed);
