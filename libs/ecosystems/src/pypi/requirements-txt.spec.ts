@@ -135,7 +135,7 @@ describe('requirementsTxtManager', () => {
     expect(contents.includes).toEqual([
       { kind: 'requirements', path: 'base.txt', resolved: 'app/requirements/base.txt', line: 1 },
       { kind: 'constraints', path: 'constraints.txt', resolved: 'app/requirements/constraints.txt', line: 2 },
-      { kind: 'requirements', path: '../shared/requirements-common.txt', resolved: 'app/shared/requirements-common.txt', line: 3 },
+      { kind: 'requirements', path: '../common/requirements-common.txt', resolved: 'app/common/requirements-common.txt', line: 3 },
       { kind: 'requirements', path: 'dev.txt', resolved: 'app/requirements/dev.txt', line: 4 },
       { kind: 'constraints', path: '../../outside.txt', resolved: 'outside.txt', line: 5 },
       { kind: 'requirements', path: 'https://example.com/remote.txt', resolved: null, line: 6 },
