@@ -6,3 +6,4 @@ export type { PackageVersions, VersionSource } from './types.js';
 export { NpmRegistrySource, packagePath, type NpmRegistrySourceOptions } from './npm-registry-source.js';
 export { SnapshotDirectorySource, snapshotFileNames } from './snapshot-directory-source.js';
 export { Packument, toPackageVersions, assertPackageName } from './packument.js';
+export { fetchRegistryJson, type RegistryHttpOptions } from './fetch-json.js';

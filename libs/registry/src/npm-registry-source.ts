@@ -1,5 +1,4 @@
-import { InvalidInputError, RemediationError, TransientError } from '@remediation/errors';
-import pRetry, { AbortError } from 'p-retry';
+import { type RegistryHttpOptions, fetchRegistryJson } from './fetch-json.js';
 import { assertPackageName, LookupCache, toPackageVersions } from './packument.js';
 import type { PackageVersions, VersionSource } from './types.js';
 
@@ -22,14 +21,6 @@ export interface NpmRegistrySourceOptions {
   maxRetryDelayMs?: number;
   /** Extra request headers (e.g. `authorization` for a private registry); never logged. */
   headers?: Record<string, string>;
-}
-
-/** Thrown inside an attempt for responses worth retrying. */
-class RetryableStatusError extends Error {
-  constructor(readonly status: number, url: string) {
-    super(`registry answered ${status} for ${url}`);
-    this.name = 'RetryableStatusError';
-  }
 }
 
 /**
@@ -55,23 +46,27 @@ export class NpmRegistrySource implements VersionSource {
   /** The registry URL, for `sources.registry` in plans. */
   readonly label: string;
   private readonly base: string;
-  private readonly timeoutMs: number;
-  private readonly fetchImpl: typeof globalThis.fetch;
-  private readonly retries: number;
-  private readonly minRetryDelayMs: number;
-  private readonly maxRetryDelayMs: number;
-  private readonly headers: Record<string, string>;
+  private readonly http: RegistryHttpOptions;
   private readonly cache = new LookupCache();
+
+  /** Time limit of one request, ms (see {@link NpmRegistrySourceOptions.timeoutMs}). */
+  get timeoutMs(): number {
+    return this.http.timeoutMs;
+  }
 
   constructor(options: NpmRegistrySourceOptions) {
     this.base = options.url.replace(/\/+$/, '');
     this.label = this.base;
-    this.timeoutMs = options.timeoutMs ?? 120_000;
-    this.fetchImpl = options.fetch ?? globalThis.fetch;
-    this.retries = options.retries ?? 4;
-    this.minRetryDelayMs = options.minRetryDelayMs ?? 1_000;
-    this.maxRetryDelayMs = options.maxRetryDelayMs ?? 30_000;
-    this.headers = options.headers ?? {};
+    this.http = {
+      fetch: options.fetch ?? globalThis.fetch,
+      timeoutMs: options.timeoutMs ?? 120_000,
+      retries: options.retries ?? 4,
+      minRetryDelayMs: options.minRetryDelayMs ?? 1_000,
+      maxRetryDelayMs: options.maxRetryDelayMs ?? 30_000,
+      headers: options.headers ?? {},
+      kind: 'registry',
+      label: this.base,
+    };
   }
 
   /**
@@ -85,68 +80,13 @@ export class NpmRegistrySource implements VersionSource {
     return this.cache.get(name, () => this.fetchVersions(name));
   }
 
-  private async fetchVersions(name: string): Promise<PackageVersions> {
+  private fetchVersions(name: string): Promise<PackageVersions> {
     const url = `${this.base}/${packagePath(name)}`;
-    let attempts = 0;
-    const attempt = async (): Promise<PackageVersions> => {
-      attempts++;
-      const response = await this.fetchImpl(url, {
-        headers: {
-          accept: 'application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*',
-          ...this.headers,
-        },
-        signal: AbortSignal.timeout(this.timeoutMs),
-        redirect: 'follow',
-      });
-      if (response.status === 404) {
-        await response.body?.cancel();
-        throw new AbortError(
-          new InvalidInputError('PACKAGE_NOT_FOUND', `package ${name} was not found on ${this.base}`, {
-            details: { name, url, status: 404 },
-          }),
-        );
-      }
-      if (response.status >= 500 || response.status === 408 || response.status === 429) {
-        await response.body?.cancel();
-        throw new RetryableStatusError(response.status, url);
-      }
-      if (!response.ok) {
-        await response.body?.cancel();
-        throw new AbortError(
-          new TransientError('REGISTRY_UNAVAILABLE', `registry answered ${response.status} for ${url}`, {
-            details: { name, url, status: response.status },
-          }),
-        );
-      }
-      const body: unknown = await response.json();
-      try {
-        return toPackageVersions(name, body, url);
-      } catch (err) {
-        throw new AbortError(err as Error);
-      }
-    };
-    try {
-      return await pRetry(attempt, {
-        retries: this.retries,
-        minTimeout: this.minRetryDelayMs,
-        maxTimeout: this.maxRetryDelayMs,
-        factor: 2,
-        randomize: true,
-      });
-    } catch (err) {
-      if (err instanceof RemediationError) throw err;
-      const status = err instanceof RetryableStatusError ? err.status : undefined;
-      const reason =
-        err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')
-          ? `timed out after ${this.timeoutMs} ms`
-          : err instanceof Error
-            ? err.message
-            : String(err);
-      throw new TransientError(
-        'REGISTRY_UNAVAILABLE',
-        `registry ${this.base} unavailable for ${name} after ${attempts} attempt(s): ${reason}`,
-        { cause: err, details: { name, url, attempts, ...(status !== undefined ? { status } : {}) } },
-      );
-    }
+    return fetchRegistryJson(this.http, {
+      name,
+      url,
+      accept: 'application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*',
+      parse: (body) => toPackageVersions(name, body, url),
+    });
   }
 }

@@ -1,6 +1,6 @@
-import { InvalidInputError, RemediationError, TransientError } from '@remediation/errors';
+import { InvalidInputError } from '@remediation/errors';
 import * as pep440 from '@renovatebot/pep440';
-import pRetry, { AbortError } from 'p-retry';
+import { type RegistryHttpOptions, fetchRegistryJson } from '@remediation/registry';
 import type { PackageReleases, PublishedVersion, RegistrySource, RegistrySourceOptions } from '../types.js';
 import { assertPythonName, normalisePythonName } from './names.js';
 
@@ -19,14 +19,6 @@ export interface PypiRegistrySourceOptions extends RegistrySourceOptions {
 }
 
 const SIMPLE_JSON = 'application/vnd.pypi.simple.v1+json';
-
-/** Thrown inside an attempt for responses worth retrying. */
-class RetryableStatusError extends Error {
-  constructor(readonly status: number, url: string) {
-    super(`index answered ${status} for ${url}`);
-    this.name = 'RetryableStatusError';
-  }
-}
 
 interface VersionFacts {
   files: number;
@@ -128,12 +120,7 @@ export class PypiRegistrySource implements RegistrySource {
   private readonly base: string;
   private readonly simpleBase: string;
   private readonly api: 'json' | 'simple';
-  private readonly headers: Record<string, string>;
-  private readonly fetchImpl: typeof globalThis.fetch;
-  private readonly timeoutMs: number;
-  private readonly retries: number;
-  private readonly minRetryDelayMs: number;
-  private readonly maxRetryDelayMs: number;
+  private readonly http: RegistryHttpOptions;
 
   constructor(options: PypiRegistrySourceOptions) {
     this.base = options.url.replace(/\/+$/, '');
@@ -141,13 +128,17 @@ export class PypiRegistrySource implements RegistrySource {
     this.api = options.api ?? 'json';
     this.label = this.api === 'json' ? this.base : this.simpleBase;
     const c = options.credentials;
-    this.headers =
-      c === undefined ? {} : c.kind === 'basic' ? { authorization: `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}` } : { authorization: `Bearer ${c.token}` };
-    this.fetchImpl = options.fetch ?? globalThis.fetch;
-    this.timeoutMs = options.timeoutMs ?? 60_000;
-    this.retries = options.retries ?? 4;
-    this.minRetryDelayMs = options.minRetryDelayMs ?? 1_000;
-    this.maxRetryDelayMs = options.maxRetryDelayMs ?? 30_000;
+    this.http = {
+      fetch: options.fetch ?? globalThis.fetch,
+      timeoutMs: options.timeoutMs ?? 60_000,
+      retries: options.retries ?? 4,
+      minRetryDelayMs: options.minRetryDelayMs ?? 1_000,
+      maxRetryDelayMs: options.maxRetryDelayMs ?? 30_000,
+      headers:
+        c === undefined ? {} : c.kind === 'basic' ? { authorization: `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}` } : { authorization: `Bearer ${c.token}` },
+      kind: 'index',
+      label: this.label,
+    };
   }
 
   /**
@@ -167,44 +158,13 @@ export class PypiRegistrySource implements RegistrySource {
     return { name: normal, versions, source: this.label };
   }
 
-  private async fetchJson(name: string, url: string, accept: string): Promise<unknown> {
-    let attempts = 0;
-    const attempt = async (): Promise<unknown> => {
-      attempts++;
-      const response = await this.fetchImpl(url, { headers: { accept, ...this.headers }, signal: AbortSignal.timeout(this.timeoutMs), redirect: 'follow' });
-      if (response.status === 404) {
-        await response.body?.cancel();
-        throw new AbortError(new InvalidInputError('PACKAGE_NOT_FOUND', `package ${name} was not found on ${this.label}`, { details: { name, url, status: 404 } }));
-      }
-      if (response.status >= 500 || response.status === 408 || response.status === 429) {
-        await response.body?.cancel();
-        throw new RetryableStatusError(response.status, url);
-      }
-      if (!response.ok) {
-        await response.body?.cancel();
-        throw new AbortError(
-          new TransientError('REGISTRY_UNAVAILABLE', `index answered ${response.status} for ${url}${response.status === 401 || response.status === 403 ? ' (check the index credentials)' : ''}`, {
-            details: { name, url, status: response.status },
-          }),
-        );
-      }
-      try {
-        return await response.json();
-      } catch {
-        throw new AbortError(invalidDocument(name, url, accept === SIMPLE_JSON ? 'Simple API (PEP 691)' : 'JSON API'));
-      }
-    };
-    try {
-      return await pRetry(attempt, { retries: this.retries, minTimeout: this.minRetryDelayMs, maxTimeout: this.maxRetryDelayMs, factor: 2, randomize: true });
-    } catch (err) {
-      if (err instanceof RemediationError) throw err;
-      const status = err instanceof RetryableStatusError ? err.status : undefined;
-      const reason =
-        err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError') ? `timed out after ${this.timeoutMs} ms` : err instanceof Error ? err.message : String(err);
-      throw new TransientError('REGISTRY_UNAVAILABLE', `index ${this.label} unavailable for ${name} after ${attempts} attempt(s): ${reason}`, {
-        cause: err,
-        details: { name, url, attempts, ...(status !== undefined ? { status } : {}) },
-      });
-    }
+  private fetchJson(name: string, url: string, accept: string): Promise<unknown> {
+    return fetchRegistryJson(this.http, {
+      name,
+      url,
+      accept,
+      parse: (body) => body,
+      invalidBody: () => invalidDocument(name, url, accept === SIMPLE_JSON ? 'Simple API (PEP 691)' : 'JSON API'),
+    });
   }
 }
