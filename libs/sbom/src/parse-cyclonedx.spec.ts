@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { InvalidInputError } from '@remediation/errors';
+import { thrownInvalidInput } from '@remediation/testing';
 import { describe, expect, it } from 'vitest';
 import { parseCycloneDx, parseCycloneDxText, type ParsedScan } from './index.js';
 
@@ -8,16 +8,7 @@ function loadScan(name: string): ParsedScan {
   return parseCycloneDxText(readFileSync(new URL(`./__fixtures__/scans/${name}`, import.meta.url), 'utf8'));
 }
 
-/** Runs `fn` and returns the InvalidInputError it throws. */
-function invalid(fn: () => unknown): InvalidInputError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(InvalidInputError);
-    return err as InvalidInputError;
-  }
-  throw new Error('expected an InvalidInputError');
-}
+const invalid = thrownInvalidInput;
 
 const minimal = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
   bomFormat: 'CycloneDX',

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { InvalidInputError } from '@remediation/errors';
+import { thrownInvalidInput } from '@remediation/testing';
 import { describe, expect, it } from 'vitest';
 import { parseScan, type ParsedScan } from './index.js';
 
@@ -8,15 +8,7 @@ function fixture(name: string): ParsedScan {
   return parseScan(readFileSync(new URL(`./__fixtures__/scans/${name}`, import.meta.url), 'utf8'));
 }
 
-function invalid(fn: () => unknown): InvalidInputError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(InvalidInputError);
-    return err as InvalidInputError;
-  }
-  throw new Error('expected an InvalidInputError');
-}
+const invalid = thrownInvalidInput;
 
 const purls = (scan: ParsedScan) => scan.components.map((c) => c.purl);
 const ecosystems = (scan: ParsedScan) => [...new Set(scan.components.map((c) => c.ecosystem))].sort();
@@ -268,13 +260,6 @@ describe('XML the parser itself refuses', () => {
     ['an element named __proto__', '<?xml version="1.0"?><bom xmlns="http://cyclonedx.org/schema/bom/1.6" version="1"><components><__proto__/></components></bom>'],
     ['an element named constructor', '<?xml version="1.0"?><bom xmlns="http://cyclonedx.org/schema/bom/1.6" version="1"><constructor/></bom>'],
   ])('%s: 400 SCAN_INVALID (not_xml), never a server error', (_why, xml) => {
-    let caught: unknown;
-    try {
-      parseScan(xml);
-    } catch (err) {
-      caught = err;
-    }
-    expect(caught).toBeInstanceOf(InvalidInputError);
-    expect(caught).toMatchObject({ code: 'SCAN_INVALID', details: { reason: 'not_xml' } });
+    expect(invalid(() => parseScan(xml))).toMatchObject({ code: 'SCAN_INVALID', details: { reason: 'not_xml' } });
   });
 });

@@ -2,6 +2,8 @@ import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { expect } from 'vitest';
+import { InvalidInputError } from '@remediation/errors';
 
 /** Absolute path of the repository root (the folder holding package.json and nx.json). */
 export const repoRoot: string = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -50,4 +52,18 @@ export async function dropDatabase(url: string): Promise<void> {
   } finally {
     await admin.end();
   }
+}
+
+/**
+ * Runs `fn` and returns the InvalidInputError it throws (a failed expectation when it throws
+ * something else, an Error when it throws nothing): for specs of bad-input handling.
+ */
+export function thrownInvalidInput(fn: () => unknown): InvalidInputError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(InvalidInputError);
+    return err as InvalidInputError;
+  }
+  throw new Error('expected an InvalidInputError');
 }
