@@ -3,7 +3,7 @@ import { type TestEnvironment, startTestEnvironment } from '../support/environme
 import { api, createExpressRemediation, effects, startPatch, waitFor, waitSettled } from '../support/flows.js';
 
 /**
- * RELIABILITY.md scenarios 7 and 8: nats-server restarted with messages in flight, and killed
+ * docs/reliability.md scenarios 7 and 8: nats-server restarted with messages in flight, and killed
  * hard losing its store (recent writes lost). PostgreSQL stays the source of truth.
  */
 let env: TestEnvironment;

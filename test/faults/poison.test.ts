@@ -6,7 +6,7 @@ import { type TestEnvironment, makeRemote, startTestEnvironment } from '../suppo
 import { api, createExpressRemediation, nodegoatCodebase, sql, waitFor } from '../support/flows.js';
 
 /**
- * RELIABILITY.md scenario 5: a poison message. The planner's registry answers 500 for one
+ * docs/reliability.md scenario 5: a poison message. The planner's registry answers 500 for one
  * package every time: delayed retries up to max_deliver, then the message is dead-lettered and
  * the plan fails with the reason, while other runs keep flowing. Retry after the fix resumes.
  */

@@ -4,7 +4,7 @@ import { type TestEnvironment, TEST_PG_URL, startTestEnvironment } from '../supp
 import { api, createExpressRemediation, effects, sql, startPatch, waitFor, waitSettled } from '../support/flows.js';
 
 /**
- * RELIABILITY.md scenarios 9 and 10. The services reach PostgreSQL through a TCP proxy owned by
+ * docs/reliability.md scenarios 9 and 10. The services reach PostgreSQL through a TCP proxy owned by
  * the test, so "PostgreSQL is down" affects only this stack; connections are also killed for
  * real with pg_terminate_backend.
  */

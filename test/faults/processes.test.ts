@@ -10,7 +10,7 @@ import { type TestEnvironment, git, startTestEnvironment } from '../support/envi
 import { api, createExpressRemediation, effects, sql, startPatch, waitFor, waitSettled } from '../support/flows.js';
 
 /**
- * RELIABILITY.md scenarios 1, 2, 3, 4 (beyond the duplicate window), 6 and 11, plus retry and
+ * docs/reliability.md scenarios 1, 2, 3, 4 (beyond the duplicate window), 6 and 11, plus retry and
  * cancel, against the real nats-server and PostgreSQL with processes killed and paused for real.
  * Short leases so faults show quickly: ack_wait 2 s, 5 deliveries (headroom for a loaded machine).
  */

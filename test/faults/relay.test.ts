@@ -11,7 +11,7 @@ import { repoRoot } from '@remediation/testing';
 import { dropDatabase, freshDatabaseUrl } from '../support/environment.js';
 
 /**
- * RELIABILITY.md scenario 4: a relay killed after publishing and before marking its outbox rows.
+ * docs/reliability.md scenario 4: a relay killed after publishing and before marking its outbox rows.
  * The republish carries the same `Nats-Msg-Id` and JetStream drops it (inside the duplicate
  * window); beyond the window the consumers' claim/inbox checks apply (processes.test.ts, 4).
  */

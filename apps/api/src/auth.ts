@@ -16,13 +16,13 @@ import { API_KEY_PREFIX, type Database, type Scope, TENANT_ID_PATTERN, findApiKe
  * No or bad credentials → 401 with `WWW-Authenticate: Bearer` (RFC 6750 §3); a missing scope → 403.
  */
 
-/** Who is calling, set on every authenticated request. */
 /**
  * Signature algorithms accepted on bearer tokens (asymmetric only: a JWKS publishes public keys, so
  * an HMAC token could only be "signed" with a public key). Tokens must carry `exp` (RFC 7519 §4.1.4).
  */
 const JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 
+/** Who is calling, set on every authenticated request. */
 export interface Caller {
   /** The tenant every query of the request is scoped to. */
   tenant: string;

@@ -62,7 +62,7 @@ interface Finding {
 }
 
 /**
- * Plans upgrades for a scan (MISSION.md "Plan"), in any format `parseScan` of @remediation/sbom
+ * Plans upgrades for a scan (docs/mission.md "Plan"), in any format `parseScan` of @remediation/sbom
  * reads (CycloneDX, SPDX, Trivy, Grype, OSV-Scanner): the normalised scan drives the plan.
  *
  * Targets are direct dependencies (`scan.directRefs`) with at least one advisory matching the

@@ -2,7 +2,7 @@ import type { BreakingChangeRisk, JumpSize } from '@remediation/contracts';
 import type { PackageVersions } from '@remediation/registry';
 import semver from 'semver';
 
-/** Note added to `moderate` when the current major line has no fixed version (MISSION.md "Plan"). */
+/** Note added to `moderate` when the current major line has no fixed version (docs/mission.md "Plan"). */
 export const NO_FIX_IN_LINE_NOTE = 'no fixed version within the current major line';
 
 const JUMP_ORDER: Record<JumpSize, number> = { patch: 0, minor: 1, major: 2 };
@@ -73,7 +73,7 @@ export interface TierChoice {
 }
 
 /**
- * Chooses the tier versions for one target (MISSION.md "Plan"), over the candidates: stable
+ * Chooses the tier versions for one target (docs/mission.md "Plan"), over the candidates: stable
  * (no prerelease), non-deprecated versions greater than `current`, in semver order (never by
  * publish time).
  * - `minimal`: the lowest fixed candidate;

@@ -41,7 +41,7 @@ export function pullRequestTitle(input: PullRequestBodyInput): string {
 }
 
 /**
- * The built-in default body (MISSION.md "Pull request"): advisory summary (ids, severity,
+ * The built-in default body (docs/mission.md "Pull request"): advisory summary (ids, severity,
  * affected → fixed, links), the changes, and test guidance including lockfile regeneration,
  * which the service never does itself.
  */

@@ -10,7 +10,7 @@ import { z } from 'zod';
  * Environment of the code-fix agent (patcher) and of the review triage (pr-service); services
  * merge it into their own (`BaseEnv.extend(AgentEnv.shape)`). Without `ANTHROPIC_API_KEY` the
  * patcher runs the deterministic manifest edits only and marks targets that need code changes
- * (MISSION.md "Without an API key"), and review feedback is stored but not acted on.
+ * (docs/mission.md "Without an API key"), and review feedback is stored but not acted on.
  */
 export const AgentEnv = z.object({
   /** Key of the Messages API; unset = no agent. */

@@ -78,7 +78,7 @@ export function createManifestBumper(
   };
 }
 
-/** Status a target can be reported with (the per-target states of MISSION.md). */
+/** Status a target can be reported with (the per-target states of docs/mission.md). */
 export type ReportedStatus = 'success' | 'failed' | 'skipped';
 
 /** One `report_outcome` call. */

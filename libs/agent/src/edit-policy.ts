@@ -14,7 +14,7 @@ import { matchesGlob } from 'node:path';
  *   `azure-pipelines.yml`, `Jenkinsfile`, `.buildkite/`, `bitbucket-pipelines.yml`, `.env*`,
  *   `.npmrc`, `.yarnrc*`;
  * - lockfiles (`package-lock.json`, `npm-shrinkwrap.json`, `yarn.lock`, `pnpm-lock.yaml`,
- *   `bun.lock`, `bun.lockb`): lockfile regeneration is out of scope (MISSION.md);
+ *   `bun.lock`, `bun.lockb`): lockfile regeneration is out of scope (docs/mission.md);
  * - `package.json` at any depth: dependency versions change only through `bump_version`
  *   (the deterministic manifest editor), which bypasses this rule for the manifest it edits.
  */

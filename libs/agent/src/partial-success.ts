@@ -42,7 +42,7 @@ export interface PartialSuccessPolicy {
   noSubsetReason?: string;
 }
 
-/** The decision, for the execution's history (MISSION.md: "Partial success is a decision"). */
+/** The decision, for the execution's history (docs/mission.md: "Partial success is a decision"). */
 export interface PartialSuccessDecision {
   ship: boolean;
   /** Targets to ship (successful ones only); empty when not shipping. */

@@ -161,7 +161,7 @@ export type CreateExecutionRequest = z.output<typeof CreateExecutionRequest>;
 export type CreateExecutionInput = z.input<typeof CreateExecutionRequest>;
 
 /**
- * Proof of remediation of one target (MISSION.md "Proof of remediation"): the declared
+ * Proof of remediation of one target (docs/mission.md "Proof of remediation"): the declared
  * requirement in every dependency section must have a lowest admissible version outside every
  * affected range of the target's advisories (rule of `proveRemediated` in `@remediation/manifests`).
  */
@@ -228,7 +228,7 @@ export const AgentRunSummary = z.object({
 });
 export type AgentRunSummary = z.infer<typeof AgentRunSummary>;
 
-/** The partial-success decision of an execution (MISSION.md "Partial success is a decision"). */
+/** The partial-success decision of an execution (docs/mission.md "Partial success is a decision"). */
 export const PartialSuccessDecisionBody = z.object({
   ship: z.boolean(),
   /** Targets shipped (successful ones only). */

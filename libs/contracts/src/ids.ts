@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { ExecutionKind } from './states.js';
 
 /**
- * Identifiers. Execution ids encode their remediation id (MISSION.md "Names"):
+ * Identifiers. Execution ids encode their remediation id (docs/mission.md "Names"):
  * `<remediationId>.<kind>.<n>`, e.g. `rem_01kf3x9q2m7v4c8d.patch.2`. There is no separate
  * workflow id.
  */

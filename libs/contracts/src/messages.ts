@@ -4,7 +4,7 @@ import { ExecutionKind, ExecutionState, Step } from './states.js';
 /**
  * Message contracts on NATS JetStream. Subjects are versioned (`v1`); a breaking payload change
  * gets a new subject version. Messages carry ids, refs and SHAs, never patch contents
- * (MISSION.md "Messages carry references").
+ * (docs/mission.md "Messages carry references").
  */
 export const SUBJECT_PREFIX = 'remediation';
 

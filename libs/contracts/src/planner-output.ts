@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** Upgrade tiers, in the order a user would consider them. Defined in MISSION.md "Plan". */
+/** Upgrade tiers, in the order a user would consider them. Defined in docs/mission.md "Plan". */
 export const Tier = z.enum(['minimal', 'moderate', 'comprehensive']);
 export type Tier = z.infer<typeof Tier>;
 export const TIERS: readonly Tier[] = Tier.options;
@@ -134,7 +134,7 @@ export const AdvisoryDatabaseInfo = z.object({
 export type AdvisoryDatabaseInfo = z.infer<typeof AdvisoryDatabaseInfo>;
 
 /**
- * The planner's structured output, stored when planning completes (MISSION.md "Plan").
+ * The planner's structured output, stored when planning completes (docs/mission.md "Plan").
  * `upgrade_tiers` keeps the name the existing consumers know.
  */
 export const PlannerOutput = z.object({

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * Execution kinds. Plan and patch are both executions (MISSION.md "Every step has a state"):
+ * Execution kinds. Plan and patch are both executions (docs/mission.md "Every step has a state"):
  * each has a state, started/completed times and error text.
  */
 export const ExecutionKind = z.enum(['plan', 'patch']);

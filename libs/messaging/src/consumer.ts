@@ -115,7 +115,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Consumes one command kind through a durable pull consumer shared by all replicas
- * (ARCHITECTURE.md "Streams and consumers", RELIABILITY.md):
+ * (docs/architecture.md "Streams and consumers", docs/reliability.md):
  *
  * - claims the step first (lease = fencing token, a `step_attempts` row); a command whose
  *   execution is not at the step is acked without effect;

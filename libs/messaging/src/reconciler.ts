@@ -48,7 +48,7 @@ const ADVISORY_LOCK = 727002;
 const QUEUED_LIMIT_FACTOR = 10;
 
 /**
- * One reconciler sweep (ARCHITECTURE.md: "A reconciler re-issues work for runs that are not
+ * One reconciler sweep (docs/architecture.md: "A reconciler re-issues work for runs that are not
  * terminal and whose heartbeat has gone stale"). PostgreSQL is the source of truth: a run
  * whose command is still in the work queue is waiting, not lost (its heartbeat is refreshed); a run
  * whose command was lost (NATS lost its store, a relay crashed, deliveries ran out unseen) is

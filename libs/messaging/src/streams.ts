@@ -3,7 +3,7 @@ import { nanos } from '@nats-io/nats-core';
 import { SUBJECT_PREFIX } from '@remediation/contracts';
 
 /**
- * Stream layout (ARCHITECTURE.md "Streams and consumers"): a work-queue stream for commands and
+ * Stream layout (docs/architecture.md "Streams and consumers"): a work-queue stream for commands and
  * a limits stream for public events. Names are prefixed so tests can run side by side.
  */
 export interface StreamNames {
@@ -80,7 +80,7 @@ export interface ConsumerSettings {
 /**
  * Creates or updates a durable pull consumer. No `backoff` is set: on NATS 2.9 it applies only to
  * ack timeouts and needs `max_deliver` > its length; retry delays are computed by the runtime and
- * passed to `nak(delayMs)` (ARCHITECTURE.md facts about NATS 2.9.10).
+ * passed to `nak(delayMs)` (docs/architecture.md facts about NATS 2.9.10).
  */
 export async function ensureConsumer(jsm: JetStreamManager, s: ConsumerSettings): Promise<void> {
   const config = {

@@ -54,7 +54,7 @@ export async function loadPatchVersion(
 }
 
 /**
- * The one approvability check (MISSION.md "Proof of remediation"): only a version whose every
+ * The one approvability check (docs/mission.md "Proof of remediation"): only a version whose every
  * shipped target passes its proof of remediation is offered for approval and goes to a pull
  * request. Used when a person approves a version (API) and before any push (git-gateway).
  * @throws InvalidInputError `PATCH_NOT_APPROVABLE` naming the targets whose proof failed, with

@@ -68,7 +68,7 @@ export interface AppliedTransition {
 }
 
 /**
- * Applies the state machine to one execution in ONE PostgreSQL transaction (ARCHITECTURE.md
+ * Applies the state machine to one execution in ONE PostgreSQL transaction (docs/architecture.md
  * "The shared state machine"): read the row, run the pure `transition`, compare-and-set on
  * `(id, version)`, append a history row, insert the effects into the outbox. Either all of it
  * commits or none of it does.
@@ -275,7 +275,7 @@ export async function recordHistory(
 }
 
 /**
- * Per-target status follows the patch step (MISSION.md: per-target `running/success/failed/skipped`):
+ * Per-target status follows the patch step (docs/mission.md: per-target `running/success/failed/skipped`):
  * when a patch execution's editing step starts (or is retried), its selected targets are `running`;
  * when the execution then fails or is cancelled before the step recorded their outcomes, the targets
  * still `running` become `failed` (with the execution's error) or `skipped` (cancelled). Outcomes the

@@ -162,7 +162,7 @@ function decide(s: ExecutionSnapshot, e: MachineEvent): Target | null {
       return MAINTENANCE_STATES.has(s.state!) ? maintenanceFailed(s) : null;
     case 'feedback.received':
       // Review feedback starts an iteration on the same workspace: the agent edits, git-gateway
-      // commits the next patch version (MISSION.md "Review and iteration"); on an open PR the
+      // commits the next patch version (docs/mission.md "Review and iteration"); on an open PR the
       // version is then pushed to it (`changes_requested`).
       if (s.state === 'patch_generated') return { state: 'patch_running', step: 'editing', command: { kind: 'patch.apply' } };
       if (s.state === 'pr_opened') return { state: 'changes_requested', step: 'editing', command: { kind: 'patch.apply' } };

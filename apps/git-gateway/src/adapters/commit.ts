@@ -1,6 +1,6 @@
 /**
  * Commits a workspace's changes into the mirror with git plumbing and a temporary index
- * (ARCHITECTURE.md "git-gateway": plumbing commit of 3 files measured 76 ms vs 149–304 ms for
+ * (docs/architecture.md "git-gateway": plumbing commit of 3 files measured 76 ms vs 149–304 ms for
  * `git add -A && git commit` in a full worktree; "Every commit the gateway makes is anchored
  * by a ref in the mirror (no GC loss)").
  *

@@ -1,5 +1,5 @@
 /**
- * Thin wrapper over the git CLI (through execa). ARCHITECTURE.md "git-gateway": the git CLI is
+ * Thin wrapper over the git CLI (through execa). docs/architecture.md "git-gateway": the git CLI is
  * used for clone, fetch, checkout, merge-tree and push because isomorphic-git was 18× to 140×
  * slower here. Every git invocation of the gateway goes through {@link git} so that
  *  - the environment is hygienic (no inherited GIT_DIR / GIT_INDEX_FILE / GIT_WORK_TREE, no
@@ -297,7 +297,7 @@ export interface GitVersion {
   /** The full version string, e.g. `2.39.5` or `2.45.1.windows.1`. */
   raw: string;
   /**
-   * `git merge-tree --write-tree --merge-base` (git ≥ 2.40). ARCHITECTURE.md: "Git here is 2.39
+   * `git merge-tree --write-tree --merge-base` (git ≥ 2.40). docs/architecture.md: "Git here is 2.39
    * (no `merge-tree --merge-base`) … Detect newer git and use `--merge-base` there."
    */
   supportsMergeBase: boolean;
@@ -334,7 +334,7 @@ export function parseGitVersion(text: string): GitVersion {
  * @returns the version and feature flags (see {@link GitVersion}).
  * @throws GitCommandError `GIT_NOT_INSTALLED` / `GIT_VERSION_UNPARSEABLE`;
  * @throws GitInputError `GIT_TOO_OLD` when older than 2.38, the minimum for
- *   `merge-tree --write-tree` used by the rebase step (ARCHITECTURE.md "git-gateway").
+ *   `merge-tree --write-tree` used by the rebase step (docs/architecture.md "git-gateway").
  */
 export async function gitVersion(): Promise<GitVersion> {
   const { stdout } = await git(['--version']);

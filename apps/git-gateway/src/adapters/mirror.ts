@@ -1,5 +1,5 @@
 /**
- * Bare mirrors of customer repositories on the persistent volume (ARCHITECTURE.md
+ * Bare mirrors of customer repositories on the persistent volume (docs/architecture.md
  * "git-gateway": "Mirror (bare) and per-commit base snapshots live on the persistent volume").
  *
  * Layout: `<dataRoot>/mirrors/<repoKey>.git` (the mirror), `<repoKey>.git.lock` (cross-process
@@ -9,7 +9,7 @@
  * Clone mode: `git clone --bare`, NOT `--mirror`. `--mirror` configures
  * `remote.origin.fetch = +refs/*:refs/*` with `remote.origin.mirror = true`, so a
  * `fetch --prune` would delete every local ref the remote does not have — including the
- * gateway's own `refs/remediations/*` that anchor its commits (ARCHITECTURE.md: "Every commit
+ * gateway's own `refs/remediations/*` that anchor its commits (docs/architecture.md: "Every commit
  * the gateway makes is anchored by a ref in the mirror (no GC loss)"), and it would also copy
  * `refs/pull/*` and other provider refs we do not need. `--bare` copies `refs/heads/*` and
  * `refs/tags/*` as local branches/tags; later updates are an explicit

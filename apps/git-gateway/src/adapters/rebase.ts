@@ -1,6 +1,6 @@
 /**
  * Server-side rebase of a single-commit patch onto a moved base, without a work tree or index
- * (ARCHITECTURE.md "git-gateway": `merge-tree --write-tree` + `commit-tree` measured 8 ms vs
+ * (docs/architecture.md "git-gateway": `merge-tree --write-tree` + `commit-tree` measured 8 ms vs
  * 177 ms for `git rebase` in a worktree; "Git here is 2.39 (no `merge-tree --merge-base`) …
  * a single-commit patch rebases with `merge-tree --write-tree` on a fast-forwarded base; where
  * history was rewritten or a conflict appears, re-apply the patch onto the new head … Detect

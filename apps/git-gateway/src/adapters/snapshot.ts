@@ -1,6 +1,6 @@
 /**
  * Per-commit base snapshots: the extracted tree of one commit, used as the read-only lower dir
- * of execution workspaces (ARCHITECTURE.md "git-gateway": "Mirror (bare) and per-commit base
+ * of execution workspaces (docs/architecture.md "git-gateway": "Mirror (bare) and per-commit base
  * snapshots live on the persistent volume"; mkdir + overlayfs mount over an extracted base
  * measured 4.5 ms against ~950 ms for a clone or worktree).
  *

@@ -13,7 +13,7 @@ const ALWAYS_FORBIDDEN: RegExp[] = [
 ];
 
 /**
- * The extraneous-change guard (MISSION.md "No extraneous changes"): a patch may touch only the
+ * The extraneous-change guard (docs/mission.md "No extraneous changes"): a patch may touch only the
  * paths its targets declare (the manifests of targets that succeeded, plus code files the
  * agent changed under an allow-list), never CI config, `.github/`, secrets or the VCS dir.
  * @param allowed repository-relative paths the targets declare.

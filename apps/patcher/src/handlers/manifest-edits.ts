@@ -125,7 +125,7 @@ export async function restoreUnshipped(input: { lowerDir: string; mergedDir: str
 
 /**
  * Proof of remediation of each shipped target against the workspace's manifests as they are now
- * (MISSION.md "Proof of remediation"): every declaration of the dependency (dependencies,
+ * (docs/mission.md "Proof of remediation"): every declaration of the dependency (dependencies,
  * devDependencies, optionalDependencies) must have its lowest admissible version outside every
  * affected range of the target's advisories (`proveRemediated`). A dependency that is no longer
  * declared, or a manifest that cannot be read or parsed, fails the proof with the reason.

@@ -122,7 +122,7 @@ export function patchApplyHandler(deps: { db: Database; nc: NatsConnection; work
         });
       }
 
-      // Partial success is a decision (MISSION.md): policy first, then the model.
+      // Partial success is a decision (docs/mission.md): policy first, then the model.
       const succeeded = outcomes.filter((o) => o.status === 'success');
       let decision: PartialSuccessDecisionBody | null = null;
       if (succeeded.length > 0 && outcomes.some((o) => o.status === 'failed')) {

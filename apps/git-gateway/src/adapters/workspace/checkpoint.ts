@@ -1,5 +1,5 @@
 /**
- * Workspace checkpoints and recovery (ARCHITECTURE.md "git-gateway": "the overlay upper and work
+ * Workspace checkpoints and recovery (docs/architecture.md "git-gateway": "the overlay upper and work
  * dirs must be on a local filesystem … Recovery therefore checkpoints the upper into a
  * work-in-progress commit on a ref in the mirror (cheap: O(changed files)); a new node rebuilds
  * the workspace from base snapshot + checkpoint. Same-node restarts simply remount the existing

@@ -1,6 +1,6 @@
 /**
  * The overlay driver: an overlayfs mount of a read-only base snapshot (lower) with a
- * per-execution upper/work dir on a LOCAL filesystem (ARCHITECTURE.md "git-gateway": "The
+ * per-execution upper/work dir on a LOCAL filesystem (docs/architecture.md "git-gateway": "The
  * overlay upper and work dirs must be on a local filesystem (overlayfs does not support NFS or
  * Lustre uppers …) … Same-node restarts simply remount the existing upper … Lock each
  * execution's dirs: two mounts sharing a workdir only warn."). Prepare measured 4.5 ms on a

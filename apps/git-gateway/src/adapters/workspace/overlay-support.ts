@@ -106,7 +106,7 @@ export async function diagnoseOverlay(dir: string): Promise<OverlayReason[]> {
     if (name !== undefined) {
       reasons.push({
         why: `${dir} is on ${name} (statfs type 0x${fs.type.toString(16)}), which overlayfs does not support for upper/work dirs`,
-        todo: 'Point localRoot at a local filesystem (ext4, xfs, btrfs or tmpfs); ARCHITECTURE.md "git-gateway": upper and work dirs must be local, NFS/Lustre uppers are unsupported.',
+        todo: 'Point localRoot at a local filesystem (ext4, xfs, btrfs or tmpfs); docs/architecture.md "git-gateway": upper and work dirs must be local, NFS/Lustre uppers are unsupported.',
       });
     }
   } catch (err) {

@@ -3,7 +3,7 @@
  * change collector (what a written or deleted path expands to) and two walks that feed it:
  *
  * {@link readUpperChanges} — overlay driver: reads the upper layer in O(changed dirs) instead of
- * diffing the whole merged tree. Rules (ARCHITECTURE.md "git-gateway"):
+ * diffing the whole merged tree. Rules (docs/architecture.md "git-gateway"):
  *  - regular file or symlink in upper = add/modify; contents, symlink targets and modes are
  *    read through the MERGED view (with metacopy an upper file may hold only metadata);
  *  - char device 0/0 in upper = whiteout = delete (a deleted directory → a delete of every
