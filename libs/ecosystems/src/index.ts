@@ -1,7 +1,8 @@
 /**
  * `@remediation/ecosystems`: the seam every ecosystem plugs into (versioning, registry source,
- * manifest managers; see ./types.ts) and its Python (PyPI) implementation. This file is the only
- * public entry.
+ * manifest managers, proof of remediation, usage search; see ./types.ts), the map of ecosystems
+ * by purl type (./registry.ts), and the npm and Python (PyPI) implementations. This file is the
+ * only public entry.
  */
 export type {
   Ecosystem,
@@ -18,6 +19,7 @@ export type {
   RegistryCredentials,
   RegistrySource,
   RegistrySourceOptions,
+  RemediationProof,
   RequirementLocation,
   Versioning,
 } from './types.js';
@@ -28,3 +30,9 @@ export { requirementsTxtManager } from './pypi/requirements-txt.js';
 export { pep621Manager, poetryManager, raisePoetryFloor } from './pypi/pyproject.js';
 export { PypiRegistrySource, fromJsonApi, fromSimpleApi, versionOfFilename, type PypiRegistrySourceOptions } from './pypi/pypi-registry-source.js';
 export { pypiEcosystem } from './pypi/ecosystem.js';
+export { provePythonRemediated, poetryToPep440, lowestAdmissibleVersion } from './pypi/proof.js';
+export { pythonImportNames, pythonUsagePatterns } from './pypi/usage.js';
+export { npmVersioning } from './npm/versioning.js';
+export { npmUsagePatterns } from './npm/usage.js';
+export { npmEcosystem } from './npm/ecosystem.js';
+export { ECOSYSTEMS, ecosystemFor, ecosystemForOsv } from './registry.js';

@@ -220,12 +220,49 @@ export interface ManifestManager {
   raiseFloor(file: string, text: string, name: string, fixedVersion: string): ManifestEdit;
 }
 
-/** One ecosystem's plug-ins, registered under its purl type. */
+/** Outcome of {@link Ecosystem.proveRemediated}. */
+export interface RemediationProof {
+  /** True when the lowest version the requirement admits is outside every affected range. */
+  readonly remediated: boolean;
+  /** The lowest version the requirement admits, or null when it has none / cannot be known. */
+  readonly lowestAdmissible: string | null;
+  /** One sentence explaining the verdict, fit for a PR body or history row. */
+  readonly reason: string;
+}
+
+/** One ecosystem's plug-ins, registered under its purl type (see `./registry.ts`). */
 export interface Ecosystem {
-  /** purl type, e.g. `pypi`. */
+  /** purl type, e.g. `pypi` (https://github.com/package-url/purl-spec/blob/main/PURL-TYPES.rst). */
   readonly purlType: string;
+  /**
+   * OSV `affected[].package.ecosystem` value, e.g. `npm`, `PyPI`
+   * (https://ossf.github.io/osv-schema/#affectedpackage-field, ecosystems list).
+   */
+  readonly osvEcosystem: string;
   readonly versioning: Versioning;
-  /** Normalise a package name (PyPI: PEP 503). */
+  /** Normalise a package name (PyPI: PEP 503; npm: unchanged). */
   normaliseName(name: string): string;
+  /** Manifest managers, tried in order by `matches(path)`. */
   readonly managers: readonly ManifestManager[];
+  /**
+   * Repository-relative manifest the planner names for a direct dependency when the scan does not
+   * say which file declares it (`package.json`, `requirements.txt`); the patcher then looks the
+   * requirement up in every manifest its managers match.
+   */
+  readonly defaultManifestPath: string;
+  /**
+   * Proof of remediation for an edited requirement: the lowest version `requirement` (in `style`)
+   * admits lies in none of `affectedRanges` (the plan's `affectedRanges`, in this ecosystem's range
+   * syntax: node-semver ranges for npm, PEP 440 specifier sets for PyPI). Never throws: a
+   * requirement or range that cannot be read gives `remediated: false` with the reason.
+   */
+  proveRemediated(requirement: string, style: ManifestDependency['style'], affectedRanges: readonly string[]): RemediationProof;
+  /**
+   * Patterns (JavaScript regular expressions, multiline) matching source lines that use package
+   * `name`, for the agent's usage search: `require('x')`/`import … from 'x'` for npm,
+   * `import x`/`from x import y` for Python (import names derived from the distribution name).
+   */
+  usagePatterns(name: string): RegExp[];
+  /** Commands that regenerate this ecosystem's lockfiles, named in the PR's test guidance (e.g. `npm install`, `poetry lock`). */
+  readonly lockfileCommands: readonly string[];
 }

@@ -1,0 +1,23 @@
+import { proveRemediated } from '@remediation/manifests';
+import type { Ecosystem } from '../types.js';
+import { npmUsagePatterns } from './usage.js';
+import { npmVersioning } from './versioning.js';
+
+/**
+ * npm, purl type `npm` (https://github.com/package-url/purl-spec/blob/main/PURL-TYPES.rst),
+ * OSV ecosystem `npm`: semver versioning with caret lines, names as published (npm names are
+ * case-sensitive in the registry but lowercase for new packages; not normalised), `package.json`
+ * edited by `@remediation/manifests`, proof of remediation by its `proveRemediated` (node-semver
+ * `minVersion` of the declared range outside every affected range).
+ */
+export const npmEcosystem: Ecosystem = {
+  purlType: 'npm',
+  osvEcosystem: 'npm',
+  versioning: npmVersioning,
+  normaliseName: (name) => name,
+  managers: [],
+  defaultManifestPath: 'package.json',
+  proveRemediated: (requirement, _style, affectedRanges) => proveRemediated(requirement, [...affectedRanges]),
+  usagePatterns: npmUsagePatterns,
+  lockfileCommands: ['npm install'],
+};
