@@ -111,6 +111,16 @@ describe('scan formats (issue 12): any supported format is accepted, bad ones ar
     expect(await loadScan(api.db, res.json().id)).toBe(CDX_XML);
   });
 
+  it('SPDX tag-value as a string: 201, stored as submitted; a bad line: 400 naming it', async () => {
+    const text = readFileSync(new URL('../../../libs/sbom/src/__fixtures__/scans/trivy-knowds-trimmed.spdx', import.meta.url), 'utf8');
+    const res = await post(JSON.stringify({ codebase, scan: text }));
+    expect(res.statusCode, res.body).toBe(201);
+    expect(await loadScan(api.db, res.json().id)).toBe(text);
+    const bad = await post(JSON.stringify({ codebase, scan: 'SPDXVersion: SPDX-2.3\nPackageName: a\n' }));
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json()).toMatchObject({ code: 'SCAN_INVALID', details: { line: 2, tag: 'SPDXID' } });
+  });
+
   it('an unknown format: 400 SCAN_FORMAT_UNKNOWN naming the supported formats', async () => {
     const res = await post(JSON.stringify({ codebase, scan: { hello: 'world' } }));
     expect(res.statusCode).toBe(400);

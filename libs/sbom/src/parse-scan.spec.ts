@@ -219,13 +219,101 @@ describe('parseScan: CycloneDX XML', () => {
   });
 });
 
+describe('parseScan: SPDX tag-value', () => {
+  it('trivy-knowds-trimmed.spdx (Trivy 0.67 SPDX 2.3 tag-value): packages by purl, the graph from CONTAINS, the described filesystem as root', () => {
+    const scan = fixture('trivy-knowds-trimmed.spdx');
+    expect(scan.format).toEqual({ name: 'spdx', version: '2.3', encoding: 'tag-value' });
+    expect(scan.root).toMatchObject({ name: 'C:/Users/nkape/knowds', bomRef: 'SPDXRef-Filesystem-f54db3e980940b8e' });
+    expect(purls(scan)).toEqual([
+      undefined, // the operating system: no purl, a container of packages
+      'pkg:deb/debian/libcbor0.10@0.10.2-2?arch=amd64&distro=debian-13.1',
+      'pkg:deb/debian/libdav1d7@1.5.1-1?arch=amd64&distro=debian-13.1',
+      'pkg:pypi/idna@3.11',
+      'pkg:deb/debian/tk@8.6.16?arch=amd64&distro=debian-13.1',
+    ]);
+    expect(scan.components.find((c) => c.name === 'idna')).toMatchObject({ version: '3.11', ecosystem: 'pypi' });
+    expect(ecosystems(scan)).toEqual(['deb', 'pypi', null].sort());
+    // Relationships to elements the document does not list (trimmed away, or files) are not edges.
+    expect(scan.dependencies.get('SPDXRef-Filesystem-f54db3e980940b8e')).toEqual([
+      'SPDXRef-OperatingSystem-66f528a14441fd24',
+      'SPDXRef-Package-124dc99680f6057e',
+    ]);
+    expect(scan.directRefs.has('SPDXRef-Package-124dc99680f6057e')).toBe(true);
+    expect(scan.vulnerabilities).toBeNull();
+  });
+
+  it('trivy-vocabulary-hub.spdx (Trivy 0.65, whole document): a repository with no packages, <text> values, annotations', () => {
+    const scan = fixture('trivy-vocabulary-hub.spdx');
+    expect(scan.format.encoding).toBe('tag-value');
+    expect(scan.root).toMatchObject({ name: 'vocabulary-hub-edc' });
+    expect(scan.components).toHaveLength(0);
+  });
+
+  it('reads the same scan from the tag-value and the JSON encoding of one document', () => {
+    const tagValue = [
+      '# a comment line',
+      'SPDXVersion: SPDX-2.2',
+      'SPDXID: SPDXRef-DOCUMENT',
+      'DocumentName: app',
+      'DocumentComment: <text>first line',
+      'PackageName: not a package: inside <text>',
+      '</text>',
+      'PackageName: app',
+      'SPDXID: SPDXRef-app',
+      'PackageVersion: 1.0.0',
+      'PackageName: requests',
+      'SPDXID: SPDXRef-requests',
+      'PackageVersion: 2.28.1',
+      'ExternalRef: PACKAGE-MANAGER purl pkg:pypi/requests@2.28.1',
+      'Relationship: SPDXRef-DOCUMENT DESCRIBES SPDXRef-app',
+      'Relationship: SPDXRef-app DEPENDS_ON SPDXRef-requests',
+    ].join('\r\n');
+    const json = {
+      spdxVersion: 'SPDX-2.2',
+      SPDXID: 'SPDXRef-DOCUMENT',
+      name: 'app',
+      packages: [
+        { SPDXID: 'SPDXRef-app', name: 'app', versionInfo: '1.0.0' },
+        {
+          SPDXID: 'SPDXRef-requests',
+          name: 'requests',
+          versionInfo: '2.28.1',
+          externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: 'pkg:pypi/requests@2.28.1' }],
+        },
+      ],
+      relationships: [
+        { spdxElementId: 'SPDXRef-DOCUMENT', relationshipType: 'DESCRIBES', relatedSpdxElement: 'SPDXRef-app' },
+        { spdxElementId: 'SPDXRef-app', relationshipType: 'DEPENDS_ON', relatedSpdxElement: 'SPDXRef-requests' },
+      ],
+    };
+    const a = parseScan(tagValue);
+    const b = parseScan(json);
+    expect(a.format.encoding).toBe('tag-value');
+    expect(a.components).toEqual(b.components);
+    expect(a.root).toEqual(b.root);
+    expect([...a.dependencies]).toEqual([...b.dependencies]);
+    expect([...a.directRefs]).toEqual(['SPDXRef-requests']);
+  });
+
+  it('bad tag-value documents: SCAN_INVALID naming the line', () => {
+    const bad = (text: string) => invalid(() => parseScan(text));
+    expect(bad('SPDXVersion: SPDX-2.3\nthis line has no tag\n')).toMatchObject({ code: 'SCAN_INVALID', details: { line: 2 } });
+    expect(bad('SPDXVersion: SPDX-2.3\nPackageName: a\nPackageVersion: 1\n').message).toBe('SPDX tag-value line 2: package "a" has no SPDXID');
+    expect(bad('SPDXVersion: SPDX-2.3\nDocumentComment: <text>never closed\n')).toMatchObject({ details: { line: 2, tag: 'DocumentComment' } });
+    expect(bad('SPDXVersion: SPDX-2.3\nRelationship: SPDXRef-a DEPENDS_ON\n').details).toMatchObject({ line: 2, tag: 'Relationship' });
+    expect(bad('SPDXVersion: SPDX-2.1\n').code).toBe('SCAN_UNSUPPORTED_VERSION');
+    const tooMany = ['SPDXVersion: SPDX-2.3', ...Array.from({ length: 3 }, (_, i) => `PackageName: p${i}\nSPDXID: SPDXRef-p${i}`)].join('\n');
+    expect(invalid(() => parseScan(tooMany, { maxComponents: 2 })).details).toMatchObject({ reason: 'too_many_components', limit: 2 });
+  });
+});
+
 describe('parseScan: bad scans', () => {
   it('an unknown format: SCAN_FORMAT_UNKNOWN naming the supported formats', () => {
     const err = invalid(() => parseScan({ hello: 'world' }));
     expect(err.code).toBe('SCAN_FORMAT_UNKNOWN');
     expect(err.message).toContain('"hello"');
     expect(err.message).toContain('Trivy JSON');
-    expect(invalid(() => parseScan('SPDXVersion: SPDX-2.3\n')).code).toBe('SCAN_FORMAT_UNKNOWN');
+    expect(invalid(() => parseScan('hello: world\n')).code).toBe('SCAN_FORMAT_UNKNOWN');
   });
 
   it('a schema error carries an RFC 6901 JSON pointer', () => {

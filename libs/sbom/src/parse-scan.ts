@@ -3,6 +3,7 @@ import { parseCycloneDxXml } from './formats/cyclonedx-xml.js';
 import { parseGrype } from './formats/grype.js';
 import { parseOsvScanner } from './formats/osv-scanner.js';
 import { parseSpdx } from './formats/spdx.js';
+import { isSpdxTagValue, spdxTagValueToJson } from './formats/spdx-tag-value.js';
 import { parseTrivy } from './formats/trivy.js';
 import { assertMaxComponents, assertMaxDepth, countListed, DEFAULT_SCAN_LIMITS, type ScanLimits } from './guards.js';
 import { DEFAULT_MAX_SCAN_CHARS } from './parse-cyclonedx-text.js';
@@ -14,7 +15,7 @@ export type ScanTextLimits = ScanLimits & { maxChars?: number };
 
 /** Formats {@link parseScan} recognises, for messages. */
 export const SCAN_FORMATS =
-  'CycloneDX 1.4–1.7 (JSON or XML), SPDX 2.2/2.3 JSON, OSV-Scanner JSON results, Trivy JSON, Grype JSON';
+  'CycloneDX 1.4–1.7 (JSON or XML), SPDX 2.2/2.3 (JSON or tag-value), OSV-Scanner JSON results, Trivy JSON, Grype JSON';
 
 /**
  * Reads a scan of any supported format into the normalised {@link ParsedScan}, the format
@@ -22,7 +23,8 @@ export const SCAN_FORMATS =
  * - a JSON object (or text starting with `{`): `bomFormat` → CycloneDX JSON; `spdxVersion` → SPDX;
  *   `SchemaVersion` with `Results`/`ArtifactName` → Trivy; `matches` → Grype; `results` →
  *   OSV-Scanner;
- * - text starting with `<`: CycloneDX XML (`<bom xmlns="http://cyclonedx.org/schema/bom/1.x">`).
+ * - text starting with `<`: CycloneDX XML (`<bom xmlns="http://cyclonedx.org/schema/bom/1.x">`);
+ * - text whose first tag is `SPDXVersion:`: SPDX tag-value (errors carry `details.line`).
  * The limits are checked before the format's parser runs: text length (`maxChars`), nesting
  * depth, and the number of components (CycloneDX `components`, SPDX `packages`, Trivy
  * `Packages`, Grype `matches`, OSV-Scanner `packages`).
@@ -59,7 +61,12 @@ export function parseScan(input: unknown, limits: ScanTextLimits = {}): ParsedSc
       }
       return parseScan(json, limits);
     }
-    throw unknownFormat('text that is neither JSON nor XML');
+    if (isSpdxTagValue(text)) {
+      const doc = spdxTagValueToJson(text);
+      countListed([doc['packages']], limits.maxComponents ?? DEFAULT_SCAN_LIMITS.maxComponents);
+      return parseSpdx(doc, 'tag-value');
+    }
+    throw unknownFormat('text that is neither JSON, XML nor SPDX tag-value');
   }
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     throw new InvalidInputError('SCAN_INVALID', 'scan must be a JSON object or the text of an XML document', {

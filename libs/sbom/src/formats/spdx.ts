@@ -31,14 +31,15 @@ const SpdxDocument = z.looseObject({
 });
 
 /**
- * Reads an SPDX 2.2/2.3 JSON document into the normalised scan: packages are components (the
+ * Reads an SPDX 2.2/2.3 JSON document (or a tag-value one read by `spdxTagValueToJson`, with
+ * `encoding: 'tag-value'`) into the normalised scan: packages are components (the
  * `purl` external reference; `versionInfo` as version), `DEPENDS_ON` / `DEPENDENCY_OF` /
  * `CONTAINS` relationships the graph, and the package the document `DESCRIBES` the root. SPDX
  * carries no vulnerabilities: the planner matches the components against its advisories.
  * @throws InvalidInputError `SCAN_UNSUPPORTED_VERSION` for other `spdxVersion`s, `SCAN_INVALID`
  *   with JSON pointers.
  */
-export function parseSpdx(doc: Record<string, unknown>): ParsedScan {
+export function parseSpdx(doc: Record<string, unknown>, encoding: 'json' | 'tag-value' = 'json'): ParsedScan {
   const version = doc['spdxVersion'];
   if (typeof version !== 'string' || !SUPPORTED_SPDX.includes(version)) {
     throw new InvalidInputError('SCAN_UNSUPPORTED_VERSION', `SPDX version ${JSON.stringify(version)} is not supported (supported: ${SUPPORTED_SPDX.join(', ')})`, {
@@ -79,5 +80,5 @@ export function parseSpdx(doc: Record<string, unknown>): ParsedScan {
     else if (r.relationshipType === 'DEPENDENCY_OF') bom.dependsOn(r.relatedSpdxElement, r.spdxElementId);
   }
   if (bom.dependencies.size > 0 && !bom.dependencies.has(root['bom-ref'])) bom.rootDependsOnUnreferenced(root['bom-ref']);
-  return buildScan(bom.bom(root, false), { name: 'spdx', version: version.slice('SPDX-'.length), encoding: 'json' });
+  return buildScan(bom.bom(root, false), { name: 'spdx', version: version.slice('SPDX-'.length), encoding });
 }
