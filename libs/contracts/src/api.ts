@@ -180,6 +180,8 @@ export type TargetProof = z.infer<typeof TargetProof>;
 /** One target of a patch execution. */
 export const ExecutionTarget = z.object({
   name: z.string(),
+  /** purl type of the package (`npm`, `pypi`, …); absent in bodies stored before it existed (npm). */
+  ecosystem: z.string().optional(),
   manifestPath: z.string(),
   from: z.string(),
   to: z.string(),

@@ -37,3 +37,4 @@ export { npmUsagePatterns } from './npm/usage.js';
 export { npmEcosystem } from './npm/ecosystem.js';
 export { packageJsonManager } from './npm/package-json-manager.js';
 export { ECOSYSTEMS, ecosystemFor, ecosystemForOsv } from './registry.js';
+export { restoreRequirement } from './restore.js';
