@@ -64,7 +64,9 @@ async function matchingFiles(root: string, ecosystem: Ecosystem): Promise<string
  * dependency pinned differently in an unrelated sub-project is left alone; otherwise every
  * manifest a manager of the ecosystem matches (bounded walk skipping `.git`, `node_modules`,
  * `.venv`, `venv`, `__pycache__`; symbolic links never followed), with their includes too. An
- * included file no manager matches by name is read by the manager of the file including it.
+ * included file no manager matches by name is read by the manager of the file including it. A
+ * file several managers read (pyproject.toml: PEP 621 and Poetry) gives one entry per manager
+ * declaring the name.
  * Unreadable or invalid manifests are passed over, each noted in `problems`.
  */
 export async function declaringManifests(
@@ -75,29 +77,33 @@ export async function declaringManifests(
 ): Promise<{ manifests: DeclaringManifest[]; problems: string[] }> {
   const wanted = ecosystem.normaliseName(name);
   const problems: string[] = [];
-  const visited = new Map<string, DeclaringManifest | null>();
+  // Per file, one entry per manager that declares the name (pyproject.toml: PEP 621 and Poetry).
+  const visited = new Map<string, DeclaringManifest[]>();
   const visit = async (rel: string, inherited: ManifestManager | undefined): Promise<void> => {
     if (visited.has(rel)) return;
-    visited.set(rel, null);
-    const manager = ecosystem.managers.find((m) => m.matches(rel)) ?? inherited;
-    if (!manager) return;
+    visited.set(rel, []);
+    const matching = ecosystem.managers.filter((m) => m.matches(rel));
+    const managers = matching.length > 0 ? matching : inherited ? [inherited] : [];
+    if (managers.length === 0) return;
     const text = await readRegular(root, rel);
     if (text === null) return;
-    let contents: ReturnType<ManifestManager['extract']>;
-    try {
-      contents = manager.extract(rel, text);
-    } catch (err) {
-      problems.push(`${rel}: ${describeError(err)}`);
-      return;
-    }
-    const declarations = contents.dependencies.filter((d) => d.normalisedName === wanted);
-    if (declarations.length > 0) visited.set(rel, { file: rel, manager, text, declarations });
-    for (const include of contents.includes) {
-      const resolved = include.resolved === null ? null : insideRoot(include.resolved);
-      if (resolved !== null) await visit(resolved, manager);
+    for (const manager of managers) {
+      let contents: ReturnType<ManifestManager['extract']>;
+      try {
+        contents = manager.extract(rel, text);
+      } catch (err) {
+        problems.push(`${rel}: ${describeError(err)}`);
+        continue;
+      }
+      const declarations = contents.dependencies.filter((d) => d.normalisedName === wanted);
+      if (declarations.length > 0) visited.get(rel)!.push({ file: rel, manager, text, declarations });
+      for (const include of contents.includes) {
+        const resolved = include.resolved === null ? null : insideRoot(include.resolved);
+        if (resolved !== null) await visit(resolved, manager);
+      }
     }
   };
-  const collect = () => [...visited.values()].filter((m): m is DeclaringManifest => m !== null).sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+  const collect = () => [...visited.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).flatMap(([, found]) => found);
   const start = insideRoot(manifestPath);
   if (start !== null) {
     await visit(start, undefined);

@@ -156,7 +156,7 @@ async function applyEcosystemBumps(input: {
     let failure: string | null = null;
     for (const m of manifests) {
       if (!base.has(m.file)) base.set(m.file, m.text);
-      const text = texts.get(m.file) ?? m.text;
+      const text = edited.get(m.file) ?? texts.get(m.file) ?? m.text;
       const edit = m.manager.raiseFloor(m.file, text, t.name, t.toVersion);
       if (edit.status === 'refused') {
         failure = edit.lockfileCommand ? `${edit.message} (lockfile command: ${edit.lockfileCommand})` : edit.message;
@@ -183,7 +183,8 @@ async function applyEcosystemBumps(input: {
       continue;
     }
     for (const [file, text] of edited) texts.set(file, text);
-    if (manifests.length > 1) notes.push(`declared in ${manifests.map((m) => m.file).join(', ')}`);
+    const files = [...new Set(manifests.map((m) => m.file))];
+    if (files.length > 1) notes.push(`declared in ${files.join(', ')}`);
     if (t.needsAgent && !input.agentConfigured) notes.push(needsAgentNote(t));
     outcomes.push({ name: t.name, status: 'success', reason: notes.length ? notes.join('; ') : null, declaredFrom, declaredTo });
   }
