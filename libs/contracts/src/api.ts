@@ -168,7 +168,10 @@ export type CreateExecutionInput = z.input<typeof CreateExecutionRequest>;
 export const TargetProof = z.object({
   target: z.string(),
   remediated: z.boolean(),
-  /** Declared requirements checked, e.g. `["dependencies: ^6.0.0"]`. */
+  /**
+   * Declared requirements checked, e.g. `["dependencies: ^6.0.0"]` for npm; for other ecosystems
+   * `<manifest path> <section>: <requirement>`, e.g. `["requirements.txt requirements: ==4.2.14"]`.
+   */
   declared: z.array(z.string()),
   /** node-semver `minVersion` of the (first) declared range, or null. */
   lowestAdmissible: z.string().nullable(),
