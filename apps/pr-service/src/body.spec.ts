@@ -78,3 +78,40 @@ describe('the default pull request body', () => {
     expect(noEdits).toContain('No files beyond the manifests: the agent found no code that needs changing.');
   });
 });
+
+describe('the pull-request body of PyPI targets', () => {
+  const pyPlan = {
+    schemaVersion: 1,
+    targets: [
+      {
+        purl: 'pkg:pypi/django@4.2',
+        ecosystem: 'pypi',
+        name: 'django',
+        currentVersion: '4.2',
+        manifestPath: 'requirements.txt',
+        advisories: [{ id: 'PYSEC-2024-56', aliases: ['CVE-2024-38875'], severity: 'high', affectedRanges: ['>=4.2,<4.2.14'], fixedVersions: ['4.2.14'] }],
+        tiers: tier,
+      },
+    ],
+  } as unknown as PlannerOutput;
+  const django: ExecutionTarget = { ...target('django', '4.2', '4.2.14', 'success', null), ecosystem: 'pypi', manifestPath: 'requirements.txt', declaredFrom: '==4.2', declaredTo: '==4.2.14' };
+  const input = { remediationId: 'rem_1', executionId: 'rem_1.patch.1', tier: 'minimal', plan: pyPlan };
+
+  it("names the ecosystem's lockfile commands and counts Python manifests as manifests", () => {
+    const body = pullRequestBody({ ...input, targets: [django], changedPaths: ['requirements.txt', 'poetry.lock'] });
+    expect(body).toContain('| PYSEC-2024-56 (CVE-2024-38875) | high | `django` | `>=4.2,<4.2.14` | 4.2.14 |');
+    expect(body).toContain('| `django` | `requirements.txt` | 4.2 | 4.2.14 | `==4.2` → `==4.2.14` |');
+    expect(body).toContain(
+      '1. Regenerate the lockfiles: this change edits manifests only and never runs package managers, so lockfiles (and pinned hashes) are not updated. pypi: run `poetry lock`, `uv lock` or `pip-compile --generate-hashes` (whichever manages the project\'s lockfile or hashes, if any); commit the updated lockfiles.',
+    );
+    expect(body).not.toContain('npm install');
+    expect(body).not.toContain('Code changes by the agent');
+  });
+
+  it('names both when npm and PyPI targets ship together', () => {
+    const body = pullRequestBody({ ...input, targets: [django, target('cookie', '0.6.0', '0.7.0', 'success', null)], changedPaths: ['requirements.txt', 'package.json', 'app/views.py'] });
+    expect(body).toContain('edits manifests and code');
+    expect(body).toContain('npm: run `npm install` (or your package manager\'s equivalent); pypi: run `poetry lock`');
+    expect(body).toContain('Files changed beyond the manifests: `app/views.py`.');
+  });
+});

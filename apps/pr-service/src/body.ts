@@ -1,4 +1,5 @@
 import type { AgentRunSummary, ExecutionTarget, PlannerOutput } from '@remediation/contracts';
+import { ECOSYSTEMS, ecosystemFor } from '@remediation/ecosystems';
 
 /** What the default pull-request body is made of. */
 export interface PullRequestBodyInput {
@@ -14,7 +15,30 @@ export interface PullRequestBodyInput {
 }
 
 /** Manifest and lockfile names: files the deterministic editor owns, not code. */
-const MANIFEST_NAMES = new Set(['package.json', 'package-lock.json', 'npm-shrinkwrap.json', 'yarn.lock', 'pnpm-lock.yaml']);
+const MANIFEST_NAMES = new Set(['package.json', 'package-lock.json', 'npm-shrinkwrap.json', 'yarn.lock', 'pnpm-lock.yaml', 'poetry.lock', 'uv.lock', 'Pipfile.lock']);
+
+/** Whether `path` is a manifest or lockfile: by name, or matched by a manifest manager of a supported ecosystem (`requirements*.txt`, `pyproject.toml`, …). */
+function isManifest(path: string): boolean {
+  return MANIFEST_NAMES.has(path.split('/').at(-1) ?? path) || [...ECOSYSTEMS.values()].some((e) => e.managers.some((m) => m.matches(path)));
+}
+
+/**
+ * The lockfile step of the test guidance: npm's sentence when every shipped target is an npm
+ * package (or has no ecosystem recorded); otherwise one clause per ecosystem naming its
+ * `lockfileCommands` (PyPI: `poetry lock`, `uv lock`, `pip-compile --generate-hashes`).
+ */
+function lockfileGuidance(shipped: readonly ExecutionTarget[], edits: string): string {
+  const types = [...new Set(shipped.map((t) => (t.ecosystem ?? 'npm').toLowerCase()))].sort((a, b) => (a === 'npm' ? -1 : b === 'npm' ? 1 : a < b ? -1 : 1));
+  if (types.every((t) => t === 'npm')) {
+    return `1. Regenerate the lockfile: this change edits ${edits} and never runs package managers, so the lockfile is not updated. Run \`npm install\` (or your package manager's equivalent) and commit the updated lockfile.`;
+  }
+  const clauses = types.map((type) => {
+    const commands = ecosystemFor(type)?.lockfileCommands ?? [];
+    if (type === 'npm') return 'npm: run `npm install` (or your package manager\'s equivalent)';
+    return commands.length ? `${type}: run ${commands.map((c) => `\`${c}\``).join(', ').replace(/, ([^,]*)$/, ' or $1')} (whichever manages the project's lockfile or hashes, if any)` : `${type}: run its package manager's lock command`;
+  });
+  return `1. Regenerate the lockfiles: this change edits ${edits} and never runs package managers, so lockfiles (and pinned hashes) are not updated. ${clauses.join('; ')}; commit the updated lockfiles.`;
+}
 
 const SEVERITY_ORDER = ['critical', 'high', 'moderate', 'low', 'unknown'];
 
@@ -53,7 +77,7 @@ export function pullRequestBody(input: PullRequestBodyInput): string {
   lines.push('### Advisories', '', '| Advisory | Severity | Package | Affected | Fixed in this PR |', '|---|---|---|---|---|');
   const rows: Array<{ sev: number; line: string }> = [];
   for (const t of shipped) {
-    const planned = input.plan?.targets.find((p) => p.name === t.name);
+    const planned = input.plan?.targets.find((p) => p.name === t.name && (t.ecosystem === undefined || (p.ecosystem as string).toLowerCase() === t.ecosystem.toLowerCase()));
     for (const a of planned?.advisories ?? []) {
       const id = a.url ? `[${a.id}](${a.url})` : a.id;
       const aliases = a.aliases.length ? ` (${a.aliases.join(', ')})` : '';
@@ -76,7 +100,7 @@ export function pullRequestBody(input: PullRequestBodyInput): string {
     for (const t of notShipped) lines.push(`- \`${t.name}\` (${t.status}): ${t.reason ?? 'no reason recorded'}`);
   }
   const notes = agentNotes(shipped);
-  const codeFiles = (input.changedPaths ?? []).filter((p) => !MANIFEST_NAMES.has(p.split('/').at(-1) ?? p));
+  const codeFiles = (input.changedPaths ?? []).filter((p) => !isManifest(p));
   if (notes.length || codeFiles.length) {
     lines.push('', '### Code changes by the agent', '');
     lines.push(codeFiles.length ? `Files changed beyond the manifests: ${codeFiles.map((p) => `\`${p}\``).join(', ')}.` : 'No files beyond the manifests: the agent found no code that needs changing.', '');
@@ -92,7 +116,7 @@ export function pullRequestBody(input: PullRequestBodyInput): string {
     '',
     '### Test guidance',
     '',
-    `1. Regenerate the lockfile: this change edits ${codeFiles.length ? 'manifests and code' : 'manifests only'} and never runs package managers, so the lockfile is not updated. Run \`npm install\` (or your package manager's equivalent) and commit the updated lockfile.`,
+    lockfileGuidance(shipped, codeFiles.length ? 'manifests and code' : 'manifests only'),
     '2. Run the test suite and exercise the code paths that use the upgraded packages.',
     ...(needsAgent.length ? ['3. Check the release notes of the major upgrades listed above for breaking changes.'] : []),
     '',

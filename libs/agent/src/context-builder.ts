@@ -1,6 +1,7 @@
 import { glob, realpath } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { JumpSize, Severity } from '@remediation/contracts';
+import { ecosystemFor, type Ecosystem } from '@remediation/ecosystems';
 import { renderPrompt } from './prompts.js';
 import { DEFAULT_MAX_FILE_BYTES, readWorkspaceFile } from './workspace.js';
 
@@ -109,6 +110,54 @@ export async function findPackageUsages(workspaceDir: string, packageName: strin
   return { usages: usages.slice(0, maxUsages), filesScanned: files.length, truncated: usages.length > maxUsages };
 }
 
+/**
+ * Source files searched for usages per ecosystem (purl type) other than npm, and the folders
+ * skipped besides `.git`: Python modules and stubs (`.py`, `.pyi`), without virtual environments
+ * and bytecode caches.
+ */
+const SOURCES_BY_ECOSYSTEM: Readonly<Record<string, { extensions: readonly string[]; skipped: readonly string[]; language: string }>> = {
+  pypi: { extensions: ['py', 'pyi'], skipped: ['.venv', 'venv', '__pycache__', 'node_modules', 'site-packages'], language: 'Python' },
+};
+
+/**
+ * Deterministic search for the lines that use package `packageName` of `ecosystem` (not npm: for
+ * npm use {@link findPackageUsages}): every line of the ecosystem's source files (Python: `.py`,
+ * `.pyi`) matching one of `ecosystem.usagePatterns(packageName)` (`import x`, `from x import y`),
+ * skipping `.git`, virtual environments, caches and files over 1 MiB; usages (`kind: 'import'`,
+ * `specifier` the matched import) sorted by path then line.
+ * @param options.maxUsages default 200.
+ */
+export async function findEcosystemUsages(workspaceDir: string, ecosystem: Ecosystem, packageName: string, options: { maxUsages?: number } = {}): Promise<UsageSearch> {
+  const maxUsages = options.maxUsages ?? 200;
+  const sources = SOURCES_BY_ECOSYSTEM[ecosystem.purlType] ?? { extensions: [], skipped: [], language: ecosystem.purlType };
+  const patterns = ecosystem.usagePatterns(packageName);
+  const files: string[] = [];
+  if (sources.extensions.length > 0) {
+    const pattern = sources.extensions.length === 1 ? `**/*.${sources.extensions[0]}` : `**/*.{${sources.extensions.join(',')}}`;
+    for await (const entry of glob(pattern, { cwd: workspaceDir, withFileTypes: true, exclude: (d) => d.name === '.git' || sources.skipped.includes(d.name) })) {
+      if (entry.isFile()) files.push(join(entry.parentPath, entry.name));
+    }
+  }
+  files.sort();
+  const root = await realpath(workspaceDir);
+  const usages: PackageUsage[] = [];
+  for (const file of files) {
+    const rel = relative(workspaceDir, file).split('\\').join('/');
+    const real = await realpath(file).catch(() => null);
+    if (real === null || relative(root, real).startsWith('..')) continue;
+    const bytes = await readWorkspaceFile(real, rel, DEFAULT_MAX_FILE_BYTES).catch(() => null);
+    if (bytes === null) continue;
+    const lines = bytes.toString('utf8').split(/\r?\n/);
+    lines.forEach((line, i) => {
+      const match = patterns.map((p) => p.exec(line)).find((m) => m !== null);
+      if (!match) return;
+      const statement = line.replace(/\s+/g, ' ').trim();
+      usages.push({ path: rel, line: i + 1, kind: 'import', specifier: match[0].trim(), snippet: statement.length > 200 ? `${statement.slice(0, 200)}…` : statement });
+    });
+  }
+  return { usages: usages.slice(0, maxUsages), filesScanned: files.length, truncated: usages.length > maxUsages };
+}
+
 /** An advisory as the agent is told about it. */
 export interface TargetAdvisory {
   /** e.g. `GHSA-6g6m-m6h5-w9gf`. */
@@ -131,8 +180,10 @@ export interface TargetDescription {
   advisories: TargetAdvisory[];
   /** Known breaking changes between from and to (changelog lines, migration notes). */
   breakingChanges?: string[];
-  /** Repository-relative manifest path; default `package.json`. */
+  /** Repository-relative manifest path; default the ecosystem's (`package.json` for npm). */
   manifestPath?: string;
+  /** purl type of the package (`npm`, `pypi`, …); default `npm`. */
+  ecosystem?: string;
 }
 
 /** Result of {@link buildTargetContext}. */
@@ -145,7 +196,8 @@ export interface TargetContext {
 /**
  * The per-target user message for the code-fix agent: version change, advisories, breaking
  * changes, the manifest diff already applied, and every import/require of the package with
- * `path:line: statement` (from {@link findPackageUsages}), rendered from `prompts/target.md`.
+ * `path:line: statement` (from {@link findPackageUsages} for npm, {@link findEcosystemUsages}
+ * with the ecosystem's usage patterns otherwise), rendered from `prompts/target.md`.
  * @param input.manifestDiff unified diff of the manifest edit (see {@link manifestDiff}).
  */
 export async function buildTargetContext(input: {
@@ -155,7 +207,10 @@ export async function buildTargetContext(input: {
   maxUsages?: number;
 }): Promise<TargetContext> {
   const { target } = input;
-  const search = await findPackageUsages(input.workspaceDir, target.name, input.maxUsages !== undefined ? { maxUsages: input.maxUsages } : {});
+  const limits = input.maxUsages !== undefined ? { maxUsages: input.maxUsages } : {};
+  const ecosystem = target.ecosystem === undefined || target.ecosystem === 'npm' ? undefined : ecosystemFor(target.ecosystem);
+  const search = ecosystem ? await findEcosystemUsages(input.workspaceDir, ecosystem, target.name, limits) : await findPackageUsages(input.workspaceDir, target.name, limits);
+  const sources = ecosystem ? SOURCES_BY_ECOSYSTEM[ecosystem.purlType] : undefined;
   const advisories = target.advisories.length
     ? target.advisories
         .map((a) => `- ${a.id}${a.aliases?.length ? ` (${a.aliases.join(', ')})` : ''} [${a.severity}]${a.summary ? `: ${a.summary}` : ''}`)
@@ -174,7 +229,11 @@ export async function buildTargetContext(input: {
     from: target.from,
     to: target.to,
     jump: target.jump,
-    manifestPath: target.manifestPath ?? 'package.json',
+    manifestPath: target.manifestPath ?? ecosystem?.defaultManifestPath ?? 'package.json',
+    ecosystem: ecosystem ? ` (${ecosystem.purlType})` : '',
+    siteKind: ecosystem ? 'import' : 'import/require',
+    language: sources?.language ?? (ecosystem ? ecosystem.purlType : 'JavaScript/TypeScript'),
+    skipped: ecosystem ? ['.git', ...(sources?.skipped ?? [])].join(', ') : 'node_modules',
     advisories,
     breakingChanges: breaking,
     manifestDiff: input.manifestDiff.trimEnd(),

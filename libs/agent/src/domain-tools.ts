@@ -1,5 +1,6 @@
 import { basename } from 'node:path';
 import type { MessageParam } from '@anthropic-ai/sdk/resources/messages';
+import type { Ecosystem, ManifestManager } from '@remediation/ecosystems';
 import { bumpNpmDependency } from '@remediation/manifests';
 import { z } from 'zod';
 import { ToolError } from './errors.js';
@@ -11,9 +12,9 @@ import { MAX_PACKAGE_NAME_CHARS, MAX_PATH_CHARS, MAX_VERSION_CHARS } from './lim
 export interface BumpVersionRequest {
   /** Package name as declared, e.g. `express-jwt`. */
   name: string;
-  /** Full semver version the declared range's floor must become, e.g. `6.1.2`. */
+  /** Version the declared requirement's floor must become, valid in the ecosystem's scheme (npm: full semver `6.1.2`; PyPI: PEP 440 `4.2.14`). */
   version: string;
-  /** Repository-relative manifest path, e.g. `package.json` or `packages/api/package.json`. */
+  /** Repository-relative manifest path, e.g. `package.json`, `packages/api/package.json`, `requirements.txt`. */
   manifestPath: string;
 }
 
@@ -26,12 +27,21 @@ export type BumpVersionFn = (request: BumpVersionRequest) => Promise<string>;
 
 const SEMVER = /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/;
 
+const isNpm = (ecosystem: Ecosystem | undefined): boolean => ecosystem === undefined || ecosystem.purlType === 'npm';
+
 /**
  * `bump_version { package, version, manifest_path? }`: changes a dependency's declared version
- * through `bump` (never by editing package.json text directly, which the edit policy refuses).
- * @param options.defaultManifestPath used when the model omits `manifest_path`; default `package.json`.
+ * through `bump` (never by editing manifest text directly, which the edit policy refuses).
+ * For npm (no `ecosystem`, or npm's) `version` must be a full semver version; for another
+ * ecosystem it must be valid in that ecosystem's versioning (`ecosystem.versioning.isValid`,
+ * e.g. PEP 440 for PyPI).
+ * @param options.defaultManifestPath used when the model omits `manifest_path`; default the
+ *   ecosystem's `defaultManifestPath` (`package.json` for npm).
  */
-export function createBumpVersionTool(options: { bump: BumpVersionFn; defaultManifestPath?: string }): AgentTool {
+export function createBumpVersionTool(options: { bump: BumpVersionFn; defaultManifestPath?: string; ecosystem?: Ecosystem }): AgentTool {
+  const { ecosystem } = options;
+  const fallbackPath = options.defaultManifestPath ?? ecosystem?.defaultManifestPath ?? 'package.json';
+  if (!isNpm(ecosystem)) return createEcosystemBumpVersionTool(options.bump, fallbackPath, ecosystem!);
   return defineTool({
     name: 'bump_version',
     description:
@@ -40,10 +50,35 @@ export function createBumpVersionTool(options: { bump: BumpVersionFn; defaultMan
     inputSchema: z.strictObject({
       package: z.string().min(1).max(MAX_PACKAGE_NAME_CHARS).describe('Package name, e.g. express-jwt or @types/express-jwt'),
       version: z.string().max(MAX_VERSION_CHARS).regex(SEMVER, 'must be a full semver version such as 6.1.2').describe('Full semver version, e.g. 6.1.2'),
-      manifest_path: z.string().min(1).max(MAX_PATH_CHARS).optional().describe(`Manifest path relative to the workspace root (default ${options.defaultManifestPath ?? 'package.json'})`),
+      manifest_path: z.string().min(1).max(MAX_PATH_CHARS).optional().describe(`Manifest path relative to the workspace root (default ${fallbackPath})`),
     }),
     async run(input) {
-      return options.bump({ name: input.package, version: input.version, manifestPath: input.manifest_path ?? options.defaultManifestPath ?? 'package.json' });
+      return options.bump({ name: input.package, version: input.version, manifestPath: input.manifest_path ?? fallbackPath });
+    },
+  });
+}
+
+/** `bump_version` of an ecosystem other than npm: the version is checked with its versioning. */
+function createEcosystemBumpVersionTool(bump: BumpVersionFn, defaultManifestPath: string, ecosystem: Ecosystem): AgentTool {
+  const { scheme } = ecosystem.versioning;
+  return defineTool({
+    name: 'bump_version',
+    description:
+      `Change the declared version of a ${ecosystem.purlType} dependency in one of its manifests (${ecosystem.managers.map((m) => m.name).join(', ')}) ` +
+      'with the deterministic manifest editor (the only way to change those manifests). The requirement keeps its style (==, >=, ~=, ^, ~) ' +
+      `with its floor raised to version. No install runs; lockfiles are not regenerated (${ecosystem.lockfileCommands.join(', ')}).`,
+    inputSchema: z.strictObject({
+      package: z.string().min(1).max(MAX_PACKAGE_NAME_CHARS).describe('Package name as in the manifest, e.g. Django'),
+      version: z
+        .string()
+        .min(1)
+        .max(MAX_VERSION_CHARS)
+        .refine((v) => ecosystem.versioning.isValid(v), `must be a ${scheme} version of ${ecosystem.purlType}, such as 4.2.14`)
+        .describe(`Version (${scheme}), e.g. 4.2.14`),
+      manifest_path: z.string().min(1).max(MAX_PATH_CHARS).optional().describe(`Manifest path relative to the workspace root (default ${defaultManifestPath})`),
+    }),
+    async run(input) {
+      return bump({ name: input.package, version: input.version, manifestPath: input.manifest_path ?? defaultManifestPath });
     },
   });
 }
@@ -61,8 +96,9 @@ export function createBumpVersionTool(options: { bump: BumpVersionFn; defaultMan
  */
 export function createManifestBumper(
   workspace: Workspace,
-  options: { allowedPackages?: readonly string[]; advisoryRanges?: (name: string) => string[] } = {},
+  options: { allowedPackages?: readonly string[]; advisoryRanges?: (name: string) => string[]; ecosystem?: Ecosystem } = {},
 ): BumpVersionFn {
+  if (!isNpm(options.ecosystem)) return createEcosystemBumper(workspace, options.ecosystem!, options);
   return async ({ name, version, manifestPath }) => {
     if (options.allowedPackages && !options.allowedPackages.includes(name)) {
       throw new ToolError(`refused: bump_version may only change ${options.allowedPackages.join(', ')} in this execution, not ${name}`);
@@ -75,6 +111,60 @@ export function createManifestBumper(
     const edits = result.edits.map((e) => `${e.section} ${name} ${e.from} → ${e.to}`);
     const notes = result.notes.length ? ` (${result.notes.join('; ')})` : '';
     return result.changed ? `${path.rel}: ${edits.join(', ')}${notes}` : `${path.rel}: unchanged${notes}`;
+  };
+}
+
+/**
+ * A {@link BumpVersionFn} for an ecosystem other than npm: the manifest must be one a manager of
+ * the ecosystem matches (else refused); every matching manager raises the requirement's floor
+ * (`ManifestManager.raiseFloor`; pyproject.toml is read by the PEP 621 and the Poetry managers),
+ * then every declaration of the package must pass `ecosystem.proveRemediated` with the advisory
+ * ranges. Refusals reach the model as `is_error` results: not declared, a `--hash` pin (naming
+ * the lockfile command), an upper bound below the version, an uneditable requirement, a failed
+ * proof. Package names are compared after the ecosystem's normalisation (PyPI: PEP 503).
+ */
+function createEcosystemBumper(
+  workspace: Workspace,
+  ecosystem: Ecosystem,
+  options: { allowedPackages?: readonly string[]; advisoryRanges?: (name: string) => string[] },
+): BumpVersionFn {
+  return async ({ name, version, manifestPath }) => {
+    const wanted = ecosystem.normaliseName(name);
+    if (options.allowedPackages && !options.allowedPackages.some((p) => ecosystem.normaliseName(p) === wanted)) {
+      throw new ToolError(`refused: bump_version may only change ${options.allowedPackages.join(', ')} in this execution, not ${name}`);
+    }
+    const { path, text } = await workspace.readText(manifestPath);
+    const managers: ManifestManager[] = ecosystem.managers.filter((m) => m.matches(path.realRel));
+    if (managers.length === 0) throw new ToolError(`refused: ${manifestPath} is not a ${ecosystem.purlType} manifest (${ecosystem.managers.map((m) => m.name).join(', ')})`);
+    let next = text;
+    const changes: string[] = [];
+    const notes: string[] = [];
+    let declared = false;
+    for (const manager of managers) {
+      const edit = manager.raiseFloor(path.rel, next, name, version);
+      if (edit.status === 'refused') {
+        if (edit.reason === 'not-found') continue;
+        throw new ToolError(`${edit.reason}: ${edit.message}${edit.lockfileCommand ? ` (lockfile command: ${edit.lockfileCommand})` : ''}`);
+      }
+      declared = true;
+      if (edit.status === 'edited') {
+        next = edit.text;
+        changes.push(`${edit.location.section} ${name} ${edit.before || '(any)'} → ${edit.after}`);
+      } else {
+        notes.push(`${edit.location.section}: "${edit.requirement}" already admits no version below ${version}`);
+      }
+      const ranges = options.advisoryRanges?.(name);
+      if (ranges) {
+        for (const d of manager.extract(path.rel, next).dependencies.filter((x) => x.normalisedName === wanted)) {
+          const proof = ecosystem.proveRemediated(d.requirement, d.style, ranges);
+          if (!proof.remediated) throw new ToolError(`REMEDIATION_NOT_PROVEN: ${path.rel} line ${d.location.line}: ${proof.reason}`);
+        }
+      }
+    }
+    if (!declared) throw new ToolError(`DEPENDENCY_NOT_DECLARED: ${name} is not a direct dependency in ${path.rel}`);
+    if (next !== text) await workspace.writeText(path, next, { viaBumpVersion: true });
+    const suffix = notes.length ? ` (${notes.join('; ')})` : '';
+    return changes.length ? `${path.rel}: ${changes.join(', ')}${suffix}` : `${path.rel}: unchanged${suffix}`;
   };
 }
 

@@ -1,5 +1,6 @@
 import type { MessageParam } from '@anthropic-ai/sdk/resources/messages';
 import type { AgentUsage } from './budget.js';
+import { ecosystemFor } from '@remediation/ecosystems';
 import { buildTargetContext, type TargetDescription } from './context-builder.js';
 import { createBumpVersionTool, createManifestBumper, createReportOutcomeTool, type OutcomeReport } from './domain-tools.js';
 import type { EditPolicy } from './edit-policy.js';
@@ -14,7 +15,7 @@ export interface FixTarget extends TargetDescription {
   manifestPath: string;
   /** Unified diff of the deterministic manifest edit (see `manifestDiff`). */
   manifestDiff: string;
-  /** Affected ranges (npm syntax) of the target's advisories, for `bump_version`'s proof. */
+  /** Affected ranges of the target's advisories (the ecosystem's syntax: npm ranges, PEP 440 specifier sets), for `bump_version`'s proof. */
   advisoryRanges?: string[];
 }
 
@@ -75,14 +76,19 @@ export async function fixTargets(options: FixTargetsOptions): Promise<FixTargets
   const ranges = new Map(options.targets.map((t) => [t.name, t.advisoryRanges]));
   const outcome = createReportOutcomeTool({ targets: names });
   if (options.resume) outcome.replay(options.resume.conversation);
+  // One bump_version per run, of the first target's ecosystem (an execution's targets share it).
+  const ecosystemType = options.targets[0]?.ecosystem ?? 'npm';
+  const ecosystem = ecosystemType === 'npm' ? undefined : ecosystemFor(ecosystemType);
   const tools = [
     ...createFileTools(workspace, options.limits),
     createBumpVersionTool({
       bump: createManifestBumper(workspace, {
-        allowedPackages: options.bumpablePackages ?? names.flatMap((n) => [n, `@types/${n.replace(/^@([^/]+)\//, '$1__')}`]),
-        advisoryRanges: (name) => ranges.get(name) ?? [],
+        allowedPackages: options.bumpablePackages ?? (ecosystem ? names : names.flatMap((n) => [n, `@types/${n.replace(/^@([^/]+)\//, '$1__')}`])),
+        advisoryRanges: (name) => ranges.get(name) ?? ranges.get(ecosystem?.normaliseName(name) ?? name) ?? [],
+        ...(ecosystem ? { ecosystem } : {}),
       }),
-      defaultManifestPath: options.targets[0]?.manifestPath ?? 'package.json',
+      defaultManifestPath: options.targets[0]?.manifestPath ?? ecosystem?.defaultManifestPath ?? 'package.json',
+      ...(ecosystem ? { ecosystem } : {}),
     }),
     outcome.tool,
   ];

@@ -43,6 +43,7 @@ export { loadPrompt, renderPrompt, renderTemplate, PROMPTS_DIR, type PromptName 
 export {
   buildTargetContext,
   findPackageUsages,
+  findEcosystemUsages,
   manifestDiff,
   SOURCE_EXTENSIONS,
   type PackageUsage,

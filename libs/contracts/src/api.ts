@@ -168,7 +168,10 @@ export type CreateExecutionInput = z.input<typeof CreateExecutionRequest>;
 export const TargetProof = z.object({
   target: z.string(),
   remediated: z.boolean(),
-  /** Declared requirements checked, e.g. `["dependencies: ^6.0.0"]`. */
+  /**
+   * Declared requirements checked, e.g. `["dependencies: ^6.0.0"]` for npm; for other ecosystems
+   * `<manifest path> <section>: <requirement>`, e.g. `["requirements.txt requirements: ==4.2.14"]`.
+   */
   declared: z.array(z.string()),
   /** node-semver `minVersion` of the (first) declared range, or null. */
   lowestAdmissible: z.string().nullable(),
@@ -180,6 +183,8 @@ export type TargetProof = z.infer<typeof TargetProof>;
 /** One target of a patch execution. */
 export const ExecutionTarget = z.object({
   name: z.string(),
+  /** purl type of the package (`npm`, `pypi`, …); absent in bodies stored before it existed (npm). */
+  ecosystem: z.string().optional(),
   manifestPath: z.string(),
   from: z.string(),
   to: z.string(),

@@ -35,4 +35,6 @@ export { pythonImportNames, pythonUsagePatterns } from './pypi/usage.js';
 export { npmVersioning } from './npm/versioning.js';
 export { npmUsagePatterns } from './npm/usage.js';
 export { npmEcosystem } from './npm/ecosystem.js';
+export { packageJsonManager } from './npm/package-json-manager.js';
 export { ECOSYSTEMS, ecosystemFor, ecosystemForOsv } from './registry.js';
+export { restoreRequirement } from './restore.js';

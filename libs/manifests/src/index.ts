@@ -8,8 +8,10 @@ export { raiseRangeFloor, unsupportedSpecifierKind, type RaisedRange, type Range
 export {
   declaredRequirement,
   declaredRequirements,
+  declarationLocations,
   proveRemediated,
   type DeclaredRequirement,
+  type DeclarationLocation,
   type RemediationProof,
 } from './npm/requirement.js';
 export { bumpNpmDependency, restoreNpmDependency, type BumpResult, type ManifestEdit, type NpmDependencyChange } from './npm/update.js';

@@ -170,6 +170,8 @@ export const ExecutionTargetEntity = defineEntity({
   tableName: 'execution_targets',
   properties: {
     executionId: p.string().primary(),
+    /** purl type of the package (`npm`, `pypi`, …): the ecosystem the patcher edits it with. */
+    ecosystem: p.string().primary(),
     name: p.string().primary(),
     manifestPath: p.string(),
     fromVersion: p.string(),

@@ -99,6 +99,8 @@ export async function loadLatestPlanExecution(
 
 /** A target of a new patch execution, as chosen from the plan. */
 export interface NewExecutionTarget {
+  /** purl type of the plan target (`npm`, `pypi`, …); default `npm`. */
+  ecosystem?: string;
   name: string;
   manifestPath: string;
   fromVersion: string;
@@ -175,7 +177,7 @@ export async function createPatchExecution(
       worker,
     );
     for (const t of input.targets) {
-      await tx.insert(ExecutionTargetEntity, { executionId: id, ...t, declaredFrom: null, declaredTo: null, proof: null });
+      await tx.insert(ExecutionTargetEntity, { executionId: id, ...t, ecosystem: t.ecosystem ?? 'npm', declaredFrom: null, declaredTo: null, proof: null });
     }
     return id;
   });

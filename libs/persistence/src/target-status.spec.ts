@@ -77,3 +77,34 @@ describe('per-target status', () => {
     expect(await statuses(id)).toEqual({ a: ['skipped', 'the execution was cancelled: wrong tier'], b: ['skipped', 'the execution was cancelled: wrong tier'], c: ['skipped', 'not selected'] });
   });
 });
+
+describe('the ecosystem of a target', () => {
+  it('is stored (npm by default) and keys the target with its name, so an npm and a PyPI package of the same name coexist', async () => {
+    const remediationId = 'rem_eco';
+    await createRemediation(db, { id: remediationId, codebase: { repository: '/srv/acme/app.git', baseBranch: 'main' }, scan: {}, idempotencyKey: null, worker: WORKER });
+    await applyTransition(db, { executionId: `${remediationId}.plan.1`, event: { type: 'plan.completed' }, worker: WORKER, mutate: (tx) => storePlan(tx, `${remediationId}.plan.1`, { targets: [] } as unknown as PlannerOutput) });
+    const base = { fromVersion: '1.0.0', toVersion: '1.0.1', status: 'pending' as const, reason: null, advisories: [], needsAgent: false };
+    const id = await createPatchExecution(
+      db,
+      {
+        remediationId,
+        tier: 'minimal',
+        selectedTargets: null,
+        branchName: null,
+        asDraft: false,
+        idempotencyKey: null,
+        allowEdits: [],
+        targets: [
+          { ...base, name: 'requests', manifestPath: 'package.json' },
+          { ...base, name: 'requests', ecosystem: 'pypi', manifestPath: 'requirements.txt' },
+        ],
+      },
+      WORKER,
+    );
+    const rows = await listExecutionTargets(db, id);
+    expect(rows.map((r) => [r.ecosystem, r.name, r.manifestPath]).sort()).toEqual([
+      ['npm', 'requests', 'package.json'],
+      ['pypi', 'requests', 'requirements.txt'],
+    ]);
+  });
+});

@@ -111,6 +111,7 @@ export function pullRequestBody(pr: PullRequestRow): PullRequestBody {
 export function executionTargetBody(t: ExecutionTargetRow): ExecutionTarget {
   return {
     name: t.name,
+    ecosystem: t.ecosystem,
     manifestPath: t.manifestPath,
     from: t.fromVersion,
     to: t.toVersion,

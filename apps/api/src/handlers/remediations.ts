@@ -200,6 +200,7 @@ async function chooseTargets(
   const targets = chosen.map((t): NewExecutionTarget => {
     const option = t.tiers[tier];
     return {
+      ecosystem: t.ecosystem,
       name: t.name,
       manifestPath: t.manifestPath,
       fromVersion: t.currentVersion,

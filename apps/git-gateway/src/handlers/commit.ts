@@ -28,7 +28,7 @@ export function patchCommitHandler(deps: GatewayDeps): CommandHandler {
       const [conversations, current] = await Promise.all([listConversations(deps.db, executionId), currentIteration(deps.db, executionId)]);
       const iteration = current?.number ?? 1;
       const agentPaths = conversations.flatMap((c) => c.changedPaths);
-      assertNoExtraneousChanges(scan.changes, scan.forbidden, new Set([...shipped.map((t) => t.manifestPath), ...agentPaths]));
+      assertNoExtraneousChanges(scan.changes, scan.forbidden, new Set([...shipped.flatMap(manifestsOf), ...agentPaths]));
       // Proof of remediation of this version: every shipped target must pass (patcher computed it
       // from the manifests committed here); a version that fails is listed, not approvable.
       const proof = shipped.map((t) => t.proof ?? { target: t.name, remediated: false, declared: [], lowestAdmissible: null, reason: 'no proof was computed' });
@@ -74,4 +74,19 @@ export function patchCommitHandler(deps: GatewayDeps): CommandHandler {
     },
     giveUp: failPatch,
   };
+}
+
+/**
+ * The manifests a shipped target's deterministic edit may touch: its manifest path, and for an
+ * ecosystem other than npm every manifest its proof of remediation checked (the patcher may raise
+ * the requirement in an included requirements file or in the manifest that declares it when the
+ * plan's does not; proof entries are `<manifest path> <section>: <requirement>` there).
+ */
+function manifestsOf(t: { ecosystem: string; manifestPath: string; proof?: { declared: string[] } | null }): string[] {
+  if (t.ecosystem === 'npm') return [t.manifestPath];
+  const files = (t.proof?.declared ?? []).map((d) => {
+    const head = d.slice(0, d.indexOf(': '));
+    return head.slice(0, head.lastIndexOf(' '));
+  });
+  return [t.manifestPath, ...files.filter((f) => f !== '')];
 }

@@ -14,7 +14,9 @@ import {
   startConversation as storeConversation,
 } from '@remediation/persistence';
 import type { AgentSettings } from '@remediation/agent';
-import { advisoryRangesOf, type EditTarget } from './manifest-edits.js';
+import { ECOSYSTEMS, ecosystemFor } from '@remediation/ecosystems';
+import { declaringManifests } from './ecosystem-edits.js';
+import { advisoryRangesOf, ecosystemOf, type EditTarget } from './manifest-edits.js';
 
 /**
  * Starts the stored conversation of an iteration: an empty conversation and the deterministic
@@ -29,10 +31,26 @@ export async function startConversation(db: Database, executionId: string, itera
 async function describeTargets(input: { targets: EditTarget[]; plan: PlannerOutput | null; tier: Tier | null; lowerDir: string; mergedDir: string }): Promise<FixTarget[]> {
   const out: FixTarget[] = [];
   for (const t of input.targets) {
-    const planned = input.plan?.targets.find((p) => p.name === t.name);
+    const type = ecosystemOf(t);
+    const planned = input.plan?.targets.find((p) => p.name === t.name && (p.ecosystem as string).toLowerCase() === type);
     const option = planned && input.tier ? planned.tiers[input.tier] : null;
-    const before = await readFile(join(input.lowerDir, t.manifestPath), 'utf8').catch(() => '');
-    const after = await readFile(join(input.mergedDir, t.manifestPath), 'utf8').catch(() => '');
+    const ecosystem = type === 'npm' ? undefined : ecosystemFor(type);
+    let diff: string;
+    if (ecosystem) {
+      // The deterministic edit may sit in another manifest than the plan's (includes, sub-projects).
+      const { manifests } = await declaringManifests(input.lowerDir, ecosystem, t.name, t.manifestPath);
+      const diffs: string[] = [];
+      for (const file of new Set(manifests.map((m) => m.file))) {
+        const before = manifests.find((m) => m.file === file)!.text;
+        const after = await readFile(join(input.mergedDir, file), 'utf8').catch(() => '');
+        diffs.push(manifestDiff(file, before, after));
+      }
+      diff = diffs.join('');
+    } else {
+      const before = await readFile(join(input.lowerDir, t.manifestPath), 'utf8').catch(() => '');
+      const after = await readFile(join(input.mergedDir, t.manifestPath), 'utf8').catch(() => '');
+      diff = manifestDiff(t.manifestPath, before, after);
+    }
     out.push({
       name: t.name,
       from: t.fromVersion,
@@ -41,8 +59,9 @@ async function describeTargets(input: { targets: EditTarget[]; plan: PlannerOutp
       advisories: (planned?.advisories ?? []).map((a) => ({ id: a.id, severity: a.severity, ...(a.summary ? { summary: a.summary } : {}), aliases: a.aliases ?? [] })),
       breakingChanges: option?.notes ?? [],
       manifestPath: t.manifestPath,
-      manifestDiff: manifestDiff(t.manifestPath, before, after),
-      advisoryRanges: advisoryRangesOf(input.plan, t.name),
+      manifestDiff: diff,
+      advisoryRanges: type === 'npm' ? advisoryRangesOf(input.plan, t.name) : advisoryRangesOf(input.plan, t.name, type),
+      ...(type === 'npm' ? {} : { ecosystem: type }),
     });
   }
   return out;
@@ -134,12 +153,14 @@ export async function runAgentIteration(input: {
 }
 
 /**
- * Whether the agent changed any file other than a manifest (`package.json`) in any iteration of
+ * Whether the agent changed any file other than a manifest (`package.json`, or a file a manager
+ * of another ecosystem matches: `requirements*.txt`, `pyproject.toml`) in any iteration of
  * the execution (the paths stored with its conversations). Its code edits are not attributed to
  * targets (one conversation fixes them together), so a patch with such edits cannot have a target
  * cut out cleanly: the partial-success decision then ships all successful targets or none.
  */
 export async function agentEditedCode(db: Database, executionId: string): Promise<boolean> {
   const conversations = await listConversations(db, executionId);
-  return conversations.some((c) => c.changedPaths.some((path) => path.split('/').at(-1) !== 'package.json'));
+  const isManifest = (path: string) => path.split('/').at(-1) === 'package.json' || [...ECOSYSTEMS.values()].some((e) => e.managers.some((m) => m.matches(path)));
+  return conversations.some((c) => c.changedPaths.some((path) => !isManifest(path)));
 }

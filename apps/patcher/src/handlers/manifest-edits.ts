@@ -1,8 +1,10 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, normalize } from 'node:path';
 import type { PlannerOutput, TargetOutcome, TargetProof } from '@remediation/contracts';
+import { type Ecosystem, ecosystemFor, restoreRequirement } from '@remediation/ecosystems';
 import { describeError, isRemediationError } from '@remediation/errors';
 import { bumpNpmDependency, declaredRequirements, proveRemediated, restoreNpmDependency } from '@remediation/manifests';
+import { declaringManifests } from './ecosystem-edits.js';
 
 /** Outcome of one target after editing (stored on `execution_targets`). */
 export type { TargetOutcome };
@@ -15,12 +17,27 @@ export interface EditTarget {
   toVersion: string;
   status: string;
   needsAgent: boolean;
+  /** purl type of the target (`npm`, `pypi`, …); absent means `npm` (rows stored before the column existed). */
+  ecosystem?: string;
 }
 
-/** The affected ranges (npm syntax) of a target's advisories in the plan. */
-export function advisoryRangesOf(plan: PlannerOutput | null, name: string): string[] {
-  return plan?.targets.find((p) => p.name === name)?.advisories.flatMap((a) => a.affectedRanges) ?? [];
+/** The target's purl type: its own, else `npm`. */
+export function ecosystemOf(t: { ecosystem?: string }): string {
+  return (t.ecosystem ?? 'npm').toLowerCase();
 }
+
+/**
+ * The affected ranges of a target's advisories in the plan, in the ecosystem's range syntax
+ * (node-semver ranges for npm, PEP 440 specifier sets for PyPI). With `ecosystem`, only the plan
+ * target of that ecosystem is used (a name may exist in two ecosystems).
+ */
+export function advisoryRangesOf(plan: PlannerOutput | null, name: string, ecosystem?: string): string[] {
+  const target = plan?.targets.find((p) => p.name === name && (ecosystem === undefined || (p.ecosystem as string).toLowerCase() === ecosystem));
+  return target?.advisories.flatMap((a) => a.affectedRanges) ?? [];
+}
+
+const needsAgentNote = (t: EditTarget) =>
+  `needs the agent: upgrade ${t.fromVersion} → ${t.toVersion} is a major jump or has known breaking changes; code changes may be needed and no code-fix agent is configured`;
 
 /** A manifest path inside the repository, or null when it would leave it. */
 function safeRelative(manifestPath: string): string | null {
@@ -49,7 +66,7 @@ export async function applyManifestBumps(input: {
   const outcomes: TargetOutcome[] = [];
   const byManifest = new Map<string, EditTarget[]>();
   for (const t of input.targets) {
-    if (t.status === 'skipped') continue;
+    if (t.status === 'skipped' || ecosystemOf(t) !== 'npm') continue;
     byManifest.set(t.manifestPath, [...(byManifest.get(t.manifestPath) ?? []), t]);
   }
   const fail = (t: EditTarget, reason: string): TargetOutcome => ({ name: t.name, status: 'failed', reason, declaredFrom: null, declaredTo: null });
@@ -76,7 +93,7 @@ export async function applyManifestBumps(input: {
         const edit = result.edits[0];
         const notes = [...result.notes];
         if (t.needsAgent && !input.agentConfigured) {
-          notes.push(`needs the agent: upgrade ${t.fromVersion} → ${t.toVersion} is a major jump or has known breaking changes; code changes may be needed and no code-fix agent is configured`);
+          notes.push(needsAgentNote(t));
         }
         outcomes.push({ name: t.name, status: 'success', reason: notes.length ? notes.join('; ') : null, declaredFrom: edit?.from ?? null, declaredTo: edit?.to ?? null });
       } catch (err) {
@@ -91,7 +108,97 @@ export async function applyManifestBumps(input: {
     }
     if (changed) await writeFile(join(input.mergedDir, rel), text);
   }
+  outcomes.push(...(await applyEcosystemBumps({ ...input, targets: input.targets.filter((t) => t.status !== 'skipped' && ecosystemOf(t) !== 'npm') })));
   return outcomes;
+}
+
+/**
+ * The deterministic edits of targets of ecosystems other than npm, through the ecosystem's
+ * manifest managers (`@remediation/ecosystems`): the manifests declaring the dependency are found
+ * by `declaringManifests` (the plan's manifest and its includes, else every manifest of the
+ * ecosystem in the repository), each rebuilt from the base snapshot and raised with
+ * `ManifestManager.raiseFloor`, then every resulting requirement must pass
+ * `Ecosystem.proveRemediated` against the plan's affected ranges. A target is `skipped` when no
+ * manifest declares it or its ecosystem is not supported (`not supported yet: <type>`), and
+ * `failed` when a manager refuses (a `--hash` pin names the lockfile command that must regenerate
+ * it) or the proof fails; a failed target leaves every manifest untouched.
+ */
+async function applyEcosystemBumps(input: {
+  lowerDir: string;
+  mergedDir: string;
+  targets: EditTarget[];
+  plan: PlannerOutput | null;
+  agentConfigured: boolean;
+  heartbeat: () => void;
+}): Promise<TargetOutcome[]> {
+  const outcomes: TargetOutcome[] = [];
+  const texts = new Map<string, string>();
+  const base = new Map<string, string>();
+  const result = (t: EditTarget, status: TargetOutcome['status'], reason: string): TargetOutcome => ({ name: t.name, status, reason, declaredFrom: null, declaredTo: null });
+  for (const t of input.targets) {
+    input.heartbeat();
+    const ecosystem = ecosystemFor(ecosystemOf(t));
+    if (!ecosystem) {
+      outcomes.push(result(t, 'skipped', `not supported yet: ${ecosystemOf(t)}`));
+      continue;
+    }
+    const { manifests, problems } = await declaringManifests(input.lowerDir, ecosystem, t.name, t.manifestPath);
+    if (manifests.length === 0) {
+      const why = problems.length ? ` (${problems.join('; ')})` : '';
+      outcomes.push(result(t, 'skipped', `${t.name} is not declared in ${t.manifestPath} or any other ${ecosystem.purlType} manifest of the repository${why}`));
+      continue;
+    }
+    const ranges = advisoryRangesOf(input.plan, t.name, ecosystem.purlType);
+    const edited = new Map<string, string>();
+    const notes: string[] = [];
+    let declaredFrom: string | null = null;
+    let declaredTo: string | null = null;
+    let failure: string | null = null;
+    for (const m of manifests) {
+      if (!base.has(m.file)) base.set(m.file, m.text);
+      const text = edited.get(m.file) ?? texts.get(m.file) ?? m.text;
+      const edit = m.manager.raiseFloor(m.file, text, t.name, t.toVersion);
+      if (edit.status === 'refused') {
+        failure = edit.lockfileCommand ? `${edit.message} (lockfile command: ${edit.lockfileCommand})` : edit.message;
+        break;
+      }
+      const next = edit.status === 'edited' ? edit.text : text;
+      const unproven = proveAll(ecosystem, m.manager, m.file, next, t.name, ranges).find((p) => !p.proof.remediated);
+      if (unproven) {
+        failure = `${m.file} line ${unproven.dependency.location.line}: ${unproven.proof.reason}`;
+        break;
+      }
+      if (edit.status === 'edited') {
+        edited.set(m.file, next);
+        declaredFrom ??= edit.before;
+        declaredTo ??= edit.after;
+      } else {
+        declaredFrom ??= edit.requirement;
+        declaredTo ??= edit.requirement;
+        notes.push(`${m.file}: "${edit.requirement}" already admits no version below ${t.toVersion}`);
+      }
+    }
+    if (failure !== null) {
+      outcomes.push(result(t, 'failed', failure));
+      continue;
+    }
+    for (const [file, text] of edited) texts.set(file, text);
+    const files = [...new Set(manifests.map((m) => m.file))];
+    if (files.length > 1) notes.push(`declared in ${files.join(', ')}`);
+    if (t.needsAgent && !input.agentConfigured) notes.push(needsAgentNote(t));
+    outcomes.push({ name: t.name, status: 'success', reason: notes.length ? notes.join('; ') : null, declaredFrom, declaredTo });
+  }
+  for (const [file, text] of texts) if (text !== base.get(file)) await writeFile(join(input.mergedDir, file), text);
+  return outcomes;
+}
+
+/** Proof of remediation of every declaration of `name` in one manifest text. */
+function proveAll(ecosystem: Ecosystem, manager: { extract: Ecosystem['managers'][number]['extract'] }, file: string, text: string, name: string, ranges: readonly string[]) {
+  const wanted = ecosystem.normaliseName(name);
+  return manager
+    .extract(file, text)
+    .dependencies.filter((d) => d.normalisedName === wanted)
+    .map((dependency) => ({ dependency, proof: ecosystem.proveRemediated(dependency.requirement, dependency.style, ranges) }));
 }
 
 /**
@@ -104,6 +211,10 @@ export async function restoreUnshipped(input: { lowerDir: string; mergedDir: str
   const byManifest = new Map<string, string[]>();
   for (const t of input.targets) {
     if (input.shipped.has(t.name)) continue;
+    if (ecosystemOf(t) !== 'npm') {
+      if (await restoreEcosystemTarget(input.lowerDir, input.mergedDir, t)) restored.push(t.name);
+      continue;
+    }
     byManifest.set(t.manifestPath, [...(byManifest.get(t.manifestPath) ?? []), t.name]);
   }
   for (const [manifestPath, names] of byManifest) {
@@ -123,6 +234,29 @@ export async function restoreUnshipped(input: { lowerDir: string; mergedDir: str
   return restored;
 }
 
+/** {@link restoreUnshipped} for a target of another ecosystem: every manifest of the base declaring it, put back by `restoreRequirement`. */
+async function restoreEcosystemTarget(lowerDir: string, mergedDir: string, t: EditTarget): Promise<boolean> {
+  const ecosystem = ecosystemFor(ecosystemOf(t));
+  if (!ecosystem) return false;
+  const { manifests } = await declaringManifests(lowerDir, ecosystem, t.name, t.manifestPath);
+  let restored = false;
+  for (const m of manifests) {
+    const current = await readFile(join(mergedDir, m.file), 'utf8').catch(() => null);
+    if (current === null || current === m.text) continue;
+    let next: string;
+    try {
+      next = restoreRequirement(m.manager, m.file, current, m.text, t.name, ecosystem.normaliseName).text;
+    } catch {
+      continue; // the agent left the manifest unreadable: its proof fails and says so
+    }
+    if (next !== current) {
+      await writeFile(join(mergedDir, m.file), next);
+      restored = true;
+    }
+  }
+  return restored;
+}
+
 /**
  * Proof of remediation of each shipped target against the workspace's manifests as they are now
  * (docs/mission.md "Proof of remediation"): every declaration of the dependency (dependencies,
@@ -133,6 +267,10 @@ export async function restoreUnshipped(input: { lowerDir: string; mergedDir: str
 export async function proveTargets(input: { mergedDir: string; targets: EditTarget[]; plan: PlannerOutput | null }): Promise<TargetProof[]> {
   const proofs: TargetProof[] = [];
   for (const t of input.targets) {
+    if (ecosystemOf(t) !== 'npm') {
+      proofs.push(await proveEcosystemTarget(input.mergedDir, t, input.plan));
+      continue;
+    }
     const rel = safeRelative(t.manifestPath);
     const text = rel === null ? null : await readFile(join(input.mergedDir, rel), 'utf8').catch(() => null);
     if (text === null) {
@@ -161,4 +299,28 @@ export async function proveTargets(input: { mergedDir: string; targets: EditTarg
     });
   }
   return proofs;
+}
+
+/**
+ * {@link proveTargets} for a target of another ecosystem: every declaration of the dependency in
+ * the manifests `declaringManifests` finds in the workspace must pass `Ecosystem.proveRemediated`
+ * with the plan's affected ranges. `declared` lists `<file> <section>: <requirement>`.
+ */
+async function proveEcosystemTarget(mergedDir: string, t: EditTarget, plan: PlannerOutput | null): Promise<TargetProof> {
+  const ecosystem = ecosystemFor(ecosystemOf(t));
+  if (!ecosystem) return { target: t.name, remediated: false, declared: [], lowestAdmissible: null, reason: `not supported yet: ${ecosystemOf(t)}` };
+  const { manifests, problems } = await declaringManifests(mergedDir, ecosystem, t.name, t.manifestPath);
+  if (manifests.length === 0) {
+    const why = problems.length ? ` (${problems.join('; ')})` : '';
+    return { target: t.name, remediated: false, declared: [], lowestAdmissible: null, reason: `${t.name} is no longer declared in ${t.manifestPath} or any other ${ecosystem.purlType} manifest${why}` };
+  }
+  const ranges = advisoryRangesOf(plan, t.name, ecosystem.purlType);
+  const checks = manifests.flatMap((m) => m.declarations.map((d) => ({ d, proof: ecosystem.proveRemediated(d.requirement, d.style, ranges) })));
+  return {
+    target: t.name,
+    remediated: checks.every((c) => c.proof.remediated),
+    declared: checks.map((c) => `${c.d.location.file} ${c.d.location.section}: ${c.d.requirement}`),
+    lowestAdmissible: checks[0]!.proof.lowestAdmissible,
+    reason: checks.map((c) => `${c.d.location.file} line ${c.d.location.line}: ${c.proof.reason}`).join('; '),
+  };
 }

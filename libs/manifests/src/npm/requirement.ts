@@ -1,5 +1,6 @@
 import semver from 'semver';
-import { findDeclaration, parseManifest, type DependencySection } from './package-json.js';
+import { ManifestEditError, ManifestParseError } from '../errors.js';
+import { DEPENDENCY_SECTIONS, findDeclaration, parseManifest, positionAt, type DependencySection } from './package-json.js';
 
 /** A dependency's declared requirement: the section and the range exactly as written. */
 export interface DeclaredRequirement {
@@ -113,4 +114,69 @@ export function proveRemediated(range: string, affectedRanges: string[]): Remedi
         ? `no affected ranges were given; lowest admissible version of "${range}" is ${lowestAdmissible}`
         : `lowest admissible version ${lowestAdmissible} of "${range}" is outside every affected range (${affectedRanges.map((r) => `"${r}"`).join(', ')})`,
   };
+}
+
+/** One declaration of a dependency in package.json, with where its range string sits in the text. */
+export interface DeclarationLocation {
+  readonly name: string;
+  readonly section: DependencySection;
+  /** The declared range, exactly as the JSON string means it (escapes decoded). */
+  readonly range: string;
+  /**
+   * UTF-16 offset of the first character inside the string literal's quotes, in the text as
+   * given (a BOM counted).
+   */
+  readonly offset: number;
+  /** Length of the literal's contents between the quotes, as written (escapes not decoded). */
+  readonly length: number;
+  /** 1-based line of the literal. */
+  readonly line: number;
+  /** True when the literal contains JSON escapes, so `range` and the raw text differ. */
+  readonly escaped: boolean;
+}
+
+/**
+ * Every string-valued declaration in `dependencies`, `devDependencies`, `optionalDependencies`
+ * (in that order, keys in file order, duplicates resolved like JSON.parse: the last wins), with
+ * the offsets of the range strings from jsonc-parser's tree. Values that are not strings are left
+ * out (they are not ranges; `bumpNpmDependency` refuses them).
+ * @throws ManifestParseError (MANIFEST_INVALID) for invalid JSON or a non-object section.
+ */
+export function declarationLocations(text: string): DeclarationLocation[] {
+  const manifest = parseManifest(text);
+  const out: DeclarationLocation[] = [];
+  for (const section of DEPENDENCY_SECTIONS) {
+    const sectionNode = [...(manifest.root.children ?? [])].reverse().find((c) => c.type === 'property' && c.children?.[0]?.value === section)?.children?.[1];
+    if (sectionNode === undefined) continue;
+    if (sectionNode.type !== 'object') {
+      throw new ManifestParseError(`package.json "${section}" is not an object`, positionAt(text, sectionNode.offset + manifest.shift), 'SectionNotObject');
+    }
+    const names = new Set<string>();
+    for (const child of sectionNode.children ?? []) {
+      const key = child.children?.[0]?.value;
+      if (child.type === 'property' && typeof key === 'string') names.add(key);
+    }
+    for (const name of names) {
+      let declaration: ReturnType<typeof findDeclaration>;
+      try {
+        declaration = findDeclaration(manifest, section, name);
+      } catch (err) {
+        if (err instanceof ManifestEditError) continue; // not a string value: not a range
+        throw err;
+      }
+      if (declaration === null) continue;
+      const offset = declaration.node.offset + manifest.shift + 1;
+      const length = declaration.node.length - 2;
+      out.push({
+        name,
+        section,
+        range: declaration.value,
+        offset,
+        length,
+        line: positionAt(text, offset).line,
+        escaped: text.slice(offset, offset + length) !== declaration.value,
+      });
+    }
+  }
+  return out;
 }

@@ -1,0 +1,180 @@
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { PlannerOutput } from '@remediation/contracts';
+import { afterEach, describe, expect, it } from 'vitest';
+import { applyManifestBumps, type EditTarget, proveTargets, restoreUnshipped } from './manifest-edits.js';
+
+const PYPI_FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '../../../../libs/ecosystems/src/pypi/__fixtures__');
+
+/** A plan with the targets' advisories' affected ranges (PEP 440 specifier sets for PyPI). */
+function planOf(targets: Array<{ name: string; ecosystem: string; ranges: string[] }>): PlannerOutput {
+  return { targets: targets.map((t) => ({ name: t.name, ecosystem: t.ecosystem, advisories: [{ affectedRanges: t.ranges }] })) } as unknown as PlannerOutput;
+}
+
+function target(name: string, toVersion: string, extra: Partial<EditTarget> = {}): EditTarget {
+  return { name, ecosystem: 'pypi', manifestPath: 'requirements.txt', fromVersion: '0', toVersion, status: 'pending', needsAgent: false, ...extra };
+}
+
+const dirs: string[] = [];
+afterEach(async () => {
+  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
+});
+
+/** A workspace: `lower` (the base snapshot) filled by `fill`, and `merged` a copy of it (as the overlay starts). */
+async function workspace(fill: (lower: string) => Promise<void>): Promise<{ root: string; lower: string; merged: string }> {
+  const root = await mkdtemp(join(tmpdir(), 'patcher-edits-'));
+  dirs.push(root);
+  const lower = join(root, 'lower');
+  const merged = join(root, 'merged');
+  await mkdir(lower);
+  await fill(lower);
+  await cp(lower, merged, { recursive: true });
+  return { root, lower, merged };
+}
+
+const pygoat = () => workspace((lower) => cp(join(PYPI_FIXTURES, 'pygoat'), lower, { recursive: true }));
+
+async function bump(ws: { lower: string; merged: string }, targets: EditTarget[], plan: PlannerOutput) {
+  return applyManifestBumps({ lowerDir: ws.lower, mergedDir: ws.merged, targets, plan, agentConfigured: true, heartbeat: () => {} });
+}
+
+describe('manifest edits of PyPI targets (pygoat)', () => {
+  const plan = planOf([
+    { name: 'django', ecosystem: 'pypi', ranges: ['>=4.2,<4.2.14'] },
+    { name: 'pyyaml', ecosystem: 'pypi', ranges: ['<5.4'] },
+    { name: 'requests', ecosystem: 'pypi', ranges: ['<2.31.0'] },
+  ]);
+  const targets = [target('django', '4.2.14'), target('pyyaml', '5.4'), target('requests', '2.31.0')];
+
+  it('raises the pins of the plan manifest only, byte for byte, idempotently', async () => {
+    const ws = await pygoat();
+    const original = await readFile(join(ws.lower, 'requirements.txt'), 'utf8');
+    const expected = original.replace('Django==4.2\n', 'Django==4.2.14\n').replace('PyYAML==5.1\n', 'PyYAML==5.4\n').replace('requests==2.28.2\n', 'requests==2.31.0\n');
+    expect(expected).not.toBe(original);
+
+    const outcomes = await bump(ws, targets, plan);
+    expect(outcomes).toEqual([
+      { name: 'django', status: 'success', reason: null, declaredFrom: '==4.2', declaredTo: '==4.2.14' },
+      { name: 'pyyaml', status: 'success', reason: null, declaredFrom: '==5.1', declaredTo: '==5.4' },
+      { name: 'requests', status: 'success', reason: null, declaredFrom: '==2.28.2', declaredTo: '==2.31.0' },
+    ]);
+    expect(await readFile(join(ws.merged, 'requirements.txt'), 'utf8')).toBe(expected);
+    // django==3.2.18 and requests==2.28.1 of a lab's own requirements are another project's pins.
+    const lab = 'dockerized_labs/sensitive_data_exposure/requirements.txt';
+    expect(await readFile(join(ws.merged, lab), 'utf8')).toBe(await readFile(join(ws.lower, lab), 'utf8'));
+
+    await bump(ws, targets, plan); // a redelivery rebuilds from the base snapshot
+    expect(await readFile(join(ws.merged, 'requirements.txt'), 'utf8')).toBe(expected);
+  });
+
+  it('records the proof of remediation and puts unshipped bumps back', async () => {
+    const ws = await pygoat();
+    const original = await readFile(join(ws.lower, 'requirements.txt'), 'utf8');
+    await bump(ws, targets, plan);
+    const restored = await restoreUnshipped({ lowerDir: ws.lower, mergedDir: ws.merged, targets, shipped: new Set(['django']) });
+    expect(restored).toEqual(['pyyaml', 'requests']);
+    expect(await readFile(join(ws.merged, 'requirements.txt'), 'utf8')).toBe(original.replace('Django==4.2\n', 'Django==4.2.14\n'));
+
+    const [django, pyyaml] = await proveTargets({ mergedDir: ws.merged, targets: targets.slice(0, 2), plan });
+    expect(django).toMatchObject({ target: 'django', remediated: true, declared: ['requirements.txt requirements: ==4.2.14'], lowestAdmissible: '4.2.14' });
+    expect(pyyaml).toMatchObject({ target: 'pyyaml', remediated: false, declared: ['requirements.txt requirements: ==5.1'], lowestAdmissible: '5.1' });
+    expect(pyyaml!.reason).toContain('5.1');
+  });
+
+  it('finds a dependency the plan manifest does not declare in every manifest of the repository', async () => {
+    const ws = await pygoat();
+    const outcomes = await bump(ws, [target('flask', '3.0.1')], planOf([{ name: 'flask', ecosystem: 'pypi', ranges: ['<3.0.1'] }]));
+    expect(outcomes).toEqual([
+      {
+        name: 'flask',
+        status: 'success',
+        reason: 'declared in dockerized_labs/broken_auth_lab/requirements.txt, dockerized_labs/insec_des_lab/requirements.txt',
+        declaredFrom: '==2.3.3',
+        declaredTo: '==3.0.1',
+      },
+    ]);
+    for (const lab of ['broken_auth_lab', 'insec_des_lab']) {
+      const file = `dockerized_labs/${lab}/requirements.txt`;
+      const before = await readFile(join(ws.lower, file), 'utf8');
+      expect(await readFile(join(ws.merged, file), 'utf8')).toBe(before.replace(/^Flask==\S+/m, 'Flask==3.0.1'));
+    }
+    expect(await readFile(join(ws.merged, 'requirements.txt'), 'utf8')).toBe(await readFile(join(ws.lower, 'requirements.txt'), 'utf8'));
+  });
+
+  it('skips a dependency no manifest declares, and an ecosystem that is not supported', async () => {
+    const ws = await pygoat();
+    const outcomes = await bump(ws, [target('numpy', '1.22.0'), target('serde', '1.0.0', { ecosystem: 'cargo', manifestPath: 'Cargo.toml' })], plan);
+    expect(outcomes).toEqual([
+      { name: 'numpy', status: 'skipped', reason: 'numpy is not declared in requirements.txt or any other pypi manifest of the repository', declaredFrom: null, declaredTo: null },
+      { name: 'serde', status: 'skipped', reason: 'not supported yet: cargo', declaredFrom: null, declaredTo: null },
+    ]);
+  });
+
+  it('fails a bump whose result the plan does not prove remediated, editing nothing', async () => {
+    const ws = await pygoat();
+    const outcomes = await bump(ws, [target('django', '4.2.10')], planOf([{ name: 'django', ecosystem: 'pypi', ranges: ['>=4.2,<4.2.14'] }]));
+    expect(outcomes[0]).toMatchObject({ name: 'django', status: 'failed' });
+    expect(outcomes[0]!.reason).toMatch(/^requirements\.txt line 11: .*4\.2\.10/);
+    expect(await readFile(join(ws.merged, 'requirements.txt'), 'utf8')).toBe(await readFile(join(ws.lower, 'requirements.txt'), 'utf8'));
+  });
+});
+
+describe('manifest edits of other PyPI manifests', () => {
+  it('refuses a pin with --hash and names the lockfile command', async () => {
+    const ws = await workspace((lower) => cp(join(PYPI_FIXTURES, 'requirements-hashes.txt'), join(lower, 'requirements.txt')));
+    const outcomes = await bump(ws, [target('requests', '2.31.0')], planOf([{ name: 'requests', ecosystem: 'pypi', ranges: ['<2.31.0'] }]));
+    expect(outcomes[0]).toMatchObject({ name: 'requests', status: 'failed' });
+    expect(outcomes[0]!.reason).toContain('pip-compile --generate-hashes');
+    expect(await readFile(join(ws.merged, 'requirements.txt'), 'utf8')).toBe(await readFile(join(ws.lower, 'requirements.txt'), 'utf8'));
+  });
+
+  it("raises a Poetry caret constraint in the constraint's own style and proves it", async () => {
+    const ws = await workspace((lower) => cp(join(PYPI_FIXTURES, 'pyproject-poetry.toml'), join(lower, 'pyproject.toml')));
+    const plan = planOf([{ name: 'django', ecosystem: 'pypi', ranges: ['>=3.2,<3.2.25'] }]);
+    const t = target('django', '3.2.25', { manifestPath: 'pyproject.toml' });
+    const outcomes = await bump(ws, [t], plan);
+    expect(outcomes).toEqual([{ name: 'django', status: 'success', reason: null, declaredFrom: '^3.2.18', declaredTo: '^3.2.25' }]);
+    const before = await readFile(join(ws.lower, 'pyproject.toml'), 'utf8');
+    expect(await readFile(join(ws.merged, 'pyproject.toml'), 'utf8')).toBe(before.replace('Django = "^3.2.18"', 'Django = "^3.2.25"'));
+    const [proof] = await proveTargets({ mergedDir: ws.merged, targets: [t], plan });
+    expect(proof).toMatchObject({ remediated: true, declared: ['pyproject.toml tool.poetry.dependencies: ^3.2.25'], lowestAdmissible: '3.2.25' });
+  });
+
+  it('follows -r/-c includes inside the repository and never outside it', async () => {
+    const ws = await workspace(async (lower) => {
+      await mkdir(join(lower, 'requirements'));
+      await writeFile(join(lower, 'requirements.txt'), '-r requirements/base.txt\n-c ../outside.txt\nflask==2.0.0\n');
+      await writeFile(join(lower, 'requirements', 'base.txt'), '# base\nDjango>=4.2,<5  # web\n');
+    });
+    await writeFile(join(ws.root, 'outside.txt'), 'Django==4.2\n');
+    const outcomes = await bump(ws, [target('Django', '4.2.14')], planOf([{ name: 'django', ecosystem: 'pypi', ranges: ['>=4.2,<4.2.14'] }]));
+    expect(outcomes).toEqual([{ name: 'Django', status: 'success', reason: null, declaredFrom: '>=4.2,<5', declaredTo: '>=4.2.14,<5' }]);
+    expect(await readFile(join(ws.merged, 'requirements', 'base.txt'), 'utf8')).toBe('# base\nDjango>=4.2.14,<5  # web\n');
+    expect(await readFile(join(ws.root, 'outside.txt'), 'utf8')).toBe('Django==4.2\n');
+  });
+});
+
+describe('manifest edits of npm targets', () => {
+  it('keep bumping package.json through @remediation/manifests, with or without an ecosystem on the row', async () => {
+    const text = '{\n  "dependencies": {\n    "lodash": "^4.17.15"\n  },\n  "devDependencies": {\n    "jest": "^29.0.0"\n  }\n}\n';
+    const ws = await workspace((lower) => writeFile(join(lower, 'package.json'), text));
+    const plan = { targets: [{ name: 'lodash', ecosystem: 'npm', advisories: [{ affectedRanges: ['<4.17.21'] }] }] } as unknown as PlannerOutput;
+    const npmTarget = (name: string, ecosystem?: string): EditTarget => ({
+      name,
+      manifestPath: 'package.json',
+      fromVersion: '4.17.15',
+      toVersion: '4.17.21',
+      status: 'pending',
+      needsAgent: false,
+      ...(ecosystem ? { ecosystem } : {}),
+    });
+    const outcomes = await bump(ws, [npmTarget('lodash', 'npm'), npmTarget('left-pad')], plan);
+    expect(outcomes).toEqual([
+      { name: 'lodash', status: 'success', reason: null, declaredFrom: '^4.17.15', declaredTo: '^4.17.21' },
+      { name: 'left-pad', status: 'skipped', reason: expect.stringContaining('left-pad is not declared'), declaredFrom: null, declaredTo: null },
+    ]);
+    expect(await readFile(join(ws.merged, 'package.json'), 'utf8')).toBe(text.replace('^4.17.15', '^4.17.21'));
+  });
+});

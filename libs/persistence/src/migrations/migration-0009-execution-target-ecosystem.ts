@@ -1,0 +1,28 @@
+import { Migration } from '@mikro-orm/migrations';
+
+/**
+ * The ecosystem of each patch target (issue 13): `execution_targets.ecosystem`, the purl type the
+ * patcher dispatches on (`npm`, `pypi`, …; https://github.com/package-url/purl-spec/blob/main/PURL-TYPES.rst).
+ * Rows made before it are npm targets. A name may exist in two ecosystems (an npm and a PyPI
+ * package both called `requests`), so the key becomes (execution_id, ecosystem, name).
+ */
+export class Migration0009ExecutionTargetEcosystem extends Migration {
+  override name = '0009-execution-target-ecosystem';
+
+  override up(): void {
+    this.addSql(`
+      alter table execution_targets add column ecosystem text not null default 'npm';
+      alter table execution_targets drop constraint execution_targets_pkey;
+      alter table execution_targets add primary key (execution_id, ecosystem, name);
+    `);
+  }
+
+  override down(): void {
+    this.addSql(`
+      delete from execution_targets where ecosystem <> 'npm';
+      alter table execution_targets drop constraint execution_targets_pkey;
+      alter table execution_targets add primary key (execution_id, name);
+      alter table execution_targets drop column ecosystem;
+    `);
+  }
+}
