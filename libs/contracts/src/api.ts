@@ -173,6 +173,13 @@ export const TargetProof = z.object({
    * `<manifest path> <section>: <requirement>`, e.g. `["requirements.txt requirements: ==4.2.14"]`.
    */
   declared: z.array(z.string()),
+  /**
+   * Repository-relative manifests whose declarations were checked (ecosystems other than npm: the
+   * plan's manifest, its includes, or the manifests found declaring the dependency); the commit
+   * step lets the deterministic edit touch exactly these. Absent for npm (the target's
+   * `manifestPath`) and in proofs stored before it existed.
+   */
+  manifests: z.array(z.string()).optional(),
   /** node-semver `minVersion` of the (first) declared range, or null. */
   lowestAdmissible: z.string().nullable(),
   /** One sentence per checked declaration. */

@@ -78,15 +78,11 @@ export function patchCommitHandler(deps: GatewayDeps): CommandHandler {
 
 /**
  * The manifests a shipped target's deterministic edit may touch: its manifest path, and for an
- * ecosystem other than npm every manifest its proof of remediation checked (the patcher may raise
- * the requirement in an included requirements file or in the manifest that declares it when the
- * plan's does not; proof entries are `<manifest path> <section>: <requirement>` there).
+ * ecosystem other than npm every manifest its proof of remediation checked (`proof.manifests`: the
+ * patcher may raise the requirement in an included requirements file or in the manifest that
+ * declares it when the plan's does not).
  */
-function manifestsOf(t: { ecosystem: string; manifestPath: string; proof?: { declared: string[] } | null }): string[] {
+function manifestsOf(t: { ecosystem: string; manifestPath: string; proof?: { manifests?: string[] | undefined } | null }): string[] {
   if (t.ecosystem === 'npm') return [t.manifestPath];
-  const files = (t.proof?.declared ?? []).map((d) => {
-    const head = d.slice(0, d.indexOf(': '));
-    return head.slice(0, head.lastIndexOf(' '));
-  });
-  return [t.manifestPath, ...files.filter((f) => f !== '')];
+  return [t.manifestPath, ...(t.proof?.manifests ?? [])];
 }

@@ -139,7 +139,7 @@ describe('manifest edits of other PyPI manifests', () => {
     const before = await readFile(join(ws.lower, 'pyproject.toml'), 'utf8');
     expect(await readFile(join(ws.merged, 'pyproject.toml'), 'utf8')).toBe(before.replace('Django = "^3.2.18"', 'Django = "^3.2.25"'));
     const [proof] = await proveTargets({ mergedDir: ws.merged, targets: [t], plan });
-    expect(proof).toMatchObject({ remediated: true, declared: ['pyproject.toml tool.poetry.dependencies: ^3.2.25'], lowestAdmissible: '3.2.25' });
+    expect(proof).toMatchObject({ remediated: true, declared: ['pyproject.toml tool.poetry.dependencies: ^3.2.25'], lowestAdmissible: '3.2.25', manifests: ['pyproject.toml'] });
   });
 
   it('follows -r/-c includes inside the repository and never outside it', async () => {

@@ -304,7 +304,8 @@ export async function proveTargets(input: { mergedDir: string; targets: EditTarg
 /**
  * {@link proveTargets} for a target of another ecosystem: every declaration of the dependency in
  * the manifests `declaringManifests` finds in the workspace must pass `Ecosystem.proveRemediated`
- * with the plan's affected ranges. `declared` lists `<file> <section>: <requirement>`.
+ * with the plan's affected ranges. `declared` lists `<file> <section>: <requirement>`, `manifests`
+ * the files.
  */
 async function proveEcosystemTarget(mergedDir: string, t: EditTarget, plan: PlannerOutput | null): Promise<TargetProof> {
   const ecosystem = ecosystemFor(ecosystemOf(t));
@@ -320,6 +321,7 @@ async function proveEcosystemTarget(mergedDir: string, t: EditTarget, plan: Plan
     target: t.name,
     remediated: checks.every((c) => c.proof.remediated),
     declared: checks.map((c) => `${c.d.location.file} ${c.d.location.section}: ${c.d.requirement}`),
+    manifests: [...new Set(checks.map((c) => c.d.location.file))].sort(),
     lowestAdmissible: checks[0]!.proof.lowestAdmissible,
     reason: checks.map((c) => `${c.d.location.file} line ${c.d.location.line}: ${c.proof.reason}`).join('; '),
   };
