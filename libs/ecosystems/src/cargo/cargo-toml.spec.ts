@@ -17,7 +17,7 @@ describe('cargoTomlManager.extract on real manifests', () => {
     const deps = cargoTomlManager.extract('Cargo.toml', text).dependencies;
     expect(deps).toHaveLength(26);
     const by = (name: string) => deps.filter((d) => d.name === name);
-    expect(by('version_check')[0]).toMatchObject({ requirement: '0.9', location: { section: 'build-dependencies', line: 36 } });
+    expect(by('version_check')[0]).toMatchObject({ requirement: '0.9', location: { section: 'build-dependencies', line: 35 } });
     expect(by('clap')[0]).toMatchObject({ requirement: '4.5.46', extras: ['suggestions', 'color', 'wrap_help', 'cargo', 'derive'], location: { section: 'dependencies' } });
     expect(by('home')[0]!.requirement).toBe('=0.5.9');
     const jemalloc = by('tikv-jemallocator')[0]!;
