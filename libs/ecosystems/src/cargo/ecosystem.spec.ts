@@ -76,6 +76,25 @@ describe('cargoEcosystem', () => {
     expect(moderate('0.3.2')).toBeUndefined();
   });
 
+  it('remediates cargo 0.32.0\'s openssl 0.10.11 (RUSTSEC-2023-0044) end to end: tier, edit, proof', () => {
+    const file = 'Cargo.toml';
+    const text = readFileSync(new URL('./__fixtures__/cargo-0.32.0/Cargo.toml', import.meta.url), 'utf8');
+    const manager = cargoEcosystem.managers.find((m) => m.matches(file))!;
+    const declared = manager.extract(file, text).dependencies.find((d) => d.normalisedName === cargoEcosystem.normaliseName('openssl'))!;
+    expect(declared.requirement).toBe('0.10.11');
+    const affected = ranges(advisory('RUSTSEC-2023-0044'));
+    expect(affected).toEqual(['<0.10.55']);
+    expect(cargoEcosystem.proveRemediated(declared.requirement, declared.style, affected).remediated).toBe(false);
+    const { versions } = fromIndexFile('openssl', readFileSync(fixturePath('registry/cargo/op/en/openssl'), 'utf8'), 'fixture');
+    const v = cargoEcosystem.versioning;
+    const fix = v.candidates(versions).find((c) => v.sameLine('0.10.11', c) && v.compare(c, '0.10.11') > 0 && !affected.some((r) => semver.satisfies(c, r)))!;
+    expect(fix).toBe('0.10.55');
+    const edit = manager.raiseFloor(file, text, 'openssl', fix);
+    expect(edit).toMatchObject({ status: 'edited', before: '0.10.11', after: '0.10.55' });
+    const after = manager.extract(file, edit.status === 'edited' ? edit.text : '').dependencies.find((d) => d.name === 'openssl')!;
+    expect(cargoEcosystem.proveRemediated(after.requirement, after.style, affected)).toMatchObject({ remediated: true, lowestAdmissible: '0.10.55' });
+  });
+
   it('finds Rust code using a crate: use, extern crate, paths; `-` read as `_`', () => {
     const uses = (name: string, code: string): boolean => cargoEcosystem.usagePatterns(name).some((p) => p.test(code));
     expect(uses('serde', 'use serde::{Deserialize, Serialize};')).toBe(true);
