@@ -1,8 +1,8 @@
 /**
  * `@remediation/ecosystems`: the seam every ecosystem plugs into (versioning, registry source,
  * manifest managers, proof of remediation, usage search; see ./types.ts), the map of ecosystems
- * by purl type (./registry.ts), and the npm and Python (PyPI) implementations. This file is the
- * only public entry.
+ * by purl type (./registry.ts), and the npm, Python (PyPI) and Rust (Cargo, not registered in
+ * ECOSYSTEMS yet) implementations. This file is the only public entry.
  */
 export type {
   Ecosystem,
@@ -36,5 +36,11 @@ export { npmVersioning } from './npm/versioning.js';
 export { npmUsagePatterns } from './npm/usage.js';
 export { npmEcosystem } from './npm/ecosystem.js';
 export { packageJsonManager } from './npm/package-json-manager.js';
+export { cargoVersioning, cargoToSemverRange, parseCargoRequirement, type CargoComparator } from './cargo/versioning.js';
+export { cargoTomlManager, raiseCargoFloor } from './cargo/cargo-toml.js';
+export { CargoSparseIndexSource, sparseIndexPath, isCrateName, fromIndexFile, type SparseIndexConfig } from './cargo/sparse-index-source.js';
+export { proveCargoRemediated } from './cargo/proof.js';
+export { rustCrateIdent, rustUsagePatterns } from './cargo/usage.js';
+export { cargoEcosystem } from './cargo/ecosystem.js';
 export { ECOSYSTEMS, ecosystemFor, ecosystemForOsv } from './registry.js';
 export { restoreRequirement } from './restore.js';

@@ -145,8 +145,11 @@ export interface ManifestDependency {
   normalisedName: string;
   /** The requirement as written, e.g. `==5.1`, `>=2.28,<3`, `^2.28`, `*`, `""` for none. */
   requirement: string;
-  /** The requirement's syntax: PEP 440 specifiers, Poetry's constraint syntax, npm ranges. */
-  style: 'pep440' | 'poetry' | 'npm';
+  /**
+   * The requirement's syntax: PEP 440 specifiers, Poetry's constraint syntax, npm ranges, Cargo
+   * requirements (a bare `1.2` means `^1.2`; https://doc.rust-lang.org/cargo/reference/specifying-dependencies.html).
+   */
+  style: 'pep440' | 'poetry' | 'npm' | 'cargo';
   location: RequirementLocation;
   /** Extras requested, e.g. `['socks']`. */
   extras: string[];

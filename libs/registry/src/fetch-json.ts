@@ -33,7 +33,9 @@ class RetryableStatusError extends Error {
 }
 
 /**
- * GETs `url` and returns `parse(<JSON body>)`, with the registry sources' one policy: 404 →
+ * GETs `url` and returns `parse(<JSON body>)` (or `parse(<text body>)` with `body: 'text'`, for
+ * documents that are not one JSON value, such as Cargo's newline-delimited sparse index files),
+ * with the registry sources' one policy: 404 →
  * `PACKAGE_NOT_FOUND` at once; 408, 429, 5xx, network errors and timeouts retried with
  * exponential backoff (p-retry); another 4xx → `REGISTRY_UNAVAILABLE` at once (401/403 name the
  * credentials). A body that is not JSON is retried, or refused at once with `invalidBody()` when
@@ -44,7 +46,7 @@ class RetryableStatusError extends Error {
  */
 export async function fetchRegistryJson<T>(
   http: RegistryHttpOptions,
-  request: { name: string; url: string; accept: string; parse: (body: unknown) => T; invalidBody?: () => Error },
+  request: { name: string; url: string; accept: string; parse: (body: unknown) => T; invalidBody?: () => Error; body?: 'json' | 'text' },
 ): Promise<T> {
   const { name, url } = request;
   let attempts = 0;
@@ -72,7 +74,7 @@ export async function fetchRegistryJson<T>(
     }
     let body: unknown;
     try {
-      body = await response.json();
+      body = request.body === 'text' ? await response.text() : await response.json();
     } catch (err) {
       if (request.invalidBody) throw new AbortError(request.invalidBody());
       throw err;
