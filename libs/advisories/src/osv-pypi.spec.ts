@@ -13,6 +13,7 @@ import {
   samePackage,
   toAdvisory,
   type Advisory,
+  type OsvRange,
 } from './index.js';
 
 /** A real PYSEC record (test/fixtures/osv/PyPI, or the cases' set test/fixtures/osv-pypi-cases; see test/fixtures/PROVENANCE.md). */
@@ -97,7 +98,7 @@ describe('OSV evaluation of PyPI advisories: PEP 440 order, PEP 503 names, PEP 4
     expect(isAffected(a, 'some-pkg', '1.5.post1')).toBe(false); // post-releases sort after the release
     expect(isAffected(a, 'some-pkg', '0.9.post1')).toBe(true); // listed
     expect(affectedRanges(a, 'some-pkg')).toEqual(['>=1.0,<=1.5', '==0.9.post1']);
-    const limited = { type: 'ECOSYSTEM', events: [{ introduced: '0' }, { limit: '2.0' }] } as const;
+    const limited: OsvRange = { type: 'ECOSYSTEM', events: [{ introduced: '0' }, { limit: '2.0' }] };
     expect(isVersionInRange('1.9', limited, 'PyPI')).toBe(true);
     expect(isVersionInRange('2.0', limited, 'PyPI')).toBe(false);
   });

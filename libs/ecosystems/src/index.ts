@@ -29,10 +29,12 @@ export { parseRequirement, raisePep440Floor, compatibleReleaseOperand, type Requ
 export { requirementsTxtManager } from './pypi/requirements-txt.js';
 export { pep621Manager, poetryManager, raisePoetryFloor } from './pypi/pyproject.js';
 export { PypiRegistrySource, fromJsonApi, fromSimpleApi, versionOfFilename, type PypiRegistrySourceOptions } from './pypi/pypi-registry-source.js';
+export { PypiSnapshotSource } from './pypi/snapshot-source.js';
 export { pypiEcosystem } from './pypi/ecosystem.js';
 export { provePythonRemediated, poetryToPep440, lowestAdmissibleVersion } from './pypi/proof.js';
 export { pythonImportNames, pythonUsagePatterns } from './pypi/usage.js';
 export { npmVersioning } from './npm/versioning.js';
 export { npmUsagePatterns } from './npm/usage.js';
 export { npmEcosystem } from './npm/ecosystem.js';
+export { NpmReleaseSource, npmReleasesOf } from './npm/registry-source.js';
 export { ECOSYSTEMS, ecosystemFor, ecosystemForOsv } from './registry.js';
