@@ -2,7 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidInputError } from '@remediation/errors';
 import { isAffected } from './osv-evaluation.js';
-import { normalisePackageName } from './osv-merge.js';
+import { normalisePackageName } from './package-names.js';
 import { OsvRecord } from './osv-schema.js';
 import type { Advisory, AdvisorySeverity, AdvisorySource } from './types.js';
 

@@ -1,6 +1,6 @@
 import { ecosystemForOsv, type Versioning } from '@remediation/ecosystems';
 import semver from 'semver';
-import { normalisePackageName } from './osv-merge.js';
+import { normalisePackageName } from './package-names.js';
 import type { OsvEvent, OsvRange } from './osv-schema.js';
 import type { Advisory, AffectedPackage } from './types.js';
 
