@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadOsvDirectory, OsvAdvisoryIndex, type AdvisorySource } from '@remediation/advisories';
+import { loadOsvDirectory, OsvAdvisoryIndex, OsvRecord, toAdvisory, type AdvisorySource } from '@remediation/advisories';
 import { normalisePythonName, pep440Versioning, provePythonRemediated, PypiSnapshotSource, requirementsTxtManager } from '@remediation/ecosystems';
 import { SnapshotDirectorySource } from '@remediation/registry';
 import { parseCycloneDx, type ParsedScan } from '@remediation/sbom';
@@ -208,6 +208,32 @@ describe('computePlan: a mixed scan (npm, pypi, cargo)', () => {
     expect(plan.upgrade_tiers.minimal.advisoriesRemaining).toEqual(['RUSTSEC-2019-0009']);
     expect(plan.warnings).toContain('not planned: cargo (1 component(s); only npm and pypi are planned)');
     expect(plan.sources.registry).toBe(`npm=npm-snapshot, pypi=${pypi.label}`);
+  });
+});
+
+describe('computePlan: unsupported purl types in OSV mode (no scan vulnerabilities)', () => {
+  it('makes a direct dependency whose exact version an advisory lists a not_supported target; ranges alone do not', async () => {
+    const record = (id: string, version: string, listed: string[]) =>
+      toAdvisory(
+        OsvRecord.parse({
+          id,
+          modified: '2024-01-01T00:00:00Z',
+          affected: [{ package: { ecosystem: 'crates.io', name: 'smallvec' }, ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }, { fixed: version }] }], versions: listed }],
+        }),
+        'crates.io',
+      )!;
+    const index = new OsvAdvisoryIndex(['npm', 'PyPI', 'crates.io'], [record('RUSTSEC-TEST-0001', '0.6.10', ['0.6.9']), record('RUSTSEC-TEST-0002', '9.0.0', [])]);
+    const components = [
+      { type: 'library', name: 'smallvec', version: '0.6.9', purl: 'pkg:cargo/smallvec@0.6.9', 'bom-ref': 'smallvec' },
+      { type: 'library', name: 'hyper', version: '0.14.0', purl: 'pkg:cargo/hyper@0.14.0', 'bom-ref': 'hyper' },
+    ];
+    const plan = await computePlan(parseCycloneDx(scanJson(components)), { advisories: index, registries: new Map([['pypi', pypi]]) });
+    expect(plan.sources.advisories).toBe('osv');
+    // RUSTSEC-TEST-0002 affects 0.6.9 by its range only: without cargo's versioning, not evaluated.
+    expect(plan.targets.map((t) => [t.name, t.status, t.advisories.map((a) => a.id), t.noFixReason])).toEqual([
+      ['smallvec', 'not_supported', ['RUSTSEC-TEST-0001'], 'not supported yet: cargo'],
+    ]);
+    expect(plan.warnings).toEqual(['not planned: cargo (2 component(s); only npm and pypi are planned)']);
   });
 });
 

@@ -56,7 +56,7 @@ export class PypiSnapshotSource implements RegistrySource {
    *   file for the package; `REGISTRY_DOCUMENT_INVALID` when the file is not JSON or neither format.
    * @throws TransientError `REGISTRY_UNAVAILABLE` for other read errors (permissions, I/O).
    */
-  releases(name: string): Promise<PackageReleases> {
+  async releases(name: string): Promise<PackageReleases> {
     assertPythonName(name);
     const normal = normalisePythonName(name);
     let found = this.cache.get(normal);
