@@ -95,7 +95,10 @@ export const PlannedTarget = z.object({
   noFixReason: z.string().optional(),
   /** `planned` when absent (plans stored before the field existed). */
   status: PlanTargetStatus.optional(),
-  /** Why a person is needed (set with `status: 'needs_person'`), e.g. `version "latest" is not a semver version`. */
+  /**
+   * Why the target cannot be planned: with `status: 'needs_person'` why a person is needed, e.g.
+   * `version "latest" is not a semver version`; with `status: 'not_supported'`, `not supported yet: <purl type>`.
+   */
   reason: z.string().optional(),
 });
 export type PlannedTarget = z.infer<typeof PlannedTarget>;
