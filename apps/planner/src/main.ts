@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { OsvApiClient } from '@remediation/advisories';
+import { PypiRegistrySource, PypiSnapshotSource, type RegistryCredentials, type RegistrySource } from '@remediation/ecosystems';
 import { NpmRegistrySource, SnapshotDirectorySource, type VersionSource } from '@remediation/registry';
 import { BaseEnv, loadEnv } from '@remediation/config';
 import { advisoryDatabaseSnapshot } from '@remediation/persistence';
@@ -8,7 +9,7 @@ import { runMain } from '@remediation/service-runtime';
 import { AdvisorySync, archiveSource, directorySource, loadPlanAdvisories, type ConfiguredSource } from './adapters/advisory-database.js';
 import { planRunHandler } from './handlers/plan-run.js';
 
-/** Planner environment: where advisories and version lists come from. */
+/** Planner environment: where advisories and version lists (npm, PyPI) come from. */
 const PlannerEnv = BaseEnv.extend({
   /** Directory of OSV advisory JSON files (flat, or one folder per ecosystem): imported at start, then re-synced. */
   OSV_DIR: z.string().min(1).optional(),
@@ -33,7 +34,33 @@ const PlannerEnv = BaseEnv.extend({
   NPM_REGISTRY_TIMEOUT_MS: z.coerce.number().int().positive().default(120_000),
   /** Retries of one registry request inside a delivery (network errors, 429, 5xx). */
   NPM_REGISTRY_RETRIES: z.coerce.number().int().min(0).max(10).default(4),
-}).refine((e) => e.OSV_DIR !== undefined || e.OSV_ALL_ZIP_URL !== undefined || e.OSV_API_URL !== undefined, {
+  /** PyPI-compatible index (pypi.org, devpi, Artifactory, Nexus, …). */
+  PYPI_URL: z.string().url().default('https://pypi.org'),
+  /** `json`: PyPI's JSON API `<PYPI_URL>/pypi/<name>/json`; `simple`: the Simple API in JSON (PEP 691/700) under `<PYPI_URL>/simple`. */
+  PYPI_API: z.enum(['json', 'simple']).default('json'),
+  /** Root of the Simple API when it is not `<PYPI_URL>/simple` (e.g. devpi's `<url>/root/pypi/+simple`). */
+  PYPI_SIMPLE_URL: z.string().url().optional(),
+  /** Basic credentials of a private index (with PYPI_PASSWORD). */
+  PYPI_USERNAME: z.string().min(1).optional(),
+  PYPI_PASSWORD: z.string().min(1).optional(),
+  /** Bearer token of a private index (instead of PYPI_USERNAME/PYPI_PASSWORD). */
+  PYPI_TOKEN: z.string().min(1).optional(),
+  /** Offline folder of PyPI documents (`<PEP 503 name>.json`: JSON API answers or tools/pypi-local package files); when set, used instead of the index. */
+  PYPI_SNAPSHOT_DIR: z.string().min(1).optional(),
+  /** Time limit of one index request, in ms. */
+  PYPI_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
+  /** Retries of one index request inside a delivery (network errors, 408, 429, 5xx). */
+  PYPI_RETRIES: z.coerce.number().int().min(0).max(10).default(4),
+})
+  .refine((e) => (e.PYPI_USERNAME === undefined) === (e.PYPI_PASSWORD === undefined), {
+    message: 'set PYPI_USERNAME and PYPI_PASSWORD together',
+    path: ['PYPI_PASSWORD'],
+  })
+  .refine((e) => e.PYPI_TOKEN === undefined || e.PYPI_USERNAME === undefined, {
+    message: 'set either PYPI_TOKEN or PYPI_USERNAME/PYPI_PASSWORD, not both',
+    path: ['PYPI_TOKEN'],
+  })
+  .refine((e) => e.OSV_DIR !== undefined || e.OSV_ALL_ZIP_URL !== undefined || e.OSV_API_URL !== undefined, {
   message: 'set at least one advisory source: OSV_DIR, OSV_ALL_ZIP_URL or OSV_API_URL',
   path: ['OSV_DIR'],
 });
@@ -43,6 +70,23 @@ const versions: VersionSource = env.NPM_REGISTRY_SNAPSHOT_DIR
   ? new SnapshotDirectorySource(resolve(env.NPM_REGISTRY_SNAPSHOT_DIR))
   : new NpmRegistrySource({ url: env.NPM_REGISTRY_URL, timeoutMs: env.NPM_REGISTRY_TIMEOUT_MS, retries: env.NPM_REGISTRY_RETRIES });
 const registryLabel = env.NPM_REGISTRY_SNAPSHOT_DIR ? resolve(env.NPM_REGISTRY_SNAPSHOT_DIR) : env.NPM_REGISTRY_URL;
+const pypiCredentials: RegistryCredentials | undefined = env.PYPI_TOKEN
+  ? { kind: 'bearer', token: env.PYPI_TOKEN }
+  : env.PYPI_USERNAME && env.PYPI_PASSWORD
+    ? { kind: 'basic', username: env.PYPI_USERNAME, password: env.PYPI_PASSWORD }
+    : undefined;
+const pypi: RegistrySource = env.PYPI_SNAPSHOT_DIR
+  ? new PypiSnapshotSource(resolve(env.PYPI_SNAPSHOT_DIR))
+  : new PypiRegistrySource({
+      url: env.PYPI_URL,
+      api: env.PYPI_API,
+      ...(env.PYPI_SIMPLE_URL ? { simpleUrl: env.PYPI_SIMPLE_URL } : {}),
+      ...(pypiCredentials ? { credentials: pypiCredentials } : {}),
+      timeoutMs: env.PYPI_TIMEOUT_MS,
+      retries: env.PYPI_RETRIES,
+    });
+/** Registry sources of the ecosystems other than npm, by purl type (npm goes through `versions`). */
+const registries = new Map<string, RegistrySource>([['pypi', pypi]]);
 const sources: ConfiguredSource[] = [
   ...(env.OSV_DIR ? [directorySource(resolve(env.OSV_DIR))] : []),
   ...(env.OSV_ALL_ZIP_URL ? env.OSV_ECOSYSTEMS.map((e) => archiveSource(env.OSV_ALL_ZIP_URL!, e, env.ADVISORY_DOWNLOAD_TIMEOUT_MS)) : []),
@@ -72,6 +116,7 @@ await runMain(() => ({
       },
       versions,
       registryLabel,
+      registries,
     }),
   ],
 }));

@@ -182,11 +182,16 @@ describe('computePlan: any scan format (issue 12)', () => {
 
   it('OSV-Scanner results of other ecosystems: nothing planned, one "not planned" line per purl type', async () => {
     const plan = await computePlan(anyScan('osv-scanner-results-a.json'), { advisories, versions, registryLabel: 'snapshot' });
-    expect(plan.targets).toEqual([]);
+    // Issue 13: a reported vulnerable direct dependency of an unsupported purl type is a target
+    // with no tiers, `not supported yet: <type>` (OSV-Scanner results have no graph: all direct).
+    expect(plan.targets.map((t) => [t.ecosystem, t.status, t.noFixReason, t.tiers.minimal])).toEqual([
+      ['golang', 'not_supported', 'not supported yet: golang', null],
+      ['cargo', 'not_supported', 'not supported yet: cargo', null],
+    ]);
     expect(plan.warnings).toEqual(
       expect.arrayContaining([
-        'not planned: cargo (1 component(s); only npm is planned)',
-        'not planned: golang (1 component(s); only npm is planned)',
+        'not planned: cargo (1 component(s); only npm and pypi are planned)',
+        'not planned: golang (1 component(s); only npm and pypi are planned)',
       ]),
     );
   });
@@ -329,7 +334,7 @@ describe('computePlan: transitive and non-npm components', () => {
     expect(plan.transitive).toEqual([
       { purl: 'pkg:npm/cookie@0.6.0', name: 'cookie', version: '0.6.0', advisories: ['GHSA-pxg6-pf52-xh8x'], via: ['accepts', 'helper'] },
     ]);
-    expect(plan.warnings).toEqual(['not planned: maven (1 component(s); only npm is planned)']);
+    expect(plan.warnings).toEqual(['not planned: maven (1 component(s); only npm and pypi are planned)']);
     expect(plan.upgrade_tiers.moderate).toEqual({ upgrades: [], advisoriesFixed: [], advisoriesRemaining: [], largestJump: null });
   });
 });

@@ -2,6 +2,8 @@ import {
   affectedRanges,
   fixedVersions,
   isAffected,
+  osvPackageOfPurl,
+  samePackage,
   type Advisory,
   type AdvisorySource,
 } from '@remediation/advisories';
@@ -16,11 +18,12 @@ import {
   type TierUpgrade,
   type TransitiveFinding,
 } from '@remediation/contracts';
+import { ECOSYSTEMS, ecosystemFor, NpmReleaseSource, type Ecosystem, type PackageReleases, type RegistrySource, type Versioning } from '@remediation/ecosystems';
 import { InvalidInputError } from '@remediation/errors';
-import type { PackageVersions, VersionSource } from '@remediation/registry';
+import type { VersionSource } from '@remediation/registry';
+import { PackageURL } from 'packageurl-js';
 import pLimit from 'p-limit';
 import { versToNpmRange, type ParsedScan, type ScanComponent, type ScanVulnerability } from '@remediation/sbom';
-import semver from 'semver';
 import {
   breakingChangeRisk,
   chooseTiers,
@@ -32,13 +35,21 @@ import {
 
 /** What {@link computePlan} needs besides the scan. */
 export interface PlanDeps {
-  /** OSV advisories for npm (e.g. `loadOsvDirectory(dir, { ecosystem: 'npm' })`). */
+  /**
+   * OSV advisories of the planned ecosystems (e.g. `loadOsvDirectory(dir, { ecosystem: ['npm', 'PyPI'] })`);
+   * looked up by OSV ecosystem, so a PyPI `requests` never matches an npm `requests`.
+   */
   advisories: AdvisorySource;
-  /** Published versions of npm packages. */
-  versions: VersionSource;
-  /** Registry URL or snapshot directory, recorded as `sources.registry`. */
-  registryLabel: string;
-  /** Repository-relative manifest declaring the direct dependencies. Default `package.json`. */
+  /** Published versions of npm packages (read through `NpmReleaseSource`), unless `registries` has `npm`. */
+  versions?: VersionSource;
+  /** npm's registry URL or snapshot directory, recorded as `sources.registry` (see {@link computePlan}). */
+  registryLabel?: string;
+  /** Registry source per purl type (e.g. `pypi` → `PypiRegistrySource`); `npm` here wins over `versions`. */
+  registries?: ReadonlyMap<string, RegistrySource>;
+  /**
+   * Repository-relative manifest declaring npm's direct dependencies. Default: the ecosystem's
+   * `defaultManifestPath` (`package.json`; `requirements.txt` for PyPI).
+   */
   manifestPath?: string;
   /** Parallel version look-ups. Default 8. */
   concurrency?: number;
@@ -56,38 +67,52 @@ interface KnownAdvisory {
 /** A vulnerable component and its advisories (by advisory id). */
 interface Finding {
   component: ScanComponent;
+  /** The component's ecosystem; null for a purl type not in `ECOSYSTEMS` (see `unsupported`). */
+  ecosystem: Ecosystem | null;
+  /** Package name as the target names it (npm: the scan's; PyPI: PEP 503 normalised). */
+  name: string;
   advisories: Map<string, KnownAdvisory>;
   /** Set when the installed version cannot be read: the finding needs a person, not tiers. */
   problem?: string;
+  /** purl type of a component no ecosystem plans yet: a `not_supported` target. */
+  unsupported?: string;
 }
 
 /**
  * Plans upgrades for a scan (docs/mission.md "Plan"), in any format `parseScan` of @remediation/sbom
  * reads (CycloneDX, SPDX, Trivy, Grype, OSV-Scanner): the normalised scan drives the plan.
  *
- * Targets are direct dependencies (`scan.directRefs`) with at least one advisory matching the
- * installed version. Advisories come from the scan's `vulnerabilities` when it has them
- * (`sources.advisories = 'scan'`; each id or alias is resolved in `deps.advisories` for its
- * ranges, else the scan's `affects` ranges are used, else the target gets a `noFixReason`),
- * otherwise from matching every npm component against `deps.advisories`
- * (`sources.advisories = 'osv'`).
+ * Components are dispatched by purl type through `ECOSYSTEMS` of @remediation/ecosystems (npm,
+ * PyPI): each supported component is matched with its ecosystem's OSV ecosystem name and planned
+ * with its ecosystem's versioning and registry source. Targets are direct dependencies
+ * (`scan.directRefs`) with at least one advisory matching the installed version. Advisories come
+ * from the scan's `vulnerabilities` when it has them (`sources.advisories = 'scan'`; each id or
+ * alias is resolved in `deps.advisories` for its ranges, else the scan's `affects` ranges are
+ * used (npm), else the target gets a `noFixReason`), otherwise from matching every supported
+ * component against `deps.advisories` (`sources.advisories = 'osv'`).
  *
  * A version is *fixed* when no known advisory of the package affects it (in scan mode: the
  * scan's advisories plus the OSV directory's for that package). Tiers are chosen by
- * {@link chooseTiers} over stable, non-deprecated versions newer than the installed one.
+ * {@link chooseTiers} over the versioning's candidates newer than the installed one.
  * Vulnerable non-direct components are reported in `transitive` with the direct dependencies
- * they come through; the scanned project's own advisories only produce a warning, and components
- * of other ecosystems one `not planned: <purl type>` warning per type with their count. Arrays are sorted (by name, then version / id) so equal inputs give equal output.
+ * they come through; the scanned project's own advisories only produce a warning. Components of
+ * purl types not in `ECOSYSTEMS` give one `not planned: <purl type>` warning per type with their
+ * count, and each such direct dependency the scan reports vulnerable (scan mode) or whose exact
+ * version an advisory of the database lists (OSV mode) is a `not_supported` target with
+ * `noFixReason: "not supported yet: <purl type>"` (issue 13: never dropped silently).
+ * Arrays are sorted (by name, then version / id) so equal inputs give equal output.
+ *
+ * `sources.registry` names the registry of the one ecosystem whose targets were looked up
+ * (npm's `deps.registryLabel` when none was), or `<purl type>=<label>` per ecosystem joined by `, `.
  *
  * @returns the plan, validated with `PlannerOutput.parse`.
- * @throws TransientError from `deps.versions` (registry unavailable): retrying the plan may work.
+ * @throws TransientError from a registry source (registry unavailable): retrying the plan may work.
  *   A package the registry does not know (`PACKAGE_NOT_FOUND`) or another InvalidInputError of
- *   the version source makes that target a no-fix target with a warning instead.
+ *   the registry source makes that target a no-fix target with a warning instead.
  */
 export async function computePlan(scan: ParsedScan, deps: PlanDeps): Promise<PlannerOutput> {
   const warnings: string[] = [...scan.warnings];
   const mode: 'scan' | 'osv' = scan.vulnerabilities !== null ? 'scan' : 'osv';
-  const manifestPath = deps.manifestPath ?? 'package.json';
 
   const findings =
     mode === 'scan' ? findingsFromScan(scan, deps.advisories, warnings) : findingsFromOsv(scan, deps.advisories, warnings);
@@ -96,7 +121,10 @@ export async function computePlan(scan: ParsedScan, deps: PlanDeps): Promise<Pla
   const transitiveFindings: Finding[] = [];
   for (const finding of findings.values()) {
     const c = finding.component;
-    if (finding.problem !== undefined && !scan.directRefs.has(c.bomRef)) {
+    if (finding.unsupported !== undefined) {
+      // Only direct dependencies become targets; the others are counted in `not planned: <type>`.
+      if (scan.directRefs.has(c.bomRef) && !(scan.root && c.bomRef === scan.root.bomRef)) targets.push(finding);
+    } else if (finding.problem !== undefined && !scan.directRefs.has(c.bomRef)) {
       warnings.push(
         `${c.name} (${JSON.stringify(c.bomRef)}), installed through ${scan.via(c.bomRef).map((ref) => scan.component(ref)?.name ?? ref).join(', ') || 'an unknown path'}, ` +
           `may be affected by ${[...finding.advisories.keys()].sort().join(', ')} but needs a person: ${finding.problem}`,
@@ -117,14 +145,17 @@ export async function computePlan(scan: ParsedScan, deps: PlanDeps): Promise<Pla
 
   // Each target collects its own warnings so their order does not depend on look-up timing.
   const limit = pLimit(deps.concurrency ?? 8);
+  const registries = new Registries(deps);
   const results = await Promise.all(
     targets.map((finding) =>
       limit(async () => {
         const own: string[] = [];
         const target =
-          finding.problem !== undefined
-            ? needsPerson(finding, finding.problem, manifestPath)
-            : await planTarget(finding, mode, deps, manifestPath, own);
+          finding.unsupported !== undefined
+            ? notSupported(finding, finding.unsupported)
+            : finding.problem !== undefined
+              ? needsPerson(finding, finding.problem, deps)
+              : await planTarget(finding, mode, deps, registries, own);
         return { target, warnings: own };
       }),
     ),
@@ -134,7 +165,7 @@ export async function computePlan(scan: ParsedScan, deps: PlanDeps): Promise<Pla
 
   const transitive: TransitiveFinding[] = transitiveFindings.map((f) => ({
     purl: f.component.purl!,
-    name: f.component.name,
+    name: f.name,
     version: f.component.version!,
     advisories: [...f.advisories.keys()].sort(),
     via: [...new Set(scan.via(f.component.bomRef).map((ref) => scan.component(ref)?.name ?? ref))].sort(),
@@ -150,10 +181,36 @@ export async function computePlan(scan: ParsedScan, deps: PlanDeps): Promise<Pla
     },
     noFixTargets: [...new Set(planned.filter((t) => t.noFixReason !== undefined).map((t) => t.name))].sort(),
     transitive,
-    sources: { advisories: mode, registry: deps.registryLabel },
+    sources: { advisories: mode, registry: registries.sourcesLabel() },
     warnings,
   };
   return PlannerOutput.parse(output);
+}
+
+/**
+ * The registry source of each purl type for one plan: `deps.registries`, else for npm
+ * `deps.versions` through `NpmReleaseSource`; remembers which were used for `sources.registry`.
+ */
+class Registries {
+  private readonly used = new Map<string, string>();
+
+  constructor(private readonly deps: PlanDeps) {}
+
+  /** The source for `purlType`, or undefined when none is configured. Marks it used. */
+  for(purlType: string): RegistrySource | undefined {
+    const configured = this.deps.registries?.get(purlType);
+    const source =
+      configured ?? (purlType === 'npm' && this.deps.versions ? new NpmReleaseSource(this.deps.versions, this.deps.registryLabel ?? '') : undefined);
+    if (source) this.used.set(purlType, source.label);
+    return source;
+  }
+
+  /** `sources.registry`: see {@link computePlan}. */
+  sourcesLabel(): string {
+    if (this.used.size === 1) return [...this.used.values()][0]!;
+    if (this.used.size > 1) return [...this.used.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([type, l]) => `${type}=${l}`).join(', ');
+    return this.deps.registryLabel ?? this.deps.registries?.get('npm')?.label ?? '';
+  }
 }
 
 function label(c: ScanComponent): string {
@@ -161,22 +218,36 @@ function label(c: ScanComponent): string {
 }
 
 function compareFindings(a: Finding, b: Finding): number {
-  return compareNameVersion(a.component, b.component);
-}
-
-function compareNameVersion(
-  a: { name: string; version?: string | undefined },
-  b: { name: string; version?: string | undefined },
-): number {
   if (a.name !== b.name) return a.name < b.name ? -1 : 1;
-  const va = a.version ?? '';
-  const vb = b.version ?? '';
-  if (semver.valid(va) && semver.valid(vb)) return semver.compare(va, vb);
+  const va = a.component.version ?? '';
+  const vb = b.component.version ?? '';
+  const versioning = a.ecosystem ?? b.ecosystem;
+  if (versioning && a.ecosystem === b.ecosystem && versioning.versioning.isValid(va) && versioning.versioning.isValid(vb)) {
+    return versioning.versioning.compare(va, vb);
+  }
   return va < vb ? -1 : va > vb ? 1 : 0;
 }
 
-/** PlannedAdvisory + evaluator for an OSV advisory of package `name`. */
-function fromOsv(advisory: Advisory, name: string): KnownAdvisory {
+/**
+ * The name a target of `ecosystem` carries: npm the scan's name (the purl's identity); other
+ * ecosystems the purl's name (the scan's `name` is a label) normalised by the ecosystem
+ * (PyPI: PEP 503, `PyYAML` → `pyyaml`).
+ */
+function packageName(c: ScanComponent, ecosystem: Ecosystem): string {
+  if (ecosystem.purlType === 'npm') return c.name;
+  let name = c.name;
+  if (c.purl) {
+    try {
+      name = PackageURL.fromString(c.purl).name;
+    } catch {
+      // the scan parser already reported the purl
+    }
+  }
+  return ecosystem.normaliseName(name);
+}
+
+/** PlannedAdvisory + evaluator for an OSV advisory of package `name` in OSV ecosystem `osvEcosystem`. */
+function fromOsv(advisory: Advisory, name: string, osvEcosystem: string): KnownAdvisory {
   return {
     planned: {
       id: advisory.id,
@@ -184,30 +255,39 @@ function fromOsv(advisory: Advisory, name: string): KnownAdvisory {
       ...(advisory.summary !== undefined ? { summary: advisory.summary } : {}),
       severity: advisory.severity,
       ...(advisory.url !== undefined ? { url: advisory.url } : {}),
-      affectedRanges: affectedRanges(advisory, name),
-      fixedVersions: fixedVersions(advisory, name),
+      affectedRanges: affectedRanges(advisory, name, osvEcosystem),
+      fixedVersions: fixedVersions(advisory, name, osvEcosystem),
     },
-    affects: (version) => isAffected(advisory, name, version),
+    affects: (version) => isAffected(advisory, name, version, osvEcosystem),
   };
 }
 
 /** What the planner can do with a component (see {@link ComponentTriage}). */
 type Triage =
-  | { kind: 'npm' }
+  | { kind: 'planned'; ecosystem: Ecosystem }
   | { kind: 'skip' }
-  /** An npm package whose installed version cannot be read: if vulnerable, it needs a person. */
-  | { kind: 'unreadable_version'; reason: string }
+  /** A component of a purl type no ecosystem plans yet. */
+  | { kind: 'unsupported'; type: string }
+  /** A package of a supported ecosystem whose installed version cannot be read: if vulnerable, it needs a person. */
+  | { kind: 'unreadable_version'; ecosystem: Ecosystem; reason: string }
   /** A component whose purl is missing or unparsable: its package is unknown. */
   | { kind: 'unreadable'; reason: string };
 
 /** At most this many unreadable components are listed one by one in the warnings. */
 const MAX_LISTED_COMPONENTS = 50;
 
+/** `only npm and pypi are planned`: the purl types of `ECOSYSTEMS`, for the `not planned` warning. */
+function plannedTypes(): string {
+  const types = [...ECOSYSTEMS.keys()];
+  return types.length === 1 ? `only ${types[0]} is planned` : `only ${types.slice(0, -1).join(', ')} and ${types.at(-1)} are planned`;
+}
+
 /**
- * Sorts components into what the planner handles (npm packages with a semver version) and
- * what it cannot, and turns the rest into warnings: counts per other ecosystem, and each
- * component whose version or purl cannot be read by bom-ref and name with the reason (issue 11:
- * bad scans never vanish silently). Containers (no purl, no version) are not packages: ignored.
+ * Sorts components into what the planner handles (packages of an ecosystem in `ECOSYSTEMS` with
+ * a version of its scheme) and what it cannot, and turns the rest into warnings: counts per other
+ * purl type, and each component whose version or purl cannot be read by bom-ref and name with the
+ * reason (issue 11: bad scans never vanish silently). Containers (no purl, no version) are not
+ * packages: ignored.
  */
 class ComponentTriage {
   private readonly byEcosystem = new Map<string, number>();
@@ -231,22 +311,23 @@ class ComponentTriage {
       // Containers (no purl, no version: e.g. a lockfile "application") are not packages.
       return c.version === undefined ? { kind: 'skip' } : { kind: 'unreadable', reason: 'it has a version but no purl' };
     }
-    if (c.ecosystem !== 'npm') {
+    const ecosystem = ecosystemFor(c.ecosystem);
+    if (ecosystem === undefined) {
       this.byEcosystem.set(c.ecosystem, (this.byEcosystem.get(c.ecosystem) ?? 0) + 1);
-      return { kind: 'skip' };
+      return { kind: 'unsupported', type: c.ecosystem };
     }
-    const reason = unreadableVersion(c.version);
-    return reason === null ? { kind: 'npm' } : { kind: 'unreadable_version', reason };
+    const reason = unreadableVersion(c.version, ecosystem.versioning);
+    return reason === null ? { kind: 'planned', ecosystem } : { kind: 'unreadable_version', ecosystem, reason };
   }
 
   /**
-   * Adds the warnings: one `not planned: <purl type> (<n> component(s); only npm is planned)`
-   * per other ecosystem (issue 12: components of every ecosystem are kept and listed, never
-   * dropped), then the unreadable components.
+   * Adds the warnings: one `not planned: <purl type> (<n> component(s); only npm and pypi are
+   * planned)` per other purl type (issue 12: components of every ecosystem are kept and listed,
+   * never dropped), then the unreadable components.
    */
   flush(warnings: string[]): void {
     for (const [ecosystem, count] of [...this.byEcosystem.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      warnings.push(`not planned: ${ecosystem} (${count} component(s); only npm is planned)`);
+      warnings.push(`not planned: ${ecosystem} (${count} component(s); ${plannedTypes()})`);
     }
     warnings.push(...this.unreadable.slice(0, MAX_LISTED_COMPONENTS));
     if (this.unreadable.length > MAX_LISTED_COMPONENTS) {
@@ -255,47 +336,113 @@ class ComponentTriage {
   }
 }
 
-/** Why an installed version cannot be read (semver 2.0.0, as npm versions are), or null when it can. */
-function unreadableVersion(version: string | undefined): string | null {
+/** Name of a version scheme in messages (`semver`, `PEP 440`). */
+function schemeName(versioning: Versioning): string {
+  return versioning.scheme === 'pep440' ? 'PEP 440' : versioning.scheme;
+}
+
+/** Why an installed version cannot be read by the ecosystem's scheme (semver 2.0.0 for npm, PEP 440 for PyPI), or null when it can. */
+function unreadableVersion(version: string | undefined, versioning: Versioning): string | null {
   if (version === undefined) return 'the scan gives no version (neither `version` nor the purl)';
   if (version.trim() === '') return 'its version is empty';
-  if (semver.valid(version) === null) return `version ${JSON.stringify(version.length > 80 ? `${version.slice(0, 79)}…` : version)} is not a semver version`;
+  if (!versioning.isValid(version)) {
+    return `version ${JSON.stringify(version.length > 80 ? `${version.slice(0, 79)}…` : version)} is not a ${schemeName(versioning)} version`;
+  }
   return null;
 }
 
+/** The root's triage: planned when it is a package of a supported ecosystem with a readable version, else skipped (never counted). */
+function rootTriage(c: ScanComponent): Triage {
+  const ecosystem = c.ecosystem === null ? undefined : ecosystemFor(c.ecosystem);
+  return ecosystem !== undefined && unreadableVersion(c.version, ecosystem.versioning) === null ? { kind: 'planned', ecosystem } : { kind: 'skip' };
+}
+
 /**
- * OSV mode: every npm component (root included) matched against the advisory source. An npm
- * component whose version cannot be read, with advisories known for its package, is a finding
- * that needs a person (every advisory of the package may apply).
+ * Advisories of the database listing exactly the installed version of a component of an
+ * unsupported purl type (OSV `affected[].versions`; its ranges cannot be ordered without the
+ * ecosystem's versioning). Empty when the purl has no OSV ecosystem or the source holds none of it.
+ */
+function exactVersionAdvisories(c: ScanComponent, source: AdvisorySource): Advisory[] {
+  if (!c.purl || c.version === undefined) return [];
+  let pkg: { ecosystem: string; name: string } | undefined;
+  try {
+    pkg = osvPackageOfPurl(PackageURL.fromString(c.purl));
+  } catch {
+    return [];
+  }
+  if (pkg === undefined || !source.ecosystems.includes(pkg.ecosystem)) return [];
+  const { ecosystem, name } = pkg;
+  return source
+    .forPackage(name, ecosystem)
+    .filter((a) => a.affected.some((e) => e.ecosystem === ecosystem && samePackage(e.name, name, ecosystem) && e.versions.includes(c.version!)));
+}
+
+/** PlannedAdvisory of an advisory for a component no ecosystem plans: ranges and fixes as the advisory lists them for that package. */
+function unsupportedAdvisory(advisory: Advisory): KnownAdvisory {
+  return {
+    planned: {
+      id: advisory.id,
+      aliases: [...advisory.aliases].sort(),
+      ...(advisory.summary !== undefined ? { summary: advisory.summary } : {}),
+      severity: advisory.severity,
+      ...(advisory.url !== undefined ? { url: advisory.url } : {}),
+      affectedRanges: [],
+      fixedVersions: [],
+    },
+    affects: null,
+  };
+}
+
+/**
+ * OSV mode: every component of a supported ecosystem (root included) matched against the
+ * advisory source with its OSV ecosystem. A component whose version cannot be read, with
+ * advisories known for its package, is a finding that needs a person (every advisory of the
+ * package may apply). A component of an unsupported purl type is a finding (a `not_supported`
+ * target when direct) when an advisory lists its exact version.
  */
 function findingsFromOsv(scan: ParsedScan, source: AdvisorySource, warnings: string[]): Map<string, Finding> {
   const findings = new Map<string, Finding>();
   const triage = new ComponentTriage();
   const all = scan.root ? [scan.root, ...scan.components] : [...scan.components];
   for (const c of all) {
-    if (c === scan.root) {
-      // The scanned project: checked (for a warning) when it is an npm package, never counted as skipped.
-      if (c.ecosystem !== 'npm' || unreadableVersion(c.version) !== null) continue;
-    } else {
-      const t = triage.of(c);
-      if (t.kind === 'unreadable_version') {
-        const possible = source.forPackage(c.name);
-        if (possible.length > 0) {
-          findings.set(c.bomRef, {
-            component: c,
-            advisories: new Map(possible.map((a) => [a.id, fromOsv(a, c.name)])),
-            problem: `${t.reason}; ${possible.length} known advisory(ies) of ${c.name} may apply`,
-          });
-        }
-        continue;
+    // The scanned project: checked (for a warning) when it is a supported package, never counted as skipped.
+    const t = c === scan.root ? rootTriage(c) : triage.of(c);
+    if (t.kind === 'unreadable_version') {
+      const name = packageName(c, t.ecosystem);
+      const possible = source.forPackage(name, t.ecosystem.osvEcosystem);
+      if (possible.length > 0) {
+        findings.set(c.bomRef, {
+          component: c,
+          ecosystem: t.ecosystem,
+          name,
+          advisories: new Map(possible.map((a) => [a.id, fromOsv(a, name, t.ecosystem.osvEcosystem)])),
+          problem: `${t.reason}; ${possible.length} known advisory(ies) of ${name} may apply`,
+        });
       }
-      if (t.kind !== 'npm') continue;
+      continue;
     }
-    const matched = source.matchAdvisories(c.name, c.version!);
+    if (t.kind === 'unsupported') {
+      const listed = exactVersionAdvisories(c, source);
+      if (listed.length > 0) {
+        findings.set(c.bomRef, {
+          component: c,
+          ecosystem: null,
+          name: c.name,
+          advisories: new Map(listed.map((a) => [a.id, unsupportedAdvisory(a)])),
+          unsupported: t.type,
+        });
+      }
+      continue;
+    }
+    if (t.kind !== 'planned') continue;
+    const name = packageName(c, t.ecosystem);
+    const matched = source.matchAdvisories(name, c.version!, t.ecosystem.osvEcosystem);
     if (matched.length === 0) continue;
     findings.set(c.bomRef, {
       component: c,
-      advisories: new Map(matched.map((a) => [a.id, fromOsv(a, c.name)])),
+      ecosystem: t.ecosystem,
+      name,
+      advisories: new Map(matched.map((a) => [a.id, fromOsv(a, name, t.ecosystem.osvEcosystem)])),
     });
   }
   triage.flush(warnings);
@@ -305,8 +452,9 @@ function findingsFromOsv(scan: ParsedScan, source: AdvisorySource, warnings: str
 /**
  * Scan mode: the scan's vulnerabilities, resolved through the advisory source where possible.
  * Every component is triaged (so unreadable ones are listed even when not reported vulnerable);
- * a reported npm component whose version cannot be read is a finding that needs a person, one
- * whose purl cannot be read a warning naming the vulnerability.
+ * a reported component whose version cannot be read is a finding that needs a person, one
+ * whose purl cannot be read a warning naming the vulnerability, one of an unsupported purl type
+ * a finding that becomes a `not_supported` target when direct.
  */
 function findingsFromScan(scan: ParsedScan, source: AdvisorySource, warnings: string[]): Map<string, Finding> {
   const findings = new Map<string, Finding>();
@@ -320,34 +468,46 @@ function findingsFromScan(scan: ParsedScan, source: AdvisorySource, warnings: st
     for (const affects of vuln.affects) {
       const c = scan.component(affects.ref);
       if (!c) continue; // unknown refs are named by the parser's warnings
-      const rootKind: Triage = c.ecosystem === 'npm' && unreadableVersion(c.version) === null ? { kind: 'npm' } : { kind: 'skip' };
-      const t = c === scan.root ? rootKind : triage.of(c);
+      const t = c === scan.root ? rootTriage(c) : triage.of(c);
       if (t.kind === 'skip') continue;
       if (t.kind === 'unreadable') {
         const ids = unplannable.get(c.bomRef) ?? new Set<string>();
         unplannable.set(c.bomRef, ids.add(vuln.id));
         continue;
       }
-      const problem = 'reason' in t ? t.reason : undefined;
+      const problem = t.kind === 'unreadable_version' ? t.reason : undefined;
       if (problem === undefined) {
         const statusOfInstalled = affects.versions.find((v) => v.version !== undefined && v.version === c.version)?.status;
         if (statusOfInstalled === 'unaffected') continue;
       }
 
-      const osvNamesPackage = resolved !== undefined && resolved.affected.some((a) => a.name.toLowerCase() === c.name.toLowerCase());
-      const known = osvNamesPackage ? fromOsv(resolved, c.name) : fromScanEntry(vuln, affects);
-      if (!osvNamesPackage) unresolved.add(vuln.id);
-      else if (problem === undefined && !isAffected(resolved, c.name, c.version!)) {
-        warnings.push(
-          `${label(c)}: the scan reports ${vuln.id} but ${resolved.id}'s ranges do not include ${c.version}; kept as the scan says`,
-        );
+      let known: KnownAdvisory;
+      let ecosystem: Ecosystem | null = null;
+      let name = c.name;
+      if (t.kind === 'unsupported') {
+        known = fromScanEntry(vuln, affects, null);
+      } else {
+        ecosystem = t.ecosystem;
+        name = packageName(c, ecosystem);
+        const osv = ecosystem.osvEcosystem;
+        const osvNamesPackage = resolved !== undefined && resolved.affected.some((a) => a.ecosystem === osv && samePackage(a.name, name, osv));
+        known = osvNamesPackage ? fromOsv(resolved, name, osv) : fromScanEntry(vuln, affects, ecosystem.versioning);
+        if (!osvNamesPackage) unresolved.add(vuln.id);
+        else if (problem === undefined && !isAffected(resolved, name, c.version!, osv)) {
+          warnings.push(
+            `${label(c)}: the scan reports ${vuln.id} but ${resolved.id}'s ranges do not include ${c.version}; kept as the scan says`,
+          );
+        }
       }
       mergeScanDetails(known, vuln, resolved);
 
       const finding: Finding = findings.get(c.bomRef) ?? {
         component: c,
+        ecosystem,
+        name,
         advisories: new Map<string, KnownAdvisory>(),
         ...(problem !== undefined ? { problem } : {}),
+        ...(t.kind === 'unsupported' ? { unsupported: t.type } : {}),
       };
       const existing = finding.advisories.get(known.planned.id);
       if (existing) {
@@ -371,20 +531,28 @@ function findingsFromScan(scan: ParsedScan, source: AdvisorySource, warnings: st
 }
 
 /**
- * A scan vulnerability without an OSV record: ranges from `affects[].versions[].range`; fixed
- * versions the scanner names (`affects[].fixedVersions`: Trivy, Grype, OSV-Scanner) plus the
- * upper bounds of those ranges.
+ * A scan vulnerability without an OSV record. npm: ranges from `affects[].versions[].range`
+ * (`vers:npm`/`vers:semver` or npm ranges); fixed versions the scanner names
+ * (`affects[].fixedVersions`: Trivy, Grype, OSV-Scanner) plus the upper bounds of those ranges.
+ * Other ecosystems (`versioning` not semver): no ranges are read (only npm's `vers` schemes are),
+ * so the target gets a no-fix reason; the scanner's fixed versions valid in the scheme are kept.
+ * Unsupported purl types (`versioning` null): the scanner's fixed versions as written.
  */
-function fromScanEntry(vuln: ScanVulnerability, affects: ScanVulnerability['affects'][number]): KnownAdvisory {
+function fromScanEntry(vuln: ScanVulnerability, affects: ScanVulnerability['affects'][number], versioning: Versioning | null): KnownAdvisory {
+  const npm = versioning !== null && versioning.scheme === 'semver';
   const ranges: string[] = [];
-  for (const entry of affects.versions) {
-    if (entry.status !== 'affected' || entry.range === undefined) continue;
-    const npm = versToNpmRange(entry.range);
-    if (npm !== null) ranges.push(npm);
+  if (npm) {
+    for (const entry of affects.versions) {
+      if (entry.status !== 'affected' || entry.range === undefined) continue;
+      const range = versToNpmRange(entry.range);
+      if (range !== null) ranges.push(range);
+    }
   }
-  const fixed = new Set<string>(affects.fixedVersions.filter((v) => semver.valid(v) !== null));
-  for (const range of ranges) {
-    for (const m of range.matchAll(/(?:^|\s)<([0-9][^\s|]*)/g)) if (semver.valid(m[1]!)) fixed.add(m[1]!);
+  const fixed = new Set<string>(affects.fixedVersions.filter((v) => versioning === null || versioning.isValid(v)));
+  if (npm) {
+    for (const range of ranges) {
+      for (const m of range.matchAll(/(?:^|\s)<([0-9][^\s|]*)/g)) if (versioning.isValid(m[1]!)) fixed.add(m[1]!);
+    }
   }
   return {
     planned: {
@@ -392,12 +560,12 @@ function fromScanEntry(vuln: ScanVulnerability, affects: ScanVulnerability['affe
       aliases: [],
       severity: vuln.severity,
       affectedRanges: ranges,
-      fixedVersions: [...fixed].sort(semver.compare),
+      fixedVersions: versioning === null ? [...fixed] : [...fixed].sort(versioning.compare),
     },
     affects:
-      ranges.length === 0
+      ranges.length === 0 || versioning === null
         ? null
-        : (version) => ranges.some((r) => semver.satisfies(version, r, { includePrerelease: true })),
+        : (version) => ranges.some((r) => versioning.satisfies(version, r)),
     ...(vuln.recommendation !== undefined ? { recommendation: vuln.recommendation } : {}),
   };
 }
@@ -423,20 +591,30 @@ function firstLine(text: string): string {
 
 const EMPTY_TIERS = { minimal: null, moderate: null, comprehensive: null };
 
+/** The manifest a target of `ecosystem` names: `deps.manifestPath` for npm, else the ecosystem's default. */
+function manifestFor(ecosystem: Ecosystem, deps: PlanDeps): string {
+  return ecosystem.purlType === 'npm' && deps.manifestPath !== undefined ? deps.manifestPath : ecosystem.defaultManifestPath;
+}
+
+function sortedAdvisories(finding: Finding): PlannedAdvisory[] {
+  return [...finding.advisories.values()].map((a) => a.planned).sort((a, b) => (a.id < b.id ? -1 : 1));
+}
+
 /**
  * A target the planner cannot plan because its installed version cannot be read: no tiers,
  * `status: 'needs_person'` with the reason (also the `noFixReason`, for consumers that only
  * know that field).
  */
-function needsPerson(finding: Finding, reason: string, manifestPath: string): PlannedTarget {
+function needsPerson(finding: Finding, reason: string, deps: PlanDeps): PlannedTarget {
   const c = finding.component;
+  const ecosystem = finding.ecosystem!;
   return {
     purl: c.purl!,
-    ecosystem: 'npm',
-    name: c.name,
+    ecosystem: ecosystem.purlType,
+    name: finding.name,
     currentVersion: c.version ?? '',
-    manifestPath,
-    advisories: [...finding.advisories.values()].map((a) => a.planned).sort((a, b) => (a.id < b.id ? -1 : 1)),
+    manifestPath: manifestFor(ecosystem, deps),
+    advisories: sortedAdvisories(finding),
     tiers: { ...EMPTY_TIERS },
     noFixReason: `needs a person: ${reason}`,
     status: 'needs_person',
@@ -444,24 +622,49 @@ function needsPerson(finding: Finding, reason: string, manifestPath: string): Pl
   };
 }
 
-/** Plans one target: looks its versions up and chooses the tiers. */
+/**
+ * A vulnerable direct dependency of a purl type no ecosystem plans yet (issue 13): no tiers,
+ * `status: 'not_supported'`, `noFixReason: "not supported yet: <type>"`. The manifest is unknown
+ * to the planner: `manifestPath` is `.` (the repository root).
+ */
+function notSupported(finding: Finding, type: string): PlannedTarget {
+  const c = finding.component;
+  const reason = `not supported yet: ${type}`;
+  return {
+    purl: c.purl!,
+    ecosystem: type,
+    name: finding.name,
+    currentVersion: c.version ?? '',
+    manifestPath: '.',
+    advisories: sortedAdvisories(finding),
+    tiers: { ...EMPTY_TIERS },
+    noFixReason: reason,
+    status: 'not_supported',
+    reason,
+  };
+}
+
+/** Plans one target: looks its versions up in its ecosystem's registry and chooses the tiers with its versioning. */
 async function planTarget(
   finding: Finding,
   mode: 'scan' | 'osv',
   deps: PlanDeps,
-  manifestPath: string,
+  registries: Registries,
   warnings: string[],
 ): Promise<PlannedTarget> {
   const c = finding.component;
+  const ecosystem = finding.ecosystem!;
+  const versioning = ecosystem.versioning;
+  const name = finding.name;
   const current = c.version!;
   const own = [...finding.advisories.values()].sort((a, b) => (a.planned.id < b.planned.id ? -1 : 1));
   const base = {
     status: 'planned' as const,
     purl: c.purl!,
-    ecosystem: 'npm' as const,
-    name: c.name,
+    ecosystem: ecosystem.purlType,
+    name,
     currentVersion: current,
-    manifestPath,
+    manifestPath: manifestFor(ecosystem, deps),
     advisories: own.map((a) => a.planned),
   };
   const noFix = (reason: string): PlannedTarget => ({ ...base, tiers: { ...EMPTY_TIERS }, noFixReason: reason });
@@ -474,16 +677,16 @@ async function planTarget(
         (recommendations.length > 0 ? ` (the scanner recommends: ${recommendations.join('; ')})` : ''),
     );
   }
-  if (semver.valid(current) === null) {
-    return noFix(`installed version ${JSON.stringify(current)} is not a semver version`);
+  if (!versioning.isValid(current)) {
+    return noFix(`installed version ${JSON.stringify(current)} is not a ${schemeName(versioning)} version`);
   }
 
   // Every known advisory of the package decides what "fixed" means.
   const known: KnownAdvisory[] = [...own];
   const extraInScanMode: string[] = [];
-  for (const advisory of deps.advisories.forPackage(c.name)) {
+  for (const advisory of deps.advisories.forPackage(name, ecosystem.osvEcosystem)) {
     if (finding.advisories.has(advisory.id) || own.some((a) => a.planned.aliases.includes(advisory.id))) continue;
-    const extra = fromOsv(advisory, c.name);
+    const extra = fromOsv(advisory, name, ecosystem.osvEcosystem);
     known.push(extra);
     if (mode === 'scan' && extra.affects!(current)) extraInScanMode.push(advisory.id);
   }
@@ -494,18 +697,23 @@ async function planTarget(
   }
   const isFixed = (version: string): boolean => known.every((a) => !a.affects!(version));
 
-  let versions: PackageVersions;
+  const registry = registries.for(ecosystem.purlType);
+  if (registry === undefined) {
+    warnings.push(`${label(c)}: no registry source is configured for ${ecosystem.purlType}`);
+    return noFix(`versions of ${name} could not be listed (no ${ecosystem.purlType} registry configured)`);
+  }
+  let releases: PackageReleases;
   try {
-    versions = await deps.versions.listVersions(c.name);
+    releases = await registry.releases(name);
   } catch (err) {
     if (err instanceof InvalidInputError) {
       warnings.push(`${label(c)}: versions unavailable (${err.code}): ${err.message}`);
-      return noFix(`versions of ${c.name} could not be listed (${err.code})`);
+      return noFix(`versions of ${name} could not be listed (${err.code})`);
     }
     throw err;
   }
 
-  const choice = chooseTiers(current, versions, isFixed);
+  const choice = chooseTiers(current, releases, isFixed, versioning);
   if (choice.minimal === null) {
     const ids = known.map((a) => a.planned.id).join(', ');
     const unfixed = own.filter((a) => a.planned.fixedVersions.length === 0).map((a) => a.planned.id);
@@ -519,18 +727,20 @@ async function planTarget(
   const ids = own.map((a) => a.planned.id);
   const extraNote =
     extraInScanMode.length > 0 ? [`also clears ${extraInScanMode.join(', ')} (OSV directory; not reported by the scan)`] : [];
+  const requiresPython = new Map(releases.versions.filter((v) => v.requiresPython !== undefined).map((v) => [v.version, v.requiresPython!]));
   const option = (version: string | null, notes: string[] = []): TierOption | null => {
     if (version === null) return null;
-    const jump = jumpSize(current, version);
+    const jump = jumpSize(current, version, versioning);
+    const python = requiresPython.get(version);
     return {
       version,
       jump,
       advisoriesFixed: [...ids],
-      breakingChangeRisk: breakingChangeRisk(jump, current),
-      notes: [...notes, ...jumpNotes(current, version), ...extraNote],
+      breakingChangeRisk: breakingChangeRisk(jump, current, versioning),
+      notes: [...notes, ...jumpNotes(current, version, versioning), ...(python !== undefined ? [`requires Python ${python}`] : []), ...extraNote],
     };
   };
-  const latest = versions.distTags['latest'];
+  const latest = releases.latest;
   return {
     ...base,
     tiers: {

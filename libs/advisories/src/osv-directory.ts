@@ -2,13 +2,14 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidInputError } from '@remediation/errors';
 import { isAffected } from './osv-evaluation.js';
+import { normalisePackageName } from './package-names.js';
 import { OsvRecord } from './osv-schema.js';
 import type { Advisory, AdvisorySeverity, AdvisorySource } from './types.js';
 
 /** Options of {@link loadOsvDirectory}. */
 export interface LoadOsvOptions {
-  /** OSV ecosystem to keep (`affected[].package.ecosystem`, exact match), e.g. `npm`. */
-  ecosystem: string;
+  /** OSV ecosystem(s) to keep (`affected[].package.ecosystem`, exact match), e.g. `npm` or `['npm', 'PyPI']`. */
+  ecosystem: string | readonly string[];
 }
 
 /**
@@ -48,12 +49,13 @@ export function advisoryUrl(record: OsvRecord): string | undefined {
 
 /**
  * Reduces an OSV record to an {@link Advisory} holding only the `affected[]` entries of
- * `ecosystem`; undefined when no entry is of that ecosystem.
+ * `ecosystem` (one OSV ecosystem or several); undefined when no entry is of one of them.
  */
-export function toAdvisory(record: OsvRecord, ecosystem: string): Advisory | undefined {
+export function toAdvisory(record: OsvRecord, ecosystem: string | readonly string[]): Advisory | undefined {
+  const wanted = new Set(typeof ecosystem === 'string' ? [ecosystem] : ecosystem);
   const affected = (record.affected ?? [])
-    .filter((a) => a.package.ecosystem === ecosystem)
-    .map((a) => ({ ecosystem, name: a.package.name, ranges: a.ranges ?? [], versions: a.versions ?? [] }));
+    .filter((a) => wanted.has(a.package.ecosystem))
+    .map((a) => ({ ecosystem: a.package.ecosystem, name: a.package.name, ranges: a.ranges ?? [], versions: a.versions ?? [] }));
   if (affected.length === 0) return undefined;
   return {
     id: record.id,
@@ -69,22 +71,29 @@ export function toAdvisory(record: OsvRecord, ecosystem: string): Advisory | und
 }
 
 /**
- * In-memory advisory index for one ecosystem: by lowercase package name and by id/alias
- * (uppercase). Implements {@link AdvisorySource}.
+ * In-memory advisory index for one or more OSV ecosystems: by (ecosystem, package name as
+ * `normalisePackageName` stores it: PEP 503 for PyPI, lower case for npm) and by id/alias
+ * (uppercase). Implements {@link AdvisorySource}. Look-ups by package take the OSV ecosystem;
+ * without it, the first ecosystem the index was built for (so an npm-only index answers as before).
  */
 export class OsvAdvisoryIndex implements AdvisorySource {
   readonly ecosystem: string;
+  readonly ecosystems: readonly string[];
   private readonly byPackage = new Map<string, Advisory[]>();
   private readonly byId = new Map<string, Advisory>();
   private readonly byAlias = new Map<string, Advisory>();
   private count = 0;
 
   /**
-   * @param advisories advisories of `ecosystem` (withdrawn ones should already be left out).
+   * @param ecosystem the OSV ecosystem(s) of `advisories` (e.g. `npm`, or `['npm', 'PyPI']`);
+   *   the first is the default of the package look-ups.
+   * @param advisories advisories of those ecosystems (withdrawn ones should already be left out).
    * @throws InvalidInputError `ADVISORY_DUPLICATE` when two advisories share an id.
    */
-  constructor(ecosystem: string, advisories: Iterable<Advisory>) {
-    this.ecosystem = ecosystem;
+  constructor(ecosystem: string | readonly string[], advisories: Iterable<Advisory>) {
+    this.ecosystems = typeof ecosystem === 'string' ? [ecosystem] : [...ecosystem];
+    if (this.ecosystems.length === 0) throw new TypeError('OsvAdvisoryIndex needs at least one ecosystem');
+    this.ecosystem = this.ecosystems[0]!;
     const sorted = [...advisories].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     for (const advisory of sorted) {
       const key = advisory.id.toUpperCase();
@@ -99,12 +108,16 @@ export class OsvAdvisoryIndex implements AdvisorySource {
         const aliasKey = alias.toUpperCase();
         if (!this.byAlias.has(aliasKey)) this.byAlias.set(aliasKey, advisory);
       }
-      for (const name of new Set(advisory.affected.map((a) => a.name.toLowerCase()))) {
-        const list = this.byPackage.get(name) ?? [];
+      for (const packageKey of new Set(advisory.affected.map((a) => this.key(a.ecosystem, a.name)))) {
+        const list = this.byPackage.get(packageKey) ?? [];
         list.push(advisory);
-        this.byPackage.set(name, list);
+        this.byPackage.set(packageKey, list);
       }
     }
+  }
+
+  private key(ecosystem: string, name: string): string {
+    return `${ecosystem}\u0000${normalisePackageName(ecosystem, name).toLowerCase()}`;
   }
 
   /** Number of advisories in the index. */
@@ -112,14 +125,14 @@ export class OsvAdvisoryIndex implements AdvisorySource {
     return this.count;
   }
 
-  /** Every advisory naming `name` (case-insensitive), sorted by id. */
-  forPackage(name: string): Advisory[] {
-    return [...(this.byPackage.get(name.toLowerCase()) ?? [])];
+  /** Every advisory naming `name` in OSV ecosystem `ecosystem` (default: the index's first), sorted by id. */
+  forPackage(name: string, ecosystem: string = this.ecosystem): Advisory[] {
+    return [...(this.byPackage.get(this.key(ecosystem, name)) ?? [])];
   }
 
-  /** Advisories affecting `version` of `name` (OSV evaluation, see {@link isAffected}), sorted by id. */
-  matchAdvisories(name: string, version: string): Advisory[] {
-    return this.forPackage(name).filter((a) => isAffected(a, name, version));
+  /** Advisories affecting `version` of `name` in `ecosystem` (OSV evaluation, see {@link isAffected}), sorted by id. */
+  matchAdvisories(name: string, version: string, ecosystem: string = this.ecosystem): Advisory[] {
+    return this.forPackage(name, ecosystem).filter((a) => isAffected(a, name, version, ecosystem));
   }
 
   /** By id first, then by alias; case-insensitive. */
@@ -128,15 +141,15 @@ export class OsvAdvisoryIndex implements AdvisorySource {
     return this.byId.get(key) ?? this.byAlias.get(key);
   }
 
-  /** See {@link isAffected}. */
-  isAffected(advisory: Advisory, name: string, version: string): boolean {
-    return isAffected(advisory, name, version);
+  /** See {@link isAffected}; `ecosystem` defaults to the index's first. */
+  isAffected(advisory: Advisory, name: string, version: string, ecosystem: string = this.ecosystem): boolean {
+    return isAffected(advisory, name, version, ecosystem);
   }
 }
 
 /**
  * Loads every `*.json` OSV file of `dir` (not recursive), keeps advisories with at least one
- * `affected[]` entry of `options.ecosystem`, and skips withdrawn ones (OSV `withdrawn` field,
+ * `affected[]` entry of `options.ecosystem` (one or several), and skips withdrawn ones (OSV `withdrawn` field,
  * https://ossf.github.io/osv-schema/#withdrawn-field).
  * @returns an {@link OsvAdvisoryIndex}; `withdrawn` lists the ids that were skipped.
  * @throws InvalidInputError `ADVISORY_SOURCE_UNREADABLE` when the directory cannot be read;

@@ -1,113 +1,181 @@
+import { ecosystemForOsv, type Versioning } from '@remediation/ecosystems';
 import semver from 'semver';
+import { normalisePackageName } from './package-names.js';
 import type { OsvEvent, OsvRange } from './osv-schema.js';
 import type { Advisory, AffectedPackage } from './types.js';
 
 /**
- * OSV version evaluation for npm, per https://ossf.github.io/osv-schema/#evaluation.
- * npm versions order by SemVer 2.0 precedence (https://semver.org/#spec-item-11), so `SEMVER`
- * and `ECOSYSTEM` ranges are both compared with the `semver` library; `GIT` ranges cannot be
- * evaluated without the repository and are ignored (the spec requires a `versions` list then).
- * Event versions that are not valid semver (even loosely) are ignored.
+ * OSV version evaluation, per https://ossf.github.io/osv-schema/#evaluation, generic over the
+ * version scheme of each `affected[]` entry's OSV ecosystem (its `Versioning` from
+ * `@remediation/ecosystems`, found with `ecosystemForOsv`):
+ * - npm (and every ecosystem without a `Versioning` there, as before): SemVer 2.0 precedence
+ *   (https://semver.org/#spec-item-11) with the `semver` library, event versions read loosely;
+ *   ranges rendered in node-semver syntax (`>=1.0.0 <2.0.0`, `*`), listed versions as written.
+ * - PyPI: PEP 440 ordering (https://peps.python.org/pep-0440/) through `pep440Versioning`; names
+ *   compared by PEP 503; ranges rendered as PEP 440 specifier sets (`>=1.0,<2.0`, `<=1.5`,
+ *   `==1.5` for listed versions, `>=0` for introduced 0 never fixed), the syntax the patcher's
+ *   proof of remediation (`provePythonRemediated`) reads.
+ * `SEMVER` and `ECOSYSTEM` ranges are evaluated; `GIT` ranges cannot be evaluated without the
+ * repository and are ignored (the spec requires a `versions` list then). Event versions the
+ * scheme cannot read are ignored.
  */
 
 const EVALUABLE = new Set(['SEMVER', 'ECOSYSTEM']);
 
 type EventKind = 'introduced' | 'fixed' | 'last_affected' | 'limit';
 
+/** How one ecosystem's versions are read, ordered and written in ranges. */
+interface Scheme {
+  /** The version in the form ranges are rendered with, or null when the scheme cannot read it. */
+  read(version: string): string | null;
+  compare(a: string, b: string): number;
+  /** Joins the clauses of one interval. */
+  join: string;
+  /** Renders an interval with neither bound. */
+  everything: string;
+  /** Renders a listed (`versions[]`) version. */
+  exact(version: string): string;
+}
+
+/** npm and ecosystems without a Versioning: semver, loose parse, node-semver rendering (unchanged). */
+const SEMVER_SCHEME: Scheme = {
+  read: (v) => (semver.parse(v) ?? semver.parse(v, { loose: true }))?.version ?? null,
+  compare: (a, b) => semver.compare(a, b),
+  join: ' ',
+  everything: '*',
+  exact: (v) => v,
+};
+
+function versioningScheme(versioning: Versioning): Scheme {
+  return {
+    read: (v) => (versioning.isValid(v) ? v : null),
+    compare: (a, b) => versioning.compare(a, b),
+    join: ',',
+    everything: '>=0',
+    exact: (v) => `==${v}`,
+  };
+}
+
+const schemes = new Map<string, Scheme>();
+
+/**
+ * The scheme of OSV ecosystem `ecosystem`: npm's semver reading (also for ecosystems not in
+ * `@remediation/ecosystems`, as before), else the ecosystem's own `Versioning`.
+ */
+function schemeOf(ecosystem: string): Scheme {
+  let scheme = schemes.get(ecosystem);
+  if (scheme === undefined) {
+    const e = ecosystemForOsv(ecosystem);
+    scheme = e === undefined || e.versioning.scheme === 'semver' ? SEMVER_SCHEME : versioningScheme(e.versioning);
+    schemes.set(ecosystem, scheme);
+  }
+  return scheme;
+}
+
 interface ParsedEvent {
   kind: EventKind;
   /** null for `introduced: "0"` (before every version) and `limit: "*"` (infinity). */
-  version: semver.SemVer | null;
+  version: string | null;
   raw: string;
 }
 
-function parseVersion(v: string): semver.SemVer | null {
-  return semver.parse(v) ?? semver.parse(v, { loose: true });
-}
-
-function eventOf(event: OsvEvent): ParsedEvent | undefined {
+function eventOf(event: OsvEvent, scheme: Scheme): ParsedEvent | undefined {
   const [kind, raw] = Object.entries(event)[0] as [EventKind, string];
   if (kind === 'introduced' && raw === '0') return { kind, version: null, raw };
   if (kind === 'limit' && raw.includes('*')) return { kind, version: null, raw };
-  const version = parseVersion(raw);
-  return version ? { kind, version, raw } : undefined;
+  const version = scheme.read(raw);
+  return version !== null ? { kind, version, raw } : undefined;
 }
 
 /** Events of a range, parsed and sorted by version (`introduced: "0"` first, `limit: "*"` last). */
-function sortedEvents(range: OsvRange): ParsedEvent[] {
-  const events = range.events.map(eventOf).filter((e): e is ParsedEvent => e !== undefined);
+function sortedEvents(range: OsvRange, scheme: Scheme): ParsedEvent[] {
+  const events = range.events.map((e) => eventOf(e, scheme)).filter((e): e is ParsedEvent => e !== undefined);
   const key = (e: ParsedEvent): number => (e.version === null ? (e.kind === 'limit' ? 1 : -1) : 0);
   return events.sort((a, b) => {
     const ka = key(a);
     const kb = key(b);
     if (ka !== 0 || kb !== 0) return ka - kb;
-    return semver.compare(a.version!, b.version!);
+    return scheme.compare(a.version!, b.version!);
   });
 }
 
 /** The spec's `BeforeLimits`: true without limit events, else when v is below any limit. */
-function beforeLimits(v: semver.SemVer, events: readonly ParsedEvent[]): boolean {
+function beforeLimits(v: string, events: readonly ParsedEvent[], scheme: Scheme): boolean {
   const limits = events.filter((e) => e.kind === 'limit');
   if (limits.length === 0) return true;
-  return limits.some((e) => e.version === null || semver.lt(v, e.version));
+  return limits.some((e) => e.version === null || scheme.compare(v, e.version) < 0);
 }
 
 /**
  * Whether `version` lies in one OSV range (the spec's `IncludedInRanges` for a single range):
  * walk the sorted events; `introduced` ≤ v sets affected, `fixed` ≤ v clears it, `last_affected` < v
  * clears it; limits bound the whole range.
- * @returns false for `GIT` ranges and for a version that is not valid semver.
+ * @param ecosystem OSV ecosystem whose version scheme orders the events (default `npm`: semver).
+ * @returns false for `GIT` ranges and for a version the scheme cannot read.
  */
-export function isVersionInRange(version: string, range: OsvRange): boolean {
+export function isVersionInRange(version: string, range: OsvRange, ecosystem = 'npm'): boolean {
   if (!EVALUABLE.has(range.type.toUpperCase())) return false;
-  const v = parseVersion(version);
-  if (!v) return false;
-  const events = sortedEvents(range);
-  if (!beforeLimits(v, events)) return false;
+  const scheme = schemeOf(ecosystem);
+  const v = scheme.read(version);
+  if (v === null) return false;
+  const events = sortedEvents(range, scheme);
+  if (!beforeLimits(v, events, scheme)) return false;
   let vulnerable = false;
   for (const e of events) {
     if (e.kind === 'introduced') {
-      if (e.version === null || semver.gte(v, e.version)) vulnerable = true;
+      if (e.version === null || scheme.compare(v, e.version) >= 0) vulnerable = true;
     } else if (e.kind === 'fixed') {
-      if (semver.gte(v, e.version!)) vulnerable = false;
+      if (scheme.compare(v, e.version!) >= 0) vulnerable = false;
     } else if (e.kind === 'last_affected') {
-      if (semver.gt(v, e.version!)) vulnerable = false;
+      if (scheme.compare(v, e.version!) > 0) vulnerable = false;
     }
   }
   return vulnerable;
 }
 
-/** The spec's `IncludedInVersions`: exact match, by semver equality when both sides parse. */
-function inVersions(version: string, versions: readonly string[]): boolean {
-  const v = parseVersion(version);
+/** The spec's `IncludedInVersions`: exact match, or equality by the scheme when both sides parse. */
+function inVersions(version: string, versions: readonly string[], scheme: Scheme): boolean {
+  const v = scheme.read(version);
   return versions.some((listed) => {
     if (listed === version) return true;
-    const l = v ? parseVersion(listed) : null;
-    return v !== null && l !== null && semver.eq(v, l);
+    const l = v !== null ? scheme.read(listed) : null;
+    return v !== null && l !== null && scheme.compare(v, l) === 0;
   });
 }
 
-/** Package names compare case-insensitively (npm names are lowercase; GHSA has `Axios`). */
-export function samePackage(a: string, b: string): boolean {
+/**
+ * Whether two package names are the same package: PyPI names by PEP 503
+ * (https://peps.python.org/pep-0503/#normalized-names), npm and other case-insensitive registries
+ * case-insensitively (npm names are lowercase; GHSA has `Axios`), as before for every other ecosystem.
+ * @param ecosystem OSV ecosystem of the names (default `npm`).
+ */
+export function samePackage(a: string, b: string, ecosystem = 'npm'): boolean {
+  if (ecosystem === 'PyPI') return normalisePackageName('PyPI', a) === normalisePackageName('PyPI', b);
   return a.toLowerCase() === b.toLowerCase();
 }
 
-/** The `affected[]` entries of `advisory` naming `name`. */
-export function entriesFor(advisory: Advisory, name: string): AffectedPackage[] {
-  return advisory.affected.filter((a) => samePackage(a.name, name));
+/**
+ * The `affected[]` entries of `advisory` naming `name`, each compared by its own ecosystem's
+ * naming rules; only entries of `ecosystem` when given (a PyPI `requests` never matches an npm one).
+ */
+export function entriesFor(advisory: Advisory, name: string, ecosystem?: string): AffectedPackage[] {
+  return advisory.affected.filter((a) => (ecosystem === undefined || a.ecosystem === ecosystem) && samePackage(a.name, name, a.ecosystem));
 }
 
 /**
  * Whether `advisory` affects `version` of package `name`: the spec's `IsVulnerable`
  * (https://ossf.github.io/osv-schema/#evaluation): some `affected[]` entry for the package
- * lists the version in `versions` or includes it in one of its ranges.
- * @param name package name, compared case-insensitively.
- * @param version an npm version such as `1.20.2`; one that is not semver only matches `versions`.
+ * lists the version in `versions` or includes it in one of its ranges, compared by the entry's
+ * ecosystem's version scheme.
+ * @param name package name, compared by the entry's ecosystem's rules (see {@link samePackage}).
+ * @param version e.g. `1.20.2` (npm) or `4.2` (PyPI); one the scheme cannot read only matches `versions`.
+ * @param ecosystem OSV ecosystem (`npm`, `PyPI`) to restrict the entries to; every entry when absent.
  */
-export function isAffected(advisory: Advisory, name: string, version: string): boolean {
-  return entriesFor(advisory, name).some(
-    (entry) => inVersions(version, entry.versions) || entry.ranges.some((range) => isVersionInRange(version, range)),
-  );
+export function isAffected(advisory: Advisory, name: string, version: string, ecosystem?: string): boolean {
+  return entriesFor(advisory, name, ecosystem).some((entry) => {
+    const scheme = schemeOf(entry.ecosystem);
+    return inVersions(version, entry.versions, scheme) || entry.ranges.some((range) => isVersionInRange(version, range, entry.ecosystem));
+  });
 }
 
 /** An affected interval of one range, before rendering. */
@@ -116,8 +184,8 @@ interface Span {
   upper: ParsedEvent | null;
 }
 
-function spansOf(range: OsvRange): Span[] {
-  const events = sortedEvents(range);
+function spansOf(range: OsvRange, scheme: Scheme): Span[] {
+  const events = sortedEvents(range, scheme);
   const spans: Span[] = [];
   let open: { lower: ParsedEvent | null } | null = null;
   for (const e of events) {
@@ -133,60 +201,78 @@ function spansOf(range: OsvRange): Span[] {
   if (open !== null) spans.push({ lower: open.lower, upper: null });
   const finiteLimits = events.filter((e) => e.kind === 'limit');
   if (finiteLimits.length > 0 && finiteLimits.every((e) => e.version !== null)) {
-    const limit = finiteLimits.reduce((a, b) => (semver.gt(a.version!, b.version!) ? a : b));
+    const limit = finiteLimits.reduce((a, b) => (scheme.compare(a.version!, b.version!) > 0 ? a : b));
     return spans
-      .filter((s) => s.lower === null || semver.lt(s.lower.version!, limit.version!))
-      .map((s) =>
-        s.upper === null || semver.gt(s.upper.version!, limit.version!) ? { lower: s.lower, upper: limit } : s,
-      );
+      .filter((s) => s.lower === null || scheme.compare(s.lower.version!, limit.version!) < 0)
+      .map((s) => (s.upper === null || scheme.compare(s.upper.version!, limit.version!) > 0 ? { lower: s.lower, upper: limit } : s));
   }
   return spans;
 }
 
-function renderSpan(span: Span): string {
+function renderSpan(span: Span, scheme: Scheme): string {
   const parts: string[] = [];
-  if (span.lower) parts.push(`>=${span.lower.version!.version}`);
-  if (span.upper) parts.push(`${span.upper.kind === 'last_affected' ? '<=' : '<'}${span.upper.version!.version}`);
-  return parts.length === 0 ? '*' : parts.join(' ');
+  if (span.lower) parts.push(`>=${span.lower.version!}`);
+  if (span.upper) parts.push(`${span.upper.kind === 'last_affected' ? '<=' : '<'}${span.upper.version!}`);
+  return parts.length === 0 ? scheme.everything : parts.join(scheme.join);
 }
 
 /**
- * Affected versions of `name` in `advisory` as npm range strings (node-semver syntax), sorted by
- * lower bound: e.g. `<1.20.3`, `>=0.2.0 <1.9.0`, `<=4.5.1` (last_affected), `*` (introduced 0,
- * never fixed). Listed `versions` not already inside a range are appended as exact versions.
- * `GIT` ranges are not rendered.
+ * Affected versions of `name` in `advisory` as ranges in the ecosystem's own syntax, sorted by
+ * lower bound. npm (node-semver): `<1.20.3`, `>=0.2.0 <1.9.0`, `<=4.5.1` (last_affected), `*`
+ * (introduced 0, never fixed), listed `versions` as written. PyPI (PEP 440 specifier sets,
+ * https://peps.python.org/pep-0440/#version-specifiers): `<2.0`, `>=1.0,<2.0`, `<=1.5`, `>=0`,
+ * listed versions as `==1.5`. Listed versions already inside a range are left out. `GIT` ranges
+ * are not rendered.
+ * @param ecosystem OSV ecosystem to restrict the entries to; every entry when absent.
  */
-export function affectedRanges(advisory: Advisory, name: string): string[] {
-  const spans: Span[] = [];
-  const listed: string[] = [];
-  for (const entry of entriesFor(advisory, name)) {
-    for (const range of entry.ranges) if (EVALUABLE.has(range.type.toUpperCase())) spans.push(...spansOf(range));
-    listed.push(...entry.versions);
-  }
-  spans.sort((a, b) => {
-    if (a.lower === null || b.lower === null) return (a.lower === null ? 0 : 1) - (b.lower === null ? 0 : 1);
-    return semver.compare(a.lower.version!, b.lower.version!);
-  });
-  const rendered = [...new Set(spans.map(renderSpan))];
-  const extra = listed.filter(
-    (v) =>
-      !entriesFor(advisory, name).some((entry) => entry.ranges.some((range) => isVersionInRange(v, range))),
-  );
-  return [...rendered, ...new Set(extra)];
-}
-
-/** Versions named by `fixed` events for `name`, unique, in semver order. */
-export function fixedVersions(advisory: Advisory, name: string): string[] {
-  const fixed = new Map<string, semver.SemVer>();
-  for (const entry of entriesFor(advisory, name)) {
-    for (const range of entry.ranges) {
-      for (const event of range.events) {
-        if ('fixed' in event) {
-          const v = parseVersion(event.fixed);
-          if (v) fixed.set(v.version, v);
-        }
+export function affectedRanges(advisory: Advisory, name: string, ecosystem?: string): string[] {
+  const entries = entriesFor(advisory, name, ecosystem);
+  const rendered: string[] = [];
+  const extra: string[] = [];
+  for (const eco of [...new Set(entries.map((e) => e.ecosystem))]) {
+    const scheme = schemeOf(eco);
+    const own = entries.filter((e) => e.ecosystem === eco);
+    const spans: Span[] = [];
+    for (const entry of own) {
+      for (const range of entry.ranges) if (EVALUABLE.has(range.type.toUpperCase())) spans.push(...spansOf(range, scheme));
+    }
+    spans.sort((a, b) => {
+      if (a.lower === null || b.lower === null) return (a.lower === null ? 0 : 1) - (b.lower === null ? 0 : 1);
+      return scheme.compare(a.lower.version!, b.lower.version!);
+    });
+    rendered.push(...spans.map((s) => renderSpan(s, scheme)));
+    for (const entry of own) {
+      for (const v of entry.versions) {
+        if (!own.some((e) => e.ranges.some((range) => isVersionInRange(v, range, eco)))) extra.push(scheme.exact(v));
       }
     }
   }
-  return [...fixed.values()].sort(semver.compare).map((v) => v.version);
+  return [...new Set(rendered), ...new Set(extra)];
+}
+
+/**
+ * Versions named by `fixed` events for `name`, unique (by the scheme's equality), in the
+ * ecosystem's order (semver for npm, PEP 440 for PyPI). npm versions are written as semver
+ * renders them (loose `v1.2.3` → `1.2.3`); PyPI versions as the advisory writes them.
+ * @param ecosystem OSV ecosystem to restrict the entries to; every entry when absent.
+ */
+export function fixedVersions(advisory: Advisory, name: string, ecosystem?: string): string[] {
+  const entries = entriesFor(advisory, name, ecosystem);
+  const out: string[] = [];
+  for (const eco of [...new Set(entries.map((e) => e.ecosystem))]) {
+    const scheme = schemeOf(eco);
+    const fixed: string[] = [];
+    for (const entry of entries.filter((e) => e.ecosystem === eco)) {
+      for (const range of entry.ranges) {
+        for (const event of range.events) {
+          if ('fixed' in event) {
+            const v = scheme.read(event.fixed);
+            if (v !== null && !fixed.some((f) => scheme.compare(f, v) === 0)) fixed.push(v);
+          }
+        }
+      }
+    }
+    out.push(...fixed.sort(scheme.compare));
+  }
+  return out;
 }

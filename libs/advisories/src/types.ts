@@ -7,9 +7,9 @@ import type { OsvRange } from './osv-schema.js';
  */
 export type AdvisorySeverity = 'critical' | 'high' | 'moderate' | 'low' | 'unknown';
 
-/** One `affected[]` entry of the loaded ecosystem. */
+/** One `affected[]` entry of a loaded ecosystem. */
 export interface AffectedPackage {
-  /** OSV ecosystem, e.g. `npm`. */
+  /** OSV ecosystem, e.g. `npm`, `PyPI`. */
   ecosystem: string;
   /** Package name as the advisory writes it (may differ in case, e.g. `Axios`). */
   name: string;
@@ -31,25 +31,29 @@ export interface Advisory {
   url: string | undefined;
   published: string | undefined;
   modified: string;
-  /** Only the `affected[]` entries of the loaded ecosystem. */
+  /** Only the `affected[]` entries of the loaded ecosystem(s). */
   affected: AffectedPackage[];
 }
 
 /**
- * Where the planner gets advisories for one ecosystem. Package names are compared
- * case-insensitively (GHSA data has e.g. `Axios` for `axios`).
+ * Where the planner gets advisories, for one or more OSV ecosystems. Package names are compared
+ * by each ecosystem's rules (PyPI by PEP 503; npm case-insensitively: GHSA data has e.g. `Axios`
+ * for `axios`). Look-ups by package take the OSV ecosystem (`npm`, `PyPI`) so that a PyPI
+ * `requests` never matches an npm `requests`; without it, {@link AdvisorySource.ecosystem}.
  */
 export interface AdvisorySource {
-  /** OSV ecosystem of every advisory here, e.g. `npm`. */
+  /** The default OSV ecosystem of package look-ups (the first of {@link AdvisorySource.ecosystems}), e.g. `npm`. */
   readonly ecosystem: string;
+  /** Every OSV ecosystem whose advisories are here, e.g. `['npm', 'PyPI']`. */
+  readonly ecosystems: readonly string[];
   /** Number of advisories loaded (withdrawn ones excluded). */
   readonly size: number;
-  /** Every advisory naming the package, whatever the version; sorted by id. */
-  forPackage(name: string): Advisory[];
-  /** Advisories whose ranges or versions include `version` of `name` (OSV evaluation); sorted by id. */
-  matchAdvisories(name: string, version: string): Advisory[];
+  /** Every advisory naming the package in `ecosystem`, whatever the version; sorted by id. */
+  forPackage(name: string, ecosystem?: string): Advisory[];
+  /** Advisories whose ranges or versions include `version` of `name` in `ecosystem` (OSV evaluation); sorted by id. */
+  matchAdvisories(name: string, version: string, ecosystem?: string): Advisory[];
   /** The advisory with this id, or whose aliases contain it (case-insensitive). */
   findById(idOrAlias: string): Advisory | undefined;
-  /** Whether `advisory` affects `version` of `name` (OSV evaluation). */
-  isAffected(advisory: Advisory, name: string, version: string): boolean;
+  /** Whether `advisory` affects `version` of `name` in `ecosystem` (OSV evaluation). */
+  isAffected(advisory: Advisory, name: string, version: string, ecosystem?: string): boolean;
 }

@@ -53,11 +53,14 @@ export type TierOption = z.infer<typeof TierOption>;
 
 /**
  * Whether the planner could plan a target: `planned` (tiers chosen, or `noFixReason` says why
- * none fixes it) or `needs_person`: the scan reports it vulnerable (or advisories exist for the
+ * none fixes it); `needs_person`: the scan reports it vulnerable (or advisories exist for the
  * package) but its installed version cannot be read, so no tier can be chosen and a person has
- * to look (`reason` says why). Absent in plans stored before this field existed: `planned`.
+ * to look (`reason` says why); `not_supported`: a vulnerable direct dependency of an ecosystem
+ * the planner has no versioning or registry for yet (purl type not in `ECOSYSTEMS` of
+ * `@remediation/ecosystems`), no tiers, `noFixReason` `not supported yet: <purl type>`.
+ * Absent in plans stored before this field existed: `planned`.
  */
-export const PlanTargetStatus = z.enum(['planned', 'needs_person']);
+export const PlanTargetStatus = z.enum(['planned', 'needs_person', 'not_supported']);
 export type PlanTargetStatus = z.infer<typeof PlanTargetStatus>;
 
 /**
@@ -68,8 +71,16 @@ export type PlanTargetStatus = z.infer<typeof PlanTargetStatus>;
 export const PlannedTarget = z.object({
   /** Package URL of the installed component, e.g. `pkg:npm/body-parser@1.20.2`. */
   purl: z.string().min(1),
-  ecosystem: z.literal('npm'),
-  /** Package name as the ecosystem spells it (the purl's name), e.g. `@scope/name`. */
+  /**
+   * purl type of the package (https://github.com/package-url/purl-spec/blob/main/PURL-TYPES.rst):
+   * `npm` and `pypi` are planned; any other type only appears on `not_supported` targets.
+   */
+  ecosystem: z.string().regex(/^[a-z][a-z0-9.+-]*$/),
+  /**
+   * Package name as the ecosystem spells it: npm the purl's name, e.g. `@scope/name`; PyPI the
+   * PEP 503 normalised name (https://peps.python.org/pep-0503/#normalized-names), e.g. `pyyaml`
+   * for `PyYAML`, as advisories and the index name it.
+   */
   name: z.string().min(1),
   /**
    * Installed version from the scan. For a `needs_person` target, as written (possibly not a
@@ -80,11 +91,14 @@ export const PlannedTarget = z.object({
   manifestPath: z.string().min(1),
   advisories: z.array(PlannedAdvisory).min(1),
   tiers: z.object({ minimal: TierOption.nullable(), moderate: TierOption.nullable(), comprehensive: TierOption.nullable() }),
-  /** Set when no version fixes every advisory of the package (and on every `needs_person` target). */
+  /** Set when no version fixes every advisory of the package (and on every `needs_person` and `not_supported` target). */
   noFixReason: z.string().optional(),
   /** `planned` when absent (plans stored before the field existed). */
   status: PlanTargetStatus.optional(),
-  /** Why a person is needed (set with `status: 'needs_person'`), e.g. `version "latest" is not a semver version`. */
+  /**
+   * Why the target cannot be planned: with `status: 'needs_person'` why a person is needed, e.g.
+   * `version "latest" is not a semver version`; with `status: 'not_supported'`, `not supported yet: <purl type>`.
+   */
   reason: z.string().optional(),
 });
 export type PlannedTarget = z.infer<typeof PlannedTarget>;
@@ -148,7 +162,12 @@ export const PlannerOutput = z.object({
   sources: z.object({
     /** `scan` when the scan carried vulnerabilities, otherwise `osv`. */
     advisories: z.enum(['scan', 'osv']),
-    /** Registry URL or snapshot directory the version lists came from. */
+    /**
+     * Registry URL or snapshot directory the version lists came from: the source of the one
+     * ecosystem whose targets were looked up (npm's when none was, as before); when targets of
+     * several ecosystems were looked up, each source as `<purl type>=<url or folder>` joined by
+     * `, ` (e.g. `npm=https://registry.npmjs.org, pypi=https://pypi.org`).
+     */
     registry: z.string(),
   }),
   /**

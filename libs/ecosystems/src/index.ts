@@ -29,6 +29,7 @@ export { parseRequirement, raisePep440Floor, compatibleReleaseOperand, type Requ
 export { requirementsTxtManager } from './pypi/requirements-txt.js';
 export { pep621Manager, poetryManager, raisePoetryFloor } from './pypi/pyproject.js';
 export { PypiRegistrySource, fromJsonApi, fromSimpleApi, versionOfFilename, type PypiRegistrySourceOptions } from './pypi/pypi-registry-source.js';
+export { PypiSnapshotSource } from './pypi/snapshot-source.js';
 export { pypiEcosystem } from './pypi/ecosystem.js';
 export { provePythonRemediated, poetryToPep440, lowestAdmissibleVersion } from './pypi/proof.js';
 export { pythonImportNames, pythonUsagePatterns } from './pypi/usage.js';
@@ -42,5 +43,6 @@ export { CargoSparseIndexSource, sparseIndexPath, isCrateName, fromIndexFile, ty
 export { proveCargoRemediated } from './cargo/proof.js';
 export { rustCrateIdent, rustUsagePatterns } from './cargo/usage.js';
 export { cargoEcosystem } from './cargo/ecosystem.js';
+export { NpmReleaseSource, npmReleasesOf } from './npm/registry-source.js';
 export { ECOSYSTEMS, ecosystemFor, ecosystemForOsv } from './registry.js';
 export { restoreRequirement } from './restore.js';

@@ -82,6 +82,12 @@ export interface PackageReleases {
   versions: PublishedVersion[];
   /** Where these came from (base URL or snapshot folder), for the plan's `sources`. */
   source: string;
+  /**
+   * The version the registry calls latest, when it has such a notion (npm `dist-tags.latest`,
+   * https://docs.npmjs.com/cli/commands/npm-dist-tag); absent for PyPI. The planner notes it on
+   * the comprehensive tier when it differs.
+   */
+  latest?: string;
 }
 
 /** Credentials of a private index. Never logged. */

@@ -19,6 +19,7 @@ import {
   type FetchedRecords,
   type StoredAdvisory,
 } from '@remediation/persistence';
+import { ECOSYSTEMS } from '@remediation/ecosystems';
 import type { ParsedScan } from '@remediation/sbom';
 import { PackageURL } from 'packageurl-js';
 import type { Logger } from 'pino';
@@ -146,15 +147,18 @@ export function scanPackages(scan: ParsedScan): Array<{ ecosystem: string; name:
   return [...out.values()];
 }
 
-/** Planner's view of a stored advisory for npm: the merged record's npm entries, the database's severity. */
-function npmAdvisory(stored: StoredAdvisory): Advisory | undefined {
-  const advisory = toAdvisory(stored.osv, 'npm');
+/** OSV ecosystems the planner plans (`ECOSYSTEMS` of @remediation/ecosystems), npm first. */
+const PLANNED_OSV_ECOSYSTEMS = [...ECOSYSTEMS.values()].map((e) => e.osvEcosystem);
+
+/** Planner's view of a stored advisory: the merged record's entries of the planned ecosystems, the database's severity. */
+function plannedAdvisory(stored: StoredAdvisory): Advisory | undefined {
+  const advisory = toAdvisory(stored.osv, PLANNED_OSV_ECOSYSTEMS);
   return advisory && { ...advisory, severity: stored.severity };
 }
 
 /**
  * The advisories a plan of `scan` needs, from the advisory database: every advisory of the scan's
- * npm packages and every advisory the scan's vulnerabilities name (by id or alias), as an
+ * packages of planned ecosystems (npm, PyPI) and every advisory the scan's vulnerabilities name (by id or alias), as an
  * in-memory index (the planner's `AdvisorySource`). With an OSV API client, the scan's packages are
  * first queried there and new or changed records imported (source `api:<url>`).
  */
@@ -166,14 +170,14 @@ export async function loadPlanAdvisories(
   const packages = scanPackages(scan);
   if (options.api) await syncFromApi(db, options.api, packages);
   const ids = (scan.vulnerabilities ?? []).flatMap((v) => [v.id, ...v.aliases]);
-  const byPackage = await findAdvisoriesForPackages(db, packages.filter((p) => p.ecosystem === 'npm'));
+  const byPackage = await findAdvisoriesForPackages(db, packages.filter((p) => PLANNED_OSV_ECOSYSTEMS.includes(p.ecosystem)));
   const byId = await findAdvisoriesByIds(db, ids);
   const all = new Map<string, Advisory>();
   for (const stored of [...byPackage, ...byId]) {
-    const advisory = npmAdvisory(stored);
+    const advisory = plannedAdvisory(stored);
     if (advisory) all.set(advisory.id, advisory);
   }
-  return new OsvAdvisoryIndex('npm', all.values());
+  return new OsvAdvisoryIndex(PLANNED_OSV_ECOSYSTEMS, all.values());
 }
 
 /** Imports from the OSV API the records of `packages` that are new or changed (by `modified`). */

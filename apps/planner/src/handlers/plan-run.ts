@@ -1,5 +1,6 @@
 import type { AdvisorySource } from '@remediation/advisories';
 import type { AdvisoryDatabaseInfo } from '@remediation/contracts';
+import type { RegistrySource } from '@remediation/ecosystems';
 import type { CommandHandler } from '@remediation/messaging';
 import { type Database, loadScan, recordHistory, recordPlanPackages, storePlan } from '@remediation/persistence';
 import type { VersionSource } from '@remediation/registry';
@@ -15,8 +16,11 @@ export interface PlanHandlerDeps {
   advisories: (scan: ParsedScan) => Promise<AdvisorySource>;
   /** The advisory database's snapshot, recorded in the plan (`advisoryDatabase`); taken before the look-ups. */
   advisoryDatabase: () => Promise<AdvisoryDatabaseInfo>;
+  /** npm's published versions, and its registry URL or snapshot folder (the plan's `sources.registry`). */
   versions: VersionSource;
   registryLabel: string;
+  /** Registry sources of the other ecosystems by purl type (e.g. `pypi`). */
+  registries?: ReadonlyMap<string, RegistrySource>;
 }
 
 /**
@@ -38,6 +42,19 @@ export function planRunHandler(deps: PlanHandlerDeps): CommandHandler {
           return deps.versions.listVersions(name);
         },
       } as VersionSource;
+      const registries = new Map(
+        [...(deps.registries ?? new Map<string, RegistrySource>())].map(([type, source]): [string, RegistrySource] => [
+          type,
+          {
+            label: source.label,
+            releases: async (name: string) => {
+              ctx.heartbeat({ event: 'plan.lookup', package: name, ecosystem: type });
+              lookups++;
+              return source.releases(name);
+            },
+          },
+        ]),
+      );
       const started = Date.now();
       const advisoryDatabase = await deps.advisoryDatabase();
       const output = {
@@ -45,6 +62,7 @@ export function planRunHandler(deps: PlanHandlerDeps): CommandHandler {
           advisories: await deps.advisories(scan),
           versions,
           registryLabel: deps.registryLabel,
+          registries,
         })),
         advisoryDatabase,
       };
