@@ -62,7 +62,7 @@ describe('test/fixtures', () => {
       let looked = 0;
       for (const c of scan.components.filter((x) => x.ecosystem === 'pypi')) {
         const name = normalisePythonName(c.name);
-        const affecting = advisories.filter((a) => a.affected.some((x) => normalisePythonName(x.package.name) === name && (x.versions ?? []).includes(c.version!)));
+        const affecting = advisories.filter((a) => (a.affected ?? []).some((x) => normalisePythonName(x.package.name) === name && (x.versions ?? []).includes(c.version!)));
         if (affecting.length === 0) continue;
         looked++;
         let versions: string[];
@@ -74,7 +74,7 @@ describe('test/fixtures', () => {
           problems.push(`${name}: no registry/pypi/${name}.json (${(error as Error).message})`);
           continue;
         }
-        const fixed = affecting.flatMap((a) => a.affected.filter((x) => normalisePythonName(x.package.name) === name).flatMap((x) => (x.ranges ?? []).flatMap((r) => (r.type === 'ECOSYSTEM' ? r.events : []).flatMap((e) => ('fixed' in e ? [e.fixed] : [])))));
+        const fixed = affecting.flatMap((a) => (a.affected ?? []).filter((x) => normalisePythonName(x.package.name) === name).flatMap((x) => (x.ranges ?? []).flatMap((r) => (r.type === 'ECOSYSTEM' ? r.events : []).flatMap((e) => ('fixed' in e ? [e.fixed] : [])))));
         for (const v of [c.version!, ...fixed]) if (!versions.includes(v)) problems.push(`${name}: registry/pypi/${name}.json lacks ${v}`);
       }
       expect(problems, 'see test/fixtures/PROVENANCE.md "registry/pypi"').toEqual([]);
