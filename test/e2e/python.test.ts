@@ -54,7 +54,7 @@ function expectedBumps(c: Case, caseName: string): Bump[] {
   const byKey = new Map<string, Bump>();
   for (const v of c.vulnerable) {
     const source = v.version_source.split(' ')[0]!;
-    expect(source.startsWith(`${caseName}/`), source).toBe(true);
+    if (!source.startsWith(`${caseName}/`)) throw new Error(`case ${caseName}: version_source ${v.version_source} names another case`);
     const file = source.slice(caseName.length + 1);
     const name = normalisePythonName(v.package);
     const key = `${file}|${name}|${v.version}`;
@@ -135,13 +135,22 @@ describe('pygoat at its recorded commit (requirements files): scan → plan → 
 
   it('the CLI reaches pr_opened; every vulnerable pin gets the minimal-tier version case.json gives', () => {
     const run = remediate(bare, fixturePath('scans/pygoat.cdx.json'));
-    expect(run.code, run.stderr + JSON.stringify(run.summary)).toBe(0);
     summary = run.summary;
+    expect(run.code, run.stderr + JSON.stringify(run.summary)).toBe(0);
     expect(summary.state).toBe('pr_opened');
     const targets = summary.targets.map((t: any) => `${normalisePythonName(t.name)} ${t.from}→${t.to}:${t.status}`).sort();
     expect(targets).toEqual(unique(bumps.map((b) => `${b.name} ${b.from}→${b.to}:success`)).sort());
     expect(summary.pullRequest.url).toMatch(/\/adeyosemanputra\/pygoat\/pull\/\d+$/);
   }, 180_000);
+
+  it('the plan names each target by its purl type and PEP 503 name, with the advisories the case lists', async () => {
+    const rem = await waitFor(env, `/v1/remediations/${summary.remediationId}`, (b) => b.state === 'plan_generated');
+    const targets = rem.plan.targets;
+    expect(targets.length).toBeGreaterThan(0);
+    for (const t of targets) expect(t).toMatchObject({ ecosystem: 'pypi', name: normalisePythonName(t.name) });
+    const planned = targets.flatMap((t: any) => t.advisories.map((a: any) => a.id)).sort();
+    expect(unique(planned)).toEqual(unique(pygoat.vulnerable.map((v) => v.advisory)).sort());
+  });
 
   it('the pushed branch changes only the requirements files, by exactly those pins', () => {
     const branch = summary.pullRequest.branch;
