@@ -124,6 +124,16 @@ describe('pygoat at its recorded commit (requirements files): scan → plan → 
     bare = await makeRemote(env.reposRoot, 'adeyosemanputra', 'pygoat', { ...files, 'README.md': '# PyGoat\n' });
   });
 
+  it('the stack serves the PyPI version lists with pypi-local and gives its URL to the planner as PYPI_URL', async () => {
+    expect(env.stack.pypiUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const django = (await (await fetch(`${env.stack.pypiUrl}/pypi/Django/json`)).json()) as { releases: Record<string, unknown> };
+    expect(Object.keys(django.releases)).toEqual(expect.arrayContaining(bumps.filter((b) => b.name === 'django').flatMap((b) => [b.from, b.to])));
+    const planner = env.stack.processes.get('planner')!;
+    const environ = readFileSync(`/proc/${planner.child.pid}/environ`, 'utf8').split('\0');
+    expect(environ).toContain(`PYPI_URL=${env.stack.pypiUrl}`);
+    expect(environ).toContain(`OSV_DIR=${fixturePath('osv-cases')}`);
+  });
+
   it('the case asks for bumps in three of its four requirements files (the test data holds what the test claims)', () => {
     expect(Object.keys(files).sort()).toEqual([...pygoat.files].sort());
     expect(unique(bumps.map((b) => b.file)).sort()).toEqual([
