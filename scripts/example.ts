@@ -14,6 +14,9 @@
  *    server-side; its diff holds only the patch's files.
  * 6. Prints a JSON summary and the PR's diff, stops the services, exits 0 when every step held.
  *
+ * `./run example python` (argument `python`) runs the same job on pygoat's Python requirements
+ * instead: see scripts/example-python.ts. `npm` (the default) is this file's job.
+ *
  * The model: with ANTHROPIC_API_KEY set, the real Messages API (ANTHROPIC_BASE_URL for another
  * compatible endpoint); otherwise a scripted model (tools/messages-api-local) answers with the
  * calls written below, so the job runs offline. Everything else is real.
@@ -32,6 +35,17 @@ import { createGithubClient } from '@remediation/github';
 import { type MessagesApiLocal, type ScriptTurn, startMessagesApiLocal } from '@remediation/messages-api-local';
 import { createApiKey, openDatabase } from '@remediation/persistence';
 import { startStack, unmountUnder } from '@remediation/stack';
+
+// `./run example python`: the same job on a Python codebase (pygoat), in its own script.
+const ecosystem = process.argv[2] ?? 'npm';
+if (ecosystem === 'python') {
+  await import('./example-python.js');
+  // example-python.js exits the process itself when done.
+  await new Promise(() => undefined);
+} else if (ecosystem !== 'npm') {
+  process.stderr.write(`usage: ./run example [npm|python] (got ${JSON.stringify(ecosystem)})\n`);
+  process.exit(2);
+}
 
 const repoRoot = resolve(import.meta.dirname, '..');
 const work = join(repoRoot, '.work/example');

@@ -62,9 +62,10 @@ export interface TestEnvironment {
 
 /**
  * Starts a private nats-server, a fresh database, and the five services plus the local
- * GitHub-compatible server as separate processes, with advisories from test/fixtures/osv/npm and
- * version lists from the trimmed registry snapshot in test/fixtures/registry/npm (sources in
- * test/fixtures/PROVENANCE.md).
+ * GitHub-compatible server as separate processes, with advisories from test/fixtures/osv/npm
+ * (`osvDir` to change), npm version lists from the trimmed registry snapshot in
+ * test/fixtures/registry/npm, and PyPI version lists from test/fixtures/registry/pypi served by
+ * tools/pypi-local (the planner's `PYPI_URL`; sources in test/fixtures/PROVENANCE.md).
  */
 export async function startTestEnvironment(
   label: string,
@@ -75,6 +76,8 @@ export async function startTestEnvironment(
     /** Services reach PostgreSQL through this proxy port instead of directly. */
     databasePort?: number;
     registry?: StackOptions['registry'];
+    /** OSV_DIR of the planner (default test/fixtures/osv/npm). */
+    osvDir?: string;
     mirror?: boolean;
     githubApp?: boolean;
   } = {},
@@ -94,8 +97,9 @@ export async function startTestEnvironment(
       tenant: TEST_TENANT,
       dataDir: join(dir, 'data'),
       githubReposRoot: reposRoot,
-      osvDir: fixturePath('osv/npm'),
+      osvDir: options.osvDir ?? fixturePath('osv/npm'),
       registry: options.registry ?? { snapshotDir: fixturePath('registry/npm') },
+      pypi: { dir: fixturePath('registry/pypi') },
       logLevel: 'debug',
       env: { RETRY_BASE_MS: '200', ...env },
       ...(options.serviceEnv ? { serviceEnv: options.serviceEnv } : {}),

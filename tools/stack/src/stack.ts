@@ -22,8 +22,14 @@ export interface StackOptions {
   githubReposRoot: string;
   /** OSV advisory directory for the planner. */
   osvDir: string;
-  /** Where version lists come from. */
+  /** Where npm version lists come from: a registry URL or a snapshot folder of packuments. */
   registry: { url: string } | { snapshotDir: string };
+  /**
+   * Where PyPI version lists come from (the planner's `PYPI_URL`): an index URL (e.g.
+   * https://pypi.org), or a folder of package files that the stack serves with tools/pypi-local
+   * (format in tools/pypi-local/README.md). Unset: the planner's own default.
+   */
+  pypi?: { url: string } | { dir: string };
   /** API port (default: a free port). */
   apiPort?: number;
   /** Extra environment for every service (e.g. ACK_WAIT_MS). */
@@ -59,6 +65,8 @@ export interface Stack {
   /** An API key of `tenant` with the `admin` scope (every route), sent as `Authorization: Bearer`. */
   apiKey: string;
   githubUrl: string;
+  /** The PyPI index the planner uses (`PYPI_URL`): pypi-local's URL when the stack serves a folder. */
+  pypiUrl?: string;
   /** How the services authenticate to github-local (a token, or the App's id and key). */
   githubAuth: { kind: 'token'; token: string } | { kind: 'app'; appId: number; privateKey: string };
   logDir: string;
@@ -81,7 +89,8 @@ export interface Stack {
 }
 
 /**
- * Starts the local GitHub-compatible server and the five services as separate processes
+ * Starts the local GitHub-compatible server (and tools/pypi-local when `pypi` names a folder)
+ * and the five services as separate processes
  * (`node --import tsx apps/<service>/src/main.ts`) against the given PostgreSQL and NATS,
  * after creating and migrating the database and creating the tenant and an admin-scoped API key
  * for the caller. Waits until every service answers `/readyz`.
@@ -156,6 +165,14 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   const gh = github.proc;
   processes.set('github-local', gh);
 
+  let pypiUrl: string | undefined;
+  if (o.pypi && 'url' in o.pypi) pypiUrl = o.pypi.url;
+  else if (o.pypi) {
+    const { proc, url } = await startToolServer('pypi-local', ['tools/pypi-local/src/main.ts', '--port', '0', '--dir', resolve(o.pypi.dir)]);
+    processes.set('pypi-local', proc);
+    pypiUrl = url;
+  }
+
   let mirrorUrl = '';
   if (o.mirror) {
     const { proc, url } = await startToolServer('git-mirror-local', ['tools/git-mirror-local/src/main.ts', '--port', '0', '--root', resolve(o.githubReposRoot)]);
@@ -181,6 +198,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       env['OSV_DIR'] = resolve(o.osvDir);
       if ('url' in o.registry) env['NPM_REGISTRY_URL'] = o.registry.url;
       else env['NPM_REGISTRY_SNAPSHOT_DIR'] = resolve(o.registry.snapshotDir);
+      if (pypiUrl) env['PYPI_URL'] = pypiUrl;
     }
     if (name === 'git-gateway' && mirrorUrl) env['MIRROR_URL'] = mirrorUrl;
     if (name === 'pr-service' || name === 'git-gateway') {
@@ -220,6 +238,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     tenant,
     apiKey,
     githubUrl,
+    ...(pypiUrl ? { pypiUrl } : {}),
     githubAuth,
     ...(o.githubApp ? { issuedTokensFile } : {}),
     serviceUrl(name) {
