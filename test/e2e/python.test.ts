@@ -33,7 +33,7 @@ afterAll(async () => {
 /** A case.json of test/fixtures/manifests (format of the fixture collection; see PROVENANCE.md). */
 interface Case {
   files: string[];
-  vulnerable: Array<{ package: string; version: string; version_source: string; advisory: string; fixed: string }>;
+  vulnerable: Array<{ package: string; version: string; version_source: string; advisory: string; aliases?: string[]; fixed: string }>;
 }
 
 /** One expected minimal-tier bump: in `file`, the pin of `name` (PEP 503) moves from `from` to `to`. */
@@ -148,7 +148,11 @@ describe('pygoat at its recorded commit (requirements files): scan → plan → 
     summary = run.summary;
     expect(run.code, run.stderr + JSON.stringify(run.summary)).toBe(0);
     expect(summary.state).toBe('pr_opened');
-    const targets = summary.targets.map((t: any) => `${normalisePythonName(t.name)} ${t.from}→${t.to}:${t.status}`).sort();
+    // A package pinned at several versions (django 4.2 and 3.2.18 in two files) is one execution
+    // target listing each installed version with its own fixed version.
+    const targets = summary.targets
+      .flatMap((t: any) => (t.versions ?? [{ from: t.from, to: t.to }]).map((v: any) => `${normalisePythonName(t.name)} ${v.from}→${v.to}:${t.status}`))
+      .sort();
     expect(targets).toEqual(unique(bumps.map((b) => `${b.name} ${b.from}→${b.to}:success`)).sort());
     expect(summary.pullRequest.url).toMatch(/\/adeyosemanputra\/pygoat\/pull\/\d+$/);
   }, 180_000);
@@ -158,8 +162,16 @@ describe('pygoat at its recorded commit (requirements files): scan → plan → 
     const targets = rem.plan.targets;
     expect(targets.length).toBeGreaterThan(0);
     for (const t of targets) expect(t).toMatchObject({ ecosystem: 'pypi', name: normalisePythonName(t.name) });
-    const planned = targets.flatMap((t: any) => t.advisories.map((a: any) => a.id)).sort();
-    expect(unique(planned)).toEqual(unique(pygoat.vulnerable.map((v) => v.advisory)).sort());
+    // The advisory database merges aliases (PYSEC, GHSA, CVE) into one advisory whose id may be
+    // the GHSA one: each case advisory must be a planned id or alias, and each planned advisory
+    // one of the case's (by id or alias).
+    const planned: Array<{ id: string; aliases: string[] }> = targets.flatMap((t: any) => t.advisories);
+    const namesOf = (a: { id: string; aliases: string[] }) => new Set([a.id, ...a.aliases]);
+    for (const v of pygoat.vulnerable) {
+      expect(planned.some((a) => namesOf(a).has(v.advisory)), v.advisory).toBe(true);
+    }
+    const caseNames = new Set(pygoat.vulnerable.flatMap((v) => [v.advisory, ...(v.aliases ?? [])]));
+    for (const a of planned) expect([...namesOf(a)].some((n) => caseNames.has(n)), a.id).toBe(true);
   });
 
   it('the pushed branch changes only the requirements files, by exactly those pins', () => {
@@ -177,7 +189,9 @@ describe('pygoat at its recorded commit (requirements files): scan → plan → 
     const octokit = new Octokit({ auth: 'test', baseUrl: env.stack.githubUrl });
     const pr = (await octokit.rest.pulls.get({ owner: 'adeyosemanputra', repo: 'pygoat', pull_number: summary.pullRequest.number })).data;
     expect(pr).toMatchObject({ state: 'open', base: { ref: 'master' }, head: { ref: summary.pullRequest.branch, sha: summary.commit } });
-    for (const id of unique(pygoat.vulnerable.map((v) => v.advisory))) expect(pr.body).toContain(id);
+    for (const v of pygoat.vulnerable) {
+      expect([v.advisory, ...(v.aliases ?? [])].some((id) => pr.body!.includes(id)), v.advisory).toBe(true);
+    }
   });
 
   it('the base branch moves: the pull request is rebased onto the new head, the manifest edits still there', async () => {

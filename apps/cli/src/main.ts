@@ -141,7 +141,7 @@ try {
     (x) => x.state !== 'patch_running',
     (x) => `execution ${x.id}: ${x.state}${x.step ? ` (${x.step})` : ''}`,
   );
-  const describeTargets = (x: typeof e) => x.targets.map((t) => ({ name: t.name, from: t.from, to: t.to, status: t.status, ...(t.reason ? { reason: t.reason } : {}) }));
+  const describeTargets = (x: typeof e) => x.targets.map((t) => ({ name: t.name, from: t.from, to: t.to, status: t.status, ...(t.versions ? { versions: t.versions } : {}), ...(t.reason ? { reason: t.reason } : {}) }));
   summary['state'] = e.state;
   summary['targets'] = describeTargets(e);
   const pv = e.patchVersions.at(-1);

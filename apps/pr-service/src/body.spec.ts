@@ -108,6 +108,26 @@ describe('the pull-request body of PyPI targets', () => {
     expect(body).not.toContain('Code changes by the agent');
   });
 
+  it('a package pinned at several versions: each installed version with its advisories and fixed version', () => {
+    const lab = {
+      ...pyPlan.targets[0]!,
+      purl: 'pkg:pypi/django@3.2.18',
+      currentVersion: '3.2.18',
+      advisories: [{ id: 'PYSEC-2024-28', aliases: ['CVE-2024-24680'], severity: 'moderate', affectedRanges: ['>=3.2,<3.2.24'], fixedVersions: ['3.2.24'] }],
+    };
+    const plan = { ...pyPlan, targets: [lab, pyPlan.targets[0]!] } as unknown as PlannerOutput;
+    const both: ExecutionTarget = {
+      ...django,
+      versions: [{ from: '3.2.18', to: '3.2.24' }, { from: '4.2', to: '4.2.14' }],
+      proof: { target: 'django', remediated: true, declared: [], manifests: ['lab/requirements.txt', 'requirements.txt'], lowestAdmissible: '4.2.14', reason: '' },
+    };
+    const body = pullRequestBody({ ...input, plan, targets: [both] });
+    expect(body).toContain('| PYSEC-2024-56 (CVE-2024-38875) | high | `django` | `>=4.2,<4.2.14` | 4.2.14 |');
+    expect(body).toContain('| PYSEC-2024-28 (CVE-2024-24680) | moderate | `django` | `>=3.2,<3.2.24` | 3.2.24 |');
+    expect(body).toContain('| `django` | `lab/requirements.txt`, `requirements.txt` | 3.2.18 | 3.2.24 | |');
+    expect(body).toContain('| `django` | `lab/requirements.txt`, `requirements.txt` | 4.2 | 4.2.14 | |');
+  });
+
   it('names both when npm and PyPI targets ship together', () => {
     const body = pullRequestBody({ ...input, targets: [django, target('cookie', '0.6.0', '0.7.0', 'success', null)], changedPaths: ['requirements.txt', 'package.json', 'app/views.py'] });
     expect(body).toContain('edits manifests and code');

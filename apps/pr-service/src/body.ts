@@ -77,14 +77,21 @@ export function pullRequestBody(input: PullRequestBodyInput): string {
   lines.push('### Advisories', '', '| Advisory | Severity | Package | Affected | Fixed in this PR |', '|---|---|---|---|---|');
   const rows: Array<{ sev: number; line: string }> = [];
   for (const t of shipped) {
-    const planned = input.plan?.targets.find((p) => p.name === t.name && (t.ecosystem === undefined || (p.ecosystem as string).toLowerCase() === t.ecosystem.toLowerCase()));
-    for (const a of planned?.advisories ?? []) {
-      const id = a.url ? `[${a.id}](${a.url})` : a.id;
-      const aliases = a.aliases.length ? ` (${a.aliases.join(', ')})` : '';
-      rows.push({
-        sev: SEVERITY_ORDER.indexOf(a.severity),
-        line: `| ${id}${cell(aliases)} | ${a.severity} | \`${t.name}\` | \`${cell(a.affectedRanges.join(' || '))}\` | ${t.to} |`,
-      });
+    // A package installed at several versions is several plan targets (one execution target with `versions`).
+    const planned = input.plan?.targets.filter((p) => p.name === t.name && (t.ecosystem === undefined || p.ecosystem.toLowerCase() === t.ecosystem.toLowerCase())) ?? [];
+    const seen = new Set<string>();
+    for (const p of planned) {
+      const to = t.versions?.find((v) => v.from === p.currentVersion)?.to ?? t.to;
+      for (const a of p.advisories) {
+        if (seen.has(`${a.id}\u0000${to}`)) continue;
+        seen.add(`${a.id}\u0000${to}`);
+        const id = a.url ? `[${a.id}](${a.url})` : a.id;
+        const aliases = a.aliases.length ? ` (${a.aliases.join(', ')})` : '';
+        rows.push({
+          sev: SEVERITY_ORDER.indexOf(a.severity),
+          line: `| ${id}${cell(aliases)} | ${a.severity} | \`${t.name}\` | \`${cell(a.affectedRanges.join(' || '))}\` | ${to} |`,
+        });
+      }
     }
   }
   rows.sort((x, y) => x.sev - y.sev);
@@ -92,7 +99,12 @@ export function pullRequestBody(input: PullRequestBodyInput): string {
   lines.push('### Changes', '', '| Package | Manifest | From | To | Declared requirement |', '|---|---|---|---|---|');
   for (const t of shipped) {
     const declared = t.declaredFrom && t.declaredTo ? `\`${t.declaredFrom}\` → \`${t.declaredTo}\`` : '';
-    lines.push(`| \`${t.name}\` | \`${t.manifestPath}\` | ${t.from} | ${t.to} | ${declared} |`);
+    if (t.versions && t.versions.length > 1) {
+      const manifests = t.proof?.manifests?.length ? t.proof.manifests.map((m) => `\`${m}\``).join(', ') : `\`${t.manifestPath}\``;
+      for (const v of t.versions) lines.push(`| \`${t.name}\` | ${manifests} | ${v.from} | ${v.to} | |`);
+    } else {
+      lines.push(`| \`${t.name}\` | \`${t.manifestPath}\` | ${t.from} | ${t.to} | ${declared} |`);
+    }
   }
   const notShipped = input.targets.filter((t) => t.status !== 'success');
   if (notShipped.length) {

@@ -187,6 +187,15 @@ export const TargetProof = z.object({
 });
 export type TargetProof = z.infer<typeof TargetProof>;
 
+/**
+ * One installed version of a target and the version chosen for it, when the plan targets one
+ * package at several installed versions (e.g. two requirements files pinning django 4.2 and
+ * 3.2.18: `[{ from: '4.2', to: '4.2.16' }, { from: '3.2.18', to: '3.2.25' }]`). The patcher raises
+ * each declaration to the `to` of the `from` its requirement admits.
+ */
+export const TargetVersion = z.object({ from: z.string(), to: z.string() });
+export type TargetVersion = z.infer<typeof TargetVersion>;
+
 /** One target of a patch execution. */
 export const ExecutionTarget = z.object({
   name: z.string(),
@@ -205,6 +214,11 @@ export const ExecutionTarget = z.object({
   needsAgent: z.boolean(),
   /** Proof of remediation of the declared requirement after editing; null before editing. */
   proof: TargetProof.nullable(),
+  /**
+   * Present when the plan targets the package at several installed versions: each with its chosen
+   * version (`from`/`to` above are the highest installed version's).
+   */
+  versions: z.array(TargetVersion).optional(),
 });
 export type ExecutionTarget = z.infer<typeof ExecutionTarget>;
 

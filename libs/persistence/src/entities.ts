@@ -9,6 +9,7 @@ import type {
   PullRequestCheck,
   TargetOutcome,
   TargetProof,
+  TargetVersion,
   ExecutionKind,
   ExecutionState,
   PlannerOutput,
@@ -184,6 +185,8 @@ export const ExecutionTargetEntity = defineEntity({
     needsAgent: p.boolean(),
     /** Proof of remediation of the declared requirement after editing (see `TargetProof`). */
     proof: p.json<TargetProof>().nullable(),
+    /** Each installed version and its chosen version when the plan targets the package at several (see `TargetVersion`); null otherwise. */
+    versions: p.json<TargetVersion[]>().nullable(),
   },
 });
 

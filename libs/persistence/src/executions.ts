@@ -7,6 +7,7 @@ import {
   type PullRequestBody,
   type TargetOutcome,
   type TargetProof,
+  type TargetVersion,
   type Tier,
   defaultBranchName,
   executionId as executionIdOf,
@@ -111,6 +112,8 @@ export interface NewExecutionTarget {
   /** Advisory ids. */
   advisories: string[];
   needsAgent: boolean;
+  /** Each installed version and its chosen version, when the plan targets the package at several (`TargetVersion`). */
+  versions?: TargetVersion[];
 }
 
 /**
@@ -177,7 +180,7 @@ export async function createPatchExecution(
       worker,
     );
     for (const t of input.targets) {
-      await tx.insert(ExecutionTargetEntity, { executionId: id, ...t, ecosystem: t.ecosystem ?? 'npm', declaredFrom: null, declaredTo: null, proof: null });
+      await tx.insert(ExecutionTargetEntity, { executionId: id, ...t, ecosystem: t.ecosystem ?? 'npm', versions: t.versions ?? null, declaredFrom: null, declaredTo: null, proof: null });
     }
     return id;
   });

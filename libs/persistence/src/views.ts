@@ -122,6 +122,7 @@ export function executionTargetBody(t: ExecutionTargetRow): ExecutionTarget {
     advisories: t.advisories,
     needsAgent: t.needsAgent,
     proof: t.proof ?? null,
+    ...(t.versions ? { versions: t.versions } : {}),
   };
 }
 

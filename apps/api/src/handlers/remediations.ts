@@ -8,7 +8,8 @@ import {
   newRemediationId,
   providerRepository,
 } from '@remediation/contracts';
-import type { ExecutionResponse, RemediationResponse } from '@remediation/contracts';
+import type { ExecutionResponse, PlannedTarget, RemediationResponse } from '@remediation/contracts';
+import { ecosystemFor } from '@remediation/ecosystems';
 import { InvalidInputError, RemediationError } from '@remediation/errors';
 import {
   type NewExecutionTarget,
@@ -197,22 +198,50 @@ async function chooseTargets(
       details: { tier, selected: chosen.map((t) => t.name) },
     });
   }
-  const targets = chosen.map((t): NewExecutionTarget => {
-    const option = t.tiers[tier];
+  const targets = groupByPackage(chosen).map((group): NewExecutionTarget => {
+    // The highest installed version leads (its row's from/to); every installed version with a fix
+    // in the tier is listed in `versions` when there are several.
+    const t = group[group.length - 1]!;
+    const fixable = group.filter((g) => g.tiers[tier] !== null);
+    const lead = fixable[fixable.length - 1] ?? t;
+    const leadOption = lead.tiers[tier];
     return {
       ecosystem: t.ecosystem,
       name: t.name,
-      manifestPath: t.manifestPath,
-      fromVersion: t.currentVersion,
-      toVersion: option?.version ?? t.currentVersion,
-      status: option ? 'pending' : 'skipped',
-      reason: option ? null : (t.noFixReason ?? `no fixed version in the ${tier} tier`),
-      advisories: t.advisories.map((a) => a.id),
+      manifestPath: lead.manifestPath,
+      fromVersion: lead.currentVersion,
+      toVersion: leadOption?.version ?? lead.currentVersion,
+      status: leadOption ? 'pending' : 'skipped',
+      reason: leadOption ? null : (t.noFixReason ?? `no fixed version in the ${tier} tier`),
+      advisories: [...new Set(group.flatMap((g) => g.advisories.map((a) => a.id)))],
       // A major jump or known breaking changes: code may need changes only the agent can make.
-      needsAgent: option?.jump === 'major' || option?.breakingChangeRisk === 'high',
+      needsAgent: fixable.some((g) => g.tiers[tier]?.jump === 'major' || g.tiers[tier]?.breakingChangeRisk === 'high'),
+      ...(group.length > 1 ? { versions: fixable.map((g) => ({ from: g.currentVersion, to: g.tiers[tier]!.version })) } : {}),
     };
   });
   return { targets, planExecutionId: planRow.id };
+}
+
+/**
+ * Plan targets grouped by package (ecosystem and name): a package installed at several versions
+ * (pygoat pins django 4.2 in one requirements file and 3.2.18 in another: two plan targets) becomes
+ * one execution target. Each group is sorted by installed version, ascending, by the ecosystem's
+ * versioning (string order for an ecosystem not supported yet); groups keep plan order.
+ */
+function groupByPackage(targets: readonly PlannedTarget[]): PlannedTarget[][] {
+  const groups = new Map<string, PlannedTarget[]>();
+  for (const t of targets) {
+    const key = `${t.ecosystem}\u0000${t.name}`;
+    groups.set(key, [...(groups.get(key) ?? []), t]);
+  }
+  return [...groups.values()].map((group) => {
+    const versioning = ecosystemFor(group[0]!.ecosystem)?.versioning;
+    const compare = (a: string, b: string): number => {
+      if (versioning?.isValid(a) && versioning.isValid(b)) return versioning.compare(a, b);
+      return a < b ? -1 : a > b ? 1 : 0;
+    };
+    return [...group].sort((a, b) => compare(a.currentVersion, b.currentVersion));
+  });
 }
 
 /**

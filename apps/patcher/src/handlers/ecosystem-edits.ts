@@ -67,6 +67,8 @@ async function matchingFiles(root: string, ecosystem: Ecosystem): Promise<string
  * included file no manager matches by name is read by the manager of the file including it. A
  * file several managers read (pyproject.toml: PEP 621 and Poetry) gives one entry per manager
  * declaring the name.
+ * With `everywhere` (a target installed at several versions, each in its own manifest), every
+ * manifest of the repository is searched even when the plan's declares the name.
  * Unreadable or invalid manifests are passed over, each noted in `problems`.
  */
 export async function declaringManifests(
@@ -74,6 +76,7 @@ export async function declaringManifests(
   ecosystem: Ecosystem,
   name: string,
   manifestPath: string,
+  options: { everywhere?: boolean } = {},
 ): Promise<{ manifests: DeclaringManifest[]; problems: string[] }> {
   const wanted = ecosystem.normaliseName(name);
   const problems: string[] = [];
@@ -105,7 +108,7 @@ export async function declaringManifests(
   };
   const collect = () => [...visited.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).flatMap(([, found]) => found);
   const start = insideRoot(manifestPath);
-  if (start !== null) {
+  if (start !== null && options.everywhere !== true) {
     await visit(start, undefined);
     const fromPlan = collect();
     if (fromPlan.length > 0) return { manifests: fromPlan, problems };

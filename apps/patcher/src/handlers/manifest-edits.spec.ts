@@ -4,7 +4,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PlannerOutput } from '@remediation/contracts';
 import { afterEach, describe, expect, it } from 'vitest';
-import { applyManifestBumps, type EditTarget, proveTargets, restoreUnshipped } from './manifest-edits.js';
+import { type ManifestDependency, pypiEcosystem } from '@remediation/ecosystems';
+import { applyManifestBumps, type EditTarget, proveTargets, restoreUnshipped, versionFor } from './manifest-edits.js';
 
 const PYPI_FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '../../../../libs/ecosystems/src/pypi/__fixtures__');
 
@@ -153,6 +154,42 @@ describe('manifest edits of other PyPI manifests', () => {
     expect(outcomes).toEqual([{ name: 'Django', status: 'success', reason: null, declaredFrom: '>=4.2,<5', declaredTo: '>=4.2.14,<5' }]);
     expect(await readFile(join(ws.merged, 'requirements', 'base.txt'), 'utf8')).toBe('# base\nDjango>=4.2.14,<5  # web\n');
     expect(await readFile(join(ws.root, 'outside.txt'), 'utf8')).toBe('Django==4.2\n');
+  });
+});
+
+describe('a package pinned at several versions (one target, `versions`)', () => {
+  it('raises each manifest to the fixed version of the installed version it pins, leaves other pins alone, and proves them', async () => {
+    const ws = await workspace(async (lower) => {
+      await mkdir(join(lower, 'lab'));
+      await mkdir(join(lower, 'other'));
+      await writeFile(join(lower, 'requirements.txt'), 'Django==4.2\nrequests==2.28.1\n');
+      await writeFile(join(lower, 'lab', 'requirements.txt'), 'django==3.2.18  # lab\n');
+      await writeFile(join(lower, 'other', 'requirements.txt'), 'django==2.2\n');
+    });
+    const plan = planOf([
+      { name: 'django', ecosystem: 'pypi', ranges: ['>=4.2,<4.2.16'] },
+      { name: 'django', ecosystem: 'pypi', ranges: ['>=3.2,<3.2.25'] },
+    ]);
+    const t = target('django', '4.2.16', { fromVersion: '4.2', versions: [{ from: '3.2.18', to: '3.2.25' }, { from: '4.2', to: '4.2.16' }] });
+    const outcomes = await bump(ws, [t], plan);
+    expect(outcomes[0]).toMatchObject({ name: 'django', status: 'success' });
+    expect(outcomes[0]!.reason).toContain('other/requirements.txt: "==2.2" is none of the installed versions the plan targets (3.2.18, 4.2); left alone');
+    expect(await readFile(join(ws.merged, 'requirements.txt'), 'utf8')).toBe('Django==4.2.16\nrequests==2.28.1\n');
+    expect(await readFile(join(ws.merged, 'lab', 'requirements.txt'), 'utf8')).toBe('django==3.2.25  # lab\n');
+    expect(await readFile(join(ws.merged, 'other', 'requirements.txt'), 'utf8')).toBe('django==2.2\n');
+    const [proof] = await proveTargets({ mergedDir: ws.merged, targets: [t], plan });
+    expect(proof).toMatchObject({ remediated: true, manifests: ['lab/requirements.txt', 'requirements.txt'] });
+  });
+
+  it('picks the version by the installed version the requirement stands for', () => {
+    const t = target('django', '4.2.16', { versions: [{ from: '3.2.18', to: '3.2.25' }, { from: '4.2', to: '4.2.16' }] });
+    const decl = (requirement: string, style: 'pep440' | 'poetry' = 'pep440') => ({ requirement, style }) as unknown as ManifestDependency;
+    expect(versionFor(t, pypiEcosystem, decl('==3.2.18'))).toBe('3.2.25');
+    expect(versionFor(t, pypiEcosystem, decl('>=4.2,<5'))).toBe('4.2.16');
+    expect(versionFor(t, pypiEcosystem, decl('^4.2.0', 'poetry'))).toBe('4.2.16');
+    expect(versionFor(t, pypiEcosystem, decl('==2.2'))).toBeNull();
+    expect(versionFor(t, pypiEcosystem, decl('<5'))).toBeNull();
+    expect(versionFor(target('django', '4.2.16'), pypiEcosystem, decl('==2.2'))).toBe('4.2.16');
   });
 });
 

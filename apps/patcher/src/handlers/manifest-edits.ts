@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, normalize } from 'node:path';
-import type { PlannerOutput, TargetOutcome, TargetProof } from '@remediation/contracts';
-import { type Ecosystem, ecosystemFor, restoreRequirement } from '@remediation/ecosystems';
+import type { PlannerOutput, TargetOutcome, TargetProof, TargetVersion } from '@remediation/contracts';
+import { type Ecosystem, type ManifestDependency, ecosystemFor, restoreRequirement } from '@remediation/ecosystems';
 import { describeError, isRemediationError } from '@remediation/errors';
 import { bumpNpmDependency, declaredRequirements, proveRemediated, restoreNpmDependency } from '@remediation/manifests';
 import { declaringManifests } from './ecosystem-edits.js';
@@ -19,6 +19,8 @@ export interface EditTarget {
   needsAgent: boolean;
   /** purl type of the target (`npm`, `pypi`, …); absent means `npm` (rows stored before the column existed). */
   ecosystem?: string;
+  /** Each installed version and its chosen version when the plan targets the package at several (`TargetVersion`). */
+  versions?: TargetVersion[] | null;
 }
 
 /** The target's purl type: its own, else `npm`. */
@@ -32,8 +34,34 @@ export function ecosystemOf(t: { ecosystem?: string }): string {
  * target of that ecosystem is used (a name may exist in two ecosystems).
  */
 export function advisoryRangesOf(plan: PlannerOutput | null, name: string, ecosystem?: string): string[] {
-  const target = plan?.targets.find((p) => p.name === name && (ecosystem === undefined || (p.ecosystem as string).toLowerCase() === ecosystem));
-  return target?.advisories.flatMap((a) => a.affectedRanges) ?? [];
+  // A package installed at several versions is several plan targets: every one's ranges count.
+  const targets = plan?.targets.filter((p) => p.name === name && (ecosystem === undefined || p.ecosystem.toLowerCase() === ecosystem)) ?? [];
+  return [...new Set(targets.flatMap((t) => t.advisories.flatMap((a) => a.affectedRanges)))];
+}
+
+/** Whether a declaration's lowest admissible version is one of the versions `t.versions` raises to (an edited declaration). */
+function raisedFor(t: EditTarget, ecosystem: Ecosystem, declaration: ManifestDependency): boolean {
+  const low = ecosystem.proveRemediated(declaration.requirement, declaration.style, []).lowestAdmissible;
+  if (low === null || !ecosystem.versioning.isValid(low)) return false;
+  return (t.versions ?? []).some((v) => ecosystem.versioning.isValid(v.to) && ecosystem.versioning.compare(v.to, low) === 0);
+}
+
+/** Whether the plan targets `t`'s package at several installed versions (then every manifest of the repository is searched). */
+export function severalVersions(t: EditTarget): boolean {
+  return (t.versions?.length ?? 0) > 1;
+}
+
+/**
+ * The version a manifest's declaration of `t` is raised to: `t.toVersion`, or, when the target
+ * lists several installed versions (`versions`), the `to` of the installed version the
+ * declaration's requirement stands for (its lowest admissible version equals that `from`); null
+ * when it stands for none of them (a pin the scan did not report: left alone).
+ */
+export function versionFor(t: EditTarget, ecosystem: Ecosystem, declaration: ManifestDependency): string | null {
+  if (!severalVersions(t)) return t.toVersion;
+  const low = ecosystem.proveRemediated(declaration.requirement, declaration.style, []).lowestAdmissible;
+  if (low === null || !ecosystem.versioning.isValid(low)) return null;
+  return t.versions!.find((v) => ecosystem.versioning.isValid(v.from) && ecosystem.versioning.compare(v.from, low) === 0)?.to ?? null;
 }
 
 const needsAgentNote = (t: EditTarget) =>
@@ -142,7 +170,7 @@ async function applyEcosystemBumps(input: {
       outcomes.push(result(t, 'skipped', `not supported yet: ${ecosystemOf(t)}`));
       continue;
     }
-    const { manifests, problems } = await declaringManifests(input.lowerDir, ecosystem, t.name, t.manifestPath);
+    const { manifests, problems } = await declaringManifests(input.lowerDir, ecosystem, t.name, t.manifestPath, { everywhere: severalVersions(t) });
     if (manifests.length === 0) {
       const why = problems.length ? ` (${problems.join('; ')})` : '';
       outcomes.push(result(t, 'skipped', `${t.name} is not declared in ${t.manifestPath} or any other ${ecosystem.purlType} manifest of the repository${why}`));
@@ -157,7 +185,12 @@ async function applyEcosystemBumps(input: {
     for (const m of manifests) {
       if (!base.has(m.file)) base.set(m.file, m.text);
       const text = edited.get(m.file) ?? texts.get(m.file) ?? m.text;
-      const edit = m.manager.raiseFloor(m.file, text, t.name, t.toVersion);
+      const to = versionFor(t, ecosystem, m.declarations[0]!);
+      if (to === null) {
+        notes.push(`${m.file}: "${m.declarations[0]!.requirement}" is none of the installed versions the plan targets (${t.versions!.map((v) => v.from).join(', ')}); left alone`);
+        continue;
+      }
+      const edit = m.manager.raiseFloor(m.file, text, t.name, to);
       if (edit.status === 'refused') {
         failure = edit.lockfileCommand ? `${edit.message} (lockfile command: ${edit.lockfileCommand})` : edit.message;
         break;
@@ -175,7 +208,7 @@ async function applyEcosystemBumps(input: {
       } else {
         declaredFrom ??= edit.requirement;
         declaredTo ??= edit.requirement;
-        notes.push(`${m.file}: "${edit.requirement}" already admits no version below ${t.toVersion}`);
+        notes.push(`${m.file}: "${edit.requirement}" already admits no version below ${to}`);
       }
     }
     if (failure !== null) {
@@ -238,7 +271,7 @@ export async function restoreUnshipped(input: { lowerDir: string; mergedDir: str
 async function restoreEcosystemTarget(lowerDir: string, mergedDir: string, t: EditTarget): Promise<boolean> {
   const ecosystem = ecosystemFor(ecosystemOf(t));
   if (!ecosystem) return false;
-  const { manifests } = await declaringManifests(lowerDir, ecosystem, t.name, t.manifestPath);
+  const { manifests } = await declaringManifests(lowerDir, ecosystem, t.name, t.manifestPath, { everywhere: severalVersions(t) });
   let restored = false;
   for (const m of manifests) {
     const current = await readFile(join(mergedDir, m.file), 'utf8').catch(() => null);
@@ -310,13 +343,21 @@ export async function proveTargets(input: { mergedDir: string; targets: EditTarg
 async function proveEcosystemTarget(mergedDir: string, t: EditTarget, plan: PlannerOutput | null): Promise<TargetProof> {
   const ecosystem = ecosystemFor(ecosystemOf(t));
   if (!ecosystem) return { target: t.name, remediated: false, declared: [], lowestAdmissible: null, reason: `not supported yet: ${ecosystemOf(t)}` };
-  const { manifests, problems } = await declaringManifests(mergedDir, ecosystem, t.name, t.manifestPath);
+  const { manifests, problems } = await declaringManifests(mergedDir, ecosystem, t.name, t.manifestPath, { everywhere: severalVersions(t) });
   if (manifests.length === 0) {
     const why = problems.length ? ` (${problems.join('; ')})` : '';
     return { target: t.name, remediated: false, declared: [], lowestAdmissible: null, reason: `${t.name} is no longer declared in ${t.manifestPath} or any other ${ecosystem.purlType} manifest${why}` };
   }
   const ranges = advisoryRangesOf(plan, t.name, ecosystem.purlType);
-  const checks = manifests.flatMap((m) => m.declarations.map((d) => ({ d, proof: ecosystem.proveRemediated(d.requirement, d.style, ranges) })));
+  // With several installed versions, the declarations of other versions (left alone) are not this target's.
+  const checks = manifests.flatMap((m) =>
+    m.declarations
+      .filter((d) => !severalVersions(t) || versionFor(t, ecosystem, d) !== null || raisedFor(t, ecosystem, d))
+      .map((d) => ({ d, proof: ecosystem.proveRemediated(d.requirement, d.style, ranges) })),
+  );
+  if (checks.length === 0) {
+    return { target: t.name, remediated: false, declared: [], lowestAdmissible: null, reason: `no declaration of ${t.name} stands for the installed versions the plan targets` };
+  }
   return {
     target: t.name,
     remediated: checks.every((c) => c.proof.remediated),
