@@ -16,7 +16,7 @@ import {
 import type { AgentSettings } from '@remediation/agent';
 import { ECOSYSTEMS, ecosystemFor } from '@remediation/ecosystems';
 import { declaringManifests } from './ecosystem-edits.js';
-import { advisoryRangesOf, ecosystemOf, type EditTarget } from './manifest-edits.js';
+import { advisoryRangesOf, ecosystemOf, type EditTarget, severalVersions } from './manifest-edits.js';
 
 /**
  * Starts the stored conversation of an iteration: an empty conversation and the deterministic
@@ -32,13 +32,17 @@ async function describeTargets(input: { targets: EditTarget[]; plan: PlannerOutp
   const out: FixTarget[] = [];
   for (const t of input.targets) {
     const type = ecosystemOf(t);
-    const planned = input.plan?.targets.find((p) => p.name === t.name && (p.ecosystem as string).toLowerCase() === type);
+    // A package installed at several versions is several plan targets: the row's own (its from
+    // version) gives the tier option; the advisories of all of them count.
+    const sameName = input.plan?.targets.filter((p) => p.name === t.name && p.ecosystem.toLowerCase() === type) ?? [];
+    const planned = sameName.find((p) => p.currentVersion === t.fromVersion) ?? sameName[0];
+    const advisories = [...new Map(sameName.flatMap((p) => p.advisories).map((a) => [a.id, a])).values()];
     const option = planned && input.tier ? planned.tiers[input.tier] : null;
     const ecosystem = type === 'npm' ? undefined : ecosystemFor(type);
     let diff: string;
     if (ecosystem) {
       // The deterministic edit may sit in another manifest than the plan's (includes, sub-projects).
-      const { manifests } = await declaringManifests(input.lowerDir, ecosystem, t.name, t.manifestPath);
+      const { manifests } = await declaringManifests(input.lowerDir, ecosystem, t.name, t.manifestPath, { everywhere: severalVersions(t) });
       const diffs: string[] = [];
       for (const file of new Set(manifests.map((m) => m.file))) {
         const before = manifests.find((m) => m.file === file)!.text;
@@ -56,7 +60,7 @@ async function describeTargets(input: { targets: EditTarget[]; plan: PlannerOutp
       from: t.fromVersion,
       to: t.toVersion,
       jump: option?.jump ?? 'major',
-      advisories: (planned?.advisories ?? []).map((a) => ({ id: a.id, severity: a.severity, ...(a.summary ? { summary: a.summary } : {}), aliases: a.aliases ?? [] })),
+      advisories: advisories.map((a) => ({ id: a.id, severity: a.severity, ...(a.summary ? { summary: a.summary } : {}), aliases: a.aliases ?? [] })),
       breakingChanges: option?.notes ?? [],
       manifestPath: t.manifestPath,
       manifestDiff: diff,
