@@ -215,7 +215,7 @@ export function modulePathForMajor(modulePath: string, major: number): string {
  * every other byte (`// indirect` included). It refuses (`cap-excludes-fix`) when the fix lies in
  * another major version than the module path allows: from v0/v1 to v2+ the fix is in a new module
  * path (`<module>/v2`), which needs code changes (import paths), never a plain bump; a requirement
- * already `+incompatible` moves to the fixed version `+incompatible`. It also refuses
+ * already `+incompatible` moves to a fixed version of the same major `+incompatible`. It also refuses
  * (`cap-excludes-fix`) a fixed version the file `exclude`s. go.sum is not regenerated (`go mod tidy`).
  */
 export const goModManager: ManifestManager = {
@@ -253,7 +253,12 @@ export const goModManager: ManifestManager = {
     const fixed = parseGoVersion(fixedVersion);
     if (!fixed) return { status: 'refused', reason: 'unsupported-requirement', message: `${JSON.stringify(fixedVersion)} is not a Go module version` };
     const allowed = pathMajor(name);
-    const incompatible = dependencies.some((d) => parseGoVersion(d.requirement)?.incompatible === true);
+    // An `+incompatible` requirement may move within its major version (still without go.mod);
+    // another major version is taken to be a new module path, as modules adopting go.mod do.
+    const incompatible = dependencies.some((d) => {
+      const current = parseGoVersion(d.requirement);
+      return current?.incompatible === true && current.major === fixed.major;
+    });
     let written = canonicalGoVersion(fixedVersion);
     if (allowed === null && fixed.major >= 2 && !fixed.incompatible) {
       if (!incompatible) {
