@@ -52,7 +52,7 @@ describe('goModManager on viper v1.6.2 (real go.mod)', () => {
       expect(d.uneditable).toBeUndefined();
     }
     const net = dependencies.find((d) => d.name === 'golang.org/x/net')!;
-    expect(net).toMatchObject({ requirement: 'v0.0.0-20190522155817-f3200d17e092', location: { file: 'go.mod', line: 42, section: 'require // indirect' } });
+    expect(net).toMatchObject({ requirement: 'v0.0.0-20190522155817-f3200d17e092', location: { file: 'go.mod', line: 43, section: 'require // indirect' } });
     expect(dependencies.find((d) => d.name === 'github.com/dgrijalva/jwt-go')!.requirement).toBe('v3.2.0+incompatible');
   });
 
