@@ -100,6 +100,11 @@ describe('goModManager on viper v1.6.2 (real go.mod)', () => {
     if (edit.status === 'edited') expect(edit.text).toBe(spliced(viper, 'v3.2.0+incompatible', 'v3.2.1+incompatible'));
   });
 
+  it('finds a module written lowercase (as some scanners write golang purls) when nothing matches exactly', () => {
+    const mod = 'module a.example/b\n\nrequire github.com/AndrewBurian/powermux v1.1.0\n';
+    expect(m.raiseFloor('go.mod', mod, 'github.com/andrewburian/powermux', 'v1.1.1')).toMatchObject({ status: 'edited', text: mod.replace('v1.1.0', 'v1.1.1') });
+  });
+
   it('refuses a module the file does not require, and a fixed version that is not a module version', () => {
     expect(m.raiseFloor('go.mod', viper, 'github.com/spf13/viper', 'v1.7.0')).toMatchObject({ status: 'refused', reason: 'not-found' });
     expect(m.raiseFloor('go.mod', viper, 'github.com/gogo/protobuf', 'latest')).toMatchObject({ status: 'refused', reason: 'unsupported-requirement' });

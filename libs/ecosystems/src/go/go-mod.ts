@@ -211,7 +211,8 @@ export function modulePathForMajor(modulePath: string, major: number): string {
  *   uses the replacement, so raising the requirement would prove nothing; a version that is not a
  *   canonical module version (a branch name `go mod tidy` would resolve); a quoted version with escapes.
  *
- * `raiseFloor` writes the fixed version (canonical, with `v`) over the version token and keeps
+ * `raiseFloor` finds `name` exactly, else case-insensitively (some scanners lowercase golang purls),
+ * and writes the fixed version (canonical, with `v`) over the version token and keeps
  * every other byte (`// indirect` included). It refuses (`cap-excludes-fix`) when the fix lies in
  * another major version than the module path allows: from v0/v1 to v2+ the fix is in a new module
  * path (`<module>/v2`), which needs code changes (import paths), never a plain bump; a requirement
@@ -248,7 +249,11 @@ export const goModManager: ManifestManager = {
     return { dependencies, includes: [], hashChecking: false };
   },
   raiseFloor(file, text, name, fixedVersion): ManifestEdit {
-    const dependencies = goModManager.extract(file, text).dependencies.filter((d) => d.name === name);
+    const all = goModManager.extract(file, text).dependencies;
+    const exact = all.filter((d) => d.name === name);
+    // Some scanners write golang purls lowercase; a case-insensitive match is used only when nothing matches exactly.
+    const dependencies = exact.length > 0 ? exact : all.filter((d) => d.name.toLowerCase() === name.toLowerCase());
+    if (dependencies.length > 0) name = dependencies[0]!.name;
     if (dependencies.length === 0) return applyFloorEdits(file, text, name, fixedVersion, []);
     const fixed = parseGoVersion(fixedVersion);
     if (!fixed) return { status: 'refused', reason: 'unsupported-requirement', message: `${JSON.stringify(fixedVersion)} is not a Go module version` };
