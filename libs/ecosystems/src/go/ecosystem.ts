@@ -1,0 +1,28 @@
+import type { Ecosystem } from '../types.js';
+import { goModManager } from './go-mod.js';
+import { proveGoRemediated } from './proof.js';
+import { goUsagePatterns } from './usage.js';
+import { goVersioning } from './versioning.js';
+
+/**
+ * Go modules, purl type `golang` (https://github.com/package-url/purl-spec/blob/main/PURL-TYPES.rst),
+ * OSV ecosystem `Go` (https://ossf.github.io/osv-schema/#affectedpackage-field; the Go
+ * vulnerability database, https://go.dev/security/vuln/database): module versions by
+ * {@link goVersioning}, `go.mod` edited by {@link goModManager} (direct and `// indirect`
+ * requirements; `replace`d modules uneditable; fixes in a new major module path refused), module
+ * paths kept as written (case-sensitive). The registry source is built per configuration
+ * (`new GoProxySource({ goproxy: GOPROXY, credentials })`). go.sum is not regenerated: the PR's
+ * test guidance names `go mod tidy` (then `go test ./...`).
+ * Not registered in ECOSYSTEMS yet.
+ */
+export const goEcosystem: Ecosystem = {
+  purlType: 'golang',
+  osvEcosystem: 'Go',
+  versioning: goVersioning,
+  normaliseName: (name) => name,
+  managers: [goModManager],
+  defaultManifestPath: 'go.mod',
+  proveRemediated: proveGoRemediated,
+  usagePatterns: goUsagePatterns,
+  lockfileCommands: ['go mod tidy'],
+};
