@@ -153,9 +153,10 @@ export interface ManifestDependency {
   requirement: string;
   /**
    * The requirement's syntax: PEP 440 specifiers, Poetry's constraint syntax, npm ranges, Cargo
-   * requirements (a bare `1.2` means `^1.2`; https://doc.rust-lang.org/cargo/reference/specifying-dependencies.html).
+   * requirements (a bare `1.2` means `^1.2`; https://doc.rust-lang.org/cargo/reference/specifying-dependencies.html),
+   * Go module versions (a `require` names the minimum version MVS may select; https://go.dev/ref/mod#minimal-version-selection).
    */
-  style: 'pep440' | 'poetry' | 'npm' | 'cargo';
+  style: 'pep440' | 'poetry' | 'npm' | 'cargo' | 'go';
   location: RequirementLocation;
   /** Extras requested, e.g. `['socks']`. */
   extras: string[];

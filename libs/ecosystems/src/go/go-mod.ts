@@ -239,7 +239,7 @@ export const goModManager: ManifestManager = {
         name: r.path,
         normalisedName: r.path,
         requirement: r.version.value,
-        style: 'npm',
+        style: 'go',
         location: { file, line: lineAt(text, offset), offset, length, section: r.indirect ? 'require // indirect' : 'require' },
         extras: [],
         hashes: false,
