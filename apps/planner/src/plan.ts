@@ -1,6 +1,7 @@
 import {
   affectedRanges,
   fixedVersions,
+  informationalKind,
   isAffected,
   osvPackageOfPurl,
   samePackage,
@@ -248,6 +249,7 @@ function packageName(c: ScanComponent, ecosystem: Ecosystem): string {
 
 /** PlannedAdvisory + evaluator for an OSV advisory of package `name` in OSV ecosystem `osvEcosystem`. */
 function fromOsv(advisory: Advisory, name: string, osvEcosystem: string): KnownAdvisory {
+  const kind = informationalKind(advisory, name, osvEcosystem);
   return {
     planned: {
       id: advisory.id,
@@ -257,6 +259,7 @@ function fromOsv(advisory: Advisory, name: string, osvEcosystem: string): KnownA
       ...(advisory.url !== undefined ? { url: advisory.url } : {}),
       affectedRanges: affectedRanges(advisory, name, osvEcosystem),
       fixedVersions: fixedVersions(advisory, name, osvEcosystem),
+      ...(kind !== undefined ? { kind } : {}),
     },
     affects: (version) => isAffected(advisory, name, version, osvEcosystem),
   };
