@@ -19,7 +19,7 @@ import {
   type TierUpgrade,
   type TransitiveFinding,
 } from '@remediation/contracts';
-import { ECOSYSTEMS, ecosystemFor, NpmReleaseSource, type Ecosystem, type PackageReleases, type RegistrySource, type Versioning } from '@remediation/ecosystems';
+import { cargoEcosystem, ECOSYSTEMS, ecosystemFor, NpmReleaseSource, npmVersioning, type Ecosystem, type PackageReleases, type RegistrySource, type Versioning } from '@remediation/ecosystems';
 import { InvalidInputError } from '@remediation/errors';
 import type { VersionSource } from '@remediation/registry';
 import { PackageURL } from 'packageurl-js';
@@ -533,16 +533,20 @@ function findingsFromScan(scan: ParsedScan, source: AdvisorySource, warnings: st
   return findings;
 }
 
+/** Version schemes whose affected ranges are node-semver ranges: npm's, and Cargo's (semver versions). */
+const NODE_SEMVER_RANGE_SCHEMES = new Set([npmVersioning.scheme, cargoEcosystem.versioning.scheme]);
+
 /**
- * A scan vulnerability without an OSV record. npm: ranges from `affects[].versions[].range`
- * (`vers:npm`/`vers:semver` or npm ranges); fixed versions the scanner names
- * (`affects[].fixedVersions`: Trivy, Grype, OSV-Scanner) plus the upper bounds of those ranges.
- * Other ecosystems (`versioning` not semver): no ranges are read (only npm's `vers` schemes are),
- * so the target gets a no-fix reason; the scanner's fixed versions valid in the scheme are kept.
- * Unsupported purl types (`versioning` null): the scanner's fixed versions as written.
+ * A scan vulnerability without an OSV record. npm and Cargo: ranges from
+ * `affects[].versions[].range` (`vers:npm`/`vers:semver`/`vers:cargo` or npm ranges), matched by
+ * node-semver; fixed versions the scanner names (`affects[].fixedVersions`: Trivy, Grype,
+ * OSV-Scanner) plus the upper bounds of those ranges. Other ecosystems (PyPI): no ranges are read
+ * (only semver `vers` schemes are), so the target gets a no-fix reason; the scanner's fixed
+ * versions valid in the scheme are kept. Unsupported purl types (`versioning` null): the
+ * scanner's fixed versions as written.
  */
 function fromScanEntry(vuln: ScanVulnerability, affects: ScanVulnerability['affects'][number], versioning: Versioning | null): KnownAdvisory {
-  const npm = versioning !== null && versioning.scheme === 'semver';
+  const npm = versioning !== null && NODE_SEMVER_RANGE_SCHEMES.has(versioning.scheme);
   const ranges: string[] = [];
   if (npm) {
     for (const entry of affects.versions) {
@@ -568,7 +572,7 @@ function fromScanEntry(vuln: ScanVulnerability, affects: ScanVulnerability['affe
     affects:
       ranges.length === 0 || versioning === null
         ? null
-        : (version) => ranges.some((r) => versioning.satisfies(version, r)),
+        : (version) => ranges.some((r) => npmVersioning.satisfies(version, r)),
     ...(vuln.recommendation !== undefined ? { recommendation: vuln.recommendation } : {}),
   };
 }
