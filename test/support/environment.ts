@@ -64,8 +64,10 @@ export interface TestEnvironment {
  * Starts a private nats-server, a fresh database, and the five services plus the local
  * GitHub-compatible server as separate processes, with advisories from test/fixtures/osv/npm
  * (`osvDir` to change), npm version lists from the trimmed registry snapshot in
- * test/fixtures/registry/npm, and PyPI version lists from test/fixtures/registry/pypi served by
- * tools/pypi-local (the planner's `PYPI_URL`; sources in test/fixtures/PROVENANCE.md).
+ * test/fixtures/registry/npm, PyPI version lists from test/fixtures/registry/pypi served by
+ * tools/pypi-local (the planner's `PYPI_URL`) and crate version lists from
+ * test/fixtures/registry/cargo served by tools/cargo-local (the planner's `CARGO_INDEX_URL`;
+ * sources in test/fixtures/PROVENANCE.md).
  */
 export async function startTestEnvironment(
   label: string,
@@ -100,6 +102,7 @@ export async function startTestEnvironment(
       osvDir: options.osvDir ?? fixturePath('osv/npm'),
       registry: options.registry ?? { snapshotDir: fixturePath('registry/npm') },
       pypi: { dir: fixturePath('registry/pypi') },
+      cargo: { dir: fixturePath('registry/cargo') },
       logLevel: 'debug',
       env: { RETRY_BASE_MS: '200', ...env },
       ...(options.serviceEnv ? { serviceEnv: options.serviceEnv } : {}),

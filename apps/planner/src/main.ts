@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { OsvApiClient } from '@remediation/advisories';
-import { PypiRegistrySource, PypiSnapshotSource, type RegistryCredentials, type RegistrySource } from '@remediation/ecosystems';
+import { CargoSparseIndexSource, PypiRegistrySource, PypiSnapshotSource, type RegistryCredentials, type RegistrySource } from '@remediation/ecosystems';
 import { NpmRegistrySource, SnapshotDirectorySource, type VersionSource } from '@remediation/registry';
 import { BaseEnv, loadEnv } from '@remediation/config';
 import { advisoryDatabaseSnapshot } from '@remediation/persistence';
@@ -9,7 +9,7 @@ import { runMain } from '@remediation/service-runtime';
 import { AdvisorySync, archiveSource, directorySource, loadPlanAdvisories, type ConfiguredSource } from './adapters/advisory-database.js';
 import { planRunHandler } from './handlers/plan-run.js';
 
-/** Planner environment: where advisories and version lists (npm, PyPI) come from. */
+/** Planner environment: where advisories and version lists (npm, PyPI, Cargo) come from. */
 const PlannerEnv = BaseEnv.extend({
   /** Directory of OSV advisory JSON files (flat, or one folder per ecosystem): imported at start, then re-synced. */
   OSV_DIR: z.string().min(1).optional(),
@@ -51,6 +51,20 @@ const PlannerEnv = BaseEnv.extend({
   PYPI_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
   /** Retries of one index request inside a delivery (network errors, 408, 429, 5xx). */
   PYPI_RETRIES: z.coerce.number().int().min(0).max(10).default(4),
+  /**
+   * Cargo sparse index (https://doc.rust-lang.org/cargo/reference/registry-index.html#sparse-protocol):
+   * crates.io's, or a private registry's; a `sparse+` prefix is accepted.
+   */
+  CARGO_INDEX_URL: z.string().min(1).default('https://index.crates.io').pipe(z.string().transform((u) => u.replace(/^sparse\+/, '')).pipe(z.string().url())),
+  /** Token of a private index, sent as `Authorization: Bearer <token>` (a token carrying its own scheme is sent verbatim, as Cargo does). */
+  CARGO_INDEX_TOKEN: z.string().min(1).optional(),
+  /** Basic credentials of a private index (with CARGO_INDEX_PASSWORD), instead of CARGO_INDEX_TOKEN. */
+  CARGO_INDEX_USERNAME: z.string().min(1).optional(),
+  CARGO_INDEX_PASSWORD: z.string().min(1).optional(),
+  /** Time limit of one index request, in ms. */
+  CARGO_INDEX_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
+  /** Retries of one index request inside a delivery (network errors, 408, 429, 5xx). */
+  CARGO_INDEX_RETRIES: z.coerce.number().int().min(0).max(10).default(4),
 })
   .refine((e) => (e.PYPI_USERNAME === undefined) === (e.PYPI_PASSWORD === undefined), {
     message: 'set PYPI_USERNAME and PYPI_PASSWORD together',
@@ -59,6 +73,14 @@ const PlannerEnv = BaseEnv.extend({
   .refine((e) => e.PYPI_TOKEN === undefined || e.PYPI_USERNAME === undefined, {
     message: 'set either PYPI_TOKEN or PYPI_USERNAME/PYPI_PASSWORD, not both',
     path: ['PYPI_TOKEN'],
+  })
+  .refine((e) => (e.CARGO_INDEX_USERNAME === undefined) === (e.CARGO_INDEX_PASSWORD === undefined), {
+    message: 'set CARGO_INDEX_USERNAME and CARGO_INDEX_PASSWORD together',
+    path: ['CARGO_INDEX_PASSWORD'],
+  })
+  .refine((e) => e.CARGO_INDEX_TOKEN === undefined || e.CARGO_INDEX_USERNAME === undefined, {
+    message: 'set either CARGO_INDEX_TOKEN or CARGO_INDEX_USERNAME/CARGO_INDEX_PASSWORD, not both',
+    path: ['CARGO_INDEX_TOKEN'],
   })
   .refine((e) => e.OSV_DIR !== undefined || e.OSV_ALL_ZIP_URL !== undefined || e.OSV_API_URL !== undefined, {
   message: 'set at least one advisory source: OSV_DIR, OSV_ALL_ZIP_URL or OSV_API_URL',
@@ -85,8 +107,22 @@ const pypi: RegistrySource = env.PYPI_SNAPSHOT_DIR
       timeoutMs: env.PYPI_TIMEOUT_MS,
       retries: env.PYPI_RETRIES,
     });
+const cargoCredentials: RegistryCredentials | undefined = env.CARGO_INDEX_TOKEN
+  ? { kind: 'bearer', token: env.CARGO_INDEX_TOKEN }
+  : env.CARGO_INDEX_USERNAME && env.CARGO_INDEX_PASSWORD
+    ? { kind: 'basic', username: env.CARGO_INDEX_USERNAME, password: env.CARGO_INDEX_PASSWORD }
+    : undefined;
+const cargo: RegistrySource = new CargoSparseIndexSource({
+  url: env.CARGO_INDEX_URL,
+  ...(cargoCredentials ? { credentials: cargoCredentials } : {}),
+  timeoutMs: env.CARGO_INDEX_TIMEOUT_MS,
+  retries: env.CARGO_INDEX_RETRIES,
+});
 /** Registry sources of the ecosystems other than npm, by purl type (npm goes through `versions`). */
-const registries = new Map<string, RegistrySource>([['pypi', pypi]]);
+const registries = new Map<string, RegistrySource>([
+  ['pypi', pypi],
+  ['cargo', cargo],
+]);
 const sources: ConfiguredSource[] = [
   ...(env.OSV_DIR ? [directorySource(resolve(env.OSV_DIR))] : []),
   ...(env.OSV_ALL_ZIP_URL ? env.OSV_ECOSYSTEMS.map((e) => archiveSource(env.OSV_ALL_ZIP_URL!, e, env.ADVISORY_DOWNLOAD_TIMEOUT_MS)) : []),

@@ -1,6 +1,7 @@
 import {
   affectedRanges,
   fixedVersions,
+  informationalKind,
   isAffected,
   osvPackageOfPurl,
   samePackage,
@@ -18,7 +19,7 @@ import {
   type TierUpgrade,
   type TransitiveFinding,
 } from '@remediation/contracts';
-import { ECOSYSTEMS, ecosystemFor, NpmReleaseSource, type Ecosystem, type PackageReleases, type RegistrySource, type Versioning } from '@remediation/ecosystems';
+import { cargoEcosystem, ECOSYSTEMS, ecosystemFor, NpmReleaseSource, npmVersioning, type Ecosystem, type PackageReleases, type RegistrySource, type Versioning } from '@remediation/ecosystems';
 import { InvalidInputError } from '@remediation/errors';
 import type { VersionSource } from '@remediation/registry';
 import { PackageURL } from 'packageurl-js';
@@ -248,6 +249,7 @@ function packageName(c: ScanComponent, ecosystem: Ecosystem): string {
 
 /** PlannedAdvisory + evaluator for an OSV advisory of package `name` in OSV ecosystem `osvEcosystem`. */
 function fromOsv(advisory: Advisory, name: string, osvEcosystem: string): KnownAdvisory {
+  const kind = informationalKind(advisory, name, osvEcosystem);
   return {
     planned: {
       id: advisory.id,
@@ -257,6 +259,7 @@ function fromOsv(advisory: Advisory, name: string, osvEcosystem: string): KnownA
       ...(advisory.url !== undefined ? { url: advisory.url } : {}),
       affectedRanges: affectedRanges(advisory, name, osvEcosystem),
       fixedVersions: fixedVersions(advisory, name, osvEcosystem),
+      ...(kind !== undefined ? { kind } : {}),
     },
     affects: (version) => isAffected(advisory, name, version, osvEcosystem),
   };
@@ -276,7 +279,7 @@ type Triage =
 /** At most this many unreadable components are listed one by one in the warnings. */
 const MAX_LISTED_COMPONENTS = 50;
 
-/** `only npm and pypi are planned`: the purl types of `ECOSYSTEMS`, for the `not planned` warning. */
+/** `only npm, pypi and cargo are planned`: the purl types of `ECOSYSTEMS`, for the `not planned` warning. */
 function plannedTypes(): string {
   const types = [...ECOSYSTEMS.keys()];
   return types.length === 1 ? `only ${types[0]} is planned` : `only ${types.slice(0, -1).join(', ')} and ${types.at(-1)} are planned`;
@@ -321,7 +324,7 @@ class ComponentTriage {
   }
 
   /**
-   * Adds the warnings: one `not planned: <purl type> (<n> component(s); only npm and pypi are
+   * Adds the warnings: one `not planned: <purl type> (<n> component(s); only npm, pypi and cargo are
    * planned)` per other purl type (issue 12: components of every ecosystem are kept and listed,
    * never dropped), then the unreadable components.
    */
@@ -530,16 +533,20 @@ function findingsFromScan(scan: ParsedScan, source: AdvisorySource, warnings: st
   return findings;
 }
 
+/** Version schemes whose affected ranges are node-semver ranges: npm's, and Cargo's (semver versions). */
+const NODE_SEMVER_RANGE_SCHEMES = new Set([npmVersioning.scheme, cargoEcosystem.versioning.scheme]);
+
 /**
- * A scan vulnerability without an OSV record. npm: ranges from `affects[].versions[].range`
- * (`vers:npm`/`vers:semver` or npm ranges); fixed versions the scanner names
- * (`affects[].fixedVersions`: Trivy, Grype, OSV-Scanner) plus the upper bounds of those ranges.
- * Other ecosystems (`versioning` not semver): no ranges are read (only npm's `vers` schemes are),
- * so the target gets a no-fix reason; the scanner's fixed versions valid in the scheme are kept.
- * Unsupported purl types (`versioning` null): the scanner's fixed versions as written.
+ * A scan vulnerability without an OSV record. npm and Cargo: ranges from
+ * `affects[].versions[].range` (`vers:npm`/`vers:semver`/`vers:cargo` or npm ranges), matched by
+ * node-semver; fixed versions the scanner names (`affects[].fixedVersions`: Trivy, Grype,
+ * OSV-Scanner) plus the upper bounds of those ranges. Other ecosystems (PyPI): no ranges are read
+ * (only semver `vers` schemes are), so the target gets a no-fix reason; the scanner's fixed
+ * versions valid in the scheme are kept. Unsupported purl types (`versioning` null): the
+ * scanner's fixed versions as written.
  */
 function fromScanEntry(vuln: ScanVulnerability, affects: ScanVulnerability['affects'][number], versioning: Versioning | null): KnownAdvisory {
-  const npm = versioning !== null && versioning.scheme === 'semver';
+  const npm = versioning !== null && NODE_SEMVER_RANGE_SCHEMES.has(versioning.scheme);
   const ranges: string[] = [];
   if (npm) {
     for (const entry of affects.versions) {
@@ -565,7 +572,7 @@ function fromScanEntry(vuln: ScanVulnerability, affects: ScanVulnerability['affe
     affects:
       ranges.length === 0 || versioning === null
         ? null
-        : (version) => ranges.some((r) => versioning.satisfies(version, r)),
+        : (version) => ranges.some((r) => npmVersioning.satisfies(version, r)),
     ...(vuln.recommendation !== undefined ? { recommendation: vuln.recommendation } : {}),
   };
 }

@@ -4,7 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadOsvDirectory, OsvAdvisoryIndex, OsvRecord, toAdvisory, type AdvisorySource } from '@remediation/advisories';
-import { normalisePythonName, pep440Versioning, provePythonRemediated, PypiSnapshotSource, requirementsTxtManager } from '@remediation/ecosystems';
+import {
+  fromIndexFile,
+  normalisePythonName,
+  pep440Versioning,
+  provePythonRemediated,
+  PypiSnapshotSource,
+  requirementsTxtManager,
+  sparseIndexPath,
+  type RegistrySource,
+} from '@remediation/ecosystems';
 import { SnapshotDirectorySource } from '@remediation/registry';
 import { parseCycloneDx, type ParsedScan } from '@remediation/sbom';
 import { fixturePath } from '@remediation/testing';
@@ -163,19 +172,31 @@ describe('computePlan: PyPI candidates (pre-releases, dev releases, yanked versi
   });
 });
 
-describe('computePlan: a mixed scan (npm, pypi, cargo)', () => {
-  it('plans npm as before, plans pypi, and lists cargo as not supported yet', async () => {
+/** The crates of test/fixtures/registry/cargo, read from the index files as tools/cargo-local serves them. */
+const cargoIndex: RegistrySource = {
+  label: 'test/fixtures/registry/cargo',
+  releases: async (name) => ({ ...fromIndexFile(name, readFileSync(fixturePath('registry/cargo', sparseIndexPath(name)), 'utf8'), 'fixture'), source: 'test/fixtures/registry/cargo' }),
+};
+
+describe('computePlan: a mixed scan (npm, pypi, cargo, gem)', () => {
+  it('plans npm as before, plans pypi and cargo, and lists gem as not supported yet', async () => {
     const npmAdvisories = await loadOsvDirectory(fixture('osv/npm'), { ecosystem: 'npm' });
     const both = await loadOsvDirectory(fixturePath('osv-pypi-cases'), { ecosystem: ['npm', 'PyPI'] });
+    const smallvec = toAdvisory(
+      OsvRecord.parse(JSON.parse(readFileSync(fileURLToPath(new URL('../../../libs/ecosystems/src/cargo/__fixtures__/osv/RUSTSEC-2019-0009.json', import.meta.url)), 'utf8'))),
+      'crates.io',
+    )!;
     const index = new OsvAdvisoryIndex(['npm', 'PyPI', 'crates.io'], [
       ...['cookie'].flatMap((n) => npmAdvisories.forPackage(n, 'npm')),
       ...['requests'].flatMap((n) => both.forPackage(n, 'PyPI')),
+      smallvec,
     ]);
     const versions = new SnapshotDirectorySource(fixture('registry/npm'));
     const components = [
       { type: 'library', name: 'cookie', version: '0.6.0', purl: 'pkg:npm/cookie@0.6.0', 'bom-ref': 'cookie' },
       { type: 'library', name: 'requests', version: '2.28.2', purl: 'pkg:pypi/requests@2.28.2', 'bom-ref': 'requests' },
       { type: 'library', name: 'smallvec', version: '0.6.9', purl: 'pkg:cargo/smallvec@0.6.9', 'bom-ref': 'smallvec' },
+      { type: 'library', name: 'rack', version: '2.0.0', purl: 'pkg:gem/rack@2.0.0', 'bom-ref': 'rack' },
     ];
     const scan = parseCycloneDx({
       bomFormat: 'CycloneDX',
@@ -187,13 +208,20 @@ describe('computePlan: a mixed scan (npm, pypi, cargo)', () => {
         { id: 'GHSA-pxg6-pf52-xh8x', affects: [{ ref: 'cookie' }] },
         { id: 'PYSEC-2023-74', affects: [{ ref: 'requests' }] },
         { id: 'RUSTSEC-2019-0009', ratings: [{ severity: 'high' }], affects: [{ ref: 'smallvec' }] },
+        { id: 'GHSA-TEST-rack', ratings: [{ severity: 'high' }], affects: [{ ref: 'rack' }] },
       ],
     });
-    const plan = await computePlan(scan, { advisories: index, versions, registryLabel: 'npm-snapshot', registries: new Map([['pypi', pypi]]) });
+    const registries = new Map([
+      ['pypi', pypi],
+      ['cargo', cargoIndex],
+    ]);
+    const plan = await computePlan(scan, { advisories: index, versions, registryLabel: 'npm-snapshot', registries });
     expect(plan.targets.map((t) => [t.ecosystem, t.name, t.status, t.tiers.minimal?.version ?? null, t.noFixReason ?? null])).toEqual([
       ['npm', 'cookie', 'planned', '0.7.0', null],
+      ['gem', 'rack', 'not_supported', null, 'not supported yet: gem'],
       ['pypi', 'requests', 'planned', '2.31.0', null],
-      ['cargo', 'smallvec', 'not_supported', null, 'not supported yet: cargo'],
+      // RUSTSEC-2019-0009: introduced 0.6.5, fixed 0.6.10; node-semver range, Cargo's caret line.
+      ['cargo', 'smallvec', 'planned', '0.6.10', null],
     ]);
     // npm's target is what the npm-only plan gives.
     const npmOnly = await computePlan(
@@ -202,12 +230,18 @@ describe('computePlan: a mixed scan (npm, pypi, cargo)', () => {
     );
     expect(plan.targets[0]).toEqual(npmOnly.targets[0]);
     expect(npmOnly.sources.registry).toBe('npm-snapshot');
-    expect(plan.targets[1]).toMatchObject({ manifestPath: 'requirements.txt', advisories: [{ id: 'PYSEC-2023-74', affectedRanges: ['>=2.3.0,<2.31.0'] }] });
-    expect(plan.targets[2]).toMatchObject({ advisories: [{ id: 'RUSTSEC-2019-0009', severity: 'high' }], manifestPath: '.' });
-    expect(plan.noFixTargets).toEqual(['smallvec']);
-    expect(plan.upgrade_tiers.minimal.advisoriesRemaining).toEqual(['RUSTSEC-2019-0009']);
-    expect(plan.warnings).toContain('not planned: cargo (1 component(s); only npm and pypi are planned)');
-    expect(plan.sources.registry).toBe(`npm=npm-snapshot, pypi=${pypi.label}`);
+    expect(plan.targets[2]).toMatchObject({ manifestPath: 'requirements.txt', advisories: [{ id: 'PYSEC-2023-74', affectedRanges: ['>=2.3.0,<2.31.0'] }] });
+    expect(plan.targets[3]).toMatchObject({
+      manifestPath: 'Cargo.toml',
+      advisories: [{ id: 'RUSTSEC-2019-0009', severity: 'high', affectedRanges: ['>=0.6.5 <0.6.10'], fixedVersions: ['0.6.10'] }],
+    });
+    expect(plan.targets[3]!.advisories[0]!.kind).toBeUndefined();
+    expect(plan.targets[3]!.tiers.moderate).toMatchObject({ version: '0.6.14' });
+    expect(plan.targets[1]).toMatchObject({ advisories: [{ id: 'GHSA-TEST-rack', severity: 'high' }], manifestPath: '.' });
+    expect(plan.noFixTargets).toEqual(['rack']);
+    expect(plan.upgrade_tiers.minimal.advisoriesRemaining).toEqual(['GHSA-TEST-rack']);
+    expect(plan.warnings).toContain('not planned: gem (1 component(s); only npm, pypi and cargo are planned)');
+    expect(plan.sources.registry).toBe(`cargo=test/fixtures/registry/cargo, npm=npm-snapshot, pypi=${pypi.label}`);
   });
 });
 
@@ -218,22 +252,22 @@ describe('computePlan: unsupported purl types in OSV mode (no scan vulnerabiliti
         OsvRecord.parse({
           id,
           modified: '2024-01-01T00:00:00Z',
-          affected: [{ package: { ecosystem: 'crates.io', name: 'smallvec' }, ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }, { fixed: version }] }], versions: listed }],
+          affected: [{ package: { ecosystem: 'RubyGems', name: 'rack' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: version }] }], versions: listed }],
         }),
-        'crates.io',
+        'RubyGems',
       )!;
-    const index = new OsvAdvisoryIndex(['npm', 'PyPI', 'crates.io'], [record('RUSTSEC-TEST-0001', '0.6.10', ['0.6.9']), record('RUSTSEC-TEST-0002', '9.0.0', [])]);
+    const index = new OsvAdvisoryIndex(['npm', 'PyPI', 'RubyGems'], [record('GHSA-TEST-0001', '2.0.1', ['2.0.0']), record('GHSA-TEST-0002', '9.0.0', [])]);
     const components = [
-      { type: 'library', name: 'smallvec', version: '0.6.9', purl: 'pkg:cargo/smallvec@0.6.9', 'bom-ref': 'smallvec' },
-      { type: 'library', name: 'hyper', version: '0.14.0', purl: 'pkg:cargo/hyper@0.14.0', 'bom-ref': 'hyper' },
+      { type: 'library', name: 'rack', version: '2.0.0', purl: 'pkg:gem/rack@2.0.0', 'bom-ref': 'rack' },
+      { type: 'library', name: 'rails', version: '6.0.0', purl: 'pkg:gem/rails@6.0.0', 'bom-ref': 'rails' },
     ];
     const plan = await computePlan(parseCycloneDx(scanJson(components)), { advisories: index, registries: new Map([['pypi', pypi]]) });
     expect(plan.sources.advisories).toBe('osv');
-    // RUSTSEC-TEST-0002 affects 0.6.9 by its range only: without cargo's versioning, not evaluated.
+    // GHSA-TEST-0002 affects 2.0.0 by its range only: without RubyGems' versioning, not evaluated.
     expect(plan.targets.map((t) => [t.name, t.status, t.advisories.map((a) => a.id), t.noFixReason])).toEqual([
-      ['smallvec', 'not_supported', ['RUSTSEC-TEST-0001'], 'not supported yet: cargo'],
+      ['rack', 'not_supported', ['GHSA-TEST-0001'], 'not supported yet: gem'],
     ]);
-    expect(plan.warnings).toEqual(['not planned: cargo (2 component(s); only npm and pypi are planned)']);
+    expect(plan.warnings).toEqual(['not planned: gem (2 component(s); only npm, pypi and cargo are planned)']);
   });
 });
 

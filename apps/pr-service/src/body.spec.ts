@@ -108,6 +108,28 @@ describe('the pull-request body of PyPI targets', () => {
     expect(body).not.toContain('Code changes by the agent');
   });
 
+  it('Cargo: names `cargo update -p` per upgraded crate, then `cargo test`; informational advisories show their kind', () => {
+    const crate = (name: string, from: string, advisories: unknown[]) => ({ purl: `pkg:cargo/${name}@${from}`, ecosystem: 'cargo', name, currentVersion: from, manifestPath: 'Cargo.toml', advisories, tiers: tier });
+    const cargoPlan = {
+      schemaVersion: 1,
+      targets: [
+        crate('openssl', '0.10.11', [
+          { id: 'RUSTSEC-2023-0044', aliases: ['GHSA-xcf7-rvmh-g6q4'], severity: 'unknown', affectedRanges: ['<0.10.55'], fixedVersions: ['0.10.55'] },
+          { id: 'RUSTSEC-2023-0072', aliases: [], severity: 'unknown', affectedRanges: ['<0.10.60'], fixedVersions: ['0.10.60'], kind: 'unsound' },
+        ]),
+        crate('tar', '0.4.15', [{ id: 'RUSTSEC-2018-0002', aliases: [], severity: 'unknown', affectedRanges: ['<0.4.16'], fixedVersions: ['0.4.16'] }]),
+      ],
+    } as unknown as PlannerOutput;
+    const shipped = (name: string, from: string, to: string): ExecutionTarget => ({ ...target(name, from, to, 'success', null), ecosystem: 'cargo', manifestPath: 'Cargo.toml', declaredFrom: from, declaredTo: to });
+    const body = pullRequestBody({ remediationId: 'rem_c', executionId: 'rem_c.patch.1', tier: 'minimal', plan: cargoPlan, targets: [shipped('tar', '0.4.15', '0.4.45'), shipped('openssl', '0.10.11', '0.10.72')], changedPaths: ['Cargo.toml'] });
+    expect(body).toContain('| RUSTSEC-2023-0072 | unknown (unsound) | `openssl` | `<0.10.60` | 0.10.72 |');
+    expect(body).toContain('| RUSTSEC-2023-0044 (GHSA-xcf7-rvmh-g6q4) | unknown | `openssl` | `<0.10.55` | 0.10.72 |');
+    expect(body).toContain('cargo: run `cargo update -p openssl -p tar`; commit the updated lockfiles.');
+    expect(body).toContain('2. Run the test suite (`cargo test`) and exercise the code paths that use the upgraded packages.');
+    expect(body).not.toContain('<crate>');
+    expect(body).not.toContain('Code changes by the agent');
+  });
+
   it('a package pinned at several versions: each installed version with its advisories and fixed version', () => {
     const lab = {
       ...pyPlan.targets[0]!,

@@ -15,29 +15,57 @@ export interface PullRequestBodyInput {
 }
 
 /** Manifest and lockfile names: files the deterministic editor owns, not code. */
-const MANIFEST_NAMES = new Set(['package.json', 'package-lock.json', 'npm-shrinkwrap.json', 'yarn.lock', 'pnpm-lock.yaml', 'poetry.lock', 'uv.lock', 'Pipfile.lock']);
+const MANIFEST_NAMES = new Set(['package.json', 'package-lock.json', 'npm-shrinkwrap.json', 'yarn.lock', 'pnpm-lock.yaml', 'poetry.lock', 'uv.lock', 'Pipfile.lock', 'Cargo.lock']);
 
 /** Whether `path` is a manifest or lockfile: by name, or matched by a manifest manager of a supported ecosystem (`requirements*.txt`, `pyproject.toml`, …). */
 function isManifest(path: string): boolean {
   return MANIFEST_NAMES.has(path.split('/').at(-1) ?? path) || [...ECOSYSTEMS.values()].some((e) => e.managers.some((m) => m.matches(path)));
 }
 
+/** The shipped targets' ecosystems (purl types, lowercase), npm first, then by name. */
+function shippedTypes(shipped: readonly ExecutionTarget[]): string[] {
+  return [...new Set(shipped.map((t) => (t.ecosystem ?? 'npm').toLowerCase()))].sort((a, b) => (a === 'npm' ? -1 : b === 'npm' ? 1 : a < b ? -1 : 1));
+}
+
+/**
+ * One lockfile command with `<crate>` (the seam's placeholder, see `Ecosystem.lockfileCommands`)
+ * filled in: the option before it repeated per upgraded package, e.g. `cargo update -p <crate>` →
+ * `cargo update -p openssl -p tar` (https://doc.rust-lang.org/cargo/commands/cargo-update.html:
+ * `-p` may be given several times).
+ */
+function fillPackages(command: string, names: readonly string[]): string {
+  const m = /(\S+) <crate>/.exec(command);
+  if (!m || names.length === 0) return command;
+  return command.replace(m[0], names.map((n) => `${m[1]} ${n}`).join(' '));
+}
+
 /**
  * The lockfile step of the test guidance: npm's sentence when every shipped target is an npm
  * package (or has no ecosystem recorded); otherwise one clause per ecosystem naming its
- * `lockfileCommands` (PyPI: `poetry lock`, `uv lock`, `pip-compile --generate-hashes`).
+ * `lockfileCommands` (PyPI: `poetry lock`, `uv lock`, `pip-compile --generate-hashes`; Cargo:
+ * `cargo update -p <crate>` with the upgraded crates' names).
  */
 function lockfileGuidance(shipped: readonly ExecutionTarget[], edits: string): string {
-  const types = [...new Set(shipped.map((t) => (t.ecosystem ?? 'npm').toLowerCase()))].sort((a, b) => (a === 'npm' ? -1 : b === 'npm' ? 1 : a < b ? -1 : 1));
+  const types = shippedTypes(shipped);
   if (types.every((t) => t === 'npm')) {
     return `1. Regenerate the lockfile: this change edits ${edits} and never runs package managers, so the lockfile is not updated. Run \`npm install\` (or your package manager's equivalent) and commit the updated lockfile.`;
   }
   const clauses = types.map((type) => {
-    const commands = ecosystemFor(type)?.lockfileCommands ?? [];
+    const names = [...new Set(shipped.filter((t) => (t.ecosystem ?? 'npm').toLowerCase() === type).map((t) => t.name))].sort();
+    const commands = (ecosystemFor(type)?.lockfileCommands ?? []).map((c) => fillPackages(c, names));
     if (type === 'npm') return 'npm: run `npm install` (or your package manager\'s equivalent)';
-    return commands.length ? `${type}: run ${commands.map((c) => `\`${c}\``).join(', ').replace(/, ([^,]*)$/, ' or $1')} (whichever manages the project's lockfile or hashes, if any)` : `${type}: run its package manager's lock command`;
+    if (commands.length === 0) return `${type}: run its package manager's lock command`;
+    const listed = commands.map((c) => `\`${c}\``).join(', ').replace(/, ([^,]*)$/, ' or $1');
+    return commands.length > 1 ? `${type}: run ${listed} (whichever manages the project's lockfile or hashes, if any)` : `${type}: run ${listed}`;
   });
   return `1. Regenerate the lockfiles: this change edits ${edits} and never runs package managers, so lockfiles (and pinned hashes) are not updated. ${clauses.join('; ')}; commit the updated lockfiles.`;
+}
+
+/** The test step of the guidance, naming the shipped ecosystems' `testCommands` (Cargo: `cargo test`) when they have any. */
+function testGuidance(shipped: readonly ExecutionTarget[]): string {
+  const commands = [...new Set(shippedTypes(shipped).flatMap((type) => ecosystemFor(type)?.testCommands ?? []))];
+  const run = commands.length ? `Run the test suite (${commands.map((c) => `\`${c}\``).join(', ')})` : 'Run the test suite';
+  return `2. ${run} and exercise the code paths that use the upgraded packages.`;
 }
 
 const SEVERITY_ORDER = ['critical', 'high', 'moderate', 'low', 'unknown'];
@@ -89,7 +117,7 @@ export function pullRequestBody(input: PullRequestBodyInput): string {
         const aliases = a.aliases.length ? ` (${a.aliases.join(', ')})` : '';
         rows.push({
           sev: SEVERITY_ORDER.indexOf(a.severity),
-          line: `| ${id}${cell(aliases)} | ${a.severity} | \`${t.name}\` | \`${cell(a.affectedRanges.join(' || '))}\` | ${to} |`,
+          line: `| ${id}${cell(aliases)} | ${a.severity}${a.kind ? ` (${cell(a.kind)})` : ''} | \`${t.name}\` | \`${cell(a.affectedRanges.join(' || '))}\` | ${to} |`,
         });
       }
     }
@@ -129,7 +157,7 @@ export function pullRequestBody(input: PullRequestBodyInput): string {
     '### Test guidance',
     '',
     lockfileGuidance(shipped, codeFiles.length ? 'manifests and code' : 'manifests only'),
-    '2. Run the test suite and exercise the code paths that use the upgraded packages.',
+    testGuidance(shipped),
     ...(needsAgent.length ? ['3. Check the release notes of the major upgrades listed above for breaking changes.'] : []),
     '',
     `<sub>Remediation \`${input.remediationId}\`, execution \`${input.executionId}\`.</sub>`,

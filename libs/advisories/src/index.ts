@@ -23,6 +23,6 @@ export {
   type OsvArchiveResult,
   type OsvQuery,
 } from './osv-sources.js';
-export { isAffected, isVersionInRange, affectedRanges, fixedVersions, samePackage } from './osv-evaluation.js';
+export { isAffected, isVersionInRange, affectedRanges, fixedVersions, samePackage, informationalKind } from './osv-evaluation.js';
 export { OsvRecord, OsvAffected, OsvRange, OsvEvent, OsvReference, OsvSeverity } from './osv-schema.js';
 export type { Advisory, AdvisorySource, AdvisorySeverity, AffectedPackage } from './types.js';

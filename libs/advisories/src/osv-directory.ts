@@ -55,7 +55,16 @@ export function toAdvisory(record: OsvRecord, ecosystem: string | readonly strin
   const wanted = new Set(typeof ecosystem === 'string' ? [ecosystem] : ecosystem);
   const affected = (record.affected ?? [])
     .filter((a) => wanted.has(a.package.ecosystem))
-    .map((a) => ({ ecosystem: a.package.ecosystem, name: a.package.name, ranges: a.ranges ?? [], versions: a.versions ?? [] }));
+    .map((a) => {
+      const informational = a.database_specific?.['informational'];
+      return {
+        ecosystem: a.package.ecosystem,
+        name: a.package.name,
+        ranges: a.ranges ?? [],
+        versions: a.versions ?? [],
+        ...(typeof informational === 'string' && informational !== '' ? { informational } : {}),
+      };
+    });
   if (affected.length === 0) return undefined;
   return {
     id: record.id,

@@ -15,6 +15,12 @@ import type { Advisory, AffectedPackage } from './types.js';
  *   compared by PEP 503; ranges rendered as PEP 440 specifier sets (`>=1.0,<2.0`, `<=1.5`,
  *   `==1.5` for listed versions, `>=0` for introduced 0 never fixed), the syntax the patcher's
  *   proof of remediation (`provePythonRemediated`) reads.
+ * - crates.io: Cargo's semver ordering through `cargoVersioning`; names compared as crates.io
+ *   does (ASCII case-insensitive, `-` and `_` equivalent: crates.io refuses a new crate whose name
+ *   differs from an existing one only so; https://github.com/rust-lang/cargo/issues/4383,
+ *   https://github.com/rust-lang/cargo/issues/2775); ranges rendered in node-semver syntax like npm's
+ *   (`>=0.10.8 <0.10.55`, `*`), the syntax `proveCargoRemediated` reads. RustSec's
+ *   `introduced: "0.0.0-0"` (before every version) renders as no lower bound.
  * `SEMVER` and `ECOSYSTEM` ranges are evaluated; `GIT` ranges cannot be evaluated without the
  * repository and are ignored (the spec requires a `versions` list then). Event versions the
  * scheme cannot read are ignored.
@@ -56,6 +62,20 @@ function versioningScheme(versioning: Versioning): Scheme {
   };
 }
 
+/** Cargo (crates.io): the ecosystem's semver ordering, ranges written in node-semver syntax (what `proveCargoRemediated` reads). */
+function nodeSemverRangesScheme(versioning: Versioning): Scheme {
+  return {
+    read: (v) => (versioning.isValid(v) ? v : null),
+    compare: (a, b) => versioning.compare(a, b),
+    join: ' ',
+    everything: '*',
+    exact: (v) => v,
+  };
+}
+
+/** OSV ecosystems with their own Versioning whose affected ranges are rendered in node-semver syntax. */
+const NODE_SEMVER_RANGES = new Set(['crates.io']);
+
 const schemes = new Map<string, Scheme>();
 
 /**
@@ -66,7 +86,12 @@ function schemeOf(ecosystem: string): Scheme {
   let scheme = schemes.get(ecosystem);
   if (scheme === undefined) {
     const e = ecosystemForOsv(ecosystem);
-    scheme = e === undefined || e.versioning.scheme === 'semver' ? SEMVER_SCHEME : versioningScheme(e.versioning);
+    scheme =
+      e === undefined || e.versioning.scheme === 'semver'
+        ? SEMVER_SCHEME
+        : NODE_SEMVER_RANGES.has(ecosystem)
+          ? nodeSemverRangesScheme(e.versioning)
+          : versioningScheme(e.versioning);
     schemes.set(ecosystem, scheme);
   }
   return scheme;
@@ -81,7 +106,8 @@ interface ParsedEvent {
 
 function eventOf(event: OsvEvent, scheme: Scheme): ParsedEvent | undefined {
   const [kind, raw] = Object.entries(event)[0] as [EventKind, string];
-  if (kind === 'introduced' && raw === '0') return { kind, version: null, raw };
+  // `0` is the spec's "before every version"; RustSec writes it `0.0.0-0` (the lowest semver).
+  if (kind === 'introduced' && (raw === '0' || raw === '0.0.0-0')) return { kind, version: null, raw };
   if (kind === 'limit' && raw.includes('*')) return { kind, version: null, raw };
   const version = scheme.read(raw);
   return version !== null ? { kind, version, raw } : undefined;
@@ -145,13 +171,27 @@ function inVersions(version: string, versions: readonly string[], scheme: Scheme
 
 /**
  * Whether two package names are the same package: PyPI names by PEP 503
- * (https://peps.python.org/pep-0503/#normalized-names), npm and other case-insensitive registries
- * case-insensitively (npm names are lowercase; GHSA has `Axios`), as before for every other ecosystem.
+ * (https://peps.python.org/pep-0503/#normalized-names); crates.io names case-insensitively with
+ * `-` and `_` equivalent (crates.io keeps names unique under that folding,
+ * https://github.com/rust-lang/cargo/issues/4383); npm and other
+ * case-insensitive registries case-insensitively (npm names are lowercase; GHSA has `Axios`), as
+ * before for every other ecosystem.
  * @param ecosystem OSV ecosystem of the names (default `npm`).
  */
 export function samePackage(a: string, b: string, ecosystem = 'npm'): boolean {
   if (ecosystem === 'PyPI') return normalisePackageName('PyPI', a) === normalisePackageName('PyPI', b);
+  if (ecosystem === 'crates.io') return a.toLowerCase().replace(/-/g, '_') === b.toLowerCase().replace(/-/g, '_');
   return a.toLowerCase() === b.toLowerCase();
+}
+
+/**
+ * The kind of a RustSec informational advisory for `name`: `affected[].database_specific.informational`
+ * of its entries (`unsound`, `unmaintained`, `notice`; https://github.com/rustsec/advisory-db#advisory-format
+ * "informational"), the first one set; undefined for a vulnerability (and for every other database).
+ * @param ecosystem OSV ecosystem to restrict the entries to; every entry when absent.
+ */
+export function informationalKind(advisory: Advisory, name: string, ecosystem?: string): string | undefined {
+  return entriesFor(advisory, name, ecosystem).find((e) => e.informational !== undefined)?.informational;
 }
 
 /**
@@ -218,7 +258,7 @@ function renderSpan(span: Span, scheme: Scheme): string {
 
 /**
  * Affected versions of `name` in `advisory` as ranges in the ecosystem's own syntax, sorted by
- * lower bound. npm (node-semver): `<1.20.3`, `>=0.2.0 <1.9.0`, `<=4.5.1` (last_affected), `*`
+ * lower bound. npm and crates.io (node-semver): `<1.20.3`, `>=0.2.0 <1.9.0`, `<=4.5.1` (last_affected), `*`
  * (introduced 0, never fixed), listed `versions` as written. PyPI (PEP 440 specifier sets,
  * https://peps.python.org/pep-0440/#version-specifiers): `<2.0`, `>=1.0,<2.0`, `<=1.5`, `>=0`,
  * listed versions as `==1.5`. Listed versions already inside a range are left out. `GIT` ranges

@@ -16,6 +16,12 @@ export interface AffectedPackage {
   ranges: OsvRange[];
   /** Explicitly listed affected versions. */
   versions: string[];
+  /**
+   * RustSec informational advisories: `database_specific.informational` of the entry (`unsound`,
+   * `unmaintained`, `notice`; https://github.com/rustsec/advisory-db#advisory-format). Absent for
+   * vulnerabilities.
+   */
+  informational?: string;
 }
 
 /** An OSV advisory, reduced to what matching and planning need. */

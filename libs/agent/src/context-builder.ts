@@ -1,12 +1,12 @@
 import { glob, realpath } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { JumpSize, Severity } from '@remediation/contracts';
-import { ecosystemFor, type Ecosystem } from '@remediation/ecosystems';
+import { ecosystemFor, npmEcosystem, type Ecosystem } from '@remediation/ecosystems';
 import { renderPrompt } from './prompts.js';
 import { DEFAULT_MAX_FILE_BYTES, readWorkspaceFile } from './workspace.js';
 
-/** Extensions of the files searched for imports/requires. */
-export const SOURCE_EXTENSIONS = ['js', 'cjs', 'mjs', 'jsx', 'ts', 'cts', 'mts', 'tsx'] as const;
+/** Extensions (without the dot) of the files searched for imports/requires: npm's `sourceExtensions`. */
+export const SOURCE_EXTENSIONS: readonly string[] = npmEcosystem.sourceExtensions.map((e) => e.replace(/^\./, ''));
 
 /** How a module refers to the package. */
 export type UsageKind = 'import' | 'export' | 'side-effect-import' | 'dynamic-import' | 'require';
@@ -111,29 +111,34 @@ export async function findPackageUsages(workspaceDir: string, packageName: strin
 }
 
 /**
- * Source files searched for usages per ecosystem (purl type) other than npm, and the folders
- * skipped besides `.git`: Python modules and stubs (`.py`, `.pyi`), without virtual environments
- * and bytecode caches.
+ * Per ecosystem (purl type) other than npm, the folders its usage search skips besides `.git`
+ * (Python: virtual environments, bytecode caches, installed packages; Rust: Cargo's build output
+ * `target/`, https://doc.rust-lang.org/cargo/reference/build-cache.html) and the language named in
+ * the prompt. The files searched are the ecosystem's `sourceExtensions`.
  */
-const SOURCES_BY_ECOSYSTEM: Readonly<Record<string, { extensions: readonly string[]; skipped: readonly string[]; language: string }>> = {
-  pypi: { extensions: ['py', 'pyi'], skipped: ['.venv', 'venv', '__pycache__', 'node_modules', 'site-packages'], language: 'Python' },
+const SOURCES_BY_ECOSYSTEM: Readonly<Record<string, { skipped: readonly string[]; language: string }>> = {
+  pypi: { skipped: ['.venv', 'venv', '__pycache__', 'node_modules', 'site-packages'], language: 'Python' },
+  cargo: { skipped: ['target', 'node_modules'], language: 'Rust' },
 };
 
 /**
  * Deterministic search for the lines that use package `packageName` of `ecosystem` (not npm: for
- * npm use {@link findPackageUsages}): every line of the ecosystem's source files (Python: `.py`,
- * `.pyi`) matching one of `ecosystem.usagePatterns(packageName)` (`import x`, `from x import y`),
- * skipping `.git`, virtual environments, caches and files over 1 MiB; usages (`kind: 'import'`,
- * `specifier` the matched import) sorted by path then line.
+ * npm use {@link findPackageUsages}): every line of the files with one of the ecosystem's
+ * `sourceExtensions` (Python: `.py`, `.pyi`; Rust: `.rs`) matching one of
+ * `ecosystem.usagePatterns(packageName)` (`import x`, `from x import y`; `use x::…`,
+ * `extern crate x`, `x::path`), skipping `.git`, virtual environments, caches, Cargo's `target/`
+ * and files over 1 MiB; usages (`kind: 'import'`, `specifier` the matched text) sorted by path
+ * then line.
  * @param options.maxUsages default 200.
  */
 export async function findEcosystemUsages(workspaceDir: string, ecosystem: Ecosystem, packageName: string, options: { maxUsages?: number } = {}): Promise<UsageSearch> {
   const maxUsages = options.maxUsages ?? 200;
-  const sources = SOURCES_BY_ECOSYSTEM[ecosystem.purlType] ?? { extensions: [], skipped: [], language: ecosystem.purlType };
+  const sources = SOURCES_BY_ECOSYSTEM[ecosystem.purlType] ?? { skipped: [], language: ecosystem.purlType };
+  const extensions = ecosystem.sourceExtensions.map((e) => e.replace(/^\./, ''));
   const patterns = ecosystem.usagePatterns(packageName);
   const files: string[] = [];
-  if (sources.extensions.length > 0) {
-    const pattern = sources.extensions.length === 1 ? `**/*.${sources.extensions[0]}` : `**/*.{${sources.extensions.join(',')}}`;
+  if (extensions.length > 0) {
+    const pattern = extensions.length === 1 ? `**/*.${extensions[0]}` : `**/*.{${extensions.join(',')}}`;
     for await (const entry of glob(pattern, { cwd: workspaceDir, withFileTypes: true, exclude: (d) => d.name === '.git' || sources.skipped.includes(d.name) })) {
       if (entry.isFile()) files.push(join(entry.parentPath, entry.name));
     }

@@ -31,10 +31,20 @@ export const PlannedAdvisory = z.object({
   severity: Severity,
   /** Link to the advisory (first ADVISORY/WEB reference), if any. */
   url: z.string().optional(),
-  /** Affected ranges in npm range syntax, e.g. `<1.20.3`, `>=0.2.0 <1.9.0`. */
+  /**
+   * Affected ranges in the ecosystem's range syntax: node-semver for npm and Cargo (e.g. `<1.20.3`,
+   * `>=0.2.0 <1.9.0`), PEP 440 specifier sets for PyPI (e.g. `>=1.0,<2.0`).
+   */
   affectedRanges: z.array(z.string()),
   /** Versions named as `fixed` by the advisory's ranges. */
   fixedVersions: z.array(z.string()),
+  /**
+   * Set for an informational advisory rather than a vulnerability: RustSec's
+   * `affected[].database_specific.informational` (`unsound`, `unmaintained`, `notice`;
+   * https://github.com/rustsec/advisory-db#advisory-format). It counts like any other advisory.
+   * Absent for vulnerabilities.
+   */
+  kind: z.string().min(1).optional(),
 });
 export type PlannedAdvisory = z.infer<typeof PlannedAdvisory>;
 

@@ -1,8 +1,8 @@
 /**
  * `@remediation/ecosystems`: the seam every ecosystem plugs into (versioning, registry source,
  * manifest managers, proof of remediation, usage search; see ./types.ts), the map of ecosystems
- * by purl type (./registry.ts), and the npm, Python (PyPI), Rust (Cargo) and Go (modules; Cargo
- * and Go not registered in ECOSYSTEMS yet) implementations. This file is the only public entry.
+ * by purl type (./registry.ts), and the npm, Python (PyPI), Rust (Cargo) and Go (modules; not
+ * registered in ECOSYSTEMS yet) implementations. This file is the only public entry.
  */
 export type {
   Ecosystem,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  cargoEcosystem,
   ECOSYSTEMS,
   ecosystemFor,
   ecosystemForOsv,
@@ -13,13 +14,22 @@ import {
 } from './index.js';
 
 describe('the ecosystem map', () => {
-  it('registers npm and pypi by purl type and by OSV ecosystem name', () => {
-    expect([...ECOSYSTEMS.keys()].sort()).toEqual(['npm', 'pypi']);
+  it('registers npm, pypi and cargo by purl type and by OSV ecosystem name', () => {
+    expect([...ECOSYSTEMS.keys()].sort()).toEqual(['cargo', 'npm', 'pypi']);
     expect(ecosystemFor('PyPI')).toBe(pypiEcosystem);
     expect(ecosystemFor('npm')).toBe(npmEcosystem);
-    expect(ecosystemFor('cargo')).toBeUndefined();
+    expect(ecosystemFor('Cargo')).toBe(cargoEcosystem);
+    expect(ecosystemFor('golang')).toBeUndefined();
     expect(ecosystemForOsv('PyPI')).toBe(pypiEcosystem);
-    expect(ecosystemForOsv('crates.io')).toBeUndefined();
+    expect(ecosystemForOsv('crates.io')).toBe(cargoEcosystem);
+    expect(ecosystemForOsv('Go')).toBeUndefined();
+  });
+
+  it("names the source files each ecosystem's usage search reads", () => {
+    expect(npmEcosystem.sourceExtensions).toEqual(['.js', '.cjs', '.mjs', '.jsx', '.ts', '.tsx', '.mts', '.cts']);
+    expect(pypiEcosystem.sourceExtensions).toEqual(['.py', '.pyi']);
+    expect(cargoEcosystem.sourceExtensions).toEqual(['.rs']);
+    for (const e of ECOSYSTEMS.values()) for (const ext of e.sourceExtensions) expect(ext).toMatch(/^\.[a-z]+$/);
   });
 });
 

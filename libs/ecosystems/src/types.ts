@@ -273,6 +273,17 @@ export interface Ecosystem {
    * `import x`/`from x import y` for Python (import names derived from the distribution name).
    */
   usagePatterns(name: string): RegExp[];
-  /** Commands that regenerate this ecosystem's lockfiles, named in the PR's test guidance (e.g. `npm install`, `poetry lock`). */
+  /**
+   * Commands that regenerate this ecosystem's lockfiles, named in the PR's test guidance (e.g.
+   * `npm install`, `poetry lock`). `<crate>` in a command stands for the upgraded packages' names
+   * (Cargo: `cargo update -p <crate>`); the PR body repeats the option once per package.
+   */
   readonly lockfileCommands: readonly string[];
+  /** Commands that run the project's tests, named in the PR's test guidance when set (Cargo: `cargo test`). */
+  readonly testCommands?: readonly string[];
+  /**
+   * File extensions (with the leading dot) of the source files the agent's usage search reads,
+   * e.g. `.py`, `.pyi` for Python, `.rs` for Rust, `.js` … `.cts` for npm.
+   */
+  readonly sourceExtensions: readonly string[];
 }

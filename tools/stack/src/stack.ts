@@ -30,6 +30,12 @@ export interface StackOptions {
    * (format in tools/pypi-local/README.md). Unset: the planner's own default.
    */
   pypi?: { url: string } | { dir: string };
+  /**
+   * Where crate version lists come from (the planner's `CARGO_INDEX_URL`): a sparse index URL
+   * (e.g. https://index.crates.io), or a folder of index files that the stack serves with
+   * tools/cargo-local (format in tools/cargo-local/README.md). Unset: the planner's own default.
+   */
+  cargo?: { url: string } | { dir: string };
   /** API port (default: a free port). */
   apiPort?: number;
   /** Extra environment for every service (e.g. ACK_WAIT_MS). */
@@ -67,6 +73,8 @@ export interface Stack {
   githubUrl: string;
   /** The PyPI index the planner uses (`PYPI_URL`): pypi-local's URL when the stack serves a folder. */
   pypiUrl?: string;
+  /** The Cargo sparse index the planner uses (`CARGO_INDEX_URL`): cargo-local's URL when the stack serves a folder. */
+  cargoIndexUrl?: string;
   /** How the services authenticate to github-local (a token, or the App's id and key). */
   githubAuth: { kind: 'token'; token: string } | { kind: 'app'; appId: number; privateKey: string };
   logDir: string;
@@ -89,7 +97,8 @@ export interface Stack {
 }
 
 /**
- * Starts the local GitHub-compatible server (and tools/pypi-local when `pypi` names a folder)
+ * Starts the local GitHub-compatible server (and tools/pypi-local when `pypi` names a folder,
+ * tools/cargo-local when `cargo` does)
  * and the five services as separate processes
  * (`node --import tsx apps/<service>/src/main.ts`) against the given PostgreSQL and NATS,
  * after creating and migrating the database and creating the tenant and an admin-scoped API key
@@ -173,6 +182,14 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     pypiUrl = url;
   }
 
+  let cargoIndexUrl: string | undefined;
+  if (o.cargo && 'url' in o.cargo) cargoIndexUrl = o.cargo.url;
+  else if (o.cargo) {
+    const { proc, url } = await startToolServer('cargo-local', ['tools/cargo-local/src/main.ts', '--port', '0', '--dir', resolve(o.cargo.dir)]);
+    processes.set('cargo-local', proc);
+    cargoIndexUrl = url;
+  }
+
   let mirrorUrl = '';
   if (o.mirror) {
     const { proc, url } = await startToolServer('git-mirror-local', ['tools/git-mirror-local/src/main.ts', '--port', '0', '--root', resolve(o.githubReposRoot)]);
@@ -199,6 +216,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       if ('url' in o.registry) env['NPM_REGISTRY_URL'] = o.registry.url;
       else env['NPM_REGISTRY_SNAPSHOT_DIR'] = resolve(o.registry.snapshotDir);
       if (pypiUrl) env['PYPI_URL'] = pypiUrl;
+      if (cargoIndexUrl) env['CARGO_INDEX_URL'] = cargoIndexUrl;
     }
     if (name === 'git-gateway' && mirrorUrl) env['MIRROR_URL'] = mirrorUrl;
     if (name === 'pr-service' || name === 'git-gateway') {
@@ -239,6 +257,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     apiKey,
     githubUrl,
     ...(pypiUrl ? { pypiUrl } : {}),
+    ...(cargoIndexUrl ? { cargoIndexUrl } : {}),
     githubAuth,
     ...(o.githubApp ? { issuedTokensFile } : {}),
     serviceUrl(name) {

@@ -106,10 +106,16 @@ describe('manifest edits of PyPI targets (pygoat)', () => {
 
   it('skips a dependency no manifest declares, and an ecosystem that is not supported', async () => {
     const ws = await pygoat();
-    const outcomes = await bump(ws, [target('numpy', '1.22.0'), target('serde', '1.0.0', { ecosystem: 'cargo', manifestPath: 'Cargo.toml' })], plan);
+    const outcomes = await bump(
+      ws,
+      [target('numpy', '1.22.0'), target('serde', '1.0.0', { ecosystem: 'cargo', manifestPath: 'Cargo.toml' }), target('rack', '2.0.0', { ecosystem: 'gem', manifestPath: 'Gemfile' })],
+      plan,
+    );
     expect(outcomes).toEqual([
       { name: 'numpy', status: 'skipped', reason: 'numpy is not declared in requirements.txt or any other pypi manifest of the repository', declaredFrom: null, declaredTo: null },
-      { name: 'serde', status: 'skipped', reason: 'not supported yet: cargo', declaredFrom: null, declaredTo: null },
+      // Cargo is supported: pygoat has no Cargo.toml declaring serde.
+      { name: 'serde', status: 'skipped', reason: 'serde is not declared in Cargo.toml or any other cargo manifest of the repository', declaredFrom: null, declaredTo: null },
+      { name: 'rack', status: 'skipped', reason: 'not supported yet: gem', declaredFrom: null, declaredTo: null },
     ]);
   });
 

@@ -32,7 +32,7 @@ function ranges(osv: Osv): string[] {
 
 describe('cargoEcosystem', () => {
   it('plugs into the seam as purl type cargo, OSV ecosystem crates.io', () => {
-    expect(cargoEcosystem).toMatchObject({ purlType: 'cargo', osvEcosystem: 'crates.io', defaultManifestPath: 'Cargo.toml', lockfileCommands: ['cargo update -p <crate>'] });
+    expect(cargoEcosystem).toMatchObject({ purlType: 'cargo', osvEcosystem: 'crates.io', defaultManifestPath: 'Cargo.toml', lockfileCommands: ['cargo update -p <crate>'], testCommands: ['cargo test'], sourceExtensions: ['.rs'] });
     expect(cargoEcosystem.managers.map((m) => m.name)).toEqual(['cargo']);
     expect(cargoEcosystem.normaliseName('Inflector')).toBe('inflector');
   });

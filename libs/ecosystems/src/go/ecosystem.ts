@@ -25,4 +25,6 @@ export const goEcosystem: Ecosystem = {
   proveRemediated: proveGoRemediated,
   usagePatterns: goUsagePatterns,
   lockfileCommands: ['go mod tidy'],
+  sourceExtensions: ['.go'],
+  testCommands: ['go test ./...'],
 };

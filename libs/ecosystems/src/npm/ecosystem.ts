@@ -21,4 +21,5 @@ export const npmEcosystem: Ecosystem = {
   proveRemediated: (requirement, _style, affectedRanges) => proveRemediated(requirement, [...affectedRanges]),
   usagePatterns: npmUsagePatterns,
   lockfileCommands: ['npm install'],
+  sourceExtensions: ['.js', '.cjs', '.mjs', '.jsx', '.ts', '.tsx', '.mts', '.cts'],
 };

@@ -23,4 +23,5 @@ export const pypiEcosystem: Ecosystem = {
   proveRemediated: provePythonRemediated,
   usagePatterns: pythonUsagePatterns,
   lockfileCommands: ['poetry lock', 'uv lock', 'pip-compile --generate-hashes'],
+  sourceExtensions: ['.py', '.pyi'],
 };
