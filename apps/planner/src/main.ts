@@ -25,6 +25,8 @@ const PlannerEnv = BaseEnv.extend({
   ADVISORY_SYNC_INTERVAL_MS: z.coerce.number().int().min(0).default(3_600_000),
   /** Time limit of one all.zip download, in ms. */
   ADVISORY_DOWNLOAD_TIMEOUT_MS: z.coerce.number().int().positive().default(300_000),
+  /** Largest all.zip download, in bytes (ADVISORY_ARCHIVE_TOO_LARGE naming this variable beyond it); default 512 MiB. */
+  ADVISORY_ARCHIVE_MAX_BYTES: z.coerce.number().int().positive().default(536_870_912),
   /** npm registry URL (private registries welcome). */
   NPM_REGISTRY_URL: z.string().url().default('https://registry.npmjs.org'),
   /** Offline snapshot directory of registry documents; when set, used instead of the registry. */
@@ -45,7 +47,7 @@ const versions: VersionSource = env.NPM_REGISTRY_SNAPSHOT_DIR
 const registryLabel = env.NPM_REGISTRY_SNAPSHOT_DIR ? resolve(env.NPM_REGISTRY_SNAPSHOT_DIR) : env.NPM_REGISTRY_URL;
 const sources: ConfiguredSource[] = [
   ...(env.OSV_DIR ? [directorySource(resolve(env.OSV_DIR))] : []),
-  ...(env.OSV_ALL_ZIP_URL ? env.OSV_ECOSYSTEMS.map((e) => archiveSource(env.OSV_ALL_ZIP_URL!, e, env.ADVISORY_DOWNLOAD_TIMEOUT_MS)) : []),
+  ...(env.OSV_ALL_ZIP_URL ? env.OSV_ECOSYSTEMS.map((e) => archiveSource(env.OSV_ALL_ZIP_URL!, e, { timeoutMs: env.ADVISORY_DOWNLOAD_TIMEOUT_MS, maxBytes: env.ADVISORY_ARCHIVE_MAX_BYTES })) : []),
 ];
 const api = env.OSV_API_URL ? { client: new OsvApiClient(env.OSV_API_URL), name: `api:${env.OSV_API_URL}` } : undefined;
 let sync: AdvisorySync | undefined;

@@ -1,9 +1,15 @@
+import { randomUUID } from 'node:crypto';
 import {
+  advisoryUrl,
   mergeRecords,
+  toAdvisory,
+  type Advisory,
+  type OsvRange,
   normalisePackageName,
   recordIds,
   type AdvisorySeverity,
   type HttpValidators,
+  type ListedOsvRecord,
   type OsvRecord,
 } from '@remediation/advisories';
 import type { EntityManager } from '@mikro-orm/postgresql';
@@ -37,13 +43,29 @@ export interface AdvisorySyncState {
   records: number;
 }
 
-/** What a source's fetch gives {@link syncAdvisorySource}. */
-export type FetchedRecords = { status: 'not-modified' } | { status: 'ok'; records: OsvRecord[]; validators?: HttpValidators };
+/**
+ * What a source's fetch gives {@link syncAdvisorySource}. `records` are full OSV records (checked
+ * already) or listed ones (`ListedOsvRecord`: `id`/`modified` read, schema check deferred to
+ * `record()`, called only for records that will be written). `complete`: the source listed every
+ * record it holds, so a record stored from this source and not listed was removed from it;
+ * `removed`: ids the source says it no longer holds (an incremental listing). `committed` is
+ * called once the sync has committed (e.g. to make a directory listing the base of the next).
+ */
+export type FetchedRecords =
+  | { status: 'not-modified' }
+  | {
+      status: 'ok';
+      records: ReadonlyArray<OsvRecord | ListedOsvRecord>;
+      validators?: HttpValidators;
+      complete?: boolean;
+      removed?: readonly string[];
+      committed?: () => void;
+    };
 
 /** Outcome of one {@link syncAdvisorySource}. */
 export interface AdvisorySyncResult {
   source: string;
-  /** False when another replica held the source's lock: nothing was done. */
+  /** False when another replica held the source's lease or lock: nothing was done. */
   acquired: boolean;
   /** The source answered "not modified" (HTTP 304): nothing was imported. */
   notModified: boolean;
@@ -53,6 +75,8 @@ export interface AdvisorySyncResult {
   withdrawn: number;
   /** Records skipped because the stored copy is as new. */
   unchanged: number;
+  /** Records stored from this source that the source no longer holds, deleted now (their advisories re-merged). */
+  removed: number;
 }
 
 type Row = Record<string, unknown>;
@@ -79,66 +103,120 @@ function stateOf(row: Row): AdvisorySyncState {
   };
 }
 
+/** Default lease of one source's sync (fetch and import), ms: a crashed replica's lease expires after it. */
+const DEFAULT_LEASE_MS = 20 * 60_000;
+
+const isListed = (r: OsvRecord | ListedOsvRecord): r is ListedOsvRecord => typeof (r as ListedOsvRecord).record === 'function';
+
 /**
- * Syncs one source in one transaction: takes the source's advisory lock without waiting (another
+ * Syncs one source: takes the source's lease (`advisory_sync_leases`, without waiting: another
  * replica syncing it → `acquired: false`), calls `fetch` with the stored state (for conditional
- * requests), imports only records that are new or whose `modified` is newer than stored (by record
- * id, whichever source stored it), re-merges
- * their alias groups, and records the new state. Readers see the old snapshot until the commit.
+ * requests) outside any transaction, then in one transaction (the source's advisory lock, then
+ * the merge lock) imports only records that are new or whose `modified` is newer than stored (by
+ * record id, whichever source stored it; compared before the schema check of listed records),
+ * deletes records the source no longer holds (`complete`/`removed`, see {@link FetchedRecords}),
+ * re-merges their alias groups, and records the new state. Readers see the old snapshot until
+ * the commit.
  * @param source a stable name, e.g. `dir:/data/osv` or `zip:https://…/PyPI/all.zip`.
+ * @param options.leaseMs how long the lease holds without the sync ending (default 20 min).
  * @throws whatever `fetch` throws (nothing is changed then); InvalidInputError `ADVISORY_INVALID` for a
- *   record whose `modified`/`published`/`withdrawn` is not a time (nothing of the source is imported then).
+ *   changed record that is not an OSV record or whose `modified`/`published`/`withdrawn` is not a time
+ *   (nothing of the source is imported then).
  */
 export async function syncAdvisorySource(
   db: Database,
   source: string,
   fetch: (state: AdvisorySyncState | null) => Promise<FetchedRecords>,
+  options: { leaseMs?: number } = {},
 ): Promise<AdvisorySyncResult> {
-  return db.em().transactional(async (tx) => {
-    const result: AdvisorySyncResult = { source, acquired: false, notModified: false, imported: 0, withdrawn: 0, unchanged: 0 };
-    const [lock] = await tx.execute<Row[]>('select pg_try_advisory_xact_lock(?, hashtext(?)) as ok', [SYNC_LOCK, source]);
-    if (!lock?.ok) return result;
-    result.acquired = true;
-    const state = await getAdvisorySyncState(tx, source);
+  const skipped: AdvisorySyncResult = { source, acquired: false, notModified: false, imported: 0, withdrawn: 0, unchanged: 0, removed: 0 };
+  const holder = randomUUID();
+  const claimed = await db.em().execute<Row[]>(
+    `insert into advisory_sync_leases (source, holder, expires_at) values (?, ?, now() + ? * interval '1 millisecond')
+     on conflict (source) do update set holder = excluded.holder, expires_at = excluded.expires_at
+       where advisory_sync_leases.expires_at < now()
+     returning holder`,
+    [source, holder, options.leaseMs ?? DEFAULT_LEASE_MS],
+  );
+  if (claimed.length === 0) return skipped;
+  try {
+    const state = await getAdvisorySyncState(db, source);
     const fetched = await fetch(state);
-    if (fetched.status === 'not-modified') {
-      result.notModified = true;
-      await saveState(tx, source, state?.validators ?? {}, false);
-      return result;
-    }
-    for (const r of fetched.records) {
-      const unreadable = (t: string | undefined): boolean => t !== undefined && Number.isNaN(Date.parse(t));
-      if (unreadable(r.modified) || unreadable(r.published) || unreadable(r.withdrawn)) {
-        throw new InvalidInputError('ADVISORY_INVALID', `${source}: record ${r.id}: modified/published/withdrawn is not an RFC 3339 time`, {
-          details: { source, id: r.id, modified: r.modified, published: r.published, withdrawn: r.withdrawn },
-        });
-      }
-    }
-    // Serialised with every other source's import from here: what is stored cannot change underneath.
-    await tx.execute('select pg_advisory_xact_lock(?)', [MERGE_LOCK]);
-    const stored = new Map<string, number>();
-    // By record id whatever the source: a record served by two sources is imported once.
-    for (const row of await tx.execute<Row[]>('select id, modified from advisory_records')) {
-      stored.set(row.id as string, new Date(row.modified as string).getTime());
-    }
-    // A source that serves one id twice (two files of a directory) contributes its newest copy once:
-    // one statement may not write a row twice.
-    const newest = new Map<string, (typeof fetched.records)[number]>();
-    for (const r of fetched.records) {
-      const seen = newest.get(r.id);
-      if (!seen || Date.parse(r.modified) > Date.parse(seen.modified)) newest.set(r.id, r);
-    }
-    const changed = [...newest.values()].filter((r) => {
-      const known = stored.get(r.id);
-      return known === undefined || Date.parse(r.modified) > known;
-    });
-    result.unchanged = fetched.records.length - changed.length;
-    await importRecords(tx, source, changed);
-    result.imported = changed.length;
-    result.withdrawn = changed.filter((r) => r.withdrawn !== undefined).length;
-    await saveState(tx, source, fetched.validators ?? {}, changed.length > 0);
+    const result = await db.em().transactional((tx) => importFetched(tx, source, state, fetched));
+    if (result.acquired && fetched.status === 'ok') fetched.committed?.();
     return result;
-  });
+  } finally {
+    await db.em().execute('delete from advisory_sync_leases where source = ? and holder = ?', [source, holder]);
+  }
+}
+
+async function importFetched(tx: EntityManager, source: string, state: AdvisorySyncState | null, fetched: FetchedRecords): Promise<AdvisorySyncResult> {
+  const result: AdvisorySyncResult = { source, acquired: false, notModified: false, imported: 0, withdrawn: 0, unchanged: 0, removed: 0 };
+  const [lock] = await tx.execute<Row[]>('select pg_try_advisory_xact_lock(?, hashtext(?)) as ok', [SYNC_LOCK, source]);
+  if (!lock?.ok) return result;
+  result.acquired = true;
+  if (fetched.status === 'not-modified') {
+    result.notModified = true;
+    await saveState(tx, source, state?.validators ?? {}, false);
+    return result;
+  }
+  // A source that serves one id twice (two files of a directory) contributes its newest copy once:
+  // one statement may not write a row twice.
+  const newest = new Map<string, OsvRecord | ListedOsvRecord>();
+  for (const r of fetched.records) {
+    const seen = newest.get(r.id);
+    if (!seen || Date.parse(r.modified) > Date.parse(seen.modified)) newest.set(r.id, r);
+  }
+  // Serialised with every other source's import from here: what is stored cannot change underneath.
+  await tx.execute('select pg_advisory_xact_lock(?)', [MERGE_LOCK]);
+  // By record id whatever the source: a record served by two sources is imported once.
+  const stored = new Map<string, { modified: number; source: string }>();
+  for (const part of chunks([...newest.keys()], LIST_CHUNK)) {
+    const rows = await tx.execute<Row[]>(
+      'select r.id, r.modified, r.source from jsonb_array_elements_text(?::jsonb) as k(id) join advisory_records r on r.id = k.id',
+      [JSON.stringify(part)],
+    );
+    for (const row of rows) stored.set(row.id as string, { modified: new Date(row.modified as string).getTime(), source: row.source as string });
+  }
+  const changed: OsvRecord[] = [];
+  for (const r of newest.values()) {
+    const known = stored.get(r.id);
+    const modified = Date.parse(r.modified);
+    // An unreadable `modified` (NaN) is never "as new": the record is checked, and refused below.
+    if (known !== undefined && !Number.isNaN(modified) && modified <= known.modified) continue;
+    changed.push(isListed(r) ? r.record() : r);
+  }
+  for (const r of changed) {
+    const unreadable = (t: string | undefined): boolean => t !== undefined && Number.isNaN(Date.parse(t));
+    if (unreadable(r.modified) || unreadable(r.published) || unreadable(r.withdrawn)) {
+      throw new InvalidInputError('ADVISORY_INVALID', `${source}: record ${r.id}: modified/published/withdrawn is not an RFC 3339 time`, {
+        details: { source, id: r.id, modified: r.modified, published: r.published, withdrawn: r.withdrawn },
+      });
+    }
+  }
+  // Removed from the source: stored from this source and not listed (complete listing) or named as removed.
+  const removed: string[] = [];
+  if (fetched.complete) {
+    for (const row of await tx.execute<Row[]>('select id from advisory_records where source = ?', [source])) {
+      if (!newest.has(row.id as string)) removed.push(row.id as string);
+    }
+  } else if (fetched.removed?.length) {
+    const named = fetched.removed.filter((id) => !newest.has(id));
+    for (const part of chunks(named, LIST_CHUNK)) {
+      const rows = await tx.execute<Row[]>(
+        'select r.id from jsonb_array_elements_text(?::jsonb) as k(id) join advisory_records r on r.id = k.id where r.source = ?',
+        [JSON.stringify(part), source],
+      );
+      for (const row of rows) removed.push(row.id as string);
+    }
+  }
+  result.unchanged = fetched.records.length - changed.length;
+  await importRecords(tx, source, changed, removed, new Set(changed.filter((r) => stored.has(r.id)).map((r) => r.id)));
+  result.imported = changed.length;
+  result.withdrawn = changed.filter((r) => r.withdrawn !== undefined).length;
+  result.removed = removed.length;
+  await saveState(tx, source, fetched.validators ?? {}, changed.length > 0 || removed.length > 0);
+  return result;
 }
 
 async function saveState(tx: EntityManager, source: string, validators: HttpValidators, changed: boolean): Promise<void> {
@@ -154,97 +232,97 @@ async function saveState(tx: EntityManager, source: string, validators: HttpVali
 }
 
 /** Rows per statement of the bulk writes (each statement takes one jsonb parameter). */
-const CHUNK = 1000;
+const WRITE_CHUNK = 2000;
+/** Ids per statement of the look-ups driven by an id list. */
+const LIST_CHUNK = 20000;
 
-function chunks<T>(items: readonly T[]): T[][] {
+function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
-  for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK));
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
 }
 
+/** A live (not withdrawn) record of an alias group being rebuilt. */
+interface Member {
+  ids: string[];
+  source: string;
+  /** Its advisory before this import (null: new, withdrawn before, or imported now). */
+  advisoryId: string | null;
+}
+
 /**
- * Stores `records` (new or newer) and rebuilds every alias group they were or are part of, in bulk:
- * (1) upsert the records; (2) drop the advisories they belonged to; (3) load every non-withdrawn
- * record connected to them through shared ids (transitive closure, index on `advisory_ids`); (4) group
- * them (union-find over ids), merge each group (`mergeRecords`) and write advisories, packages and
- * each record's advisory id.
+ * Stores `records` (new or newer), deletes `removed`, and rebuilds every alias group they were or
+ * are part of, in bulk. Everything is read before anything is written: (1) the members of the
+ * advisories the touched records belong to now; (2) the transitive closure through shared ids
+ * (`advisory_ids`, driven by the id list; rows of touched records are their old versions and are
+ * skipped: their new versions are in memory) — ids that only the imported records carry find
+ * nothing, so an import into an empty database issues only the first, empty, round; (3) the OSV
+ * JSON of the members not imported now. Then: union-find over ids, `mergeRecords` per group, and
+ * the writes (old advisories deleted, records upserted with their advisory id, ids, advisories
+ * with their link, packages with their `affected[]` entries).
+ * @param existing ids of `records` already stored (their old `advisory_ids` rows are replaced).
  */
-async function importRecords(tx: EntityManager, source: string, records: readonly OsvRecord[]): Promise<void> {
-  const changedIds = records.map((r) => r.id);
-  const seeds = new Set<string>(changedIds);
-  const oldAdvisories = new Set<string>();
-  for (const part of chunks(changedIds)) {
-    const rows = await tx.execute<Row[]>(
-      'select id, advisory_id from advisory_records where advisory_id in (select advisory_id from advisory_records where id in (select jsonb_array_elements_text(?::jsonb)))',
-      [JSON.stringify(part)],
-    );
-    for (const row of rows) {
-      seeds.add(row.id as string);
-      oldAdvisories.add(row.advisory_id as string);
-    }
-  }
-  for (const part of chunks(records)) {
-    await tx.execute(
-      `insert into advisory_records (id, source, modified, withdrawn, ids, osv)
-       select r.id, ?, r.modified, r.withdrawn, array(select jsonb_array_elements_text(r.ids)), r.osv
-       from jsonb_to_recordset(?::jsonb) as r(id text, modified timestamptz, withdrawn timestamptz, ids jsonb, osv jsonb)
-       on conflict (id) do update set source = excluded.source, modified = excluded.modified, withdrawn = excluded.withdrawn,
-         ids = excluded.ids, osv = excluded.osv, advisory_id = null`,
-      [source, JSON.stringify(part.map((r) => ({ id: r.id, modified: r.modified, withdrawn: r.withdrawn ?? null, ids: recordIds(r), osv: r })))],
-    );
-    await tx.execute('delete from advisory_ids where record_id in (select jsonb_array_elements_text(?::jsonb))', [JSON.stringify(part.map((r) => r.id))]);
-    await tx.execute(
-      `insert into advisory_ids (id, record_id) select x.id, x.record_id from jsonb_to_recordset(?::jsonb) as x(id text, record_id text) on conflict do nothing`,
-      [JSON.stringify(part.flatMap((r) => recordIds(r).map((id) => ({ id, record_id: r.id }))))],
-    );
-  }
-  // Closure: every live record sharing an id with a seed, and so on.
-  const live = new Map<string, { ids: string[]; source: string; advisoryId: string | null }>();
+async function importRecords(tx: EntityManager, source: string, records: readonly OsvRecord[], removed: readonly string[], existing: ReadonlySet<string>): Promise<void> {
+  if (records.length === 0 && removed.length === 0) return;
+  const batch = new Map(records.map((r) => [r.id, r]));
+  const gone = new Set(removed);
+  const live = new Map<string, Member>();
   const seenIds = new Set<string>();
   let frontier: string[] = [];
-  for (const part of chunks([...seeds])) {
+  const addLive = (id: string, member: Member): void => {
+    live.set(id, member);
+    for (const alias of member.ids) {
+      if (seenIds.has(alias)) continue;
+      seenIds.add(alias);
+      frontier.push(alias);
+    }
+  };
+  for (const r of records) if (r.withdrawn === undefined) addLive(r.id, { ids: recordIds(r), source, advisoryId: null });
+  const oldAdvisories = new Set<string>();
+  // (1) Every member of the advisories the touched (stored) records belong to.
+  const touchedStored = [...records.filter((r) => existing.has(r.id)).map((r) => r.id), ...removed];
+  for (const part of chunks(touchedStored, LIST_CHUNK)) {
     const rows = await tx.execute<Row[]>(
-      'select id, ids, source, advisory_id from advisory_records where withdrawn is null and id in (select jsonb_array_elements_text(?::jsonb))',
+      `select m.id, m.ids, m.source, m.advisory_id, m.withdrawn from jsonb_array_elements_text(?::jsonb) as k(id)
+         join advisory_records r on r.id = k.id join advisory_records m on m.advisory_id = r.advisory_id`,
       [JSON.stringify(part)],
     );
     for (const row of rows) {
-      live.set(row.id as string, { ids: row.ids as string[], source: row.source as string, advisoryId: row.advisory_id as string | null });
-      for (const id of row.ids as string[]) {
-        if (seenIds.has(id)) continue;
-        seenIds.add(id);
-        frontier.push(id);
-      }
+      oldAdvisories.add(row.advisory_id as string);
+      const id = row.id as string;
+      if (batch.has(id) || gone.has(id) || live.has(id) || row.withdrawn !== null) continue;
+      addLive(id, { ids: row.ids as string[], source: row.source as string, advisoryId: row.advisory_id as string });
     }
   }
+  // (2) Closure: every live stored record sharing an id with a member, and so on.
   while (frontier.length > 0) {
-    const next: string[] = [];
-    for (const part of chunks(frontier)) {
+    const current = frontier;
+    frontier = [];
+    for (const part of chunks(current, LIST_CHUNK)) {
       const rows = await tx.execute<Row[]>(
-        `select distinct r.id, r.ids, r.source, r.advisory_id from advisory_ids i join advisory_records r on r.id = i.record_id
-         where r.withdrawn is null and i.id in (select jsonb_array_elements_text(?::jsonb))`,
+        `select r.id, r.ids, r.source, r.advisory_id
+         from (select distinct i.record_id from jsonb_array_elements_text(?::jsonb) as k(id) join advisory_ids i on i.id = k.id) m
+         join advisory_records r on r.id = m.record_id
+         where r.withdrawn is null`,
         [JSON.stringify(part)],
       );
       for (const row of rows) {
-        if (live.has(row.id as string)) continue;
-        live.set(row.id as string, { ids: row.ids as string[], source: row.source as string, advisoryId: row.advisory_id as string | null });
-        for (const id of row.ids as string[]) {
-          if (seenIds.has(id)) continue;
-          seenIds.add(id);
-          next.push(id);
-        }
+        const id = row.id as string;
+        if (batch.has(id) || gone.has(id) || live.has(id)) continue;
+        const advisoryId = row.advisory_id as string | null;
+        if (advisoryId) oldAdvisories.add(advisoryId);
+        addLive(id, { ids: row.ids as string[], source: row.source as string, advisoryId });
       }
     }
-    frontier = next;
   }
-  for (const r of live.values()) if (r.advisoryId) oldAdvisories.add(r.advisoryId);
-  for (const part of chunks([...oldAdvisories])) {
-    await tx.execute('delete from advisories where id in (select jsonb_array_elements_text(?::jsonb))', [JSON.stringify(part)]);
-  }
-  // The OSV JSON of connected records not in `records`.
+  // (3) The OSV JSON of members not imported now.
   const osv = new Map<string, OsvRecord>(records.map((r) => [r.id, r]));
   const missing = [...live.keys()].filter((id) => !osv.has(id));
-  for (const part of chunks(missing)) {
-    const rows = await tx.execute<Row[]>('select id, osv from advisory_records where id in (select jsonb_array_elements_text(?::jsonb))', [JSON.stringify(part)]);
+  for (const part of chunks(missing, LIST_CHUNK)) {
+    const rows = await tx.execute<Row[]>(
+      'select r.id, r.osv from jsonb_array_elements_text(?::jsonb) as k(id) join advisory_records r on r.id = k.id',
+      [JSON.stringify(part)],
+    );
     for (const row of rows) osv.set(row.id as string, row.osv as OsvRecord);
   }
   // Union-find over shared ids.
@@ -272,11 +350,13 @@ async function importRecords(tx: EntityManager, source: string, records: readonl
   const groups = new Map<string, string[]>();
   for (const id of live.keys()) {
     const root = find(id);
-    groups.set(root, [...(groups.get(root) ?? []), id]);
+    const group = groups.get(root);
+    if (group) group.push(id);
+    else groups.set(root, [id]);
   }
   const advisories: Row[] = [];
   const packages: Row[] = [];
-  const members: Row[] = [];
+  const advisoryOf = new Map<string, string>();
   for (const ids of groups.values()) {
     const merged = mergeRecords(ids.map((id) => osv.get(id)!));
     advisories.push({
@@ -286,33 +366,82 @@ async function importRecords(tx: EntityManager, source: string, records: readonl
       aliases: merged.aliases,
       summary: merged.summary ?? null,
       severity: merged.severity,
+      url: advisoryUrl(merged.osv) ?? null,
       osv: merged.osv,
       sources: [...new Set(ids.map((id) => live.get(id)!.source))].sort(),
     });
-    for (const p of merged.packages) packages.push({ advisory_id: merged.id, ecosystem: p.ecosystem, name: p.name });
-    for (const id of ids) members.push({ id, advisory_id: merged.id });
+    const entries = new Map<string, Array<{ i: number; name: string; ranges: unknown[]; versions: string[] }>>();
+    (merged.osv.affected ?? []).forEach((a, i) => {
+      const key = `${a.package.ecosystem}\u0000${normalisePackageName(a.package.ecosystem, a.package.name)}`;
+      const list = entries.get(key) ?? [];
+      list.push({ i, name: a.package.name, ranges: a.ranges ?? [], versions: a.versions ?? [] });
+      entries.set(key, list);
+    });
+    for (const p of merged.packages) {
+      packages.push({ advisory_id: merged.id, ecosystem: p.ecosystem, name: p.name, affected: entries.get(`${p.ecosystem}\u0000${p.name}`) ?? [] });
+    }
+    for (const id of ids) advisoryOf.set(id, merged.id);
   }
-  for (const part of chunks(advisories)) {
+  // Writes. Old advisories first (their packages go with them: on delete cascade).
+  for (const part of chunks([...oldAdvisories], LIST_CHUNK)) {
+    await tx.execute('delete from advisories a using jsonb_array_elements_text(?::jsonb) as k(id) where a.id = k.id', [JSON.stringify(part)]);
+  }
+  for (const part of chunks(removed, LIST_CHUNK)) {
+    // Their advisory_ids rows go with them (on delete cascade).
+    await tx.execute('delete from advisory_records r using jsonb_array_elements_text(?::jsonb) as k(id) where r.id = k.id', [JSON.stringify(part)]);
+  }
+  for (const part of chunks(records, WRITE_CHUNK)) {
     await tx.execute(
-      `insert into advisories (id, modified, published, aliases, summary, severity, osv, sources, updated_at)
-       select a.id, a.modified, a.published, array(select jsonb_array_elements_text(a.aliases)), a.summary, a.severity, a.osv,
+      `insert into advisory_records (id, source, modified, withdrawn, ids, osv, advisory_id)
+       select r.id, ?, r.modified, r.withdrawn, array(select jsonb_array_elements_text(r.ids)), r.osv, r.advisory_id
+       from jsonb_to_recordset(?::jsonb) as r(id text, modified timestamptz, withdrawn timestamptz, ids jsonb, osv jsonb, advisory_id text)
+       on conflict (id) do update set source = excluded.source, modified = excluded.modified, withdrawn = excluded.withdrawn,
+         ids = excluded.ids, osv = excluded.osv, advisory_id = excluded.advisory_id`,
+      [
+        source,
+        JSON.stringify(
+          part.map((r) => ({ id: r.id, modified: r.modified, withdrawn: r.withdrawn ?? null, ids: recordIds(r), osv: r, advisory_id: advisoryOf.get(r.id) ?? null })),
+        ),
+      ],
+    );
+    const replaced = part.filter((r) => existing.has(r.id)).map((r) => r.id);
+    if (replaced.length > 0) {
+      await tx.execute('delete from advisory_ids i using jsonb_array_elements_text(?::jsonb) as k(id) where i.record_id = k.id', [JSON.stringify(replaced)]);
+    }
+    await tx.execute(
+      `insert into advisory_ids (id, record_id) select x.id, x.record_id from jsonb_to_recordset(?::jsonb) as x(id text, record_id text) on conflict do nothing`,
+      [JSON.stringify(part.flatMap((r) => recordIds(r).map((id) => ({ id, record_id: r.id }))))],
+    );
+  }
+  for (const part of chunks(advisories, WRITE_CHUNK)) {
+    // Every advisory a member belonged to was deleted above, so no id should exist; should one, it
+    // is replaced and its packages are rewritten (`updated`).
+    const rows = await tx.execute<Row[]>(
+      `insert into advisories (id, modified, published, aliases, summary, severity, url, osv, sources, updated_at)
+       select a.id, a.modified, a.published, array(select jsonb_array_elements_text(a.aliases)), a.summary, a.severity, a.url, a.osv,
               array(select jsonb_array_elements_text(a.sources)), now()
-       from jsonb_to_recordset(?::jsonb) as a(id text, modified timestamptz, published timestamptz, aliases jsonb, summary text, severity text, osv jsonb, sources jsonb)
+       from jsonb_to_recordset(?::jsonb) as a(id text, modified timestamptz, published timestamptz, aliases jsonb, summary text, severity text, url text, osv jsonb, sources jsonb)
        on conflict (id) do update set modified = excluded.modified, published = excluded.published, aliases = excluded.aliases,
-         summary = excluded.summary, severity = excluded.severity, osv = excluded.osv, sources = excluded.sources, updated_at = now()`,
+         summary = excluded.summary, severity = excluded.severity, url = excluded.url, osv = excluded.osv, sources = excluded.sources, updated_at = now()
+       returning id, (xmax <> 0) as updated`,
       [JSON.stringify(part)],
     );
-    // The ids only: `part` carries every merged OSV record, which need not be sent twice.
-    await tx.execute('delete from advisory_packages where advisory_id in (select jsonb_array_elements_text(?::jsonb))', [JSON.stringify(part.map((a) => a.id))]);
+    const updated = rows.filter((r) => r.updated).map((r) => r.id as string);
+    if (updated.length > 0) {
+      await tx.execute('delete from advisory_packages p using jsonb_array_elements_text(?::jsonb) as k(id) where p.advisory_id = k.id', [JSON.stringify(updated)]);
+    }
   }
-  for (const part of chunks(packages)) {
+  for (const part of chunks(packages, WRITE_CHUNK)) {
     await tx.execute(
-      `insert into advisory_packages (advisory_id, ecosystem, name)
-       select advisory_id, ecosystem, name from jsonb_to_recordset(?::jsonb) as p(advisory_id text, ecosystem text, name text) on conflict do nothing`,
+      `insert into advisory_packages (advisory_id, ecosystem, name, affected)
+       select advisory_id, ecosystem, name, affected from jsonb_to_recordset(?::jsonb) as p(advisory_id text, ecosystem text, name text, affected jsonb)
+       on conflict do nothing`,
       [JSON.stringify(part)],
     );
   }
-  for (const part of chunks(members)) {
+  // Stored members not imported now: their (possibly new) advisory id.
+  const moved = [...live].filter(([id, m]) => !batch.has(id) && m.advisoryId !== advisoryOf.get(id)).map(([id]) => ({ id, advisory_id: advisoryOf.get(id)! }));
+  for (const part of chunks(moved, WRITE_CHUNK)) {
     await tx.execute(
       `update advisory_records r set advisory_id = m.advisory_id
        from jsonb_to_recordset(?::jsonb) as m(id text, advisory_id text) where r.id = m.id`,
@@ -375,6 +504,92 @@ export async function findAdvisoriesByIds(db: Database, ids: readonly string[]):
     [list],
   );
   return rows.map(storedOf);
+}
+
+/** Advisories per statement of {@link findPlanAdvisories}: rows of one statement are converted, then dropped. */
+const LOOKUP_CHUNK = 5000;
+
+/**
+ * The advisories a plan needs for one ecosystem, reduced to what matching and the plan use
+ * (`Advisory` of `@remediation/advisories`: id, aliases, summary, severity, link, times, and the
+ * `affected[]` entries of `ecosystem`, in the merged record's order): every advisory naming one of
+ * `packages` and every advisory known by one of `ids` (canonical id or alias). Reads small columns
+ * written at import time (`advisories.url`, `advisory_packages.affected`; migration 0008), in
+ * batches of 5,000 advisories, never the merged OSV record — except for advisories imported
+ * before migration 0008, converted from it with `toAdvisory` as before. The same advisories as
+ * `toAdvisory(merged record, ecosystem)` with the stored severity, except `details`, which is not
+ * loaded (undefined), and `published`/`modified`, normalised to ISO 8601 (UTC, milliseconds).
+ * Advisories without an entry of `ecosystem` are left out. Sorted by id.
+ */
+export async function findPlanAdvisories(
+  db: Database,
+  query: { ecosystem: string; packages: ReadonlyArray<{ ecosystem: string; name: string }>; ids: readonly string[] },
+): Promise<Advisory[]> {
+  const em = db.em();
+  const wanted = new Set<string>();
+  if (query.packages.length > 0) {
+    const keys = query.packages.map((p) => ({ ecosystem: p.ecosystem, name: normalisePackageName(p.ecosystem, p.name) }));
+    for (const part of chunks(keys, LIST_CHUNK)) {
+      const rows = await em.execute<Row[]>(
+        `select distinct p.advisory_id from jsonb_to_recordset(?::jsonb) as k(ecosystem text, name text)
+           join advisory_packages p on p.ecosystem = k.ecosystem and p.name = k.name`,
+        [JSON.stringify(part)],
+      );
+      for (const row of rows) wanted.add(row.advisory_id as string);
+    }
+  }
+  if (query.ids.length > 0) {
+    const list = [...new Set(query.ids.flatMap((id) => [id, id.toUpperCase()]))];
+    for (const part of chunks(list, LIST_CHUNK)) {
+      const rows = await em.execute<Row[]>(
+        `select distinct r.advisory_id from jsonb_array_elements_text(?::jsonb) as k(id)
+           join advisory_ids i on i.id = k.id join advisory_records r on r.id = i.record_id
+         where r.advisory_id is not null`,
+        [JSON.stringify(part)],
+      );
+      for (const row of rows) wanted.add(row.advisory_id as string);
+    }
+  }
+  const out: Advisory[] = [];
+  const legacy: string[] = [];
+  for (const part of chunks([...wanted].sort(), LOOKUP_CHUNK)) {
+    const rows = await em.execute<Row[]>(
+      `select a.id, a.aliases, a.summary, a.severity, a.url, a.published, a.modified, e.affected, e.legacy
+       from jsonb_array_elements_text(?::jsonb) as k(id) join advisories a on a.id = k.id
+       cross join lateral (select jsonb_agg(p.affected) as affected, bool_or(p.affected is null) as legacy
+                           from advisory_packages p where p.advisory_id = a.id and p.ecosystem = ?) e
+       where e.affected is not null`,
+      [JSON.stringify(part), query.ecosystem],
+    );
+    for (const row of rows) {
+      if (row.legacy) {
+        legacy.push(row.id as string);
+        continue;
+      }
+      const entries = (row.affected as Array<Array<{ i: number; name: string; ranges: OsvRange[]; versions: string[] }>>).flat().sort((a, b) => a.i - b.i);
+      const id = row.id as string;
+      out.push({
+        id,
+        aliases: [...new Set(row.aliases as string[])].filter((a) => a !== id),
+        summary: (row.summary as string | null) ?? undefined,
+        details: undefined,
+        severity: row.severity as AdvisorySeverity,
+        url: (row.url as string | null) ?? undefined,
+        published: iso(row.published) ?? undefined,
+        modified: iso(row.modified)!,
+        affected: entries.map((e) => ({ ecosystem: query.ecosystem, name: e.name, ranges: e.ranges, versions: e.versions })),
+      });
+    }
+  }
+  for (const part of chunks(legacy, LOOKUP_CHUNK)) {
+    const rows = await em.execute<Row[]>('select a.* from jsonb_array_elements_text(?::jsonb) as k(id) join advisories a on a.id = k.id', [JSON.stringify(part)]);
+    for (const row of rows) {
+      const stored = storedOf(row);
+      const advisory = toAdvisory(stored.osv, query.ecosystem);
+      if (advisory) out.push({ ...advisory, severity: stored.severity });
+    }
+  }
+  return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 /** What a plan records about the advisory database it used (`PlannerOutput.advisoryDatabase`). */

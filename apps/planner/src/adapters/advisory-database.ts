@@ -2,22 +2,19 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   fetchOsvArchive,
   OsvAdvisoryIndex,
+  OsvDirectoryLister,
   osvPackageOfPurl,
-  readOsvDirectoryRecords,
-  toAdvisory,
-  type Advisory,
   type OsvApiClient,
   type OsvRecord,
 } from '@remediation/advisories';
 import {
   findAdvisoriesByIds,
-  findAdvisoriesForPackages,
+  findPlanAdvisories,
   getAdvisorySyncState,
   syncAdvisorySource,
   type AdvisorySyncResult,
   type Database,
   type FetchedRecords,
-  type StoredAdvisory,
 } from '@remediation/persistence';
 import type { ParsedScan } from '@remediation/sbom';
 import { PackageURL } from 'packageurl-js';
@@ -30,17 +27,39 @@ export interface ConfiguredSource {
   fetch: Parameters<typeof syncAdvisorySource>[2];
 }
 
-/** An OSV directory (flat or one folder per ecosystem), re-read on every sync; only newer records are imported. */
+/**
+ * An OSV directory (flat or one folder per ecosystem). The first sync in a process reads every
+ * file (and deletes records of this source whose file is gone); later syncs stat every file and
+ * read only new or changed ones (size or mtime), deleting the records of removed files
+ * (`OsvDirectoryLister`). Only records new or newer than stored are schema-checked and imported.
+ */
 export function directorySource(dir: string): ConfiguredSource {
-  return { name: `dir:${dir}`, fetch: async () => ({ status: 'ok', records: await readOsvDirectoryRecords(dir) }) };
+  const lister = new OsvDirectoryLister(dir);
+  return {
+    name: `dir:${dir}`,
+    fetch: async (): Promise<FetchedRecords> => {
+      const listing = await lister.list();
+      return { status: 'ok', records: listing.records, complete: listing.complete, removed: listing.removed, committed: listing.commit };
+    },
+  };
 }
 
-/** OSV's `<base>/<ecosystem>/all.zip`, fetched with If-None-Match / If-Modified-Since. */
-export function archiveSource(baseUrl: string, ecosystem: string, timeoutMs?: number): ConfiguredSource {
+/**
+ * OSV's `<base>/<ecosystem>/all.zip`, fetched with If-None-Match / If-Modified-Since, outside the
+ * database transaction, at most `options.maxBytes` (default `DEFAULT_ARCHIVE_MAX_BYTES`, 512 MiB;
+ * the planner's `ADVISORY_ARCHIVE_MAX_BYTES`). The archive lists every record of the ecosystem:
+ * records of this source it no longer holds are deleted.
+ */
+export function archiveSource(baseUrl: string, ecosystem: string, options: { timeoutMs?: number; maxBytes?: number } = {}): ConfiguredSource {
   const url = `${baseUrl.replace(/\/+$/, '')}/${encodeURIComponent(ecosystem)}/all.zip`;
   return {
     name: `zip:${url}`,
-    fetch: async (state): Promise<FetchedRecords> => fetchOsvArchive(url, state?.validators ?? {}, timeoutMs ? { timeoutMs } : {}),
+    fetch: async (state): Promise<FetchedRecords> =>
+      fetchOsvArchive(url, state?.validators ?? {}, {
+        ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+        ...(options.maxBytes ? { maxBytes: options.maxBytes } : {}),
+        limitName: 'ADVISORY_ARCHIVE_MAX_BYTES',
+      }),
   };
 }
 
@@ -146,17 +165,12 @@ export function scanPackages(scan: ParsedScan): Array<{ ecosystem: string; name:
   return [...out.values()];
 }
 
-/** Planner's view of a stored advisory for npm: the merged record's npm entries, the database's severity. */
-function npmAdvisory(stored: StoredAdvisory): Advisory | undefined {
-  const advisory = toAdvisory(stored.osv, 'npm');
-  return advisory && { ...advisory, severity: stored.severity };
-}
-
 /**
  * The advisories a plan of `scan` needs, from the advisory database: every advisory of the scan's
- * npm packages and every advisory the scan's vulnerabilities name (by id or alias), as an
- * in-memory index (the planner's `AdvisorySource`). With an OSV API client, the scan's packages are
- * first queried there and new or changed records imported (source `api:<url>`).
+ * npm packages and every advisory the scan's vulnerabilities name (by id or alias), reduced to
+ * their npm entries (`findPlanAdvisories`: small columns, no merged OSV record), as an in-memory
+ * index (the planner's `AdvisorySource`). With an OSV API client, the scan's packages are first
+ * queried there and new or changed records imported (source `api:<url>`).
  */
 export async function loadPlanAdvisories(
   db: Database,
@@ -166,14 +180,8 @@ export async function loadPlanAdvisories(
   const packages = scanPackages(scan);
   if (options.api) await syncFromApi(db, options.api, packages);
   const ids = (scan.vulnerabilities ?? []).flatMap((v) => [v.id, ...v.aliases]);
-  const byPackage = await findAdvisoriesForPackages(db, packages.filter((p) => p.ecosystem === 'npm'));
-  const byId = await findAdvisoriesByIds(db, ids);
-  const all = new Map<string, Advisory>();
-  for (const stored of [...byPackage, ...byId]) {
-    const advisory = npmAdvisory(stored);
-    if (advisory) all.set(advisory.id, advisory);
-  }
-  return new OsvAdvisoryIndex('npm', all.values());
+  const advisories = await findPlanAdvisories(db, { ecosystem: 'npm', packages: packages.filter((p) => p.ecosystem === 'npm'), ids });
+  return new OsvAdvisoryIndex('npm', advisories);
 }
 
 /** Imports from the OSV API the records of `packages` that are new or changed (by `modified`). */
