@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import {
-  advisoryUrl,
   mergeRecords,
   toAdvisory,
   type Advisory,
-  type OsvRange,
   normalisePackageName,
   recordIds,
   type AdvisorySeverity,
@@ -236,6 +234,20 @@ const WRITE_CHUNK = 2000;
 /** Ids per statement of the look-ups driven by an id list. */
 const LIST_CHUNK = 20000;
 
+/**
+ * Runs one statement per part in order, building the next part's parameter while the database
+ * executes the current statement (JSON.stringify in this process overlaps PostgreSQL's work).
+ */
+async function pipelined<T>(parts: readonly T[], payload: (part: T) => string, run: (json: string) => Promise<unknown>): Promise<void> {
+  let pending: Promise<unknown> | undefined;
+  for (const part of parts) {
+    const json = payload(part);
+    await pending;
+    pending = run(json);
+  }
+  await pending;
+}
+
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
@@ -355,7 +367,6 @@ async function importRecords(tx: EntityManager, source: string, records: readonl
     else groups.set(root, [id]);
   }
   const advisories: Row[] = [];
-  const packages: Row[] = [];
   const advisoryOf = new Map<string, string>();
   for (const ids of groups.values()) {
     const merged = mergeRecords(ids.map((id) => osv.get(id)!));
@@ -366,20 +377,16 @@ async function importRecords(tx: EntityManager, source: string, records: readonl
       aliases: merged.aliases,
       summary: merged.summary ?? null,
       severity: merged.severity,
-      url: advisoryUrl(merged.osv) ?? null,
       osv: merged.osv,
       sources: [...new Set(ids.map((id) => live.get(id)!.source))].sort(),
+      packages: merged.packages,
     });
-    const entries = new Map<string, Array<{ i: number; name: string; ranges: unknown[]; versions: string[] }>>();
-    (merged.osv.affected ?? []).forEach((a, i) => {
-      const key = `${a.package.ecosystem}\u0000${normalisePackageName(a.package.ecosystem, a.package.name)}`;
-      const list = entries.get(key) ?? [];
-      list.push({ i, name: a.package.name, ranges: a.ranges ?? [], versions: a.versions ?? [] });
-      entries.set(key, list);
+    // The plan's view per ecosystem (what `toAdvisory` gives, without `details`; see findPlanAdvisories).
+    const ecosystems = [...new Set((merged.osv.affected ?? []).map((a) => a.package.ecosystem))];
+    advisories.at(-1)!.views = ecosystems.map((ecosystem) => {
+      const { details: _details, ...view } = toAdvisory(merged.osv, ecosystem)!;
+      return { ecosystem, view: { ...view, severity: merged.severity } };
     });
-    for (const p of merged.packages) {
-      packages.push({ advisory_id: merged.id, ecosystem: p.ecosystem, name: p.name, affected: entries.get(`${p.ecosystem}\u0000${p.name}`) ?? [] });
-    }
     for (const id of ids) advisoryOf.set(id, merged.id);
   }
   // Writes. Old advisories first (their packages go with them: on delete cascade).
@@ -390,53 +397,65 @@ async function importRecords(tx: EntityManager, source: string, records: readonl
     // Their advisory_ids rows go with them (on delete cascade).
     await tx.execute('delete from advisory_records r using jsonb_array_elements_text(?::jsonb) as k(id) where r.id = k.id', [JSON.stringify(part)]);
   }
-  for (const part of chunks(records, WRITE_CHUNK)) {
-    await tx.execute(
-      `insert into advisory_records (id, source, modified, withdrawn, ids, osv, advisory_id)
-       select r.id, ?, r.modified, r.withdrawn, array(select jsonb_array_elements_text(r.ids)), r.osv, r.advisory_id
-       from jsonb_to_recordset(?::jsonb) as r(id text, modified timestamptz, withdrawn timestamptz, ids jsonb, osv jsonb, advisory_id text)
-       on conflict (id) do update set source = excluded.source, modified = excluded.modified, withdrawn = excluded.withdrawn,
-         ids = excluded.ids, osv = excluded.osv, advisory_id = excluded.advisory_id`,
-      [
-        source,
-        JSON.stringify(
-          part.map((r) => ({ id: r.id, modified: r.modified, withdrawn: r.withdrawn ?? null, ids: recordIds(r), osv: r, advisory_id: advisoryOf.get(r.id) ?? null })),
-        ),
-      ],
-    );
-    const replaced = part.filter((r) => existing.has(r.id)).map((r) => r.id);
-    if (replaced.length > 0) {
-      await tx.execute('delete from advisory_ids i using jsonb_array_elements_text(?::jsonb) as k(id) where i.record_id = k.id', [JSON.stringify(replaced)]);
+  const replaced = records.filter((r) => existing.has(r.id)).map((r) => r.id);
+  for (const part of chunks(replaced, LIST_CHUNK)) {
+    await tx.execute('delete from advisory_ids i using jsonb_array_elements_text(?::jsonb) as k(id) where i.record_id = k.id', [JSON.stringify(part)]);
+  }
+  // Records and their ids, one statement per chunk (the ids rows come from the same parameter).
+  await pipelined(
+    chunks(records, WRITE_CHUNK),
+    (part) =>
+      JSON.stringify(part.map((r) => ({ id: r.id, modified: r.modified, withdrawn: r.withdrawn ?? null, ids: recordIds(r), osv: r, advisory_id: advisoryOf.get(r.id) ?? null }))),
+    (json) =>
+      tx.execute(
+        `with r as (select * from jsonb_to_recordset(?::jsonb) as r(id text, modified timestamptz, withdrawn timestamptz, ids text[], osv jsonb, advisory_id text)),
+         w as (insert into advisory_records (id, source, modified, withdrawn, ids, osv, advisory_id)
+               select r.id, ?, r.modified, r.withdrawn, r.ids, r.osv, r.advisory_id from r
+               on conflict (id) do update set source = excluded.source, modified = excluded.modified, withdrawn = excluded.withdrawn,
+                 ids = excluded.ids, osv = excluded.osv, advisory_id = excluded.advisory_id)
+         insert into advisory_ids (id, record_id) select distinct unnest(r.ids), r.id from r on conflict do nothing`,
+        [json, source],
+      ),
+  );
+  // Advisories and their packages, one statement per chunk. Every advisory a member belonged to
+  // was deleted above, so no id should exist; should one (`updated`), its packages are rewritten below.
+  const updated: string[] = [];
+  await pipelined(
+    chunks(advisories, WRITE_CHUNK),
+    (part) => JSON.stringify(part),
+    async (json) => {
+      const rows = await tx.execute<Row[]>(
+        `with a as (select * from jsonb_to_recordset(?::jsonb) as a(id text, modified timestamptz, published timestamptz, aliases text[], summary text,
+                      severity text, osv jsonb, sources text[], packages jsonb, views jsonb)),
+         w as (insert into advisories (id, modified, published, aliases, summary, severity, osv, sources, updated_at)
+               select a.id, a.modified, a.published, a.aliases, a.summary, a.severity, a.osv, a.sources, now() from a
+               on conflict (id) do update set modified = excluded.modified, published = excluded.published, aliases = excluded.aliases,
+                 summary = excluded.summary, severity = excluded.severity, osv = excluded.osv, sources = excluded.sources, updated_at = now()
+               returning id, (xmax <> 0) as updated),
+         p as (insert into advisory_packages (advisory_id, ecosystem, name)
+               select a.id, p.ecosystem, p.name from a, jsonb_to_recordset(a.packages) as p(ecosystem text, name text)
+               on conflict do nothing),
+         v as (insert into advisory_views (advisory_id, ecosystem, view)
+               select a.id, v.ecosystem, v.view from a, jsonb_to_recordset(a.views) as v(ecosystem text, view json)
+               on conflict (advisory_id, ecosystem) do update set view = excluded.view)
+         select id from w where updated`,
+        [json],
+      );
+      updated.push(...rows.map((r) => r.id as string));
+    },
+  );
+  if (updated.length > 0) {
+    const again = new Set(updated);
+    for (const table of ['advisory_packages', 'advisory_views']) {
+      await tx.execute(`delete from ${table} t using jsonb_array_elements_text(?::jsonb) as k(id) where t.advisory_id = k.id`, [JSON.stringify(updated)]);
     }
     await tx.execute(
-      `insert into advisory_ids (id, record_id) select x.id, x.record_id from jsonb_to_recordset(?::jsonb) as x(id text, record_id text) on conflict do nothing`,
-      [JSON.stringify(part.flatMap((r) => recordIds(r).map((id) => ({ id, record_id: r.id }))))],
-    );
-  }
-  for (const part of chunks(advisories, WRITE_CHUNK)) {
-    // Every advisory a member belonged to was deleted above, so no id should exist; should one, it
-    // is replaced and its packages are rewritten (`updated`).
-    const rows = await tx.execute<Row[]>(
-      `insert into advisories (id, modified, published, aliases, summary, severity, url, osv, sources, updated_at)
-       select a.id, a.modified, a.published, array(select jsonb_array_elements_text(a.aliases)), a.summary, a.severity, a.url, a.osv,
-              array(select jsonb_array_elements_text(a.sources)), now()
-       from jsonb_to_recordset(?::jsonb) as a(id text, modified timestamptz, published timestamptz, aliases jsonb, summary text, severity text, url text, osv jsonb, sources jsonb)
-       on conflict (id) do update set modified = excluded.modified, published = excluded.published, aliases = excluded.aliases,
-         summary = excluded.summary, severity = excluded.severity, url = excluded.url, osv = excluded.osv, sources = excluded.sources, updated_at = now()
-       returning id, (xmax <> 0) as updated`,
-      [JSON.stringify(part)],
-    );
-    const updated = rows.filter((r) => r.updated).map((r) => r.id as string);
-    if (updated.length > 0) {
-      await tx.execute('delete from advisory_packages p using jsonb_array_elements_text(?::jsonb) as k(id) where p.advisory_id = k.id', [JSON.stringify(updated)]);
-    }
-  }
-  for (const part of chunks(packages, WRITE_CHUNK)) {
-    await tx.execute(
-      `insert into advisory_packages (advisory_id, ecosystem, name, affected)
-       select advisory_id, ecosystem, name, affected from jsonb_to_recordset(?::jsonb) as p(advisory_id text, ecosystem text, name text, affected jsonb)
-       on conflict do nothing`,
-      [JSON.stringify(part)],
+      `with a as (select * from jsonb_to_recordset(?::jsonb) as a(id text, packages jsonb, views jsonb)),
+       p as (insert into advisory_packages (advisory_id, ecosystem, name)
+             select a.id, p.ecosystem, p.name from a, jsonb_to_recordset(a.packages) as p(ecosystem text, name text) on conflict do nothing)
+       insert into advisory_views (advisory_id, ecosystem, view)
+       select a.id, v.ecosystem, v.view from a, jsonb_to_recordset(a.views) as v(ecosystem text, view json) on conflict do nothing`,
+      [JSON.stringify(advisories.filter((a) => again.has(a.id as string)).map((a) => ({ id: a.id, packages: a.packages, views: a.views })))],
     );
   }
   // Stored members not imported now: their (possibly new) advisory id.
@@ -506,90 +525,66 @@ export async function findAdvisoriesByIds(db: Database, ids: readonly string[]):
   return rows.map(storedOf);
 }
 
-/** Advisories per statement of {@link findPlanAdvisories}: rows of one statement are converted, then dropped. */
+/** Packages or ids per statement of {@link findPlanAdvisories}: the rows of one statement are converted, then dropped. */
 const LOOKUP_CHUNK = 5000;
 
 /**
  * The advisories a plan needs for one ecosystem, reduced to what matching and the plan use
- * (`Advisory` of `@remediation/advisories`: id, aliases, summary, severity, link, times, and the
- * `affected[]` entries of `ecosystem`, in the merged record's order): every advisory naming one of
- * `packages` and every advisory known by one of `ids` (canonical id or alias). Reads small columns
- * written at import time (`advisories.url`, `advisory_packages.affected`; migration 0008), in
- * batches of 5,000 advisories, never the merged OSV record — except for advisories imported
- * before migration 0008, converted from it with `toAdvisory` as before. The same advisories as
- * `toAdvisory(merged record, ecosystem)` with the stored severity, except `details`, which is not
- * loaded (undefined), and `published`/`modified`, normalised to ISO 8601 (UTC, milliseconds).
- * Advisories without an entry of `ecosystem` are left out. Sorted by id.
+ * (`Advisory` of `@remediation/advisories`): every advisory naming one of `packages` and every
+ * advisory known by one of `ids` (canonical id or alias). Reads the views written at import time
+ * (`advisory_views`, migration 0008: what `toAdvisory(merged record, ecosystem)` gives, with the
+ * stored severity) as one JSON value per statement of 5,000 packages or ids, never the merged OSV
+ * record — except for advisories imported before migration 0008, converted from it as before.
+ * `details` is not loaded (undefined: plans do not use it). Advisories without an entry of
+ * `ecosystem` are left out. Sorted by id.
  */
 export async function findPlanAdvisories(
   db: Database,
   query: { ecosystem: string; packages: ReadonlyArray<{ ecosystem: string; name: string }>; ids: readonly string[] },
 ): Promise<Advisory[]> {
   const em = db.em();
-  const wanted = new Set<string>();
-  if (query.packages.length > 0) {
-    const keys = query.packages.map((p) => ({ ecosystem: p.ecosystem, name: normalisePackageName(p.ecosystem, p.name) }));
-    for (const part of chunks(keys, LIST_CHUNK)) {
-      const rows = await em.execute<Row[]>(
-        `select distinct p.advisory_id from jsonb_to_recordset(?::jsonb) as k(ecosystem text, name text)
-           join advisory_packages p on p.ecosystem = k.ecosystem and p.name = k.name`,
-        [JSON.stringify(part)],
-      );
-      for (const row of rows) wanted.add(row.advisory_id as string);
-    }
-  }
-  if (query.ids.length > 0) {
-    const list = [...new Set(query.ids.flatMap((id) => [id, id.toUpperCase()]))];
-    for (const part of chunks(list, LIST_CHUNK)) {
-      const rows = await em.execute<Row[]>(
-        `select distinct r.advisory_id from jsonb_array_elements_text(?::jsonb) as k(id)
-           join advisory_ids i on i.id = k.id join advisory_records r on r.id = i.record_id
-         where r.advisory_id is not null`,
-        [JSON.stringify(part)],
-      );
-      for (const row of rows) wanted.add(row.advisory_id as string);
-    }
-  }
-  const out: Advisory[] = [];
-  const legacy: string[] = [];
-  for (const part of chunks([...wanted].sort(), LOOKUP_CHUNK)) {
-    const rows = await em.execute<Row[]>(
-      `select a.id, a.aliases, a.summary, a.severity, a.url, a.published, a.modified, e.affected, e.legacy
-       from jsonb_array_elements_text(?::jsonb) as k(id) join advisories a on a.id = k.id
-       cross join lateral (select jsonb_agg(p.affected) as affected, bool_or(p.affected is null) as legacy
-                           from advisory_packages p where p.advisory_id = a.id and p.ecosystem = ?) e
-       where e.affected is not null`,
-      [JSON.stringify(part), query.ecosystem],
+  const out = new Map<string, Advisory>();
+  const legacy = new Set<string>();
+  const select = async (matching: string, param: string): Promise<void> => {
+    const [row] = await em.execute<Row[]>(
+      `with w as (${matching})
+       select coalesce(json_agg(v.view) filter (where v.view is not null), '[]') as views,
+              coalesce(json_agg(w.advisory_id) filter (where v.view is null), '[]') as missing
+       from w left join advisory_views v on v.advisory_id = w.advisory_id and v.ecosystem = ?`,
+      [param, query.ecosystem],
     );
-    for (const row of rows) {
-      if (row.legacy) {
-        legacy.push(row.id as string);
-        continue;
-      }
-      const entries = (row.affected as Array<Array<{ i: number; name: string; ranges: OsvRange[]; versions: string[] }>>).flat().sort((a, b) => a.i - b.i);
-      const id = row.id as string;
-      out.push({
-        id,
-        aliases: [...new Set(row.aliases as string[])].filter((a) => a !== id),
-        summary: (row.summary as string | null) ?? undefined,
-        details: undefined,
-        severity: row.severity as AdvisorySeverity,
-        url: (row.url as string | null) ?? undefined,
-        published: iso(row.published) ?? undefined,
-        modified: iso(row.modified)!,
-        affected: entries.map((e) => ({ ecosystem: query.ecosystem, name: e.name, ranges: e.ranges, versions: e.versions })),
-      });
-    }
+    const parse = <T>(value: unknown): T => (typeof value === 'string' ? JSON.parse(value) : value) as T;
+    for (const view of parse<Advisory[]>(row?.views)) out.set(view.id, view);
+    for (const id of parse<string[]>(row?.missing)) legacy.add(id);
+  };
+  const keys = query.packages.map((p) => ({ ecosystem: p.ecosystem, name: normalisePackageName(p.ecosystem, p.name) }));
+  for (const part of chunks(keys, LOOKUP_CHUNK)) {
+    await select(
+      `select distinct p.advisory_id from jsonb_to_recordset(?::jsonb) as k(ecosystem text, name text)
+         join advisory_packages p on p.ecosystem = k.ecosystem and p.name = k.name`,
+      JSON.stringify(part),
+    );
   }
-  for (const part of chunks(legacy, LOOKUP_CHUNK)) {
+  const ids = [...new Set(query.ids.flatMap((id) => [id, id.toUpperCase()]))];
+  for (const part of chunks(ids, LOOKUP_CHUNK)) {
+    await select(
+      `select distinct r.advisory_id from jsonb_array_elements_text(?::jsonb) as k(id)
+         join advisory_ids i on i.id = k.id join advisory_records r on r.id = i.record_id
+       where r.advisory_id is not null`,
+      JSON.stringify(part),
+    );
+  }
+  // Advisories without a view: imported before migration 0008 (or, found by id, without an entry of `ecosystem`).
+  const before = [...legacy].filter((id) => !out.has(id));
+  for (const part of chunks(before, LOOKUP_CHUNK)) {
     const rows = await em.execute<Row[]>('select a.* from jsonb_array_elements_text(?::jsonb) as k(id) join advisories a on a.id = k.id', [JSON.stringify(part)]);
     for (const row of rows) {
       const stored = storedOf(row);
       const advisory = toAdvisory(stored.osv, query.ecosystem);
-      if (advisory) out.push({ ...advisory, severity: stored.severity });
+      if (advisory) out.set(advisory.id, { ...advisory, severity: stored.severity });
     }
   }
-  return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return [...out.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 /** What a plan records about the advisory database it used (`PlannerOutput.advisoryDatabase`). */
