@@ -60,9 +60,51 @@ async function archiveOf(dir: string, cache: Map<string, Archive>): Promise<Arch
   const encoder = new TextEncoder();
   const entries: Record<string, [Uint8Array, { mtime: Date }]> = {};
   for (const f of files) entries[f.name] = [encoder.encode(f.text), { mtime: new Date('2000-01-01T00:00:00Z') }];
-  const archive = { body: zipSync(entries), etag, lastModified };
+  const archive = { body: withZip64End(zipSync(entries), files.length), etag, lastModified };
   cache.set(dir, archive);
   return archive;
+}
+
+/**
+ * `zip` (fflate's `zipSync` output: no archive comment, sizes and offsets below 4 GiB) with ZIP64
+ * end records when it has more than 65,535 entries (PKWARE APPNOTE 6.3.x §4.3.14 ZIP64 end of
+ * central directory record, §4.3.15 its locator, §4.4.1.4 0xFFFF fields): fflate writes the entry
+ * count in the 16-bit field of the end record only, so an archive of 200,000 entries would
+ * declare 3,392. Exported for tests.
+ * @throws Error when the archive is 4 GiB or larger (fflate's 32-bit offsets would be wrong already).
+ */
+export function withZip64End(zip: Uint8Array, entries: number): Uint8Array {
+  if (entries <= 0xfffe) return zip;
+  if (zip.byteLength >= 0xffffffff) throw new Error(`archive of ${zip.byteLength} bytes: 32-bit offsets cannot address it`);
+  const eocd = zip.byteLength - 22;
+  const view = new DataView(zip.buffer, zip.byteOffset, zip.byteLength);
+  if (view.getUint32(eocd, true) !== 0x06054b50) throw new Error('no end of central directory record at the end of the archive');
+  const cdSize = view.getUint32(eocd + 12, true);
+  const cdOffset = view.getUint32(eocd + 16, true);
+  const out = new Uint8Array(eocd + 56 + 20 + 22);
+  out.set(zip.subarray(0, eocd), 0);
+  const o = new DataView(out.buffer);
+  let p = eocd;
+  o.setUint32(p, 0x06064b50, true); // ZIP64 end of central directory record
+  o.setBigUint64(p + 4, 44n, true); // size of the rest of the record
+  o.setUint16(p + 12, 45, true); // version made by (4.5: ZIP64)
+  o.setUint16(p + 14, 45, true); // version needed
+  o.setUint32(p + 16, 0, true); // this disk
+  o.setUint32(p + 20, 0, true); // disk with the central directory
+  o.setBigUint64(p + 24, BigInt(entries), true);
+  o.setBigUint64(p + 32, BigInt(entries), true);
+  o.setBigUint64(p + 40, BigInt(cdSize), true);
+  o.setBigUint64(p + 48, BigInt(cdOffset), true);
+  p += 56;
+  o.setUint32(p, 0x07064b50, true); // ZIP64 end of central directory locator
+  o.setUint32(p + 4, 0, true);
+  o.setBigUint64(p + 8, BigInt(eocd), true); // offset of the ZIP64 end record
+  o.setUint32(p + 16, 1, true); // total disks
+  p += 20;
+  out.set(zip.subarray(eocd, eocd + 22), p);
+  o.setUint16(p + 8, 0xffff, true); // entries on this disk: see the ZIP64 record
+  o.setUint16(p + 10, 0xffff, true); // total entries: see the ZIP64 record
+  return out;
 }
 
 async function allRecords(dir: string): Promise<OsvRecord[]> {
