@@ -261,6 +261,10 @@ interface DatabaseFigures {
   changed: number;
   incrementalImported: number;
   incrementalUnchanged: number;
+  /** (c) A sync as after a restart (a new `directorySource`: every file read, id/modified compared), nothing changed. */
+  restartSyncMs: number;
+  restartSyncFetchMs: number;
+  restartImported: number;
 }
 
 /** `source` with its fetch timed into `timing.fetchMs`. */
@@ -326,6 +330,15 @@ async function benchAdvisoryDatabase(url: string, workDir: string, records: numb
     const incrementalSyncFetchMs = timing.fetchMs;
     log(`advisory database: incremental sync ${Math.round(incrementalSyncMs)} ms (fetch ${Math.round(incrementalSyncFetchMs)} ms)`);
     if (incremental.imported !== changed) throw new Error(`incremental sync imported ${incremental.imported}, expected ${changed}`);
+
+    const restartTiming = { fetchMs: 0 };
+    const restarted = timedSource(directorySource(osvDir), restartTiming);
+    log('advisory database: sync as after a restart (every file read, nothing changed)…');
+    const t3 = performance.now();
+    const restart = await syncAdvisorySource(db, restarted.name, restarted.fetch);
+    const restartSyncMs = performance.now() - t3;
+    log(`advisory database: sync after a restart ${Math.round(restartSyncMs)} ms (fetch ${Math.round(restartTiming.fetchMs)} ms)`);
+    if (restart.imported !== 0 || restart.removed !== 0) throw new Error(`sync after a restart imported ${restart.imported}, removed ${restart.removed}`);
     return {
       records,
       fullImportMs: Math.round(fullImportMs),
@@ -336,6 +349,9 @@ async function benchAdvisoryDatabase(url: string, workDir: string, records: numb
       changed,
       incrementalImported: incremental.imported,
       incrementalUnchanged: incremental.unchanged,
+      restartSyncMs: Math.round(restartSyncMs),
+      restartSyncFetchMs: Math.round(restartTiming.fetchMs),
+      restartImported: restart.imported,
     };
   } finally {
     await db.close();
@@ -427,7 +443,8 @@ if (import.meta.filename !== resolve(process.argv[1] ?? '')) {
         ? `advisory database (OSV directory source, ${fmt(database.records)} records): ` +
             `full import ${fmt(database.fullImportMs)} ms (fetch ${fmt(database.fullImportFetchMs)} ms, ${fmt(database.fullImportImported)} imported); ` +
             `incremental sync of ${fmt(database.changed)} changed ${fmt(database.incrementalSyncMs)} ms (fetch ${fmt(database.incrementalSyncFetchMs)} ms, ` +
-            `${fmt(database.incrementalImported)} imported, ${fmt(database.incrementalUnchanged)} unchanged)\n`
+            `${fmt(database.incrementalImported)} imported, ${fmt(database.incrementalUnchanged)} unchanged); ` +
+            `sync after a restart ${fmt(database.restartSyncMs)} ms (fetch ${fmt(database.restartSyncFetchMs)} ms, ${fmt(database.restartImported)} imported)\n`
         : 'advisory database: not run (--sets without database)\n',
     );
     process.stdout.write(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}; ${new Date().toISOString()}\n`);

@@ -101,6 +101,9 @@ function stateOf(row: Row): AdvisorySyncState {
   };
 }
 
+/** Records imported or removed by one sync from which the advisory tables are analysed right after it. */
+const ANALYZE_AFTER = 10_000;
+
 /** Default lease of one source's sync (fetch and import), ms: a crashed replica's lease expires after it. */
 const DEFAULT_LEASE_MS = 20 * 60_000;
 
@@ -142,6 +145,11 @@ export async function syncAdvisorySource(
     const fetched = await fetch(state);
     const result = await db.em().transactional((tx) => importFetched(tx, source, state, fetched));
     if (result.acquired && fetched.status === 'ok') fetched.committed?.();
+    // Fresh statistics after a bulk change: the look-ups' plans depend on them (autovacuum would get
+    // there later; right after a first import PostgreSQL has none).
+    if (result.imported + result.removed >= ANALYZE_AFTER) {
+      await db.em().execute('analyze advisories, advisory_packages, advisory_views, advisory_ids, advisory_records');
+    }
     return result;
   } finally {
     await db.em().execute('delete from advisory_sync_leases where source = ? and holder = ?', [source, holder]);
