@@ -385,7 +385,8 @@ async function importRecords(tx: EntityManager, source: string, records: readonl
       aliases: merged.aliases,
       summary: merged.summary ?? null,
       severity: merged.severity,
-      osv: merged.osv,
+      // A group of one record: its merged record is `mergeRecords([record])`, computed when read (see STORED_COLUMNS).
+      osv: ids.length === 1 ? null : merged.osv,
       sources: [...new Set(ids.map((id) => live.get(id)!.source))].sort(),
       packages: merged.packages,
     });
@@ -488,6 +489,13 @@ export interface StoredAdvisory {
   osv: OsvRecord;
 }
 
+/**
+ * Columns of a stored advisory `a`: its merged record, or (a group of one record, `osv` null: see
+ * importRecords) that record's JSON as `member_osv`, merged on read.
+ */
+const STORED_COLUMNS = `a.id, a.aliases, a.severity, a.modified, a.published, a.osv,
+  case when a.osv is null then (select r.osv from advisory_records r where r.advisory_id = a.id limit 1) end as member_osv`;
+
 function storedOf(row: Row): StoredAdvisory {
   return {
     id: row.id as string,
@@ -495,7 +503,7 @@ function storedOf(row: Row): StoredAdvisory {
     severity: row.severity as AdvisorySeverity,
     modified: iso(row.modified)!,
     published: iso(row.published),
-    osv: row.osv as OsvRecord,
+    osv: (row.osv as OsvRecord | null) ?? mergeRecords([row.member_osv as OsvRecord]).osv,
   };
 }
 
@@ -510,7 +518,7 @@ export async function findAdvisoriesForPackages(
   if (packages.length === 0) return [];
   const keys = packages.map((p) => ({ ecosystem: p.ecosystem, name: normalisePackageName(p.ecosystem, p.name) }));
   const rows = await db.em().execute<Row[]>(
-    `select a.* from advisories a where a.id in (
+    `select ${STORED_COLUMNS} from advisories a where a.id in (
        select p.advisory_id from advisory_packages p join jsonb_to_recordset(?::jsonb) as k(ecosystem text, name text)
          on p.ecosystem = k.ecosystem and p.name = k.name)
      order by a.id`,
@@ -524,10 +532,10 @@ export async function findAdvisoriesByIds(db: Database, ids: readonly string[]):
   if (ids.length === 0) return [];
   const list = JSON.stringify([...new Set(ids.flatMap((id) => [id, id.toUpperCase()]))]);
   const rows = await db.em().execute<Row[]>(
-    `select * from advisories where id in (
+    `select ${STORED_COLUMNS} from advisories a where a.id in (
        select r.advisory_id from advisory_ids i join advisory_records r on r.id = i.record_id
        where i.id in (select jsonb_array_elements_text(?::jsonb)) and r.advisory_id is not null)
-     order by id`,
+     order by a.id`,
     [list],
   );
   return rows.map(storedOf);
@@ -585,7 +593,9 @@ export async function findPlanAdvisories(
   // Advisories without a view: imported before migration 0008 (or, found by id, without an entry of `ecosystem`).
   const before = [...legacy].filter((id) => !out.has(id));
   for (const part of chunks(before, LOOKUP_CHUNK)) {
-    const rows = await em.execute<Row[]>('select a.* from jsonb_array_elements_text(?::jsonb) as k(id) join advisories a on a.id = k.id', [JSON.stringify(part)]);
+    const rows = await em.execute<Row[]>(`select ${STORED_COLUMNS} from jsonb_array_elements_text(?::jsonb) as k(id) join advisories a on a.id = k.id`, [
+      JSON.stringify(part),
+    ]);
     for (const row of rows) {
       const stored = storedOf(row);
       const advisory = toAdvisory(stored.osv, query.ecosystem);
@@ -657,7 +667,7 @@ export async function advisoriesChangedSince(
       ? JSON.stringify(query.packages.map((p) => ({ ecosystem: p.ecosystem, name: normalisePackageName(p.ecosystem, p.name) })))
       : query.executionId;
   const rows = await db.em().execute<Row[]>(
-    `select a.* from advisories a where (a.modified > ?::timestamptz or a.published > ?::timestamptz) and a.id in (
+    `select ${STORED_COLUMNS} from advisories a where (a.modified > ?::timestamptz or a.published > ?::timestamptz) and a.id in (
        select p.advisory_id from advisory_packages p join (${packagesSql}) k on p.ecosystem = k.ecosystem and p.name = k.name)
      order by a.id`,
     [query.since, query.since, param],

@@ -11,6 +11,9 @@ import { Migration } from '@mikro-orm/migrations';
  *   look-up returns these small JSON values as they are instead of each advisory's whole merged
  *   OSV record. Advisories imported before this migration have none and are looked up from the
  *   merged record as before until their next re-import;
+ * - `advisories.osv` null for an advisory of one record (most): its merged record is
+ *   `mergeRecords([that record])`, computed when read, so a bulk import does not write (and
+ *   PostgreSQL does not parse) every record's JSON twice. (`down` copies the record back, unmerged.)
  * - `advisory_sync_leases`: one replica syncs a source at a time while the source is fetched
  *   outside any transaction (a lease with an expiry instead of a transaction-scoped lock).
  */
@@ -20,6 +23,7 @@ export class Migration0008AdvisoryLookup extends Migration {
   override up(): void {
     this.addSql(`
       create index advisory_ids_record_idx on advisory_ids (record_id);
+      alter table advisories alter column osv drop not null;
       create table advisory_views (
         advisory_id text not null references advisories(id) on delete cascade,
         ecosystem text not null,
@@ -35,6 +39,10 @@ export class Migration0008AdvisoryLookup extends Migration {
   }
 
   override down(): void {
-    this.addSql('drop table advisory_sync_leases; drop table advisory_views; drop index advisory_ids_record_idx;');
+    this.addSql(`
+      drop table advisory_sync_leases; drop table advisory_views; drop index advisory_ids_record_idx;
+      update advisories a set osv = (select r.osv from advisory_records r where r.advisory_id = a.id limit 1) where a.osv is null;
+      alter table advisories alter column osv set not null;
+    `);
   }
 }
