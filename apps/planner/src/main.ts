@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { OsvApiClient } from '@remediation/advisories';
 import { NpmRegistrySource, SnapshotDirectorySource, type VersionSource } from '@remediation/registry';
-import { BaseEnv, loadEnv } from '@remediation/config';
+import { BaseEnv, envFlag, loadEnv } from '@remediation/config';
 import { advisoryDatabaseSnapshot } from '@remediation/persistence';
 import { runMain } from '@remediation/service-runtime';
 import { AdvisorySync, archiveSource, directorySource, loadPlanAdvisories, type ConfiguredSource } from './adapters/advisory-database.js';
@@ -19,6 +19,8 @@ const PlannerEnv = BaseEnv.extend({
     .string()
     .default('npm,PyPI,Maven,Go,crates.io')
     .transform((s) => s.split(',').map((e) => e.trim()).filter(Boolean)),
+  /** After the first import, sync OSV_ALL_ZIP_URL sources through `<url>/<ecosystem>/modified_id.csv` (only records changed since). */
+  OSV_CHANGE_LIST: envFlag.default(false),
   /** OSV API base URL (e.g. https://api.osv.dev); when set, each plan's packages are also queried there. */
   OSV_API_URL: z.string().url().optional(),
   /** Time between syncs of the advisory sources, in ms; 0 syncs only at start. */
@@ -47,7 +49,7 @@ const versions: VersionSource = env.NPM_REGISTRY_SNAPSHOT_DIR
 const registryLabel = env.NPM_REGISTRY_SNAPSHOT_DIR ? resolve(env.NPM_REGISTRY_SNAPSHOT_DIR) : env.NPM_REGISTRY_URL;
 const sources: ConfiguredSource[] = [
   ...(env.OSV_DIR ? [directorySource(resolve(env.OSV_DIR))] : []),
-  ...(env.OSV_ALL_ZIP_URL ? env.OSV_ECOSYSTEMS.map((e) => archiveSource(env.OSV_ALL_ZIP_URL!, e, { timeoutMs: env.ADVISORY_DOWNLOAD_TIMEOUT_MS, maxBytes: env.ADVISORY_ARCHIVE_MAX_BYTES })) : []),
+  ...(env.OSV_ALL_ZIP_URL ? env.OSV_ECOSYSTEMS.map((e) => archiveSource(env.OSV_ALL_ZIP_URL!, e, { timeoutMs: env.ADVISORY_DOWNLOAD_TIMEOUT_MS, maxBytes: env.ADVISORY_ARCHIVE_MAX_BYTES, changeList: env.OSV_CHANGE_LIST })) : []),
 ];
 const api = env.OSV_API_URL ? { client: new OsvApiClient(env.OSV_API_URL), name: `api:${env.OSV_API_URL}` } : undefined;
 let sync: AdvisorySync | undefined;

@@ -22,12 +22,14 @@ export {
   OsvDirectoryLister,
   readZipEntries,
   fetchOsvArchive,
+  fetchOsvModifiedSince,
   DEFAULT_ARCHIVE_MAX_BYTES,
   OsvApiClient,
   type ListedOsvRecord,
   type OsvDirectoryListing,
   type HttpValidators,
   type OsvArchiveResult,
+  type OsvModifiedResult,
   type OsvQuery,
 } from './osv-sources.js';
 export { isAffected, isVersionInRange, affectedRanges, fixedVersions, samePackage } from './osv-evaluation.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { unzipSync, zipSync } from 'fflate';
 import { fixturePath, thrownInvalidInput } from '@remediation/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fetchOsvArchive, OsvDirectoryLister, readZipEntries } from './index.js';
+import { fetchOsvArchive, fetchOsvModifiedSince, OsvDirectoryLister, readZipEntries } from './index.js';
 
 /** OSV sources (osv-sources.ts): incremental directory listing, the ZIP reader, the archive byte cap. */
 describe('OsvDirectoryLister', () => {
@@ -128,5 +128,36 @@ describe('fetchOsvArchive byte cap', () => {
     }
     const ok = await fetchOsvArchive(`${url}/chunked`, {}, { maxBytes: body.byteLength });
     expect(ok.status === 'ok' && ok.records.map((r) => r.id)).toEqual(['A-1']);
+  });
+});
+
+describe('fetchOsvModifiedSince', () => {
+  const dump = (csv: string | null): typeof fetch =>
+    (async (input: string | URL | Request) => {
+      const url = String(input);
+      if (url.endsWith('/modified_id.csv')) return csv === null ? new Response('no', { status: 404 }) : new Response(csv);
+      const id = decodeURIComponent(url.slice(url.lastIndexOf('/') + 1, -'.json'.length));
+      return new Response(JSON.stringify({ id, modified: '2024-05-01T00:00:00Z' }));
+    }) as typeof fetch;
+  const csv = ['2024-05-02T00:00:00Z,B-2', '2024-05-01T00:00:00Z,A-1', '2024-04-01T00:00:00Z,OLD-1', 'not a line'].join('\n');
+
+  it('lists the records at or after `since` only, reading the list no further than the first older line', async () => {
+    const result = await fetchOsvModifiedSince('http://dump.test/', 'npm', '2024-05-01T00:00:00Z', { fetch: dump(csv) });
+    expect(result.status === 'ok' && result.records.map((r) => [r.id, r.where])).toEqual([
+      ['B-2', 'http://dump.test/npm/B-2.json'],
+      ['A-1', 'http://dump.test/npm/A-1.json'],
+    ]);
+  });
+
+  it('is unavailable without a list or beyond maxRecords; a malformed line before `since` is refused naming it', async () => {
+    expect(await fetchOsvModifiedSince('http://dump.test', 'npm', '2024-01-01T00:00:00Z', { fetch: dump(null) })).toMatchObject({ status: 'unavailable' });
+    expect(await fetchOsvModifiedSince('http://dump.test', 'npm', '2024-05-01T00:00:00Z', { fetch: dump(csv), maxRecords: 1 })).toMatchObject({
+      status: 'unavailable',
+      reason: expect.stringContaining('more than 1 records'),
+    });
+    await expect(fetchOsvModifiedSince('http://dump.test', 'npm', '2024-01-01T00:00:00Z', { fetch: dump(csv) })).rejects.toMatchObject({
+      code: 'ADVISORY_SOURCE_UNREADABLE',
+      message: expect.stringContaining('line 4'),
+    });
   });
 });

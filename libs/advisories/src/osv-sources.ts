@@ -392,6 +392,112 @@ export async function fetchOsvArchive(
   };
 }
 
+/** Outcome of {@link fetchOsvModifiedSince}. */
+export type OsvModifiedResult =
+  | { status: 'ok'; records: ListedOsvRecord[] }
+  /** No change list (404), or more records changed than `maxRecords`: read `all.zip` instead. */
+  | { status: 'unavailable'; reason: string };
+
+/** Records fetched at once by {@link fetchOsvModifiedSince}. */
+const RECORD_FETCH_CONCURRENCY = 8;
+
+/**
+ * The records of one ecosystem of OSV's data dump modified at or after `since`, through its change
+ * list (https://google.github.io/osv.dev/data/#data-dumps): `<base>/<ecosystem>/modified_id.csv`,
+ * one `<modified>,<id>` line per record, newest first, and each record at
+ * `<base>/<ecosystem>/<id>.json`. The list is read only up to its first line older than `since`
+ * (the rest of the download is cancelled); the records listed are fetched 8 at a time and listed
+ * unchecked (see {@link ListedOsvRecord}). OSV withdraws records rather than deleting them, so a
+ * change list names every change.
+ * @param since ISO 8601; lines at exactly `since` are included (the importer skips what it has).
+ * @param options.maxRecords more changed records than this (default 5,000) → `unavailable`.
+ * @throws TransientError on a network error, a 5xx/429 answer, or a listed record answering 404
+ *   (the dump is being rewritten; the next sync retries); InvalidInputError
+ *   `ADVISORY_SOURCE_UNREADABLE` on another status or a line that is not `<time>,<id>`;
+ *   `ADVISORY_INVALID` naming the URL for a record that is not JSON or has no string `id`/`modified`.
+ */
+export async function fetchOsvModifiedSince(
+  baseUrl: string,
+  ecosystem: string,
+  since: string,
+  options: { timeoutMs?: number; fetch?: typeof fetch; maxRecords?: number } = {},
+): Promise<OsvModifiedResult> {
+  const base = `${baseUrl.replace(/\/+$/, '')}/${encodeURIComponent(ecosystem)}`;
+  const listUrl = `${base}/modified_id.csv`;
+  const doFetch = options.fetch ?? fetch;
+  const get = async (url: string): Promise<Response> => {
+    let res: Response;
+    try {
+      res = await doFetch(url, { signal: AbortSignal.timeout(options.timeoutMs ?? 300_000) });
+    } catch (err) {
+      throw new TransientError('ADVISORY_SOURCE_UNAVAILABLE', `cannot download ${url}: ${(err as Error).message}`, { cause: err });
+    }
+    if (res.status >= 500 || res.status === 429) throw new TransientError('ADVISORY_SOURCE_UNAVAILABLE', `${url} answered ${res.status}`);
+    return res;
+  };
+  const res = await get(listUrl);
+  if (res.status === 404) {
+    await res.body?.cancel().catch(() => undefined);
+    return { status: 'unavailable', reason: `${listUrl} answered 404` };
+  }
+  if (res.status !== 200 || !res.body) {
+    throw new InvalidInputError('ADVISORY_SOURCE_UNREADABLE', `${listUrl} answered ${res.status}`, { details: { url: listUrl, status: res.status } });
+  }
+  const sinceMs = Date.parse(since);
+  const maxRecords = options.maxRecords ?? 5000;
+  const ids: string[] = [];
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let rest = '';
+  let line = 0;
+  let done = false;
+  try {
+    while (!done) {
+      const chunk = await reader.read();
+      const text = rest + (chunk.value ?? '');
+      const lines = text.split('\n');
+      rest = chunk.done ? '' : lines.pop()!;
+      for (const raw of lines) {
+        line++;
+        const entry = raw.trim();
+        if (entry === '') continue;
+        const comma = entry.indexOf(',');
+        const modified = Date.parse(entry.slice(0, comma));
+        const id = entry.slice(comma + 1);
+        if (comma < 0 || Number.isNaN(modified) || id === '' || id.includes('/')) {
+          throw new InvalidInputError('ADVISORY_SOURCE_UNREADABLE', `${listUrl} line ${line} is not "<modified>,<id>": ${entry.slice(0, 200)}`, {
+            details: { url: listUrl, line },
+          });
+        }
+        if (modified < sinceMs) {
+          done = true;
+          break;
+        }
+        ids.push(id);
+        if (ids.length > maxRecords) {
+          return { status: 'unavailable', reason: `more than ${maxRecords} records of ${ecosystem} changed since ${since}` };
+        }
+      }
+      if (chunk.done) done = true;
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+  const records: ListedOsvRecord[] = new Array<ListedOsvRecord>(ids.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < ids.length) {
+      const i = next++;
+      const url = `${base}/${encodeURIComponent(ids[i]!)}.json`;
+      const answer = await get(url);
+      if (answer.status === 404) throw new TransientError('ADVISORY_SOURCE_UNAVAILABLE', `${url} (listed in ${listUrl}) answered 404`);
+      if (answer.status !== 200) throw new InvalidInputError('ADVISORY_SOURCE_UNREADABLE', `${url} answered ${answer.status}`, { details: { url, status: answer.status } });
+      records[i] = listOsvRecord(await answer.text(), url);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(RECORD_FETCH_CONCURRENCY, ids.length) }, worker));
+  return { status: 'ok', records };
+}
+
 /** One query of the OSV API's `/v1/querybatch` (https://google.github.io/osv.dev/post-v1-querybatch/). */
 export interface OsvQuery {
   package: { ecosystem: string; name: string };

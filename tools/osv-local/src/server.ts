@@ -132,7 +132,8 @@ async function readBody(req: IncomingMessage): Promise<string> {
 /**
  * A local stand-in for OSV's data dump and API, for tests: `GET /<ecosystem>/all.zip` (the
  * ecosystem folder zipped, with ETag/Last-Modified and 304 on `If-None-Match`/`If-Modified-Since`;
- * https://google.github.io/osv.dev/data/#data-dump), `POST /v1/querybatch` (ids and `modified` per
+ * https://google.github.io/osv.dev/data/#data-dump), `GET /<ecosystem>/modified_id.csv`
+ * (`<modified>,<id>` per record, newest first) and `GET /<ecosystem>/<id>.json` (one record), `POST /v1/querybatch` (ids and `modified` per
  * query; with a version, only records affecting it by OSV evaluation;
  * https://google.github.io/osv.dev/post-v1-querybatch/) and `GET /v1/vulns/{id}`
  * (https://google.github.io/osv.dev/get-v1-vulns/). Files are read per request, so a test changes
@@ -158,6 +159,23 @@ export async function startOsvLocal(options: OsvLocalOptions): Promise<OsvLocal>
         const validators = { etag: archive.etag, 'last-modified': archive.lastModified };
         if (notModified(req, archive)) return send(req, res, 304, undefined, validators);
         return send(req, res, 200, archive.body, { ...validators, 'content-type': 'application/zip' });
+      }
+      const changes = /^\/([^/]+)\/modified_id\.csv$/.exec(path);
+      if (req.method === 'GET' && changes) {
+        const folder = join(options.dir, decodeURIComponent(changes[1]!));
+        if (!(await stat(folder).catch(() => null))?.isDirectory()) return send(req, res, 404, { message: 'unknown ecosystem' });
+        const lines = (await recordsOf(folder))
+          .map((f) => parseOsvRecord(f.text, join(folder, f.name)))
+          .sort((a, b) => Date.parse(b.modified) - Date.parse(a.modified) || (a.id < b.id ? -1 : 1))
+          .map((r) => `${new Date(r.modified).toISOString()},${r.id}\n`);
+        return send(req, res, 200, new TextEncoder().encode(lines.join('')), { 'content-type': 'text/csv' });
+      }
+      const single = /^\/([^/]+)\/([^/]+)\.json$/.exec(path);
+      if (req.method === 'GET' && single) {
+        const id = decodeURIComponent(single[2]!);
+        const folder = join(options.dir, decodeURIComponent(single[1]!));
+        const found = (await recordsOf(folder).catch(() => [])).map((f) => parseOsvRecord(f.text, join(folder, f.name))).find((r) => r.id === id);
+        return found ? send(req, res, 200, found) : send(req, res, 404, { message: 'not found' });
       }
       const vuln = /^\/v1\/vulns\/([^/]+)$/.exec(path);
       if (req.method === 'GET' && vuln) {

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   fetchOsvArchive,
+  fetchOsvModifiedSince,
   OsvAdvisoryIndex,
   OsvDirectoryLister,
   osvPackageOfPurl,
@@ -48,18 +49,32 @@ export function directorySource(dir: string): ConfiguredSource {
  * OSV's `<base>/<ecosystem>/all.zip`, fetched with If-None-Match / If-Modified-Since, outside the
  * database transaction, at most `options.maxBytes` (default `DEFAULT_ARCHIVE_MAX_BYTES`, 512 MiB;
  * the planner's `ADVISORY_ARCHIVE_MAX_BYTES`). The archive lists every record of the ecosystem:
- * records of this source it no longer holds are deleted.
+ * records of this source it no longer holds are deleted. With `options.changeList` (the planner's
+ * `OSV_CHANGE_LIST`), syncs after the first read OSV's `<base>/<ecosystem>/modified_id.csv` up to
+ * the source's latest stored `modified` and fetch only the records listed since
+ * (`fetchOsvModifiedSince`); without a change list (404) or with more than 5,000 changes, the
+ * archive is read as above.
  */
-export function archiveSource(baseUrl: string, ecosystem: string, options: { timeoutMs?: number; maxBytes?: number } = {}): ConfiguredSource {
+export function archiveSource(
+  baseUrl: string,
+  ecosystem: string,
+  options: { timeoutMs?: number; maxBytes?: number; changeList?: boolean } = {},
+): ConfiguredSource {
   const url = `${baseUrl.replace(/\/+$/, '')}/${encodeURIComponent(ecosystem)}/all.zip`;
+  const timeout = options.timeoutMs ? { timeoutMs: options.timeoutMs } : {};
   return {
     name: `zip:${url}`,
-    fetch: async (state): Promise<FetchedRecords> =>
-      fetchOsvArchive(url, state?.validators ?? {}, {
-        ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+    fetch: async (state): Promise<FetchedRecords> => {
+      if (options.changeList && state?.maxModified) {
+        const changed = await fetchOsvModifiedSince(baseUrl, ecosystem, state.maxModified, timeout);
+        if (changed.status === 'ok') return { status: 'ok', records: changed.records, validators: state.validators };
+      }
+      return fetchOsvArchive(url, state?.validators ?? {}, {
+        ...timeout,
         ...(options.maxBytes ? { maxBytes: options.maxBytes } : {}),
         limitName: 'ADVISORY_ARCHIVE_MAX_BYTES',
-      }),
+      });
+    },
   };
 }
 
