@@ -308,8 +308,14 @@ export function readZipEntries(data: Uint8Array, where: string, onEntry: (name: 
         const length = u16(e + 2);
         if (id === 0x0001) {
           let f = e + 4;
-          if (size === 0xffffffff) (size = u64(f)), (f += 8);
-          if (compressed === 0xffffffff) (compressed = u64(f)), (f += 8);
+          if (size === 0xffffffff) {
+            size = u64(f);
+            f += 8;
+          }
+          if (compressed === 0xffffffff) {
+            compressed = u64(f);
+            f += 8;
+          }
           if (local === 0xffffffff) local = u64(f);
           found = true;
           break;
