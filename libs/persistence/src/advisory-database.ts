@@ -547,13 +547,16 @@ export async function findAdvisoriesByIds(db: Database, ids: readonly string[]):
 
 /** Packages or ids per statement of {@link findPlanAdvisories}: the rows of one statement are converted, then dropped. */
 const LOOKUP_CHUNK = 5000;
+/** Statements of {@link findPlanAdvisories} in flight at once (pooled connections). */
+const LOOKUP_CONCURRENCY = 3;
 
 /**
  * The advisories a plan needs for one ecosystem, reduced to what matching and the plan use
  * (`Advisory` of `@remediation/advisories`): every advisory naming one of `packages` and every
  * advisory known by one of `ids` (canonical id or alias). Reads the views written at import time
  * (`advisory_views`, migration 0008: what `toAdvisory(merged record, ecosystem)` gives, with the
- * stored severity) as one JSON value per statement of 5,000 packages or ids, never the merged OSV
+ * stored severity) as one JSON value per statement of 5,000 packages or ids (3 statements at
+ * once), never the merged OSV
  * record — except for advisories imported before migration 0008, converted from it as before.
  * `details` is not loaded (undefined: plans do not use it). Advisories without an entry of
  * `ecosystem` are left out. Sorted by id.
@@ -566,7 +569,7 @@ export async function findPlanAdvisories(
   const out = new Map<string, Advisory>();
   const legacy = new Set<string>();
   const select = async (matching: string, param: string): Promise<void> => {
-    const [row] = await em.execute<Row[]>(
+    const [row] = await db.em().execute<Row[]>(
       `with w as (${matching})
        select coalesce(json_agg(v.view) filter (where v.view is not null), '[]') as views,
               coalesce(json_agg(w.advisory_id) filter (where v.view is null), '[]') as missing
@@ -578,22 +581,31 @@ export async function findPlanAdvisories(
     for (const id of parse<string[]>(row?.missing)) legacy.add(id);
   };
   const keys = query.packages.map((p) => ({ ecosystem: p.ecosystem, name: normalisePackageName(p.ecosystem, p.name) }));
-  for (const part of chunks(keys, LOOKUP_CHUNK)) {
-    await select(
-      `select distinct p.advisory_id from jsonb_to_recordset(?::jsonb) as k(ecosystem text, name text)
-         join advisory_packages p on p.ecosystem = k.ecosystem and p.name = k.name`,
-      JSON.stringify(part),
-    );
-  }
   const ids = [...new Set(query.ids.flatMap((id) => [id, id.toUpperCase()]))];
-  for (const part of chunks(ids, LOOKUP_CHUNK)) {
-    await select(
-      `select distinct r.advisory_id from jsonb_array_elements_text(?::jsonb) as k(id)
-         join advisory_ids i on i.id = k.id join advisory_records r on r.id = i.record_id
-       where r.advisory_id is not null`,
-      JSON.stringify(part),
-    );
-  }
+  const statements = [
+    ...chunks(keys, LOOKUP_CHUNK).map((part) => (): Promise<void> =>
+      select(
+        `select distinct p.advisory_id from jsonb_to_recordset(?::jsonb) as k(ecosystem text, name text)
+           join advisory_packages p on p.ecosystem = k.ecosystem and p.name = k.name`,
+        JSON.stringify(part),
+      ),
+    ),
+    ...chunks(ids, LOOKUP_CHUNK).map((part) => (): Promise<void> =>
+      select(
+        `select distinct r.advisory_id from jsonb_array_elements_text(?::jsonb) as k(id)
+           join advisory_ids i on i.id = k.id join advisory_records r on r.id = i.record_id
+         where r.advisory_id is not null`,
+        JSON.stringify(part),
+      ),
+    ),
+  ];
+  // A few statements at once (each on its own pooled connection): PostgreSQL works on one while this process parses another's answer.
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(LOOKUP_CONCURRENCY, statements.length) }, async () => {
+      while (next < statements.length) await statements[next++]!();
+    }),
+  );
   // Advisories without a view: imported before migration 0008 (or, found by id, without an entry of `ecosystem`).
   const before = [...legacy].filter((id) => !out.has(id));
   for (const part of chunks(before, LOOKUP_CHUNK)) {
