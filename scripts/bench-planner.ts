@@ -252,7 +252,7 @@ interface DatabaseFigures {
   records: number;
   /** Full import: the whole `syncAdvisorySource` (reading and checking the files, database writes). */
   fullImportMs: number;
-  /** Of which the source's fetch (`readOsvDirectoryRecords`: read + schema check of every file). */
+  /** Of which the source's fetch (`OsvDirectoryLister.list`: stat, read and JSON.parse of the files; schema checks happen in the import). */
   fullImportFetchMs: number;
   fullImportImported: number;
   /** Incremental sync after `changed` records got a newer `modified` (whole `syncAdvisorySource`). */
@@ -286,12 +286,15 @@ function timedSource(source: ConfiguredSource, timing: { fetchMs: number }): Con
  * The advisory database (PostgreSQL; issue 12, deliverables 3 and 5) on a fresh database, through
  * the planner's production path for `OSV_DIR`: `syntheticOsvRecords(records, names)` written as an
  * OSV folder `npm/` of one file per record, synced by `syncAdvisorySource` with the planner's
- * `directorySource` (re-read whole on every sync, like OSV's all.zip is re-downloaded whole):
+ * `directorySource` (first sync of a process: every file read; later: only files whose size or
+ * mtime changed):
  *   (a) full import of every record into the empty database (target ≤ 60 s);
  *   (b) `changed` records (evenly spread) rewritten with a newer `modified` and a later fix, then
- *       one sync, which must import exactly those (target ≤ 2 s).
- * Not through tools/osv-local's all.zip: fflate's `zipSync` writes no ZIP64 end record, so an
- * archive of more than 65,535 entries comes out truncated (200,000 → 3,392 entries).
+ *       one sync with the same source, which must import exactly those (target ≤ 2 s);
+ *   (c) one sync with a new `directorySource`, as after a restart: every file read, `id`/`modified`
+ *       compared, nothing imported or removed.
+ * Not through tools/osv-local's all.zip: a folder of 200,000 files is zipped there on request
+ * (tens of seconds), which would measure osv-local rather than the sync.
  * The database is left migrated and filled for the plan runs (set `database`); the caller drops it.
  */
 async function benchAdvisoryDatabase(url: string, workDir: string, records: number, names: number, changed: number): Promise<DatabaseFigures> {
