@@ -282,8 +282,9 @@ interface Member {
  * skipped: their new versions are in memory) — ids that only the imported records carry find
  * nothing, so an import into an empty database issues only the first, empty, round; (3) the OSV
  * JSON of the members not imported now. Then: union-find over ids, `mergeRecords` per group, and
- * the writes (old advisories deleted, records upserted with their advisory id, ids, advisories
- * with their link, packages with their `affected[]` entries).
+ * the writes (old advisories deleted, removed records deleted, records upserted with their
+ * advisory id and their ids, advisories (the merged record only for groups of several records)
+ * with their packages and per-ecosystem views).
  * @param existing ids of `records` already stored (their old `advisory_ids` rows are replaced).
  */
 async function importRecords(tx: EntityManager, source: string, records: readonly OsvRecord[], removed: readonly string[], existing: ReadonlySet<string>): Promise<void> {
