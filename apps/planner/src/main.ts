@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { OsvApiClient } from '@remediation/advisories';
 import { CargoSparseIndexSource, PypiRegistrySource, PypiSnapshotSource, type RegistryCredentials, type RegistrySource } from '@remediation/ecosystems';
 import { NpmRegistrySource, SnapshotDirectorySource, type VersionSource } from '@remediation/registry';
-import { BaseEnv, loadEnv } from '@remediation/config';
+import { BaseEnv, envFlag, loadEnv } from '@remediation/config';
 import { advisoryDatabaseSnapshot } from '@remediation/persistence';
 import { runMain } from '@remediation/service-runtime';
 import { AdvisorySync, archiveSource, directorySource, loadPlanAdvisories, type ConfiguredSource } from './adapters/advisory-database.js';
@@ -20,12 +20,16 @@ const PlannerEnv = BaseEnv.extend({
     .string()
     .default('npm,PyPI,Maven,Go,crates.io')
     .transform((s) => s.split(',').map((e) => e.trim()).filter(Boolean)),
+  /** After the first import, sync OSV_ALL_ZIP_URL sources through `<url>/<ecosystem>/modified_id.csv` (only records changed since). */
+  OSV_CHANGE_LIST: envFlag.default(false),
   /** OSV API base URL (e.g. https://api.osv.dev); when set, each plan's packages are also queried there. */
   OSV_API_URL: z.string().url().optional(),
   /** Time between syncs of the advisory sources, in ms; 0 syncs only at start. */
   ADVISORY_SYNC_INTERVAL_MS: z.coerce.number().int().min(0).default(3_600_000),
   /** Time limit of one all.zip download, in ms. */
   ADVISORY_DOWNLOAD_TIMEOUT_MS: z.coerce.number().int().positive().default(300_000),
+  /** Largest all.zip download, in bytes (ADVISORY_ARCHIVE_TOO_LARGE naming this variable beyond it); default 512 MiB. */
+  ADVISORY_ARCHIVE_MAX_BYTES: z.coerce.number().int().positive().default(536_870_912),
   /** npm registry URL (private registries welcome). */
   NPM_REGISTRY_URL: z.string().url().default('https://registry.npmjs.org'),
   /** Offline snapshot directory of registry documents; when set, used instead of the registry. */
@@ -125,7 +129,7 @@ const registries = new Map<string, RegistrySource>([
 ]);
 const sources: ConfiguredSource[] = [
   ...(env.OSV_DIR ? [directorySource(resolve(env.OSV_DIR))] : []),
-  ...(env.OSV_ALL_ZIP_URL ? env.OSV_ECOSYSTEMS.map((e) => archiveSource(env.OSV_ALL_ZIP_URL!, e, env.ADVISORY_DOWNLOAD_TIMEOUT_MS)) : []),
+  ...(env.OSV_ALL_ZIP_URL ? env.OSV_ECOSYSTEMS.map((e) => archiveSource(env.OSV_ALL_ZIP_URL!, e, { timeoutMs: env.ADVISORY_DOWNLOAD_TIMEOUT_MS, maxBytes: env.ADVISORY_ARCHIVE_MAX_BYTES, changeList: env.OSV_CHANGE_LIST })) : []),
 ];
 const api = env.OSV_API_URL ? { client: new OsvApiClient(env.OSV_API_URL), name: `api:${env.OSV_API_URL}` } : undefined;
 let sync: AdvisorySync | undefined;

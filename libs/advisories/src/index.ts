@@ -11,16 +11,25 @@ export {
   advisoryUrl,
   normaliseSeverity,
   parseOsvRecord,
+  checkOsvRecord,
   type LoadOsvOptions,
 } from './osv-directory.js';
 export { recordSeverity, cvssBaseScore, cvssVectors, severityOfScore, higherSeverity } from './osv-severity.js';
 export { mergeRecords, normalisePackageName, canonicalId, recordIds, osvPackageOfPurl, type MergedAdvisory } from './osv-merge.js';
 export {
   readOsvDirectoryRecords,
+  listOsvRecord,
+  OsvDirectoryLister,
+  readZipEntries,
   fetchOsvArchive,
+  fetchOsvModifiedSince,
+  DEFAULT_ARCHIVE_MAX_BYTES,
   OsvApiClient,
+  type ListedOsvRecord,
+  type OsvDirectoryListing,
   type HttpValidators,
   type OsvArchiveResult,
+  type OsvModifiedResult,
   type OsvQuery,
 } from './osv-sources.js';
 export { isAffected, isVersionInRange, affectedRanges, fixedVersions, samePackage, informationalKind } from './osv-evaluation.js';

@@ -213,6 +213,15 @@ export function parseOsvRecord(text: string, where: string): OsvRecord {
       details: { file: where },
     });
   }
+  return checkOsvRecord(json, where);
+}
+
+/**
+ * Schema-checks one parsed OSV record (OSV schema 1.x, https://ossf.github.io/osv-schema/).
+ * @param where the file or archive entry, named in errors.
+ * @throws InvalidInputError `ADVISORY_INVALID` naming `where` and the field when `json` is not an OSV record.
+ */
+export function checkOsvRecord(json: unknown, where: string): OsvRecord {
   const parsed = OsvRecord.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

@@ -1,7 +1,7 @@
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fetchOsvArchive, OsvApiClient, readOsvDirectoryRecords, type OsvRecord } from '@remediation/advisories';
+import { fetchOsvArchive, OsvApiClient, readOsvDirectoryRecords, toAdvisory, type OsvRecord } from '@remediation/advisories';
 import { startOsvLocal, type OsvLocal } from '@remediation/osv-local';
 import { dropDatabase, fixturePath, freshDatabaseUrl } from '@remediation/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import {
   ensureDatabaseExists,
   findAdvisoriesByIds,
   findAdvisoriesForPackages,
+  findPlanAdvisories,
   getAdvisorySyncState,
   migrate,
   openDatabase,
@@ -169,6 +170,65 @@ describe('advisory database', () => {
     } finally {
       await db2.close();
     }
+  });
+
+  it('plan look-up: the same advisories as toAdvisory of the merged record (without details), also for advisories stored before migration 0008', async () => {
+    const packages = [
+      { ecosystem: 'npm', name: 'AXIOS' },
+      { ecosystem: 'npm', name: 'express' },
+      { ecosystem: 'PyPI', name: 'wasmtime' },
+      { ecosystem: 'crates.io', name: 'cranelift-codegen' },
+    ];
+    const ids = ['CVE-2021-32629', 'GO-2022-0588'];
+    const expected = async (ecosystem: string) => {
+      const stored = [...(await findAdvisoriesForPackages(db, packages)), ...(await findAdvisoriesByIds(db, ids))];
+      const out = new Map<string, unknown>();
+      for (const a of stored) {
+        const advisory = toAdvisory(a.osv, ecosystem);
+        if (advisory) out.set(a.id, { ...advisory, details: undefined, severity: a.severity });
+      }
+      return [...out.values()].sort((x, y) => ((x as { id: string }).id < (y as { id: string }).id ? -1 : 1));
+    };
+    for (const ecosystem of ['npm', 'PyPI', 'crates.io']) {
+      const want = await expected(ecosystem);
+      expect(want.length).toBeGreaterThan(0);
+      const got = await findPlanAdvisories(db, { ecosystem, packages: packages.filter((p) => p.ecosystem === ecosystem), ids });
+      expect(got.map((a) => ({ ...a, details: undefined }))).toEqual(want);
+    }
+    // The merged wasmtime advisory has entries of PyPI and crates.io; looked up for crates.io by id, only those.
+    const [merged] = await findPlanAdvisories(db, { ecosystem: 'crates.io', packages: [], ids: ['CVE-2021-32629'] });
+    expect(merged?.affected.map((a) => `${a.ecosystem}/${a.name}`)).toEqual(['crates.io/cranelift-codegen']);
+    // Without its view (as imported before migration 0008): converted from the merged record, same result.
+    const before = await findPlanAdvisories(db, { ecosystem: 'npm', packages: [{ ecosystem: 'npm', name: 'axios' }], ids: [] });
+    await db.em().execute(`delete from advisory_views where advisory_id in (select advisory_id from advisory_packages where ecosystem = 'npm' and name = 'axios')`);
+    expect(await findPlanAdvisories(db, { ecosystem: 'npm', packages: [{ ecosystem: 'npm', name: 'axios' }], ids: [] })).toEqual(before.map((a) => expect.objectContaining({ id: a.id, affected: a.affected, aliases: a.aliases, severity: a.severity, url: a.url }))
+    );
+  });
+
+  it('a complete listing deletes records the source no longer holds and re-merges their alias group; a changed alias splits a group', async () => {
+    const base = await json(fixturePath('osv', 'Go', 'GO-2022-0378.json'));
+    const rec = (id: string, aliases: string[], modified = '2024-01-01T00:00:00Z'): OsvRecord => ({ ...base, id, aliases, modified });
+    const source = 'dir:removal';
+    // GHSA-removal-1 links GO-2099-21 and GO-2099-22 (both name CVE-2099-20, GHSA-removal-1 names both).
+    const all = [rec('GO-2099-21', ['CVE-2099-21']), rec('GO-2099-22', ['CVE-2099-22']), rec('GHSA-rmvl-0001-aaaa', ['CVE-2099-21', 'CVE-2099-22'])];
+    expect(await syncAdvisorySource(db, source, async () => ({ status: 'ok', records: all, complete: true }))).toMatchObject({ imported: 3, removed: 0 });
+    const [group] = await findAdvisoriesByIds(db, ['GO-2099-21']);
+    expect(group?.aliases).toEqual(expect.arrayContaining(['GO-2099-21', 'GO-2099-22']));
+    // The linking record is removed from the source: the group splits in two.
+    const result = await syncAdvisorySource(db, source, async () => ({ status: 'ok', records: all.slice(0, 2), complete: true }));
+    expect(result).toMatchObject({ imported: 0, removed: 1, unchanged: 2 });
+    expect(await findAdvisoriesByIds(db, ['GHSA-rmvl-0001-aaaa'])).toEqual([]);
+    expect((await findAdvisoriesByIds(db, ['GO-2099-21', 'GO-2099-22'])).map((a) => a.id).sort()).toEqual(['GO-2099-21', 'GO-2099-22']);
+    // Linked again by a newer GO-2099-22 that names CVE-2099-21 too; then unlinked by a newer one that does not.
+    await syncAdvisorySource(db, source, async () => ({ status: 'ok', records: [all[0]!, rec('GO-2099-22', ['CVE-2099-21'], '2024-02-01T00:00:00Z')], complete: true }));
+    expect((await findAdvisoriesByIds(db, ['GO-2099-22'])).map((a) => [a.id, ...a.aliases].sort())).toEqual([['CVE-2099-21', 'GO-2099-21', 'GO-2099-22']]);
+    await syncAdvisorySource(db, source, async () => ({ status: 'ok', records: [all[0]!, rec('GO-2099-22', ['CVE-2099-22'], '2024-03-01T00:00:00Z')], complete: true }));
+    expect((await findAdvisoriesByIds(db, ['GO-2099-21', 'GO-2099-22'])).map((a) => a.id).sort()).toEqual(['GO-2099-21', 'GO-2099-22']);
+    // An incremental listing names a removed id: deleted; an id stored by another source is not touched.
+    const named = await syncAdvisorySource(db, source, async () => ({ status: 'ok', records: [], removed: ['GO-2099-21', 'PYSEC-2005-1'] }));
+    expect(named).toMatchObject({ removed: 1 });
+    expect(await findAdvisoriesByIds(db, ['GO-2099-21'])).toEqual([]);
+    expect(await findAdvisoriesByIds(db, ['PYSEC-2005-1'])).toHaveLength(1);
   });
 
   it('the OSV API client against the local server: querybatch by package and version, vulns by id', async () => {

@@ -1,9 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import {
   mergeRecords,
+  toAdvisory,
+  type Advisory,
   normalisePackageName,
   recordIds,
   type AdvisorySeverity,
   type HttpValidators,
+  type ListedOsvRecord,
   type OsvRecord,
 } from '@remediation/advisories';
 import type { EntityManager } from '@mikro-orm/postgresql';
@@ -37,13 +41,29 @@ export interface AdvisorySyncState {
   records: number;
 }
 
-/** What a source's fetch gives {@link syncAdvisorySource}. */
-export type FetchedRecords = { status: 'not-modified' } | { status: 'ok'; records: OsvRecord[]; validators?: HttpValidators };
+/**
+ * What a source's fetch gives {@link syncAdvisorySource}. `records` are full OSV records (checked
+ * already) or listed ones (`ListedOsvRecord`: `id`/`modified` read, schema check deferred to
+ * `record()`, called only for records that will be written). `complete`: the source listed every
+ * record it holds, so a record stored from this source and not listed was removed from it;
+ * `removed`: ids the source says it no longer holds (an incremental listing). `committed` is
+ * called once the sync has committed (e.g. to make a directory listing the base of the next).
+ */
+export type FetchedRecords =
+  | { status: 'not-modified' }
+  | {
+      status: 'ok';
+      records: ReadonlyArray<OsvRecord | ListedOsvRecord>;
+      validators?: HttpValidators;
+      complete?: boolean;
+      removed?: readonly string[];
+      committed?: () => void;
+    };
 
 /** Outcome of one {@link syncAdvisorySource}. */
 export interface AdvisorySyncResult {
   source: string;
-  /** False when another replica held the source's lock: nothing was done. */
+  /** False when another replica held the source's lease or lock: nothing was done. */
   acquired: boolean;
   /** The source answered "not modified" (HTTP 304): nothing was imported. */
   notModified: boolean;
@@ -53,6 +73,8 @@ export interface AdvisorySyncResult {
   withdrawn: number;
   /** Records skipped because the stored copy is as new. */
   unchanged: number;
+  /** Records stored from this source that the source no longer holds, deleted now (their advisories re-merged). */
+  removed: number;
 }
 
 type Row = Record<string, unknown>;
@@ -79,66 +101,128 @@ function stateOf(row: Row): AdvisorySyncState {
   };
 }
 
+/** Records imported or removed by one sync from which the advisory tables are analysed right after it. */
+const ANALYZE_AFTER = 10_000;
+
+/** Default lease of one source's sync (fetch and import), ms: a crashed replica's lease expires after it. */
+const DEFAULT_LEASE_MS = 20 * 60_000;
+
+const isListed = (r: OsvRecord | ListedOsvRecord): r is ListedOsvRecord => typeof (r as ListedOsvRecord).record === 'function';
+
 /**
- * Syncs one source in one transaction: takes the source's advisory lock without waiting (another
+ * Syncs one source: takes the source's lease (`advisory_sync_leases`, without waiting: another
  * replica syncing it → `acquired: false`), calls `fetch` with the stored state (for conditional
- * requests), imports only records that are new or whose `modified` is newer than stored (by record
- * id, whichever source stored it), re-merges
- * their alias groups, and records the new state. Readers see the old snapshot until the commit.
+ * requests) outside any transaction, then in one transaction (the source's advisory lock, then
+ * the merge lock) imports only records that are new or whose `modified` is newer than stored (by
+ * record id, whichever source stored it; compared before the schema check of listed records),
+ * deletes records the source no longer holds (`complete`/`removed`, see {@link FetchedRecords}),
+ * re-merges their alias groups, and records the new state. Readers see the old snapshot until
+ * the commit.
  * @param source a stable name, e.g. `dir:/data/osv` or `zip:https://…/PyPI/all.zip`.
+ * @param options.leaseMs how long the lease holds without the sync ending (default 20 min).
  * @throws whatever `fetch` throws (nothing is changed then); InvalidInputError `ADVISORY_INVALID` for a
- *   record whose `modified`/`published`/`withdrawn` is not a time (nothing of the source is imported then).
+ *   changed record that is not an OSV record or whose `modified`/`published`/`withdrawn` is not a time
+ *   (nothing of the source is imported then).
  */
 export async function syncAdvisorySource(
   db: Database,
   source: string,
   fetch: (state: AdvisorySyncState | null) => Promise<FetchedRecords>,
+  options: { leaseMs?: number } = {},
 ): Promise<AdvisorySyncResult> {
-  return db.em().transactional(async (tx) => {
-    const result: AdvisorySyncResult = { source, acquired: false, notModified: false, imported: 0, withdrawn: 0, unchanged: 0 };
-    const [lock] = await tx.execute<Row[]>('select pg_try_advisory_xact_lock(?, hashtext(?)) as ok', [SYNC_LOCK, source]);
-    if (!lock?.ok) return result;
-    result.acquired = true;
-    const state = await getAdvisorySyncState(tx, source);
+  const skipped: AdvisorySyncResult = { source, acquired: false, notModified: false, imported: 0, withdrawn: 0, unchanged: 0, removed: 0 };
+  const holder = randomUUID();
+  const claimed = await db.em().execute<Row[]>(
+    `insert into advisory_sync_leases (source, holder, expires_at) values (?, ?, now() + ? * interval '1 millisecond')
+     on conflict (source) do update set holder = excluded.holder, expires_at = excluded.expires_at
+       where advisory_sync_leases.expires_at < now()
+     returning holder`,
+    [source, holder, options.leaseMs ?? DEFAULT_LEASE_MS],
+  );
+  if (claimed.length === 0) return skipped;
+  try {
+    const state = await getAdvisorySyncState(db, source);
     const fetched = await fetch(state);
-    if (fetched.status === 'not-modified') {
-      result.notModified = true;
-      await saveState(tx, source, state?.validators ?? {}, false);
-      return result;
+    const result = await db.em().transactional((tx) => importFetched(tx, source, state, fetched));
+    if (result.acquired && fetched.status === 'ok') fetched.committed?.();
+    // Fresh statistics after a bulk change: the look-ups' plans depend on them (autovacuum would get
+    // there later; right after a first import PostgreSQL has none).
+    if (result.imported + result.removed >= ANALYZE_AFTER) {
+      await db.em().execute('analyze advisories, advisory_packages, advisory_views, advisory_ids, advisory_records');
     }
-    for (const r of fetched.records) {
-      const unreadable = (t: string | undefined): boolean => t !== undefined && Number.isNaN(Date.parse(t));
-      if (unreadable(r.modified) || unreadable(r.published) || unreadable(r.withdrawn)) {
-        throw new InvalidInputError('ADVISORY_INVALID', `${source}: record ${r.id}: modified/published/withdrawn is not an RFC 3339 time`, {
-          details: { source, id: r.id, modified: r.modified, published: r.published, withdrawn: r.withdrawn },
-        });
-      }
-    }
-    // Serialised with every other source's import from here: what is stored cannot change underneath.
-    await tx.execute('select pg_advisory_xact_lock(?)', [MERGE_LOCK]);
-    const stored = new Map<string, number>();
-    // By record id whatever the source: a record served by two sources is imported once.
-    for (const row of await tx.execute<Row[]>('select id, modified from advisory_records')) {
-      stored.set(row.id as string, new Date(row.modified as string).getTime());
-    }
-    // A source that serves one id twice (two files of a directory) contributes its newest copy once:
-    // one statement may not write a row twice.
-    const newest = new Map<string, (typeof fetched.records)[number]>();
-    for (const r of fetched.records) {
-      const seen = newest.get(r.id);
-      if (!seen || Date.parse(r.modified) > Date.parse(seen.modified)) newest.set(r.id, r);
-    }
-    const changed = [...newest.values()].filter((r) => {
-      const known = stored.get(r.id);
-      return known === undefined || Date.parse(r.modified) > known;
-    });
-    result.unchanged = fetched.records.length - changed.length;
-    await importRecords(tx, source, changed);
-    result.imported = changed.length;
-    result.withdrawn = changed.filter((r) => r.withdrawn !== undefined).length;
-    await saveState(tx, source, fetched.validators ?? {}, changed.length > 0);
     return result;
-  });
+  } finally {
+    await db.em().execute('delete from advisory_sync_leases where source = ? and holder = ?', [source, holder]);
+  }
+}
+
+async function importFetched(tx: EntityManager, source: string, state: AdvisorySyncState | null, fetched: FetchedRecords): Promise<AdvisorySyncResult> {
+  const result: AdvisorySyncResult = { source, acquired: false, notModified: false, imported: 0, withdrawn: 0, unchanged: 0, removed: 0 };
+  const [lock] = await tx.execute<Row[]>('select pg_try_advisory_xact_lock(?, hashtext(?)) as ok', [SYNC_LOCK, source]);
+  if (!lock?.ok) return result;
+  result.acquired = true;
+  if (fetched.status === 'not-modified') {
+    result.notModified = true;
+    await saveState(tx, source, state?.validators ?? {}, false);
+    return result;
+  }
+  // A source that serves one id twice (two files of a directory) contributes its newest copy once:
+  // one statement may not write a row twice.
+  const newest = new Map<string, OsvRecord | ListedOsvRecord>();
+  for (const r of fetched.records) {
+    const seen = newest.get(r.id);
+    if (!seen || Date.parse(r.modified) > Date.parse(seen.modified)) newest.set(r.id, r);
+  }
+  // Serialised with every other source's import from here: what is stored cannot change underneath.
+  await tx.execute('select pg_advisory_xact_lock(?)', [MERGE_LOCK]);
+  // By record id whatever the source: a record served by two sources is imported once.
+  const stored = new Map<string, { modified: number; source: string }>();
+  for (const part of chunks([...newest.keys()], LIST_CHUNK)) {
+    const rows = await tx.execute<Row[]>(
+      'select r.id, r.modified, r.source from jsonb_array_elements_text(?::jsonb) as k(id) join advisory_records r on r.id = k.id',
+      [JSON.stringify(part)],
+    );
+    for (const row of rows) stored.set(row.id as string, { modified: new Date(row.modified as string).getTime(), source: row.source as string });
+  }
+  const changed: OsvRecord[] = [];
+  for (const r of newest.values()) {
+    const known = stored.get(r.id);
+    const modified = Date.parse(r.modified);
+    // An unreadable `modified` (NaN) is never "as new": the record is checked, and refused below.
+    if (known !== undefined && !Number.isNaN(modified) && modified <= known.modified) continue;
+    changed.push(isListed(r) ? r.record() : r);
+  }
+  for (const r of changed) {
+    const unreadable = (t: string | undefined): boolean => t !== undefined && Number.isNaN(Date.parse(t));
+    if (unreadable(r.modified) || unreadable(r.published) || unreadable(r.withdrawn)) {
+      throw new InvalidInputError('ADVISORY_INVALID', `${source}: record ${r.id}: modified/published/withdrawn is not an RFC 3339 time`, {
+        details: { source, id: r.id, modified: r.modified, published: r.published, withdrawn: r.withdrawn },
+      });
+    }
+  }
+  // Removed from the source: stored from this source and not listed (complete listing) or named as removed.
+  const removed: string[] = [];
+  if (fetched.complete) {
+    for (const row of await tx.execute<Row[]>('select id from advisory_records where source = ?', [source])) {
+      if (!newest.has(row.id as string)) removed.push(row.id as string);
+    }
+  } else if (fetched.removed?.length) {
+    const named = fetched.removed.filter((id) => !newest.has(id));
+    for (const part of chunks(named, LIST_CHUNK)) {
+      const rows = await tx.execute<Row[]>(
+        'select r.id from jsonb_array_elements_text(?::jsonb) as k(id) join advisory_records r on r.id = k.id where r.source = ?',
+        [JSON.stringify(part), source],
+      );
+      for (const row of rows) removed.push(row.id as string);
+    }
+  }
+  result.unchanged = fetched.records.length - changed.length;
+  await importRecords(tx, source, changed, removed, new Set(changed.filter((r) => stored.has(r.id)).map((r) => r.id)));
+  result.imported = changed.length;
+  result.withdrawn = changed.filter((r) => r.withdrawn !== undefined).length;
+  result.removed = removed.length;
+  await saveState(tx, source, fetched.validators ?? {}, changed.length > 0 || removed.length > 0);
+  return result;
 }
 
 async function saveState(tx: EntityManager, source: string, validators: HttpValidators, changed: boolean): Promise<void> {
@@ -153,98 +237,117 @@ async function saveState(tx: EntityManager, source: string, validators: HttpVali
   );
 }
 
-/** Rows per statement of the bulk writes (each statement takes one jsonb parameter). */
-const CHUNK = 1000;
+/**
+ * Rows per statement of the bulk writes. Each statement takes one JSON parameter, read with
+ * `json_to_recordset` into `json` columns: half the server time of `jsonb_to_recordset` into
+ * `jsonb` (21 vs 42 ms for 2,000 records; migration 0008 made the stored OSV records `json`).
+ */
+const WRITE_CHUNK = 2000;
+/** Ids per statement of the look-ups driven by an id list. */
+const LIST_CHUNK = 20000;
 
-function chunks<T>(items: readonly T[]): T[][] {
+/**
+ * Runs one statement per part in order, building the next part's parameter while the database
+ * executes the current statement (JSON.stringify in this process overlaps PostgreSQL's work).
+ */
+async function pipelined<T>(parts: readonly T[], payload: (part: T) => string, run: (json: string) => Promise<unknown>): Promise<void> {
+  let pending: Promise<unknown> | undefined;
+  for (const part of parts) {
+    const json = payload(part);
+    await pending;
+    pending = run(json);
+  }
+  await pending;
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
-  for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK));
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
 }
 
+/** A live (not withdrawn) record of an alias group being rebuilt. */
+interface Member {
+  ids: string[];
+  source: string;
+  /** Its advisory before this import (null: new, withdrawn before, or imported now). */
+  advisoryId: string | null;
+}
+
 /**
- * Stores `records` (new or newer) and rebuilds every alias group they were or are part of, in bulk:
- * (1) upsert the records; (2) drop the advisories they belonged to; (3) load every non-withdrawn
- * record connected to them through shared ids (transitive closure, index on `advisory_ids`); (4) group
- * them (union-find over ids), merge each group (`mergeRecords`) and write advisories, packages and
- * each record's advisory id.
+ * Stores `records` (new or newer), deletes `removed`, and rebuilds every alias group they were or
+ * are part of, in bulk. Everything is read before anything is written: (1) the members of the
+ * advisories the touched records belong to now; (2) the transitive closure through shared ids
+ * (`advisory_ids`, driven by the id list; rows of touched records are their old versions and are
+ * skipped: their new versions are in memory) — ids that only the imported records carry find
+ * nothing, so an import into an empty database issues only the first, empty, round; (3) the OSV
+ * JSON of the members not imported now. Then: union-find over ids, `mergeRecords` per group, and
+ * the writes (old advisories deleted, removed records deleted, records upserted with their
+ * advisory id and their ids, advisories (the merged record only for groups of several records)
+ * with their packages and per-ecosystem views).
+ * @param existing ids of `records` already stored (their old `advisory_ids` rows are replaced).
  */
-async function importRecords(tx: EntityManager, source: string, records: readonly OsvRecord[]): Promise<void> {
-  const changedIds = records.map((r) => r.id);
-  const seeds = new Set<string>(changedIds);
-  const oldAdvisories = new Set<string>();
-  for (const part of chunks(changedIds)) {
-    const rows = await tx.execute<Row[]>(
-      'select id, advisory_id from advisory_records where advisory_id in (select advisory_id from advisory_records where id in (select jsonb_array_elements_text(?::jsonb)))',
-      [JSON.stringify(part)],
-    );
-    for (const row of rows) {
-      seeds.add(row.id as string);
-      oldAdvisories.add(row.advisory_id as string);
-    }
-  }
-  for (const part of chunks(records)) {
-    await tx.execute(
-      `insert into advisory_records (id, source, modified, withdrawn, ids, osv)
-       select r.id, ?, r.modified, r.withdrawn, array(select jsonb_array_elements_text(r.ids)), r.osv
-       from jsonb_to_recordset(?::jsonb) as r(id text, modified timestamptz, withdrawn timestamptz, ids jsonb, osv jsonb)
-       on conflict (id) do update set source = excluded.source, modified = excluded.modified, withdrawn = excluded.withdrawn,
-         ids = excluded.ids, osv = excluded.osv, advisory_id = null`,
-      [source, JSON.stringify(part.map((r) => ({ id: r.id, modified: r.modified, withdrawn: r.withdrawn ?? null, ids: recordIds(r), osv: r })))],
-    );
-    await tx.execute('delete from advisory_ids where record_id in (select jsonb_array_elements_text(?::jsonb))', [JSON.stringify(part.map((r) => r.id))]);
-    await tx.execute(
-      `insert into advisory_ids (id, record_id) select x.id, x.record_id from jsonb_to_recordset(?::jsonb) as x(id text, record_id text) on conflict do nothing`,
-      [JSON.stringify(part.flatMap((r) => recordIds(r).map((id) => ({ id, record_id: r.id }))))],
-    );
-  }
-  // Closure: every live record sharing an id with a seed, and so on.
-  const live = new Map<string, { ids: string[]; source: string; advisoryId: string | null }>();
+async function importRecords(tx: EntityManager, source: string, records: readonly OsvRecord[], removed: readonly string[], existing: ReadonlySet<string>): Promise<void> {
+  if (records.length === 0 && removed.length === 0) return;
+  const batch = new Map(records.map((r) => [r.id, r]));
+  const gone = new Set(removed);
+  const live = new Map<string, Member>();
   const seenIds = new Set<string>();
   let frontier: string[] = [];
-  for (const part of chunks([...seeds])) {
+  const addLive = (id: string, member: Member): void => {
+    live.set(id, member);
+    for (const alias of member.ids) {
+      if (seenIds.has(alias)) continue;
+      seenIds.add(alias);
+      frontier.push(alias);
+    }
+  };
+  for (const r of records) if (r.withdrawn === undefined) addLive(r.id, { ids: recordIds(r), source, advisoryId: null });
+  const oldAdvisories = new Set<string>();
+  // (1) Every member of the advisories the touched (stored) records belong to.
+  const touchedStored = [...records.filter((r) => existing.has(r.id)).map((r) => r.id), ...removed];
+  for (const part of chunks(touchedStored, LIST_CHUNK)) {
     const rows = await tx.execute<Row[]>(
-      'select id, ids, source, advisory_id from advisory_records where withdrawn is null and id in (select jsonb_array_elements_text(?::jsonb))',
+      `select m.id, m.ids, m.source, m.advisory_id, m.withdrawn from jsonb_array_elements_text(?::jsonb) as k(id)
+         join advisory_records r on r.id = k.id join advisory_records m on m.advisory_id = r.advisory_id`,
       [JSON.stringify(part)],
     );
     for (const row of rows) {
-      live.set(row.id as string, { ids: row.ids as string[], source: row.source as string, advisoryId: row.advisory_id as string | null });
-      for (const id of row.ids as string[]) {
-        if (seenIds.has(id)) continue;
-        seenIds.add(id);
-        frontier.push(id);
-      }
+      oldAdvisories.add(row.advisory_id as string);
+      const id = row.id as string;
+      if (batch.has(id) || gone.has(id) || live.has(id) || row.withdrawn !== null) continue;
+      addLive(id, { ids: row.ids as string[], source: row.source as string, advisoryId: row.advisory_id as string });
     }
   }
+  // (2) Closure: every live stored record sharing an id with a member, and so on.
   while (frontier.length > 0) {
-    const next: string[] = [];
-    for (const part of chunks(frontier)) {
+    const current = frontier;
+    frontier = [];
+    for (const part of chunks(current, LIST_CHUNK)) {
       const rows = await tx.execute<Row[]>(
-        `select distinct r.id, r.ids, r.source, r.advisory_id from advisory_ids i join advisory_records r on r.id = i.record_id
-         where r.withdrawn is null and i.id in (select jsonb_array_elements_text(?::jsonb))`,
+        `select r.id, r.ids, r.source, r.advisory_id
+         from (select distinct i.record_id from jsonb_array_elements_text(?::jsonb) as k(id) join advisory_ids i on i.id = k.id) m
+         join advisory_records r on r.id = m.record_id
+         where r.withdrawn is null`,
         [JSON.stringify(part)],
       );
       for (const row of rows) {
-        if (live.has(row.id as string)) continue;
-        live.set(row.id as string, { ids: row.ids as string[], source: row.source as string, advisoryId: row.advisory_id as string | null });
-        for (const id of row.ids as string[]) {
-          if (seenIds.has(id)) continue;
-          seenIds.add(id);
-          next.push(id);
-        }
+        const id = row.id as string;
+        if (batch.has(id) || gone.has(id) || live.has(id)) continue;
+        const advisoryId = row.advisory_id as string | null;
+        if (advisoryId) oldAdvisories.add(advisoryId);
+        addLive(id, { ids: row.ids as string[], source: row.source as string, advisoryId });
       }
     }
-    frontier = next;
   }
-  for (const r of live.values()) if (r.advisoryId) oldAdvisories.add(r.advisoryId);
-  for (const part of chunks([...oldAdvisories])) {
-    await tx.execute('delete from advisories where id in (select jsonb_array_elements_text(?::jsonb))', [JSON.stringify(part)]);
-  }
-  // The OSV JSON of connected records not in `records`.
+  // (3) The OSV JSON of members not imported now.
   const osv = new Map<string, OsvRecord>(records.map((r) => [r.id, r]));
   const missing = [...live.keys()].filter((id) => !osv.has(id));
-  for (const part of chunks(missing)) {
-    const rows = await tx.execute<Row[]>('select id, osv from advisory_records where id in (select jsonb_array_elements_text(?::jsonb))', [JSON.stringify(part)]);
+  for (const part of chunks(missing, LIST_CHUNK)) {
+    const rows = await tx.execute<Row[]>(
+      'select r.id, r.osv from jsonb_array_elements_text(?::jsonb) as k(id) join advisory_records r on r.id = k.id',
+      [JSON.stringify(part)],
+    );
     for (const row of rows) osv.set(row.id as string, row.osv as OsvRecord);
   }
   // Union-find over shared ids.
@@ -272,11 +375,12 @@ async function importRecords(tx: EntityManager, source: string, records: readonl
   const groups = new Map<string, string[]>();
   for (const id of live.keys()) {
     const root = find(id);
-    groups.set(root, [...(groups.get(root) ?? []), id]);
+    const group = groups.get(root);
+    if (group) group.push(id);
+    else groups.set(root, [id]);
   }
   const advisories: Row[] = [];
-  const packages: Row[] = [];
-  const members: Row[] = [];
+  const advisoryOf = new Map<string, string>();
   for (const ids of groups.values()) {
     const merged = mergeRecords(ids.map((id) => osv.get(id)!));
     advisories.push({
@@ -286,33 +390,91 @@ async function importRecords(tx: EntityManager, source: string, records: readonl
       aliases: merged.aliases,
       summary: merged.summary ?? null,
       severity: merged.severity,
-      osv: merged.osv,
+      // A group of one record: its merged record is `mergeRecords([record])`, computed when read (see STORED_COLUMNS).
+      osv: ids.length === 1 ? null : merged.osv,
       sources: [...new Set(ids.map((id) => live.get(id)!.source))].sort(),
+      packages: merged.packages,
     });
-    for (const p of merged.packages) packages.push({ advisory_id: merged.id, ecosystem: p.ecosystem, name: p.name });
-    for (const id of ids) members.push({ id, advisory_id: merged.id });
+    // The plan's view per ecosystem (what `toAdvisory` gives, without `details`; see findPlanAdvisories).
+    const ecosystems = [...new Set((merged.osv.affected ?? []).map((a) => a.package.ecosystem))];
+    advisories.at(-1)!.views = ecosystems.map((ecosystem) => {
+      const { details: _details, ...view } = toAdvisory(merged.osv, ecosystem)!;
+      return { ecosystem, view: { ...view, severity: merged.severity } };
+    });
+    for (const id of ids) advisoryOf.set(id, merged.id);
   }
-  for (const part of chunks(advisories)) {
+  // Writes. Old advisories first (their packages go with them: on delete cascade).
+  for (const part of chunks([...oldAdvisories], LIST_CHUNK)) {
+    await tx.execute('delete from advisories a using jsonb_array_elements_text(?::jsonb) as k(id) where a.id = k.id', [JSON.stringify(part)]);
+  }
+  for (const part of chunks(removed, LIST_CHUNK)) {
+    // Their advisory_ids rows go with them (on delete cascade).
+    await tx.execute('delete from advisory_records r using jsonb_array_elements_text(?::jsonb) as k(id) where r.id = k.id', [JSON.stringify(part)]);
+  }
+  const replaced = records.filter((r) => existing.has(r.id)).map((r) => r.id);
+  for (const part of chunks(replaced, LIST_CHUNK)) {
+    await tx.execute('delete from advisory_ids i using jsonb_array_elements_text(?::jsonb) as k(id) where i.record_id = k.id', [JSON.stringify(part)]);
+  }
+  // Records and their ids, one statement per chunk (the ids rows come from the same parameter).
+  await pipelined(
+    chunks(records, WRITE_CHUNK),
+    (part) =>
+      JSON.stringify(part.map((r) => ({ id: r.id, modified: r.modified, withdrawn: r.withdrawn ?? null, ids: recordIds(r), osv: r, advisory_id: advisoryOf.get(r.id) ?? null }))),
+    (json) =>
+      tx.execute(
+        `with r as (select * from json_to_recordset(?::json) as r(id text, modified timestamptz, withdrawn timestamptz, ids text[], osv json, advisory_id text)),
+         w as (insert into advisory_records (id, source, modified, withdrawn, ids, osv, advisory_id)
+               select r.id, ?, r.modified, r.withdrawn, r.ids, r.osv, r.advisory_id from r
+               on conflict (id) do update set source = excluded.source, modified = excluded.modified, withdrawn = excluded.withdrawn,
+                 ids = excluded.ids, osv = excluded.osv, advisory_id = excluded.advisory_id)
+         insert into advisory_ids (id, record_id) select distinct unnest(r.ids), r.id from r on conflict do nothing`,
+        [json, source],
+      ),
+  );
+  // Advisories and their packages, one statement per chunk. Every advisory a member belonged to
+  // was deleted above, so no id should exist; should one (`updated`), its packages are rewritten below.
+  const updated: string[] = [];
+  await pipelined(
+    chunks(advisories, WRITE_CHUNK),
+    (part) => JSON.stringify(part),
+    async (json) => {
+      const rows = await tx.execute<Row[]>(
+        `with a as (select * from json_to_recordset(?::json) as a(id text, modified timestamptz, published timestamptz, aliases text[], summary text,
+                      severity text, osv json, sources text[], packages json, views json)),
+         w as (insert into advisories (id, modified, published, aliases, summary, severity, osv, sources, updated_at)
+               select a.id, a.modified, a.published, a.aliases, a.summary, a.severity, a.osv, a.sources, now() from a
+               on conflict (id) do update set modified = excluded.modified, published = excluded.published, aliases = excluded.aliases,
+                 summary = excluded.summary, severity = excluded.severity, osv = excluded.osv, sources = excluded.sources, updated_at = now()
+               returning id, (xmax <> 0) as updated),
+         p as (insert into advisory_packages (advisory_id, ecosystem, name)
+               select a.id, p.ecosystem, p.name from a, json_to_recordset(a.packages) as p(ecosystem text, name text)
+               on conflict do nothing),
+         v as (insert into advisory_views (advisory_id, ecosystem, view)
+               select a.id, v.ecosystem, v.view from a, json_to_recordset(a.views) as v(ecosystem text, view json)
+               on conflict (advisory_id, ecosystem) do update set view = excluded.view)
+         select id from w where updated`,
+        [json],
+      );
+      updated.push(...rows.map((r) => r.id as string));
+    },
+  );
+  if (updated.length > 0) {
+    const again = new Set(updated);
+    for (const table of ['advisory_packages', 'advisory_views']) {
+      await tx.execute(`delete from ${table} t using jsonb_array_elements_text(?::jsonb) as k(id) where t.advisory_id = k.id`, [JSON.stringify(updated)]);
+    }
     await tx.execute(
-      `insert into advisories (id, modified, published, aliases, summary, severity, osv, sources, updated_at)
-       select a.id, a.modified, a.published, array(select jsonb_array_elements_text(a.aliases)), a.summary, a.severity, a.osv,
-              array(select jsonb_array_elements_text(a.sources)), now()
-       from jsonb_to_recordset(?::jsonb) as a(id text, modified timestamptz, published timestamptz, aliases jsonb, summary text, severity text, osv jsonb, sources jsonb)
-       on conflict (id) do update set modified = excluded.modified, published = excluded.published, aliases = excluded.aliases,
-         summary = excluded.summary, severity = excluded.severity, osv = excluded.osv, sources = excluded.sources, updated_at = now()`,
-      [JSON.stringify(part)],
-    );
-    // The ids only: `part` carries every merged OSV record, which need not be sent twice.
-    await tx.execute('delete from advisory_packages where advisory_id in (select jsonb_array_elements_text(?::jsonb))', [JSON.stringify(part.map((a) => a.id))]);
-  }
-  for (const part of chunks(packages)) {
-    await tx.execute(
-      `insert into advisory_packages (advisory_id, ecosystem, name)
-       select advisory_id, ecosystem, name from jsonb_to_recordset(?::jsonb) as p(advisory_id text, ecosystem text, name text) on conflict do nothing`,
-      [JSON.stringify(part)],
+      `with a as (select * from jsonb_to_recordset(?::jsonb) as a(id text, packages jsonb, views jsonb)),
+       p as (insert into advisory_packages (advisory_id, ecosystem, name)
+             select a.id, p.ecosystem, p.name from a, jsonb_to_recordset(a.packages) as p(ecosystem text, name text) on conflict do nothing)
+       insert into advisory_views (advisory_id, ecosystem, view)
+       select a.id, v.ecosystem, v.view from a, jsonb_to_recordset(a.views) as v(ecosystem text, view json) on conflict do nothing`,
+      [JSON.stringify(advisories.filter((a) => again.has(a.id as string)).map((a) => ({ id: a.id, packages: a.packages, views: a.views })))],
     );
   }
-  for (const part of chunks(members)) {
+  // Stored members not imported now: their (possibly new) advisory id.
+  const moved = [...live].filter(([id, m]) => !batch.has(id) && m.advisoryId !== advisoryOf.get(id)).map(([id]) => ({ id, advisory_id: advisoryOf.get(id)! }));
+  for (const part of chunks(moved, WRITE_CHUNK)) {
     await tx.execute(
       `update advisory_records r set advisory_id = m.advisory_id
        from jsonb_to_recordset(?::jsonb) as m(id text, advisory_id text) where r.id = m.id`,
@@ -332,6 +494,13 @@ export interface StoredAdvisory {
   osv: OsvRecord;
 }
 
+/**
+ * Columns of a stored advisory `a`: its merged record, or (a group of one record, `osv` null: see
+ * importRecords) that record's JSON as `member_osv`, merged on read.
+ */
+const STORED_COLUMNS = `a.id, a.aliases, a.severity, a.modified, a.published, a.osv,
+  case when a.osv is null then (select r.osv from advisory_records r where r.advisory_id = a.id limit 1) end as member_osv`;
+
 function storedOf(row: Row): StoredAdvisory {
   return {
     id: row.id as string,
@@ -339,7 +508,7 @@ function storedOf(row: Row): StoredAdvisory {
     severity: row.severity as AdvisorySeverity,
     modified: iso(row.modified)!,
     published: iso(row.published),
-    osv: row.osv as OsvRecord,
+    osv: (row.osv as OsvRecord | null) ?? mergeRecords([row.member_osv as OsvRecord]).osv,
   };
 }
 
@@ -354,7 +523,7 @@ export async function findAdvisoriesForPackages(
   if (packages.length === 0) return [];
   const keys = packages.map((p) => ({ ecosystem: p.ecosystem, name: normalisePackageName(p.ecosystem, p.name) }));
   const rows = await db.em().execute<Row[]>(
-    `select a.* from advisories a where a.id in (
+    `select ${STORED_COLUMNS} from advisories a where a.id in (
        select p.advisory_id from advisory_packages p join jsonb_to_recordset(?::jsonb) as k(ecosystem text, name text)
          on p.ecosystem = k.ecosystem and p.name = k.name)
      order by a.id`,
@@ -368,13 +537,97 @@ export async function findAdvisoriesByIds(db: Database, ids: readonly string[]):
   if (ids.length === 0) return [];
   const list = JSON.stringify([...new Set(ids.flatMap((id) => [id, id.toUpperCase()]))]);
   const rows = await db.em().execute<Row[]>(
-    `select * from advisories where id in (
+    `select ${STORED_COLUMNS} from advisories a where a.id in (
        select r.advisory_id from advisory_ids i join advisory_records r on r.id = i.record_id
        where i.id in (select jsonb_array_elements_text(?::jsonb)) and r.advisory_id is not null)
-     order by id`,
+     order by a.id`,
     [list],
   );
   return rows.map(storedOf);
+}
+
+/** Packages or ids per statement of {@link findPlanAdvisories}: the rows of one statement are converted, then dropped. */
+const LOOKUP_CHUNK = 5000;
+/** Statements of {@link findPlanAdvisories} in flight at once (pooled connections). */
+const LOOKUP_CONCURRENCY = 3;
+
+/**
+ * The advisories a plan needs for one or more ecosystems, reduced to what matching and the plan use
+ * (`Advisory` of `@remediation/advisories`): every advisory naming one of `packages` and every
+ * advisory known by one of `ids` (canonical id or alias). Reads the views written at import time
+ * (`advisory_views`, migration 0008: what `toAdvisory(merged record, ecosystem)` gives, with the
+ * stored severity) as one JSON value per statement of 5,000 packages or ids (3 statements at
+ * once), never the merged OSV
+ * record — except for advisories imported before migration 0008, converted from it as before.
+ * `details` is not loaded (undefined: plans do not use it). Advisories without an entry of
+ * one of `ecosystem` (an OSV ecosystem name or a list) are left out; an advisory with entries of
+ * several gets them all. Sorted by id.
+ */
+export async function findPlanAdvisories(
+  db: Database,
+  query: { ecosystem: string | readonly string[]; packages: ReadonlyArray<{ ecosystem: string; name: string }>; ids: readonly string[] },
+): Promise<Advisory[]> {
+  const em = db.em();
+  const ecosystems = typeof query.ecosystem === 'string' ? [query.ecosystem] : [...query.ecosystem];
+  const out = new Map<string, Advisory>();
+  const legacy = new Set<string>();
+  // One view per (advisory, ecosystem): an advisory of several asked ecosystems gets their entries together.
+  const add = (view: Advisory): void => {
+    const known = out.get(view.id);
+    if (!known) out.set(view.id, view);
+    else if (!known.affected.some((a) => view.affected.some((b) => a.ecosystem === b.ecosystem))) out.set(view.id, { ...known, affected: [...known.affected, ...view.affected] });
+  };
+  const select = async (matching: string, param: string): Promise<void> => {
+    const [row] = await db.em().execute<Row[]>(
+      `with w as (${matching})
+       select coalesce(json_agg(v.view) filter (where v.view is not null), '[]') as views,
+              coalesce(json_agg(w.advisory_id) filter (where v.view is null), '[]') as missing
+       from w left join advisory_views v on v.advisory_id = w.advisory_id and v.ecosystem in (select jsonb_array_elements_text(?::jsonb))`,
+      [param, JSON.stringify(ecosystems)],
+    );
+    const parse = <T>(value: unknown): T => (typeof value === 'string' ? JSON.parse(value) : value) as T;
+    for (const view of parse<Advisory[]>(row?.views)) add(view);
+    for (const id of parse<string[]>(row?.missing)) legacy.add(id);
+  };
+  const keys = query.packages.map((p) => ({ ecosystem: p.ecosystem, name: normalisePackageName(p.ecosystem, p.name) }));
+  const ids = [...new Set(query.ids.flatMap((id) => [id, id.toUpperCase()]))];
+  const statements = [
+    ...chunks(keys, LOOKUP_CHUNK).map((part) => (): Promise<void> =>
+      select(
+        `select distinct p.advisory_id from jsonb_to_recordset(?::jsonb) as k(ecosystem text, name text)
+           join advisory_packages p on p.ecosystem = k.ecosystem and p.name = k.name`,
+        JSON.stringify(part),
+      ),
+    ),
+    ...chunks(ids, LOOKUP_CHUNK).map((part) => (): Promise<void> =>
+      select(
+        `select distinct r.advisory_id from jsonb_array_elements_text(?::jsonb) as k(id)
+           join advisory_ids i on i.id = k.id join advisory_records r on r.id = i.record_id
+         where r.advisory_id is not null`,
+        JSON.stringify(part),
+      ),
+    ),
+  ];
+  // A few statements at once (each on its own pooled connection): PostgreSQL works on one while this process parses another's answer.
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(LOOKUP_CONCURRENCY, statements.length) }, async () => {
+      while (next < statements.length) await statements[next++]!();
+    }),
+  );
+  // Advisories without a view: imported before migration 0008 (or, found by id, without an entry of `ecosystem`).
+  const before = [...legacy].filter((id) => !out.has(id));
+  for (const part of chunks(before, LOOKUP_CHUNK)) {
+    const rows = await em.execute<Row[]>(`select ${STORED_COLUMNS} from jsonb_array_elements_text(?::jsonb) as k(id) join advisories a on a.id = k.id`, [
+      JSON.stringify(part),
+    ]);
+    for (const row of rows) {
+      const stored = storedOf(row);
+      const advisory = toAdvisory(stored.osv, ecosystems);
+      if (advisory) out.set(advisory.id, { ...advisory, severity: stored.severity });
+    }
+  }
+  return [...out.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 /** What a plan records about the advisory database it used (`PlannerOutput.advisoryDatabase`). */
@@ -439,7 +692,7 @@ export async function advisoriesChangedSince(
       ? JSON.stringify(query.packages.map((p) => ({ ecosystem: p.ecosystem, name: normalisePackageName(p.ecosystem, p.name) })))
       : query.executionId;
   const rows = await db.em().execute<Row[]>(
-    `select a.* from advisories a where (a.modified > ?::timestamptz or a.published > ?::timestamptz) and a.id in (
+    `select ${STORED_COLUMNS} from advisories a where (a.modified > ?::timestamptz or a.published > ?::timestamptz) and a.id in (
        select p.advisory_id from advisory_packages p join (${packagesSql}) k on p.ecosystem = k.ecosystem and p.name = k.name)
      order by a.id`,
     [query.since, query.since, param],

@@ -8,6 +8,7 @@ import { Migration0004PullRequests } from './migrations/migration-0004-pull-requ
 import { Migration0005Iterations } from './migrations/migration-0005-iterations.js';
 import { Migration0006Tenancy } from './migrations/migration-0006-tenancy.js';
 import { Migration0007AdvisoryDatabase } from './migrations/migration-0007-advisory-database.js';
+import { Migration0008AdvisoryLookup } from './migrations/migration-0008-advisory-lookup.js';
 import { Migration0009ExecutionTargetEcosystem } from './migrations/migration-0009-execution-target-ecosystem.js';
 
 /** An open database: the MikroORM instance and a way to get a fresh EntityManager. */
@@ -27,6 +28,7 @@ export const MIGRATIONS = [
   { name: '0005-iterations', class: Migration0005Iterations },
   { name: '0006-tenancy', class: Migration0006Tenancy },
   { name: '0007-advisory-database', class: Migration0007AdvisoryDatabase },
+  { name: '0008-advisory-lookup', class: Migration0008AdvisoryLookup },
   { name: '0009-execution-target-ecosystem', class: Migration0009ExecutionTargetEcosystem },
 ];
 

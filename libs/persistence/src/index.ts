@@ -141,6 +141,7 @@ export {
   getAdvisorySyncState,
   findAdvisoriesForPackages,
   findAdvisoriesByIds,
+  findPlanAdvisories,
   advisoryDatabaseSnapshot,
   advisoriesChangedSince,
   recordPlanPackages,

@@ -1,2 +1,2 @@
 /** `@remediation/osv-local`: a local OSV data dump (`all.zip` per ecosystem) and OSV API for tests. */
-export { startOsvLocal, type OsvLocal, type OsvLocalOptions } from './server.js';
+export { startOsvLocal, withZip64End, type OsvLocal, type OsvLocalOptions } from './server.js';

@@ -60,9 +60,51 @@ async function archiveOf(dir: string, cache: Map<string, Archive>): Promise<Arch
   const encoder = new TextEncoder();
   const entries: Record<string, [Uint8Array, { mtime: Date }]> = {};
   for (const f of files) entries[f.name] = [encoder.encode(f.text), { mtime: new Date('2000-01-01T00:00:00Z') }];
-  const archive = { body: zipSync(entries), etag, lastModified };
+  const archive = { body: withZip64End(zipSync(entries), files.length), etag, lastModified };
   cache.set(dir, archive);
   return archive;
+}
+
+/**
+ * `zip` (fflate's `zipSync` output: no archive comment, sizes and offsets below 4 GiB) with ZIP64
+ * end records when it has more than 65,535 entries (PKWARE APPNOTE 6.3.x §4.3.14 ZIP64 end of
+ * central directory record, §4.3.15 its locator, §4.4.1.4 0xFFFF fields): fflate writes the entry
+ * count in the 16-bit field of the end record only, so an archive of 200,000 entries would
+ * declare 3,392. Exported for tests.
+ * @throws Error when the archive is 4 GiB or larger (fflate's 32-bit offsets would be wrong already).
+ */
+export function withZip64End(zip: Uint8Array, entries: number): Uint8Array {
+  if (entries <= 0xfffe) return zip;
+  if (zip.byteLength >= 0xffffffff) throw new Error(`archive of ${zip.byteLength} bytes: 32-bit offsets cannot address it`);
+  const eocd = zip.byteLength - 22;
+  const view = new DataView(zip.buffer, zip.byteOffset, zip.byteLength);
+  if (view.getUint32(eocd, true) !== 0x06054b50) throw new Error('no end of central directory record at the end of the archive');
+  const cdSize = view.getUint32(eocd + 12, true);
+  const cdOffset = view.getUint32(eocd + 16, true);
+  const out = new Uint8Array(eocd + 56 + 20 + 22);
+  out.set(zip.subarray(0, eocd), 0);
+  const o = new DataView(out.buffer);
+  let p = eocd;
+  o.setUint32(p, 0x06064b50, true); // ZIP64 end of central directory record
+  o.setBigUint64(p + 4, 44n, true); // size of the rest of the record
+  o.setUint16(p + 12, 45, true); // version made by (4.5: ZIP64)
+  o.setUint16(p + 14, 45, true); // version needed
+  o.setUint32(p + 16, 0, true); // this disk
+  o.setUint32(p + 20, 0, true); // disk with the central directory
+  o.setBigUint64(p + 24, BigInt(entries), true);
+  o.setBigUint64(p + 32, BigInt(entries), true);
+  o.setBigUint64(p + 40, BigInt(cdSize), true);
+  o.setBigUint64(p + 48, BigInt(cdOffset), true);
+  p += 56;
+  o.setUint32(p, 0x07064b50, true); // ZIP64 end of central directory locator
+  o.setUint32(p + 4, 0, true);
+  o.setBigUint64(p + 8, BigInt(eocd), true); // offset of the ZIP64 end record
+  o.setUint32(p + 16, 1, true); // total disks
+  p += 20;
+  out.set(zip.subarray(eocd, eocd + 22), p);
+  o.setUint16(p + 8, 0xffff, true); // entries on this disk: see the ZIP64 record
+  o.setUint16(p + 10, 0xffff, true); // total entries: see the ZIP64 record
+  return out;
 }
 
 async function allRecords(dir: string): Promise<OsvRecord[]> {
@@ -90,7 +132,8 @@ async function readBody(req: IncomingMessage): Promise<string> {
 /**
  * A local stand-in for OSV's data dump and API, for tests: `GET /<ecosystem>/all.zip` (the
  * ecosystem folder zipped, with ETag/Last-Modified and 304 on `If-None-Match`/`If-Modified-Since`;
- * https://google.github.io/osv.dev/data/#data-dump), `POST /v1/querybatch` (ids and `modified` per
+ * https://google.github.io/osv.dev/data/#data-dump), `GET /<ecosystem>/modified_id.csv`
+ * (`<modified>,<id>` per record, newest first) and `GET /<ecosystem>/<id>.json` (one record), `POST /v1/querybatch` (ids and `modified` per
  * query; with a version, only records affecting it by OSV evaluation;
  * https://google.github.io/osv.dev/post-v1-querybatch/) and `GET /v1/vulns/{id}`
  * (https://google.github.io/osv.dev/get-v1-vulns/). Files are read per request, so a test changes
@@ -116,6 +159,23 @@ export async function startOsvLocal(options: OsvLocalOptions): Promise<OsvLocal>
         const validators = { etag: archive.etag, 'last-modified': archive.lastModified };
         if (notModified(req, archive)) return send(req, res, 304, undefined, validators);
         return send(req, res, 200, archive.body, { ...validators, 'content-type': 'application/zip' });
+      }
+      const changes = /^\/([^/]+)\/modified_id\.csv$/.exec(path);
+      if (req.method === 'GET' && changes) {
+        const folder = join(options.dir, decodeURIComponent(changes[1]!));
+        if (!(await stat(folder).catch(() => null))?.isDirectory()) return send(req, res, 404, { message: 'unknown ecosystem' });
+        const lines = (await recordsOf(folder))
+          .map((f) => parseOsvRecord(f.text, join(folder, f.name)))
+          .sort((a, b) => Date.parse(b.modified) - Date.parse(a.modified) || (a.id < b.id ? -1 : 1))
+          .map((r) => `${new Date(r.modified).toISOString()},${r.id}\n`);
+        return send(req, res, 200, new TextEncoder().encode(lines.join('')), { 'content-type': 'text/csv' });
+      }
+      const single = /^\/([^/]+)\/([^/]+)\.json$/.exec(path);
+      if (req.method === 'GET' && single) {
+        const id = decodeURIComponent(single[2]!);
+        const folder = join(options.dir, decodeURIComponent(single[1]!));
+        const found = (await recordsOf(folder).catch(() => [])).map((f) => parseOsvRecord(f.text, join(folder, f.name))).find((r) => r.id === id);
+        return found ? send(req, res, 200, found) : send(req, res, 404, { message: 'not found' });
       }
       const vuln = /^\/v1\/vulns\/([^/]+)$/.exec(path);
       if (req.method === 'GET' && vuln) {

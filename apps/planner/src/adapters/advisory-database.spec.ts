@@ -1,9 +1,9 @@
-import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OsvApiClient } from '@remediation/advisories';
 import { startOsvLocal, type OsvLocal } from '@remediation/osv-local';
-import { advisoryDatabaseSnapshot, type Database, ensureDatabaseExists, migrate, openDatabase } from '@remediation/persistence';
+import { advisoryDatabaseSnapshot, type Database, ensureDatabaseExists, findAdvisoriesByIds, migrate, openDatabase, syncAdvisorySource } from '@remediation/persistence';
 import { parseCycloneDx } from '@remediation/sbom';
 import { dropDatabase, fixturePath, freshDatabaseUrl } from '@remediation/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -99,5 +99,31 @@ describe('planner advisory database adapter', () => {
     const again = osv.requests.length;
     await loadPlanAdvisories(db, scan, { api });
     expect(osv.requests.slice(again).filter((r) => r.path.startsWith('/v1/vulns/'))).toEqual([]);
+  });
+
+  it('with a change list, syncs after the first fetch only records listed in modified_id.csv since the last sync', async () => {
+    await cp(fixturePath('osv', 'PyPI'), join(served, 'PyPI'), { recursive: true });
+    const source = archiveSource(osv.url, 'PyPI', { changeList: true });
+    const sync = () => syncAdvisorySource(db, source.name, source.fetch);
+    const paths = (from: number) => osv.requests.slice(from).map((r) => `${r.path} ${r.status}`);
+    let mark = osv.requests.length;
+    expect(await sync()).toMatchObject({ imported: 5, removed: 0 });
+    expect(paths(mark)).toEqual(['/PyPI/all.zip 200']); // first sync: the whole archive
+    const file = join(served, 'PyPI', 'PYSEC-2005-1.json');
+    const record = JSON.parse(await readFile(file, 'utf8')) as { modified: string };
+    await writeFile(file, JSON.stringify({ ...record, modified: '2099-01-01T00:00:00Z', summary: 'changed in the dump' }));
+    mark = osv.requests.length;
+    // The list up to the stored latest `modified` (inclusive): the changed record and the one at that time (skipped).
+    expect(await sync()).toMatchObject({ imported: 1, unchanged: 1 });
+    const listed = paths(mark);
+    expect(listed[0]).toBe('/PyPI/modified_id.csv 200');
+    expect(listed).toHaveLength(3);
+    expect(listed).toContain('/PyPI/PYSEC-2005-1.json 200');
+    expect(listed.some((p) => p.includes('all.zip'))).toBe(false);
+    expect((await findAdvisoriesByIds(db, ['PYSEC-2005-1']))[0]?.osv.summary).toBe('changed in the dump');
+    // Nothing newer: the list's first line is the record just imported (at the stored time), skipped as unchanged.
+    mark = osv.requests.length;
+    expect(await sync()).toMatchObject({ imported: 0, unchanged: 1 });
+    expect(paths(mark)).toEqual(['/PyPI/modified_id.csv 200', '/PyPI/PYSEC-2005-1.json 200']);
   });
 });

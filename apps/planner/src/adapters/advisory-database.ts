@@ -1,23 +1,21 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   fetchOsvArchive,
+  fetchOsvModifiedSince,
   OsvAdvisoryIndex,
+  OsvDirectoryLister,
   osvPackageOfPurl,
-  readOsvDirectoryRecords,
-  toAdvisory,
-  type Advisory,
   type OsvApiClient,
   type OsvRecord,
 } from '@remediation/advisories';
 import {
   findAdvisoriesByIds,
-  findAdvisoriesForPackages,
+  findPlanAdvisories,
   getAdvisorySyncState,
   syncAdvisorySource,
   type AdvisorySyncResult,
   type Database,
   type FetchedRecords,
-  type StoredAdvisory,
 } from '@remediation/persistence';
 import { ECOSYSTEMS } from '@remediation/ecosystems';
 import type { ParsedScan } from '@remediation/sbom';
@@ -31,17 +29,53 @@ export interface ConfiguredSource {
   fetch: Parameters<typeof syncAdvisorySource>[2];
 }
 
-/** An OSV directory (flat or one folder per ecosystem), re-read on every sync; only newer records are imported. */
+/**
+ * An OSV directory (flat or one folder per ecosystem). The first sync in a process reads every
+ * file (and deletes records of this source whose file is gone); later syncs stat every file and
+ * read only new or changed ones (size or mtime), deleting the records of removed files
+ * (`OsvDirectoryLister`). Only records new or newer than stored are schema-checked and imported.
+ */
 export function directorySource(dir: string): ConfiguredSource {
-  return { name: `dir:${dir}`, fetch: async () => ({ status: 'ok', records: await readOsvDirectoryRecords(dir) }) };
+  const lister = new OsvDirectoryLister(dir);
+  return {
+    name: `dir:${dir}`,
+    fetch: async (): Promise<FetchedRecords> => {
+      const listing = await lister.list();
+      return { status: 'ok', records: listing.records, complete: listing.complete, removed: listing.removed, committed: listing.commit };
+    },
+  };
 }
 
-/** OSV's `<base>/<ecosystem>/all.zip`, fetched with If-None-Match / If-Modified-Since. */
-export function archiveSource(baseUrl: string, ecosystem: string, timeoutMs?: number): ConfiguredSource {
+/**
+ * OSV's `<base>/<ecosystem>/all.zip`, fetched with If-None-Match / If-Modified-Since, outside the
+ * database transaction, at most `options.maxBytes` (default `DEFAULT_ARCHIVE_MAX_BYTES`, 512 MiB;
+ * the planner's `ADVISORY_ARCHIVE_MAX_BYTES`). The archive lists every record of the ecosystem:
+ * records of this source it no longer holds are deleted. With `options.changeList` (the planner's
+ * `OSV_CHANGE_LIST`), syncs after the first read OSV's `<base>/<ecosystem>/modified_id.csv` up to
+ * the source's latest stored `modified` and fetch only the records listed since
+ * (`fetchOsvModifiedSince`); without a change list (404) or with more than 5,000 changes, the
+ * archive is read as above.
+ */
+export function archiveSource(
+  baseUrl: string,
+  ecosystem: string,
+  options: { timeoutMs?: number; maxBytes?: number; changeList?: boolean } = {},
+): ConfiguredSource {
   const url = `${baseUrl.replace(/\/+$/, '')}/${encodeURIComponent(ecosystem)}/all.zip`;
+  const timeout = options.timeoutMs ? { timeoutMs: options.timeoutMs } : {};
   return {
     name: `zip:${url}`,
-    fetch: async (state): Promise<FetchedRecords> => fetchOsvArchive(url, state?.validators ?? {}, timeoutMs ? { timeoutMs } : {}),
+    fetch: async (state): Promise<FetchedRecords> => {
+      if (options.changeList && state?.maxModified) {
+        const changed = await fetchOsvModifiedSince(baseUrl, ecosystem, state.maxModified, timeout);
+        if (changed.status === 'ok') return { status: 'ok', records: changed.records, validators: state.validators };
+      }
+      return fetchOsvArchive(url, state?.validators ?? {}, {
+        ...timeout,
+        ...(options.maxBytes ? { maxBytes: options.maxBytes } : {}),
+        limitName: 'ADVISORY_ARCHIVE_MAX_BYTES',
+      });
+    },
   };
 }
 
@@ -150,17 +184,13 @@ export function scanPackages(scan: ParsedScan): Array<{ ecosystem: string; name:
 /** OSV ecosystems the planner plans (`ECOSYSTEMS` of @remediation/ecosystems), npm first. */
 const PLANNED_OSV_ECOSYSTEMS = [...ECOSYSTEMS.values()].map((e) => e.osvEcosystem);
 
-/** Planner's view of a stored advisory: the merged record's entries of the planned ecosystems, the database's severity. */
-function plannedAdvisory(stored: StoredAdvisory): Advisory | undefined {
-  const advisory = toAdvisory(stored.osv, PLANNED_OSV_ECOSYSTEMS);
-  return advisory && { ...advisory, severity: stored.severity };
-}
-
 /**
  * The advisories a plan of `scan` needs, from the advisory database: every advisory of the scan's
- * packages of planned ecosystems (npm, PyPI) and every advisory the scan's vulnerabilities name (by id or alias), as an
- * in-memory index (the planner's `AdvisorySource`). With an OSV API client, the scan's packages are
- * first queried there and new or changed records imported (source `api:<url>`).
+ * packages of planned ecosystems (npm, PyPI, crates.io) and every advisory the scan's
+ * vulnerabilities name (by id or alias), reduced to their entries of those ecosystems
+ * (`findPlanAdvisories`: small columns, no merged OSV record), as an in-memory index (the
+ * planner's `AdvisorySource`). With an OSV API client, the scan's packages are first queried there
+ * and new or changed records imported (source `api:<url>`).
  */
 export async function loadPlanAdvisories(
   db: Database,
@@ -170,14 +200,8 @@ export async function loadPlanAdvisories(
   const packages = scanPackages(scan);
   if (options.api) await syncFromApi(db, options.api, packages);
   const ids = (scan.vulnerabilities ?? []).flatMap((v) => [v.id, ...v.aliases]);
-  const byPackage = await findAdvisoriesForPackages(db, packages.filter((p) => PLANNED_OSV_ECOSYSTEMS.includes(p.ecosystem)));
-  const byId = await findAdvisoriesByIds(db, ids);
-  const all = new Map<string, Advisory>();
-  for (const stored of [...byPackage, ...byId]) {
-    const advisory = plannedAdvisory(stored);
-    if (advisory) all.set(advisory.id, advisory);
-  }
-  return new OsvAdvisoryIndex(PLANNED_OSV_ECOSYSTEMS, all.values());
+  const advisories = await findPlanAdvisories(db, { ecosystem: PLANNED_OSV_ECOSYSTEMS, packages: packages.filter((p) => PLANNED_OSV_ECOSYSTEMS.includes(p.ecosystem)), ids });
+  return new OsvAdvisoryIndex(PLANNED_OSV_ECOSYSTEMS, advisories);
 }
 
 /** Imports from the OSV API the records of `packages` that are new or changed (by `modified`). */
