@@ -565,7 +565,18 @@ const LOOKUP_CONCURRENCY = 3;
  */
 export async function findPlanAdvisories(
   db: Database,
-  query: { ecosystem: string | readonly string[]; packages: ReadonlyArray<{ ecosystem: string; name: string }>; ids: readonly string[] },
+  query: {
+    ecosystem: string | readonly string[];
+    packages: ReadonlyArray<{ ecosystem: string; name: string }>;
+    ids: readonly string[];
+    /**
+     * Applied to the advisories one package statement returns (every advisory naming one of its
+     * packages, each package's advisories all in the same statement): returns those to keep. Lets
+     * the caller drop, statement by statement, the advisories of packages nothing in the scan is
+     * affected by, so they are never all held at once. Not applied to advisories found by id.
+     */
+    keep?: (advisories: Advisory[]) => Advisory[];
+  },
 ): Promise<Advisory[]> {
   const em = db.em();
   const ecosystems = typeof query.ecosystem === 'string' ? [query.ecosystem] : [...query.ecosystem];
@@ -577,7 +588,7 @@ export async function findPlanAdvisories(
     if (!known) out.set(view.id, view);
     else if (!known.affected.some((a) => view.affected.some((b) => a.ecosystem === b.ecosystem))) out.set(view.id, { ...known, affected: [...known.affected, ...view.affected] });
   };
-  const select = async (matching: string, param: string): Promise<void> => {
+  const select = async (matching: string, param: string, byPackage = false): Promise<void> => {
     const [row] = await db.em().execute<Row[]>(
       `with w as (${matching})
        select coalesce(json_agg(v.view) filter (where v.view is not null), '[]') as views,
@@ -586,7 +597,8 @@ export async function findPlanAdvisories(
       [param, JSON.stringify(ecosystems)],
     );
     const parse = <T>(value: unknown): T => (typeof value === 'string' ? JSON.parse(value) : value) as T;
-    for (const view of parse<Advisory[]>(row?.views)) add(view);
+    const views = parse<Advisory[]>(row?.views);
+    for (const view of byPackage && query.keep ? query.keep(views) : views) add(view);
     for (const id of parse<string[]>(row?.missing)) legacy.add(id);
   };
   const keys = query.packages.map((p) => ({ ecosystem: p.ecosystem, name: normalisePackageName(p.ecosystem, p.name) }));
@@ -597,6 +609,7 @@ export async function findPlanAdvisories(
         `select distinct p.advisory_id from jsonb_to_recordset(?::jsonb) as k(ecosystem text, name text)
            join advisory_packages p on p.ecosystem = k.ecosystem and p.name = k.name`,
         JSON.stringify(part),
+        true,
       ),
     ),
     ...chunks(ids, LOOKUP_CHUNK).map((part) => (): Promise<void> =>

@@ -73,6 +73,37 @@ describe('planner advisory database adapter', () => {
     ]);
   });
 
+  it('without scan vulnerabilities, keeps every advisory of an affected package and none of a package nothing affects', async () => {
+    const components = (axios: string, cookie: string | undefined) => [
+      { 'bom-ref': 'axios', type: 'library', name: 'axios', version: axios, purl: `pkg:npm/axios@${axios}` },
+      { 'bom-ref': 'cookie', type: 'library', name: 'cookie', ...(cookie ? { version: cookie } : {}), purl: cookie ? `pkg:npm/cookie@${cookie}` : 'pkg:npm/cookie' },
+    ];
+    const bom = (axios: string, cookie: string | undefined, vulnerabilities?: unknown[]) =>
+      parseCycloneDx({
+        bomFormat: 'CycloneDX',
+        specVersion: '1.6',
+        metadata: { component: { 'bom-ref': 'app', type: 'application', name: 'app' } },
+        components: components(axios, cookie),
+        dependencies: [{ ref: 'app', dependsOn: ['axios', 'cookie'] }],
+        ...(vulnerabilities ? { vulnerabilities } : {}),
+      });
+    const ids = (index: Awaited<ReturnType<typeof loadPlanAdvisories>>, name: string) => index.forPackage(name).map((a) => a.id).sort();
+    // axios 0.21.0 is affected by two advisories: all of axios's are kept (the tiers avoid each);
+    // cookie 0.7.0 is affected by none: its advisory is not loaded.
+    const reported = await loadPlanAdvisories(db, bom('1.6.0', '0.7.0', [{ id: 'CVE-2099-0001', affects: [{ ref: 'axios' }] }]));
+    const everyAxios = ids(reported, 'axios');
+    expect(everyAxios).toEqual(expect.arrayContaining(['GHSA-42xw-2xvc-qx8m', 'GHSA-cph5-m8f7-6c5x', 'GHSA-wf5p-g6vw-rhxx']));
+    const affected = await loadPlanAdvisories(db, bom('0.21.0', '0.7.0'));
+    expect(ids(affected, 'axios')).toEqual(everyAxios);
+    expect(ids(affected, 'cookie')).toEqual([]);
+    // axios 1.7.4 is affected by none (GHSA-8hc4-vh64-cxmj, the last, is fixed in 1.7.4); cookie without a version may be affected by all of its.
+    const safe = await loadPlanAdvisories(db, bom('1.7.4', undefined));
+    expect(ids(safe, 'axios')).toEqual([]);
+    expect(ids(safe, 'cookie')).toEqual(['GHSA-pxg6-pf52-xh8x']);
+    // A scan that reports vulnerabilities (above) keeps every advisory of its packages.
+    expect(ids(reported, 'cookie')).toEqual(['GHSA-pxg6-pf52-xh8x']);
+  });
+
   it('a source that fails (unknown ecosystem: 404) is logged and does not hold plans back', async () => {
     const warnings: unknown[] = [];
     const sync = new AdvisorySync(db, [archiveSource(osv.url, 'NoSuchEcosystem')], {

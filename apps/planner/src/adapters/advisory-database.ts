@@ -1,7 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  type Advisory,
   fetchOsvArchive,
   fetchOsvModifiedSince,
+  isAffected,
+  normalisePackageName,
   OsvAdvisoryIndex,
   OsvDirectoryLister,
   osvPackageOfPurl,
@@ -17,7 +20,7 @@ import {
   type Database,
   type FetchedRecords,
 } from '@remediation/persistence';
-import { ECOSYSTEMS } from '@remediation/ecosystems';
+import { ECOSYSTEMS, ecosystemForOsv } from '@remediation/ecosystems';
 import type { ParsedScan } from '@remediation/sbom';
 import { PackageURL } from 'packageurl-js';
 import type { Logger } from 'pino';
@@ -165,7 +168,23 @@ export class AdvisorySync {
 
 /** (OSV ecosystem, name) of every component of a scan whose purl type OSV knows; npm by the scan's name. */
 export function scanPackages(scan: ParsedScan): Array<{ ecosystem: string; name: string }> {
-  const out = new Map<string, { ecosystem: string; name: string }>();
+  return [...scanPackageVersions(scan).values()].map(({ ecosystem, name }) => ({ ecosystem, name }));
+}
+
+/** A package of a scan with its installed versions (`versions` undefined when a component of it gives no version). */
+interface ScanPackage {
+  ecosystem: string;
+  name: string;
+  versions: Set<string> | undefined;
+}
+
+/**
+ * The scan's packages (root included) by `<OSV ecosystem>\0<normalised name>`, with every
+ * installed version; a component without a version makes its package's `versions` undefined
+ * (every advisory of it may apply), as does one its ecosystem's versioning cannot read.
+ */
+function scanPackageVersions(scan: ParsedScan): Map<string, ScanPackage> {
+  const out = new Map<string, ScanPackage>();
   for (const c of scan.root ? [scan.root, ...scan.components] : scan.components) {
     let pkg: { ecosystem: string; name: string } | undefined;
     if (c.ecosystem === 'npm') pkg = { ecosystem: 'npm', name: c.name };
@@ -176,9 +195,39 @@ export function scanPackages(scan: ParsedScan): Array<{ ecosystem: string; name:
         pkg = undefined;
       }
     }
-    if (pkg) out.set(`${pkg.ecosystem}\u0000${pkg.name}`, pkg);
+    if (!pkg) continue;
+    const key = `${pkg.ecosystem}\u0000${normalisePackageName(pkg.ecosystem, pkg.name)}`;
+    const known = out.get(key) ?? { ...pkg, versions: new Set<string>() };
+    // A version the ecosystem cannot read is unknown too (the plan asks a person about every advisory of it).
+    const versioning = ecosystemForOsv(pkg.ecosystem)?.versioning;
+    if (c.version === undefined || c.version.trim() === '' || (versioning !== undefined && !versioning.isValid(c.version))) known.versions = undefined;
+    else known.versions?.add(c.version);
+    out.set(key, known);
   }
-  return [...out.values()];
+  return out;
+}
+
+/**
+ * The advisories of one look-up statement worth keeping for a plan without scan vulnerabilities
+ * (OSV mode): every advisory of a package one of whose installed versions some advisory of this
+ * statement affects (or whose version is unknown) — all of that package's advisories, because the
+ * tiers avoid every one of them — and none of a package nothing affects. A package's advisories
+ * all come in one statement (`findPlanAdvisories` splits by package).
+ */
+function relevantTo(packages: ReadonlyMap<string, ScanPackage>): (advisories: Advisory[]) => Advisory[] {
+  return (advisories) => {
+    const keyOf = (entry: Advisory['affected'][number]) => `${entry.ecosystem}\u0000${normalisePackageName(entry.ecosystem, entry.name)}`;
+    const hit = new Set<string>();
+    for (const advisory of advisories) {
+      for (const entry of advisory.affected) {
+        const key = keyOf(entry);
+        const pkg = packages.get(key);
+        if (!pkg || hit.has(key)) continue;
+        if (pkg.versions === undefined || [...pkg.versions].some((v) => isAffected(advisory, entry.name, v, entry.ecosystem))) hit.add(key);
+      }
+    }
+    return advisories.filter((a) => a.affected.some((entry) => hit.has(keyOf(entry))));
+  };
 }
 
 /** OSV ecosystems the planner plans (`ECOSYSTEMS` of @remediation/ecosystems), npm first. */
@@ -189,7 +238,9 @@ const PLANNED_OSV_ECOSYSTEMS = [...ECOSYSTEMS.values()].map((e) => e.osvEcosyste
  * packages of planned ecosystems (npm, PyPI, crates.io) and every advisory the scan's
  * vulnerabilities name (by id or alias), reduced to their entries of those ecosystems
  * (`findPlanAdvisories`: small columns, no merged OSV record), as an in-memory index (the
- * planner's `AdvisorySource`). With an OSV API client, the scan's packages are first queried there
+ * planner's `AdvisorySource`). Without scan vulnerabilities, only the advisories of packages some
+ * advisory affects at an installed version are kept (all of theirs), statement by statement, so a
+ * large scan never holds every advisory of its packages at once. With an OSV API client, the scan's packages are first queried there
  * and new or changed records imported (source `api:<url>`).
  */
 export async function loadPlanAdvisories(
@@ -197,10 +248,18 @@ export async function loadPlanAdvisories(
   scan: ParsedScan,
   options: { api?: { client: OsvApiClient; name: string } } = {},
 ): Promise<OsvAdvisoryIndex> {
-  const packages = scanPackages(scan);
+  const versions = scanPackageVersions(scan);
+  const packages = [...versions.values()].map(({ ecosystem, name }) => ({ ecosystem, name }));
   if (options.api) await syncFromApi(db, options.api, packages);
   const ids = (scan.vulnerabilities ?? []).flatMap((v) => [v.id, ...v.aliases]);
-  const advisories = await findPlanAdvisories(db, { ecosystem: PLANNED_OSV_ECOSYSTEMS, packages: packages.filter((p) => PLANNED_OSV_ECOSYSTEMS.includes(p.ecosystem)), ids });
+  const advisories = await findPlanAdvisories(db, {
+    ecosystem: PLANNED_OSV_ECOSYSTEMS,
+    packages: packages.filter((p) => PLANNED_OSV_ECOSYSTEMS.includes(p.ecosystem)),
+    ids,
+    // Without scan vulnerabilities the plan only needs the advisories of affected packages; a scan
+    // that reports vulnerabilities may name packages the database does not find affected: keep all.
+    ...(scan.vulnerabilities === null ? { keep: relevantTo(versions) } : {}),
+  });
   return new OsvAdvisoryIndex(PLANNED_OSV_ECOSYSTEMS, advisories);
 }
 
