@@ -22,6 +22,7 @@
  * advisories looked up there (`loadPlanAdvisories`, as the planner does).
  */
 import { spawn } from 'node:child_process';
+import { serviceNodeFlags } from '@remediation/config';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, totalmem, tmpdir } from 'node:os';
@@ -226,7 +227,8 @@ async function child(set: AdvisorySet, scanFile: string, registryDir: string, co
 /** Runs one child; null when it ran past `timeoutMs` (killed). */
 function runChild(args: string[], timeoutMs: number): Promise<RunFigures | null> {
   return new Promise((resolveRun, reject) => {
-    const proc = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', import.meta.filename, '--child', ...args], {
+    // The child runs the planner's code with the planner's Node.js flags (libs/config SERVICE_NODE_FLAGS).
+    const proc = spawn(process.execPath, ['--expose-gc', ...serviceNodeFlags('planner'), '--import', 'tsx', import.meta.filename, '--child', ...args], {
       cwd: repoRoot,
       stdio: ['ignore', 'pipe', 'inherit'],
     });

@@ -3,3 +3,4 @@
  * `envFlag`/`loadEnv` without pulling in NATS or PostgreSQL clients.
  */
 export { BaseEnv, envFlag, loadEnv } from './env.js';
+export { SERVICE_NODE_FLAGS, serviceNodeFlags } from './node-flags.js';

@@ -2,6 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createApiKey, ensureDatabaseExists, migrate, openDatabase, upsertTenant } from '@remediation/persistence';
+import { serviceNodeFlags } from '@remediation/config';
 import { type StackProcess, freePort, spawnLogged, stopProcess, waitReady } from './processes.js';
 
 /** The services of the stack, each its own process. */
@@ -100,7 +101,7 @@ export interface Stack {
  * Starts the local GitHub-compatible server (and tools/pypi-local when `pypi` names a folder,
  * tools/cargo-local when `cargo` does)
  * and the five services as separate processes
- * (`node --import tsx apps/<service>/src/main.ts`) against the given PostgreSQL and NATS,
+ * (`node <SERVICE_NODE_FLAGS of libs/config> --import tsx apps/<service>/src/main.ts`) against the given PostgreSQL and NATS,
  * after creating and migrating the database and creating the tenant and an admin-scoped API key
  * for the caller. Waits until every service answers `/readyz`.
  * @throws Error naming the service and its log file when one does not become ready.
@@ -232,7 +233,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     return env;
   };
   const startOne = async (proc: string) => {
-    const p = await spawnLogged(proc.replace('#', '-'), node, ['--import', 'tsx', `apps/${serviceOf(proc)}/src/main.ts`], {
+    const p = await spawnLogged(proc.replace('#', '-'), node, [...serviceNodeFlags(serviceOf(proc)), '--import', 'tsx', `apps/${serviceOf(proc)}/src/main.ts`], {
       cwd: o.repoRoot,
       env: await envFor(proc),
       logDir,
