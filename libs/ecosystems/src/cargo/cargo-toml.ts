@@ -1,6 +1,8 @@
 import { InvalidInputError } from '@remediation/errors';
 import semver from 'semver';
-import { parseTOML, type AST } from 'toml-eslint-parser';
+import type { AST } from 'toml-eslint-parser';
+import { lineAt } from '../text-position.js';
+import { tomlContentOffset as contentOffset, tomlLeaves } from '../toml-source.js';
 import { applyFloorEdits } from '../pypi/floor-edits.js';
 import type { FloorChange } from '../pypi/specifier.js';
 import type { ManifestContents, ManifestDependency, ManifestEdit, ManifestManager } from '../types.js';
@@ -8,55 +10,6 @@ import { cargoToSemverRange, parseCargoRequirement } from './versioning.js';
 
 /** Dependency tables of a manifest (https://doc.rust-lang.org/cargo/reference/specifying-dependencies.html); the `_` spellings are Cargo's old aliases. */
 const DEPENDENCY_TABLES = new Set(['dependencies', 'dev-dependencies', 'build-dependencies', 'dev_dependencies', 'build_dependencies']);
-
-/** A string or boolean value of the TOML document with its key path. */
-interface LeafAt {
-  path: Array<string | number>;
-  node: AST.TOMLStringValue | AST.TOMLBooleanValue;
-}
-
-function keyNames(key: AST.TOMLKey): string[] {
-  return key.keys.map((k) => (k.type === 'TOMLBare' ? k.name : k.value));
-}
-
-function collect(node: AST.TOMLContentNode, path: Array<string | number>, out: LeafAt[]): void {
-  if (node.type === 'TOMLValue') {
-    if (node.kind === 'string' || node.kind === 'boolean') out.push({ path, node });
-  } else if (node.type === 'TOMLArray') {
-    node.elements.forEach((e, i) => collect(e, [...path, i], out));
-  } else {
-    for (const kv of node.body) collect(kv.value, [...path, ...keyNames(kv.key)], out);
-  }
-}
-
-/** Every string and boolean value with its full key path, from toml-eslint-parser's AST (source `range`s are what edits splice at). */
-function tomlLeaves(file: string, text: string): LeafAt[] {
-  let program: AST.TOMLProgram;
-  try {
-    program = parseTOML(text);
-  } catch (err) {
-    throw new InvalidInputError('MANIFEST_INVALID', `${file} is not valid TOML: ${(err as Error).message}`, { cause: err, details: { file } });
-  }
-  const out: LeafAt[] = [];
-  for (const item of program.body[0].body) {
-    if (item.type === 'TOMLKeyValue') collect(item.value, keyNames(item.key), out);
-    else for (const kv of item.body) collect(kv.value, [...item.resolvedKey, ...keyNames(kv.key)], out);
-  }
-  return out;
-}
-
-/** Offset of the string's content when the source between the quotes is exactly the value (no escapes, one line), else null. */
-function contentOffset(text: string, node: AST.TOMLStringValue): number | null {
-  if (node.multiline) return null;
-  const inner = text.slice(node.range[0] + 1, node.range[1] - 1);
-  return inner === node.value ? node.range[0] + 1 : null;
-}
-
-function lineAt(text: string, offset: number): number {
-  let n = 1;
-  for (let i = 0; i < offset; i++) if (text[i] === '\n') n++;
-  return n;
-}
 
 /** Length of the dependency-table prefix of `path` (`dependencies` 1, `target.<cfg>.dependencies` 3, `workspace.dependencies` 2), or 0. */
 function tableDepth(path: Array<string | number>): number {

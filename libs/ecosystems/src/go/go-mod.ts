@@ -1,5 +1,6 @@
 import { InvalidInputError } from '@remediation/errors';
 import { applyFloorEdits } from '../pypi/floor-edits.js';
+import { lineAt } from '../text-position.js';
 import type { FloorChange } from '../pypi/specifier.js';
 import type { ManifestContents, ManifestDependency, ManifestEdit, ManifestManager } from '../types.js';
 import { canonicalGoVersion, goVersioning, parseGoVersion } from './versioning.js';
@@ -176,11 +177,6 @@ export function parseGoMod(file: string, text: string): GoModFile {
   return mod;
 }
 
-function lineAt(text: string, offset: number): number {
-  let n = 1;
-  for (let i = 0; i < offset; i++) if (text[i] === '\n') n++;
-  return n;
-}
 
 /** The major version a module path allows (https://go.dev/ref/mod#major-version-suffixes): `/vN` or gopkg.in's `.vN`; null without a suffix (v0, v1 or `+incompatible`); `'any'` for gopkg.in `-unstable`. */
 export function pathMajor(modulePath: string): number | 'any' | null {

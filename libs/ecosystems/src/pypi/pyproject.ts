@@ -1,66 +1,10 @@
-import { InvalidInputError } from '@remediation/errors';
 import * as pep440 from '@renovatebot/pep440';
-import { parseTOML, type AST } from 'toml-eslint-parser';
+import { lineAt } from '../text-position.js';
+import { tomlContentOffset as contentOffset, tomlStrings } from '../toml-source.js';
 import type { ManifestContents, ManifestDependency, ManifestEdit, ManifestManager } from '../types.js';
 import { applyFloorEdits } from './floor-edits.js';
 import { normalisePythonName } from './names.js';
 import { compatibleReleaseOperand, parseRequirement, raisePep440Floor, type FloorChange } from './specifier.js';
-
-/** A string value of the TOML document with its key path (array indexes as numbers). */
-interface StringAt {
-  path: Array<string | number>;
-  node: AST.TOMLStringValue;
-}
-
-function keyNames(key: AST.TOMLKey): string[] {
-  return key.keys.map((k) => (k.type === 'TOMLBare' ? k.name : k.value));
-}
-
-function collect(node: AST.TOMLContentNode, path: Array<string | number>, out: StringAt[]): void {
-  if (node.type === 'TOMLValue') {
-    if (node.kind === 'string') out.push({ path, node });
-  } else if (node.type === 'TOMLArray') {
-    node.elements.forEach((e, i) => collect(e, [...path, i], out));
-  } else {
-    for (const kv of node.body) collect(kv.value, [...path, ...keyNames(kv.key)], out);
-  }
-}
-
-/**
- * Every string value of a TOML document with its full key path, from toml-eslint-parser's AST
- * (https://github.com/ota-meshi/toml-eslint-parser), whose `range`s are the source offsets
- * edits splice at. @throws InvalidInputError `MANIFEST_INVALID` when the text is not TOML 1.0.
- */
-function tomlStrings(file: string, text: string): StringAt[] {
-  let program: AST.TOMLProgram;
-  try {
-    program = parseTOML(text);
-  } catch (err) {
-    throw new InvalidInputError('MANIFEST_INVALID', `${file} is not valid TOML: ${(err as Error).message}`, { cause: err, details: { file } });
-  }
-  const out: StringAt[] = [];
-  for (const item of program.body[0].body) {
-    if (item.type === 'TOMLKeyValue') collect(item.value, keyNames(item.key), out);
-    else for (const kv of item.body) collect(kv.value, [...item.resolvedKey, ...keyNames(kv.key)], out);
-  }
-  return out;
-}
-
-/**
- * Offset in the file of the string's content, when the source between the quotes is exactly
- * the value (no escapes, single line); otherwise null (such a string is reported uneditable).
- */
-function contentOffset(text: string, node: AST.TOMLStringValue): number | null {
-  if (node.multiline) return null;
-  const inner = text.slice(node.range[0] + 1, node.range[1] - 1);
-  return inner === node.value ? node.range[0] + 1 : null;
-}
-
-function lineAt(text: string, offset: number): number {
-  let n = 1;
-  for (let i = 0; i < offset; i++) if (text[i] === '\n') n++;
-  return n;
-}
 
 const isPyproject = (path: string): boolean => /(^|\/)pyproject\.toml$/.test(path);
 
