@@ -37,6 +37,38 @@ function escapeRegExp(s: string): string {
 }
 
 /**
+ * Files under `workspaceDir` with one of `extensions` (without the dot), sorted; `.git` and the
+ * folders named in `skipped` are not entered.
+ */
+async function sourceFiles(workspaceDir: string, extensions: readonly string[], skipped: readonly string[]): Promise<string[]> {
+  if (extensions.length === 0) return [];
+  const pattern = extensions.length === 1 ? `**/*.${extensions[0]}` : `**/*.{${extensions.join(',')}}`;
+  const files: string[] = [];
+  for await (const entry of glob(pattern, { cwd: workspaceDir, withFileTypes: true, exclude: (d) => d.name === '.git' || skipped.includes(d.name) })) {
+    if (entry.isFile()) files.push(join(entry.parentPath, entry.name));
+  }
+  return files.sort();
+}
+
+/**
+ * A source file's workspace-relative path and text, or null: only files whose real path stays in
+ * the workspace (`root`, already resolved); oversized, hard-linked and special files are skipped
+ * (readWorkspaceFile), as the agent's own tools do.
+ */
+async function readSource(root: string, workspaceDir: string, file: string): Promise<{ rel: string; text: string } | null> {
+  const rel = relative(workspaceDir, file).split('\\').join('/');
+  const real = await realpath(file).catch(() => null);
+  if (real === null || relative(root, real).startsWith('..')) return null;
+  const bytes = await readWorkspaceFile(real, rel, DEFAULT_MAX_FILE_BYTES).catch(() => null);
+  return bytes === null ? null : { rel, text: bytes.toString('utf8') };
+}
+
+/** A statement as shown in a usage: at most 200 characters. */
+function snippetOf(statement: string): string {
+  return statement.length > 200 ? `${statement.slice(0, 200)}…` : statement;
+}
+
+/**
  * The regular expression of module specifiers naming `packageName` or a subpath of it:
  * `from 'x'` (import/export … from, multi-line statements included), `import 'x'`,
  * `import('x')`, `require('x')` (also `import y = require('x')`), with ', " or ` quotes.
@@ -64,26 +96,13 @@ function lineAt(text: string, index: number): number {
  */
 export async function findPackageUsages(workspaceDir: string, packageName: string, options: { maxUsages?: number } = {}): Promise<UsageSearch> {
   const maxUsages = options.maxUsages ?? 200;
-  const files: string[] = [];
-  for await (const entry of glob(`**/*.{${SOURCE_EXTENSIONS.join(',')}}`, {
-    cwd: workspaceDir,
-    withFileTypes: true,
-    exclude: (d) => d.name === 'node_modules' || d.name === '.git',
-  })) {
-    if (entry.isFile()) files.push(join(entry.parentPath, entry.name));
-  }
-  files.sort();
+  const files = await sourceFiles(workspaceDir, SOURCE_EXTENSIONS, ['node_modules']);
   const root = await realpath(workspaceDir);
   const usages: PackageUsage[] = [];
   for (const file of files) {
-    const rel = relative(workspaceDir, file).split('\\').join('/');
-    // Only files whose real path stays in the workspace; oversized, hard-linked and special files
-    // are skipped (readWorkspaceFile), as the agent's own tools do.
-    const real = await realpath(file).catch(() => null);
-    if (real === null || relative(root, real).startsWith('..')) continue;
-    const bytes = await readWorkspaceFile(real, rel, DEFAULT_MAX_FILE_BYTES).catch(() => null);
-    if (bytes === null) continue;
-    const text = bytes.toString('utf8');
+    const source = await readSource(root, workspaceDir, file);
+    if (source === null) continue;
+    const { rel, text } = source;
     if (!text.includes(packageName)) continue;
     for (const match of text.matchAll(specifierPattern(packageName))) {
       const keyword = match[1]!;
@@ -104,7 +123,7 @@ export async function findPackageUsages(workspaceDir: string, packageName: strin
       }
       const end = text.indexOf('\n', at + match[0].length);
       const statement = text.slice(statementStart, end === -1 ? text.length : end).replace(/\s+/g, ' ').trim();
-      usages.push({ path: rel, line: lineAt(text, at + match[1]!.length), kind, specifier, snippet: statement.length > 200 ? `${statement.slice(0, 200)}…` : statement });
+      usages.push({ path: rel, line: lineAt(text, at + match[1]!.length), kind, specifier, snippet: snippetOf(statement) });
     }
   }
   return { usages: usages.slice(0, maxUsages), filesScanned: files.length, truncated: usages.length > maxUsages };
@@ -134,30 +153,20 @@ const SOURCES_BY_ECOSYSTEM: Readonly<Record<string, { skipped: readonly string[]
 export async function findEcosystemUsages(workspaceDir: string, ecosystem: Ecosystem, packageName: string, options: { maxUsages?: number } = {}): Promise<UsageSearch> {
   const maxUsages = options.maxUsages ?? 200;
   const sources = SOURCES_BY_ECOSYSTEM[ecosystem.purlType] ?? { skipped: [], language: ecosystem.purlType };
-  const extensions = ecosystem.sourceExtensions.map((e) => e.replace(/^\./, ''));
   const patterns = ecosystem.usagePatterns(packageName);
-  const files: string[] = [];
-  if (extensions.length > 0) {
-    const pattern = extensions.length === 1 ? `**/*.${extensions[0]}` : `**/*.{${extensions.join(',')}}`;
-    for await (const entry of glob(pattern, { cwd: workspaceDir, withFileTypes: true, exclude: (d) => d.name === '.git' || sources.skipped.includes(d.name) })) {
-      if (entry.isFile()) files.push(join(entry.parentPath, entry.name));
-    }
-  }
-  files.sort();
+  const files = await sourceFiles(workspaceDir, ecosystem.sourceExtensions.map((e) => e.replace(/^\./, '')), sources.skipped);
   const root = await realpath(workspaceDir);
   const usages: PackageUsage[] = [];
   for (const file of files) {
-    const rel = relative(workspaceDir, file).split('\\').join('/');
-    const real = await realpath(file).catch(() => null);
-    if (real === null || relative(root, real).startsWith('..')) continue;
-    const bytes = await readWorkspaceFile(real, rel, DEFAULT_MAX_FILE_BYTES).catch(() => null);
-    if (bytes === null) continue;
-    const lines = bytes.toString('utf8').split(/\r?\n/);
+    const source = await readSource(root, workspaceDir, file);
+    if (source === null) continue;
+    const { rel } = source;
+    const lines = source.text.split(/\r?\n/);
     lines.forEach((line, i) => {
       const match = patterns.map((p) => p.exec(line)).find((m) => m !== null);
       if (!match) return;
       const statement = line.replace(/\s+/g, ' ').trim();
-      usages.push({ path: rel, line: i + 1, kind: 'import', specifier: match[0].trim(), snippet: statement.length > 200 ? `${statement.slice(0, 200)}…` : statement });
+      usages.push({ path: rel, line: i + 1, kind: 'import', specifier: match[0].trim(), snippet: snippetOf(statement) });
     });
   }
   return { usages: usages.slice(0, maxUsages), filesScanned: files.length, truncated: usages.length > maxUsages };
