@@ -73,6 +73,17 @@ function safeRelative(manifestPath: string): string | null {
   return rel.startsWith('..') || rel.startsWith('/') ? null : rel;
 }
 
+/** Input of {@link applyManifestBumps}: the workspace's base snapshot and merged view, the targets, the plan. */
+export interface ManifestBumpInput {
+  lowerDir: string;
+  mergedDir: string;
+  targets: EditTarget[];
+  plan: PlannerOutput | null;
+  agentConfigured: boolean;
+  /** Called between targets (keeps the step's lease). */
+  heartbeat: () => void;
+}
+
 /**
  * The deterministic manifest edits of the first iteration, per target, written into the
  * workspace's merged view.
@@ -83,14 +94,7 @@ function safeRelative(manifestPath: string): string | null {
  * remediation not met, …) is `failed` with the reason. `noAgentNote` is added to the reason of
  * targets that need code changes when no agent is configured.
  */
-export async function applyManifestBumps(input: {
-  lowerDir: string;
-  mergedDir: string;
-  targets: EditTarget[];
-  plan: PlannerOutput | null;
-  agentConfigured: boolean;
-  heartbeat: () => void;
-}): Promise<TargetOutcome[]> {
+export async function applyManifestBumps(input: ManifestBumpInput): Promise<TargetOutcome[]> {
   const outcomes: TargetOutcome[] = [];
   const byManifest = new Map<string, EditTarget[]>();
   for (const t of input.targets) {
@@ -151,14 +155,7 @@ export async function applyManifestBumps(input: {
  * `failed` when a manager refuses (a `--hash` pin names the lockfile command that must regenerate
  * it) or the proof fails; a failed target leaves every manifest untouched.
  */
-async function applyEcosystemBumps(input: {
-  lowerDir: string;
-  mergedDir: string;
-  targets: EditTarget[];
-  plan: PlannerOutput | null;
-  agentConfigured: boolean;
-  heartbeat: () => void;
-}): Promise<TargetOutcome[]> {
+async function applyEcosystemBumps(input: ManifestBumpInput): Promise<TargetOutcome[]> {
   const outcomes: TargetOutcome[] = [];
   const texts = new Map<string, string>();
   const base = new Map<string, string>();
