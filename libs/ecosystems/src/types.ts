@@ -154,9 +154,10 @@ export interface ManifestDependency {
   /**
    * The requirement's syntax: PEP 440 specifiers, Poetry's constraint syntax, npm ranges, Cargo
    * requirements (a bare `1.2` means `^1.2`; https://doc.rust-lang.org/cargo/reference/specifying-dependencies.html),
-   * Go module versions (a `require` names the minimum version MVS may select; https://go.dev/ref/mod#minimal-version-selection).
+   * Go module versions (a `require` names the minimum version MVS may select; https://go.dev/ref/mod#minimal-version-selection),
+   * Maven versions (a plain version is a soft requirement, `[1.0,2.0)` a range; https://maven.apache.org/pom.html#dependency-version-requirement-specification).
    */
-  style: 'pep440' | 'poetry' | 'npm' | 'cargo' | 'go';
+  style: 'pep440' | 'poetry' | 'npm' | 'cargo' | 'go' | 'maven';
   location: RequirementLocation;
   /** Extras requested, e.g. `['socks']`. */
   extras: string[];
