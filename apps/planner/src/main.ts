@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { OsvApiClient } from '@remediation/advisories';
-import { CargoSparseIndexSource, PypiRegistrySource, PypiSnapshotSource, type RegistryCredentials, type RegistrySource } from '@remediation/ecosystems';
+import { CargoSparseIndexSource, MavenRepositorySource, parseMavenRepositories, PypiRegistrySource, PypiSnapshotSource, type RegistryCredentials, type RegistrySource } from '@remediation/ecosystems';
 import { NpmRegistrySource, SnapshotDirectorySource, type VersionSource } from '@remediation/registry';
 import { BaseEnv, envFlag, loadEnv } from '@remediation/config';
 import { advisoryDatabaseSnapshot } from '@remediation/persistence';
@@ -69,6 +69,22 @@ const PlannerEnv = BaseEnv.extend({
   CARGO_INDEX_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
   /** Retries of one index request inside a delivery (network errors, 408, 429, 5xx). */
   CARGO_INDEX_RETRIES: z.coerce.number().int().min(0).max(10).default(4),
+  /**
+   * Maven repositories (https://maven.apache.org/repositories/layout.html), a comma-separated list
+   * of base URLs in order (Artifactory, Nexus, Maven Central, …); versions of every repository that
+   * answers are merged. Basic credentials of one repository may be written in its URL
+   * (`https://user:pass@nexus.example/repository/maven-public`).
+   */
+  MAVEN_REPOSITORY_URL: z.string().min(1).default('https://repo.maven.apache.org/maven2'),
+  /** Bearer token of the first repository of MAVEN_REPOSITORY_URL (list the private one first). */
+  MAVEN_REPOSITORY_TOKEN: z.string().min(1).optional(),
+  /** Basic credentials of the first repository (with MAVEN_REPOSITORY_PASSWORD), instead of MAVEN_REPOSITORY_TOKEN. */
+  MAVEN_REPOSITORY_USERNAME: z.string().min(1).optional(),
+  MAVEN_REPOSITORY_PASSWORD: z.string().min(1).optional(),
+  /** Time limit of one repository request, in ms. */
+  MAVEN_REPOSITORY_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
+  /** Retries of one repository request inside a delivery (network errors, 408, 429, 5xx). */
+  MAVEN_REPOSITORY_RETRIES: z.coerce.number().int().min(0).max(10).default(4),
 })
   .refine((e) => (e.PYPI_USERNAME === undefined) === (e.PYPI_PASSWORD === undefined), {
     message: 'set PYPI_USERNAME and PYPI_PASSWORD together',
@@ -85,6 +101,14 @@ const PlannerEnv = BaseEnv.extend({
   .refine((e) => e.CARGO_INDEX_TOKEN === undefined || e.CARGO_INDEX_USERNAME === undefined, {
     message: 'set either CARGO_INDEX_TOKEN or CARGO_INDEX_USERNAME/CARGO_INDEX_PASSWORD, not both',
     path: ['CARGO_INDEX_TOKEN'],
+  })
+  .refine((e) => (e.MAVEN_REPOSITORY_USERNAME === undefined) === (e.MAVEN_REPOSITORY_PASSWORD === undefined), {
+    message: 'set MAVEN_REPOSITORY_USERNAME and MAVEN_REPOSITORY_PASSWORD together',
+    path: ['MAVEN_REPOSITORY_PASSWORD'],
+  })
+  .refine((e) => e.MAVEN_REPOSITORY_TOKEN === undefined || e.MAVEN_REPOSITORY_USERNAME === undefined, {
+    message: 'set either MAVEN_REPOSITORY_TOKEN or MAVEN_REPOSITORY_USERNAME/MAVEN_REPOSITORY_PASSWORD, not both',
+    path: ['MAVEN_REPOSITORY_TOKEN'],
   })
   .refine((e) => e.OSV_DIR !== undefined || e.OSV_ALL_ZIP_URL !== undefined || e.OSV_API_URL !== undefined, {
   message: 'set at least one advisory source: OSV_DIR, OSV_ALL_ZIP_URL or OSV_API_URL',
@@ -122,10 +146,21 @@ const cargo: RegistrySource = new CargoSparseIndexSource({
   timeoutMs: env.CARGO_INDEX_TIMEOUT_MS,
   retries: env.CARGO_INDEX_RETRIES,
 });
+const mavenCredentials: RegistryCredentials | undefined = env.MAVEN_REPOSITORY_TOKEN
+  ? { kind: 'bearer', token: env.MAVEN_REPOSITORY_TOKEN }
+  : env.MAVEN_REPOSITORY_USERNAME && env.MAVEN_REPOSITORY_PASSWORD
+    ? { kind: 'basic', username: env.MAVEN_REPOSITORY_USERNAME, password: env.MAVEN_REPOSITORY_PASSWORD }
+    : undefined;
+const maven: RegistrySource = new MavenRepositorySource({
+  repositories: parseMavenRepositories(env.MAVEN_REPOSITORY_URL, mavenCredentials),
+  timeoutMs: env.MAVEN_REPOSITORY_TIMEOUT_MS,
+  retries: env.MAVEN_REPOSITORY_RETRIES,
+});
 /** Registry sources of the ecosystems other than npm, by purl type (npm goes through `versions`). */
 const registries = new Map<string, RegistrySource>([
   ['pypi', pypi],
   ['cargo', cargo],
+  ['maven', maven],
 ]);
 const sources: ConfiguredSource[] = [
   ...(env.OSV_DIR ? [directorySource(resolve(env.OSV_DIR))] : []),

@@ -190,7 +190,7 @@ describe('computePlan: any scan format (issue 12)', () => {
       ['golang', 'not_supported', 'not supported yet: golang', null],
       ['cargo', 'planned', 'versions of regex could not be listed (no cargo registry configured)', null],
     ]);
-    expect(plan.warnings).toEqual(expect.arrayContaining(['not planned: golang (1 component(s); only npm, pypi and cargo are planned)']));
+    expect(plan.warnings).toEqual(expect.arrayContaining(['not planned: golang (1 component(s); only npm, pypi, cargo and maven are planned)']));
     expect(plan.warnings.some((w) => w.startsWith('not planned: cargo'))).toBe(false);
   });
 });
@@ -322,9 +322,9 @@ describe('computePlan: transitive and non-npm components', () => {
         { name: 'accepts', version: '1.3.8' },
         { name: 'helper', version: '1.0.0' },
         { name: 'cookie', version: '0.6.0' },
-        { name: 'spring-core', version: '5.0.0', purl: 'pkg:maven/org.springframework/spring-core@5.0.0' },
+        { name: 'rails', version: '7.0.0', purl: 'pkg:gem/rails@7.0.0' },
       ],
-      ['accepts', 'helper', 'spring-core'],
+      ['accepts', 'helper', 'rails'],
       { accepts: ['cookie'], helper: ['accepts'] },
     );
     const plan = await computePlan(scan, { advisories, versions, registryLabel: 'snapshot' });
@@ -332,7 +332,7 @@ describe('computePlan: transitive and non-npm components', () => {
     expect(plan.transitive).toEqual([
       { purl: 'pkg:npm/cookie@0.6.0', name: 'cookie', version: '0.6.0', advisories: ['GHSA-pxg6-pf52-xh8x'], via: ['accepts', 'helper'] },
     ]);
-    expect(plan.warnings).toEqual(['not planned: maven (1 component(s); only npm, pypi and cargo are planned)']);
+    expect(plan.warnings).toEqual(['not planned: gem (1 component(s); only npm, pypi, cargo and maven are planned)']);
     expect(plan.upgrade_tiers.moderate).toEqual({ upgrades: [], advisoriesFixed: [], advisoriesRemaining: [], largestJump: null });
   });
 });

@@ -279,7 +279,7 @@ type Triage =
 /** At most this many unreadable components are listed one by one in the warnings. */
 const MAX_LISTED_COMPONENTS = 50;
 
-/** `only npm, pypi and cargo are planned`: the purl types of `ECOSYSTEMS`, for the `not planned` warning. */
+/** `only npm, pypi, cargo and maven are planned`: the purl types of `ECOSYSTEMS`, for the `not planned` warning. */
 function plannedTypes(): string {
   const types = [...ECOSYSTEMS.keys()];
   return types.length === 1 ? `only ${types[0]} is planned` : `only ${types.slice(0, -1).join(', ')} and ${types.at(-1)} are planned`;
@@ -324,7 +324,7 @@ class ComponentTriage {
   }
 
   /**
-   * Adds the warnings: one `not planned: <purl type> (<n> component(s); only npm, pypi and cargo are
+   * Adds the warnings: one `not planned: <purl type> (<n> component(s); only npm, pypi, cargo and maven are
    * planned)` per other purl type (issue 12: components of every ecosystem are kept and listed,
    * never dropped), then the unreadable components.
    */

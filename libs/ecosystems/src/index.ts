@@ -70,3 +70,6 @@ export {
   type MavenProjectEdit,
 } from './maven/pom.js';
 export { MavenRepositorySource, parseMavenRepositories, mavenMetadataPath, isMavenName, fromMavenMetadata, type MavenRepository, type MavenRepositorySourceOptions } from './maven/maven-repository-source.js';
+export { proveMavenRemediated, lowestMavenAdmissible } from './maven/proof.js';
+export { javaPackagePrefixes, javaUsagePatterns } from './maven/usage.js';
+export { mavenEcosystem } from './maven/ecosystem.js';

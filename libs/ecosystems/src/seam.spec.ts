@@ -5,6 +5,7 @@ import {
   ecosystemFor,
   ecosystemForOsv,
   lowestAdmissibleVersion,
+  mavenEcosystem,
   npmEcosystem,
   npmVersioning,
   poetryToPep440,
@@ -14,14 +15,16 @@ import {
 } from './index.js';
 
 describe('the ecosystem map', () => {
-  it('registers npm, pypi and cargo by purl type and by OSV ecosystem name', () => {
-    expect([...ECOSYSTEMS.keys()].sort()).toEqual(['cargo', 'npm', 'pypi']);
+  it('registers npm, pypi, cargo and maven by purl type and by OSV ecosystem name', () => {
+    expect([...ECOSYSTEMS.keys()].sort()).toEqual(['cargo', 'maven', 'npm', 'pypi']);
     expect(ecosystemFor('PyPI')).toBe(pypiEcosystem);
     expect(ecosystemFor('npm')).toBe(npmEcosystem);
     expect(ecosystemFor('Cargo')).toBe(cargoEcosystem);
+    expect(ecosystemFor('maven')).toBe(mavenEcosystem);
     expect(ecosystemFor('golang')).toBeUndefined();
     expect(ecosystemForOsv('PyPI')).toBe(pypiEcosystem);
     expect(ecosystemForOsv('crates.io')).toBe(cargoEcosystem);
+    expect(ecosystemForOsv('Maven')).toBe(mavenEcosystem);
     expect(ecosystemForOsv('Go')).toBeUndefined();
   });
 
