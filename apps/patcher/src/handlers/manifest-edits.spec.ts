@@ -8,6 +8,7 @@ import { type ManifestDependency, pypiEcosystem } from '@remediation/ecosystems'
 import { applyManifestBumps, type EditTarget, proveTargets, restoreUnshipped, versionFor } from './manifest-edits.js';
 
 const PYPI_FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '../../../../libs/ecosystems/src/pypi/__fixtures__');
+const JAVA_GOOF = join(dirname(fileURLToPath(import.meta.url)), '../../../../libs/ecosystems/src/maven/__fixtures__/java-goof');
 
 /** A plan with the targets' advisories' affected ranges (PEP 440 specifier sets for PyPI). */
 function planOf(targets: Array<{ name: string; ecosystem: string; ranges: string[] }>): PlannerOutput {
@@ -219,5 +220,33 @@ describe('manifest edits of npm targets', () => {
       { name: 'left-pad', status: 'skipped', reason: expect.stringContaining('left-pad is not declared'), declaredFrom: null, declaredTo: null },
     ]);
     expect(await readFile(join(ws.merged, 'package.json'), 'utf8')).toBe(text.replace('^4.17.15', '^4.17.21'));
+  });
+});
+
+describe('manifest edits of Maven targets (java-goof)', () => {
+  const JACKSON = 'com.fasterxml.jackson.core:jackson-databind';
+  const STRUTS = 'org.apache.struts:struts2-core';
+  const COMMON = 'todolist-goof/todolist-web-common/pom.xml';
+  const plan = planOf([
+    { name: JACKSON, ecosystem: 'maven', ranges: ['<2.9.9.1', '>=2.0.0,<2.7.9.4'] },
+    { name: STRUTS, ecosystem: 'maven', ranges: ['>=2.3.0,<2.3.32'] },
+  ]);
+  const mavenTarget = (name: string, from: string, to: string, manifestPath: string) => target(name, to, { ecosystem: 'maven', manifestPath, fromVersion: from });
+
+  it('raises a <version> byte for byte, refuses a version inherited from a parent pom with the reason, and restores unshipped bumps', async () => {
+    const ws = await workspace((lower) => cp(JAVA_GOOF, lower, { recursive: true }));
+    const original = await readFile(join(ws.lower, COMMON), 'utf8');
+    const outcomes = await bump(ws, [mavenTarget(JACKSON, '2.6.5', '2.9.9.1', COMMON), mavenTarget(STRUTS, '2.3.20', '2.3.32', 'todolist-goof/todolist-web-struts/pom.xml')], plan);
+    expect(outcomes[0]).toEqual({ name: JACKSON, status: 'success', reason: null, declaredFrom: '2.6.5', declaredTo: '2.9.9.1' });
+    expect(outcomes[1]).toMatchObject({ name: STRUTS, status: 'failed' });
+    expect(outcomes[1]!.reason).toContain('${struts2.version}, not defined in todolist-goof/todolist-web-struts/pom.xml');
+    const edited = original.replace('<artifactId>jackson-databind</artifactId>\n            <version>2.6.5</version>', '<artifactId>jackson-databind</artifactId>\n            <version>2.9.9.1</version>');
+    expect(edited).not.toBe(original);
+    expect(await readFile(join(ws.merged, COMMON), 'utf8')).toBe(edited);
+    for (const f of ['todolist-goof/pom.xml', 'todolist-goof/todolist-web-struts/pom.xml']) expect(await readFile(join(ws.merged, f), 'utf8')).toBe(await readFile(join(ws.lower, f), 'utf8'));
+    const [proof] = await proveTargets({ mergedDir: ws.merged, targets: [mavenTarget(JACKSON, '2.6.5', '2.9.9.1', COMMON)], plan });
+    expect(proof).toMatchObject({ remediated: true, lowestAdmissible: '2.9.9.1' });
+    expect(await restoreUnshipped({ lowerDir: ws.lower, mergedDir: ws.merged, targets: [mavenTarget(JACKSON, '2.6.5', '2.9.9.1', COMMON)], shipped: new Set() })).toEqual([JACKSON]);
+    expect(await readFile(join(ws.merged, COMMON), 'utf8')).toBe(original);
   });
 });
