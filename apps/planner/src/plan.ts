@@ -231,7 +231,7 @@ function compareFindings(a: Finding, b: Finding): number {
 
 /**
  * The name a target of `ecosystem` carries: npm the scan's name (the purl's identity); other
- * ecosystems the purl's name (the scan's `name` is a label) normalised by the ecosystem
+ * ecosystems the purl's name as OSV writes it (Maven `group:artifact`; the scan's `name` is a label) normalised by the ecosystem
  * (PyPI: PEP 503, `PyYAML` → `pyyaml`).
  */
 function packageName(c: ScanComponent, ecosystem: Ecosystem): string {
@@ -239,7 +239,9 @@ function packageName(c: ScanComponent, ecosystem: Ecosystem): string {
   let name = c.name;
   if (c.purl) {
     try {
-      name = PackageURL.fromString(c.purl).name;
+      const purl = PackageURL.fromString(c.purl);
+      // The name as OSV writes it: Maven `group:artifact` (namespace and name), others the name.
+      name = osvPackageOfPurl(purl)?.name ?? purl.name;
     } catch {
       // the scan parser already reported the purl
     }
