@@ -200,6 +200,13 @@ export type ManifestEdit =
       status: 'edited';
       /** The whole new file text: the input with only the requirement replaced. */
       text: string;
+      /**
+       * The manifest `text` belongs to when it is not the one edited by name (a Maven property of a
+       * parent pom, from `context`); repository-relative.
+       */
+      file?: string;
+      /** What else the edit changes, fit for a history row (another artifact sharing the property). */
+      notes?: string[];
       before: string;
       after: string;
       location: RequirementLocation;
@@ -220,7 +227,7 @@ export interface ManifestManager {
   /** Whether `path` (repository-relative) is a file of this manager. */
   matches(path: string): boolean;
   /** @throws InvalidInputError `MANIFEST_INVALID` when the text cannot be read as this format. */
-  extract(file: string, text: string): ManifestContents;
+  extract(file: string, text: string, context?: ReadonlyMap<string, string>): ManifestContents;
   /**
    * Raise the floor of `name`'s requirement so that `fixedVersion` is the lowest version it
    * allows, in the requirement's own style (`==a` → `==fixed`, `>=a` → `>=fixed`, `^a` →
@@ -228,7 +235,16 @@ export interface ManifestManager {
    * everything below `fixedVersion`; `refused` with a reason instead of editing into a broken
    * state (hashes, an upper bound below the fix, a URL requirement, the name not present).
    */
-  raiseFloor(file: string, text: string, name: string, fixedVersion: string): ManifestEdit;
+  raiseFloor(file: string, text: string, name: string, fixedVersion: string, context?: ReadonlyMap<string, string>): ManifestEdit;
+  /**
+   * Optional, for formats whose dependencies may take their version from another manifest of the
+   * repository (Maven: a parent pom's `${property}` or `<dependencyManagement>`): the
+   * repository-relative manifests `file` reads directly (its parent pom). The caller reads them,
+   * asks again for each, and passes every text found as `context` to {@link extract} and
+   * {@link raiseFloor}; a declaration whose requirement is written in one of them then has that
+   * manifest as `location.file`, and an edit of it names it in `file`.
+   */
+  inherits?(file: string, text: string): string[];
 }
 
 /** Outcome of {@link Ecosystem.proveRemediated}. */

@@ -17,6 +17,34 @@ export interface DeclaringManifest {
   text: string;
   /** The declarations of the dependency in it (one per marker or section). */
   declarations: ManifestDependency[];
+  /**
+   * The manifests it inherits from (`ManifestManager.inherits`: a Maven module's parent poms in the
+   * repository), by path, as read; a declaration whose `location.file` is one of them is written there.
+   */
+  context?: ReadonlyMap<string, string>;
+}
+
+/** Bound of an inheritance chain (Maven parents), in manifests read. */
+const MAX_INHERITED = 20;
+
+/** The texts of the manifests `file` inherits from, transitively (`manager.inherits`), inside the root; empty without `inherits`. */
+async function inheritedContext(root: string, manager: ManifestManager, file: string, text: string): Promise<Map<string, string>> {
+  const context = new Map<string, string>();
+  if (!manager.inherits) return context;
+  let queue = manager.inherits(file, text);
+  while (queue.length > 0 && context.size < MAX_INHERITED) {
+    const next = insideRoot(queue.shift()!);
+    if (next === null || next === file || context.has(next)) continue;
+    const t = await readRegular(root, next);
+    if (t === null) continue;
+    context.set(next, t);
+    try {
+      queue = [...queue, ...manager.inherits(next, t)];
+    } catch {
+      // an unreadable parent ends the chain; the child's extraction reports what it cannot resolve
+    }
+  }
+  return context;
 }
 
 /** A repository-relative path inside the root (POSIX separators), or null when it would leave it. */
@@ -93,14 +121,16 @@ export async function declaringManifests(
     if (text === null) return;
     for (const manager of managers) {
       let contents: ReturnType<ManifestManager['extract']>;
+      let context: Map<string, string> | undefined;
       try {
-        contents = manager.extract(rel, text);
+        context = manager.inherits ? await inheritedContext(root, manager, rel, text) : undefined;
+        contents = manager.extract(rel, text, context);
       } catch (err) {
         problems.push(`${rel}: ${describeError(err)}`);
         continue;
       }
       const declarations = contents.dependencies.filter((d) => d.normalisedName === wanted);
-      if (declarations.length > 0) visited.get(rel)!.push({ file: rel, manager, text, declarations });
+      if (declarations.length > 0) visited.get(rel)!.push({ file: rel, manager, text, declarations, ...(context?.size ? { context } : {}) });
       for (const include of contents.includes) {
         const resolved = include.resolved === null ? null : insideRoot(include.resolved);
         if (resolved !== null) await visit(resolved, manager);

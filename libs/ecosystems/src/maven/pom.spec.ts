@@ -79,6 +79,24 @@ describe('multi-module builds (java-goof todolist-goof)', () => {
     expect(edit.notes.join()).toContain('org.apache.struts:struts2-spring-plugin');
   });
 
+  it('with the parent chain as context (inherits), the manager reports and edits the inherited property where it is written', () => {
+    const file = 'todolist-goof/todolist-web-struts/pom.xml';
+    expect(pomManager.inherits!(file, pom(file))).toEqual(['todolist-goof/pom.xml']);
+    expect(pomManager.inherits!('todolist-goof/pom.xml', pom('todolist-goof/pom.xml'))).toEqual([]);
+    const context = new Map([['todolist-goof/pom.xml', pom('todolist-goof/pom.xml')]]);
+    const struts = pomManager.extract(file, pom(file), context).dependencies.filter((d) => d.name === 'org.apache.struts:struts2-core');
+    expect(struts).toHaveLength(1);
+    expect(struts[0]).toMatchObject({ requirement: '2.3.20', location: { file: 'todolist-goof/pom.xml', section: 'properties.struts2.version' } });
+    expect(struts[0]!.uneditable).toBeUndefined();
+    const edit = pomManager.raiseFloor(file, pom(file), 'org.apache.struts:struts2-core', '2.3.32', context);
+    if (edit.status !== 'edited') throw new Error(JSON.stringify(edit));
+    expect(edit.file).toBe('todolist-goof/pom.xml');
+    expectOnlyReplaced(pom('todolist-goof/pom.xml'), edit.text, struts[0]!.location.offset, '2.3.20', '2.3.32');
+    expect(edit.notes?.join()).toContain('struts2-spring-plugin');
+    // A version on the module itself is still edited in the module.
+    expect(pomManager.raiseFloor(file, pom(file), 'org.apache.logging.log4j:log4j-core', '2.12.4', context)).toMatchObject({ status: 'edited', before: '2.7', after: '2.12.4' });
+  });
+
   it('refuses a shared property that versions artifacts of another group unless they are targets too', () => {
     const file = 'todolist-goof/todolist-web-struts/pom.xml';
     const text = pom(file).replace('<artifactId>zt-zip</artifactId>\n            <version>1.12</version>', '<artifactId>zt-zip</artifactId>\n            <version>${struts2.version}</version>');

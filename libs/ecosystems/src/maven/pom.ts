@@ -176,18 +176,53 @@ function groupOf(name: string): string {
  *   reason (for inherited properties see {@link raiseInMavenProject});
  * - no `<version>` (managed by a `<dependencyManagement>` or a BOM): not listed;
  * - the `<parent>`: `uneditable`: raising it is a parent upgrade, reported, never done silently.
+ * With `context` (the texts of the parent chain, found with `inherits`), a version inherited from
+ * a parent pom in the repository (a property, or a managed version for a dependency without
+ * `<version>`) is reported where it is written: `location.file` the parent pom, section
+ * `properties.<name>` or `dependencyManagement`; `raiseFloor` then edits that pom
+ * ({@link raiseInMavenProject}: the returned edit names it in `file`, and other artifacts sharing
+ * the property in `notes`).
  * `includes` is empty. `style` is `maven`. Edits replace only the bytes of the version text.
  */
 export const pomManager: ManifestManager = {
   name: 'maven',
   matches: (path) => /(^|\/)pom\.xml$/.test(path),
-  extract(file, text): ManifestContents {
+  inherits(file, text): string[] {
+    const parent = parsePom(file, text).parent;
+    const path = parent ? parentPath(file, parent.relativePath) : null;
+    return path === null ? [] : [path];
+  },
+  extract(file, text, context): ManifestContents {
     const model = parsePom(file, text);
     const dependencies: ManifestDependency[] = [];
+    const poms = context ? new Map(context).set(file, text) : null;
+    if (poms) {
+      // Versions inherited from a parent pom of the repository, reported where they are written.
+      for (const d of model.dependencies) {
+        const name = coordinates(d);
+        const property = d.version ? propertyReference(d.version.value) : null;
+        const inherited = d.version ? property !== null && !builtIn(property) && !model.properties.has(property) : !d.section.includes('dependencyManagement');
+        if (!inherited || dependencies.some((x) => x.name === name)) continue;
+        const site = findVersionSite(poms, file, name);
+        if (!site || site.file === file) continue;
+        const section = site.kind === 'property' ? `properties.${site.property}` : 'dependencyManagement';
+        dependencies.push({
+          name,
+          normalisedName: name,
+          style: 'maven',
+          extras: [],
+          hashes: false,
+          requirement: site.text.value,
+          location: { file: site.file, line: site.text.line, offset: site.text.offset, length: site.text.length, section },
+          ...(site.text.editable ? {} : { uneditable: 'the version text holds an entity, a comment or CDATA' }),
+        });
+      }
+    }
     const all = [...(model.parent ? [model.parent] : []), ...model.dependencies];
     for (const d of all) {
       if (!d.version) continue;
       const name = coordinates(d);
+      if (dependencies.some((x) => x.name === name && x.location.file !== file)) continue;
       const common = { name, normalisedName: name, style: 'maven' as const, extras: [], hashes: false };
       const at = (t: PomText, section: string) => ({ file, line: t.line, offset: t.offset, length: t.length, section });
       const property = propertyReference(d.version.value);
@@ -203,8 +238,13 @@ export const pomManager: ManifestManager = {
     }
     return { dependencies, includes: [], hashChecking: false };
   },
-  raiseFloor(file, text, name, fixedVersion): ManifestEdit {
-    return raisePomFloor(file, text, name, fixedVersion);
+  raiseFloor(file, text, name, fixedVersion, context): ManifestEdit {
+    const inherited = context ? pomManager.extract(file, text, context).dependencies.find((d) => d.normalisedName === name && d.location.file !== file) : undefined;
+    if (!context || !inherited) return raisePomFloor(file, text, name, fixedVersion);
+    const edit = raiseInMavenProject(new Map(context).set(file, text), file, name, fixedVersion);
+    if (edit.status === 'refused') return { status: 'refused', reason: 'unsupported-requirement', message: edit.message };
+    if (edit.status === 'unchanged') return { status: 'unchanged', requirement: inherited.requirement, location: inherited.location };
+    return { status: 'edited', file: edit.file, text: edit.text, before: edit.before, after: edit.after, location: inherited.location, ...(edit.notes.length ? { notes: edit.notes } : {}) };
   },
 };
 
