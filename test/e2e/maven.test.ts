@@ -84,19 +84,24 @@ interface Expected {
 }
 
 /** Every scanned artifact some record affects, with its minimal-tier version by the data. */
-const expected: Expected[] = scan.components.flatMap((c) => {
-  const advisories = records.filter((r) => affects(r, c.name, c.version)).map((r) => r.id).sort();
-  if (advisories.length === 0) return [];
-  const all = records.filter((r) => r.affected.some((a) => a.package.name === c.name));
-  const to = repositoryVersions(c.name).find((v) => compareMavenVersions(v, c.version) > 0 && !all.some((r) => affects(r, c.name, v))) ?? null;
-  return [{ name: c.name, from: c.version, pom: c.evidence.occurrences[0]!.location, to, advisories }];
-});
+const expected: Expected[] = expectedOf(scan.components);
 
 /** A pom with the `<version>` of `artifact`'s `<dependency>` replaced, every other byte kept. */
 function withVersion(pom: string, artifact: string, from: string, to: string): string {
-  const before = `<artifactId>${artifact}</artifactId>\n      <version>${from}</version>`;
-  expect(pom.split(before)).toHaveLength(2);
-  return pom.replace(before, `<artifactId>${artifact}</artifactId>\n      <version>${to}</version>`);
+  const before = new RegExp(`(<artifactId>${artifact}</artifactId>\\s*<version>)${from.replace(/\./g, '\\.')}(</version>)`, 'g');
+  expect(pom.match(before)).toHaveLength(1);
+  return pom.replace(before, `$1${to}$2`);
+}
+
+/** Expected (artifact, installed version, pom, minimal-tier version, advisories) of a scan, by the data. */
+function expectedOf(components: Array<{ name: string; version: string; evidence: { occurrences: Array<{ location: string }> } }>): Expected[] {
+  return components.flatMap((c) => {
+    const advisories = records.filter((r) => affects(r, c.name, c.version)).map((r) => r.id).sort();
+    if (advisories.length === 0) return [];
+    const all = records.filter((r) => r.affected.some((a) => a.package.name === c.name));
+    const to = repositoryVersions(c.name).find((v) => compareMavenVersions(v, c.version) > 0 && !all.some((r) => affects(r, c.name, v))) ?? null;
+    return [{ name: c.name, from: c.version, pom: c.evidence.occurrences[0]!.location, to, advisories }];
+  });
 }
 
 /** A file at a revision of the bare repository, byte for byte. */
@@ -199,4 +204,53 @@ describe('java-goof log4shell-goof (multi-module pom.xml): scan → plan → pat
     const pr = (await octokit.rest.pulls.get({ owner: 'snyk-labs', repo: 'log4shell-goof', pull_number: summary.pullRequest.number })).data;
     expect(pr).toMatchObject({ state: 'open', head: { sha: head.sha } });
   }, 180_000);
+});
+
+describe('java-goof, the whole repository (eight poms, two multi-module builds): a module inheriting its version from a parent pom', () => {
+  const GOOF = fixturePath('manifests/java-goof');
+  const goofScan = JSON.parse(readFileSync(fixturePath('scans/java-goof.cdx.json'), 'utf8')) as typeof scan;
+  const wanted = expectedOf(goofScan.components);
+  const poms = Object.fromEntries(
+    ['pom.xml', 'log4shell-goof/pom.xml', 'log4shell-goof/log4shell-client/pom.xml', 'log4shell-goof/log4shell-server/pom.xml', 'todolist-goof/pom.xml', 'todolist-goof/todolist-core/pom.xml', 'todolist-goof/todolist-web-common/pom.xml', 'todolist-goof/todolist-web-struts/pom.xml'].map((p) => [p, readFileSync(`${GOOF}/${p}`, 'utf8')]),
+  );
+  let bare: string;
+
+  beforeAll(async () => {
+    bare = await makeRemote(env.reposRoot, 'snyk-labs', 'java-goof', { ...poms, 'README.md': '# Java Goof\n' });
+  });
+
+  it('ships log4j-core (three modules), jackson-databind and struts2-core, the last through todolist-goof\'s ${struts2.version}', async () => {
+    expect(await mavenScanOfDirectory(GOOF, { name: 'java-goof', version: 'f5719ae0' })).toBe(readFileSync(fixturePath('scans/java-goof.cdx.json'), 'utf8'));
+    expect(wanted.map((e) => `${e.name}@${e.from} → ${e.to}`).sort()).toEqual([
+      'com.fasterxml.jackson.core:jackson-databind@2.6.5 → 2.9.9.1',
+      `${LOG4J}@2.14.1 → 2.17.1`,
+      `${LOG4J}@2.15.0 → 2.17.1`,
+      `${LOG4J}@2.7 → 2.12.4`,
+      'org.apache.struts:struts2-core@2.3.20 → 2.3.32',
+    ]);
+    const run = runCli(['--repo', bare, '--scan', fixturePath('scans/java-goof.cdx.json'), '--tier', 'minimal', '--approve', '--api', env.stack.apiUrl, '--api-key', env.stack.apiKey]);
+    expect(run.code, run.stderr + JSON.stringify(run.summary)).toBe(0);
+    const done = run.summary;
+    expect(done.state).toBe('pr_opened');
+    expect(done.targets.filter((t: any) => t.status === 'success').map((t: any) => t.name).sort()).toEqual(['com.fasterxml.jackson.core:jackson-databind', LOG4J, 'org.apache.struts:struts2-core']);
+    const branch = done.pullRequest.branch;
+    // Only the poms the targets need: three modules for log4j-core, one for jackson-databind, the parent holding ${struts2.version}.
+    expect(git(['diff', '--name-only', 'master', branch], bare).split('\n').sort()).toEqual([
+      'log4shell-goof/log4shell-client/pom.xml',
+      'log4shell-goof/log4shell-server/pom.xml',
+      'todolist-goof/pom.xml',
+      'todolist-goof/todolist-web-common/pom.xml',
+      'todolist-goof/todolist-web-struts/pom.xml',
+    ]);
+    for (const e of wanted.filter((x) => x.name !== 'org.apache.struts:struts2-core')) {
+      expect(show(bare, branch, e.pom), `${e.name}@${e.from}`).toBe(withVersion(poms[e.pom]!, e.name.split(':')[1]!, e.from, e.to!));
+    }
+    expect(show(bare, branch, 'todolist-goof/pom.xml')).toBe(poms['todolist-goof/pom.xml']!.replace('<struts2.version>2.3.20</struts2.version>', '<struts2.version>2.3.32</struts2.version>'));
+    const octokit = new Octokit({ auth: 'test', baseUrl: env.stack.githubUrl });
+    const pr = (await octokit.rest.pulls.get({ owner: 'snyk-labs', repo: 'java-goof', pull_number: done.pullRequest.number })).data;
+    // The same-group plugin sharing the property is raised with it, and the target says so.
+    expect(done.targets.find((t: any) => t.name === 'org.apache.struts:struts2-core').reason).toContain('org.apache.struts:struts2-spring-plugin');
+    expect(pr.body).toContain('GHSA-j77q-2qqg-6989');
+    expect(pr.body).toContain('`mvn -q verify`');
+  }, 240_000);
 });
