@@ -55,4 +55,23 @@ describe('Maven poms and usages for the agent', () => {
     expect(result.isError).toBe(false);
     expect(await readFile(join(root, 'pom.xml'), 'utf8')).toBe(before.replace('<artifactId>log4j-core</artifactId>\n      <version>2.15.0</version>', '<artifactId>log4j-core</artifactId>\n      <version>2.17.1</version>'));
   });
+
+  it('bump_version raises a version a module inherits from its parent pom, in the parent, and says what else the property versions', async () => {
+    await mkdir(join(root, 'todolist-goof/todolist-web-struts'), { recursive: true });
+    await cp(join(JAVA_GOOF, 'todolist-goof/pom.xml'), join(root, 'todolist-goof/pom.xml'));
+    await cp(join(JAVA_GOOF, 'todolist-goof/todolist-web-struts/pom.xml'), join(root, 'todolist-goof/todolist-web-struts/pom.xml'));
+    const parent = await readFile(join(root, 'todolist-goof/pom.xml'), 'utf8');
+    const child = await readFile(join(root, 'todolist-goof/todolist-web-struts/pom.xml'), 'utf8');
+    const ws = await Workspace.open(root);
+    const STRUTS = 'org.apache.struts:struts2-core';
+    const tool = createBumpVersionTool({
+      bump: createManifestBumper(ws, { allowedPackages: [STRUTS], advisoryRanges: () => ['>=2.3.0,<2.3.32'], ecosystem: mavenEcosystem }),
+      ecosystem: mavenEcosystem,
+    });
+    const result = await executeTool(tool, { package: STRUTS, version: '2.3.32', manifest_path: 'todolist-goof/todolist-web-struts/pom.xml' }, { toolUseId: 't3' });
+    expect(result.isError, JSON.stringify(result)).toBe(false);
+    expect(JSON.stringify(result)).toContain('struts2-spring-plugin');
+    expect(await readFile(join(root, 'todolist-goof/pom.xml'), 'utf8')).toBe(parent.replace('<struts2.version>2.3.20</struts2.version>', '<struts2.version>2.3.32</struts2.version>'));
+    expect(await readFile(join(root, 'todolist-goof/todolist-web-struts/pom.xml'), 'utf8')).toBe(child);
+  });
 });

@@ -73,3 +73,4 @@ export { MavenRepositorySource, parseMavenRepositories, mavenMetadataPath, isMav
 export { proveMavenRemediated, lowestMavenAdmissible } from './maven/proof.js';
 export { javaPackagePrefixes, javaUsagePatterns } from './maven/usage.js';
 export { mavenEcosystem } from './maven/ecosystem.js';
+export { readInherited } from './inherited.js';

@@ -1,7 +1,7 @@
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join, normalize, sep } from 'node:path';
 import { describeError } from '@remediation/errors';
-import type { Ecosystem, ManifestDependency, ManifestManager } from '@remediation/ecosystems';
+import { type Ecosystem, type ManifestDependency, type ManifestManager, readInherited } from '@remediation/ecosystems';
 
 /** Folders the manifest search never enters: VCS data, installed packages, virtual environments, caches. */
 const SKIPPED_DIRS = new Set(['.git', 'node_modules', '.venv', 'venv', '__pycache__', 'target']);
@@ -24,29 +24,6 @@ export interface DeclaringManifest {
   context?: ReadonlyMap<string, string>;
 }
 
-/** Bound of an inheritance chain (Maven parents), in manifests read. */
-const MAX_INHERITED = 20;
-
-/** The texts of the manifests `file` inherits from, transitively (`manager.inherits`), inside the root; empty without `inherits`. */
-async function inheritedContext(root: string, manager: ManifestManager, file: string, text: string): Promise<Map<string, string>> {
-  const context = new Map<string, string>();
-  if (!manager.inherits) return context;
-  let queue = manager.inherits(file, text);
-  while (queue.length > 0 && context.size < MAX_INHERITED) {
-    const next = insideRoot(queue.shift()!);
-    if (next === null || next === file || context.has(next)) continue;
-    const t = await readRegular(root, next);
-    if (t === null) continue;
-    context.set(next, t);
-    try {
-      queue = [...queue, ...manager.inherits(next, t)];
-    } catch {
-      // an unreadable parent ends the chain; the child's extraction reports what it cannot resolve
-    }
-  }
-  return context;
-}
-
 /** A repository-relative path inside the root (POSIX separators), or null when it would leave it. */
 export function insideRoot(path: string): string | null {
   const rel = normalize(path).split(sep).join('/');
@@ -62,6 +39,12 @@ async function readRegular(root: string, rel: string): Promise<string | null> {
   } catch {
     return null;
   }
+}
+
+/** Text of a regular file at repository-relative `path`, or null when it is absent, not regular, or outside the root. */
+function readInside(root: string, path: string): Promise<string | null> {
+  const rel = insideRoot(path);
+  return rel === null ? Promise.resolve(null) : readRegular(root, rel);
 }
 
 /** Repository-relative paths of the files any manager of `ecosystem` matches, sorted; bounded walk without symbolic links. */
@@ -123,7 +106,7 @@ export async function declaringManifests(
       let contents: ReturnType<ManifestManager['extract']>;
       let context: Map<string, string> | undefined;
       try {
-        context = manager.inherits ? await inheritedContext(root, manager, rel, text) : undefined;
+        context = manager.inherits ? await readInherited(manager, rel, text, (p) => readInside(root, p)) : undefined;
         contents = manager.extract(rel, text, context);
       } catch (err) {
         problems.push(`${rel}: ${describeError(err)}`);
