@@ -22,6 +22,10 @@ import type { Advisory, AffectedPackage } from './types.js';
  *   https://github.com/rust-lang/cargo/issues/2775); ranges rendered in node-semver syntax like npm's
  *   (`>=0.10.8 <0.10.55`, `*`), the syntax `proveCargoRemediated` reads. RustSec's
  *   `introduced: "0.0.0-0"` (before every version) renders as no lower bound.
+ * - Maven: Maven's ComparableVersion ordering through `mavenVersioning` (`3.2.6.RELEASE` =
+ *   `3.2.6`, `2.0-beta9` < `2.0`); names `group:artifact` compared case-insensitively as before;
+ *   ranges rendered as comparator sets like PyPI's (`>=2.13.0,<2.15.0`, `<2.12.2`, `<=1.4.Final`,
+ *   `==2.0.0` for listed versions, `>=0`), the syntax `proveMavenRemediated` reads.
  * `SEMVER` and `ECOSYSTEM` ranges are evaluated; `GIT` ranges cannot be evaluated without the
  * repository and are ignored (the spec requires a `versions` list then). Event versions the
  * scheme cannot read are ignored.
