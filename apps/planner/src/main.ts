@@ -10,6 +10,16 @@ import { AdvisorySync, archiveSource, directorySource, loadPlanAdvisories, type 
 import { planRunHandler } from './handlers/plan-run.js';
 
 /** Planner environment: where advisories and version lists (npm, PyPI, Cargo) come from. */
+/** Whether `list` is a MAVEN_REPOSITORY_URL value `parseMavenRepositories` accepts. */
+function isRepositoryList(list: string): boolean {
+  try {
+    parseMavenRepositories(list);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const PlannerEnv = BaseEnv.extend({
   /** Directory of OSV advisory JSON files (flat, or one folder per ecosystem): imported at start, then re-synced. */
   OSV_DIR: z.string().min(1).optional(),
@@ -75,7 +85,11 @@ const PlannerEnv = BaseEnv.extend({
    * answers are merged. Basic credentials of one repository may be written in its URL
    * (`https://user:pass@nexus.example/repository/maven-public`).
    */
-  MAVEN_REPOSITORY_URL: z.string().min(1).default('https://repo.maven.apache.org/maven2'),
+  MAVEN_REPOSITORY_URL: z
+    .string()
+    .min(1)
+    .default('https://repo.maven.apache.org/maven2')
+    .refine((list) => isRepositoryList(list), { message: 'expected a comma-separated list of http(s) repository URLs' }),
   /** Bearer token of the first repository of MAVEN_REPOSITORY_URL (list the private one first). */
   MAVEN_REPOSITORY_TOKEN: z.string().min(1).optional(),
   /** Basic credentials of the first repository (with MAVEN_REPOSITORY_PASSWORD), instead of MAVEN_REPOSITORY_TOKEN. */
