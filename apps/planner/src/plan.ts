@@ -63,6 +63,8 @@ interface KnownAdvisory {
   affects: ((version: string) => boolean) | null;
   /** Scanner's free-text recommendation, for no-fix reasons. */
   recommendation?: string;
+  /** The OSV advisory it was built from, when it was (for fixes published under another package, see {@link fixesInOtherMajorPackages}). */
+  advisory?: Advisory;
 }
 
 /** A vulnerable component and its advisories (by advisory id). */
@@ -231,15 +233,18 @@ function compareFindings(a: Finding, b: Finding): number {
 
 /**
  * The name a target of `ecosystem` carries: npm the scan's name (the purl's identity); other
- * ecosystems the purl's name (the scan's `name` is a label) normalised by the ecosystem
- * (PyPI: PEP 503, `PyYAML` → `pyyaml`).
+ * ecosystems the package name OSV uses for the purl (the purl's name; Go: namespace and name, the
+ * module path; the scan's `name` is a label) normalised by the ecosystem (PyPI: PEP 503,
+ * `PyYAML` → `pyyaml`; Go: unchanged, module paths are case-sensitive).
  */
 function packageName(c: ScanComponent, ecosystem: Ecosystem): string {
   if (ecosystem.purlType === 'npm') return c.name;
   let name = c.name;
   if (c.purl) {
     try {
-      name = PackageURL.fromString(c.purl).name;
+      const purl = PackageURL.fromString(c.purl);
+      // Go: the module path is the purl's namespace and name (`pkg:golang/github.com/spf13/viper`), as OSV writes it.
+      name = osvPackageOfPurl(purl)?.name ?? purl.name;
     } catch {
       // the scan parser already reported the purl
     }
@@ -262,7 +267,29 @@ function fromOsv(advisory: Advisory, name: string, osvEcosystem: string): KnownA
       ...(kind !== undefined ? { kind } : {}),
     },
     affects: (version) => isAffected(advisory, name, version, osvEcosystem),
+    advisory,
   };
+}
+
+/**
+ * Fixes the advisories of a target publish only under another major version's package name
+ * (Go: `<module>/v2`, a new module path, https://go.dev/ref/mod#major-version-suffixes;
+ * `Ecosystem.isOtherMajorPackage`): `<package> <highest fixed version>` per such package, sorted.
+ * Empty for ecosystems without that notion.
+ */
+function fixesInOtherMajorPackages(known: readonly KnownAdvisory[], name: string, ecosystem: Ecosystem): string[] {
+  const other = ecosystem.isOtherMajorPackage;
+  if (other === undefined) return [];
+  const out = new Set<string>();
+  for (const k of known) {
+    if (k.advisory === undefined) continue;
+    for (const entry of k.advisory.affected) {
+      if (entry.ecosystem !== ecosystem.osvEcosystem || !other(name, entry.name)) continue;
+      const fixed = fixedVersions(k.advisory, entry.name, ecosystem.osvEcosystem).at(-1);
+      if (fixed !== undefined) out.add(`${entry.name} ${fixed}`);
+    }
+  }
+  return [...out].sort();
 }
 
 /** What the planner can do with a component (see {@link ComponentTriage}). */
@@ -728,6 +755,14 @@ async function planTarget(
       choice.candidates.length === 0
         ? `no stable version newer than ${current} is published`
         : `none of the ${choice.candidates.length} stable version(s) newer than ${current} is free of ${ids}`;
+    const elsewhere = fixesInOtherMajorPackages(known, name, ecosystem);
+    if (elsewhere.length > 0) {
+      // Go: the fix is a new module path, a major upgrade that needs code changes (import paths), never a plain bump.
+      return noFix(
+        `new-module-path: ${reason}; fixed only in ${elsewhere.join(', ')}, a new module path: a major upgrade that needs code changes ` +
+          `(change the imports to the new path, then go mod tidy), not a version bump of ${name}`,
+      );
+    }
     return noFix(unfixed.length > 0 ? `${reason}; ${unfixed.join(', ')} name(s) no fixed version` : reason);
   }
 

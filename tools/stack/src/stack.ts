@@ -37,6 +37,12 @@ export interface StackOptions {
    * tools/cargo-local (format in tools/cargo-local/README.md). Unset: the planner's own default.
    */
   cargo?: { url: string } | { dir: string };
+  /**
+   * Where Go module version lists come from (the planner's `GOPROXY`): a GOPROXY value (e.g.
+   * https://proxy.golang.org), or a folder laid out as a module proxy that the stack serves with
+   * tools/go-proxy-local (format in tools/go-proxy-local/README.md). Unset: the planner's own default.
+   */
+  goproxy?: { url: string } | { dir: string };
   /** API port (default: a free port). */
   apiPort?: number;
   /** Extra environment for every service (e.g. ACK_WAIT_MS). */
@@ -76,6 +82,8 @@ export interface Stack {
   pypiUrl?: string;
   /** The Cargo sparse index the planner uses (`CARGO_INDEX_URL`): cargo-local's URL when the stack serves a folder. */
   cargoIndexUrl?: string;
+  /** The Go module proxy the planner uses (`GOPROXY`): go-proxy-local's URL when the stack serves a folder. */
+  goproxyUrl?: string;
   /** How the services authenticate to github-local (a token, or the App's id and key). */
   githubAuth: { kind: 'token'; token: string } | { kind: 'app'; appId: number; privateKey: string };
   logDir: string;
@@ -99,7 +107,7 @@ export interface Stack {
 
 /**
  * Starts the local GitHub-compatible server (and tools/pypi-local when `pypi` names a folder,
- * tools/cargo-local when `cargo` does)
+ * tools/cargo-local when `cargo` does, tools/go-proxy-local when `goproxy` does)
  * and the five services as separate processes
  * (`node <SERVICE_NODE_FLAGS of libs/config> --import tsx apps/<service>/src/main.ts`) against the given PostgreSQL and NATS,
  * after creating and migrating the database and creating the tenant and an admin-scoped API key
@@ -191,6 +199,14 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     cargoIndexUrl = url;
   }
 
+  let goproxyUrl: string | undefined;
+  if (o.goproxy && 'url' in o.goproxy) goproxyUrl = o.goproxy.url;
+  else if (o.goproxy) {
+    const { proc, url } = await startToolServer('go-proxy-local', ['tools/go-proxy-local/src/main.ts', '--port', '0', '--dir', resolve(o.goproxy.dir)]);
+    processes.set('go-proxy-local', proc);
+    goproxyUrl = url;
+  }
+
   let mirrorUrl = '';
   if (o.mirror) {
     const { proc, url } = await startToolServer('git-mirror-local', ['tools/git-mirror-local/src/main.ts', '--port', '0', '--root', resolve(o.githubReposRoot)]);
@@ -218,6 +234,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       else env['NPM_REGISTRY_SNAPSHOT_DIR'] = resolve(o.registry.snapshotDir);
       if (pypiUrl) env['PYPI_URL'] = pypiUrl;
       if (cargoIndexUrl) env['CARGO_INDEX_URL'] = cargoIndexUrl;
+      if (goproxyUrl) env['GOPROXY'] = goproxyUrl;
     }
     if (name === 'git-gateway' && mirrorUrl) env['MIRROR_URL'] = mirrorUrl;
     if (name === 'pr-service' || name === 'git-gateway') {
@@ -259,6 +276,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     githubUrl,
     ...(pypiUrl ? { pypiUrl } : {}),
     ...(cargoIndexUrl ? { cargoIndexUrl } : {}),
+    ...(goproxyUrl ? { goproxyUrl } : {}),
     githubAuth,
     ...(o.githubApp ? { issuedTokensFile } : {}),
     serviceUrl(name) {
