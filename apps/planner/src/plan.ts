@@ -19,7 +19,7 @@ import {
   type TierUpgrade,
   type TransitiveFinding,
 } from '@remediation/contracts';
-import { cargoEcosystem, ECOSYSTEMS, ecosystemFor, NpmReleaseSource, npmVersioning, type Ecosystem, type PackageReleases, type RegistrySource, type Versioning } from '@remediation/ecosystems';
+import { cargoEcosystem, ECOSYSTEMS, ecosystemFor, goEcosystem, NpmReleaseSource, npmVersioning, type Ecosystem, type PackageReleases, type RegistrySource, type Versioning } from '@remediation/ecosystems';
 import { InvalidInputError } from '@remediation/errors';
 import type { VersionSource } from '@remediation/registry';
 import { PackageURL } from 'packageurl-js';
@@ -306,7 +306,7 @@ type Triage =
 /** At most this many unreadable components are listed one by one in the warnings. */
 const MAX_LISTED_COMPONENTS = 50;
 
-/** `only npm, pypi and cargo are planned`: the purl types of `ECOSYSTEMS`, for the `not planned` warning. */
+/** `only npm, pypi, cargo and golang are planned`: the purl types of `ECOSYSTEMS`, for the `not planned` warning. */
 function plannedTypes(): string {
   const types = [...ECOSYSTEMS.keys()];
   return types.length === 1 ? `only ${types[0]} is planned` : `only ${types.slice(0, -1).join(', ')} and ${types.at(-1)} are planned`;
@@ -560,12 +560,12 @@ function findingsFromScan(scan: ParsedScan, source: AdvisorySource, warnings: st
   return findings;
 }
 
-/** Version schemes whose affected ranges are node-semver ranges: npm's, and Cargo's (semver versions). */
-const NODE_SEMVER_RANGE_SCHEMES = new Set([npmVersioning.scheme, cargoEcosystem.versioning.scheme]);
+/** Version schemes whose affected ranges are node-semver ranges: npm's, Cargo's and Go's (semver versions; Go's with a `v`, which node-semver reads). */
+const NODE_SEMVER_RANGE_SCHEMES = new Set([npmVersioning.scheme, cargoEcosystem.versioning.scheme, goEcosystem.versioning.scheme]);
 
 /**
- * A scan vulnerability without an OSV record. npm and Cargo: ranges from
- * `affects[].versions[].range` (`vers:npm`/`vers:semver`/`vers:cargo` or npm ranges), matched by
+ * A scan vulnerability without an OSV record. npm, Cargo and Go: ranges from
+ * `affects[].versions[].range` (`vers:npm`/`vers:semver`/`vers:cargo`/`vers:golang` or npm ranges), matched by
  * node-semver; fixed versions the scanner names (`affects[].fixedVersions`: Trivy, Grype,
  * OSV-Scanner) plus the upper bounds of those ranges. Other ecosystems (PyPI): no ranges are read
  * (only semver `vers` schemes are), so the target gets a no-fix reason; the scanner's fixed
