@@ -1,11 +1,10 @@
-import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { Octokit } from '@octokit/rest';
+import { readFileSync } from 'node:fs';
 import semver from 'semver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixturePath } from '@remediation/testing';
 import { goScanOfDirectory } from '../../scripts/fixtures/go-scan.js';
-import { type TestEnvironment, commitToRemote, git, makeRemote, runCli, startTestEnvironment } from '../support/environment.js';
+import { type OsvCaseRecord, expectRebasedOntoMovedBase, loadOsvCaseRecords, pullRequestOf, semverRangesAffect, showFile, startEcosystemEnvironment } from '../support/ecosystem-flows.js';
+import { type TestEnvironment, git, makeRemote, runCli } from '../support/environment.js';
 import { waitFor } from '../support/flows.js';
 
 /**
@@ -22,46 +21,21 @@ import { waitFor } from '../support/flows.js';
 let env: TestEnvironment;
 
 beforeAll(async () => {
-  env = await startTestEnvironment('go', {}, {
-    osvDir: fixturePath('osv-go-cases'),
-    // No webhook reaches pr-service here: it polls the open pull requests (and rebases them).
-    serviceEnv: { 'pr-service': { PR_POLL_INTERVAL_MS: '1000' } },
-  });
+  env = await startEcosystemEnvironment('go', 'osv-go-cases');
 }, 180_000);
 
 afterAll(async () => {
   await env?.close();
 }, 60_000);
 
-interface OsvRecord {
-  id: string;
-  aliases?: string[];
-  affected: Array<{ package: { ecosystem: string; name: string }; ranges?: Array<{ type: string; events: Array<Record<string, string>> }> }>;
-}
-
-const records: OsvRecord[] = readdirSync(fixturePath('osv-go-cases'))
-  .filter((f) => f.endsWith('.json'))
-  .map((f) => JSON.parse(readFileSync(fixturePath('osv-go-cases', f), 'utf8')) as OsvRecord);
+const records = loadOsvCaseRecords('osv-go-cases');
 
 /** A Go module version as node-semver reads it: no `v`, no `+incompatible`. */
 const plain = (v: string): string => semver.valid(v.replace(/^v/, '').replace(/\+incompatible$/, ''))!;
 
-/** Whether `version` lies in one of the record's SEMVER ranges for `module` (exact module path; introduced `0` = everything). */
-function affects(record: OsvRecord, module: string, version: string): boolean {
-  return record.affected.some(
-    (a) =>
-      a.package.ecosystem === 'Go' &&
-      a.package.name === module &&
-      (a.ranges ?? []).some((r) => {
-        if (r.type !== 'SEMVER') return false;
-        let hit = false;
-        for (const e of r.events) {
-          if (e['introduced'] !== undefined && (e['introduced'] === '0' || semver.gte(plain(version), e['introduced']))) hit = true;
-          if (e['fixed'] !== undefined && semver.gte(plain(version), e['fixed'])) hit = false;
-        }
-        return hit;
-      }),
-  );
+/** Whether `version` (with or without `v`) lies in one of the record's SEMVER ranges for `module` (exact module path). */
+function affects(record: OsvCaseRecord, module: string, version: string): boolean {
+  return semverRangesAffect(record, 'Go', (name) => name === module, plain(version));
 }
 
 /** Tagged versions of a module on the proxy fixture (`<module with uppercase as !lowercase>/@v/list`). */
@@ -105,9 +79,6 @@ function expectedGoMod(text: string): string {
     })
     .join('\n');
 }
-
-/** A file at a revision of the bare repository, byte for byte. */
-const show = (bare: string, rev: string, path: string): string => execFileSync('git', ['show', `${rev}:${path}`], { cwd: bare, encoding: 'utf8' });
 
 describe('spf13/viper v1.6.2 (go.mod): scan → plan → patch → pull request → rebase', () => {
   const goMod = readFileSync(fixturePath('manifests/viper-v1.6.2/go.mod'), 'utf8');
@@ -202,18 +173,17 @@ describe('spf13/viper v1.6.2 (go.mod): scan → plan → patch → pull request 
     const branch = summary.pullRequest.branch;
     expect(git(['rev-parse', `refs/heads/${branch}`], bare)).toBe(summary.commit);
     expect(git(['diff', '--name-only', 'master', branch], bare)).toBe('go.mod');
-    const after = show(bare, branch, 'go.mod');
+    const after = showFile(bare, branch, 'go.mod');
     expect(after).toBe(expectedGoMod(goMod));
     expect(after).toContain('\tgolang.org/x/net v0.56.0 // indirect\n');
     expect(after).toContain('\tgopkg.in/yaml.v2 v2.2.8\n');
     expect(after).toContain('\tgithub.com/dgrijalva/jwt-go v3.2.0+incompatible // indirect\n');
-    expect(show(bare, branch, 'go.sum')).toBe(goSum);
+    expect(showFile(bare, branch, 'go.sum')).toBe(goSum);
     expect(git(['rev-parse', `${summary.commit}^`], bare)).toBe(summary.baseCommit);
   });
 
   it('the pull request names every advisory of the shipped modules and the Go guidance', async () => {
-    const octokit = new Octokit({ auth: 'test', baseUrl: env.stack.githubUrl });
-    const pr = (await octokit.rest.pulls.get({ owner: 'spf13', repo: 'viper', pull_number: summary.pullRequest.number })).data;
+    const pr = await pullRequestOf(env, 'spf13', 'viper', summary.pullRequest.number);
     expect(pr).toMatchObject({ state: 'open', base: { ref: 'master' }, head: { ref: summary.pullRequest.branch, sha: summary.commit } });
     for (const b of bumps) {
       for (const id of b.advisories) {
@@ -226,18 +196,6 @@ describe('spf13/viper v1.6.2 (go.mod): scan → plan → patch → pull request 
   });
 
   it('the base branch moves: the pull request is rebased onto the new head, the go.mod edit still there', async () => {
-    const moved = await commitToRemote(bare, { 'README.md': '# Viper\n\nGo configuration with fangs.\n', 'util.go': 'package viper\n\nfunc noop() {}\n' }, 'docs: describe viper');
-    const branch = summary.pullRequest.branch;
-    const done = await waitFor(env, `/v1/executions/${summary.executionId}`, (b) => b.state === 'pr_opened' && b.patchVersions.at(-1)?.baseCommit === moved, 120_000);
-    const head = done.patchVersions.at(-1);
-    expect(done.patchVersions.length).toBeGreaterThan(1);
-    expect(git(['rev-parse', `refs/heads/${branch}`], bare)).toBe(head.sha);
-    expect(git(['rev-parse', `${branch}^`], bare)).toBe(moved);
-    expect(git(['diff', '--name-only', `master...${branch}`], bare)).toBe('go.mod');
-    expect(show(bare, branch, 'go.mod')).toBe(expectedGoMod(goMod));
-    expect(show(bare, branch, 'util.go')).toBe('package viper\n\nfunc noop() {}\n');
-    const octokit = new Octokit({ auth: 'test', baseUrl: env.stack.githubUrl });
-    const pr = (await octokit.rest.pulls.get({ owner: 'spf13', repo: 'viper', pull_number: summary.pullRequest.number })).data;
-    expect(pr).toMatchObject({ state: 'open', head: { sha: head.sha } });
+    await expectRebasedOntoMovedBase(env, { bare, owner: 'spf13', repo: 'viper', summary, moved: { 'README.md': '# Viper\n\nGo configuration with fangs.\n', 'util.go': 'package viper\n\nfunc noop() {}\n' }, manifest: 'go.mod', expected: expectedGoMod(goMod) });
   }, 180_000);
 });

@@ -9,6 +9,9 @@ import { runMain } from '@remediation/service-runtime';
 import { AdvisorySync, archiveSource, directorySource, loadPlanAdvisories, type ConfiguredSource } from './adapters/advisory-database.js';
 import { planRunHandler } from './handlers/plan-run.js';
 
+/** Prefixes of the registries' optional credentials (`<prefix>_TOKEN`, or `<prefix>_USERNAME` + `<prefix>_PASSWORD`). */
+const CREDENTIAL_PREFIXES = ['PYPI', 'CARGO_INDEX', 'GOPROXY'] as const;
+
 /** Planner environment: where advisories and version lists (npm, PyPI, Cargo, Go) come from. */
 const PlannerEnv = BaseEnv.extend({
   /** Directory of OSV advisory JSON files (flat, or one folder per ecosystem): imported at start, then re-synced. */
@@ -100,29 +103,17 @@ const PlannerEnv = BaseEnv.extend({
   /** Retries of one proxy request inside a delivery (network errors, 408, 429, 5xx). */
   GOPROXY_RETRIES: z.coerce.number().int().min(0).max(10).default(4),
 })
-  .refine((e) => (e.PYPI_USERNAME === undefined) === (e.PYPI_PASSWORD === undefined), {
-    message: 'set PYPI_USERNAME and PYPI_PASSWORD together',
-    path: ['PYPI_PASSWORD'],
-  })
-  .refine((e) => e.PYPI_TOKEN === undefined || e.PYPI_USERNAME === undefined, {
-    message: 'set either PYPI_TOKEN or PYPI_USERNAME/PYPI_PASSWORD, not both',
-    path: ['PYPI_TOKEN'],
-  })
-  .refine((e) => (e.CARGO_INDEX_USERNAME === undefined) === (e.CARGO_INDEX_PASSWORD === undefined), {
-    message: 'set CARGO_INDEX_USERNAME and CARGO_INDEX_PASSWORD together',
-    path: ['CARGO_INDEX_PASSWORD'],
-  })
-  .refine((e) => e.CARGO_INDEX_TOKEN === undefined || e.CARGO_INDEX_USERNAME === undefined, {
-    message: 'set either CARGO_INDEX_TOKEN or CARGO_INDEX_USERNAME/CARGO_INDEX_PASSWORD, not both',
-    path: ['CARGO_INDEX_TOKEN'],
-  })
-  .refine((e) => (e.GOPROXY_USERNAME === undefined) === (e.GOPROXY_PASSWORD === undefined), {
-    message: 'set GOPROXY_USERNAME and GOPROXY_PASSWORD together',
-    path: ['GOPROXY_PASSWORD'],
-  })
-  .refine((e) => e.GOPROXY_TOKEN === undefined || e.GOPROXY_USERNAME === undefined, {
-    message: 'set either GOPROXY_TOKEN or GOPROXY_USERNAME/GOPROXY_PASSWORD, not both',
-    path: ['GOPROXY_TOKEN'],
+  .superRefine((e, ctx) => {
+    // Registry credentials: `<prefix>_TOKEN`, or `<prefix>_USERNAME` with `<prefix>_PASSWORD`.
+    for (const prefix of CREDENTIAL_PREFIXES) {
+      const [token, username, password] = (['TOKEN', 'USERNAME', 'PASSWORD'] as const).map((k) => e[`${prefix}_${k}`]);
+      if ((username === undefined) !== (password === undefined)) {
+        ctx.addIssue({ code: 'custom', message: `set ${prefix}_USERNAME and ${prefix}_PASSWORD together`, path: [`${prefix}_PASSWORD`] });
+      }
+      if (token !== undefined && username !== undefined) {
+        ctx.addIssue({ code: 'custom', message: `set either ${prefix}_TOKEN or ${prefix}_USERNAME/${prefix}_PASSWORD, not both`, path: [`${prefix}_TOKEN`] });
+      }
+    }
   })
   .refine((e) => e.OSV_DIR !== undefined || e.OSV_ALL_ZIP_URL !== undefined || e.OSV_API_URL !== undefined, {
   message: 'set at least one advisory source: OSV_DIR, OSV_ALL_ZIP_URL or OSV_API_URL',
@@ -134,40 +125,33 @@ const versions: VersionSource = env.NPM_REGISTRY_SNAPSHOT_DIR
   ? new SnapshotDirectorySource(resolve(env.NPM_REGISTRY_SNAPSHOT_DIR))
   : new NpmRegistrySource({ url: env.NPM_REGISTRY_URL, timeoutMs: env.NPM_REGISTRY_TIMEOUT_MS, retries: env.NPM_REGISTRY_RETRIES });
 const registryLabel = env.NPM_REGISTRY_SNAPSHOT_DIR ? resolve(env.NPM_REGISTRY_SNAPSHOT_DIR) : env.NPM_REGISTRY_URL;
-const pypiCredentials: RegistryCredentials | undefined = env.PYPI_TOKEN
-  ? { kind: 'bearer', token: env.PYPI_TOKEN }
-  : env.PYPI_USERNAME && env.PYPI_PASSWORD
-    ? { kind: 'basic', username: env.PYPI_USERNAME, password: env.PYPI_PASSWORD }
-    : undefined;
+/** `{ credentials }` of a registry from `<prefix>_TOKEN` (bearer) or `<prefix>_USERNAME`/`<prefix>_PASSWORD` (basic), `{}` without; spread into a source's options. */
+function credentialsOf(prefix: (typeof CREDENTIAL_PREFIXES)[number]): { credentials?: RegistryCredentials } {
+  const token = env[`${prefix}_TOKEN`];
+  const username = env[`${prefix}_USERNAME`];
+  const password = env[`${prefix}_PASSWORD`];
+  if (token) return { credentials: { kind: 'bearer', token } };
+  return username && password ? { credentials: { kind: 'basic', username, password } } : {};
+}
 const pypi: RegistrySource = env.PYPI_SNAPSHOT_DIR
   ? new PypiSnapshotSource(resolve(env.PYPI_SNAPSHOT_DIR))
   : new PypiRegistrySource({
       url: env.PYPI_URL,
       api: env.PYPI_API,
       ...(env.PYPI_SIMPLE_URL ? { simpleUrl: env.PYPI_SIMPLE_URL } : {}),
-      ...(pypiCredentials ? { credentials: pypiCredentials } : {}),
+      ...credentialsOf('PYPI'),
       timeoutMs: env.PYPI_TIMEOUT_MS,
       retries: env.PYPI_RETRIES,
     });
-const cargoCredentials: RegistryCredentials | undefined = env.CARGO_INDEX_TOKEN
-  ? { kind: 'bearer', token: env.CARGO_INDEX_TOKEN }
-  : env.CARGO_INDEX_USERNAME && env.CARGO_INDEX_PASSWORD
-    ? { kind: 'basic', username: env.CARGO_INDEX_USERNAME, password: env.CARGO_INDEX_PASSWORD }
-    : undefined;
 const cargo: RegistrySource = new CargoSparseIndexSource({
   url: env.CARGO_INDEX_URL,
-  ...(cargoCredentials ? { credentials: cargoCredentials } : {}),
+  ...credentialsOf('CARGO_INDEX'),
   timeoutMs: env.CARGO_INDEX_TIMEOUT_MS,
   retries: env.CARGO_INDEX_RETRIES,
 });
-const goproxyCredentials: RegistryCredentials | undefined = env.GOPROXY_TOKEN
-  ? { kind: 'bearer', token: env.GOPROXY_TOKEN }
-  : env.GOPROXY_USERNAME && env.GOPROXY_PASSWORD
-    ? { kind: 'basic', username: env.GOPROXY_USERNAME, password: env.GOPROXY_PASSWORD }
-    : undefined;
 const golang: RegistrySource = new GoProxySource({
   url: env.GOPROXY,
-  ...(goproxyCredentials ? { credentials: goproxyCredentials } : {}),
+  ...credentialsOf('GOPROXY'),
   timeoutMs: env.GOPROXY_TIMEOUT_MS,
   retries: env.GOPROXY_RETRIES,
 });

@@ -183,29 +183,16 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   const gh = github.proc;
   processes.set('github-local', gh);
 
-  let pypiUrl: string | undefined;
-  if (o.pypi && 'url' in o.pypi) pypiUrl = o.pypi.url;
-  else if (o.pypi) {
-    const { proc, url } = await startToolServer('pypi-local', ['tools/pypi-local/src/main.ts', '--port', '0', '--dir', resolve(o.pypi.dir)]);
-    processes.set('pypi-local', proc);
-    pypiUrl = url;
-  }
-
-  let cargoIndexUrl: string | undefined;
-  if (o.cargo && 'url' in o.cargo) cargoIndexUrl = o.cargo.url;
-  else if (o.cargo) {
-    const { proc, url } = await startToolServer('cargo-local', ['tools/cargo-local/src/main.ts', '--port', '0', '--dir', resolve(o.cargo.dir)]);
-    processes.set('cargo-local', proc);
-    cargoIndexUrl = url;
-  }
-
-  let goproxyUrl: string | undefined;
-  if (o.goproxy && 'url' in o.goproxy) goproxyUrl = o.goproxy.url;
-  else if (o.goproxy) {
-    const { proc, url } = await startToolServer('go-proxy-local', ['tools/go-proxy-local/src/main.ts', '--port', '0', '--dir', resolve(o.goproxy.dir)]);
-    processes.set('go-proxy-local', proc);
-    goproxyUrl = url;
-  }
+  /** A registry's URL: the one given, or that of `tool` (tools/<tool>) started on a free port serving the given folder; undefined when unset. */
+  const registryUrl = async (tool: string, registry: { url: string } | { dir: string } | undefined): Promise<string | undefined> => {
+    if (registry === undefined || 'url' in registry) return registry?.url;
+    const { proc, url } = await startToolServer(tool, [`tools/${tool}/src/main.ts`, '--port', '0', '--dir', resolve(registry.dir)]);
+    processes.set(tool, proc);
+    return url;
+  };
+  const pypiUrl = await registryUrl('pypi-local', o.pypi);
+  const cargoIndexUrl = await registryUrl('cargo-local', o.cargo);
+  const goproxyUrl = await registryUrl('go-proxy-local', o.goproxy);
 
   let mirrorUrl = '';
   if (o.mirror) {
