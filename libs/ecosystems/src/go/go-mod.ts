@@ -211,8 +211,8 @@ export function isOtherMajorPath(modulePath: string, other: string): boolean {
  *
  * - `name` and `normalisedName`: the module path as written (module paths are case-sensitive).
  * - `requirement`: the version as written (`v1.2.1`, `v3.2.0+incompatible`, a pseudo-version).
- * - `style`: `npm` — the seam has no Go style yet; Go's proof ignores it (a Go requirement is
- *   always one version, the minimum).
+ * - `style`: `go` — a Go requirement is always one version, the minimum MVS selects (Go's proof
+ *   reads it so).
  * - `uneditable`: the module is `replace`d (for every version, or for the required one): the build
  *   uses the replacement, so raising the requirement would prove nothing; a version that is not a
  *   canonical module version (a branch name `go mod tidy` would resolve); a quoted version with escapes.
