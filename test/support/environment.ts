@@ -66,8 +66,9 @@ export interface TestEnvironment {
  * (`osvDir` to change), npm version lists from the trimmed registry snapshot in
  * test/fixtures/registry/npm, PyPI version lists from test/fixtures/registry/pypi served by
  * tools/pypi-local (the planner's `PYPI_URL`) and crate version lists from
- * test/fixtures/registry/cargo served by tools/cargo-local (the planner's `CARGO_INDEX_URL`;
- * sources in test/fixtures/PROVENANCE.md).
+ * test/fixtures/registry/cargo served by tools/cargo-local (the planner's `CARGO_INDEX_URL`) and
+ * Go module version lists from test/fixtures/registry/go served by tools/go-proxy-local (the
+ * planner's `GOPROXY`; sources in test/fixtures/PROVENANCE.md).
  */
 export async function startTestEnvironment(
   label: string,
@@ -103,6 +104,7 @@ export async function startTestEnvironment(
       registry: options.registry ?? { snapshotDir: fixturePath('registry/npm') },
       pypi: { dir: fixturePath('registry/pypi') },
       cargo: { dir: fixturePath('registry/cargo') },
+      goproxy: { dir: fixturePath('registry/go') },
       logLevel: 'debug',
       env: { RETRY_BASE_MS: '200', ...env },
       ...(options.serviceEnv ? { serviceEnv: options.serviceEnv } : {}),
