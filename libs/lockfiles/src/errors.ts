@@ -37,3 +37,18 @@ export function stringMap(value: unknown): Record<string, string> {
   for (const [k, v] of Object.entries(value)) if (typeof v === 'string') out[k] = v;
   return out;
 }
+
+/**
+ * A project manifest given beside a lockfile (package.json), parsed.
+ * @throws LockfileInvalidError naming the lockfile when the text is not a JSON object.
+ */
+export function parseManifestJson(file: string, text: string): Record<string, unknown> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new LockfileInvalidError(file, null, `its package.json is not JSON (${(err as Error).message})`, { cause: err });
+  }
+  if (!isRecord(doc)) throw new LockfileInvalidError(file, null, 'its package.json is not a JSON object');
+  return doc;
+}

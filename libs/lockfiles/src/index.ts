@@ -24,3 +24,11 @@ export { readYarnV1Lockfile, readYarnBerryLockfile, yarnDescriptorName } from '.
 export { readPnpmLockfile, parsePnpmKey } from './pnpm.js';
 export { readPoetryLockfile, readUvLockfile, readCargoLockfile } from './toml-locks.js';
 export { readGoSum, parseGoSum, type GoSumEntry } from './go-sum.js';
+export {
+  updateNpmLockfile,
+  NpmVersionMetadata,
+  type NpmLockUpdateRequest,
+  type NpmLockUpdateResult,
+  type MissingDependency,
+  type RequirementConflict,
+} from './npm-update.js';

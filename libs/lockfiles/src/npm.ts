@@ -1,4 +1,4 @@
-import { LockfileInvalidError, isRecord, stringMap } from './errors.js';
+import { LockfileInvalidError, isRecord, parseManifestJson, stringMap } from './errors.js';
 import { GraphBuilder } from './graph.js';
 import type { DependencyKind, LockedPackage, LockfileKind, ResolvedGraph } from './types.js';
 
@@ -121,7 +121,7 @@ export function readNpmLockfile(file: string, text: string, options: { manifest?
       b.addEdge(location, name, requirement, 'prod', resolveNpmLocation(location, name, exists));
     }
   }
-  const manifest = options.manifest === undefined ? null : parseManifest(file, options.manifest);
+  const manifest = options.manifest === undefined ? null : parseManifestJson(file, options.manifest);
   if (manifest) addImporter(b, manifest, '', '.', exists);
   else b.inferDirect();
   return b.finish({
@@ -141,17 +141,6 @@ function packageFields(entry: Record<string, unknown>): Pick<LockedPackage, 'res
     ...(entry['dev'] === true ? { dev: true } : {}),
     ...(entry['optional'] === true ? { optional: true } : {}),
   };
-}
-
-function parseManifest(file: string, text: string): Record<string, unknown> {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    throw new LockfileInvalidError(file, null, `its package.json is not JSON (${(err as Error).message})`, { cause: err });
-  }
-  if (!isRecord(doc)) throw new LockfileInvalidError(file, null, 'its package.json is not a JSON object');
-  return doc;
 }
 
 /** Root edges for the requirements of a package.json-shaped entry at `location`. */

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { parseSyml } from '@yarnpkg/parsers';
-import { LockfileInvalidError, isRecord, stringMap } from './errors.js';
+import { LockfileInvalidError, isRecord, parseManifestJson, stringMap } from './errors.js';
 import { GraphBuilder } from './graph.js';
 import type { DependencyKind, ResolvedGraph } from './types.js';
 
@@ -63,7 +63,7 @@ export function readYarnV1Lockfile(file: string, text: string, options: { manife
       }
     }
   }
-  const manifest = options.manifest === undefined ? null : parseJson(file, options.manifest);
+  const manifest = options.manifest === undefined ? null : parseManifestJson(file, options.manifest);
   if (manifest) {
     for (const [field, kind] of [
       ['dependencies', 'prod'],
@@ -78,16 +78,6 @@ export function readYarnV1Lockfile(file: string, text: string, options: { manife
     b.inferDirect();
   }
   return b.finish({ file, kind: 'yarn-v1', lockfileVersion: '1', rootsInferred: manifest === null });
-}
-
-function parseJson(file: string, text: string): Record<string, unknown> {
-  try {
-    const doc: unknown = JSON.parse(text);
-    if (isRecord(doc)) return doc;
-  } catch (err) {
-    throw new LockfileInvalidError(file, null, `its package.json is not JSON (${(err as Error).message})`, { cause: err });
-  }
-  throw new LockfileInvalidError(file, null, 'its package.json is not a JSON object');
 }
 
 /**
