@@ -26,6 +26,7 @@ export { readPoetryLockfile, readUvLockfile, readCargoLockfile } from './toml-lo
 export { readGoSum, parseGoSum, type GoSumEntry } from './go-sum.js';
 export {
   updateNpmLockfile,
+  packumentVersion,
   NpmVersionMetadata,
   type NpmLockUpdateRequest,
   type NpmLockUpdateResult,

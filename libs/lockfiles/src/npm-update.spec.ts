@@ -1,13 +1,17 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { readLockfile, updateNpmLockfile } from './index.js';
+import { packumentVersion, readLockfile, updateNpmLockfile } from './index.js';
 
 const fixture = (path: string) => readFileSync(new URL(`./__fixtures__/${path}`, import.meta.url), 'utf8');
 const GOOF = fixture('nodejs-goof/package-lock.json');
 /** Registry metadata (packument version documents) from the trimmed registry snapshot. */
-const packument = (name: string) => JSON.parse(fixture(`registry/${name}.json`)) as { versions: Record<string, Record<string, any>> };
-const MINIMIST_126 = packument('minimist').versions['1.2.6']!;
-const DEBUG_431 = packument('debug').versions['4.3.1']!;
+const packument = (name: string): unknown => JSON.parse(fixture(`registry/${name}.json`));
+const MINIMIST_126 = packumentVersion(packument('minimist'), 'minimist', '1.2.6', 'registry/minimist.json') as Record<string, unknown>;
+const DEBUG_431 = packumentVersion(packument('debug'), 'debug', '4.3.1', 'registry/debug.json');
 
 /** Lines that differ between two texts with the same number of lines: `[line number, before, after]`. */
 function changedLines(before: string, after: string): Array<[number, string, string]> {
@@ -98,6 +102,16 @@ describe('updateNpmLockfile on nodejs-goof (lockfileVersion 2)', () => {
     ]);
   });
 
+  it('packumentVersion picks the version document of a packument, with clear errors', () => {
+    expect(MINIMIST_126['version']).toBe('1.2.6');
+    expect(() => packumentVersion(packument('minimist'), 'minimist', '1.2.7', 'registry/minimist.json')).toThrow(
+      /minimist@1\.2\.7 is not in the package document from registry\/minimist\.json/,
+    );
+    expect(() => packumentVersion({ name: 'minimist' }, 'minimist', '1.2.6', 'https://registry.example/minimist')).toThrow(
+      /package document for minimist from https:\/\/registry\.example\/minimist is invalid/,
+    );
+  });
+
   it('reports a package the lock does not hold, and rejects registry metadata without dist.tarball or of another version', () => {
     expect(updateNpmLockfile({ file: 'package-lock.json', text: GOOF, name: 'left-pad', version: '1.3.0', metadata: { version: '1.3.0', dist: { tarball: 'x' } } })).toEqual({
       status: 'not-found',
@@ -109,6 +123,43 @@ describe('updateNpmLockfile on nodejs-goof (lockfileVersion 2)', () => {
       /registry metadata is for minimist@1\.2\.6, not 1\.2\.5/,
     );
   });
+});
+
+/**
+ * `npm ci --dry-run --ignore-scripts --offline` with an empty cache in a folder holding
+ * nodejs-goof's package.json and `lock`: npm builds its ideal tree from package.json and the
+ * lockfile, and needs the registry only when the lock does not satisfy them, which offline fails
+ * with ENOTCACHED. Nothing is fetched, unpacked or run.
+ */
+async function npmCiDryRun(lock: string): Promise<{ exitCode: number; output: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'lockfiles-npm-ci-'));
+  try {
+    await writeFile(join(dir, 'package.json'), fixture('nodejs-goof/package.json'));
+    await writeFile(join(dir, 'package-lock.json'), lock);
+    const run = await execa('npm', ['ci', '--dry-run', '--ignore-scripts', '--offline', '--no-audit', '--no-fund', '--cache', join(dir, '.npm-cache')], {
+      cwd: dir,
+      reject: false,
+      all: true,
+      env: { npm_config_update_notifier: 'false' },
+    });
+    return { exitCode: run.exitCode ?? -1, output: run.all ?? '' };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+describe('npm agrees the updated lock is in sync (npm ci --dry-run, offline)', () => {
+  it('accepts nodejs-goof with minimist moved to 1.2.6, and refuses a lock whose minimist no dependent admits', async () => {
+    const result = updateNpmLockfile({ file: 'package-lock.json', text: GOOF, name: 'minimist', version: '1.2.6', from: '1.2.0', metadata: MINIMIST_126 });
+    if (result.status !== 'updated') throw new Error(`expected an update, got ${result.status}`);
+    const ok = await npmCiDryRun(result.text);
+    expect(ok.output).toMatch(/added \d+ packages/);
+    expect(ok.exitCode).toBe(0);
+    // The control: the same entry at 0.0.10, which coveralls' ^1.2.0 and rc's ^1.2.0 exclude.
+    const broken = await npmCiDryRun(result.text.replace('"version": "1.2.6",\n      "resolved": "https://npm-registry.invalid/minimist/-/minimist-1.2.6.tgz"', '"version": "0.0.10",\n      "resolved": "https://npm-registry.invalid/minimist/-/minimist-1.2.6.tgz"'));
+    expect(broken.exitCode).not.toBe(0);
+    expect(broken.output).toMatch(/ENOTCACHED/);
+  }, 120_000);
 });
 
 describe('updateNpmLockfile: dependency maps, the root requirement and the file format', () => {

@@ -1,4 +1,5 @@
 import { InvalidInputError } from '@remediation/errors';
+import { Packument } from '@remediation/registry';
 import { applyEdits, modify, type FormattingOptions, type JSONPath } from 'jsonc-parser';
 import semver from 'semver';
 import { z } from 'zod';
@@ -23,6 +24,26 @@ export const NpmVersionMetadata = z.looseObject({
   peerDependenciesMeta: z.record(z.string(), z.looseObject({ optional: z.boolean().optional() })).optional(),
 });
 export type NpmVersionMetadata = z.infer<typeof NpmVersionMetadata>;
+
+/**
+ * The document of one version in a whole packument (`GET <registry>/<name>`), checked with
+ * @remediation/registry's `Packument` schema: what {@link updateNpmLockfile} takes as `metadata`.
+ * @param where what to name in errors (URL or file).
+ * @throws InvalidInputError `REGISTRY_DOCUMENT_INVALID` when the document is not a packument, or
+ *   `VERSION_NOT_FOUND` when it has no such version.
+ */
+export function packumentVersion(packument: unknown, name: string, version: string, where: string): unknown {
+  const parsed = Packument.safeParse(packument);
+  if (!parsed.success) {
+    throw new InvalidInputError('REGISTRY_DOCUMENT_INVALID', `package document for ${name} from ${where} is invalid: it has no "versions" object`, {
+      cause: parsed.error,
+      details: { name, where },
+    });
+  }
+  const doc = parsed.data.versions[version];
+  if (doc === undefined) throw new InvalidInputError('VERSION_NOT_FOUND', `${name}@${version} is not in the package document from ${where}`, { details: { name, version, where } });
+  return doc;
+}
 
 /** What to move in the lockfile. */
 export interface NpmLockUpdateRequest {
@@ -173,13 +194,16 @@ export function updateNpmLockfile(request: NpmLockUpdateRequest): NpmLockUpdateR
     ...Object.entries(meta.optionalDependencies ?? {}).map(([n, r]): [string, string, DependencyKind] => [n, r, 'optional']),
     ...Object.entries(meta.peerDependencies ?? {}).map(([n, r]): [string, string, DependencyKind] => [n, r, 'peer']),
   ];
-  const exists = (l: string) => l in graph.packages;
+  // Every location of a package, link keys included (a workspace reached through node_modules/<name>).
+  const at = new Map<string, string>();
+  for (const p of Object.values(graph.packages)) for (const l of p.locations) at.set(l, p.id);
+  const exists = (l: string) => at.has(l);
   const missing: MissingDependency[] = [];
   for (const target of targets) {
     for (const [dep, requirement, kind] of wanted) {
-      const at = resolveNpmLocation(target.id, dep, exists);
-      const found = at === null ? null : graph.packages[at]!.version;
-      if (at === null && kind === 'peer' && optionalPeers.has(dep)) continue;
+      const location = resolveNpmLocation(target.id, dep, exists);
+      const found = location === null ? null : graph.packages[at.get(location)!]!.version;
+      if (location === null && kind === 'peer' && optionalPeers.has(dep)) continue;
       if (found === null || !admits(found, requirement)) missing.push({ location: target.id, name: dep, requirement, kind, found });
     }
   }

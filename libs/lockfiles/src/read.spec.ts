@@ -126,6 +126,28 @@ describe('npm package-lock.json (nodejs-goof, lockfileVersion 2)', () => {
   });
 });
 
+describe('npm workspaces (lockfileVersion 3)', () => {
+  it('a workspace folder is an importer and a package; its node_modules link resolves to it', () => {
+    const text = JSON.stringify({
+      name: 'mono',
+      lockfileVersion: 3,
+      packages: {
+        '': { name: 'mono', workspaces: ['packages/*'], devDependencies: { a: '*' } },
+        'node_modules/a': { resolved: 'packages/a', link: true },
+        'node_modules/b': { version: '1.2.0', resolved: 'https://npm-registry.invalid/b/-/b-1.2.0.tgz', integrity: 'sha512-b' },
+        'packages/a': { name: 'a', version: '0.1.0', dependencies: { b: '^1.0.0' } },
+      },
+    });
+    const graph = readLockfile('package-lock.json', text);
+    expect(graph.root.dependencies).toEqual([
+      { name: 'a', requirement: '*', kind: 'dev', to: 'packages/a', importer: '.' },
+      { name: 'b', requirement: '^1.0.0', kind: 'prod', to: 'node_modules/b', importer: 'packages/a' },
+    ]);
+    expect(graph.packages['packages/a']).toMatchObject({ name: 'a', version: '0.1.0', locations: ['packages/a', 'node_modules/a'] });
+    expect(pathsTo(graph, 'b').paths).toEqual([['packages/a', 'node_modules/b'], ['node_modules/b']]);
+  });
+});
+
 describe('yarn.lock', () => {
   it('v1 (yarnpkg/yarn): one package per resolved version, edges by descriptor, unresolved ones kept', () => {
     const graph = readLockfile('yarn.lock', fixture('yarn-v1/yarn.lock'));
