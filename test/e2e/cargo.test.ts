@@ -1,11 +1,10 @@
-import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { Octokit } from '@octokit/rest';
+import { readFileSync } from 'node:fs';
 import semver from 'semver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixturePath } from '@remediation/testing';
 import { cargoScanOfDirectory } from '../../scripts/fixtures/cargo-scan.js';
-import { type TestEnvironment, commitToRemote, git, makeRemote, runCli, startTestEnvironment } from '../support/environment.js';
+import { type OsvCaseRecord, expectRebasedOntoMovedBase, loadOsvCaseRecords, pullRequestOf, semverRangesAffect, showFile, startEcosystemEnvironment } from '../support/ecosystem-flows.js';
+import { type TestEnvironment, git, makeRemote, runCli } from '../support/environment.js';
 import { waitFor } from '../support/flows.js';
 
 /**
@@ -20,46 +19,21 @@ import { waitFor } from '../support/flows.js';
 let env: TestEnvironment;
 
 beforeAll(async () => {
-  env = await startTestEnvironment('cargo', {}, {
-    osvDir: fixturePath('osv-cargo-cases'),
-    // No webhook reaches pr-service here: it polls the open pull requests (and rebases them).
-    serviceEnv: { 'pr-service': { PR_POLL_INTERVAL_MS: '1000' } },
-  });
+  env = await startEcosystemEnvironment('cargo', 'osv-cargo-cases');
 }, 180_000);
 
 afterAll(async () => {
   await env?.close();
 }, 60_000);
 
-interface OsvRecord {
-  id: string;
-  aliases?: string[];
-  affected: Array<{ package: { ecosystem: string; name: string }; ranges?: Array<{ type: string; events: Array<Record<string, string>> }>; database_specific?: { informational?: string | null } }>;
-}
-
-const records: OsvRecord[] = readdirSync(fixturePath('osv-cargo-cases'))
-  .filter((f) => f.endsWith('.json'))
-  .map((f) => JSON.parse(readFileSync(fixturePath('osv-cargo-cases', f), 'utf8')) as OsvRecord);
+const records = loadOsvCaseRecords('osv-cargo-cases');
 
 /** crates.io names: case-insensitive, `-` and `_` alike. */
 const fold = (name: string) => name.toLowerCase().replace(/-/g, '_');
 
 /** Whether `version` lies in one of the record's SEMVER ranges for `crate` (OSV evaluation, introduced `0.0.0-0` = everything). */
-function affects(record: OsvRecord, crate: string, version: string): boolean {
-  return record.affected.some(
-    (a) =>
-      a.package.ecosystem === 'crates.io' &&
-      fold(a.package.name) === fold(crate) &&
-      (a.ranges ?? []).some((r) => {
-        if (r.type !== 'SEMVER') return false;
-        let hit = false;
-        for (const e of r.events) {
-          if (e['introduced'] !== undefined && semver.gte(version, e['introduced'])) hit = true;
-          if (e['fixed'] !== undefined && semver.gte(version, e['fixed'])) hit = false;
-        }
-        return hit;
-      }),
-  );
+function affects(record: OsvCaseRecord, crate: string, version: string): boolean {
+  return semverRangesAffect(record, 'crates.io', (name) => fold(name) === fold(crate), version);
 }
 
 /** Published versions of a crate in the index fixture (sparse index path of a 3-letter or longer name). */
@@ -106,9 +80,6 @@ function expectedManifest(text: string): string {
     })
     .join('\n');
 }
-
-/** A file at a revision of the bare repository, byte for byte. */
-const show = (bare: string, rev: string, path: string): string => execFileSync('git', ['show', `${rev}:${path}`], { cwd: bare, encoding: 'utf8' });
 
 describe('cargo 0.32.0 (Cargo.toml): scan → plan → patch → pull request → rebase', () => {
   const manifest = readFileSync(fixturePath('manifests/cargo-0.32.0/Cargo.toml'), 'utf8');
@@ -185,7 +156,7 @@ describe('cargo 0.32.0 (Cargo.toml): scan → plan → patch → pull request �
     const branch = summary.pullRequest.branch;
     expect(git(['rev-parse', `refs/heads/${branch}`], bare)).toBe(summary.commit);
     expect(git(['diff', '--name-only', 'master', branch], bare)).toBe('Cargo.toml');
-    const after = show(bare, branch, 'Cargo.toml');
+    const after = showFile(bare, branch, 'Cargo.toml');
     expect(after).toBe(expectedManifest(manifest));
     expect(after).toContain("openssl = { version = '0.10.72', optional = true }");
     expect(after).toContain('tar = { version = "0.4.45", default-features = false }');
@@ -193,8 +164,7 @@ describe('cargo 0.32.0 (Cargo.toml): scan → plan → patch → pull request �
   });
 
   it('the pull request names every advisory of the shipped crates and the Cargo guidance', async () => {
-    const octokit = new Octokit({ auth: 'test', baseUrl: env.stack.githubUrl });
-    const pr = (await octokit.rest.pulls.get({ owner: 'rust-lang', repo: 'cargo', pull_number: summary.pullRequest.number })).data;
+    const pr = await pullRequestOf(env, 'rust-lang', 'cargo', summary.pullRequest.number);
     expect(pr).toMatchObject({ state: 'open', base: { ref: 'master' }, head: { ref: summary.pullRequest.branch, sha: summary.commit } });
     // Each record by its id or one of its aliases (the merged advisory's id may be an alias).
     for (const b of bumps) {
@@ -209,18 +179,6 @@ describe('cargo 0.32.0 (Cargo.toml): scan → plan → patch → pull request �
   });
 
   it('the base branch moves: the pull request is rebased onto the new head, the Cargo.toml edit still there', async () => {
-    const moved = await commitToRemote(bare, { 'README.md': '# Cargo\n\nThe Rust package manager.\n', 'src/cargo/util.rs': 'pub fn noop() {}\n' }, 'docs: describe cargo');
-    const branch = summary.pullRequest.branch;
-    const done = await waitFor(env, `/v1/executions/${summary.executionId}`, (b) => b.state === 'pr_opened' && b.patchVersions.at(-1)?.baseCommit === moved, 120_000);
-    const head = done.patchVersions.at(-1);
-    expect(done.patchVersions.length).toBeGreaterThan(1);
-    expect(git(['rev-parse', `refs/heads/${branch}`], bare)).toBe(head.sha);
-    expect(git(['rev-parse', `${branch}^`], bare)).toBe(moved);
-    expect(git(['diff', '--name-only', `master...${branch}`], bare)).toBe('Cargo.toml');
-    expect(show(bare, branch, 'Cargo.toml')).toBe(expectedManifest(manifest));
-    expect(show(bare, branch, 'src/cargo/util.rs')).toBe('pub fn noop() {}\n');
-    const octokit = new Octokit({ auth: 'test', baseUrl: env.stack.githubUrl });
-    const pr = (await octokit.rest.pulls.get({ owner: 'rust-lang', repo: 'cargo', pull_number: summary.pullRequest.number })).data;
-    expect(pr).toMatchObject({ state: 'open', head: { sha: head.sha } });
+    await expectRebasedOntoMovedBase(env, { bare, owner: 'rust-lang', repo: 'cargo', summary, moved: { 'README.md': '# Cargo\n\nThe Rust package manager.\n', 'src/cargo/util.rs': 'pub fn noop() {}\n' }, manifest: 'Cargo.toml', expected: expectedManifest(manifest) });
   }, 180_000);
 });

@@ -67,8 +67,9 @@ export interface TestEnvironment {
  * test/fixtures/registry/npm, PyPI version lists from test/fixtures/registry/pypi served by
  * tools/pypi-local (the planner's `PYPI_URL`) and crate version lists from
  * test/fixtures/registry/cargo served by tools/cargo-local (the planner's `CARGO_INDEX_URL`) and
- * Maven version lists from test/fixtures/registry/maven served by tools/maven-local (the
- * planner's `MAVEN_REPOSITORY_URL`; sources in test/fixtures/PROVENANCE.md).
+ * Go module version lists from test/fixtures/registry/go served by tools/go-proxy-local (the
+ * planner's `GOPROXY`) and Maven version lists from test/fixtures/registry/maven served by
+ * tools/maven-local (the planner's `MAVEN_REPOSITORY_URL`; sources in test/fixtures/PROVENANCE.md).
  */
 export async function startTestEnvironment(
   label: string,
@@ -104,6 +105,7 @@ export async function startTestEnvironment(
       registry: options.registry ?? { snapshotDir: fixturePath('registry/npm') },
       pypi: { dir: fixturePath('registry/pypi') },
       cargo: { dir: fixturePath('registry/cargo') },
+      goproxy: { dir: fixturePath('registry/go') },
       maven: { dir: fixturePath('registry/maven') },
       logLevel: 'debug',
       env: { RETRY_BASE_MS: '200', ...env },

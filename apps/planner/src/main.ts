@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { OsvApiClient } from '@remediation/advisories';
-import { CargoSparseIndexSource, MavenRepositorySource, parseMavenRepositories, PypiRegistrySource, PypiSnapshotSource, type RegistryCredentials, type RegistrySource } from '@remediation/ecosystems';
+import { CargoSparseIndexSource, GoProxySource, MavenRepositorySource, parseGoProxy, parseMavenRepositories, PypiRegistrySource, PypiSnapshotSource, type RegistryCredentials, type RegistrySource } from '@remediation/ecosystems';
 import { NpmRegistrySource, SnapshotDirectorySource, type VersionSource } from '@remediation/registry';
 import { BaseEnv, envFlag, loadEnv } from '@remediation/config';
 import { advisoryDatabaseSnapshot } from '@remediation/persistence';
@@ -9,7 +9,6 @@ import { runMain } from '@remediation/service-runtime';
 import { AdvisorySync, archiveSource, directorySource, loadPlanAdvisories, type ConfiguredSource } from './adapters/advisory-database.js';
 import { planRunHandler } from './handlers/plan-run.js';
 
-/** Planner environment: where advisories and version lists (npm, PyPI, Cargo) come from. */
 /** Whether `list` is a MAVEN_REPOSITORY_URL value `parseMavenRepositories` accepts. */
 function isRepositoryList(list: string): boolean {
   try {
@@ -20,6 +19,10 @@ function isRepositoryList(list: string): boolean {
   }
 }
 
+/** Prefixes of the registries' optional credentials (`<prefix>_TOKEN`, or `<prefix>_USERNAME` + `<prefix>_PASSWORD`). */
+const CREDENTIAL_PREFIXES = ['PYPI', 'CARGO_INDEX', 'GOPROXY', 'MAVEN_REPOSITORY'] as const;
+
+/** Planner environment: where advisories and version lists (npm, PyPI, Cargo, Go, Maven) come from. */
 const PlannerEnv = BaseEnv.extend({
   /** Directory of OSV advisory JSON files (flat, or one folder per ecosystem): imported at start, then re-synced. */
   OSV_DIR: z.string().min(1).optional(),
@@ -80,6 +83,36 @@ const PlannerEnv = BaseEnv.extend({
   /** Retries of one index request inside a delivery (network errors, 408, 429, 5xx). */
   CARGO_INDEX_RETRIES: z.coerce.number().int().min(0).max(10).default(4),
   /**
+   * Go module proxies, in Go's GOPROXY syntax (https://go.dev/ref/mod#goproxy-protocol): proxy
+   * URLs separated by `,` (the next is asked only after a 404 or 410) or `|` (after any error);
+   * user info in a URL (`https://user:pass@host`) is sent to that proxy. `direct` (fetching from
+   * version control) is not done here: reaching it fails the module's look-up with a clear reason;
+   * `off` forbids look-ups. At least one proxy URL is required. Default: Go's own,
+   * `https://proxy.golang.org,direct`.
+   */
+  GOPROXY: z
+    .string()
+    .min(1)
+    .default('https://proxy.golang.org,direct')
+    .superRefine((value, ctx) => {
+      try {
+        if (!parseGoProxy(value).some((e) => e.proxy !== 'direct' && e.proxy !== 'off')) {
+          ctx.addIssue({ code: 'custom', message: 'GOPROXY names no module proxy URL: "direct" (fetching from version control) cannot be used by the planner and "off" forbids look-ups; list a proxy such as https://proxy.golang.org' });
+        }
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+      }
+    }),
+  /** Token of a private module proxy, sent as `Authorization: Bearer <token>` to the first proxy of GOPROXY only. */
+  GOPROXY_TOKEN: z.string().min(1).optional(),
+  /** Basic credentials of a private module proxy (with GOPROXY_PASSWORD), instead of GOPROXY_TOKEN; first proxy only. */
+  GOPROXY_USERNAME: z.string().min(1).optional(),
+  GOPROXY_PASSWORD: z.string().min(1).optional(),
+  /** Time limit of one proxy request, in ms. */
+  GOPROXY_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
+  /** Retries of one proxy request inside a delivery (network errors, 408, 429, 5xx). */
+  GOPROXY_RETRIES: z.coerce.number().int().min(0).max(10).default(4),
+  /**
    * Maven repositories (https://maven.apache.org/repositories/layout.html), a comma-separated list
    * of base URLs in order (Artifactory, Nexus, Maven Central, …); versions of every repository that
    * answers are merged. Basic credentials of one repository may be written in its URL
@@ -100,29 +133,17 @@ const PlannerEnv = BaseEnv.extend({
   /** Retries of one repository request inside a delivery (network errors, 408, 429, 5xx). */
   MAVEN_REPOSITORY_RETRIES: z.coerce.number().int().min(0).max(10).default(4),
 })
-  .refine((e) => (e.PYPI_USERNAME === undefined) === (e.PYPI_PASSWORD === undefined), {
-    message: 'set PYPI_USERNAME and PYPI_PASSWORD together',
-    path: ['PYPI_PASSWORD'],
-  })
-  .refine((e) => e.PYPI_TOKEN === undefined || e.PYPI_USERNAME === undefined, {
-    message: 'set either PYPI_TOKEN or PYPI_USERNAME/PYPI_PASSWORD, not both',
-    path: ['PYPI_TOKEN'],
-  })
-  .refine((e) => (e.CARGO_INDEX_USERNAME === undefined) === (e.CARGO_INDEX_PASSWORD === undefined), {
-    message: 'set CARGO_INDEX_USERNAME and CARGO_INDEX_PASSWORD together',
-    path: ['CARGO_INDEX_PASSWORD'],
-  })
-  .refine((e) => e.CARGO_INDEX_TOKEN === undefined || e.CARGO_INDEX_USERNAME === undefined, {
-    message: 'set either CARGO_INDEX_TOKEN or CARGO_INDEX_USERNAME/CARGO_INDEX_PASSWORD, not both',
-    path: ['CARGO_INDEX_TOKEN'],
-  })
-  .refine((e) => (e.MAVEN_REPOSITORY_USERNAME === undefined) === (e.MAVEN_REPOSITORY_PASSWORD === undefined), {
-    message: 'set MAVEN_REPOSITORY_USERNAME and MAVEN_REPOSITORY_PASSWORD together',
-    path: ['MAVEN_REPOSITORY_PASSWORD'],
-  })
-  .refine((e) => e.MAVEN_REPOSITORY_TOKEN === undefined || e.MAVEN_REPOSITORY_USERNAME === undefined, {
-    message: 'set either MAVEN_REPOSITORY_TOKEN or MAVEN_REPOSITORY_USERNAME/MAVEN_REPOSITORY_PASSWORD, not both',
-    path: ['MAVEN_REPOSITORY_TOKEN'],
+  .superRefine((e, ctx) => {
+    // Registry credentials: `<prefix>_TOKEN`, or `<prefix>_USERNAME` with `<prefix>_PASSWORD`.
+    for (const prefix of CREDENTIAL_PREFIXES) {
+      const [token, username, password] = (['TOKEN', 'USERNAME', 'PASSWORD'] as const).map((k) => e[`${prefix}_${k}`]);
+      if ((username === undefined) !== (password === undefined)) {
+        ctx.addIssue({ code: 'custom', message: `set ${prefix}_USERNAME and ${prefix}_PASSWORD together`, path: [`${prefix}_PASSWORD`] });
+      }
+      if (token !== undefined && username !== undefined) {
+        ctx.addIssue({ code: 'custom', message: `set either ${prefix}_TOKEN or ${prefix}_USERNAME/${prefix}_PASSWORD, not both`, path: [`${prefix}_TOKEN`] });
+      }
+    }
   })
   .refine((e) => e.OSV_DIR !== undefined || e.OSV_ALL_ZIP_URL !== undefined || e.OSV_API_URL !== undefined, {
   message: 'set at least one advisory source: OSV_DIR, OSV_ALL_ZIP_URL or OSV_API_URL',
@@ -134,39 +155,38 @@ const versions: VersionSource = env.NPM_REGISTRY_SNAPSHOT_DIR
   ? new SnapshotDirectorySource(resolve(env.NPM_REGISTRY_SNAPSHOT_DIR))
   : new NpmRegistrySource({ url: env.NPM_REGISTRY_URL, timeoutMs: env.NPM_REGISTRY_TIMEOUT_MS, retries: env.NPM_REGISTRY_RETRIES });
 const registryLabel = env.NPM_REGISTRY_SNAPSHOT_DIR ? resolve(env.NPM_REGISTRY_SNAPSHOT_DIR) : env.NPM_REGISTRY_URL;
-const pypiCredentials: RegistryCredentials | undefined = env.PYPI_TOKEN
-  ? { kind: 'bearer', token: env.PYPI_TOKEN }
-  : env.PYPI_USERNAME && env.PYPI_PASSWORD
-    ? { kind: 'basic', username: env.PYPI_USERNAME, password: env.PYPI_PASSWORD }
-    : undefined;
+/** `{ credentials }` of a registry from `<prefix>_TOKEN` (bearer) or `<prefix>_USERNAME`/`<prefix>_PASSWORD` (basic), `{}` without; spread into a source's options. */
+function credentialsOf(prefix: (typeof CREDENTIAL_PREFIXES)[number]): { credentials?: RegistryCredentials } {
+  const token = env[`${prefix}_TOKEN`];
+  const username = env[`${prefix}_USERNAME`];
+  const password = env[`${prefix}_PASSWORD`];
+  if (token) return { credentials: { kind: 'bearer', token } };
+  return username && password ? { credentials: { kind: 'basic', username, password } } : {};
+}
 const pypi: RegistrySource = env.PYPI_SNAPSHOT_DIR
   ? new PypiSnapshotSource(resolve(env.PYPI_SNAPSHOT_DIR))
   : new PypiRegistrySource({
       url: env.PYPI_URL,
       api: env.PYPI_API,
       ...(env.PYPI_SIMPLE_URL ? { simpleUrl: env.PYPI_SIMPLE_URL } : {}),
-      ...(pypiCredentials ? { credentials: pypiCredentials } : {}),
+      ...credentialsOf('PYPI'),
       timeoutMs: env.PYPI_TIMEOUT_MS,
       retries: env.PYPI_RETRIES,
     });
-const cargoCredentials: RegistryCredentials | undefined = env.CARGO_INDEX_TOKEN
-  ? { kind: 'bearer', token: env.CARGO_INDEX_TOKEN }
-  : env.CARGO_INDEX_USERNAME && env.CARGO_INDEX_PASSWORD
-    ? { kind: 'basic', username: env.CARGO_INDEX_USERNAME, password: env.CARGO_INDEX_PASSWORD }
-    : undefined;
 const cargo: RegistrySource = new CargoSparseIndexSource({
   url: env.CARGO_INDEX_URL,
-  ...(cargoCredentials ? { credentials: cargoCredentials } : {}),
+  ...credentialsOf('CARGO_INDEX'),
   timeoutMs: env.CARGO_INDEX_TIMEOUT_MS,
   retries: env.CARGO_INDEX_RETRIES,
 });
-const mavenCredentials: RegistryCredentials | undefined = env.MAVEN_REPOSITORY_TOKEN
-  ? { kind: 'bearer', token: env.MAVEN_REPOSITORY_TOKEN }
-  : env.MAVEN_REPOSITORY_USERNAME && env.MAVEN_REPOSITORY_PASSWORD
-    ? { kind: 'basic', username: env.MAVEN_REPOSITORY_USERNAME, password: env.MAVEN_REPOSITORY_PASSWORD }
-    : undefined;
+const golang: RegistrySource = new GoProxySource({
+  url: env.GOPROXY,
+  ...credentialsOf('GOPROXY'),
+  timeoutMs: env.GOPROXY_TIMEOUT_MS,
+  retries: env.GOPROXY_RETRIES,
+});
 const maven: RegistrySource = new MavenRepositorySource({
-  repositories: parseMavenRepositories(env.MAVEN_REPOSITORY_URL, mavenCredentials),
+  repositories: parseMavenRepositories(env.MAVEN_REPOSITORY_URL, credentialsOf('MAVEN_REPOSITORY').credentials),
   timeoutMs: env.MAVEN_REPOSITORY_TIMEOUT_MS,
   retries: env.MAVEN_REPOSITORY_RETRIES,
 });
@@ -174,6 +194,7 @@ const maven: RegistrySource = new MavenRepositorySource({
 const registries = new Map<string, RegistrySource>([
   ['pypi', pypi],
   ['cargo', cargo],
+  ['golang', golang],
   ['maven', maven],
 ]);
 const sources: ConfiguredSource[] = [

@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadOsvDirectory, type AdvisorySource } from '@remediation/advisories';
+import { escapeModulePath, fromVersionList, type RegistrySource } from '@remediation/ecosystems';
 import { InvalidInputError, TransientError } from '@remediation/errors';
 import { SnapshotDirectorySource, type VersionSource } from '@remediation/registry';
 import { parseCycloneDx, parseCycloneDxText, parseScan, type ParsedScan } from '@remediation/sbom';
+import { fixturePath } from '@remediation/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { computePlan } from './plan.js';
 
@@ -180,18 +182,24 @@ describe('computePlan: any scan format (issue 12)', () => {
     expect(cookie.tiers.minimal).toMatchObject({ version: '0.7.1' });
   });
 
-  it('OSV-Scanner results of other ecosystems: nothing planned, one "not planned" line per purl type', async () => {
+  it('OSV-Scanner results of other ecosystems: Go and Cargo planned from the scanner\'s vers ranges, each registry asked', async () => {
     const plan = await computePlan(anyScan('osv-scanner-results-a.json'), { advisories, versions, registryLabel: 'snapshot' });
-    // Issue 13: a reported vulnerable direct dependency of an unsupported purl type is a target
-    // with no tiers, `not supported yet: <type>` (OSV-Scanner results have no graph: all direct).
-    // Cargo is planned (its `vers:cargo` ranges read as node-semver), but no cargo registry is
-    // configured here, so it has no tiers and says why.
-    expect(plan.targets.map((t) => [t.ecosystem, t.status, t.noFixReason, t.tiers.minimal])).toEqual([
-      ['golang', 'not_supported', 'not supported yet: golang', null],
-      ['cargo', 'planned', 'versions of regex could not be listed (no cargo registry configured)', null],
+    // OSV-Scanner results have no graph: every package is direct. Go and Cargo are planned (their
+    // `vers:golang`/`vers:cargo` ranges read as node-semver), but no registry of theirs is
+    // configured here, so they have no tiers and say why.
+    expect(plan.targets.map((t) => [t.ecosystem, t.name, t.status, t.noFixReason, t.tiers.minimal])).toEqual([
+      ['golang', 'github.com/gogo/protobuf', 'planned', 'versions of github.com/gogo/protobuf could not be listed (no golang registry configured)', null],
+      ['cargo', 'regex', 'planned', 'versions of regex could not be listed (no cargo registry configured)', null],
     ]);
-    expect(plan.warnings).toEqual(expect.arrayContaining(['not planned: golang (1 component(s); only npm, pypi, cargo and maven are planned)']));
-    expect(plan.warnings.some((w) => w.startsWith('not planned: cargo'))).toBe(false);
+    expect(plan.targets[0]!.advisories[0]).toMatchObject({ affectedRanges: ['<1.3.2'], fixedVersions: ['1.3.2'] });
+    expect(plan.warnings.some((w) => w.startsWith('not planned:'))).toBe(false);
+    // With the module proxy lists (test/fixtures/registry/go): the lowest version outside the scanner's range.
+    const goproxy: RegistrySource = {
+      label: 'test/fixtures/registry/go',
+      releases: async (name) => ({ name, versions: fromVersionList(readFileSync(fixturePath('registry/go', escapeModulePath(name), '@v/list'), 'utf8')), source: 'test/fixtures/registry/go' }),
+    };
+    const withProxy = await computePlan(anyScan('osv-scanner-results-a.json'), { advisories, versions, registryLabel: 'snapshot', registries: new Map([['golang', goproxy]]) });
+    expect(withProxy.targets[0]!.tiers.minimal).toMatchObject({ version: 'v1.3.2', jump: 'patch' });
   });
 });
 
@@ -332,7 +340,7 @@ describe('computePlan: transitive and non-npm components', () => {
     expect(plan.transitive).toEqual([
       { purl: 'pkg:npm/cookie@0.6.0', name: 'cookie', version: '0.6.0', advisories: ['GHSA-pxg6-pf52-xh8x'], via: ['accepts', 'helper'] },
     ]);
-    expect(plan.warnings).toEqual(['not planned: gem (1 component(s); only npm, pypi, cargo and maven are planned)']);
+    expect(plan.warnings).toEqual(['not planned: gem (1 component(s); only npm, pypi, cargo, golang and maven are planned)']);
     expect(plan.upgrade_tiers.moderate).toEqual({ upgrades: [], advisoriesFixed: [], advisoriesRemaining: [], largestJump: null });
   });
 });

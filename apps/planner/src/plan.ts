@@ -19,7 +19,7 @@ import {
   type TierUpgrade,
   type TransitiveFinding,
 } from '@remediation/contracts';
-import { cargoEcosystem, ECOSYSTEMS, ecosystemFor, NpmReleaseSource, npmVersioning, type Ecosystem, type PackageReleases, type RegistrySource, type Versioning } from '@remediation/ecosystems';
+import { cargoEcosystem, ECOSYSTEMS, ecosystemFor, goEcosystem, NpmReleaseSource, npmVersioning, type Ecosystem, type PackageReleases, type RegistrySource, type Versioning } from '@remediation/ecosystems';
 import { InvalidInputError } from '@remediation/errors';
 import type { VersionSource } from '@remediation/registry';
 import { PackageURL } from 'packageurl-js';
@@ -63,6 +63,8 @@ interface KnownAdvisory {
   affects: ((version: string) => boolean) | null;
   /** Scanner's free-text recommendation, for no-fix reasons. */
   recommendation?: string;
+  /** The OSV advisory it was built from, when it was (for fixes published under another package, see {@link fixesInOtherMajorPackages}). */
+  advisory?: Advisory;
 }
 
 /** A vulnerable component and its advisories (by advisory id). */
@@ -231,8 +233,9 @@ function compareFindings(a: Finding, b: Finding): number {
 
 /**
  * The name a target of `ecosystem` carries: npm the scan's name (the purl's identity); other
- * ecosystems the purl's name as OSV writes it (Maven `group:artifact`; the scan's `name` is a label) normalised by the ecosystem
- * (PyPI: PEP 503, `PyYAML` → `pyyaml`).
+ * ecosystems the package name OSV uses for the purl (the purl's name; Go: namespace and name, the
+ * module path; Maven: `group:artifact`; the scan's `name` is a label) normalised by the ecosystem
+ * (PyPI: PEP 503, `PyYAML` → `pyyaml`; Go and Maven: unchanged, their names are case-sensitive).
  */
 function packageName(c: ScanComponent, ecosystem: Ecosystem): string {
   if (ecosystem.purlType === 'npm') return c.name;
@@ -240,7 +243,7 @@ function packageName(c: ScanComponent, ecosystem: Ecosystem): string {
   if (c.purl) {
     try {
       const purl = PackageURL.fromString(c.purl);
-      // The name as OSV writes it: Maven `group:artifact` (namespace and name), others the name.
+      // The name as OSV writes it: Go the module path (`pkg:golang/github.com/spf13/viper`), Maven `group:artifact`.
       name = osvPackageOfPurl(purl)?.name ?? purl.name;
     } catch {
       // the scan parser already reported the purl
@@ -264,7 +267,29 @@ function fromOsv(advisory: Advisory, name: string, osvEcosystem: string): KnownA
       ...(kind !== undefined ? { kind } : {}),
     },
     affects: (version) => isAffected(advisory, name, version, osvEcosystem),
+    advisory,
   };
+}
+
+/**
+ * Fixes the advisories of a target publish only under another major version's package name
+ * (Go: `<module>/v2`, a new module path, https://go.dev/ref/mod#major-version-suffixes;
+ * `Ecosystem.isOtherMajorPackage`): `<package> <highest fixed version>` per such package, sorted.
+ * Empty for ecosystems without that notion.
+ */
+function fixesInOtherMajorPackages(known: readonly KnownAdvisory[], name: string, ecosystem: Ecosystem): string[] {
+  const other = ecosystem.isOtherMajorPackage;
+  if (other === undefined) return [];
+  const out = new Set<string>();
+  for (const k of known) {
+    if (k.advisory === undefined) continue;
+    for (const entry of k.advisory.affected) {
+      if (entry.ecosystem !== ecosystem.osvEcosystem || !other(name, entry.name)) continue;
+      const fixed = fixedVersions(k.advisory, entry.name, ecosystem.osvEcosystem).at(-1);
+      if (fixed !== undefined) out.add(`${entry.name} ${fixed}`);
+    }
+  }
+  return [...out].sort();
 }
 
 /** What the planner can do with a component (see {@link ComponentTriage}). */
@@ -281,7 +306,7 @@ type Triage =
 /** At most this many unreadable components are listed one by one in the warnings. */
 const MAX_LISTED_COMPONENTS = 50;
 
-/** `only npm, pypi, cargo and maven are planned`: the purl types of `ECOSYSTEMS`, for the `not planned` warning. */
+/** `only npm, pypi, cargo, golang and maven are planned`: the purl types of `ECOSYSTEMS`, for the `not planned` warning. */
 function plannedTypes(): string {
   const types = [...ECOSYSTEMS.keys()];
   return types.length === 1 ? `only ${types[0]} is planned` : `only ${types.slice(0, -1).join(', ')} and ${types.at(-1)} are planned`;
@@ -326,7 +351,7 @@ class ComponentTriage {
   }
 
   /**
-   * Adds the warnings: one `not planned: <purl type> (<n> component(s); only npm, pypi, cargo and maven are
+   * Adds the warnings: one `not planned: <purl type> (<n> component(s); only npm, pypi, cargo, golang and maven are
    * planned)` per other purl type (issue 12: components of every ecosystem are kept and listed,
    * never dropped), then the unreadable components.
    */
@@ -535,12 +560,12 @@ function findingsFromScan(scan: ParsedScan, source: AdvisorySource, warnings: st
   return findings;
 }
 
-/** Version schemes whose affected ranges are node-semver ranges: npm's, and Cargo's (semver versions). */
-const NODE_SEMVER_RANGE_SCHEMES = new Set([npmVersioning.scheme, cargoEcosystem.versioning.scheme]);
+/** Version schemes whose affected ranges are node-semver ranges: npm's, Cargo's and Go's (semver versions; Go's with a `v`, which node-semver reads). */
+const NODE_SEMVER_RANGE_SCHEMES = new Set([npmVersioning.scheme, cargoEcosystem.versioning.scheme, goEcosystem.versioning.scheme]);
 
 /**
- * A scan vulnerability without an OSV record. npm and Cargo: ranges from
- * `affects[].versions[].range` (`vers:npm`/`vers:semver`/`vers:cargo` or npm ranges), matched by
+ * A scan vulnerability without an OSV record. npm, Cargo and Go: ranges from
+ * `affects[].versions[].range` (`vers:npm`/`vers:semver`/`vers:cargo`/`vers:golang` or npm ranges), matched by
  * node-semver; fixed versions the scanner names (`affects[].fixedVersions`: Trivy, Grype,
  * OSV-Scanner) plus the upper bounds of those ranges. Other ecosystems (PyPI): no ranges are read
  * (only semver `vers` schemes are), so the target gets a no-fix reason; the scanner's fixed
@@ -730,6 +755,14 @@ async function planTarget(
       choice.candidates.length === 0
         ? `no stable version newer than ${current} is published`
         : `none of the ${choice.candidates.length} stable version(s) newer than ${current} is free of ${ids}`;
+    const elsewhere = fixesInOtherMajorPackages(known, name, ecosystem);
+    if (elsewhere.length > 0) {
+      // Go: the fix is a new module path, a major upgrade that needs code changes (import paths), never a plain bump.
+      return noFix(
+        `new-module-path: ${reason}; fixed only in ${elsewhere.join(', ')}, a new module path: a major upgrade that needs code changes ` +
+          `(change the imports to the new path, then go mod tidy), not a version bump of ${name}`,
+      );
+    }
     return noFix(unfixed.length > 0 ? `${reason}; ${unfixed.join(', ')} name(s) no fixed version` : reason);
   }
 

@@ -155,6 +155,21 @@ describe('the pull-request body of PyPI targets', () => {
     expect(body).not.toContain('Code changes by the agent');
   });
 
+  it('Go: names `go mod tidy` (go.sum is not regenerated) and `go mod tidy && go test ./...`; go.mod and go.sum are manifests, not code', () => {
+    const module = (name: string, from: string, advisories: unknown[]) => ({ purl: `pkg:golang/${name}@${from}`, ecosystem: 'golang', name, currentVersion: from, manifestPath: 'go.mod', advisories, tiers: tier });
+    const goPlan = {
+      schemaVersion: 1,
+      targets: [module('gopkg.in/yaml.v2', 'v2.2.4', [{ id: 'GO-2020-0036', aliases: ['CVE-2019-11254'], severity: 'unknown', affectedRanges: ['<2.2.8'], fixedVersions: ['2.2.8'] }])],
+    } as unknown as PlannerOutput;
+    const shipped: ExecutionTarget = { ...target('gopkg.in/yaml.v2', 'v2.2.4', 'v2.2.8', 'success', null), ecosystem: 'golang', manifestPath: 'go.mod', declaredFrom: 'v2.2.4', declaredTo: 'v2.2.8' };
+    const body = pullRequestBody({ remediationId: 'rem_g', executionId: 'rem_g.patch.1', tier: 'minimal', plan: goPlan, targets: [shipped], changedPaths: ['go.mod', 'go.sum'] });
+    expect(body).toContain('| GO-2020-0036 (CVE-2019-11254) | unknown | `gopkg.in/yaml.v2` | `<2.2.8` | v2.2.8 |');
+    expect(body).toContain('golang: run `go mod tidy`; commit the updated lockfiles.');
+    expect(body).toContain('2. Run the test suite (`go mod tidy && go test ./...`) and exercise the code paths that use the upgraded packages.');
+    expect(body).toContain('edits manifests only');
+    expect(body).not.toContain('npm install');
+  });
+
   it('a package pinned at several versions: each installed version with its advisories and fixed version', () => {
     const lab = {
       ...pyPlan.targets[0]!,

@@ -15,7 +15,7 @@ export interface PullRequestBodyInput {
 }
 
 /** Manifest and lockfile names: files the deterministic editor owns, not code. */
-const MANIFEST_NAMES = new Set(['package.json', 'package-lock.json', 'npm-shrinkwrap.json', 'yarn.lock', 'pnpm-lock.yaml', 'poetry.lock', 'uv.lock', 'Pipfile.lock', 'Cargo.lock']);
+const MANIFEST_NAMES = new Set(['package.json', 'package-lock.json', 'npm-shrinkwrap.json', 'yarn.lock', 'pnpm-lock.yaml', 'poetry.lock', 'uv.lock', 'Pipfile.lock', 'Cargo.lock', 'go.sum']);
 
 /** Whether `path` is a manifest or lockfile: by name, or matched by a manifest manager of a supported ecosystem (`requirements*.txt`, `pyproject.toml`, …). */
 function isManifest(path: string): boolean {
@@ -66,7 +66,7 @@ function lockfileGuidance(shipped: readonly ExecutionTarget[], edits: string): s
   return `1. Regenerate the lockfiles: this change edits ${edits} and never runs package managers, so lockfiles (and pinned hashes) are not updated. ${clauses.join('; ')}; commit the updated lockfiles.`;
 }
 
-/** The test step of the guidance, naming the shipped ecosystems' `testCommands` (Cargo: `cargo test`) when they have any. */
+/** The test step of the guidance, naming the shipped ecosystems' `testCommands` (Cargo: `cargo test`; Go: `go mod tidy && go test ./...`) when they have any. */
 function testGuidance(shipped: readonly ExecutionTarget[]): string {
   const commands = [...new Set(shippedTypes(shipped).flatMap((type) => ecosystemFor(type)?.testCommands ?? []))];
   const run = commands.length ? `Run the test suite (${commands.map((c) => `\`${c}\``).join(', ')})` : 'Run the test suite';

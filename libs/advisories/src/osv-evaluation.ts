@@ -22,6 +22,14 @@ import type { Advisory, AffectedPackage } from './types.js';
  *   https://github.com/rust-lang/cargo/issues/2775); ranges rendered in node-semver syntax like npm's
  *   (`>=0.10.8 <0.10.55`, `*`), the syntax `proveCargoRemediated` reads. RustSec's
  *   `introduced: "0.0.0-0"` (before every version) renders as no lower bound.
+ * - Go: Go module ordering through `goVersioning` (semver precedence, pseudo-versions as the
+ *   pre-releases they are, `+incompatible` ignored); the Go vulnerability database writes `SEMVER`
+ *   events without the `v` (https://go.dev/security/vuln/database#schema), a `v1.2.1` from a
+ *   go.mod or purl compares equal to `1.2.1`; module paths compared exactly (they are
+ *   case-sensitive: the module proxy case-encodes them, https://go.dev/ref/mod#goproxy-protocol);
+ *   ranges rendered in node-semver syntax on versions without `v` (`<1.3.2`,
+ *   `<0.0.0-20220906165146-f3363e06e74c`, `*`), what `proveGoRemediated` reads; fixed versions as
+ *   the record writes them (`1.3.2`).
  * - Maven: Maven's ComparableVersion ordering through `mavenVersioning` (`3.2.6.RELEASE` =
  *   `3.2.6`, `2.0-beta9` < `2.0`); names `group:artifact` compared case-insensitively as before;
  *   ranges rendered as comparator sets like PyPI's (`>=2.13.0,<2.15.0`, `<2.12.2`, `<=1.4.Final`,
@@ -87,7 +95,7 @@ function versioningScheme(versioning: Versioning): Scheme {
   };
 }
 
-/** Cargo (crates.io): the ecosystem's semver ordering, ranges written in node-semver syntax (what `proveCargoRemediated` reads). */
+/** Cargo (crates.io) and Go: the ecosystem's own ordering, ranges written in node-semver syntax (what `proveCargoRemediated` and `proveGoRemediated` read). */
 function nodeSemverRangesScheme(versioning: Versioning): Scheme {
   return {
     read: (v) => (versioning.isValid(v) ? v : null),
@@ -99,7 +107,7 @@ function nodeSemverRangesScheme(versioning: Versioning): Scheme {
 }
 
 /** OSV ecosystems with their own Versioning whose affected ranges are rendered in node-semver syntax. */
-const NODE_SEMVER_RANGES = new Set(['crates.io']);
+const NODE_SEMVER_RANGES = new Set(['crates.io', 'Go']);
 
 const schemes = new Map<string, Scheme>();
 
@@ -198,7 +206,8 @@ function inVersions(version: string, versions: readonly string[], scheme: Scheme
  * Whether two package names are the same package: PyPI names by PEP 503
  * (https://peps.python.org/pep-0503/#normalized-names); crates.io names case-insensitively with
  * `-` and `_` equivalent (crates.io keeps names unique under that folding,
- * https://github.com/rust-lang/cargo/issues/4383); npm and other
+ * https://github.com/rust-lang/cargo/issues/4383); Go module paths exactly (case-sensitive,
+ * https://go.dev/ref/mod#goproxy-protocol "case-encoded"); npm and other
  * case-insensitive registries case-insensitively (npm names are lowercase; GHSA has `Axios`), as
  * before for every other ecosystem.
  * @param ecosystem OSV ecosystem of the names (default `npm`).
@@ -206,6 +215,7 @@ function inVersions(version: string, versions: readonly string[], scheme: Scheme
 export function samePackage(a: string, b: string, ecosystem = 'npm'): boolean {
   if (ecosystem === 'PyPI') return normalisePackageName('PyPI', a) === normalisePackageName('PyPI', b);
   if (ecosystem === 'crates.io') return a.toLowerCase().replace(/-/g, '_') === b.toLowerCase().replace(/-/g, '_');
+  if (ecosystem === 'Go') return a.trim() === b.trim();
   return a.toLowerCase() === b.toLowerCase();
 }
 
@@ -283,7 +293,7 @@ function renderSpan(span: Span, scheme: Scheme): string {
 
 /**
  * Affected versions of `name` in `advisory` as ranges in the ecosystem's own syntax, sorted by
- * lower bound. npm and crates.io (node-semver): `<1.20.3`, `>=0.2.0 <1.9.0`, `<=4.5.1` (last_affected), `*`
+ * lower bound. npm, crates.io and Go (node-semver; Go versions without `v`): `<1.20.3`, `>=0.2.0 <1.9.0`, `<=4.5.1` (last_affected), `*`
  * (introduced 0, never fixed), listed `versions` as written. PyPI (PEP 440 specifier sets,
  * https://peps.python.org/pep-0440/#version-specifiers): `<2.0`, `>=1.0,<2.0`, `<=1.5`, `>=0`,
  * listed versions as `==1.5`. Listed versions already inside a range are left out. `GIT` ranges

@@ -132,20 +132,22 @@ export async function findPackageUsages(workspaceDir: string, packageName: strin
 /**
  * Per ecosystem (purl type) other than npm, the folders its usage search skips besides `.git`
  * (Python: virtual environments, bytecode caches, installed packages; Rust: Cargo's build output
- * `target/`, https://doc.rust-lang.org/cargo/reference/build-cache.html; Maven: its build output
- * `target/` and wrapper folder `.mvn/`) and the language named in
+ * `target/`, https://doc.rust-lang.org/cargo/reference/build-cache.html; Go: the `vendor/` copies
+ * of dependencies, https://go.dev/ref/mod#vendoring; Maven: its build output `target/` and wrapper
+ * folder `.mvn/`) and the language named in
  * the prompt. The files searched are the ecosystem's `sourceExtensions`.
  */
 const SOURCES_BY_ECOSYSTEM: Readonly<Record<string, { skipped: readonly string[]; language: string }>> = {
   pypi: { skipped: ['.venv', 'venv', '__pycache__', 'node_modules', 'site-packages'], language: 'Python' },
   cargo: { skipped: ['target', 'node_modules'], language: 'Rust' },
+  golang: { skipped: ['vendor', 'node_modules'], language: 'Go' },
   maven: { skipped: ['target', 'node_modules', '.mvn'], language: 'Java/Kotlin' },
 };
 
 /**
  * Deterministic search for the lines that use package `packageName` of `ecosystem` (not npm: for
  * npm use {@link findPackageUsages}): every line of the files with one of the ecosystem's
- * `sourceExtensions` (Python: `.py`, `.pyi`; Rust: `.rs`) matching one of
+ * `sourceExtensions` (Python: `.py`, `.pyi`; Rust: `.rs`; Go: `.go`) matching one of
  * `ecosystem.usagePatterns(packageName)` (`import x`, `from x import y`; `use x::…`,
  * `extern crate x`, `x::path`), skipping `.git`, virtual environments, caches, Cargo's `target/`
  * and files over 1 MiB; usages (`kind: 'import'`, `specifier` the matched text) sorted by path

@@ -1,8 +1,8 @@
 /**
  * `@remediation/ecosystems`: the seam every ecosystem plugs into (versioning, registry source,
  * manifest managers, proof of remediation, usage search; see ./types.ts), the map of ecosystems
- * by purl type (./registry.ts), and the npm, Python (PyPI), Rust (Cargo) and Go (modules; not
- * registered in ECOSYSTEMS yet) implementations. This file is the only public entry.
+ * by purl type (./registry.ts), and the npm, Python (PyPI), Rust (Cargo) and Go (modules)
+ * implementations. This file is the only public entry.
  */
 export type {
   Ecosystem,
@@ -44,7 +44,7 @@ export { proveCargoRemediated } from './cargo/proof.js';
 export { rustCrateIdent, rustUsagePatterns } from './cargo/usage.js';
 export { cargoEcosystem } from './cargo/ecosystem.js';
 export { goVersioning, parseGoVersion, isPseudoVersion, canonicalGoVersion, goRangeToSemver } from './go/versioning.js';
-export { goModManager, parseGoMod, pathMajor, modulePathForMajor, type GoModFile, type GoReplace } from './go/go-mod.js';
+export { goModManager, parseGoMod, pathMajor, modulePathForMajor, isOtherMajorPath, type GoModFile, type GoReplace } from './go/go-mod.js';
 export { GoProxySource, parseGoProxy, escapeModulePath, isModulePath, fromVersionList, type GoProxyEntry, type GoProxySourceOptions } from './go/goproxy-source.js';
 export { proveGoRemediated } from './go/proof.js';
 export { goUsagePatterns } from './go/usage.js';

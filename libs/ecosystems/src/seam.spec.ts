@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   cargoEcosystem,
   ECOSYSTEMS,
+  goEcosystem,
   ecosystemFor,
   ecosystemForOsv,
   lowestAdmissibleVersion,
@@ -15,23 +16,25 @@ import {
 } from './index.js';
 
 describe('the ecosystem map', () => {
-  it('registers npm, pypi, cargo and maven by purl type and by OSV ecosystem name', () => {
-    expect([...ECOSYSTEMS.keys()].sort()).toEqual(['cargo', 'maven', 'npm', 'pypi']);
+  it('registers npm, pypi, cargo, golang and maven by purl type and by OSV ecosystem name', () => {
+    expect([...ECOSYSTEMS.keys()].sort()).toEqual(['cargo', 'golang', 'maven', 'npm', 'pypi']);
     expect(ecosystemFor('PyPI')).toBe(pypiEcosystem);
     expect(ecosystemFor('npm')).toBe(npmEcosystem);
     expect(ecosystemFor('Cargo')).toBe(cargoEcosystem);
+    expect(ecosystemFor('golang')).toBe(goEcosystem);
     expect(ecosystemFor('maven')).toBe(mavenEcosystem);
-    expect(ecosystemFor('golang')).toBeUndefined();
     expect(ecosystemForOsv('PyPI')).toBe(pypiEcosystem);
     expect(ecosystemForOsv('crates.io')).toBe(cargoEcosystem);
+    expect(ecosystemForOsv('Go')).toBe(goEcosystem);
     expect(ecosystemForOsv('Maven')).toBe(mavenEcosystem);
-    expect(ecosystemForOsv('Go')).toBeUndefined();
+    expect(ecosystemForOsv('go')).toBeUndefined();
   });
 
   it("names the source files each ecosystem's usage search reads", () => {
     expect(npmEcosystem.sourceExtensions).toEqual(['.js', '.cjs', '.mjs', '.jsx', '.ts', '.tsx', '.mts', '.cts']);
     expect(pypiEcosystem.sourceExtensions).toEqual(['.py', '.pyi']);
     expect(cargoEcosystem.sourceExtensions).toEqual(['.rs']);
+    expect(goEcosystem.sourceExtensions).toEqual(['.go']);
     for (const e of ECOSYSTEMS.values()) for (const ext of e.sourceExtensions) expect(ext).toMatch(/^\.[a-z]+$/);
   });
 });

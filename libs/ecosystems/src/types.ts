@@ -187,12 +187,19 @@ export interface ManifestContents {
   hashChecking: boolean;
 }
 
-/** Why a manager did not edit. */
+/**
+ * Why a manager did not edit. Go only: `new-module-path` — the fix lies in another major version,
+ * which Go makes a new module path (`<module>/v2`, https://go.dev/ref/mod#major-version-suffixes):
+ * a major upgrade needing code changes (import paths), never a plain bump; `excluded` — the fixed
+ * version is named by an `exclude` directive of the go.mod (https://go.dev/ref/mod#go-mod-file-exclude).
+ */
 export type RefusalReason =
   | 'not-found'
   | 'hashes'
   | 'cap-excludes-fix'
-  | 'unsupported-requirement';
+  | 'unsupported-requirement'
+  | 'new-module-path'
+  | 'excluded';
 
 /** Result of {@link ManifestManager.raiseFloor}. */
 export type ManifestEdit =
@@ -296,6 +303,13 @@ export interface Ecosystem {
    * (Cargo: `cargo update -p <crate>`); the PR body repeats the option once per package.
    */
   readonly lockfileCommands: readonly string[];
+  /**
+   * Whether package `other` is another major version of package `name` published under its own
+   * name (Go: `github.com/x/y` and `github.com/x/y/v2`, `gopkg.in/yaml.v2` and `gopkg.in/yaml.v3`,
+   * https://go.dev/ref/mod#major-version-suffixes); a fix there is a major upgrade that needs
+   * code changes, never a bump of `name`. Absent for ecosystems where a major version keeps the name.
+   */
+  isOtherMajorPackage?(name: string, other: string): boolean;
   /** Commands that run the project's tests, named in the PR's test guidance when set (Cargo: `cargo test`). */
   readonly testCommands?: readonly string[];
   /**

@@ -19,15 +19,16 @@ const COMPARATOR = /^(<=|>=|!=|<|>|=)?(.+)$/;
  * https://github.com/npm/node-semver#ranges), e.g. `vers:npm/>=1.0.0|<1.20.3` → `>=1.0.0 <1.20.3`,
  * `vers:npm/<0.1.10|>=0.2.0|<1.9.0` → `<0.1.10 || >=0.2.0 <1.9.0`.
  *
- * Accepts the `vers` syntax of https://github.com/package-url/vers-spec (schemes `npm`, `semver`
- * and `cargo` only, since only their versions order like semver; the vers spec gives Cargo semver
- * ordering) and, for tools that write npm
+ * Accepts the `vers` syntax of https://github.com/package-url/vers-spec (schemes `npm`, `semver`,
+ * `cargo` and `golang` only, since only their versions order like semver; the vers spec gives Cargo
+ * semver ordering, and Go module versions are semver with a `v`, https://go.dev/ref/mod#versions,
+ * which is dropped here; `+incompatible` is build metadata) and, for tools that write npm
  * ranges directly, any string node-semver accepts as a range. Constraints are interpreted with
  * the vers-spec containment algorithm: `=` versions are single points, `!=` versions are cut out,
  * and the remaining `<`/`<=`/`>`/`>=` constraints, sorted by version, pair up into intervals.
  *
  * @param range the range as written in the scan.
- * @returns the npm range, or null when the scheme is not npm/semver/cargo, a version is not valid
+ * @returns the npm range, or null when the scheme is not npm/semver/cargo/golang, a version is not valid
  *   semver, or the constraints do not form intervals (e.g. two lower bounds in a row).
  */
 export function versToNpmRange(range: string): string | null {
@@ -38,7 +39,7 @@ export function versToNpmRange(range: string): string | null {
   const slash = trimmed.indexOf('/');
   if (slash < 0) return null;
   const scheme = trimmed.slice('vers:'.length, slash).toLowerCase();
-  if (scheme !== 'npm' && scheme !== 'semver' && scheme !== 'cargo') return null;
+  if (scheme !== 'npm' && scheme !== 'semver' && scheme !== 'cargo' && scheme !== 'golang') return null;
   const body = trimmed.slice(slash + 1).trim();
   if (body === '*') return '*';
 

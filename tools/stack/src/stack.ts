@@ -38,6 +38,12 @@ export interface StackOptions {
    */
   cargo?: { url: string } | { dir: string };
   /**
+   * Where Go module version lists come from (the planner's `GOPROXY`): a GOPROXY value (e.g.
+   * https://proxy.golang.org), or a folder laid out as a module proxy that the stack serves with
+   * tools/go-proxy-local (format in tools/go-proxy-local/README.md). Unset: the planner's own default.
+   */
+  goproxy?: { url: string } | { dir: string };
+  /**
    * Where Maven version lists come from (the planner's `MAVEN_REPOSITORY_URL`): a repository URL
    * list, or a folder in the Maven repository layout that the stack serves with tools/maven-local
    * (format in tools/maven-local/README.md). Unset: the planner's own default (Maven Central).
@@ -82,6 +88,8 @@ export interface Stack {
   pypiUrl?: string;
   /** The Cargo sparse index the planner uses (`CARGO_INDEX_URL`): cargo-local's URL when the stack serves a folder. */
   cargoIndexUrl?: string;
+  /** The Go module proxy the planner uses (`GOPROXY`): go-proxy-local's URL when the stack serves a folder. */
+  goproxyUrl?: string;
   /** The Maven repositories the planner uses (`MAVEN_REPOSITORY_URL`): maven-local's URL when the stack serves a folder. */
   mavenRepositoryUrl?: string;
   /** How the services authenticate to github-local (a token, or the App's id and key). */
@@ -107,7 +115,7 @@ export interface Stack {
 
 /**
  * Starts the local GitHub-compatible server (and tools/pypi-local when `pypi` names a folder,
- * tools/cargo-local when `cargo` does, tools/maven-local when `maven` does)
+ * tools/cargo-local when `cargo` does, tools/go-proxy-local when `goproxy` does, tools/maven-local when `maven` does)
  * and the five services as separate processes
  * (`node <SERVICE_NODE_FLAGS of libs/config> --import tsx apps/<service>/src/main.ts`) against the given PostgreSQL and NATS,
  * after creating and migrating the database and creating the tenant and an admin-scoped API key
@@ -183,21 +191,16 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   const gh = github.proc;
   processes.set('github-local', gh);
 
-  let pypiUrl: string | undefined;
-  if (o.pypi && 'url' in o.pypi) pypiUrl = o.pypi.url;
-  else if (o.pypi) {
-    const { proc, url } = await startToolServer('pypi-local', ['tools/pypi-local/src/main.ts', '--port', '0', '--dir', resolve(o.pypi.dir)]);
-    processes.set('pypi-local', proc);
-    pypiUrl = url;
-  }
-
-  let cargoIndexUrl: string | undefined;
-  if (o.cargo && 'url' in o.cargo) cargoIndexUrl = o.cargo.url;
-  else if (o.cargo) {
-    const { proc, url } = await startToolServer('cargo-local', ['tools/cargo-local/src/main.ts', '--port', '0', '--dir', resolve(o.cargo.dir)]);
-    processes.set('cargo-local', proc);
-    cargoIndexUrl = url;
-  }
+  /** A registry's URL: the one given, or that of `tool` (tools/<tool>) started on a free port serving the given folder; undefined when unset. */
+  const registryUrl = async (tool: string, registry: { url: string } | { dir: string } | undefined): Promise<string | undefined> => {
+    if (registry === undefined || 'url' in registry) return registry?.url;
+    const { proc, url } = await startToolServer(tool, [`tools/${tool}/src/main.ts`, '--port', '0', '--dir', resolve(registry.dir)]);
+    processes.set(tool, proc);
+    return url;
+  };
+  const pypiUrl = await registryUrl('pypi-local', o.pypi);
+  const cargoIndexUrl = await registryUrl('cargo-local', o.cargo);
+  const goproxyUrl = await registryUrl('go-proxy-local', o.goproxy);
 
   let mavenRepositoryUrl: string | undefined;
   if (o.maven && 'url' in o.maven) mavenRepositoryUrl = o.maven.url;
@@ -234,6 +237,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       else env['NPM_REGISTRY_SNAPSHOT_DIR'] = resolve(o.registry.snapshotDir);
       if (pypiUrl) env['PYPI_URL'] = pypiUrl;
       if (cargoIndexUrl) env['CARGO_INDEX_URL'] = cargoIndexUrl;
+      if (goproxyUrl) env['GOPROXY'] = goproxyUrl;
       if (mavenRepositoryUrl) env['MAVEN_REPOSITORY_URL'] = mavenRepositoryUrl;
     }
     if (name === 'git-gateway' && mirrorUrl) env['MIRROR_URL'] = mirrorUrl;
@@ -276,6 +280,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     githubUrl,
     ...(pypiUrl ? { pypiUrl } : {}),
     ...(cargoIndexUrl ? { cargoIndexUrl } : {}),
+    ...(goproxyUrl ? { goproxyUrl } : {}),
     ...(mavenRepositoryUrl ? { mavenRepositoryUrl } : {}),
     githubAuth,
     ...(o.githubApp ? { issuedTokensFile } : {}),

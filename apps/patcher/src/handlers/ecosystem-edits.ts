@@ -3,8 +3,8 @@ import { join, normalize, sep } from 'node:path';
 import { describeError } from '@remediation/errors';
 import { type Ecosystem, type ManifestDependency, type ManifestManager, readInherited } from '@remediation/ecosystems';
 
-/** Folders the manifest search never enters: VCS data, installed packages, virtual environments, caches. */
-const SKIPPED_DIRS = new Set(['.git', 'node_modules', '.venv', 'venv', '__pycache__', 'target']);
+/** Folders the manifest search never enters: VCS data, installed packages, virtual environments, caches, build output, Go's `vendor/` copies of dependencies. */
+const SKIPPED_DIRS = new Set(['.git', 'node_modules', '.venv', 'venv', '__pycache__', 'target', 'vendor']);
 /** Bounds of the manifest search: folder depth below the root, and entries looked at. */
 const MAX_DEPTH = 12;
 const MAX_ENTRIES = 50_000;
@@ -75,7 +75,8 @@ async function matchingFiles(root: string, ecosystem: Ecosystem): Promise<string
  * dependency pinned differently in an unrelated sub-project is left alone; otherwise every
  * manifest a manager of the ecosystem matches (bounded walk skipping `.git`, `node_modules`,
  * `.venv`, `venv`, `__pycache__`, `target` (Cargo's build output, where `cargo package` leaves
- * copies of `Cargo.toml`); symbolic links never followed), with their includes too. An
+ * copies of `Cargo.toml`), `vendor` (Go's copies of dependencies, https://go.dev/ref/mod#vendoring);
+ * symbolic links never followed), with their includes too. An
  * included file no manager matches by name is read by the manager of the file including it. A
  * file several managers read (pyproject.toml: PEP 621 and Poetry) gives one entry per manager
  * declaring the name.

@@ -8,6 +8,7 @@ import { type ManifestDependency, pypiEcosystem } from '@remediation/ecosystems'
 import { applyManifestBumps, type EditTarget, proveTargets, restoreUnshipped, versionFor } from './manifest-edits.js';
 
 const PYPI_FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '../../../../libs/ecosystems/src/pypi/__fixtures__');
+const GO_FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '../../../../libs/ecosystems/src/go/__fixtures__');
 const JAVA_GOOF = join(dirname(fileURLToPath(import.meta.url)), '../../../../libs/ecosystems/src/maven/__fixtures__/java-goof');
 
 /** A plan with the targets' advisories' affected ranges (PEP 440 specifier sets for PyPI). */
@@ -126,6 +127,49 @@ describe('manifest edits of PyPI targets (pygoat)', () => {
     expect(outcomes[0]).toMatchObject({ name: 'django', status: 'failed' });
     expect(outcomes[0]!.reason).toMatch(/^requirements\.txt line 11: .*4\.2\.10/);
     expect(await readFile(join(ws.merged, 'requirements.txt'), 'utf8')).toBe(await readFile(join(ws.lower, 'requirements.txt'), 'utf8'));
+  });
+});
+
+describe('manifest edits of Go targets (viper v1.6.2 go.mod)', () => {
+  const goTarget = (name: string, toVersion: string): EditTarget => target(name, toVersion, { ecosystem: 'golang', manifestPath: 'go.mod' });
+  /** viper's go.mod, with `extra` directives appended (the repository's own exclude/replace lines). */
+  const viper = (extra = '') => workspace(async (lower) => writeFile(join(lower, 'go.mod'), (await readFile(join(GO_FIXTURES, 'viper-v1.6.2/go.mod'), 'utf8')) + extra));
+
+  it('raises direct and // indirect require lines byte for byte, proves them, and puts unshipped ones back', async () => {
+    const ws = await viper();
+    const original = await readFile(join(ws.lower, 'go.mod'), 'utf8');
+    const plan = planOf([
+      { name: 'gopkg.in/yaml.v2', ecosystem: 'golang', ranges: ['<2.2.8'] },
+      { name: 'github.com/gogo/protobuf', ecosystem: 'golang', ranges: ['<1.3.2'] },
+    ]);
+    const targets = [goTarget('gopkg.in/yaml.v2', 'v2.2.8'), goTarget('github.com/gogo/protobuf', 'v1.3.2')];
+    expect(await bump(ws, targets, plan)).toEqual([
+      { name: 'gopkg.in/yaml.v2', status: 'success', reason: null, declaredFrom: 'v2.2.4', declaredTo: 'v2.2.8' },
+      { name: 'github.com/gogo/protobuf', status: 'success', reason: null, declaredFrom: 'v1.2.1', declaredTo: 'v1.3.2' },
+    ]);
+    const expected = original.replace('\tgopkg.in/yaml.v2 v2.2.4\n', '\tgopkg.in/yaml.v2 v2.2.8\n').replace('github.com/gogo/protobuf v1.2.1 // indirect', 'github.com/gogo/protobuf v1.3.2 // indirect');
+    expect(expected).not.toBe(original);
+    expect(await readFile(join(ws.merged, 'go.mod'), 'utf8')).toBe(expected);
+    const [yaml] = await proveTargets({ mergedDir: ws.merged, targets: targets.slice(0, 1), plan });
+    expect(yaml).toMatchObject({ target: 'gopkg.in/yaml.v2', remediated: true, lowestAdmissible: 'v2.2.8' });
+    expect(await restoreUnshipped({ lowerDir: ws.lower, mergedDir: ws.merged, targets, shipped: new Set(['gopkg.in/yaml.v2']) })).toEqual(['github.com/gogo/protobuf']);
+    expect(await readFile(join(ws.merged, 'go.mod'), 'utf8')).toBe(original.replace('\tgopkg.in/yaml.v2 v2.2.4\n', '\tgopkg.in/yaml.v2 v2.2.8\n'));
+  });
+
+  it('refuses an excluded fixed version, a replaced module and a fix in a new module path, each with its reason, editing nothing', async () => {
+    const ws = await viper('\nexclude github.com/gorilla/websocket v1.4.1\n\nreplace github.com/gogo/protobuf => ./third_party/protobuf\n');
+    const plan = planOf([
+      { name: 'github.com/gorilla/websocket', ecosystem: 'golang', ranges: ['<1.4.1'] },
+      { name: 'github.com/gogo/protobuf', ecosystem: 'golang', ranges: ['<1.3.2'] },
+      { name: 'github.com/dgrijalva/jwt-go', ecosystem: 'golang', ranges: ['*'] },
+    ]);
+    const outcomes = await bump(ws, [goTarget('github.com/gorilla/websocket', 'v1.4.1'), goTarget('github.com/gogo/protobuf', 'v1.3.2'), goTarget('github.com/dgrijalva/jwt-go', 'v4.0.0')], plan);
+    expect(outcomes.map((o) => o.status)).toEqual(['failed', 'failed', 'failed']);
+    expect(outcomes[0]!.reason).toMatch(/^github\.com\/gorilla\/websocket v1\.4\.1 is excluded by go\.mod \(exclude directive on line \d+\)/);
+    expect(outcomes[1]!.reason).toContain('replaced by ./third_party/protobuf');
+    expect(outcomes[2]!.reason).toContain('is in github.com/dgrijalva/jwt-go/v4, a new module path: code changes needed');
+    expect(outcomes[2]!.reason).toContain('(lockfile command: go mod tidy)');
+    expect(await readFile(join(ws.merged, 'go.mod'), 'utf8')).toBe(await readFile(join(ws.lower, 'go.mod'), 'utf8'));
   });
 });
 

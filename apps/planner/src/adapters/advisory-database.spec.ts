@@ -104,6 +104,32 @@ describe('planner advisory database adapter', () => {
     expect(ids(reported, 'cookie')).toEqual(['GHSA-pxg6-pf52-xh8x']);
   });
 
+  it('Go records imported into the database are found for a golang scan by module path, exactly (module paths are case-sensitive)', async () => {
+    const source = directorySource(fixturePath('osv-go-cases'));
+    expect(await syncAdvisorySource(db, source.name, source.fetch)).toMatchObject({ imported: expect.any(Number) });
+    const goScan = (module: string, version: string) =>
+      parseCycloneDx({
+        bomFormat: 'CycloneDX',
+        specVersion: '1.6',
+        metadata: { component: { 'bom-ref': 'app', type: 'application', name: 'app' } },
+        components: [{ 'bom-ref': 'm', type: 'library', name: module, version, purl: `pkg:golang/${module}@${version}` }],
+        dependencies: [{ ref: 'app', dependsOn: ['m'] }],
+      });
+    // The merged advisory's id may be an alias (GHSA first): each record by its id or an alias.
+    const ids = (index: Awaited<ReturnType<typeof loadPlanAdvisories>>, module: string, version: string) =>
+      index.matchAdvisories(module, version, 'Go').flatMap((a) => [a.id, ...a.aliases]).filter((id) => id.startsWith('GO-')).sort();
+    expect(scanPackages(goScan('golang.org/x/net', 'v0.0.0-20190522155817-f3200d17e092'))).toEqual([{ ecosystem: 'Go', name: 'golang.org/x/net' }]);
+    const net = await loadPlanAdvisories(db, goScan('golang.org/x/net', 'v0.0.0-20190522155817-f3200d17e092'));
+    // viper v1.6.2's case: 23 advisories of its x/net pseudo-version.
+    const viperCase = JSON.parse(await readFile(fixturePath('manifests/viper-v1.6.2/case.json'), 'utf8')) as { vulnerable: Array<{ package: string; advisory: string }> };
+    expect(ids(net, 'golang.org/x/net', 'v0.0.0-20190522155817-f3200d17e092')).toEqual(viperCase.vulnerable.filter((v) => v.package === 'golang.org/x/net').map((v) => v.advisory).sort());
+    const websocket = await loadPlanAdvisories(db, goScan('github.com/gorilla/websocket', 'v1.4.0'));
+    expect(ids(websocket, 'github.com/gorilla/websocket', 'v1.4.0')).toEqual(['GO-2020-0019']);
+    expect(ids(websocket, 'github.com/gorilla/websocket', 'v1.4.1')).toEqual([]);
+    const lowered = await loadPlanAdvisories(db, goScan('github.com/Gorilla/websocket', 'v1.4.0'));
+    expect(lowered.forPackage('github.com/Gorilla/websocket', 'Go')).toEqual([]);
+  });
+
   it('a source that fails (unknown ecosystem: 404) is logged and does not hold plans back', async () => {
     const warnings: unknown[] = [];
     const sync = new AdvisorySync(db, [archiveSource(osv.url, 'NoSuchEcosystem')], {

@@ -77,7 +77,7 @@ describe('goEcosystem', () => {
         const fix = fixedFor(osv, elsewhere.package.name, '0.0.0')!;
         expect(elsewhere.package.name).toBe(`${pair.package}/v4`);
         const refused = manager.raiseFloor('go.mod', viper, pair.package, fix);
-        expect(refused).toMatchObject({ status: 'refused', reason: 'cap-excludes-fix' });
+        expect(refused).toMatchObject({ status: 'refused', reason: 'new-module-path' });
         if (refused.status === 'refused') expect(refused.message).toContain(`is in ${pair.package}/v4, a new module path: code changes needed`);
         return;
       }

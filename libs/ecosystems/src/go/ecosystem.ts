@@ -1,5 +1,5 @@
 import type { Ecosystem } from '../types.js';
-import { goModManager } from './go-mod.js';
+import { goModManager, isOtherMajorPath } from './go-mod.js';
 import { proveGoRemediated } from './proof.js';
 import { goUsagePatterns } from './usage.js';
 import { goVersioning } from './versioning.js';
@@ -9,11 +9,12 @@ import { goVersioning } from './versioning.js';
  * OSV ecosystem `Go` (https://ossf.github.io/osv-schema/#affectedpackage-field; the Go
  * vulnerability database, https://go.dev/security/vuln/database): module versions by
  * {@link goVersioning}, `go.mod` edited by {@link goModManager} (direct and `// indirect`
- * requirements; `replace`d modules uneditable; fixes in a new major module path refused), module
+ * requirements; `replace`d modules uneditable; fixes in a new major module path refused, and
+ * reported by the planner through `isOtherMajorPackage`), module
  * paths kept as written (case-sensitive). The registry source is built per configuration
  * (`new GoProxySource({ goproxy: GOPROXY, credentials })`). go.sum is not regenerated: the PR's
- * test guidance names `go mod tidy` (then `go test ./...`).
- * Not registered in ECOSYSTEMS yet.
+ * test guidance names `go mod tidy` as the lockfile step and `go mod tidy && go test ./...` as the
+ * test command (`go test` refuses to build with a go.sum missing the new versions' entries).
  */
 export const goEcosystem: Ecosystem = {
   purlType: 'golang',
@@ -26,5 +27,6 @@ export const goEcosystem: Ecosystem = {
   usagePatterns: goUsagePatterns,
   lockfileCommands: ['go mod tidy'],
   sourceExtensions: ['.go'],
-  testCommands: ['go test ./...'],
+  testCommands: ['go mod tidy && go test ./...'],
+  isOtherMajorPackage: isOtherMajorPath,
 };

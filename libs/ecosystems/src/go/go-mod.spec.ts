@@ -84,10 +84,10 @@ describe('goModManager on viper v1.6.2 (real go.mod)', () => {
 
   it('refuses a fix in a new major version: a new module path needs code changes', () => {
     const jwt = m.raiseFloor('go.mod', viper, 'github.com/dgrijalva/jwt-go', '4.0.0-preview1');
-    expect(jwt).toMatchObject({ status: 'refused', reason: 'cap-excludes-fix', lockfileCommand: 'go mod tidy' });
+    expect(jwt).toMatchObject({ status: 'refused', reason: 'new-module-path', lockfileCommand: 'go mod tidy' });
     if (jwt.status === 'refused') expect(jwt.message).toContain('the fix v4.0.0-preview1 of github.com/dgrijalva/jwt-go is in github.com/dgrijalva/jwt-go/v4, a new module path: code changes needed');
     const yaml = m.raiseFloor('go.mod', viper, 'gopkg.in/yaml.v2', '3.0.0');
-    expect(yaml).toMatchObject({ status: 'refused', reason: 'cap-excludes-fix' });
+    expect(yaml).toMatchObject({ status: 'refused', reason: 'new-module-path' });
     if (yaml.status === 'refused') expect(yaml.message).toContain('is in gopkg.in/yaml.v3, a new module path');
     const grpc = m.raiseFloor('go.mod', viper, 'google.golang.org/grpc', '2.0.0');
     if (grpc.status === 'refused') expect(grpc.message).toContain('google.golang.org/grpc/v2');
@@ -175,9 +175,9 @@ describe('go.mod syntax (https://go.dev/ref/mod#go-mod-file)', () => {
 
   it('never writes an excluded version', () => {
     const refused = m.raiseFloor('go.mod', mod, 'github.com/gorilla/websocket', '1.4.1');
-    expect(refused).toMatchObject({ status: 'refused', reason: 'cap-excludes-fix' });
+    expect(refused).toMatchObject({ status: 'refused', reason: 'excluded' });
     if (refused.status === 'refused') expect(refused.message).toContain('v1.4.1 is excluded by go.mod (exclude directive on line 22)');
-    expect(m.raiseFloor('go.mod', mod, 'golang.org/x/text', 'v0.3.8')).toMatchObject({ status: 'refused', reason: 'cap-excludes-fix' });
+    expect(m.raiseFloor('go.mod', mod, 'golang.org/x/text', 'v0.3.8')).toMatchObject({ status: 'refused', reason: 'excluded' });
     expect(m.raiseFloor('go.mod', mod, 'golang.org/x/text', 'v0.3.9')).toMatchObject({ status: 'edited', after: 'v0.3.9' });
   });
 
@@ -196,7 +196,7 @@ describe('go.mod syntax (https://go.dev/ref/mod#go-mod-file)', () => {
   it('follows the major version suffix of the module path', () => {
     expect(m.raiseFloor('go.mod', mod, 'github.com/foo/bar/v2', 'v2.3.0')).toMatchObject({ status: 'edited', after: 'v2.3.0' });
     const v3 = m.raiseFloor('go.mod', mod, 'github.com/foo/bar/v2', 'v3.0.1');
-    expect(v3).toMatchObject({ status: 'refused', reason: 'cap-excludes-fix' });
+    expect(v3).toMatchObject({ status: 'refused', reason: 'new-module-path' });
     if (v3.status === 'refused') expect(v3.message).toContain('is in github.com/foo/bar/v3, a new module path');
     expect(pathMajor('github.com/foo/bar')).toBeNull();
     expect(pathMajor('github.com/foo/bar/v2')).toBe(2);

@@ -194,6 +194,16 @@ export function modulePathForMajor(modulePath: string, major: number): string {
 }
 
 /**
+ * Whether `other` is another major version of module `modulePath` (`x` and `x/v2`, `x/v2` and
+ * `x/v3`, `gopkg.in/yaml.v2` and `gopkg.in/yaml.v3`; https://go.dev/ref/mod#major-version-suffixes):
+ * the same path once the major suffix is set aside, and not the same path. Paths compare exactly
+ * (module paths are case-sensitive).
+ */
+export function isOtherMajorPath(modulePath: string, other: string): boolean {
+  return modulePath !== other && modulePathForMajor(modulePath, 1) === modulePathForMajor(other, 1);
+}
+
+/**
  * Manager of Go module files (`go.mod`, https://go.dev/ref/mod#go-mod-file). Extracts every
  * `require`d module, direct ones (section `require`) and `// indirect` ones (section
  * `require // indirect`): both are raised, since minimal version selection builds with the
@@ -201,19 +211,19 @@ export function modulePathForMajor(modulePath: string, major: number): string {
  *
  * - `name` and `normalisedName`: the module path as written (module paths are case-sensitive).
  * - `requirement`: the version as written (`v1.2.1`, `v3.2.0+incompatible`, a pseudo-version).
- * - `style`: `npm` — the seam has no Go style yet; Go's proof ignores it (a Go requirement is
- *   always one version, the minimum).
+ * - `style`: `go` — a Go requirement is always one version, the minimum MVS selects (Go's proof
+ *   reads it so).
  * - `uneditable`: the module is `replace`d (for every version, or for the required one): the build
  *   uses the replacement, so raising the requirement would prove nothing; a version that is not a
  *   canonical module version (a branch name `go mod tidy` would resolve); a quoted version with escapes.
  *
  * `raiseFloor` finds `name` exactly, else case-insensitively (some scanners lowercase golang purls),
  * and writes the fixed version (canonical, with `v`) over the version token and keeps
- * every other byte (`// indirect` included). It refuses (`cap-excludes-fix`) when the fix lies in
+ * every other byte (`// indirect` included). It refuses (`new-module-path`) when the fix lies in
  * another major version than the module path allows: from v0/v1 to v2+ the fix is in a new module
  * path (`<module>/v2`), which needs code changes (import paths), never a plain bump; a requirement
  * already `+incompatible` moves to a fixed version of the same major `+incompatible`. It also refuses
- * (`cap-excludes-fix`) a fixed version the file `exclude`s. go.sum is not regenerated (`go mod tidy`).
+ * (`excluded`) a fixed version the file `exclude`s. go.sum is not regenerated (`go mod tidy`).
  */
 export const goModManager: ManifestManager = {
   name: 'gomod',
@@ -266,7 +276,7 @@ export const goModManager: ManifestManager = {
         const path = modulePathForMajor(name, fixed.major);
         return {
           status: 'refused',
-          reason: 'cap-excludes-fix',
+          reason: 'new-module-path',
           message: `the fix ${written} of ${name} is in ${path}, a new module path: code changes needed (import ${path}, then go mod tidy); ${name} in ${file} was left unchanged`,
           lockfileCommand: 'go mod tidy',
         };
@@ -276,7 +286,7 @@ export const goModManager: ManifestManager = {
       const path = modulePathForMajor(name, fixed.major);
       return {
         status: 'refused',
-        reason: 'cap-excludes-fix',
+        reason: 'new-module-path',
         message: `the fix ${written} of ${name} is in ${path}, a new module path: code changes needed (import ${path}, then go mod tidy); ${name} in ${file} was left unchanged`,
         lockfileCommand: 'go mod tidy',
       };
@@ -284,7 +294,7 @@ export const goModManager: ManifestManager = {
     const mod = parseGoMod(file, text);
     const excluded = mod.excludes.find((e) => e.path === name && parseGoVersion(e.version)?.semver === fixed.semver);
     if (excluded) {
-      return { status: 'refused', reason: 'cap-excludes-fix', message: `${name} ${written} is excluded by ${file} (exclude directive on line ${excluded.line}); choose another fixed version or drop the exclusion` };
+      return { status: 'refused', reason: 'excluded', message: `${name} ${written} is excluded by ${file} (exclude directive on line ${excluded.line}); choose another fixed version or drop the exclusion` };
     }
     const change = (requirement: string): FloorChange => {
       const current = parseGoVersion(requirement);
