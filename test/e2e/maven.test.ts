@@ -1,11 +1,10 @@
-import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { Octokit } from '@octokit/rest';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareMavenVersions } from '@remediation/ecosystems';
 import { fixturePath } from '@remediation/testing';
 import { mavenScanOfDirectory } from '../../scripts/fixtures/maven-scan.js';
-import { type TestEnvironment, commitToRemote, git, makeRemote, runCli, startTestEnvironment } from '../support/environment.js';
+import { type OsvCaseRecord, expectRebasedOntoMovedBase, loadOsvCaseRecords, pullRequestOf, showFile, startEcosystemEnvironment } from '../support/ecosystem-flows.js';
+import { type TestEnvironment, git, makeRemote, runCli } from '../support/environment.js';
 import { waitFor } from '../support/flows.js';
 
 /**
@@ -23,29 +22,17 @@ import { waitFor } from '../support/flows.js';
 let env: TestEnvironment;
 
 beforeAll(async () => {
-  env = await startTestEnvironment('maven', {}, {
-    osvDir: fixturePath('osv/Maven'),
-    // No webhook reaches pr-service here: it polls the open pull requests (and rebases them).
-    serviceEnv: { 'pr-service': { PR_POLL_INTERVAL_MS: '1000' } },
-  });
+  env = await startEcosystemEnvironment('maven', 'osv/Maven');
 }, 180_000);
 
 afterAll(async () => {
   await env?.close();
 }, 60_000);
 
-interface OsvRecord {
-  id: string;
-  aliases?: string[];
-  affected: Array<{ package: { ecosystem: string; name: string }; ranges?: Array<{ type: string; events: Array<Record<string, string>> }> }>;
-}
+const records = loadOsvCaseRecords('osv/Maven');
 
-const records: OsvRecord[] = readdirSync(fixturePath('osv/Maven'))
-  .filter((f) => f.endsWith('.json'))
-  .map((f) => JSON.parse(readFileSync(fixturePath('osv/Maven', f), 'utf8')) as OsvRecord);
-
-/** Whether `version` lies in one of the record's ECOSYSTEM ranges for `name` (introduced `0` = everything). */
-function affects(record: OsvRecord, name: string, version: string): boolean {
+/** Whether `version` lies in one of the record's ECOSYSTEM ranges for `name`, in Maven's order (introduced `0` = everything). */
+function affects(record: OsvCaseRecord, name: string, version: string): boolean {
   return record.affected.some(
     (a) =>
       a.package.ecosystem === 'Maven' &&
@@ -104,8 +91,6 @@ function expectedOf(components: Array<{ name: string; version: string; evidence:
   });
 }
 
-/** A file at a revision of the bare repository, byte for byte. */
-const show = (bare: string, rev: string, path: string): string => execFileSync('git', ['show', `${rev}:${path}`], { cwd: bare, encoding: 'utf8' });
 
 describe('java-goof log4shell-goof (multi-module pom.xml): scan → plan → patch → pull request → rebase', () => {
   const poms = Object.fromEntries(POMS.map((p) => [p, readFileSync(`${ROOT}/${p}`, 'utf8')]));
@@ -170,16 +155,15 @@ describe('java-goof log4shell-goof (multi-module pom.xml): scan → plan → pat
     const branch = summary.pullRequest.branch;
     expect(git(['rev-parse', `refs/heads/${branch}`], bare)).toBe(summary.commit);
     expect(git(['diff', '--name-only', 'master', branch], bare).split('\n').sort()).toEqual(['log4shell-client/pom.xml', 'log4shell-server/pom.xml']);
-    for (const e of expected) expect(show(bare, branch, e.pom)).toBe(withVersion(poms[e.pom]!, 'log4j-core', e.from, e.to!));
+    for (const e of expected) expect(showFile(bare, branch, e.pom)).toBe(withVersion(poms[e.pom]!, 'log4j-core', e.from, e.to!));
     // log4j-api 2.14.1 (no advisory in the records) and the parent pom are untouched.
-    expect(show(bare, branch, 'log4shell-client/pom.xml')).toContain('<artifactId>log4j-api</artifactId>\n      <version>2.14.1</version>');
-    expect(show(bare, branch, 'pom.xml')).toBe(poms['pom.xml']);
+    expect(showFile(bare, branch, 'log4shell-client/pom.xml')).toContain('<artifactId>log4j-api</artifactId>\n      <version>2.14.1</version>');
+    expect(showFile(bare, branch, 'pom.xml')).toBe(poms['pom.xml']);
     expect(git(['rev-parse', `${summary.commit}^`], bare)).toBe(summary.baseCommit);
   });
 
   it('the pull request names every advisory and the Maven guidance', async () => {
-    const octokit = new Octokit({ auth: 'test', baseUrl: env.stack.githubUrl });
-    const pr = (await octokit.rest.pulls.get({ owner: 'snyk-labs', repo: 'log4shell-goof', pull_number: summary.pullRequest.number })).data;
+    const pr = await pullRequestOf(env, 'snyk-labs', 'log4shell-goof', summary.pullRequest.number);
     expect(pr).toMatchObject({ state: 'open', base: { ref: 'master' }, head: { ref: summary.pullRequest.branch, sha: summary.commit } });
     for (const id of new Set(expected.flatMap((e) => e.advisories))) {
       const r = records.find((x) => x.id === id)!;
@@ -190,19 +174,14 @@ describe('java-goof log4shell-goof (multi-module pom.xml): scan → plan → pat
   });
 
   it('the base branch moves: the pull request is rebased onto the new head, the pom edits still there', async () => {
-    const moved = await commitToRemote(bare, { 'README.md': '# Log4Shell Goof\n\nA vulnerable demo.\n', 'log4shell-client/src/main/java/Main.java': 'public class Main {}\n' }, 'docs: describe the demo');
-    const branch = summary.pullRequest.branch;
-    const done = await waitFor(env, `/v1/executions/${summary.executionId}`, (b) => b.state === 'pr_opened' && b.patchVersions.at(-1)?.baseCommit === moved, 120_000);
-    const head = done.patchVersions.at(-1);
-    expect(done.patchVersions.length).toBeGreaterThan(1);
-    expect(git(['rev-parse', `refs/heads/${branch}`], bare)).toBe(head.sha);
-    expect(git(['rev-parse', `${branch}^`], bare)).toBe(moved);
-    expect(git(['diff', '--name-only', `master...${branch}`], bare).split('\n').sort()).toEqual(['log4shell-client/pom.xml', 'log4shell-server/pom.xml']);
-    for (const e of expected) expect(show(bare, branch, e.pom)).toBe(withVersion(poms[e.pom]!, 'log4j-core', e.from, e.to!));
-    expect(show(bare, branch, 'log4shell-client/src/main/java/Main.java')).toBe('public class Main {}\n');
-    const octokit = new Octokit({ auth: 'test', baseUrl: env.stack.githubUrl });
-    const pr = (await octokit.rest.pulls.get({ owner: 'snyk-labs', repo: 'log4shell-goof', pull_number: summary.pullRequest.number })).data;
-    expect(pr).toMatchObject({ state: 'open', head: { sha: head.sha } });
+    await expectRebasedOntoMovedBase(env, {
+      bare,
+      owner: 'snyk-labs',
+      repo: 'log4shell-goof',
+      summary,
+      moved: { 'README.md': '# Log4Shell Goof\n\nA vulnerable demo.\n', 'log4shell-client/src/main/java/Main.java': 'public class Main {}\n' },
+      manifests: Object.fromEntries(expected.map((e) => [e.pom, withVersion(poms[e.pom]!, 'log4j-core', e.from, e.to!)])),
+    });
   }, 180_000);
 });
 
@@ -243,11 +222,10 @@ describe('java-goof, the whole repository (eight poms, two multi-module builds):
       'todolist-goof/todolist-web-struts/pom.xml',
     ]);
     for (const e of wanted.filter((x) => x.name !== 'org.apache.struts:struts2-core')) {
-      expect(show(bare, branch, e.pom), `${e.name}@${e.from}`).toBe(withVersion(poms[e.pom]!, e.name.split(':')[1]!, e.from, e.to!));
+      expect(showFile(bare, branch, e.pom), `${e.name}@${e.from}`).toBe(withVersion(poms[e.pom]!, e.name.split(':')[1]!, e.from, e.to!));
     }
-    expect(show(bare, branch, 'todolist-goof/pom.xml')).toBe(poms['todolist-goof/pom.xml']!.replace('<struts2.version>2.3.20</struts2.version>', '<struts2.version>2.3.32</struts2.version>'));
-    const octokit = new Octokit({ auth: 'test', baseUrl: env.stack.githubUrl });
-    const pr = (await octokit.rest.pulls.get({ owner: 'snyk-labs', repo: 'java-goof', pull_number: done.pullRequest.number })).data;
+    expect(showFile(bare, branch, 'todolist-goof/pom.xml')).toBe(poms['todolist-goof/pom.xml']!.replace('<struts2.version>2.3.20</struts2.version>', '<struts2.version>2.3.32</struts2.version>'));
+    const pr = await pullRequestOf(env, 'snyk-labs', 'java-goof', done.pullRequest.number);
     // The same-group plugin sharing the property is raised with it, and the target says so.
     expect(done.targets.find((t: any) => t.name === 'org.apache.struts:struts2-core').reason).toContain('org.apache.struts:struts2-spring-plugin');
     expect(pr.body).toContain('GHSA-j77q-2qqg-6989');
