@@ -8,7 +8,7 @@ import { type TestEnvironment, commitToRemote, git, startTestEnvironment } from 
 import { waitFor } from './flows.js';
 
 /**
- * Shared by the ecosystem end-to-end tests (test/e2e/cargo.test.ts, go.test.ts): the environment,
+ * Shared by the ecosystem end-to-end tests (test/e2e/cargo.test.ts, go.test.ts, maven.test.ts): the environment,
  * the OSV records of the case and an evaluation of them independent of the services', a file of
  * the bare repository, the pull request as the local GitHub serves it, and the rebase check.
  */
@@ -71,13 +71,15 @@ export async function pullRequestOf(env: TestEnvironment, owner: string, repo: s
  * Moves `master` of `bare` by one commit writing `moved` (files the remediation does not touch),
  * waits until pr-service has rebased the execution of `summary` (the CLI's JSON summary) onto it,
  * and checks the rebased branch: a new patch version on the new head, its parent the new head, the
- * diff against master touching only `manifest`, whose text is `expected`, the moved files there,
- * and the pull request's head the new commit.
+ * diff against master touching only `manifest`, whose text is `expected` (or only the files of
+ * `manifests`, path → expected text, for a change spanning several manifests), the moved files
+ * there, and the pull request's head the new commit.
  */
 export async function expectRebasedOntoMovedBase(
   env: TestEnvironment,
-  input: { bare: string; owner: string; repo: string; summary: any; moved: Record<string, string>; manifest: string; expected: string },
+  input: { bare: string; owner: string; repo: string; summary: any; moved: Record<string, string> } & ({ manifest: string; expected: string } | { manifests: Record<string, string> }),
 ): Promise<void> {
+  const manifests = 'manifests' in input ? input.manifests : { [input.manifest]: input.expected };
   const { bare, summary } = input;
   const moved = await commitToRemote(bare, input.moved, 'docs: move the base branch');
   const branch = summary.pullRequest.branch;
@@ -86,8 +88,8 @@ export async function expectRebasedOntoMovedBase(
   expect(done.patchVersions.length).toBeGreaterThan(1);
   expect(git(['rev-parse', `refs/heads/${branch}`], bare)).toBe(head.sha);
   expect(git(['rev-parse', `${branch}^`], bare)).toBe(moved);
-  expect(git(['diff', '--name-only', `master...${branch}`], bare)).toBe(input.manifest);
-  expect(showFile(bare, branch, input.manifest)).toBe(input.expected);
+  expect(git(['diff', '--name-only', `master...${branch}`], bare).split('\n').sort()).toEqual(Object.keys(manifests).sort());
+  for (const [path, text] of Object.entries(manifests)) expect(showFile(bare, branch, path)).toBe(text);
   for (const [path, text] of Object.entries(input.moved)) expect(showFile(bare, branch, path)).toBe(text);
   expect(await pullRequestOf(env, input.owner, input.repo, summary.pullRequest.number)).toMatchObject({ state: 'open', head: { sha: head.sha } });
 }

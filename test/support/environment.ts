@@ -68,7 +68,8 @@ export interface TestEnvironment {
  * tools/pypi-local (the planner's `PYPI_URL`) and crate version lists from
  * test/fixtures/registry/cargo served by tools/cargo-local (the planner's `CARGO_INDEX_URL`) and
  * Go module version lists from test/fixtures/registry/go served by tools/go-proxy-local (the
- * planner's `GOPROXY`; sources in test/fixtures/PROVENANCE.md).
+ * planner's `GOPROXY`) and Maven version lists from test/fixtures/registry/maven served by
+ * tools/maven-local (the planner's `MAVEN_REPOSITORY_URL`; sources in test/fixtures/PROVENANCE.md).
  */
 export async function startTestEnvironment(
   label: string,
@@ -105,6 +106,7 @@ export async function startTestEnvironment(
       pypi: { dir: fixturePath('registry/pypi') },
       cargo: { dir: fixturePath('registry/cargo') },
       goproxy: { dir: fixturePath('registry/go') },
+      maven: { dir: fixturePath('registry/maven') },
       logLevel: 'debug',
       env: { RETRY_BASE_MS: '200', ...env },
       ...(options.serviceEnv ? { serviceEnv: options.serviceEnv } : {}),

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { OsvApiClient } from '@remediation/advisories';
-import { CargoSparseIndexSource, GoProxySource, parseGoProxy, PypiRegistrySource, PypiSnapshotSource, type RegistryCredentials, type RegistrySource } from '@remediation/ecosystems';
+import { CargoSparseIndexSource, GoProxySource, MavenRepositorySource, parseGoProxy, parseMavenRepositories, PypiRegistrySource, PypiSnapshotSource, type RegistryCredentials, type RegistrySource } from '@remediation/ecosystems';
 import { NpmRegistrySource, SnapshotDirectorySource, type VersionSource } from '@remediation/registry';
 import { BaseEnv, envFlag, loadEnv } from '@remediation/config';
 import { advisoryDatabaseSnapshot } from '@remediation/persistence';
@@ -9,10 +9,20 @@ import { runMain } from '@remediation/service-runtime';
 import { AdvisorySync, archiveSource, directorySource, loadPlanAdvisories, type ConfiguredSource } from './adapters/advisory-database.js';
 import { planRunHandler } from './handlers/plan-run.js';
 
-/** Prefixes of the registries' optional credentials (`<prefix>_TOKEN`, or `<prefix>_USERNAME` + `<prefix>_PASSWORD`). */
-const CREDENTIAL_PREFIXES = ['PYPI', 'CARGO_INDEX', 'GOPROXY'] as const;
+/** Whether `list` is a MAVEN_REPOSITORY_URL value `parseMavenRepositories` accepts. */
+function isRepositoryList(list: string): boolean {
+  try {
+    parseMavenRepositories(list);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
-/** Planner environment: where advisories and version lists (npm, PyPI, Cargo, Go) come from. */
+/** Prefixes of the registries' optional credentials (`<prefix>_TOKEN`, or `<prefix>_USERNAME` + `<prefix>_PASSWORD`). */
+const CREDENTIAL_PREFIXES = ['PYPI', 'CARGO_INDEX', 'GOPROXY', 'MAVEN_REPOSITORY'] as const;
+
+/** Planner environment: where advisories and version lists (npm, PyPI, Cargo, Go, Maven) come from. */
 const PlannerEnv = BaseEnv.extend({
   /** Directory of OSV advisory JSON files (flat, or one folder per ecosystem): imported at start, then re-synced. */
   OSV_DIR: z.string().min(1).optional(),
@@ -102,6 +112,26 @@ const PlannerEnv = BaseEnv.extend({
   GOPROXY_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
   /** Retries of one proxy request inside a delivery (network errors, 408, 429, 5xx). */
   GOPROXY_RETRIES: z.coerce.number().int().min(0).max(10).default(4),
+  /**
+   * Maven repositories (https://maven.apache.org/repositories/layout.html), a comma-separated list
+   * of base URLs in order (Artifactory, Nexus, Maven Central, …); versions of every repository that
+   * answers are merged. Basic credentials of one repository may be written in its URL
+   * (`https://user:pass@nexus.example/repository/maven-public`).
+   */
+  MAVEN_REPOSITORY_URL: z
+    .string()
+    .min(1)
+    .default('https://repo.maven.apache.org/maven2')
+    .refine((list) => isRepositoryList(list), { message: 'expected a comma-separated list of http(s) repository URLs' }),
+  /** Bearer token of the first repository of MAVEN_REPOSITORY_URL (list the private one first). */
+  MAVEN_REPOSITORY_TOKEN: z.string().min(1).optional(),
+  /** Basic credentials of the first repository (with MAVEN_REPOSITORY_PASSWORD), instead of MAVEN_REPOSITORY_TOKEN. */
+  MAVEN_REPOSITORY_USERNAME: z.string().min(1).optional(),
+  MAVEN_REPOSITORY_PASSWORD: z.string().min(1).optional(),
+  /** Time limit of one repository request, in ms. */
+  MAVEN_REPOSITORY_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
+  /** Retries of one repository request inside a delivery (network errors, 408, 429, 5xx). */
+  MAVEN_REPOSITORY_RETRIES: z.coerce.number().int().min(0).max(10).default(4),
 })
   .superRefine((e, ctx) => {
     // Registry credentials: `<prefix>_TOKEN`, or `<prefix>_USERNAME` with `<prefix>_PASSWORD`.
@@ -155,11 +185,17 @@ const golang: RegistrySource = new GoProxySource({
   timeoutMs: env.GOPROXY_TIMEOUT_MS,
   retries: env.GOPROXY_RETRIES,
 });
+const maven: RegistrySource = new MavenRepositorySource({
+  repositories: parseMavenRepositories(env.MAVEN_REPOSITORY_URL, credentialsOf('MAVEN_REPOSITORY').credentials),
+  timeoutMs: env.MAVEN_REPOSITORY_TIMEOUT_MS,
+  retries: env.MAVEN_REPOSITORY_RETRIES,
+});
 /** Registry sources of the ecosystems other than npm, by purl type (npm goes through `versions`). */
 const registries = new Map<string, RegistrySource>([
   ['pypi', pypi],
   ['cargo', cargo],
   ['golang', golang],
+  ['maven', maven],
 ]);
 const sources: ConfiguredSource[] = [
   ...(env.OSV_DIR ? [directorySource(resolve(env.OSV_DIR))] : []),

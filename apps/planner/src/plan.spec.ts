@@ -330,9 +330,9 @@ describe('computePlan: transitive and non-npm components', () => {
         { name: 'accepts', version: '1.3.8' },
         { name: 'helper', version: '1.0.0' },
         { name: 'cookie', version: '0.6.0' },
-        { name: 'spring-core', version: '5.0.0', purl: 'pkg:maven/org.springframework/spring-core@5.0.0' },
+        { name: 'rails', version: '7.0.0', purl: 'pkg:gem/rails@7.0.0' },
       ],
-      ['accepts', 'helper', 'spring-core'],
+      ['accepts', 'helper', 'rails'],
       { accepts: ['cookie'], helper: ['accepts'] },
     );
     const plan = await computePlan(scan, { advisories, versions, registryLabel: 'snapshot' });
@@ -340,7 +340,7 @@ describe('computePlan: transitive and non-npm components', () => {
     expect(plan.transitive).toEqual([
       { purl: 'pkg:npm/cookie@0.6.0', name: 'cookie', version: '0.6.0', advisories: ['GHSA-pxg6-pf52-xh8x'], via: ['accepts', 'helper'] },
     ]);
-    expect(plan.warnings).toEqual(['not planned: maven (1 component(s); only npm, pypi, cargo and golang are planned)']);
+    expect(plan.warnings).toEqual(['not planned: gem (1 component(s); only npm, pypi, cargo, golang and maven are planned)']);
     expect(plan.upgrade_tiers.moderate).toEqual({ upgrades: [], advisoriesFixed: [], advisoriesRemaining: [], largestJump: null });
   });
 });

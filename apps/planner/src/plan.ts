@@ -234,8 +234,8 @@ function compareFindings(a: Finding, b: Finding): number {
 /**
  * The name a target of `ecosystem` carries: npm the scan's name (the purl's identity); other
  * ecosystems the package name OSV uses for the purl (the purl's name; Go: namespace and name, the
- * module path; the scan's `name` is a label) normalised by the ecosystem (PyPI: PEP 503,
- * `PyYAML` → `pyyaml`; Go: unchanged, module paths are case-sensitive).
+ * module path; Maven: `group:artifact`; the scan's `name` is a label) normalised by the ecosystem
+ * (PyPI: PEP 503, `PyYAML` → `pyyaml`; Go and Maven: unchanged, their names are case-sensitive).
  */
 function packageName(c: ScanComponent, ecosystem: Ecosystem): string {
   if (ecosystem.purlType === 'npm') return c.name;
@@ -243,7 +243,7 @@ function packageName(c: ScanComponent, ecosystem: Ecosystem): string {
   if (c.purl) {
     try {
       const purl = PackageURL.fromString(c.purl);
-      // Go: the module path is the purl's namespace and name (`pkg:golang/github.com/spf13/viper`), as OSV writes it.
+      // The name as OSV writes it: Go the module path (`pkg:golang/github.com/spf13/viper`), Maven `group:artifact`.
       name = osvPackageOfPurl(purl)?.name ?? purl.name;
     } catch {
       // the scan parser already reported the purl
@@ -306,7 +306,7 @@ type Triage =
 /** At most this many unreadable components are listed one by one in the warnings. */
 const MAX_LISTED_COMPONENTS = 50;
 
-/** `only npm, pypi, cargo and golang are planned`: the purl types of `ECOSYSTEMS`, for the `not planned` warning. */
+/** `only npm, pypi, cargo, golang and maven are planned`: the purl types of `ECOSYSTEMS`, for the `not planned` warning. */
 function plannedTypes(): string {
   const types = [...ECOSYSTEMS.keys()];
   return types.length === 1 ? `only ${types[0]} is planned` : `only ${types.slice(0, -1).join(', ')} and ${types.at(-1)} are planned`;
@@ -351,7 +351,7 @@ class ComponentTriage {
   }
 
   /**
-   * Adds the warnings: one `not planned: <purl type> (<n> component(s); only npm, pypi and cargo are
+   * Adds the warnings: one `not planned: <purl type> (<n> component(s); only npm, pypi, cargo, golang and maven are
    * planned)` per other purl type (issue 12: components of every ecosystem are kept and listed,
    * never dropped), then the unreadable components.
    */

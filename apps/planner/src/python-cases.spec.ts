@@ -240,7 +240,7 @@ describe('computePlan: a mixed scan (npm, pypi, cargo, gem)', () => {
     expect(plan.targets[1]).toMatchObject({ advisories: [{ id: 'GHSA-TEST-rack', severity: 'high' }], manifestPath: '.' });
     expect(plan.noFixTargets).toEqual(['rack']);
     expect(plan.upgrade_tiers.minimal.advisoriesRemaining).toEqual(['GHSA-TEST-rack']);
-    expect(plan.warnings).toContain('not planned: gem (1 component(s); only npm, pypi, cargo and golang are planned)');
+    expect(plan.warnings).toContain('not planned: gem (1 component(s); only npm, pypi, cargo, golang and maven are planned)');
     expect(plan.sources.registry).toBe(`cargo=test/fixtures/registry/cargo, npm=npm-snapshot, pypi=${pypi.label}`);
   });
 });
@@ -267,7 +267,7 @@ describe('computePlan: unsupported purl types in OSV mode (no scan vulnerabiliti
     expect(plan.targets.map((t) => [t.name, t.status, t.advisories.map((a) => a.id), t.noFixReason])).toEqual([
       ['rack', 'not_supported', ['GHSA-TEST-0001'], 'not supported yet: gem'],
     ]);
-    expect(plan.warnings).toEqual(['not planned: gem (2 component(s); only npm, pypi, cargo and golang are planned)']);
+    expect(plan.warnings).toEqual(['not planned: gem (2 component(s); only npm, pypi, cargo, golang and maven are planned)']);
   });
 });
 

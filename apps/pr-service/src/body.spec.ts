@@ -130,6 +130,31 @@ describe('the pull-request body of PyPI targets', () => {
     expect(body).not.toContain('Code changes by the agent');
   });
 
+  it('Maven: no lockfile to regenerate, then `mvn -q verify`; pom.xml counts as a manifest', () => {
+    const name = 'org.apache.logging.log4j:log4j-core';
+    const mavenPlan = {
+      schemaVersion: 1,
+      targets: [
+        {
+          purl: 'pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1',
+          ecosystem: 'maven',
+          name,
+          currentVersion: '2.14.1',
+          manifestPath: 'log4shell-goof/log4shell-client/pom.xml',
+          advisories: [{ id: 'GHSA-jfh8-c2jp-5v3q', aliases: ['CVE-2021-44228'], severity: 'critical', affectedRanges: ['>=2.13.0,<2.15.0'], fixedVersions: ['2.15.0'] }],
+          tiers: tier,
+        },
+      ],
+    } as unknown as PlannerOutput;
+    const shipped: ExecutionTarget = { ...target(name, '2.14.1', '2.17.1', 'success', null), ecosystem: 'maven', manifestPath: 'log4shell-goof/log4shell-client/pom.xml', declaredFrom: '2.14.1', declaredTo: '2.17.1' };
+    const body = pullRequestBody({ remediationId: 'rem_m', executionId: 'rem_m.patch.1', tier: 'minimal', plan: mavenPlan, targets: [shipped], changedPaths: ['log4shell-goof/log4shell-client/pom.xml'] });
+    expect(body).toContain('| GHSA-jfh8-c2jp-5v3q (CVE-2021-44228) | critical | `org.apache.logging.log4j:log4j-core` | `>=2.13.0,<2.15.0` | 2.17.1 |');
+    expect(body).toContain('1. No lockfile to regenerate: this change edits manifests only; maven has no lockfile, the build resolves the edited versions itself.');
+    expect(body).toContain('2. Run the test suite (`mvn -q verify`) and exercise the code paths that use the upgraded packages.');
+    expect(body).not.toContain('npm install');
+    expect(body).not.toContain('Code changes by the agent');
+  });
+
   it('Go: names `go mod tidy` (go.sum is not regenerated) and `go mod tidy && go test ./...`; go.mod and go.sum are manifests, not code', () => {
     const module = (name: string, from: string, advisories: unknown[]) => ({ purl: `pkg:golang/${name}@${from}`, ecosystem: 'golang', name, currentVersion: from, manifestPath: 'go.mod', advisories, tiers: tier });
     const goPlan = {

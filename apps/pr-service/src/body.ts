@@ -43,14 +43,19 @@ function fillPackages(command: string, names: readonly string[]): string {
  * The lockfile step of the test guidance: npm's sentence when every shipped target is an npm
  * package (or has no ecosystem recorded); otherwise one clause per ecosystem naming its
  * `lockfileCommands` (PyPI: `poetry lock`, `uv lock`, `pip-compile --generate-hashes`; Cargo:
- * `cargo update -p <crate>` with the upgraded crates' names).
+ * `cargo update -p <crate>` with the upgraded crates' names); ecosystems without a lockfile (Maven:
+ * no `lockfileCommands`) get no clause, and a sentence saying so when they are all that shipped.
  */
 function lockfileGuidance(shipped: readonly ExecutionTarget[], edits: string): string {
   const types = shippedTypes(shipped);
   if (types.every((t) => t === 'npm')) {
     return `1. Regenerate the lockfile: this change edits ${edits} and never runs package managers, so the lockfile is not updated. Run \`npm install\` (or your package manager's equivalent) and commit the updated lockfile.`;
   }
-  const clauses = types.map((type) => {
+  const lockless = (type: string): boolean => type !== 'npm' && ecosystemFor(type)?.lockfileCommands.length === 0;
+  if (types.every(lockless)) {
+    return `1. No lockfile to regenerate: this change edits ${edits}; ${types.join(', ')} ${types.length > 1 ? 'have' : 'has'} no lockfile, the build resolves the edited versions itself.`;
+  }
+  const clauses = types.filter((type) => !lockless(type)).map((type) => {
     const names = [...new Set(shipped.filter((t) => (t.ecosystem ?? 'npm').toLowerCase() === type).map((t) => t.name))].sort();
     const commands = (ecosystemFor(type)?.lockfileCommands ?? []).map((c) => fillPackages(c, names));
     if (type === 'npm') return 'npm: run `npm install` (or your package manager\'s equivalent)';

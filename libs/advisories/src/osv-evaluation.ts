@@ -30,6 +30,10 @@ import type { Advisory, AffectedPackage } from './types.js';
  *   ranges rendered in node-semver syntax on versions without `v` (`<1.3.2`,
  *   `<0.0.0-20220906165146-f3363e06e74c`, `*`), what `proveGoRemediated` reads; fixed versions as
  *   the record writes them (`1.3.2`).
+ * - Maven: Maven's ComparableVersion ordering through `mavenVersioning` (`3.2.6.RELEASE` =
+ *   `3.2.6`, `2.0-beta9` < `2.0`); names `group:artifact` compared case-insensitively as before;
+ *   ranges rendered as comparator sets like PyPI's (`>=2.13.0,<2.15.0`, `<2.12.2`, `<=1.4.Final`,
+ *   `==2.0.0` for listed versions, `>=0`), the syntax `proveMavenRemediated` reads.
  * `SEMVER` and `ECOSYSTEM` ranges are evaluated; `GIT` ranges cannot be evaluated without the
  * repository and are ignored (the spec requires a `versions` list then). Event versions the
  * scheme cannot read are ignored.

@@ -133,13 +133,15 @@ export async function findPackageUsages(workspaceDir: string, packageName: strin
  * Per ecosystem (purl type) other than npm, the folders its usage search skips besides `.git`
  * (Python: virtual environments, bytecode caches, installed packages; Rust: Cargo's build output
  * `target/`, https://doc.rust-lang.org/cargo/reference/build-cache.html; Go: the `vendor/` copies
- * of dependencies, https://go.dev/ref/mod#vendoring) and the language named in
+ * of dependencies, https://go.dev/ref/mod#vendoring; Maven: its build output `target/` and wrapper
+ * folder `.mvn/`) and the language named in
  * the prompt. The files searched are the ecosystem's `sourceExtensions`.
  */
 const SOURCES_BY_ECOSYSTEM: Readonly<Record<string, { skipped: readonly string[]; language: string }>> = {
   pypi: { skipped: ['.venv', 'venv', '__pycache__', 'node_modules', 'site-packages'], language: 'Python' },
   cargo: { skipped: ['target', 'node_modules'], language: 'Rust' },
   golang: { skipped: ['vendor', 'node_modules'], language: 'Go' },
+  maven: { skipped: ['target', 'node_modules', '.mvn'], language: 'Java/Kotlin' },
 };
 
 /**

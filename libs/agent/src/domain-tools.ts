@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import type { MessageParam } from '@anthropic-ai/sdk/resources/messages';
-import type { Ecosystem, ManifestManager } from '@remediation/ecosystems';
+import { type Ecosystem, type ManifestManager, readInherited } from '@remediation/ecosystems';
 import { bumpNpmDependency } from '@remediation/manifests';
 import { z } from 'zod';
 import { ToolError } from './errors.js';
@@ -121,7 +121,9 @@ export function createManifestBumper(
  * then every declaration of the package must pass `ecosystem.proveRemediated` with the advisory
  * ranges. Refusals reach the model as `is_error` results: not declared, a `--hash` pin (naming
  * the lockfile command), an upper bound below the version, an uneditable requirement, a failed
- * proof. Package names are compared after the ecosystem's normalisation (PyPI: PEP 503).
+ * proof. Package names are compared after the ecosystem's normalisation (PyPI: PEP 503). A
+ * manager with `inherits` (Maven) gets the manifests the file inherits from as context, so a
+ * version written in a parent pom's property is raised there (that pom is written too).
  */
 function createEcosystemBumper(
   workspace: Workspace,
@@ -139,23 +141,34 @@ function createEcosystemBumper(
     let next = text;
     const changes: string[] = [];
     const notes: string[] = [];
+    /** Other manifests an edit wrote (a Maven parent pom holding the version's property). */
+    const inherited = new Map<string, string>();
     let declared = false;
     for (const manager of managers) {
-      const edit = manager.raiseFloor(path.rel, next, name, version);
+      const context = manager.inherits
+        ? await readInherited(manager, path.rel, next, async (p) => inherited.get(p) ?? (await workspace.readText(p).catch(() => null))?.text ?? null)
+        : undefined;
+      const edit = manager.raiseFloor(path.rel, next, name, version, context);
       if (edit.status === 'refused') {
         if (edit.reason === 'not-found') continue;
         throw new ToolError(`${edit.reason}: ${edit.message}${edit.lockfileCommand ? ` (lockfile command: ${edit.lockfileCommand})` : ''}`);
       }
       declared = true;
       if (edit.status === 'edited') {
-        next = edit.text;
-        changes.push(`${edit.location.section} ${name} ${edit.before || '(any)'} → ${edit.after}`);
+        if (edit.file !== undefined && edit.file !== path.rel) {
+          inherited.set(edit.file, edit.text);
+          context!.set(edit.file, edit.text);
+        } else {
+          next = edit.text;
+        }
+        changes.push(`${edit.location.file === path.rel ? '' : `${edit.location.file} `}${edit.location.section} ${name} ${edit.before || '(any)'} → ${edit.after}`);
+        notes.push(...(edit.notes ?? []));
       } else {
         notes.push(`${edit.location.section}: "${edit.requirement}" already admits no version below ${version}`);
       }
       const ranges = options.advisoryRanges?.(name);
       if (ranges) {
-        for (const d of manager.extract(path.rel, next).dependencies.filter((x) => x.normalisedName === wanted)) {
+        for (const d of manager.extract(path.rel, next, context).dependencies.filter((x) => x.normalisedName === wanted)) {
           const proof = ecosystem.proveRemediated(d.requirement, d.style, ranges);
           if (!proof.remediated) throw new ToolError(`REMEDIATION_NOT_PROVEN: ${path.rel} line ${d.location.line}: ${proof.reason}`);
         }
@@ -163,6 +176,7 @@ function createEcosystemBumper(
     }
     if (!declared) throw new ToolError(`DEPENDENCY_NOT_DECLARED: ${name} is not a direct dependency in ${path.rel}`);
     if (next !== text) await workspace.writeText(path, next, { viaBumpVersion: true });
+    for (const [file, edited] of inherited) await workspace.writeText(file, edited, { viaBumpVersion: true });
     const suffix = notes.length ? ` (${notes.join('; ')})` : '';
     return changes.length ? `${path.rel}: ${changes.join(', ')}${suffix}` : `${path.rel}: unchanged${suffix}`;
   };

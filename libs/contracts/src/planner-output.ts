@@ -33,7 +33,8 @@ export const PlannedAdvisory = z.object({
   url: z.string().optional(),
   /**
    * Affected ranges in the ecosystem's range syntax: node-semver for npm and Cargo (e.g. `<1.20.3`,
-   * `>=0.2.0 <1.9.0`), PEP 440 specifier sets for PyPI (e.g. `>=1.0,<2.0`).
+   * `>=0.2.0 <1.9.0`), PEP 440 specifier sets for PyPI (e.g. `>=1.0,<2.0`), comparator sets in
+   * Maven's version order for Maven (e.g. `>=2.13.0,<2.15.0`, `<2.12.2`).
    */
   affectedRanges: z.array(z.string()),
   /** Versions named as `fixed` by the advisory's ranges. */

@@ -52,3 +52,25 @@ export { goEcosystem } from './go/ecosystem.js';
 export { NpmReleaseSource, npmReleasesOf } from './npm/registry-source.js';
 export { ECOSYSTEMS, ecosystemFor, ecosystemForOsv } from './registry.js';
 export { restoreRequirement } from './restore.js';
+export { mavenVersioning, compareMavenVersions, isMavenVersion, parseMavenRequirement, inMavenInterval, type MavenInterval } from './maven/versioning.js';
+export {
+  pomManager,
+  parsePom,
+  raisePomFloor,
+  raiseMavenVersion,
+  raiseInMavenProject,
+  findVersionSite,
+  pomChain,
+  propertyReference,
+  type PomModel,
+  type PomDependency,
+  type PomText,
+  type PomFloorOptions,
+  type PomVersionSite,
+  type MavenProjectEdit,
+} from './maven/pom.js';
+export { MavenRepositorySource, parseMavenRepositories, mavenMetadataPath, isMavenName, fromMavenMetadata, type MavenRepository, type MavenRepositorySourceOptions } from './maven/maven-repository-source.js';
+export { proveMavenRemediated, lowestMavenAdmissible } from './maven/proof.js';
+export { javaPackagePrefixes, javaUsagePatterns } from './maven/usage.js';
+export { mavenEcosystem } from './maven/ecosystem.js';
+export { readInherited } from './inherited.js';

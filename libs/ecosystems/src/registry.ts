@@ -1,5 +1,6 @@
 import { cargoEcosystem } from './cargo/ecosystem.js';
 import { goEcosystem } from './go/ecosystem.js';
+import { mavenEcosystem } from './maven/ecosystem.js';
 import { npmEcosystem } from './npm/ecosystem.js';
 import { pypiEcosystem } from './pypi/ecosystem.js';
 import type { Ecosystem } from './types.js';
@@ -9,7 +10,7 @@ import type { Ecosystem } from './types.js';
  * The planner and the patcher dispatch through this map; a purl type missing here is reported
  * per target as `not supported yet: <type>`.
  */
-export const ECOSYSTEMS: ReadonlyMap<string, Ecosystem> = new Map([npmEcosystem, pypiEcosystem, cargoEcosystem, goEcosystem].map((e) => [e.purlType, e]));
+export const ECOSYSTEMS: ReadonlyMap<string, Ecosystem> = new Map([npmEcosystem, pypiEcosystem, cargoEcosystem, goEcosystem, mavenEcosystem].map((e) => [e.purlType, e]));
 
 /** The ecosystem of purl type `purlType` (case-insensitive), or undefined when not supported yet. */
 export function ecosystemFor(purlType: string): Ecosystem | undefined {

@@ -6,6 +6,7 @@ import {
   ecosystemFor,
   ecosystemForOsv,
   lowestAdmissibleVersion,
+  mavenEcosystem,
   npmEcosystem,
   npmVersioning,
   poetryToPep440,
@@ -15,15 +16,17 @@ import {
 } from './index.js';
 
 describe('the ecosystem map', () => {
-  it('registers npm, pypi, cargo and golang by purl type and by OSV ecosystem name', () => {
-    expect([...ECOSYSTEMS.keys()].sort()).toEqual(['cargo', 'golang', 'npm', 'pypi']);
+  it('registers npm, pypi, cargo, golang and maven by purl type and by OSV ecosystem name', () => {
+    expect([...ECOSYSTEMS.keys()].sort()).toEqual(['cargo', 'golang', 'maven', 'npm', 'pypi']);
     expect(ecosystemFor('PyPI')).toBe(pypiEcosystem);
     expect(ecosystemFor('npm')).toBe(npmEcosystem);
     expect(ecosystemFor('Cargo')).toBe(cargoEcosystem);
     expect(ecosystemFor('golang')).toBe(goEcosystem);
+    expect(ecosystemFor('maven')).toBe(mavenEcosystem);
     expect(ecosystemForOsv('PyPI')).toBe(pypiEcosystem);
     expect(ecosystemForOsv('crates.io')).toBe(cargoEcosystem);
     expect(ecosystemForOsv('Go')).toBe(goEcosystem);
+    expect(ecosystemForOsv('Maven')).toBe(mavenEcosystem);
     expect(ecosystemForOsv('go')).toBeUndefined();
   });
 

@@ -154,9 +154,10 @@ export interface ManifestDependency {
   /**
    * The requirement's syntax: PEP 440 specifiers, Poetry's constraint syntax, npm ranges, Cargo
    * requirements (a bare `1.2` means `^1.2`; https://doc.rust-lang.org/cargo/reference/specifying-dependencies.html),
-   * Go module versions (a `require` names the minimum version MVS may select; https://go.dev/ref/mod#minimal-version-selection).
+   * Go module versions (a `require` names the minimum version MVS may select; https://go.dev/ref/mod#minimal-version-selection),
+   * Maven versions (a plain version is a soft requirement, `[1.0,2.0)` a range; https://maven.apache.org/pom.html#dependency-version-requirement-specification).
    */
-  style: 'pep440' | 'poetry' | 'npm' | 'cargo' | 'go';
+  style: 'pep440' | 'poetry' | 'npm' | 'cargo' | 'go' | 'maven';
   location: RequirementLocation;
   /** Extras requested, e.g. `['socks']`. */
   extras: string[];
@@ -206,6 +207,13 @@ export type ManifestEdit =
       status: 'edited';
       /** The whole new file text: the input with only the requirement replaced. */
       text: string;
+      /**
+       * The manifest `text` belongs to when it is not the one edited by name (a Maven property of a
+       * parent pom, from `context`); repository-relative.
+       */
+      file?: string;
+      /** What else the edit changes, fit for a history row (another artifact sharing the property). */
+      notes?: string[];
       before: string;
       after: string;
       location: RequirementLocation;
@@ -226,7 +234,7 @@ export interface ManifestManager {
   /** Whether `path` (repository-relative) is a file of this manager. */
   matches(path: string): boolean;
   /** @throws InvalidInputError `MANIFEST_INVALID` when the text cannot be read as this format. */
-  extract(file: string, text: string): ManifestContents;
+  extract(file: string, text: string, context?: ReadonlyMap<string, string>): ManifestContents;
   /**
    * Raise the floor of `name`'s requirement so that `fixedVersion` is the lowest version it
    * allows, in the requirement's own style (`==a` → `==fixed`, `>=a` → `>=fixed`, `^a` →
@@ -234,7 +242,16 @@ export interface ManifestManager {
    * everything below `fixedVersion`; `refused` with a reason instead of editing into a broken
    * state (hashes, an upper bound below the fix, a URL requirement, the name not present).
    */
-  raiseFloor(file: string, text: string, name: string, fixedVersion: string): ManifestEdit;
+  raiseFloor(file: string, text: string, name: string, fixedVersion: string, context?: ReadonlyMap<string, string>): ManifestEdit;
+  /**
+   * Optional, for formats whose dependencies may take their version from another manifest of the
+   * repository (Maven: a parent pom's `${property}` or `<dependencyManagement>`): the
+   * repository-relative manifests `file` reads directly (its parent pom). The caller reads them,
+   * asks again for each, and passes every text found as `context` to {@link extract} and
+   * {@link raiseFloor}; a declaration whose requirement is written in one of them then has that
+   * manifest as `location.file`, and an edit of it names it in `file`.
+   */
+  inherits?(file: string, text: string): string[];
 }
 
 /** Outcome of {@link Ecosystem.proveRemediated}. */

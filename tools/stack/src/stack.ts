@@ -43,6 +43,12 @@ export interface StackOptions {
    * tools/go-proxy-local (format in tools/go-proxy-local/README.md). Unset: the planner's own default.
    */
   goproxy?: { url: string } | { dir: string };
+  /**
+   * Where Maven version lists come from (the planner's `MAVEN_REPOSITORY_URL`): a repository URL
+   * list, or a folder in the Maven repository layout that the stack serves with tools/maven-local
+   * (format in tools/maven-local/README.md). Unset: the planner's own default (Maven Central).
+   */
+  maven?: { url: string } | { dir: string };
   /** API port (default: a free port). */
   apiPort?: number;
   /** Extra environment for every service (e.g. ACK_WAIT_MS). */
@@ -84,6 +90,8 @@ export interface Stack {
   cargoIndexUrl?: string;
   /** The Go module proxy the planner uses (`GOPROXY`): go-proxy-local's URL when the stack serves a folder. */
   goproxyUrl?: string;
+  /** The Maven repositories the planner uses (`MAVEN_REPOSITORY_URL`): maven-local's URL when the stack serves a folder. */
+  mavenRepositoryUrl?: string;
   /** How the services authenticate to github-local (a token, or the App's id and key). */
   githubAuth: { kind: 'token'; token: string } | { kind: 'app'; appId: number; privateKey: string };
   logDir: string;
@@ -107,7 +115,7 @@ export interface Stack {
 
 /**
  * Starts the local GitHub-compatible server (and tools/pypi-local when `pypi` names a folder,
- * tools/cargo-local when `cargo` does, tools/go-proxy-local when `goproxy` does)
+ * tools/cargo-local when `cargo` does, tools/go-proxy-local when `goproxy` does, tools/maven-local when `maven` does)
  * and the five services as separate processes
  * (`node <SERVICE_NODE_FLAGS of libs/config> --import tsx apps/<service>/src/main.ts`) against the given PostgreSQL and NATS,
  * after creating and migrating the database and creating the tenant and an admin-scoped API key
@@ -194,6 +202,14 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   const cargoIndexUrl = await registryUrl('cargo-local', o.cargo);
   const goproxyUrl = await registryUrl('go-proxy-local', o.goproxy);
 
+  let mavenRepositoryUrl: string | undefined;
+  if (o.maven && 'url' in o.maven) mavenRepositoryUrl = o.maven.url;
+  else if (o.maven) {
+    const { proc, url } = await startToolServer('maven-local', ['tools/maven-local/src/main.ts', '--port', '0', '--dir', resolve(o.maven.dir)]);
+    processes.set('maven-local', proc);
+    mavenRepositoryUrl = url;
+  }
+
   let mirrorUrl = '';
   if (o.mirror) {
     const { proc, url } = await startToolServer('git-mirror-local', ['tools/git-mirror-local/src/main.ts', '--port', '0', '--root', resolve(o.githubReposRoot)]);
@@ -222,6 +238,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       if (pypiUrl) env['PYPI_URL'] = pypiUrl;
       if (cargoIndexUrl) env['CARGO_INDEX_URL'] = cargoIndexUrl;
       if (goproxyUrl) env['GOPROXY'] = goproxyUrl;
+      if (mavenRepositoryUrl) env['MAVEN_REPOSITORY_URL'] = mavenRepositoryUrl;
     }
     if (name === 'git-gateway' && mirrorUrl) env['MIRROR_URL'] = mirrorUrl;
     if (name === 'pr-service' || name === 'git-gateway') {
@@ -264,6 +281,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     ...(pypiUrl ? { pypiUrl } : {}),
     ...(cargoIndexUrl ? { cargoIndexUrl } : {}),
     ...(goproxyUrl ? { goproxyUrl } : {}),
+    ...(mavenRepositoryUrl ? { mavenRepositoryUrl } : {}),
     githubAuth,
     ...(o.githubApp ? { issuedTokensFile } : {}),
     serviceUrl(name) {

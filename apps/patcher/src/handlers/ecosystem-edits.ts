@@ -1,7 +1,7 @@
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join, normalize, sep } from 'node:path';
 import { describeError } from '@remediation/errors';
-import type { Ecosystem, ManifestDependency, ManifestManager } from '@remediation/ecosystems';
+import { type Ecosystem, type ManifestDependency, type ManifestManager, readInherited } from '@remediation/ecosystems';
 
 /** Folders the manifest search never enters: VCS data, installed packages, virtual environments, caches, build output, Go's `vendor/` copies of dependencies. */
 const SKIPPED_DIRS = new Set(['.git', 'node_modules', '.venv', 'venv', '__pycache__', 'target', 'vendor']);
@@ -17,6 +17,11 @@ export interface DeclaringManifest {
   text: string;
   /** The declarations of the dependency in it (one per marker or section). */
   declarations: ManifestDependency[];
+  /**
+   * The manifests it inherits from (`ManifestManager.inherits`: a Maven module's parent poms in the
+   * repository), by path, as read; a declaration whose `location.file` is one of them is written there.
+   */
+  context?: ReadonlyMap<string, string>;
 }
 
 /** A repository-relative path inside the root (POSIX separators), or null when it would leave it. */
@@ -34,6 +39,12 @@ async function readRegular(root: string, rel: string): Promise<string | null> {
   } catch {
     return null;
   }
+}
+
+/** Text of a regular file at repository-relative `path`, or null when it is absent, not regular, or outside the root. */
+function readInside(root: string, path: string): Promise<string | null> {
+  const rel = insideRoot(path);
+  return rel === null ? Promise.resolve(null) : readRegular(root, rel);
 }
 
 /** Repository-relative paths of the files any manager of `ecosystem` matches, sorted; bounded walk without symbolic links. */
@@ -94,14 +105,16 @@ export async function declaringManifests(
     if (text === null) return;
     for (const manager of managers) {
       let contents: ReturnType<ManifestManager['extract']>;
+      let context: Map<string, string> | undefined;
       try {
-        contents = manager.extract(rel, text);
+        context = manager.inherits ? await readInherited(manager, rel, text, (p) => readInside(root, p)) : undefined;
+        contents = manager.extract(rel, text, context);
       } catch (err) {
         problems.push(`${rel}: ${describeError(err)}`);
         continue;
       }
       const declarations = contents.dependencies.filter((d) => d.normalisedName === wanted);
-      if (declarations.length > 0) visited.get(rel)!.push({ file: rel, manager, text, declarations });
+      if (declarations.length > 0) visited.get(rel)!.push({ file: rel, manager, text, declarations, ...(context?.size ? { context } : {}) });
       for (const include of contents.includes) {
         const resolved = include.resolved === null ? null : insideRoot(include.resolved);
         if (resolved !== null) await visit(resolved, manager);

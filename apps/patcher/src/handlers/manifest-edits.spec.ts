@@ -9,6 +9,7 @@ import { applyManifestBumps, type EditTarget, proveTargets, restoreUnshipped, ve
 
 const PYPI_FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '../../../../libs/ecosystems/src/pypi/__fixtures__');
 const GO_FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '../../../../libs/ecosystems/src/go/__fixtures__');
+const JAVA_GOOF = join(dirname(fileURLToPath(import.meta.url)), '../../../../libs/ecosystems/src/maven/__fixtures__/java-goof');
 
 /** A plan with the targets' advisories' affected ranges (PEP 440 specifier sets for PyPI). */
 function planOf(targets: Array<{ name: string; ecosystem: string; ranges: string[] }>): PlannerOutput {
@@ -263,5 +264,54 @@ describe('manifest edits of npm targets', () => {
       { name: 'left-pad', status: 'skipped', reason: expect.stringContaining('left-pad is not declared'), declaredFrom: null, declaredTo: null },
     ]);
     expect(await readFile(join(ws.merged, 'package.json'), 'utf8')).toBe(text.replace('^4.17.15', '^4.17.21'));
+  });
+});
+
+describe('manifest edits of Maven targets (java-goof)', () => {
+  const JACKSON = 'com.fasterxml.jackson.core:jackson-databind';
+  const STRUTS = 'org.apache.struts:struts2-core';
+  const COMMON = 'todolist-goof/todolist-web-common/pom.xml';
+  const PARENT = 'todolist-goof/pom.xml';
+  const STRUTS_POM = 'todolist-goof/todolist-web-struts/pom.xml';
+  const plan = planOf([
+    { name: JACKSON, ecosystem: 'maven', ranges: ['<2.9.9.1', '>=2.0.0,<2.7.9.4'] },
+    { name: STRUTS, ecosystem: 'maven', ranges: ['>=2.3.0,<2.3.32'] },
+  ]);
+  const mavenTarget = (name: string, from: string, to: string, manifestPath: string) => target(name, to, { ecosystem: 'maven', manifestPath, fromVersion: from });
+
+  it('raises a <version> byte for byte and a property of the parent pom a module inherits, proves both, and restores unshipped bumps', async () => {
+    const ws = await workspace((lower) => cp(JAVA_GOOF, lower, { recursive: true }));
+    const original = await readFile(join(ws.lower, COMMON), 'utf8');
+    const parent = await readFile(join(ws.lower, PARENT), 'utf8');
+    const targets = [mavenTarget(JACKSON, '2.6.5', '2.9.9.1', COMMON), mavenTarget(STRUTS, '2.3.20', '2.3.32', STRUTS_POM)];
+    const outcomes = await bump(ws, targets, plan);
+    expect(outcomes[0]).toEqual({ name: JACKSON, status: 'success', reason: null, declaredFrom: '2.6.5', declaredTo: '2.9.9.1' });
+    // struts2-core's ${struts2.version} lives in todolist-goof/pom.xml; it also versions the same
+    // group's struts2-spring-plugin, raised with it and named.
+    expect(outcomes[1]).toMatchObject({ name: STRUTS, status: 'success', declaredFrom: '2.3.20', declaredTo: '2.3.32' });
+    expect(outcomes[1]!.reason).toContain('org.apache.struts:struts2-spring-plugin');
+    const edited = original.replace('<artifactId>jackson-databind</artifactId>\n            <version>2.6.5</version>', '<artifactId>jackson-databind</artifactId>\n            <version>2.9.9.1</version>');
+    expect(edited).not.toBe(original);
+    expect(await readFile(join(ws.merged, COMMON), 'utf8')).toBe(edited);
+    expect(await readFile(join(ws.merged, PARENT), 'utf8')).toBe(parent.replace('<struts2.version>2.3.20</struts2.version>', '<struts2.version>2.3.32</struts2.version>'));
+    expect(await readFile(join(ws.merged, STRUTS_POM), 'utf8')).toBe(await readFile(join(ws.lower, STRUTS_POM), 'utf8'));
+    const [jackson, struts] = await proveTargets({ mergedDir: ws.merged, targets, plan });
+    expect(jackson).toMatchObject({ remediated: true, lowestAdmissible: '2.9.9.1' });
+    expect(struts).toMatchObject({ remediated: true, lowestAdmissible: '2.3.32', manifests: [PARENT], declared: [`${PARENT} properties.struts2.version: 2.3.32`] });
+    expect(await restoreUnshipped({ lowerDir: ws.lower, mergedDir: ws.merged, targets, shipped: new Set() })).toEqual([JACKSON, STRUTS]);
+    expect(await readFile(join(ws.merged, COMMON), 'utf8')).toBe(original);
+    expect(await readFile(join(ws.merged, PARENT), 'utf8')).toBe(parent);
+  });
+
+  it('refuses a parent property shared with another group, naming it, and leaves every pom alone', async () => {
+    const ws = await workspace(async (lower) => {
+      await cp(JAVA_GOOF, lower, { recursive: true });
+      const pom = await readFile(join(lower, STRUTS_POM), 'utf8');
+      await writeFile(join(lower, STRUTS_POM), pom.replace('<artifactId>zt-zip</artifactId>\n            <version>1.12</version>', '<artifactId>zt-zip</artifactId>\n            <version>${struts2.version}</version>'));
+    });
+    const [outcome] = await bump(ws, [mavenTarget(STRUTS, '2.3.20', '2.3.32', STRUTS_POM)], plan);
+    expect(outcome).toMatchObject({ name: STRUTS, status: 'failed' });
+    expect(outcome!.reason).toContain('org.zeroturnaround:zt-zip');
+    expect(await readFile(join(ws.merged, PARENT), 'utf8')).toBe(await readFile(join(ws.lower, PARENT), 'utf8'));
   });
 });

@@ -4,7 +4,7 @@ import type { PlannerOutput, TargetOutcome, TargetProof, TargetVersion } from '@
 import { type Ecosystem, type ManifestDependency, ecosystemFor, restoreRequirement } from '@remediation/ecosystems';
 import { describeError, isRemediationError } from '@remediation/errors';
 import { bumpNpmDependency, declaredRequirements, proveRemediated, restoreNpmDependency } from '@remediation/manifests';
-import { declaringManifests } from './ecosystem-edits.js';
+import { type DeclaringManifest, declaringManifests } from './ecosystem-edits.js';
 
 /** Outcome of one target after editing (stored on `execution_targets`). */
 export type { TargetOutcome };
@@ -187,19 +187,28 @@ async function applyEcosystemBumps(input: ManifestBumpInput): Promise<TargetOutc
         notes.push(`${m.file}: "${m.declarations[0]!.requirement}" is none of the installed versions the plan targets (${t.versions!.map((v) => v.from).join(', ')}); left alone`);
         continue;
       }
-      const edit = m.manager.raiseFloor(m.file, text, t.name, to);
+      // Inherited manifests (Maven parent poms) as this target's earlier edits left them.
+      const context = m.context ? new Map([...m.context].map(([p, original]) => [p, edited.get(p) ?? texts.get(p) ?? original])) : undefined;
+      const edit = m.manager.raiseFloor(m.file, text, t.name, to, context);
       if (edit.status === 'refused') {
         failure = edit.lockfileCommand ? `${edit.message} (lockfile command: ${edit.lockfileCommand})` : edit.message;
         break;
       }
+      // The manifest the edit wrote: this one, or one it inherits from (a parent pom's property).
+      const target = edit.status === 'edited' ? (edit.file ?? m.file) : m.file;
       const next = edit.status === 'edited' ? edit.text : text;
-      const unproven = proveAll(ecosystem, m.manager, m.file, next, t.name, ranges).find((p) => !p.proof.remediated);
+      if (target !== m.file) {
+        context!.set(target, next);
+        if (!base.has(target)) base.set(target, m.context!.get(target)!);
+      }
+      const unproven = proveAll(ecosystem, m.manager, m.file, target === m.file ? next : text, t.name, ranges, context).find((p) => !p.proof.remediated);
       if (unproven) {
-        failure = `${m.file} line ${unproven.dependency.location.line}: ${unproven.proof.reason}`;
+        failure = `${unproven.dependency.location.file} line ${unproven.dependency.location.line}: ${unproven.proof.reason}`;
         break;
       }
       if (edit.status === 'edited') {
-        edited.set(m.file, next);
+        edited.set(target, next);
+        if (edit.notes) notes.push(...edit.notes);
         declaredFrom ??= edit.before;
         declaredTo ??= edit.after;
       } else {
@@ -223,10 +232,10 @@ async function applyEcosystemBumps(input: ManifestBumpInput): Promise<TargetOutc
 }
 
 /** Proof of remediation of every declaration of `name` in one manifest text. */
-function proveAll(ecosystem: Ecosystem, manager: { extract: Ecosystem['managers'][number]['extract'] }, file: string, text: string, name: string, ranges: readonly string[]) {
+function proveAll(ecosystem: Ecosystem, manager: { extract: Ecosystem['managers'][number]['extract'] }, file: string, text: string, name: string, ranges: readonly string[], context?: ReadonlyMap<string, string>) {
   const wanted = ecosystem.normaliseName(name);
   return manager
-    .extract(file, text)
+    .extract(file, text, context)
     .dependencies.filter((d) => d.normalisedName === wanted)
     .map((dependency) => ({ dependency, proof: ecosystem.proveRemediated(dependency.requirement, dependency.style, ranges) }));
 }
@@ -271,6 +280,7 @@ async function restoreEcosystemTarget(lowerDir: string, mergedDir: string, t: Ed
   const { manifests } = await declaringManifests(lowerDir, ecosystem, t.name, t.manifestPath, { everywhere: severalVersions(t) });
   let restored = false;
   for (const m of manifests) {
+    if (m.context && (await restoreInherited(mergedDir, m, t.name, ecosystem.normaliseName))) restored = true;
     const current = await readFile(join(mergedDir, m.file), 'utf8').catch(() => null);
     if (current === null || current === m.text) continue;
     let next: string;
@@ -285,6 +295,41 @@ async function restoreEcosystemTarget(lowerDir: string, mergedDir: string, t: Ed
     }
   }
   return restored;
+}
+
+/**
+ * Puts back the requirements of `name` that `m` inherits from another manifest (a Maven parent
+ * pom's property): each such declaration's text in the workspace's version of that manifest is
+ * replaced by the base's, found by extracting `m` again against the workspace's versions.
+ * @returns whether a manifest was written.
+ */
+async function restoreInherited(mergedDir: string, m: DeclaringManifest, name: string, normalise: (name: string) => string): Promise<boolean> {
+  const wanted = normalise(name);
+  const merged = new Map<string, string>();
+  for (const path of m.context!.keys()) {
+    const current = await readFile(join(mergedDir, path), 'utf8').catch(() => null);
+    if (current !== null) merged.set(path, current);
+  }
+  let written = false;
+  try {
+    const child = await readFile(join(mergedDir, m.file), 'utf8');
+    const now = m.manager.extract(m.file, child, merged).dependencies.filter((d) => d.normalisedName === wanted && d.location.file !== m.file);
+    for (const d of m.declarations.filter((x) => x.location.file !== m.file)) {
+      const at = now.find((x) => x.location.file === d.location.file && x.location.section === d.location.section);
+      const original = m.context!.get(d.location.file)!;
+      const current = merged.get(d.location.file);
+      if (!at || current === undefined) continue;
+      const raw = original.slice(d.location.offset, d.location.offset + d.location.length);
+      if (current.slice(at.location.offset, at.location.offset + at.location.length) === raw) continue;
+      const next = current.slice(0, at.location.offset) + raw + current.slice(at.location.offset + at.location.length);
+      merged.set(d.location.file, next);
+      await writeFile(join(mergedDir, d.location.file), next);
+      written = true;
+    }
+  } catch {
+    // an unreadable manifest: its proof fails and says so
+  }
+  return written;
 }
 
 /**

@@ -1,0 +1,2 @@
+/** `@remediation/local-registry`: the HTTP scaffolding of the local registry servers for tests (request log, fault injection, required credentials). */
+export { startLocalRegistry, type LocalRegistry, type LocalRegistryOptions, type LocalAnswer, type LocalRequestHandler } from './server.js';
