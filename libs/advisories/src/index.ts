@@ -32,6 +32,7 @@ export {
   type OsvModifiedResult,
   type OsvQuery,
 } from './osv-sources.js';
+export { affectedKeyRanges, versionOrderKey, type VersionKeyRange } from './osv-key-ranges.js';
 export { isAffected, isVersionInRange, affectedRanges, fixedVersions, samePackage, informationalKind } from './osv-evaluation.js';
 export { OsvRecord, OsvAffected, OsvRange, OsvEvent, OsvReference, OsvSeverity } from './osv-schema.js';
 export type { Advisory, AdvisorySource, AdvisorySeverity, AffectedPackage } from './types.js';

@@ -41,6 +41,11 @@ import type { Advisory, AffectedPackage } from './types.js';
 
 const EVALUABLE = new Set(['SEMVER', 'ECOSYSTEM']);
 
+/** Whether the evaluation reads `range` (`SEMVER` and `ECOSYSTEM` ranges; `GIT` ranges never match a version). */
+export function isEvaluable(range: OsvRange): boolean {
+  return EVALUABLE.has(range.type.toUpperCase());
+}
+
 type EventKind = 'introduced' | 'fixed' | 'last_affected' | 'limit';
 
 /** How one ecosystem's versions are read, ordered and written in ranges. */
@@ -173,7 +178,7 @@ function beforeLimits(v: string, events: readonly ParsedEvent[], scheme: Scheme)
  * @returns false for `GIT` ranges and for a version the scheme cannot read.
  */
 export function isVersionInRange(version: string, range: OsvRange, ecosystem = 'npm'): boolean {
-  if (!EVALUABLE.has(range.type.toUpperCase())) return false;
+  if (!isEvaluable(range)) return false;
   const scheme = schemeOf(ecosystem);
   const v = scheme.read(version);
   if (v === null) return false;
@@ -309,7 +314,7 @@ export function affectedRanges(advisory: Advisory, name: string, ecosystem?: str
     const own = entries.filter((e) => e.ecosystem === eco);
     const spans: Span[] = [];
     for (const entry of own) {
-      for (const range of entry.ranges) if (EVALUABLE.has(range.type.toUpperCase())) spans.push(...spansOf(range, scheme));
+      for (const range of entry.ranges) if (isEvaluable(range)) spans.push(...spansOf(range, scheme));
     }
     spans.sort((a, b) => {
       if (a.lower === null || b.lower === null) return (a.lower === null ? 0 : 1) - (b.lower === null ? 0 : 1);

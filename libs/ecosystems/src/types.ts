@@ -41,6 +41,19 @@ export interface Versioning {
    * yanked version may stay on it). Invalid version strings are dropped.
    */
   candidates(published: readonly PublishedVersion[], inUse?: readonly string[]): string[];
+  /**
+   * A coarse sort key of `version` that a database can compare: non-negative integers, compared
+   * element by element, a key that is a prefix of another sorting first (PostgreSQL's order of
+   * `bigint[]`, https://www.postgresql.org/docs/current/functions-array.html). It must keep the
+   * scheme's order: `compare(a, b) <= 0` implies `orderKey(a) <= orderKey(b)`; versions that differ
+   * only in what the key leaves out (pre-release, post-release, build or local parts) get equal
+   * keys. `null` when `version` is not valid (or a segment is not a safe integer). The advisory
+   * database prefilters advisories by installed version with it (docs/decisions/0012); a scheme
+   * without one (an order the key cannot keep) is never prefiltered: every advisory of its
+   * packages is read. `releaseOrderKey` (./order-key.ts) gives it for schemes ordered by epoch and release
+   * segment first.
+   */
+  orderKey?(version: string): number[] | null;
 }
 
 /** A parsed version (shape of PEP 440 §"Public version identifiers"; other schemes map onto it). */

@@ -1,7 +1,7 @@
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fetchOsvArchive, OsvApiClient, readOsvDirectoryRecords, toAdvisory, type OsvRecord } from '@remediation/advisories';
+import { fetchOsvArchive, isAffected, OsvApiClient, readOsvDirectoryRecords, toAdvisory, versionOrderKey, type OsvRecord } from '@remediation/advisories';
 import { startOsvLocal, type OsvLocal } from '@remediation/osv-local';
 import { dropDatabase, fixturePath, freshDatabaseUrl } from '@remediation/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -203,6 +203,46 @@ describe('advisory database', () => {
     await db.em().execute(`delete from advisory_views where advisory_id in (select advisory_id from advisory_packages where ecosystem = 'npm' and name = 'axios')`);
     expect(await findPlanAdvisories(db, { ecosystem: 'npm', packages: [{ ecosystem: 'npm', name: 'axios' }], ids: [] })).toEqual(before.map((a) => expect.objectContaining({ id: a.id, affected: a.affected, aliases: a.aliases, severity: a.severity, url: a.url }))
     );
+  });
+
+  it('plan look-up with installed versions: a package is read (with all its advisories) when one may affect an installed version, always when one does', async () => {
+    const rows = await db.em().execute<Array<{ ecosystem: string; name: string }>>(
+      `select distinct ecosystem, name from advisory_packages where ecosystem in ('npm', 'PyPI', 'crates.io') order by ecosystem, name`,
+    );
+    expect(rows.length).toBeGreaterThan(20);
+    // Each package's advisories, and the versions to probe it at: every version its advisories name, and two far ones.
+    const packages = await Promise.all(
+      rows.map(async ({ ecosystem, name }) => {
+        const all = await findPlanAdvisories(db, { ecosystem, packages: [{ ecosystem, name }], ids: [] });
+        const named = all.flatMap((a) => a.affected.filter((e) => e.ecosystem === ecosystem).flatMap((e) => [...e.versions, ...e.ranges.flatMap((r) => r.events.map((ev) => Object.values(ev)[0] as string))]));
+        const versions = [...new Set(['0.0.1', '999.0.0', ...named])].filter((v) => versionOrderKey(ecosystem, v) !== null);
+        return { ecosystem, name, all, versions };
+      }),
+    );
+    let kept = 0;
+    let left = 0;
+    for (let round = 0; packages.some((p) => round < p.versions.length); round++) {
+      const probed = packages.filter((p) => round < p.versions.length);
+      const got = await findPlanAdvisories(db, { ecosystem: ['npm', 'PyPI', 'crates.io'], packages: probed.map((p) => ({ ecosystem: p.ecosystem, name: p.name, versions: [p.versions[round]!] })), ids: [] });
+      const ids = new Set(got.map((a) => a.id));
+      for (const p of probed) {
+        const version = p.versions[round]!;
+        const read = p.all.filter((a) => ids.has(a.id));
+        if (p.all.some((a) => isAffected(a, p.name, version, p.ecosystem))) expect(read.map((a) => a.id), `${p.ecosystem}/${p.name}@${version}`).toEqual(p.all.map((a) => a.id));
+        if (read.length === p.all.length) kept++;
+        else if (read.length === 0) left++;
+      }
+    }
+    // The prefilter leaves packages out (at 999.0.0 every one fixed below it), not only keeps them.
+    expect(left).toBeGreaterThan(rows.length / 2);
+    expect(kept).toBeGreaterThan(0);
+    // A version without an order key, or an advisory without stored keys (imported before migration 0012), keeps the package.
+    const axios = { ecosystem: 'npm', name: 'axios' };
+    expect(await findPlanAdvisories(db, { ecosystem: 'npm', packages: [{ ...axios, versions: ['999.0.0'] }], ids: [] })).toEqual([]);
+    const all = await findPlanAdvisories(db, { ecosystem: 'npm', packages: [axios], ids: [] });
+    expect(await findPlanAdvisories(db, { ecosystem: 'npm', packages: [{ ...axios, versions: ['999.0.0', 'latest'] }], ids: [] })).toEqual(all);
+    await db.em().execute(`update advisory_packages set affected_keys = null where ecosystem = 'npm' and name = 'axios' and advisory_id = ?`, [all[0]!.id]);
+    expect(await findPlanAdvisories(db, { ecosystem: 'npm', packages: [{ ...axios, versions: ['999.0.0'] }], ids: [] })).toEqual(all);
   });
 
   it('a complete listing deletes records the source no longer holds and re-merges their alias group; a changed alias splits a group', async () => {

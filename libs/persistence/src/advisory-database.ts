@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import {
+  affectedKeyRanges,
   mergeRecords,
   toAdvisory,
+  versionOrderKey,
+  type VersionKeyRange,
   type Advisory,
   normalisePackageName,
   recordIds,
@@ -284,7 +287,8 @@ interface Member {
  * JSON of the members not imported now. Then: union-find over ids, `mergeRecords` per group, and
  * the writes (old advisories deleted, removed records deleted, records upserted with their
  * advisory id and their ids, advisories (the merged record only for groups of several records)
- * with their packages and per-ecosystem views).
+ * with their packages — each with the order keys of the versions it may affect, migration 0012 —
+ * and per-ecosystem views).
  * @param existing ids of `records` already stored (their old `advisory_ids` rows are replaced).
  */
 async function importRecords(tx: EntityManager, source: string, records: readonly OsvRecord[], removed: readonly string[], existing: ReadonlySet<string>): Promise<void> {
@@ -393,13 +397,15 @@ async function importRecords(tx: EntityManager, source: string, records: readonl
       // A group of one record: its merged record is `mergeRecords([record])`, computed when read (see STORED_COLUMNS).
       osv: ids.length === 1 ? null : merged.osv,
       sources: [...new Set(ids.map((id) => live.get(id)!.source))].sort(),
-      packages: merged.packages,
     });
     // The plan's view per ecosystem (what `toAdvisory` gives, without `details`; see findPlanAdvisories).
     const ecosystems = [...new Set((merged.osv.affected ?? []).map((a) => a.package.ecosystem))];
-    advisories.at(-1)!.views = ecosystems.map((ecosystem) => {
-      const { details: _details, ...view } = toAdvisory(merged.osv, ecosystem)!;
-      return { ecosystem, view: { ...view, severity: merged.severity } };
+    const views = new Map(ecosystems.map((ecosystem) => [ecosystem, toAdvisory(merged.osv, ecosystem)!]));
+    advisories.at(-1)!.views = [...views].map(([ecosystem, { details: _details, ...view }]) => ({ ecosystem, view: { ...view, severity: merged.severity } }));
+    // Per package, the order keys of the versions it may affect (the look-up's prefilter; migration 0012).
+    advisories.at(-1)!.packages = merged.packages.map((p) => {
+      const view = views.get(p.ecosystem);
+      return { ...p, affected_keys: view ? keyRangesLiteral(affectedKeyRanges(view, p.name, p.ecosystem)) : null };
     });
     for (const id of ids) advisoryOf.set(id, merged.id);
   }
@@ -446,8 +452,9 @@ async function importRecords(tx: EntityManager, source: string, records: readonl
                on conflict (id) do update set modified = excluded.modified, published = excluded.published, aliases = excluded.aliases,
                  summary = excluded.summary, severity = excluded.severity, osv = excluded.osv, sources = excluded.sources, updated_at = now()
                returning id, (xmax <> 0) as updated),
-         p as (insert into advisory_packages (advisory_id, ecosystem, name)
-               select a.id, p.ecosystem, p.name from a, json_to_recordset(a.packages) as p(ecosystem text, name text)
+         p as (insert into advisory_packages (advisory_id, ecosystem, name, affected_keys)
+               select a.id, p.ecosystem, p.name, p.affected_keys::version_key_multirange
+               from a, json_to_recordset(a.packages) as p(ecosystem text, name text, affected_keys text)
                on conflict do nothing),
          v as (insert into advisory_views (advisory_id, ecosystem, view)
                select a.id, v.ecosystem, v.view from a, json_to_recordset(a.views) as v(ecosystem text, view json)
@@ -465,8 +472,9 @@ async function importRecords(tx: EntityManager, source: string, records: readonl
     }
     await tx.execute(
       `with a as (select * from jsonb_to_recordset(?::jsonb) as a(id text, packages jsonb, views jsonb)),
-       p as (insert into advisory_packages (advisory_id, ecosystem, name)
-             select a.id, p.ecosystem, p.name from a, jsonb_to_recordset(a.packages) as p(ecosystem text, name text) on conflict do nothing)
+       p as (insert into advisory_packages (advisory_id, ecosystem, name, affected_keys)
+             select a.id, p.ecosystem, p.name, p.affected_keys::version_key_multirange
+             from a, jsonb_to_recordset(a.packages) as p(ecosystem text, name text, affected_keys text) on conflict do nothing)
        insert into advisory_views (advisory_id, ecosystem, view)
        select a.id, v.ecosystem, v.view from a, jsonb_to_recordset(a.views) as v(ecosystem text, view json) on conflict do nothing`,
       [JSON.stringify(advisories.filter((a) => again.has(a.id as string)).map((a) => ({ id: a.id, packages: a.packages, views: a.views })))],
@@ -481,6 +489,16 @@ async function importRecords(tx: EntityManager, source: string, records: readonl
       [JSON.stringify(part)],
     );
   }
+}
+
+/**
+ * `ranges` as a `version_key_multirange` literal (migration 0012): `{["{0,9}","{0,9,1}"],(,"{2}"]}`,
+ * closed bounds, `(`/`)` where unbounded; `{}` for none. Null stays null (not known: any version).
+ */
+function keyRangesLiteral(ranges: readonly VersionKeyRange[] | null): string | null {
+  if (ranges === null) return null;
+  const bound = (key: readonly number[]): string => `"{${key.join(',')}}"`;
+  return `{${ranges.map((r) => `${r.lower ? `[${bound(r.lower)}` : '('},${r.upper ? `${bound(r.upper)}]` : ')'}`).join(',')}}`;
 }
 
 /** An advisory as stored: the merged OSV record and its computed severity. */
@@ -553,8 +571,9 @@ const LOOKUP_CONCURRENCY = 3;
 
 /**
  * The advisories a plan needs for one or more ecosystems, reduced to what matching and the plan use
- * (`Advisory` of `@remediation/advisories`): every advisory naming one of `packages` and every
- * advisory known by one of `ids` (canonical id or alias). Reads the views written at import time
+ * (`Advisory` of `@remediation/advisories`): every advisory naming one of `packages` (of those
+ * given with installed `versions`, only packages one of whose advisories may affect one of them:
+ * see `versions` below) and every advisory known by one of `ids` (canonical id or alias). Reads the views written at import time
  * (`advisory_views`, migration 0008: what `toAdvisory(merged record, ecosystem)` gives, with the
  * stored severity) as one JSON value per statement of 5,000 packages or ids (3 statements at
  * once), never the merged OSV
@@ -567,7 +586,17 @@ export async function findPlanAdvisories(
   db: Database,
   query: {
     ecosystem: string | readonly string[];
-    packages: ReadonlyArray<{ ecosystem: string; name: string }>;
+    /**
+     * `versions`: the package's installed versions. When given, the package's advisories are read
+     * only if the stored order keys of one of them (`affected_keys`, migration 0012: a superset of
+     * the versions each advisory affects, see `affectedKeyRanges`) contain the order key of one of
+     * these versions (`versionOrderKey`) — then all of them, as without `versions`. A version
+     * without an order key, or an advisory of the package whose keys are not known (an ecosystem
+     * without an order key, an advisory imported before migration 0012), keeps the package. A
+     * conservative prefilter: every package one of whose advisories affects an installed version
+     * (OSV evaluation) is kept; others may be kept too.
+     */
+    packages: ReadonlyArray<{ ecosystem: string; name: string; versions?: readonly string[] }>;
     ids: readonly string[];
     /**
      * Applied to the advisories one package statement returns (every advisory naming one of its
@@ -601,14 +630,17 @@ export async function findPlanAdvisories(
     for (const view of byPackage && query.keep ? query.keep(views) : views) add(view);
     for (const id of parse<string[]>(row?.missing)) legacy.add(id);
   };
-  const keys = query.packages.map((p) => ({ ecosystem: p.ecosystem, name: normalisePackageName(p.ecosystem, p.name) }));
   const ids = [...new Set(query.ids.flatMap((id) => [id, id.toUpperCase()]))];
   const statements = [
-    ...chunks(keys, LOOKUP_CHUNK).map((part) => (): Promise<void> =>
+    // A package is kept when it has no order key to test (`key` null) or one of its advisories may affect one of its keys.
+    ...chunks(query.packages, LOOKUP_CHUNK).map((part) => (): Promise<void> =>
       select(
-        `select distinct p.advisory_id from jsonb_to_recordset(?::jsonb) as k(ecosystem text, name text)
-           join advisory_packages p on p.ecosystem = k.ecosystem and p.name = k.name`,
-        JSON.stringify(part),
+        `select distinct p.advisory_id
+         from (select distinct k.ecosystem, k.name from jsonb_to_recordset(?::jsonb) as k(ecosystem text, name text, key bigint[])
+               where k.key is null or exists (select from advisory_packages a where a.ecosystem = k.ecosystem and a.name = k.name
+                                                and (a.affected_keys is null or a.affected_keys @> k.key))) h
+         join advisory_packages p on p.ecosystem = h.ecosystem and p.name = h.name`,
+        JSON.stringify(part.flatMap(packageKeys)),
         true,
       ),
     ),
@@ -641,6 +673,23 @@ export async function findPlanAdvisories(
     }
   }
   return [...out.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/**
+ * The rows of one package in {@link findPlanAdvisories}' package statement: its normalised name
+ * with each distinct order key of its `versions`, or one row with key null (keep every advisory:
+ * no versions given, or one without an order key).
+ */
+function packageKeys(p: { ecosystem: string; name: string; versions?: readonly string[] }): Array<{ ecosystem: string; name: string; key: readonly number[] | null }> {
+  const name = normalisePackageName(p.ecosystem, p.name);
+  const keys = new Map<string, readonly number[]>();
+  for (const version of p.versions ?? []) {
+    const key = versionOrderKey(p.ecosystem, version);
+    if (key === null) return [{ ecosystem: p.ecosystem, name, key: null }];
+    keys.set(key.join('.'), key);
+  }
+  if (p.versions === undefined || keys.size === 0) return [{ ecosystem: p.ecosystem, name, key: null }];
+  return [...keys.values()].map((key) => ({ ecosystem: p.ecosystem, name, key }));
 }
 
 /** What a plan records about the advisory database it used (`PlannerOutput.advisoryDatabase`). */

@@ -10,6 +10,7 @@ import { Migration0006Tenancy } from './migrations/migration-0006-tenancy.js';
 import { Migration0007AdvisoryDatabase } from './migrations/migration-0007-advisory-database.js';
 import { Migration0008AdvisoryLookup } from './migrations/migration-0008-advisory-lookup.js';
 import { Migration0009ExecutionTargetEcosystem } from './migrations/migration-0009-execution-target-ecosystem.js';
+import { Migration0012AdvisoryKeyRanges } from './migrations/migration-0012-advisory-key-ranges.js';
 
 /** An open database: the MikroORM instance and a way to get a fresh EntityManager. */
 export interface Database {
@@ -30,6 +31,7 @@ export const MIGRATIONS = [
   { name: '0007-advisory-database', class: Migration0007AdvisoryDatabase },
   { name: '0008-advisory-lookup', class: Migration0008AdvisoryLookup },
   { name: '0009-execution-target-ecosystem', class: Migration0009ExecutionTargetEcosystem },
+  { name: '0012-advisory-key-ranges', class: Migration0012AdvisoryKeyRanges },
 ];
 
 /**

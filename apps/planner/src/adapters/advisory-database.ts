@@ -239,8 +239,11 @@ const PLANNED_OSV_ECOSYSTEMS = [...ECOSYSTEMS.values()].map((e) => e.osvEcosyste
  * vulnerabilities name (by id or alias), reduced to their entries of those ecosystems
  * (`findPlanAdvisories`: small columns, no merged OSV record), as an in-memory index (the
  * planner's `AdvisorySource`). Without scan vulnerabilities, only the advisories of packages some
- * advisory affects at an installed version are kept (all of theirs), statement by statement, so a
- * large scan never holds every advisory of its packages at once. With an OSV API client, the scan's packages are first queried there
+ * advisory affects at an installed version are kept (all of theirs): PostgreSQL reads only packages
+ * whose installed versions' order keys fall in an advisory's stored key ranges (a superset;
+ * `versions` of `findPlanAdvisories`, docs/decisions/0012), and {@link relevantTo} keeps, statement
+ * by statement, exactly the affected ones, so a large scan neither ships nor holds every advisory
+ * of its packages. With an OSV API client, the scan's packages are first queried there
  * and new or changed records imported (source `api:<url>`).
  */
 export async function loadPlanAdvisories(
@@ -252,13 +255,17 @@ export async function loadPlanAdvisories(
   const packages = [...versions.values()].map(({ ecosystem, name }) => ({ ecosystem, name }));
   if (options.api) await syncFromApi(db, options.api, packages);
   const ids = (scan.vulnerabilities ?? []).flatMap((v) => [v.id, ...v.aliases]);
+  // Without scan vulnerabilities the plan only needs the advisories of affected packages: PostgreSQL
+  // leaves out packages no advisory may affect at an installed version (order keys, a superset),
+  // `relevantTo` then keeps exactly the affected ones. A scan that reports vulnerabilities may name
+  // packages the database does not find affected: keep all.
+  const affectedOnly = scan.vulnerabilities === null;
+  const planned = [...versions.values()].filter((p) => PLANNED_OSV_ECOSYSTEMS.includes(p.ecosystem));
   const advisories = await findPlanAdvisories(db, {
     ecosystem: PLANNED_OSV_ECOSYSTEMS,
-    packages: packages.filter((p) => PLANNED_OSV_ECOSYSTEMS.includes(p.ecosystem)),
+    packages: planned.map(({ ecosystem, name, versions: installed }) => ({ ecosystem, name, ...(affectedOnly && installed ? { versions: [...installed] } : {}) })),
     ids,
-    // Without scan vulnerabilities the plan only needs the advisories of affected packages; a scan
-    // that reports vulnerabilities may name packages the database does not find affected: keep all.
-    ...(scan.vulnerabilities === null ? { keep: relevantTo(versions) } : {}),
+    ...(affectedOnly ? { keep: relevantTo(versions) } : {}),
   });
   return new OsvAdvisoryIndex(PLANNED_OSV_ECOSYSTEMS, advisories);
 }

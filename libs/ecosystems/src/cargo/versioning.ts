@@ -2,6 +2,7 @@ import { InvalidInputError } from '@remediation/errors';
 import semver from 'semver';
 import { npmVersioning } from '../npm/versioning.js';
 import type { PublishedVersion, Versioning } from '../types.js';
+import { releaseOrderKey } from '../order-key.js';
 
 /** One comparator of a Cargo requirement: operator (`''` for a bare version) and operand as written. */
 export interface CargoComparator {
@@ -90,4 +91,5 @@ export const cargoVersioning: Versioning = {
       .map((p) => p.version)
       .sort(semver.compare);
   },
+  orderKey: (version) => releaseOrderKey(cargoVersioning.parse(version)),
 };

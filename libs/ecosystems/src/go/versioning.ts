@@ -1,6 +1,7 @@
 import { InvalidInputError } from '@remediation/errors';
 import semver from 'semver';
 import type { JumpSize, ParsedVersion, PublishedVersion, Versioning } from '../types.js';
+import { releaseOrderKey } from '../order-key.js';
 
 /** `vMAJOR.MINOR.PATCH[-pre][+incompatible]`, the `v` optional (OSV's Go records drop it). */
 const GO_VERSION = /^v?(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?(\+incompatible)?$/;
@@ -136,4 +137,5 @@ export const goVersioning: Versioning = {
       .map((p) => p.version)
       .sort(goVersioning.compare);
   },
+  orderKey: (version) => releaseOrderKey(goVersioning.parse(version)),
 };

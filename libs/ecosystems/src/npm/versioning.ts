@@ -1,6 +1,7 @@
 import { InvalidInputError } from '@remediation/errors';
 import semver from 'semver';
 import type { JumpSize, ParsedVersion, PublishedVersion, Versioning } from '../types.js';
+import { releaseOrderKey } from '../order-key.js';
 
 function parsed(version: string): semver.SemVer {
   const p = semver.parse(version);
@@ -62,4 +63,5 @@ export const npmVersioning: Versioning = {
       .map((p) => p.version)
       .sort(semver.compare);
   },
+  orderKey: (version) => releaseOrderKey(npmVersioning.parse(version)),
 };

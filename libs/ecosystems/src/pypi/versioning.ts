@@ -1,6 +1,7 @@
 import * as pep440 from '@renovatebot/pep440';
 import { InvalidInputError } from '@remediation/errors';
 import type { JumpSize, ParsedVersion, PublishedVersion, Versioning } from '../types.js';
+import { releaseOrderKey } from '../order-key.js';
 
 function parsed(version: string): NonNullable<ReturnType<typeof pep440.parse>> {
   const p = pep440.parse(version);
@@ -73,4 +74,5 @@ export const pep440Versioning: Versioning = {
       .map((p) => p.version)
       .sort(pep440.compare);
   },
+  orderKey: (version) => releaseOrderKey(pep440Versioning.parse(version)),
 };
