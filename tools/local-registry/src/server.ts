@@ -30,6 +30,8 @@ export interface LocalAnswer {
   body: string;
   /** Default `text/plain; charset=utf-8`. */
   contentType?: string;
+  /** Further response headers (e.g. `location` of a redirect). */
+  headers?: Record<string, string>;
 }
 
 /** Answers one authorised `GET` by its URL path (decoded by the handler as it needs); the server's URL is given for documents that point back at it. */
@@ -47,7 +49,7 @@ export async function startLocalRegistry(options: LocalRegistryOptions, handle: 
   const send = (req: IncomingMessage, res: ServerResponse, answer: LocalAnswer, headers: Record<string, string> = {}): void => {
     const authorization = req.headers.authorization;
     requests.push({ method: req.method ?? 'GET', path: req.url ?? '/', status: answer.status, ...(authorization ? { authorization } : {}) });
-    res.writeHead(answer.status, { 'content-type': answer.contentType ?? 'text/plain; charset=utf-8', ...headers });
+    res.writeHead(answer.status, { 'content-type': answer.contentType ?? 'text/plain; charset=utf-8', ...answer.headers, ...headers });
     res.end(answer.body);
   };
   const server = createServer((req, res) => {

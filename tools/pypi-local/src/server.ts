@@ -1,8 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { isPythonName, normalisePythonName } from '@remediation/ecosystems';
+import { type LocalAnswer, type LocalRegistry, startLocalRegistry } from '@remediation/local-registry';
 
 /** Options of {@link startPypiLocal}. */
 export interface PypiLocalOptions {
@@ -14,16 +13,8 @@ export interface PypiLocalOptions {
   authorization?: string;
 }
 
-/** A running pypi-local server. */
-export interface PypiLocal {
-  /** Base URL, e.g. `http://127.0.0.1:40123`: JSON API at `<url>/pypi/<name>/json`, Simple API at `<url>/simple/`. */
-  url: string;
-  /** Every request served: method, path, status and the `Authorization` header sent (if any), in order. */
-  requests: Array<{ method: string; path: string; status: number; authorization?: string }>;
-  /** Answer the next `count` requests whose path starts with `pathPrefix` with `status` (fault injection). */
-  failNext(pathPrefix: string, status: number, count?: number): void;
-  close(): Promise<void>;
-}
+/** A running pypi-local server: `url` is the base URL (JSON API at `<url>/pypi/<name>/json`, Simple API at `<url>/simple/`); request log and fault injection of @remediation/local-registry. */
+export type PypiLocal = LocalRegistry;
 
 /** One version in a package file: a bare version string or an object with facts. */
 type VersionEntry = string | { version: string; yanked?: boolean | string; requiresPython?: string; uploadTime?: string };
@@ -101,55 +92,29 @@ function simpleDocument(pkg: PackageFile, normal: string): unknown {
  * metadata only: the files named in the documents do not exist.
  */
 export async function startPypiLocal(options: PypiLocalOptions): Promise<PypiLocal> {
-  const requests: PypiLocal['requests'] = [];
-  const faults: Array<{ prefix: string; status: number; left: number }> = [];
-  const send = (req: IncomingMessage, res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void => {
-    const authorization = req.headers.authorization;
-    requests.push({ method: req.method ?? 'GET', path: req.url ?? '/', status, ...(authorization ? { authorization } : {}) });
-    res.writeHead(status, { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers });
-    res.end(body === undefined ? undefined : JSON.stringify(body));
-  };
-  const server = createServer((req, res) => {
-    void (async () => {
-      const path = new URL(req.url ?? '/', 'http://x').pathname;
-      const fault = faults.find((f) => path.startsWith(f.prefix) && f.left > 0);
-      if (fault) {
-        fault.left--;
-        return send(req, res, fault.status, { message: 'injected fault' });
-      }
-      if (options.authorization !== undefined && req.headers.authorization !== options.authorization) {
-        return send(req, res, 401, { message: 'authentication required' }, { 'www-authenticate': 'Basic realm="pypi-local"' });
-      }
-      if (req.method !== 'GET') return send(req, res, 405, { message: 'method not allowed' });
-      const json = /^\/pypi\/([^/]+)\/json\/?$/.exec(path);
-      if (json) {
-        const name = decodeURIComponent(json[1]!);
-        const normal = normalisePythonName(name);
-        const pkg = isPythonName(name) ? await readPackage(options.dir, normal) : undefined;
-        return pkg ? send(req, res, 200, jsonApiDocument(pkg, normal)) : send(req, res, 404, { message: 'Not Found' });
-      }
-      if (path === '/simple/' || path === '/simple') {
-        const names = (await readdir(options.dir)).filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5)).sort();
-        return send(req, res, 200, { meta: { 'api-version': '1.1' }, projects: names.map((name) => ({ name })) }, { 'content-type': SIMPLE_JSON });
-      }
-      const simple = /^\/simple\/([^/]+)\/?$/.exec(path);
-      if (simple) {
-        const name = decodeURIComponent(simple[1]!);
-        const normal = normalisePythonName(name);
-        if (name !== normal || !path.endsWith('/')) return send(req, res, 301, undefined, { location: `/simple/${normal}/` });
-        const pkg = isPythonName(name) ? await readPackage(options.dir, normal) : undefined;
-        if (!pkg) return send(req, res, 404, { message: 'Not Found' });
-        return send(req, res, 200, simpleDocument(pkg, normal), { 'content-type': SIMPLE_JSON });
-      }
-      return send(req, res, 404, { message: 'Not Found' });
-    })().catch((err: unknown) => send(req, res, 500, { message: (err as Error).message }));
+  const { dir, ...connection } = options;
+  const json = (status: number, body: unknown, contentType = 'application/json'): LocalAnswer => ({ status, body: JSON.stringify(body), contentType });
+  const notFound = json(404, { message: 'Not Found' });
+  return startLocalRegistry({ ...connection, wwwAuthenticate: 'Basic realm="pypi-local"' }, async (path) => {
+    const project = /^\/pypi\/([^/]+)\/json\/?$/.exec(path);
+    if (project) {
+      const name = decodeURIComponent(project[1]!);
+      const normal = normalisePythonName(name);
+      const pkg = isPythonName(name) ? await readPackage(dir, normal) : undefined;
+      return pkg ? json(200, jsonApiDocument(pkg, normal)) : notFound;
+    }
+    if (path === '/simple/' || path === '/simple') {
+      const names = (await readdir(dir)).filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5)).sort();
+      return json(200, { meta: { 'api-version': '1.1' }, projects: names.map((name) => ({ name })) }, SIMPLE_JSON);
+    }
+    const simple = /^\/simple\/([^/]+)\/?$/.exec(path);
+    if (simple) {
+      const name = decodeURIComponent(simple[1]!);
+      const normal = normalisePythonName(name);
+      if (name !== normal || !path.endsWith('/')) return { status: 301, body: '', headers: { location: `/simple/${normal}/` } };
+      const pkg = isPythonName(name) ? await readPackage(dir, normal) : undefined;
+      return pkg ? json(200, simpleDocument(pkg, normal), SIMPLE_JSON) : notFound;
+    }
+    return notFound;
   });
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://${options.host ?? '127.0.0.1'}:${port}`,
-    requests,
-    failNext: (pathPrefix, status, count = 1) => void faults.push({ prefix: pathPrefix, status, left: count }),
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
 }
