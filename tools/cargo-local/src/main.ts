@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { runLocalRegistryCli } from '@remediation/local-registry';
 import { startCargoLocal } from './server.js';
 
 /**
@@ -9,25 +9,4 @@ import { startCargoLocal } from './server.js';
  * Prints one line when ready, `cargo-local listening on <url>`. Stops on SIGTERM/SIGINT. Exit code
  * 2 on bad arguments, 1 when the server cannot start.
  */
-async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { dir: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } }, strict: true });
-  const env = process.env;
-  const dir = values.dir ?? env['CARGO_LOCAL_DIR'];
-  const port = Number(values.port ?? env['CARGO_LOCAL_PORT'] ?? '3904');
-  if (!dir || !Number.isInteger(port) || port < 0 || port > 65535) {
-    process.stderr.write('usage: cargo-local --dir <folder of index files> [--port <0-65535>] [--host <addr>]\n');
-    process.exitCode = 2;
-    return;
-  }
-  const authorization = env['CARGO_LOCAL_AUTHORIZATION'];
-  const server = await startCargoLocal({ dir, port, host: values.host ?? env['CARGO_LOCAL_HOST'] ?? '127.0.0.1', ...(authorization ? { authorization } : {}) });
-  process.stdout.write(`cargo-local listening on ${server.url}\n`);
-  const stop = (): void => void server.close().then(() => process.exit(0));
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
-}
-
-main().catch((error: unknown) => {
-  process.stderr.write(`cargo-local: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
-});
+runLocalRegistryCli({ name: 'cargo-local', envPrefix: 'CARGO_LOCAL', defaultPort: 3904, dirHelp: 'folder of index files', start: startCargoLocal });

@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { runLocalRegistryCli } from '@remediation/local-registry';
 import { startMavenLocal } from './server.js';
 
 /**
@@ -9,25 +9,4 @@ import { startMavenLocal } from './server.js';
  * ready, `maven-local listening on <url>`. Stops on SIGTERM/SIGINT. Exit code 2 on bad arguments,
  * 1 when the server cannot start.
  */
-async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { dir: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } }, strict: true });
-  const env = process.env;
-  const dir = values.dir ?? env['MAVEN_LOCAL_DIR'];
-  const port = Number(values.port ?? env['MAVEN_LOCAL_PORT'] ?? '3906');
-  if (!dir || !Number.isInteger(port) || port < 0 || port > 65535) {
-    process.stderr.write('usage: maven-local --dir <folder in the Maven repository layout> [--port <0-65535>] [--host <addr>]\n');
-    process.exitCode = 2;
-    return;
-  }
-  const authorization = env['MAVEN_LOCAL_AUTHORIZATION'];
-  const server = await startMavenLocal({ dir, port, host: values.host ?? env['MAVEN_LOCAL_HOST'] ?? '127.0.0.1', ...(authorization ? { authorization } : {}) });
-  process.stdout.write(`maven-local listening on ${server.url}\n`);
-  const stop = (): void => void server.close().then(() => process.exit(0));
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
-}
-
-main().catch((error: unknown) => {
-  process.stderr.write(`maven-local: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
-});
+runLocalRegistryCli({ name: 'maven-local', envPrefix: 'MAVEN_LOCAL', defaultPort: 3906, dirHelp: 'folder in the Maven repository layout', start: startMavenLocal });

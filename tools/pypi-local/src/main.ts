@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { runLocalRegistryCli } from '@remediation/local-registry';
 import { startPypiLocal } from './server.js';
 
 /**
@@ -9,25 +9,4 @@ import { startPypiLocal } from './server.js';
  * Prints one line when ready, `pypi-local listening on <url>`. Stops on SIGTERM/SIGINT. Exit code
  * 2 on bad arguments, 1 when the server cannot start.
  */
-async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { dir: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } }, strict: true });
-  const env = process.env;
-  const dir = values.dir ?? env['PYPI_LOCAL_DIR'];
-  const port = Number(values.port ?? env['PYPI_LOCAL_PORT'] ?? '3903');
-  if (!dir || !Number.isInteger(port) || port < 0 || port > 65535) {
-    process.stderr.write('usage: pypi-local --dir <folder of package files> [--port <0-65535>] [--host <addr>]\n');
-    process.exitCode = 2;
-    return;
-  }
-  const authorization = env['PYPI_LOCAL_AUTHORIZATION'];
-  const server = await startPypiLocal({ dir, port, host: values.host ?? env['PYPI_LOCAL_HOST'] ?? '127.0.0.1', ...(authorization ? { authorization } : {}) });
-  process.stdout.write(`pypi-local listening on ${server.url}\n`);
-  const stop = (): void => void server.close().then(() => process.exit(0));
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
-}
-
-main().catch((error: unknown) => {
-  process.stderr.write(`pypi-local: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
-});
+runLocalRegistryCli({ name: 'pypi-local', envPrefix: 'PYPI_LOCAL', defaultPort: 3903, dirHelp: 'folder of package files', start: startPypiLocal });
