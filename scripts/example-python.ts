@@ -27,35 +27,20 @@
  * emptied at each run; a DATABASE_URL you set is used as it is), NATS_URL (default
  * nats://127.0.0.1:4222), PYPI_URL, EXAMPLE_TIER (default minimal), KEEP_RUNNING=1.
  */
-import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import pg from 'pg';
 import { createGithubClient } from '@remediation/github';
 import { type MessagesApiLocal, startMessagesApiLocal } from '@remediation/messages-api-local';
-import { createApiKey, openDatabase } from '@remediation/persistence';
 import { startStack, unmountUnder } from '@remediation/stack';
+import { exampleApi, exampleApiKey, exampleDatabase, maintainerGit, moveBase, remediationBranch, runAndStop, runRemediate } from './example-support.js';
 
 const repoRoot = resolve(import.meta.dirname, '..');
 const work = join(repoRoot, '.work/example-python');
 const fixtures = join(repoRoot, 'test/fixtures');
 const LIVE_PYPI = 'https://pypi.org';
 const log = (m: string) => process.stderr.write(`[example python] ${m}\n`);
-const git = (args: string[], cwd?: string) =>
-  execFileSync('git', args, {
-    cwd,
-    encoding: 'utf8',
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: 'Example Maintainer',
-      GIT_AUTHOR_EMAIL: 'maintainer@example.invalid',
-      GIT_COMMITTER_NAME: 'Example Maintainer',
-      GIT_COMMITTER_EMAIL: 'maintainer@example.invalid',
-      GIT_AUTHOR_DATE: '2026-03-28T00:00:00Z',
-      GIT_COMMITTER_DATE: '2026-03-28T00:00:00Z',
-    },
-  }).trim();
+const git = maintainerGit('2026-03-28T00:00:00Z');
 
 /** pygoat's manifests (without the case notes) committed into a new bare remote. */
 async function prepareRepository(): Promise<string> {
@@ -106,18 +91,7 @@ log(`PyPI: ${pypi.note}`);
 const dataDir = join(work, 'data');
 await unmountUnder(dataDir);
 await rm(dataDir, { recursive: true, force: true });
-
-// Each run recreates its GitHub and repository: the example's own database starts empty.
-const databaseUrl = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/remediation_example_python';
-if (!process.env['DATABASE_URL']) {
-  const admin = new pg.Client({ connectionString: databaseUrl.replace(/\/remediation_example_python$/, '/postgres') });
-  await admin.connect();
-  try {
-    await admin.query('drop database if exists remediation_example_python with (force)');
-  } finally {
-    await admin.end();
-  }
-}
+const databaseUrl = await exampleDatabase('remediation_example_python');
 
 const REVIEW = 'Thanks, these pins match the advisories listed above.';
 let model: MessagesApiLocal | null = null;
@@ -149,62 +123,24 @@ const stack = await startStack({
   tenant: 'example',
 });
 log(`api ${stack.apiUrl} · github-local ${stack.githubUrl} · PyPI ${stack.pypiUrl ?? '(planner default)'} · logs ${stack.logDir}`);
-const apiKey = await (async () => {
-  const db = await openDatabase(databaseUrl);
-  try {
-    return (await createApiKey(db, { tenant: 'example', name: 'example-cli', scopes: ['remediations:read', 'remediations:write', 'executions:approve'] })).key;
-  } finally {
-    await db.close();
-  }
-})();
-let code = 1;
-try {
-  code = await new Promise<number>((resolveCode) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', 'apps/cli/src/main.ts', '--repo', bare, '--scan', join(fixtures, 'scans/pygoat.cdx.json'), '--tier', process.env['EXAMPLE_TIER'] ?? 'minimal', '--approve', '--api', stack.apiUrl],
-      { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, REMEDIATION_API_KEY: apiKey } },
-    );
-    child.once('exit', (c) => resolveCode(c ?? 1));
-  });
-  if (code === 0) code = await afterOpening();
-} catch (error) {
-  log(`failed: ${(error as Error).message}`);
-  code = 1;
-} finally {
-  if (process.env['KEEP_RUNNING'] === '1') {
-    log('KEEP_RUNNING=1: services left running; press Ctrl-C to stop');
-    await new Promise<void>((r) => process.once('SIGINT', () => r()));
-  }
-  await stack.stop();
-  await model?.close();
-  await unmountUnder(dataDir);
-}
-process.exit(code);
-
-/** JSON over HTTP against the API. */
-async function call(path: string): Promise<any> {
-  const res = await fetch(new URL(path, stack.apiUrl), { headers: { 'x-api-key': apiKey } });
-  const body = await res.json();
-  if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${JSON.stringify(body)}`);
-  return body;
-}
-
-/** Polls the execution until `done`, or fails after `timeoutMs` naming where it stood. */
-async function waitExecution(id: string, what: string, done: (e: any) => boolean, timeoutMs = 180_000): Promise<any> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const e = await call(`/v1/executions/${id}`);
-    if (done(e)) return e;
-    if (Date.now() > deadline) throw new Error(`${what}: still ${e.state}/${e.step} after ${timeoutMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
+const apiKey = await exampleApiKey(databaseUrl);
+const { waitExecution, call } = exampleApi(stack.apiUrl, apiKey);
+await runAndStop({
+  job: async () => {
+    const code = await runRemediate({ repoRoot, bare, scan: join(fixtures, 'scans/pygoat.cdx.json'), apiUrl: stack.apiUrl, apiKey });
+    return code === 0 ? afterOpening() : code;
+  },
+  stop: async () => {
+    await stack.stop();
+    await model?.close();
+  },
+  dataDir,
+  log,
+});
 
 /** Steps 4–6: a reviewer comments, then the base branch moves. @returns the exit code. */
 async function afterOpening(): Promise<number> {
-  const branch = git(['for-each-ref', '--format=%(refname:short)', 'refs/heads/remediation/'], bare).split('\n').filter(Boolean)[0]!;
-  const executionId = `${branch.split('/')[1]}.${branch.split('/')[2]}`;
+  const { branch, executionId } = remediationBranch(git, bare);
   let exec = await call(`/v1/executions/${executionId}`);
   const pr = exec.pullRequests[0];
   log(`pull request #${pr.number} open at ${pr.url} (patch version ${pr.patchVersion})`);
@@ -218,13 +154,7 @@ async function afterOpening(): Promise<number> {
   log(`triaged by ${review.triagedBy}: ${review.actionable ? 'actionable' : 'not actionable'} (${review.reasoning})`);
 
   // 5. The base branch moves.
-  const clone = join(work, 'maintainer');
-  await rm(clone, { recursive: true, force: true });
-  git(['clone', '-q', bare, clone]);
-  execFileSync('sh', ['-c', 'printf "\\nSee https://owasp.org/www-project-pygoat/ for the labs.\\n" >> README.md'], { cwd: clone });
-  git(['commit', '-q', '-am', 'docs: link the project page'], clone);
-  git(['push', '-q', 'origin', 'master'], clone);
-  const moved = git(['rev-parse', 'master'], bare);
+  const moved = await moveBase({ git, work, bare, file: 'README.md', line: 'See https://owasp.org/www-project-pygoat/ for the labs.', message: 'docs: link the project page' });
   log(`master moved to ${moved.slice(0, 12)}; waiting for the rebase`);
   exec = await waitExecution(executionId, 'rebasing the PR', (e) => e.state === 'pr_opened' && e.patchVersions.at(-1).baseCommit === moved);
   const head = git(['rev-parse', branch], bare);

@@ -25,16 +25,14 @@
  * NATS_URL (default nats://127.0.0.1:4222), NPM_REGISTRY_URL (default: npm's configured registry),
  * EXAMPLE_TIER (default minimal), KEEP_RUNNING=1 to leave the stack up.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { readFileSync } from 'node:fs';
-import pg from 'pg';
 import { createGithubClient } from '@remediation/github';
 import { type MessagesApiLocal, type ScriptTurn, startMessagesApiLocal } from '@remediation/messages-api-local';
-import { createApiKey, openDatabase } from '@remediation/persistence';
 import { startStack, unmountUnder } from '@remediation/stack';
+import { exampleApi, exampleApiKey, exampleDatabase, maintainerGit, moveBase, remediationBranch, runAndStop, runRemediate } from './example-support.js';
 
 // `./run example python`: the same job on a Python codebase (pygoat), in its own script.
 const ecosystem = process.argv[2] ?? 'npm';
@@ -51,20 +49,7 @@ const repoRoot = resolve(import.meta.dirname, '..');
 const work = join(repoRoot, '.work/example');
 const exampleDir = join(repoRoot, 'examples/express-4.19.2');
 const log = (m: string) => process.stderr.write(`[example] ${m}\n`);
-const git = (args: string[], cwd?: string) =>
-  execFileSync('git', args, {
-    cwd,
-    encoding: 'utf8',
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: 'Example Maintainer',
-      GIT_AUTHOR_EMAIL: 'maintainer@example.invalid',
-      GIT_COMMITTER_NAME: 'Example Maintainer',
-      GIT_COMMITTER_EMAIL: 'maintainer@example.invalid',
-      GIT_AUTHOR_DATE: '2024-03-25T00:00:00Z',
-      GIT_COMMITTER_DATE: '2024-03-25T00:00:00Z',
-    },
-  }).trim();
+const git = maintainerGit('2024-03-25T00:00:00Z');
 
 async function prepareRepository(): Promise<string> {
   const tarball = join(work, 'express-4.19.2.tgz');
@@ -94,20 +79,8 @@ const bare = await prepareRepository();
 const dataDir = join(work, 'data');
 await unmountUnder(dataDir);
 await rm(dataDir, { recursive: true, force: true });
+const databaseUrl = await exampleDatabase('remediation_example');
 
-// Each run recreates its GitHub (github-local) and repository, so the records of an earlier run would
-// name pull requests and review ids that no longer exist there: the example's own database starts
-// empty. A DATABASE_URL you set is never dropped (use an empty database for it).
-const databaseUrl = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/remediation_example';
-if (!process.env['DATABASE_URL']) {
-  const admin = new pg.Client({ connectionString: databaseUrl.replace(/\/remediation_example$/, '/postgres') });
-  await admin.connect();
-  try {
-    await admin.query('drop database if exists remediation_example with (force)');
-  } finally {
-    await admin.end();
-  }
-}
 /**
  * The scripted model, in request order: the agent's first look at the 0.x-minor jumps, the triage
  * of the review, then the iteration that answers it (an entry in History.md).
@@ -163,68 +136,25 @@ const stack = await startStack({
   tenant: 'example',
 });
 log(`api ${stack.apiUrl} · github-local ${stack.githubUrl} · logs ${stack.logDir}`);
-// The example's own service account: an API key of tenant `example` with the scopes the CLI and
-// the review below need (what `./run admin api-key-create` does), passed in the environment.
-const apiKey = await (async () => {
-  const db = await openDatabase(databaseUrl);
-  try {
-    return (await createApiKey(db, { tenant: 'example', name: 'example-cli', scopes: ['remediations:read', 'remediations:write', 'executions:approve'] })).key;
-  } finally {
-    await db.close();
-  }
-})();
+const apiKey = await exampleApiKey(databaseUrl);
 log('tenant example: API key created for the CLI (REMEDIATION_API_KEY)');
-let code = 1;
-try {
-  code = await new Promise<number>((resolveCode) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', 'apps/cli/src/main.ts', '--repo', bare, '--scan', join(exampleDir, 'scan.cdx.json'), '--tier', process.env['EXAMPLE_TIER'] ?? 'minimal', '--approve', '--api', stack.apiUrl],
-      { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, REMEDIATION_API_KEY: apiKey } },
-    );
-    child.once('exit', (c) => resolveCode(c ?? 1));
-  });
-  if (code === 0) code = await afterOpening();
-} finally {
-  if (process.env['KEEP_RUNNING'] === '1') {
-    log('KEEP_RUNNING=1: services left running; press Ctrl-C to stop');
-    await new Promise<void>((r) => process.once('SIGINT', () => r()));
-  }
-  await stack.stop();
-  await model?.close();
-  // The open PR's workspace stays mounted while its services run (for later iterations); the
-  // example's services are gone now, so leave no overlay mount behind in the checkout.
-  await unmountUnder(dataDir);
-}
-process.exit(code);
-
-/** JSON over HTTP against the API. */
-async function call(path: string, init: RequestInit = {}): Promise<any> {
-  const res = await fetch(new URL(path, stack.apiUrl), {
-    ...init,
-    headers: { 'content-type': 'application/json', 'x-api-key': apiKey, ...(init.headers ?? {}) },
-  });
-  const body = await res.json();
-  if (!res.ok) throw new Error(`${init.method ?? 'GET'} ${path}: ${res.status} ${JSON.stringify(body)}`);
-  return body;
-}
-
-/** Polls the execution until `done`, or fails after `timeoutMs` naming where it stood. */
-async function waitExecution(id: string, what: string, done: (e: any) => boolean, timeoutMs = 180_000): Promise<any> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const e = await call(`/v1/executions/${id}`);
-    if (done(e)) return e;
-    if (Date.now() > deadline) throw new Error(`${what}: still ${e.state}/${e.step} after ${timeoutMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
+const { waitExecution, call } = exampleApi(stack.apiUrl, apiKey);
+await runAndStop({
+  job: async () => {
+    const code = await runRemediate({ repoRoot, bare, scan: join(exampleDir, 'scan.cdx.json'), apiUrl: stack.apiUrl, apiKey });
+    return code === 0 ? afterOpening() : code;
+  },
+  stop: async () => {
+    await stack.stop();
+    await model?.close();
+  },
+  dataDir,
+  log,
+});
 
 /** Steps 4–6: a review asks for a change, then the base branch moves. @returns the exit code. */
 async function afterOpening(): Promise<number> {
-  const ids = git(['for-each-ref', '--format=%(refname:short)', 'refs/heads/remediation/'], bare).split('\n').filter(Boolean);
-  const branch = ids[0]!;
-  const executionId = `${branch.split('/')[1]}.${branch.split('/')[2]}`;
+  const { branch, executionId } = remediationBranch(git, bare);
   let exec = await call(`/v1/executions/${executionId}`);
   const pr = exec.pullRequests[0];
   log(`pull request #${pr.number} open at ${pr.url} (patch version ${pr.patchVersion})`);
@@ -247,13 +177,7 @@ async function afterOpening(): Promise<number> {
   log(`version ${v2.version} (${v2.sha.slice(0, 12)}) pushed to the PR; reply: ${reply ? reply.html_url : 'missing'}`);
 
   // 5. The base branch moves.
-  const clone = join(work, 'maintainer');
-  await rm(clone, { recursive: true, force: true });
-  git(['clone', '-q', bare, clone]);
-  execFileSync('sh', ['-c', 'printf "\\nSee https://expressjs.com for the docs.\\n" >> Readme.md'], { cwd: clone });
-  git(['commit', '-q', '-am', 'docs: link the website'], clone);
-  git(['push', '-q', 'origin', 'master'], clone);
-  const moved = git(['rev-parse', 'master'], bare);
+  const moved = await moveBase({ git, work, bare, file: 'Readme.md', line: 'See https://expressjs.com for the docs.', message: 'docs: link the website' });
   log(`master moved to ${moved.slice(0, 12)}; waiting for the rebase`);
   exec = await waitExecution(executionId, 'rebasing the PR', (e) => e.state === 'pr_opened' && e.patchVersions.at(-1).baseCommit === moved);
   const head = git(['rev-parse', branch], bare);
