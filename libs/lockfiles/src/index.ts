@@ -33,3 +33,10 @@ export {
   type MissingDependency,
   type RequirementConflict,
 } from './npm-update.js';
+export {
+  updateCargoLockfile,
+  CargoIndexRecord,
+  type CargoLockUpdateRequest,
+  type CargoLockUpdateResult,
+  type CargoMissingDependency,
+} from './cargo-update.js';
