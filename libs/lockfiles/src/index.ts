@@ -40,3 +40,10 @@ export {
   type CargoLockUpdateResult,
   type CargoMissingDependency,
 } from './cargo-update.js';
+export {
+  updateNpmLockfileResolving,
+  pickNpmVersion,
+  type NpmResolvingUpdateResult,
+  type NpmResolvedEntry,
+  type PackumentReader,
+} from './npm-resolve.js';

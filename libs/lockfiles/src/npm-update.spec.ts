@@ -1,8 +1,5 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { execa } from 'execa';
+import { npmCiDryRun as npmCiDryRunIn } from '@remediation/testing';
 import { describe, expect, it } from 'vitest';
 import { packumentVersion, readLockfile, updateNpmLockfile } from './index.js';
 
@@ -125,28 +122,7 @@ describe('updateNpmLockfile on nodejs-goof (lockfileVersion 2)', () => {
   });
 });
 
-/**
- * `npm ci --dry-run --ignore-scripts --offline` with an empty cache in a folder holding
- * nodejs-goof's package.json and `lock`: npm builds its ideal tree from package.json and the
- * lockfile, and needs the registry only when the lock does not satisfy them, which offline fails
- * with ENOTCACHED. Nothing is fetched, unpacked or run.
- */
-async function npmCiDryRun(lock: string): Promise<{ exitCode: number; output: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'lockfiles-npm-ci-'));
-  try {
-    await writeFile(join(dir, 'package.json'), fixture('nodejs-goof/package.json'));
-    await writeFile(join(dir, 'package-lock.json'), lock);
-    const run = await execa('npm', ['ci', '--dry-run', '--ignore-scripts', '--offline', '--no-audit', '--no-fund', '--cache', join(dir, '.npm-cache')], {
-      cwd: dir,
-      reject: false,
-      all: true,
-      env: { npm_config_update_notifier: 'false' },
-    });
-    return { exitCode: run.exitCode ?? -1, output: run.all ?? '' };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+const npmCiDryRun = (lock: string) => npmCiDryRunIn(fixture('nodejs-goof/package.json'), lock);
 
 describe('npm agrees the updated lock is in sync (npm ci --dry-run, offline)', () => {
   it('accepts nodejs-goof with minimist moved to 1.2.6, and refuses a lock whose minimist no dependent admits', async () => {
