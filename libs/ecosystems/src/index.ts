@@ -52,3 +52,4 @@ export { goEcosystem } from './go/ecosystem.js';
 export { NpmReleaseSource, npmReleasesOf } from './npm/registry-source.js';
 export { ECOSYSTEMS, ecosystemFor, ecosystemForOsv } from './registry.js';
 export { restoreRequirement } from './restore.js';
+export { RegistryEnv, checkRegistryCredentials, registrySourcesFromEnv, REGISTRY_CREDENTIAL_PREFIXES, type RegistrySources } from './registry-env.js';
