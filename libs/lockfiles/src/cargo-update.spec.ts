@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { changedLines } from '@remediation/testing';
 import { describe, expect, it } from 'vitest';
 import { readLockfile, updateCargoLockfile } from './index.js';
 
@@ -12,13 +13,6 @@ const indexRecord = (file: string, version: string): unknown =>
     .map((l) => JSON.parse(l) as { vers: string })
     .find((r) => r.vers === version);
 
-/** Lines that differ between two texts with the same number of lines: `[line number, before, after]`. */
-function changedLines(before: string, after: string): Array<[number, string, string]> {
-  const a = before.split('\n');
-  const b = after.split('\n');
-  expect(b).toHaveLength(a.length);
-  return a.flatMap((line, i): Array<[number, string, string]> => (line === b[i] ? [] : [[i + 1, line, b[i]!]]));
-}
 
 describe('updateCargoLockfile on fd’s Cargo.lock', () => {
   it('the index record’s cksum is the checksum Cargo.lock stores (regex 1.11.2 as locked)', () => {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { npmCiDryRun as npmCiDryRunIn } from '@remediation/testing';
+import { changedLines, npmCiDryRun as npmCiDryRunIn } from '@remediation/testing';
 import { describe, expect, it } from 'vitest';
 import { packumentVersion, readLockfile, updateNpmLockfile } from './index.js';
 
@@ -10,13 +10,6 @@ const packument = (name: string): unknown => JSON.parse(fixture(`registry/${name
 const MINIMIST_126 = packumentVersion(packument('minimist'), 'minimist', '1.2.6', 'registry/minimist.json') as Record<string, unknown>;
 const DEBUG_431 = packumentVersion(packument('debug'), 'debug', '4.3.1', 'registry/debug.json');
 
-/** Lines that differ between two texts with the same number of lines: `[line number, before, after]`. */
-function changedLines(before: string, after: string): Array<[number, string, string]> {
-  const a = before.split('\n');
-  const b = after.split('\n');
-  expect(b).toHaveLength(a.length);
-  return a.flatMap((line, i): Array<[number, string, string]> => (line === b[i] ? [] : [[i + 1, line, b[i]!]]));
-}
 
 describe('updateNpmLockfile on nodejs-goof (lockfileVersion 2)', () => {
   it('moves the transitive minimist 1.2.0 to 1.2.6: only that entry and its legacy mirror change', () => {

@@ -334,37 +334,31 @@ export class LockWriter {
    * (v1, v2) with `requires`; keys inserted in npm's sorted order.
    */
   addEntry(location: string, meta: NpmVersionMetadata, flags: { dev?: boolean; optional?: boolean }, layout: { packages: boolean; legacy: boolean }): void {
-    const integrity = integrityOf(meta);
     const nonEmpty = (m: Record<string, unknown> | undefined) => (m && Object.keys(m).length > 0 ? m : undefined);
-    if (layout.packages) {
-      const entry = JSON.parse(
+    /** The common fields, then the format's dependency fields; undefined values dropped. */
+    const entryOf = (deps: Record<string, unknown>) =>
+      JSON.parse(
         JSON.stringify({
           version: meta.version,
           resolved: meta.dist.tarball,
-          integrity,
+          integrity: integrityOf(meta),
           dev: flags.dev === true ? true : undefined,
           optional: flags.optional === true ? true : undefined,
-          dependencies: nonEmpty(meta.dependencies),
-          optionalDependencies: nonEmpty(meta.optionalDependencies),
-          peerDependencies: nonEmpty(meta.peerDependencies),
-          peerDependenciesMeta: nonEmpty(meta.peerDependenciesMeta),
+          ...deps,
         }),
       ) as Record<string, unknown>;
+    if (layout.packages) {
+      const entry = entryOf({
+        dependencies: nonEmpty(meta.dependencies),
+        optionalDependencies: nonEmpty(meta.optionalDependencies),
+        peerDependencies: nonEmpty(meta.peerDependencies),
+        peerDependenciesMeta: nonEmpty(meta.peerDependenciesMeta),
+      });
       this.set(['packages', location], entry, location);
     }
     if (layout.legacy) {
       const path = legacyPath(location);
-      const entry = JSON.parse(
-        JSON.stringify({
-          version: meta.version,
-          resolved: meta.dist.tarball,
-          integrity,
-          dev: flags.dev === true ? true : undefined,
-          optional: flags.optional === true ? true : undefined,
-          requires: nonEmpty({ ...(meta.dependencies ?? {}), ...(meta.optionalDependencies ?? {}) }),
-        }),
-      ) as Record<string, unknown>;
-      this.set(path, entry, path[path.length - 1] as string);
+      this.set(path, entryOf({ requires: nonEmpty({ ...(meta.dependencies ?? {}), ...(meta.optionalDependencies ?? {}) }) }), path[path.length - 1] as string);
     }
   }
 

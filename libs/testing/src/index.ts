@@ -95,3 +95,14 @@ export async function npmCiDryRun(packageJson: string, lock: string): Promise<{ 
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * Lines that differ between two texts with the same number of lines (an in-place edit):
+ * `[line number (1-based), before, after]`. Fails the test when the line counts differ.
+ */
+export function changedLines(before: string, after: string): Array<[number, string, string]> {
+  const a = before.split('\n');
+  const b = after.split('\n');
+  expect(b).toHaveLength(a.length);
+  return a.flatMap((line, i): Array<[number, string, string]> => (line === b[i] ? [] : [[i + 1, line, b[i]!]]));
+}

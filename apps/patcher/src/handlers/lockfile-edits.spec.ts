@@ -8,7 +8,7 @@ import type { PlannerOutput } from '@remediation/contracts';
 import { CargoSparseIndexSource } from '@remediation/ecosystems';
 import { readLockfile, updateCargoLockfile } from '@remediation/lockfiles';
 import { SnapshotDirectorySource } from '@remediation/registry';
-import { npmCiDryRun } from '@remediation/testing';
+import { changedLines, npmCiDryRun } from '@remediation/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type LockfileRegistry, addLockfileNotes, syncLockfiles } from './lockfile-edits.js';
 import { applyManifestBumps, type EditTarget, proveTargets } from './manifest-edits.js';
@@ -49,13 +49,8 @@ async function patch(ws: { lower: string; merged: string }, targets: EditTarget[
   return { outcomes, synced, proofs };
 }
 
-/** Lines that differ between two texts with the same number of lines. */
-function changedLines(before: string, after: string): Array<[string, string]> {
-  const a = before.split('\n');
-  const b = after.split('\n');
-  expect(b).toHaveLength(a.length);
-  return a.flatMap((line, i): Array<[string, string]> => (line === b[i] ? [] : [[line, b[i]!]]));
-}
+/** Lines that differ, `[before, after]`. */
+const changed = (before: string, after: string) => changedLines(before, after).map(([, b, a]): [string, string] => [b, a]);
 
 // npm packuments of the trimmed registry snapshot, read by the real snapshot source.
 const npmRegistry: LockfileRegistry = {
@@ -75,9 +70,9 @@ describe('lockfile kept in step with npm direct bumps (nodejs-goof, real package
     expect(outcomes[0]!.reason).toContain('package-lock.json updated: adm-zip 0.4.7 → 0.4.11');
     const pkgAfter = await readFile(join(ws.merged, 'package.json'), 'utf8');
     const lockAfter = await readFile(join(ws.merged, 'package-lock.json'), 'utf8');
-    expect(changedLines(pkg, pkgAfter)).toEqual([['    "adm-zip": "0.4.7",', '    "adm-zip": "0.4.11",']]);
+    expect(changed(pkg, pkgAfter)).toEqual([['    "adm-zip": "0.4.7",', '    "adm-zip": "0.4.11",']]);
     // The root requirement, then the entry in `packages` and in the legacy mirror: nothing else.
-    expect(changedLines(lock, lockAfter).map(([before, after]) => [before.trim(), after.trim()])).toEqual([
+    expect(changed(lock, lockAfter).map(([before, after]) => [before.trim(), after.trim()])).toEqual([
       ['"adm-zip": "0.4.7",', '"adm-zip": "0.4.11",'],
       ['"version": "0.4.7",', '"version": "0.4.11",'],
       ['"resolved": "https://npm-registry.invalid/adm-zip/-/adm-zip-0.4.7.tgz",', '"resolved": "https://npm-registry.invalid/adm-zip/-/adm-zip-0.4.11.tgz",'],
@@ -158,7 +153,7 @@ describe('lockfile kept in step with Cargo direct bumps (fd’s Cargo.toml and C
     const target: EditTarget = { name: 'regex', ecosystem: 'cargo', manifestPath: 'Cargo.toml', fromVersion: '1.11.1', toVersion: '1.11.2', status: 'pending', needsAgent: false };
     const { outcomes, proofs } = await patch(ws, [target], planOf([{ name: 'regex', ecosystem: 'cargo', ranges: ['<1.11.2'] }]), { npm: npmRegistry.npm, cargo: source });
     expect(outcomes).toMatchObject([{ name: 'regex', status: 'success', reason: 'Cargo.lock updated: regex 1.11.1 → 1.11.2' }]);
-    expect(changedLines(toml, await readFile(join(ws.merged, 'Cargo.toml'), 'utf8'))).toEqual([['regex = "1.11.1"', 'regex = "1.11.2"']]);
+    expect(changed(toml, await readFile(join(ws.merged, 'Cargo.toml'), 'utf8'))).toEqual([['regex = "1.11.1"', 'regex = "1.11.2"']]);
     // The lock is fd's real one again, byte for byte.
     expect(await readFile(join(ws.merged, 'Cargo.lock'), 'utf8')).toBe(realLock);
     expect(proofs).toMatchObject([{ target: 'regex', remediated: true, lockfiles: ['Cargo.lock'], locked: [expect.stringMatching(/^Cargo\.lock 1\.11\.2: /)] }]);
