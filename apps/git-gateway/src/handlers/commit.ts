@@ -82,7 +82,7 @@ export function patchCommitHandler(deps: GatewayDeps): CommandHandler {
  * patcher may raise the requirement in an included requirements file or in the manifest that
  * declares it when the plan's does not), and the lockfiles updated with the bump (`proof.lockfiles`).
  */
-function manifestsOf(t: { ecosystem: string; manifestPath: string; proof?: { manifests?: string[] | undefined; lockfiles?: string[] | undefined } | null }): string[] {
+export function manifestsOf(t: { ecosystem: string; manifestPath: string; proof?: { manifests?: string[] | undefined; lockfiles?: string[] | undefined } | null }): string[] {
   const lockfiles = t.proof?.lockfiles ?? [];
   if (t.ecosystem === 'npm') return [t.manifestPath, ...lockfiles];
   return [t.manifestPath, ...(t.proof?.manifests ?? []), ...lockfiles];

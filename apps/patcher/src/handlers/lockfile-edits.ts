@@ -158,7 +158,8 @@ async function updateOne(input: { file: string; text: string; kind: LockfileKind
   if (kind !== 'npm-package-lock' && kind !== 'npm-shrinkwrap' && kind !== 'cargo') return { status: 'not-possible', why: `${file} (${kind}) is not updated in place yet` };
   if (input.registry === null) return { status: 'not-possible', why: 'the patcher has no registry access configured' };
   const graph = readLockfile(file, text);
-  const importer = posix.dirname(t.manifestPath) === '.' ? '.' : posix.dirname(t.manifestPath);
+  // The manifest's folder relative to the lockfile's: `.` for the lockfile's own project, else a workspace member.
+  const importer = posix.relative(posix.dirname(file), posix.dirname(t.manifestPath)) || '.';
   const direct = graph.root.dependencies.find((d) => d.name === t.name && (d.importer === importer || kind === 'cargo'));
   const locked = direct?.to ? graph.packages[direct.to]?.version : undefined;
   if (kind === 'cargo') {
