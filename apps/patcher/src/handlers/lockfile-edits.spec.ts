@@ -5,12 +5,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PlannerOutput } from '@remediation/contracts';
-import { CargoSparseIndexSource } from '@remediation/ecosystems';
+import { CargoSparseIndexSource, cargoEcosystem, goEcosystem, npmEcosystem, pypiEcosystem } from '@remediation/ecosystems';
 import { readLockfile, updateCargoLockfile } from '@remediation/lockfiles';
 import { SnapshotDirectorySource } from '@remediation/registry';
 import { changedLines, npmCiDryRun } from '@remediation/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type LockfileRegistry, addLockfileNotes, syncLockfiles } from './lockfile-edits.js';
+import { type LockfileRegistry, addLockfileNotes, lockfileCommand, lockfileOf, syncLockfiles } from './lockfile-edits.js';
 import { applyManifestBumps, type EditTarget, proveTargets } from './manifest-edits.js';
 
 const LOCKFILE_FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '../../../../libs/lockfiles/src/__fixtures__');
@@ -124,6 +124,12 @@ describe('lockfile kept in step with npm direct bumps (nodejs-goof, real package
     const second = await patch(ws2, [npmTarget('adm-zip', '0.4.7', '0.4.11')], planOf([{ name: 'adm-zip', ecosystem: 'npm', ranges: ['<0.4.11'] }]), null);
     expect(second.outcomes[0]!.reason).toBe('lockfile needs `npm install`: the patcher has no registry access configured');
     expect(await readFile(join(ws2.merged, 'package-lock.json'), 'utf8')).toBe(lock);
+
+    // A package.json in a sub-folder that the root's lock does not list as a workspace member: no lockfile governs it.
+    const ws3 = await workspace({ 'package-lock.json': lock, 'tools/package.json': pkg });
+    const third = await patch(ws3, [{ ...npmTarget('adm-zip', '0.4.7', '0.4.11'), manifestPath: 'tools/package.json' }], planOf([{ name: 'adm-zip', ecosystem: 'npm', ranges: ['<0.4.11'] }]), npmRegistry);
+    expect(third.outcomes[0]).toMatchObject({ status: 'success', reason: null });
+    expect(await readFile(join(ws3.merged, 'package-lock.json'), 'utf8')).toBe(lock);
   });
 });
 
@@ -172,5 +178,25 @@ describe('lockfile kept in step with Cargo direct bumps (fd’s Cargo.toml and C
     expect(await readFile(join(ws.merged, 'Cargo.lock'), 'utf8')).toBe(lock);
     // No lockfile was updated, so the proof is the manifest's only.
     expect(proofs[0]).not.toHaveProperty('locked');
+  });
+});
+
+describe('which lockfile, and which command it needs', () => {
+  it('names the ecosystem’s lockfile command of the lockfile’s tool (the crate filled in), else `<tool> install`', () => {
+    expect(lockfileCommand(npmEcosystem, 'npm-package-lock', 'x')).toBe('npm install');
+    expect(lockfileCommand(npmEcosystem, 'pnpm', 'x')).toBe('pnpm install');
+    expect(lockfileCommand(pypiEcosystem, 'poetry', 'x')).toBe('poetry lock');
+    expect(lockfileCommand(pypiEcosystem, 'uv', 'x')).toBe('uv lock');
+    expect(lockfileCommand(cargoEcosystem, 'cargo', 'openssl')).toBe('cargo update -p openssl');
+    expect(lockfileCommand(goEcosystem, 'go-sum', 'x')).toBe('go mod tidy');
+  });
+
+  it('finds the lockfile beside the manifest; for Cargo and npm also a workspace root’s above it', async () => {
+    const ws = await workspace({ 'package.json': '{}', 'package-lock.json': '{}', 'web/package.json': '{}', 'Cargo.lock': '', 'crates/a/Cargo.toml': '', 'py/requirements.txt': '' });
+    expect(await lockfileOf(ws.lower, 'package.json', 'npm')).toBe('package-lock.json');
+    // A sub-folder's package.json may be a workspace member of the root's lock (the update checks it).
+    expect(await lockfileOf(ws.lower, 'web/package.json', 'npm')).toBe('package-lock.json');
+    expect(await lockfileOf(ws.lower, 'crates/a/Cargo.toml', 'cargo')).toBe('Cargo.lock');
+    expect(await lockfileOf(ws.lower, 'py/requirements.txt', 'pypi')).toBeNull();
   });
 });

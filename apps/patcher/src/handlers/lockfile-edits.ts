@@ -49,9 +49,11 @@ export function lockfileCommand(ecosystem: Ecosystem, kind: LockfileKind, name: 
 const readText = (path: string) => readFile(path, 'utf8').catch(() => null);
 
 /**
- * The lockfile that governs a manifest: the first of the ecosystem's lockfile names in the
- * manifest's folder or, for Cargo (a workspace's Cargo.lock sits at its root), in a parent
- * folder up to the repository root. Repository-relative POSIX path, or null.
+ * The lockfile that may govern a manifest: the first of the ecosystem's lockfile names in the
+ * manifest's folder or, for Cargo and npm (a workspace's Cargo.lock or package-lock.json sits at
+ * its root), in a parent folder up to the repository root. Repository-relative POSIX path, or
+ * null. (An npm lock above a manifest governs it only when it lists the manifest's folder as a
+ * workspace member; the update checks that.)
  */
 export async function lockfileOf(root: string, manifestPath: string, purlType: string): Promise<string | null> {
   const names = LOCKFILES[purlType] ?? [];
@@ -61,7 +63,7 @@ export async function lockfileOf(root: string, manifestPath: string, purlType: s
       const rel = dir === '.' ? n : `${dir}/${n}`;
       if ((await readText(join(root, rel))) !== null) return rel;
     }
-    if (purlType !== 'cargo' || dir === '.' || dir === '') return null;
+    if ((purlType !== 'cargo' && purlType !== 'npm') || dir === '.' || dir === '') return null;
     dir = posix.dirname(dir);
   }
 }
@@ -160,6 +162,8 @@ async function updateOne(input: { file: string; text: string; kind: LockfileKind
   const graph = readLockfile(file, text);
   // The manifest's folder relative to the lockfile's: `.` for the lockfile's own project, else a workspace member.
   const importer = posix.relative(posix.dirname(file), posix.dirname(t.manifestPath)) || '.';
+  // A lock above an npm manifest that is not one of its workspace members does not govern it.
+  if (kind !== 'cargo' && importer !== '.' && !graph.root.dependencies.some((d) => d.importer === importer)) return { status: 'unchanged' };
   const direct = graph.root.dependencies.find((d) => d.name === t.name && (d.importer === importer || kind === 'cargo'));
   const locked = direct?.to ? graph.packages[direct.to]?.version : undefined;
   if (kind === 'cargo') {
