@@ -1,11 +1,13 @@
 import { loadEnv } from '@remediation/config';
 import { runMain } from '@remediation/service-runtime';
 import { agentConfigFromEnv } from '@remediation/agent';
+import { registrySourcesFromEnv } from '@remediation/ecosystems';
 import { PatcherEnv } from './agent.js';
 import { patchApplyHandler } from './handlers/patch-apply.js';
 
 const env = loadEnv(PatcherEnv);
 const agent = agentConfigFromEnv(env);
+const registries = registrySourcesFromEnv(env);
 await runMain(() => ({
   name: 'patcher',
   env,
@@ -14,6 +16,6 @@ await runMain(() => ({
       agent.agent ? { model: agent.agent.model, baseUrl: env.ANTHROPIC_BASE_URL ?? 'https://api.anthropic.com' } : {},
       agent.agent ? 'code-fix agent configured' : 'no ANTHROPIC_API_KEY: deterministic edits only; targets needing code changes are marked',
     );
-    return [patchApplyHandler({ db: ctx.db, nc: ctx.nats.nc, worker: ctx.worker, agent })];
+    return [patchApplyHandler({ db: ctx.db, nc: ctx.nats.nc, worker: ctx.worker, agent, lockfileRegistry: { npm: registries.npm, cargo: registries.cargo } })];
   },
 }));

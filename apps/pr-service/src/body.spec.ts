@@ -79,6 +79,35 @@ describe('the default pull request body', () => {
   });
 });
 
+describe('the pull-request body and lockfiles (issue 15)', () => {
+  const proof = (lockfiles?: string[]) => ({ target: 'x', remediated: true, declared: [], lowestAdmissible: null, reason: '', ...(lockfiles ? { lockfiles } : {}) });
+  it('lists the lockfiles updated with the bumps, and the command a lockfile still needs', () => {
+    const targets = [
+      { ...target('body-parser', '1.20.2', '1.20.3', 'success', 'package-lock.json updated: body-parser 1.20.2 → 1.20.3'), proof: proof(['package-lock.json']) },
+      { ...target('cookie', '0.6.0', '0.7.0', 'success', 'lockfile needs `yarn install`: yarn.lock (yarn-v1) is not updated in place yet'), proof: proof() },
+    ];
+    const body = pullRequestBody({ ...base, targets, changedPaths: ['package.json', 'package-lock.json'] });
+    expect(body).toContain(
+      [
+        '### Lockfiles',
+        '',
+        '- `package-lock.json` updated with `body-parser` 1.20.3, computed from registry metadata (no package manager ran)',
+        '- `cookie`: lockfile needs `yarn install` (yarn.lock (yarn-v1) is not updated in place yet)',
+      ].join('\n'),
+    );
+    // The regeneration step still stands for the target whose lockfile was not updated.
+    expect(body).toContain('1. Regenerate the lockfile:');
+  });
+
+  it('with every lockfile updated, the guidance asks only to check it', () => {
+    const targets = [{ ...target('body-parser', '1.20.2', '1.20.3', 'success', null), proof: proof(['package-lock.json']) }];
+    const body = pullRequestBody({ ...base, targets, changedPaths: ['package.json', 'package-lock.json'] });
+    expect(body).toContain('1. The lockfiles were updated with the manifests (see "Lockfiles"); `npm ci` / `cargo build --locked` should accept them as they are.');
+    expect(body).not.toContain('Regenerate');
+    expect(body).not.toContain('Files changed beyond the manifests');
+  });
+});
+
 describe('the pull-request body of PyPI targets', () => {
   const pyPlan = {
     schemaVersion: 1,

@@ -66,6 +66,30 @@ function lockfileGuidance(shipped: readonly ExecutionTarget[], edits: string): s
   return `1. Regenerate the lockfiles: this change edits ${edits} and never runs package managers, so lockfiles (and pinned hashes) are not updated. ${clauses.join('; ')}; commit the updated lockfiles.`;
 }
 
+/** `lockfile needs \`<command>\`: <why>` in a target's reason (set by the patcher when a lockfile could not be updated), or null. */
+export function lockfileNeed(reason: string | null | undefined): { command: string; why: string } | null {
+  const m = /lockfile needs `([^`]+)`(?:: ([^;]*))?/.exec(reason ?? '');
+  return m ? { command: m[1]!, why: m[2]?.trim() ?? '' } : null;
+}
+
+/**
+ * The "Lockfiles" section (issue 15): the lockfiles this change updated with the bumps (from the
+ * proof's `lockfiles`), and each target whose lockfile could not be updated with the command it
+ * needs (from its reason). Empty when neither applies.
+ */
+function lockfileSection(shipped: readonly ExecutionTarget[]): string[] {
+  const updated = shipped.filter((t) => t.proof?.lockfiles?.length);
+  const needing = shipped.flatMap((t) => {
+    const need = lockfileNeed(t.reason);
+    return need ? [{ t, need }] : [];
+  });
+  if (updated.length === 0 && needing.length === 0) return [];
+  const lines = ['', '### Lockfiles', ''];
+  for (const t of updated) lines.push(`- ${t.proof!.lockfiles!.map((f) => `\`${f}\``).join(', ')} updated with \`${t.name}\` ${t.to}, computed from registry metadata (no package manager ran)`);
+  for (const { t, need } of needing) lines.push(`- \`${t.name}\`: lockfile needs \`${need.command}\`${need.why ? ` (${need.why})` : ''}`);
+  return lines;
+}
+
 /** The test step of the guidance, naming the shipped ecosystems' `testCommands` (Cargo: `cargo test`; Go: `go mod tidy && go test ./...`) when they have any. */
 function testGuidance(shipped: readonly ExecutionTarget[]): string {
   const commands = [...new Set(shippedTypes(shipped).flatMap((type) => ecosystemFor(type)?.testCommands ?? []))];
@@ -144,6 +168,7 @@ export function pullRequestBody(input: PullRequestBodyInput): string {
     lines.push('', '**Not included:**', '');
     for (const t of notShipped) lines.push(`- \`${t.name}\` (${t.status}): ${t.reason ?? 'no reason recorded'}`);
   }
+  lines.push(...lockfileSection(shipped));
   const notes = agentNotes(shipped);
   const codeFiles = (input.changedPaths ?? []).filter((p) => !isManifest(p));
   if (notes.length || codeFiles.length) {
@@ -161,7 +186,13 @@ export function pullRequestBody(input: PullRequestBodyInput): string {
     '',
     '### Test guidance',
     '',
-    lockfileGuidance(shipped, codeFiles.length ? 'manifests and code' : 'manifests only'),
+    // Targets whose lockfile this change updated need no regeneration step.
+    shipped.every((t) => t.proof?.lockfiles?.length)
+      ? '1. The lockfiles were updated with the manifests (see "Lockfiles"); `npm ci` / `cargo build --locked` should accept them as they are.'
+      : lockfileGuidance(
+          shipped.filter((t) => !t.proof?.lockfiles?.length),
+          codeFiles.length ? 'manifests and code' : 'manifests only',
+        ),
     testGuidance(shipped),
     ...(needsAgent.length ? ['3. Check the release notes of the major upgrades listed above for breaking changes.'] : []),
     '',

@@ -180,6 +180,17 @@ export const TargetProof = z.object({
    * `manifestPath`) and in proofs stored before it existed.
    */
   manifests: z.array(z.string()).optional(),
+  /**
+   * Repository-relative lockfiles updated in the same commit as the bump (npm package-lock.json /
+   * npm-shrinkwrap.json, Cargo.lock; issue 15); the commit step lets the edit touch these too.
+   * Absent when none was updated.
+   */
+  lockfiles: z.array(z.string()).optional(),
+  /**
+   * Proof over the resolved graph: each locked version of the target in those lockfiles,
+   * `<lockfile> <version>: <reason>`; any affected version fails the proof.
+   */
+  locked: z.array(z.string()).optional(),
   /** node-semver `minVersion` of the (first) declared range, or null. */
   lowestAdmissible: z.string().nullable(),
   /** One sentence per checked declaration. */

@@ -74,3 +74,4 @@ export { proveMavenRemediated, lowestMavenAdmissible } from './maven/proof.js';
 export { javaPackagePrefixes, javaUsagePatterns } from './maven/usage.js';
 export { mavenEcosystem } from './maven/ecosystem.js';
 export { readInherited } from './inherited.js';
+export { RegistryEnv, checkRegistryCredentials, registrySourcesFromEnv, REGISTRY_CREDENTIAL_PREFIXES, type RegistrySources } from './registry-env.js';

@@ -33,3 +33,17 @@ export {
   type MissingDependency,
   type RequirementConflict,
 } from './npm-update.js';
+export {
+  updateCargoLockfile,
+  CargoIndexRecord,
+  type CargoLockUpdateRequest,
+  type CargoLockUpdateResult,
+  type CargoMissingDependency,
+} from './cargo-update.js';
+export {
+  updateNpmLockfileResolving,
+  pickNpmVersion,
+  type NpmResolvingUpdateResult,
+  type NpmResolvedEntry,
+  type PackumentReader,
+} from './npm-resolve.js';

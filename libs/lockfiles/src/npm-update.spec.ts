@@ -1,8 +1,5 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { execa } from 'execa';
+import { changedLines, npmCiDryRun as npmCiDryRunIn } from '@remediation/testing';
 import { describe, expect, it } from 'vitest';
 import { packumentVersion, readLockfile, updateNpmLockfile } from './index.js';
 
@@ -13,13 +10,6 @@ const packument = (name: string): unknown => JSON.parse(fixture(`registry/${name
 const MINIMIST_126 = packumentVersion(packument('minimist'), 'minimist', '1.2.6', 'registry/minimist.json') as Record<string, unknown>;
 const DEBUG_431 = packumentVersion(packument('debug'), 'debug', '4.3.1', 'registry/debug.json');
 
-/** Lines that differ between two texts with the same number of lines: `[line number, before, after]`. */
-function changedLines(before: string, after: string): Array<[number, string, string]> {
-  const a = before.split('\n');
-  const b = after.split('\n');
-  expect(b).toHaveLength(a.length);
-  return a.flatMap((line, i): Array<[number, string, string]> => (line === b[i] ? [] : [[i + 1, line, b[i]!]]));
-}
 
 describe('updateNpmLockfile on nodejs-goof (lockfileVersion 2)', () => {
   it('moves the transitive minimist 1.2.0 to 1.2.6: only that entry and its legacy mirror change', () => {
@@ -125,28 +115,7 @@ describe('updateNpmLockfile on nodejs-goof (lockfileVersion 2)', () => {
   });
 });
 
-/**
- * `npm ci --dry-run --ignore-scripts --offline` with an empty cache in a folder holding
- * nodejs-goof's package.json and `lock`: npm builds its ideal tree from package.json and the
- * lockfile, and needs the registry only when the lock does not satisfy them, which offline fails
- * with ENOTCACHED. Nothing is fetched, unpacked or run.
- */
-async function npmCiDryRun(lock: string): Promise<{ exitCode: number; output: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'lockfiles-npm-ci-'));
-  try {
-    await writeFile(join(dir, 'package.json'), fixture('nodejs-goof/package.json'));
-    await writeFile(join(dir, 'package-lock.json'), lock);
-    const run = await execa('npm', ['ci', '--dry-run', '--ignore-scripts', '--offline', '--no-audit', '--no-fund', '--cache', join(dir, '.npm-cache')], {
-      cwd: dir,
-      reject: false,
-      all: true,
-      env: { npm_config_update_notifier: 'false' },
-    });
-    return { exitCode: run.exitCode ?? -1, output: run.all ?? '' };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+const npmCiDryRun = (lock: string) => npmCiDryRunIn(fixture('nodejs-goof/package.json'), lock);
 
 describe('npm agrees the updated lock is in sync (npm ci --dry-run, offline)', () => {
   it('accepts nodejs-goof with minimist moved to 1.2.6, and refuses a lock whose minimist no dependent admits', async () => {

@@ -5,7 +5,7 @@ import semver from 'semver';
 import { z } from 'zod';
 import { isRecord, stringMap } from './errors.js';
 import { npmNameFromLocation, parseNpmLockDocument, readNpmLockfile, resolveNpmLocation } from './npm.js';
-import { ROOT_ID, type DependencyKind } from './types.js';
+import { ROOT_ID, type DependencyKind, type ResolvedGraph } from './types.js';
 
 /**
  * The fields of one version's document in an npm packument
@@ -122,7 +122,7 @@ function integrityOf(meta: NpmVersionMetadata): string | undefined {
 }
 
 /** Whether `version` satisfies an npm requirement (`*`/empty: anything; `latest` and other tags: taken as satisfied, npm re-resolves tags). */
-function admits(version: string, requirement: string): boolean {
+export function admits(version: string, requirement: string): boolean {
   const range = semver.validRange(requirement, { loose: true });
   if (range === null) return /^[a-z][a-z0-9._-]*$/i.test(requirement) && !requirement.includes(':');
   return semver.satisfies(version, range, { loose: true });
@@ -164,20 +164,37 @@ function valueAt(doc: unknown, path: JSONPath): unknown {
  *   is not `version`.
  */
 export function updateNpmLockfile(request: NpmLockUpdateRequest): NpmLockUpdateResult {
+  const plan = planNpmMove(request);
+  if ('status' in plan) return plan;
+  const { missing, conflicts } = plan;
+  if (missing.length > 0 || conflicts.length > 0) return { status: 'unsatisfied', missing, conflicts };
+  const w = new LockWriter(request.text, plan.doc);
+  for (const target of plan.targets) w.moveEntry(target, plan.meta, plan.hasPackages);
+  if (request.requirement !== undefined && plan.hasPackages) w.setRootRequirement(request.name, request.requirement);
+  return { status: 'updated', text: w.text, locations: plan.targets, edited: w.edited };
+}
+
+/** What moving a package would take, before anything is written (see {@link updateNpmLockfile}). */
+export interface NpmMovePlan {
+  meta: NpmVersionMetadata;
+  doc: Record<string, unknown>;
+  graph: ResolvedGraph;
+  /** False for lockfileVersion 1 (no `packages`). */
+  hasPackages: boolean;
+  /** Locations of the entries to move. */
+  targets: string[];
+  missing: MissingDependency[];
+  conflicts: RequirementConflict[];
+}
+
+/**
+ * The checks of {@link updateNpmLockfile}: metadata, the entries to move, the new version's
+ * dependencies that the lock does not satisfy and the dependents that exclude it.
+ * @returns an early result (`not-found`, `unchanged`) or the plan.
+ */
+export function planNpmMove(request: NpmLockUpdateRequest): NpmMovePlan | { status: 'not-found' } | { status: 'unchanged'; locations: string[] } {
   const { file, text, name, version } = request;
-  const parsedMeta = NpmVersionMetadata.safeParse(request.metadata);
-  if (!parsedMeta.success) {
-    const issue = parsedMeta.error.issues[0];
-    throw new InvalidInputError(
-      'REGISTRY_DOCUMENT_INVALID',
-      `registry metadata for ${name}@${version} is invalid: ${issue ? issue.path.map(String).join('.') || '(root)' : '(root)'}: ${issue?.message ?? 'invalid'}`,
-      { cause: parsedMeta.error, details: { name, version } },
-    );
-  }
-  const meta = parsedMeta.data;
-  if (meta.version !== version) {
-    throw new InvalidInputError('REGISTRY_DOCUMENT_INVALID', `registry metadata is for ${name}@${meta.version}, not ${version}`, { details: { name, version } });
-  }
+  const meta = parseVersionMetadata(request.metadata, name, version);
   const doc = parseNpmLockDocument(file, text);
   const graph = readNpmLockfile(file, text);
   const hasPackages = graph.lockfileVersion !== '1';
@@ -188,22 +205,16 @@ export function updateNpmLockfile(request: NpmLockUpdateRequest): NpmLockUpdateR
   if (targets.length === 0) return { status: 'unchanged', locations: matching.map((p) => p.id) };
   const moved = new Set(targets.map((p) => p.id));
 
-  const optionalPeers = new Set(Object.entries(meta.peerDependenciesMeta ?? {}).filter(([, m]) => m.optional === true).map(([n]) => n));
-  const wanted: Array<[string, string, DependencyKind]> = [
-    ...Object.entries(meta.dependencies ?? {}).map(([n, r]): [string, string, DependencyKind] => [n, r, 'prod']),
-    ...Object.entries(meta.optionalDependencies ?? {}).map(([n, r]): [string, string, DependencyKind] => [n, r, 'optional']),
-    ...Object.entries(meta.peerDependencies ?? {}).map(([n, r]): [string, string, DependencyKind] => [n, r, 'peer']),
-  ];
   // Every location of a package, link keys included (a workspace reached through node_modules/<name>).
   const at = new Map<string, string>();
   for (const p of Object.values(graph.packages)) for (const l of p.locations) at.set(l, p.id);
   const exists = (l: string) => at.has(l);
   const missing: MissingDependency[] = [];
   for (const target of targets) {
-    for (const [dep, requirement, kind] of wanted) {
+    for (const { name: dep, requirement, kind, optionalPeer } of wantedOf(meta)) {
       const location = resolveNpmLocation(target.id, dep, exists);
       const found = location === null ? null : graph.packages[at.get(location)!]!.version;
-      if (location === null && kind === 'peer' && optionalPeers.has(dep)) continue;
+      if (location === null && optionalPeer) continue;
       if (found === null || !admits(found, requirement)) missing.push({ location: target.id, name: dep, requirement, kind, found });
     }
   }
@@ -216,57 +227,145 @@ export function updateNpmLockfile(request: NpmLockUpdateRequest): NpmLockUpdateR
       conflicts.push({ from: e.from, ...(e.importer === undefined ? {} : { importer: e.importer }), location: e.to, requirement });
     }
   }
-  if (missing.length > 0 || conflicts.length > 0) return { status: 'unsatisfied', missing, conflicts };
+  return { meta, doc, graph, hasPackages, targets: targets.map((p) => p.id), missing, conflicts };
+}
 
-  const formattingOptions = formattingOf(text);
-  let out = text;
-  const edited: JSONPath[] = [];
-  const set = (path: JSONPath, value: unknown) => {
-    const current = valueAt(doc, path);
-    if (JSON.stringify(current) === JSON.stringify(value)) return;
-    out = applyEdits(out, modify(out, path, value, { formattingOptions }));
-    edited.push(path);
+/** A version document checked with {@link NpmVersionMetadata}, of `name`@`version`. */
+export function parseVersionMetadata(metadata: unknown, name: string, version: string): NpmVersionMetadata {
+  const parsedMeta = NpmVersionMetadata.safeParse(metadata);
+  if (!parsedMeta.success) {
+    const issue = parsedMeta.error.issues[0];
+    throw new InvalidInputError(
+      'REGISTRY_DOCUMENT_INVALID',
+      `registry metadata for ${name}@${version} is invalid: ${issue ? issue.path.map(String).join('.') || '(root)' : '(root)'}: ${issue?.message ?? 'invalid'}`,
+      { cause: parsedMeta.error, details: { name, version } },
+    );
+  }
+  if (parsedMeta.data.version !== version) {
+    throw new InvalidInputError('REGISTRY_DOCUMENT_INVALID', `registry metadata is for ${name}@${parsedMeta.data.version}, not ${version}`, { details: { name, version } });
+  }
+  return parsedMeta.data;
+}
+
+/** The dependencies a version document declares (prod, optional, peer), optional peers marked. */
+export function wantedOf(meta: NpmVersionMetadata): Array<{ name: string; requirement: string; kind: DependencyKind; optionalPeer: boolean }> {
+  const optionalPeers = new Set(Object.entries(meta.peerDependenciesMeta ?? {}).filter(([, m]) => m.optional === true).map(([n]) => n));
+  return [
+    ...Object.entries(meta.dependencies ?? {}).map(([n, r]) => ({ name: n, requirement: r, kind: 'prod' as const, optionalPeer: false })),
+    ...Object.entries(meta.optionalDependencies ?? {}).map(([n, r]) => ({ name: n, requirement: r, kind: 'optional' as const, optionalPeer: false })),
+    ...Object.entries(meta.peerDependencies ?? {}).map(([n, r]) => ({ name: n, requirement: r, kind: 'peer' as const, optionalPeer: optionalPeers.has(n) })),
+  ];
+}
+
+/** npm's order of `packages` keys and of nested `dependencies` names (localeCompare, as npm's `Shrinkwrap` sorts them). */
+function insertionIndexOf(name: string): (properties: string[]) => number {
+  return (properties) => {
+    const i = properties.findIndex((p) => p.localeCompare(name, 'en') > 0);
+    return i < 0 ? properties.length : i;
   };
+}
+
+/**
+ * Edits of one lockfile text, each spliced at its source position (jsonc-parser `modify`), with
+ * values compared against the parsed original so unchanged values keep their bytes.
+ */
+export class LockWriter {
+  text: string;
+  readonly edited: JSONPath[] = [];
+  private readonly formattingOptions: FormattingOptions;
+
+  constructor(
+    original: string,
+    private readonly doc: unknown,
+  ) {
+    this.text = original;
+    this.formattingOptions = formattingOf(original);
+  }
+
+  set(path: JSONPath, value: unknown, insertAs?: string): void {
+    const current = valueAt(this.doc, path);
+    if (JSON.stringify(current) === JSON.stringify(value)) return;
+    this.text = applyEdits(this.text, modify(this.text, path, value, { formattingOptions: this.formattingOptions, ...(insertAs === undefined ? {} : { getInsertionIndex: insertionIndexOf(insertAs) }) }));
+    this.edited.push(path);
+  }
+
   /** A dependency map, edited key by key so unchanged entries keep their bytes and order. */
-  const setMap = (path: JSONPath, next: Record<string, string>) => {
-    const current = valueAt(doc, path);
+  setMap(path: JSONPath, next: Record<string, string>): void {
+    const current = valueAt(this.doc, path);
     if (Object.keys(next).length === 0) {
-      if (current !== undefined) set(path, undefined);
+      if (current !== undefined) this.set(path, undefined);
       return;
     }
     if (!isRecord(current)) {
-      set(path, next);
+      this.set(path, next);
       return;
     }
     const old = stringMap(current);
-    for (const k of Object.keys(old)) if (!(k in next)) set([...path, k], undefined);
-    for (const [k, v] of Object.entries(next)) if (old[k] !== v) set([...path, k], v);
-  };
-  const integrity = integrityOf(meta);
-  const fields = (base: JSONPath) => {
-    set([...base, 'version'], version);
-    set([...base, 'resolved'], meta.dist.tarball);
-    set([...base, 'integrity'], integrity);
-  };
-  for (const target of targets) {
-    if (hasPackages && isRecord(valueAt(doc, ['packages', target.id]))) {
-      const base: JSONPath = ['packages', target.id];
+    for (const k of Object.keys(old)) if (!(k in next)) this.set([...path, k], undefined);
+    for (const [k, v] of Object.entries(next)) if (old[k] !== v) this.set([...path, k], v);
+  }
+
+  /** Moves the existing entry at `location` (`packages` and the legacy nested mirror) to `meta`'s version. */
+  moveEntry(location: string, meta: NpmVersionMetadata, hasPackages: boolean): void {
+    const integrity = integrityOf(meta);
+    const fields = (base: JSONPath) => {
+      this.set([...base, 'version'], meta.version);
+      this.set([...base, 'resolved'], meta.dist.tarball);
+      this.set([...base, 'integrity'], integrity);
+    };
+    if (hasPackages && isRecord(valueAt(this.doc, ['packages', location]))) {
+      const base: JSONPath = ['packages', location];
       fields(base);
-      setMap([...base, 'dependencies'], meta.dependencies ?? {});
-      setMap([...base, 'optionalDependencies'], meta.optionalDependencies ?? {});
-      setMap([...base, 'peerDependencies'], meta.peerDependencies ?? {});
-      set([...base, 'peerDependenciesMeta'], meta.peerDependenciesMeta && Object.keys(meta.peerDependenciesMeta).length > 0 ? meta.peerDependenciesMeta : undefined);
+      this.setMap([...base, 'dependencies'], meta.dependencies ?? {});
+      this.setMap([...base, 'optionalDependencies'], meta.optionalDependencies ?? {});
+      this.setMap([...base, 'peerDependencies'], meta.peerDependencies ?? {});
+      this.set([...base, 'peerDependenciesMeta'], meta.peerDependenciesMeta && Object.keys(meta.peerDependenciesMeta).length > 0 ? meta.peerDependenciesMeta : undefined);
     }
-    const legacy = legacyPath(target.id);
-    if (isRecord(valueAt(doc, legacy))) {
+    const legacy = legacyPath(location);
+    if (isRecord(valueAt(this.doc, legacy))) {
       fields(legacy);
-      setMap([...legacy, 'requires'], { ...(meta.dependencies ?? {}), ...(meta.optionalDependencies ?? {}) });
+      this.setMap([...legacy, 'requires'], { ...(meta.dependencies ?? {}), ...(meta.optionalDependencies ?? {}) });
     }
   }
-  if (request.requirement !== undefined && hasPackages) {
+
+  /**
+   * Adds an entry at a free `location`: `packages[location]` (v2, v3) with `version`, `resolved`,
+   * `integrity`, `dev`/`optional` flags and the dependency maps, and the legacy nested mirror
+   * (v1, v2) with `requires`; keys inserted in npm's sorted order.
+   */
+  addEntry(location: string, meta: NpmVersionMetadata, flags: { dev?: boolean; optional?: boolean }, layout: { packages: boolean; legacy: boolean }): void {
+    const nonEmpty = (m: Record<string, unknown> | undefined) => (m && Object.keys(m).length > 0 ? m : undefined);
+    /** The common fields, then the format's dependency fields; undefined values dropped. */
+    const entryOf = (deps: Record<string, unknown>) =>
+      JSON.parse(
+        JSON.stringify({
+          version: meta.version,
+          resolved: meta.dist.tarball,
+          integrity: integrityOf(meta),
+          dev: flags.dev === true ? true : undefined,
+          optional: flags.optional === true ? true : undefined,
+          ...deps,
+        }),
+      ) as Record<string, unknown>;
+    if (layout.packages) {
+      const entry = entryOf({
+        dependencies: nonEmpty(meta.dependencies),
+        optionalDependencies: nonEmpty(meta.optionalDependencies),
+        peerDependencies: nonEmpty(meta.peerDependencies),
+        peerDependenciesMeta: nonEmpty(meta.peerDependenciesMeta),
+      });
+      this.set(['packages', location], entry, location);
+    }
+    if (layout.legacy) {
+      const path = legacyPath(location);
+      this.set(path, entryOf({ requires: nonEmpty({ ...(meta.dependencies ?? {}), ...(meta.optionalDependencies ?? {}) }) }), path[path.length - 1] as string);
+    }
+  }
+
+  /** Rewrites the root's requirement on `name` in `packages[""]`, in each dependency field declaring it. */
+  setRootRequirement(name: string, requirement: string): void {
     for (const field of ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies']) {
-      if (typeof valueAt(doc, ['packages', '', field, name]) === 'string') set(['packages', '', field, name], request.requirement);
+      if (typeof valueAt(this.doc, ['packages', '', field, name]) === 'string') this.set(['packages', '', field, name], requirement);
     }
   }
-  return { status: 'updated', text: out, locations: targets.map((p) => p.id), edited };
 }

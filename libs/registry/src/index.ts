@@ -2,7 +2,7 @@
  * `@remediation/registry`: published versions of npm packages, from a registry or from a
  * directory snapshot. This file is the only public entry.
  */
-export type { PackageVersions, VersionSource } from './types.js';
+export type { PackageVersions, PackumentSource, VersionSource } from './types.js';
 export { NpmRegistrySource, packagePath, type NpmRegistrySourceOptions } from './npm-registry-source.js';
 export { SnapshotDirectorySource, snapshotFileNames } from './snapshot-directory-source.js';
 export { Packument, toPackageVersions, assertPackageName } from './packument.js';

@@ -80,6 +80,26 @@ export class NpmRegistrySource implements VersionSource {
     return this.cache.get(name, () => this.fetchVersions(name));
   }
 
+  /**
+   * The package's document (`GET <url>/<name>`, abbreviated when the registry offers it: every
+   * version's `dist`, `dependencies`, `optionalDependencies`, `peerDependencies`, `deprecated`),
+   * checked to have `versions`: what lockfile updates read (libs/lockfiles). Not cached.
+   * @throws as {@link listVersions}.
+   */
+  async packument(name: string): Promise<unknown> {
+    assertPackageName(name);
+    const url = `${this.base}/${packagePath(name)}`;
+    return fetchRegistryJson(this.http, {
+      name,
+      url,
+      accept: 'application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*',
+      parse: (body) => {
+        toPackageVersions(name, body, url);
+        return body;
+      },
+    });
+  }
+
   private fetchVersions(name: string): Promise<PackageVersions> {
     const url = `${this.base}/${packagePath(name)}`;
     return fetchRegistryJson(this.http, {

@@ -29,6 +29,13 @@ describe('SnapshotDirectorySource (__fixtures__/registry/npm)', () => {
     expect(cookie.deprecated.size).toBe(0);
   });
 
+  it('packument() returns the file’s whole document; a package not in the snapshot is PACKAGE_NOT_FOUND', async () => {
+    const doc = (await source.packument('cookie')) as { name: string; versions: Record<string, unknown> };
+    expect(doc.name).toBe('cookie');
+    expect(Object.keys(doc.versions)).toContain('0.7.2');
+    await expect(source.packument('no-such-package-here')).rejects.toMatchObject({ code: 'PACKAGE_NOT_FOUND' });
+  });
+
   it('drops versions that are not strict semver', async () => {
     const express = await source.listVersions('express');
     expect(express.versions).not.toContain('1.0.0rc3');
@@ -113,6 +120,17 @@ describe('NpmRegistrySource against a local HTTP server', () => {
     expect(requests[0]!.url).toBe('/@scope%2fpkg');
     expect(requests[0]!.accept).toMatch(/application\/vnd\.npm\.install-v1\+json/);
     expect(requests[0]!.accept).toMatch(/application\/json/);
+  });
+
+  it('packument() returns the whole document (what lockfile updates read), and rejects one without versions', async () => {
+    const { url, requests } = await serve((req, res) => {
+      if (req.url === '/bad') res.writeHead(200, { 'content-type': 'application/json' }).end('{"name":"bad"}');
+      else res.writeHead(200, { 'content-type': 'application/json' }).end(packument);
+    });
+    const source = new NpmRegistrySource({ url, ...fast });
+    expect(await source.packument('@scope/pkg')).toEqual(JSON.parse(packument));
+    expect(requests[0]!.url).toBe('/@scope%2fpkg');
+    await expect(source.packument('bad')).rejects.toMatchObject({ code: 'REGISTRY_DOCUMENT_INVALID' });
   });
 
   it('turns 404 into PACKAGE_NOT_FOUND without retrying', async () => {

@@ -43,7 +43,21 @@ export class SnapshotDirectorySource implements VersionSource {
     return this.cache.get(name, () => this.read(name));
   }
 
-  private async read(name: string): Promise<PackageVersions> {
+  /**
+   * The package's whole document from the snapshot, checked to have `versions`: what lockfile
+   * updates read (libs/lockfiles). Not cached.
+   * @throws as {@link listVersions}.
+   */
+  async packument(name: string): Promise<unknown> {
+    assertPackageName(name);
+    return this.readDocument(name, (json) => json);
+  }
+
+  private read(name: string): Promise<PackageVersions> {
+    return this.readDocument(name, (json, file) => toPackageVersions(name, json, file));
+  }
+
+  private async readDocument<T>(name: string, parse: (json: unknown, file: string) => T): Promise<T> {
     for (const fileName of snapshotFileNames(name)) {
       const file = join(this.dir, fileName);
       let text: string;
@@ -65,7 +79,8 @@ export class SnapshotDirectorySource implements VersionSource {
           details: { name, file },
         });
       }
-      return toPackageVersions(name, json, file);
+      toPackageVersions(name, json, file);
+      return parse(json, file);
     }
     throw new InvalidInputError('PACKAGE_NOT_FOUND', `package ${name} is not in the snapshot ${this.dir}`, {
       details: { name, dir: this.dir, tried: snapshotFileNames(name) },

@@ -23,3 +23,13 @@ export interface VersionSource {
    */
   listVersions(name: string): Promise<PackageVersions>;
 }
+
+/** Where whole npm package documents (packuments) come from: lockfile updates need each version's `dist` and dependencies. */
+export interface PackumentSource {
+  /**
+   * @param name npm package name.
+   * @returns the registry's document of the package (`GET <registry>/<name>`), with `versions`.
+   * @throws as {@link VersionSource.listVersions}.
+   */
+  packument(name: string): Promise<unknown>;
+}

@@ -1,6 +1,9 @@
 import { existsSync } from 'node:fs';
-import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
 import pg from 'pg';
 import { expect } from 'vitest';
 import { InvalidInputError } from '@remediation/errors';
@@ -66,4 +69,40 @@ export function thrownInvalidInput(fn: () => unknown): InvalidInputError {
     return err as InvalidInputError;
   }
   throw new Error('expected an InvalidInputError');
+}
+
+/**
+ * `npm ci --dry-run --ignore-scripts --offline` with an empty cache in a temporary folder holding
+ * `packageJson` and `lock` (package-lock.json): npm builds its ideal tree from package.json and
+ * the lockfile and needs the registry only when the lock does not satisfy them, which offline
+ * fails with ENOTCACHED (https://docs.npmjs.com/cli/v10/commands/npm-ci). Nothing is fetched,
+ * unpacked or run. A test-only check that a lockfile written without npm is in sync.
+ * @returns npm's exit code and its combined output.
+ */
+export async function npmCiDryRun(packageJson: string, lock: string): Promise<{ exitCode: number; output: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'npm-ci-dry-run-'));
+  try {
+    await writeFile(join(dir, 'package.json'), packageJson);
+    await writeFile(join(dir, 'package-lock.json'), lock);
+    const run = await execa('npm', ['ci', '--dry-run', '--ignore-scripts', '--offline', '--no-audit', '--no-fund', '--cache', join(dir, '.npm-cache')], {
+      cwd: dir,
+      reject: false,
+      all: true,
+      env: { npm_config_update_notifier: 'false' },
+    });
+    return { exitCode: run.exitCode ?? -1, output: run.all ?? '' };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Lines that differ between two texts with the same number of lines (an in-place edit):
+ * `[line number (1-based), before, after]`. Fails the test when the line counts differ.
+ */
+export function changedLines(before: string, after: string): Array<[number, string, string]> {
+  const a = before.split('\n');
+  const b = after.split('\n');
+  expect(b).toHaveLength(a.length);
+  return a.flatMap((line, i): Array<[number, string, string]> => (line === b[i] ? [] : [[i + 1, line, b[i]!]]));
 }

@@ -231,8 +231,9 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       HEALTH_PORT: String(healthPorts.get(proc)),
     };
     if (name === 'api') env['API_PORT'] = String(apiPort);
-    if (name === 'planner') {
-      env['OSV_DIR'] = resolve(o.osvDir);
+    if (name === 'planner') env['OSV_DIR'] = resolve(o.osvDir);
+    // The registries: the planner lists versions, the patcher reads metadata to update lockfiles (same settings).
+    if (name === 'planner' || name === 'patcher') {
       if ('url' in o.registry) env['NPM_REGISTRY_URL'] = o.registry.url;
       else env['NPM_REGISTRY_SNAPSHOT_DIR'] = resolve(o.registry.snapshotDir);
       if (pypiUrl) env['PYPI_URL'] = pypiUrl;

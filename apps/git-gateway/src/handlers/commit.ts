@@ -80,9 +80,10 @@ export function patchCommitHandler(deps: GatewayDeps): CommandHandler {
  * The manifests a shipped target's deterministic edit may touch: its manifest path, and for an
  * ecosystem other than npm every manifest its proof of remediation checked (`proof.manifests`: the
  * patcher may raise the requirement in an included requirements file or in the manifest that
- * declares it when the plan's does not).
+ * declares it when the plan's does not), and the lockfiles updated with the bump (`proof.lockfiles`).
  */
-function manifestsOf(t: { ecosystem: string; manifestPath: string; proof?: { manifests?: string[] | undefined } | null }): string[] {
-  if (t.ecosystem === 'npm') return [t.manifestPath];
-  return [t.manifestPath, ...(t.proof?.manifests ?? [])];
+export function manifestsOf(t: { ecosystem: string; manifestPath: string; proof?: { manifests?: string[] | undefined; lockfiles?: string[] | undefined } | null }): string[] {
+  const lockfiles = t.proof?.lockfiles ?? [];
+  if (t.ecosystem === 'npm') return [t.manifestPath, ...lockfiles];
+  return [t.manifestPath, ...(t.proof?.manifests ?? []), ...lockfiles];
 }

@@ -4,6 +4,7 @@ import type { PlannerOutput, TargetOutcome, TargetProof, TargetVersion } from '@
 import { type Ecosystem, type ManifestDependency, ecosystemFor, restoreRequirement } from '@remediation/ecosystems';
 import { describeError, isRemediationError } from '@remediation/errors';
 import { bumpNpmDependency, declaredRequirements, proveRemediated, restoreNpmDependency } from '@remediation/manifests';
+import { readLockfile } from '@remediation/lockfiles';
 import { type DeclaringManifest, declaringManifests } from './ecosystem-edits.js';
 
 /** Outcome of one target after editing (stored on `execution_targets`). */
@@ -339,41 +340,82 @@ async function restoreInherited(mergedDir: string, m: DeclaringManifest, name: s
  * affected range of the target's advisories (`proveRemediated`). A dependency that is no longer
  * declared, or a manifest that cannot be read or parsed, fails the proof with the reason.
  */
-export async function proveTargets(input: { mergedDir: string; targets: EditTarget[]; plan: PlannerOutput | null }): Promise<TargetProof[]> {
+export async function proveTargets(input: { mergedDir: string; targets: EditTarget[]; plan: PlannerOutput | null; lockfiles?: ReadonlyMap<string, readonly string[]> }): Promise<TargetProof[]> {
   const proofs: TargetProof[] = [];
   for (const t of input.targets) {
-    if (ecosystemOf(t) !== 'npm') {
-      proofs.push(await proveEcosystemTarget(input.mergedDir, t, input.plan));
-      continue;
-    }
-    const rel = safeRelative(t.manifestPath);
-    const text = rel === null ? null : await readFile(join(input.mergedDir, rel), 'utf8').catch(() => null);
-    if (text === null) {
-      proofs.push({ target: t.name, remediated: false, declared: [], lowestAdmissible: null, reason: `${t.manifestPath} cannot be read` });
-      continue;
-    }
-    let declared: ReturnType<typeof declaredRequirements>;
-    try {
-      declared = declaredRequirements(text, t.name);
-    } catch (err) {
-      proofs.push({ target: t.name, remediated: false, declared: [], lowestAdmissible: null, reason: `${t.manifestPath}: ${describeError(err)}` });
-      continue;
-    }
-    if (declared.length === 0) {
-      proofs.push({ target: t.name, remediated: false, declared: [], lowestAdmissible: null, reason: `${t.name} is no longer declared in ${t.manifestPath}` });
-      continue;
-    }
-    const ranges = advisoryRangesOf(input.plan, t.name);
-    const checks = declared.map((d) => ({ d, proof: proveRemediated(d.range, ranges) }));
-    proofs.push({
-      target: t.name,
-      remediated: checks.every((c) => c.proof.remediated),
-      declared: declared.map((d) => `${d.section}: ${d.range}`),
-      lowestAdmissible: checks[0]!.proof.lowestAdmissible,
-      reason: checks.map((c) => `${c.d.section}: ${c.proof.reason}`).join('; '),
-    });
+    const proof = await proveManifests(input.mergedDir, t, input.plan);
+    const lockfiles = input.lockfiles?.get(t.name) ?? [];
+    proofs.push(lockfiles.length === 0 ? proof : await proveLocked(input.mergedDir, t, input.plan, proof, lockfiles));
   }
   return proofs;
+}
+
+/**
+ * Proof over the resolved graph (issue 15 part 4): every version of the target locked in the
+ * lockfiles updated with its bump must be outside every affected range of its advisories (an
+ * exact requirement of that version through the same `proveRemediated` rule); one affected
+ * version fails the proof. `lockfiles` and `locked` are added to the manifest proof.
+ */
+async function proveLocked(mergedDir: string, t: EditTarget, plan: PlannerOutput | null, proof: TargetProof, lockfiles: readonly string[]): Promise<TargetProof> {
+  const ecosystem = ecosystemFor(ecosystemOf(t));
+  const ranges = advisoryRangesOf(plan, t.name, ecosystemOf(t) === 'npm' ? undefined : ecosystemOf(t));
+  const locked: string[] = [];
+  const failures: string[] = [];
+  for (const file of lockfiles) {
+    const text = await readFile(join(mergedDir, file), 'utf8').catch(() => null);
+    let versions: string[];
+    try {
+      if (text === null) throw new Error('cannot be read');
+      const graph = readLockfile(file, text);
+      const wanted = ecosystem ? ecosystem.normaliseName(t.name) : t.name;
+      versions = [...new Set(Object.values(graph.packages).filter((p) => (ecosystem ? ecosystem.normaliseName(p.name) : p.name) === wanted).map((p) => p.version))];
+    } catch (err) {
+      failures.push(`${file}: ${describeError(err)}`);
+      continue;
+    }
+    for (const v of versions) {
+      const check = ecosystemOf(t) === 'npm' || !ecosystem ? proveRemediated(v, ranges) : ecosystem.proveRemediated(`=${v}`, 'cargo', ranges);
+      locked.push(`${file} ${v}: ${check.reason}`);
+      if (!check.remediated) failures.push(`${file} locks ${t.name} ${v}: ${check.reason}`);
+    }
+  }
+  return {
+    ...proof,
+    remediated: proof.remediated && failures.length === 0,
+    lockfiles: [...lockfiles],
+    locked,
+    reason: failures.length === 0 ? proof.reason : `${proof.reason}; ${failures.join('; ')}`,
+  };
+}
+
+/** The manifest proof of one target (npm through @remediation/manifests, other ecosystems through their `proveRemediated`). */
+async function proveManifests(mergedDir: string, t: EditTarget, plan: PlannerOutput | null): Promise<TargetProof> {
+  if (ecosystemOf(t) !== 'npm') {
+    return proveEcosystemTarget(mergedDir, t, plan);
+  }
+  const rel = safeRelative(t.manifestPath);
+  const text = rel === null ? null : await readFile(join(mergedDir, rel), 'utf8').catch(() => null);
+  if (text === null) {
+    return { target: t.name, remediated: false, declared: [], lowestAdmissible: null, reason: `${t.manifestPath} cannot be read` };
+  }
+  let declared: ReturnType<typeof declaredRequirements>;
+  try {
+    declared = declaredRequirements(text, t.name);
+  } catch (err) {
+    return { target: t.name, remediated: false, declared: [], lowestAdmissible: null, reason: `${t.manifestPath}: ${describeError(err)}` };
+  }
+  if (declared.length === 0) {
+    return { target: t.name, remediated: false, declared: [], lowestAdmissible: null, reason: `${t.name} is no longer declared in ${t.manifestPath}` };
+  }
+  const ranges = advisoryRangesOf(plan, t.name);
+  const checks = declared.map((d) => ({ d, proof: proveRemediated(d.range, ranges) }));
+  return {
+    target: t.name,
+    remediated: checks.every((c) => c.proof.remediated),
+    declared: declared.map((d) => `${d.section}: ${d.range}`),
+    lowestAdmissible: checks[0]!.proof.lowestAdmissible,
+    reason: checks.map((c) => `${c.d.section}: ${c.proof.reason}`).join('; '),
+  };
 }
 
 /**

@@ -17,6 +17,7 @@ import {
 import type { AgentConfig } from '@remediation/agent';
 import { agentEditedCode, runAgentIteration, startConversation } from './agent-iteration.js';
 import { iterationRequest } from './iteration-request.js';
+import { type LockfileRegistry, addLockfileNotes, syncLockfiles } from './lockfile-edits.js';
 import { applyManifestBumps, proveTargets, restoreUnshipped } from './manifest-edits.js';
 
 /**
@@ -28,13 +29,16 @@ import { applyManifestBumps, proveTargets, restoreUnshipped } from './manifest-e
  * agent with the feedback and the previous version's diff over the same workspace.
  *
  * Then: when some targets failed, the partial-success decision (policy first, then the model)
- * chooses what ships, and the bumps of targets that do not ship are put back; the proof of
- * remediation of every shipped target is computed from the manifests as they now are; the
+ * chooses what ships, and the bumps of targets that do not ship are put back; the lockfiles next
+ * to the shipped targets' manifests are updated with their bumps (`syncLockfiles`: npm
+ * package-lock.json / npm-shrinkwrap.json and Cargo.lock from registry metadata, else the reason
+ * says "lockfile needs `<command>`"); the proof of remediation of every shipped target is computed
+ * from the manifests as they now are and the versions the updated lockfiles pin; the
  * workspace is checkpointed; `patch.applied` moves the execution to `committing` (or to
  * `patch_failed` when nothing ships). Outcomes, proof and the decision are stored and shown.
  * @throws InvalidInputError `AGENT_NOT_CONFIGURED` for a feedback iteration without an agent.
  */
-export function patchApplyHandler(deps: { db: Database; nc: NatsConnection; worker: string; agent: AgentConfig }): CommandHandler {
+export function patchApplyHandler(deps: { db: Database; nc: NatsConnection; worker: string; agent: AgentConfig; lockfileRegistry?: LockfileRegistry | null }): CommandHandler {
   return {
     kind: 'patch.apply',
     async handle(ctx) {
@@ -151,7 +155,15 @@ export function patchApplyHandler(deps: { db: Database; nc: NatsConnection; work
       const shipped = outcomes.filter((o) => o.status === 'success');
       const shippedNames = new Set(shipped.map((o) => o.name));
       const restored = await restoreUnshipped({ lowerDir: ws.lowerDir, mergedDir: ws.mergedDir, targets: rows, shipped: shippedNames });
-      const proofs = await proveTargets({ mergedDir: ws.mergedDir, targets: rows.filter((r) => shippedNames.has(r.name)), plan });
+      // Lockfiles next to the manifests move with the bumps (or the reason says which command they need).
+      const synced = await syncLockfiles({ lowerDir: ws.lowerDir, mergedDir: ws.mergedDir, targets: rows, outcomes, registry: deps.lockfileRegistry ?? null, heartbeat: () => ctx.heartbeat() });
+      addLockfileNotes(shipped, synced);
+      const proofs = await proveTargets({
+        mergedDir: ws.mergedDir,
+        targets: rows.filter((r) => shippedNames.has(r.name)),
+        plan,
+        lockfiles: new Map([...synced].map(([name, s]) => [name, s.lockfiles])),
+      });
       const proofByName = new Map(proofs.map((p) => [p.target, p]));
       // The declared requirement after every edit (the agent may have touched the manifest).
       for (const o of shipped) {

@@ -112,6 +112,29 @@ export class CargoSparseIndexSource implements RegistrySource {
   }
 
   /**
+   * The index record (one parsed line of the crate's index file) of `version`: `name`, `vers`,
+   * `deps`, `cksum` (the SHA-256 Cargo.lock stores as `checksum`), `features`, `yanked`; what
+   * Cargo.lock updates read (libs/lockfiles `updateCargoLockfile`).
+   * @throws InvalidInputError `VERSION_NOT_FOUND` when the index has no such version; as {@link releases} otherwise.
+   */
+  async indexRecord(name: string, version: string): Promise<unknown> {
+    const url = `${this.label}/${sparseIndexPath(name)}`;
+    const lines = await fetchRegistryJson(this.http, {
+      name,
+      url,
+      accept: 'text/plain, application/json;q=0.9, */*;q=0.8',
+      body: 'text',
+      parse: (body) => {
+        fromIndexFile(name, body as string, url);
+        return (body as string).split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as { vers?: unknown });
+      },
+    });
+    const record = lines.find((r) => r.vers === version);
+    if (record === undefined) throw new InvalidInputError('VERSION_NOT_FOUND', `${name} ${version} is not in the index file ${url}`, { details: { name, version, url } });
+    return record;
+  }
+
+  /**
    * The index configuration, `<url>/config.json`.
    * @throws InvalidInputError `REGISTRY_DOCUMENT_INVALID` when it has no `dl` string; `PACKAGE_NOT_FOUND` when absent (not an index).
    * @throws TransientError `REGISTRY_UNAVAILABLE` as {@link releases}.
