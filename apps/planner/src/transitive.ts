@@ -112,7 +112,7 @@ export async function transitiveOptions(
   const options: TransitiveFixOption[] = [];
 
   // (b) In-place lockfile update: every parent's requirement admits a fixed version.
-  const parents = [...scan.dependencies].filter(([, tos]) => tos.includes(finding.bomRef)).map(([from]) => from).sort();
+  const parents = [...(dependentsOf(scan).get(finding.bomRef) ?? [])].sort();
   const requirements: { parent: string; requirement: string }[] = [];
   let known = parents.length > 0;
   if (parents.length === 0) reasons.push(`the scan's dependency graph names no parent of ${finding.name}: no lockfile update checked`);
@@ -233,6 +233,25 @@ export async function transitiveOptions(
   const parentBumps = options.filter((o) => o.kind === 'parent_bump');
   const minimal = options.find((o) => o.kind !== 'parent_bump' || (directs.length === 1 && parentBumps.length === 1)) ?? null;
   return { options, minimal, reasons: [...new Set(reasons)] };
+}
+
+const DEPENDENTS = new WeakMap<ParsedScan, Map<string, string[]>>();
+
+/** bom-ref → bom-refs that depend on it (the scan's graph reversed), computed once per scan. */
+function dependentsOf(scan: ParsedScan): Map<string, string[]> {
+  let reversed = DEPENDENTS.get(scan);
+  if (reversed === undefined) {
+    reversed = new Map();
+    for (const [from, tos] of scan.dependencies) {
+      for (const to of tos) {
+        const list = reversed.get(to);
+        if (list === undefined) reversed.set(to, [from]);
+        else list.push(from);
+      }
+    }
+    DEPENDENTS.set(scan, reversed);
+  }
+  return reversed;
 }
 
 /** The shortest path of bom-refs from `from` to `to` in the scan's graph (both included), or null. */
