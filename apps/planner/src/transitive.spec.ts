@@ -2,6 +2,7 @@ import { loadOsvDirectory, type AdvisorySource } from '@remediation/advisories';
 import { TransitiveFinding } from '@remediation/contracts';
 import { SnapshotDirectorySource } from '@remediation/registry';
 import { parseCycloneDx, type ParsedScan } from '@remediation/sbom';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { computePlan } from './plan.js';
@@ -42,6 +43,32 @@ const brief = (o: { kind: string; name: string; from: string; to: string; jump: 
   o ? `${o.kind} ${o.name} ${o.from}→${o.to} (${o.jump})` : null;
 
 describe('transitive fix options (issue 15 part 3): npm, from the scan graph and registry metadata', () => {
+  it('an app on express 4.19.2 (the real cyclonedx-npm scan of its tree, re-rooted under the app): express 4.20.0 fixes body-parser, send and path-to-regexp; cookie needs 4.21.1', async () => {
+    // The scan's root becomes a component the app depends on; its graph (express → body-parser, serve-static → send, …) is kept as cyclonedx-npm wrote it.
+    const doc = JSON.parse(readFileSync(fixture('scans/express-4.19.2.cdx.json'), 'utf8')) as {
+      metadata: { component: Record<string, unknown> };
+      components: Record<string, unknown>[];
+      dependencies: { ref: string; dependsOn?: string[] }[];
+    };
+    const express = { ...doc.metadata.component, purl: 'pkg:npm/express@4.19.2' };
+    doc.components.push(express);
+    doc.metadata.component = { type: 'application', name: 'app', version: '1.0.0', 'bom-ref': 'app' };
+    doc.dependencies.push({ ref: 'app', dependsOn: ['express@4.19.2'] });
+    const found = await transitiveOf(parseCycloneDx(doc));
+
+    expect(found.get('body-parser')!.version).toBe('1.20.2');
+    expect(brief(found.get('body-parser')!.minimal)).toBe('parent_bump express 4.19.2→4.20.0 (minor)');
+    expect(found.get('body-parser')!.options!.map(brief)).toEqual(['parent_bump express 4.19.2→4.20.0 (minor)', 'override body-parser 1.20.2→1.20.3 (patch)']);
+    expect(brief(found.get('path-to-regexp')!.minimal)).toBe('parent_bump express 4.19.2→4.20.0 (minor)');
+    // express 4.20.0 and 4.21.0 still require cookie 0.6.0 (GHSA-pxg6-pf52-xh8x, fixed in 0.7.0); 4.21.1 requires 0.7.1.
+    expect(brief(found.get('cookie')!.minimal)).toBe('parent_bump express 4.19.2→4.21.1 (minor)');
+    expect(found.get('cookie')!.options![0]!.notes).toEqual(['express@4.21.1 requires cookie 0.7.1, which admits only fixed versions']);
+    // send 0.18.0 has two parents, express 4.19.2 and serve-static 1.15.0; the snapshot's serve-static has no dependencies, so no lockfile update is claimed.
+    const send = found.get('send')!;
+    expect(send.options!.map(brief)).toEqual(['parent_bump express 4.19.2→4.20.0 (minor)', 'override send 0.18.0→0.19.0 (major)']);
+    expect(send.reasons).toContain('the registry document of serve-static@1.15.0 has no dependencies: its requirement on send is unknown');
+  });
+
   it('express 4.17.1 → body-parser 1.19.0: express pins body-parser, so the fix is express 4.20.0 (body-parser 1.20.3) or an override to 1.20.3', async () => {
     const found = await transitiveOf(scanOf(['express@4.17.1', 'body-parser@1.19.0'], ['express@4.17.1'], { 'express@4.17.1': ['body-parser@1.19.0'] }));
     const bodyParser = found.get('body-parser')!;
