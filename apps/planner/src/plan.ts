@@ -33,7 +33,7 @@ import {
   largerJump,
   NO_FIX_IN_LINE_NOTE,
 } from './tiers.js';
-import { transitiveOptions, type TransitiveOptions } from './transitive.js';
+import { transitiveOptions, type ReleasesCache, type TransitiveOptions } from './transitive.js';
 
 /** What {@link computePlan} needs besides the scan. */
 export interface PlanDeps {
@@ -167,7 +167,8 @@ export async function computePlan(scan: ParsedScan, deps: PlanDeps): Promise<Pla
   const planned = results.map((r) => r.target);
   for (const r of results) warnings.push(...r.warnings);
 
-  const fixes = await Promise.all(transitiveFindings.map((f) => limit(() => planTransitive(f, scan, deps, registries))));
+  const releasesCache: ReleasesCache = new Map();
+  const fixes = await Promise.all(transitiveFindings.map((f) => limit(() => planTransitive(f, scan, deps, registries, releasesCache))));
   const transitive: TransitiveFinding[] = transitiveFindings.map((f, i) => ({
     purl: f.component.purl!,
     name: f.name,
@@ -699,11 +700,18 @@ function knownAdvisories(finding: Finding, own: readonly KnownAdvisory[], source
 }
 
 /**
- * Fix options of one transitive finding (see `transitiveOptions`): npm only for now; other
+ * Fix options of one transitive finding (see `transitiveOptions`; `cache` holds the plan's npm
+ * registry answers): npm only for now; other
  * ecosystems, and findings whose advisories have no known range or whose version is not valid,
  * get a stated reason instead.
  */
-async function planTransitive(finding: Finding, scan: ParsedScan, deps: PlanDeps, registries: Registries): Promise<TransitiveOptions> {
+async function planTransitive(
+  finding: Finding,
+  scan: ParsedScan,
+  deps: PlanDeps,
+  registries: Registries,
+  cache: ReleasesCache,
+): Promise<TransitiveOptions> {
   const none = (reason: string): TransitiveOptions => ({ options: [], minimal: null, reasons: [reason] });
   const ecosystem = finding.ecosystem;
   if (ecosystem === null) return none('options not computed: unknown ecosystem');
@@ -721,6 +729,7 @@ async function planTransitive(finding: Finding, scan: ParsedScan, deps: PlanDeps
     scan,
     registry,
     ecosystem.versioning,
+    cache,
   );
 }
 

@@ -23,6 +23,15 @@ export interface TransitiveOptions {
   reasons: string[];
 }
 
+/**
+ * Registry answers shared by the findings of one plan (name → releases, or the InvalidInputError
+ * the source threw, e.g. `PACKAGE_NOT_FOUND`), so each package is read once per plan.
+ */
+export type ReleasesCache = Map<string, Promise<PackageReleases | InvalidInputError>>;
+
+/** Stable, non-deprecated versions of a releases object (`versioning.candidates`), computed once per object. */
+const STABLE = new WeakMap<PackageReleases, string[]>();
+
 /** Longest path (in packages) from a direct dependency that is followed for a parent bump. */
 const MAX_PATH_LENGTH = 6;
 
@@ -56,7 +65,8 @@ export function compareOptions(a: TransitiveFixOption, b: TransitiveFixOption): 
  * non-deprecated versions the registry lists (`versioning.candidates`). `minimal` is the first
  * option by {@link compareOptions}, except that a parent bump is only chosen when the package
  * comes through that one direct dependency (otherwise every path would need its own bump).
- * Whatever could not be checked (a package the registry does not know, a version whose
+ * `cache` shares registry answers between the findings of one plan. Whatever could not be
+ * checked (a package the registry does not know, a version whose
  * `dependencies` the registry document lacks, a requirement that is not a range) is a line in
  * `reasons`, never dropped.
  * @throws TransientError from the registry source (registry unavailable), like target planning.
@@ -66,24 +76,30 @@ export async function transitiveOptions(
   scan: ParsedScan,
   registry: RegistrySource,
   versioning: Versioning,
+  cache: ReleasesCache = new Map(),
 ): Promise<TransitiveOptions> {
   const reasons: string[] = [];
-  const lookups = new Map<string, Promise<PackageReleases | null>>();
-  const releasesOf = (name: string): Promise<PackageReleases | null> => {
-    let hit = lookups.get(name);
+  const releasesOf = async (name: string): Promise<PackageReleases | null> => {
+    let hit = cache.get(name);
     if (hit === undefined) {
       hit = registry.releases(name).catch((err: unknown) => {
-        if (err instanceof InvalidInputError) {
-          reasons.push(`versions of ${name} could not be listed (${err.code})`);
-          return null;
-        }
+        if (err instanceof InvalidInputError) return err;
         throw err;
       });
-      lookups.set(name, hit);
+      cache.set(name, hit);
     }
+    const result = await hit;
+    if (result instanceof InvalidInputError) {
+      reasons.push(`versions of ${name} could not be listed (${result.code})`);
+      return null;
+    }
+    return result;
+  };
+  const stable = (releases: PackageReleases): string[] => {
+    let hit = STABLE.get(releases);
+    if (hit === undefined) STABLE.set(releases, (hit = versioning.candidates(releases.versions)));
     return hit;
   };
-  const stable = (releases: PackageReleases): string[] => versioning.candidates(releases.versions);
   const option = (kind: TransitiveFixOption['kind'], name: string, from: string, to: string, path: string[], notes: string[]): TransitiveFixOption => {
     const jump = jumpSize(from, to, versioning);
     return { kind, name, from, to, jump, breakingChangeRisk: breakingChangeRisk(jump, from, versioning), path, notes };
