@@ -337,8 +337,28 @@ describe('computePlan: transitive and non-npm components', () => {
     );
     const plan = await computePlan(scan, { advisories, versions, registryLabel: 'snapshot' });
     expect(plan.targets).toEqual([]);
+    // accepts and helper are not in the snapshot: only the override can be checked, and the plan says why.
+    const override = {
+      kind: 'override',
+      name: 'cookie',
+      from: '0.6.0',
+      to: '0.7.0',
+      jump: 'major',
+      breakingChangeRisk: 'high',
+      path: [],
+      notes: ['package.json "overrides": { "cookie": "0.7.0" }'],
+    };
     expect(plan.transitive).toEqual([
-      { purl: 'pkg:npm/cookie@0.6.0', name: 'cookie', version: '0.6.0', advisories: ['GHSA-pxg6-pf52-xh8x'], via: ['accepts', 'helper'] },
+      {
+        purl: 'pkg:npm/cookie@0.6.0',
+        name: 'cookie',
+        version: '0.6.0',
+        advisories: ['GHSA-pxg6-pf52-xh8x'],
+        via: ['accepts', 'helper'],
+        options: [override],
+        minimal: override,
+        reasons: ['versions of accepts could not be listed (PACKAGE_NOT_FOUND)', 'versions of helper could not be listed (PACKAGE_NOT_FOUND)'],
+      },
     ]);
     expect(plan.warnings).toEqual(['not planned: gem (1 component(s); only npm, pypi, cargo, golang and maven are planned)']);
     expect(plan.upgrade_tiers.moderate).toEqual({ upgrades: [], advisoriesFixed: [], advisoriesRemaining: [], largestJump: null });

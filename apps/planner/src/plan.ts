@@ -33,6 +33,7 @@ import {
   largerJump,
   NO_FIX_IN_LINE_NOTE,
 } from './tiers.js';
+import { transitiveOptions, type ReleasesCache, type TransitiveOptions } from './transitive.js';
 
 /** What {@link computePlan} needs besides the scan. */
 export interface PlanDeps {
@@ -166,12 +167,17 @@ export async function computePlan(scan: ParsedScan, deps: PlanDeps): Promise<Pla
   const planned = results.map((r) => r.target);
   for (const r of results) warnings.push(...r.warnings);
 
-  const transitive: TransitiveFinding[] = transitiveFindings.map((f) => ({
+  const releasesCache: ReleasesCache = new Map();
+  const fixes = await Promise.all(transitiveFindings.map((f) => limit(() => planTransitive(f, scan, deps, registries, releasesCache))));
+  const transitive: TransitiveFinding[] = transitiveFindings.map((f, i) => ({
     purl: f.component.purl!,
     name: f.name,
     version: f.component.version!,
     advisories: [...f.advisories.keys()].sort(),
     via: [...new Set(scan.via(f.component.bomRef).map((ref) => scan.component(ref)?.name ?? ref))].sort(),
+    options: fixes[i]!.options,
+    minimal: fixes[i]!.minimal,
+    ...(fixes[i]!.reasons.length > 0 ? { reasons: fixes[i]!.reasons } : {}),
   }));
 
   const output = {
@@ -678,6 +684,55 @@ function notSupported(finding: Finding, type: string): PlannedTarget {
   };
 }
 
+/**
+ * Every known advisory of a finding's package: its own (`own`, sorted by id) followed by the
+ * other advisories `source` holds for the package (not already among them by id or alias).
+ * Together they decide what "fixed" means. Every entry's `affects` must be non-null.
+ */
+function knownAdvisories(finding: Finding, own: readonly KnownAdvisory[], source: AdvisorySource): KnownAdvisory[] {
+  const ecosystem = finding.ecosystem!;
+  const known: KnownAdvisory[] = [...own];
+  for (const advisory of source.forPackage(finding.name, ecosystem.osvEcosystem)) {
+    if (finding.advisories.has(advisory.id) || own.some((a) => a.planned.aliases.includes(advisory.id))) continue;
+    known.push(fromOsv(advisory, finding.name, ecosystem.osvEcosystem));
+  }
+  return known;
+}
+
+/**
+ * Fix options of one transitive finding (see `transitiveOptions`; `cache` holds the plan's npm
+ * registry answers): npm only for now; other
+ * ecosystems, and findings whose advisories have no known range or whose version is not valid,
+ * get a stated reason instead.
+ */
+async function planTransitive(
+  finding: Finding,
+  scan: ParsedScan,
+  deps: PlanDeps,
+  registries: Registries,
+  cache: ReleasesCache,
+): Promise<TransitiveOptions> {
+  const none = (reason: string): TransitiveOptions => ({ options: [], minimal: null, reasons: [reason] });
+  const ecosystem = finding.ecosystem;
+  if (ecosystem === null) return none('options not computed: unknown ecosystem');
+  if (ecosystem.purlType !== 'npm') return none(`options not computed yet for ${ecosystem.purlType}`);
+  const own = [...finding.advisories.values()].sort((a, b) => (a.planned.id < b.planned.id ? -1 : 1));
+  const unknownRange = own.filter((a) => a.affects === null).map((a) => a.planned.id);
+  if (unknownRange.length > 0) return none(`no affected version range is known for ${unknownRange.join(', ')}`);
+  const version = finding.component.version!;
+  if (!ecosystem.versioning.isValid(version)) return none(`installed version ${JSON.stringify(version)} is not a ${schemeName(ecosystem.versioning)} version`);
+  const registry = registries.for(ecosystem.purlType);
+  if (registry === undefined) return none(`no ${ecosystem.purlType} registry configured`);
+  const known = knownAdvisories(finding, own, deps.advisories);
+  return transitiveOptions(
+    { bomRef: finding.component.bomRef, name: finding.name, version, isFixed: (v) => known.every((a) => !a.affects!(v)) },
+    scan,
+    registry,
+    ecosystem.versioning,
+    cache,
+  );
+}
+
 /** Plans one target: looks its versions up in its ecosystem's registry and chooses the tiers with its versioning. */
 async function planTarget(
   finding: Finding,
@@ -716,14 +771,8 @@ async function planTarget(
   }
 
   // Every known advisory of the package decides what "fixed" means.
-  const known: KnownAdvisory[] = [...own];
-  const extraInScanMode: string[] = [];
-  for (const advisory of deps.advisories.forPackage(name, ecosystem.osvEcosystem)) {
-    if (finding.advisories.has(advisory.id) || own.some((a) => a.planned.aliases.includes(advisory.id))) continue;
-    const extra = fromOsv(advisory, name, ecosystem.osvEcosystem);
-    known.push(extra);
-    if (mode === 'scan' && extra.affects!(current)) extraInScanMode.push(advisory.id);
-  }
+  const known = knownAdvisories(finding, own, deps.advisories);
+  const extraInScanMode = mode === 'scan' ? known.slice(own.length).filter((a) => a.affects!(current)).map((a) => a.planned.id) : [];
   if (extraInScanMode.length > 0) {
     warnings.push(
       `${label(c)}: the OSV directory lists ${extraInScanMode.join(', ')}, not reported by the scan; the tiers avoid them too`,

@@ -138,6 +138,40 @@ export const TierPlan = z.object({
 });
 export type TierPlan = z.infer<typeof TierPlan>;
 
+/**
+ * How a fix of a transitive package changes the project (issue 15, docs/decisions/0015):
+ * `lockfile_update`: only the lockfile entry of the vulnerable package moves to `to` (every
+ * parent's requirement already admits it; no manifest change); `parent_bump`: the direct
+ * dependency `name` is bumped to `to`, whose own requirement on the next package of `path`
+ * admits only unaffected versions or a fixed one the lockfile update then picks; `override`: the
+ * ecosystem's override pins the vulnerable package to `to` (npm `overrides` in package.json,
+ * https://docs.npmjs.com/cli/v10/configuring-npm/package-json#overrides).
+ */
+export const TransitiveFixKind = z.enum(['lockfile_update', 'parent_bump', 'override']);
+export type TransitiveFixKind = z.infer<typeof TransitiveFixKind>;
+
+/** One way to fix a vulnerable transitive package, checked against registry metadata. */
+export const TransitiveFixOption = z.object({
+  kind: TransitiveFixKind,
+  /** The package whose version changes: the direct dependency for `parent_bump`, else the vulnerable package. */
+  name: z.string().min(1),
+  /** Its version now (installed). */
+  from: z.string().min(1),
+  /** The version it changes to (exact). */
+  to: z.string().min(1),
+  /** Size of `from` → `to` (same rules as a target's `jump`). */
+  jump: JumpSize,
+  breakingChangeRisk: BreakingChangeRisk,
+  /**
+   * Package names from the direct dependency to the vulnerable package (both included), for
+   * `parent_bump`; empty for the other kinds (they apply to every path).
+   */
+  path: z.array(z.string()),
+  /** Human notes, e.g. the requirement that admits the fixed version. */
+  notes: z.array(z.string()).default([]),
+});
+export type TransitiveFixOption = z.infer<typeof TransitiveFixOption>;
+
 /** A vulnerable component that is not a direct dependency: reported, not a target. */
 export const TransitiveFinding = z.object({
   purl: z.string(),
@@ -146,6 +180,20 @@ export const TransitiveFinding = z.object({
   advisories: z.array(z.string()),
   /** Names of the direct dependencies through which it is installed. */
   via: z.array(z.string()),
+  /**
+   * The fix options found, smallest change first (docs/decisions/0015: `lockfile_update`, then
+   * `parent_bump` by jump, then `override`). Absent in plans made before issue 15; empty with
+   * `noFixReason` set when none was found.
+   */
+  options: z.array(TransitiveFixOption).optional(),
+  /** The minimal tier's choice: the first of `options`; null when there is none. Absent in older plans. */
+  minimal: TransitiveFixOption.nullable().optional(),
+  /**
+   * Why an option kind could not be computed, or why there is none, one line per reason (e.g.
+   * `options not computed yet for pypi`, `no parent bump through a → b → c: …`). Absent when
+   * every kind was computed.
+   */
+  reasons: z.array(z.string()).optional(),
 });
 export type TransitiveFinding = z.infer<typeof TransitiveFinding>;
 

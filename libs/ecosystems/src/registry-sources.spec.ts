@@ -29,6 +29,23 @@ describe('NpmReleaseSource: an npm VersionSource as a RegistrySource', () => {
     expect(npmVersioning.candidates(releases.versions)).toEqual(['1.0.0', '1.1.0']);
     expect(npmVersioning.candidates(releases.versions, ['1.0.1'])).toEqual(['1.0.0', '1.0.1', '1.1.0']);
   });
+
+  it('passes each version\'s dependencies on when the version source read them', async () => {
+    const versions: VersionSource = {
+      listVersions: async (name) => ({
+        name,
+        versions: ['1.0.0', '1.1.0'],
+        distTags: {},
+        deprecated: new Set<string>(),
+        dependencies: new Map([['1.1.0', { ms: '^2.1.1' }]]),
+      }),
+    };
+    const releases = await new NpmReleaseSource(versions, 'memory').releases('pkg');
+    expect(releases.versions).toEqual([
+      { version: '1.0.0', yanked: false, deprecated: false },
+      { version: '1.1.0', yanked: false, deprecated: false, dependencies: { ms: '^2.1.1' } },
+    ]);
+  });
 });
 
 describe('PypiSnapshotSource: a folder of PyPI documents', () => {

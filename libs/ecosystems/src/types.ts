@@ -85,6 +85,11 @@ export interface PublishedVersion {
   releasedAt?: string;
   /** `Requires-Python` (PEP 345/PEP 503 `data-requires-python`), e.g. `>=3.8`, when published. */
   requiresPython?: string;
+  /**
+   * The version's own dependencies, name → requirement as published (npm `dependencies`), when
+   * the registry source reads them; absent when unknown (not the same as `{}`, none).
+   */
+  dependencies?: Readonly<Record<string, string>>;
 }
 
 /** Everything a registry knows about one package's versions (Renovate: `ReleaseResult`). */

@@ -7,7 +7,7 @@ import type { PackageVersions } from './types.js';
 /**
  * The fields of an npm packument (full or abbreviated "corgi" document,
  * https://github.com/npm/registry/blob/main/docs/responses/package-metadata.md) that are read:
- * `dist-tags` and the keys of `versions` with each version's `deprecated`. `time` is
+ * `dist-tags` and the keys of `versions` with each version's `deprecated` and `dependencies`. `time` is
  * deliberately not read.
  */
 export const Packument = z.looseObject({
@@ -40,9 +40,20 @@ function isDeprecated(manifest: unknown): boolean {
   return value === true || (typeof value === 'string' && value.trim().length > 0);
 }
 
+/** A version document's `dependencies` when it is an object of strings (others dropped), else undefined. */
+function dependenciesOf(manifest: unknown): Record<string, string> | undefined {
+  if (manifest === null || typeof manifest !== 'object') return undefined;
+  const value = (manifest as Record<string, unknown>)['dependencies'];
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const out: Record<string, string> = {};
+  for (const [name, range] of Object.entries(value as Record<string, unknown>)) if (typeof range === 'string') out[name] = range;
+  return out;
+}
+
 /**
  * Reduces a packument to {@link PackageVersions}: strict-semver versions only (e.g. `1.0.0rc3`
- * is dropped), sorted by semver precedence; deprecated versions collected.
+ * is dropped), sorted by semver precedence; deprecated versions and each version's
+ * `dependencies` (when its document has them) collected.
  * @param where what to name in errors (URL or file).
  * @throws InvalidInputError `REGISTRY_DOCUMENT_INVALID` when the document lacks `versions`.
  */
@@ -58,13 +69,16 @@ export function toPackageVersions(name: string, document: unknown, where: string
   }
   const versions: string[] = [];
   const deprecated = new Set<string>();
+  const dependencies = new Map<string, Readonly<Record<string, string>>>();
   for (const [version, manifest] of Object.entries(parsed.data.versions)) {
     if (semver.valid(version) !== version) continue;
     versions.push(version);
     if (isDeprecated(manifest)) deprecated.add(version);
+    const deps = dependenciesOf(manifest);
+    if (deps !== undefined) dependencies.set(version, deps);
   }
   versions.sort(semver.compare);
-  return { name, versions, distTags: { ...(parsed.data['dist-tags'] ?? {}) }, deprecated };
+  return { name, versions, distTags: { ...(parsed.data['dist-tags'] ?? {}) }, deprecated, dependencies };
 }
 
 /**

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { InvalidInputError, TransientError } from '@remediation/errors';
 import { afterEach, describe, expect, it } from 'vitest';
-import { NpmRegistrySource, packagePath, SnapshotDirectorySource } from './index.js';
+import { NpmRegistrySource, packagePath, SnapshotDirectorySource, toPackageVersions } from './index.js';
 
 describe('SnapshotDirectorySource (__fixtures__/registry/npm)', () => {
   const source = new SnapshotDirectorySource(fileURLToPath(new URL('./__fixtures__/registry/npm', import.meta.url)));
@@ -57,6 +57,28 @@ describe('SnapshotDirectorySource (__fixtures__/registry/npm)', () => {
   it('reports unknown packages and bad names', async () => {
     await expect(source.listVersions('no-such-package-here')).rejects.toMatchObject({ code: 'PACKAGE_NOT_FOUND' });
     await expect(source.listVersions('../etc/passwd')).rejects.toMatchObject({ code: 'PACKAGE_NAME_INVALID' });
+  });
+});
+
+describe('toPackageVersions: per-version dependencies', () => {
+  it('keeps each version\'s dependencies when its document has them; a version without is unknown, not empty', () => {
+    // Shapes of express's packument (express 4.20.0 requires body-parser 1.20.3); 4.0.0 trimmed to its version.
+    const read = toPackageVersions(
+      'express',
+      {
+        versions: {
+          '4.0.0': { version: '4.0.0' },
+          '4.20.0': { version: '4.20.0', dependencies: { 'body-parser': '1.20.3', send: '0.19.0', bad: 42 } },
+          '4.21.0': { version: '4.21.0', dependencies: {} },
+          '1.0.0rc3': { version: '1.0.0rc3', dependencies: { connect: '1.x' } },
+        },
+      },
+      'memory',
+    );
+    expect([...read.dependencies!.entries()]).toEqual([
+      ['4.20.0', { 'body-parser': '1.20.3', send: '0.19.0' }],
+      ['4.21.0', {}],
+    ]);
   });
 });
 

@@ -8,6 +8,14 @@ export interface PackageVersions {
   distTags: Record<string, string>;
   /** Versions whose manifest carries a non-empty `deprecated` message (subset of `versions`). */
   deprecated: ReadonlySet<string>;
+  /**
+   * Each version's `dependencies` (name → range, as published), for the versions whose document
+   * carries a `dependencies` object (full and abbreviated packuments both do,
+   * https://github.com/npm/registry/blob/main/docs/responses/package-metadata.md). A version
+   * missing here has unknown dependencies (e.g. a snapshot trimmed to version numbers), not none.
+   * Absent when the source does not read them.
+   */
+  dependencies?: ReadonlyMap<string, Readonly<Record<string, string>>>;
 }
 
 /**

@@ -4,13 +4,16 @@ import type { PackageReleases, RegistrySource } from '../types.js';
 /**
  * An npm `PackageVersions` (from `@remediation/registry`) as {@link PackageReleases}: every valid
  * semver version ascending, `deprecated` from the per-version `deprecated` message, never yanked
- * (npm unpublishes instead), `latest` from `dist-tags.latest`.
+ * (npm unpublishes instead), `latest` from `dist-tags.latest`, `dependencies` when the document has them.
  */
 export function npmReleasesOf(listed: PackageVersions, source: string): PackageReleases {
   const latest = listed.distTags['latest'];
   return {
     name: listed.name,
-    versions: listed.versions.map((version) => ({ version, yanked: false, deprecated: listed.deprecated.has(version) })),
+    versions: listed.versions.map((version) => {
+      const dependencies = listed.dependencies?.get(version);
+      return { version, yanked: false, deprecated: listed.deprecated.has(version), ...(dependencies !== undefined ? { dependencies } : {}) };
+    }),
     source,
     ...(latest !== undefined ? { latest } : {}),
   };
