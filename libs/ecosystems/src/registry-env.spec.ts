@@ -15,7 +15,8 @@ describe('RegistryEnv and registrySourcesFromEnv (the registry settings planner 
     const sources = registrySourcesFromEnv(env);
     expect(sources.npmLabel).toBe('https://registry.npmjs.org');
     expect(sources.cargo.label).toBe('https://index.crates.io');
-    expect([...sources.registries.keys()]).toEqual(['pypi', 'cargo', 'golang']);
+    expect(sources.maven.label).toBe('https://repo.maven.apache.org/maven2');
+    expect([...sources.registries.keys()]).toEqual(['pypi', 'cargo', 'golang', 'maven']);
   });
 
   it('a snapshot directory replaces the npm registry; sparse+ is dropped from the index URL', () => {
