@@ -5,7 +5,7 @@ import { cargoToSemverRange } from '@remediation/ecosystems';
 import { readLockfile } from '@remediation/lockfiles';
 import { changedLines, fixturePath } from '@remediation/testing';
 import { lockScanOfDirectory } from '../../scripts/fixtures/lock-scan.js';
-import { loadOsvCaseRecords, pullRequestOf, semverRangesAffect, showFile, startEcosystemEnvironment } from '../support/ecosystem-flows.js';
+import { expectRebasedOntoMovedBase, loadOsvCaseRecords, pullRequestOf, semverRangesAffect, showFile, startEcosystemEnvironment } from '../support/ecosystem-flows.js';
 import { type TestEnvironment, git, makeRemote, runCli } from '../support/environment.js';
 
 /**
@@ -132,4 +132,10 @@ describe('fd 10.3.0 (Cargo.toml + Cargo.lock v3): scan → plan → patch → pu
     expect(section).toContain(`- \`Cargo.lock\` updated with \`anyhow\` ${expected[0]!.to}, computed from registry metadata (no package manager ran)`);
     expect(pr.body).not.toContain('lockfile needs');
   });
+
+  it('the base branch moves: the pull request is rebased onto the new head with the manifest and the lockfile as before', async () => {
+    const branch = summary.pullRequest.branch;
+    const manifests = Object.fromEntries(['Cargo.toml', 'Cargo.lock'].map((path) => [path, showFile(bare, branch, path)]));
+    await expectRebasedOntoMovedBase(env, { bare, owner: 'sharkdp', repo: 'fd', summary, moved: { 'README.md': '# fd\n\nA simple, fast and user-friendly alternative to find.\n', 'src/walk.rs': 'pub fn walk() {}\n' }, manifests });
+  }, 180_000);
 });

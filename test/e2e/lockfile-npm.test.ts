@@ -3,7 +3,7 @@ import semver from 'semver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixturePath, npmCiDryRun } from '@remediation/testing';
 import { lockScanOfDirectory } from '../../scripts/fixtures/lock-scan.js';
-import { loadOsvCaseRecords, pullRequestOf, semverRangesAffect, showFile, startEcosystemEnvironment } from '../support/ecosystem-flows.js';
+import { expectRebasedOntoMovedBase, loadOsvCaseRecords, pullRequestOf, semverRangesAffect, showFile, startEcosystemEnvironment } from '../support/ecosystem-flows.js';
 import { type TestEnvironment, git, makeRemote, runCli } from '../support/environment.js';
 
 /**
@@ -127,4 +127,10 @@ describe('nodejs-goof (package.json + package-lock.json v2): scan → plan → p
     expect(section).toContain(`- \`package-lock.json\` updated with \`adm-zip\` ${expected[0]!.to}, computed from registry metadata (no package manager ran)`);
     expect(pr.body).not.toContain('lockfile needs');
   });
+
+  it('the base branch moves: the pull request is rebased onto the new head with the manifest and the lockfile as before', async () => {
+    const branch = summary.pullRequest.branch;
+    const manifests = Object.fromEntries(['package.json', 'package-lock.json'].map((path) => [path, showFile(bare, branch, path)]));
+    await expectRebasedOntoMovedBase(env, { bare, owner: 'snyk-labs', repo: 'nodejs-goof', summary, moved: { 'README.md': '# Goof\n\nA vulnerable demo application.\n', 'routes/index.js': 'module.exports = {};\n' }, manifests });
+  }, 180_000);
 });
