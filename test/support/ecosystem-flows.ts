@@ -8,7 +8,7 @@ import { type TestEnvironment, commitToRemote, git, startTestEnvironment } from 
 import { waitFor } from './flows.js';
 
 /**
- * Shared by the ecosystem end-to-end tests (test/e2e/cargo.test.ts, go.test.ts, maven.test.ts): the environment,
+ * Shared by the ecosystem end-to-end tests (test/e2e/cargo.test.ts, go.test.ts, maven.test.ts, lockfile-npm.test.ts, lockfile-cargo.test.ts): the environment,
  * the OSV records of the case and an evaluation of them independent of the services', a file of
  * the bare repository, the pull request as the local GitHub serves it, and the rebase check.
  */
@@ -20,9 +20,17 @@ export interface OsvCaseRecord {
   affected: Array<{ package: { ecosystem: string; name: string }; ranges?: Array<{ type: string; events: Array<Record<string, string>> }>; database_specific?: { informational?: string | null } }>;
 }
 
-/** The test environment of an ecosystem case: advisories from `osvDir` (a folder of test/fixtures); pr-service polls (no webhook reaches it here) and rebases. */
-export function startEcosystemEnvironment(label: string, osvDir: string): Promise<TestEnvironment> {
-  return startTestEnvironment(label, {}, { osvDir: fixturePath(osvDir), serviceEnv: { 'pr-service': { PR_POLL_INTERVAL_MS: '1000' } } });
+/**
+ * The test environment of an ecosystem case: advisories from `osvDir` (a folder of test/fixtures),
+ * npm packuments from `npmSnapshotDir` (a folder of test/fixtures; default the environment's
+ * `registry/npm`); pr-service polls (no webhook reaches it here) and rebases.
+ */
+export function startEcosystemEnvironment(label: string, osvDir: string, npmSnapshotDir?: string): Promise<TestEnvironment> {
+  return startTestEnvironment(label, {}, {
+    osvDir: fixturePath(osvDir),
+    ...(npmSnapshotDir ? { registry: { snapshotDir: fixturePath(npmSnapshotDir) } } : {}),
+    serviceEnv: { 'pr-service': { PR_POLL_INTERVAL_MS: '1000' } },
+  });
 }
 
 /** The OSV records of a folder of test/fixtures, as JSON. */
@@ -36,15 +44,16 @@ export function loadOsvCaseRecords(osvDir: string): OsvCaseRecord[] {
  * Whether semver `version` lies in one of the record's SEMVER ranges for a package of `ecosystem`
  * that `isPackage` accepts, by OSV's evaluation (https://ossf.github.io/osv-schema/#evaluation:
  * introduced ≤ v < fixed) with node-semver; `introduced` values node-semver cannot read as a
- * version (`0`) mean every version.
+ * version (`0`) mean every version. `rangeTypes`: the range types read (default `SEMVER`; npm
+ * advisories write semver versions in `ECOSYSTEM` ranges).
  */
-export function semverRangesAffect(record: OsvCaseRecord, ecosystem: string, isPackage: (name: string) => boolean, version: string): boolean {
+export function semverRangesAffect(record: OsvCaseRecord, ecosystem: string, isPackage: (name: string) => boolean, version: string, rangeTypes: readonly string[] = ['SEMVER']): boolean {
   return record.affected.some(
     (a) =>
       a.package.ecosystem === ecosystem &&
       isPackage(a.package.name) &&
       (a.ranges ?? []).some((r) => {
-        if (r.type !== 'SEMVER') return false;
+        if (!rangeTypes.includes(r.type)) return false;
         let hit = false;
         for (const e of r.events) {
           const introduced = e['introduced'];
