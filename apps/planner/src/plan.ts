@@ -33,7 +33,7 @@ import {
   largerJump,
   NO_FIX_IN_LINE_NOTE,
 } from './tiers.js';
-import { transitiveOptions, type ReleasesCache, type TransitiveOptions } from './transitive.js';
+import { transitiveOptions, type OptionsMemo, type ReleasesCache, type TransitiveOptions } from './transitive.js';
 
 /** What {@link computePlan} needs besides the scan. */
 export interface PlanDeps {
@@ -168,7 +168,8 @@ export async function computePlan(scan: ParsedScan, deps: PlanDeps): Promise<Pla
   for (const r of results) warnings.push(...r.warnings);
 
   const releasesCache: ReleasesCache = new Map();
-  const fixes = await Promise.all(transitiveFindings.map((f) => limit(() => planTransitive(f, scan, deps, registries, releasesCache))));
+  const optionsMemo: OptionsMemo = new Map();
+  const fixes = await Promise.all(transitiveFindings.map((f) => limit(() => planTransitive(f, scan, deps, registries, releasesCache, optionsMemo))));
   const transitive: TransitiveFinding[] = transitiveFindings.map((f, i) => ({
     purl: f.component.purl!,
     name: f.name,
@@ -701,7 +702,7 @@ function knownAdvisories(finding: Finding, own: readonly KnownAdvisory[], source
 
 /**
  * Fix options of one transitive finding (see `transitiveOptions`; `cache` holds the plan's npm
- * registry answers): npm only for now; other
+ * registry answers, `memo` the answers of findings with the same package, advisories and graph neighbourhood): npm only for now; other
  * ecosystems, and findings whose advisories have no known range or whose version is not valid,
  * get a stated reason instead.
  */
@@ -711,6 +712,7 @@ async function planTransitive(
   deps: PlanDeps,
   registries: Registries,
   cache: ReleasesCache,
+  memo: OptionsMemo,
 ): Promise<TransitiveOptions> {
   const none = (reason: string): TransitiveOptions => ({ options: [], minimal: null, reasons: [reason] });
   const ecosystem = finding.ecosystem;
@@ -725,11 +727,18 @@ async function planTransitive(
   if (registry === undefined) return none(`no ${ecosystem.purlType} registry configured`);
   const known = knownAdvisories(finding, own, deps.advisories);
   return transitiveOptions(
-    { bomRef: finding.component.bomRef, name: finding.name, version, isFixed: (v) => known.every((a) => !a.affects!(v)) },
+    {
+      bomRef: finding.component.bomRef,
+      name: finding.name,
+      version,
+      isFixed: (v) => known.every((a) => !a.affects!(v)),
+      fixedKey: known.map((a) => a.planned.id).sort().join(','),
+    },
     scan,
     registry,
     ecosystem.versioning,
     cache,
+    memo,
   );
 }
 

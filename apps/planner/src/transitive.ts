@@ -14,7 +14,16 @@ export interface TransitiveInput {
   version: string;
   /** Whether a version of the package is free of every known advisory of it. */
   isFixed: (version: string) => boolean;
+  /** Identifies `isFixed` (e.g. the sorted ids of the advisories it checks): findings with equal keys, names, versions and graph neighbourhoods share one answer. */
+  fixedKey: string;
 }
+
+/**
+ * Answers shared by the findings of one plan, keyed by what they depend on (the package, its
+ * version, its advisories, its parents and the paths from its direct dependencies): a large scan
+ * holds the same vulnerable package under many parents' copies, and each is computed once.
+ */
+export type OptionsMemo = Map<string, Promise<TransitiveOptions>>;
 
 /** The options found for one finding, and why kinds are missing (see `TransitiveFinding` in @remediation/contracts). */
 export interface TransitiveOptions {
@@ -77,6 +86,32 @@ export async function transitiveOptions(
   registry: RegistrySource,
   versioning: Versioning,
   cache: ReleasesCache = new Map(),
+  memo?: OptionsMemo,
+): Promise<TransitiveOptions> {
+  if (memo === undefined) return computeOptions(finding, scan, registry, versioning, cache);
+  const label = (ref: string): string => {
+    const c = scan.component(ref);
+    return c?.version ? `${c.name}@${c.version}` : ref;
+  };
+  const parents = [...(dependentsOf(scan).get(finding.bomRef) ?? [])].map(label).sort();
+  const paths = scan
+    .via(finding.bomRef)
+    .filter((ref) => ref !== finding.bomRef)
+    .map((ref) => [label(ref), (shortestPath(scan, ref, finding.bomRef) ?? []).map(label)]);
+  const key = JSON.stringify([finding.name, finding.version, finding.fixedKey, parents, paths]);
+  let hit = memo.get(key);
+  if (hit === undefined) memo.set(key, (hit = computeOptions(finding, scan, registry, versioning, cache)));
+  const answer = await hit;
+  return { options: answer.options.map((o) => ({ ...o, path: [...o.path], notes: [...o.notes] })), minimal: answer.minimal && { ...answer.minimal }, reasons: [...answer.reasons] };
+}
+
+/** {@link transitiveOptions} without the memo. */
+async function computeOptions(
+  finding: TransitiveInput,
+  scan: ParsedScan,
+  registry: RegistrySource,
+  versioning: Versioning,
+  cache: ReleasesCache,
 ): Promise<TransitiveOptions> {
   const reasons: string[] = [];
   const releasesOf = async (name: string): Promise<PackageReleases | null> => {
@@ -270,23 +305,35 @@ function dependentsOf(scan: ParsedScan): Map<string, string[]> {
   return reversed;
 }
 
-/** The shortest path of bom-refs from `from` to `to` in the scan's graph (both included), or null. */
+const TOWARDS = new WeakMap<ParsedScan, Map<string, Map<string, string | null>>>();
+
+/**
+ * The shortest path of bom-refs from `from` to `to` in the scan's graph (both included), or null.
+ * Searched upwards from `to` over its dependents (breadth first, dependents in bom-ref order),
+ * so only `to`'s ancestors are visited, once per `to` and scan, whatever the number of `from`s.
+ */
 function shortestPath(scan: ParsedScan, from: string, to: string): string[] | null {
-  const previous = new Map<string, string | null>([[from, null]]);
-  const queue = [from];
-  while (queue.length > 0) {
-    const ref = queue.shift()!;
-    if (ref === to) {
-      const path: string[] = [];
-      for (let at: string | null = to; at !== null; at = previous.get(at) ?? null) path.unshift(at);
-      return path;
-    }
-    for (const next of [...(scan.dependencies.get(ref) ?? [])].sort()) {
-      if (!previous.has(next)) {
-        previous.set(next, ref);
-        queue.push(next);
+  let byTarget = TOWARDS.get(scan);
+  if (byTarget === undefined) TOWARDS.set(scan, (byTarget = new Map()));
+  let towards = byTarget.get(to);
+  if (towards === undefined) {
+    // ref → the next bom-ref on a shortest path down to `to` (null for `to` itself).
+    towards = new Map<string, string | null>([[to, null]]);
+    const dependents = dependentsOf(scan);
+    const queue = [to];
+    for (let i = 0; i < queue.length; i++) {
+      const ref = queue[i]!;
+      for (const parent of [...(dependents.get(ref) ?? [])].sort()) {
+        if (!towards.has(parent)) {
+          towards.set(parent, ref);
+          queue.push(parent);
+        }
       }
     }
+    byTarget.set(to, towards);
   }
-  return null;
+  if (!towards.has(from)) return null;
+  const path: string[] = [];
+  for (let at: string | null | undefined = from; at !== null && at !== undefined; at = towards.get(at)) path.push(at);
+  return path;
 }
