@@ -33,7 +33,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { createGithubClient } from '@remediation/github';
 import { type MessagesApiLocal, startMessagesApiLocal } from '@remediation/messages-api-local';
 import { startStack, unmountUnder } from '@remediation/stack';
-import { exampleApi, exampleApiKey, exampleDatabase, maintainerGit, moveBase, remediationBranch, runAndStop, runRemediate } from './example-support.js';
+import { exampleApi, exampleApiKey, exampleDatabase, maintainerGit, moveBase, remediationBranch, runExampleJob } from './example-support.js';
 
 const repoRoot = resolve(import.meta.dirname, '..');
 const work = join(repoRoot, '.work/example-python');
@@ -125,11 +125,9 @@ const stack = await startStack({
 log(`api ${stack.apiUrl} · github-local ${stack.githubUrl} · PyPI ${stack.pypiUrl ?? '(planner default)'} · logs ${stack.logDir}`);
 const apiKey = await exampleApiKey(databaseUrl);
 const { waitExecution, call } = exampleApi(stack.apiUrl, apiKey);
-await runAndStop({
-  job: async () => {
-    const code = await runRemediate({ repoRoot, bare, scan: join(fixtures, 'scans/pygoat.cdx.json'), apiUrl: stack.apiUrl, apiKey });
-    return code === 0 ? afterOpening() : code;
-  },
+await runExampleJob({
+  remediate: { repoRoot, bare, scan: join(fixtures, 'scans/pygoat.cdx.json'), apiUrl: stack.apiUrl, apiKey },
+  afterOpening,
   stop: async () => {
     await stack.stop();
     await model?.close();

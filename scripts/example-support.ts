@@ -63,7 +63,7 @@ export async function exampleApiKey(databaseUrl: string): Promise<string> {
 }
 
 /** Runs `remediate --repo <bare> --scan <scan> --tier <EXAMPLE_TIER or minimal> --approve` (apps/cli) with the API key; resolves to its exit code. */
-export function runRemediate(o: { repoRoot: string; bare: string; scan: string; apiUrl: string; apiKey: string }): Promise<number> {
+function runRemediate(o: { repoRoot: string; bare: string; scan: string; apiUrl: string; apiKey: string }): Promise<number> {
   return new Promise<number>((resolveCode) => {
     const child = spawn(
       process.execPath,
@@ -125,15 +125,23 @@ export async function moveBase(o: { git: (args: string[], cwd?: string) => strin
 }
 
 /**
- * Runs `job`, then stops everything and exits with its code: KEEP_RUNNING=1 waits for Ctrl-C
- * first; the stack and the scripted model are closed, and no overlay mount is left under
- * `dataDir` (the open PR's workspace stays mounted while its services run). A thrown error is
- * logged and exits 1.
+ * Runs `remediate --approve` ({@link runRemediate}) and, when it exits 0, `afterOpening` (the
+ * review and rebase steps; resolves to the exit code); then stops everything and exits with the
+ * code: KEEP_RUNNING=1 waits for Ctrl-C first; `stop` closes the stack and the scripted model, and
+ * no overlay mount is left under `dataDir` (the open PR's workspace stays mounted while its
+ * services run). A thrown error is logged and exits 1.
  */
-export async function runAndStop(o: { job: () => Promise<number>; stop: () => Promise<void>; dataDir: string; log: (m: string) => void }): Promise<never> {
+export async function runExampleJob(o: {
+  remediate: Parameters<typeof runRemediate>[0];
+  afterOpening: () => Promise<number>;
+  stop: () => Promise<void>;
+  dataDir: string;
+  log: (m: string) => void;
+}): Promise<never> {
   let code = 1;
   try {
-    code = await o.job();
+    code = await runRemediate(o.remediate);
+    if (code === 0) code = await o.afterOpening();
   } catch (error) {
     o.log(`failed: ${(error as Error).message}`);
     code = 1;

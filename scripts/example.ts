@@ -32,7 +32,7 @@ import { join, resolve } from 'node:path';
 import { createGithubClient } from '@remediation/github';
 import { type MessagesApiLocal, type ScriptTurn, startMessagesApiLocal } from '@remediation/messages-api-local';
 import { startStack, unmountUnder } from '@remediation/stack';
-import { exampleApi, exampleApiKey, exampleDatabase, maintainerGit, moveBase, remediationBranch, runAndStop, runRemediate } from './example-support.js';
+import { exampleApi, exampleApiKey, exampleDatabase, maintainerGit, moveBase, remediationBranch, runExampleJob } from './example-support.js';
 
 // `./run example python`: the same job on a Python codebase (pygoat), in its own script.
 const ecosystem = process.argv[2] ?? 'npm';
@@ -139,11 +139,9 @@ log(`api ${stack.apiUrl} · github-local ${stack.githubUrl} · logs ${stack.logD
 const apiKey = await exampleApiKey(databaseUrl);
 log('tenant example: API key created for the CLI (REMEDIATION_API_KEY)');
 const { waitExecution, call } = exampleApi(stack.apiUrl, apiKey);
-await runAndStop({
-  job: async () => {
-    const code = await runRemediate({ repoRoot, bare, scan: join(exampleDir, 'scan.cdx.json'), apiUrl: stack.apiUrl, apiKey });
-    return code === 0 ? afterOpening() : code;
-  },
+await runExampleJob({
+  remediate: { repoRoot, bare, scan: join(exampleDir, 'scan.cdx.json'), apiUrl: stack.apiUrl, apiKey },
+  afterOpening,
   stop: async () => {
     await stack.stop();
     await model?.close();
