@@ -33,7 +33,7 @@ import {
   largerJump,
   NO_FIX_IN_LINE_NOTE,
 } from './tiers.js';
-import { transitiveOptions, type OptionsMemo, type ReleasesCache, type TransitiveOptions } from './transitive.js';
+import { transitiveOptions, type ReleasesCache, type TransitiveOptions } from './transitive.js';
 
 /** What {@link computePlan} needs besides the scan. */
 export interface PlanDeps {
@@ -168,8 +168,7 @@ export async function computePlan(scan: ParsedScan, deps: PlanDeps): Promise<Pla
   for (const r of results) warnings.push(...r.warnings);
 
   const releasesCache: ReleasesCache = new Map();
-  const optionsMemo: OptionsMemo = new Map();
-  const fixes = await Promise.all(transitiveFindings.map((f) => limit(() => planTransitive(f, scan, deps, registries, releasesCache, optionsMemo))));
+  const fixes = await Promise.all(transitiveFindings.map((f) => limit(() => planTransitive(f, scan, deps, registries, releasesCache))));
   const transitive: TransitiveFinding[] = transitiveFindings.map((f, i) => ({
     purl: f.component.purl!,
     name: f.name,
@@ -702,7 +701,7 @@ function knownAdvisories(finding: Finding, own: readonly KnownAdvisory[], source
 
 /**
  * Fix options of one transitive finding (see `transitiveOptions`; `cache` holds the plan's npm
- * registry answers, `memo` the answers of findings with the same package, advisories and graph neighbourhood): npm only for now; other
+ * registry answers): npm only for now; other
  * ecosystems, and findings whose advisories have no known range or whose version is not valid,
  * get a stated reason instead.
  */
@@ -712,7 +711,6 @@ async function planTransitive(
   deps: PlanDeps,
   registries: Registries,
   cache: ReleasesCache,
-  memo: OptionsMemo,
 ): Promise<TransitiveOptions> {
   const none = (reason: string): TransitiveOptions => ({ options: [], minimal: null, reasons: [reason] });
   const ecosystem = finding.ecosystem;
@@ -732,13 +730,11 @@ async function planTransitive(
       name: finding.name,
       version,
       isFixed: (v) => known.every((a) => !a.affects!(v)),
-      fixedKey: known.map((a) => a.planned.id).sort().join(','),
     },
     scan,
     registry,
     ecosystem.versioning,
     cache,
-    memo,
   );
 }
 

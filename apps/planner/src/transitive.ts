@@ -14,16 +14,7 @@ export interface TransitiveInput {
   version: string;
   /** Whether a version of the package is free of every known advisory of it. */
   isFixed: (version: string) => boolean;
-  /** Identifies `isFixed` (e.g. the sorted ids of the advisories it checks): findings with equal keys, names, versions and graph neighbourhoods share one answer. */
-  fixedKey: string;
 }
-
-/**
- * Answers shared by the findings of one plan, keyed by what they depend on (the package, its
- * version, its advisories, its parents and the paths from its direct dependencies): a large scan
- * holds the same vulnerable package under many parents' copies, and each is computed once.
- */
-export type OptionsMemo = Map<string, Promise<TransitiveOptions>>;
 
 /** The options found for one finding, and why kinds are missing (see `TransitiveFinding` in @remediation/contracts). */
 export interface TransitiveOptions {
@@ -86,32 +77,6 @@ export async function transitiveOptions(
   registry: RegistrySource,
   versioning: Versioning,
   cache: ReleasesCache = new Map(),
-  memo?: OptionsMemo,
-): Promise<TransitiveOptions> {
-  if (memo === undefined) return computeOptions(finding, scan, registry, versioning, cache);
-  const label = (ref: string): string => {
-    const c = scan.component(ref);
-    return c?.version ? `${c.name}@${c.version}` : ref;
-  };
-  const parents = [...(dependentsOf(scan).get(finding.bomRef) ?? [])].map(label).sort();
-  const paths = scan
-    .via(finding.bomRef)
-    .filter((ref) => ref !== finding.bomRef)
-    .map((ref) => [label(ref), (shortestPath(scan, ref, finding.bomRef) ?? []).map(label)]);
-  const key = JSON.stringify([finding.name, finding.version, finding.fixedKey, parents, paths]);
-  let hit = memo.get(key);
-  if (hit === undefined) memo.set(key, (hit = computeOptions(finding, scan, registry, versioning, cache)));
-  const answer = await hit;
-  return { options: answer.options.map((o) => ({ ...o, path: [...o.path], notes: [...o.notes] })), minimal: answer.minimal && { ...answer.minimal }, reasons: [...answer.reasons] };
-}
-
-/** {@link transitiveOptions} without the memo. */
-async function computeOptions(
-  finding: TransitiveInput,
-  scan: ParsedScan,
-  registry: RegistrySource,
-  versioning: Versioning,
-  cache: ReleasesCache,
 ): Promise<TransitiveOptions> {
   const reasons: string[] = [];
   const releasesOf = async (name: string): Promise<PackageReleases | null> => {
