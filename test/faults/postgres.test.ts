@@ -61,18 +61,31 @@ describe('PostgreSQL faults', () => {
   }, 180_000);
 
   it('10. down longer than ack_wait × max_deliver: deliveries are not burnt, nothing is dead-lettered', async () => {
+    // The outage meets a delivery at its claim: git-gateway holds the workspace command a moment
+    // before claiming it, and PostgreSQL goes away as soon as the command is published.
+    await env.stack.restart('git-gateway', { FAULT_INJECT: 'before-claim@workspace.prepare=sleep:1500' });
     const { remediationId } = await createExpressRemediation(env);
     await waitFor(env, `/v1/remediations/${remediationId}`, (b) => b.state === 'plan_generated');
     const id = await startPatch(env, remediationId);
+    const published = Date.now() + 30_000;
+    while (Date.now() < published) {
+      const rows = await sql(env, `select 1 from outbox where subject = $1 and published_at is not null`, [`remediation.cmd.v1.workspace.prepare.${id}`]);
+      if (rows.length > 0) break;
+      await sleep(20);
+    }
     await proxy.pause();
     await sleep(ACK_WAIT_MS * MAX_DELIVER * 2);
     await proxy.resume();
     const done = await waitSettled(env, id, 120_000);
-    expect(done.state).toBe('patch_generated');
+    expect(done.state, JSON.stringify(done)).toBe('patch_generated');
     expect((await api(env, '/v1/dead-letters')).body.deadLetters).toEqual([]);
     const e = await effects(env, id);
     expect(e.patchVersions).toBe(1);
     const failed = await sql(env, `select id from executions where state like '%failed'`);
     expect(failed).toEqual([]);
+    // The held delivery kept its place: the workspace step was claimed by its first delivery.
+    const attempts = await sql<{ delivery_count: number }>(env, `select delivery_count from step_attempts where execution_id = $1 and step = 'workspace'`, [id]);
+    expect(attempts.map((a) => a.delivery_count)).toEqual([1]);
+    await env.stack.restart('git-gateway', {});
   }, 180_000);
 });

@@ -184,17 +184,29 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
     },
   });
 
-  /** Runs `fn`, retrying while the database is unavailable, keeping the delivery alive. */
+  /** How often a delivery being worked on tells JetStream so: well inside `ackWaitMs`. */
+  const workingIntervalMs = Math.max(250, Math.min(10_000, Math.floor(ackWaitMs / 3)));
+
+  /**
+   * Runs `fn`, retrying while the database is unavailable, keeping the delivery alive: `working()`
+   * every `workingIntervalMs` for as long as this runs (the backoff between tries grows to 5 s,
+   * longer than a short ack_wait; a redelivery meanwhile would burn one of `maxDeliver`).
+   */
   async function withDatabase<T>(msg: JsMsg, what: string, fn: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn();
-      } catch (err) {
-        if (!isDatabaseUnavailable(err) || stopping) throw err;
-        if (attempt === 1 || attempt % 10 === 0) log.warn({ err: describeError(err), what }, 'database unavailable: holding the message and retrying');
-        msg.working();
-        await sleep(Math.min(5_000, 250 * attempt));
+    const keepAlive = setInterval(() => msg.working(), workingIntervalMs);
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await fn();
+        } catch (err) {
+          if (!isDatabaseUnavailable(err) || stopping) throw err;
+          if (attempt === 1 || attempt % 10 === 0) log.warn({ err: describeError(err), what }, 'database unavailable: holding the message and retrying');
+          msg.working();
+          await sleep(Math.min(5_000, 250 * attempt));
+        }
       }
+    } finally {
+      clearInterval(keepAlive);
     }
   }
 
@@ -222,9 +234,10 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
     const mlog = log.child({ executionId: payload.executionId, deliveryCount });
     const spec = COMMAND_STEPS[handler.kind];
     const claimed: ClaimedStep | null = spec
-      ? await withDatabase(msg, 'claim', () =>
-          claimStep(db, { executionId: payload.executionId, states: spec.states, step: spec.step, command: handler.kind, worker, deliveryCount }),
-        )
+      ? await withDatabase(msg, 'claim', async () => {
+          await fault('before-claim', handler.kind);
+          return claimStep(db, { executionId: payload.executionId, states: spec.states, step: spec.step, command: handler.kind, worker, deliveryCount });
+        })
       : null;
     if (spec && !claimed) {
       mlog.info('execution is not at this step (already done, or cancelled): acked without effect');
@@ -257,7 +270,7 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
     const keepAlive = setInterval(() => {
       msg.working();
       beat();
-    }, Math.max(250, Math.min(10_000, Math.floor(ackWaitMs / 3))));
+    }, workingIntervalMs);
     const timeout = setTimeout(
       () => stopWith(new RemediationError('STEP_TIMEOUT', `step ran longer than ${stepTimeoutMs} ms`, { retryable: true })),
       stepTimeoutMs,
