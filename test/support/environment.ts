@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { type OwnNatsServer, type Stack, type StackOptions, startNatsServer, startStack, unmountUnder } from '@remediation/stack';
+import { type OwnNatsCluster, type OwnNatsServer, type Stack, type StackOptions, startNatsCluster, startNatsServer, startStack, unmountUnder } from '@remediation/stack';
 
 /** `url` with its port replaced. */
 export function withPort(url: string, port: number): string {
@@ -55,7 +55,10 @@ export interface TestEnvironment {
   dir: string;
   reposRoot: string;
   databaseUrl: string;
+  /** The nats-server (with `natsCluster`: the cluster's first server). */
   nats: OwnNatsServer;
+  /** With `natsCluster`: every server of the JetStream cluster the services use. */
+  natsCluster?: OwnNatsCluster;
   stack: Stack;
   close(): Promise<void>;
 }
@@ -84,12 +87,16 @@ export async function startTestEnvironment(
     osvDir?: string;
     mirror?: boolean;
     githubApp?: boolean;
+    /** Runs a JetStream cluster of this many servers instead of one server (set `NATS_REPLICAS` in `env` to replicate). */
+    natsCluster?: number;
   } = {},
 ): Promise<TestEnvironment> {
   const dir = await mkdtemp(join(tmpdir(), `rem-${label}-`));
   const reposRoot = join(dir, 'github');
   await mkdir(reposRoot, { recursive: true });
-  const nats = await startNatsServer(join(dir, 'nats'));
+  const natsCluster = options.natsCluster ? await startNatsCluster(join(dir, 'nats'), options.natsCluster) : undefined;
+  const nats = natsCluster ? natsCluster.servers[0]! : await startNatsServer(join(dir, 'nats'));
+  const stopNats = () => (natsCluster ? natsCluster.stop() : nats.stop());
   const databaseUrl = freshDatabaseUrl(label);
   let stack: Stack;
   try {
@@ -97,7 +104,7 @@ export async function startTestEnvironment(
       repoRoot,
       databaseUrl,
       ...(options.databasePort ? { serviceDatabaseUrl: withPort(databaseUrl, options.databasePort) } : {}),
-      natsUrl: nats.url,
+      natsUrl: natsCluster ? natsCluster.url : nats.url,
       tenant: TEST_TENANT,
       dataDir: join(dir, 'data'),
       githubReposRoot: reposRoot,
@@ -115,7 +122,7 @@ export async function startTestEnvironment(
       ...(options.githubApp ? { githubApp: true } : {}),
     });
   } catch (err) {
-    await nats.stop();
+    await stopNats();
     throw err;
   }
   return {
@@ -123,10 +130,11 @@ export async function startTestEnvironment(
     reposRoot,
     databaseUrl,
     nats,
+    ...(natsCluster ? { natsCluster } : {}),
     stack,
     async close() {
       await stack.stop();
-      await nats.stop();
+      await stopNats();
       if (process.env['KEEP_TEST_ENV'] === '1') {
         process.stderr.write(`KEEP_TEST_ENV=1: kept ${dir} (logs in data/logs) and database ${databaseUrl}\n`);
         return;

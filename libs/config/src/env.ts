@@ -12,6 +12,8 @@ export const BaseEnv = z.object({
   DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/remediation'),
   /** Comma-separated NATS server URLs. */
   NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
+  /** Replicas of the JetStream streams: 1, or 3 on a 3-server cluster (docs/deployment.md). */
+  NATS_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
   /** Log level (pino). */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Port of /healthz, /readyz and /metrics (the API serves them on its own port). */

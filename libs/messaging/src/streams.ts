@@ -1,5 +1,6 @@
 import { AckPolicy, DeliverPolicy, type JetStreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
-import { nanos } from '@nats-io/nats-core';
+import { TimeoutError, nanos } from '@nats-io/nats-core';
+import pRetry from 'p-retry';
 import { SUBJECT_PREFIX } from '@remediation/contracts';
 
 /**
@@ -11,6 +12,12 @@ export interface StreamNames {
   commands: string;
   /** Limits stream holding `remediation.evt.>` for other teams (retained for days). */
   events: string;
+  /**
+   * Replicas of both streams (`num_replicas`; their consumers inherit it). Default 1; 3 in
+   * production on a 3-server JetStream cluster (docs/deployment.md). More than 1 needs a
+   * clustered nats-server: a single server refuses it.
+   */
+  replicas?: number;
 }
 
 /** Default stream names. */
@@ -23,7 +30,8 @@ export const EVENT_RETENTION_MS = 7 * 24 * 3600 * 1000;
 export const DUPLICATE_WINDOW_MS = 10 * 60 * 1000;
 
 /**
- * Creates the streams if missing (idempotent; safe from several processes).
+ * Creates the streams if missing, or updates them (e.g. to `names.replicas`; idempotent; safe
+ * from several processes).
  * @param subjectPrefix subject root (default `remediation`); tests may isolate with their own.
  */
 export async function ensureStreams(
@@ -37,6 +45,7 @@ export async function ensureStreams(
     retention: RetentionPolicy.Workqueue,
     storage: StorageType.File,
     duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+    num_replicas: names.replicas ?? 1,
   });
   await upsertStream(jsm, {
     name: names.events,
@@ -45,10 +54,32 @@ export async function ensureStreams(
     storage: StorageType.File,
     max_age: nanos(EVENT_RETENTION_MS),
     duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+    num_replicas: names.replicas ?? 1,
   });
 }
 
+/**
+ * Runs a JetStream API request again when it timed out: on a cluster, creating a replicated
+ * stream or consumer waits for its peers to elect a leader, which can outlast the client's request
+ * timeout (5 s) right after the cluster starts or loses a server. The requests are idempotent.
+ * Up to 8 tries over ≤ 60 s; other errors are thrown at once.
+ */
+function retryingTimeouts<T>(fn: () => Promise<T>): Promise<T> {
+  return pRetry(fn, { retries: 7, minTimeout: 250, maxTimeout: 4_000, maxRetryTime: 60_000, shouldRetry: ({ error }) => isTimeout(error) });
+}
+
+function isTimeout(err: unknown): boolean {
+  return err instanceof TimeoutError || /timeout/i.test(String((err as Error)?.message));
+}
+
 async function upsertStream(
+  jsm: JetStreamManager,
+  config: { name: string; subjects: string[] } & Record<string, unknown>,
+): Promise<void> {
+  await retryingTimeouts(() => upsertStreamOnce(jsm, config));
+}
+
+async function upsertStreamOnce(
   jsm: JetStreamManager,
   config: { name: string; subjects: string[] } & Record<string, unknown>,
 ): Promise<void> {
@@ -80,9 +111,14 @@ export interface ConsumerSettings {
 /**
  * Creates or updates a durable pull consumer. No `backoff` is set: on NATS 2.9 it applies only to
  * ack timeouts and needs `max_deliver` > its length; retry delays are computed by the runtime and
- * passed to `nak(delayMs)` (docs/architecture.md facts about NATS 2.9.10).
+ * passed to `nak(delayMs)` (docs/architecture.md facts about NATS 2.9.10). A request that times
+ * out (a cluster electing the consumer's leader) is tried again.
  */
 export async function ensureConsumer(jsm: JetStreamManager, s: ConsumerSettings): Promise<void> {
+  await retryingTimeouts(() => ensureConsumerOnce(jsm, s));
+}
+
+async function ensureConsumerOnce(jsm: JetStreamManager, s: ConsumerSettings): Promise<void> {
   const config = {
     durable_name: s.durable,
     ack_policy: AckPolicy.Explicit,

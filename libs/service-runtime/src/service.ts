@@ -87,14 +87,15 @@ export async function startService(def: ServiceDefinition): Promise<RunningServi
   collectDefaultMetrics({ register: metrics });
   const db = await openDatabase(def.env.DATABASE_URL);
   const nats = await connectNats(def.env.NATS_URL, def.name);
-  await ensureStreams(nats.jsm, DEFAULT_STREAMS);
+  const streams = { ...DEFAULT_STREAMS, replicas: def.env.NATS_REPLICAS };
+  await ensureStreams(nats.jsm, streams);
   const ctx: ServiceContext = { name: def.name, worker: `${def.name}:${process.pid}`, env: def.env, db, nats, logger, metrics };
   const faultPoint = faultsFromEnv(def.env.FAULT_INJECT, (m) => logger.warn(m));
   const relay: RunningRelay = startOutboxRelay({
     db,
     js: nats.js,
     logger,
-    repairStreams: () => ensureStreams(nats.jsm, DEFAULT_STREAMS),
+    repairStreams: () => ensureStreams(nats.jsm, streams),
     faultPoint,
   });
   const reconciler = startReconciler({
@@ -118,7 +119,7 @@ export async function startService(def: ServiceDefinition): Promise<RunningServi
         nc: nats.nc,
         worker: ctx.worker,
         faultPoint,
-        streams: DEFAULT_STREAMS,
+        streams,
         handler,
         logger,
         ackWaitMs: def.env.ACK_WAIT_MS,

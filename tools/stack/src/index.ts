@@ -1,7 +1,7 @@
 export { startStack, removeDataDir, SERVICES } from './stack.js';
 export type { Stack, StackOptions, ServiceName } from './stack.js';
-export { startNatsServer, natsServerBinary } from './nats-server.js';
-export type { OwnNatsServer } from './nats-server.js';
+export { startNatsCluster, startNatsServer, natsServerBinary } from './nats-server.js';
+export type { OwnNatsCluster, OwnNatsServer } from './nats-server.js';
 export { freePort, spawnLogged, stopProcess, waitReady } from './processes.js';
 export type { StackProcess } from './processes.js';
 export { unmountUnder } from './mounts.js';
