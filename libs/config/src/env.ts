@@ -32,6 +32,18 @@ export const BaseEnv = z.object({
   RECONCILE_STALE_MS: z.coerce.number().int().positive().optional(),
   /** Re-issues of a stale step before its run is failed. */
   RECONCILE_MAX_REISSUES: z.coerce.number().int().min(0).default(3),
+  /** Interval of the retention sweep pruning operational records, ms (`0`: never prune). */
+  PRUNE_INTERVAL_MS: z.coerce.number().int().min(0).default(10 * 60_000),
+  /** Retention of published outbox rows, ms; at least the stream's 10-minute duplicate window. */
+  RETENTION_OUTBOX_MS: z.coerce.number().int().min(10 * 60_000).default(24 * 3600_000),
+  /** Retention of processed-message records (command de-duplication), ms; at least 1 hour. */
+  RETENTION_PROCESSED_MESSAGES_MS: z.coerce.number().int().min(3600_000).default(7 * 24 * 3600_000),
+  /** Retention of finished step attempts, ms. */
+  RETENTION_STEP_ATTEMPTS_MS: z.coerce.number().int().positive().default(30 * 24 * 3600_000),
+  /** Retention of progress heartbeats in the history, ms. */
+  RETENTION_HEARTBEATS_MS: z.coerce.number().int().positive().default(30 * 24 * 3600_000),
+  /** Retention of received webhook delivery ids, ms; at least 1 hour. */
+  RETENTION_WEBHOOK_DELIVERIES_MS: z.coerce.number().int().min(3600_000).default(7 * 24 * 3600_000),
   /** Fault injection for the fault suite only (see faults.ts). */
   FAULT_INJECT: z.string().optional(),
   /** Persistent data root: mirrors and base snapshots. */

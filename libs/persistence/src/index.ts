@@ -153,3 +153,4 @@ export type {
   StoredAdvisory,
   AdvisoryDatabaseSnapshot,
 } from './advisory-database.js';
+export { DEFAULT_RETENTION, pruneExpired, type PruneCounts, type RetentionPolicy } from './retention.js';

@@ -22,6 +22,7 @@ function staleForAllSteps(ms: number): Partial<Record<Step, number>> {
   return Object.fromEntries(Step.options.map((s) => [s, ms]));
 }
 import { type Database, openDatabase } from '@remediation/persistence';
+import { startRetentionSweep } from './retention.js';
 import pino, { type Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { BaseEnv } from '@remediation/config';
@@ -107,6 +108,7 @@ export async function startService(def: ServiceDefinition): Promise<RunningServi
     queuedFor: queuedCommandAge(nats.jsm, DEFAULT_STREAMS.commands),
     ...(def.env.RECONCILE_STALE_MS ? { staleAfterMs: staleForAllSteps(def.env.RECONCILE_STALE_MS) } : {}),
   });
+  const retention = startRetentionSweep(db, def.env, logger);
   // Start-up work (e.g. choosing git-gateway's workspace driver) runs before consumers take work.
   const extraStop = (await def.start?.(ctx)) ?? undefined;
   const consumers: RunningConsumer[] = [];
@@ -143,6 +145,7 @@ export async function startService(def: ServiceDefinition): Promise<RunningServi
       if (extraStop) await extraStop().catch((err) => logger.error({ err: describeError(err) }, 'stop failed'));
       await http.close();
       await reconciler.stop();
+      await retention.stop();
       await relay.stop();
       await nats.close();
       await db.close();
