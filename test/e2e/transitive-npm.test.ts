@@ -83,6 +83,14 @@ function scanWith(parent: string, version: string): string {
   return file;
 }
 
+/** `remediate --targets cookie --tier minimal --approve` on `bare` with `scan`; its summary, once it reached pr_opened. */
+function remediateCookie(bare: string, scan: string): any {
+  const run = runCli(['--repo', bare, '--scan', scan, '--targets', 'cookie', '--tier', 'minimal', '--approve', '--api', env.stack.apiUrl, '--api-key', env.stack.apiKey]);
+  expect(run.code, run.stderr + JSON.stringify(run.summary)).toBe(0);
+  expect(run.summary.state).toBe('pr_opened');
+  return run.summary;
+}
+
 /** The lock's cookie entries (`packages` key → version). */
 const cookies = (text: string) =>
   Object.fromEntries(Object.entries(JSON.parse(text).packages as Record<string, { version: string }>).filter(([k]) => /(^|\/)node_modules\/cookie$/.test(k)).map(([k, v]) => [k, v.version]));
@@ -105,10 +113,7 @@ describe('cookie 0.4.1 via express-session: the parent bump reaches an opened pu
   });
 
   it('the CLI reaches pr_opened; the target is the minimal option, a parent bump of express-session', () => {
-    const run = runCli(['--repo', bare, '--scan', scanWith('express-session', '0.4.1'), '--targets', 'cookie', '--tier', 'minimal', '--approve', '--api', env.stack.apiUrl, '--api-key', env.stack.apiKey]);
-    summary = run.summary;
-    expect(run.code, run.stderr + JSON.stringify(run.summary)).toBe(0);
-    expect(summary.state).toBe('pr_opened');
+    summary = remediateCookie(bare, scanWith('express-session', '0.4.1'));
     expect(summary.plan.transitive).toEqual(['cookie@0.4.1']);
     expect(summary.targets).toHaveLength(1);
     const [t] = summary.targets;
@@ -156,10 +161,7 @@ describe('cookie 0.1.2 via express: the override reaches an opened pull request'
   });
 
   it('the CLI reaches pr_opened; the target is the minimal option, the override cookie → 0.7.0', () => {
-    const run = runCli(['--repo', bare, '--scan', scanWith('express', '0.1.2'), '--targets', 'cookie', '--tier', 'minimal', '--approve', '--api', env.stack.apiUrl, '--api-key', env.stack.apiKey]);
-    summary = run.summary;
-    expect(run.code, run.stderr + JSON.stringify(run.summary)).toBe(0);
-    expect(summary.state).toBe('pr_opened');
+    summary = remediateCookie(bare, scanWith('express', '0.1.2'));
     const [t] = summary.targets;
     const to = fixedCookie('0.1.2');
     expect(t).toMatchObject({ name: 'cookie', from: '0.1.2', to, status: 'success', fix: `override cookie → ${to}` });
