@@ -122,6 +122,17 @@ describe('cookie 0.4.1 via express-session: the parent bump reaches an opened pu
     expect(t.reason).toContain('package-lock.json updated');
   }, 180_000);
 
+  it('the plan lists the options the README shows for cookie 0.4.1: the parent bump (minimal), then the override; no lockfile update alone', async () => {
+    const res = await fetch(`${env.stack.apiUrl}/v1/remediations/${summary.remediationId}`, { headers: { 'x-api-key': env.stack.apiKey } });
+    expect(res.status).toBe(200);
+    const [finding] = ((await res.json()) as any).plan.transitive;
+    expect(finding).toMatchObject({ name: 'cookie', version: '0.4.1', via: ['express-session'], advisories: ['GHSA-pxg6-pf52-xh8x'], affectedRanges: ['<0.7.0'] });
+    expect(finding.options.map((o: any) => `${o.kind} ${o.name} ${o.from} → ${o.to} (${o.jump})`)).toEqual([`parent_bump express-session 1.17.2 → ${parentTo} (minor)`, `override cookie 0.4.1 → ${fixedCookie('0.4.1')} (major)`]);
+    expect(finding.options[0].notes).toEqual([`express-session@${parentTo} requires cookie 0.7.2, which admits only fixed versions`]);
+    expect(finding.minimal).toEqual(finding.options[0]);
+    expect(finding.reasons).toEqual(['no lockfile update alone: express-session@1.17.2 requires cookie 0.4.1, which admit(s) no fixed version']);
+  });
+
   it('package.json changes only express-session\'s requirement; the lock moves express-session and its cookie to the packuments\' documents; npm ci accepts the pair', async () => {
     const branch = summary.pullRequest.branch;
     expect(git(['diff', '--name-only', 'master', branch], bare).split('\n').sort()).toEqual(['package-lock.json', 'package.json']);
