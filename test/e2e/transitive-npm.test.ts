@@ -35,7 +35,7 @@ let env: TestEnvironment;
 
 beforeAll(async () => {
   env = await startEcosystemEnvironment('transitive-npm', 'osv-transitive-cases', 'registry/npm-transitive');
-}, 180_000);
+}, 420_000);
 
 afterAll(async () => {
   await env?.close();
@@ -120,7 +120,7 @@ describe('cookie 0.4.1 via express-session: the parent bump reaches an opened pu
     expect(t).toMatchObject({ name: 'cookie', from: '1.17.2', to: parentTo, status: 'success', fix: `parent bump express-session 1.17.2 → ${parentTo}` });
     expect(t.reason).toContain(`parent bump express-session 1.17.2 → ${parentTo} (fixes transitive cookie via express-session → cookie)`);
     expect(t.reason).toContain('package-lock.json updated');
-  }, 180_000);
+  }, 420_000);
 
   it('the plan lists the options the README shows for cookie 0.4.1: the parent bump (minimal), then the override; no lockfile update alone', async () => {
     const res = await fetch(`${env.stack.apiUrl}/v1/remediations/${summary.remediationId}`, { headers: { 'x-api-key': env.stack.apiKey } });
@@ -177,7 +177,7 @@ describe('cookie 0.1.2 via express: the override reaches an opened pull request'
     const to = fixedCookie('0.1.2');
     expect(t).toMatchObject({ name: 'cookie', from: '0.1.2', to, status: 'success', fix: `override cookie → ${to}` });
     expect(t.reason).toContain('package-lock.json updated: override cookie → 0.7.0 (node_modules/cookie, node_modules/express-session/node_modules/cookie)');
-  }, 180_000);
+  }, 420_000);
 
   it('package.json gains only the overrides entry (every other byte kept); every locked cookie is 0.7.0 from the packument; npm ci accepts the pair and neither half alone', async () => {
     const branch = summary.pullRequest.branch;
@@ -203,7 +203,7 @@ describe('cookie 0.1.2 via express: the override reaches an opened pull request'
     expect(ok.exitCode, ok.output).toBe(0);
     expect((await npmCiDryRun(pkgAfter, lock)).exitCode).not.toBe(0);
     expect((await npmCiDryRun(pkg, lockAfter)).exitCode).not.toBe(0);
-  }, 180_000);
+  }, 420_000);
 
   it('the pull request names the override with from → to', async () => {
     const pr = await pullRequestOf(env, 'snyk-labs', 'goof-override', summary.pullRequest.number);
