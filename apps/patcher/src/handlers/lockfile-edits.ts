@@ -3,7 +3,7 @@ import { join, posix } from 'node:path';
 import type { TargetOutcome } from '@remediation/contracts';
 import { type Ecosystem, ecosystemFor } from '@remediation/ecosystems';
 import { describeError } from '@remediation/errors';
-import { type LockfileKind, detectLockfileKind, packumentVersion, readLockfile, updateCargoLockfile, updateNpmLockfileResolving } from '@remediation/lockfiles';
+import { type LockfileKind, type NpmResolvingUpdateResult, detectLockfileKind, packumentVersion, readLockfile, updateCargoLockfile, updateNpmLockfileResolving } from '@remediation/lockfiles';
 import type { PackumentSource } from '@remediation/registry';
 import { type EditTarget, ecosystemOf } from './manifest-edits.js';
 import { describeFix, lockfileMove } from './transitive-fixes.js';
@@ -189,17 +189,7 @@ async function updateOne(input: { file: string; text: string; kind: LockfileKind
     { file, text, name: t.name, version: t.toVersion, metadata, ...(locked ? { from: locked } : {}), ...(input.requirement ? { requirement: input.requirement } : {}) },
     (name) => npm.packument(name),
   );
-  if (r.status === 'updated') {
-    const added = r.resolved.map((e) => `${e.name}@${e.version} ${e.change === 'added' ? 'added at' : 'moved at'} ${e.location}`);
-    return { status: 'updated', text: r.text, summary: [`${t.name} ${locked ?? t.fromVersion} → ${t.toVersion}`, ...added].join('; ') };
-  }
-  if (r.status === 'unchanged') return { status: 'unchanged' };
-  if (r.status === 'not-found') return { status: 'not-possible', why: `${file} locks no ${t.name}` };
-  const parts = [
-    ...r.conflicts.map((c) => `${c.from || 'the root'} requires ${t.name} ${c.requirement}`),
-    ...r.missing.map((m) => `${m.name} ${m.requirement} (needed by ${m.location}) cannot be resolved`),
-  ];
-  return { status: 'not-possible', why: parts.join('; ') };
+  return npmUpdateOutcome(r, t.name, () => `${t.name} ${locked ?? t.fromVersion} → ${t.toVersion}`, `${file} locks no ${t.name}`);
 }
 
 /**
@@ -219,14 +209,24 @@ async function updateFix(input: { file: string; text: string; kind: LockfileKind
   const npm = input.registry.npm;
   const metadata = packumentVersion(await npm.packument(move.name), move.name, move.version, `the registry's ${move.name} document`);
   const r = await updateNpmLockfileResolving({ file, text, metadata, ...move }, (name) => npm.packument(name));
+  return npmUpdateOutcome(r, move.name, (locations) => `${describeFix(input.fix)} (${locations.join(', ')})`, `${file} locks no ${move.name}${move.from ? ` at ${move.from}` : ''}`);
+}
+
+/**
+ * What a result of `updateNpmLockfileResolving` means for the target: the written text with a
+ * summary (`head(locations)`, then each entry the resolver added or moved), unchanged, or why it
+ * is not possible (`notFound` when the lock has no entry; the dependents that exclude the version
+ * and the dependencies that cannot be resolved).
+ */
+function npmUpdateOutcome(r: NpmResolvingUpdateResult, name: string, head: (locations: string[]) => string, notFound: string): OneUpdate {
   if (r.status === 'updated') {
     const added = r.resolved.map((e) => `${e.name}@${e.version} ${e.change === 'added' ? 'added at' : 'moved at'} ${e.location}`);
-    return { status: 'updated', text: r.text, summary: [`${describeFix(input.fix)} (${r.locations.join(', ')})`, ...added].join('; ') };
+    return { status: 'updated', text: r.text, summary: [head(r.locations), ...added].join('; ') };
   }
   if (r.status === 'unchanged') return { status: 'unchanged' };
-  if (r.status === 'not-found') return { status: 'not-possible', why: `${file} locks no ${move.name}${move.from ? ` at ${move.from}` : ''}` };
+  if (r.status === 'not-found') return { status: 'not-possible', why: notFound };
   const parts = [
-    ...r.conflicts.map((c) => `${c.from || 'the root'} requires ${move.name} ${c.requirement}`),
+    ...r.conflicts.map((c) => `${c.from || 'the root'} requires ${name} ${c.requirement}`),
     ...r.missing.map((m) => `${m.name} ${m.requirement} (needed by ${m.location}) cannot be resolved`),
   ];
   return { status: 'not-possible', why: parts.join('; ') };
