@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Tier } from '@remediation/contracts';
+import { Tier, describeTransitiveFix } from '@remediation/contracts';
 import { ApiError, RemediationClient } from './client.js';
 
 const USAGE = `usage: remediate --repo <git URL or path> --scan <CycloneDX JSON> [options]
@@ -127,6 +127,9 @@ try {
     const o = t.tiers[tier.data];
     log(`  target ${t.name} ${t.currentVersion} → ${o ? `${o.version} (${o.jump})` : 'no fix'}  [${t.advisories.map((a) => a.id).join(', ')}]`);
   }
+  for (const t of plan.transitive) {
+    log(`  transitive ${t.name} ${t.version} via ${t.via.join(', ') || '?'} → ${t.minimal ? describeTransitiveFix(t.minimal) : 'no option'}  [${t.advisories.join(', ')}] (select with --targets ${t.name})`);
+  }
   const exec = await client.createExecution(rem.id, {
     tier: tier.data,
     ...(values['targets'] ? { targets: String(values['targets']).split(',').map((s) => s.trim()).filter(Boolean) } : {}),
@@ -141,7 +144,7 @@ try {
     (x) => x.state !== 'patch_running',
     (x) => `execution ${x.id}: ${x.state}${x.step ? ` (${x.step})` : ''}`,
   );
-  const describeTargets = (x: typeof e) => x.targets.map((t) => ({ name: t.name, from: t.from, to: t.to, status: t.status, ...(t.versions ? { versions: t.versions } : {}), ...(t.reason ? { reason: t.reason } : {}) }));
+  const describeTargets = (x: typeof e) => x.targets.map((t) => ({ name: t.name, from: t.from, to: t.to, status: t.status, ...(t.versions ? { versions: t.versions } : {}), ...(t.fix ? { fix: describeTransitiveFix(t.fix) } : {}), ...(t.reason ? { reason: t.reason } : {}) }));
   summary['state'] = e.state;
   summary['targets'] = describeTargets(e);
   const pv = e.patchVersions.at(-1);

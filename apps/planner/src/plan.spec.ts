@@ -358,6 +358,7 @@ describe('computePlan: transitive and non-npm components', () => {
         options: [override],
         minimal: override,
         reasons: ['versions of accepts could not be listed (PACKAGE_NOT_FOUND)', 'versions of helper could not be listed (PACKAGE_NOT_FOUND)'],
+        affectedRanges: ['<0.7.0'],
       },
     ]);
     expect(plan.warnings).toEqual(['not planned: gem (1 component(s); only npm, pypi, cargo, golang and maven are planned)']);

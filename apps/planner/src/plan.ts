@@ -178,6 +178,7 @@ export async function computePlan(scan: ParsedScan, deps: PlanDeps): Promise<Pla
     options: fixes[i]!.options,
     minimal: fixes[i]!.minimal,
     ...(fixes[i]!.reasons.length > 0 ? { reasons: fixes[i]!.reasons } : {}),
+    affectedRanges: [...new Set([...f.advisories.values()].flatMap((a) => a.planned.affectedRanges))].sort(),
   }));
 
   const output = {

@@ -226,3 +226,38 @@ describe('the pull-request body of PyPI targets', () => {
     expect(body).toContain('Files changed beyond the manifests: `app/views.py`.');
   });
 });
+
+describe('transitive fixes (issue 15, docs/decisions/0016)', () => {
+  const transitivePlan = {
+    schemaVersion: 1,
+    targets: [],
+    transitive: [{ purl: 'pkg:npm/cookie@0.4.1', name: 'cookie', version: '0.4.1', advisories: ['GHSA-pxg6-pf52-xh8x'], via: ['express-session'], affectedRanges: ['<0.7.0'] }],
+  } as unknown as PlannerOutput;
+  const fixTarget = (fix: ExecutionTarget['fix'], declared: [string, string] | null): ExecutionTarget => ({
+    ...target('cookie', fix!.from, fix!.to, 'success', null),
+    declaredFrom: declared?.[0] ?? null,
+    declaredTo: declared?.[1] ?? null,
+    advisories: ['GHSA-pxg6-pf52-xh8x'],
+    fix,
+    proof: { target: 'cookie', remediated: true, declared: [], lockfiles: ['package-lock.json'], locked: ['package-lock.json 0.7.2: 0.7.2 is outside <0.7.0'], lowestAdmissible: null, reason: 'ok' },
+  });
+  const option = { jump: 'minor' as const, breakingChangeRisk: 'low' as const, notes: [] };
+
+  it('a parent bump: the title, the advisory row, the "Transitive fixes" line and the lockfile line name the option with from → to', () => {
+    const t = fixTarget({ ...option, kind: 'parent_bump', name: 'express-session', from: '1.17.2', to: '1.18.1', path: ['express-session', 'cookie'] }, ['^1.17.2', '^1.18.1']);
+    const input = { remediationId: 'rem_1', executionId: 'rem_1.patch.2', tier: 'minimal', targets: [t], plan: transitivePlan };
+    expect(pullRequestTitle(input)).toBe('fix(deps): parent bump express-session 1.17.2 → 1.18.1 (transitive cookie)');
+    const body = pullRequestBody(input);
+    expect(body).toContain('| GHSA-pxg6-pf52-xh8x | see advisory | `cookie` (transitive) | `<0.7.0` | parent bump express-session 1.17.2 → 1.18.1 |');
+    expect(body).toContain('- `cookie` 0.4.1 via express-session: **parent bump express-session 1.17.2 → 1.18.1** (`package.json` `express-session` `^1.17.2` → `^1.18.1`; now locked: package-lock.json 0.7.2)');
+    expect(body).toContain('- `package-lock.json` updated with the parent bump express-session 1.17.2 → 1.18.1 (transitive `cookie`), computed from registry metadata');
+    // Not a direct bump row in "Changes".
+    expect(body).not.toContain('| `cookie` | `package.json` | 1.17.2 | 1.18.1 |');
+  });
+
+  it('an override names the overrides entry', () => {
+    const t = fixTarget({ ...option, kind: 'override', name: 'cookie', from: '0.4.1', to: '0.7.0', path: [] }, [null as unknown as string, '0.7.0']);
+    const body = pullRequestBody({ remediationId: 'rem_1', executionId: 'rem_1.patch.2', tier: 'minimal', targets: [t], plan: transitivePlan });
+    expect(body).toContain('**override cookie → 0.7.0** (`package.json` `"overrides": { "cookie": "0.7.0" }`; now locked: package-lock.json 0.7.2)');
+  });
+});

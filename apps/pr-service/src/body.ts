@@ -1,4 +1,4 @@
-import type { AgentRunSummary, ExecutionTarget, PlannerOutput } from '@remediation/contracts';
+import { type AgentRunSummary, type ExecutionTarget, type PlannerOutput, describeTransitiveFix } from '@remediation/contracts';
 import { ECOSYSTEMS, ecosystemFor } from '@remediation/ecosystems';
 
 /** What the default pull-request body is made of. */
@@ -85,8 +85,36 @@ function lockfileSection(shipped: readonly ExecutionTarget[]): string[] {
   });
   if (updated.length === 0 && needing.length === 0) return [];
   const lines = ['', '### Lockfiles', ''];
-  for (const t of updated) lines.push(`- ${t.proof!.lockfiles!.map((f) => `\`${f}\``).join(', ')} updated with \`${t.name}\` ${t.to}, computed from registry metadata (no package manager ran)`);
+  for (const t of updated) {
+    const what = t.fix ? `the ${describeTransitiveFix(t.fix)} (transitive \`${t.name}\`)` : `\`${t.name}\` ${t.to}`;
+    lines.push(`- ${t.proof!.lockfiles!.map((f) => `\`${f}\``).join(', ')} updated with ${what}, computed from registry metadata (no package manager ran)`);
+  }
   for (const { t, need } of needing) lines.push(`- \`${t.name}\`: lockfile needs \`${need.command}\`${need.why ? ` (${need.why})` : ''}`);
+  return lines;
+}
+
+/**
+ * The "Transitive fixes" section (issue 15, docs/decisions/0016): per shipped transitive target,
+ * the vulnerable package at its installed version(s) and paths, the option applied with its from →
+ * to, the package.json change and the versions the updated lockfile now locks (from the proof).
+ */
+function transitiveSection(shipped: readonly ExecutionTarget[], plan: PlannerOutput | null): string[] {
+  const fixes = shipped.filter((t) => t.fix);
+  if (fixes.length === 0) return [];
+  const lines = ['', '### Transitive fixes', ''];
+  for (const t of fixes) {
+    const fix = t.fix!;
+    const findings = plan?.transitive.filter((f) => f.name === t.name) ?? [];
+    const installed = findings.map((f) => `${f.version}${f.via.length ? ` via ${f.via.join(', ')}` : ''}`).join('; ');
+    const manifest =
+      fix.kind === 'override'
+        ? `\`${t.manifestPath}\` \`"overrides": { "${fix.name}": "${fix.to}" }\``
+        : fix.kind === 'parent_bump'
+          ? `\`${t.manifestPath}\` ${t.declaredFrom && t.declaredTo ? `\`${fix.name}\` \`${t.declaredFrom}\` → \`${t.declaredTo}\`` : `\`${fix.name}\` ${fix.to}`}`
+          : 'no manifest change';
+    const locked = (t.proof?.locked ?? []).map((l) => l.split(':')[0]).join(', ');
+    lines.push(`- \`${t.name}\`${installed ? ` ${installed}` : ''}: **${describeTransitiveFix(fix)}** (${manifest}${locked ? `; now locked: ${locked}` : ''})`);
+  }
   return lines;
 }
 
@@ -117,6 +145,8 @@ export function agentNotes(targets: readonly ExecutionTarget[]): string[] {
 /** Title of the pull request, e.g. `fix(deps): upgrade 5 vulnerable dependencies (minimal)`. */
 export function pullRequestTitle(input: PullRequestBodyInput): string {
   const shipped = input.targets.filter((t) => t.status === 'success');
+  const fix = shipped[0]?.fix;
+  if (shipped.length === 1 && fix) return `fix(deps): ${describeTransitiveFix(fix)} (transitive ${shipped[0]!.name})`;
   if (shipped.length === 1) return `fix(deps): upgrade ${shipped[0]!.name} to ${shipped[0]!.to}`;
   return `fix(deps): upgrade ${shipped.length} vulnerable dependencies (${input.tier})`;
 }
@@ -151,10 +181,19 @@ export function pullRequestBody(input: PullRequestBodyInput): string {
       }
     }
   }
+  for (const t of shipped.filter((s) => s.fix)) {
+    // A transitive target: its advisories are the plan's transitive findings' (ids and ranges).
+    const findings = input.plan?.transitive.filter((f) => f.name === t.name) ?? [];
+    const ranges = [...new Set(findings.flatMap((f) => f.affectedRanges ?? []))].join(' || ');
+    for (const id of t.advisories) {
+      rows.push({ sev: SEVERITY_ORDER.indexOf('unknown'), line: `| ${id} | see advisory | \`${t.name}\` (transitive) | \`${cell(ranges)}\` | ${cell(describeTransitiveFix(t.fix!))} |` });
+    }
+  }
   rows.sort((x, y) => x.sev - y.sev);
   lines.push(...rows.map((r) => r.line), '');
   lines.push('### Changes', '', '| Package | Manifest | From | To | Declared requirement |', '|---|---|---|---|---|');
   for (const t of shipped) {
+    if (t.fix) continue; // listed under "Transitive fixes"
     const declared = t.declaredFrom && t.declaredTo ? `\`${t.declaredFrom}\` → \`${t.declaredTo}\`` : '';
     if (t.versions && t.versions.length > 1) {
       const manifests = t.proof?.manifests?.length ? t.proof.manifests.map((m) => `\`${m}\``).join(', ') : `\`${t.manifestPath}\``;
@@ -163,6 +202,7 @@ export function pullRequestBody(input: PullRequestBodyInput): string {
       lines.push(`| \`${t.name}\` | \`${t.manifestPath}\` | ${t.from} | ${t.to} | ${declared} |`);
     }
   }
+  lines.push(...transitiveSection(shipped, input.plan));
   const notShipped = input.targets.filter((t) => t.status !== 'success');
   if (notShipped.length) {
     lines.push('', '**Not included:**', '');

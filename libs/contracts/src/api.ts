@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { branchNameProblem } from './branch-name.js';
 import { githubRepositoryNameProblem } from './repository-policy.js';
-import { PlannerOutput, Tier } from './planner-output.js';
+import { PlannerOutput, Tier, TransitiveFixOption } from './planner-output.js';
 import { ExecutionKind, ExecutionState, PullRequestState, Step, TargetStatus } from './states.js';
 
 /**
@@ -113,7 +113,11 @@ const UPGRADE_OPTION_ALIAS = 'Alias of `tier` kept in API v1 (its former name): 
 
 /** Fields of `POST /v1/remediations/:id/executions` other than the tier. Unknown fields are refused. */
 const CreateExecutionFields = z.strictObject({
-  /** Subset of the plan's target names; all targets with a fix in the tier when omitted. */
+  /**
+   * Subset of the plan's target names; all targets with a fix in the tier when omitted. A name of
+   * the plan's `transitive` findings (npm) selects that finding too: its fix option in the tier is
+   * applied (docs/decisions/0016); transitive findings are never selected by default.
+   */
   targets: z.array(z.string().min(1)).min(1).optional(),
   /**
    * Branch to push; defaults to `remediation/<remediation id>/<execution kind>.<n>`. Git's rules
@@ -230,6 +234,15 @@ export const ExecutionTarget = z.object({
    * version (`from`/`to` above are the highest installed version's).
    */
   versions: z.array(TargetVersion).optional(),
+  /**
+   * Set on a transitive target (a vulnerable package that is not a direct dependency, selected by
+   * name in `targets`; docs/decisions/0016): the plan's fix option the tier chose and the patcher
+   * applies — `override` (npm `overrides` in package.json plus every locked instance moved),
+   * `parent_bump` (the direct dependency `fix.name` bumped to `fix.to`) or `lockfile_update` (only
+   * the lockfile). `name` is then the vulnerable package and `from`/`to` are the option's
+   * (`fix.name`'s versions).
+   */
+  fix: TransitiveFixOption.optional(),
 });
 export type ExecutionTarget = z.infer<typeof ExecutionTarget>;
 

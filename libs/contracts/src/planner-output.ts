@@ -172,6 +172,16 @@ export const TransitiveFixOption = z.object({
 });
 export type TransitiveFixOption = z.infer<typeof TransitiveFixOption>;
 
+/**
+ * How a fix option reads in target outcomes, proofs and pull requests: `override cookie → 0.7.0`,
+ * `parent bump express-session 1.17.2 → 1.18.1`, `lockfile update minimatch 3.0.4 → 3.0.5`.
+ */
+export function describeTransitiveFix(fix: Pick<TransitiveFixOption, 'kind' | 'name' | 'from' | 'to'>): string {
+  if (fix.kind === 'override') return `override ${fix.name} → ${fix.to}`;
+  if (fix.kind === 'parent_bump') return `parent bump ${fix.name} ${fix.from} → ${fix.to}`;
+  return `lockfile update ${fix.name} ${fix.from} → ${fix.to}`;
+}
+
 /** A vulnerable component that is not a direct dependency: reported, not a target. */
 export const TransitiveFinding = z.object({
   purl: z.string(),
@@ -194,6 +204,12 @@ export const TransitiveFinding = z.object({
    * every kind was computed.
    */
   reasons: z.array(z.string()).optional(),
+  /**
+   * Affected ranges of its advisories in the ecosystem's range syntax (as `PlannedAdvisory.affectedRanges`):
+   * what the patcher's proof checks every locked version of the package against once a fix option
+   * is applied. Absent in plans made before it existed.
+   */
+  affectedRanges: z.array(z.string()).optional(),
 });
 export type TransitiveFinding = z.infer<typeof TransitiveFinding>;
 

@@ -219,6 +219,7 @@ export async function updateNpmLockfileResolving(request: NpmLockUpdateRequest, 
   for (const e of after.edges) {
     if (!touched.has(e.from) && (e.to === null || !touched.has(e.to))) continue;
     if (e.from === ROOT_ID && after.rootsInferred) continue;
+    if (request.override === true && e.name === request.name) continue; // the override replaces these requirements
     const to = e.to === null ? null : after.packages[e.to]!;
     if (to === null && e.kind === 'peer') continue;
     if (to === null || !admits(to.version, e.requirement)) broken.push({ location: e.from, name: e.name, requirement: e.requirement, kind: e.kind, found: to?.version ?? null });

@@ -187,3 +187,18 @@ describe('updateNpmLockfile: dependency maps, the root requirement and the file 
     expect(updateNpmLockfile({ file: 'package-lock.json', text, name: 'debug', version: '4.3.1', metadata: DEBUG_431, requirement: '~4.3.1' }).status).toBe('updated');
   });
 });
+
+describe('updateNpmLockfile with an npm override (package.json "overrides", docs/decisions/0016)', () => {
+  const COOKIE_072 = packumentVersion(packument('cookie'), 'cookie', '0.7.2', 'registry/cookie.json');
+  it('moves every cookie entry although express 4.12.4 and express-session 1.17.2 require their exact versions; without it those requirements are conflicts', () => {
+    const refused = updateNpmLockfile({ file: 'package-lock.json', text: GOOF, name: 'cookie', version: '0.7.2', metadata: COOKIE_072 });
+    expect(refused.status).toBe('unsatisfied');
+    expect(refused.status === 'unsatisfied' && refused.conflicts.map((c) => `${c.from} ${c.requirement}`).sort()).toEqual(['node_modules/express 0.1.2', 'node_modules/express-session 0.4.1']);
+    const r = updateNpmLockfile({ file: 'package-lock.json', text: GOOF, name: 'cookie', version: '0.7.2', metadata: COOKIE_072, override: true });
+    expect(r.status).toBe('updated');
+    if (r.status !== 'updated') return;
+    expect(r.locations.sort()).toEqual(['node_modules/cookie', 'node_modules/express-session/node_modules/cookie']);
+    const graph = readLockfile('package-lock.json', r.text);
+    expect(Object.values(graph.packages).filter((p) => p.name === 'cookie').map((p) => p.version)).toEqual(['0.7.2', '0.7.2']);
+  });
+});

@@ -65,6 +65,12 @@ export interface NpmLockUpdateRequest {
    * the old one.
    */
   requirement?: string;
+  /**
+   * The package.json `overrides` entry pins `name` to `version`
+   * (https://docs.npmjs.com/cli/v10/configuring-npm/package-json#overrides): dependents'
+   * requirements on it are replaced by the override, so they are not checked (no `conflicts`).
+   */
+  override?: boolean;
 }
 
 /** A dependency of the new version that the locked graph does not satisfy at an entry's location. */
@@ -220,7 +226,7 @@ export function planNpmMove(request: NpmLockUpdateRequest): NpmMovePlan | { stat
   }
   const conflicts: RequirementConflict[] = [];
   for (const e of graph.edges) {
-    if (e.to === null || !moved.has(e.to)) continue;
+    if (e.to === null || !moved.has(e.to) || request.override === true) continue;
     if (e.from === ROOT_ID && graph.rootsInferred) continue;
     const requirement = e.from === ROOT_ID && request.requirement !== undefined && e.importer === '.' ? request.requirement : e.requirement;
     if (!admits(version, requirement)) {

@@ -15,13 +15,17 @@ import { InvalidInputError } from '@remediation/errors';
  * - `INVALID_TARGET_VERSION`: the requested `to` is not a full semver version (`1.20.3`).
  * - `REMEDIATION_NOT_PROVEN`: `advisoryRanges` were given and the resulting range's lowest
  *   admissible version is still inside one of them (see `proveRemediated`).
+ * - `OVERRIDE_CONFLICT`: an npm `overrides` entry cannot be written: the package is also a direct
+ *   dependency whose declared range does not admit the override (npm refuses that with
+ *   `EOVERRIDE`), or the existing `overrides` value is not an object.
  */
 export type ManifestEditErrorCode =
   | 'UNSUPPORTED_SPECIFIER'
   | 'UNSUPPORTED_RANGE'
   | 'RANGE_EXCLUDES_TARGET'
   | 'INVALID_TARGET_VERSION'
-  | 'REMEDIATION_NOT_PROVEN';
+  | 'REMEDIATION_NOT_PROVEN'
+  | 'OVERRIDE_CONFLICT';
 
 /**
  * A manifest is valid but the requested edit cannot be made deterministically.

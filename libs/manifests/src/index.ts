@@ -15,3 +15,4 @@ export {
   type RemediationProof,
 } from './npm/requirement.js';
 export { bumpNpmDependency, restoreNpmDependency, type BumpResult, type ManifestEdit, type NpmDependencyChange } from './npm/update.js';
+export { setNpmOverride, restoreNpmOverride, type OverrideResult } from './npm/overrides.js';

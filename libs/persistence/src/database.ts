@@ -11,6 +11,7 @@ import { Migration0007AdvisoryDatabase } from './migrations/migration-0007-advis
 import { Migration0008AdvisoryLookup } from './migrations/migration-0008-advisory-lookup.js';
 import { Migration0009ExecutionTargetEcosystem } from './migrations/migration-0009-execution-target-ecosystem.js';
 import { Migration0012AdvisoryKeyRanges } from './migrations/migration-0012-advisory-key-ranges.js';
+import { Migration0013ExecutionTargetFix } from './migrations/migration-0013-execution-target-fix.js';
 import { Migration0016Retention } from './migrations/migration-0016-retention.js';
 
 /** An open database: the MikroORM instance and a way to get a fresh EntityManager. */
@@ -33,6 +34,7 @@ export const MIGRATIONS = [
   { name: '0008-advisory-lookup', class: Migration0008AdvisoryLookup },
   { name: '0009-execution-target-ecosystem', class: Migration0009ExecutionTargetEcosystem },
   { name: '0012-advisory-key-ranges', class: Migration0012AdvisoryKeyRanges },
+  { name: '0013-execution-target-fix', class: Migration0013ExecutionTargetFix },
   { name: '0016-retention', class: Migration0016Retention },
 ];
 

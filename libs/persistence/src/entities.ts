@@ -10,6 +10,7 @@ import type {
   TargetOutcome,
   TargetProof,
   TargetVersion,
+  TransitiveFixOption,
   ExecutionKind,
   ExecutionState,
   PlannerOutput,
@@ -187,6 +188,8 @@ export const ExecutionTargetEntity = defineEntity({
     proof: p.json<TargetProof>().nullable(),
     /** Each installed version and its chosen version when the plan targets the package at several (see `TargetVersion`); null otherwise. */
     versions: p.json<TargetVersion[]>().nullable(),
+    /** The fix option applied to a transitive target (see `ExecutionTarget.fix`, migration 0013); null for a direct dependency. */
+    fix: p.json<TransitiveFixOption>().nullable(),
   },
 });
 

@@ -9,6 +9,7 @@ import {
   type TargetProof,
   type TargetVersion,
   type Tier,
+  type TransitiveFixOption,
   defaultBranchName,
   executionId as executionIdOf,
 } from '@remediation/contracts';
@@ -114,6 +115,8 @@ export interface NewExecutionTarget {
   needsAgent: boolean;
   /** Each installed version and its chosen version, when the plan targets the package at several (`TargetVersion`). */
   versions?: TargetVersion[];
+  /** The plan's fix option to apply, for a transitive target (`ExecutionTarget.fix`). */
+  fix?: TransitiveFixOption;
 }
 
 /**
@@ -180,7 +183,7 @@ export async function createPatchExecution(
       worker,
     );
     for (const t of input.targets) {
-      await tx.insert(ExecutionTargetEntity, { executionId: id, ...t, ecosystem: t.ecosystem ?? 'npm', versions: t.versions ?? null, declaredFrom: null, declaredTo: null, proof: null });
+      await tx.insert(ExecutionTargetEntity, { executionId: id, ...t, ecosystem: t.ecosystem ?? 'npm', versions: t.versions ?? null, fix: t.fix ?? null, declaredFrom: null, declaredTo: null, proof: null });
     }
     return id;
   });

@@ -123,6 +123,7 @@ export function executionTargetBody(t: ExecutionTargetRow): ExecutionTarget {
     needsAgent: t.needsAgent,
     proof: t.proof ?? null,
     ...(t.versions ? { versions: t.versions } : {}),
+    ...(t.fix ? { fix: t.fix } : {}),
   };
 }
 

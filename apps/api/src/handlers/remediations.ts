@@ -8,7 +8,7 @@ import {
   newRemediationId,
   providerRepository,
 } from '@remediation/contracts';
-import type { ExecutionResponse, PlannedTarget, RemediationResponse } from '@remediation/contracts';
+import type { ExecutionResponse, PlannedTarget, PlannerOutput, RemediationResponse, Tier } from '@remediation/contracts';
 import { ecosystemFor } from '@remediation/ecosystems';
 import { InvalidInputError, RemediationError } from '@remediation/errors';
 import {
@@ -183,6 +183,8 @@ async function chooseTargets(
   }
   const tier = body.tier;
   const known = new Set(plan.targets.map((t) => t.name));
+  const transitive = transitiveTargets(plan, body.targets ?? [], known, tier);
+  for (const t of transitive) known.add(t.name);
   if (body.targets) {
     const unknown = body.targets.filter((t) => !known.has(t));
     if (unknown.length) {
@@ -193,7 +195,7 @@ async function chooseTargets(
   }
   const chosen = plan.targets.filter((t) => !body.targets || body.targets.includes(t.name));
   const withFix = chosen.filter((t) => t.tiers[tier] !== null);
-  if (withFix.length === 0) {
+  if (withFix.length === 0 && !transitive.some((t) => t.status === 'pending')) {
     throw new RemediationError('NO_TARGETS', `no selected target has a fixed version in the ${tier} tier`, {
       details: { tier, selected: chosen.map((t) => t.name) },
     });
@@ -219,7 +221,47 @@ async function chooseTargets(
       ...(group.length > 1 ? { versions: fixable.map((g) => ({ from: g.currentVersion, to: g.tiers[tier]!.version })) } : {}),
     };
   });
-  return { targets, planExecutionId: planRow.id };
+  return { targets: [...targets, ...transitive], planExecutionId: planRow.id };
+}
+
+/**
+ * The transitive targets of a new patch execution (docs/decisions/0016): each name in `selected`
+ * that is no direct target of the plan but names npm `transitive` findings becomes one target,
+ * `pending` with the fix option the tier chose (`minimal`, the plan's choice; the other tiers take
+ * it too until the plan chooses per tier), or `skipped` with the finding's reasons when it has
+ * none. A package found at several versions takes the option of its highest installed version
+ * with an option (an override or a lockfile update moves every locked instance). Never selected
+ * by default: a real scan has thousands of transitive findings (issue 15), each an override or a
+ * bump in one pull request would be a change nobody reviews.
+ */
+function transitiveTargets(plan: PlannerOutput, selected: readonly string[], direct: ReadonlySet<string>, tier: Tier): NewExecutionTarget[] {
+  const npm = ecosystemFor('npm')!.versioning;
+  return [...new Set(selected)]
+    .filter((name) => !direct.has(name))
+    .flatMap((name): NewExecutionTarget[] => {
+      const found = plan.transitive
+        .filter((f) => f.name === name && f.purl.startsWith('pkg:npm/'))
+        .sort((a, b) => (npm.isValid(a.version) && npm.isValid(b.version) ? npm.compare(a.version, b.version) : a.version < b.version ? -1 : 1));
+      if (found.length === 0) return [];
+      const lead = [...found].reverse().find((f) => f.minimal) ?? found[found.length - 1]!;
+      const fix = lead.minimal ?? null;
+      const advisories = [...new Set(found.flatMap((f) => f.advisories))].sort();
+      const why = [...new Set(found.flatMap((f) => f.reasons ?? []))].join('; ');
+      return [
+        {
+          ecosystem: 'npm',
+          name,
+          manifestPath: 'package.json',
+          fromVersion: fix?.from ?? lead.version,
+          toVersion: fix?.to ?? lead.version,
+          status: fix ? 'pending' : 'skipped',
+          reason: fix ? null : `no fix option in the ${tier} tier for transitive ${name}${why ? `: ${why}` : ''}`,
+          advisories,
+          needsAgent: fix?.jump === 'major' || fix?.breakingChangeRisk === 'high',
+          ...(fix ? { fix } : {}),
+        },
+      ];
+    });
 }
 
 /**

@@ -3,9 +3,10 @@ import { join, posix } from 'node:path';
 import type { TargetOutcome } from '@remediation/contracts';
 import { type Ecosystem, ecosystemFor } from '@remediation/ecosystems';
 import { describeError } from '@remediation/errors';
-import { type LockfileKind, detectLockfileKind, packumentVersion, readLockfile, updateCargoLockfile, updateNpmLockfileResolving } from '@remediation/lockfiles';
+import { type LockfileKind, type NpmResolvingUpdateResult, detectLockfileKind, packumentVersion, readLockfile, updateCargoLockfile, updateNpmLockfileResolving } from '@remediation/lockfiles';
 import type { PackumentSource } from '@remediation/registry';
 import { type EditTarget, ecosystemOf } from './manifest-edits.js';
+import { describeFix, lockfileMove } from './transitive-fixes.js';
 
 /** Registry metadata the lockfile updates read: npm packuments and Cargo index records. */
 export interface LockfileRegistry {
@@ -121,6 +122,11 @@ export async function syncLockfiles(input: {
     const outcome = input.outcomes.find((o) => o.name === t.name)!;
     try {
       const sync = await updateOne({ file, text, kind, target: t, requirement: outcome.declaredTo, registry: input.registry });
+      if (sync.status !== 'updated' && t.fix) {
+        // A fix that moves nothing in the lock (or cannot) leaves the package where it is: say which option.
+        result.set(t.name, sync.status === 'unchanged' ? { lockfiles: [], note: null } : needs(`${describeFix(t.fix)}: ${sync.why}`));
+        continue;
+      }
       if (sync.status === 'updated') {
         texts.set(file, sync.text);
         result.set(t.name, { lockfiles: [file], note: `${file} updated: ${sync.summary}` });
@@ -156,7 +162,9 @@ export function addLockfileNotes(outcomes: TargetOutcome[], synced: ReadonlyMap<
 type OneUpdate = { status: 'updated'; text: string; summary: string } | { status: 'unchanged' } | { status: 'not-possible'; why: string };
 
 async function updateOne(input: { file: string; text: string; kind: LockfileKind; target: EditTarget; requirement: string | null; registry: LockfileRegistry | null }): Promise<OneUpdate> {
-  const { file, text, kind, target: t } = input;
+  const { file, text, kind } = input;
+  if (input.target.fix && kind !== 'cargo') return updateFix({ ...input, fix: input.target.fix });
+  const t = input.target;
   if (kind !== 'npm-package-lock' && kind !== 'npm-shrinkwrap' && kind !== 'cargo') return { status: 'not-possible', why: `${file} (${kind}) is not updated in place yet` };
   if (input.registry === null) return { status: 'not-possible', why: 'the patcher has no registry access configured' };
   const graph = readLockfile(file, text);
@@ -181,14 +189,44 @@ async function updateOne(input: { file: string; text: string; kind: LockfileKind
     { file, text, name: t.name, version: t.toVersion, metadata, ...(locked ? { from: locked } : {}), ...(input.requirement ? { requirement: input.requirement } : {}) },
     (name) => npm.packument(name),
   );
+  return npmUpdateOutcome(r, t.name, () => `${t.name} ${locked ?? t.fromVersion} → ${t.toVersion}`, `${file} locks no ${t.name}`);
+}
+
+/**
+ * The lockfile update of a transitive target (npm locks; docs/decisions/0016): the move of
+ * `lockfileMove` — the parent to the option's version with its new root requirement, or the
+ * vulnerable package's entries (those at the installed version, or all of them under an override,
+ * whose dependents' requirements npm replaces) — resolved like a direct bump
+ * (`updateNpmLockfileResolving`: dependencies the lock lacks resolved from packuments).
+ */
+async function updateFix(input: { file: string; text: string; kind: LockfileKind; target: EditTarget; fix: NonNullable<EditTarget['fix']>; requirement: string | null; registry: LockfileRegistry | null }): Promise<OneUpdate> {
+  const { file, text, kind, target: t } = input;
+  if (kind !== 'npm-package-lock' && kind !== 'npm-shrinkwrap') return { status: 'not-possible', why: `${file} (${kind}) is not updated in place yet` };
+  if (input.registry === null) return { status: 'not-possible', why: 'the patcher has no registry access configured' };
+  const importer = posix.relative(posix.dirname(file), posix.dirname(t.manifestPath)) || '.';
+  if (importer !== '.') return { status: 'not-possible', why: `transitive fixes are applied to the lockfile's root project only, not to the workspace member ${importer}` };
+  const move = lockfileMove({ ...t, fix: input.fix }, input.requirement);
+  const npm = input.registry.npm;
+  const metadata = packumentVersion(await npm.packument(move.name), move.name, move.version, `the registry's ${move.name} document`);
+  const r = await updateNpmLockfileResolving({ file, text, metadata, ...move }, (name) => npm.packument(name));
+  return npmUpdateOutcome(r, move.name, (locations) => `${describeFix(input.fix)} (${locations.join(', ')})`, `${file} locks no ${move.name}${move.from ? ` at ${move.from}` : ''}`);
+}
+
+/**
+ * What a result of `updateNpmLockfileResolving` means for the target: the written text with a
+ * summary (`head(locations)`, then each entry the resolver added or moved), unchanged, or why it
+ * is not possible (`notFound` when the lock has no entry; the dependents that exclude the version
+ * and the dependencies that cannot be resolved).
+ */
+function npmUpdateOutcome(r: NpmResolvingUpdateResult, name: string, head: (locations: string[]) => string, notFound: string): OneUpdate {
   if (r.status === 'updated') {
     const added = r.resolved.map((e) => `${e.name}@${e.version} ${e.change === 'added' ? 'added at' : 'moved at'} ${e.location}`);
-    return { status: 'updated', text: r.text, summary: [`${t.name} ${locked ?? t.fromVersion} → ${t.toVersion}`, ...added].join('; ') };
+    return { status: 'updated', text: r.text, summary: [head(r.locations), ...added].join('; ') };
   }
   if (r.status === 'unchanged') return { status: 'unchanged' };
-  if (r.status === 'not-found') return { status: 'not-possible', why: `${file} locks no ${t.name}` };
+  if (r.status === 'not-found') return { status: 'not-possible', why: notFound };
   const parts = [
-    ...r.conflicts.map((c) => `${c.from || 'the root'} requires ${t.name} ${c.requirement}`),
+    ...r.conflicts.map((c) => `${c.from || 'the root'} requires ${name} ${c.requirement}`),
     ...r.missing.map((m) => `${m.name} ${m.requirement} (needed by ${m.location}) cannot be resolved`),
   ];
   return { status: 'not-possible', why: parts.join('; ') };

@@ -1,11 +1,12 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, normalize } from 'node:path';
-import type { PlannerOutput, TargetOutcome, TargetProof, TargetVersion } from '@remediation/contracts';
+import type { PlannerOutput, TargetOutcome, TargetProof, TargetVersion, TransitiveFixOption } from '@remediation/contracts';
 import { type Ecosystem, type ManifestDependency, ecosystemFor, restoreRequirement } from '@remediation/ecosystems';
 import { describeError, isRemediationError } from '@remediation/errors';
 import { bumpNpmDependency, declaredRequirements, proveRemediated, restoreNpmDependency } from '@remediation/manifests';
 import { readLockfile } from '@remediation/lockfiles';
 import { type DeclaringManifest, declaringManifests } from './ecosystem-edits.js';
+import { applyFix, proveFix, restoreFix } from './transitive-fixes.js';
 
 /** Outcome of one target after editing (stored on `execution_targets`). */
 export type { TargetOutcome };
@@ -22,6 +23,8 @@ export interface EditTarget {
   ecosystem?: string;
   /** Each installed version and its chosen version when the plan targets the package at several (`TargetVersion`). */
   versions?: TargetVersion[] | null;
+  /** The plan's fix option of a transitive target (`ExecutionTarget.fix`); absent or null for a direct dependency. */
+  fix?: TransitiveFixOption | null;
 }
 
 /** The target's purl type: its own, else `npm`. */
@@ -119,6 +122,14 @@ export async function applyManifestBumps(input: ManifestBumpInput): Promise<Targ
     let changed = false;
     for (const t of list) {
       input.heartbeat();
+      if (t.fix) {
+        // A transitive target: its fix option's edit (override, parent bump, or none).
+        const r = applyFix(text, { ...t, fix: t.fix });
+        changed ||= r.text !== text;
+        text = r.text;
+        outcomes.push(r.outcome);
+        continue;
+      }
       try {
         const result = bumpNpmDependency(text, { name: t.name, to: t.toVersion, advisoryRanges: advisoryRangesOf(input.plan, t.name) });
         text = result.text;
@@ -248,25 +259,31 @@ function proveAll(ecosystem: Ecosystem, manager: { extract: Ecosystem['managers'
  */
 export async function restoreUnshipped(input: { lowerDir: string; mergedDir: string; targets: EditTarget[]; shipped: ReadonlySet<string> }): Promise<string[]> {
   const restored: string[] = [];
-  const byManifest = new Map<string, string[]>();
+  const byManifest = new Map<string, EditTarget[]>();
   for (const t of input.targets) {
     if (input.shipped.has(t.name)) continue;
     if (ecosystemOf(t) !== 'npm') {
       if (await restoreEcosystemTarget(input.lowerDir, input.mergedDir, t)) restored.push(t.name);
       continue;
     }
-    byManifest.set(t.manifestPath, [...(byManifest.get(t.manifestPath) ?? []), t.name]);
+    byManifest.set(t.manifestPath, [...(byManifest.get(t.manifestPath) ?? []), t]);
   }
-  for (const [manifestPath, names] of byManifest) {
+  for (const [manifestPath, list] of byManifest) {
     const rel = safeRelative(manifestPath);
     if (rel === null) continue;
     const original = await readFile(join(input.lowerDir, rel), 'utf8').catch(() => null);
     const current = await readFile(join(input.mergedDir, rel), 'utf8').catch(() => null);
     if (original === null || current === null) continue;
     let text = current;
-    for (const name of names) {
-      const r = restoreNpmDependency(text, original, name);
-      if (r.restored.length) restored.push(name);
+    for (const t of list) {
+      if (t.fix) {
+        const r = restoreFix(text, original, { ...t, fix: t.fix });
+        if (r.restored) restored.push(t.name);
+        text = r.text;
+        continue;
+      }
+      const r = restoreNpmDependency(text, original, t.name);
+      if (r.restored.length) restored.push(t.name);
       text = r.text;
     }
     if (text !== current) await writeFile(join(input.mergedDir, rel), text);
@@ -343,8 +360,12 @@ async function restoreInherited(mergedDir: string, m: DeclaringManifest, name: s
 export async function proveTargets(input: { mergedDir: string; targets: EditTarget[]; plan: PlannerOutput | null; lockfiles?: ReadonlyMap<string, readonly string[]> }): Promise<TargetProof[]> {
   const proofs: TargetProof[] = [];
   for (const t of input.targets) {
-    const proof = await proveManifests(input.mergedDir, t, input.plan);
     const lockfiles = input.lockfiles?.get(t.name) ?? [];
+    if (t.fix) {
+      proofs.push(await proveFix(input.mergedDir, { ...t, fix: t.fix }, input.plan, lockfiles));
+      continue;
+    }
+    const proof = await proveManifests(input.mergedDir, t, input.plan);
     proofs.push(lockfiles.length === 0 ? proof : await proveLocked(input.mergedDir, t, input.plan, proof, lockfiles));
   }
   return proofs;
