@@ -37,6 +37,22 @@ function scanOfLockfile(graph: ResolvedGraph): ParsedScan {
   });
 }
 
+/** A scan of `app` depending on `chain[0]`, each package of `chain` (`name@version`) on the next one. */
+function chainScan(purlType: string, chain: string[]): ParsedScan {
+  const components = chain.map((ref) => {
+    const at = ref.lastIndexOf('@');
+    return { type: 'library', name: ref.slice(0, at), version: ref.slice(at + 1), purl: `pkg:${purlType}/${ref}`, 'bom-ref': ref };
+  });
+  return parseCycloneDx({
+    bomFormat: 'CycloneDX',
+    specVersion: '1.6',
+    version: 1,
+    metadata: { component: { type: 'application', name: 'app', version: '1.0.0', 'bom-ref': 'app' } },
+    components,
+    dependencies: [{ ref: 'app', dependsOn: [chain[0]!] }, ...chain.slice(0, -1).map((ref, i) => ({ ref, dependsOn: [chain[i + 1]!] }))],
+  });
+}
+
 async function transitiveOf(scan: ParsedScan, deps: PlanDeps): Promise<Map<string, TransitiveFinding>> {
   const plan = await computePlan(scan, deps);
   return new Map(plan.transitive.map((t) => [t.name, t]));
@@ -130,17 +146,7 @@ describe('transitive fix options of the other ecosystems (issue 15 part 3, docs/
     ]);
 
     // The same crate under crossbeam-deque 0.8.5 (its real index record requires crossbeam-epoch ^0.9.17): cargo update --precise to 0.9.20.
-    const scan = parseCycloneDx({
-      bomFormat: 'CycloneDX',
-      specVersion: '1.6',
-      version: 1,
-      metadata: { component: { type: 'application', name: 'app', version: '1.0.0', 'bom-ref': 'app' } },
-      components: [
-        { type: 'library', name: 'crossbeam-deque', version: '0.8.5', purl: 'pkg:cargo/crossbeam-deque@0.8.5', 'bom-ref': 'deque' },
-        { type: 'library', name: 'crossbeam-epoch', version: '0.9.18', purl: 'pkg:cargo/crossbeam-epoch@0.9.18', 'bom-ref': 'epoch' },
-      ],
-      dependencies: [{ ref: 'app', dependsOn: ['deque'] }, { ref: 'deque', dependsOn: ['epoch'] }],
-    });
+    const scan = chainScan('cargo', ['crossbeam-deque@0.8.5', 'crossbeam-epoch@0.9.18']);
     const under085 = (await transitiveOf(scan, { advisories, registries: new Map([['cargo', index]]), lockfile: graph })).get('crossbeam-epoch')!;
     expect(under085.options!.map(brief)).toEqual(['lockfile_update crossbeam-epoch 0.9.18→0.9.20 (patch)']);
     expect(under085.options![0]!.notes).toEqual(['every parent admits 0.9.20: crossbeam-deque@0.8.5 requires crossbeam-epoch ^0.9.17', 'Cargo.lock: cargo update -p crossbeam-epoch --precise 0.9.20']);
@@ -153,17 +159,7 @@ describe('transitive fix options of the other ecosystems (issue 15 part 3, docs/
 
   it('npm projects: the override is written where the lockfile\'s package manager reads it (yarn.lock → resolutions, pnpm-lock.yaml → pnpm.overrides)', async () => {
     // express 4.17.1 pins body-parser 1.19.0 (GHSA-qwcr-r2fm-qrc7, fixed 1.20.3); the lockfile given tells the package manager.
-    const scan = parseCycloneDx({
-      bomFormat: 'CycloneDX',
-      specVersion: '1.6',
-      version: 1,
-      metadata: { component: { type: 'application', name: 'app', version: '1.0.0', 'bom-ref': 'app' } },
-      components: [
-        { type: 'library', name: 'express', version: '4.17.1', purl: 'pkg:npm/express@4.17.1', 'bom-ref': 'express' },
-        { type: 'library', name: 'body-parser', version: '1.19.0', purl: 'pkg:npm/body-parser@1.19.0', 'bom-ref': 'body-parser' },
-      ],
-      dependencies: [{ ref: 'app', dependsOn: ['express'] }, { ref: 'express', dependsOn: ['body-parser'] }],
-    });
+    const scan = chainScan('npm', ['express@4.17.1', 'body-parser@1.19.0']);
     const advisories = await loadOsvDirectory(fixture('osv/npm'), { ecosystem: 'npm' });
     const versions = new SnapshotDirectorySource(fixture('registry/npm'));
     const overrideWith = async (lockfile: ResolvedGraph) => (await transitiveOf(scan, { advisories, versions, lockfile })).get('body-parser')!.options!.find((o) => o.kind === 'override')!;

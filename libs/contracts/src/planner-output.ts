@@ -212,7 +212,7 @@ export const TransitiveFinding = z.object({
   /**
    * The fix options found, smallest change first (docs/decisions/0015: `lockfile_update`, then
    * `parent_bump` by jump, then `override`). Absent in plans made before issue 15; empty with
-   * `noFixReason` set when none was found.
+   * `reasons` set when none was found.
    */
   options: z.array(TransitiveFixOption).optional(),
   /** The minimal tier's choice: the smallest change of `options` (docs/decisions/0015); null when there is none. Absent in older plans. */
@@ -232,8 +232,8 @@ export const TransitiveFinding = z.object({
   comprehensive: TransitiveFixOption.nullable().optional(),
   /**
    * Why an option kind could not be computed, or why there is none, one line per reason (e.g.
-   * `options not computed yet for pypi`, `no parent bump through a → b → c: …`). Absent when
-   * every kind was computed.
+   * `Cargo has no override: …`, `go.sum records no package-to-package edges: …`, `no parent bump
+   * through a → b → c: …`). Absent when every kind was computed.
    */
   reasons: z.array(z.string()).optional(),
 });
