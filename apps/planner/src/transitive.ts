@@ -462,10 +462,19 @@ export async function transitiveOptions(
   let comprehensive: TransitiveFixOption | null = null;
   if (minimal !== null) {
     const sameLine = (v: string): boolean => versioning.sameLine(minimal.from, v);
+    /**
+     * How many of `ascending` (versions newer than `from`) are on `from`'s line: a line is a
+     * contiguous run of the version order starting at `from`, so only that prefix is read.
+     */
+    const lineEnd = (ascending: readonly string[]): number => {
+      let i = 0;
+      while (i < ascending.length && sameLine(ascending[i]!)) i++;
+      return i;
+    };
     const retarget = minimal.kind === 'lockfile_update' ? lockfileOption : overrideOption;
     if (minimal.kind === 'parent_bump') {
       const bump = bumps.get(minimal.name)!;
-      const onLine = bump.newer.filter(sameLine).filter((v) => versioning.compare(v, minimal.to) > 0).reverse();
+      const onLine = bump.newer.slice(0, lineEnd(bump.newer)).filter((v) => versioning.compare(v, minimal.to) > 0).reverse();
       for (const v of onLine) {
         moderate = await bumpTo(bump.direct, bump.releases, v, bump.names);
         if (moderate !== null) break;
@@ -474,7 +483,7 @@ export async function transitiveOptions(
       comprehensive = newest === undefined ? null : newest === minimal.to ? minimal : await bumpTo(bump.direct, bump.releases, newest, bump.names);
     } else {
       const candidates = minimal.kind === 'lockfile_update' ? lockCandidates : overrideCandidates;
-      const lineNewest = candidates.filter(sameLine).at(-1);
+      const lineNewest = candidates[lineEnd(candidates) - 1];
       moderate = lineNewest === undefined || lineNewest === minimal.to ? (lineNewest === undefined ? null : minimal) : retarget(lineNewest);
       const newest = ownStable.at(-1);
       comprehensive = newest !== undefined && candidates.includes(newest) ? (newest === minimal.to ? minimal : retarget(newest)) : null;
