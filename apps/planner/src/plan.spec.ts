@@ -347,6 +347,7 @@ describe('computePlan: transitive and non-npm components', () => {
       breakingChangeRisk: 'high',
       path: [],
       notes: ['package.json "overrides": { "cookie": "0.7.0" }'],
+      mechanism: 'overrides',
     };
     expect(plan.transitive).toEqual([
       {
@@ -357,6 +358,9 @@ describe('computePlan: transitive and non-npm components', () => {
         via: ['accepts', 'helper'],
         options: [override],
         minimal: override,
+        // 0.6.x has no fix: moderate falls back to the minimal override, noted; comprehensive pins the newest cookie, 2.0.2.
+        moderate: { ...override, notes: [...override.notes, 'no fixed version within the current major line'] },
+        comprehensive: { ...override, to: '2.0.2', notes: ['package.json "overrides": { "cookie": "2.0.2" }'] },
         reasons: ['versions of accepts could not be listed (PACKAGE_NOT_FOUND)', 'versions of helper could not be listed (PACKAGE_NOT_FOUND)'],
         affectedRanges: ['<0.7.0'],
       },

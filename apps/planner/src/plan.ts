@@ -21,6 +21,7 @@ import {
 } from '@remediation/contracts';
 import { cargoEcosystem, ECOSYSTEMS, ecosystemFor, goEcosystem, NpmReleaseSource, npmVersioning, type Ecosystem, type PackageReleases, type RegistrySource, type Versioning } from '@remediation/ecosystems';
 import { InvalidInputError } from '@remediation/errors';
+import type { ResolvedGraph } from '@remediation/lockfiles';
 import type { VersionSource } from '@remediation/registry';
 import { PackageURL } from 'packageurl-js';
 import pLimit from 'p-limit';
@@ -55,6 +56,13 @@ export interface PlanDeps {
   manifestPath?: string;
   /** Parallel version look-ups. Default 8. */
   concurrency?: number;
+  /**
+   * The repository's lockfile, read by @remediation/lockfiles (`readLockfile`), when the caller has
+   * it: transitive findings of its ecosystem take their override mechanism from its kind (yarn
+   * `resolutions`, pnpm `pnpm.overrides`, uv `override-dependencies`, Poetry…) and parents'
+   * requirements from it where its format records ranges (docs/decisions/0017).
+   */
+  lockfile?: ResolvedGraph;
 }
 
 /** One advisory of a finding, with how to tell whether another version is affected. */
@@ -167,8 +175,8 @@ export async function computePlan(scan: ParsedScan, deps: PlanDeps): Promise<Pla
   const planned = results.map((r) => r.target);
   for (const r of results) warnings.push(...r.warnings);
 
-  const releasesCache: ReleasesCache = new Map();
-  const fixes = await Promise.all(transitiveFindings.map((f) => limit(() => planTransitive(f, scan, deps, registries, releasesCache))));
+  const releasesCaches = new Map<string, ReleasesCache>();
+  const fixes = await Promise.all(transitiveFindings.map((f) => limit(() => planTransitive(f, scan, deps, registries, releasesCaches))));
   const transitive: TransitiveFinding[] = transitiveFindings.map((f, i) => ({
     purl: f.component.purl!,
     name: f.name,
@@ -177,6 +185,8 @@ export async function computePlan(scan: ParsedScan, deps: PlanDeps): Promise<Pla
     via: [...new Set(scan.via(f.component.bomRef).map((ref) => scan.component(ref)?.name ?? ref))].sort(),
     options: fixes[i]!.options,
     minimal: fixes[i]!.minimal,
+    moderate: fixes[i]!.moderate,
+    comprehensive: fixes[i]!.comprehensive,
     ...(fixes[i]!.reasons.length > 0 ? { reasons: fixes[i]!.reasons } : {}),
     affectedRanges: [...new Set([...f.advisories.values()].flatMap((a) => a.planned.affectedRanges))].sort(),
   }));
@@ -701,22 +711,21 @@ function knownAdvisories(finding: Finding, own: readonly KnownAdvisory[], source
 }
 
 /**
- * Fix options of one transitive finding (see `transitiveOptions`; `cache` holds the plan's npm
- * registry answers): npm only for now; other
- * ecosystems, and findings whose advisories have no known range or whose version is not valid,
- * get a stated reason instead.
+ * Fix options of one transitive finding (see `transitiveOptions`; `cache` holds the plan's
+ * registry answers, keyed by purl type and name): every planned ecosystem, with `deps.lockfile`
+ * when it pins packages of the finding's ecosystem. Findings whose advisories have no known range,
+ * whose version is not valid or whose ecosystem has no registry configured get a stated reason instead.
  */
 async function planTransitive(
   finding: Finding,
   scan: ParsedScan,
   deps: PlanDeps,
   registries: Registries,
-  cache: ReleasesCache,
+  caches: Map<string, ReleasesCache>,
 ): Promise<TransitiveOptions> {
-  const none = (reason: string): TransitiveOptions => ({ options: [], minimal: null, reasons: [reason] });
+  const none = (reason: string): TransitiveOptions => ({ options: [], minimal: null, moderate: null, comprehensive: null, reasons: [reason] });
   const ecosystem = finding.ecosystem;
   if (ecosystem === null) return none('options not computed: unknown ecosystem');
-  if (ecosystem.purlType !== 'npm') return none(`options not computed yet for ${ecosystem.purlType}`);
   const own = [...finding.advisories.values()].sort((a, b) => (a.planned.id < b.planned.id ? -1 : 1));
   const unknownRange = own.filter((a) => a.affects === null).map((a) => a.planned.id);
   if (unknownRange.length > 0) return none(`no affected version range is known for ${unknownRange.join(', ')}`);
@@ -725,6 +734,9 @@ async function planTransitive(
   const registry = registries.for(ecosystem.purlType);
   if (registry === undefined) return none(`no ${ecosystem.purlType} registry configured`);
   const known = knownAdvisories(finding, own, deps.advisories);
+  let cache = caches.get(ecosystem.purlType);
+  if (cache === undefined) caches.set(ecosystem.purlType, (cache = new Map()));
+  const lockfile = deps.lockfile !== undefined && lockfileEcosystem(deps.lockfile) === ecosystem.purlType ? deps.lockfile : undefined;
   return transitiveOptions(
     {
       bomRef: finding.component.bomRef,
@@ -736,7 +748,21 @@ async function planTransitive(
     registry,
     ecosystem.versioning,
     cache,
+    {
+      purlType: ecosystem.purlType,
+      ...(lockfile !== undefined ? { lockfile } : {}),
+      nameOf: (ref) => {
+        const c = scan.component(ref);
+        return c === undefined ? ref : packageName(c, ecosystem);
+      },
+    },
   );
+}
+
+/** purl type of the packages a lockfile pins (its first package's; npm for an empty one). */
+function lockfileEcosystem(graph: ResolvedGraph): string {
+  for (const p of Object.values(graph.packages)) return p.ecosystem;
+  return graph.kind === 'poetry' || graph.kind === 'uv' ? 'pypi' : graph.kind === 'cargo' ? 'cargo' : graph.kind === 'go-sum' ? 'golang' : 'npm';
 }
 
 /** Plans one target: looks its versions up in its ecosystem's registry and chooses the tiers with its versioning. */

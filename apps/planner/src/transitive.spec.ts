@@ -82,6 +82,12 @@ describe('transitive fix options (issue 15 part 3): npm, from the scan graph and
       "outside express@4.17.1's requirement 1.19.0: the override forces it",
     ]);
     expect(brief(bodyParser.minimal)).toBe('parent_bump express 4.17.1→4.20.0 (minor)');
+    // Tiers of the same change (decision 0017): the newest express 4.x that still fixes, and the newest express (5.x, major).
+    expect(brief(bodyParser.moderate)).toBe('parent_bump express 4.17.1→4.22.3 (minor)');
+    expect(bodyParser.moderate!.notes).toEqual(['express@4.22.3 requires body-parser ~1.20.5, which admits only fixed versions']);
+    expect(brief(bodyParser.comprehensive)).toBe('parent_bump express 4.17.1→5.3.0 (major)');
+    expect(bodyParser.comprehensive!.breakingChangeRisk).toBe('high');
+    expect(bodyParser.options!.at(-1)!.mechanism).toBe('overrides');
     expect(bodyParser.reasons).toEqual(['no lockfile update alone: express@4.17.1 requires body-parser 1.19.0, which admit(s) no fixed version']);
   });
 
@@ -105,12 +111,19 @@ describe('transitive fix options (issue 15 part 3): npm, from the scan graph and
     expect(semver.options![1]!.path).toEqual(['express-jwt', 'jsonwebtoken', 'semver']);
     expect(semver.options![1]!.notes).toEqual(['express-jwt@7.7.8 requires jsonwebtoken ^9.0.2, which leads only to fixed versions']);
     expect(brief(semver.minimal)).toBe('lockfile_update semver 5.7.1→5.7.2 (patch)');
+    // Moderate: the newest 5.x jsonwebtoken's ^5.6.0 admits; comprehensive: none, the newest semver (7.x) is outside ^5.6.0.
+    expect(brief(semver.moderate)).toBe('lockfile_update semver 5.7.1→5.7.3 (patch)');
+    expect(semver.comprehensive).toBeNull();
     expect(semver.reasons).toBeUndefined();
 
     // jsonwebtoken 8.5.1: express-jwt 7.7.7's ^8.5.1 admits no 9.x (the fix): express-jwt 7.7.8 is a patch, the override a major.
     const jwt = found.get('jsonwebtoken')!;
     expect(jwt.options!.map(brief)).toEqual(['parent_bump express-jwt 7.7.7→7.7.8 (patch)', 'override jsonwebtoken 8.5.1→9.0.0 (major)']);
     expect(brief(jwt.minimal)).toBe('parent_bump express-jwt 7.7.7→7.7.8 (patch)');
+    // 7.7.8 is the newest 7.x: moderate is the minimal bump; comprehensive the newest express-jwt, 8.5.1 (^9.0.0).
+    expect(jwt.moderate).toEqual(jwt.minimal);
+    expect(brief(jwt.comprehensive)).toBe('parent_bump express-jwt 7.7.7→8.5.1 (major)');
+    expect(jwt.comprehensive!.notes).toEqual(['express-jwt@8.5.1 requires jsonwebtoken ^9.0.0, which admits only fixed versions']);
   });
 
   it('names what it cannot check: a parent the registry snapshot does not hold, and other ecosystems', async () => {
@@ -132,6 +145,6 @@ describe('transitive fix options (issue 15 part 3): npm, from the scan graph and
       vulnerabilities: [{ id: 'RUSTSEC-2019-0009', affects: [{ ref: 'smallvec', versions: [{ range: 'vers:cargo/>=0.6.5|<0.6.10', status: 'affected' }] }] }],
     });
     const plan = await computePlan(cargo, { advisories, versions: new SnapshotDirectorySource(fixture('registry/npm')) });
-    expect(plan.transitive.map((t) => [t.name, t.options, t.minimal, t.reasons])).toEqual([['smallvec', [], null, ['options not computed yet for cargo']]]);
+    expect(plan.transitive.map((t) => [t.name, t.options, t.minimal, t.reasons])).toEqual([['smallvec', [], null, ['no cargo registry configured']]]);
   });
 });

@@ -139,16 +139,43 @@ export const TierPlan = z.object({
 export type TierPlan = z.infer<typeof TierPlan>;
 
 /**
- * How a fix of a transitive package changes the project (issue 15, docs/decisions/0015):
+ * How a fix of a transitive package changes the project (issue 15, docs/decisions/0015 and 0017):
  * `lockfile_update`: only the lockfile entry of the vulnerable package moves to `to` (every
- * parent's requirement already admits it; no manifest change); `parent_bump`: the direct
- * dependency `name` is bumped to `to`, whose own requirement on the next package of `path`
- * admits only unaffected versions or a fixed one the lockfile update then picks; `override`: the
- * ecosystem's override pins the vulnerable package to `to` (npm `overrides` in package.json,
- * https://docs.npmjs.com/cli/v10/configuring-npm/package-json#overrides).
+ * parent's requirement already admits it; no manifest change: npm/yarn/pnpm lockfile entry,
+ * `poetry update <pkg>`, `uv lock --upgrade-package <pkg>`, `cargo update -p <pkg> --precise <to>`);
+ * `parent_bump`: the direct dependency `name` is bumped to `to`, whose own requirement on the next
+ * package of `path` admits only unaffected versions or a fixed one the lockfile update then picks;
+ * `override`: the ecosystem's own way to force or pin the vulnerable package to `to`, named by the
+ * option's `mechanism`.
  */
 export const TransitiveFixKind = z.enum(['lockfile_update', 'parent_bump', 'override']);
 export type TransitiveFixKind = z.infer<typeof TransitiveFixKind>;
+
+/**
+ * Where an `override` is written, in the ecosystem's own term (docs/decisions/0017):
+ * `overrides`: package.json `overrides` (npm, https://docs.npmjs.com/cli/v10/configuring-npm/package-json#overrides);
+ * `resolutions`: package.json `resolutions` (yarn, https://yarnpkg.com/configuration/manifest#resolutions);
+ * `pnpm.overrides`: package.json `pnpm.overrides` (https://pnpm.io/package_json#pnpmoverrides);
+ * `dependencyManagement`: a pom.xml `<dependencyManagement>` entry (Maven, https://maven.apache.org/guides/introduction/introduction-to-dependency-mechanism.html#dependency-management);
+ * `constraints`: a line `<pkg>==<to>` of a pip constraints file (`pip install -c`, https://pip.pypa.io/en/stable/user_guide/#constraints-files),
+ *   which pins but cannot go outside a parent's requirement;
+ * `tool.poetry.dependencies`: the package declared in pyproject.toml with `>=<to>` (Poetry has no override), which
+ *   likewise only works inside every parent's requirement;
+ * `override-dependencies`: pyproject.toml `[tool.uv] override-dependencies` (https://docs.astral.sh/uv/reference/settings/#override-dependencies);
+ * `require`: a go.mod `require` of the fixed version, which minimal version selection then picks (https://go.dev/ref/mod#minimal-version-selection).
+ * Cargo has none (its `[patch]` replaces a crate's source, not its version): no `override` option there.
+ */
+export const TransitiveFixMechanism = z.enum([
+  'overrides',
+  'resolutions',
+  'pnpm.overrides',
+  'dependencyManagement',
+  'constraints',
+  'tool.poetry.dependencies',
+  'override-dependencies',
+  'require',
+]);
+export type TransitiveFixMechanism = z.infer<typeof TransitiveFixMechanism>;
 
 /** One way to fix a vulnerable transitive package, checked against registry metadata. */
 export const TransitiveFixOption = z.object({
@@ -169,6 +196,8 @@ export const TransitiveFixOption = z.object({
   path: z.array(z.string()),
   /** Human notes, e.g. the requirement that admits the fixed version. */
   notes: z.array(z.string()).default([]),
+  /** For `override`: where it is written (see `TransitiveFixMechanism`). Absent on the other kinds and in plans made before decision 0017. */
+  mechanism: TransitiveFixMechanism.optional(),
 });
 export type TransitiveFixOption = z.infer<typeof TransitiveFixOption>;
 
@@ -193,15 +222,28 @@ export const TransitiveFinding = z.object({
   /**
    * The fix options found, smallest change first (docs/decisions/0015: `lockfile_update`, then
    * `parent_bump` by jump, then `override`). Absent in plans made before issue 15; empty with
-   * `noFixReason` set when none was found.
+   * `reasons` set when none was found.
    */
   options: z.array(TransitiveFixOption).optional(),
-  /** The minimal tier's choice: the first of `options`; null when there is none. Absent in older plans. */
+  /** The minimal tier's choice: the smallest change of `options` (docs/decisions/0015); null when there is none. Absent in older plans. */
   minimal: TransitiveFixOption.nullable().optional(),
   /**
+   * The moderate tier's choice (docs/decisions/0017): the minimal choice's change (same kind and
+   * package) moved to the newest version on `from`'s line (`Versioning.sameLine`, as a target's
+   * `moderate`) that still fixes; the minimal one again, with a note, when the line has none. Null
+   * when there is no minimal choice. Absent in older plans.
+   */
+  moderate: TransitiveFixOption.nullable().optional(),
+  /**
+   * The comprehensive tier's choice: the minimal choice's change moved to the newest stable
+   * version of the package it changes, when that version still fixes (as a target's
+   * `comprehensive`); else null. Absent in older plans.
+   */
+  comprehensive: TransitiveFixOption.nullable().optional(),
+  /**
    * Why an option kind could not be computed, or why there is none, one line per reason (e.g.
-   * `options not computed yet for pypi`, `no parent bump through a → b → c: …`). Absent when
-   * every kind was computed.
+   * `Cargo has no override: …`, `go.sum records no package-to-package edges: …`, `no parent bump
+   * through a → b → c: …`). Absent when every kind was computed.
    */
   reasons: z.array(z.string()).optional(),
   /**

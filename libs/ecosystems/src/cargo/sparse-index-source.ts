@@ -42,8 +42,10 @@ function invalid(name: string, url: string, why: string): InvalidInputError {
 
 /**
  * The published versions of one index file: newline-delimited JSON, one record per version with
- * `name`, `vers` and `yanked` (https://doc.rust-lang.org/cargo/reference/registry-index.html#json-schema).
- * Blank lines are skipped; versions that are not semver are dropped; ascending by semver precedence.
+ * `name`, `vers` and `yanked` (https://doc.rust-lang.org/cargo/reference/registry-index.html#json-schema),
+ * and its `dependencies` from `deps`: crate name (`package` when the dependency is renamed, else
+ * `name`) → `req`, for the `normal` and `build` kinds (dev-dependencies never reach a dependent's
+ * lock), optional ones included; absent when the record has no `deps` array. Blank lines are skipped; versions that are not semver are dropped; ascending by semver precedence.
  * @throws InvalidInputError `REGISTRY_DOCUMENT_INVALID` when a line is not such a record or names another crate.
  */
 export function fromIndexFile(name: string, text: string, url: string): { name: string; versions: PublishedVersion[] } {
@@ -57,16 +59,30 @@ export function fromIndexFile(name: string, text: string, url: string): { name: 
     } catch {
       throw invalid(name, url, `line ${i + 1} is not JSON`);
     }
-    const r = record as { name?: unknown; vers?: unknown; yanked?: unknown } | null;
+    const r = record as { name?: unknown; vers?: unknown; yanked?: unknown; deps?: unknown } | null;
     if (!r || typeof r.name !== 'string' || typeof r.vers !== 'string' || (r.yanked !== undefined && typeof r.yanked !== 'boolean')) {
       throw invalid(name, url, `line ${i + 1} lacks name, vers or a boolean yanked`);
     }
     if (r.name.toLowerCase() !== name.toLowerCase()) throw invalid(name, url, `line ${i + 1} names ${r.name}`);
     canonical = r.name;
-    if (semver.valid(r.vers) !== null) versions.push({ version: r.vers, yanked: r.yanked === true, deprecated: false });
+    if (semver.valid(r.vers) === null) return;
+    const dependencies = Array.isArray(r.deps) ? indexDependencies(r.deps) : undefined;
+    versions.push({ version: r.vers, yanked: r.yanked === true, deprecated: false, ...(dependencies !== undefined ? { dependencies } : {}) });
   });
   versions.sort((a, b) => semver.compare(a.version, b.version));
   return { name: canonical, versions };
+}
+
+/** crate → requirement of an index record's `deps` (normal and build kinds; `kind` absent means normal). */
+function indexDependencies(deps: readonly unknown[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const d of deps) {
+    const dep = d as { name?: unknown; package?: unknown; req?: unknown; kind?: unknown } | null;
+    if (!dep || typeof dep.req !== 'string' || dep.kind === 'dev') continue;
+    const crate = typeof dep.package === 'string' ? dep.package : dep.name;
+    if (typeof crate === 'string' && !(crate in out)) out[crate] = dep.req;
+  }
+  return out;
 }
 
 /**
