@@ -227,14 +227,14 @@ async function chooseTargets(
 /**
  * The transitive targets of a new patch execution (docs/decisions/0016): each name in `selected`
  * that is no direct target of the plan but names npm `transitive` findings becomes one target,
- * `pending` with the fix option the tier chose (`minimal`, the plan's choice; the other tiers take
- * it too until the plan chooses per tier), or `skipped` with the finding's reasons when it has
- * none. A package found at several versions takes the option of its highest installed version
+ * `pending` with the fix option the plan chose for the tier (`minimal`, `moderate` or
+ * `comprehensive` of the finding, decision 0017; a plan without per-tier choices gives `minimal`),
+ * or `skipped` with the finding's reasons when it has none. A package found at several versions takes the option of its highest installed version
  * with an option (an override or a lockfile update moves every locked instance). Never selected
  * by default: a real scan has thousands of transitive findings (issue 15), each an override or a
  * bump in one pull request would be a change nobody reviews.
  */
-function transitiveTargets(plan: PlannerOutput, selected: readonly string[], direct: ReadonlySet<string>, tier: Tier): NewExecutionTarget[] {
+export function transitiveTargets(plan: PlannerOutput, selected: readonly string[], direct: ReadonlySet<string>, tier: Tier): NewExecutionTarget[] {
   const npm = ecosystemFor('npm')!.versioning;
   return [...new Set(selected)]
     .filter((name) => !direct.has(name))
@@ -243,8 +243,10 @@ function transitiveTargets(plan: PlannerOutput, selected: readonly string[], dir
         .filter((f) => f.name === name && f.purl.startsWith('pkg:npm/'))
         .sort((a, b) => (npm.isValid(a.version) && npm.isValid(b.version) ? npm.compare(a.version, b.version) : a.version < b.version ? -1 : 1));
       if (found.length === 0) return [];
-      const lead = [...found].reverse().find((f) => f.minimal) ?? found[found.length - 1]!;
-      const fix = lead.minimal ?? null;
+      // The tier's choice (decision 0017); a plan made before the planner chose per tier has only `minimal`.
+      const choice = (f: (typeof found)[number]) => (f[tier] === undefined ? f.minimal : f[tier]) ?? null;
+      const lead = [...found].reverse().find((f) => choice(f)) ?? found[found.length - 1]!;
+      const fix = choice(lead);
       const advisories = [...new Set(found.flatMap((f) => f.advisories))].sort();
       const why = [...new Set(found.flatMap((f) => f.reasons ?? []))].join('; ');
       return [
