@@ -151,23 +151,40 @@ function eventOf(event: OsvEvent, scheme: Scheme): ParsedEvent | undefined {
   return version !== null ? { kind, version, raw } : undefined;
 }
 
-/** Events of a range, parsed and sorted by version (`introduced: "0"` first, `limit: "*"` last). */
-function sortedEvents(range: OsvRange, scheme: Scheme): ParsedEvent[] {
+/** Sort rank of an event without a version: `introduced: "0"` first, `limit: "*"` last; 0 for the others. */
+const unboundedRank = (e: ParsedEvent): number => (e.version === null ? (e.kind === 'limit' ? 1 : -1) : 0);
+
+/**
+ * Sorted events per range object, with the scheme they were read by. Advisories are not changed
+ * once built, and a plan evaluates each of their ranges for many versions (every candidate of a
+ * target or transitive fix): parsing and sorting them once spares an allocation-heavy step per call.
+ */
+const sortedEventsOf = new WeakMap<OsvRange, { scheme: Scheme; events: readonly ParsedEvent[] }>();
+
+/** Events of a range, parsed and sorted by version (`introduced: "0"` first, `limit: "*"` last). Shared: never changed by callers. */
+function sortedEvents(range: OsvRange, scheme: Scheme): readonly ParsedEvent[] {
+  const hit = sortedEventsOf.get(range);
+  if (hit !== undefined && hit.scheme === scheme) return hit.events;
   const events = range.events.map((e) => eventOf(e, scheme)).filter((e): e is ParsedEvent => e !== undefined);
-  const key = (e: ParsedEvent): number => (e.version === null ? (e.kind === 'limit' ? 1 : -1) : 0);
-  return events.sort((a, b) => {
-    const ka = key(a);
-    const kb = key(b);
+  events.sort((a, b) => {
+    const ka = unboundedRank(a);
+    const kb = unboundedRank(b);
     if (ka !== 0 || kb !== 0) return ka - kb;
     return scheme.compare(a.version!, b.version!);
   });
+  sortedEventsOf.set(range, { scheme, events });
+  return events;
 }
 
 /** The spec's `BeforeLimits`: true without limit events, else when v is below any limit. */
 function beforeLimits(v: string, events: readonly ParsedEvent[], scheme: Scheme): boolean {
-  const limits = events.filter((e) => e.kind === 'limit');
-  if (limits.length === 0) return true;
-  return limits.some((e) => e.version === null || scheme.compare(v, e.version) < 0);
+  let limited = false;
+  for (const e of events) {
+    if (e.kind !== 'limit') continue;
+    if (e.version === null || scheme.compare(v, e.version) < 0) return true;
+    limited = true;
+  }
+  return !limited;
 }
 
 /**

@@ -74,4 +74,5 @@ export { proveMavenRemediated, lowestMavenAdmissible } from './maven/proof.js';
 export { javaPackagePrefixes, javaUsagePatterns } from './maven/usage.js';
 export { mavenEcosystem } from './maven/ecosystem.js';
 export { readInherited } from './inherited.js';
+export { CachedRegistrySource } from './cached-registry-source.js';
 export { RegistryEnv, checkRegistryCredentials, registrySourcesFromEnv, REGISTRY_CREDENTIAL_PREFIXES, type RegistrySources } from './registry-env.js';

@@ -6,6 +6,7 @@ import { GoProxySource, parseGoProxy } from './go/goproxy-source.js';
 import { MavenRepositorySource, parseMavenRepositories } from './maven/maven-repository-source.js';
 import { PypiRegistrySource } from './pypi/pypi-registry-source.js';
 import { PypiSnapshotSource } from './pypi/snapshot-source.js';
+import { CachedRegistrySource } from './cached-registry-source.js';
 import type { RegistryCredentials, RegistrySource } from './types.js';
 
 /** Prefixes of the registries' optional credentials (`<prefix>_TOKEN`, or `<prefix>_USERNAME` + `<prefix>_PASSWORD`). */
@@ -147,7 +148,7 @@ export interface RegistrySources {
   cargo: CargoSparseIndexSource;
   golang: GoProxySource;
   maven: MavenRepositorySource;
-  /** The sources of the ecosystems other than npm, by purl type. */
+  /** The sources of the ecosystems other than npm, by purl type, each behind a `CachedRegistrySource` (answers remembered across plans). */
   registries: Map<string, RegistrySource>;
 }
 
@@ -190,11 +191,12 @@ export function registrySourcesFromEnv(env: RegistryEnv): RegistrySources {
     cargo,
     golang,
     maven,
+    // Answers (and PACKAGE_NOT_FOUND) remembered across plans; the fields above stay the sources themselves.
     registries: new Map<string, RegistrySource>([
-      ['pypi', pypi],
-      ['cargo', cargo],
-      ['golang', golang],
-      ['maven', maven],
+      ['pypi', new CachedRegistrySource(pypi)],
+      ['cargo', new CachedRegistrySource(cargo)],
+      ['golang', new CachedRegistrySource(golang)],
+      ['maven', new CachedRegistrySource(maven)],
     ]),
   };
 }

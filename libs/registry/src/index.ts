@@ -5,5 +5,5 @@
 export type { PackageVersions, PackumentSource, VersionSource } from './types.js';
 export { NpmRegistrySource, packagePath, type NpmRegistrySourceOptions } from './npm-registry-source.js';
 export { SnapshotDirectorySource, snapshotFileNames } from './snapshot-directory-source.js';
-export { Packument, toPackageVersions, assertPackageName } from './packument.js';
+export { Packument, toPackageVersions, assertPackageName, LookupCache, type LookupCacheOptions } from './packument.js';
 export { fetchRegistryJson, type RegistryHttpOptions } from './fetch-json.js';

@@ -21,6 +21,11 @@ export interface NpmRegistrySourceOptions {
   maxRetryDelayMs?: number;
   /** Extra request headers (e.g. `authorization` for a private registry); never logged. */
   headers?: Record<string, string>;
+  /**
+   * How long a 404 (`PACKAGE_NOT_FOUND`) is remembered, ms, so later lookups and plans do not ask
+   * again (0: never). Default 300,000.
+   */
+  notFoundTtlMs?: number;
 }
 
 /**
@@ -40,14 +45,14 @@ export function packagePath(name: string): string {
  * (`GET <url>/<name>`, https://github.com/npm/registry/blob/main/docs/REGISTRY-API.md).
  * Asks for the abbreviated document (`application/vnd.npm.install-v1+json`), falling back to
  * plain JSON. Retries network errors, timeouts, 408, 429 and 5xx with exponential backoff
- * (p-retry). Results are cached per instance (500 packages).
+ * (p-retry). Results are cached per instance (500 packages; 404s for `notFoundTtlMs`).
  */
 export class NpmRegistrySource implements VersionSource {
   /** The registry URL, for `sources.registry` in plans. */
   readonly label: string;
   private readonly base: string;
   private readonly http: RegistryHttpOptions;
-  private readonly cache = new LookupCache();
+  private readonly cache: LookupCache;
 
   /** Time limit of one request, ms (see {@link NpmRegistrySourceOptions.timeoutMs}). */
   get timeoutMs(): number {
@@ -57,6 +62,7 @@ export class NpmRegistrySource implements VersionSource {
   constructor(options: NpmRegistrySourceOptions) {
     this.base = options.url.replace(/\/+$/, '');
     this.label = this.base;
+    this.cache = new LookupCache({ notFoundTtlMs: options.notFoundTtlMs ?? 300_000 });
     this.http = {
       fetch: options.fetch ?? globalThis.fetch,
       timeoutMs: options.timeoutMs ?? 120_000,

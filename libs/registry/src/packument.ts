@@ -81,27 +81,59 @@ export function toPackageVersions(name: string, document: unknown, where: string
   return { name, versions, distTags: { ...(parsed.data['dist-tags'] ?? {}) }, deprecated, dependencies };
 }
 
-/**
- * Cache of in-flight or settled lookups, one per source instance: a least-recently-used cache
- * (lru-cache) of promises, so concurrent lookups of one package share a request. Failed lookups
- * are dropped so the next call tries again.
- */
-export class LookupCache {
-  private readonly entries: LRUCache<string, Promise<PackageVersions>>;
+/** Options of {@link LookupCache}. */
+export interface LookupCacheOptions {
+  /** Successful lookups kept; the least recently used is evicted beyond it. Default 500. */
+  maxEntries?: number;
+  /** How long a successful lookup is kept, ms (0: until evicted). Default 0. */
+  ttlMs?: number;
+  /**
+   * How long a `PACKAGE_NOT_FOUND` answer is remembered, ms (0: not at all). Default 300,000:
+   * a plan asks for every parent of every vulnerable transitive package, most of which a snapshot
+   * or a private registry does not hold, and the next plans ask again.
+   */
+  notFoundTtlMs?: number;
+  /** `PACKAGE_NOT_FOUND` answers kept (least recently used evicted beyond it). Default 20,000 (a few MB). */
+  maxNotFound?: number;
+  /** Clock for the time-to-live, ms (lru-cache's `perf`; tests inject one). Default `performance`. */
+  clock?: { now(): number };
+}
 
-  /** @param maxEntries entries kept; the least recently used is evicted beyond it. */
-  constructor(maxEntries = 500) {
-    this.entries = new LRUCache({ max: maxEntries });
+/**
+ * Cache of in-flight or settled lookups (of `T`, by default npm's {@link PackageVersions}), one per
+ * source instance: a least-recently-used cache
+ * (lru-cache) of promises, so concurrent lookups of one package share a request. Failed lookups
+ * are dropped so the next call tries again — except `PACKAGE_NOT_FOUND` (an InvalidInputError),
+ * which is remembered for `notFoundTtlMs` in a second, bounded LRU and thrown again without a
+ * lookup (a negative cache, like a resolver's).
+ */
+export class LookupCache<T = PackageVersions> {
+  private readonly entries: LRUCache<string, Promise<T>>;
+  private readonly notFound: LRUCache<string, InvalidInputError> | null;
+
+  /** @param options sizes and the not-found time-to-live; a number is `maxEntries` (the old signature). */
+  constructor(options: LookupCacheOptions | number = {}) {
+    const o = typeof options === 'number' ? { maxEntries: options } : options;
+    const perf = o.clock ? { perf: o.clock } : {};
+    this.entries = new LRUCache({ max: o.maxEntries ?? 500, ...(o.ttlMs ? { ttl: o.ttlMs } : {}), ...perf });
+    const ttl = o.notFoundTtlMs ?? 300_000;
+    this.notFound = ttl > 0 ? new LRUCache({ max: o.maxNotFound ?? 20_000, ttl, ...perf }) : null;
   }
 
-  /** The cached promise for `key`, or the result of `load()` (cached while it succeeds). */
-  get(key: string, load: () => Promise<PackageVersions>): Promise<PackageVersions> {
+  /**
+   * The cached promise for `key`, or the result of `load()` (cached while it succeeds; a
+   * `PACKAGE_NOT_FOUND` rejection is remembered for the time-to-live and returned again).
+   */
+  get(key: string, load: () => Promise<T>): Promise<T> {
     const hit = this.entries.get(key);
     if (hit) return hit;
+    const missing = this.notFound?.get(key);
+    if (missing) return Promise.reject(missing);
     const promise = load();
     this.entries.set(key, promise);
-    promise.catch(() => {
+    promise.catch((err: unknown) => {
       if (this.entries.peek(key) === promise) this.entries.delete(key);
+      if (err instanceof InvalidInputError && err.code === 'PACKAGE_NOT_FOUND') this.notFound?.set(key, err);
     });
     return promise;
   }

@@ -1,5 +1,8 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidInputError, TransientError } from '@remediation/errors';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -47,6 +50,29 @@ describe('SnapshotDirectorySource (__fixtures__/registry/npm)', () => {
     expect(scoped.name).toBe('@ai-sdk/openai-compatible');
     expect(scoped.distTags['latest']).toBe('3.0.92');
     expect(scoped.versions).toContain('3.0.92');
+  });
+
+  it('answers packages missing from the snapshot from one directory listing, and sees files added after listingTtlMs', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'snapshot-'));
+    try {
+      await writeFile(join(dir, 'present.json'), JSON.stringify({ versions: { '1.0.0': {} } }));
+      const listed = new SnapshotDirectorySource(dir, { listingTtlMs: 200 });
+      await expect(listed.listVersions('present')).resolves.toMatchObject({ versions: ['1.0.0'] });
+      await expect(listed.listVersions('later')).rejects.toMatchObject({ code: 'PACKAGE_NOT_FOUND' });
+      await writeFile(join(dir, 'later.json'), JSON.stringify({ versions: { '2.0.0': {} } }));
+      // Within the listing's lifetime the file is not looked for (nor is the cached answer asked again).
+      await expect(listed.listVersions('later')).rejects.toMatchObject({ code: 'PACKAGE_NOT_FOUND' });
+      await expect(listed.packument('later')).rejects.toMatchObject({ code: 'PACKAGE_NOT_FOUND' });
+      await new Promise((r) => setTimeout(r, 250));
+      await expect(listed.listVersions('later')).resolves.toMatchObject({ versions: ['2.0.0'] });
+      // Without a listing every lookup opens the files.
+      const unlisted = new SnapshotDirectorySource(dir, { listingTtlMs: 0 });
+      await expect(unlisted.listVersions('newest')).rejects.toMatchObject({ code: 'PACKAGE_NOT_FOUND' });
+      await writeFile(join(dir, 'newest.json'), JSON.stringify({ versions: { '3.0.0': {} } }));
+      await expect(unlisted.listVersions('newest')).resolves.toMatchObject({ versions: ['3.0.0'] });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('collects deprecated versions', async () => {
@@ -153,6 +179,20 @@ describe('NpmRegistrySource against a local HTTP server', () => {
     expect(await source.packument('@scope/pkg')).toEqual(JSON.parse(packument));
     expect(requests[0]!.url).toBe('/@scope%2fpkg');
     await expect(source.packument('bad')).rejects.toMatchObject({ code: 'REGISTRY_DOCUMENT_INVALID' });
+  });
+
+  it('remembers a 404 for notFoundTtlMs: a second lookup does not ask the registry again', async () => {
+    const { url, requests } = await serve((_req, res) => {
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"Not found"}');
+    });
+    const source = new NpmRegistrySource({ url, ...fast });
+    await expect(source.listVersions('missing')).rejects.toMatchObject({ code: 'PACKAGE_NOT_FOUND' });
+    await expect(source.listVersions('missing')).rejects.toMatchObject({ code: 'PACKAGE_NOT_FOUND' });
+    expect(requests).toHaveLength(1);
+    const uncached = new NpmRegistrySource({ url, ...fast, notFoundTtlMs: 0 });
+    await expect(uncached.listVersions('missing')).rejects.toMatchObject({ code: 'PACKAGE_NOT_FOUND' });
+    await expect(uncached.listVersions('missing')).rejects.toMatchObject({ code: 'PACKAGE_NOT_FOUND' });
+    expect(requests).toHaveLength(3);
   });
 
   it('turns 404 into PACKAGE_NOT_FOUND without retrying', async () => {

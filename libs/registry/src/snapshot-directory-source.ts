@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { InvalidInputError, TransientError } from '@remediation/errors';
 import { assertPackageName, LookupCache, toPackageVersions } from './packument.js';
@@ -15,21 +16,44 @@ export function snapshotFileNames(name: string): string[] {
   return [`${scope}__${bare}.json`, `@${scope}__${bare}.json`];
 }
 
+/** Options of {@link SnapshotDirectorySource}. */
+export interface SnapshotDirectorySourceOptions {
+  /**
+   * How long one listing of the directory (`readdir`) decides which packages it holds, ms: a
+   * package whose file names are not in the listing is `PACKAGE_NOT_FOUND` without opening a file,
+   * and that answer is cached as long. Files added to the directory are seen after at most this
+   * long. 0: no listing, every lookup tries the files. Default 30,000.
+   */
+  listingTtlMs?: number;
+}
+
 /**
  * {@link VersionSource} over a directory of packuments saved from a registry
  * (`GET <registry>/<name>` bodies, one file per package, see {@link snapshotFileNames}).
- * For tests and air-gapped runs. Results are cached per instance.
+ * For tests and air-gapped runs. Results are cached per instance (500 packages; packages not in
+ * the snapshot for `listingTtlMs`): a plan asks for the parents of every vulnerable transitive
+ * package, most of which a trimmed snapshot does not hold, and the listing answers those without
+ * a file system call each. Files are read synchronously (a local directory: a packument of a
+ * few MB takes milliseconds; the thread-pool round trips of an asynchronous read cost more than
+ * the read for the thousands of small files a large plan reads).
  */
 export class SnapshotDirectorySource implements VersionSource {
   /** The directory, for `sources.registry` in plans. */
   readonly label: string;
   private readonly dir: string;
-  private readonly cache = new LookupCache();
+  private readonly cache: LookupCache;
+  private readonly listingTtlMs: number;
+  private listing: { at: number; names: Promise<ReadonlySet<string> | null> } | undefined;
 
-  /** @param dir directory holding the `*.json` packuments. */
-  constructor(dir: string) {
+  /**
+   * @param dir directory holding the `*.json` packuments.
+   * @param options see {@link SnapshotDirectorySourceOptions}.
+   */
+  constructor(dir: string, options: SnapshotDirectorySourceOptions = {}) {
     this.dir = resolve(dir);
     this.label = this.dir;
+    this.listingTtlMs = options.listingTtlMs ?? 30_000;
+    this.cache = new LookupCache({ notFoundTtlMs: this.listingTtlMs });
   }
 
   /**
@@ -50,19 +74,40 @@ export class SnapshotDirectorySource implements VersionSource {
    */
   async packument(name: string): Promise<unknown> {
     assertPackageName(name);
-    return this.readDocument(name, (json) => json);
+    return this.readDocument(name, (json, file) => {
+      toPackageVersions(name, json, file);
+      return json;
+    });
   }
 
   private read(name: string): Promise<PackageVersions> {
     return this.readDocument(name, (json, file) => toPackageVersions(name, json, file));
   }
 
+  /**
+   * The directory's file names, listed at most once per `listingTtlMs`; null without a listing
+   * (`listingTtlMs` 0, or `readdir` failed: the file reads then report what is wrong).
+   */
+  private fileNames(): Promise<ReadonlySet<string> | null> {
+    if (this.listingTtlMs <= 0) return Promise.resolve(null);
+    const now = performance.now();
+    if (this.listing === undefined || now - this.listing.at >= this.listingTtlMs) {
+      this.listing = { at: now, names: readdir(this.dir).then((names) => new Set(names), () => null) };
+    }
+    return this.listing.names;
+  }
+
+  /** Reads, parses and checks (`parse`, which throws `REGISTRY_DOCUMENT_INVALID`) the package's file. */
   private async readDocument<T>(name: string, parse: (json: unknown, file: string) => T): Promise<T> {
+    const listed = await this.fileNames();
     for (const fileName of snapshotFileNames(name)) {
+      if (listed !== null && !listed.has(fileName)) continue;
       const file = join(this.dir, fileName);
       let text: string;
       try {
-        text = await readFile(file, 'utf8');
+        // Synchronous: one call instead of four thread-pool round trips (open, fstat, read, close)
+        // for a local file; a plan reads thousands of small packuments (docs/benchmarks.md, planner).
+        text = readFileSync(file, 'utf8');
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
         throw new TransientError('REGISTRY_UNAVAILABLE', `cannot read ${file}: ${(err as Error).message}`, {
@@ -79,7 +124,6 @@ export class SnapshotDirectorySource implements VersionSource {
           details: { name, file },
         });
       }
-      toPackageVersions(name, json, file);
       return parse(json, file);
     }
     throw new InvalidInputError('PACKAGE_NOT_FOUND', `package ${name} is not in the snapshot ${this.dir}`, {
