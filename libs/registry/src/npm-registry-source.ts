@@ -1,3 +1,4 @@
+import type { Registry } from '@remediation/metrics';
 import { type RegistryHttpOptions, fetchRegistryJson } from './fetch-json.js';
 import { assertPackageName, LookupCache, toPackageVersions } from './packument.js';
 import type { PackageVersions, VersionSource } from './types.js';
@@ -6,6 +7,8 @@ import type { PackageVersions, VersionSource } from './types.js';
 export interface NpmRegistrySourceOptions {
   /** Registry base URL, e.g. `https://registry.npmjs.org` (a trailing slash is ignored). */
   url: string;
+  /** Where version-list lookups (latency, errors, cache hits) are reported. */
+  metrics?: Registry;
   /**
    * Time limit of one request, headers and body, in milliseconds. Default 120,000: full
    * packuments of large packages are tens of MB and private registries can be slow.
@@ -47,7 +50,7 @@ export class NpmRegistrySource implements VersionSource {
   readonly label: string;
   private readonly base: string;
   private readonly http: RegistryHttpOptions;
-  private readonly cache = new LookupCache();
+  private readonly cache: LookupCache;
 
   /** Time limit of one request, ms (see {@link NpmRegistrySourceOptions.timeoutMs}). */
   get timeoutMs(): number {
@@ -55,6 +58,7 @@ export class NpmRegistrySource implements VersionSource {
   }
 
   constructor(options: NpmRegistrySourceOptions) {
+    this.cache = new LookupCache(500, options.metrics);
     this.base = options.url.replace(/\/+$/, '');
     this.label = this.base;
     this.http = {

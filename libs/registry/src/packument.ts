@@ -1,5 +1,6 @@
 import { InvalidInputError } from '@remediation/errors';
 import { LRUCache } from 'lru-cache';
+import { type Registry, countCacheHit, timeLookup } from '@remediation/metrics';
 import semver from 'semver';
 import { z } from 'zod';
 import type { PackageVersions } from './types.js';
@@ -84,21 +85,31 @@ export function toPackageVersions(name: string, document: unknown, where: string
 /**
  * Cache of in-flight or settled lookups, one per source instance: a least-recently-used cache
  * (lru-cache) of promises, so concurrent lookups of one package share a request. Failed lookups
- * are dropped so the next call tries again.
+ * are dropped so the next call tries again. With a metric registry, hits and timed loads are
+ * reported as npm registry lookups (`remediation_lookup_*{source="registry",ecosystem="npm"}`).
  */
 export class LookupCache {
   private readonly entries: LRUCache<string, Promise<PackageVersions>>;
 
-  /** @param maxEntries entries kept; the least recently used is evicted beyond it. */
-  constructor(maxEntries = 500) {
+  /**
+   * @param maxEntries entries kept; the least recently used is evicted beyond it.
+   * @param metrics where lookups are reported; none when absent.
+   */
+  constructor(
+    maxEntries = 500,
+    private readonly metrics?: Registry,
+  ) {
     this.entries = new LRUCache({ max: maxEntries });
   }
 
   /** The cached promise for `key`, or the result of `load()` (cached while it succeeds). */
   get(key: string, load: () => Promise<PackageVersions>): Promise<PackageVersions> {
     const hit = this.entries.get(key);
-    if (hit) return hit;
-    const promise = load();
+    if (hit) {
+      countCacheHit(this.metrics, 'registry', 'npm');
+      return hit;
+    }
+    const promise = timeLookup(this.metrics, 'registry', 'npm', load);
     this.entries.set(key, promise);
     promise.catch(() => {
       if (this.entries.peek(key) === promise) this.entries.delete(key);

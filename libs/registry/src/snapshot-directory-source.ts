@@ -1,3 +1,4 @@
+import type { Registry } from '@remediation/metrics';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { InvalidInputError, TransientError } from '@remediation/errors';
@@ -24,10 +25,14 @@ export class SnapshotDirectorySource implements VersionSource {
   /** The directory, for `sources.registry` in plans. */
   readonly label: string;
   private readonly dir: string;
-  private readonly cache = new LookupCache();
+  private readonly cache: LookupCache;
 
-  /** @param dir directory holding the `*.json` packuments. */
-  constructor(dir: string) {
+  /**
+   * @param dir directory holding the `*.json` packuments.
+   * @param options.metrics where version-list lookups (latency, errors, cache hits) are reported.
+   */
+  constructor(dir: string, options: { metrics?: Registry } = {}) {
+    this.cache = new LookupCache(500, options.metrics);
     this.dir = resolve(dir);
     this.label = this.dir;
   }
