@@ -17,7 +17,7 @@ import {
   isDatabaseUnavailable,
   recordDeadLetter,
 } from '@remediation/persistence';
-import { type AttemptOutcome, type Registry, messagingMetrics } from '@remediation/metrics';
+import { type AttemptOutcome, type Registry, messagingMetrics, secondsSince } from '@remediation/metrics';
 import type { Logger } from 'pino';
 import { type StreamNames, ensureConsumer, ensureStreams } from './streams.js';
 
@@ -227,7 +227,7 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
     const outcome = await handleDelivery(msg);
     if (!metrics) return;
     metrics.attempts.inc({ ...labels, outcome });
-    metrics.duration.observe({ ...labels, outcome }, (Date.now() - started) / 1000);
+    metrics.duration.observe({ ...labels, outcome }, secondsSince(started));
   }
 
   async function handleDelivery(msg: JsMsg): Promise<AttemptOutcome> {

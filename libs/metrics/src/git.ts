@@ -1,5 +1,5 @@
 import { Histogram, type Registry } from 'prom-client';
-import { SLOW_SECONDS_BUCKETS, metricSet } from './metric-set.js';
+import { SLOW_SECONDS_BUCKETS, metricSet, observeOutcome } from './metric-set.js';
 
 /** The git work git-gateway times. */
 export type GitOperation = 'workspace_ready' | 'mirror_fetch' | 'commit' | 'rebase' | 'push';
@@ -23,14 +23,5 @@ export type GitMetrics = ReturnType<typeof gitMetrics>;
  * resolves, `error` when it throws (the error is re-thrown).
  */
 export async function timeGit<T>(registry: Registry | undefined, operation: GitOperation, work: () => Promise<T>): Promise<T> {
-  if (!registry) return work();
-  const end = gitMetrics(registry).duration.startTimer({ operation });
-  try {
-    const value = await work();
-    end({ outcome: 'ok' });
-    return value;
-  } catch (err) {
-    end({ outcome: 'error' });
-    throw err;
-  }
+  return registry ? observeOutcome(gitMetrics(registry).duration, { operation }, work) : work();
 }

@@ -7,7 +7,7 @@ import { messagingMetrics } from './messaging.js';
 import { pullRequestMetrics } from './pull-requests.js';
 
 export type { Registry } from 'prom-client';
-export { metricSet, cachedRead, secondsSince, SLOW_SECONDS_BUCKETS, FAST_SECONDS_BUCKETS } from './metric-set.js';
+export { metricSet, cachedRead, observeOutcome, secondsSince, SLOW_SECONDS_BUCKETS, FAST_SECONDS_BUCKETS } from './metric-set.js';
 export { executionMetrics } from './executions.js';
 export type { ExecutionMetrics, ExecutionStateCount, OutboxBacklog, ExecutionGaugeSources } from './executions.js';
 export { messagingMetrics } from './messaging.js';

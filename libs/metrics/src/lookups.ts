@@ -1,5 +1,5 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { FAST_SECONDS_BUCKETS, metricSet } from './metric-set.js';
+import { FAST_SECONDS_BUCKETS, metricSet, observeOutcome } from './metric-set.js';
 
 /** What was looked up: a package registry (version lists) or the advisory database. */
 export type LookupSource = 'registry' | 'advisories';
@@ -35,15 +35,7 @@ export async function timeLookup<T>(registry: Registry | undefined, source: Look
   if (!registry) return work();
   const m = lookupMetrics(registry);
   m.cache.inc({ source, ecosystem, outcome: 'miss' });
-  const end = m.duration.startTimer({ source, ecosystem });
-  try {
-    const value = await work();
-    end({ outcome: 'ok' });
-    return value;
-  } catch (err) {
-    end({ outcome: 'error' });
-    throw err;
-  }
+  return observeOutcome(m.duration, { source, ecosystem }, work);
 }
 
 /** Counts a lookup served from cache; without a registry does nothing. */

@@ -1,4 +1,4 @@
-import type { Registry } from 'prom-client';
+import type { Histogram, Registry } from 'prom-client';
 
 /**
  * Wraps the definition of one capability's metrics so it runs once per registry: every caller
@@ -48,4 +48,24 @@ export const FAST_SECONDS_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 /** Seconds since `startedMs` (a `Date.now()` value), for `histogram.observe`. */
 export function secondsSince(startedMs: number): number {
   return (Date.now() - startedMs) / 1000;
+}
+
+/**
+ * Runs `work` and observes its duration in `histogram` with `labels` plus `outcome`: `ok` when it
+ * resolves, `error` when it throws (the error is re-thrown).
+ */
+export async function observeOutcome<L extends string, T>(
+  histogram: Histogram<L | 'outcome'>,
+  labels: Partial<Record<L, string>>,
+  work: () => Promise<T>,
+): Promise<T> {
+  const end = histogram.startTimer(labels as Partial<Record<L | 'outcome', string>>);
+  try {
+    const value = await work();
+    end({ outcome: 'ok' } as Partial<Record<L | 'outcome', string>>);
+    return value;
+  } catch (err) {
+    end({ outcome: 'error' } as Partial<Record<L | 'outcome', string>>);
+    throw err;
+  }
 }
