@@ -18,7 +18,7 @@ let model: ScriptedModel;
 beforeAll(async () => {
   model = await scriptedModel();
   env = await startTestEnvironment('metrics', {}, { serviceEnv: { patcher: model.env(), 'pr-service': { GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET, PR_POLL_INTERVAL_MS: '600000' } } });
-}, 180_000);
+}, 420_000);
 
 afterAll(async () => {
   await model?.close();
@@ -41,9 +41,11 @@ describe('domain metrics on a real stack', () => {
   const of = (service: string) => scraped.get(service)!;
 
   it('a remediation reaches an open pull request and an agent-made patch while the services count', async () => {
-    // Before any work: the families are there (defined at start), the counters at zero.
-    const before = await scrape('pr-service');
-    expect(sumOf(before, 'remediation_pull_requests_total')).toBe(0);
+    // Before any work: every service lists the domain families (defined at start), no pull request counted.
+    const before = parseExposition(await (await fetch(`${env.stack.serviceUrl('pr-service')}/metrics`)).text());
+    expect(before.types.get('remediation_pull_requests_total')).toBe('counter');
+    expect(before.types.get('remediation_step_duration_seconds')).toBe('histogram');
+    expect(sumOf(before.samples, 'remediation_pull_requests_total')).toBe(0);
 
     await model.use([
       { content: [{ type: 'tool_use', name: 'read_file', input: { path: 'lib/insecurity.js' } }] },
@@ -56,10 +58,10 @@ describe('domain metrics on a real stack', () => {
       startPatch(env, express.remediationId),
       startPatch(env, jwt.remediationId, { tier: 'minimal', allowEdits: ['package.json'] }),
     ]);
-    expect((await waitSettled(env, agentMade, 120_000)).state).toBe('patch_generated');
-    expect((await waitSettled(env, pushed, 120_000)).state).toBe('patch_generated');
+    expect((await waitSettled(env, agentMade, 300_000)).state).toBe('patch_generated');
+    expect((await waitSettled(env, pushed, 300_000)).state).toBe('patch_generated');
     expect((await api(env, `/v1/executions/${pushed}/pull-requests`, { method: 'POST', body: '{}' })).status).toBe(202);
-    await waitFor(env, `/v1/executions/${pushed}`, (b) => b.state === 'pr_opened', 120_000);
+    await waitFor(env, `/v1/executions/${pushed}`, (b) => b.state === 'pr_opened', 300_000);
 
     // Webhook deliveries: one GitHub does not sign with our secret, one of an event we ignore.
     const ping = webhookExample('ping');
@@ -67,7 +69,7 @@ describe('domain metrics on a real stack', () => {
     expect((await deliverWebhook(env, WEBHOOK_SECRET, 'ping', ping)).status).toBe(200);
 
     for (const service of SERVICES) scraped.set(service, await scrape(service));
-  }, 300_000);
+  }, 900_000);
 
   it('transitions are counted where they are applied, and the current states come from PostgreSQL', () => {
     // plan.requested → … → plan_generated (planner), the patch through its steps (several services).
