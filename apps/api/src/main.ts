@@ -28,6 +28,8 @@ const repositoryPolicy = repositoryPolicyFromEnv();
 await runMain(() => ({
   name: 'api',
   env,
+  // Executions by state and the outbox backlog are read from PostgreSQL here, once for the stack.
+  databaseGauges: true,
   listen: { port: env.API_PORT, host: env.API_HOST },
   http: (ctx) =>
     buildApi(

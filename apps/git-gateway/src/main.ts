@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { BaseEnv, loadEnv } from '@remediation/config';
 import { repositoryPolicyFromEnv } from '@remediation/contracts';
 import { runMain } from '@remediation/service-runtime';
+import type { Registry } from '@remediation/metrics';
 import { GithubEnv, createGithubClient, githubAuthFromEnv } from '@remediation/github';
 import { type WorkspaceDriver, checkOverlaySupport, selectDriver } from './adapters/workspace/index.js';
 import { serveWorkspaces } from './handlers/workspaces.js';
@@ -36,10 +37,9 @@ const env = loadEnv(GatewayEnv);
 // Codebase policy re-checked before git runs: REPOSITORY_HOSTS_ALLOWED, ALLOW_LOCAL_REPOSITORIES (as for the API).
 const repositoryPolicy = repositoryPolicyFromEnv();
 /** Credentials for HTTPS remotes: minted per git operation when GitHub auth (App or token) is configured. */
-const github =
-  env.GITHUB_APP_ID !== undefined || env.GITHUB_TOKEN
-    ? createGithubClient({ apiUrl: env.GITHUB_API_URL, auth: githubAuthFromEnv(env) })
-    : null;
+/** GitHub credentials for git over HTTPS, when configured (made at start, reporting to the service's metrics). */
+const githubFor = (metrics: Registry) =>
+  env.GITHUB_APP_ID !== undefined || env.GITHUB_TOKEN ? createGithubClient({ apiUrl: env.GITHUB_API_URL, auth: githubAuthFromEnv(env), metrics }) : null;
 
 /** The workspace driver of this node, chosen once at start (before any command is consumed). */
 let driver: WorkspaceDriver | undefined;
@@ -66,6 +66,7 @@ await runMain(() => ({
     };
   },
   handlers: (ctx) => {
+    const github = githubFor(ctx.metrics);
     const deps: GatewayDeps = {
       driver: driver!,
       db: ctx.db,
@@ -74,6 +75,7 @@ await runMain(() => ({
       localRoot: resolve(env.LOCAL_ROOT),
       commitAuthor: { name: env.COMMIT_AUTHOR_NAME, email: env.COMMIT_AUTHOR_EMAIL },
       repositoryPolicy,
+      metrics: ctx.metrics,
       ...(github ? { gitCredentials: (owner: string, repo: string) => github.gitCredentials(owner, repo) } : {}),
       ...(env.MIRROR_URL
         ? { mirrorSource: httpMirrorSource({ baseUrl: env.MIRROR_URL, ...(env.MIRROR_TOKEN ? { headers: { authorization: `Bearer ${env.MIRROR_TOKEN}` } } : {}) }) }

@@ -4,6 +4,7 @@ import { OsvApiClient } from '@remediation/advisories';
 import { RegistryEnv, checkRegistryCredentials, registrySourcesFromEnv } from '@remediation/ecosystems';
 import { BaseEnv, envFlag, loadEnv } from '@remediation/config';
 import { advisoryDatabaseSnapshot } from '@remediation/persistence';
+import { timeLookup } from '@remediation/metrics';
 import { runMain } from '@remediation/service-runtime';
 import { AdvisorySync, archiveSource, directorySource, loadPlanAdvisories, type ConfiguredSource } from './adapters/advisory-database.js';
 import { planRunHandler } from './handlers/plan-run.js';
@@ -38,7 +39,6 @@ const PlannerEnv = BaseEnv.extend({
 });
 
 const env = loadEnv(PlannerEnv);
-const { npm: versions, npmLabel: registryLabel, registries } = registrySourcesFromEnv(env);
 const sources: ConfiguredSource[] = [
   ...(env.OSV_DIR ? [directorySource(resolve(env.OSV_DIR))] : []),
   ...(env.OSV_ALL_ZIP_URL ? env.OSV_ECOSYSTEMS.map((e) => archiveSource(env.OSV_ALL_ZIP_URL!, e, { timeoutMs: env.ADVISORY_DOWNLOAD_TIMEOUT_MS, maxBytes: env.ADVISORY_ARCHIVE_MAX_BYTES, changeList: env.OSV_CHANGE_LIST })) : []),
@@ -54,21 +54,25 @@ await runMain(() => ({
     sync.start();
     return () => sync!.stop();
   },
-  handlers: (ctx) => [
-    planRunHandler({
-      db: ctx.db,
-      worker: ctx.worker,
-      advisories: async (scan) => {
-        await sync?.ready;
-        return loadPlanAdvisories(ctx.db, scan, api ? { api } : {});
-      },
-      advisoryDatabase: async () => {
-        await sync?.ready;
-        return advisoryDatabaseSnapshot(ctx.db);
-      },
-      versions,
-      registryLabel,
-      registries,
-    }),
-  ],
+  handlers: (ctx) => {
+    const { npm: versions, npmLabel: registryLabel, registries } = registrySourcesFromEnv(env, ctx.metrics);
+    return [
+      planRunHandler({
+        db: ctx.db,
+        worker: ctx.worker,
+        advisories: async (scan) => {
+          await sync?.ready;
+          // One advisory lookup per plan, over every ecosystem of the scan.
+          return timeLookup(ctx.metrics, 'advisories', 'all', () => loadPlanAdvisories(ctx.db, scan, api ? { api } : {}));
+        },
+        advisoryDatabase: async () => {
+          await sync?.ready;
+          return advisoryDatabaseSnapshot(ctx.db);
+        },
+        versions,
+        registryLabel,
+        registries,
+      }),
+    ];
+  },
 }));

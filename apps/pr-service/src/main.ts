@@ -6,6 +6,8 @@ import { GithubEnv, createGithubClient, githubAuthFromEnv } from '@remediation/g
 import { BaseEnv, envFlag, loadEnv } from '@remediation/config';
 import { runMain } from '@remediation/service-runtime';
 import { createGithubProvider } from './adapters/github.js';
+import type { PullRequestProvider } from './provider.js';
+import { pullRequestMetrics } from '@remediation/metrics';
 import { pullRequestCommentHandler } from './handlers/pull-request-comment.js';
 import { pullRequestOpenHandler } from './handlers/pull-request-open.js';
 import { pullRequestUpdateHandler } from './handlers/pull-request-update.js';
@@ -33,8 +35,8 @@ const PrEnv = BaseEnv.extend(GithubEnv.shape)
   });
 
 const env = loadEnv(PrEnv);
-/** The pull-request provider: GitHub, through libs/github's client. */
-const provider = createGithubProvider(createGithubClient({ apiUrl: env.GITHUB_API_URL, auth: githubAuthFromEnv(env) }));
+/** The pull-request provider: GitHub, through libs/github's client (made at start, reporting to the service's metrics). */
+let provider!: PullRequestProvider;
 const agent = agentConfigFromEnv(env);
 const pollMs = env.PR_POLL_INTERVAL_MS ?? (env.GITHUB_WEBHOOK_SECRET ? 0 : 60_000);
 /** Interval of the pass that finishes unfinished triages when polling is off, ms. */
@@ -45,6 +47,7 @@ await runMain(() => ({
   name: 'pr-service',
   env,
   handlers: (ctx) => {
+    provider = createGithubProvider(createGithubClient({ apiUrl: env.GITHUB_API_URL, auth: githubAuthFromEnv(env), metrics: ctx.metrics }));
     maintainer = new PullRequestMaintainer({
       db: ctx.db,
       provider,
@@ -55,10 +58,11 @@ await runMain(() => ({
       commitAuthorEmail: env.COMMIT_AUTHOR_EMAIL,
       feedFailingChecks: env.PR_FEED_FAILING_CHECKS,
       triageRetryMs: env.PR_TRIAGE_RETRY_MS,
+      metrics: ctx.metrics,
     });
     return [
-      pullRequestOpenHandler({ db: ctx.db, worker: ctx.worker, provider }),
-      pullRequestUpdateHandler({ db: ctx.db, provider, onUpdated: (id) => maintainer!.afterUpdate(id) }),
+      pullRequestOpenHandler({ db: ctx.db, worker: ctx.worker, provider, metrics: ctx.metrics }),
+      pullRequestUpdateHandler({ db: ctx.db, provider, onUpdated: (id) => maintainer!.afterUpdate(id), metrics: ctx.metrics }),
       pullRequestCommentHandler({ db: ctx.db, provider, worker: ctx.worker, onCommented: (id) => maintainer!.afterUpdate(id) }),
     ];
   },
@@ -67,18 +71,23 @@ await runMain(() => ({
     const app = Fastify({ logger: false, bodyLimit: 25 * 1024 * 1024 });
     // The signature is over the raw bytes: keep the body as a string.
     app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+    const deliveries = pullRequestMetrics(ctx.metrics).webhookDeliveries;
+    const counted = (outcome: string) => deliveries.inc({ provider: 'github', outcome });
     app.post('/v1/webhooks/github', async (req, reply) => {
       if (!env.GITHUB_WEBHOOK_SECRET) return reply.code(404).send({ code: 'WEBHOOKS_DISABLED', message: 'GITHUB_WEBHOOK_SECRET is not set' });
       try {
         const delivery = await provider.readWebhook(env.GITHUB_WEBHOOK_SECRET, String(req.body ?? ''), req.headers);
         const outcome = await maintainer!.handleWebhook(delivery);
+        counted(outcome);
         ctx.logger.info({ delivery: delivery.id, event: delivery.event, action: delivery.action, outcome }, 'webhook');
         return reply.code(200).send({ outcome });
       } catch (err) {
         if (isRemediationError(err) && err.code.startsWith('WEBHOOK_')) {
           ctx.logger.warn({ err: describeError(err) }, 'webhook refused');
+          counted('rejected');
           return reply.code(err.code === 'WEBHOOK_SIGNATURE_INVALID' ? 401 : 400).send({ code: err.code, message: err.message });
         }
+        counted('failed');
         ctx.logger.error({ err: describeError(err) }, 'webhook failed; GitHub will show it as failed (redeliver, or polling catches up)');
         return reply.code(500).send({ code: 'WEBHOOK_FAILED', message: describeError(err) });
       }

@@ -28,6 +28,7 @@ import {
   recordWebhookDelivery,
   startFeedbackIteration,
 } from '@remediation/persistence';
+import { type Registry, pullRequestMetrics } from '@remediation/metrics';
 import type { Logger } from 'pino';
 import { MARKER } from './comments.js';
 import type { ProviderDelivery, ProviderFeedback, ProviderRepository, PullRequestProvider } from './provider.js';
@@ -48,6 +49,8 @@ export interface MaintainerDeps {
   feedFailingChecks: boolean;
   /** A triage claimed longer ago than this (ms) and not finished is retried; default 60 000. */
   triageRetryMs?: number;
+  /** Where merged/closed pull requests are counted (`remediation_pull_requests_total`). */
+  metrics?: Registry;
 }
 
 /**
@@ -258,6 +261,7 @@ export class PullRequestMaintainer {
         worker: this.deps.worker,
         details: { pullRequestId: pr.id, number: pr.number, merged },
       });
+      if (this.deps.metrics) pullRequestMetrics(this.deps.metrics).pullRequests.inc({ provider: this.deps.provider.name, action: merged ? 'merged' : 'closed' });
     } catch (err) {
       if (!(err instanceof InvalidTransitionError)) throw err;
     }

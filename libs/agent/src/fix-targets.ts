@@ -21,7 +21,7 @@ export interface FixTarget extends TargetDescription {
 
 /** Options of {@link fixTargets}. */
 export interface FixTargetsOptions
-  extends Pick<RunAgentOptions, 'client' | 'model' | 'maxTokens' | 'maxTurns' | 'budget' | 'onToolCall' | 'onRetry' | 'signal' | 'stream' | 'retry'> {
+  extends Pick<RunAgentOptions, 'client' | 'model' | 'maxTokens' | 'maxTurns' | 'budget' | 'onToolCall' | 'onRetry' | 'signal' | 'stream' | 'retry' | 'metrics'> {
   /**
    * Awaited after each response and batch of tool results (see `RunAgentOptions.onTurn`), with
    * the root-relative paths this call has written so far: persist both to resume.
@@ -126,6 +126,7 @@ export async function fixTargets(options: FixTargetsOptions): Promise<FixTargets
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.stream !== undefined ? { stream: options.stream } : {}),
     ...(options.retry ? { retry: options.retry } : {}),
+    ...(options.metrics ? { metrics: options.metrics } : {}),
   });
   const reported = new Map(outcome.reports().map((r) => [r.target, r]));
   const outcomes = names.map(

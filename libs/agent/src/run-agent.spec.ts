@@ -5,6 +5,8 @@ import Anthropic from '@anthropic-ai/sdk';
 import type { MessageParam } from '@anthropic-ai/sdk/resources/messages';
 import { lastToolResults, startMessagesApiLocal, type MessagesApiLocal, type RecordedRequest, type ScriptTurn } from '@remediation/messages-api-local';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Registry } from 'prom-client';
+import { agentMetrics } from '@remediation/metrics';
 import {
   createBumpVersionTool,
   createFileTools,
@@ -177,7 +179,8 @@ describe('runAgent against messages-api-local (real SDK)', () => {
       const h = await harness(fixScript(stream));
       const toolEvents: ToolCallEvent[] = [];
       const checkpoints: AgentCheckpoint[] = [];
-      const result = await runAgent(h.options({ stream, onToolCall: (e) => void toolEvents.push(e), onTurn: (c) => void checkpoints.push(c) }));
+      const registry = new Registry();
+      const result = await runAgent(h.options({ stream, onToolCall: (e) => void toolEvents.push(e), onTurn: (c) => void checkpoints.push(c), metrics: registry }));
 
       expect(result.outcome).toBe('completed');
       expect(result.stopReason).toBe('end_turn');
@@ -197,6 +200,15 @@ describe('runAgent against messages-api-local (real SDK)', () => {
       expect(result.usage).toMatchObject({ inputTokens: 6200, outputTokens: 200, requests: 4 });
       expect(result.usage.costUsd).toBeCloseTo((6200 * 3 + 200 * 15) / 1e6, 10);
       expect(h.api.requests.every((r) => r.stream === stream)).toBe(true);
+      // The same numbers as remediation_agent_* counters (docs/operations.md "Agent").
+      const m = agentMetrics(registry);
+      const total = async (c: { get(): Promise<{ values: Array<{ value: number; labels: Record<string, unknown> }> }> }, labels: Record<string, string> = {}) =>
+        (await c.get()).values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((n, v) => n + v.value, 0);
+      expect(await total(m.turns, { provider: 'anthropic' })).toBe(4);
+      for (const tool of ['read_file', 'edit_file', 'report_outcome']) expect(await total(m.toolCalls, { tool, outcome: 'ok' }), tool).toBe(1);
+      expect(await total(m.tokens, { type: 'input' })).toBe(6200);
+      expect(await total(m.tokens, { type: 'output' })).toBe(200);
+      expect(await total(m.cost)).toBeCloseTo(result.usage.costUsd, 10);
       h.api.assertDone();
     });
   }

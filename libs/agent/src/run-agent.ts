@@ -12,6 +12,7 @@ import type {
 } from '@anthropic-ai/sdk/resources/messages';
 import { addUsage, emptyUsage, estimateTokens, planNextRequest, type AgentBudget, type AgentUsage } from './budget.js';
 import { AgentCancelledError } from './errors.js';
+import { type Registry, agentMetrics } from '@remediation/metrics';
 import { createMessage, type ModelRetryEvent, type ModelRetryOptions } from './model-call.js';
 import { executeTool, toApiTool, type AgentTool } from './tool.js';
 
@@ -88,6 +89,8 @@ export interface RunAgentOptions {
   retry?: ModelRetryOptions;
   /** Longest tool_result text sent back; longer ones are cut with a note. Default 50 000 characters. */
   maxToolResultChars?: number;
+  /** Where turns, tool calls, tokens and cost are counted (`remediation_agent_*_total`). */
+  metrics?: Registry;
 }
 
 /** Result of {@link runAgent}. */
@@ -165,6 +168,7 @@ function textOf(message: MessageParam | undefined): string {
  *   `onTurn` throw; Error for invalid options. Persist from `onTurn` to resume after a throw.
  */
 export async function runAgent(options: RunAgentOptions): Promise<AgentRunResult> {
+  const metrics = options.metrics ? agentMetrics(options.metrics) : null;
   const start = options.conversation ?? options.initialMessages;
   if ((options.conversation === undefined) === (options.initialMessages === undefined)) {
     throw new Error('runAgent: give exactly one of initialMessages (start) or conversation (resume)');
@@ -226,6 +230,7 @@ export async function runAgent(options: RunAgentOptions): Promise<AgentRunResult
       if (content.length > maxResultChars) content = `${content.slice(0, maxResultChars)}\n[output cut at ${maxResultChars} characters]`;
       results.push({ type: 'tool_result', tool_use_id: use.id, content, ...(outcome.isError ? { is_error: true } : {}) });
       if (!options.signal?.aborted) toolCalls++;
+      metrics?.toolCalls.inc({ tool: tools.has(use.name) ? use.name : 'unknown', outcome: outcome.isError ? 'error' : 'ok' });
       await options.onToolCall?.({
         turn: turns,
         toolUseId: use.id,
@@ -283,8 +288,10 @@ export async function runAgent(options: RunAgentOptions): Promise<AgentRunResult
       if (error instanceof AgentCancelledError) return result('cancelled', 'cancelled during a model request');
       throw error;
     }
+    const before = usage;
     const added = addUsage(usage, message.usage, options.budget.pricing);
     usage = added.total;
+    if (metrics) countResponse(metrics, options.model, before, usage);
     previousInput = added.requestInputTokens;
     sentLength = conversation.length;
     turns++;
@@ -310,4 +317,15 @@ export async function runAgent(options: RunAgentOptions): Promise<AgentRunResult
     if (stopReason === 'refusal') return result('refused', 'the model refused (stop_reason refusal)');
     return result('completed', `model ended its turn (${stopReason})`);
   }
+}
+
+/** Counts one model response: a turn, the tokens by type and the cost it added (usage totals before and after it). */
+function countResponse(metrics: ReturnType<typeof agentMetrics>, model: string, before: AgentUsage, after: AgentUsage): void {
+  const labels = { provider: 'anthropic', model };
+  metrics.turns.inc(labels);
+  metrics.tokens.inc({ ...labels, type: 'input' }, after.inputTokens - before.inputTokens);
+  metrics.tokens.inc({ ...labels, type: 'output' }, after.outputTokens - before.outputTokens);
+  metrics.tokens.inc({ ...labels, type: 'cache_write' }, after.cacheCreationInputTokens - before.cacheCreationInputTokens);
+  metrics.tokens.inc({ ...labels, type: 'cache_read' }, after.cacheReadInputTokens - before.cacheReadInputTokens);
+  metrics.cost.inc(labels, after.costUsd - before.costUsd);
 }

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { NpmRegistrySource, SnapshotDirectorySource, type PackumentSource, type VersionSource } from '@remediation/registry';
 import { z } from 'zod';
+import { type Registry, timeLookup } from '@remediation/metrics';
 import { CargoSparseIndexSource } from './cargo/sparse-index-source.js';
 import { GoProxySource, parseGoProxy } from './go/goproxy-source.js';
 import { MavenRepositorySource, parseMavenRepositories } from './maven/maven-repository-source.js';
@@ -155,8 +156,10 @@ export interface RegistrySources {
 /**
  * The registry sources of one environment (planner or patcher), each with its credentials
  * (`<prefix>_TOKEN` as bearer, or `<prefix>_USERNAME`/`<prefix>_PASSWORD` as basic), time limit and retries.
+ * @param metrics where lookups are reported (`remediation_lookup_*{source="registry"}`): the npm
+ *   source's cache hits and loads, and each `releases` call of the `registries` map (not cached).
  */
-export function registrySourcesFromEnv(env: RegistryEnv): RegistrySources {
+export function registrySourcesFromEnv(env: RegistryEnv, metrics?: Registry): RegistrySources {
   const credentialsOf = (prefix: (typeof REGISTRY_CREDENTIAL_PREFIXES)[number]): { credentials?: RegistryCredentials } => {
     const token = env[`${prefix}_TOKEN`];
     const username = env[`${prefix}_USERNAME`];
@@ -165,8 +168,8 @@ export function registrySourcesFromEnv(env: RegistryEnv): RegistrySources {
     return username && password ? { credentials: { kind: 'basic', username, password } } : {};
   };
   const npm = env.NPM_REGISTRY_SNAPSHOT_DIR
-    ? new SnapshotDirectorySource(resolve(env.NPM_REGISTRY_SNAPSHOT_DIR))
-    : new NpmRegistrySource({ url: env.NPM_REGISTRY_URL, timeoutMs: env.NPM_REGISTRY_TIMEOUT_MS, retries: env.NPM_REGISTRY_RETRIES });
+    ? new SnapshotDirectorySource(resolve(env.NPM_REGISTRY_SNAPSHOT_DIR), metrics ? { metrics } : {})
+    : new NpmRegistrySource({ url: env.NPM_REGISTRY_URL, timeoutMs: env.NPM_REGISTRY_TIMEOUT_MS, retries: env.NPM_REGISTRY_RETRIES, ...(metrics ? { metrics } : {}) });
   const pypi: RegistrySource = env.PYPI_SNAPSHOT_DIR
     ? new PypiSnapshotSource(resolve(env.PYPI_SNAPSHOT_DIR))
     : new PypiRegistrySource({
@@ -191,12 +194,23 @@ export function registrySourcesFromEnv(env: RegistryEnv): RegistrySources {
     cargo,
     golang,
     maven,
-    // Answers (and PACKAGE_NOT_FOUND) remembered across plans; the fields above stay the sources themselves.
-    registries: new Map<string, RegistrySource>([
-      ['pypi', new CachedRegistrySource(pypi)],
-      ['cargo', new CachedRegistrySource(cargo)],
-      ['golang', new CachedRegistrySource(golang)],
-      ['maven', new CachedRegistrySource(maven)],
-    ]),
+    // Answers (and PACKAGE_NOT_FOUND) remembered across plans around the timed sources; the fields
+    // above stay the sources themselves.
+    registries: new Map<string, RegistrySource>(
+      (
+        [
+          ['pypi', pypi],
+          ['cargo', cargo],
+          ['golang', golang],
+          ['maven', maven],
+        ] as const
+      ).map(([purl, source]) => [purl, new CachedRegistrySource(timedSource(source, purl, metrics))]),
+    ),
   };
+}
+
+/** `source` with each `releases` call timed as a registry lookup of `ecosystem` (none without a registry). */
+function timedSource(source: RegistrySource, ecosystem: string, metrics: Registry | undefined): RegistrySource {
+  if (!metrics) return source;
+  return { label: source.label, releases: (name) => timeLookup(metrics, 'registry', ecosystem, () => source.releases(name)) };
 }

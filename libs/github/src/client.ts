@@ -1,3 +1,4 @@
+import { type Registry, pullRequestMetrics } from '@remediation/metrics';
 import { readFileSync } from 'node:fs';
 import { createAppAuth } from '@octokit/auth-app';
 import { retry } from '@octokit/plugin-retry';
@@ -67,6 +68,11 @@ export interface GithubClientOptions {
   auth: GithubAuth;
   /** Per-request timeout, ms; default 30 000. */
   timeoutMs?: number;
+  /**
+   * Where API requests (`remediation_provider_requests_total`) and the rate limit left
+   * (`remediation_provider_rate_limit_remaining`, from `x-ratelimit-remaining`) are reported.
+   */
+  metrics?: Registry;
 }
 
 /** GitHub access for one service: clients and push credentials, minted per operation. */
@@ -92,7 +98,7 @@ export interface GithubClient {
  * token. Source: octokit.js docs, "Authentication" / plugin-throttling README.
  */
 export function createGithubClient(options: GithubClientOptions): GithubClient {
-  const make = (token?: string): GithubOctokit =>
+  const make = (token?: string): GithubOctokit => observed(
     new GithubOctokit({
       ...(token === undefined ? {} : { auth: token }),
       baseUrl: options.apiUrl,
@@ -104,7 +110,9 @@ export function createGithubClient(options: GithubClientOptions): GithubClient {
         onRateLimit: (_retryAfter: number, _o: unknown, _octokit: unknown, retryCount: number) => retryCount < RATE_LIMIT_RETRIES,
         onSecondaryRateLimit: (_retryAfter: number, _o: unknown, _octokit: unknown, retryCount: number) => retryCount < RATE_LIMIT_RETRIES,
       },
-    });
+    }),
+    options.metrics,
+  );
   const auth = options.auth;
   const appAuth =
     auth.kind === 'app'
@@ -141,4 +149,25 @@ export function createGithubClient(options: GithubClientOptions): GithubClient {
       return { username: 'x-access-token', password: await mint(owner, repo) };
     },
   };
+}
+
+/** Reports each request's outcome and the rate limit GitHub says is left (response headers). */
+function observed(octokit: GithubOctokit, registry: Registry | undefined): GithubOctokit {
+  if (!registry) return octokit;
+  const m = pullRequestMetrics(registry);
+  const labels = { provider: 'github' };
+  const remaining = (headers: Record<string, unknown> | undefined) => {
+    const value = Number(headers?.['x-ratelimit-remaining']);
+    if (headers?.['x-ratelimit-remaining'] !== undefined && Number.isFinite(value)) m.rateLimitRemaining.set(labels, value);
+  };
+  octokit.hook.after('request', (response) => {
+    m.providerRequests.inc({ ...labels, outcome: 'ok' });
+    remaining(response.headers);
+  });
+  octokit.hook.error('request', (error) => {
+    m.providerRequests.inc({ ...labels, outcome: 'error' });
+    remaining((error as { response?: { headers?: Record<string, unknown> } }).response?.headers);
+    throw error;
+  });
+  return octokit;
 }

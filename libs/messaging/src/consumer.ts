@@ -17,6 +17,7 @@ import {
   isDatabaseUnavailable,
   recordDeadLetter,
 } from '@remediation/persistence';
+import { type AttemptOutcome, type Registry, messagingMetrics, secondsSince } from '@remediation/metrics';
 import type { Logger } from 'pino';
 import { type StreamNames, ensureConsumer, ensureStreams } from './streams.js';
 
@@ -90,6 +91,8 @@ export interface ConsumerRuntimeOptions {
   stepTimeoutMs?: number;
   /** Hook for fault tests: called at named points; may kill the process. */
   faultPoint?: (point: string, kind: CommandKind) => Promise<void> | void;
+  /** Where step attempts, durations, redeliveries, dead letters and the consumer's backlog are reported. */
+  metrics?: Registry;
 }
 
 /** A running consumer. */
@@ -143,8 +146,14 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
   const settings = { stream: streams.commands, durable, filterSubject, ackWaitMs, maxDeliver };
   const log = logger.child({ consumer: durable });
   let stopping = false;
+  const metrics = options.metrics ? messagingMetrics(options.metrics) : null;
+  const labels = { consumer: durable };
 
   await ensureConsumer(jsm, settings);
+  const unwatch = metrics?.watchConsumer(durable, async () => {
+    const info = await jsm.consumers.info(streams.commands, durable);
+    return { pending: info.num_pending, ackPending: info.num_ack_pending, redelivered: info.num_redelivered };
+  });
   const inFlight = new Set<Promise<void>>();
 
   // Deliveries that ran out through ack timeouts (the worker died or hung every time) never reach
@@ -179,6 +188,7 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
           });
         }
         await jsm.streams.deleteMessage(adv.stream, adv.stream_seq).catch(() => undefined);
+        metrics?.deadLetters.inc({ ...labels, reason: 'max_deliveries' });
         log.error({ streamSeq: adv.stream_seq, executionId: parsed.success ? parsed.data.executionId : null }, 'deliveries exhausted: dead-lettered');
       })().catch((e) => log.error({ err: describeError(e) }, 'could not handle MAX_DELIVERIES advisory'));
     },
@@ -210,7 +220,17 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
     }
   }
 
+  /** Handles one delivery and reports its outcome and duration. */
   async function process(msg: JsMsg): Promise<void> {
+    const started = Date.now();
+    if (msg.info.deliveryCount > 1) metrics?.redeliveries.inc(labels);
+    const outcome = await handleDelivery(msg);
+    if (!metrics) return;
+    metrics.attempts.inc({ ...labels, outcome });
+    metrics.duration.observe({ ...labels, outcome }, secondsSince(started));
+  }
+
+  async function handleDelivery(msg: JsMsg): Promise<AttemptOutcome> {
     const deliveryCount = msg.info.deliveryCount;
     const messageId = msg.headers?.get('Nats-Msg-Id') || `${msg.info.stream}:${msg.seq}`;
     let payload: CommandPayload;
@@ -228,8 +248,9 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
         executionId: null,
         error: { code: 'COMMAND_MALFORMED', message: describeError(err) },
       }).catch(() => undefined);
+      metrics?.deadLetters.inc({ ...labels, reason: 'malformed' });
       msg.term('malformed command payload');
-      return;
+      return 'failed';
     }
     const mlog = log.child({ executionId: payload.executionId, deliveryCount });
     const spec = COMMAND_STEPS[handler.kind];
@@ -242,7 +263,7 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
     if (spec && !claimed) {
       mlog.info('execution is not at this step (already done, or cancelled): acked without effect');
       msg.ack();
-      return;
+      return 'skipped';
     }
     const abort = new AbortController();
     let abortReason: RemediationError | null = null;
@@ -320,6 +341,7 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
       await fault('after-commit-before-ack', handler.kind);
       await finish('succeeded');
       msg.ack();
+      return 'succeeded';
     } catch (caught) {
       // Once the step is no longer ours (cancelled, lease lost, timed out), that is the outcome,
       // whatever the handler tripped over on its way out (e.g. its workspace being released).
@@ -328,19 +350,20 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
         mlog.info({ reason: (err as Error).message }, 'step already applied: acked without effect');
         await finish('succeeded');
         msg.ack();
-        return;
+        return 'skipped';
       }
       if (err instanceof LeaseLostError) {
         // Another delivery owns the step now; leave its message alone (no ack, no nak).
         mlog.warn('lease lost to another worker: result discarded');
         await finish('fenced', errorInfo(err, 'LEASE_LOST'));
-        return;
+        metrics?.fencedCommits.inc(labels);
+        return 'fenced';
       }
       if (err instanceof StepCancelledError) {
         mlog.info('execution cancelled: stopping');
         await finish('cancelled');
         msg.ack();
-        return;
+        return 'cancelled';
       }
       const info = errorInfo(err, 'STEP_FAILED');
       const retryable = isRemediationError(err) ? err.retryable : true;
@@ -349,7 +372,7 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
         mlog.warn({ err: info.message, delayMs: delay }, 'retryable failure: nak with delay');
         await finish('retrying', info);
         msg.nak(delay);
-        return;
+        return 'retrying';
       }
       const reason = retryable ? { code: info.code, message: `gave up after ${deliveryCount} deliveries: ${info.message}` } : info;
       mlog.error({ err: reason.message, retryable }, 'giving up on command');
@@ -372,16 +395,19 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
           await handler.giveUp({ ...ctx, transition: applyFenced }, reason);
         });
         await finish(retryable ? 'abandoned' : 'failed', reason);
+        if (retryable) metrics?.deadLetters.inc({ ...labels, reason: 'exhausted' });
         msg.term(reason.message.slice(0, 200));
+        return retryable ? 'abandoned' : 'failed';
       } catch (giveUpErr) {
         if (giveUpErr instanceof InvalidTransitionError || giveUpErr instanceof LeaseLostError || (isRemediationError(giveUpErr) && !giveUpErr.retryable)) {
           mlog.warn({ err: describeError(giveUpErr) }, 'failure not recordable (already terminal, fenced or unknown run): terminated');
           await finish('failed', reason);
           msg.term('already terminal or unknown run');
-          return;
+          return 'failed';
         }
         mlog.error({ err: describeError(giveUpErr) }, 'could not record failure: nak for retry');
         msg.nak(retryDelayMs(deliveryCount, retryBaseMs, retryMaxMs));
+        return 'retrying';
       }
     } finally {
       clearInterval(keepAlive);
@@ -445,6 +471,7 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
   return {
     async stop() {
       stopping = true;
+      unwatch?.();
       clearInterval(watchdog);
       advisories.unsubscribe();
       await messages?.close().catch(() => undefined);

@@ -2,6 +2,7 @@ import type { JetStreamManager } from '@nats-io/jetstream';
 import { ACTIVE_STATES, type CommandPayload, type Step, commandForStep, commandSubject } from '@remediation/contracts';
 import { InvalidTransitionError, describeError } from '@remediation/errors';
 import { type Database, applyTransition } from '@remediation/persistence';
+import { type Registry, messagingMetrics } from '@remediation/metrics';
 import type { Logger } from 'pino';
 
 /** Default staleness thresholds per step, in ms: how long without a heartbeat before re-issue. */
@@ -32,6 +33,8 @@ export interface ReconcilerOptions {
    * the queue has no message for it. Without it every stale run is re-issued.
    */
   queuedFor?: (subject: string) => Promise<number | null>;
+  /** Where re-issues and stale failures are counted (`remediation_reconciler_*_total{step}`). */
+  metrics?: Registry;
 }
 
 /** Result of one sweep. */
@@ -62,7 +65,7 @@ export async function reconcileOnce(o: ReconcilerOptions): Promise<SweepResult> 
   const thresholds = { ...DEFAULT_STALE_AFTER_MS, ...(o.staleAfterMs ?? {}) };
   const maxReissues = o.maxReissues ?? 3;
   const toFail: Array<{ id: string; step: string; reissues: number; staleMs: number }> = [];
-  const reissued: string[] = [];
+  const reissued: Array<{ id: string; step: Step }> = [];
   const ran = await o.db.em().transactional(async (tx) => {
     const lock = await tx.execute<Array<{ ok: boolean }>>('select pg_try_advisory_xact_lock(?) as ok', [ADVISORY_LOCK]);
     if (!lock[0]?.ok) return false;
@@ -118,7 +121,7 @@ export async function reconcileOnce(o: ReconcilerOptions): Promise<SweepResult> 
         `insert into history (execution_id, event, step, worker, details, at) values (?, 'reconciler.reissued', ?, ?, ?::jsonb, now())`,
         [r.id, r.step, o.worker, JSON.stringify({ command: kind, reissue: n, staleMs: Number(r.stale_ms) })],
       );
-      reissued.push(r.id);
+      reissued.push({ id: r.id, step: r.step });
     }
     return true;
   });
@@ -137,12 +140,15 @@ export async function reconcileOnce(o: ReconcilerOptions): Promise<SweepResult> 
         worker: o.worker,
       });
       failed.push(f.id);
+      if (o.metrics) messagingMetrics(o.metrics).staleFailures.inc({ step: f.step });
     } catch (err) {
       if (!(err instanceof InvalidTransitionError)) throw err;
     }
   }
-  if (reissued.length || failed.length) o.logger.warn({ reissued, failed }, 'reconciler acted on stale runs');
-  return { reissued, failed, ran };
+  if (o.metrics) for (const r of reissued) messagingMetrics(o.metrics).reissues.inc({ step: r.step });
+  const reissuedIds = reissued.map((r) => r.id);
+  if (reissuedIds.length || failed.length) o.logger.warn({ reissued: reissuedIds, failed }, 'reconciler acted on stale runs');
+  return { reissued: reissuedIds, failed, ran };
 }
 
 /** Runs `reconcileOnce` every `intervalMs` until stopped. Errors are logged, never fatal. */

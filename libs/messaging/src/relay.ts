@@ -1,6 +1,7 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { describeError } from '@remediation/errors';
 import { type Database, relayOutboxBatch } from '@remediation/persistence';
+import { type Registry, executionMetrics } from '@remediation/metrics';
 import type { Logger } from 'pino';
 
 /** A running outbox relay. */
@@ -26,6 +27,8 @@ export function startOutboxRelay(options: {
   repairStreams?: () => Promise<void>;
   /** Hook for fault tests, called after a batch was published and before it is marked. */
   faultPoint?: (point: string) => Promise<void> | void;
+  /** Where published rows are counted (`remediation_outbox_published_total`). */
+  metrics?: Registry;
 }): RunningRelay {
   const { db, js, logger } = options;
   const intervalMs = options.intervalMs ?? 100;
@@ -46,7 +49,9 @@ export function startOutboxRelay(options: {
       },
     );
     try {
-      return await running;
+      const published = await running;
+      if (published && options.metrics) executionMetrics(options.metrics).outboxPublished.inc(published);
+      return published;
     } finally {
       running = null;
     }

@@ -1,5 +1,6 @@
 import { Migrator } from '@mikro-orm/migrations';
 import { MikroORM, type EntityManager } from '@mikro-orm/postgresql';
+import type { Registry } from '@remediation/metrics';
 import { ALL_ENTITIES } from './entities.js';
 import { Migration0001Initial } from './migrations/migration-0001-initial.js';
 import { Migration0002Durability } from './migrations/migration-0002-durability.js';
@@ -20,6 +21,8 @@ export interface Database {
   /** A new EntityManager (own identity map) for one unit of work. */
   em(): EntityManager;
   close(): Promise<void>;
+  /** Where this process's domain metrics go (`remediation_execution_transitions_total`, …); none in tools and unit tests. */
+  readonly metrics?: Registry;
 }
 
 /** Migrations in order. New migrations are appended, never edited once released. */
@@ -42,9 +45,10 @@ export const MIGRATIONS = [
  * Opens a PostgreSQL connection pool through MikroORM.
  * @param url PostgreSQL URL, e.g. `postgres://postgres@127.0.0.1:5432/remediation`.
  * @param options.poolMax maximum pool connections (default 10).
+ * @param options.metrics the service's metric registry: transitions applied are counted there.
  * @throws the driver's connection error when the database is unreachable.
  */
-export async function openDatabase(url: string, options: { poolMax?: number; debug?: boolean } = {}): Promise<Database> {
+export async function openDatabase(url: string, options: { poolMax?: number; debug?: boolean; metrics?: Registry } = {}): Promise<Database> {
   const orm = await MikroORM.init({
     clientUrl: url,
     entities: ALL_ENTITIES,
@@ -59,6 +63,7 @@ export async function openDatabase(url: string, options: { poolMax?: number; deb
     orm,
     em: () => orm.em.fork(),
     close: () => orm.close(true),
+    ...(options.metrics ? { metrics: options.metrics } : {}),
   };
 }
 

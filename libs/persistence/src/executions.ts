@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import {
+  ACTIVE_STATES,
   type Codebase,
   type ExecutionState,
   type PartialSuccessDecisionBody,
@@ -14,6 +15,7 @@ import {
   executionId as executionIdOf,
 } from '@remediation/contracts';
 import { NotFoundError, RemediationError } from '@remediation/errors';
+import type { ExecutionStateCount } from '@remediation/metrics';
 import type { Database } from './database.js';
 import {
   ExecutionEntity,
@@ -304,4 +306,19 @@ export async function cancelExecution(db: Database, executionId: string, reason:
       }
     },
   });
+}
+
+/**
+ * Executions grouped by kind and state, with the oldest heartbeat age (seconds) of those at a step in an
+ * active state, as the reconciler sees them (0 for the others): one aggregate query, for the scrape-time gauges
+ * `remediation_executions` and `remediation_execution_heartbeat_age_seconds`.
+ */
+export async function countExecutionsByState(db: Database): Promise<ExecutionStateCount[]> {
+  const active = [...ACTIVE_STATES].map((s) => `'${s}'`).join(', ');
+  const rows = await db.em().execute<Array<{ kind: string; state: string; n: string; age: string | null }>>(
+    `select kind, state, count(*) as n,
+            max(extract(epoch from now() - heartbeat_at)) filter (where state in (${active}) and step is not null) as age
+       from executions group by kind, state`,
+  );
+  return rows.map((r) => ({ kind: r.kind, state: r.state, count: Number(r.n), oldestHeartbeatAgeSeconds: Math.max(0, Number(r.age ?? 0)) }));
 }

@@ -1,3 +1,4 @@
+import type { OutboxBacklog } from '@remediation/metrics';
 import type { Database } from './database.js';
 
 /** One outbox row ready to publish. */
@@ -38,8 +39,15 @@ export async function relayOutboxBatch(
   });
 }
 
-/** Number of outbox rows not yet published (a gauge for /metrics). */
-export async function countUnpublished(db: Database): Promise<number> {
-  const rows = await db.em().execute<Array<{ n: string }>>('select count(*) as n from outbox where published_at is null');
-  return Number(rows[0]?.n ?? 0);
+/**
+ * The unpublished outbox rows: how many, and the oldest one's age in seconds (0 when none). One
+ * query over the partial index of unpublished rows (a gauge for /metrics).
+ */
+export async function outboxBacklog(db: Database): Promise<OutboxBacklog> {
+  const rows = await db
+    .em()
+    .execute<Array<{ n: string; age: string | null }>>(
+      'select count(*) as n, extract(epoch from now() - min(created_at)) as age from outbox where published_at is null',
+    );
+  return { messages: Number(rows[0]?.n ?? 0), oldestAgeSeconds: Math.max(0, Number(rows[0]?.age ?? 0)) };
 }

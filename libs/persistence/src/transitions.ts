@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { type ExecutionState, type Step, TERMINAL_STATES, type Tier } from '@remediation/contracts';
 import { ConcurrencyConflictError, NotFoundError, RemediationError } from '@remediation/errors';
 import { type Effect, type ExecutionSnapshot, type MachineEvent, transition } from '@remediation/state-machine';
+import { executionMetrics } from '@remediation/metrics';
 import type { Database } from './database.js';
 import { ExecutionEntity, ExecutionTargetEntity, HistoryEntity, OutboxEntity, PatchVersionEntity, PullRequestEntity } from './entities.js';
 
@@ -79,7 +80,7 @@ export interface AppliedTransition {
  * @throws ConcurrencyConflictError when another writer changed the row first (retryable).
  */
 export async function applyTransition(db: Database, options: ApplyTransitionOptions): Promise<AppliedTransition> {
-  return db.em().transactional(async (tx) => {
+  const applied = await db.em().transactional(async (tx) => {
     const row = await tx.findOne(ExecutionEntity, { id: options.executionId });
     if (!row) throw new NotFoundError('execution', options.executionId);
     if (options.lease && (row.leaseOwner !== options.lease.owner || row.leaseAttempt !== options.lease.attempt)) {
@@ -157,8 +158,11 @@ export async function applyTransition(db: Database, options: ApplyTransitionOpti
       at: now,
     });
     await insertEffects(tx, result.effects, `${row.id}:${row.version + 1}`);
-    return { from: snapshot.state, to, effects: result.effects, version: row.version + 1 };
+    return { kind: row.kind, applied: { from: snapshot.state, to, effects: result.effects, version: row.version + 1 } };
   });
+  // Counted once committed (a rolled-back attempt changed nothing).
+  if (db.metrics) executionMetrics(db.metrics).transitions.inc({ kind: applied.kind, state: applied.applied.to });
+  return applied.applied;
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { Registry } from '@remediation/metrics';
 import { type RegistryHttpOptions, fetchRegistryJson } from './fetch-json.js';
 import { assertPackageName, LookupCache, toPackageVersions } from './packument.js';
 import type { PackageVersions, VersionSource } from './types.js';
@@ -6,6 +7,8 @@ import type { PackageVersions, VersionSource } from './types.js';
 export interface NpmRegistrySourceOptions {
   /** Registry base URL, e.g. `https://registry.npmjs.org` (a trailing slash is ignored). */
   url: string;
+  /** Where version-list lookups (latency, errors, cache hits) are reported. */
+  metrics?: Registry;
   /**
    * Time limit of one request, headers and body, in milliseconds. Default 120,000: full
    * packuments of large packages are tens of MB and private registries can be slow.
@@ -62,7 +65,7 @@ export class NpmRegistrySource implements VersionSource {
   constructor(options: NpmRegistrySourceOptions) {
     this.base = options.url.replace(/\/+$/, '');
     this.label = this.base;
-    this.cache = new LookupCache({ notFoundTtlMs: options.notFoundTtlMs ?? 300_000 });
+    this.cache = new LookupCache({ notFoundTtlMs: options.notFoundTtlMs ?? 300_000 }, options.metrics);
     this.http = {
       fetch: options.fetch ?? globalThis.fetch,
       timeoutMs: options.timeoutMs ?? 120_000,

@@ -1,5 +1,6 @@
 import { InvalidInputError } from '@remediation/errors';
 import { LRUCache } from 'lru-cache';
+import { type Registry, countCacheHit, timeLookup } from '@remediation/metrics';
 import semver from 'semver';
 import { z } from 'zod';
 import type { PackageVersions } from './types.js';
@@ -111,8 +112,15 @@ export class LookupCache<T = PackageVersions> {
   private readonly entries: LRUCache<string, Promise<T>>;
   private readonly notFound: LRUCache<string, InvalidInputError> | null;
 
-  /** @param options sizes and the not-found time-to-live; a number is `maxEntries` (the old signature). */
-  constructor(options: LookupCacheOptions | number = {}) {
+  /**
+   * @param options sizes and the not-found time-to-live; a number is `maxEntries` (the old signature).
+   * @param metrics where lookups are reported as npm registry lookups
+   *   (`remediation_lookup_*{source="registry",ecosystem="npm"}`: hits, timed loads); none when absent.
+   */
+  constructor(
+    options: LookupCacheOptions | number = {},
+    private readonly metrics?: Registry,
+  ) {
     const o = typeof options === 'number' ? { maxEntries: options } : options;
     const perf = o.clock ? { perf: o.clock } : {};
     this.entries = new LRUCache({ max: o.maxEntries ?? 500, ...(o.ttlMs ? { ttl: o.ttlMs } : {}), ...perf });
@@ -126,10 +134,16 @@ export class LookupCache<T = PackageVersions> {
    */
   get(key: string, load: () => Promise<T>): Promise<T> {
     const hit = this.entries.get(key);
-    if (hit) return hit;
+    if (hit) {
+      countCacheHit(this.metrics, 'registry', 'npm');
+      return hit;
+    }
     const missing = this.notFound?.get(key);
-    if (missing) return Promise.reject(missing);
-    const promise = load();
+    if (missing) {
+      countCacheHit(this.metrics, 'registry', 'npm');
+      return Promise.reject(missing);
+    }
+    const promise = timeLookup(this.metrics, 'registry', 'npm', load);
     this.entries.set(key, promise);
     promise.catch((err: unknown) => {
       if (this.entries.peek(key) === promise) this.entries.delete(key);

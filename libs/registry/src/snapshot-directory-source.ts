@@ -1,3 +1,4 @@
+import type { Registry } from '@remediation/metrics';
 import { readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -25,6 +26,8 @@ export interface SnapshotDirectorySourceOptions {
    * long. 0: no listing, every lookup tries the files. Default 30,000.
    */
   listingTtlMs?: number;
+  /** Where version-list lookups (latency, errors, cache hits) are reported; none when absent. */
+  metrics?: Registry;
 }
 
 /**
@@ -53,7 +56,7 @@ export class SnapshotDirectorySource implements VersionSource {
     this.dir = resolve(dir);
     this.label = this.dir;
     this.listingTtlMs = options.listingTtlMs ?? 30_000;
-    this.cache = new LookupCache({ notFoundTtlMs: this.listingTtlMs });
+    this.cache = new LookupCache({ notFoundTtlMs: this.listingTtlMs }, options.metrics);
   }
 
   /**

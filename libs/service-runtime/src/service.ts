@@ -21,10 +21,11 @@ import { LOG_REDACTION } from './redaction.js';
 function staleForAllSteps(ms: number): Partial<Record<Step, number>> {
   return Object.fromEntries(Step.options.map((s) => [s, ms]));
 }
-import { type Database, openDatabase } from '@remediation/persistence';
+import { type Database, countExecutionsByState, openDatabase, outboxBacklog } from '@remediation/persistence';
 import { startRetentionSweep } from './retention.js';
 import pino, { type Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
+import { defineDomainMetrics, executionMetrics } from '@remediation/metrics';
 import type { BaseEnv } from '@remediation/config';
 
 /** What a service gets once its infrastructure is up. */
@@ -53,6 +54,11 @@ export interface ServiceDefinition {
   http?: (ctx: ServiceContext) => Promise<FastifyInstance<any, any, any, any, any>>;
   /** Where `http` listens. */
   listen?: { port: number; host: string };
+  /**
+   * Report the gauges read from PostgreSQL at scrape time (executions by state, outbox backlog).
+   * The tables are shared, so one service does (the API); the others would repeat its numbers.
+   */
+  databaseGauges?: boolean;
   /** Extra start-up; the returned function is called on shutdown. */
   start?: (ctx: ServiceContext) => Promise<(() => Promise<void>) | void>;
 }
@@ -86,7 +92,9 @@ export async function startService(def: ServiceDefinition): Promise<RunningServi
   const metrics = new Registry();
   metrics.setDefaultLabels({ service: def.name });
   collectDefaultMetrics({ register: metrics });
-  const db = await openDatabase(def.env.DATABASE_URL);
+  defineDomainMetrics(metrics);
+  const db = await openDatabase(def.env.DATABASE_URL, { metrics });
+  if (def.databaseGauges) executionMetrics(metrics).readFrom({ executions: () => countExecutionsByState(db), outbox: () => outboxBacklog(db) });
   const nats = await connectNats(def.env.NATS_URL, def.name);
   const streams = { ...DEFAULT_STREAMS, replicas: def.env.NATS_REPLICAS };
   await ensureStreams(nats.jsm, streams);
@@ -98,6 +106,7 @@ export async function startService(def: ServiceDefinition): Promise<RunningServi
     logger,
     repairStreams: () => ensureStreams(nats.jsm, streams),
     faultPoint,
+    metrics,
   });
   const reconciler = startReconciler({
     db,
@@ -106,6 +115,7 @@ export async function startService(def: ServiceDefinition): Promise<RunningServi
     intervalMs: def.env.RECONCILE_INTERVAL_MS,
     maxReissues: def.env.RECONCILE_MAX_REISSUES,
     queuedFor: queuedCommandAge(nats.jsm, DEFAULT_STREAMS.commands),
+    metrics,
     ...(def.env.RECONCILE_STALE_MS ? { staleAfterMs: staleForAllSteps(def.env.RECONCILE_STALE_MS) } : {}),
   });
   const retention = startRetentionSweep(db, def.env, logger);
@@ -128,6 +138,7 @@ export async function startService(def: ServiceDefinition): Promise<RunningServi
         maxDeliver: def.env.MAX_DELIVER,
         retryBaseMs: def.env.RETRY_BASE_MS,
         stepTimeoutMs: def.env.STEP_TIMEOUT_MS,
+        metrics,
       }),
     );
   }

@@ -1,5 +1,6 @@
 import type { CommandHandler } from '@remediation/messaging';
 import { patchRef } from '@remediation/contracts';
+import { timeGit } from '@remediation/metrics';
 import { currentIteration, listConversations, listExecutionTargets, nextPatchVersionNumber, recordPatchVersion } from '@remediation/persistence';
 import { checkpointRef, deleteCheckpoint } from '../adapters/workspace/index.js';
 import { commitChanges } from '../adapters/commit.js';
@@ -40,7 +41,7 @@ export function patchCommitHandler(deps: GatewayDeps): CommandHandler {
           ? `fix(deps): upgrade ${shipped[0]!.name} to ${shipped[0]!.toVersion}`
           : `fix(deps): upgrade ${shipped.length} vulnerable dependencies`;
       ctx.heartbeat();
-      const commit = await commitChanges({
+      const commit = await timeGit(deps.metrics, 'commit', () => commitChanges({
         mirrorPath: ready.mirrorPath,
         baseCommit: ready.baseCommit,
         baseIndex: snapshotIndexPath(ready.ws.lowerDir),
@@ -49,7 +50,7 @@ export function patchCommitHandler(deps: GatewayDeps): CommandHandler {
         ref,
         message: `${subject}\n\n${lines.join('\n')}\n\nRemediation-Execution: ${executionId}\n`,
         author: deps.commitAuthor,
-      });
+      }));
       await ctx.transition({
         executionId,
         event: { type: 'patch.committed', patchVersion: { version, ref, sha: commit.sha } },

@@ -1,3 +1,4 @@
+import { timeGit } from '@remediation/metrics';
 import type { CommandHandler } from '@remediation/messaging';
 import { patchRef } from '@remediation/contracts';
 import { InvalidInputError } from '@remediation/errors';
@@ -78,12 +79,14 @@ export function branchPushHandler(deps: GatewayDeps): CommandHandler {
       }
       // Credentials minted for this operation (GitHub App installation token) for HTTPS remotes.
       const credentials = await remoteCredentials(deps, repository);
-      const mirror = await ensureMirror({
-        dataRoot: deps.dataRoot,
-        repository,
-        ...(credentials ? { credentials } : {}),
-        ...(deps.mirrorSource ? { source: deps.mirrorSource } : {}),
-      });
+      const mirror = await timeGit(deps.metrics, 'mirror_fetch', () =>
+        ensureMirror({
+          dataRoot: deps.dataRoot,
+          repository,
+          ...(credentials ? { credentials } : {}),
+          ...(deps.mirrorSource ? { source: deps.mirrorSource } : {}),
+        }),
+      );
       // Keep the pull request free of unrelated changes: when the base branch moved since the
       // patch was made, rebase it server-side onto the current head first (a new patch version).
       const head = await resolveBranch({ mirrorPath: mirror.mirrorPath, branch: pr.baseBranch });
@@ -99,7 +102,9 @@ export function branchPushHandler(deps: GatewayDeps): CommandHandler {
         } else {
           const version = Math.max(...versions.map((v) => v.version)) + 1;
           const ref = patchRef(executionId, version);
-          const r = await rebasePatch({ mirrorPath: mirror.mirrorPath, patchCommit: pv.sha, oldBase: pv.baseCommit, newBase: head.commit, ref, author: deps.commitAuthor });
+          const r = await timeGit(deps.metrics, 'rebase', () =>
+            rebasePatch({ mirrorPath: mirror.mirrorPath, patchCommit: pv.sha, oldBase: pv.baseCommit, newBase: head.commit, ref, author: deps.commitAuthor }),
+          );
           if (r.kind === 'rebased') {
             // Same change as the version it rebases: the same proof and agent work. It delivers
             // that version's iteration when the pull request does not show that version yet (a
@@ -156,15 +161,17 @@ export function branchPushHandler(deps: GatewayDeps): CommandHandler {
             { details: { branch: pr.headBranch, remoteSha } },
           );
         }
-        await pushBranch({
-          mirrorPath: mirror.mirrorPath,
-          remote: repository,
-          ...(credentials ? { credentials } : {}),
-          sha: toPush.sha,
-          branch: pr.headBranch,
-          expectedRemoteSha: remoteSha,
-          onProgress: () => ctx.heartbeat(),
-        });
+        await timeGit(deps.metrics, 'push', () =>
+          pushBranch({
+            mirrorPath: mirror.mirrorPath,
+            remote: repository,
+            ...(credentials ? { credentials } : {}),
+            sha: toPush.sha,
+            branch: pr.headBranch,
+            expectedRemoteSha: remoteSha,
+            onProgress: () => ctx.heartbeat(),
+          }),
+        );
       }
       await ctx.transition({
         executionId,

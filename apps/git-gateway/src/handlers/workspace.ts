@@ -1,6 +1,7 @@
 import type { CommandContext, CommandHandler } from '@remediation/messaging';
 import { type Database, loadCodebase, loadExecution } from '@remediation/persistence';
 import type { RepositoryPolicy } from '@remediation/contracts';
+import { type Registry, timeGit } from '@remediation/metrics';
 import { assertRepositoryAllowed, ensureMirror, resolveBranch } from '../adapters/mirror.js';
 import type { MirrorSource } from '../adapters/mirror-source.js';
 import type { WorkspaceDriver } from '../adapters/workspace/index.js';
@@ -31,6 +32,8 @@ export interface GatewayDeps {
    * (`assertRepositoryAllowed`); env `REPOSITORY_HOSTS_ALLOWED` / `ALLOW_LOCAL_REPOSITORIES` as for the API.
    */
   repositoryPolicy: RepositoryPolicy;
+  /** Where git latencies are reported (`remediation_git_operation_duration_seconds`). */
+  metrics?: Registry;
 }
 
 /**
@@ -60,44 +63,46 @@ export async function failPatch(ctx: CommandContext, error: { code: string; mess
 export function workspacePrepareHandler(deps: GatewayDeps): CommandHandler {
   return {
     kind: 'workspace.prepare',
-    async handle(ctx) {
-      const { executionId, remediationId } = ctx.payload;
-      const exec = await loadExecution(deps.db, executionId);
-      const { repository } = await loadCodebase(deps.db, remediationId);
-      assertRepositoryAllowed(repository, deps.repositoryPolicy);
-      const credentials = await remoteCredentials(deps, repository);
-      const mirror = await ensureMirror({
-        dataRoot: deps.dataRoot,
-        repository,
-        ...(credentials ? { credentials } : {}),
-        signal: ctx.signal,
-        ...(deps.mirrorSource ? { source: deps.mirrorSource } : {}),
-        // Each progress step is a heartbeat, and (at most once a second) a history entry.
-        onProgress: (p) =>
-          ctx.heartbeat({
-            event: 'workspace.progress',
-            operation: p.operation,
-            phase: p.phase,
-            received: p.received,
-            total: p.total,
-            ...(p.detail ? { detail: p.detail } : {}),
-          }),
-      });
-      ctx.heartbeat();
-      // A redelivery keeps the base it recorded; a first delivery starts from the branch's head.
-      const base =
-        exec.baseCommit && exec.baseBranch
-          ? { commit: exec.baseCommit, branch: exec.baseBranch }
-          : await resolveBranch({ mirrorPath: mirror.mirrorPath, ...(exec.baseBranch ? { branch: exec.baseBranch } : {}) });
-      ctx.heartbeat();
-      const ready = await ensureWorkspace(deps, executionId, base);
-      await ctx.transition({
-        executionId,
-        event: { type: 'workspace.ready', baseCommit: base.commit },
-        details: { baseBranch: base.branch, repoKey: mirror.repoKey, driver: deps.driver.name, restoredFrom: ready.restoredFrom },
-        set: { baseCommit: base.commit, baseBranch: base.branch },
-      });
-    },
+    handle: (ctx) => timeGit(deps.metrics, 'workspace_ready', () => prepare(ctx)),
     giveUp: failPatch,
   };
+
+  async function prepare(ctx: CommandContext): Promise<void> {
+    const { executionId, remediationId } = ctx.payload;
+    const exec = await loadExecution(deps.db, executionId);
+    const { repository } = await loadCodebase(deps.db, remediationId);
+    assertRepositoryAllowed(repository, deps.repositoryPolicy);
+    const credentials = await remoteCredentials(deps, repository);
+    const mirror = await timeGit(deps.metrics, 'mirror_fetch', () => ensureMirror({
+      dataRoot: deps.dataRoot,
+      repository,
+      ...(credentials ? { credentials } : {}),
+      signal: ctx.signal,
+      ...(deps.mirrorSource ? { source: deps.mirrorSource } : {}),
+      // Each progress step is a heartbeat, and (at most once a second) a history entry.
+      onProgress: (p) =>
+        ctx.heartbeat({
+          event: 'workspace.progress',
+          operation: p.operation,
+          phase: p.phase,
+          received: p.received,
+          total: p.total,
+          ...(p.detail ? { detail: p.detail } : {}),
+        }),
+    }));
+    ctx.heartbeat();
+    // A redelivery keeps the base it recorded; a first delivery starts from the branch's head.
+    const base =
+      exec.baseCommit && exec.baseBranch
+        ? { commit: exec.baseCommit, branch: exec.baseBranch }
+        : await resolveBranch({ mirrorPath: mirror.mirrorPath, ...(exec.baseBranch ? { branch: exec.baseBranch } : {}) });
+    ctx.heartbeat();
+    const ready = await ensureWorkspace(deps, executionId, base);
+    await ctx.transition({
+      executionId,
+      event: { type: 'workspace.ready', baseCommit: base.commit },
+      details: { baseBranch: base.branch, repoKey: mirror.repoKey, driver: deps.driver.name, restoredFrom: ready.restoredFrom },
+      set: { baseCommit: base.commit, baseBranch: base.branch },
+    });
+  }
 }

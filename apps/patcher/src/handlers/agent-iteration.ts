@@ -1,3 +1,4 @@
+import type { Registry } from '@remediation/metrics';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MessageParam } from '@anthropic-ai/sdk/resources/messages';
@@ -108,6 +109,8 @@ export async function runAgentIteration(input: {
   signal: AbortSignal;
   /** The step's lease: conversation writes are fenced by it (a delivery that lost the step writes nothing). */
   lease: Lease | null;
+  /** Where the agent's turns, tool calls, tokens and cost are counted. */
+  metrics?: Registry;
 }): Promise<AgentIterationResult> {
   const { db, agent, executionId, iteration } = input;
   const resumed = input.stored.conversation.length > 0;
@@ -138,6 +141,7 @@ export async function runAgentIteration(input: {
       await input.checkpoint();
     },
     onTurn: save,
+    ...(input.metrics ? { metrics: input.metrics } : {}),
     onRetry: (e) => input.heartbeat({ event: 'model_retry', attempt: e.attempt, status: e.status ?? null, type: e.type, delayMs: e.delayMs }),
   });
   await save({ conversation: result.run.conversation, usage: result.run.usage, turns: result.run.turns, changedPaths: result.changedPaths });

@@ -1,3 +1,4 @@
+import type { Registry } from '@remediation/metrics';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { decidePartialSuccess } from '@remediation/agent';
 import { type AgentRunSummary, MAINTENANCE_STATES, type PartialSuccessDecisionBody, type Severity, type TargetOutcome } from '@remediation/contracts';
@@ -38,7 +39,15 @@ import { applyManifestBumps, proveTargets, restoreUnshipped } from './manifest-e
  * `patch_failed` when nothing ships). Outcomes, proof and the decision are stored and shown.
  * @throws InvalidInputError `AGENT_NOT_CONFIGURED` for a feedback iteration without an agent.
  */
-export function patchApplyHandler(deps: { db: Database; nc: NatsConnection; worker: string; agent: AgentConfig; lockfileRegistry?: LockfileRegistry | null }): CommandHandler {
+export function patchApplyHandler(deps: {
+  db: Database;
+  nc: NatsConnection;
+  worker: string;
+  agent: AgentConfig;
+  lockfileRegistry?: LockfileRegistry | null;
+  /** Where the agent's work is counted. */
+  metrics?: Registry;
+}): CommandHandler {
   return {
     kind: 'patch.apply',
     async handle(ctx) {
@@ -95,6 +104,7 @@ export function patchApplyHandler(deps: { db: Database; nc: NatsConnection; work
           previousDiff = { text: iterationRequest(current, exec.baseBranch ?? null), previousDiff: diff };
         }
         const result = await runAgentIteration({
+          ...(deps.metrics ? { metrics: deps.metrics } : {}),
           db: deps.db,
           agent,
           executionId,

@@ -1,4 +1,5 @@
 import type { CommandHandler } from '@remediation/messaging';
+import { type Registry, pullRequestMetrics } from '@remediation/metrics';
 import { type Database, pullRequestFailed, recordPullRequestOpened } from '@remediation/persistence';
 import { pullRequestBody, pullRequestTitle } from '../body.js';
 import type { PullRequestProvider } from '../provider.js';
@@ -10,7 +11,7 @@ import { loadPullRequestContext } from './pull-request-context.js';
  * redelivery after the provider accepted the PR gets the existing open PR for the head branch
  * instead of opening a second one (see {@link ProviderRepository.open}).
  */
-export function pullRequestOpenHandler(deps: { db: Database; worker: string; provider: PullRequestProvider }): CommandHandler {
+export function pullRequestOpenHandler(deps: { db: Database; worker: string; provider: PullRequestProvider; metrics?: Registry }): CommandHandler {
   return {
     kind: 'pull_request.open',
     async handle(ctx) {
@@ -31,6 +32,7 @@ export function pullRequestOpenHandler(deps: { db: Database; worker: string; pro
         event: { type: 'pull_request.opened', pullRequestId, number: opened.number, url: opened.url },
         mutate: (tx) => recordPullRequestOpened(tx, pullRequestId, { number: opened.number, url: opened.url, headSha: opened.headSha }),
       });
+      if (deps.metrics) pullRequestMetrics(deps.metrics).pullRequests.inc({ provider: deps.provider.name, action: 'opened' });
     },
     async giveUp(ctx, error) {
       await ctx.transition(pullRequestFailed(ctx.payload.executionId, ctx.payload.pullRequestId, error));

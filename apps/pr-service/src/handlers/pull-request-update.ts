@@ -1,4 +1,5 @@
 import type { CommandHandler } from '@remediation/messaging';
+import { type Registry, pullRequestMetrics } from '@remediation/metrics';
 import { InvalidInputError } from '@remediation/errors';
 import { type Database, pullRequestFailed, recordPullRequestUpdated } from '@remediation/persistence';
 import { agentNotes, pullRequestBody } from '../body.js';
@@ -11,10 +12,17 @@ import { loadPullRequestContext } from './pull-request-context.js';
  * review iteration or a re-application, replies on the PR with a link to the new version; then
  * `pull_request.updated` moves the execution back to `pr_opened`. Plain rebases are noted in the
  * history only (no comment noise). A redelivery does not comment twice (one comment per version).
+ * Counted in `remediation_pull_requests_total` as `rebased` (the base moved: server-side rebase or
+ * re-application) or `updated` (a review iteration).
  * @param onUpdated called after the transition (pr-service starts feedback that waited and catches
  *   a base move that happened meanwhile).
  */
-export function pullRequestUpdateHandler(deps: { db: Database; provider: PullRequestProvider; onUpdated?: (pullRequestId: string) => Promise<void> }): CommandHandler {
+export function pullRequestUpdateHandler(deps: {
+  db: Database;
+  provider: PullRequestProvider;
+  onUpdated?: (pullRequestId: string) => Promise<void>;
+  metrics?: Registry;
+}): CommandHandler {
   return {
     kind: 'pull_request.update',
     async handle(ctx) {
@@ -46,6 +54,10 @@ export function pullRequestUpdateHandler(deps: { db: Database; provider: PullReq
         details: { patchVersion: version.version, sha: version.sha, reason: delivered?.iteration.reason ?? 'rebase', commented: reply !== null },
         mutate: (tx) => recordPullRequestUpdated(tx, pullRequestId, version.sha),
       });
+      if (deps.metrics) {
+        const rebased = !delivered || delivered.iteration.reason === 'rebase_reapply';
+        pullRequestMetrics(deps.metrics).pullRequests.inc({ provider: deps.provider.name, action: rebased ? 'rebased' : 'updated' });
+      }
       await deps.onUpdated?.(pullRequestId);
     },
     async giveUp(ctx, error) {
