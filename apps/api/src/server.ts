@@ -192,31 +192,24 @@ export async function buildApi(ctx: ApiContext, options: ApiOptions = {}): Promi
     '`: keep-alive` every 15 s. Replays the stored events, then follows live; `Last-Event-ID` resumes after that event. ' +
     'Authenticate with the Authorization (or X-API-Key) header: use fetch streaming, since EventSource cannot set headers. See docs/events.md.';
 
-  app.get('/v1/executions/:id/events', {
-    config: { scope: 'remediations:read' },
-    schema: {
-      security,
-      summary: "Live events of an execution (state changes and progress) as Server-Sent Events",
-      description: eventsDescription,
-      params: IdParam,
-      headers: eventsHeaders,
-      produces: ['text/event-stream'],
-      response: { 200: z.string().describe('text/event-stream'), ...errors },
-    },
-  }, async (req, reply) => eventStreams.execution(req.caller, req.params.id, req.headers['last-event-id'], reply));
-
-  app.get('/v1/remediations/:id/events', {
-    config: { scope: 'remediations:read' },
-    schema: {
-      security,
-      summary: 'Live events of every execution of a remediation (plans and patches) as Server-Sent Events',
-      description: eventsDescription,
-      params: IdParam,
-      headers: eventsHeaders,
-      produces: ['text/event-stream'],
-      response: { 200: z.string().describe('text/event-stream'), ...errors },
-    },
-  }, async (req, reply) => eventStreams.remediation(req.caller, req.params.id, req.headers['last-event-id'], reply));
+  const eventRoutes = [
+    { url: '/v1/executions/:id/events', summary: 'Live events of an execution (state changes and progress) as Server-Sent Events', open: eventStreams.execution },
+    { url: '/v1/remediations/:id/events', summary: 'Live events of every execution of a remediation (plans and patches) as Server-Sent Events', open: eventStreams.remediation },
+  ];
+  for (const route of eventRoutes) {
+    app.get(route.url, {
+      config: { scope: 'remediations:read' },
+      schema: {
+        security,
+        summary: route.summary,
+        description: eventsDescription,
+        params: IdParam,
+        headers: eventsHeaders,
+        produces: ['text/event-stream'],
+        response: { 200: z.string().describe('text/event-stream'), ...errors },
+      },
+    }, async (req, reply) => route.open.call(eventStreams, req.caller, req.params.id, req.headers['last-event-id'], reply));
+  }
 
   app.post('/v1/executions/:id/retry', {
     config: { scope: 'remediations:write' },
