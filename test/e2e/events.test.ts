@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { createParser } from 'eventsource-parser';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ExecutionEvent, ProgressEvent } from '@remediation/contracts';
 import { DEFAULT_STREAMS } from '@remediation/messaging';
@@ -11,6 +10,7 @@ import { createApiKey, openDatabase, upsertTenant } from '@remediation/persisten
 import { fixturePath, repoRoot } from '@remediation/testing';
 import { type TestEnvironment, makeRemote, startTestEnvironment } from '../support/environment.js';
 import { api, createExpressRemediation, startPatch } from '../support/flows.js';
+import { type EventsStream, type SseEvent, isState, openEvents as openStream } from '../support/sse.js';
 
 /**
  * Live progress (issue 16 point 3; docs/decisions/0019): the services as processes on a private
@@ -45,75 +45,8 @@ afterEach(() => {
   for (const s of opened.splice(0)) s.close();
 });
 
-interface SseEvent {
-  id: string;
-  event: string;
-  data: any;
-}
-
-/** An open events stream: what arrived so far, and a way to wait for more. */
-interface EventsStream {
-  status: number;
-  contentType: string | null;
-  events: SseEvent[];
-  comments: string[];
-  /** Resolves with the first event (already received or not) matching `predicate`. */
-  until(predicate: (e: SseEvent) => boolean, timeoutMs?: number): Promise<SseEvent>;
-  close(): void;
-}
-
-/** Opens `path` with the stack's key (or `headers`), reading the body as Server-Sent Events. */
-async function openEvents(path: string, headers: Record<string, string> = { authorization: `Bearer ${env.stack.apiKey}` }): Promise<EventsStream> {
-  const abort = new AbortController();
-  const res = await fetch(new URL(path, env.stack.apiUrl), { headers: { accept: 'text/event-stream', ...headers }, signal: abort.signal });
-  const events: SseEvent[] = [];
-  const comments: string[] = [];
-  let wake: () => void = () => undefined;
-  const parser = createParser({
-    onEvent: (m) => {
-      events.push({ id: m.id ?? '', event: m.event ?? 'message', data: JSON.parse(m.data) });
-      wake();
-    },
-    onComment: (c) => comments.push(c),
-  });
-  let ended = false;
-  if (res.ok && res.body) {
-    void (async () => {
-      const decoder = new TextDecoder();
-      try {
-        for await (const chunk of res.body!) parser.feed(decoder.decode(chunk, { stream: true }));
-      } catch {
-        // aborted
-      }
-      ended = true;
-      wake();
-    })();
-  }
-  const stream: EventsStream = {
-    status: res.status,
-    contentType: res.headers.get('content-type'),
-    events,
-    comments,
-    async until(predicate, timeoutMs = 90_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const found = events.find(predicate);
-        if (found) return found;
-        if (ended) throw new Error(`stream ended before the event; got ${events.map((e) => `${e.id}:${e.event}`).join(' ')}`);
-        if (Date.now() > deadline) throw new Error(`timed out; got ${events.map((e) => `${e.id}:${e.event}:${e.data.to ?? e.data.event}`).join(' ')}`);
-        await new Promise<void>((r) => {
-          wake = r;
-          setTimeout(r, 250);
-        });
-      }
-    },
-    close: () => abort.abort(),
-  };
-  opened.push(stream);
-  return stream;
-}
-
-const isState = (to: string) => (e: SseEvent) => e.event === 'state' && e.data.to === to;
+/** Opens `path` of the stack's API with its key (or `headers`). */
+const openEvents = (path: string, headers: Record<string, string> = { authorization: `Bearer ${env.stack.apiKey}` }) => openStream(new URL(path, env.stack.apiUrl), headers, opened);
 
 describe('GET /v1/executions/:id/events and /v1/remediations/:id/events (Server-Sent Events)', () => {
   let remediationId: string;
