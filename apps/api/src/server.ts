@@ -205,8 +205,7 @@ export async function buildApi(ctx: ApiContext, options: ApiOptions = {}): Promi
         description: eventsDescription,
         params: IdParam,
         headers: eventsHeaders,
-        produces: ['text/event-stream'],
-        response: { 200: z.string().describe('text/event-stream'), ...errors },
+        response: { 200: { description: 'A stream of Server-Sent Events that does not end on its own', content: { 'text/event-stream': { schema: z.string() } } }, ...errors },
       },
     }, async (req, reply) => route.open.call(eventStreams, req.caller, req.params.id, req.headers['last-event-id'], reply));
   }
