@@ -32,9 +32,14 @@ let baseUrl: string;
 const keys: Record<string, string> = {};
 const opened: EventsStream[] = [];
 
-/** Released by the spec: the handler then heartbeats once more and completes the plan. */
-let release: () => void = () => undefined;
-const released = new Promise<void>((r) => (release = r));
+/** A promise the spec resolves. */
+function gate(): { open: () => void; opened: Promise<void> } {
+  let open: () => void = () => undefined;
+  const opened = new Promise<void>((r) => (open = r));
+  return { open, opened };
+}
+/** The spec's steps of the handler: start heartbeating, heartbeat once more, complete the plan. */
+const gates = { start: gate(), more: gate(), complete: gate() };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const EMPTY_TIER = { upgrades: [], advisoriesFixed: [], advisoriesRemaining: [], largestJump: null };
@@ -48,15 +53,19 @@ const PLAN: PlannerOutput = {
   warnings: [],
 } as PlannerOutput;
 
-/** A planner stand-in: two named heartbeats, waits for the spec, one more, then `plan.completed`. */
+/**
+ * A planner stand-in, one stage per gate the spec opens: two named heartbeats, one more, then
+ * `plan.completed` (so the order of what the stream carries is known).
+ */
 const planRun: CommandHandler = {
   kind: 'plan.run',
   async handle(ctx) {
+    await gates.start.opened;
     ctx.heartbeat({ event: 'plan.lookup', package: 'express', ecosystem: 'npm' });
     ctx.heartbeat({ event: 'tool_call', tool: 'read_file', turn: 1, isError: false });
-    await released;
+    await gates.more.opened;
     ctx.heartbeat({ event: 'plan.lookup', package: 'cookie', ecosystem: 'npm' });
-    await sleep(500); // the heartbeat is recorded (and published) before the lease is released
+    await gates.complete.opened;
     const executionId = ctx.payload.executionId;
     await ctx.transition({ executionId, event: { type: 'plan.completed' }, mutate: (tx) => storePlan(tx, executionId, PLAN) });
   },
@@ -84,7 +93,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  release();
+  for (const g of Object.values(gates)) g.open();
   await app?.close();
   await consumer?.stop();
   await relay?.stop();
@@ -121,15 +130,21 @@ describe('events routes over the public stream', () => {
     const live = await open(`/v1/executions/${executionId}/events`, as('acme'));
     expect(live.status).toBe(200);
     expect(live.contentType).toMatch(/^text\/event-stream/);
-    await live.until(isState('planner_running'), 10_000);
-    await live.until((e) => e.event === 'progress' && e.data.details.tool === 'read_file', 10_000);
+    await live.until(isState('planner_running'), 30_000);
+    gates.start.open();
+    await live.until((e) => e.event === 'progress' && e.data.details.tool === 'read_file', 30_000);
+    gates.more.open();
+    await live.until((e) => e.event === 'progress' && e.data.details.package === 'cookie', 30_000);
     expect(live.events.some(isState('plan_generated'))).toBe(false); // still waiting for the spec
-    release();
-    await live.until(isState('plan_generated'), 10_000);
+    gates.complete.open();
+    await live.until(isState('plan_generated'), 30_000);
     await sleep(3 * KEEP_ALIVE_MS);
 
     const kinds = live.events.map((e) => `${e.event}:${e.data.to ?? `${e.data.event}/${e.data.details.package ?? e.data.details.tool}`}`);
-    expect(kinds).toEqual(['state:planner_running', 'progress:plan.lookup/express', 'progress:tool_call/read_file', 'progress:plan.lookup/cookie', 'state:plan_generated']);
+    // The first two heartbeats are recorded (and so published) concurrently: either order.
+    expect(kinds[0]).toBe('state:planner_running');
+    expect(kinds.slice(1, 3).sort()).toEqual(['progress:plan.lookup/express', 'progress:tool_call/read_file']);
+    expect(kinds.slice(3)).toEqual(['progress:plan.lookup/cookie', 'state:plan_generated']);
     const ids = live.events.map((e) => Number(e.id));
     expect(ids).toEqual([...ids].sort((a, b) => a - b));
     expect(new Set(ids).size).toBe(ids.length);
