@@ -183,14 +183,14 @@ describe('remediate (CLI) waits on the events stream', () => {
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     expect(code, stderr).toBe(0);
     const summary = JSON.parse(stdout);
-    expect(summary).toMatchObject({ state: 'patch_generated', executionId: expect.stringMatching(/\.patch\.1$/) });
+    expect(summary).toMatchObject({ state: 'patch_generated', executionId: expect.stringMatching(/\.patch\.\d+$/) });
     const lines = stderr.split('\n');
     // States from the stream (not polled): each transition of the patch, in order.
-    expect(lines).toContain(`[remediate] execution ${summary.executionId}: patch_running (workspace)`);
-    expect(lines).toContain(`[remediate] execution ${summary.executionId}: patch_generated`);
+    expect(lines, stderr).toContain(`[remediate] execution ${summary.executionId}: patch_running (workspace)`);
+    expect(lines, stderr).toContain(`[remediate] execution ${summary.executionId}: patch_generated`);
     // A progress line per step, e.g. "workspace: clone 3/3 objects".
     const progressLines = lines.filter((l) => /^\[remediate\] +(planning|workspace|editing|committing): /.test(l));
-    expect(progressLines.length).toBeGreaterThan(0);
+    expect(progressLines.length, stderr).toBeGreaterThan(0);
     expect(stderr).not.toMatch(/polling/);
   }, 180_000);
 });
