@@ -4,6 +4,7 @@
  *
  *   docs/schemas/remediation.execution.v1.schema.json      ExecutionEvent (public events)
  *   docs/schemas/remediation.feedback-triaged.v1.schema.json FeedbackTriagedEvent (public events)
+ *   docs/schemas/remediation.progress.v1.schema.json       ProgressEvent (public events, best-effort)
  *   docs/schemas/remediation.command.v1.schema.json        CommandPayload (internal, versioned)
  *   docs/schemas/remediation.planner-output.v1.schema.json PlannerOutput
  *
@@ -20,7 +21,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { CommandPayload, ExecutionEvent, FeedbackTriagedEvent, PlannerOutput } from '@remediation/contracts';
+import { CommandPayload, ExecutionEvent, FeedbackTriagedEvent, PlannerOutput, ProgressEvent } from '@remediation/contracts';
 import { z } from 'zod';
 
 const repoRoot = resolve(import.meta.dirname, '..');
@@ -56,6 +57,16 @@ const CONTRACTS: readonly ContractDoc[] = [
       'once per review, review comment, PR comment or failing check stored from an open pull request, with the ' +
       'triage (actionable or not, and why). Additive fields may appear within v1. See docs/events.md.',
     schema: FeedbackTriagedEvent,
+  },
+  {
+    name: ProgressEvent.shape.schema.value,
+    title: 'ProgressEvent',
+    description:
+      'Public event published best-effort on `remediation.evt.v1.<tenant>.progress.<step>` in the JetStream stream ' +
+      'REMEDIATION_EVENTS: a heartbeat of a running step that the history records (clone progress, agent tool calls), ' +
+      'at most once a second per step attempt plus every named event. Not transactional: one may be missing. ' +
+      'Additive fields may appear within v1. See docs/events.md.',
+    schema: ProgressEvent,
   },
   {
     name: 'remediation.command.v1',

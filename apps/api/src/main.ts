@@ -4,10 +4,11 @@ import { repositoryPolicyFromEnv } from '@remediation/contracts';
 import { runMain } from '@remediation/service-runtime';
 import { DEFAULT_SCAN_LIMITS_CONFIG } from './adapters/scan-parser.js';
 import { AuthEnv, jwtSettingsFromEnv } from './auth.js';
+import { DEFAULT_KEEP_ALIVE_MS } from './handlers/events.js';
 import { DEFAULT_RATE_LIMIT } from './rate-limit.js';
 import { buildApi } from './server.js';
 
-/** API environment: the base plus the listen address, body/scan limits and the rate limit (authentication: AuthEnv). */
+/** API environment: the base plus the listen address, body/scan limits, the rate limit and the events' keep-alive (authentication: AuthEnv). */
 const ApiEnv = BaseEnv.extend({
   API_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   API_HOST: z.string().default('127.0.0.1'),
@@ -19,6 +20,7 @@ const ApiEnv = BaseEnv.extend({
   API_SCAN_PARSE_TIMEOUT_MS: z.coerce.number().int().positive().default(DEFAULT_SCAN_LIMITS_CONFIG.parseTimeoutMs),
   API_RATE_LIMIT_MAX: z.coerce.number().int().min(0).default(DEFAULT_RATE_LIMIT.max),
   API_RATE_LIMIT_WINDOW_MS: z.coerce.number().int().positive().default(DEFAULT_RATE_LIMIT.windowMs),
+  API_EVENTS_KEEP_ALIVE_MS: z.coerce.number().int().min(100).default(DEFAULT_KEEP_ALIVE_MS),
 });
 
 const env = loadEnv(ApiEnv);
@@ -44,6 +46,7 @@ await runMain(() => ({
           parseTimeoutMs: env.API_SCAN_PARSE_TIMEOUT_MS,
         },
         rateLimit: { max: env.API_RATE_LIMIT_MAX, windowMs: env.API_RATE_LIMIT_WINDOW_MS },
+        events: { keepAliveMs: env.API_EVENTS_KEEP_ALIVE_MS },
       },
     ),
 }));

@@ -30,6 +30,7 @@ import { DEFAULT_MAX_URL_LENGTH, clientErrorHandler, frameworkErrors, installErr
 import { DEFAULT_RATE_LIMIT, type RateLimitConfig, installRateLimit } from './rate-limit.js';
 import { createExecution, createPlan, createRemediation } from './handlers/remediations.js';
 import { cancelExecution, getDiff, requestPullRequest, retryExecution, submitFeedback } from './handlers/executions.js';
+import { DEFAULT_EVENTS_OPTIONS, type EventsOptions, EventStreams } from './handlers/events.js';
 
 /** What the API's handlers need. */
 export interface ApiContext {
@@ -59,6 +60,8 @@ export interface ApiOptions {
   rateLimit?: Partial<RateLimitConfig>;
   /** Longest URL accepted, in characters (default 8 KiB): longer ones get 414. */
   maxUrlLength?: number;
+  /** The Server-Sent Events routes: keep-alive interval and stream (see ./handlers/events.ts). */
+  events?: Partial<EventsOptions>;
 }
 
 /**
@@ -176,6 +179,36 @@ export async function buildApi(ctx: ApiContext, options: ApiOptions = {}): Promi
     config: { scope: 'remediations:read' },
     schema: { security, summary: "History of the remediation's latest plan execution", params: IdParam, response: { 200: HistoryResponse, ...errors } },
   }, async (req) => getHistory(ctx.db, (await getRemediationView(ctx.db, req.params.id, req.caller.tenant)).planExecution.id, req.caller.tenant));
+
+  // Server-Sent Events (handlers/events.ts): open streams end when the API shuts down.
+  const eventStreams = new EventStreams(ctx, { ...DEFAULT_EVENTS_OPTIONS, ...options.events });
+  app.addHook('preClose', async () => eventStreams.closeAll());
+  const eventsHeaders = z.object({
+    'last-event-id': z.string().max(100).optional().describe('Resume after this event: the `id:` of the last event received (a stream sequence)'),
+  });
+  const eventsDescription =
+    'Server-Sent Events (text/event-stream): `id:` = the event\'s stream sequence; `event: state` with the ExecutionEvent ' +
+    '(remediation.execution.v1) or `event: progress` with the ProgressEvent (remediation.progress.v1) as `data:`; a comment ' +
+    '`: keep-alive` every 15 s. Replays the stored events, then follows live; `Last-Event-ID` resumes after that event. ' +
+    'Authenticate with the Authorization (or X-API-Key) header: use fetch streaming, since EventSource cannot set headers. See docs/events.md.';
+
+  const eventRoutes = [
+    { url: '/v1/executions/:id/events', summary: 'Live events of an execution (state changes and progress) as Server-Sent Events', open: eventStreams.execution },
+    { url: '/v1/remediations/:id/events', summary: 'Live events of every execution of a remediation (plans and patches) as Server-Sent Events', open: eventStreams.remediation },
+  ];
+  for (const route of eventRoutes) {
+    app.get(route.url, {
+      config: { scope: 'remediations:read' },
+      schema: {
+        security,
+        summary: route.summary,
+        description: eventsDescription,
+        params: IdParam,
+        headers: eventsHeaders,
+        response: { 200: { description: 'A stream of Server-Sent Events that does not end on its own', content: { 'text/event-stream': { schema: z.string() } } }, ...errors },
+      },
+    }, async (req, reply) => route.open.call(eventStreams, req.caller, req.params.id, req.headers['last-event-id'], reply));
+  }
 
   app.post('/v1/executions/:id/retry', {
     config: { scope: 'remediations:write' },

@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Tier, describeTransitiveFix } from '@remediation/contracts';
+import { type ExecutionResponse, type ExecutionState, Tier, describeTransitiveFix } from '@remediation/contracts';
 import { ApiError, RemediationClient } from './client.js';
+import { ProgressLines } from './progress.js';
 
 const USAGE = `usage: remediate --repo <git URL or path> --scan <CycloneDX JSON> [options]
 
@@ -19,8 +20,10 @@ const USAGE = `usage: remediate --repo <git URL or path> --scan <CycloneDX JSON>
                                           (prefer the variables: arguments show in the process list)
   --timeout SECONDS                       give up after this long (default: 1800)
 
-Progress goes to stderr; one JSON summary goes to stdout. Exit 0 only when the requested end
-state was reached (patch_generated, or pr_opened with --approve).`;
+Progress goes to stderr (each state change, and one progress line per step: clone objects,
+agent tool calls), followed live on the API's events stream (GET /v1/executions/:id/events);
+an API without that route is polled instead. One JSON summary goes to stdout. Exit 0 only when
+the requested end state was reached (patch_generated, or pr_opened with --approve).`;
 
 function fail(message: string, code = 1): never {
   process.stderr.write(`remediate: ${message}\n`);
@@ -75,7 +78,11 @@ const token = (values['token'] as string | undefined) ?? process.env['REMEDIATIO
 if (!apiKey && !token) fail('credentials required: --api-key or $REMEDIATION_API_KEY (an API key), or --token or $REMEDIATION_TOKEN (a JWT)', 2);
 const client = new RemediationClient(String(values['api']), { ...(apiKey ? { apiKey } : {}), ...(token ? { token } : {}) });
 const deadline = Date.now() + timeoutMs;
-const log = (msg: string) => process.stderr.write(`[remediate] ${msg}\n`);
+const progressLines = new ProgressLines({ write: (text) => process.stderr.write(text), isTTY: Boolean(process.stderr.isTTY) }, '[remediate]');
+const log = (msg: string) => {
+  progressLines.end();
+  process.stderr.write(`[remediate] ${msg}\n`);
+};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function waitFor<T>(what: string, poll: () => Promise<T>, done: (v: T) => boolean, describe: (v: T) => string): Promise<T> {
@@ -89,6 +96,71 @@ async function waitFor<T>(what: string, poll: () => Promise<T>, done: (v: T) => 
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${d})`);
     await sleep(500);
   }
+}
+
+/** The last event id seen per execution: a later wait on the same execution resumes after it. */
+const lastEventIds = new Map<string, string>();
+/** False once the API answered that it has no events route (an older server): then we poll. */
+let eventsRoute = true;
+
+/**
+ * Follows the execution's events stream until a state change reaches a state `done` accepts,
+ * logging each state change and the progress lines. A stream that ends or breaks is reopened
+ * after the last event seen (`Last-Event-ID`), first checking the execution's state in case
+ * events were missed.
+ * @throws ApiError (`ROUTE_NOT_FOUND` from an API without the route, `NOT_FOUND`, …); Error on the deadline.
+ */
+async function followEvents(id: string, what: string, done: (state: ExecutionState) => boolean): Promise<void> {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), Math.max(0, deadline - Date.now()));
+  let last = '';
+  try {
+    for (let attempt = 0; ; attempt++) {
+      if (attempt > 0 && done((await client.getExecution(id)).state)) return;
+      try {
+        for await (const e of client.executionEvents(id, { lastEventId: lastEventIds.get(id), signal: abort.signal })) {
+          lastEventIds.set(id, e.id);
+          if (e.type === 'progress') {
+            progressLines.progress(e.event);
+            continue;
+          }
+          const line = `execution ${id}: ${e.event.to}${e.event.step ? ` (${e.event.step})` : ''}`;
+          if (line !== last) log(line);
+          last = line;
+          if (done(e.event.to)) return;
+        }
+      } catch (err) {
+        if (abort.signal.aborted) break;
+        // The API's own answers (no route, not found, bad credentials) end the wait; network trouble and 5xx are retried.
+        if (err instanceof ApiError && err.status >= 400 && err.status < 500) throw err;
+      }
+      if (abort.signal.aborted) break;
+      await sleep(Math.min(5_000, 250 * 2 ** attempt));
+    }
+    throw new Error(`timed out waiting for ${what} (last: ${last || 'no event'})`);
+  } finally {
+    clearTimeout(timer);
+    abort.abort();
+    progressLines.end();
+  }
+}
+
+/**
+ * Waits until the execution is in a state `done` accepts and returns it: on the events stream, or
+ * by polling every 500 ms when the API has no events route (an older server).
+ */
+async function waitForExecution(id: string, what: string, done: (state: ExecutionState) => boolean): Promise<ExecutionResponse> {
+  if (eventsRoute) {
+    try {
+      await followEvents(id, what, done);
+      return await client.getExecution(id);
+    } catch (err) {
+      if (!(err instanceof ApiError && err.code === 'ROUTE_NOT_FOUND')) throw err;
+      eventsRoute = false;
+      log('the API has no events route (an older server): polling');
+    }
+  }
+  return waitFor(what, () => client.getExecution(id), (x) => done(x.state), (x) => `execution ${x.id}: ${x.state}${x.step ? ` (${x.step})` : ''}`);
 }
 
 const summary: Record<string, unknown> = { remediationId: null, executionId: null, state: null };
@@ -109,12 +181,8 @@ try {
     scan,
   });
   summary['remediationId'] = created.id;
-  const rem = await waitFor(
-    'the plan',
-    () => client.getRemediation(created.id),
-    (r) => r.state !== 'planner_running',
-    (r) => `plan ${r.planExecution.id}: ${r.state}`,
-  );
+  await waitForExecution(created.planExecution.id, 'the plan', (state) => state !== 'planner_running');
+  const rem = await client.getRemediation(created.id);
   summary['state'] = rem.state;
   if (rem.state !== 'plan_generated' || !rem.plan) finish(1, `planning failed: ${rem.planExecution.error?.code ?? ''} ${rem.planExecution.error?.message ?? ''}`.trim());
   const plan = rem.plan;
@@ -138,12 +206,7 @@ try {
   });
   summary['executionId'] = exec.id;
   log(`execution ${exec.id} started (${tier.data})`);
-  let e = await waitFor(
-    'the patch',
-    () => client.getExecution(exec.id),
-    (x) => x.state !== 'patch_running',
-    (x) => `execution ${x.id}: ${x.state}${x.step ? ` (${x.step})` : ''}`,
-  );
+  let e = await waitForExecution(exec.id, 'the patch', (state) => state !== 'patch_running');
   const describeTargets = (x: typeof e) => x.targets.map((t) => ({ name: t.name, from: t.from, to: t.to, status: t.status, ...(t.versions ? { versions: t.versions } : {}), ...(t.fix ? { fix: describeTransitiveFix(t.fix) } : {}), ...(t.reason ? { reason: t.reason } : {}) }));
   summary['state'] = e.state;
   summary['targets'] = describeTargets(e);
@@ -155,12 +218,7 @@ try {
   if (!values['approve']) finish(0);
   log(`approving patch version ${pv!.version}: opening the pull request`);
   await client.requestPullRequest(e.id, pv!.version);
-  e = await waitFor(
-    'the pull request',
-    () => client.getExecution(exec.id),
-    (x) => x.state !== 'pr_opening',
-    (x) => `execution ${x.id}: ${x.state}${x.step ? ` (${x.step})` : ''}`,
-  );
+  e = await waitForExecution(exec.id, 'the pull request', (state) => state !== 'pr_opening');
   summary['state'] = e.state;
   const pr = e.pullRequests.at(-1);
   summary['pullRequest'] = pr ? { url: pr.url, number: pr.number, branch: pr.headBranch, base: pr.baseBranch, draft: pr.draft, state: pr.state } : null;

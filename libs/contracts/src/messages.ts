@@ -162,6 +162,49 @@ export const FeedbackTriagedEvent = z.object({
 export type FeedbackTriagedEvent = z.infer<typeof FeedbackTriagedEvent>;
 
 /**
+ * Subject of a public progress event: `remediation.evt.v1.<tenant>.progress.<step>`, e.g.
+ * `remediation.evt.v1.acme.progress.workspace` (docs/events.md, docs/decisions/0019).
+ */
+export function progressSubject(tenant: string, step: Step): string {
+  return `${SUBJECT_PREFIX}.evt.v1.${tenant}.progress.${step}`;
+}
+
+/** Filter subject of every public event of one tenant: `remediation.evt.v1.<tenant>.>`. */
+export function tenantEventsFilterSubject(tenant: string): string {
+  return `${SUBJECT_PREFIX}.evt.v1.${tenant}.>`;
+}
+
+/**
+ * Public event: a heartbeat of a running step that the history records (clone or bundle progress
+ * `workspace.progress` with `received`/`total`, an agent's `tool_call`, a planner's `plan.lookup`,
+ * and the like), published best-effort on `remediation.evt.v1.<tenant>.progress.<step>` at most once
+ * a second per step attempt plus every named event (docs/decisions/0019). Not transactional:
+ * one can be missing; the history (`GET /v1/executions/:id/history`) is the record.
+ */
+export const ProgressEvent = z.object({
+  schema: z.literal('remediation.progress.v1'),
+  remediationId: z.string(),
+  executionId: z.string(),
+  /** The step the heartbeat belongs to; the subject's last token. */
+  step: Step,
+  /**
+   * What happened: `heartbeat` (a progress heartbeat without a name), or the named event, e.g.
+   * `workspace.progress`, `tool_call`, `agent_started`, `model_retry`, `plan.lookup`. New names may appear.
+   */
+  event: z.string(),
+  /**
+   * The heartbeat's details as the history records them, e.g. `{ operation, phase, received, total }`
+   * for `workspace.progress` (objects, or bytes for a bundle download), `{ tool, turn, isError }` for `tool_call`.
+   */
+  details: z.record(z.string(), z.unknown()),
+  /** The step attempt (lease attempt) that sent it: 1 for the first delivery, more after redeliveries and retries. */
+  attempt: z.number().int().positive(),
+  /** ISO 8601 time of the heartbeat. */
+  at: z.string(),
+});
+export type ProgressEvent = z.infer<typeof ProgressEvent>;
+
+/**
  * Request/reply subject (core NATS, queue group `git-gateway`) for the unified diff of a patch
  * version. Request: `DiffRequest`; reply: `DiffReply`.
  */

@@ -19,6 +19,7 @@ import {
 } from '@remediation/persistence';
 import { type AttemptOutcome, type Registry, messagingMetrics, secondsSince } from '@remediation/metrics';
 import type { Logger } from 'pino';
+import { type ProgressPublisher, jetStreamProgressPublisher } from './progress.js';
 import { type StreamNames, ensureConsumer, ensureStreams } from './streams.js';
 
 /** The execution left the step's state while the handler ran (a user cancelled it). */
@@ -40,7 +41,9 @@ export interface CommandContext {
   signal: AbortSignal;
   /**
    * A sign of life: `msg.working()` (resets `ack_wait`) and, with `details`, a history row
-   * (`event` defaults to `heartbeat`; e.g. `{ received: 450, total: 1000 }`, `{ tool: 'read_file' }`).
+   * (`event` defaults to `heartbeat`; e.g. `{ received: 450, total: 1000 }`, `{ tool: 'read_file' }`)
+   * and the same as a public progress event once that row is written (docs/decisions/0019).
+   * Unnamed progress is recorded at most once a second; every named event is.
    * @throws StepCancelledError / LeaseLostError once the runtime learned the step is no longer ours.
    */
   heartbeat(details?: Record<string, unknown> & { event?: string }): void;
@@ -93,6 +96,11 @@ export interface ConsumerRuntimeOptions {
   faultPoint?: (point: string, kind: CommandKind) => Promise<void> | void;
   /** Where step attempts, durations, redeliveries, dead letters and the consumer's backlog are reported. */
   metrics?: Registry;
+  /**
+   * Where recorded heartbeats go as public progress events (default: published on `js`, see
+   * progress.ts); `null` publishes none.
+   */
+  progress?: ProgressPublisher | null;
 }
 
 /** A running consumer. */
@@ -141,6 +149,7 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
   const concurrency = options.concurrency ?? 4;
   const stepTimeoutMs = options.stepTimeoutMs ?? 30 * 60_000;
   const fault = options.faultPoint ?? (() => undefined);
+  const progress = options.progress === undefined ? jetStreamProgressPublisher(js, logger) : options.progress;
   const durable = durableName(handler.kind);
   const filterSubject = commandFilterSubject(handler.kind);
   const settings = { stream: streams.commands, durable, filterSubject, ackWaitMs, maxDeliver };
@@ -278,8 +287,23 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
     let lastHistory = 0;
     const beat = (history?: { event: string; details: Record<string, unknown> }) => {
       if (!claimed || !spec) return;
+      const at = new Date().toISOString();
       void heartbeatStep(db, claimed, payload.executionId, history)
         .then((r) => {
+          // Published only once the history row is written under a lease still ours: a fenced
+          // worker's progress never reaches the public stream (docs/decisions/0019).
+          if (r === 'ok' && history && progress) {
+            progress.publish(claimed.tenant, {
+              schema: 'remediation.progress.v1',
+              remediationId: payload.remediationId,
+              executionId: payload.executionId,
+              step: spec.step,
+              event: history.event,
+              details: history.details,
+              attempt: claimed.lease.attempt,
+              at,
+            });
+          }
           // After this delivery's own commit the lease is released: that is not a lost lease.
           if (committed) return;
           if (r === 'lost') stopWith(new LeaseLostError(payload.executionId, claimed.lease));
@@ -477,6 +501,7 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
       await messages?.close().catch(() => undefined);
       await loop.catch(() => undefined);
       await Promise.allSettled([...inFlight]);
+      await progress?.settle();
     },
   };
 }

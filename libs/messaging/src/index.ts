@@ -11,3 +11,5 @@ export type { ReconcilerOptions, SweepResult } from './reconciler.js';
 export { StepCancelledError } from './consumer.js';
 export { ensureWorkspace, checkpointWorkspace, patchVersionDiff } from './gateway-client.js';
 export type { WorkspaceHandle } from './gateway-client.js';
+export { jetStreamProgressPublisher, DEFAULT_MAX_PROGRESS_IN_FLIGHT } from './progress.js';
+export type { ProgressPublisher } from './progress.js';

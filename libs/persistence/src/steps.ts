@@ -10,6 +10,8 @@ export interface ClaimedStep {
   attemptId: number;
   /** The state the execution was in when claimed (one of the command's states). */
   state: ExecutionState;
+  /** The execution's tenant (the token of its public subjects, `remediation.evt.v1.<tenant>.…`). */
+  tenant: string;
 }
 
 /**
@@ -25,9 +27,9 @@ export async function claimStep(
   claim: { executionId: string; states: readonly ExecutionState[]; step: Step; command: CommandKind; worker: string; deliveryCount: number },
 ): Promise<ClaimedStep | null> {
   return db.em().transactional(async (tx) => {
-    const rows = await tx.execute<Array<{ lease_attempt: number; state: ExecutionState }>>(
+    const rows = await tx.execute<Array<{ lease_attempt: number; state: ExecutionState; tenant_id: string }>>(
       `update executions set lease_owner = ?, lease_attempt = lease_attempt + 1, heartbeat_at = now()
-       where id = ? and state = any(?::text[]) and step = ? returning lease_attempt, state`,
+       where id = ? and state = any(?::text[]) and step = ? returning lease_attempt, state, tenant_id`,
       [claim.worker, claim.executionId, `{${claim.states.join(',')}}`, claim.step],
     );
     const row = rows[0];
@@ -52,7 +54,7 @@ export async function claimStep(
       errorCode: null,
       errorMessage: null,
     });
-    return { lease: { owner: claim.worker, attempt: row.lease_attempt }, attemptId: Number(id), state: row.state };
+    return { lease: { owner: claim.worker, attempt: row.lease_attempt }, attemptId: Number(id), state: row.state, tenant: row.tenant_id };
   });
 }
 
