@@ -267,7 +267,22 @@ function AgentSummary({ agent }) {
     <p class="agent-detail"><strong>Conversation summary:</strong> ${agent.detail}</p>`;
 }
 
-function VersionSection({ executionId, version, diff }) {
+function Conversation({ conversation }) {
+  if (!conversation) return null;
+  return html`
+    <details class="conversation">
+      <summary>Agent conversation: ${conversation.turns.length} answer${conversation.turns.length === 1 ? '' : 's'}${conversation.resumes ? `, resumed ${conversation.resumes}×` : ''}</summary>
+      <ol>${conversation.turns.map((t) => html`
+        <li>
+          ${t.text ? html`<p>${t.text}</p>` : null}
+          ${t.toolCalls.length
+            ? html`<ul class="tools">${t.toolCalls.map((c) => html`<li><code>${c.name}</code>${c.subject ? html` ${c.subject}` : null}${c.isError ? html` <span class="error">(refused or failed)</span>` : null}</li>`)}</ul>`
+            : null}
+        </li>`)}</ol>
+    </details>`;
+}
+
+function VersionSection({ version, diff, conversation }) {
   const v = version;
   return html`
     <article class="version" aria-labelledby=${`version-${v.version}`} data-version=${v.version}>
@@ -281,6 +296,7 @@ function VersionSection({ executionId, version, diff }) {
       </dl>
       ${v.feedback ? html`<blockquote class="feedback"><strong>Feedback (${v.feedback.source}):</strong> ${v.feedback.text}</blockquote>` : null}
       <${AgentSummary} agent=${v.agent} />
+      <${Conversation} conversation=${v.agent ? conversation : null} />
       <h4>Proof of remediation</h4>
       <table>
         <thead><tr><th scope="col">Target</th><th scope="col">Remediated</th><th scope="col">Declared</th><th scope="col">Reason</th></tr></thead>
@@ -391,6 +407,7 @@ function Attempts({ attempts, progress }) {
 function ExecutionPage({ id, graphs }) {
   const [execution, setExecution] = useState(null);
   const [attempts, setAttempts] = useState(null);
+  const [conversations, setConversations] = useState([]);
   const [error, setError] = useState(null);
   const [mode, setMode] = useState('connecting');
   const [progress, setProgress] = useState([]);
@@ -399,9 +416,10 @@ function ExecutionPage({ id, graphs }) {
 
   const refresh = useCallback(async () => {
     try {
-      const [x, a] = await Promise.all([call(base), call(`${base}/attempts`)]);
+      const [x, a, c] = await Promise.all([call(base), call(`${base}/attempts`), call(`${base}/conversations`)]);
       setExecution(x);
       setAttempts(a.attempts);
+      setConversations(c.conversations);
       setError(null);
     } catch (err) {
       setError(err);
@@ -517,7 +535,8 @@ function ExecutionPage({ id, graphs }) {
       ? html`<section aria-labelledby="versions-heading">
           <h2 id="versions-heading">Patch versions</h2>
           ${x.patchVersions.length === 0 ? html`<p>No version yet.</p>` : null}
-          ${[...x.patchVersions].reverse().map((v) => html`<${VersionSection} key=${v.version} executionId=${x.id} version=${v} diff=${diffs[v.version]} />`)}
+          ${[...x.patchVersions].reverse().map((v) => html`<${VersionSection} key=${v.version} version=${v} diff=${diffs[v.version]}
+            conversation=${conversations.find((c) => c.iteration === (v.iteration?.number ?? 1))} />`)}
         </section>`
       : null}
 

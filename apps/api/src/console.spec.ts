@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { claimStep, createRemediation, finishStep, heartbeatStep } from '@remediation/persistence';
+import { claimStep, createRemediation, finishStep, heartbeatStep, saveConversation, startConversation } from '@remediation/persistence';
 import { type ApiUnderTest, apiUnderTest } from '../test-support/api-under-test.js';
 import { CONSOLE_DIR } from './console.js';
 
@@ -74,6 +74,30 @@ describe('the operator console and its read routes', () => {
     expect(attempts[1]).toMatchObject({ worker: 'planner:2', deliveryCount: 2, outcome: 'failed', error: { code: 'ADVISORY_SOURCE_UNAVAILABLE', message: 'OSV answered 503' } });
     expect(attempts[1].heartbeats.map((h: any) => h.details)).toEqual([{ attempt: second.lease.attempt, tool: 'read_file' }]);
     expect((await get('/v1/executions/rem_a1.plan.1/attempts', 'other')).statusCode).toBe(404);
+  });
+
+  it('GET /v1/executions/:id/conversations summarises each agent run: answers, tool calls with what they named and whether refused, no tool results', async () => {
+    await startConversation(api.db, { executionId: 'rem_a2.plan.1', iteration: 1, deterministic: [], usage: {} });
+    const conversation = [
+      { role: 'user', content: 'SECRET PROMPT: fix express-jwt' },
+      { role: 'assistant', content: [{ type: 'text', text: 'Reading it.' }, { type: 'tool_use', id: 't1', name: 'read_file', input: { path: 'lib/a.js' } }, { type: 'tool_use', id: 't2', name: 'read_file', input: { path: '../../etc/passwd' } }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: 'FILE CONTENT' }, { type: 'tool_result', tool_use_id: 't2', is_error: true, content: 'outside' }] },
+      { role: 'assistant', content: [{ type: 'tool_use', id: 't3', name: 'report_outcome', input: { target: 'express-jwt', status: 'success' } }] },
+      { role: 'assistant', content: 'Done: ' + 'x'.repeat(3000) },
+    ];
+    await saveConversation(api.db, 'rem_a2.plan.1', 1, { conversation, usage: {}, turns: 3, changedPaths: [] });
+    const res = await get('/v1/executions/rem_a2.plan.1/conversations');
+    expect(res.statusCode).toBe(200);
+    const [c] = res.json().conversations;
+    expect(c).toMatchObject({ iteration: 1, resumes: 0, result: null });
+    expect(c.turns.slice(0, 2)).toEqual([
+      { turn: 1, text: 'Reading it.', toolCalls: [{ name: 'read_file', subject: 'lib/a.js', isError: false }, { name: 'read_file', subject: '../../etc/passwd', isError: true }] },
+      { turn: 2, text: null, toolCalls: [{ name: 'report_outcome', subject: 'express-jwt', isError: null }] },
+    ]);
+    expect(c.turns[2].text).toHaveLength(2001); // cut at 2,000 characters, with an ellipsis
+    expect(res.body).not.toContain('SECRET PROMPT');
+    expect(res.body).not.toContain('FILE CONTENT');
+    expect((await get('/v1/executions/rem_a2.plan.1/conversations', 'other')).statusCode).toBe(404);
   });
 
   it('OpenAPI documents the new routes with their filters', () => {

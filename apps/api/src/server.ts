@@ -7,6 +7,7 @@ import {
   CancelRequest,
   CreateExecutionRequest,
   AttemptsResponse,
+  ConversationsResponse,
   DeadLetter,
   ExecutionListQuery,
   ExecutionListResponse,
@@ -25,7 +26,7 @@ import {
   type RepositoryPolicy,
 } from '@remediation/contracts';
 import type { Database } from '@remediation/persistence';
-import { getDeadLetters, getExecutionView, getHistory, getRemediationView, getStepAttempts, listExecutions, listRemediations } from '@remediation/persistence';
+import { getDeadLetters, getExecutionView, getHistory, getRemediationView, getConversationSummaries, getStepAttempts, listExecutions, listRemediations } from '@remediation/persistence';
 import type { NatsHandles } from '@remediation/messaging';
 import type { Logger } from 'pino';
 import { DEFAULT_SCAN_LIMITS_CONFIG, type ScanLimitsConfig } from './adapters/scan-parser.js';
@@ -150,6 +151,16 @@ export async function buildApi(ctx: ApiContext, options: ApiOptions = {}): Promi
       response: { 200: AttemptsResponse, ...errors },
     },
   }, async (req) => getStepAttempts(ctx.db, req.params.id, req.caller.tenant));
+
+  app.get('/v1/executions/:id/conversations', {
+    config: { scope: 'remediations:read' },
+    schema: {
+      security,
+      summary: "The code-fix agent's conversations of an execution, one per iteration, summarised: each answer's text and tool calls (tool, path or target, refused or not), and the run's summary",
+      params: IdParam,
+      response: { 200: ConversationsResponse, ...errors },
+    },
+  }, async (req) => getConversationSummaries(ctx.db, req.params.id, req.caller.tenant));
 
   app.post('/v1/remediations', {
     config: { scope: 'remediations:write' },

@@ -579,3 +579,36 @@ export type StepAttemptWithHeartbeats = z.infer<typeof StepAttemptWithHeartbeats
 /** `GET /v1/executions/:id/attempts` body: the step attempts in order, each with its heartbeats. */
 export const AttemptsResponse = z.object({ executionId: z.string(), state: ExecutionState, attempts: z.array(StepAttemptWithHeartbeats) });
 export type AttemptsResponse = z.infer<typeof AttemptsResponse>;
+
+/** One tool call of the agent, as summarised: the tool, what it named, and whether it was refused. */
+export const AgentToolCallSummary = z.object({
+  name: z.string(),
+  /** The path, target or package the call named (`path`, `target` or `name` of its input), or null. */
+  subject: z.string().nullable(),
+  /** Whether its result was an error (refused or failed); null when no result was stored yet. */
+  isError: z.boolean().nullable(),
+});
+export type AgentToolCallSummary = z.infer<typeof AgentToolCallSummary>;
+
+/** One answer of the model in a conversation: its text (cut at 2,000 characters) and its tool calls. */
+export const AgentTurnSummary = z.object({ turn: z.number().int(), text: z.string().nullable(), toolCalls: z.array(AgentToolCallSummary) });
+export type AgentTurnSummary = z.infer<typeof AgentTurnSummary>;
+
+/**
+ * The agent's conversation of one iteration, summarised: the model's answers in order, without the
+ * prompt or the tool results' contents (file texts stay in the database).
+ */
+export const AgentConversationSummary = z.object({
+  /** The iteration (1 = the first run; the version it made lists the same number). */
+  iteration: z.number().int(),
+  turns: z.array(AgentTurnSummary),
+  resumes: z.number().int(),
+  /** The run's summary once it ended, else null (still running, or cut off). */
+  result: AgentRunSummary.nullable(),
+  updatedAt: z.string(),
+});
+export type AgentConversationSummary = z.infer<typeof AgentConversationSummary>;
+
+/** `GET /v1/executions/:id/conversations` body: one summary per agent run, by iteration. */
+export const ConversationsResponse = z.object({ executionId: z.string(), conversations: z.array(AgentConversationSummary) });
+export type ConversationsResponse = z.infer<typeof ConversationsResponse>;

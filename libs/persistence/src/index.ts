@@ -59,7 +59,7 @@ export type { ClaimedStep } from './steps.js';
 export { relayOutboxBatch, countUnpublished } from './outbox.js';
 export type { OutboxMessage } from './outbox.js';
 export { getRemediationView, getExecutionView, getHistory, executionSummary, stepAttemptBody, getDeadLetters, pullRequestBody, executionTargetBody, feedbackBody, iterationBody } from './views.js';
-export { listExecutions, listRemediations, getStepAttempts } from './lists.js';
+export { listExecutions, listRemediations, getStepAttempts, getConversationSummaries, summariseConversation } from './lists.js';
 export { createPlanExecution, createRemediation, findRemediationByIdempotencyKey, loadCodebase, loadScan } from './remediations.js';
 export {
   loadExecution,

@@ -1,5 +1,7 @@
 import type {
+  AgentTurnSummary,
   AttemptsResponse,
+  ConversationsResponse,
   ExecutionListQuery,
   ExecutionListResponse,
   ExecutionState,
@@ -8,13 +10,13 @@ import type {
 } from '@remediation/contracts';
 import { InvalidInputError, NotFoundError } from '@remediation/errors';
 import type { Database } from './database.js';
-import { ExecutionEntity, HistoryEntity, StepAttemptEntity } from './entities.js';
+import { AgentConversationEntity, ExecutionEntity, HistoryEntity, StepAttemptEntity } from './entities.js';
 import { executionSummary, iso, stepAttemptBody } from './views.js';
 
 /**
  * Lists of the operator console and other clients (issue 16): the tenant's executions and
- * remediations, newest first, paged by keyset (`before` = the previous page's `nextCursor`), and an
- * execution's step attempts with their heartbeats.
+ * remediations, newest first, paged by keyset (`before` = the previous page's `nextCursor`), an
+ * execution's step attempts with their heartbeats, and its agent conversations summarised.
  */
 
 /** A page position: the last item's time (ISO 8601) and id, as base64url JSON. */
@@ -119,6 +121,69 @@ export async function getStepAttempts(db: Database, executionId: string, tenant:
       heartbeats: beats
         .filter((h) => h.worker === a.worker && h.details?.['attempt'] === a.leaseAttempt)
         .map((h) => ({ at: iso(h.at)!, event: h.event, details: h.details ?? {} })),
+    })),
+  };
+}
+
+/** Longest text of one model answer in a conversation summary, in characters. */
+const SUMMARY_TEXT_MAX = 2000;
+
+type Block = { type?: string; text?: string; name?: string; id?: string; input?: Record<string, unknown>; tool_use_id?: string; is_error?: boolean };
+
+/**
+ * Summarises a stored Messages API conversation (`MessageParam[]`): each assistant message becomes a
+ * turn with its text and its tool calls (name, the `path` / `target` / `name` its input gave, and
+ * whether the matching `tool_result` was an error). User messages (the prompt, tool results) are
+ * not repeated.
+ */
+export function summariseConversation(conversation: readonly unknown[]): AgentTurnSummary[] {
+  const errors = new Map<string, boolean>();
+  for (const m of conversation as Array<{ role?: string; content?: unknown }>) {
+    if (m.role !== 'user' || !Array.isArray(m.content)) continue;
+    for (const b of m.content as Block[]) if (b.type === 'tool_result' && b.tool_use_id) errors.set(b.tool_use_id, b.is_error === true);
+  }
+  const turns: AgentTurnSummary[] = [];
+  for (const m of conversation as Array<{ role?: string; content?: unknown }>) {
+    if (m.role !== 'assistant') continue;
+    const blocks: Block[] = typeof m.content === 'string' ? [{ type: 'text', text: m.content }] : Array.isArray(m.content) ? (m.content as Block[]) : [];
+    const text = blocks
+      .filter((b) => b.type === 'text' && b.text)
+      .map((b) => b.text!)
+      .join('\n')
+      .trim();
+    turns.push({
+      turn: turns.length + 1,
+      text: text ? (text.length > SUMMARY_TEXT_MAX ? `${text.slice(0, SUMMARY_TEXT_MAX)}…` : text) : null,
+      toolCalls: blocks
+        .filter((b) => b.type === 'tool_use')
+        .map((b) => {
+          const subject = b.input?.['path'] ?? b.input?.['target'] ?? b.input?.['name'];
+          return { name: b.name ?? '?', subject: typeof subject === 'string' ? subject : null, isError: b.id && errors.has(b.id) ? errors.get(b.id)! : null };
+        }),
+    });
+  }
+  return turns;
+}
+
+/**
+ * `GET /v1/executions/:id/conversations`: the agent's conversations of an execution, one per
+ * iteration, summarised ({@link summariseConversation}).
+ * @param tenant another tenant's execution is not found.
+ * @throws NotFoundError
+ */
+export async function getConversationSummaries(db: Database, executionId: string, tenant: string): Promise<ConversationsResponse> {
+  const em = db.em();
+  const exec = await em.findOne(ExecutionEntity, { id: executionId, tenantId: tenant });
+  if (!exec) throw new NotFoundError('execution', executionId);
+  const rows = await em.find(AgentConversationEntity, { executionId }, { orderBy: { iteration: 'asc' } });
+  return {
+    executionId,
+    conversations: rows.map((c) => ({
+      iteration: c.iteration,
+      turns: summariseConversation(c.conversation),
+      resumes: c.resumes,
+      result: c.result ?? null,
+      updatedAt: iso(c.updatedAt)!,
     })),
   };
 }

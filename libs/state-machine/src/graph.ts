@@ -1,5 +1,5 @@
-import { type ExecutionKind, type ExecutionState, PatchState, PlanState, Step } from '@remediation/contracts';
-import { type ExecutionSnapshot, type MachineEvent, transition } from './transition.js';
+import { type ExecutionKind, type ExecutionState, FAILED_STATES, PatchState, PlanState, Step } from '@remediation/contracts';
+import { type ExecutionSnapshot, type MachineEvent, can, transition } from './transition.js';
 
 /** One drawn move of the machine: from a state (null = creation) to another on an event. */
 export interface StateGraphEdge {
@@ -50,8 +50,8 @@ const SAMPLE_EVENTS: readonly MachineEvent[] = [
 
 /**
  * The state graph of an execution kind, derived from {@link transition} itself (not a second
- * table): every state (and creation) × every step × every failed step × with and without a pull
- * request is offered every event of {@link SAMPLE_EVENTS}; each allowed move that changes the state
+ * table): every state (and creation) × every step × (in a failed state) every failed step × with
+ * and without a pull request is offered every event of {@link SAMPLE_EVENTS}; each allowed move that changes the state
  * is an edge. The operator console draws it (`/console/state-machine.json`).
  */
 export function stateGraph(kind: ExecutionKind): StateGraph {
@@ -60,7 +60,8 @@ export function stateGraph(kind: ExecutionKind): StateGraph {
   const steps = [null, ...Step.options];
   for (const state of [null, ...states]) {
     for (const step of steps) {
-      for (const failedStep of steps) {
+      // Only a failed state remembers the step that failed (retry resumes there).
+      for (const failedStep of state && FAILED_STATES.has(state) ? steps : [null]) {
         for (const pr of [false, true]) {
           const snapshot: ExecutionSnapshot = {
             tenant: 't',
@@ -74,12 +75,8 @@ export function stateGraph(kind: ExecutionKind): StateGraph {
             pullRequestVersion: pr ? 1 : null,
           };
           for (const event of SAMPLE_EVENTS) {
-            let to: ExecutionState | null;
-            try {
-              to = transition(snapshot, event, '1970-01-01T00:00:00.000Z').next.state;
-            } catch {
-              continue; // not allowed here
-            }
+            if (!can(snapshot, event)) continue;
+            const to = transition(snapshot, event, '1970-01-01T00:00:00.000Z').next.state;
             if (to === null || to === state) continue;
             const key = `${state}\u0000${to}`;
             const edge = edges.get(key) ?? { from: state, to, events: [] };
