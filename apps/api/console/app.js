@@ -487,13 +487,6 @@ function ExecutionPage({ id, graphs }) {
       ${x.error ? html`<${Field} label="Error"><${ErrorText} error=${x.error} /><//>` : null}
     </dl>
 
-    <section aria-labelledby="machine-heading">
-      <h2 id="machine-heading">State machine</h2>
-      <${StateDiagram} graph=${graphs?.[x.kind]} state=${x.state} step=${x.step} />
-    </section>
-
-    <${Actions} execution=${x} onDone=${refresh} />
-
     ${x.pullRequests.length
       ? html`<section aria-labelledby="prs-heading">
           <h2 id="prs-heading">Pull requests</h2>
@@ -503,6 +496,14 @@ function ExecutionPage({ id, graphs }) {
               ${pr.lastError ? html` <${ErrorText} error=${pr.lastError} />` : null}</li>`)}</ul>
         </section>`
       : null}
+
+    <section aria-labelledby="machine-heading">
+      <h2 id="machine-heading">State machine</h2>
+      <${StateDiagram} graph=${graphs?.[x.kind]} state=${x.state} step=${x.step} />
+    </section>
+
+    <${Actions} execution=${x} onDone=${refresh} />
+
 
     ${x.kind === 'patch'
       ? html`<section aria-labelledby="targets-heading">
@@ -598,4 +599,6 @@ function App() {
     </main>`;
 }
 
-render(html`<${App} />`, document.getElementById('app'));
+const root = document.getElementById('app');
+root.textContent = ''; // the "Loading" text (Preact 11 renders next to what is there)
+render(html`<${App} />`, root);

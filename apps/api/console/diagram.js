@@ -31,7 +31,8 @@ function layout(graph) {
   const pos = new Map();
   columns.forEach((states, c) => states?.forEach((s, r) => pos.set(s, { x: PAD + c * COLUMN, y: PAD + r * ROW })));
   const rows = Math.max(...columns.map((c) => c?.length ?? 0));
-  return { pos, width: PAD * 2 + (columns.length - 1) * COLUMN + NODE_W, height: PAD * 2 + (rows - 1) * ROW + NODE_H };
+  // Room on the right for same-column arcs and below for backward ones.
+  return { pos, width: PAD * 2 + (columns.length - 1) * COLUMN + NODE_W + 50, height: PAD * 2 + (rows - 1) * ROW + NODE_H + ROW / 2 };
 }
 
 /** Class of a state's colour: running, done, failed, stopped. */
@@ -53,19 +54,29 @@ export function StateDiagram({ graph, state, step }) {
     const a = pos.get(e.from);
     const b = pos.get(e.to);
     if (!a || !b) return null;
-    const forward = b.x > a.x;
-    const x1 = forward ? a.x + NODE_W : a.x + NODE_W / 2;
-    const y1 = forward ? a.y + NODE_H / 2 : a.y + (b.y >= a.y ? NODE_H : 0);
-    const x2 = forward ? b.x : b.x + NODE_W / 2;
-    const y2 = forward ? b.y + NODE_H / 2 : b.y + (b.y >= a.y ? 0 : NODE_H);
-    if (forward) {
+    if (b.x > a.x) {
+      // Forward: right side to left side.
+      const [x1, y1, x2, y2] = [a.x + NODE_W, a.y + NODE_H / 2, b.x, b.y + NODE_H / 2];
       const mx = (x1 + x2) / 2;
       return `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}`;
     }
-    // Back or same-column move: an arc below or above.
-    const bend = b.x === a.x ? 40 : 0;
-    const my = (y1 + y2) / 2;
-    return `M${x1},${y1} C${x1 + bend + 30},${my} ${x2 + bend + 30},${my} ${x2},${y2}`;
+    if (b.x === a.x) {
+      // Same column: an arc on the right, wider for rows further apart.
+      const [x, y1, y2] = [a.x + NODE_W, a.y + NODE_H / 2, b.y + NODE_H / 2];
+      const bulge = 18 + 10 * Math.abs(b.y - a.y) / ROW;
+      return `M${x},${y1} C${x + bulge},${y1} ${x + bulge},${y2} ${x},${y2}`;
+    }
+    // Backward (retry, feedback, a maintenance step ending): between the boxes' centres, through
+    // the gap between rows.
+    const [x1, x2] = [a.x + NODE_W / 2, b.x + NODE_W / 2];
+    if (b.y === a.y) {
+      const [y, my] = [a.y + NODE_H, a.y + NODE_H + (ROW - NODE_H) * 0.7];
+      return `M${x1},${y} C${x1},${my} ${x2},${my} ${x2},${y}`;
+    }
+    const up = b.y < a.y;
+    const [y1, y2] = up ? [a.y, b.y + NODE_H] : [a.y + NODE_H, b.y];
+    const d = up ? -20 : 20;
+    return `M${x1},${y1} C${x1},${y1 + d} ${x2},${y2 - d} ${x2},${y2}`;
   };
   const outgoing = graph.edges.filter((e) => e.from === state);
   return html`
