@@ -156,6 +156,7 @@ describe('the operator console', () => {
     expect(view.pullRequests).toHaveLength(1);
     expect(view.pullRequests[0]).toMatchObject({ patchVersion: 2, state: 'open' });
     expect(await link.getAttribute('href')).toBe(view.pullRequests[0].url);
+    await page.evaluate('window.scrollTo(0, 0)'); // the pull request is listed at the top
     await shot('execution-pr-opened');
   }, 180_000);
 

@@ -264,7 +264,7 @@ function AgentSummary({ agent }) {
       <${Field} label="Cost">${agent.costUsd.toFixed(4)} USD<//>
       <${Field} label="Resumes">${agent.resumes}<//>
     </dl>
-    <p class="agent-detail"><strong>Conversation summary:</strong> ${agent.detail}</p>`;
+    <p class="agent-detail"><strong>How the run ended:</strong> ${agent.detail}</p>`;
 }
 
 function Conversation({ conversation }) {
