@@ -6,7 +6,11 @@ import { z } from 'zod';
 import {
   CancelRequest,
   CreateExecutionRequest,
+  AttemptsResponse,
+  ConversationsResponse,
   DeadLetter,
+  ExecutionListQuery,
+  ExecutionListResponse,
   CreatePullRequestRequest,
   CreateRemediationRequest,
   DiffResponse,
@@ -16,15 +20,18 @@ import {
   FeedbackRequest,
   HistoryResponse,
   PullRequestBody,
+  RemediationListQuery,
+  RemediationListResponse,
   RemediationResponse,
   type RepositoryPolicy,
 } from '@remediation/contracts';
 import type { Database } from '@remediation/persistence';
-import { getDeadLetters, getExecutionView, getHistory, getRemediationView } from '@remediation/persistence';
+import { getDeadLetters, getExecutionView, getHistory, getRemediationView, getConversationSummaries, getStepAttempts, listExecutions, listRemediations } from '@remediation/persistence';
 import type { NatsHandles } from '@remediation/messaging';
 import type { Logger } from 'pino';
 import { DEFAULT_SCAN_LIMITS_CONFIG, type ScanLimitsConfig } from './adapters/scan-parser.js';
 import { installJsonBody, scanWasChecked } from './body.js';
+import { installConsole } from './console.js';
 import { type JwtSettings, installAuthentication } from './auth.js';
 import { DEFAULT_MAX_URL_LENGTH, clientErrorHandler, frameworkErrors, installErrorHandler, installUrlLimit } from './errors.js';
 import { DEFAULT_RATE_LIMIT, type RateLimitConfig, installRateLimit } from './rate-limit.js';
@@ -116,6 +123,47 @@ export async function buildApi(ctx: ApiContext, options: ApiOptions = {}): Promi
     transform: jsonSchemaTransform,
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
+  await installConsole(app);
+
+  app.get('/v1/remediations', {
+    config: { scope: 'remediations:read' },
+    schema: {
+      security,
+      summary: "The tenant's remediations, newest first (repository, latest plan's state, patch executions); filter by the plan's state; paged with `before` = `nextCursor`",
+      querystring: RemediationListQuery,
+      response: { 200: RemediationListResponse, ...errors },
+    },
+  }, async (req) => listRemediations(ctx.db, req.caller.tenant, req.query));
+
+  app.get('/v1/executions', {
+    config: { scope: 'remediations:read' },
+    schema: {
+      security,
+      summary: "The tenant's executions (plan and patch), newest first; filter by state, kind and remediation; paged with `before` = `nextCursor`",
+      querystring: ExecutionListQuery,
+      response: { 200: ExecutionListResponse, ...errors },
+    },
+  }, async (req) => listExecutions(ctx.db, req.caller.tenant, req.query));
+
+  app.get('/v1/executions/:id/attempts', {
+    config: { scope: 'remediations:read' },
+    schema: {
+      security,
+      summary: 'Every step attempt of an execution in order (worker, delivery count, outcome, error), each with the heartbeats its worker recorded (clone progress, agent tool calls)',
+      params: IdParam,
+      response: { 200: AttemptsResponse, ...errors },
+    },
+  }, async (req) => getStepAttempts(ctx.db, req.params.id, req.caller.tenant));
+
+  app.get('/v1/executions/:id/conversations', {
+    config: { scope: 'remediations:read' },
+    schema: {
+      security,
+      summary: "The code-fix agent's conversations of an execution, one per iteration, summarised: each answer's text and tool calls (tool, path or target, refused or not), and the run's summary",
+      params: IdParam,
+      response: { 200: ConversationsResponse, ...errors },
+    },
+  }, async (req) => getConversationSummaries(ctx.db, req.params.id, req.caller.tenant));
 
   app.post('/v1/remediations', {
     config: { scope: 'remediations:write' },

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { branchNameProblem } from './branch-name.js';
 import { githubRepositoryNameProblem } from './repository-policy.js';
 import { PlannerOutput, Tier, TransitiveFixOption } from './planner-output.js';
-import { ExecutionKind, ExecutionState, PullRequestState, Step, TargetStatus } from './states.js';
+import { ExecutionKind, ExecutionState, PlanState, PullRequestState, Step, TargetStatus } from './states.js';
 
 /**
  * HTTP API v1 request and response bodies. The same schemas validate requests, serialise
@@ -527,3 +527,101 @@ export const CreatePullRequestRequest = z.strictObject({
   patchVersion: z.number().int().positive().optional(),
 });
 export type CreatePullRequestRequest = z.infer<typeof CreatePullRequestRequest>;
+
+/** Most items one list request answers (`limit`). */
+export const LIST_LIMIT_MAX = 200;
+
+/**
+ * Query of `GET /v1/executions`: the tenant's executions, newest first, filtered by `state`,
+ * `kind` and `remediationId`; `limit` items (default 50, at most {@link LIST_LIMIT_MAX}); `before`
+ * is the `nextCursor` of the previous page. Unknown parameters are refused.
+ */
+export const ExecutionListQuery = z.strictObject({
+  state: ExecutionState.optional(),
+  kind: ExecutionKind.optional(),
+  remediationId: z.string().min(1).max(100).optional(),
+  limit: z.coerce.number().int().min(1).max(LIST_LIMIT_MAX).default(50),
+  before: z.string().min(1).max(300).optional().describe('The `nextCursor` of the previous page.'),
+});
+export type ExecutionListQuery = z.infer<typeof ExecutionListQuery>;
+
+/** One execution in a list: its summary, the remediation it belongs to and its tier (null for a plan). */
+export const ExecutionListItem = ExecutionSummary.extend({ remediationId: z.string(), tier: Tier.nullable() });
+export type ExecutionListItem = z.infer<typeof ExecutionListItem>;
+
+/** `GET /v1/executions` body. `nextCursor` is null on the last page. */
+export const ExecutionListResponse = z.object({ executions: z.array(ExecutionListItem), nextCursor: z.string().nullable() });
+export type ExecutionListResponse = z.infer<typeof ExecutionListResponse>;
+
+/**
+ * Query of `GET /v1/remediations`: the tenant's remediations, newest first, optionally only those
+ * whose latest plan is in `state`; paging as {@link ExecutionListQuery}.
+ */
+export const RemediationListQuery = z.strictObject({
+  state: PlanState.optional(),
+  limit: z.coerce.number().int().min(1).max(LIST_LIMIT_MAX).default(50),
+  before: z.string().min(1).max(300).optional().describe('The `nextCursor` of the previous page.'),
+});
+export type RemediationListQuery = z.infer<typeof RemediationListQuery>;
+
+/** One remediation in a list: where its code is, its latest plan's state, and how many executions it has. */
+export const RemediationListItem = z.object({
+  id: z.string(),
+  repository: z.string(),
+  /** State of the latest plan execution. */
+  state: ExecutionState,
+  planExecutionId: z.string(),
+  /** Patch executions started from it. */
+  patchExecutions: z.number().int(),
+  createdAt: z.string(),
+});
+export type RemediationListItem = z.infer<typeof RemediationListItem>;
+
+/** `GET /v1/remediations` body. `nextCursor` is null on the last page. */
+export const RemediationListResponse = z.object({ remediations: z.array(RemediationListItem), nextCursor: z.string().nullable() });
+export type RemediationListResponse = z.infer<typeof RemediationListResponse>;
+
+/** A heartbeat with details of a step attempt (clone progress `{ received, total }`, an agent tool call `{ tool }`, …). */
+export const AttemptHeartbeat = z.object({ at: z.string(), event: z.string(), details: z.record(z.string(), z.unknown()) });
+export type AttemptHeartbeat = z.infer<typeof AttemptHeartbeat>;
+
+/** A step attempt with the heartbeats its worker recorded while it held the lease. */
+export const StepAttemptWithHeartbeats = StepAttempt.extend({ heartbeats: z.array(AttemptHeartbeat) });
+export type StepAttemptWithHeartbeats = z.infer<typeof StepAttemptWithHeartbeats>;
+
+/** `GET /v1/executions/:id/attempts` body: the step attempts in order, each with its heartbeats. */
+export const AttemptsResponse = z.object({ executionId: z.string(), state: ExecutionState, attempts: z.array(StepAttemptWithHeartbeats) });
+export type AttemptsResponse = z.infer<typeof AttemptsResponse>;
+
+/** One tool call of the agent, as summarised: the tool, what it named, and whether it was refused. */
+export const AgentToolCallSummary = z.object({
+  name: z.string(),
+  /** The path, target or package the call named (`path`, `target` or `name` of its input), or null. */
+  subject: z.string().nullable(),
+  /** Whether its result was an error (refused or failed); null when no result was stored yet. */
+  isError: z.boolean().nullable(),
+});
+export type AgentToolCallSummary = z.infer<typeof AgentToolCallSummary>;
+
+/** One answer of the model in a conversation: its text (cut at 2,000 characters) and its tool calls. */
+export const AgentTurnSummary = z.object({ turn: z.number().int(), text: z.string().nullable(), toolCalls: z.array(AgentToolCallSummary) });
+export type AgentTurnSummary = z.infer<typeof AgentTurnSummary>;
+
+/**
+ * The agent's conversation of one iteration, summarised: the model's answers in order, without the
+ * prompt or the tool results' contents (file texts stay in the database).
+ */
+export const AgentConversationSummary = z.object({
+  /** The iteration (1 = the first run; the version it made lists the same number). */
+  iteration: z.number().int(),
+  turns: z.array(AgentTurnSummary),
+  resumes: z.number().int(),
+  /** The run's summary once it ended, else null (still running, or cut off). */
+  result: AgentRunSummary.nullable(),
+  updatedAt: z.string(),
+});
+export type AgentConversationSummary = z.infer<typeof AgentConversationSummary>;
+
+/** `GET /v1/executions/:id/conversations` body: one summary per agent run, by iteration. */
+export const ConversationsResponse = z.object({ executionId: z.string(), conversations: z.array(AgentConversationSummary) });
+export type ConversationsResponse = z.infer<typeof ConversationsResponse>;

@@ -59,7 +59,8 @@ export type { ClaimedStep } from './steps.js';
 export { relayOutboxBatch, outboxBacklog } from './outbox.js';
 export { countExecutionsByState } from './executions.js';
 export type { OutboxMessage } from './outbox.js';
-export { getRemediationView, getExecutionView, getHistory, getDeadLetters, pullRequestBody, executionTargetBody, feedbackBody, iterationBody } from './views.js';
+export { getRemediationView, getExecutionView, getHistory, executionSummary, stepAttemptBody, getDeadLetters, pullRequestBody, executionTargetBody, feedbackBody, iterationBody } from './views.js';
+export { listExecutions, listRemediations, getStepAttempts, getConversationSummaries, summariseConversation } from './lists.js';
 export { createPlanExecution, createRemediation, findRemediationByIdempotencyKey, loadCodebase, loadScan } from './remediations.js';
 export {
   loadExecution,

@@ -9,6 +9,7 @@ import type {
   ReviewFeedbackBody,
   PullRequestBody,
   RemediationResponse,
+  StepAttempt,
 } from '@remediation/contracts';
 import { NotFoundError } from '@remediation/errors';
 import { advisoriesChangedSince } from './advisory-database.js';
@@ -26,17 +27,20 @@ import {
   type IterationRow,
   ReviewFeedbackEntity,
   StepAttemptEntity,
+  type StepAttemptRow,
   PatchVersionEntity,
   PullRequestEntity,
   type PullRequestRow,
   RemediationEntity,
 } from './entities.js';
 
-function iso(d: Date | null | undefined): string | null {
+/** A time as ISO 8601, or null. */
+export function iso(d: Date | null | undefined): string | null {
   return d ? new Date(d).toISOString() : null;
 }
 
-function summary(row: ExecutionRow): ExecutionSummary {
+/** The summary of an execution row (`ExecutionSummary`), as listed inside other resources and in lists. */
+export function executionSummary(row: ExecutionRow): ExecutionSummary {
   return {
     id: row.id,
     kind: row.kind,
@@ -68,8 +72,8 @@ export async function getRemediationView(db: Database, id: string, tenant?: stri
     state: plan.state,
     codebase: rem.codebase,
     plan: plan.plan ?? null,
-    planExecution: summary(plan),
-    executions: executions.map(summary),
+    planExecution: executionSummary(plan),
+    executions: executions.map(executionSummary),
     createdAt: iso(rem.createdAt)!,
     stale: await planStaleness(db, plan),
   };
@@ -185,7 +189,7 @@ export async function getExecutionView(db: Database, id: string, tenant?: string
     return fid == null ? null : (feedbackById.get(fid) ?? null);
   };
   return {
-    ...summary(row),
+    ...executionSummary(row),
     remediationId: row.remediationId,
     tier: row.tier ?? null,
     upgradeOption: row.tier ?? null,
@@ -242,18 +246,7 @@ export async function getHistory(db: Database, executionId: string, tenant?: str
   return {
     executionId,
     state: exec.state,
-    attempts: attempts.map((a) => ({
-      step: a.step,
-      command: a.command,
-      attempt: a.leaseAttempt,
-      deliveryCount: a.deliveryCount,
-      worker: a.worker,
-      startedAt: iso(a.startedAt)!,
-      heartbeatAt: iso(a.heartbeatAt)!,
-      finishedAt: iso(a.finishedAt),
-      outcome: a.outcome ?? null,
-      error: a.errorCode ? { code: a.errorCode, message: a.errorMessage ?? '' } : null,
-    })),
+    attempts: attempts.map(stepAttemptBody),
     entries: rows.map((h) => ({
       at: iso(h.at)!,
       event: h.event,
@@ -263,6 +256,22 @@ export async function getHistory(db: Database, executionId: string, tenant?: str
       worker: h.worker ?? null,
       details: h.details ?? {},
     })),
+  };
+}
+
+/** Serialises a step attempt row (`StepAttempt`). */
+export function stepAttemptBody(a: StepAttemptRow): StepAttempt {
+  return {
+    step: a.step,
+    command: a.command,
+    attempt: a.leaseAttempt,
+    deliveryCount: a.deliveryCount,
+    worker: a.worker,
+    startedAt: iso(a.startedAt)!,
+    heartbeatAt: iso(a.heartbeatAt)!,
+    finishedAt: iso(a.finishedAt),
+    outcome: a.outcome ?? null,
+    error: a.errorCode ? { code: a.errorCode, message: a.errorMessage ?? '' } : null,
   };
 }
 
