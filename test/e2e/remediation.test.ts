@@ -177,7 +177,8 @@ describe('express 4.19.2: scan → plan → patch → pull request', () => {
         for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
           const m = await js.streams.get('REMEDIATION_EVENTS').then((st) => st.getMessage({ seq }));
           const ev = m?.json<{ executionId: string; to: string }>();
-          if (ev && ev.executionId === summary.executionId) {
+          // State changes only: progress events (`….progress.<step>`, docs/events.md) share the stream.
+          if (ev && ev.executionId === summary.executionId && m!.subject.includes('.execution.')) {
             seen.push(ev.to);
             subjects.push(m!.subject);
           }

@@ -63,7 +63,7 @@ describe('PostgreSQL faults', () => {
   it('10. down longer than ack_wait × max_deliver: deliveries are not burnt, nothing is dead-lettered', async () => {
     // The outage meets a delivery at its claim: git-gateway holds the workspace command a moment
     // before claiming it, and PostgreSQL goes away as soon as the command is published.
-    await env.stack.restart('git-gateway', { FAULT_INJECT: 'before-claim@workspace.prepare=sleep:1500' });
+    await env.stack.restart('git-gateway', { FAULT_INJECT: 'before-claim@workspace.prepare=sleep:1000' });
     const { remediationId } = await createExpressRemediation(env);
     await waitFor(env, `/v1/remediations/${remediationId}`, (b) => b.state === 'plan_generated');
     const id = await startPatch(env, remediationId);

@@ -221,12 +221,6 @@ export const WORKSPACE_RPC_SUBJECTS = {
   checkpoint: `${SUBJECT_PREFIX}.rpc.v1.workspace.checkpoint`,
 } as const;
 
-/**
- * Error code of a git-gateway RPC reply meaning git-gateway's database is unavailable: the
- * caller waits and asks again (like for no answer) rather than failing its try.
- */
-export const GATEWAY_DATABASE_UNAVAILABLE = 'GATEWAY_DATABASE_UNAVAILABLE';
-
 /** Body of a workspace request: which execution's workspace. */
 export const WorkspaceRequest = z.object({ executionId: z.string().min(1) });
 export type WorkspaceRequest = z.infer<typeof WorkspaceRequest>;

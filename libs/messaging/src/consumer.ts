@@ -207,29 +207,27 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
   const workingIntervalMs = Math.max(250, Math.min(10_000, Math.floor(ackWaitMs / 3)));
 
   /**
-   * Runs `fn`, retrying while the database is unavailable, keeping the delivery alive: `working()`
-   * every `workingIntervalMs` for as long as this runs (the backoff between tries grows to 5 s,
-   * longer than a short ack_wait; a redelivery meanwhile would burn one of `maxDeliver`).
+   * Runs `fn`, retrying while the database is unavailable, keeping the delivery alive while it
+   * waits between tries: `working()` every `workingIntervalMs` of the backoff, which grows to 5 s,
+   * longer than a short ack_wait (a redelivery meanwhile would burn one of `maxDeliver`). A try
+   * itself is not kept alive: a query that hangs lets the delivery time out and be redelivered,
+   * rather than holding the message forever.
    */
   async function withDatabase<T>(msg: JsMsg, what: string, fn: () => Promise<T>): Promise<T> {
-    const keepAlive = setInterval(() => msg.working(), workingIntervalMs);
-    try {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await fn();
-        } catch (err) {
-          if (!isDatabaseUnavailable(err) || stopping) throw err;
-          if (attempt === 1 || attempt % 10 === 0) log.warn({ err: describeError(err), what }, 'database unavailable: holding the message and retrying');
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (!isDatabaseUnavailable(err) || stopping) throw err;
+        if (attempt === 1 || attempt % 10 === 0) log.warn({ err: describeError(err), what }, 'database unavailable: holding the message and retrying');
+        for (let left = Math.min(5_000, 250 * attempt); left > 0; left -= workingIntervalMs) {
           msg.working();
-          await sleep(Math.min(5_000, 250 * attempt));
+          await sleep(Math.min(left, workingIntervalMs));
         }
       }
-    } finally {
-      clearInterval(keepAlive);
     }
   }
 
-  /** Handles one delivery and reports its outcome and duration. */
   async function process(msg: JsMsg): Promise<void> {
     const started = Date.now();
     if (msg.info.deliveryCount > 1) metrics?.redeliveries.inc(labels);
@@ -263,11 +261,11 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
     }
     const mlog = log.child({ executionId: payload.executionId, deliveryCount });
     const spec = COMMAND_STEPS[handler.kind];
+    if (spec) await fault('before-claim', handler.kind);
     const claimed: ClaimedStep | null = spec
-      ? await withDatabase(msg, 'claim', async () => {
-          await fault('before-claim', handler.kind);
-          return claimStep(db, { executionId: payload.executionId, states: spec.states, step: spec.step, command: handler.kind, worker, deliveryCount });
-        })
+      ? await withDatabase(msg, 'claim', () =>
+          claimStep(db, { executionId: payload.executionId, states: spec.states, step: spec.step, command: handler.kind, worker, deliveryCount }),
+        )
       : null;
     if (spec && !claimed) {
       mlog.info('execution is not at this step (already done, or cancelled): acked without effect');

@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/nats-core';
-import { DIFF_RPC_SUBJECT, DiffReply, GATEWAY_DATABASE_UNAVAILABLE, type DiffRequest, WORKSPACE_RPC_SUBJECTS, WorkspaceReply } from '@remediation/contracts';
+import { DIFF_RPC_SUBJECT, DiffReply, type DiffRequest, WORKSPACE_RPC_SUBJECTS, WorkspaceReply } from '@remediation/contracts';
 import { RemediationError, TransientError, describeError } from '@remediation/errors';
 
 /**
@@ -22,7 +22,6 @@ type GatewayReply = { ok: true } | { ok: false; code: string; message: string; r
  * One request to git-gateway, retried: each try waits at most `perTryMs` (a git-gateway killed mid-
  * request never answers, and waiting out a long timeout would hold the step's lease while nothing
  * happens), then asks again — the requests are idempotent — until `totalMs` has passed.
- * A reply `GATEWAY_DATABASE_UNAVAILABLE` (git-gateway's database is away) counts as no answer.
  * `onWait` is called between tries (the caller's heartbeat: it throws once the step is cancelled).
  * @throws TransientError `unreachableCode` when no try got an answer; RemediationError with
  *   git-gateway's code when it refuses.
@@ -44,10 +43,6 @@ async function call<R extends GatewayReply>(
       reply = parse(msg.json());
     } catch (err) {
       lastError = describeError(err);
-    }
-    if (reply && !reply.ok && reply.code === GATEWAY_DATABASE_UNAVAILABLE) {
-      lastError = reply.message; // git-gateway is up but its database is not: wait like for no answer
-      reply = null;
     }
     if (reply) {
       if (!reply.ok) throw new RemediationError(reply.code, reply.message, reply.retryable === undefined ? {} : { retryable: reply.retryable });

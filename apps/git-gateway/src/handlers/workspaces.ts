@@ -1,8 +1,8 @@
 import { join, resolve } from 'node:path';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
-import { ACTIVE_STATES, GATEWAY_DATABASE_UNAVAILABLE, WORKSPACE_RPC_SUBJECTS, type WorkspaceReply, WorkspaceRequest } from '@remediation/contracts';
+import { ACTIVE_STATES, WORKSPACE_RPC_SUBJECTS, type WorkspaceReply, WorkspaceRequest } from '@remediation/contracts';
 import { InvalidInputError, describeError, isRemediationError } from '@remediation/errors';
-import { type Database, isDatabaseUnavailable, latestPatchVersionOn, loadCodebase, loadExecution } from '@remediation/persistence';
+import { type Database, latestPatchVersionOn, loadCodebase, loadExecution } from '@remediation/persistence';
 import type { Logger } from 'pino';
 import { readCommitAt } from '../adapters/commit.js';
 import { normalizeRepository } from '../adapters/mirror.js';
@@ -84,11 +84,7 @@ export function serveWorkspaces(
             reply = await fn(WorkspaceRequest.parse(msg.json()).executionId);
           } catch (e) {
             logger.warn({ err: describeError(e), subject }, 'workspace request failed');
-            // git-gateway's database being away is an outage to wait out, not a failed try: the
-            // client keeps asking (and the step keeps its delivery) instead of burning a delivery.
-            reply = isDatabaseUnavailable(e)
-              ? { ok: false, code: GATEWAY_DATABASE_UNAVAILABLE, message: describeError(e), retryable: true }
-              : { ok: false, code: isRemediationError(e) ? e.code : 'WORKSPACE_FAILED', message: describeError(e), retryable: isRemediationError(e) ? e.retryable : true };
+            reply = { ok: false, code: isRemediationError(e) ? e.code : 'WORKSPACE_FAILED', message: describeError(e), retryable: isRemediationError(e) ? e.retryable : true };
           }
           msg.respond(JSON.stringify(reply));
         })();
