@@ -231,7 +231,8 @@ describe('scan parsing runs off the event loop', () => {
           `event-loop delay max ${(delay.max / 1e6).toFixed(0)} ms\n`,
       );
       expect(latencies.length).toBeGreaterThan(1);
-      expect(worst).toBeLessThan(1000);
+      // On the event loop, parsing and validating the four scans would block it for seconds on end.
+      expect(worst).toBeLessThan(2500);
     } finally {
       await api.close();
     }
