@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cargoEcosystem } from '@remediation/ecosystems';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildTargetContext, createBumpVersionTool, createManifestBumper, executeTool, findEcosystemUsages, Workspace } from './index.js';
+import { buildTargetContext, createBumpVersionTool, createManifestBumper, executeTool, findEcosystemUsages, Workspace, writeRefusal } from './index.js';
 
 const CARGO_FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '../../ecosystems/src/cargo/__fixtures__');
 
@@ -51,5 +51,13 @@ describe('Cargo manifests and usages for the agent', () => {
     const result = await executeTool(tool, { package: 'openssl', version: '0.10.55' }, { toolUseId: 't' });
     expect(result.isError).toBe(false);
     expect(await readFile(join(root, 'Cargo.toml'), 'utf8')).toBe(before.replace("openssl = { version = '0.10.11'", "openssl = { version = '0.10.55'"));
+  });
+
+  it('the agent may not write Cargo.toml or Cargo.lock directly; bump_version may write Cargo.toml', () => {
+    expect(writeRefusal('Cargo.toml')).toContain('is a Cargo manifest');
+    expect(writeRefusal('crates/core/Cargo.toml')).toContain('is a Cargo manifest');
+    expect(writeRefusal('Cargo.toml', {}, { viaBumpVersion: true })).toBeNull();
+    expect(writeRefusal('Cargo.lock', {}, { viaBumpVersion: true })).toContain('is a lockfile');
+    expect(writeRefusal('src/cargo_toml.rs')).toBeNull();
   });
 });

@@ -119,7 +119,7 @@ export function createFileTools(workspace: Workspace, limits: FileToolLimits = {
     name: 'write_file',
     description:
       'Create a file or replace its whole content. Prefer edit_file for changes to existing files. ' +
-      'Test files, CI configuration, lockfiles, .env files and manifests (package.json, requirements*.txt, pyproject.toml, go.mod) are refused (use bump_version for dependency versions).',
+      'Test files, CI configuration, lockfiles, .env files and manifests (package.json, requirements*.txt, pyproject.toml, go.mod, Cargo.toml, pom.xml) are refused (use bump_version for dependency versions).',
     inputSchema: z.strictObject({ path: pathField, content: z.string().max(workspace.maxFileBytes).describe('The complete new content of the file') }),
     async run({ path, content }) {
       const resolved = await workspace.resolve(path);

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mavenEcosystem } from '@remediation/ecosystems';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildTargetContext, createBumpVersionTool, createManifestBumper, executeTool, findEcosystemUsages, Workspace } from './index.js';
+import { buildTargetContext, createBumpVersionTool, createManifestBumper, executeTool, findEcosystemUsages, Workspace, writeRefusal } from './index.js';
 
 const JAVA_GOOF = join(dirname(fileURLToPath(import.meta.url)), '../../ecosystems/src/maven/__fixtures__/java-goof');
 const LOG4J = 'org.apache.logging.log4j:log4j-core';
@@ -73,5 +73,12 @@ describe('Maven poms and usages for the agent', () => {
     expect(JSON.stringify(result)).toContain('struts2-spring-plugin');
     expect(await readFile(join(root, 'todolist-goof/pom.xml'), 'utf8')).toBe(parent.replace('<struts2.version>2.3.20</struts2.version>', '<struts2.version>2.3.32</struts2.version>'));
     expect(await readFile(join(root, 'todolist-goof/todolist-web-struts/pom.xml'), 'utf8')).toBe(child);
+  });
+
+  it('the agent may not write pom.xml directly; bump_version may', () => {
+    expect(writeRefusal('pom.xml')).toContain('is a Maven project file');
+    expect(writeRefusal('todolist-goof/todolist-web-struts/pom.xml')).toContain('is a Maven project file');
+    expect(writeRefusal('pom.xml', {}, { viaBumpVersion: true })).toBeNull();
+    expect(writeRefusal('src/main/resources/pom.xml.template')).toBeNull();
   });
 });
