@@ -13,13 +13,15 @@
  * load, Linux ≥ 4.0; else the process's peak, `process.resourceUsage().maxRSS`).
  *
  *   node --import tsx scripts/bench-planner.ts [--sizes 100,2000,20000,100000] [--records 200000]
- *        [--timeout-s 180] [--sets fixtures,synthetic,database] [--changed 1000] [--json]
+ *        [--timeout-s 180] [--sets fixtures,synthetic,database] [--changed 1000] [--json] [--keep]
  *
  * A size whose child takes longer than `--timeout-s` is stopped, and larger sizes of that advisory
  * set are skipped (the table says so). Set `database` (in `--sets`, default all three) first runs
  * {@link benchAdvisoryDatabase} (full import and incremental sync of the synthetic records into a
  * fresh PostgreSQL database, `--changed` records changed) and then plans each size with the
  * advisories looked up there (`loadPlanAdvisories`, as the planner does).
+ * `--keep` leaves the work folder (scans, registry snapshot) and the database in place and prints
+ * each child's command line, so one plan can be re-run alone (e.g. with `--cpu-prof`).
  */
 import { spawn } from 'node:child_process';
 import { serviceNodeFlags } from '@remediation/config';
@@ -60,6 +62,8 @@ interface RunFigures {
   /** `loadPlanAdvisories` (set `database` only: the per-plan look-up in PostgreSQL; 0 otherwise). */
   lookupMs: number;
   planMs: number;
+  /** CPU time of the whole process (user + system, every thread: GC and the loader included) while parsing, looking up and planning. */
+  cpuMs: number;
   peakRssMiB: number;
   /** How `peakRssMiB` was read: `VmHWM after reset` or `maxRSS (whole process)`. */
   peakRssFrom: string;
@@ -195,6 +199,7 @@ async function child(set: AdvisorySet, scanFile: string, registryDir: string, co
   const rssAfterLoadMiB = mib(process.memoryUsage.rss() / 1024);
   const reset = resetPeakRss();
 
+  const cpu0 = process.cpuUsage();
   const t1 = performance.now();
   const scan = parseCycloneDx(JSON.parse(await readFile(scanFile, 'utf8')));
   const parseMs = performance.now() - t1;
@@ -204,6 +209,7 @@ async function child(set: AdvisorySet, scanFile: string, registryDir: string, co
   const t2 = performance.now();
   const plan = await computePlan(scan, { advisories, versions: new SnapshotDirectorySource(registryDir), registryLabel: registryDir });
   const planMs = performance.now() - t2;
+  const cpu = process.cpuUsage(cpu0);
 
   const hwm = reset ? vmHwmKiB() : null;
   const figures: RunFigures = {
@@ -215,6 +221,7 @@ async function child(set: AdvisorySet, scanFile: string, registryDir: string, co
     parseMs: Math.round(parseMs),
     lookupMs: Math.round(lookupMs),
     planMs: Math.round(planMs),
+    cpuMs: Math.round((cpu.user + cpu.system) / 1000),
     peakRssMiB: hwm !== null ? mib(hwm) : mib(process.resourceUsage().maxRSS),
     peakRssFrom: hwm !== null ? 'VmHWM after reset' : 'maxRSS (whole process)',
     targets: plan.targets.length,
@@ -378,6 +385,7 @@ const { values } = parseArgs({
     changed: { type: 'string', default: '1000' },
     'database-url': { type: 'string' },
     json: { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false },
   },
 });
 const RECORDS = Number(values.records);
@@ -420,8 +428,10 @@ if (import.meta.filename !== resolve(process.argv[1] ?? '')) {
         log(`${set}: ${n} components…`);
         const registry = set === 'fixtures' ? FIXTURE_REGISTRY : syntheticRegistry;
         const args = ['--set', set, '--scan', scanFile, '--registry', registry, '--components', String(n), '--records', String(RECORDS), '--sizes', values.sizes!];
-        const figures = await runChild(databaseUrl && set === 'database' ? [...args, '--database-url', databaseUrl] : args, timeoutMs);
-        await rm(scanFile);
+        const childArgs = databaseUrl && set === 'database' ? [...args, '--database-url', databaseUrl] : args;
+        if (values.keep) log(`child: node ${serviceNodeFlags('planner').join(' ')} --import tsx ${import.meta.filename} --child ${childArgs.join(' ')}`);
+        const figures = await runChild(childArgs, timeoutMs);
+        if (!values.keep) await rm(scanFile);
         if (figures === null) {
           stopped = n;
           results.push({ set, components: n, skipped: `stopped after ${values['timeout-s']} s` });
@@ -434,12 +444,12 @@ if (import.meta.filename !== resolve(process.argv[1] ?? '')) {
     const fmt = (x: number) => x.toLocaleString('en-US');
     const rows = results.map((r) =>
       'skipped' in r
-        ? `| ${r.set} | ${fmt(r.components)} | — | — | — | — | — | — | — | — | ${r.skipped} |`
-        : `| ${r.set} | ${fmt(r.components)} | ${fmt(r.advisories)} | ${fmt(r.loadMs)} ms / ${r.rssAfterLoadMiB} MiB | ${fmt(r.parseMs)} ms | ${r.set === 'database' ? `${fmt(r.lookupMs)} ms` : '—'} | ${fmt(r.planMs)} ms | **${fmt(r.parseMs + r.lookupMs + r.planMs)} ms** | **${r.peakRssMiB} MiB** | ${fmt(r.targets)} / ${fmt(r.transitive)} | ${r.peakRssFrom} |`,
+        ? `| ${r.set} | ${fmt(r.components)} | — | — | — | — | — | — | — | — | — | ${r.skipped} |`
+        : `| ${r.set} | ${fmt(r.components)} | ${fmt(r.advisories)} | ${fmt(r.loadMs)} ms / ${r.rssAfterLoadMiB} MiB | ${fmt(r.parseMs)} ms | ${r.set === 'database' ? `${fmt(r.lookupMs)} ms` : '—'} | ${fmt(r.planMs)} ms | **${fmt(r.parseMs + r.lookupMs + r.planMs)} ms** | ${fmt(r.cpuMs)} ms | **${r.peakRssMiB} MiB** | ${fmt(r.targets)} / ${fmt(r.transitive)} | ${r.peakRssFrom} |`,
     );
     const table = [
-      '| advisories | components | advisories held | load (time / RSS after) | parse | look-up | plan | parse + plan | peak RSS (parse + plan) | targets / transitive | RSS from |',
-      '|---|---|---|---|---|---|---|---|---|---|---|',
+      '| advisories | components | advisories held | load (time / RSS after) | parse | look-up | plan | parse + plan | CPU (parse + plan) | peak RSS (parse + plan) | targets / transitive | RSS from |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|',
       ...rows,
     ].join('\n');
     process.stdout.write(`${table}\n\n`);
@@ -455,7 +465,10 @@ if (import.meta.filename !== resolve(process.argv[1] ?? '')) {
     process.stdout.write(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}; ${new Date().toISOString()}\n`);
     if (values.json) process.stdout.write(`${JSON.stringify({ results, database })}\n`);
   } finally {
-    await rm(dir, { recursive: true, force: true });
-    if (databaseUrl) await dropDatabase(databaseUrl);
+    if (values.keep) log(`kept: ${dir}${databaseUrl ? ` and database ${databaseUrl}` : ''}`);
+    else {
+      await rm(dir, { recursive: true, force: true });
+      if (databaseUrl) await dropDatabase(databaseUrl);
+    }
   }
 }

@@ -1,5 +1,4 @@
-import { ecosystemForOsv, type Versioning } from '@remediation/ecosystems';
-import { LRUCache } from 'lru-cache';
+import { ecosystemForOsv, memoSemver, type Versioning } from '@remediation/ecosystems';
 import semver from 'semver';
 import { normalisePackageName } from './package-names.js';
 import type { OsvEvent, OsvRange } from './osv-schema.js';
@@ -62,19 +61,12 @@ interface Scheme {
 }
 
 /**
- * Parsed semver versions by their text (strict, else loose; `false` when neither reads it). A plan
- * evaluates the same few thousand version strings (installed versions, range events) tens of
- * thousands of times; parsing each once halves the look-up's evaluation time.
+ * A semver version read strictly, else loosely (null when neither reads it), through the shared
+ * memo of `@remediation/ecosystems` (`memoSemver`): a plan evaluates the same few thousand version
+ * strings (installed versions, range events) tens of thousands of times.
  */
-const parsedSemver = new LRUCache<string, semver.SemVer | false>({ max: 50_000 });
-
 function parseSemver(v: string): semver.SemVer | null {
-  let parsed = parsedSemver.get(v);
-  if (parsed === undefined) {
-    parsed = semver.parse(v) ?? semver.parse(v, { loose: true }) ?? false;
-    parsedSemver.set(v, parsed);
-  }
-  return parsed === false ? null : parsed;
+  return memoSemver(v) ?? memoSemver(v, 'loose');
 }
 
 /** npm and ecosystems without a Versioning: semver, loose parse, node-semver rendering (unchanged). */

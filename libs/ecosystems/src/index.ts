@@ -33,7 +33,7 @@ export { PypiSnapshotSource } from './pypi/snapshot-source.js';
 export { pypiEcosystem } from './pypi/ecosystem.js';
 export { provePythonRemediated, poetryToPep440, lowestAdmissibleVersion } from './pypi/proof.js';
 export { pythonImportNames, pythonUsagePatterns } from './pypi/usage.js';
-export { npmVersioning } from './npm/versioning.js';
+export { memoSemver, npmVersioning } from './npm/versioning.js';
 export { npmUsagePatterns } from './npm/usage.js';
 export { npmEcosystem } from './npm/ecosystem.js';
 export { packageJsonManager } from './npm/package-json-manager.js';

@@ -14,6 +14,7 @@ import {
   type OsvRecord,
 } from '@remediation/advisories';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { CompiledQuery } from 'kysely';
 import { InvalidInputError } from '@remediation/errors';
 import type { Database } from './database.js';
 
@@ -617,14 +618,20 @@ export async function findPlanAdvisories(
     if (!known) out.set(view.id, view);
     else if (!known.affected.some((a) => view.affected.some((b) => a.ecosystem === b.ecosystem))) out.set(view.id, { ...known, affected: [...known.affected, ...view.affected] });
   };
+  // Bound parameters (`$1`, `$2`) through the pool's Kysely client: MikroORM's `execute` would
+  // quote the megabytes of package JSON into the SQL text in JavaScript, one character at a time.
+  const client = em.getConnection().getClient();
   const select = async (matching: string, param: string, byPackage = false): Promise<void> => {
-    const [row] = await db.em().execute<Row[]>(
-      `with w as (${matching})
-       select coalesce(json_agg(v.view) filter (where v.view is not null), '[]') as views,
-              coalesce(json_agg(w.advisory_id) filter (where v.view is null), '[]') as missing
-       from w left join advisory_views v on v.advisory_id = w.advisory_id and v.ecosystem in (select jsonb_array_elements_text(?::jsonb))`,
-      [param, JSON.stringify(ecosystems)],
+    const { rows } = await client.executeQuery<Row>(
+      CompiledQuery.raw(
+        `with w as (${matching})
+         select coalesce(json_agg(v.view) filter (where v.view is not null), '[]') as views,
+                coalesce(json_agg(w.advisory_id) filter (where v.view is null), '[]') as missing
+         from w left join advisory_views v on v.advisory_id = w.advisory_id and v.ecosystem in (select jsonb_array_elements_text($2::jsonb))`,
+        [param, JSON.stringify(ecosystems)],
+      ),
     );
+    const row = rows[0];
     const parse = <T>(value: unknown): T => (typeof value === 'string' ? JSON.parse(value) : value) as T;
     const views = parse<Advisory[]>(row?.views);
     for (const view of byPackage && query.keep ? query.keep(views) : views) add(view);
@@ -636,7 +643,7 @@ export async function findPlanAdvisories(
     ...chunks(query.packages, LOOKUP_CHUNK).map((part) => (): Promise<void> =>
       select(
         `select distinct p.advisory_id
-         from (select distinct k.ecosystem, k.name from jsonb_to_recordset(?::jsonb) as k(ecosystem text, name text, key bigint[])
+         from (select distinct k.ecosystem, k.name from jsonb_to_recordset($1::jsonb) as k(ecosystem text, name text, key bigint[])
                where k.key is null or exists (select from advisory_packages a where a.ecosystem = k.ecosystem and a.name = k.name
                                                 and (a.affected_keys is null or a.affected_keys @> k.key))) h
          join advisory_packages p on p.ecosystem = h.ecosystem and p.name = h.name`,
@@ -646,7 +653,7 @@ export async function findPlanAdvisories(
     ),
     ...chunks(ids, LOOKUP_CHUNK).map((part) => (): Promise<void> =>
       select(
-        `select distinct r.advisory_id from jsonb_array_elements_text(?::jsonb) as k(id)
+        `select distinct r.advisory_id from jsonb_array_elements_text($1::jsonb) as k(id)
            join advisory_ids i on i.id = k.id join advisory_records r on r.id = i.record_id
          where r.advisory_id is not null`,
         JSON.stringify(part),

@@ -68,17 +68,19 @@ export function toPackageVersions(name: string, document: unknown, where: string
       { details: { name, where }, cause: parsed.error },
     );
   }
-  const versions: string[] = [];
+  const parsedVersions: semver.SemVer[] = [];
   const deprecated = new Set<string>();
   const dependencies = new Map<string, Readonly<Record<string, string>>>();
   for (const [version, manifest] of Object.entries(parsed.data.versions)) {
-    if (semver.valid(version) !== version) continue;
-    versions.push(version);
+    // Each version parsed once (sorting by `semver.compare` on strings would parse at every comparison).
+    const v = semver.parse(version);
+    if (v === null || v.version !== version) continue;
+    parsedVersions.push(v);
     if (isDeprecated(manifest)) deprecated.add(version);
     const deps = dependenciesOf(manifest);
     if (deps !== undefined) dependencies.set(version, deps);
   }
-  versions.sort(semver.compare);
+  const versions = parsedVersions.sort((a, b) => a.compare(b)).map((v) => v.version);
   return { name, versions, distTags: { ...(parsed.data['dist-tags'] ?? {}) }, deprecated, dependencies };
 }
 

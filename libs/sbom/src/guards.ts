@@ -48,12 +48,19 @@ export function assertMaxDepth(json: unknown, maxDepth: number): void {
         details: { reason: 'too_deep', limit: maxDepth, path },
       });
     }
-    const entries: [string | number, unknown][] = Array.isArray(frame.value)
-      ? frame.value.map((v, i) => [i, v] as [number, unknown])
-      : Object.entries(frame.value);
-    for (const [key, child] of entries) {
-      if (child !== null && typeof child === 'object') {
-        stack.push({ value: child, depth: frame.depth + 1, parent: frame, key });
+    // Only object children get a frame (a scan is mostly strings): no per-value allocation.
+    if (Array.isArray(frame.value)) {
+      const list = frame.value as unknown[];
+      for (let i = 0; i < list.length; i++) {
+        const child = list[i];
+        if (child !== null && typeof child === 'object') stack.push({ value: child, depth: frame.depth + 1, parent: frame, key: i });
+      }
+    } else {
+      const record = frame.value as Record<string, unknown>;
+      for (const key in record) {
+        if (!Object.hasOwn(record, key)) continue;
+        const child = record[key];
+        if (child !== null && typeof child === 'object') stack.push({ value: child, depth: frame.depth + 1, parent: frame, key });
       }
     }
   }

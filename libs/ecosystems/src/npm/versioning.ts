@@ -1,10 +1,38 @@
 import { InvalidInputError } from '@remediation/errors';
+import { LRUCache } from 'lru-cache';
 import semver from 'semver';
 import type { JumpSize, ParsedVersion, PublishedVersion, Versioning } from '../types.js';
 import { releaseOrderKey } from '../order-key.js';
 
+/** Parsed versions per mode by their text (`false`: the mode does not read it); see {@link memoSemver}. */
+const PARSED = {
+  strict: { cache: new LRUCache<string, semver.SemVer | false>({ max: 50_000 }), options: {} },
+  loose: { cache: new LRUCache<string, semver.SemVer | false>({ max: 50_000 }), options: { loose: true } },
+  range: { cache: new LRUCache<string, semver.SemVer | false>({ max: 50_000 }), options: { loose: true, includePrerelease: true } },
+} as const;
+/** Whether node-semver reads a range, by its text (loose). */
+const VALID_RANGES = new LRUCache<string, boolean>({ max: 10_000 });
+
+/**
+ * `semver.parse(version, options)`, memoised: a plan compares the same few thousand version
+ * strings (installed versions, candidates, range events) hundreds of thousands of times, and each
+ * node-semver parse allocates. Modes: strict (default); `loose`; `range`, the options
+ * `semver.satisfies` re-parses a version with here (loose, pre-releases included), so the object
+ * returned passes through `Range.test` without a second parse. The objects are shared: callers
+ * must not mutate them (no `inc()`). Null when the mode does not read `version`.
+ */
+export function memoSemver(version: string, mode: 'strict' | 'loose' | 'range' = 'strict'): semver.SemVer | null {
+  const { cache, options } = PARSED[mode];
+  let hit = cache.get(version);
+  if (hit === undefined) {
+    hit = semver.parse(version, options) ?? false;
+    cache.set(version, hit);
+  }
+  return hit === false ? null : hit;
+}
+
 function parsed(version: string): semver.SemVer {
-  const p = semver.parse(version);
+  const p = memoSemver(version);
   if (!p) throw new InvalidInputError('VERSION_INVALID', `not a semver version: ${JSON.stringify(version)}`, { details: { version } });
   return p;
 }
@@ -20,22 +48,24 @@ function parsed(version: string): semver.SemVer {
  */
 export const npmVersioning: Versioning = {
   scheme: 'semver',
-  isValid: (version) => semver.valid(version) !== null,
+  isValid: (version) => memoSemver(version) !== null,
   parse(version): ParsedVersion | null {
-    const p = semver.parse(version);
+    const p = memoSemver(version);
     if (!p) return null;
     const pre = p.prerelease.length > 0 ? ([String(p.prerelease[0]), Number(p.prerelease[1] ?? 0) || 0] as [string, number]) : null;
     return { epoch: 0, release: [p.major, p.minor, p.patch], pre, post: null, dev: null, local: p.build.length > 0 ? p.build.join('.') : null };
   },
   compare(a, b) {
-    return semver.compare(parsed(a), parsed(b));
+    return parsed(a).compare(parsed(b));
   },
   satisfies(version, requirement) {
     parsed(version);
-    if (semver.validRange(requirement, { loose: true }) === null) {
+    let valid = VALID_RANGES.get(requirement);
+    if (valid === undefined) VALID_RANGES.set(requirement, (valid = semver.validRange(requirement, { loose: true }) !== null));
+    if (!valid) {
       throw new InvalidInputError('REQUIREMENT_INVALID', `not an npm range: ${JSON.stringify(requirement)}`, { details: { requirement } });
     }
-    return semver.satisfies(version, requirement, { loose: true, includePrerelease: true });
+    return semver.satisfies(memoSemver(version, 'range') ?? version, requirement, { loose: true, includePrerelease: true });
   },
   isStable(version) {
     return parsed(version).prerelease.length === 0;
@@ -56,12 +86,13 @@ export const npmVersioning: Versioning = {
     return a.minor !== b.minor ? 'minor' : 'patch';
   },
   candidates(published: readonly PublishedVersion[], inUse: readonly string[] = []): string[] {
-    const used = new Set(inUse.map((v) => semver.valid(v)).filter((v): v is string => v !== null));
-    return published
-      .filter((p) => semver.valid(p.version) !== null)
-      .filter((p) => used.has(semver.valid(p.version)!) || (!p.yanked && !p.deprecated && semver.prerelease(p.version) === null))
-      .map((p) => p.version)
-      .sort(semver.compare);
+    const used = new Set(inUse.map((v) => memoSemver(v)?.version).filter((v): v is string => v !== undefined));
+    const kept: semver.SemVer[] = [];
+    for (const p of published) {
+      const v = memoSemver(p.version);
+      if (v !== null && (used.has(v.version) || (!p.yanked && !p.deprecated && v.prerelease.length === 0))) kept.push(v);
+    }
+    return kept.sort((a, b) => a.compare(b)).map((v) => v.raw);
   },
   orderKey: (version) => releaseOrderKey(npmVersioning.parse(version)),
 };
