@@ -149,7 +149,7 @@ export async function startService(def: ServiceDefinition): Promise<RunningServi
   }
   const http = def.http ? await def.http(ctx) : Fastify({ logger: false });
   addHealthRoutes(http, ctx);
-  const listen = def.http && def.listen ? def.listen : { port: def.env.HEALTH_PORT, host: '127.0.0.1' };
+  const listen = def.http && def.listen ? def.listen : { port: def.env.HEALTH_PORT, host: def.env.HEALTH_HOST };
   const healthUrl = await http.listen(listen);
   logger.info({ healthUrl, consumers: consumers.length }, `${def.name} started`);
 
