@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type CryptoKey, SignJWT, exportJWK, generateKeyPair } from 'jose';
+import type { RouteOptions } from 'fastify';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NatsHandles } from '@remediation/messaging';
@@ -41,6 +42,16 @@ const keys: Record<string, string> = {};
 /** Tenant acme's remediation and its plan execution (tenant other must never see them). */
 let remediationId: string;
 let executionId: string;
+/** Every route the API registered (fastify's onRoute), HEAD twins left out: `METHOD /pattern` → its declared scope. */
+const registered = new Map<string, string | undefined>();
+
+/**
+ * The routes that need no credentials, by pattern: the OpenAPI description and its UI, the operator
+ * console's static files (the page itself holds no data; it calls the /v1/ routes with the user's
+ * key). Health, readiness and metrics are added by the service runtime, not buildApi. A route
+ * outside /v1/ that is not here fails the test: add it here only if it must be public.
+ */
+const PUBLIC_ROUTES = [/^GET \/docs(\/.*)?$/, /^GET \/console(\/.*)?$/];
 
 beforeAll(async () => {
   await ensureDatabaseExists(url);
@@ -77,6 +88,12 @@ beforeAll(async () => {
     jwt: { jwksUrl, issuer: ISSUER, audience: AUDIENCE, tenantClaim: 'tenant' },
     // The operator's codebase policy admits these; the tenants' own rules are what is tested here.
     repositoryPolicy: { allowedHosts: ['github.com', 'gitlab.com'], allowLocal: true },
+  }, {
+    onRoute: (route: RouteOptions) => {
+      for (const method of [route.method].flat()) {
+        if (method !== 'HEAD') registered.set(`${method} ${route.url}`, (route.config as { scope?: string } | undefined)?.scope);
+      }
+    },
   });
   await app.ready();
   const created = await call('POST', '/v1/remediations', keys['acmeAdmin'], { codebase: { repository: '/srv/git/acme/app.git' }, scan });
@@ -113,26 +130,64 @@ function token(claims: Record<string, unknown>, options: { key?: CryptoKey; issu
   return jwt.sign(options.key ?? signingKey);
 }
 
-/** Every data route with a body that passes validation, the scope it needs, and its owner-side status. */
+/** `pattern` with its `:id` made the acme remediation's or its plan execution's id. */
+function concrete(pattern: string): string {
+  return pattern.replace('/v1/remediations/:id', `/v1/remediations/${remediationId}`).replace('/v1/executions/:id', `/v1/executions/${executionId}`);
+}
+
+/**
+ * Every data route (`route`: method and registered pattern) with a body that passes validation and
+ * the scope it needs; `stream` for the Server-Sent Events routes (an owner's request does not end).
+ * The authentication test checks this list names every registered /v1/ route with the scope it
+ * declares, so a new route must be added here to be tested for scopes and tenancy.
+ */
 function routes() {
-  return [
-    { method: 'POST' as const, path: '/v1/remediations', scope: 'remediations:write', body: { codebase: { repository: '/srv/git/acme/app.git' }, scan } },
-    { method: 'GET' as const, path: `/v1/remediations/${remediationId}`, scope: 'remediations:read' },
-    { method: 'GET' as const, path: `/v1/remediations/${remediationId}/history`, scope: 'remediations:read' },
-    { method: 'POST' as const, path: `/v1/remediations/${remediationId}/executions`, scope: 'remediations:write', body: { tier: 'minimal' } },
-    { method: 'POST' as const, path: `/v1/remediations/${remediationId}/plans`, scope: 'remediations:write' },
-    { method: 'GET' as const, path: `/v1/executions/${executionId}`, scope: 'remediations:read' },
-    { method: 'GET' as const, path: `/v1/executions/${executionId}/history`, scope: 'remediations:read' },
-    { method: 'GET' as const, path: `/v1/executions/${executionId}/diff`, scope: 'remediations:read' },
-    { method: 'POST' as const, path: `/v1/executions/${executionId}/retry`, scope: 'remediations:write' },
-    { method: 'POST' as const, path: `/v1/executions/${executionId}/cancel`, scope: 'remediations:write', body: { reason: 'test' } },
-    { method: 'POST' as const, path: `/v1/executions/${executionId}/feedback`, scope: 'remediations:write', body: { text: 'use HS256' } },
-    { method: 'POST' as const, path: `/v1/executions/${executionId}/pull-requests`, scope: 'executions:approve', body: {} },
-    { method: 'GET' as const, path: '/v1/dead-letters', scope: 'admin' },
+  const list: Array<{ route: string; scope: string; body?: object; stream?: boolean }> = [
+    { route: 'GET /v1/remediations', scope: 'remediations:read' },
+    { route: 'POST /v1/remediations', scope: 'remediations:write', body: { codebase: { repository: '/srv/git/acme/app.git' }, scan } },
+    { route: 'GET /v1/remediations/:id', scope: 'remediations:read' },
+    { route: 'GET /v1/remediations/:id/history', scope: 'remediations:read' },
+    { route: 'GET /v1/remediations/:id/events', scope: 'remediations:read', stream: true },
+    { route: 'POST /v1/remediations/:id/executions', scope: 'remediations:write', body: { tier: 'minimal' } },
+    { route: 'POST /v1/remediations/:id/plans', scope: 'remediations:write' },
+    { route: 'GET /v1/executions', scope: 'remediations:read' },
+    { route: 'GET /v1/executions/:id', scope: 'remediations:read' },
+    { route: 'GET /v1/executions/:id/history', scope: 'remediations:read' },
+    { route: 'GET /v1/executions/:id/attempts', scope: 'remediations:read' },
+    { route: 'GET /v1/executions/:id/conversations', scope: 'remediations:read' },
+    { route: 'GET /v1/executions/:id/events', scope: 'remediations:read', stream: true },
+    { route: 'GET /v1/executions/:id/diff', scope: 'remediations:read' },
+    { route: 'POST /v1/executions/:id/retry', scope: 'remediations:write' },
+    { route: 'POST /v1/executions/:id/cancel', scope: 'remediations:write', body: { reason: 'test' } },
+    { route: 'POST /v1/executions/:id/feedback', scope: 'remediations:write', body: { text: 'use HS256' } },
+    { route: 'POST /v1/executions/:id/pull-requests', scope: 'executions:approve', body: {} },
+    { route: 'GET /v1/dead-letters', scope: 'admin' },
   ];
+  return list.map((r) => {
+    const [method, pattern] = r.route.split(' ') as ['GET' | 'POST', string];
+    return { ...r, method, pattern, path: concrete(pattern) };
+  });
 }
 
 describe('authentication', () => {
+  it('every registered route outside the public allow-list is a /v1/ route that answers 401 without credentials, and the route list names each with its scope', async () => {
+    expect(registered.size).toBeGreaterThan(20);
+    const data = [...registered.keys()].filter((r) => !PUBLIC_ROUTES.some((p) => p.test(r)));
+    for (const route of data) expect(route, `${route} is neither public (PUBLIC_ROUTES) nor a /v1/ route`).toMatch(/^[A-Z]+ \/v1\//);
+    for (const route of data) {
+      const [method, pattern] = route.split(' ') as [string, string];
+      const res = await app.inject({ method: method as 'GET', url: concrete(pattern) });
+      expect(res.statusCode, route).toBe(401);
+      expect(res.headers['www-authenticate'], route).toMatch(/^Bearer realm="remediation"/);
+    }
+    // The hand-written list (bodies, owner-side calls) names every /v1/ route with the scope the route declares.
+    expect(Object.fromEntries(routes().map((r) => [r.route, r.scope]))).toEqual(Object.fromEntries(data.map((r) => [r, registered.get(r) ?? 'admin (none declared)'])));
+    // The public ones answer without credentials.
+    for (const route of [...registered.keys()].filter((r) => r.startsWith('GET ') && PUBLIC_ROUTES.some((p) => p.test(r)) && !r.includes('*') && !r.includes(':'))) {
+      expect((await app.inject({ method: 'GET', url: route.slice(4) })).statusCode, route).toBeLessThan(400);
+    }
+  });
+
   it('every data route without credentials answers 401 with WWW-Authenticate; health of the docs stays public', async () => {
     for (const r of routes()) {
       const res = await call(r.method, r.path, undefined, r.body);
@@ -207,8 +262,8 @@ describe('tenancy', () => {
     };
     const before = await snapshot();
     const foreign = [keys['otherAdmin']!, await token({ tenant: 'other', scope: 'admin' })];
-    const scoped = routes().filter((r) => r.path !== '/v1/remediations' && r.path !== '/v1/dead-letters');
-    expect(scoped).toHaveLength(11);
+    const scoped = routes().filter((r) => r.pattern.includes(':id'));
+    expect(scoped).toHaveLength(15);
     for (const r of scoped) {
       for (const credential of foreign) {
         const res = await call(r.method, r.path, credential, r.body);
@@ -219,7 +274,7 @@ describe('tenancy', () => {
     }
     expect(await snapshot()).toEqual(before);
     // The owner reaches every one of them (whatever the answer, it is not "not found").
-    for (const r of scoped) {
+    for (const r of scoped.filter((s) => !s.stream)) {
       const own = await call(r.method, r.path, keys['acmeAdmin'], r.body);
       expect(own.statusCode, `owner: ${r.method} ${r.path}`).not.toBe(404);
     }

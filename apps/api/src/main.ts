@@ -32,6 +32,7 @@ await runMain(() => ({
   env,
   // Executions by state and the outbox backlog are read from PostgreSQL here, once for the stack.
   databaseGauges: true,
+  retentionSweep: true,
   listen: { port: env.API_PORT, host: env.API_HOST },
   http: (ctx) =>
     buildApi(

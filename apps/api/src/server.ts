@@ -1,6 +1,6 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type RouteOptions } from 'fastify';
 import { type ZodTypeProvider, jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import {
@@ -69,6 +69,12 @@ export interface ApiOptions {
   maxUrlLength?: number;
   /** The Server-Sent Events routes: keep-alive interval and stream (see ./handlers/events.ts). */
   events?: Partial<EventsOptions>;
+  /**
+   * Called with every route as it is registered (fastify's `onRoute` hook, installed before any
+   * route): test/security/authentication.test.ts lists the routes with it, so a new route is
+   * checked for authentication without being named.
+   */
+  onRoute?: (route: RouteOptions) => void;
 }
 
 /**
@@ -95,6 +101,7 @@ export async function buildApi(ctx: ApiContext, options: ApiOptions = {}): Promi
     // (node's header limit, 16 KiB, bounds a parameter before this does).
     routerOptions: { maxParamLength: 64 * 1024 },
   }).withTypeProvider<ZodTypeProvider>();
+  if (options.onRoute) app.addHook('onRoute', options.onRoute);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandler(app, { bodyLimit });

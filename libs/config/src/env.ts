@@ -18,6 +18,8 @@ export const BaseEnv = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Port of /healthz, /readyz and /metrics (the API serves them on its own port). */
   HEALTH_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  /** Interface of that port: loopback by default; `0.0.0.0` where a scraper in another container or pod reads /metrics. */
+  HEALTH_HOST: z.string().min(1).default('127.0.0.1'),
   /** ack_wait of command consumers, in ms. */
   ACK_WAIT_MS: z.coerce.number().int().positive().default(60_000),
   /** Deliveries of a command before it is given up. */

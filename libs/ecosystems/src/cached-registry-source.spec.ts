@@ -1,4 +1,9 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { InvalidInputError, TransientError } from '@remediation/errors';
+import { defineDomainMetrics } from '@remediation/metrics';
+import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { CachedRegistrySource, registrySourcesFromEnv, RegistryEnv } from './index.js';
 import type { PackageReleases, RegistrySource } from './types.js';
@@ -58,4 +63,42 @@ describe('CachedRegistrySource', () => {
     for (const source of sources.registries.values()) expect(source).toBeInstanceOf(CachedRegistrySource);
     expect(sources.registries.get('cargo')!.label).toBe(sources.cargo.label);
   });
+
+  it('reports every lookup, hit or miss, as a registry lookup of its ecosystem', async () => {
+    const metrics = new Registry();
+    defineDomainMetrics(metrics);
+    const inner = countingSource({ serde: ['1.0.0'] });
+    const cached = new CachedRegistrySource(inner, { ecosystem: 'cargo' }, metrics);
+    await cached.releases('serde');
+    await cached.releases('serde');
+    await expect(cached.releases('nope')).rejects.toMatchObject({ code: 'PACKAGE_NOT_FOUND' });
+    await expect(cached.releases('nope')).rejects.toMatchObject({ code: 'PACKAGE_NOT_FOUND' });
+    expect(await lookupCounts(metrics)).toEqual({ 'cargo hit': 2, 'cargo miss': 2, 'cargo timed ok': 1, 'cargo timed error': 1 });
+  });
+
+  it('the planner’s `registries` map reports cache hits and misses with each ecosystem (registrySourcesFromEnv)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pypi-snapshot-'));
+    try {
+      const metrics = new Registry();
+      defineDomainMetrics(metrics);
+      const sources = registrySourcesFromEnv(RegistryEnv.parse({ PYPI_SNAPSHOT_DIR: dir }), metrics);
+      for (let i = 0; i < 3; i++) await expect(sources.registries.get('pypi')!.releases('requests')).rejects.toMatchObject({ code: 'PACKAGE_NOT_FOUND' });
+      expect(await lookupCounts(metrics)).toEqual({ 'pypi hit': 2, 'pypi miss': 1, 'pypi timed error': 1 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
+
+/** `<ecosystem> hit|miss` of remediation_lookup_cache_requests_total and `<ecosystem> timed <outcome>` of the duration histogram's count, registry lookups only. */
+async function lookupCounts(metrics: Registry): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const m of await metrics.getMetricsAsJSON()) {
+    for (const v of m.values as Array<{ labels: Record<string, string>; value: number; metricName?: string }>) {
+      if (v.labels['source'] !== 'registry' || v.value === 0) continue;
+      if (m.name === 'remediation_lookup_cache_requests_total') out[`${v.labels['ecosystem']} ${v.labels['outcome']}`] = v.value;
+      if (v.metricName === 'remediation_lookup_duration_seconds_count') out[`${v.labels['ecosystem']} timed ${v.labels['outcome']}`] = v.value;
+    }
+  }
+  return out;
+}

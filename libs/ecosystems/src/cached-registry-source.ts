@@ -1,3 +1,4 @@
+import type { Registry } from '@remediation/metrics';
 import { LookupCache, type LookupCacheOptions } from '@remediation/registry';
 import type { PackageReleases, RegistrySource } from './types.js';
 
@@ -9,7 +10,9 @@ import type { PackageReleases, RegistrySource } from './types.js';
  * and one request for concurrent lookups of a name. Other failures are not remembered. A plan's
  * transitive fix options ask for every parent of every vulnerable transitive package, and the next
  * plan of the same project asks again: this keeps those to one registry request per package and
- * time-to-live. Errors are the wrapped source's.
+ * time-to-live. Every lookup is reported to `metrics` as a registry lookup of `options.ecosystem`
+ * (`remediation_lookup_cache_requests_total` hit or miss, a miss timed in
+ * `remediation_lookup_duration_seconds`), the same path as npm's. Errors are the wrapped source's.
  */
 export class CachedRegistrySource implements RegistrySource {
   readonly label: string;
@@ -17,14 +20,16 @@ export class CachedRegistrySource implements RegistrySource {
 
   /**
    * @param source the registry source asked on a miss.
-   * @param options sizes and times-to-live, see above (`LookupCacheOptions`).
+   * @param options sizes, times-to-live and the ecosystem label (purl type), see above (`LookupCacheOptions`).
+   * @param metrics where lookups are reported; none when absent.
    */
   constructor(
     private readonly source: RegistrySource,
     options: LookupCacheOptions = {},
+    metrics?: Registry,
   ) {
     this.label = source.label;
-    this.cache = new LookupCache<PackageReleases>({ ttlMs: 600_000, ...options });
+    this.cache = new LookupCache<PackageReleases>({ ttlMs: 600_000, ...options }, metrics);
   }
 
   /** The wrapped source's releases of `name`, from the cache when remembered. @throws as the wrapped source. */

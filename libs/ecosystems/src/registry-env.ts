@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { NpmRegistrySource, SnapshotDirectorySource, type PackumentSource, type VersionSource } from '@remediation/registry';
 import { z } from 'zod';
-import { type Registry, timeLookup } from '@remediation/metrics';
+import type { Registry } from '@remediation/metrics';
 import { CargoSparseIndexSource } from './cargo/sparse-index-source.js';
 import { GoProxySource, parseGoProxy } from './go/goproxy-source.js';
 import { MavenRepositorySource, parseMavenRepositories } from './maven/maven-repository-source.js';
@@ -156,8 +156,9 @@ export interface RegistrySources {
 /**
  * The registry sources of one environment (planner or patcher), each with its credentials
  * (`<prefix>_TOKEN` as bearer, or `<prefix>_USERNAME`/`<prefix>_PASSWORD` as basic), time limit and retries.
- * @param metrics where lookups are reported (`remediation_lookup_*{source="registry"}`): the npm
- *   source's cache hits and loads, and each `releases` call of the `registries` map (not cached).
+ * @param metrics where lookups are reported (`remediation_lookup_*{source="registry",ecosystem}`):
+ *   the cache hits and misses (timed loads) of the npm source and of each source of the
+ *   `registries` map (`CachedRegistrySource`), labelled with the ecosystem.
  */
 export function registrySourcesFromEnv(env: RegistryEnv, metrics?: Registry): RegistrySources {
   const credentialsOf = (prefix: (typeof REGISTRY_CREDENTIAL_PREFIXES)[number]): { credentials?: RegistryCredentials } => {
@@ -204,13 +205,7 @@ export function registrySourcesFromEnv(env: RegistryEnv, metrics?: Registry): Re
           ['golang', golang],
           ['maven', maven],
         ] as const
-      ).map(([purl, source]) => [purl, new CachedRegistrySource(timedSource(source, purl, metrics))]),
+      ).map(([purl, source]) => [purl, new CachedRegistrySource(source, { ecosystem: purl }, metrics)]),
     ),
   };
-}
-
-/** `source` with each `releases` call timed as a registry lookup of `ecosystem` (none without a registry). */
-function timedSource(source: RegistrySource, ecosystem: string, metrics: Registry | undefined): RegistrySource {
-  if (!metrics) return source;
-  return { label: source.label, releases: (name) => timeLookup(metrics, 'registry', ecosystem, () => source.releases(name)) };
 }

@@ -149,7 +149,7 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
   const concurrency = options.concurrency ?? 4;
   const stepTimeoutMs = options.stepTimeoutMs ?? 30 * 60_000;
   const fault = options.faultPoint ?? (() => undefined);
-  const progress = options.progress === undefined ? jetStreamProgressPublisher(js, logger) : options.progress;
+  const progress = options.progress === undefined ? jetStreamProgressPublisher(js, logger, { metrics: options.metrics }) : options.progress;
   const durable = durableName(handler.kind);
   const filterSubject = commandFilterSubject(handler.kind);
   const settings = { stream: streams.commands, durable, filterSubject, ackWaitMs, maxDeliver };

@@ -11,7 +11,7 @@ export { metricSet, cachedRead, observeOutcome, secondsSince, SLOW_SECONDS_BUCKE
 export { executionMetrics } from './executions.js';
 export type { ExecutionMetrics, ExecutionStateCount, OutboxBacklog, ExecutionGaugeSources } from './executions.js';
 export { messagingMetrics } from './messaging.js';
-export type { MessagingMetrics, AttemptOutcome, DeadLetterReason, ConsumerBacklog } from './messaging.js';
+export type { MessagingMetrics, AttemptOutcome, DeadLetterReason, ProgressDropReason, ConsumerBacklog } from './messaging.js';
 export { gitMetrics, timeGit } from './git.js';
 export type { GitMetrics, GitOperation } from './git.js';
 export { lookupMetrics, timeLookup, countCacheHit } from './lookups.js';

@@ -11,6 +11,13 @@ export type AttemptOutcome = 'succeeded' | 'retrying' | 'failed' | 'abandoned' |
 /** Why a command was dead-lettered. */
 export type DeadLetterReason = 'exhausted' | 'max_deliveries' | 'malformed';
 
+/**
+ * Why a public progress event was dropped by its best-effort publisher: `publish_failed` (JetStream
+ * refused it or did not acknowledge within 5 s: NATS away or slow) or `in_flight_limit` (too many
+ * publishes already waiting for their acknowledgement).
+ */
+export type ProgressDropReason = 'publish_failed' | 'in_flight_limit';
+
 /** JetStream's view of one durable consumer (from consumer info). */
 export interface ConsumerBacklog {
   /** Messages not yet delivered (`num_pending`). */
@@ -77,6 +84,12 @@ export const messagingMetrics = metricSet((registry: Registry) => {
       name: 'remediation_reconciler_reissues_total',
       help: 'Commands the reconciler issued again for runs with a stale heartbeat, by step.',
       labelNames: ['step'] as const,
+      registers: [registry],
+    }),
+    progressDropped: new Counter({
+      name: 'remediation_progress_events_dropped_total',
+      help: 'Public progress events not published (best-effort; the history row stays the record), by reason (publish_failed, in_flight_limit).',
+      labelNames: ['reason'] as const,
       registers: [registry],
     }),
     staleFailures: new Counter({

@@ -146,6 +146,8 @@ export const TenantEntity = defineEntity({
     name: p.string(),
     allowedHosts: p.array(),
     allowedOwners: p.array(),
+    /** Days finished remediations are kept after their last execution completed; null keeps them forever (`pruneExpiredRemediations`). */
+    executionRetentionDays: p.integer().nullable(),
     createdAt: p.datetime(),
   },
 });

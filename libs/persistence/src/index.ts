@@ -155,4 +155,4 @@ export type {
   StoredAdvisory,
   AdvisoryDatabaseSnapshot,
 } from './advisory-database.js';
-export { DEFAULT_RETENTION, pruneExpired, type PruneCounts, type RetentionPolicy } from './retention.js';
+export { DEFAULT_RETENTION, EXECUTION_CHILD_TABLES, pruneExpired, pruneExpiredRemediations, type PruneCounts, type RetentionPolicy } from './retention.js';

@@ -26,6 +26,12 @@ export interface Tenant {
   name: string;
   allowedHosts: string[];
   allowedOwners: string[];
+  /**
+   * Days a finished remediation (every execution terminal, no pull request open) is kept after its
+   * last execution completed, then pruned with its executions and their history
+   * (`pruneExpiredRemediations`); null keeps them forever.
+   */
+  executionRetentionDays: number | null;
 }
 
 /** The identity an API key stands for. */
@@ -49,20 +55,36 @@ export function hashApiKey(key: string): string {
 }
 
 /**
- * Creates a tenant (or updates its name and allow-lists when it exists).
- * @throws InvalidInputError `TENANT_INVALID` when the id does not match TENANT_ID_PATTERN.
+ * Creates a tenant (or updates its name and allow-lists when it exists). `executionRetentionDays`
+ * left out keeps the tenant's current retention (null, keep forever, for a new tenant).
+ * @throws InvalidInputError `TENANT_INVALID` when the id does not match TENANT_ID_PATTERN;
+ *   `RETENTION_INVALID` when `executionRetentionDays` is not a positive whole number or null.
  */
-export async function upsertTenant(db: Database, tenant: { id: string; name?: string; allowedHosts?: string[]; allowedOwners?: string[] }): Promise<Tenant> {
+export async function upsertTenant(
+  db: Database,
+  tenant: { id: string; name?: string; allowedHosts?: string[]; allowedOwners?: string[]; executionRetentionDays?: number | null },
+): Promise<Tenant> {
   if (!TENANT_ID_PATTERN.test(tenant.id)) {
     throw new InvalidInputError('TENANT_INVALID', `tenant id ${JSON.stringify(tenant.id)} must match ${TENANT_ID_PATTERN.source} (it is a NATS subject token)`);
   }
-  const row: Tenant = { id: tenant.id, name: tenant.name ?? tenant.id, allowedHosts: tenant.allowedHosts ?? [], allowedOwners: tenant.allowedOwners ?? [] };
-  await db.em().execute(
-    `insert into tenants (id, name, allowed_hosts, allowed_owners) values (?, ?, ${TEXT_ARRAY}, ${TEXT_ARRAY})
-     on conflict (id) do update set name = excluded.name, allowed_hosts = excluded.allowed_hosts, allowed_owners = excluded.allowed_owners`,
-    [row.id, row.name, JSON.stringify(row.allowedHosts), JSON.stringify(row.allowedOwners)],
+  const days = tenant.executionRetentionDays;
+  if (days !== undefined && days !== null && !(Number.isInteger(days) && days > 0)) {
+    throw new InvalidInputError('RETENTION_INVALID', `executionRetentionDays must be a positive whole number of days or null (keep forever); got ${JSON.stringify(days)}`);
+  }
+  const rows = await db.em().execute<Array<{ execution_retention_days: number | null }>>(
+    `insert into tenants (id, name, allowed_hosts, allowed_owners, execution_retention_days) values (?, ?, ${TEXT_ARRAY}, ${TEXT_ARRAY}, ?)
+     on conflict (id) do update set name = excluded.name, allowed_hosts = excluded.allowed_hosts, allowed_owners = excluded.allowed_owners,
+       execution_retention_days = case when ? then excluded.execution_retention_days else tenants.execution_retention_days end
+     returning execution_retention_days`,
+    [tenant.id, tenant.name ?? tenant.id, JSON.stringify(tenant.allowedHosts ?? []), JSON.stringify(tenant.allowedOwners ?? []), days ?? null, days !== undefined],
   );
-  return row;
+  return {
+    id: tenant.id,
+    name: tenant.name ?? tenant.id,
+    allowedHosts: tenant.allowedHosts ?? [],
+    allowedOwners: tenant.allowedOwners ?? [],
+    executionRetentionDays: rows[0]?.execution_retention_days ?? null,
+  };
 }
 
 /**
@@ -72,7 +94,7 @@ export async function upsertTenant(db: Database, tenant: { id: string; name?: st
 export async function loadTenant(db: Database, id: string): Promise<Tenant> {
   const row = await db.em().findOne(TenantEntity, { id });
   if (!row) throw new NotFoundError('tenant', id);
-  return { id: row.id, name: row.name, allowedHosts: [...row.allowedHosts], allowedOwners: [...row.allowedOwners] };
+  return { id: row.id, name: row.name, allowedHosts: [...row.allowedHosts], allowedOwners: [...row.allowedOwners], executionRetentionDays: row.executionRetentionDays ?? null };
 }
 
 /**

@@ -100,6 +100,8 @@ export interface LookupCacheOptions {
   maxNotFound?: number;
   /** Clock for the time-to-live, ms (lru-cache's `perf`; tests inject one). Default `performance`. */
   clock?: { now(): number };
+  /** The `ecosystem` label (purl type) of the lookups reported to the metrics. Default `npm`. */
+  ecosystem?: string;
 }
 
 /**
@@ -113,17 +115,19 @@ export interface LookupCacheOptions {
 export class LookupCache<T = PackageVersions> {
   private readonly entries: LRUCache<string, Promise<T>>;
   private readonly notFound: LRUCache<string, InvalidInputError> | null;
+  private readonly ecosystem: string;
 
   /**
-   * @param options sizes and the not-found time-to-live; a number is `maxEntries` (the old signature).
-   * @param metrics where lookups are reported as npm registry lookups
-   *   (`remediation_lookup_*{source="registry",ecosystem="npm"}`: hits, timed loads); none when absent.
+   * @param options sizes, the not-found time-to-live and the ecosystem label; a number is `maxEntries` (the old signature).
+   * @param metrics where lookups are reported as registry lookups of `options.ecosystem`
+   *   (`remediation_lookup_*{source="registry",ecosystem}`: hits, misses with their timed loads); none when absent.
    */
   constructor(
     options: LookupCacheOptions | number = {},
     private readonly metrics?: Registry,
   ) {
-    const o = typeof options === 'number' ? { maxEntries: options } : options;
+    const o: LookupCacheOptions = typeof options === 'number' ? { maxEntries: options } : options;
+    this.ecosystem = o.ecosystem ?? 'npm';
     const perf = o.clock ? { perf: o.clock } : {};
     this.entries = new LRUCache({ max: o.maxEntries ?? 500, ...(o.ttlMs ? { ttl: o.ttlMs } : {}), ...perf });
     const ttl = o.notFoundTtlMs ?? 300_000;
@@ -137,15 +141,15 @@ export class LookupCache<T = PackageVersions> {
   get(key: string, load: () => Promise<T>): Promise<T> {
     const hit = this.entries.get(key);
     if (hit) {
-      countCacheHit(this.metrics, 'registry', 'npm');
+      countCacheHit(this.metrics, 'registry', this.ecosystem);
       return hit;
     }
     const missing = this.notFound?.get(key);
     if (missing) {
-      countCacheHit(this.metrics, 'registry', 'npm');
+      countCacheHit(this.metrics, 'registry', this.ecosystem);
       return Promise.reject(missing);
     }
-    const promise = timeLookup(this.metrics, 'registry', 'npm', load);
+    const promise = timeLookup(this.metrics, 'registry', this.ecosystem, load);
     this.entries.set(key, promise);
     promise.catch((err: unknown) => {
       if (this.entries.peek(key) === promise) this.entries.delete(key);

@@ -15,9 +15,10 @@ export function retentionFromEnv(env: BaseEnv): RetentionPolicy {
 }
 
 /**
- * Prunes expired operational records every `PRUNE_INTERVAL_MS` (first run after one interval; `0`
- * turns it off). Every service runs it; `pruneExpired`'s advisory lock lets one prune at a time.
- * A failing sweep (database away) is logged and tried at the next interval.
+ * Prunes expired operational records, and finished remediations past their tenant's retention,
+ * every `PRUNE_INTERVAL_MS` (first run after one interval; `0` turns it off). The API runs it
+ * (`ServiceDefinition.retentionSweep`); `pruneExpired`'s advisory lock lets one API replica prune at
+ * a time. A failing sweep (database away) is logged and tried at the next interval.
  */
 export function startRetentionSweep(db: Database, env: BaseEnv, logger: Logger): { stop(): Promise<void> } {
   if (env.PRUNE_INTERVAL_MS === 0) return { stop: async () => undefined };

@@ -59,6 +59,11 @@ export interface ServiceDefinition {
    * The tables are shared, so one service does (the API); the others would repeat its numbers.
    */
   databaseGauges?: boolean;
+  /**
+   * Run the retention sweep (`PRUNE_INTERVAL_MS`, `startRetentionSweep`). The tables are shared, so
+   * one service does (the API); its replicas take turns through the sweep's advisory lock.
+   */
+  retentionSweep?: boolean;
   /** Extra start-up; the returned function is called on shutdown. */
   start?: (ctx: ServiceContext) => Promise<(() => Promise<void>) | void>;
 }
@@ -118,7 +123,7 @@ export async function startService(def: ServiceDefinition): Promise<RunningServi
     metrics,
     ...(def.env.RECONCILE_STALE_MS ? { staleAfterMs: staleForAllSteps(def.env.RECONCILE_STALE_MS) } : {}),
   });
-  const retention = startRetentionSweep(db, def.env, logger);
+  const retention = def.retentionSweep ? startRetentionSweep(db, def.env, logger) : { stop: async () => undefined };
   // Start-up work (e.g. choosing git-gateway's workspace driver) runs before consumers take work.
   const extraStop = (await def.start?.(ctx)) ?? undefined;
   const consumers: RunningConsumer[] = [];
@@ -144,7 +149,7 @@ export async function startService(def: ServiceDefinition): Promise<RunningServi
   }
   const http = def.http ? await def.http(ctx) : Fastify({ logger: false });
   addHealthRoutes(http, ctx);
-  const listen = def.http && def.listen ? def.listen : { port: def.env.HEALTH_PORT, host: '127.0.0.1' };
+  const listen = def.http && def.listen ? def.listen : { port: def.env.HEALTH_PORT, host: def.env.HEALTH_HOST };
   const healthUrl = await http.listen(listen);
   logger.info({ healthUrl, consumers: consumers.length }, `${def.name} started`);
 
