@@ -80,6 +80,8 @@ export async function startTestEnvironment(
   options: {
     serviceEnv?: StackOptions['serviceEnv'];
     replicas?: StackOptions['replicas'];
+    /** Worker nodes (see StackOptions.nodes): `git-gateway@<node>`, `patcher@<node>` each. */
+    nodes?: StackOptions['nodes'];
     /** Services reach PostgreSQL through this proxy port instead of directly. */
     databasePort?: number;
     registry?: StackOptions['registry'];
@@ -118,6 +120,7 @@ export async function startTestEnvironment(
       env: { RETRY_BASE_MS: '200', ...env },
       ...(options.serviceEnv ? { serviceEnv: options.serviceEnv } : {}),
       ...(options.replicas ? { replicas: options.replicas } : {}),
+      ...(options.nodes ? { nodes: options.nodes } : {}),
       ...(options.mirror ? { mirror: true } : {}),
       ...(options.githubApp ? { githubApp: true } : {}),
     });

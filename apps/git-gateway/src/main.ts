@@ -47,6 +47,7 @@ let driver: WorkspaceDriver | undefined;
 await runMain(() => ({
   name: 'git-gateway',
   env,
+  node: true,
   async start(ctx) {
     // overlay where it mounts, else the copy driver; WORKSPACE_DRIVER=overlay makes overlay
     // mandatory (start fails with the reason instead).
@@ -55,7 +56,7 @@ await runMain(() => ({
     const sub = serveDiff(ctx.nats.nc, env.DATA_ROOT, ctx.logger);
     const workspaceSubs = serveWorkspaces(
       ctx.nats.nc,
-      { db: ctx.db, dataRoot: resolve(env.DATA_ROOT), localRoot: resolve(env.LOCAL_ROOT), driver, commitAuthor: { name: env.COMMIT_AUTHOR_NAME, email: env.COMMIT_AUTHOR_EMAIL } },
+      { db: ctx.db, dataRoot: resolve(env.DATA_ROOT), localRoot: resolve(env.LOCAL_ROOT), driver, commitAuthor: { name: env.COMMIT_AUTHOR_NAME, email: env.COMMIT_AUTHOR_EMAIL }, nodeId: env.NODE_ID },
       ctx.logger,
     );
     const gc = startGc({ db: ctx.db, logger: ctx.logger, dataRoot: resolve(env.DATA_ROOT), localRoot: resolve(env.LOCAL_ROOT), intervalMs: env.GC_INTERVAL_MS, workspaceRetentionMs: env.WORKSPACE_RETENTION_MS, snapshotUnusedMs: env.SNAPSHOT_UNUSED_MS });

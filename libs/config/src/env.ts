@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { z } from 'zod';
 
 /** A boolean environment variable: `true`/`1` or `false`/`0` (anything else is a validation error naming the variable). */
@@ -52,8 +53,27 @@ export const BaseEnv = z.object({
   DATA_ROOT: z.string().min(1).default('.data/persistent'),
   /** Local (non-network) root: overlay upper/work dirs. */
   LOCAL_ROOT: z.string().min(1).default('.data/local'),
+  /**
+   * This worker node (the git-gateway and patcher sharing one `LOCAL_ROOT`): a NATS subject token,
+   * letters, digits, `-` and `_` (docs/decisions/0021). Default: the host name, other characters
+   * replaced by `-`.
+   */
+  NODE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, - and _ only (1-64): it is a NATS subject token')
+    .default(defaultNodeId()),
+  /**
+   * Lease of a node's liveness, ms: each git-gateway and patcher renews it every third of this; when
+   * it lapses, another node takes over the node's workspaces (rebuilt from their checkpoints).
+   */
+  NODE_LEASE_MS: z.coerce.number().int().min(500).default(15_000),
 });
 export type BaseEnv = z.infer<typeof BaseEnv>;
+
+/** The default `NODE_ID`: the host name with every character but letters, digits, `-`, `_` replaced by `-` (at most 64). */
+export function defaultNodeId(host: string = hostname()): string {
+  return host.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64) || 'node';
+}
 
 /**
  * Parses `env` with `schema`.

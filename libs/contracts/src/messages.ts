@@ -221,6 +221,25 @@ export const WORKSPACE_RPC_SUBJECTS = {
   checkpoint: `${SUBJECT_PREFIX}.rpc.v1.workspace.checkpoint`,
 } as const;
 
+/** The workspace RPCs of git-gateway. */
+export type WorkspaceRpc = keyof typeof WORKSPACE_RPC_SUBJECTS;
+
+/**
+ * Subject of a workspace RPC addressed to one node's git-gateway:
+ * `remediation.rpc.v1.workspace.<node id>.ensure|checkpoint` (docs/decisions/0021). The patcher
+ * asks its own node, which holds the execution's workspace while the patcher runs the step.
+ */
+export function nodeWorkspaceSubject(nodeId: string, rpc: WorkspaceRpc): string {
+  return `${SUBJECT_PREFIX}.rpc.v1.workspace.${nodeId}.${rpc}`;
+}
+
+/**
+ * Commands whose work needs the execution's workspace files, so they run on the node holding
+ * them (docs/decisions/0021): `workspace.prepare` makes the workspace (its node becomes the
+ * holder), `patch.apply` edits it, `patch.commit` commits it, `workspace.release` removes it.
+ */
+export const NODE_AFFINE_COMMANDS: ReadonlySet<CommandKind> = new Set<CommandKind>(['workspace.prepare', 'patch.apply', 'patch.commit', 'workspace.release']);
+
 /** Body of a workspace request: which execution's workspace. */
 export const WorkspaceRequest = z.object({ executionId: z.string().min(1) });
 export type WorkspaceRequest = z.infer<typeof WorkspaceRequest>;

@@ -1,6 +1,6 @@
 import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { COMMAND_STEPS, type CommandKind, CommandPayload, commandFilterSubject } from '@remediation/contracts';
+import { COMMAND_STEPS, type CommandKind, CommandPayload, NODE_AFFINE_COMMANDS, commandFilterSubject } from '@remediation/contracts';
 import { InvalidTransitionError, RemediationError, describeError, errorInfo, isRemediationError } from '@remediation/errors';
 import {
   AlreadyProcessedError,
@@ -12,10 +12,13 @@ import {
   LeaseLostError,
   applyTransition,
   claimStep,
+  claimWorkspace,
   finishStep,
   heartbeatStep,
   isDatabaseUnavailable,
   recordDeadLetter,
+  recordHistory,
+  recordRedirect,
 } from '@remediation/persistence';
 import { type AttemptOutcome, type Registry, messagingMetrics, secondsSince } from '@remediation/metrics';
 import type { Logger } from 'pino';
@@ -80,6 +83,13 @@ export interface ConsumerRuntimeOptions {
   logger: Logger;
   /** `<service>:<pid>`: lease owner and history worker. */
   worker: string;
+  /**
+   * This process's node (`NODE_ID`, docs/decisions/0021). With it, the commands that need the
+   * workspace's files (`NODE_AFFINE_COMMANDS`) run only on the node holding the workspace: a
+   * delivery for a workspace another live node holds is sent back (`nak` after a short delay,
+   * not counted as a try); one whose holder's lease expired is taken over. Absent: no affinity.
+   */
+  nodeId?: string;
   /** ack_wait in ms (default 60 000). */
   ackWaitMs?: number;
   /** Deliveries before giving up (default 5). */
@@ -117,6 +127,23 @@ export function retryDelayMs(deliveryCount: number, baseMs: number, maxMs: numbe
   return Math.round(exp / 2 + Math.random() * (exp / 2));
 }
 
+/**
+ * Deliveries a node-affine consumer may spend on sending commands to the node holding the
+ * workspace, on top of `maxDeliver` (NATS `max_deliver`). With {@link redirectDelayMs} capped at
+ * 2 s this lets a command wait ~30 min for a busy holder before JetStream gives it up.
+ */
+export const REDIRECT_ALLOWANCE = 1000;
+
+/**
+ * Delay before a command sent back from a node that does not hold the workspace is delivered
+ * again, for its `redirects`-th return: 100 ms growing by 100 ms a return up to 2 s, with jitter
+ * in [delay/2, delay] (spreads the retries over the nodes, which pull in turn).
+ */
+export function redirectDelayMs(redirects: number): number {
+  const d = Math.min(2_000, 100 * Math.max(1, redirects));
+  return Math.round(d / 2 + Math.random() * (d / 2));
+}
+
 /** Durable consumer name of a command kind, e.g. `cmd-plan-run`. */
 export function durableName(kind: CommandKind): string {
   return `cmd-${kind.replace(/[._]/g, '-')}`;
@@ -152,7 +179,9 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
   const progress = options.progress === undefined ? jetStreamProgressPublisher(js, logger, { metrics: options.metrics }) : options.progress;
   const durable = durableName(handler.kind);
   const filterSubject = commandFilterSubject(handler.kind);
-  const settings = { stream: streams.commands, durable, filterSubject, ackWaitMs, maxDeliver };
+  const nodeId = options.nodeId && NODE_AFFINE_COMMANDS.has(handler.kind) ? options.nodeId : null;
+  // Returns to the holder's node are not tries: JetStream's bound leaves room for them.
+  const settings = { stream: streams.commands, durable, filterSubject, ackWaitMs, maxDeliver: nodeId ? maxDeliver + REDIRECT_ALLOWANCE : maxDeliver };
   const log = logger.child({ consumer: durable });
   let stopping = false;
   const metrics = options.metrics ? messagingMetrics(options.metrics) : null;
@@ -260,6 +289,28 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
       return 'failed';
     }
     const mlog = log.child({ executionId: payload.executionId, deliveryCount });
+    // Node affinity (docs/decisions/0021): only the node holding the workspace does the step; a
+    // holder whose lease expired is replaced by this node, which rebuilds it from its checkpoint.
+    let redirects = 0;
+    if (nodeId) {
+      const claim = await withDatabase(msg, 'workspace owner', () => claimWorkspace(db, payload.executionId, nodeId, messageId));
+      if (!claim.mine) {
+        await withDatabase(msg, 'redirect', () => recordRedirect(db, payload.executionId, messageId));
+        const delay = redirectDelayMs(claim.redirects + 1);
+        mlog.debug({ owner: claim.owner, delayMs: delay }, 'workspace held by another live node: sent back for it');
+        msg.nak(delay);
+        return 'redirected';
+      }
+      redirects = claim.redirects;
+      if (claim.takeover) {
+        mlog.warn({ previousNode: claim.previousOwner, node: nodeId }, 'took over the workspace of a node whose lease expired');
+        await withDatabase(msg, 'takeover history', () =>
+          recordHistory(db, { executionId: payload.executionId, event: 'workspace.taken_over', worker, details: { previousNode: claim.previousOwner, node: nodeId, command: handler.kind } }),
+        );
+      }
+    }
+    /** Tries of this command: its deliveries less those sent back to the holder's node. */
+    const tries = deliveryCount - redirects;
     const spec = COMMAND_STEPS[handler.kind];
     if (spec) await fault('before-claim', handler.kind);
     const claimed: ClaimedStep | null = spec
@@ -389,14 +440,14 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
       }
       const info = errorInfo(err, 'STEP_FAILED');
       const retryable = isRemediationError(err) ? err.retryable : true;
-      if (retryable && deliveryCount < maxDeliver) {
-        const delay = retryDelayMs(deliveryCount, retryBaseMs, retryMaxMs);
+      if (retryable && tries < maxDeliver) {
+        const delay = retryDelayMs(tries, retryBaseMs, retryMaxMs);
         mlog.warn({ err: info.message, delayMs: delay }, 'retryable failure: nak with delay');
         await finish('retrying', info);
         msg.nak(delay);
         return 'retrying';
       }
-      const reason = retryable ? { code: info.code, message: `gave up after ${deliveryCount} deliveries: ${info.message}` } : info;
+      const reason = retryable ? { code: info.code, message: `gave up after ${tries} deliveries: ${info.message}` } : info;
       mlog.error({ err: reason.message, retryable }, 'giving up on command');
       try {
         await withDatabase(msg, 'give up', async () => {
@@ -407,7 +458,7 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
               subject: msg.subject,
               messageId,
               payload: payload as unknown as Record<string, unknown>,
-              deliveries: deliveryCount,
+              deliveries: tries,
               executionId: payload.executionId,
               error: reason,
             });

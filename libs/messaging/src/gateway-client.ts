@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/nats-core';
-import { DIFF_RPC_SUBJECT, DiffReply, type DiffRequest, WORKSPACE_RPC_SUBJECTS, WorkspaceReply } from '@remediation/contracts';
+import { DIFF_RPC_SUBJECT, DiffReply, type DiffRequest, WORKSPACE_RPC_SUBJECTS, WorkspaceReply, type WorkspaceRpc, nodeWorkspaceSubject } from '@remediation/contracts';
 import { RemediationError, TransientError, describeError } from '@remediation/errors';
 
 /**
@@ -54,23 +54,31 @@ async function call<R extends GatewayReply>(
   throw new TransientError(options.unreachableCode, `git-gateway did not answer ${subject}: ${lastError}`);
 }
 
+/** The subject of a workspace RPC: addressed to `nodeId`'s git-gateway, or to any (no node). */
+function workspaceSubject(rpc: WorkspaceRpc, nodeId: string | undefined): string {
+  return nodeId ? nodeWorkspaceSubject(nodeId, rpc) : WORKSPACE_RPC_SUBJECTS[rpc];
+}
+
 /**
  * Asks git-gateway (which owns workspaces) to make the execution's workspace ready: resumed, or
  * rebuilt from the base snapshot and the last checkpoint after a lost node. Never a re-clone.
  * Tries for up to 5 min, 30 s per try (a rebuild extracts a snapshot).
+ * @param nodeId the node whose git-gateway is asked (`remediation.rpc.v1.workspace.<node>.ensure`,
+ *   docs/decisions/0021): the caller's own node, which holds the workspace. Absent: any gateway
+ *   (one-node deployments).
  * @throws TransientError `WORKSPACE_UNREACHABLE`; the gateway's own error otherwise.
  */
-export function ensureWorkspace(nc: NatsConnection, executionId: string, onWait?: () => void): Promise<WorkspaceHandle> {
-  return call(nc, WORKSPACE_RPC_SUBJECTS.ensure, { executionId }, (j) => WorkspaceReply.parse(j), { unreachableCode: 'WORKSPACE_UNREACHABLE', ...(onWait ? { onWait } : {}) });
+export function ensureWorkspace(nc: NatsConnection, executionId: string, onWait?: () => void, nodeId?: string): Promise<WorkspaceHandle> {
+  return call(nc, workspaceSubject('ensure', nodeId), { executionId }, (j) => WorkspaceReply.parse(j), { unreachableCode: 'WORKSPACE_UNREACHABLE', ...(onWait ? { onWait } : {}) });
 }
 
 /**
- * Asks git-gateway to checkpoint the workspace (a work-in-progress commit on a ref). Tries like
- * `ensureWorkspace`.
+ * Asks git-gateway to checkpoint the workspace (a work-in-progress commit on a ref). Tries and
+ * addresses `nodeId` like `ensureWorkspace`.
  * @throws TransientError `WORKSPACE_UNREACHABLE`; the gateway's own error otherwise.
  */
-export function checkpointWorkspace(nc: NatsConnection, executionId: string, onWait?: () => void): Promise<WorkspaceHandle> {
-  return call(nc, WORKSPACE_RPC_SUBJECTS.checkpoint, { executionId }, (j) => WorkspaceReply.parse(j), { unreachableCode: 'WORKSPACE_UNREACHABLE', ...(onWait ? { onWait } : {}) });
+export function checkpointWorkspace(nc: NatsConnection, executionId: string, onWait?: () => void, nodeId?: string): Promise<WorkspaceHandle> {
+  return call(nc, workspaceSubject('checkpoint', nodeId), { executionId }, (j) => WorkspaceReply.parse(j), { unreachableCode: 'WORKSPACE_UNREACHABLE', ...(onWait ? { onWait } : {}) });
 }
 
 /**

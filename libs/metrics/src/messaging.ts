@@ -4,9 +4,10 @@ import { SLOW_SECONDS_BUCKETS, cachedRead, metricSet } from './metric-set.js';
 /**
  * How a step attempt (one delivery of a command) ended: the runtime's outcomes
  * (`step_attempts.outcome`) plus `skipped` (the execution was not at the step, or the message
- * was already processed: acked without effect).
+ * was already processed: acked without effect) and `redirected` (a node-affine command that
+ * reached a node not holding the execution's workspace: sent back for that node, docs/decisions/0021).
  */
-export type AttemptOutcome = 'succeeded' | 'retrying' | 'failed' | 'abandoned' | 'fenced' | 'cancelled' | 'skipped';
+export type AttemptOutcome = 'succeeded' | 'retrying' | 'failed' | 'abandoned' | 'fenced' | 'cancelled' | 'skipped' | 'redirected';
 
 /** Why a command was dead-lettered. */
 export type DeadLetterReason = 'exhausted' | 'max_deliveries' | 'malformed';

@@ -14,6 +14,7 @@ import { Migration0009ExecutionTargetEcosystem } from './migrations/migration-00
 import { Migration0012AdvisoryKeyRanges } from './migrations/migration-0012-advisory-key-ranges.js';
 import { Migration0013ExecutionTargetFix } from './migrations/migration-0013-execution-target-fix.js';
 import { Migration0016Retention } from './migrations/migration-0016-retention.js';
+import { Migration0017NodeWorkspaces } from './migrations/migration-0017-node-workspaces.js';
 import { Migration0019ExecutionRetention } from './migrations/migration-0019-execution-retention.js';
 
 /** An open database: the MikroORM instance and a way to get a fresh EntityManager. */
@@ -40,6 +41,7 @@ export const MIGRATIONS = [
   { name: '0012-advisory-key-ranges', class: Migration0012AdvisoryKeyRanges },
   { name: '0013-execution-target-fix', class: Migration0013ExecutionTargetFix },
   { name: '0016-retention', class: Migration0016Retention },
+  { name: '0017-node-workspaces', class: Migration0017NodeWorkspaces },
   { name: '0019-execution-retention', class: Migration0019ExecutionRetention },
 ];
 

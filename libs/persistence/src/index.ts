@@ -54,6 +54,8 @@ export type {
 } from './entities.js';
 export { applyTransition, recordHistory, pullRequestFailed, LeaseLostError, AlreadyProcessedError } from './transitions.js';
 export type { ApplyTransitionOptions, AppliedTransition, Lease } from './transitions.js';
+export { renewNodeLease, claimWorkspace, recordRedirect, workspaceOwner } from './nodes.js';
+export type { WorkspaceClaim } from './nodes.js';
 export { claimStep, heartbeatStep, finishStep, recordDeadLetter, listStepAttempts, listDeadLetters } from './steps.js';
 export type { ClaimedStep } from './steps.js';
 export { relayOutboxBatch, outboxBacklog } from './outbox.js';

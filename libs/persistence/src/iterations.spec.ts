@@ -98,7 +98,7 @@ describe('migration 0005: feedback rows become iterations', () => {
     for (const [v, fid] of [[1, null], [2, api!.id], [3, gh!.id], [4, rb!.id]] as const) {
       await sql(db, `insert into patch_versions (execution_id, version, ref, sha, base_commit, changed_paths, feedback_id) values ('rem_m.patch.2', ?, 'r', ?, ?, '[]', ?)`, [v, sha(String(v)), sha('a'), fid]);
     }
-    expect(await migrate(db)).toEqual(['0005-iterations', '0006-tenancy', '0007-advisory-database', '0008-advisory-lookup', '0009-execution-target-ecosystem', '0012-advisory-key-ranges', '0013-execution-target-fix', '0016-retention', '0019-execution-retention']);
+    expect(await migrate(db)).toEqual(['0005-iterations', '0006-tenancy', '0007-advisory-database', '0008-advisory-lookup', '0009-execution-target-ecosystem', '0012-advisory-key-ranges', '0013-execution-target-fix', '0016-retention', '0017-node-workspaces', '0019-execution-retention']);
     // Migration 0006: rows made before tenancy belong to the `default` tenant.
     expect(await sql(db, `select r.tenant_id as r, e.tenant_id as e from remediations r join executions e on e.remediation_id = r.id`)).toEqual([{ r: 'default', e: 'default' }]);
     const iterations = await sql(db, `select number, reason, feedback_id, base_version, patch_version from iterations order by number`);
@@ -141,7 +141,7 @@ describe('migration 0005: feedback rows become iterations', () => {
       { version: 3, iteration: 3 },
       { version: 4, iteration: 4 },
     ]);
-    expect(await migrate(db)).toEqual(['0005-iterations', '0006-tenancy', '0007-advisory-database', '0008-advisory-lookup', '0009-execution-target-ecosystem', '0012-advisory-key-ranges', '0013-execution-target-fix', '0016-retention', '0019-execution-retention']);
+    expect(await migrate(db)).toEqual(['0005-iterations', '0006-tenancy', '0007-advisory-database', '0008-advisory-lookup', '0009-execution-target-ecosystem', '0012-advisory-key-ranges', '0013-execution-target-fix', '0016-retention', '0017-node-workspaces', '0019-execution-retention']);
     expect((await getExecutionView(db, 'rem_m.patch.2')).iterations.map((i) => i.reason)).toEqual(['user_feedback', 'review', 'rebase_reapply']);
   });
 });

@@ -21,7 +21,7 @@ import { LOG_REDACTION } from './redaction.js';
 function staleForAllSteps(ms: number): Partial<Record<Step, number>> {
   return Object.fromEntries(Step.options.map((s) => [s, ms]));
 }
-import { type Database, countExecutionsByState, openDatabase, outboxBacklog } from '@remediation/persistence';
+import { type Database, countExecutionsByState, openDatabase, outboxBacklog, renewNodeLease } from '@remediation/persistence';
 import { startRetentionSweep } from './retention.js';
 import pino, { type Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
@@ -33,6 +33,8 @@ export interface ServiceContext {
   name: string;
   /** `<name>:<pid>`, recorded in history rows. */
   worker: string;
+  /** `NODE_ID`: the worker node this process belongs to (docs/decisions/0021). */
+  nodeId: string;
   env: BaseEnv;
   db: Database;
   nats: NatsHandles;
@@ -45,6 +47,12 @@ export interface ServiceDefinition {
   /** Service name: `api`, `planner`, `patcher`, `git-gateway`, `pr-service`. */
   name: string;
   env: BaseEnv;
+  /**
+   * The service is part of a worker node (git-gateway, patcher: they share the node's
+   * `LOCAL_ROOT`): it renews the node's lease every third of `NODE_LEASE_MS` and runs the
+   * commands that need workspace files only for workspaces its node holds (docs/decisions/0021).
+   */
+  node?: boolean;
   /** Command handlers this service owns (one durable consumer each). */
   handlers?: (ctx: ServiceContext) => CommandHandler[];
   /**
@@ -103,7 +111,8 @@ export async function startService(def: ServiceDefinition): Promise<RunningServi
   const nats = await connectNats(def.env.NATS_URL, def.name);
   const streams = { ...DEFAULT_STREAMS, replicas: def.env.NATS_REPLICAS };
   await ensureStreams(nats.jsm, streams);
-  const ctx: ServiceContext = { name: def.name, worker: `${def.name}:${process.pid}`, env: def.env, db, nats, logger, metrics };
+  const ctx: ServiceContext = { name: def.name, worker: `${def.name}:${process.pid}`, nodeId: def.env.NODE_ID, env: def.env, db, nats, logger, metrics };
+  const nodeLease = def.node ? await startNodeLease(db, def.env.NODE_ID, def.env.NODE_LEASE_MS, logger) : null;
   const faultPoint = faultsFromEnv(def.env.FAULT_INJECT, (m) => logger.warn(m));
   const relay: RunningRelay = startOutboxRelay({
     db,
@@ -135,6 +144,7 @@ export async function startService(def: ServiceDefinition): Promise<RunningServi
         db,
         nc: nats.nc,
         worker: ctx.worker,
+        ...(def.node ? { nodeId: def.env.NODE_ID } : {}),
         faultPoint,
         streams,
         handler,
@@ -158,6 +168,7 @@ export async function startService(def: ServiceDefinition): Promise<RunningServi
     (stopping ??= (async () => {
       logger.info(`${def.name} stopping`);
       await Promise.allSettled(consumers.map((c) => c.stop()));
+      nodeLease?.stop();
       if (extraStop) await extraStop().catch((err) => logger.error({ err: describeError(err) }, 'stop failed'));
       await http.close();
       await reconciler.stop();
@@ -167,6 +178,20 @@ export async function startService(def: ServiceDefinition): Promise<RunningServi
       await db.close();
     })());
   return { ctx, healthUrl, stop };
+}
+
+/**
+ * Renews the node's lease now (before any command is taken) and then every third of `leaseMs`.
+ * A failed renewal is logged and tried again at the next tick: a node cut off from PostgreSQL
+ * longer than its lease loses its workspaces to other nodes (their commits fence its own).
+ * @throws when the first renewal fails (start-up then fails: the database is unreachable).
+ */
+async function startNodeLease(db: Database, nodeId: string, leaseMs: number, logger: Logger): Promise<{ stop(): void }> {
+  await renewNodeLease(db, nodeId, leaseMs);
+  const timer = setInterval(() => {
+    renewNodeLease(db, nodeId, leaseMs).catch((err) => logger.warn({ err: describeError(err), nodeId }, 'node lease not renewed'));
+  }, Math.max(100, Math.floor(leaseMs / 3)));
+  return { stop: () => clearInterval(timer) };
 }
 
 function addHealthRoutes(http: FastifyInstance<any, any, any, any, any>, ctx: ServiceContext): void {

@@ -1,4 +1,4 @@
-export { startStack, removeDataDir, SERVICES } from './stack.js';
+export { startStack, removeDataDir, SERVICES, NODE_SERVICES } from './stack.js';
 export type { Stack, StackOptions, ServiceName } from './stack.js';
 export { startNatsCluster, startNatsServer, natsServerBinary } from './nats-server.js';
 export type { OwnNatsCluster, OwnNatsServer } from './nats-server.js';

@@ -9,6 +9,9 @@ import { type StackProcess, freePort, spawnLogged, stopProcess, waitReady } from
 export const SERVICES = ['api', 'planner', 'git-gateway', 'patcher', 'pr-service'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
+/** The services of a worker node: they share the node's `LOCAL_ROOT` (docs/deployment.md). */
+export const NODE_SERVICES: readonly ServiceName[] = ['git-gateway', 'patcher'];
+
 /** Options of `startStack`. */
 export interface StackOptions {
   /** Repository root (where tsconfig.json and apps/ are). */
@@ -65,6 +68,14 @@ export interface StackOptions {
   /** Processes per service (default 1); replicas are named `<service>#<n>`. */
   replicas?: Partial<Record<ServiceName, number>>;
   /**
+   * Worker nodes (docs/decisions/0021): for each node id, a git-gateway and a patcher named
+   * `git-gateway@<node>` and `patcher@<node>`, with `NODE_ID=<node>` and their own `LOCAL_ROOT`
+   * (`<dataDir>/local-<node>`), sharing `DATA_ROOT`, the database and NATS. Unset: one unnamed
+   * node (`git-gateway`, `patcher` on `<dataDir>/local`); `replicas` of the node services are then
+   * ignored.
+   */
+  nodes?: string[];
+  /**
    * Run github-local as a GitHub App host (installation tokens only, one installation covering
    * every repository) and give the services the App's id and private key instead of a token.
    */
@@ -108,6 +119,16 @@ export interface Stack {
   restart(name: string, env?: Record<string, string>): Promise<void>;
   /** Sends a signal to one process (e.g. SIGKILL, SIGSTOP, SIGCONT). */
   signal(name: string, signal: NodeJS.Signals): void;
+  /** Stops one process cleanly (SIGTERM; SIGKILL after 10 s); `restart` starts it again. */
+  stopOne(name: string): Promise<void>;
+  /**
+   * SIGKILLs every process of worker node `nodeId` (`*@<node>`, see `nodes`) at once and waits
+   * until they are gone. @returns the names of the processes killed.
+   * @throws Error when the stack has no such node.
+   */
+  killNode(nodeId: string): Promise<string[]>;
+  /** The `LOCAL_ROOT` of worker node `nodeId` (with `nodes`), or of the one unnamed node. */
+  localRoot(nodeId?: string): string;
   /** Base URL of a service's HTTP server (health, metrics; pr-service's webhook endpoint). */
   serviceUrl(name: string): string;
   stop(): Promise<void>;
@@ -219,7 +240,9 @@ export async function startStack(o: StackOptions): Promise<Stack> {
 
   const apiPort = o.apiPort ?? (await freePort());
   const healthPorts = new Map<string, number>();
-  const serviceOf = (proc: string) => proc.split('#')[0] as ServiceName;
+  const serviceOf = (proc: string) => proc.split(/[#@]/)[0] as ServiceName;
+  const nodeOf = (proc: string) => (proc.includes('@') ? proc.slice(proc.indexOf('@') + 1) : null);
+  const localRootOf = (node: string | null) => join(dataDir, node === null ? 'local' : `local-${node}`);
   const extraEnv = new Map<string, Record<string, string>>();
   const envFor = async (proc: string): Promise<NodeJS.ProcessEnv> => {
     const name = serviceOf(proc);
@@ -230,6 +253,11 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       ...(extraEnv.get(proc) ?? {}),
       HEALTH_PORT: String(healthPorts.get(proc)),
     };
+    const node = nodeOf(proc);
+    if (node !== null) {
+      env['NODE_ID'] = node;
+      env['LOCAL_ROOT'] = localRootOf(node);
+    }
     if (name === 'api') env['API_PORT'] = String(apiPort);
     if (name === 'planner') env['OSV_DIR'] = resolve(o.osvDir);
     // The registries: the planner lists versions, the patcher reads metadata to update lockfiles (same settings).
@@ -263,7 +291,11 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     processes.set(proc, p);
     return { proc, p };
   };
-  const names = SERVICES.flatMap((s) => Array.from({ length: o.replicas?.[s] ?? 1 }, (_, i) => (i === 0 ? s : `${s}#${i + 1}`)));
+  const names = SERVICES.flatMap((s) =>
+    o.nodes && NODE_SERVICES.includes(s)
+      ? o.nodes.map((n) => `${s}@${n}`)
+      : Array.from({ length: o.replicas?.[s] ?? 1 }, (_, i) => (i === 0 ? s : `${s}#${i + 1}`)),
+  );
   const stop = async () => {
     await Promise.all([...processes.values()].map((p) => stopProcess(p)));
   };
@@ -303,6 +335,21 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       const p = processes.get(name);
       if (!p) throw new Error(`no process ${name}`);
       p.child.kill(signal);
+    },
+    async stopOne(name) {
+      const p = processes.get(name);
+      if (!p) throw new Error(`no process ${name}`);
+      await stopProcess(p);
+    },
+    async killNode(nodeId) {
+      const names = [...processes.keys()].filter((n) => nodeOf(n) === nodeId);
+      if (names.length === 0) throw new Error(`no worker node ${nodeId} in this stack (nodes: ${(o.nodes ?? []).join(', ') || 'none named'})`);
+      for (const n of names) processes.get(n)!.child.kill('SIGKILL');
+      await Promise.all(names.map((n) => processes.get(n)!.exited));
+      return names;
+    },
+    localRoot(nodeId) {
+      return localRootOf(nodeId ?? null);
     },
     stop,
   };

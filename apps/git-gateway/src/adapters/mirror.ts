@@ -88,6 +88,11 @@ export interface MirrorRef {
   mirrorPath: string;
   /** `<slug>-<12 hex>`: readable repo name + sha256 of the normalised location (safe path segment). */
   repoKey: string;
+  /**
+   * This call made the mirror (a clone) rather than fetching into an existing one. A caller
+   * sharing another caller's in-flight clone sees `true` too.
+   */
+  cloned: boolean;
 }
 
 /** A repository location after normalisation (see {@link normalizeRepository}). */
@@ -254,7 +259,7 @@ const FETCH_REFSPECS = ['+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*'
  * (every caller's `onProgress` receives the heartbeats); across processes `<mirror>.lock`
  * (O_EXCL, stale when its pid is dead) serialises clone/fetch.
  *
- * @returns `{ mirrorPath, repoKey }` (absolute mirror path).
+ * @returns `{ mirrorPath, repoKey, cloned }` (absolute mirror path; whether it was cloned now).
  * @throws InvalidInputError `REPOSITORY_*` for a bad location (see {@link normalizeRepository}).
  * @throws GitInputError `GIT_REPOSITORY_NOT_FOUND` / `GIT_AUTH_FAILED` (not retryable).
  * @throws GitCommandError (retryable) for network or other git failures.
@@ -291,19 +296,21 @@ export async function ensureMirror(input: EnsureMirrorInput): Promise<MirrorRef>
       pollMs: 200,
       busyCode: 'MIRROR_LOCKED',
     });
+    let cloned = false;
     try {
       await withAskpass(input.credentials, async (auth) => {
         const remote = input.source?.remoteFor(normalized) ?? normalized.remote;
         if (await isUsableMirror(mirrorPath)) {
           await fetchMirror(mirrorPath, remote, auth, emit, input.signal);
         } else {
+          cloned = true;
           await cloneMirror(mirrorsDir, mirrorPath, normalized, remote, auth, emit, input.signal, input.source);
         }
       });
     } finally {
       await lock.release();
     }
-    return { mirrorPath, repoKey: normalized.repoKey };
+    return { mirrorPath, repoKey: normalized.repoKey, cloned };
   })();
   inFlight.set(mirrorPath, { promise, listeners });
   try {

@@ -101,7 +101,8 @@ export function workspacePrepareHandler(deps: GatewayDeps): CommandHandler {
     await ctx.transition({
       executionId,
       event: { type: 'workspace.ready', baseCommit: base.commit },
-      details: { baseBranch: base.branch, repoKey: mirror.repoKey, driver: deps.driver.name, restoredFrom: ready.restoredFrom },
+      // `mirror`: `cloned` or `fetched` (counted by the two-node fault test: a takeover never clones).
+      details: { baseBranch: base.branch, repoKey: mirror.repoKey, mirror: mirror.cloned ? 'cloned' : 'fetched', driver: deps.driver.name, restoredFrom: ready.restoredFrom },
       set: { baseCommit: base.commit, baseBranch: base.branch },
     });
   }

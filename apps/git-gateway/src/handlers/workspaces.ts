@@ -1,8 +1,8 @@
 import { join, resolve } from 'node:path';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
-import { ACTIVE_STATES, WORKSPACE_RPC_SUBJECTS, type WorkspaceReply, WorkspaceRequest } from '@remediation/contracts';
-import { InvalidInputError, describeError, isRemediationError } from '@remediation/errors';
-import { type Database, latestPatchVersionOn, loadCodebase, loadExecution } from '@remediation/persistence';
+import { ACTIVE_STATES, WORKSPACE_RPC_SUBJECTS, type WorkspaceReply, WorkspaceRequest, type WorkspaceRpc, nodeWorkspaceSubject } from '@remediation/contracts';
+import { InvalidInputError, RemediationError, describeError, isRemediationError } from '@remediation/errors';
+import { type Database, latestPatchVersionOn, loadCodebase, loadExecution, workspaceOwner } from '@remediation/persistence';
 import type { Logger } from 'pino';
 import { readCommitAt } from '../adapters/commit.js';
 import { normalizeRepository } from '../adapters/mirror.js';
@@ -65,15 +65,20 @@ export async function ensureWorkspace(
 }
 
 /**
- * Serves the workspace RPCs (`remediation.rpc.v1.workspace.ensure|checkpoint`, queue group
- * `git-gateway`) for the patcher: ensure before editing, checkpoint after each edit step.
+ * Serves the workspace RPCs for the patcher (ensure before editing, checkpoint after each edit
+ * step), queue group `git-gateway`, on two subjects each:
+ * - `remediation.rpc.v1.workspace.<NODE_ID>.ensure|checkpoint`, this node's (docs/decisions/0021):
+ *   refused with retryable `WORKSPACE_HELD_ELSEWHERE` when another node holds the execution's
+ *   workspace (this node's step was taken over: its late checkpoint must not overwrite the new
+ *   holder's);
+ * - `remediation.rpc.v1.workspace.ensure|checkpoint`, any gateway's (one-node deployments).
  */
 export function serveWorkspaces(
   nc: NatsConnection,
-  deps: { db: Database; dataRoot: string; localRoot: string; driver: WorkspaceDriver; commitAuthor: { name: string; email: string } },
+  deps: { db: Database; dataRoot: string; localRoot: string; driver: WorkspaceDriver; commitAuthor: { name: string; email: string }; nodeId: string },
   logger: Logger,
 ): Subscription[] {
-  const serve = (subject: string, fn: (executionId: string) => Promise<WorkspaceReply>) =>
+  const serve = (subject: string, fn: (executionId: string) => Promise<WorkspaceReply>, held: boolean) =>
     nc.subscribe(subject, {
       queue: 'git-gateway',
       callback: (err, msg) => {
@@ -81,7 +86,14 @@ export function serveWorkspaces(
         void (async () => {
           let reply: WorkspaceReply;
           try {
-            reply = await fn(WorkspaceRequest.parse(msg.json()).executionId);
+            const { executionId } = WorkspaceRequest.parse(msg.json());
+            if (held) {
+              const owner = await workspaceOwner(deps.db, executionId);
+              if (owner !== null && owner !== deps.nodeId) {
+                throw new RemediationError('WORKSPACE_HELD_ELSEWHERE', `the workspace of ${executionId} is held by node ${owner}, not ${deps.nodeId}`, { retryable: true });
+              }
+            }
+            reply = await fn(executionId);
           } catch (e) {
             logger.warn({ err: describeError(e), subject }, 'workspace request failed');
             reply = { ok: false, code: isRemediationError(e) ? e.code : 'WORKSPACE_FAILED', message: describeError(e), retryable: isRemediationError(e) ? e.retryable : true };
@@ -90,12 +102,12 @@ export function serveWorkspaces(
         })();
       },
     });
-  return [
-    serve(WORKSPACE_RPC_SUBJECTS.ensure, async (executionId) => {
+  const rpcs: Record<WorkspaceRpc, (executionId: string) => Promise<WorkspaceReply>> = {
+    ensure: async (executionId) => {
       const r = await ensureWorkspace(deps, executionId);
       return { ok: true, mergedDir: r.ws.mergedDir, lowerDir: r.ws.lowerDir, restoredFrom: r.restoredFrom };
-    }),
-    serve(WORKSPACE_RPC_SUBJECTS.checkpoint, async (executionId) => {
+    },
+    checkpoint: async (executionId) => {
       const r = await ensureWorkspace(deps, executionId);
       const cp = await checkpointWorkspace({
         mirrorPath: r.mirrorPath,
@@ -106,6 +118,10 @@ export function serveWorkspaces(
         author: deps.commitAuthor,
       });
       return { ok: true, mergedDir: r.ws.mergedDir, lowerDir: r.ws.lowerDir, sha: cp.sha };
-    }),
-  ];
+    },
+  };
+  return (Object.keys(rpcs) as WorkspaceRpc[]).flatMap((rpc) => [
+    serve(nodeWorkspaceSubject(deps.nodeId, rpc), rpcs[rpc], true),
+    serve(WORKSPACE_RPC_SUBJECTS[rpc], rpcs[rpc], false),
+  ]);
 }

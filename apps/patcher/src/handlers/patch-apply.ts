@@ -43,6 +43,11 @@ export function patchApplyHandler(deps: {
   db: Database;
   nc: NatsConnection;
   worker: string;
+  /**
+   * This patcher's node: its workspace requests go to that node's git-gateway, which holds the
+   * workspace while this node runs the step (docs/decisions/0021). Absent: any gateway.
+   */
+  nodeId?: string;
   agent: AgentConfig;
   lockfileRegistry?: LockfileRegistry | null;
   /** Where the agent's work is counted. */
@@ -66,8 +71,8 @@ export function patchApplyHandler(deps: {
       }
       ctx.heartbeat(); // throws at once when the execution was cancelled while this delivery waited
       // git-gateway owns the workspace: resumed, or rebuilt from its checkpoint (or last version).
-      const ws = await ensureWorkspace(deps.nc, executionId, () => ctx.heartbeat());
-      const checkpoint = () => checkpointWorkspace(deps.nc, executionId, () => ctx.heartbeat());
+      const ws = await ensureWorkspace(deps.nc, executionId, () => ctx.heartbeat(), deps.nodeId);
+      const checkpoint = () => checkpointWorkspace(deps.nc, executionId, () => ctx.heartbeat(), deps.nodeId);
 
       let stored = await loadConversation(deps.db, executionId, iteration);
       let outcomes: TargetOutcome[];
