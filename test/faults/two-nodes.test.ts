@@ -5,6 +5,7 @@ import { unmountUnder } from '@remediation/stack';
 import { type TestEnvironment, startTestEnvironment } from '../support/environment.js';
 import { type ScriptedModel, scriptedModel } from '../support/scripted-model.js';
 import { api, createExpressRemediation, createJwtRemediation, effects, sql, startPatch, waitFor, waitSettled } from '../support/flows.js';
+import { EXPRESS_PATCH, executionsOnNode, firstAttemptsAfter, midStep, until, workspaceOwners } from '../support/nodes.js';
 
 /**
  * Issue 17 item 3, docs/decisions/0021: two worker nodes (`git-gateway@a` + `patcher@a`,
@@ -18,8 +19,6 @@ import { api, createExpressRemediation, createJwtRemediation, effects, sql, star
 let env: TestEnvironment;
 let model: ScriptedModel;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/** The express executions bump body-parser only (a minor jump: no agent, the model answers the JWT run alone). */
-const EXPRESS_PATCH = { tier: 'minimal', targets: ['body-parser'] };
 
 beforeAll(async () => {
   model = await scriptedModel();
@@ -35,21 +34,6 @@ afterAll(async () => {
   await model?.close();
   await env?.close();
 }, 60_000);
-
-/** The node holding each execution's workspace. */
-async function owners(ids: string[]): Promise<Map<string, { node: string; takeovers: number }>> {
-  const rows = await sql<{ execution_id: string; node_id: string; takeovers: number }>(env, 'select execution_id, node_id, takeovers from workspace_owners where execution_id = any($1)', [ids]);
-  return new Map(rows.map((r) => [r.execution_id, { node: r.node_id, takeovers: r.takeovers }]));
-}
-
-/** Waits until `check` holds (polling every 200 ms) or fails naming `what`. */
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 90_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
 
 /** `workspace.ready` entries of the executions, with whether the mirror was cloned for them, and when. */
 async function workspaceReadies(ids: string[]) {
@@ -83,11 +67,8 @@ describe('two worker nodes', () => {
       { content: [{ type: 'text', text: 'express-jwt 6 now gets the algorithms it requires.' }] },
     ]);
 
-    // Batch 1, node B only (A's git-gateway stopped): B prepares these workspaces.
-    await env.stack.stopOne('git-gateway@a');
-    const onB: string[] = [];
-    for (let i = 0; i < 2; i++) onB.push(await startPatch(env, (await createExpressRemediation(env)).remediationId, EXPRESS_PATCH));
-    await until('node B holding batch 1', async () => [...(await owners(onB)).values()].filter((o) => o.node === 'b').length === onB.length);
+    // Batch 1, node B only (A's git-gateway stopped meanwhile): B prepares these workspaces.
+    const onB = await executionsOnNode(env, 'b', ['a'], 2);
 
     // Batch 2, node A only: its git-gateway now holds every patch.commit it gets (mid-step).
     await env.stack.restart('git-gateway@a', { FAULT_INJECT: 'before-handle@patch.commit=hold:600000' });
@@ -95,14 +76,11 @@ describe('two worker nodes', () => {
     const onA: string[] = [];
     for (let i = 0; i < 3; i++) onA.push(await startPatch(env, (await createExpressRemediation(env)).remediationId, EXPRESS_PATCH));
     const jwt = await startPatch(env, (await createJwtRemediation(env)).remediationId, { tier: 'minimal', allowEdits: ['package.json'] });
-    await until('node A holding batch 2', async () => [...(await owners([...onA, jwt])).values()].filter((o) => o.node === 'a').length === onA.length + 1);
+    await until('node A holding batch 2', async () => [...(await workspaceOwners(env, [...onA, jwt])).values()].filter((o) => o.node === 'a').length === onA.length + 1);
     await agentMidRun;
     // The agent's edit is durable (a checkpoint follows each tool call) and A's commits are held.
     await waitFor(env, `/v1/executions/${jwt}/history`, (b) => b.entries.some((e: any) => e.event === 'tool_call' && e.details.tool === 'edit_file' && !e.details.isError));
-    await until('node A mid-commit for batch 2', async () => {
-      const rows = await sql(env, `select execution_id from step_attempts where execution_id = any($1) and step = 'committing' and finished_at is null`, [onA]);
-      return new Set(rows.map((r: any) => r.execution_id)).size === onA.length;
-    });
+    await until('node A mid-commit for batch 2', async () => (await midStep(env, onA, 'committing')).size === onA.length);
     await env.stack.restart('git-gateway@b', {});
     await sleep(500); // the agent's checkpoint RPC after its tool call has returned
 
@@ -116,7 +94,7 @@ describe('two worker nodes', () => {
     expect(clonesBefore).toBe(all.length); // one repository per execution, each cloned once
     const aPids = pidsOf('a');
     const bPids = pidsOf('b');
-    const heldByA = [...(await owners(all)).entries()].filter(([, o]) => o.node === 'a').map(([id]) => id);
+    const heldByA = [...(await workspaceOwners(env, all)).entries()].filter(([, o]) => o.node === 'a').map(([id]) => id);
     expect(heldByA).toEqual(expect.arrayContaining([...onA, jwt]));
     expect(all.some((id) => !heldByA.includes(id))).toBe(true); // spread over both nodes
     const stillRunningOnA = await sql(env, `select id from executions where id = any($1) and state not in ('patch_generated')`, [heldByA]);
@@ -136,14 +114,10 @@ describe('two worker nodes', () => {
     }
 
     // Node B took over each of A's workspaces; the first step it ran again, and when.
-    const after = await owners(all);
+    const after = await workspaceOwners(env, all);
     for (const id of heldByA) expect(after.get(id)).toMatchObject({ node: 'b' });
     for (const id of heldByA) expect(after.get(id)!.takeovers).toBeGreaterThanOrEqual(1);
-    const resumed = await sql<{ execution_id: string; worker: string; started_at: Date }>(
-      env,
-      `select distinct on (execution_id) execution_id, worker, started_at from step_attempts where execution_id = any($1) and started_at > $2 order by execution_id, started_at`,
-      [heldByA, killedAt],
-    );
+    const resumed = await firstAttemptsAfter(env, heldByA, killedAt);
     expect(resumed).toHaveLength(heldByA.length);
     for (const r of resumed) expect(bPids.has(Number(r.worker.split(':')[1]))).toBe(true);
     const takeoverMs = Math.min(...resumed.map((r) => new Date(r.started_at).getTime() - killedAt.getTime()));
