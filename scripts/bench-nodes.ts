@@ -4,14 +4,14 @@
  * 1. Takeover time: two worker nodes (`git-gateway@a` + `patcher@a`, `…@b`; own `NODE_ID` and
  *    `LOCAL_ROOT`, one `DATA_ROOT`) with `NODE_LEASE_MS` 3000 and `ACK_WAIT_MS` 2000; `--executions`
  *    executions whose workspaces node A holds, each mid-`patch.commit` (A's git-gateway holds them
- *    with `FAULT_INJECT=…=hold`); every process of node A is SIGKILLed and its local root wiped;
+ *    with `FAULT_INJECT=…=hold`; at most 4, the commands a consumer takes at once); every process of node A is SIGKILLed and its local root wiped;
  *    takeover = node killed → the step's attempt claimed on node B (`step_attempts.started_at`),
  *    per execution. Target ≤ 5 s.
  * 2. Workspace-ready latency: `--workspaces` overlay workspaces mounted at once on one warm base
  *    snapshot (the path of `workspace.prepare` and of a takeover's rebuild) vs one at a time.
  *    Target: median under load ≤ 2 × a single mount.
  *
- *   node --import tsx scripts/bench-nodes.ts [--executions 6] [--workspaces 100] [--files 5000] [--runs 10]
+ *   node --import tsx scripts/bench-nodes.ts [--executions 4] [--workspaces 100] [--files 5000] [--runs 10]
  *
  * Prints a table and a JSON line. Runs as root (overlay mounts), against the PostgreSQL and
  * nats-server binaries the tests use.
@@ -31,7 +31,7 @@ import { executionsOnNode, firstAttemptsAfter, midStep, until } from '../test/su
 
 const { values } = parseArgs({
   options: {
-    executions: { type: 'string', default: '6' },
+    executions: { type: 'string', default: '4' },
     workspaces: { type: 'string', default: '100' },
     files: { type: 'string', default: '5000' },
     runs: { type: 'string', default: '10' },
@@ -44,6 +44,7 @@ const results: Record<string, number | string> = { 'load average (1 min) at star
 
 /** Takeover: node A killed with its executions mid-commit; ms until each step runs again on node B. */
 async function takeover(count: number): Promise<void> {
+  if (count < 1 || count > 4) throw new Error(`--executions must be 1 to 4 (node A's git-gateway holds 4 commits at once), not ${count}`);
   const env = await startTestEnvironment('bench-nodes', { ACK_WAIT_MS: '2000', MAX_DELIVER: '5', NODE_LEASE_MS: '3000', RECONCILE_STALE_MS: '300000' }, { nodes: ['a', 'b'] });
   try {
     await env.stack.restart('git-gateway@a', { FAULT_INJECT: 'before-handle@patch.commit=hold:600000' });

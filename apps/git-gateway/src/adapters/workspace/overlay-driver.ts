@@ -8,6 +8,8 @@
  * (upper-changes.ts). Paths: layout.ts; record: metadata.ts; lock: lock.ts.
  */
 import { execa } from 'execa';
+import pLimit from 'p-limit';
+import { availableParallelism } from 'node:os';
 import { mkdir, realpath, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { InvalidInputError, TransientError } from '@remediation/errors';
@@ -37,6 +39,14 @@ export interface MountWorkspaceInput {
 const mountOnce = singleFlight<Workspace>();
 
 /**
+ * Mounts made at once by this process: one per CPU. A mount is CPU-bound on our side (spawning
+ * `mount`, ~30 ms of CPU on the 2-core benchmark machine); with all of 100 requests in flight
+ * together each would finish only when the last does (all ~4.7 s), with them queued the median
+ * request is ready after half of that (docs/benchmarks.md "Worker nodes").
+ */
+const mountSlots = pLimit(Math.max(1, availableParallelism()));
+
+/**
  * Mounts (or returns the already mounted) workspace of an execution:
  * `mount -t overlay overlay -o lowerdir=L,upperdir=U,workdir=W <merged>`.
  *  - already mounted (per /proc/self/mountinfo) with the same upper and lower → returned as is;
@@ -60,7 +70,7 @@ const mountOnce = singleFlight<Workspace>();
 export async function mountWorkspace(input: MountWorkspaceInput): Promise<Workspace> {
   const paths = await resolvePrepare(input);
   for (const [what, p] of [['lowerDir', paths.lowerDir], ['workspace dir', paths.real.dir]] as const) assertMountablePath(p, what);
-  return mountOnce(paths.real.dir, () => prepareUnderLock(paths.real.lockFile, () => doMount(paths, input.extraOptions ?? [])));
+  return mountOnce(paths.real.dir, () => mountSlots(() => prepareUnderLock(paths.real.lockFile, () => doMount(paths, input.extraOptions ?? []))));
 }
 
 async function doMount({ layout, real, lowerDir }: PrepareLayout, extraOptions: string[]): Promise<Workspace> {
