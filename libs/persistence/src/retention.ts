@@ -125,7 +125,8 @@ const FINISHED_BEFORE_CUTOFF = `r.created_at < ?
 
 /**
  * Tables below an execution, deleted children first (foreign keys: review feedback → pull
- * requests and feedback; patch versions → iterations → feedback); `plan_packages` cascades.
+ * requests and feedback; patch versions → iterations → feedback); `plan_packages` and
+ * `workspace_owners` cascade.
  * retention.spec.ts checks this covers every foreign key to `executions`.
  */
 export const EXECUTION_CHILD_TABLES = [
@@ -139,6 +140,7 @@ export const EXECUTION_CHILD_TABLES = [
   'history',
   'step_attempts',
   'plan_packages',
+  'workspace_owners',
 ] as const;
 
 /**
@@ -146,7 +148,7 @@ export const EXECUTION_CHILD_TABLES = [
  * remediation whose executions are all terminal and completed more than that many days before
  * `now`, with no pull request still open, goes with its executions and every row below them
  * (targets, history, step attempts, patch versions, iterations, feedback, agent conversations,
- * pull requests, review feedback, plan packages). Executions that are not terminal are never
+ * pull requests, review feedback, plan packages, workspace owners). Executions that are not terminal are never
  * pruned, nor is their remediation; tenants with a null retention keep everything. Dead letters
  * (operator records, no foreign key) and outbox rows are not touched here.
  *
