@@ -56,7 +56,7 @@ export { applyTransition, recordHistory, pullRequestFailed, LeaseLostError, Alre
 export type { ApplyTransitionOptions, AppliedTransition, Lease } from './transitions.js';
 export { claimStep, heartbeatStep, finishStep, recordDeadLetter, listStepAttempts, listDeadLetters } from './steps.js';
 export type { ClaimedStep } from './steps.js';
-export { relayOutboxBatch, outboxBacklog } from './outbox.js';
+export { relayOutboxBatch, outboxBacklog, onOutboxWritten, outboxWritten } from './outbox.js';
 export { countExecutionsByState } from './executions.js';
 export type { OutboxMessage } from './outbox.js';
 export { getRemediationView, getExecutionView, getHistory, executionSummary, stepAttemptBody, getDeadLetters, pullRequestBody, executionTargetBody, feedbackBody, iterationBody } from './views.js';

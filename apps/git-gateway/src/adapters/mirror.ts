@@ -35,6 +35,7 @@ import { InvalidInputError } from '@remediation/errors';
 import { git, isGitError } from './git.js';
 import { withAskpass, type GitCredentials } from './askpass.js';
 import { acquireLockFile } from './lock-file.js';
+import { isValidRefName } from './refs.js';
 import { seedFromBundle, type MirrorSource } from './mirror-source.js';
 
 /** One progress heartbeat parsed from git's `--progress` stderr. */
@@ -453,8 +454,7 @@ export async function resolveBranch(input: ResolveBranchInput): Promise<{ branch
     }
     branch = ref.slice('refs/heads/'.length);
   } else {
-    const valid = await git(['check-ref-format', `refs/heads/${branch}`], { acceptExitCodes: [0, 1] });
-    if (valid.exitCode !== 0 || branch.startsWith('-') || branch.startsWith('refs/')) {
+    if (!isValidRefName(`refs/heads/${branch}`) || branch.startsWith('-') || branch.startsWith('refs/')) {
       throw new InvalidInputError('BRANCH_INVALID', `invalid branch name ${JSON.stringify(branch)}`, { details: { branch } });
     }
   }
