@@ -145,37 +145,48 @@ async function xactCommits(db: pg.Client, dbName: string): Promise<number> {
   return Number(r.rows[0]?.n ?? 0);
 }
 
-/** Top functions by self time of the V8 CPU profiles in `dir` whose file names contain `pidOf` processes' pids. */
+/**
+ * Top functions of the V8 CPU profiles in `dir` (`--cpu-prof`: one file per thread; per process
+ * the thread with the most non-idle samples, its main thread) whose file names carry the pids of
+ * `pids`: by self time, and by inclusive time for the project's own functions (apps/, libs/).
+ */
 function profileSummary(dir: string, pids: Map<string, number>, top = 15) {
-  const out: Record<string, { sampledMs: number; top: Array<{ fn: string; selfMs: number; pct: number }> }> = {};
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))) {
-    const service = [...pids].find(([, pid]) => file.includes(`.${pid}.`))?.[0];
-    if (!service) continue;
-    const prof = JSON.parse(readFileSync(join(dir, file), 'utf8')) as {
-      nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>;
-      samples: number[];
-      timeDeltas: number[];
-    };
-    const byId = new Map(prof.nodes.map((n) => [n.id, n]));
-    const self = new Map<string, number>();
-    let total = 0;
-    prof.samples.forEach((id, i) => {
-      const n = byId.get(id)!;
-      const dt = (prof.timeDeltas[i] ?? 0) / 1000;
-      total += dt;
-      const url = n.callFrame.url.replace(/^.*\/(node_modules|apps|libs)\//, '$1/');
-      const key = `${n.callFrame.functionName || '(anonymous)'} ${url}:${n.callFrame.lineNumber + 1}`;
-      self.set(key, (self.get(key) ?? 0) + dt);
-    });
-    const idle = [...self].filter(([k]) => k.startsWith('(idle)')).reduce((a, [, v]) => a + v, 0);
-    out[service] = {
-      sampledMs: round(total - idle, 0),
-      top: [...self]
-        .filter(([k]) => !k.startsWith('(idle)'))
-        .sort((a, b) => b[1] - a[1])
-        .slice(0, top)
-        .map(([fn, ms]) => ({ fn, selfMs: round(ms, 0), pct: round((100 * ms) / Math.max(1, total - idle), 1) })),
-    };
+  type Node = { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] };
+  const out: Record<string, { sampledMs: number; top: Array<{ fn: string; selfMs: number; pct: number }>; project: Array<{ fn: string; inclusiveMs: number; pct: number }> }> = {};
+  for (const [service, pid] of pids) {
+    let best: (typeof out)[string] | null = null;
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile') && f.includes(`.${pid}.`))) {
+      const prof = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { nodes: Node[]; samples: number[]; timeDeltas: number[] };
+      const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+      const parent = new Map<number, number>();
+      for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+      const name = (n: Node) => `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.replace(/^.*\/(node_modules|apps|libs)\//, '$1/')}:${n.callFrame.lineNumber + 1}`;
+      const self = new Map<string, number>();
+      const inclusive = new Map<string, number>();
+      let busy = 0;
+      prof.samples.forEach((id, i) => {
+        const n = byId.get(id)!;
+        if (n.callFrame.functionName === '(idle)') return;
+        const dt = (prof.timeDeltas[i] ?? 0) / 1000;
+        busy += dt;
+        self.set(name(n), (self.get(name(n)) ?? 0) + dt);
+        const seen = new Set<string>();
+        for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+          const k = name(byId.get(cur)!);
+          if (!/^\S+ (apps|libs)\//.test(k) || seen.has(k)) continue;
+          seen.add(k);
+          inclusive.set(k, (inclusive.get(k) ?? 0) + dt);
+        }
+      });
+      if (best && best.sampledMs >= busy) continue;
+      const pct = (ms: number) => round((100 * ms) / Math.max(1, busy), 1);
+      best = {
+        sampledMs: round(busy, 0),
+        top: [...self].sort((a, b) => b[1] - a[1]).slice(0, top).map(([fn, ms]) => ({ fn, selfMs: round(ms, 0), pct: pct(ms) })),
+        project: [...inclusive].sort((a, b) => b[1] - a[1]).slice(0, top).map(([fn, ms]) => ({ fn, inclusiveMs: round(ms, 0), pct: pct(ms) })),
+      };
+    }
+    if (best) out[service] = best;
   }
   return out;
 }
@@ -365,8 +376,10 @@ function printTable(r: any): void {
   }
   if (r.profile) {
     for (const [svc, p] of Object.entries<any>(r.profile)) {
-      w(`\nCPU profile ${svc}: ${p.sampledMs} ms sampled (not idle); top self time:`);
+      w(`\nCPU profile ${svc} (main thread, whole run including start-up): ${p.sampledMs} ms not idle; top self time:`);
       for (const f of p.top) w(`  ${String(f.selfMs).padStart(6)} ms ${String(f.pct).padStart(5)} %  ${f.fn}`);
+      w(`  the project's functions by inclusive time:`);
+      for (const f of p.project) w(`  ${String(f.inclusiveMs).padStart(6)} ms ${String(f.pct).padStart(5)} %  ${f.fn}`);
     }
   }
   w(`\nwall ${r.wallSeconds} s`);

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isValidRefName, refPresence } from './refs.js';
+import { isValidRefName, readHeadFile, refPresence } from './refs.js';
 
 const git = (args: string[], cwd?: string) => execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.invalid', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.invalid' } }).trim();
 
@@ -83,5 +83,26 @@ describe('refPresence', () => {
     expect(await refPresence(repo, 'HEAD')).toBe('unknown');
     expect(await refPresence(repo, sha)).toBe('unknown');
     expect(await refPresence(repo, 'refs/heads/a..b')).toBe('unknown');
+  });
+});
+
+describe('readHeadFile', () => {
+  it('reads what HEAD points at, null when detached, as git symbolic-ref does', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'refs-head-'));
+    try {
+      const repo = join(dir, 'r.git');
+      git(['init', '-q', '--bare', '-b', 'trunk', repo]);
+      expect(await readHeadFile(repo)).toBe(git(['--git-dir', repo, 'symbolic-ref', 'HEAD']));
+      const work = join(dir, 'w');
+      git(['clone', '-q', repo, work]);
+      git(['commit', '-q', '--allow-empty', '-m', 'one'], work);
+      const sha = git(['rev-parse', 'HEAD'], work);
+      git(['push', '-q', 'origin', 'HEAD:refs/heads/trunk'], work);
+      git(['--git-dir', repo, 'update-ref', '--no-deref', 'HEAD', sha]);
+      expect(await readHeadFile(repo)).toBeNull();
+      expect(await readHeadFile(join(dir, 'missing.git'))).toBe('unknown');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -75,3 +75,19 @@ async function packedRefNames(gitDir: string): Promise<Set<string> | 'unknown'> 
   packedCache.set(gitDir, { key, names });
   return names;
 }
+
+/**
+ * The ref `<git dir>/HEAD` points at (`ref: refs/heads/main` → `refs/heads/main`), null when HEAD
+ * is detached (an object id), `unknown` when the file is missing or unreadable (ask git).
+ */
+export async function readHeadFile(gitDir: string): Promise<string | null | 'unknown'> {
+  let text: string;
+  try {
+    text = await readFile(join(gitDir, 'HEAD'), 'utf8');
+  } catch {
+    return 'unknown';
+  }
+  const m = /^ref: (\S+)\n?$/.exec(text);
+  if (m && isValidRefName(m[1]!)) return m[1]!;
+  return OID_LINE.test(text) ? null : 'unknown';
+}
