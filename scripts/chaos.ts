@@ -512,8 +512,11 @@ async function main(): Promise<number> {
     for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
       const m = await stream.getMessage({ seq }).catch(() => null);
       if (!m) continue;
+      const ev = m.json<{ schema?: string; executionId: string; to: string }>();
+      // Progress events (remediation.progress.v1, docs/decisions/0019) share the stream and have no
+      // state: only state events are counted against the history.
+      if (ev.schema === 'remediation.progress.v1') continue;
       eventsRead++;
-      const ev = m.json<{ executionId: string; to: string }>();
       const k = `${ev.executionId}|${ev.to}`;
       const cur = seen.get(k) ?? { n: 0, msgIds: [] };
       cur.n++;
