@@ -2,14 +2,16 @@
  * Throughput and latency of deterministic patch executions (a benchmark, not a test; issue 17).
  *
  *   node --import tsx scripts/bench-throughput.ts [--executions 200] [--latency-samples 10]
- *     [--replicas 1] [--remediations 10] [--post-concurrency 8] [--env KEY=VALUE ...]
+ *     [--replicas 1] [--gateway-replicas N] [--remediations 10] [--post-concurrency 8] [--env KEY=VALUE ...]
  *     [--profile DIR] [--json] [--keep]
  *
  * 1. Starts a private environment like the fault tests and scripts/chaos.ts
  *    (test/support/environment.ts: own nats-server, a fresh database on 127.0.0.1:5432, the five
  *    services and github-local as processes, fixtures of test/fixtures), services logging at
  *    `info`, with `--replicas` processes of each worker (planner, git-gateway, patcher, pr-service;
- *    the API stays one). No model API key: the patcher makes its deterministic manifest edits only.
+ *    the API stays one); `--gateway-replicas` overrides the count for git-gateway (its workspaces
+ *    are node-local: replicas sharing one local root refuse each other's workspaces with
+ *    `WORKSPACE_LOCKED` until workspace requests reach the node that holds the workspace). No model API key: the patcher makes its deterministic manifest edits only.
  * 2. Creates `--remediations` express 4.19.2 remediations, waits for their plans, and runs one
  *    execution of each to `patch_generated`: mirrors and base snapshots are warm from here on.
  * 3. Latency: `--latency-samples` minimal-tier executions one after another (nothing else
@@ -54,6 +56,7 @@ const { values: args } = parseArgs({
     executions: { type: 'string', default: '200' },
     'latency-samples': { type: 'string', default: '10' },
     replicas: { type: 'string', default: '1' },
+    'gateway-replicas': { type: 'string' },
     remediations: { type: 'string', default: '10' },
     'post-concurrency': { type: 'string', default: '8' },
     'timeout-ms': { type: 'string', default: '900000' },
@@ -69,7 +72,7 @@ if (args.help) {
   process.stdout.write(readFileSync(new URL(import.meta.url), 'utf8').split('*/')[0]!.replace(/^\/\*\*?|^ \* ?/gm, '') + '\n');
   process.exit(0);
 }
-const count = (name: 'executions' | 'latency-samples' | 'replicas' | 'remediations' | 'post-concurrency' | 'timeout-ms', min: number): number => {
+const count = (name: 'executions' | 'latency-samples' | 'replicas' | 'gateway-replicas' | 'remediations' | 'post-concurrency' | 'timeout-ms', min: number): number => {
   const v = Number(args[name]);
   if (!Number.isInteger(v) || v < min) throw new Error(`--${name}: not an integer ≥ ${min}: ${String(args[name])}`);
   return v;
@@ -77,6 +80,7 @@ const count = (name: 'executions' | 'latency-samples' | 'replicas' | 'remediatio
 const EXECUTIONS = count('executions', 0);
 const SAMPLES = count('latency-samples', 0);
 const REPLICAS = count('replicas', 1);
+const GATEWAY_REPLICAS = args['gateway-replicas'] === undefined ? REPLICAS : count('gateway-replicas', 1);
 const REMEDIATIONS = count('remediations', 1);
 const POST_CONCURRENCY = count('post-concurrency', 1);
 const TIMEOUT_MS = count('timeout-ms', 1000);
@@ -201,7 +205,7 @@ async function main(): Promise<void> {
     'bench',
     { LOG_LEVEL: 'info', ...EXTRA_ENV },
     {
-      replicas: Object.fromEntries(WORKERS.map((w) => [w, REPLICAS])),
+      replicas: Object.fromEntries(WORKERS.map((w) => [w, w === 'git-gateway' ? GATEWAY_REPLICAS : REPLICAS])),
       ...(profileEnv ? { serviceEnv: { 'git-gateway': profileEnv, patcher: profileEnv } } : {}),
     },
   );
@@ -211,6 +215,10 @@ async function main(): Promise<void> {
   const db = new pg.Client({ connectionString: e.databaseUrl });
   await db.connect();
   const stateOf = async (id: string) => (await db.query<{ state: string }>('select state from executions where id = $1', [id])).rows[0]?.state;
+  const failureOf = async (id: string) => {
+    const r = (await db.query<{ error_code: string | null; error_message: string | null }>('select error_code, error_message from executions where id = $1', [id])).rows[0];
+    return `${r?.error_code ?? '?'} ${r?.error_message ?? ''}`.trim();
+  };
   try {
     // Warm: plans, then one execution per remediation (mirror cloned, base snapshot extracted).
     const rems = await createPlannedRemediations(e, REMEDIATIONS);
@@ -218,7 +226,7 @@ async function main(): Promise<void> {
     for (const id of warm) {
       for (let st = await stateOf(id); !st || !SETTLED.has(st); st = await stateOf(id)) await sleep(100);
       const st = await stateOf(id);
-      if (st !== 'patch_generated') throw new Error(`warm-up execution ${id} ended ${st}`);
+      if (st !== 'patch_generated') throw new Error(`warm-up execution ${id} ended ${st}: ${await failureOf(id)}`);
     }
     log(`warm at +${Date.now() - t0} ms`);
 
@@ -232,7 +240,7 @@ async function main(): Promise<void> {
       let st: string | undefined;
       for (st = await stateOf(id); !st || !SETTLED.has(st); st = await stateOf(id)) await sleep(5);
       const ms = performance.now() - start;
-      if (st !== 'patch_generated') throw new Error(`latency sample ${id} ended ${st}`);
+      if (st !== 'patch_generated') throw new Error(`latency sample ${id} ended ${st}: ${await failureOf(id)}`);
       samples.push({ id, ms });
     }
     const latencySteps = summariseSteps(await stepTimings(e, samples.map((s) => s.id)));
@@ -283,8 +291,8 @@ async function main(): Promise<void> {
       const loadAfter = loadAverage();
       await sleep(1500);
       const xactAfter = await xactCommits(db, dbName);
-      const done = await db.query<{ id: string; state: string; at: Date }>(
-        `select e.id, e.state, (select min(h.at) from history h where h.execution_id = e.id and h.to_state = 'patch_generated') as at
+      const done = await db.query<{ id: string; state: string; error_code: string | null; at: Date }>(
+        `select e.id, e.state, e.error_code, (select min(h.at) from history h where h.execution_id = e.id and h.to_state = 'patch_generated') as at
            from executions e where e.id = any($1::text[])`,
         [ids],
       );
@@ -300,7 +308,7 @@ async function main(): Promise<void> {
       throughput = {
         executions: EXECUTIONS,
         patchGenerated: doneAt.length,
-        failed: failed.map((r) => ({ id: r.id, state: r.state })),
+        failed: failed.map((r) => ({ id: r.id, state: r.state, errorCode: r.error_code })),
         postSeconds: round((lastPost - firstPost) / 1000, 2),
         wallSeconds: round(wallS, 2),
         perSecondOverall: round(doneAt.length / wallS, 2),
@@ -335,7 +343,7 @@ async function main(): Promise<void> {
       date: new Date(t0).toISOString(),
       commit,
       machine: { nproc: Number(execFileSync('nproc', { encoding: 'utf8' }).trim()), node: process.version, loadAtStart },
-      params: { executions: EXECUTIONS, latencySamples: SAMPLES, replicas: REPLICAS, remediations: REMEDIATIONS, postConcurrency: POST_CONCURRENCY, env: EXTRA_ENV },
+      params: { executions: EXECUTIONS, latencySamples: SAMPLES, replicas: REPLICAS, gatewayReplicas: GATEWAY_REPLICAS, remediations: REMEDIATIONS, postConcurrency: POST_CONCURRENCY, env: EXTRA_ENV },
       latency,
       throughput,
       ...(PROFILE_DIR ? { profile: profileSummary(PROFILE_DIR, pids) } : {}),
@@ -354,7 +362,7 @@ type Pcts = Record<string, number> | null;
 function printTable(r: any): void {
   const ms = (p: Pcts) => (p ? `p50 ${round(p['p50']!, 0)} / p95 ${round(p['p95']!, 0)} / max ${round(p['max']!, 0)} ms (n ${p['n']})` : '—');
   const w = (s: string) => process.stdout.write(`${s}\n`);
-  w(`\nThroughput benchmark ${r.date} at ${r.commit} (nproc ${r.machine.nproc}, node ${r.machine.node}); replicas per worker ${r.params.replicas}; env ${JSON.stringify(r.params.env)}`);
+  w(`\nThroughput benchmark ${r.date} at ${r.commit} (nproc ${r.machine.nproc}, node ${r.machine.node}); replicas per worker ${r.params.replicas} (git-gateway ${r.params.gatewayReplicas}); env ${JSON.stringify(r.params.env)}`);
   w(`load average at start ${r.machine.loadAtStart?.join(' ')}, at end ${r.loadAtEnd?.join(' ')}`);
   w(`\nLatency, one execution at a time (warm mirror), POST → patch_generated: ${ms(r.latency.postToPatchGeneratedMs)}`);
   for (const [step, s] of Object.entries<any>(r.latency.steps)) w(`  ${step.padEnd(11)} queue ${ms(s.queue)}; run ${ms(s.run)}`);
