@@ -35,7 +35,8 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { unmountUnder } from '@remediation/stack';
 import { type TestEnvironment, startTestEnvironment } from '../test/support/environment.js';
-import { SETTLED, api, createExpressRemediation, effects, sql, waitFor } from '../test/support/flows.js';
+import { SETTLED, api, effects, sql } from '../test/support/flows.js';
+import { createPlannedRemediations } from '../test/support/measure.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -209,13 +210,7 @@ async function main(): Promise<number> {
   log(`stack up in ${Date.now() - t0} ms`);
 
   // Remediations (before the chaos) and their plans.
-  const rems: Array<{ remediationId: string; owner: string }> = [];
-  for (let i = 0; i < REMEDIATIONS; i++) rems.push(await createExpressRemediation(e));
-  const plans = await Promise.all(
-    rems.map((r) => waitFor(e, `/v1/remediations/${r.remediationId}`, (b) => b.state !== 'planner_running', 180_000)),
-  );
-  const badPlans = plans.filter((p) => p.state !== 'plan_generated');
-  if (badPlans.length) throw new Error(`plans not generated: ${JSON.stringify(badPlans.map((p) => [p.id, p.state]))}`);
+  const rems = await createPlannedRemediations(e, REMEDIATIONS);
   log(`${rems.length} remediations planned at +${Date.now() - t0} ms`);
 
   const subs: Submission[] = Array.from({ length: EXECUTIONS }, (_, n) => {
@@ -517,8 +512,11 @@ async function main(): Promise<number> {
     for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
       const m = await stream.getMessage({ seq }).catch(() => null);
       if (!m) continue;
+      const ev = m.json<{ schema?: string; executionId: string; to: string }>();
+      // Progress events (remediation.progress.v1, docs/decisions/0019) share the stream and have no
+      // state: only state events are counted against the history.
+      if (ev.schema === 'remediation.progress.v1') continue;
       eventsRead++;
-      const ev = m.json<{ executionId: string; to: string }>();
       const k = `${ev.executionId}|${ev.to}`;
       const cur = seen.get(k) ?? { n: 0, msgIds: [] };
       cur.n++;

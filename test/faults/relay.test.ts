@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_STREAMS, connectNats, ensureStreams, startOutboxRelay } from '@remediation/messaging';
-import { type Database, ensureDatabaseExists, migrate, openDatabase } from '@remediation/persistence';
+import { type Database, ensureDatabaseExists, migrate, openDatabase, outboxWritten } from '@remediation/persistence';
 import { createLogger } from '@remediation/service-runtime';
 import { type OwnNatsServer, startNatsServer } from '@remediation/stack';
 import { repoRoot } from '@remediation/testing';
@@ -67,5 +67,39 @@ describe('outbox relay', () => {
     const left = await db.em().execute<Array<{ n: string }>>('select count(*) as n from outbox where published_at is null');
     expect(Number(left[0]!.n)).toBe(0);
     await handles.close();
+  }, 60_000);
+
+  it('publishes rows its own process committed at once, not at its next poll (docs/decisions/0022)', async () => {
+    const handles = await connectNats(nats.url, 'relay-wake-test');
+    await ensureStreams(handles.jsm, DEFAULT_STREAMS);
+    const relay = startOutboxRelay({ db, js: handles.js, logger: createLogger('relay-test', 'silent'), intervalMs: 60_000 });
+    try {
+      await relay.flush(); // the first tick has run: the next poll is a minute away
+      const before = (await handles.jsm.streams.info(DEFAULT_STREAMS.events)).state.messages;
+      const insert = (n: number) =>
+        db.em().execute('insert into outbox (msg_id, subject, payload) values (?, ?, ?::jsonb)', [
+          `rem_wake.patch.1:${n}:0`,
+          'remediation.evt.v1.default.execution.patch_running',
+          JSON.stringify({ n }),
+        ]);
+      // Without the wake-up the row waits for the poll.
+      await insert(1);
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect((await handles.jsm.streams.info(DEFAULT_STREAMS.events)).state.messages).toBe(before);
+      // Woken: published well inside the poll interval.
+      const started = Date.now();
+      await insert(2);
+      outboxWritten(db);
+      for (;;) {
+        const left = await db.em().execute<Array<{ n: string }>>('select count(*) as n from outbox where published_at is null');
+        if (Number(left[0]!.n) === 0) break;
+        expect(Date.now() - started).toBeLessThan(10_000);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect((await handles.jsm.streams.info(DEFAULT_STREAMS.events)).state.messages).toBe(before + 2);
+    } finally {
+      await relay.stop();
+      await handles.close();
+    }
   }, 60_000);
 });

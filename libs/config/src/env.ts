@@ -27,6 +27,8 @@ export const BaseEnv = z.object({
   MAX_DELIVER: z.coerce.number().int().min(2).max(100).default(5),
   /** First retry delay, in ms. */
   RETRY_BASE_MS: z.coerce.number().int().positive().default(1_000),
+  /** Commands one process handles at once, per command kind it consumes (its durable consumer's pull batch). */
+  CONSUMER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
   /** Longest a step may run in one process before it is abandoned to a redelivery, ms. */
   STEP_TIMEOUT_MS: z.coerce.number().int().positive().default(30 * 60_000),
   /** Reconciler sweep interval, ms. */

@@ -3,25 +3,25 @@
  */
 
 /**
- * Why `name` is not a valid branch name for git, or null when it is: the rules of
- * git-check-ref-format(1) (https://git-scm.com/docs/git-check-ref-format) applied to
- * `refs/heads/<name>`, as `git check-ref-format --branch <name>` does:
+ * Why `name` is not a valid ref name for git, or null when it is: the rules of
+ * git-check-ref-format(1) (https://git-scm.com/docs/git-check-ref-format), as
+ * `git check-ref-format <name>` applies them (without `--allow-onelevel`, `--refspec-pattern` or
+ * `--normalize`):
  *  1. no slash-separated component may begin with `.` or end with `.lock` (nor be empty);
+ *  2. at least one `/`;
  *  3. no `..` anywhere;
  *  4. no ASCII control character (< 0x20, 0x7f), space, `~`, `^` or `:` anywhere;
  *  5. no `?`, `*` or `[` anywhere;
  *  6. may not begin or end with `/`, nor contain `//`;
  *  7. may not end with `.`;
  *  8. may not contain `@{`;
- * 10. may not contain `\`;
- * and, for `--branch`, may not begin with `-` nor be `HEAD`. Rule 2 (at least one `/`) and rule 9
- * (not the single character `@`) hold for the whole `refs/heads/<name>`, so `@` passes here (as it
- * does for git) and is refused by {@link branchNameProblem}.
+ *  9. may not be the single character `@`;
+ * 10. may not contain `\`.
+ * git-gateway checks full refs with it instead of starting `git check-ref-format`.
  */
-export function gitBranchNameProblem(name: string): string | null {
+export function gitRefNameProblem(name: string): string | null {
   if (name.length === 0) return 'is empty';
-  if (name.startsWith('-')) return 'may not begin with "-"';
-  if (name === 'HEAD') return 'may not be HEAD';
+  if (name === '@') return 'may not be "@"';
   if (/[\x00-\x1f\x7f ~^:]/.test(name)) return 'may not contain control characters, space, "~", "^" or ":"';
   if (/[?*[]/.test(name)) return 'may not contain "?", "*" or "["';
   if (name.includes('\\')) return 'may not contain "\\"';
@@ -29,11 +29,27 @@ export function gitBranchNameProblem(name: string): string | null {
   if (name.includes('@{')) return 'may not contain "@{"';
   if (name.startsWith('/') || name.endsWith('/') || name.includes('//')) return 'may not begin or end with "/" nor contain "//"';
   if (name.endsWith('.')) return 'may not end with "."';
+  if (!name.includes('/')) return 'must contain at least one "/"';
   for (const component of name.split('/')) {
     if (component.startsWith('.')) return 'no "/"-separated component may begin with "."';
     if (component.endsWith('.lock')) return 'no "/"-separated component may end with ".lock"';
   }
   return null;
+}
+
+/**
+ * Why `name` is not a valid branch name for git, or null when it is: {@link gitRefNameProblem}
+ * applied to `refs/heads/<name>`, as `git check-ref-format --branch <name>` does, and, for
+ * `--branch`, it may not begin with `-` nor be `HEAD`. Rule 9 (not the single character `@`)
+ * holds for the whole `refs/heads/<name>`, so `@` passes here (as it does for git) and is refused
+ * by {@link branchNameProblem}.
+ */
+export function gitBranchNameProblem(name: string): string | null {
+  if (name.length === 0) return 'is empty';
+  if (name.startsWith('-')) return 'may not begin with "-"';
+  if (name === 'HEAD') return 'may not be HEAD';
+  if (name.startsWith('/')) return 'may not begin or end with "/" nor contain "//"';
+  return gitRefNameProblem(`refs/heads/${name}`);
 }
 
 /** The branch names repositories are most often created with (their base branch when none is given). */

@@ -1,6 +1,6 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { describeError } from '@remediation/errors';
-import { type Database, relayOutboxBatch } from '@remediation/persistence';
+import { type Database, onOutboxWritten, relayOutboxBatch } from '@remediation/persistence';
 import { type Registry, executionMetrics } from '@remediation/metrics';
 import type { Logger } from 'pino';
 
@@ -13,7 +13,9 @@ export interface RunningRelay {
 
 /**
  * Publishes the transactional outbox to JetStream with `Nats-Msg-Id` = the outbox row's msg id,
- * polling every `intervalMs` (default 100 ms) and immediately again while batches are full.
+ * polling every `intervalMs` (default 100 ms) and immediately again while batches are full, and at
+ * once when this process committed outbox rows (`onOutboxWritten`: a step's next command leaves
+ * without waiting for the poll; rows of other processes are found by the poll).
  * Several relays (one per app replica) share the work through row locks. While NATS or
  * PostgreSQL is away the rows stay unpublished and are retried: nothing is lost.
  */
@@ -59,8 +61,12 @@ export function startOutboxRelay(options: {
 
   let timer: NodeJS.Timeout | undefined;
   let failures = 0;
+  let ticking = false;
+  /** Set when rows were written while a tick ran: the next tick starts at once. */
+  let woken = false;
   const tick = async () => {
     if (stopped) return;
+    ticking = true;
     let next = intervalMs;
     try {
       const n = await flush();
@@ -74,14 +80,28 @@ export function startOutboxRelay(options: {
       }
       if (failures === 1 || failures % 20 === 0) logger.warn({ err: describeError(err) }, 'outbox relay failed; retrying');
     }
-    if (!stopped) timer = setTimeout(tick, next);
+    ticking = false;
+    if (!stopped) timer = setTimeout(tick, woken ? 0 : next);
+    woken = false;
   };
+  // While publishing fails (NATS away) the backoff stands: wakes are ignored.
+  const wake = () => {
+    if (stopped || failures > 0) return;
+    if (ticking) {
+      woken = true;
+      return;
+    }
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(tick, 0);
+  };
+  const unsubscribe = onOutboxWritten(db, wake);
   timer = setTimeout(tick, 0);
 
   return {
     flush,
     async stop() {
       stopped = true;
+      unsubscribe();
       if (timer) clearTimeout(timer);
       while (running) await running.catch(() => 0);
     },

@@ -26,6 +26,7 @@ import {
   PullRequestEntity,
 } from './entities.js';
 import { applyTransition, createExecutionInTx } from './transitions.js';
+import { outboxWritten } from './outbox.js';
 import { pullRequestBody } from './views.js';
 
 /**
@@ -151,7 +152,7 @@ export async function createPatchExecution(
   },
   worker: string,
 ): Promise<string> {
-  return db.em().transactional(async (tx) => {
+  const created = await db.em().transactional(async (tx) => {
     const rows = await tx.execute<Array<{ execution_seq: number; codebase: Codebase; tenant_id: string }>>(
       'update remediations set execution_seq = execution_seq + 1 where id = ? and tenant_id = coalesce(?, tenant_id) returning execution_seq, codebase, tenant_id',
       [input.remediationId, input.tenant ?? null],
@@ -189,6 +190,8 @@ export async function createPatchExecution(
     }
     return id;
   });
+  outboxWritten(db);
+  return created;
 }
 
 /** Stores a plan execution's output, in the caller's transaction (with `plan.completed`). */

@@ -58,7 +58,7 @@ export { renewNodeLease, claimWorkspace, recordRedirect, workspaceOwner } from '
 export type { WorkspaceClaim } from './nodes.js';
 export { claimStep, heartbeatStep, finishStep, recordDeadLetter, listStepAttempts, listDeadLetters } from './steps.js';
 export type { ClaimedStep } from './steps.js';
-export { relayOutboxBatch, outboxBacklog } from './outbox.js';
+export { relayOutboxBatch, outboxBacklog, onOutboxWritten, outboxWritten } from './outbox.js';
 export { countExecutionsByState } from './executions.js';
 export type { OutboxMessage } from './outbox.js';
 export { getRemediationView, getExecutionView, getHistory, executionSummary, stepAttemptBody, getDeadLetters, pullRequestBody, executionTargetBody, feedbackBody, iterationBody } from './views.js';

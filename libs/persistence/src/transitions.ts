@@ -4,6 +4,7 @@ import { ConcurrencyConflictError, NotFoundError, RemediationError } from '@reme
 import { type Effect, type ExecutionSnapshot, type MachineEvent, transition } from '@remediation/state-machine';
 import { executionMetrics } from '@remediation/metrics';
 import type { Database } from './database.js';
+import { outboxWritten } from './outbox.js';
 import { ExecutionEntity, ExecutionTargetEntity, HistoryEntity, OutboxEntity, PatchVersionEntity, PullRequestEntity } from './entities.js';
 
 /** Options of `applyTransition`. */
@@ -162,6 +163,7 @@ export async function applyTransition(db: Database, options: ApplyTransitionOpti
   });
   // Counted once committed (a rolled-back attempt changed nothing).
   if (db.metrics) executionMetrics(db.metrics).transitions.inc({ kind: applied.kind, state: applied.applied.to });
+  if (applied.applied.effects.length > 0) outboxWritten(db);
   return applied.applied;
 }
 

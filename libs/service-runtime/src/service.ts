@@ -153,6 +153,7 @@ export async function startService(def: ServiceDefinition): Promise<RunningServi
         maxDeliver: def.env.MAX_DELIVER,
         retryBaseMs: def.env.RETRY_BASE_MS,
         stepTimeoutMs: def.env.STEP_TIMEOUT_MS,
+        concurrency: def.env.CONSUMER_CONCURRENCY,
         metrics,
       }),
     );

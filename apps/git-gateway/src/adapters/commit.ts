@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidInputError } from '@remediation/errors';
 import { git } from './git.js';
+import { isValidRefName, refPresence } from './refs.js';
 import { gitModeOf, isForbiddenPath, type UpperChange } from './workspace/upper-changes.js';
 
 /** Commit author (also used as committer). */
@@ -98,8 +99,7 @@ export async function commitChanges(input: CommitChangesInput): Promise<CommitRe
   for (const change of input.changes) assertRepoPath(change.path);
   const g = (args: string[], extra: Parameters<typeof git>[1] = {}) => git(args, { gitDir: input.mirrorPath, ...extra });
 
-  const refOk = await git(['check-ref-format', input.ref], { acceptExitCodes: [0, 1] });
-  if (!input.ref.startsWith('refs/') || refOk.exitCode !== 0) {
+  if (!input.ref.startsWith('refs/') || !isValidRefName(input.ref)) {
     throw new InvalidInputError('REF_INVALID', `ref ${JSON.stringify(input.ref)} is not a valid full ref under refs/`, { details: { ref: input.ref } });
   }
   if (!OID.test(input.baseCommit)) {
@@ -220,13 +220,17 @@ function refConflict(ref: string, current: string | null, expected: string | nul
   });
 }
 
-/** The commit a ref points at with its tree and parents, or null when the ref is absent. */
+/**
+ * The commit a ref points at with its tree and parents, or null when the ref is absent (or does
+ * not name a commit). An absent full ref is known from the ref files without starting git
+ * (refs.ts); otherwise one `git show -s` reads sha, tree and parents.
+ */
 export async function readCommitAt(mirrorPath: string, ref: string): Promise<{ sha: string; tree: string; parents: string[] } | null> {
-  const rev = await git(['rev-parse', '-q', '--verify', `${ref}^{commit}`], { gitDir: mirrorPath, acceptExitCodes: [0, 1, 128] });
-  if (rev.exitCode !== 0) return null;
-  const sha = rev.stdout.trim();
-  const { stdout } = await git(['show', '-s', '--format=%T%x00%P', sha], { gitDir: mirrorPath });
-  const [tree = '', parents = ''] = stdout.trim().split('\0');
+  if ((await refPresence(mirrorPath, ref)) === 'absent') return null;
+  const shown = await git(['show', '-s', '--format=%H%x00%T%x00%P', `${ref}^{commit}`], { gitDir: mirrorPath, acceptExitCodes: [0, 1, 128] });
+  if (shown.exitCode !== 0) return null;
+  const [sha = '', tree = '', parents = ''] = shown.stdout.trim().split('\0');
+  if (!OID.test(sha)) return null;
   return { sha, tree, parents: parents.split(' ').filter((p) => p.length > 0) };
 }
 

@@ -1,5 +1,5 @@
 /**
- * Thin wrapper over the git CLI (through execa). docs/architecture.md "git-gateway": the git CLI is
+ * Thin wrapper over the git CLI (node:child_process). docs/architecture.md "git-gateway": the git CLI is
  * used for clone, fetch, checkout, merge-tree and push because isomorphic-git was 18× to 140×
  * slower here. Every git invocation of the gateway goes through {@link git} so that
  *  - the environment is hygienic (no inherited GIT_DIR / GIT_INDEX_FILE / GIT_WORK_TREE, no
@@ -7,7 +7,7 @@
  *  - failures become project errors ({@link GitCommandError} / {@link GitInputError}) whose
  *    details hold the git arguments and stderr with credentials redacted.
  */
-import { execa } from 'execa';
+import { spawn } from 'node:child_process';
 import { InvalidInputError, TransientError } from '@remediation/errors';
 
 /** Options of one git invocation. */
@@ -140,6 +140,9 @@ const PERMANENT_PATTERNS: Array<[RegExp, string]> = [
   [/unknown revision|bad revision|needed a single revision|not a valid object name|invalid object name|bad object|not a tree object|not a valid commit name|is not a valid ref name|invalid refspec|couldn't find remote ref/i, 'GIT_BAD_REVISION'],
 ];
 
+/** Largest stdout kept from one git process (bytes); more kills it (as an abort). */
+const MAX_BUFFER = 512 * 1024 * 1024;
+
 const userinfoPattern = /([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/gi;
 
 /**
@@ -177,16 +180,15 @@ export async function git(args: readonly string[], options: GitOptions = {}): Pr
   Object.assign(env, options.env ?? {});
 
   // git runs in its own process group so a timeout/abort also kills its helpers (ssh,
-  // remote-https, ext:: commands) that would otherwise keep the pipes open.
-  const subprocess = execa('git', fullArgs, {
+  // remote-https, ext:: commands) that would otherwise keep the pipes open. node:child_process
+  // directly (not execa): git-gateway starts ~25 git processes per execution, and execa's
+  // per-process AbortController (an AbortError with a source-mapped stack each time) cost ≈ 6 %
+  // of its main thread under load (docs/benchmarks.md "Throughput").
+  const subprocess = spawn('git', fullArgs, {
     cwd: options.cwd,
     env,
-    extendEnv: false,
-    ...(options.input === undefined ? { stdin: 'ignore' as const } : { input: options.input }),
-    reject: false,
-    stripFinalNewline: true,
+    stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     detached: true,
-    maxBuffer: 512 * 1024 * 1024,
   });
   let killedFor: 'timeout' | 'abort' | undefined;
   let escalation: NodeJS.Timeout | undefined;
@@ -208,25 +210,51 @@ export async function git(args: readonly string[], options: GitOptions = {}): Pr
   const onAbort = (): void => kill('abort');
   if (options.signal?.aborted === true) onAbort();
   else options.signal?.addEventListener('abort', onAbort, { once: true });
-  if (options.onStderr !== undefined) {
-    const onStderr = options.onStderr;
-    subprocess.stderr?.setEncoding('utf8');
-    subprocess.stderr?.on('data', (chunk: string) => {
+  const onStderr = options.onStderr;
+  const result = await new Promise<{ stdout: string; stderr: string; exitCode?: number; signal?: string; code?: string }>((resolveRun) => {
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let outBytes = 0;
+    subprocess.stdout!.on('data', (chunk: Buffer) => {
+      outBytes += chunk.length;
+      if (outBytes > MAX_BUFFER) kill('abort');
+      else out.push(chunk);
+    });
+    subprocess.stderr!.on('data', (chunk: Buffer) => {
+      err.push(chunk);
+      if (onStderr === undefined) return;
       try {
-        onStderr(chunk);
+        onStderr(chunk.toString('utf8'));
       } catch {
         // A failing progress listener must not break the git command.
       }
     });
-  }
-  let result;
-  try {
-    result = await subprocess;
-  } finally {
+    let spawnError: string | undefined;
+    subprocess.once('error', (e: NodeJS.ErrnoException) => {
+      spawnError = e.code ?? 'SPAWN_FAILED';
+      // No 'close' follows a failed spawn.
+      if (subprocess.pid === undefined) resolveRun({ stdout: '', stderr: e.message, code: spawnError });
+    });
+    if (options.input !== undefined && subprocess.stdin) {
+      // git may exit before reading all of its input (EPIPE): its exit code tells what happened.
+      subprocess.stdin.on('error', () => undefined);
+      subprocess.stdin.end(options.input);
+    }
+    subprocess.once('close', (code, signal) => {
+      const text = (chunks: Buffer[]) => Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+      resolveRun({
+        stdout: text(out),
+        stderr: text(err),
+        ...(code === null ? {} : { exitCode: code }),
+        ...(signal === null ? {} : { signal }),
+        ...(spawnError === undefined ? {} : { code: spawnError }),
+      });
+    });
+  }).finally(() => {
     if (timer !== undefined) clearTimeout(timer);
     if (escalation !== undefined) clearTimeout(escalation);
     options.signal?.removeEventListener('abort', onAbort);
-  }
+  });
   const stdout = typeof result.stdout === 'string' ? result.stdout : '';
   const stderr = typeof result.stderr === 'string' ? result.stderr : '';
   const accepted = options.acceptExitCodes ?? [0];
@@ -246,7 +274,7 @@ export async function git(args: readonly string[], options: GitOptions = {}): Pr
     ...(options.gitDir === undefined ? {} : { gitDir: options.gitDir }),
   };
   const sub = subcommandOf(args);
-  if ((result as { code?: unknown }).code === 'ENOENT') {
+  if (result.code === 'ENOENT') {
     throw new GitCommandError('git executable not found on PATH', details, { code: 'GIT_NOT_INSTALLED' });
   }
   const lastLine = lastMeaningfulLine(cleanStderr);

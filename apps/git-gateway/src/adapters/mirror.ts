@@ -35,6 +35,7 @@ import { InvalidInputError } from '@remediation/errors';
 import { git, isGitError } from './git.js';
 import { withAskpass, type GitCredentials } from './askpass.js';
 import { acquireLockFile } from './lock-file.js';
+import { isValidRefName, readHeadFile } from './refs.js';
 import { seedFromBundle, type MirrorSource } from './mirror-source.js';
 
 /** One progress heartbeat parsed from git's `--progress` stderr. */
@@ -320,15 +321,22 @@ export async function ensureMirror(input: EnsureMirrorInput): Promise<MirrorRef>
   }
 }
 
+/** Mirrors this process found to be bare repositories (a mirror never stops being one while its HEAD exists). */
+const knownBare = new Set<string>();
+
 async function isUsableMirror(mirrorPath: string): Promise<boolean> {
   try {
     await stat(join(mirrorPath, 'HEAD'));
   } catch {
+    knownBare.delete(mirrorPath);
     return false;
   }
+  if (knownBare.has(mirrorPath)) return true;
   try {
     const { stdout } = await git(['rev-parse', '--is-bare-repository'], { gitDir: mirrorPath });
-    return stdout.trim() === 'true';
+    if (stdout.trim() !== 'true') return false;
+    knownBare.add(mirrorPath);
+    return true;
   } catch {
     return false;
   }
@@ -352,6 +360,7 @@ async function cloneMirror(
   for (const entry of await readdir(mirrorsDir)) {
     if (entry.startsWith(prefix)) await rm(join(mirrorsDir, entry), { recursive: true, force: true });
   }
+  knownBare.delete(mirrorPath);
   await rm(mirrorPath, { recursive: true, force: true });
   const tmp = join(mirrorsDir, `${prefix}${process.pid}-${randomBytes(4).toString('hex')}.git`);
   if (source !== undefined) {
@@ -442,6 +451,13 @@ export interface ResolveBranchInput {
   branch?: string;
 }
 
+/** What HEAD of the mirror points at (`refs/heads/…`), '' when detached: from the HEAD file, else `git symbolic-ref`. */
+async function symbolicHead(mirrorPath: string): Promise<string> {
+  const head = await readHeadFile(mirrorPath);
+  if (head !== 'unknown') return head ?? '';
+  return (await git(['symbolic-ref', '-q', 'HEAD'], { gitDir: mirrorPath, acceptExitCodes: [0, 1] })).stdout.trim();
+}
+
 /**
  * Resolves a branch of the mirror to its commit.
  * @returns `{ branch (short name), commit (40/64-hex sha) }`.
@@ -451,8 +467,7 @@ export interface ResolveBranchInput {
 export async function resolveBranch(input: ResolveBranchInput): Promise<{ branch: string; commit: string }> {
   let branch = input.branch;
   if (branch === undefined) {
-    const head = await git(['symbolic-ref', '-q', 'HEAD'], { gitDir: input.mirrorPath, acceptExitCodes: [0, 1] });
-    const ref = head.stdout.trim();
+    const ref = await symbolicHead(input.mirrorPath);
     if (!ref.startsWith('refs/heads/')) {
       throw new InvalidInputError('BRANCH_NOT_FOUND', `mirror ${basename(input.mirrorPath)} has no default branch (HEAD is detached or unset)`, {
         details: { mirrorPath: input.mirrorPath },
@@ -460,8 +475,7 @@ export async function resolveBranch(input: ResolveBranchInput): Promise<{ branch
     }
     branch = ref.slice('refs/heads/'.length);
   } else {
-    const valid = await git(['check-ref-format', `refs/heads/${branch}`], { acceptExitCodes: [0, 1] });
-    if (valid.exitCode !== 0 || branch.startsWith('-') || branch.startsWith('refs/')) {
+    if (!isValidRefName(`refs/heads/${branch}`) || branch.startsWith('-') || branch.startsWith('refs/')) {
       throw new InvalidInputError('BRANCH_INVALID', `invalid branch name ${JSON.stringify(branch)}`, { details: { branch } });
     }
   }

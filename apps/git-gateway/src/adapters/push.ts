@@ -8,6 +8,7 @@
 import { branchNameProblem } from '@remediation/contracts';
 import { InvalidInputError } from '@remediation/errors';
 import { git, GitCommandError, redactSecrets } from './git.js';
+import { isValidRefName } from './refs.js';
 import { type AskpassContext, withAskpass, type GitCredentials } from './askpass.js';
 import { createProgressParser, type GitProgress } from './mirror.js';
 
@@ -67,10 +68,9 @@ export async function pushBranch(input: PushBranchInput): Promise<{ remoteSha: s
     throw new InvalidInputError('PUSH_INVALID_INPUT', `expectedRemoteSha ${JSON.stringify(input.expectedRemoteSha)} is not a full object id`);
   }
   // Our rules (@remediation/contracts branchNameProblem: git's, plus not HEAD, not a full ref or
-  // tag), then git's own check of the full ref as the last word.
+  // tag), then git's rules for the full ref (refs.ts, without starting git).
   const problem = branchNameProblem(input.branch);
-  const refCheck = problem ? null : await git(['check-ref-format', `refs/heads/${input.branch}`], { acceptExitCodes: [0, 1] });
-  if (problem || refCheck?.exitCode !== 0) {
+  if (problem || !isValidRefName(`refs/heads/${input.branch}`)) {
     throw new InvalidInputError('PUSH_INVALID_INPUT', `invalid branch name ${JSON.stringify(input.branch)}${problem ? `: ${problem}` : ''}`, { details: { branch: input.branch } });
   }
   if (/^[a-z][a-z0-9+.-]*:\/\/[^/@]*:[^/@]*@/i.test(input.remote)) {

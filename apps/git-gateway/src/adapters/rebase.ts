@@ -32,6 +32,7 @@
 import { InvalidInputError } from '@remediation/errors';
 import { git, gitVersion, type GitOptions, type GitVersion } from './git.js';
 import { readCommitAt, type CommitAuthor } from './commit.js';
+import { isValidRefName } from './refs.js';
 
 /**
  * How the merge base of the rebase merge is chosen.
@@ -274,8 +275,7 @@ export async function rebasePatch(input: RebasePatchInput): Promise<RebaseResult
   const g = (args: string[], extra: GitOptions = {}) => git(args, { gitDir: input.mirrorPath, signal: input.signal, ...extra });
 
   if (input.ref !== undefined) {
-    const refOk = await git(['check-ref-format', input.ref], { acceptExitCodes: [0, 1] });
-    if (!input.ref.startsWith('refs/') || refOk.exitCode !== 0) {
+    if (!input.ref.startsWith('refs/') || !isValidRefName(input.ref)) {
       throw invalid(`ref ${JSON.stringify(input.ref)} is not a valid full ref under refs/`, { field: 'ref', ref: input.ref });
     }
   }
