@@ -2,16 +2,17 @@
  * Throughput and latency of deterministic patch executions (a benchmark, not a test; issue 17).
  *
  *   node --import tsx scripts/bench-throughput.ts [--executions 200] [--latency-samples 10]
- *     [--replicas 1] [--gateway-replicas N] [--remediations 10] [--post-concurrency 8] [--env KEY=VALUE ...]
+ *     [--replicas 1] [--nodes N] [--remediations 10] [--post-concurrency 8] [--env KEY=VALUE ...]
  *     [--profile DIR] [--json] [--keep]
  *
  * 1. Starts a private environment like the fault tests and scripts/chaos.ts
  *    (test/support/environment.ts: own nats-server, a fresh database on 127.0.0.1:5432, the five
  *    services and github-local as processes, fixtures of test/fixtures), services logging at
- *    `info`, with `--replicas` processes of each worker (planner, git-gateway, patcher, pr-service;
- *    the API stays one); `--gateway-replicas` overrides the count for git-gateway (its workspaces
- *    are node-local: replicas sharing one local root refuse each other's workspaces with
- *    `WORKSPACE_LOCKED` until workspace requests reach the node that holds the workspace). No model API key: the patcher makes its deterministic manifest edits only.
+ *    `info`, with `--replicas` processes of planner and pr-service (the API stays one) and as many
+ *    worker nodes (`--nodes` overrides the count): a worker node is a git-gateway and a patcher
+ *    with their own `NODE_ID` and `LOCAL_ROOT` sharing `DATA_ROOT` (docs/decisions/0021; with one
+ *    node, the stack's unnamed node). Workspaces are node-local, so git-gateway and the patcher
+ *    scale by nodes, not by processes sharing one local root. No model API key: the patcher makes its deterministic manifest edits only.
  * 2. Creates `--remediations` express 4.19.2 remediations, waits for their plans, and runs one
  *    execution of each to `patch_generated`: mirrors and base snapshots are warm from here on.
  * 3. Latency: `--latency-samples` minimal-tier executions one after another (nothing else
@@ -56,7 +57,7 @@ const { values: args } = parseArgs({
     executions: { type: 'string', default: '200' },
     'latency-samples': { type: 'string', default: '10' },
     replicas: { type: 'string', default: '1' },
-    'gateway-replicas': { type: 'string' },
+    nodes: { type: 'string' },
     remediations: { type: 'string', default: '10' },
     'post-concurrency': { type: 'string', default: '8' },
     'timeout-ms': { type: 'string', default: '900000' },
@@ -72,7 +73,7 @@ if (args.help) {
   process.stdout.write(readFileSync(new URL(import.meta.url), 'utf8').split('*/')[0]!.replace(/^\/\*\*?|^ \* ?/gm, '') + '\n');
   process.exit(0);
 }
-const count = (name: 'executions' | 'latency-samples' | 'replicas' | 'gateway-replicas' | 'remediations' | 'post-concurrency' | 'timeout-ms', min: number): number => {
+const count = (name: 'executions' | 'latency-samples' | 'replicas' | 'nodes' | 'remediations' | 'post-concurrency' | 'timeout-ms', min: number): number => {
   const v = Number(args[name]);
   if (!Number.isInteger(v) || v < min) throw new Error(`--${name}: not an integer ≥ ${min}: ${String(args[name])}`);
   return v;
@@ -80,7 +81,7 @@ const count = (name: 'executions' | 'latency-samples' | 'replicas' | 'gateway-re
 const EXECUTIONS = count('executions', 0);
 const SAMPLES = count('latency-samples', 0);
 const REPLICAS = count('replicas', 1);
-const GATEWAY_REPLICAS = args['gateway-replicas'] === undefined ? REPLICAS : count('gateway-replicas', 1);
+const NODES = args.nodes === undefined ? REPLICAS : count('nodes', 1);
 const REMEDIATIONS = count('remediations', 1);
 const POST_CONCURRENCY = count('post-concurrency', 1);
 const TIMEOUT_MS = count('timeout-ms', 1000);
@@ -205,7 +206,8 @@ async function main(): Promise<void> {
     'bench',
     { LOG_LEVEL: 'info', ...EXTRA_ENV },
     {
-      replicas: Object.fromEntries(WORKERS.map((w) => [w, w === 'git-gateway' ? GATEWAY_REPLICAS : REPLICAS])),
+      replicas: Object.fromEntries(WORKERS.map((w) => [w, REPLICAS])),
+      ...(NODES > 1 ? { nodes: Array.from({ length: NODES }, (_, i) => `node-${i + 1}`) } : {}),
       ...(profileEnv ? { serviceEnv: { 'git-gateway': profileEnv, patcher: profileEnv } } : {}),
     },
   );
@@ -343,7 +345,7 @@ async function main(): Promise<void> {
       date: new Date(t0).toISOString(),
       commit,
       machine: { nproc: Number(execFileSync('nproc', { encoding: 'utf8' }).trim()), node: process.version, loadAtStart },
-      params: { executions: EXECUTIONS, latencySamples: SAMPLES, replicas: REPLICAS, gatewayReplicas: GATEWAY_REPLICAS, remediations: REMEDIATIONS, postConcurrency: POST_CONCURRENCY, env: EXTRA_ENV },
+      params: { executions: EXECUTIONS, latencySamples: SAMPLES, replicas: REPLICAS, nodes: NODES, remediations: REMEDIATIONS, postConcurrency: POST_CONCURRENCY, env: EXTRA_ENV },
       latency,
       throughput,
       ...(PROFILE_DIR ? { profile: profileSummary(PROFILE_DIR, pids) } : {}),
@@ -362,7 +364,7 @@ type Pcts = Record<string, number> | null;
 function printTable(r: any): void {
   const ms = (p: Pcts) => (p ? `p50 ${round(p['p50']!, 0)} / p95 ${round(p['p95']!, 0)} / max ${round(p['max']!, 0)} ms (n ${p['n']})` : '—');
   const w = (s: string) => process.stdout.write(`${s}\n`);
-  w(`\nThroughput benchmark ${r.date} at ${r.commit} (nproc ${r.machine.nproc}, node ${r.machine.node}); replicas per worker ${r.params.replicas} (git-gateway ${r.params.gatewayReplicas}); env ${JSON.stringify(r.params.env)}`);
+  w(`\nThroughput benchmark ${r.date} at ${r.commit} (nproc ${r.machine.nproc}, node ${r.machine.node}); replicas of planner and pr-service ${r.params.replicas}, worker nodes (git-gateway + patcher) ${r.params.nodes}; env ${JSON.stringify(r.params.env)}`);
   w(`load average at start ${r.machine.loadAtStart?.join(' ')}, at end ${r.loadAtEnd?.join(' ')}`);
   w(`\nLatency, one execution at a time (warm mirror), POST → patch_generated: ${ms(r.latency.postToPatchGeneratedMs)}`);
   for (const [step, s] of Object.entries<any>(r.latency.steps)) w(`  ${step.padEnd(11)} queue ${ms(s.queue)}; run ${ms(s.run)}`);

@@ -145,11 +145,16 @@ describe('two worker nodes', () => {
 
     // The agent resumed on node B from its stored conversation, over the edit made on node A.
     const done = await api(env, `/v1/executions/${jwt}`);
-    expect(done.body.patchVersions[0].agent).toMatchObject({ outcome: 'completed', resumes: 1 });
+    // Resumed at least once, every time on node B (a loaded machine may redeliver node B's first
+    // attempt, which resumes the same conversation again: not a duplicated effect, the patch
+    // version and its ref are counted once above).
+    const agent = done.body.patchVersions[0].agent as { outcome: string; resumes: number };
+    expect(agent.outcome).toBe('completed');
     const entries = (await api(env, `/v1/executions/${jwt}/history`)).body.entries as Array<{ event: string; worker: string | null }>;
     const resumedAgent = entries.filter((e) => e.event === 'agent_resumed');
-    expect(resumedAgent).toHaveLength(1);
-    expect(bPids.has(Number(resumedAgent[0]!.worker!.split(':')[1]))).toBe(true);
+    expect(resumedAgent.length).toBeGreaterThanOrEqual(1);
+    expect(agent.resumes).toBe(resumedAgent.length);
+    for (const r of resumedAgent) expect(bPids.has(Number(r.worker!.split(':')[1]))).toBe(true);
     const started = entries.find((e) => e.event === 'agent_started')!;
     expect(aPids.has(Number(started.worker!.split(':')[1]))).toBe(true);
     const diff = (await api(env, `/v1/executions/${jwt}/diff?version=1`)).body.diff as string;
