@@ -1,5 +1,6 @@
 import { createServer } from 'node:net';
 import { type MessagesApiLocal, type ScriptTurn, startMessagesApiLocal } from '@remediation/messages-api-local';
+import { startTcpProxy } from '@remediation/stack';
 
 /** A free TCP port on 127.0.0.1 (closed again before returning). */
 export async function freePort(): Promise<number> {
@@ -29,23 +30,29 @@ export interface ScriptedModel {
 }
 
 /**
- * Reserves a port for the scripted model; no server runs until the first `use`.
+ * Holds a port for the scripted model for the whole test: a TCP proxy listens on it and forwards
+ * to the messages-api-local of the current script (each `use` starts one on a free port). A server
+ * reopened on the held port itself could find it taken meanwhile by another test's listener
+ * (EADDRINUSE). No server runs until the first `use` (connections are closed until then).
  * @param apiKey the key the services must send (default `test-key`).
  */
 export async function scriptedModel(apiKey = 'test-key'): Promise<ScriptedModel> {
-  const port = await freePort();
   let server: MessagesApiLocal | null = null;
+  const proxy = await startTcpProxy(() => (server ? Number(new URL(server.url).port) : 0));
+  const port = proxy.port;
   return {
     port,
     env: () => ({ ANTHROPIC_API_KEY: apiKey, ANTHROPIC_BASE_URL: `http://127.0.0.1:${port}`, AGENT_MODEL: 'claude-test', AGENT_RETRY_BASE_MS: '100' }),
     async use(script) {
       await server?.close();
-      server = await startMessagesApiLocal({ script, port, apiKey });
+      server = null;
+      server = await startMessagesApiLocal({ script, port: 0, apiKey });
       return server;
     },
     current: () => server,
     async close() {
       await server?.close();
+      await proxy.close();
     },
   };
 }

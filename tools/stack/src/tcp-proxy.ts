@@ -9,15 +9,24 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
-/** Starts a proxy on a free 127.0.0.1 port forwarding to `targetHost:targetPort`. */
-export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
+/**
+ * Starts a proxy on a free 127.0.0.1 port forwarding to `targetHost:targetPort`. `targetPort` may
+ * be a function, read per connection (a test server restarted on another port behind a port the
+ * services keep); a connection arriving while it returns 0 is closed.
+ */
+export async function startTcpProxy(targetPort: number | (() => number), targetHost = '127.0.0.1'): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
   let port = 0;
   let server: Server | null = null;
   const listen = () =>
     new Promise<void>((resolve, reject) => {
       const srv = createServer((client) => {
-        const upstream = connect(targetPort, targetHost);
+        const to = typeof targetPort === 'function' ? targetPort() : targetPort;
+        if (to === 0) {
+          client.destroy();
+          return;
+        }
+        const upstream = connect(to, targetHost);
         sockets.add(client);
         sockets.add(upstream);
         const drop = () => {
