@@ -2,6 +2,7 @@ import { Migrator } from '@mikro-orm/migrations';
 import { MikroORM, type EntityManager } from '@mikro-orm/postgresql';
 import type { Registry } from '@remediation/metrics';
 import { ALL_ENTITIES } from './entities.js';
+import { releaseLostConnections } from './pool-guard.js';
 import { Migration0001Initial } from './migrations/migration-0001-initial.js';
 import { Migration0002Durability } from './migrations/migration-0002-durability.js';
 import { Migration0003Agent } from './migrations/migration-0003-agent.js';
@@ -49,16 +50,22 @@ export const MIGRATIONS = [
  * Opens a PostgreSQL connection pool through MikroORM.
  * @param url PostgreSQL URL, e.g. `postgres://postgres@127.0.0.1:5432/remediation`.
  * @param options.poolMax maximum pool connections (default 10).
+ * @param options.acquireTimeoutMs how long a query waits for a free pooled connection before it
+ *   fails with "timeout exceeded when trying to connect" (a database-unavailable error the consumer
+ *   runtime retries), in ms (default 30,000); never forever.
  * @param options.metrics the service's metric registry: transitions applied are counted there.
  * @throws the driver's connection error when the database is unreachable.
  */
-export async function openDatabase(url: string, options: { poolMax?: number; debug?: boolean; metrics?: Registry } = {}): Promise<Database> {
+export async function openDatabase(url: string, options: { poolMax?: number; acquireTimeoutMs?: number; debug?: boolean; metrics?: Registry } = {}): Promise<Database> {
   const orm = await MikroORM.init({
     clientUrl: url,
     entities: ALL_ENTITIES,
     extensions: [Migrator],
     migrations: { migrationsList: MIGRATIONS, snapshot: false, silent: true, tableName: 'schema_migrations' },
     pool: { min: 0, max: options.poolMax ?? 10 },
+    // A connection lost while checked out goes back to the pool at once (kysely-org/kysely#1990,
+    // docs/decisions/0027), and no wait for a connection is unbounded.
+    driverOptions: { connectionTimeoutMillis: options.acquireTimeoutMs ?? 30_000, onPoolCreated: releaseLostConnections },
     debug: options.debug ?? false,
     allowGlobalContext: false,
     ensureDatabase: false,
