@@ -80,18 +80,24 @@ export async function openDatabase(url: string, options: { poolMax?: number; acq
 
 /**
  * Applies pending migrations. Safe to call from several processes at once: a PostgreSQL
- * advisory lock serialises them.
+ * session advisory lock (key 727001) serialises them. The lock is taken and released on one
+ * dedicated connection of `url`: taken through the pool, the unlock could run on another pooled
+ * connection (it then fails and the lock stays with a connection the pool keeps busy, so the next
+ * process's migrate waited for ever); a dedicated session also releases it when the process dies.
+ * @param url the database URL `db` was opened with (defaults to the pool's own configuration).
  * @returns names of the migrations applied now.
+ * @throws the driver's error when the database is unreachable or a migration fails.
  */
-export async function migrate(db: Database): Promise<string[]> {
-  const em = db.em();
-  const conn = em.getConnection();
-  await conn.execute('select pg_advisory_lock(727001)');
+export async function migrate(db: Database, url: string = db.orm.config.get('clientUrl')!): Promise<string[]> {
+  const pg = await import('pg');
+  const lock = new pg.default.Client({ connectionString: url });
+  await lock.connect();
   try {
+    await lock.query('select pg_advisory_lock(727001)');
     const applied = await db.orm.migrator.up();
     return applied.map((m) => m.name);
   } finally {
-    await conn.execute('select pg_advisory_unlock(727001)');
+    await lock.end();
   }
 }
 
