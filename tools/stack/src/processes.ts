@@ -70,11 +70,11 @@ export async function stopProcess(p: StackProcess, graceMs = 10_000): Promise<vo
 }
 
 /**
- * Polls `url` until it answers 2xx, the process exits, or `timeoutMs` passes (default 60 s, or
- * `STACK_READY_TIMEOUT_MS` when set: a loaded machine starts five tsx processes slowly).
+ * Polls `url` until it answers 2xx, the process exits, or `timeoutMs` passes (default 120 s, or
+ * `STACK_READY_TIMEOUT_MS` when set: a loaded machine starts five tsx processes slowly: at load ≈ 20 on 2 cores the API took over 60 s to answer).
  * @throws Error naming the process and pointing at its log when it is not ready in time.
  */
-export async function waitReady(p: StackProcess, url: string, timeoutMs = Number(process.env['STACK_READY_TIMEOUT_MS'] ?? 60_000)): Promise<void> {
+export async function waitReady(p: StackProcess, url: string, timeoutMs = Number(process.env['STACK_READY_TIMEOUT_MS'] ?? 120_000)): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exited: number | string | null = null;
   void p.exited.then((c) => (exited = c));
