@@ -128,6 +128,26 @@ describe('processes killed and paused', () => {
     await Promise.all([env.stack.restart('planner', {}), env.stack.restart('planner#2', {})]);
   }, 180_000);
 
+  it('3b. a worker stalled past ack_wait gets its own redelivery: it joins the running delivery, the step is done once, nothing fenced', async () => {
+    // The patcher's event loop stops for 2.5 × ack_wait inside the step (a long GC pause, CPU
+    // starvation): JetStream redelivers patch.apply, and the only consumer is this same process.
+    await env.stack.restart('patcher', { FAULT_INJECT: 'before-handle@patch.apply=block:5000' });
+    const { remediationId } = await createExpressRemediation(env);
+    const id = await startPatch(env, remediationId);
+    const done = await waitSettled(env, id);
+    expect(done.state, JSON.stringify(done.error)).toBe('patch_generated');
+    await sleep(4000); // past ack_wait: a delivery left unanswered would come back
+    const edits = (await attempts(id)).filter((a) => a.step === 'editing');
+    expect(edits.map((a) => [a.delivery_count, a.outcome])).toEqual([[1, 'succeeded']]);
+    const e = await effects(env, id);
+    expect(e.patchVersions).toBe(1);
+    expect(e.transitions['patch_running/committing']).toBe(1);
+    const log = readFileSync(env.stack.processes.get('patcher')!.logFile, 'utf8');
+    expect(log).toMatch(/joined the running delivery/);
+    expect(log).not.toMatch(/lease lost to another worker/);
+    await env.stack.restart('patcher', {});
+  }, 120_000);
+
   it('4. a command republished after the duplicate window has no second effect', async () => {
     const { remediationId } = await createExpressRemediation(env);
     const id = await startPatch(env, remediationId);

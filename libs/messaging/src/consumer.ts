@@ -25,6 +25,9 @@ import type { Logger } from 'pino';
 import { type ProgressPublisher, jetStreamProgressPublisher } from './progress.js';
 import { type StreamNames, ensureConsumer, ensureStreams } from './streams.js';
 
+/** What the consumer runtime uses of a delivery: one JetStream message, or several deliveries of one joined. */
+type Delivery = Pick<JsMsg, 'info' | 'seq' | 'subject' | 'headers' | 'json' | 'working' | 'ack' | 'nak' | 'term'>;
+
 /** The execution left the step's state while the handler ran (a user cancelled it). */
 export class StepCancelledError extends RemediationError {
   constructor(executionId: string) {
@@ -242,7 +245,7 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
    * itself is not kept alive: a query that hangs lets the delivery time out and be redelivered,
    * rather than holding the message forever.
    */
-  async function withDatabase<T>(msg: JsMsg, what: string, fn: () => Promise<T>): Promise<T> {
+  async function withDatabase<T>(msg: Delivery, what: string, fn: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await fn();
@@ -257,16 +260,62 @@ export async function startCommandConsumer(options: ConsumerRuntimeOptions): Pro
     }
   }
 
+  /**
+   * Deliveries of the commands this process is handling now, by message id, latest last. JetStream
+   * redelivers a message whose ack_wait passed without a `working()` from its holder; after an
+   * event-loop stall (GC, CPU starvation, a paused process) that redelivery can reach this same
+   * process while the first delivery still runs. Handled again, it would claim the step anew and
+   * fence the running attempt, whose work is then thrown away (the chaos run under load showed a
+   * dozen such attempts in 30 executions). It joins the running delivery instead: kept alive with
+   * it, and answered (ack, nak, term) with it, on the latest delivery's reply subject.
+   */
+  const running = new Map<string, JsMsg[]>();
+  const messageIdOf = (msg: JsMsg) => msg.headers?.get('Nats-Msg-Id') || `${msg.info.stream}:${msg.seq}`;
+
+  /** `first` and the deliveries that joined it, acting as one: see {@link running}. */
+  function joinedDeliveries(first: JsMsg, deliveries: JsMsg[]): Delivery {
+    const latest = () => deliveries[deliveries.length - 1]!;
+    return {
+      info: first.info,
+      seq: first.seq,
+      subject: first.subject,
+      headers: first.headers,
+      json: <T>() => first.json<T>(),
+      working: () => {
+        for (const d of deliveries) d.working();
+      },
+      ack: () => latest().ack(),
+      nak: (delay?: number) => latest().nak(delay),
+      term: (reason?: string) => latest().term(reason),
+    };
+  }
+
   async function process(msg: JsMsg): Promise<void> {
     const started = Date.now();
     if (msg.info.deliveryCount > 1) metrics?.redeliveries.inc(labels);
-    const outcome = await handleDelivery(msg);
+    const messageId = messageIdOf(msg);
+    const joined = running.get(messageId);
+    if (joined) {
+      joined.push(msg);
+      msg.working();
+      log.info({ subject: msg.subject, deliveryCount: msg.info.deliveryCount }, 'redelivered while this process still handles it: joined the running delivery');
+      metrics?.attempts.inc({ ...labels, outcome: 'joined' });
+      return;
+    }
+    const deliveries = [msg];
+    running.set(messageId, deliveries);
+    let outcome: AttemptOutcome;
+    try {
+      outcome = await handleDelivery(joinedDeliveries(msg, deliveries));
+    } finally {
+      running.delete(messageId);
+    }
     if (!metrics) return;
     metrics.attempts.inc({ ...labels, outcome });
     metrics.duration.observe({ ...labels, outcome }, secondsSince(started));
   }
 
-  async function handleDelivery(msg: JsMsg): Promise<AttemptOutcome> {
+  async function handleDelivery(msg: Delivery): Promise<AttemptOutcome> {
     const deliveryCount = msg.info.deliveryCount;
     const messageId = msg.headers?.get('Nats-Msg-Id') || `${msg.info.stream}:${msg.seq}`;
     let payload: CommandPayload;

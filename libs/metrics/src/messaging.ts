@@ -5,9 +5,11 @@ import { SLOW_SECONDS_BUCKETS, cachedRead, metricSet } from './metric-set.js';
  * How a step attempt (one delivery of a command) ended: the runtime's outcomes
  * (`step_attempts.outcome`) plus `skipped` (the execution was not at the step, or the message
  * was already processed: acked without effect) and `redirected` (a node-affine command that
- * reached a node not holding the execution's workspace: sent back for that node, docs/decisions/0021).
+ * reached a node not holding the execution's workspace: sent back for that node, docs/decisions/0021)
+ * and `joined` (a redelivery that reached this process while it still handled an earlier delivery
+ * of the same message: answered with it, not handled twice).
  */
-export type AttemptOutcome = 'succeeded' | 'retrying' | 'failed' | 'abandoned' | 'fenced' | 'cancelled' | 'skipped' | 'redirected';
+export type AttemptOutcome = 'succeeded' | 'retrying' | 'failed' | 'abandoned' | 'fenced' | 'cancelled' | 'skipped' | 'redirected' | 'joined';
 
 /** Why a command was dead-lettered. */
 export type DeadLetterReason = 'exhausted' | 'max_deliveries' | 'malformed';
