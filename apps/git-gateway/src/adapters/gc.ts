@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { readdir, realpath, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { git } from './git.js';
+import { overlayMounter } from './workspace/overlay-mount.js';
 import { findMount, readWorkspaceRecord, workspaceLayout, workspacesRoot, type WorkspaceLayout } from './workspace/index.js';
 
 /** What one GC pass removed, for logs and metrics. */
@@ -69,9 +70,11 @@ export async function collectWorkspaces(options: {
   return released;
 }
 
+/** umount2(2) of `path`, lazily (MNT_DETACH, `umount -l`) when it is busy. */
 async function unmount(path: string): Promise<void> {
-  const { execa } = await import('execa');
-  await execa('umount', [path]).catch(() => execa('umount', ['-l', path]));
+  await overlayMounter()
+    .unmount(path)
+    .catch(() => overlayMounter().unmount(path, { detach: true }));
 }
 
 /**

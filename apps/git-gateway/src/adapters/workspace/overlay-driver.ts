@@ -7,16 +7,16 @@
  * 50,000-file repository; changes are read from the upper layer in O(changed dirs)
  * (upper-changes.ts). Paths: layout.ts; record: metadata.ts; lock: lock.ts.
  */
-import { execa } from 'execa';
 import pLimit from 'p-limit';
 import { availableParallelism } from 'node:os';
-import { mkdir, realpath, rm } from 'node:fs/promises';
+import { mkdir, realpath, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { InvalidInputError, TransientError } from '@remediation/errors';
 import { isDirectory, realLayoutOf, resolvePrepare, toWorkspace, workspaceLayout, type PrepareLayout, type Workspace } from './layout.js';
 import { dropExecutionLock, holdExecutionLock, prepareUnderLock, singleFlight } from './lock.js';
 import { assertRecordMatches, readWorkspaceRecord, updateWorkspaceRecord } from './metadata.js';
-import { findMount } from './mountinfo.js';
+import { findMount, type MountEntry } from './mountinfo.js';
+import { OverlayMountError, overlayMounter } from './overlay-mount.js';
 import { assertMountablePath, diagnoseOverlay, overlayUnavailable } from './overlay-support.js';
 import type { WorkspaceDriver } from './types.js';
 import { readUpperChanges } from './upper-changes.js';
@@ -47,8 +47,9 @@ const mountOnce = singleFlight<Workspace>();
 const mountSlots = pLimit(Math.max(1, availableParallelism()));
 
 /**
- * Mounts (or returns the already mounted) workspace of an execution:
- * `mount -t overlay overlay -o lowerdir=L,upperdir=U,workdir=W <merged>`.
+ * Mounts (or returns the already mounted) workspace of an execution: mount(2) of overlay with
+ * `lowerdir=L,upperdir=U,workdir=W` on `<merged>` (overlay-mount.ts; `mount(8)` where koffi
+ * cannot load libc).
  *  - already mounted (per /proc/self/mountinfo) with the same upper and lower → returned as is;
  *  - upper exists but not mounted (process or node restart) → the existing upper is remounted,
  *    keeping the execution's edits;
@@ -65,7 +66,8 @@ const mountSlots = pLimit(Math.max(1, availableParallelism()));
  *   driver made it; `WORKSPACE_LOWER_MISSING`.
  * @throws LockBusyError `WORKSPACE_LOCKED` (retryable) when a live process holds the lock.
  * @throws WorkspaceUnavailableError `OVERLAY_UNAVAILABLE` when overlayfs cannot mount here.
- * @throws TransientError `WORKSPACE_MOUNT_FAILED` for other mount failures.
+ * @throws TransientError `WORKSPACE_MOUNT_FAILED` for other mount failures; the message names
+ *   the errno (e.g. `ENOENT`, `EBUSY`) and the paths, `details.errno` holds it.
  */
 export async function mountWorkspace(input: MountWorkspaceInput): Promise<Workspace> {
   const paths = await resolvePrepare(input);
@@ -77,7 +79,7 @@ async function doMount({ layout, real, lowerDir }: PrepareLayout, extraOptions: 
   const ws = toWorkspace(layout, lowerDir);
   const record = await readWorkspaceRecord(layout.dir);
   assertRecordMatches(record, { executionId: ws.executionId, driver: 'overlay', lowerDir });
-  const mounted = await findMount(real.mergedDir);
+  const mounted = await mountAt(real.mergedDir);
   if (mounted !== null) {
     if (mounted.fsType === 'overlay' && mounted.superOptions['upperdir'] === real.upperDir && mounted.superOptions['lowerdir'] === lowerDir) {
       return ws;
@@ -90,18 +92,36 @@ async function doMount({ layout, real, lowerDir }: PrepareLayout, extraOptions: 
   await mkdir(real.workDir, { recursive: true });
   await mkdir(real.mergedDir, { recursive: true });
   if (record?.lowerDir === undefined) await updateWorkspaceRecord(layout.dir, { driver: 'overlay', lowerDir });
-  const options = [`lowerdir=${lowerDir}`, `upperdir=${real.upperDir}`, `workdir=${real.workDir}`, ...extraOptions].join(',');
-  const result = await execa('mount', ['-t', 'overlay', 'overlay', '-o', options, real.mergedDir], { reject: false, env: { LC_ALL: 'C' } });
-  if (result.exitCode !== 0) {
-    const stderr = String(result.stderr ?? result.message ?? '');
+  const dirs = { lowerDir, upperDir: real.upperDir, workDir: real.workDir, mergedDir: real.mergedDir, extraOptions };
+  try {
+    await overlayMounter().mount(dirs);
+  } catch (err) {
+    if (!(err instanceof OverlayMountError)) throw err;
     const workspacesDir = dirname(real.dir);
     const reasons = await diagnoseOverlay(workspacesDir);
-    if (reasons.length > 0) throw overlayUnavailable(workspacesDir, reasons, stderr);
-    throw new TransientError('WORKSPACE_MOUNT_FAILED', `mounting workspace ${ws.executionId} failed: ${stderr.trim().split('\n')[0] ?? 'unknown error'}`, {
-      details: { executionId: ws.executionId, options, stderr },
+    if (reasons.length > 0) throw overlayUnavailable(workspacesDir, reasons, err.message, err);
+    throw new TransientError('WORKSPACE_MOUNT_FAILED', `mounting workspace ${ws.executionId} failed: ${err.message}`, {
+      details: { executionId: ws.executionId, errno: err.errno, reason: err.reason, ...err.paths },
+      cause: err,
     });
   }
   return ws;
+}
+
+/**
+ * The mount at `mergedDir`, or null. A merged dir that does not exist yet (a new workspace) has
+ * nothing mounted on it, which a stat tells without reading /proc/self/mountinfo (whose parse
+ * grows with every workspace mounted on the node); otherwise mountinfo decides.
+ */
+async function mountAt(mergedDir: string): Promise<MountEntry | null> {
+  const exists = await stat(mergedDir).then(
+    () => true,
+    (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return false;
+      throw err;
+    },
+  );
+  return exists ? findMount(mergedDir) : null;
 }
 
 /** Options of {@link unmountWorkspace}. */
@@ -114,26 +134,33 @@ export interface UnmountOptions {
  * Unmounts the workspace's merged dir (no-op when not mounted), optionally deletes its dirs,
  * and releases the execution lock. With `removeUpper: false` the upper is kept so a later
  * {@link mountWorkspace} remounts it with the edits.
- * @throws TransientError `WORKSPACE_BUSY` when the mount stays busy (open files) after retries.
+ * @throws TransientError `WORKSPACE_BUSY` when umount2(2) still fails with `EBUSY` (open files)
+ *   after 10 tries over ~5.5 s.
+ * @throws OverlayMountError (overlay-mount.ts) for other unmount failures, e.g. `EPERM`.
  * @throws LockBusyError `WORKSPACE_LOCKED` when another live process holds the execution.
  */
 export async function unmountWorkspace(ws: Workspace, options: UnmountOptions = {}): Promise<void> {
   const real = await realLayoutOf(ws);
   await holdExecutionLock(real.lockFile);
-  let lastError = '';
+  // umount2(2) until nothing is mounted there (EINVAL: not a mount point), stacked mounts
+  // included; EBUSY (open files) is retried with a growing pause.
+  let busy: OverlayMountError | null = null;
   for (let attempt = 0; attempt < 10; attempt++) {
-    if ((await findMount(real.mergedDir)) === null) {
-      lastError = '';
-      break;
+    try {
+      if ((await overlayMounter().unmount(real.mergedDir)) === 'not-mounted') {
+        busy = null;
+        break;
+      }
+    } catch (err) {
+      if (!(err instanceof OverlayMountError) || (err.errno !== 'EBUSY' && err.errno !== null)) throw err;
+      busy = err;
+      await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
     }
-    const result = await execa('umount', [real.mergedDir], { reject: false, env: { LC_ALL: 'C' } });
-    lastError = String(result.stderr ?? '');
-    if (result.exitCode === 0) continue;
-    await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
   }
-  if (lastError !== '' && (await findMount(real.mergedDir)) !== null) {
-    throw new TransientError('WORKSPACE_BUSY', `cannot unmount workspace ${ws.executionId}: ${lastError.trim()}`, {
-      details: { executionId: ws.executionId, mergedDir: ws.mergedDir, stderr: lastError },
+  if (busy !== null) {
+    throw new TransientError('WORKSPACE_BUSY', `cannot unmount workspace ${ws.executionId}: ${busy.message}`, {
+      details: { executionId: ws.executionId, mergedDir: ws.mergedDir, errno: busy.errno, reason: busy.reason },
+      cause: busy,
     });
   }
   if (options.removeUpper === true) await rm(real.dir, { recursive: true, force: true });
