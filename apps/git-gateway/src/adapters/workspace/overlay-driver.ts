@@ -9,13 +9,13 @@
  */
 import pLimit from 'p-limit';
 import { availableParallelism } from 'node:os';
-import { mkdir, realpath, rm, stat } from 'node:fs/promises';
+import { mkdir, realpath, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { InvalidInputError, TransientError } from '@remediation/errors';
 import { isDirectory, realLayoutOf, resolvePrepare, toWorkspace, workspaceLayout, type PrepareLayout, type Workspace } from './layout.js';
 import { dropExecutionLock, holdExecutionLock, prepareUnderLock, singleFlight } from './lock.js';
 import { assertRecordMatches, readWorkspaceRecord, updateWorkspaceRecord } from './metadata.js';
-import { findMount, type MountEntry } from './mountinfo.js';
+import { findMount } from './mountinfo.js';
 import { OverlayMountError, overlayMounter } from './overlay-mount.js';
 import { assertMountablePath, diagnoseOverlay, overlayUnavailable } from './overlay-support.js';
 import type { WorkspaceDriver } from './types.js';
@@ -39,10 +39,12 @@ export interface MountWorkspaceInput {
 const mountOnce = singleFlight<Workspace>();
 
 /**
- * Mounts made at once by this process: one per CPU. A mount is CPU-bound on our side (spawning
- * `mount`, ~30 ms of CPU on the 2-core benchmark machine); with all of 100 requests in flight
- * together each would finish only when the last does (all ~4.7 s), with them queued the median
- * request is ready after half of that (docs/benchmarks.md "Worker nodes").
+ * Workspaces prepared at once by this process: one per CPU. With mount(2) a prepare is ~20 small
+ * filesystem calls on libuv's thread pool plus a ~0.3 ms kernel mount (serialised by the kernel
+ * per mount namespace); with all of 100 requests in flight together they interleave and each is
+ * ready only near the end, with them queued the median request waits for half of them. Measured
+ * on the 2-core machine at load 9–10 (median ready of 100 at once, median of 4 alternated rounds):
+ * 2 at once ~150 ms, 4 ~200 ms, 8 ~230 ms, unqueued ~290 ms (decision 0025).
  */
 const mountSlots = pLimit(Math.max(1, availableParallelism()));
 
@@ -77,9 +79,19 @@ export async function mountWorkspace(input: MountWorkspaceInput): Promise<Worksp
 
 async function doMount({ layout, real, lowerDir }: PrepareLayout, extraOptions: string[]): Promise<Workspace> {
   const ws = toWorkspace(layout, lowerDir);
-  const record = await readWorkspaceRecord(layout.dir);
+  // A workspace dir this call creates is new: no record to check, nothing mounted in it (the
+  // common case, decided without reading the record or /proc/self/mountinfo, whose parse grows
+  // with every workspace mounted on the node).
+  const fresh = await mkdir(real.dir).then(
+    () => true,
+    (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EEXIST') return false;
+      throw err;
+    },
+  );
+  const record = fresh ? null : await readWorkspaceRecord(layout.dir);
   assertRecordMatches(record, { executionId: ws.executionId, driver: 'overlay', lowerDir });
-  const mounted = await mountAt(real.mergedDir);
+  const mounted = fresh ? null : await findMount(real.mergedDir);
   if (mounted !== null) {
     if (mounted.fsType === 'overlay' && mounted.superOptions['upperdir'] === real.upperDir && mounted.superOptions['lowerdir'] === lowerDir) {
       return ws;
@@ -88,9 +100,7 @@ async function doMount({ layout, real, lowerDir }: PrepareLayout, extraOptions: 
       details: { executionId: ws.executionId, mount: mounted },
     });
   }
-  await mkdir(real.upperDir, { recursive: true });
-  await mkdir(real.workDir, { recursive: true });
-  await mkdir(real.mergedDir, { recursive: true });
+  await Promise.all([real.upperDir, real.workDir, real.mergedDir].map((d) => mkdir(d, { recursive: true })));
   if (record?.lowerDir === undefined) await updateWorkspaceRecord(layout.dir, { driver: 'overlay', lowerDir });
   const dirs = { lowerDir, upperDir: real.upperDir, workDir: real.workDir, mergedDir: real.mergedDir, extraOptions };
   try {
@@ -106,22 +116,6 @@ async function doMount({ layout, real, lowerDir }: PrepareLayout, extraOptions: 
     });
   }
   return ws;
-}
-
-/**
- * The mount at `mergedDir`, or null. A merged dir that does not exist yet (a new workspace) has
- * nothing mounted on it, which a stat tells without reading /proc/self/mountinfo (whose parse
- * grows with every workspace mounted on the node); otherwise mountinfo decides.
- */
-async function mountAt(mergedDir: string): Promise<MountEntry | null> {
-  const exists = await stat(mergedDir).then(
-    () => true,
-    (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return false;
-      throw err;
-    },
-  );
-  return exists ? findMount(mergedDir) : null;
 }
 
 /** Options of {@link unmountWorkspace}. */

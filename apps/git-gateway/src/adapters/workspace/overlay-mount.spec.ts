@@ -117,7 +117,25 @@ describe('createOverlayMounter fallback (libc not loadable through koffi)', () =
   });
 });
 
-describe('unmountWorkspace over umount2(2)', () => {
+describe('mountWorkspace / unmountWorkspace over mount(2) / umount2(2)', () => {
+  it('names the errno of a failed mount (WORKSPACE_MOUNT_FAILED), and a later prepare of the same workspace mounts it', async () => {
+    const lower = join(await tempDir('gg-lower-'), 'snapshot');
+    await mkdir(lower);
+    await writeFile(join(lower, 'a.txt'), 'a\n');
+    const localRoot = await tempDir('gg-local-');
+    const err = await mountWorkspace({ localRoot, executionId: 'exec-bad', lowerDir: lower, extraOptions: ['no_such_option'] }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'WORKSPACE_MOUNT_FAILED', retryable: true, details: { errno: 'EINVAL', lowerdir: lower } });
+    expect((err as Error).message).toMatch(/^mounting workspace exec-bad failed: mount\(2\) of overlay failed: EINVAL \(invalid argument\); lowerdir=/i);
+    expect(existsSync(join(localRoot, 'workspaces/exec-bad.lock'))).toBe(false);
+
+    // The dir is left behind (not new any more): the record and mountinfo are checked, then it mounts.
+    const ws = await mountWorkspace({ localRoot, executionId: 'exec-bad', lowerDir: lower });
+    expect((await findMount(ws.mergedDir))?.superOptions['upperdir']).toBe(ws.upperDir);
+    expect(await readFile(join(ws.mergedDir, 'a.txt'), 'utf8')).toBe('a\n');
+    await unmountWorkspace(ws, { removeUpper: true });
+  });
+
+
   it('retries while the workspace is busy and unmounts once the file is closed', async () => {
     const lower = join(await tempDir('gg-lower-'), 'snapshot');
     await mkdir(lower);
