@@ -65,7 +65,8 @@ const mountSlots = pLimit(Math.max(1, availableParallelism()));
  * @throws InvalidInputError `WORKSPACE_INVALID_ID` / `WORKSPACE_INVALID_PATH`;
  *   `WORKSPACE_BASE_MISMATCH` when the existing upper (or mount) was made over another lowerDir
  *   (unmount with `removeUpper: true` to rebuild); `WORKSPACE_DRIVER_MISMATCH` when the copy
- *   driver made it; `WORKSPACE_LOWER_MISSING`.
+ *   driver made it; `WORKSPACE_LOWER_MISSING`; `WORKSPACE_INVALID_PATH` also when the overlay
+ *   options (the three paths) do not fit the one page mount(2) takes.
  * @throws LockBusyError `WORKSPACE_LOCKED` (retryable) when a live process holds the lock.
  * @throws WorkspaceUnavailableError `OVERLAY_UNAVAILABLE` when overlayfs cannot mount here.
  * @throws TransientError `WORKSPACE_MOUNT_FAILED` for other mount failures; the message names
@@ -106,6 +107,7 @@ async function doMount({ layout, real, lowerDir }: PrepareLayout, extraOptions: 
   try {
     await overlayMounter().mount(dirs);
   } catch (err) {
+    if (err instanceof RangeError) throw new InvalidInputError('WORKSPACE_INVALID_PATH', err.message, { details: { executionId: ws.executionId, lowerDir }, cause: err });
     if (!(err instanceof OverlayMountError)) throw err;
     const workspacesDir = dirname(real.dir);
     const reasons = await diagnoseOverlay(workspacesDir);

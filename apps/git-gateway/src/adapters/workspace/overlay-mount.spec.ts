@@ -127,6 +127,10 @@ describe('mountWorkspace / unmountWorkspace over mount(2) / umount2(2)', () => {
     expect(err).toMatchObject({ code: 'WORKSPACE_MOUNT_FAILED', retryable: true, details: { errno: 'EINVAL', lowerdir: lower } });
     expect((err as Error).message).toMatch(/^mounting workspace exec-bad failed: mount\(2\) of overlay failed: EINVAL \(invalid argument\); lowerdir=/i);
     expect(existsSync(join(localRoot, 'workspaces/exec-bad.lock'))).toBe(false);
+    await expect(mountWorkspace({ localRoot, executionId: 'exec-bad', lowerDir: lower, extraOptions: [`x=${'y'.repeat(4100)}`] })).rejects.toMatchObject({
+      code: 'WORKSPACE_INVALID_PATH',
+      message: expect.stringMatching(/more than mount\(2\) takes/),
+    });
 
     // The dir is left behind (not new any more): the record and mountinfo are checked, then it mounts.
     const ws = await mountWorkspace({ localRoot, executionId: 'exec-bad', lowerDir: lower });
