@@ -42,7 +42,7 @@ export class OverlayMountError extends Error {
     readonly errno: string | null,
     /** strerror(3) text of errno, or the fallback process's stderr. */
     readonly reason: string,
-    /** The paths involved: `{ mergedDir }` for umount; also lower/upper/work dirs for mount. */
+    /** The paths involved: `{ target }` for umount; `{ lowerdir, upperdir, workdir, target }` for mount. */
     readonly paths: Record<string, string>,
   ) {
     const syscall = errno !== null;
