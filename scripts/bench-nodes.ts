@@ -11,7 +11,9 @@
  *    snapshot (the path of `workspace.prepare` and of a takeover's rebuild) vs one at a time.
  *    Target: median under load ≤ 2 × a single mount.
  *
- *   node --import tsx scripts/bench-nodes.ts [--executions 4] [--workspaces 100] [--files 5000] [--runs 10]
+ *   node --import tsx scripts/bench-nodes.ts [--executions 4] [--workspaces 100] [--files 5000] [--runs 10] [--skip-takeover]
+ *
+ * `--skip-takeover` measures only part 2 (no stack started; for before/after runs of the mount path).
  *
  * Prints a table and a JSON line. Runs as root (overlay mounts), against the PostgreSQL and
  * nats-server binaries the tests use.
@@ -35,6 +37,7 @@ const { values } = parseArgs({
     workspaces: { type: 'string', default: '100' },
     files: { type: 'string', default: '5000' },
     runs: { type: 'string', default: '10' },
+    'skip-takeover': { type: 'boolean', default: false },
   },
 });
 const log = (m: string) => process.stderr.write(`[bench-nodes] ${m}\n`);
@@ -121,8 +124,11 @@ async function workspaces(concurrent: number, files: number, runs: number): Prom
 
 log(`workspace-ready latency: ${values.workspaces} at once vs one (${values.files} files)`);
 await workspaces(Number(values.workspaces), Number(values.files), Number(values.runs));
-log(`takeover: ${values.executions} executions on node A, node A killed`);
-await takeover(Number(values.executions));
+log(`workspace-ready figures: ${JSON.stringify(results)}`);
+if (values['skip-takeover'] !== true) {
+  log(`takeover: ${values.executions} executions on node A, node A killed`);
+  await takeover(Number(values.executions));
+}
 results['load average (1 min) at end'] = loadavg()[0]!.toFixed(2);
 const width = Math.max(...Object.keys(results).map((k) => k.length));
 for (const [k, v] of Object.entries(results)) process.stdout.write(`${k.padEnd(width)}  ${v}\n`);

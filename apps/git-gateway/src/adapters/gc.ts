@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { readdir, realpath, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { git } from './git.js';
-import { findMount, readWorkspaceRecord, workspaceLayout, workspacesRoot, type WorkspaceLayout } from './workspace/index.js';
+import { overlayMounter } from './workspace/overlay-mount.js';
+import { readWorkspaceRecord, workspaceLayout, workspacesRoot, type WorkspaceLayout } from './workspace/index.js';
 
 /** What one GC pass removed, for logs and metrics. */
 export interface GcReport {
@@ -61,7 +62,7 @@ export async function collectWorkspaces(options: {
     const ended = await options.endedAt(layout.executionId);
     if (!ended || now.getTime() - ended.getTime() < options.retentionMs) continue;
     const merged = await realOrResolved(layout.mergedDir);
-    if (await findMount(merged)) await unmount(merged);
+    await unmount(merged);
     await rm(layout.dir, { recursive: true, force: true });
     await rm(layout.lockFile, { force: true });
     released.push(layout.executionId);
@@ -69,9 +70,11 @@ export async function collectWorkspaces(options: {
   return released;
 }
 
+/** umount2(2) of `path` (nothing when it is not a mount point), lazily (MNT_DETACH, `umount -l`) when it is busy. */
 async function unmount(path: string): Promise<void> {
-  const { execa } = await import('execa');
-  await execa('umount', [path]).catch(() => execa('umount', ['-l', path]));
+  await overlayMounter()
+    .unmount(path)
+    .catch(() => overlayMounter().unmount(path, { detach: true }));
 }
 
 /**

@@ -274,8 +274,8 @@ describe('selectDriver', () => {
     const driver: WorkspaceDriver = await selectDriver(localRoot, logger);
     expect(driver).toBe(overlayDriver);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({ level: 30, driver: 'overlay' });
-    expect(lines[0]!.msg).toMatch(/^workspace driver: overlay \(overlayfs probe mount succeeded under .* on (ext2\/3\/4|xfs|btrfs|tmpfs|zfs|f2fs|0x[0-9a-f]+)\)$/);
+    expect(lines[0]).toMatchObject({ level: 30, driver: 'overlay', mount: 'syscall' });
+    expect(lines[0]!.msg).toMatch(/^workspace driver: overlay \(overlayfs probe mount succeeded under .* on (ext2\/3\/4|xfs|btrfs|tmpfs|zfs|f2fs|0x[0-9a-f]+); mounts by mount\(2\)\)$/);
   });
 
   it('falls back to copy on a real overlayfs refusal (local root on overlayfs), logging why; copy works there', async () => {

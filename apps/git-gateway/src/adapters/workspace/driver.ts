@@ -9,6 +9,7 @@ import { copyDriver } from './copy-driver.js';
 import { toWorkspace, workspaceLayout } from './layout.js';
 import { readWorkspaceRecord } from './metadata.js';
 import { overlayDriver } from './overlay-driver.js';
+import type { OverlayMountMechanism } from './overlay-mount.js';
 import { checkOverlaySupport } from './overlay-support.js';
 import type { PrepareWorkspaceInput, WorkspaceDriver, WorkspaceDriverName } from './types.js';
 
@@ -29,9 +30,10 @@ export interface SelectDriverOptions {
 /**
  * Picks the workspace driver for a local root, once at startup: runs the overlay capability
  * check (a real probe mount, {@link checkOverlaySupport}); on `OVERLAY_UNAVAILABLE` falls back
- * to the copy driver. Logs exactly one line: info `workspace driver: overlay (…)` or warn
- * `workspace driver: copy (overlayfs unavailable: …)` with `{ driver, localRoot, reason }` (and
- * `filesystem` for overlay).
+ * to the copy driver. Logs exactly one line: info `workspace driver: overlay (… on <fs>; mounts by
+ * mount(2))` — warn when mounts fall back to mount(8) processes (koffi cannot load libc), with
+ * why — or warn `workspace driver: copy (overlayfs unavailable: …)`, with `{ driver, localRoot,
+ * reason }` (and `filesystem`, `mount`: `syscall` | `process`, `mountFallbackReason` for overlay).
  * @returns the overlay or the copy driver.
  * @throws whatever the check throws other than `OVERLAY_UNAVAILABLE` (e.g. an unexpected fs
  *   error), so a misconfiguration that is not "no overlay" is not silently downgraded.
@@ -43,11 +45,14 @@ export async function selectDriver(localRoot: string, logger: DriverLogger, opti
   }
   const check = options.checkOverlay ?? checkOverlaySupport;
   try {
-    const support = (await check(localRoot)) as { filesystem?: string } | undefined;
+    const support = (await check(localRoot)) as { filesystem?: string; mechanism?: OverlayMountMechanism } | undefined;
     const filesystem = support?.filesystem;
-    logger.info(
-      { driver: 'overlay', localRoot, reason: 'overlayfs probe mount succeeded', ...(filesystem === undefined ? {} : { filesystem }) },
-      `workspace driver: overlay (overlayfs probe mount succeeded under ${localRoot}${filesystem === undefined ? '' : ` on ${filesystem}`})`,
+    const mechanism = support?.mechanism;
+    const mounts = mechanism === undefined ? '' : mechanism.kind === 'syscall' ? '; mounts by mount(2)' : `; mounts by mount(8) processes, slower: ${mechanism.fallbackReason ?? 'koffi unavailable'}`;
+    (mechanism?.kind === 'process' ? logger.warn : logger.info).call(
+      logger,
+      { driver: 'overlay', localRoot, reason: 'overlayfs probe mount succeeded', ...(filesystem === undefined ? {} : { filesystem }), ...(mechanism === undefined ? {} : { mount: mechanism.kind, ...(mechanism.fallbackReason === undefined ? {} : { mountFallbackReason: mechanism.fallbackReason }) }) },
+      `workspace driver: overlay (overlayfs probe mount succeeded under ${localRoot}${filesystem === undefined ? '' : ` on ${filesystem}`}${mounts})`,
     );
     return overlayDriver;
   } catch (err) {

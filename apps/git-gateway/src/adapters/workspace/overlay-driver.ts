@@ -7,7 +7,6 @@
  * 50,000-file repository; changes are read from the upper layer in O(changed dirs)
  * (upper-changes.ts). Paths: layout.ts; record: metadata.ts; lock: lock.ts.
  */
-import { execa } from 'execa';
 import pLimit from 'p-limit';
 import { availableParallelism } from 'node:os';
 import { mkdir, realpath, rm } from 'node:fs/promises';
@@ -17,6 +16,7 @@ import { isDirectory, realLayoutOf, resolvePrepare, toWorkspace, workspaceLayout
 import { dropExecutionLock, holdExecutionLock, prepareUnderLock, singleFlight } from './lock.js';
 import { assertRecordMatches, readWorkspaceRecord, updateWorkspaceRecord } from './metadata.js';
 import { findMount } from './mountinfo.js';
+import { OverlayMountError, overlayMounter } from './overlay-mount.js';
 import { assertMountablePath, diagnoseOverlay, overlayUnavailable } from './overlay-support.js';
 import type { WorkspaceDriver } from './types.js';
 import { readUpperChanges } from './upper-changes.js';
@@ -39,16 +39,19 @@ export interface MountWorkspaceInput {
 const mountOnce = singleFlight<Workspace>();
 
 /**
- * Mounts made at once by this process: one per CPU. A mount is CPU-bound on our side (spawning
- * `mount`, ~30 ms of CPU on the 2-core benchmark machine); with all of 100 requests in flight
- * together each would finish only when the last does (all ~4.7 s), with them queued the median
- * request is ready after half of that (docs/benchmarks.md "Worker nodes").
+ * Workspaces prepared at once by this process: one per CPU. With mount(2) a prepare is ~20 small
+ * filesystem calls on libuv's thread pool plus a ~0.3 ms kernel mount (serialised by the kernel
+ * per mount namespace); with all of 100 requests in flight together they interleave and each is
+ * ready only near the end, with them queued the median request waits for half of them. Measured
+ * on the 2-core machine at load 9–10 (median ready of 100 at once, median of 4 alternated rounds):
+ * 2 at once ~150 ms, 4 ~200 ms, 8 ~230 ms, unqueued ~290 ms (decision 0025).
  */
 const mountSlots = pLimit(Math.max(1, availableParallelism()));
 
 /**
- * Mounts (or returns the already mounted) workspace of an execution:
- * `mount -t overlay overlay -o lowerdir=L,upperdir=U,workdir=W <merged>`.
+ * Mounts (or returns the already mounted) workspace of an execution: mount(2) of overlay with
+ * `lowerdir=L,upperdir=U,workdir=W` on `<merged>` (overlay-mount.ts; `mount(8)` where koffi
+ * cannot load libc).
  *  - already mounted (per /proc/self/mountinfo) with the same upper and lower → returned as is;
  *  - upper exists but not mounted (process or node restart) → the existing upper is remounted,
  *    keeping the execution's edits;
@@ -62,10 +65,12 @@ const mountSlots = pLimit(Math.max(1, availableParallelism()));
  * @throws InvalidInputError `WORKSPACE_INVALID_ID` / `WORKSPACE_INVALID_PATH`;
  *   `WORKSPACE_BASE_MISMATCH` when the existing upper (or mount) was made over another lowerDir
  *   (unmount with `removeUpper: true` to rebuild); `WORKSPACE_DRIVER_MISMATCH` when the copy
- *   driver made it; `WORKSPACE_LOWER_MISSING`.
+ *   driver made it; `WORKSPACE_LOWER_MISSING`; `WORKSPACE_INVALID_PATH` also when the overlay
+ *   options (the three paths) do not fit the one page mount(2) takes.
  * @throws LockBusyError `WORKSPACE_LOCKED` (retryable) when a live process holds the lock.
  * @throws WorkspaceUnavailableError `OVERLAY_UNAVAILABLE` when overlayfs cannot mount here.
- * @throws TransientError `WORKSPACE_MOUNT_FAILED` for other mount failures.
+ * @throws TransientError `WORKSPACE_MOUNT_FAILED` for other mount failures; the message names
+ *   the errno (e.g. `ENOENT`, `EBUSY`) and the paths, `details.errno` holds it.
  */
 export async function mountWorkspace(input: MountWorkspaceInput): Promise<Workspace> {
   const paths = await resolvePrepare(input);
@@ -75,9 +80,19 @@ export async function mountWorkspace(input: MountWorkspaceInput): Promise<Worksp
 
 async function doMount({ layout, real, lowerDir }: PrepareLayout, extraOptions: string[]): Promise<Workspace> {
   const ws = toWorkspace(layout, lowerDir);
-  const record = await readWorkspaceRecord(layout.dir);
+  // A workspace dir this call creates is new: no record to check, nothing mounted in it (the
+  // common case, decided without reading the record or /proc/self/mountinfo, whose parse grows
+  // with every workspace mounted on the node).
+  const fresh = await mkdir(real.dir).then(
+    () => true,
+    (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EEXIST') return false;
+      throw err;
+    },
+  );
+  const record = fresh ? null : await readWorkspaceRecord(layout.dir);
   assertRecordMatches(record, { executionId: ws.executionId, driver: 'overlay', lowerDir });
-  const mounted = await findMount(real.mergedDir);
+  const mounted = fresh ? null : await findMount(real.mergedDir);
   if (mounted !== null) {
     if (mounted.fsType === 'overlay' && mounted.superOptions['upperdir'] === real.upperDir && mounted.superOptions['lowerdir'] === lowerDir) {
       return ws;
@@ -86,19 +101,20 @@ async function doMount({ layout, real, lowerDir }: PrepareLayout, extraOptions: 
       details: { executionId: ws.executionId, mount: mounted },
     });
   }
-  await mkdir(real.upperDir, { recursive: true });
-  await mkdir(real.workDir, { recursive: true });
-  await mkdir(real.mergedDir, { recursive: true });
+  await Promise.all([real.upperDir, real.workDir, real.mergedDir].map((d) => mkdir(d, { recursive: true })));
   if (record?.lowerDir === undefined) await updateWorkspaceRecord(layout.dir, { driver: 'overlay', lowerDir });
-  const options = [`lowerdir=${lowerDir}`, `upperdir=${real.upperDir}`, `workdir=${real.workDir}`, ...extraOptions].join(',');
-  const result = await execa('mount', ['-t', 'overlay', 'overlay', '-o', options, real.mergedDir], { reject: false, env: { LC_ALL: 'C' } });
-  if (result.exitCode !== 0) {
-    const stderr = String(result.stderr ?? result.message ?? '');
+  const dirs = { lowerDir, upperDir: real.upperDir, workDir: real.workDir, mergedDir: real.mergedDir, extraOptions };
+  try {
+    await overlayMounter().mount(dirs);
+  } catch (err) {
+    if (err instanceof RangeError) throw new InvalidInputError('WORKSPACE_INVALID_PATH', err.message, { details: { executionId: ws.executionId, lowerDir }, cause: err });
+    if (!(err instanceof OverlayMountError)) throw err;
     const workspacesDir = dirname(real.dir);
     const reasons = await diagnoseOverlay(workspacesDir);
-    if (reasons.length > 0) throw overlayUnavailable(workspacesDir, reasons, stderr);
-    throw new TransientError('WORKSPACE_MOUNT_FAILED', `mounting workspace ${ws.executionId} failed: ${stderr.trim().split('\n')[0] ?? 'unknown error'}`, {
-      details: { executionId: ws.executionId, options, stderr },
+    if (reasons.length > 0) throw overlayUnavailable(workspacesDir, reasons, err.message, err);
+    throw new TransientError('WORKSPACE_MOUNT_FAILED', `mounting workspace ${ws.executionId} failed: ${err.message}`, {
+      details: { executionId: ws.executionId, errno: err.errno, reason: err.reason, ...err.paths },
+      cause: err,
     });
   }
   return ws;
@@ -114,26 +130,33 @@ export interface UnmountOptions {
  * Unmounts the workspace's merged dir (no-op when not mounted), optionally deletes its dirs,
  * and releases the execution lock. With `removeUpper: false` the upper is kept so a later
  * {@link mountWorkspace} remounts it with the edits.
- * @throws TransientError `WORKSPACE_BUSY` when the mount stays busy (open files) after retries.
+ * @throws TransientError `WORKSPACE_BUSY` when umount2(2) still fails with `EBUSY` (open files)
+ *   after 10 tries over ~5.5 s.
+ * @throws OverlayMountError (overlay-mount.ts) for other unmount failures, e.g. `EPERM`.
  * @throws LockBusyError `WORKSPACE_LOCKED` when another live process holds the execution.
  */
 export async function unmountWorkspace(ws: Workspace, options: UnmountOptions = {}): Promise<void> {
   const real = await realLayoutOf(ws);
   await holdExecutionLock(real.lockFile);
-  let lastError = '';
+  // umount2(2) until nothing is mounted there (EINVAL: not a mount point), stacked mounts
+  // included; EBUSY (open files) is retried with a growing pause.
+  let busy: OverlayMountError | null = null;
   for (let attempt = 0; attempt < 10; attempt++) {
-    if ((await findMount(real.mergedDir)) === null) {
-      lastError = '';
-      break;
+    try {
+      if ((await overlayMounter().unmount(real.mergedDir)) === 'not-mounted') {
+        busy = null;
+        break;
+      }
+    } catch (err) {
+      if (!(err instanceof OverlayMountError) || (err.errno !== 'EBUSY' && err.errno !== null)) throw err;
+      busy = err;
+      await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
     }
-    const result = await execa('umount', [real.mergedDir], { reject: false, env: { LC_ALL: 'C' } });
-    lastError = String(result.stderr ?? '');
-    if (result.exitCode === 0) continue;
-    await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
   }
-  if (lastError !== '' && (await findMount(real.mergedDir)) !== null) {
-    throw new TransientError('WORKSPACE_BUSY', `cannot unmount workspace ${ws.executionId}: ${lastError.trim()}`, {
-      details: { executionId: ws.executionId, mergedDir: ws.mergedDir, stderr: lastError },
+  if (busy !== null) {
+    throw new TransientError('WORKSPACE_BUSY', `cannot unmount workspace ${ws.executionId}: ${busy.message}`, {
+      details: { executionId: ws.executionId, mergedDir: ws.mergedDir, errno: busy.errno, reason: busy.reason },
+      cause: busy,
     });
   }
   if (options.removeUpper === true) await rm(real.dir, { recursive: true, force: true });

@@ -4,13 +4,13 @@
  * not support NFS or Lustre uppers). Used at startup (driver.ts selectDriver) and to explain a
  * failed mount (overlay-driver.ts).
  */
-import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, realpath, rm, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidInputError } from '@remediation/errors';
 import { workspacesRoot } from './layout.js';
 import { findMount } from './mountinfo.js';
+import { OverlayMountError, overlayMounter, type OverlayMountMechanism } from './overlay-mount.js';
 
 /**
  * overlayfs cannot be used under the given local root. Code `OVERLAY_UNAVAILABLE`, not
@@ -71,13 +71,13 @@ export interface OverlayReason {
 }
 
 /** The {@link WorkspaceUnavailableError} for `reasons` found under `localRoot`. */
-export function overlayUnavailable(localRoot: string, reasons: OverlayReason[], mountStderr: string, cause?: unknown): WorkspaceUnavailableError {
+export function overlayUnavailable(localRoot: string, reasons: OverlayReason[], mountError: string, cause?: unknown): WorkspaceUnavailableError {
   const why = reasons.map((r) => r.why).join('; ');
   const todo = [...new Set(reasons.map((r) => r.todo))].join(' ');
   return new WorkspaceUnavailableError(`overlayfs cannot be mounted under ${localRoot}: ${why}. ${todo}`, {
     localRoot,
     reasons: reasons.map((r) => r.why),
-    mountStderr: mountStderr.trim(),
+    mountError: mountError.trim(),
   }, cause);
 }
 
@@ -121,6 +121,8 @@ export interface OverlaySupport {
   workspacesDir: string;
   /** Filesystem of localRoot (`ext2/3/4`, `xfs`, `tmpfs`, … or `0x…`). */
   filesystem: string;
+  /** How workspaces are mounted: mount(2) through koffi, or mount(8) processes and why. */
+  mechanism: OverlayMountMechanism;
 }
 
 /**
@@ -148,17 +150,16 @@ export async function checkOverlaySupport(localRoot: string): Promise<OverlaySup
     assertMountablePath(probe, 'localRoot');
     for (const d of [lower, upper, work, merged]) await mkdir(d, { recursive: true });
     await writeFile(join(lower, 'probe'), 'lower\n');
-    const result = await execa('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work}`, merged], {
-      reject: false,
-      env: { LC_ALL: 'C' },
-    });
-    if (result.exitCode !== 0) {
-      const stderr = String(result.stderr ?? result.message ?? '');
+    const mounter = overlayMounter();
+    try {
+      await mounter.mount({ lowerDir: lower, upperDir: upper, workDir: work, mergedDir: merged });
+    } catch (err) {
+      if (!(err instanceof OverlayMountError)) throw err;
       const reasons = await diagnoseOverlay(workspacesDir);
       if (reasons.length === 0) {
-        reasons.push({ why: `mount(8) failed: ${stderr.trim().split('\n')[0] ?? 'unknown error'}`, todo: 'Check `dmesg` for the overlayfs message and make localRoot a local ext4/xfs/tmpfs directory.' });
+        reasons.push({ why: err.message, todo: 'Check `dmesg` for the overlayfs message and make localRoot a local ext4/xfs/tmpfs directory.' });
       }
-      throw overlayUnavailable(localRoot, reasons, stderr);
+      throw overlayUnavailable(localRoot, reasons, err.message, err);
     }
     try {
       const seen = await readFile(join(merged, 'probe'), 'utf8');
@@ -168,9 +169,9 @@ export async function checkOverlaySupport(localRoot: string): Promise<OverlaySup
         throw overlayUnavailable(localRoot, [{ why: 'the probe overlay mounted but did not behave as overlayfs (lower not visible or writes not in upper)', todo: 'Check the kernel overlayfs configuration.' }], '');
       }
     } finally {
-      await execa('umount', [merged], { reject: false });
+      await mounter.unmount(merged).catch(() => undefined);
     }
-    return { workspacesDir, filesystem };
+    return { workspacesDir, filesystem, mechanism: mounter.mechanism };
   } finally {
     if ((await findMount(merged)) === null) await rm(probe, { recursive: true, force: true });
   }
