@@ -510,15 +510,18 @@ export type OsvModifiedResult =
   /** No change list (404), or more records changed than `maxRecords`: read `all.zip` instead. */
   | { status: 'unavailable'; reason: string };
 
-/** Records fetched at once by {@link fetchOsvModifiedSince}. */
-const RECORD_FETCH_CONCURRENCY = 8;
+/**
+ * Records fetched at once by {@link fetchOsvModifiedSince}: each costs one round trip to the bucket,
+ * so 1,000 changed records at ≈ 40 ms take ≈ 5 s 8 at a time, ≈ 1.3 s 32 at a time.
+ */
+const RECORD_FETCH_CONCURRENCY = 32;
 
 /**
  * The records of one ecosystem of OSV's data dump modified at or after `since`, through its change
  * list (https://google.github.io/osv.dev/data/#data-dumps): `<base>/<ecosystem>/modified_id.csv`,
  * one `<modified>,<id>` line per record, newest first, and each record at
  * `<base>/<ecosystem>/<id>.json`. The list is read only up to its first line older than `since`
- * (the rest of the download is cancelled); the records listed are fetched 8 at a time and listed
+ * (the rest of the download is cancelled); the records listed are fetched 32 at a time and listed
  * unchecked (see {@link ListedOsvRecord}). OSV withdraws records rather than deleting them, so a
  * change list names every change.
  * @param since ISO 8601; lines at exactly `since` are included (the importer skips what it has).
