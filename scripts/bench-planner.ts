@@ -85,7 +85,7 @@ const benchName = (i: number) => `bench-pkg-${i}`;
  * ≈ log₄ n); every 10th component is vulnerable (`vulnerable(i)` gives its name and version),
  * the others are `bench-pkg-<i>@1.0.0`.
  */
-function generateScan(n: number, vulnerable: (i: number) => { name: string; version: string }): Record<string, unknown> {
+export function generateScan(n: number, vulnerable: (i: number) => { name: string; version: string }): Record<string, unknown> {
   const direct = Math.max(1, Math.floor(n / DIRECT_EVERY));
   const components: Array<Record<string, string>> = [];
   const children = new Map<number, string[]>();
