@@ -13,13 +13,15 @@
  * load, Linux ≥ 4.0; else the process's peak, `process.resourceUsage().maxRSS`).
  *
  *   node --import tsx scripts/bench-planner.ts [--sizes 100,2000,20000,100000] [--records 200000]
- *        [--timeout-s 180] [--sets fixtures,synthetic,database] [--changed 1000] [--json] [--keep]
+ *        [--timeout-s 180] [--sets fixtures,synthetic,database] [--changed 1000] [--no-change-list] [--json] [--keep]
  *
  * A size whose child takes longer than `--timeout-s` is stopped, and larger sizes of that advisory
  * set are skipped (the table says so). Set `database` (in `--sets`, default all three) first runs
  * {@link benchAdvisoryDatabase} (full import and incremental sync of the synthetic records into a
  * fresh PostgreSQL database, `--changed` records changed) and then plans each size with the
- * advisories looked up there (`loadPlanAdvisories`, as the planner does).
+ * advisories looked up there (`loadPlanAdvisories`, as the planner does); unless `--no-change-list`,
+ * it also runs {@link benchChangeList} (the URL source's incremental sync through OSV's
+ * `modified_id.csv`, on a second fresh database).
  * `--keep` leaves the work folder (scans, registry snapshot) and the database in place and prints
  * each child's command line, so one plan can be re-run alone (e.g. with `--cpu-prof`).
  */
@@ -34,9 +36,9 @@ import { type AdvisorySource, OsvAdvisoryIndex, OsvRecord, loadOsvDirectory, toA
 import { SnapshotDirectorySource } from '@remediation/registry';
 import { parseCycloneDx } from '@remediation/sbom';
 import semver from 'semver';
-import { ensureDatabaseExists, migrate, openDatabase, syncAdvisorySource, type Database } from '@remediation/persistence';
+import { ensureDatabaseExists, migrate, openDatabase, syncAdvisorySource, type Database, type FetchedRecords } from '@remediation/persistence';
 import { dropDatabase, freshDatabaseUrl } from '@remediation/testing';
-import { directorySource, loadPlanAdvisories, type ConfiguredSource } from '../apps/planner/src/adapters/advisory-database.js';
+import { archiveSource, directorySource, loadPlanAdvisories, type ConfiguredSource } from '../apps/planner/src/adapters/advisory-database.js';
 import { computePlan } from '../apps/planner/src/plan.js';
 
 const repoRoot = resolve(import.meta.dirname, '..');
@@ -83,7 +85,7 @@ const benchName = (i: number) => `bench-pkg-${i}`;
  * ≈ log₄ n); every 10th component is vulnerable (`vulnerable(i)` gives its name and version),
  * the others are `bench-pkg-<i>@1.0.0`.
  */
-function generateScan(n: number, vulnerable: (i: number) => { name: string; version: string }): Record<string, unknown> {
+export function generateScan(n: number, vulnerable: (i: number) => { name: string; version: string }): Record<string, unknown> {
   const direct = Math.max(1, Math.floor(n / DIRECT_EVERY));
   const components: Array<Record<string, string>> = [];
   const children = new Map<number, string[]>();
@@ -332,8 +334,7 @@ async function benchAdvisoryDatabase(url: string, workDir: string, records: numb
     const step = Math.floor(records / changed);
     for (let i = 0; i < changed; i++) {
       const r = all[i * step]!;
-      const events = r.affected![0]!.ranges![0]!.events.map((e) => ('fixed' in e && e.fixed === '0.9.1' ? { fixed: '0.9.2' } : e));
-      await writeFile(file(r), JSON.stringify({ ...r, modified: '2026-06-01T00:00:00Z', affected: [{ ...r.affected![0]!, ranges: [{ type: 'SEMVER', events }] }] }));
+      await writeFile(file(r), JSON.stringify(changedRecord(r, '2026-06-01T00:00:00Z')));
     }
     log(`advisory database: ${changed} records changed; incremental sync…`);
     const t2 = performance.now();
@@ -371,7 +372,129 @@ async function benchAdvisoryDatabase(url: string, workDir: string, records: numb
   }
 }
 
+/** `r` as changed at `modified`: a later fix (0.9.1 → 0.9.2) of a synthetic record. */
+function changedRecord(r: OsvRecord, modified: string): OsvRecord {
+  const events = r.affected![0]!.ranges![0]!.events.map((e) => ('fixed' in e && e.fixed === '0.9.1' ? { fixed: '0.9.2' } : e));
+  return { ...r, modified, affected: [{ ...r.affected![0]!, ranges: [{ type: 'SEMVER', events }] }] };
+}
+
+/** Figures of the change-list benchmark ({@link benchChangeList}), in ms. */
+interface ChangeListFigures {
+  records: number;
+  /** The first import (records from memory under the source's name, as all.zip would list them). */
+  firstImportMs: number;
+  /** Incremental sync after `changed` records changed: `modified_id.csv` read up to the last sync, those records fetched. */
+  incrementalSyncMs: number;
+  incrementalSyncFetchMs: number;
+  changed: number;
+  incrementalImported: number;
+  incrementalUnchanged: number;
+  /** Records the incremental sync fetched (`<id>.json`, one request each, after the list). */
+  fetchedRecords: number;
+}
+
+/**
+ * tools/osv-local in a child process (its own event loop and CPU, as a remote server would be),
+ * serving `dir`; resolves once it prints its URL.
+ */
+function startOsvLocalProcess(dir: string): Promise<{ url: string; close(): void }> {
+  return new Promise((resolveStart, reject) => {
+    const proc = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'tools/osv-local/src/main.ts'), '--dir', dir, '--port', '0'], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    proc.on('error', reject);
+    proc.on('exit', (code) => reject(new Error(`osv-local exited with ${code} before listening`)));
+    proc.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /osv-local listening on (\S+)/.exec(out);
+      if (m) resolveStart({ url: m[1]!, close: () => proc.kill('SIGTERM') });
+    });
+  });
+}
+
+/**
+ * The URL source with OSV's change list (`archiveSource(url, 'npm', { changeList: true })`, the
+ * planner's `OSV_ALL_ZIP_URL` + `OSV_CHANGE_LIST`) against tools/osv-local, on its own fresh
+ * database (dropped at the end), osv-local in a child process: the synthetic records with `modified` one second apart (OSV's
+ * are spread; one shared time would put every line at the last sync's time) are imported first
+ * from memory under the source's name (what all.zip would list: zipping 200,000 files in
+ * osv-local would measure osv-local); then `changed` records (evenly spread) are written to the
+ * served folder at a newer `modified`, with a `modified_id.csv` of every record, newest first, as
+ * OSV's exporter writes it, and one sync runs, which must read the list, fetch exactly those
+ * records (no all.zip) and import them.
+ */
+async function benchChangeList(url: string, workDir: string, records: number, names: number, changed: number): Promise<ChangeListFigures> {
+  const served = join(workDir, 'served');
+  await mkdir(join(served, 'npm'), { recursive: true });
+  const start = Date.parse('2026-01-01T00:00:00Z');
+  const all = syntheticOsvRecords(records, names).map((r, i) => ({ ...r, modified: new Date(start + i * 1000).toISOString() }));
+  const osv = await startOsvLocalProcess(served);
+  await ensureDatabaseExists(url);
+  const db = await openDatabase(url);
+  try {
+    await migrate(db);
+    const timing = { fetchMs: 0 };
+    const archive = archiveSource(osv.url, 'npm', { changeList: true });
+    let fetched: FetchedRecords | undefined;
+    const source = timedSource({ name: archive.name, fetch: async (state) => (fetched = await archive.fetch(state)) }, timing);
+    log('change list: first import (from memory)…');
+    const t1 = performance.now();
+    const first = await syncAdvisorySource(db, source.name, async () => ({ status: 'ok', records: all, complete: true }));
+    const firstImportMs = performance.now() - t1;
+    if (first.imported !== records) throw new Error(`first import imported ${first.imported} of ${records} records`);
+
+    const step = Math.floor(records / changed);
+    const newer = Date.parse('2026-06-01T00:00:00Z');
+    const changedLines: string[] = [];
+    const changedIds = new Set<string>();
+    for (let i = 0; i < changed; i++) {
+      const r = all[i * step]!;
+      const modified = new Date(newer + i * 1000).toISOString();
+      await writeFile(join(served, 'npm', `${r.id}.json`), JSON.stringify(changedRecord(r, modified)));
+      changedLines.push(`${modified},${r.id}\n`);
+      changedIds.add(r.id);
+    }
+    // The list is read down to the last sync's time inclusive: that record (the newest unchanged one) is fetched too.
+    // The served folder holds only what the sync may fetch (OSV's holds every record; writing 200,000 files would take a minute).
+    const newest = all.at(-1)!;
+    if (!changedIds.has(newest.id)) await writeFile(join(served, 'npm', `${newest.id}.json`), JSON.stringify(newest));
+    const lines = changedLines.reverse();
+    for (let i = all.length - 1; i >= 0; i--) if (!changedIds.has(all[i]!.id)) lines.push(`${all[i]!.modified},${all[i]!.id}\n`);
+    await writeFile(join(served, 'npm', 'modified_id.csv'), lines.join(''));
+    // A remote bucket is warm: 200 untimed requests first, so the timed sync does not measure osv-local's JIT warm-up (≈ 2 s cold).
+    for (let i = 0; i < 200; i++) await (await fetch(`${osv.url}/npm/${encodeURIComponent(newest.id)}.json`)).text();
+    log(`change list: ${changed} records changed; incremental sync…`);
+    const t2 = performance.now();
+    const incremental = await syncAdvisorySource(db, source.name, source.fetch);
+    const incrementalSyncMs = performance.now() - t2;
+    const listed = fetched?.status === 'ok' ? fetched.records : [];
+    log(`change list: incremental sync ${Math.round(incrementalSyncMs)} ms (fetch ${Math.round(timing.fetchMs)} ms, ${listed.length} records fetched)`);
+    // Records of all.zip are named `<url>!<entry>`; those of the change list `<base>/npm/<id>.json`.
+    const fromArchive = listed.some((r) => 'where' in r && String(r.where).includes('!'));
+    if (listed.length !== changed + 1 || fromArchive) throw new Error(`the change-list sync fetched ${listed.length} records (all.zip: ${fromArchive})`);
+    if (incremental.imported !== changed) throw new Error(`change-list sync imported ${incremental.imported}, expected ${changed}`);
+    return {
+      records,
+      firstImportMs: Math.round(firstImportMs),
+      incrementalSyncMs: Math.round(incrementalSyncMs),
+      incrementalSyncFetchMs: Math.round(timing.fetchMs),
+      changed,
+      incrementalImported: incremental.imported,
+      incrementalUnchanged: incremental.unchanged,
+      fetchedRecords: listed.length,
+    };
+  } finally {
+    await db.close();
+    osv.close();
+    await dropDatabase(url);
+    await rm(served, { recursive: true, force: true });
+  }
+}
+
 const { values } = parseArgs({
+  allowNegative: true,
   options: {
     child: { type: 'boolean', default: false },
     set: { type: 'string' },
@@ -383,6 +506,7 @@ const { values } = parseArgs({
     'timeout-s': { type: 'string', default: '180' },
     sets: { type: 'string', default: 'fixtures,synthetic,database' },
     changed: { type: 'string', default: '1000' },
+    'change-list': { type: 'boolean', default: true },
     'database-url': { type: 'string' },
     json: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
@@ -403,6 +527,7 @@ if (import.meta.filename !== resolve(process.argv[1] ?? '')) {
   const sets = values.sets!.split(',') as AdvisorySet[];
   const databaseUrl = sets.includes('database') ? freshDatabaseUrl('bench_planner') : undefined;
   let database: DatabaseFigures | null = null;
+  let changeList: ChangeListFigures | null = null;
   try {
     const fixtureVulnerable = await fixtureVulnerableVersions(await loadOsvDirectory(FIXTURE_OSV, { ecosystem: 'npm' }));
     log(`fixture packages at affected versions: ${fixtureVulnerable.map((p) => `${p.name}@${p.version}`).join(', ')}`);
@@ -414,7 +539,10 @@ if (import.meta.filename !== resolve(process.argv[1] ?? '')) {
     const timeoutMs = Number(values['timeout-s']) * 1000;
     for (const set of sets) {
       // The database set plans against what the import and sync below stored (the synthetic records).
-      if (set === 'database') database = await benchAdvisoryDatabase(databaseUrl!, dir, RECORDS, NAMES, Number(values.changed));
+      if (set === 'database') {
+        database = await benchAdvisoryDatabase(databaseUrl!, dir, RECORDS, NAMES, Number(values.changed));
+        if (values['change-list']) changeList = await benchChangeList(freshDatabaseUrl('bench_planner_changes'), dir, RECORDS, NAMES, Number(values.changed));
+      }
       let stopped: number | null = null;
       for (const n of SIZES) {
         if (stopped !== null) {
@@ -462,8 +590,15 @@ if (import.meta.filename !== resolve(process.argv[1] ?? '')) {
             `sync after a restart ${fmt(database.restartSyncMs)} ms (fetch ${fmt(database.restartSyncFetchMs)} ms, ${fmt(database.restartImported)} imported)\n`
         : 'advisory database: not run (--sets without database)\n',
     );
+    if (changeList) {
+      process.stdout.write(
+        `advisory database (URL source with OSV's change list, ${fmt(changeList.records)} records): first import from memory ${fmt(changeList.firstImportMs)} ms; ` +
+          `incremental sync of ${fmt(changeList.changed)} changed ${fmt(changeList.incrementalSyncMs)} ms (fetch ${fmt(changeList.incrementalSyncFetchMs)} ms, ` +
+          `${fmt(changeList.fetchedRecords)} records fetched, ${fmt(changeList.incrementalImported)} imported, ${fmt(changeList.incrementalUnchanged)} unchanged)\n`,
+      );
+    }
     process.stdout.write(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}; ${new Date().toISOString()}\n`);
-    if (values.json) process.stdout.write(`${JSON.stringify({ results, database })}\n`);
+    if (values.json) process.stdout.write(`${JSON.stringify({ results, database, changeList })}\n`);
   } finally {
     if (values.keep) log(`kept: ${dir}${databaseUrl ? ` and database ${databaseUrl}` : ''}`);
     else {

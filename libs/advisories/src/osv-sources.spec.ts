@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { cp, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { unzipSync, zipSync } from 'fflate';
@@ -37,6 +38,45 @@ describe('OsvDirectoryLister', () => {
     expect(second.records.map((r) => [r.id, r.modified])).toEqual([['GHSA-29mw-wpgm-hmr9', '2099-01-01T00:00:00Z']]);
     expect(second.removed).toEqual(['GHSA-2cf5-4w76-r9qv']);
     expect(second.records[0]!.record().id).toBe('GHSA-29mw-wpgm-hmr9');
+  });
+
+  it("reuses a settled folder's names while its inode, mtime and ctime are unchanged; finds a file rewritten in place by its own stat", async () => {
+    const settled = await mkdtemp(join(tmpdir(), 'osv-lister-settled-'));
+    try {
+      for (const n of names.slice(0, 2)) await cp(fixturePath('osv', 'npm', n), join(settled, 'npm', n));
+      await sleep(2_100); // folder times older than the 2 s racy window
+      const lister = new OsvDirectoryLister(settled);
+      const first = await lister.list();
+      expect(first).toMatchObject({ folders: { seen: 2, read: 2 }, files: { seen: 2, read: 2 } });
+      first.commit();
+      const second = await lister.list();
+      expect(second).toMatchObject({ folders: { seen: 2, read: 0 }, files: { seen: 2, read: 0 }, records: [], removed: [] });
+      second.commit();
+
+      // Rewritten in place: the folder's mtime stays, the file's stat finds it.
+      const npm = join(settled, 'npm');
+      const folderBefore = await stat(npm, { bigint: true });
+      const changedPath = join(npm, names[0]!);
+      const record = JSON.parse(await readFile(changedPath, 'utf8')) as { modified: string };
+      await writeFile(changedPath, JSON.stringify({ ...record, modified: '2099-01-01T00:00:00Z' }));
+      expect((await stat(npm, { bigint: true })).mtimeNs).toBe(folderBefore.mtimeNs);
+      const third = await lister.list();
+      expect(third).toMatchObject({ folders: { read: 0 }, files: { seen: 2, read: 1 } });
+      expect(third.records.map((r) => [r.id, r.modified])).toEqual([['GHSA-27h2-hvpr-p74q', '2099-01-01T00:00:00Z']]);
+      third.commit();
+
+      // A new file changes the folder's mtime: its names are read again, and (too recent to trust) again next time.
+      await cp(fixturePath('osv', 'npm', names[2]!), join(npm, names[2]!));
+      const fourth = await lister.list();
+      expect(fourth).toMatchObject({ folders: { read: 1 }, files: { seen: 3, read: 1 } });
+      expect(fourth.records.map((r) => r.id)).toEqual(['GHSA-2cf5-4w76-r9qv']);
+      fourth.commit();
+      await unlink(join(npm, names[1]!));
+      const fifth = await lister.list();
+      expect(fifth).toMatchObject({ folders: { read: 1 }, files: { seen: 2, read: 0 }, removed: ['GHSA-29mw-wpgm-hmr9'] });
+    } finally {
+      await rm(settled, { recursive: true, force: true });
+    }
   });
 
   it('defers the schema check to record(); a file that is not JSON fails the listing naming it', async () => {

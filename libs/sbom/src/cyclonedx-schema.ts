@@ -101,3 +101,78 @@ export const CdxBom = z.looseObject({
   vulnerabilities: z.array(CdxVulnerability).optional(),
 });
 export type CdxBom = z.infer<typeof CdxBom>;
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+const optionalString = (v: unknown): boolean => v === undefined || typeof v === 'string';
+const nonEmptyString = (v: unknown): boolean => typeof v === 'string' && v.length > 0;
+
+/**
+ * Whether every entry of `components` (nested `components` included, without recursion) meets
+ * {@link CdxComponent}: an object with non-empty string `type` and `name`, string or absent
+ * `group`, `version` and `purl`, non-empty string or absent `bom-ref`, an array or absent
+ * `components`. Checks without copying; must never accept what the schema refuses (the spec
+ * `cyclonedx-schema.spec.ts` holds both to the same cases). False for anything else (zod then
+ * names the problem).
+ */
+export function componentsMeetSchema(components: unknown): boolean {
+  if (!Array.isArray(components)) return false;
+  const lists: unknown[][] = [components];
+  while (lists.length > 0) {
+    const list = lists.pop()!;
+    for (let i = 0; i < list.length; i++) {
+      const c = list[i];
+      if (!isObject(c) || !nonEmptyString(c['type']) || !nonEmptyString(c['name'])) return false;
+      if (!optionalString(c['group']) || !optionalString(c['version']) || !optionalString(c['purl'])) return false;
+      const ref = c['bom-ref'];
+      if (ref !== undefined && !nonEmptyString(ref)) return false;
+      const nested = c['components'];
+      if (nested !== undefined) {
+        if (!Array.isArray(nested)) return false;
+        lists.push(nested);
+      }
+    }
+  }
+  return true;
+}
+
+/**
+ * Whether every entry of `dependencies` meets {@link CdxDependency}: an object with a non-empty
+ * string `ref` and an array of strings or nothing as `dependsOn`. Same contract as
+ * {@link componentsMeetSchema}.
+ */
+export function dependenciesMeetSchema(dependencies: unknown): boolean {
+  if (!Array.isArray(dependencies)) return false;
+  for (let i = 0; i < dependencies.length; i++) {
+    const d = dependencies[i];
+    if (!isObject(d) || !nonEmptyString(d['ref'])) return false;
+    const on = d['dependsOn'];
+    if (on === undefined) continue;
+    if (!Array.isArray(on)) return false;
+    for (let j = 0; j < on.length; j++) if (typeof on[j] !== 'string') return false;
+  }
+  return true;
+}
+
+/**
+ * `CdxBom.safeParse(doc)` without zod copying the two arrays that grow with the scan: when
+ * `components` and `dependencies` are absent or every entry meets its schema
+ * ({@link componentsMeetSchema}, {@link dependenciesMeetSchema}), zod checks the rest of the
+ * document with those arrays empty and the result holds the document's own arrays (zod's loose
+ * objects would hold copies of the same values). Otherwise zod checks the whole document, so
+ * every error path and message is zod's.
+ */
+export function safeParseBom(doc: Record<string, unknown>): ReturnType<typeof CdxBom.safeParse> {
+  const components = doc['components'];
+  const dependencies = doc['dependencies'];
+  const fast = (components === undefined || componentsMeetSchema(components)) && (dependencies === undefined || dependenciesMeetSchema(dependencies));
+  if (!fast) return CdxBom.safeParse(doc);
+  const rest = CdxBom.safeParse({
+    ...doc,
+    ...(components !== undefined ? { components: [] } : {}),
+    ...(dependencies !== undefined ? { dependencies: [] } : {}),
+  });
+  if (!rest.success) return rest;
+  if (components !== undefined) rest.data.components = components as CdxComponent[];
+  if (dependencies !== undefined) rest.data.dependencies = dependencies as CdxDependency[];
+  return rest;
+}

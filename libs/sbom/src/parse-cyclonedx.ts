@@ -2,10 +2,11 @@ import { InvalidInputError } from '@remediation/errors';
 import { PackageURL } from 'packageurl-js';
 import type { z } from 'zod';
 import {
-  CdxBom,
+  type CdxBom,
   type CdxComponent,
   type CdxRating,
   type CdxVulnerability,
+  safeParseBom,
   SUPPORTED_SPEC_VERSIONS,
 } from './cyclonedx-schema.js';
 import { assertMaxComponents, assertMaxDepth, DEFAULT_SCAN_LIMITS, type ScanLimits } from './guards.js';
@@ -19,7 +20,8 @@ const MAX_ISSUES_IN_DETAILS = 20;
  *
  * Checks, in order: the input is a JSON object; nesting depth and component count are within
  * `limits` (defaults: 100 levels, 100,000 components); `bomFormat` is `CycloneDX`; `specVersion`
- * is supported; then the whole document against the zod schema {@link CdxBom}.
+ * is supported; then the whole document against the zod schema {@link CdxBom} (`safeParseBom`:
+ * components and dependencies checked without copies when they meet it, else by zod).
  *
  * Components nested in `components[].components` are flattened. Names of npm components carry
  * their scope (`@scope/name`). Direct dependencies are the root's `dependsOn` (see
@@ -65,7 +67,7 @@ export function parseCycloneDx(json: unknown, limits: ScanLimits = {}): ParsedSc
     );
   }
 
-  const result = CdxBom.safeParse(json);
+  const result = safeParseBom(doc);
   if (!result.success) throw schemaError(result.error, 'CycloneDX');
   return buildScan(result.data, { name: 'cyclonedx', version: specVersion, encoding: 'json' });
 }

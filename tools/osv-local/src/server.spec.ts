@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { unzipSync, zipSync } from 'fflate';
-import { fetchOsvArchive, readZipEntries } from '@remediation/advisories';
+import { fetchOsvArchive, fetchOsvModifiedSince, readZipEntries } from '@remediation/advisories';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOsvLocal, withZip64End, type OsvLocal } from './index.js';
 
@@ -42,6 +42,24 @@ describe('osv-local archives', () => {
       expect(first.status === 'ok' && first.records.map((r) => r.id)).toEqual(['A-1', 'A-2']);
       const again = await fetchOsvArchive(`${osv.url}/npm/all.zip`, first.status === 'ok' ? first.validators : {});
       expect(again.status).toBe('not-modified');
+    });
+
+    it("serves a folder's own modified_id.csv as written and each <id>.json from its file, which fetchOsvModifiedSince reads up to `since`", async () => {
+      await mkdir(join(dir, 'PyPI'));
+      await writeFile(join(dir, 'PyPI', 'B-2.json'), JSON.stringify({ id: 'B-2', modified: '2024-03-01T00:00:00Z' }));
+      await writeFile(join(dir, 'PyPI', 'other-name.json'), JSON.stringify({ id: 'B-1', modified: '2024-02-01T00:00:00Z' }));
+      // Not what the records say (B-2 would come first): proves the file is served, not a list built from the records.
+      const list = '2024-03-01T00:00:00Z,B-1\n2024-02-01T00:00:00Z,B-2\n2023-01-01T00:00:00Z,B-0\n';
+      await writeFile(join(dir, 'PyPI', 'modified_id.csv'), list);
+      expect(await (await fetch(`${osv.url}/PyPI/modified_id.csv`)).text()).toBe(list);
+      const changed = await fetchOsvModifiedSince(osv.url, 'PyPI', '2024-02-01T00:00:00Z');
+      expect(changed.status === 'ok' && changed.records.map((r) => [r.id, r.where])).toEqual([
+        ['B-1', `${osv.url}/PyPI/B-1.json`], // no file B-1.json: found by scanning the folder
+        ['B-2', `${osv.url}/PyPI/B-2.json`],
+      ]);
+      expect((await fetch(`${osv.url}/PyPI/B-0.json`)).status).toBe(404);
+      // Without a written list, one is built from the records (newest first).
+      expect(await (await fetch(`${osv.url}/npm/modified_id.csv`)).text()).toBe('2024-01-01T00:00:00.000Z,A-1\n2024-01-01T00:00:00.000Z,A-2\n');
     });
   });
 });

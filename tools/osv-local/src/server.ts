@@ -133,7 +133,9 @@ async function readBody(req: IncomingMessage): Promise<string> {
  * A local stand-in for OSV's data dump and API, for tests: `GET /<ecosystem>/all.zip` (the
  * ecosystem folder zipped, with ETag/Last-Modified and 304 on `If-None-Match`/`If-Modified-Since`;
  * https://google.github.io/osv.dev/data/#data-dump), `GET /<ecosystem>/modified_id.csv`
- * (`<modified>,<id>` per record, newest first) and `GET /<ecosystem>/<id>.json` (one record), `POST /v1/querybatch` (ids and `modified` per
+ * (`<modified>,<id>` per record, newest first: the folder's own `modified_id.csv` when it has one,
+ * else built from its records), `GET /<ecosystem>/<id>.json` (one record: the file `<id>.json` when
+ * it holds that id, else found by scanning the folder), `POST /v1/querybatch` (ids and `modified` per
  * query; with a version, only records affecting it by OSV evaluation;
  * https://google.github.io/osv.dev/post-v1-querybatch/) and `GET /v1/vulns/{id}`
  * (https://google.github.io/osv.dev/get-v1-vulns/). Files are read per request, so a test changes
@@ -164,6 +166,9 @@ export async function startOsvLocal(options: OsvLocalOptions): Promise<OsvLocal>
       if (req.method === 'GET' && changes) {
         const folder = join(options.dir, decodeURIComponent(changes[1]!));
         if (!(await stat(folder).catch(() => null))?.isDirectory()) return send(req, res, 404, { message: 'unknown ecosystem' });
+        // A list the folder holds is served as written (OSV's bucket holds it as a file); otherwise built from the records.
+        const written = await readFile(join(folder, 'modified_id.csv')).catch(() => null);
+        if (written) return send(req, res, 200, new Uint8Array(written), { 'content-type': 'text/csv' });
         const lines = (await recordsOf(folder))
           .map((f) => parseOsvRecord(f.text, join(folder, f.name)))
           .sort((a, b) => Date.parse(b.modified) - Date.parse(a.modified) || (a.id < b.id ? -1 : 1))
@@ -174,7 +179,10 @@ export async function startOsvLocal(options: OsvLocalOptions): Promise<OsvLocal>
       if (req.method === 'GET' && single) {
         const id = decodeURIComponent(single[2]!);
         const folder = join(options.dir, decodeURIComponent(single[1]!));
-        const found = (await recordsOf(folder).catch(() => [])).map((f) => parseOsvRecord(f.text, join(folder, f.name))).find((r) => r.id === id);
+        // OSV's layout names each file by its record's id: read that file; any other name, by scanning the folder.
+        const named = id.includes('/') || id.startsWith('.') ? null : await readFile(join(folder, `${id}.json`), 'utf8').catch(() => null);
+        const direct = named === null ? undefined : parseOsvRecord(named, join(folder, `${id}.json`));
+        const found = direct?.id === id ? direct : (await recordsOf(folder).catch(() => [])).map((f) => parseOsvRecord(f.text, join(folder, f.name))).find((r) => r.id === id);
         return found ? send(req, res, 200, found) : send(req, res, 404, { message: 'not found' });
       }
       const vuln = /^\/v1\/vulns\/([^/]+)$/.exec(path);

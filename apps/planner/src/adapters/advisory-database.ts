@@ -35,7 +35,8 @@ export interface ConfiguredSource {
 /**
  * An OSV directory (flat or one folder per ecosystem). The first sync in a process reads every
  * file (and deletes records of this source whose file is gone); later syncs stat every file and
- * read only new or changed ones (size or mtime), deleting the records of removed files
+ * read only new or changed ones (size or mtime), deleting the records of removed files; a
+ * folder's names are read again only when the folder changed (decision 0026)
  * (`OsvDirectoryLister`). Only records new or newer than stored are schema-checked and imported.
  */
 export function directorySource(dir: string): ConfiguredSource {
