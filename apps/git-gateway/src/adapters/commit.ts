@@ -4,13 +4,14 @@
  * `git add -A && git commit` in a full worktree; "Every commit the gateway makes is anchored
  * by a ref in the mirror (no GC loss)").
  *
- * Steps: `read-tree <base>` into `GIT_INDEX_FILE=<tmp>/index`; one
- * `hash-object -w --no-filters --stdin-paths` for all written paths (file contents read through
+ * Steps: `read-tree <base>` into `GIT_INDEX_FILE=<tmp>/index`; the
+ * mirror's long-lived `hash-object -w --no-filters --stdin-paths` for all written paths (file contents read through
  * the merged view; a symlink's target text is written to a temp file and hashed, so it is
  * stored as the link blob); one `update-index --add --replace -z --index-info` (deletions as
  * mode 0 first, then `100644|100755|120000 <oid>\t<path>`); `write-tree`;
- * `commit-tree <tree> -p <base>`; `update-ref <ref> <sha> <old>` where old is `''` (create
- * only) unless `expectedOldSha` says otherwise. Bytes are hashed verbatim (`--no-filters`),
+ * `commit-tree <tree> -p <base>`; the ref created (or moved from `expectedOldSha`) in one
+ * transaction. The base commit and an existing ref are read, the blobs hashed and the ref moved
+ * by the mirror's long-lived git processes (long-lived-git.ts), not a process each. Bytes are hashed verbatim (`--no-filters`),
  * matching the raw snapshots (mirror.ts `RAW_ATTRIBUTES`).
  */
 import { copyFile, mkdtemp, lstat, readlink, rm, writeFile } from 'node:fs/promises';
@@ -18,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidInputError } from '@remediation/errors';
 import { git } from './git.js';
+import { hashFiles, readCommitHeader, updateRefs, type CommitHeader } from './long-lived-git.js';
 import { isValidRefName, refPresence } from './refs.js';
 import { gitModeOf, isForbiddenPath, type UpperChange } from './workspace/upper-changes.js';
 
@@ -105,11 +107,11 @@ export async function commitChanges(input: CommitChangesInput): Promise<CommitRe
   if (!OID.test(input.baseCommit)) {
     throw new InvalidInputError('COMMIT_NOT_FOUND', `base ${JSON.stringify(input.baseCommit)} is not a full object id`, { details: { baseCommit: input.baseCommit } });
   }
-  const baseTreeResult = await g(['rev-parse', '-q', '--verify', `${input.baseCommit}^{tree}`], { acceptExitCodes: [0, 1, 128] });
-  if (baseTreeResult.exitCode !== 0) {
+  const baseHeader = await readCommitHeader(input.mirrorPath, input.baseCommit);
+  if (baseHeader === null) {
     throw new InvalidInputError('COMMIT_NOT_FOUND', `base commit ${input.baseCommit} is not in the mirror`, { details: { baseCommit: input.baseCommit } });
   }
-  const baseTree = baseTreeResult.stdout.trim();
+  const baseTree = baseHeader.tree;
 
   const tmp = await mkdtemp(join(tmpdir(), 'git-gateway-commit-'));
   try {
@@ -147,15 +149,14 @@ export async function commitChanges(input: CommitChangesInput): Promise<CommitRe
       writes.push({ path: change.path, mode: gitModeOf(st), source });
     }
 
-    // Hash all written contents in one process (paths with a newline are hashed one by one).
+    // Hash all written contents with the mirror's long-lived hash-object (paths with a line
+    // break are hashed one by one).
     const oids = new Map<string, string>();
-    const batch = writes.filter((w) => !w.source.includes('\n'));
-    if (batch.length > 0) {
-      const { stdout } = await g(['hash-object', '-w', '--no-filters', '--stdin-paths'], { input: batch.map((w) => `${w.source}\n`).join('') });
-      const lines = stdout.split('\n').filter((l) => l.length > 0);
-      batch.forEach((w, i) => oids.set(w.path, lines[i]!));
-    }
-    for (const w of writes.filter((x) => x.source.includes('\n'))) {
+    const oneLine = (w: { source: string }): boolean => !/[\r\n\0]/.test(w.source);
+    const batch = writes.filter(oneLine);
+    const batchOids = await hashFiles(input.mirrorPath, batch.map((w) => w.source));
+    batch.forEach((w, i) => oids.set(w.path, batchOids[i]!));
+    for (const w of writes.filter((x) => !oneLine(x))) {
       const { stdout } = await g(['hash-object', '-w', '--no-filters', '--', w.source]);
       oids.set(w.path, stdout.trim());
     }
@@ -198,9 +199,10 @@ export async function commitChanges(input: CommitChangesInput): Promise<CommitRe
       await g(['-c', 'commit.gpgSign=false', 'commit-tree', tree, '-p', input.baseCommit], { env: identity, input: message })
     ).stdout.trim();
 
-    const old = existing?.sha ?? '';
-    const update = await g(['update-ref', '-m', 'git-gateway: commit', input.ref, sha, old], { acceptExitCodes: [0, 1, 128] });
-    if (update.exitCode !== 0) {
+    const update = await updateRefs(input.mirrorPath, [
+      existing === null ? { op: 'create', ref: input.ref, newSha: sha } : { op: 'update', ref: input.ref, newSha: sha, oldSha: existing.sha },
+    ]);
+    if (!update.ok) {
       // Lost a race with another writer of the same ref: same tree+parent is still success.
       const now = await readCommitAt(input.mirrorPath, input.ref);
       if (now !== null && now.tree === tree && now.parents.length === 1 && now.parents[0] === input.baseCommit) {
@@ -222,16 +224,13 @@ function refConflict(ref: string, current: string | null, expected: string | nul
 
 /**
  * The commit a ref points at with its tree and parents, or null when the ref is absent (or does
- * not name a commit). An absent full ref is known from the ref files without starting git
- * (refs.ts); otherwise one `git show -s` reads sha, tree and parents.
+ * not name a commit). An absent full ref is known from the ref files without asking git
+ * (refs.ts); otherwise the mirror's long-lived `git cat-file` reads the commit
+ * (long-lived-git.ts).
  */
-export async function readCommitAt(mirrorPath: string, ref: string): Promise<{ sha: string; tree: string; parents: string[] } | null> {
+export async function readCommitAt(mirrorPath: string, ref: string): Promise<CommitHeader | null> {
   if ((await refPresence(mirrorPath, ref)) === 'absent') return null;
-  const shown = await git(['show', '-s', '--format=%H%x00%T%x00%P', `${ref}^{commit}`], { gitDir: mirrorPath, acceptExitCodes: [0, 1, 128] });
-  if (shown.exitCode !== 0) return null;
-  const [sha = '', tree = '', parents = ''] = shown.stdout.trim().split('\0');
-  if (!OID.test(sha)) return null;
-  return { sha, tree, parents: parents.split(' ').filter((p) => p.length > 0) };
+  return readCommitHeader(mirrorPath, ref);
 }
 
 async function changedPaths(mirrorPath: string, base: string, sha: string): Promise<string[]> {

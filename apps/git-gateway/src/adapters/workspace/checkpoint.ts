@@ -31,6 +31,7 @@ import { parseExecutionId } from '@remediation/contracts';
 import { InvalidInputError, isRemediationError } from '@remediation/errors';
 import { commitChanges, readCommitAt, type CommitAuthor } from '../commit.js';
 import { git } from '../git.js';
+import { updateRefs } from '../long-lived-git.js';
 import { ensureRawAttributes } from '../mirror.js';
 import { snapshotIndexPath } from '../snapshot.js';
 import { localWorkspaceDriver } from './driver.js';
@@ -172,11 +173,8 @@ export async function checkpointWorkspace(input: CheckpointWorkspaceInput): Prom
   const noChanges = async (): Promise<CheckpointResult> => {
     let refDeleted = false;
     if (currentSha !== null) {
-      const del = await git(['update-ref', '-m', 'git-gateway: checkpoint cleared', '-d', input.ref, currentSha], {
-        gitDir: input.mirrorPath,
-        acceptExitCodes: [0, 1, 128],
-      });
-      if (del.exitCode !== 0) {
+      const del = await updateRefs(input.mirrorPath, [{ op: 'delete', ref: input.ref, oldSha: currentSha }]);
+      if (!del.ok) {
         const now = await readCommitAt(input.mirrorPath, input.ref);
         if (now !== null) throw refConflict(input.ref, now.sha, currentSha);
       }
@@ -232,8 +230,8 @@ export async function deleteCheckpoint(input: { mirrorPath: string; ref: string;
   const current = await readCommitAt(input.mirrorPath, input.ref);
   if (current === null) return null;
   if (input.expectedOldSha !== undefined && input.expectedOldSha !== current.sha) throw refConflict(input.ref, current.sha, input.expectedOldSha);
-  const del = await git(['update-ref', '-m', 'git-gateway: checkpoint deleted', '-d', input.ref, current.sha], { gitDir: input.mirrorPath, acceptExitCodes: [0, 1, 128] });
-  if (del.exitCode !== 0) {
+  const del = await updateRefs(input.mirrorPath, [{ op: 'delete', ref: input.ref, oldSha: current.sha }]);
+  if (!del.ok) {
     const now = await readCommitAt(input.mirrorPath, input.ref);
     if (now !== null) throw refConflict(input.ref, now.sha, current.sha);
   }
