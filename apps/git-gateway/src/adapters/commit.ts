@@ -1,24 +1,25 @@
 /**
- * Commits a workspace's changes into the mirror with git plumbing and a temporary index
- * (docs/architecture.md "git-gateway": plumbing commit of 3 files measured 76 ms vs 149–304 ms for
- * `git add -A && git commit` in a full worktree; "Every commit the gateway makes is anchored
- * by a ref in the mirror (no GC loss)").
+ * Commits a workspace's changes into the mirror with git plumbing, without an index
+ * (docs/architecture.md "git-gateway": a plumbing commit instead of `git add -A && git commit` in
+ * a full worktree; "Every commit the gateway makes is anchored by a ref in the mirror (no GC
+ * loss)").
  *
- * Steps: `read-tree <base>` into `GIT_INDEX_FILE=<tmp>/index`; the
- * mirror's long-lived `hash-object -w --no-filters --stdin-paths` for all written paths (file contents read through
- * the merged view; a symlink's target text is written to a temp file and hashed, so it is
- * stored as the link blob); one `update-index --add --replace -z --index-info` (deletions as
- * mode 0 first, then `100644|100755|120000 <oid>\t<path>`); `write-tree`;
- * `commit-tree <tree> -p <base>`; the ref created (or moved from `expectedOldSha`) in one
- * transaction. The base commit and an existing ref are read, the blobs hashed and the ref moved
- * by the mirror's long-lived git processes (long-lived-git.ts), not a process each. Bytes are hashed verbatim (`--no-filters`),
- * matching the raw snapshots (mirror.ts `RAW_ATTRIBUTES`).
+ * Steps: the base commit read by the mirror's long-lived `cat-file`; all written paths hashed
+ * by its long-lived `hash-object -w --no-filters --stdin-paths` (file contents read through the
+ * merged view; a symlink's target text is written to a temp file and hashed, so it is stored as
+ * the link blob); the new tree made from the base tree and the edits (tree-edit.ts: what
+ * `update-index --add --replace` with deletions first and `write-tree` would give, and the
+ * changed paths `diff-tree -r` would list); `commit-tree <tree> -p <base>` (one process); the
+ * ref created (or moved from `expectedOldSha`) in one transaction of the long-lived
+ * `update-ref --stdin` (long-lived-git.ts, decision 0024). Bytes are hashed verbatim
+ * (`--no-filters`), matching the raw snapshots (mirror.ts `RAW_ATTRIBUTES`).
  */
-import { copyFile, mkdtemp, lstat, readlink, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, lstat, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidInputError } from '@remediation/errors';
 import { git } from './git.js';
+import { editTree } from './tree-edit.js';
 import { hashFiles, readCommitHeader, updateRefs, type CommitHeader } from './long-lived-git.js';
 import { isValidRefName, refPresence } from './refs.js';
 import { gitModeOf, isForbiddenPath, type UpperChange } from './workspace/upper-changes.js';
@@ -35,11 +36,6 @@ export interface CommitChangesInput {
   mirrorPath: string;
   /** Full id of the parent commit (the snapshot's commit). */
   baseCommit: string;
-  /**
-   * Prebuilt index of `baseCommit` (the base snapshot's `<snapshot>.index`); when present it is
-   * copied instead of `read-tree <base>` (O(1) in git processes). Falls back to read-tree.
-   */
-  baseIndex?: string;
   /** Mounted merged dir of the workspace: contents/modes of writes are read here. */
   mergedDir: string;
   /** Changes from readUpperChanges (`mode` is re-read from the merged view at commit time). */
@@ -115,14 +111,6 @@ export async function commitChanges(input: CommitChangesInput): Promise<CommitRe
 
   const tmp = await mkdtemp(join(tmpdir(), 'git-gateway-commit-'));
   try {
-    const env = { GIT_INDEX_FILE: join(tmp, 'index') };
-    // The base snapshot's prebuilt index (same commit) saves reading the whole base tree.
-    if (input.baseIndex && (await copyFile(input.baseIndex, env.GIT_INDEX_FILE).then(() => true, () => false))) {
-      // copied
-    } else {
-      await g(['read-tree', input.baseCommit], { env });
-    }
-
     // Collect writes (last entry per path wins) and deletions.
     const byPath = new Map<string, UpperChange>();
     for (const change of input.changes) byPath.set(change.path, change);
@@ -161,12 +149,12 @@ export async function commitChanges(input: CommitChangesInput): Promise<CommitRe
       oids.set(w.path, stdout.trim());
     }
 
-    const zero = '0'.repeat(input.baseCommit.length);
-    const info =
-      deletions.map((p) => `0 ${zero}\t${p}\0`).join('') +
-      writes.map((w) => `${w.mode} ${oids.get(w.path)!}\t${w.path}\0`).join('');
-    await g(['update-index', '--add', '--replace', '-z', '--index-info'], { env, input: info });
-    const tree = (await g(['write-tree'], { env })).stdout.trim();
+    // The new tree from the base tree and the edits (as update-index --replace + write-tree would
+    // make it), with the paths diff-tree would list.
+    const { tree, changedPaths } = await editTree(input.mirrorPath, baseTree, [
+      ...deletions.map((path) => ({ path, entry: null })),
+      ...writes.map((w) => ({ path: w.path, entry: { mode: w.mode, oid: oids.get(w.path)! } })),
+    ]);
     if (tree === baseTree) {
       throw new InvalidInputError('PATCH_EMPTY', 'the changes leave the tree identical to the base commit', {
         details: { ref: input.ref, baseCommit: input.baseCommit },
@@ -177,7 +165,7 @@ export async function commitChanges(input: CommitChangesInput): Promise<CommitRe
     const existing = await readCommitAt(input.mirrorPath, input.ref);
     if (existing !== null) {
       if (existing.tree === tree && existing.parents.length === 1 && existing.parents[0] === input.baseCommit) {
-        return { sha: existing.sha, tree, changedPaths: await changedPaths(input.mirrorPath, input.baseCommit, existing.sha), reused: true };
+        return { sha: existing.sha, tree, changedPaths, reused: true };
       }
       if (input.expectedOldSha === undefined || input.expectedOldSha === null || input.expectedOldSha !== existing.sha) {
         throw refConflict(input.ref, existing.sha, input.expectedOldSha ?? null);
@@ -206,11 +194,11 @@ export async function commitChanges(input: CommitChangesInput): Promise<CommitRe
       // Lost a race with another writer of the same ref: same tree+parent is still success.
       const now = await readCommitAt(input.mirrorPath, input.ref);
       if (now !== null && now.tree === tree && now.parents.length === 1 && now.parents[0] === input.baseCommit) {
-        return { sha: now.sha, tree, changedPaths: await changedPaths(input.mirrorPath, input.baseCommit, now.sha), reused: true };
+        return { sha: now.sha, tree, changedPaths, reused: true };
       }
       throw refConflict(input.ref, now?.sha ?? null, input.expectedOldSha ?? null);
     }
-    return { sha, tree, changedPaths: await changedPaths(input.mirrorPath, input.baseCommit, sha), reused: false };
+    return { sha, tree, changedPaths, reused: false };
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
@@ -231,12 +219,4 @@ function refConflict(ref: string, current: string | null, expected: string | nul
 export async function readCommitAt(mirrorPath: string, ref: string): Promise<CommitHeader | null> {
   if ((await refPresence(mirrorPath, ref)) === 'absent') return null;
   return readCommitHeader(mirrorPath, ref);
-}
-
-async function changedPaths(mirrorPath: string, base: string, sha: string): Promise<string[]> {
-  const { stdout } = await git(['diff-tree', '-r', '-z', '--no-renames', '--name-only', base, sha], { gitDir: mirrorPath });
-  return stdout
-    .split('\0')
-    .filter((p) => p.length > 0)
-    .sort();
 }

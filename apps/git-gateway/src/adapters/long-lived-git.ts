@@ -14,6 +14,8 @@
  *    object id per line, flushed per path (the long-lived use git's own Git.pm makes of it).
  *    `core.fsyncMethod=fsync` so the objects are written at once, not at the process's exit
  *    (the `batch` method defers them to the end of its ODB transaction).
+ *  - `mktree`: `git mktree -z --batch` — `<mode> SP <type> SP <oid> TAB <name> NUL` per entry,
+ *    an empty record ends a tree, answered with the tree's id and a line feed (flushed per tree).
  *  - `update-ref`: `git update-ref --stdin` transactions: `start`, commands, `prepare`,
  *    `commit`, answered `start: ok` / `prepare: ok` / `commit: ok` (git-update-ref(1)). A
  *    transaction that cannot be prepared (a ref not at the expected value, a lock held) makes
@@ -30,11 +32,12 @@ import { InvalidInputError } from '@remediation/errors';
 import { GitCommandError, gitEnvironment } from './git.js';
 
 /** The kinds of long-lived git process (see the module comment). */
-export type LongLivedKind = 'cat-file' | 'hash-object' | 'update-ref';
+export type LongLivedKind = 'cat-file' | 'hash-object' | 'mktree' | 'update-ref';
 
 const ARGS: Record<LongLivedKind, readonly string[]> = {
   'cat-file': ['cat-file', '--batch-command'],
   'hash-object': ['-c', 'core.fsyncMethod=fsync', 'hash-object', '-w', '--no-filters', '--stdin-paths'],
+  mktree: ['mktree', '-z', '--batch'],
   'update-ref': ['update-ref', '-m', 'git-gateway', '--stdin'],
 };
 
@@ -77,7 +80,7 @@ class LongLivedProcess {
   }
 
   /** Writes `input` and resolves with the answer `parse` reads; rejects with GitCommandError when git dies or times out. */
-  request<T>(input: string, parse: AnswerParser<T>, timeoutMs: number): Promise<T> {
+  request<T>(input: string | Buffer, parse: AnswerParser<T>, timeoutMs: number): Promise<T> {
     const child = this.child ?? this.start();
     if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
@@ -353,6 +356,38 @@ export async function hashFiles(gitDir: string, paths: readonly string[], timeou
     return { value: lines, used: at };
   };
   return retryOnExit(() => processFor('hash-object', gitDir).request(paths.map((p) => `${p}\n`).join(''), parse, timeoutMs));
+}
+
+/** An entry of a tree to write: octal mode (`100644`, `100755`, `120000`, `160000`, `40000`), object id, name. */
+export interface TreeEntry {
+  mode: string;
+  oid: string;
+  /** The name's bytes as a latin1 string (tree names are bytes, not necessarily UTF-8). */
+  name: string;
+}
+
+/**
+ * Writes a tree object of `entries` (any order: git sorts them) through the long-lived
+ * `git mktree -z --batch` of `gitDir`; git checks that each object exists (submodule commits
+ * excepted).
+ * @returns the tree's id.
+ * @throws InvalidInputError `GIT_NAME_INVALID` for an empty name or one holding `/` or NUL;
+ *   GitCommandError when git refuses the entries (a missing object, a bad mode).
+ */
+export async function writeTree(gitDir: string, entries: readonly TreeEntry[], timeoutMs = REQUEST_TIMEOUT_MS): Promise<string> {
+  const parts: Buffer[] = [];
+  for (const e of entries) {
+    if (e.name.length === 0 || /[/\0]/.test(e.name)) throw new InvalidInputError('GIT_NAME_INVALID', `tree entry name ${JSON.stringify(e.name)} is empty or holds / or NUL`, { details: { name: e.name } });
+    const type = e.mode === '40000' || e.mode === '040000' ? 'tree' : e.mode === '160000' ? 'commit' : 'blob';
+    parts.push(Buffer.from(`${e.mode} ${type} ${e.oid}\t`, 'latin1'), Buffer.from(e.name, 'latin1'), Buffer.from([0]));
+  }
+  parts.push(Buffer.from([0]));
+  const input = Buffer.concat(parts);
+  const parse: AnswerParser<string> = (buffer) => {
+    const eol = buffer.indexOf(0x0a);
+    return eol < 0 ? null : { value: buffer.subarray(0, eol).toString('utf8'), used: eol + 1 };
+  };
+  return retryOnExit(() => processFor('mktree', gitDir).request(input, parse, timeoutMs));
 }
 
 /** One command of a ref transaction (git-update-ref(1) `--stdin`; object ids in full). */

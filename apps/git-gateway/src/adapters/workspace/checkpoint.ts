@@ -33,7 +33,6 @@ import { commitChanges, readCommitAt, type CommitAuthor } from '../commit.js';
 import { git } from '../git.js';
 import { updateRefs } from '../long-lived-git.js';
 import { ensureRawAttributes } from '../mirror.js';
-import { snapshotIndexPath } from '../snapshot.js';
 import { localWorkspaceDriver } from './driver.js';
 import { layoutOf, toWorkspace, workspaceLayout, type Workspace } from './layout.js';
 import { assertExecutionLockFree, singleFlight } from './lock.js';
@@ -192,8 +191,6 @@ export async function checkpointWorkspace(input: CheckpointWorkspaceInput): Prom
       const commit = await commitChanges({
         mirrorPath: input.mirrorPath,
         baseCommit: input.baseCommit,
-        // The base snapshot's prebuilt index, as for patch commits (no `read-tree` of the base).
-        baseIndex: snapshotIndexPath(input.ws.lowerDir),
         mergedDir: input.ws.mergedDir,
         changes: scan.changes,
         ref: input.ref,
