@@ -15,6 +15,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gitRefNameProblem } from '@remediation/contracts';
+import { InvalidInputError } from '@remediation/errors';
 
 /** Whether `name` is a valid ref name, as `git check-ref-format <name>` decides (exit 0): see gitRefNameProblem. */
 export function isValidRefName(name: string): boolean {
@@ -116,7 +117,9 @@ export async function listRefs(gitDir: string, prefixes: readonly string[]): Pro
     return true;
   };
   for (const prefix of prefixes) {
-    if (!prefix.startsWith('refs/') || !prefix.endsWith('/')) throw new Error(`listRefs: prefix ${JSON.stringify(prefix)} must be refs/…/`);
+    if (!prefix.startsWith('refs/') || !prefix.endsWith('/')) {
+      throw new InvalidInputError('REF_INVALID', `listRefs: prefix ${JSON.stringify(prefix)} must be a directory under refs/ ending in /`, { details: { prefix } });
+    }
     if (!(await walk(prefix))) return 'unknown';
   }
   const packed = await packedRefs(gitDir);

@@ -6,7 +6,7 @@
  * upper.").
  *
  * A checkpoint is one commit `base + driver.changes(ws)` made with the commitChanges plumbing
- * (temporary index, hash-object of the changed files only, write-tree, commit-tree), whose
+ * (the changed files hashed, the tree edited from the base tree, commit-tree), whose
  * parent is always the base commit (not the previous checkpoint), anchored by a checkpoint ref,
  * e.g. `refs/remediations/<rem>/<kind>.<n>/checkpoint` ({@link checkpointRef}). The ref moves
  * with compare-and-set. Its message carries a `Checkpoint-Instance: <id>` trailer naming the
