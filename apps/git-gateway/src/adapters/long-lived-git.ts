@@ -41,8 +41,12 @@ const ARGS: Record<LongLivedKind, readonly string[]> = {
   'update-ref': ['update-ref', '-m', 'git-gateway', '--stdin'],
 };
 
-/** Most long-lived processes open at once (all kinds, all repositories); the least recently used is closed beyond. */
-export const MAX_PROCESSES = 24;
+/**
+ * Most long-lived processes open at once (all kinds, all repositories: 16 mirrors in use with
+ * all four kinds); the least recently used is closed beyond. 24 thrashed with 10 mirrors in use
+ * (the default throughput benchmark: the git children's CPU doubled). An idle one costs a few MB.
+ */
+export const MAX_PROCESSES = 64;
 /** A process unused this long is closed, ms. */
 export const IDLE_CLOSE_MS = 30_000;
 /** Default time one request may wait for its answer before the process is killed, ms. */
