@@ -106,7 +106,7 @@ try {
       for (const p of paths) await writeFile(join(ws.mergedDir, p), `changed ${r}\n`);
       const [ms] = await time(async () => {
         const scan = await readUpperChanges({ upperDir: ws.upperDir, lowerDir, mergedDir: ws.mergedDir });
-        return commitChanges({ mirrorPath: mirror.mirrorPath, baseCommit: head.commit, baseIndex: `${lowerDir}.index`, mergedDir: ws.mergedDir, changes: scan.changes, ref: `refs/remediations/bench/c${k}.${r}/v1`, message: 'bench', author: { name: 'b', email: 'b@b' } });
+        return commitChanges({ mirrorPath: mirror.mirrorPath, baseCommit: head.commit, mergedDir: ws.mergedDir, changes: scan.changes, ref: `refs/remediations/bench/c${k}.${r}/v1`, message: 'bench', author: { name: 'b', email: 'b@b' } });
       });
       ours.push(ms);
       await unmountWorkspace(ws, { removeUpper: true });

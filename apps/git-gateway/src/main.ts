@@ -14,6 +14,7 @@ import { workspaceReleaseHandler } from './handlers/release.js';
 import { serveDiff } from './handlers/diff.js';
 import { startGc } from './handlers/gc.js';
 import { type GatewayDeps, workspacePrepareHandler } from './handlers/workspace.js';
+import { closeLongLivedGit } from './adapters/long-lived-git.js';
 
 /** git-gateway environment: data roots and the commit author. */
 const GatewayEnv = BaseEnv.extend(GithubEnv.shape).extend({
@@ -64,6 +65,7 @@ await runMain(() => ({
       sub.unsubscribe();
       for (const s of workspaceSubs) s.unsubscribe();
       await gc.stop();
+      closeLongLivedGit();
     };
   },
   handlers: (ctx) => {

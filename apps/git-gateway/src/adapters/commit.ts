@@ -1,23 +1,26 @@
 /**
- * Commits a workspace's changes into the mirror with git plumbing and a temporary index
- * (docs/architecture.md "git-gateway": plumbing commit of 3 files measured 76 ms vs 149–304 ms for
- * `git add -A && git commit` in a full worktree; "Every commit the gateway makes is anchored
- * by a ref in the mirror (no GC loss)").
+ * Commits a workspace's changes into the mirror with git plumbing, without an index
+ * (docs/architecture.md "git-gateway": a plumbing commit instead of `git add -A && git commit` in
+ * a full worktree; "Every commit the gateway makes is anchored by a ref in the mirror (no GC
+ * loss)").
  *
- * Steps: `read-tree <base>` into `GIT_INDEX_FILE=<tmp>/index`; one
- * `hash-object -w --no-filters --stdin-paths` for all written paths (file contents read through
- * the merged view; a symlink's target text is written to a temp file and hashed, so it is
- * stored as the link blob); one `update-index --add --replace -z --index-info` (deletions as
- * mode 0 first, then `100644|100755|120000 <oid>\t<path>`); `write-tree`;
- * `commit-tree <tree> -p <base>`; `update-ref <ref> <sha> <old>` where old is `''` (create
- * only) unless `expectedOldSha` says otherwise. Bytes are hashed verbatim (`--no-filters`),
- * matching the raw snapshots (mirror.ts `RAW_ATTRIBUTES`).
+ * Steps: the base commit read by the mirror's long-lived `cat-file`; all written paths hashed
+ * by its long-lived `hash-object -w --no-filters --stdin-paths` (file contents read through the
+ * merged view; a symlink's target text is written to a temp file and hashed, so it is stored as
+ * the link blob); the new tree made from the base tree and the edits (tree-edit.ts: what
+ * `update-index --add --replace` with deletions first and `write-tree` would give, and the
+ * changed paths `diff-tree -r` would list); `commit-tree <tree> -p <base>` (one process); the
+ * ref created (or moved from `expectedOldSha`) in one transaction of the long-lived
+ * `update-ref --stdin` (long-lived-git.ts, decision 0024). Bytes are hashed verbatim
+ * (`--no-filters`), matching the raw snapshots (mirror.ts `RAW_ATTRIBUTES`).
  */
-import { copyFile, mkdtemp, lstat, readlink, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, lstat, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidInputError } from '@remediation/errors';
 import { git } from './git.js';
+import { editTree } from './tree-edit.js';
+import { hashFiles, readCommitHeader, updateRefs, type CommitHeader } from './long-lived-git.js';
 import { isValidRefName, refPresence } from './refs.js';
 import { gitModeOf, isForbiddenPath, type UpperChange } from './workspace/upper-changes.js';
 
@@ -33,11 +36,6 @@ export interface CommitChangesInput {
   mirrorPath: string;
   /** Full id of the parent commit (the snapshot's commit). */
   baseCommit: string;
-  /**
-   * Prebuilt index of `baseCommit` (the base snapshot's `<snapshot>.index`); when present it is
-   * copied instead of `read-tree <base>` (O(1) in git processes). Falls back to read-tree.
-   */
-  baseIndex?: string;
   /** Mounted merged dir of the workspace: contents/modes of writes are read here. */
   mergedDir: string;
   /** Changes from readUpperChanges (`mode` is re-read from the merged view at commit time). */
@@ -105,22 +103,14 @@ export async function commitChanges(input: CommitChangesInput): Promise<CommitRe
   if (!OID.test(input.baseCommit)) {
     throw new InvalidInputError('COMMIT_NOT_FOUND', `base ${JSON.stringify(input.baseCommit)} is not a full object id`, { details: { baseCommit: input.baseCommit } });
   }
-  const baseTreeResult = await g(['rev-parse', '-q', '--verify', `${input.baseCommit}^{tree}`], { acceptExitCodes: [0, 1, 128] });
-  if (baseTreeResult.exitCode !== 0) {
+  const baseHeader = await readCommitHeader(input.mirrorPath, input.baseCommit);
+  if (baseHeader === null) {
     throw new InvalidInputError('COMMIT_NOT_FOUND', `base commit ${input.baseCommit} is not in the mirror`, { details: { baseCommit: input.baseCommit } });
   }
-  const baseTree = baseTreeResult.stdout.trim();
+  const baseTree = baseHeader.tree;
 
   const tmp = await mkdtemp(join(tmpdir(), 'git-gateway-commit-'));
   try {
-    const env = { GIT_INDEX_FILE: join(tmp, 'index') };
-    // The base snapshot's prebuilt index (same commit) saves reading the whole base tree.
-    if (input.baseIndex && (await copyFile(input.baseIndex, env.GIT_INDEX_FILE).then(() => true, () => false))) {
-      // copied
-    } else {
-      await g(['read-tree', input.baseCommit], { env });
-    }
-
     // Collect writes (last entry per path wins) and deletions.
     const byPath = new Map<string, UpperChange>();
     for (const change of input.changes) byPath.set(change.path, change);
@@ -147,25 +137,24 @@ export async function commitChanges(input: CommitChangesInput): Promise<CommitRe
       writes.push({ path: change.path, mode: gitModeOf(st), source });
     }
 
-    // Hash all written contents in one process (paths with a newline are hashed one by one).
+    // Hash all written contents with the mirror's long-lived hash-object (paths with a line
+    // break are hashed one by one).
     const oids = new Map<string, string>();
-    const batch = writes.filter((w) => !w.source.includes('\n'));
-    if (batch.length > 0) {
-      const { stdout } = await g(['hash-object', '-w', '--no-filters', '--stdin-paths'], { input: batch.map((w) => `${w.source}\n`).join('') });
-      const lines = stdout.split('\n').filter((l) => l.length > 0);
-      batch.forEach((w, i) => oids.set(w.path, lines[i]!));
-    }
-    for (const w of writes.filter((x) => x.source.includes('\n'))) {
+    const oneLine = (w: { source: string }): boolean => !/[\r\n\0]/.test(w.source);
+    const batch = writes.filter(oneLine);
+    const batchOids = await hashFiles(input.mirrorPath, batch.map((w) => w.source));
+    batch.forEach((w, i) => oids.set(w.path, batchOids[i]!));
+    for (const w of writes.filter((x) => !oneLine(x))) {
       const { stdout } = await g(['hash-object', '-w', '--no-filters', '--', w.source]);
       oids.set(w.path, stdout.trim());
     }
 
-    const zero = '0'.repeat(input.baseCommit.length);
-    const info =
-      deletions.map((p) => `0 ${zero}\t${p}\0`).join('') +
-      writes.map((w) => `${w.mode} ${oids.get(w.path)!}\t${w.path}\0`).join('');
-    await g(['update-index', '--add', '--replace', '-z', '--index-info'], { env, input: info });
-    const tree = (await g(['write-tree'], { env })).stdout.trim();
+    // The new tree from the base tree and the edits (as update-index --replace + write-tree would
+    // make it), with the paths diff-tree would list.
+    const { tree, changedPaths } = await editTree(input.mirrorPath, baseTree, [
+      ...deletions.map((path) => ({ path, entry: null })),
+      ...writes.map((w) => ({ path: w.path, entry: { mode: w.mode, oid: oids.get(w.path)! } })),
+    ]);
     if (tree === baseTree) {
       throw new InvalidInputError('PATCH_EMPTY', 'the changes leave the tree identical to the base commit', {
         details: { ref: input.ref, baseCommit: input.baseCommit },
@@ -176,7 +165,7 @@ export async function commitChanges(input: CommitChangesInput): Promise<CommitRe
     const existing = await readCommitAt(input.mirrorPath, input.ref);
     if (existing !== null) {
       if (existing.tree === tree && existing.parents.length === 1 && existing.parents[0] === input.baseCommit) {
-        return { sha: existing.sha, tree, changedPaths: await changedPaths(input.mirrorPath, input.baseCommit, existing.sha), reused: true };
+        return { sha: existing.sha, tree, changedPaths, reused: true };
       }
       if (input.expectedOldSha === undefined || input.expectedOldSha === null || input.expectedOldSha !== existing.sha) {
         throw refConflict(input.ref, existing.sha, input.expectedOldSha ?? null);
@@ -198,17 +187,18 @@ export async function commitChanges(input: CommitChangesInput): Promise<CommitRe
       await g(['-c', 'commit.gpgSign=false', 'commit-tree', tree, '-p', input.baseCommit], { env: identity, input: message })
     ).stdout.trim();
 
-    const old = existing?.sha ?? '';
-    const update = await g(['update-ref', '-m', 'git-gateway: commit', input.ref, sha, old], { acceptExitCodes: [0, 1, 128] });
-    if (update.exitCode !== 0) {
+    const update = await updateRefs(input.mirrorPath, [
+      existing === null ? { op: 'create', ref: input.ref, newSha: sha } : { op: 'update', ref: input.ref, newSha: sha, oldSha: existing.sha },
+    ]);
+    if (!update.ok) {
       // Lost a race with another writer of the same ref: same tree+parent is still success.
       const now = await readCommitAt(input.mirrorPath, input.ref);
       if (now !== null && now.tree === tree && now.parents.length === 1 && now.parents[0] === input.baseCommit) {
-        return { sha: now.sha, tree, changedPaths: await changedPaths(input.mirrorPath, input.baseCommit, now.sha), reused: true };
+        return { sha: now.sha, tree, changedPaths, reused: true };
       }
       throw refConflict(input.ref, now?.sha ?? null, input.expectedOldSha ?? null);
     }
-    return { sha, tree, changedPaths: await changedPaths(input.mirrorPath, input.baseCommit, sha), reused: false };
+    return { sha, tree, changedPaths, reused: false };
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
@@ -222,22 +212,11 @@ function refConflict(ref: string, current: string | null, expected: string | nul
 
 /**
  * The commit a ref points at with its tree and parents, or null when the ref is absent (or does
- * not name a commit). An absent full ref is known from the ref files without starting git
- * (refs.ts); otherwise one `git show -s` reads sha, tree and parents.
+ * not name a commit). An absent full ref is known from the ref files without asking git
+ * (refs.ts); otherwise the mirror's long-lived `git cat-file` reads the commit
+ * (long-lived-git.ts).
  */
-export async function readCommitAt(mirrorPath: string, ref: string): Promise<{ sha: string; tree: string; parents: string[] } | null> {
+export async function readCommitAt(mirrorPath: string, ref: string): Promise<CommitHeader | null> {
   if ((await refPresence(mirrorPath, ref)) === 'absent') return null;
-  const shown = await git(['show', '-s', '--format=%H%x00%T%x00%P', `${ref}^{commit}`], { gitDir: mirrorPath, acceptExitCodes: [0, 1, 128] });
-  if (shown.exitCode !== 0) return null;
-  const [sha = '', tree = '', parents = ''] = shown.stdout.trim().split('\0');
-  if (!OID.test(sha)) return null;
-  return { sha, tree, parents: parents.split(' ').filter((p) => p.length > 0) };
-}
-
-async function changedPaths(mirrorPath: string, base: string, sha: string): Promise<string[]> {
-  const { stdout } = await git(['diff-tree', '-r', '-z', '--no-renames', '--name-only', base, sha], { gitDir: mirrorPath });
-  return stdout
-    .split('\0')
-    .filter((p) => p.length > 0)
-    .sort();
+  return readCommitHeader(mirrorPath, ref);
 }

@@ -104,7 +104,7 @@ export async function collectSnapshots(options: { dataRoot: string; localRoot: s
       if (now.getTime() - last.getTime() < options.unusedForMs) continue;
       await rm(snap, { recursive: true, force: true });
       await rm(marker, { force: true });
-      await rm(`${snap}.index`, { force: true });
+      await rm(`${snap}.index`, { force: true }); // the prebuilt index older versions kept (decision 0022)
       removed.push(`${repoKey}/${commit}`);
     }
   }

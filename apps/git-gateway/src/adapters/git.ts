@@ -158,6 +158,24 @@ export function redactSecrets(text: string, secrets: readonly string[] = []): st
 }
 
 /**
+ * The environment every git process of the gateway gets: the process environment without the
+ * variables that relocate the repository ({@link LOCATION_ENV}), no terminal prompts, C locale
+ * (stderr is parsed), then `extra` merged over it.
+ */
+export function gitEnvironment(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = { ...process.env };
+  for (const key of LOCATION_ENV) delete env[key];
+  Object.assign(env, {
+    GIT_TERMINAL_PROMPT: '0',
+    GCM_INTERACTIVE: 'never',
+    LC_ALL: 'C',
+    LANGUAGE: 'C',
+  });
+  Object.assign(env, extra);
+  return env;
+}
+
+/**
  * Runs `git [--git-dir <gitDir>] <args...>`.
  *
  * @param args git arguments (never a shell string; no credentials: pass them through
@@ -169,15 +187,7 @@ export function redactSecrets(text: string, secrets: readonly string[] = []): st
  */
 export async function git(args: readonly string[], options: GitOptions = {}): Promise<GitResult> {
   const fullArgs = options.gitDir === undefined ? [...args] : ['--git-dir', options.gitDir, ...args];
-  const env: Record<string, string | undefined> = { ...process.env };
-  for (const key of LOCATION_ENV) delete env[key];
-  Object.assign(env, {
-    GIT_TERMINAL_PROMPT: '0',
-    GCM_INTERACTIVE: 'never',
-    LC_ALL: 'C',
-    LANGUAGE: 'C',
-  });
-  Object.assign(env, options.env ?? {});
+  const env = gitEnvironment(options.env);
 
   // git runs in its own process group so a timeout/abort also kills its helpers (ssh,
   // remote-https, ext:: commands) that would otherwise keep the pipes open. node:child_process

@@ -114,6 +114,45 @@ describe('ensureMirror', () => {
     expect((await readdir(join(dataRoot, 'mirrors'))).sort()).toEqual([`${repoKey}.git`]);
   });
 
+  it('skips the fetch when the mirror already holds exactly the remote heads and tags (loose or packed), fetches otherwise', async () => {
+    const src = await makeRepo({ 'a.txt': 'a\n' });
+    await sh(src, 'tag', '-a', '-m', 'annotated', 'v0');
+    await sh(src, 'branch', 'feature');
+    const dataRoot = await tempDir('gg-data-');
+    const { mirrorPath } = await ensureMirror({ dataRoot, repository: src });
+    const trace = join(await tempDir('gg-trace-'), 'trace.log');
+    const fetches = async (): Promise<number> => ((await readFile(trace, 'utf8').catch(() => '')).match(/built-in: git fetch /g) ?? []).length;
+    const previous = process.env['GIT_TRACE'];
+    process.env['GIT_TRACE'] = trace;
+    try {
+      await ensureMirror({ dataRoot, repository: src });
+      expect(await fetches()).toBe(0);
+      await git(['pack-refs', '--all'], { gitDir: mirrorPath });
+      await ensureMirror({ dataRoot, repository: src });
+      expect(await fetches()).toBe(0);
+      // A new commit upstream: fetched.
+      const next = await commitFiles(src, { 'a.txt': 'b\n' });
+      await ensureMirror({ dataRoot, repository: src });
+      expect(await fetches()).toBe(1);
+      expect((await resolveBranch({ mirrorPath })).commit).toBe(next);
+      // A branch deleted upstream: fetched (and pruned).
+      await sh(src, 'branch', '-D', 'feature');
+      await ensureMirror({ dataRoot, repository: src });
+      expect(await fetches()).toBe(2);
+      await expect(resolveBranch({ mirrorPath, branch: 'feature' })).rejects.toMatchObject({ code: 'BRANCH_NOT_FOUND' });
+      // A local head the remote does not have (not pruned yet): fetched.
+      await git(['update-ref', 'refs/heads/stray', next], { gitDir: mirrorPath });
+      await ensureMirror({ dataRoot, repository: src });
+      expect(await fetches()).toBe(3);
+      await expect(resolveBranch({ mirrorPath, branch: 'stray' })).rejects.toMatchObject({ code: 'BRANCH_NOT_FOUND' });
+      await ensureMirror({ dataRoot, repository: src });
+      expect(await fetches()).toBe(3);
+    } finally {
+      if (previous === undefined) delete process.env['GIT_TRACE'];
+      else process.env['GIT_TRACE'] = previous;
+    }
+  });
+
   it('mirrors a bare repo and follows a change of its default branch', async () => {
     const src = await makeRepo({ 'a.txt': 'a\n' });
     const bare = await makeBare(src);

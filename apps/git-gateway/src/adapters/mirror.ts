@@ -14,7 +14,9 @@
  * `refs/pull/*` and other provider refs we do not need. `--bare` copies `refs/heads/*` and
  * `refs/tags/*` as local branches/tags; later updates are an explicit
  * `fetch --prune <url> +refs/heads/*:refs/heads/* +refs/tags/*:refs/tags/*`, and `--prune`
- * only prunes refs under those refspecs' destinations, so `refs/remediations/*` survive.
+ * only prunes refs under those refspecs' destinations, so `refs/remediations/*` survive. The
+ * fetch is skipped when one `ls-remote` shows the mirror already holds exactly the remote's heads
+ * and tags (a warm mirror: the common case).
  *
  * Source: with `source` (mirror-source.ts, e.g. the internal mirror), the FIRST clone is seeded
  * from the source's bundle when it offers one (download + `git fetch <bundle>` of heads/tags),
@@ -35,7 +37,8 @@ import { InvalidInputError } from '@remediation/errors';
 import { git, isGitError } from './git.js';
 import { withAskpass, type GitCredentials } from './askpass.js';
 import { acquireLockFile } from './lock-file.js';
-import { isValidRefName, readHeadFile } from './refs.js';
+import { closeLongLivedGit, objectInfo } from './long-lived-git.js';
+import { isValidRefName, listRefs, readHeadFile } from './refs.js';
 import { seedFromBundle, type MirrorSource } from './mirror-source.js';
 
 /** One progress heartbeat parsed from git's `--progress` stderr. */
@@ -361,6 +364,7 @@ async function cloneMirror(
     if (entry.startsWith(prefix)) await rm(join(mirrorsDir, entry), { recursive: true, force: true });
   }
   knownBare.delete(mirrorPath);
+  closeLongLivedGit(mirrorPath);
   await rm(mirrorPath, { recursive: true, force: true });
   const tmp = join(mirrorsDir, `${prefix}${process.pid}-${randomBytes(4).toString('hex')}.git`);
   if (source !== undefined) {
@@ -418,30 +422,71 @@ async function fetchMirror(
   signal: AbortSignal | undefined,
 ): Promise<void> {
   await ensureRawAttributes(mirrorPath);
-  await git([...auth.configArgs, 'fetch', '--prune', '--no-tags', '--progress', '--no-write-fetch-head', '--', remote, ...FETCH_REFSPECS], {
-    gitDir: mirrorPath,
-    env: auth.env,
-    redact: auth.redact,
-    onStderr: createProgressParser('fetch', emit),
-    ...(signal === undefined ? {} : { signal }),
-  });
-  // git 2.39 fetch never updates HEAD of a bare repository: follow a changed default branch.
+  // One `ls-remote` first: when the mirror already holds exactly the remote's heads and tags,
+  // the fetch (fetch, upload-pack, rev-list, maintenance: 4 processes) would change nothing.
+  let listing: RemoteListing | undefined;
   try {
-    const { stdout } = await git([...auth.configArgs, 'ls-remote', '--symref', '--', remote, 'HEAD'], {
+    const { stdout } = await git([...auth.configArgs, 'ls-remote', '--symref', '--', remote, 'HEAD', 'refs/heads/*', 'refs/tags/*'], {
       gitDir: mirrorPath,
       env: auth.env,
       redact: auth.redact,
       ...(signal === undefined ? {} : { signal }),
     });
-    const match = /^ref: (refs\/heads\/\S+)\tHEAD$/m.exec(stdout);
-    if (match !== null) {
-      const current = await git(['symbolic-ref', '-q', 'HEAD'], { gitDir: mirrorPath, acceptExitCodes: [0, 1] });
-      if (current.stdout.trim() !== match[1]) await git(['symbolic-ref', 'HEAD', match[1]!], { gitDir: mirrorPath });
-    }
+    listing = parseRemoteListing(stdout);
   } catch (err) {
     if (!isGitError(err)) throw err;
-    // The branches were fetched; a failed HEAD probe keeps the previous default branch.
+    // The fetch below reports what is wrong with the remote.
   }
+  if (listing === undefined || !(await mirrorHolds(mirrorPath, listing.refs))) {
+    await git([...auth.configArgs, 'fetch', '--prune', '--no-tags', '--progress', '--no-write-fetch-head', '--', remote, ...FETCH_REFSPECS], {
+      gitDir: mirrorPath,
+      env: auth.env,
+      redact: auth.redact,
+      onStderr: createProgressParser('fetch', emit),
+      ...(signal === undefined ? {} : { signal }),
+    });
+  }
+  // git 2.39 fetch never updates HEAD of a bare repository: follow a changed default branch.
+  if (listing?.head !== undefined) {
+    const current = await symbolicHead(mirrorPath);
+    if (current !== listing.head) await git(['symbolic-ref', 'HEAD', listing.head], { gitDir: mirrorPath });
+  }
+}
+
+/** A remote's heads and tags (`ls-remote`, peeled `^{}` lines left out) and the branch its HEAD names. */
+interface RemoteListing {
+  /** Full ref name → object id, `refs/heads/*` and `refs/tags/*` only. */
+  refs: Map<string, string>;
+  /** `refs/heads/…` the remote's HEAD points at, when it said (`--symref`). */
+  head?: string;
+}
+
+/** Parses `git ls-remote --symref` output (`<oid>\t<ref>` lines, `ref: <target>\tHEAD`). */
+export function parseRemoteListing(stdout: string): RemoteListing {
+  const refs = new Map<string, string>();
+  let head: string | undefined;
+  for (const line of stdout.split('\n')) {
+    const tab = line.indexOf('\t');
+    if (tab < 0) continue;
+    const left = line.slice(0, tab);
+    const name = line.slice(tab + 1);
+    if (left.startsWith('ref: ')) {
+      if (name === 'HEAD' && left.startsWith('ref: refs/heads/')) head = left.slice('ref: '.length);
+      continue;
+    }
+    if ((name.startsWith('refs/heads/') || name.startsWith('refs/tags/')) && !name.endsWith('^{}')) refs.set(name, left);
+  }
+  return head === undefined ? { refs } : { refs, head };
+}
+
+/** Whether the mirror's `refs/heads/*` and `refs/tags/*` are exactly `remoteRefs` (then a fetch would change nothing). */
+async function mirrorHolds(mirrorPath: string, remoteRefs: Map<string, string>): Promise<boolean> {
+  const local = await listRefs(mirrorPath, ['refs/heads/', 'refs/tags/']);
+  if (local === 'unknown' || local.size !== remoteRefs.size) return false;
+  for (const [name, oid] of remoteRefs) {
+    if (local.get(name) !== oid) return false;
+  }
+  return true;
 }
 
 /** Input of {@link resolveBranch}. */
@@ -479,12 +524,9 @@ export async function resolveBranch(input: ResolveBranchInput): Promise<{ branch
       throw new InvalidInputError('BRANCH_INVALID', `invalid branch name ${JSON.stringify(branch)}`, { details: { branch } });
     }
   }
-  const rev = await git(['rev-parse', '-q', '--verify', `refs/heads/${branch}^{commit}`], {
-    gitDir: input.mirrorPath,
-    acceptExitCodes: [0, 1],
-  });
-  const commit = rev.stdout.trim();
-  if (rev.exitCode !== 0 || commit.length === 0) {
+  const found = await objectInfo(input.mirrorPath, `refs/heads/${branch}^{commit}`);
+  const commit = found?.type === 'commit' ? found.oid : '';
+  if (commit.length === 0) {
     throw new InvalidInputError('BRANCH_NOT_FOUND', `branch ${branch} not found in mirror ${basename(input.mirrorPath)}`, {
       details: { branch, mirrorPath: input.mirrorPath },
     });

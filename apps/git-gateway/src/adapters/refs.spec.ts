@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isValidRefName, readHeadFile, refPresence } from './refs.js';
+import { isValidRefName, listRefs, readHeadFile, refPresence } from './refs.js';
 
 const git = (args: string[], cwd?: string) => execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.invalid', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.invalid' } }).trim();
 
@@ -101,6 +101,37 @@ describe('readHeadFile', () => {
       git(['--git-dir', repo, 'update-ref', '--no-deref', 'HEAD', sha]);
       expect(await readHeadFile(repo)).toBeNull();
       expect(await readHeadFile(join(dir, 'missing.git'))).toBe('unknown');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('listRefs', () => {
+  it('lists heads and tags as git for-each-ref does: loose over packed, symbolic refs unknown', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gg-listrefs-'));
+    try {
+      const work = join(dir, 'work');
+      git(['init', '-q', '-b', 'main', work]);
+      git(['commit', '-q', '--allow-empty', '-m', 'one'], work);
+      git(['tag', '-a', '-m', 'annotated', 'v1'], work);
+      git(['branch', 'feature/x'], work);
+      const bare = join(dir, 'bare.git');
+      git(['clone', '-q', '--bare', work, bare]);
+      const forEachRef = () =>
+        new Map(
+          git(['--git-dir', bare, 'for-each-ref', '--format=%(refname) %(objectname)', 'refs/heads/', 'refs/tags/'])
+            .split('\n')
+            .map((l) => l.split(' ') as [string, string]),
+        );
+      expect(await listRefs(bare, ['refs/heads/', 'refs/tags/'])).toEqual(forEachRef());
+      git(['--git-dir', bare, 'pack-refs', '--all']);
+      const moved = git(['--git-dir', bare, 'commit-tree', '-m', 'two', '-p', 'main', 'main^{tree}']);
+      git(['--git-dir', bare, 'update-ref', 'refs/heads/main', moved]); // loose again, stale packed line
+      expect(await listRefs(bare, ['refs/heads/', 'refs/tags/'])).toEqual(forEachRef());
+      expect((await listRefs(bare, ['refs/heads/']) as Map<string, string>).get('refs/heads/main')).toBe(moved);
+      git(['--git-dir', bare, 'symbolic-ref', 'refs/heads/alias', 'refs/heads/main']);
+      expect(await listRefs(bare, ['refs/heads/'])).toBe('unknown');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

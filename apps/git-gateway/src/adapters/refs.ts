@@ -12,9 +12,10 @@
  *    packed-refs), so a concurrent `pack-refs` cannot hide a ref. Anything else (a symbolic ref, an
  *    unreadable file, a name that is not a plain full ref) is `unknown`: ask git.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gitRefNameProblem } from '@remediation/contracts';
+import { InvalidInputError } from '@remediation/errors';
 
 /** Whether `name` is a valid ref name, as `git check-ref-format <name>` decides (exit 0): see gitRefNameProblem. */
 export function isValidRefName(name: string): boolean {
@@ -26,8 +27,8 @@ export type RefPresence = 'present' | 'absent' | 'unknown';
 
 const OID_LINE = /^(?:[0-9a-f]{40}|[0-9a-f]{64})\n?$/;
 
-/** packed-refs names per repository, valid while the file's size, mtime and inode are unchanged. */
-const packedCache = new Map<string, { key: string; names: Set<string> }>();
+/** packed-refs (name → object id) per repository, valid while the file's size, mtime and inode are unchanged. */
+const packedCache = new Map<string, { key: string; refs: Map<string, string> }>();
 
 /**
  * Whether the full ref `ref` (e.g. `refs/remediations/<rem>/<exec>/checkpoint`) exists in the
@@ -43,37 +44,90 @@ export async function refPresence(gitDir: string, ref: string): Promise<RefPrese
     // EISDIR: refs below this name exist, not the name itself; ENOTDIR: a shorter ref is a file.
     if (code !== 'ENOENT' && code !== 'EISDIR' && code !== 'ENOTDIR') return 'unknown';
   }
-  const packed = await packedRefNames(gitDir);
+  const packed = await packedRefs(gitDir);
   if (packed === 'unknown') return 'unknown';
   return packed.has(ref) ? 'present' : 'absent';
 }
 
-async function packedRefNames(gitDir: string): Promise<Set<string> | 'unknown'> {
+async function packedRefs(gitDir: string): Promise<Map<string, string> | 'unknown'> {
   const file = join(gitDir, 'packed-refs');
   let key: string;
   try {
     const st = await stat(file);
     key = `${st.size}:${st.mtimeMs}:${st.ino}`;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? new Set() : 'unknown';
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? new Map() : 'unknown';
   }
   const cached = packedCache.get(gitDir);
-  if (cached?.key === key) return cached.names;
+  if (cached?.key === key) return cached.refs;
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? new Set() : 'unknown';
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? new Map() : 'unknown';
   }
-  const names = new Set<string>();
+  const refs = new Map<string, string>();
   for (const line of text.split('\n')) {
     // `<oid> <refname>`; `# pack-refs with: …` header and `^<peeled oid>` lines are skipped.
     const space = line.indexOf(' ');
     if (space <= 0 || line.startsWith('#') || line.startsWith('^')) continue;
-    names.add(line.slice(space + 1));
+    refs.set(line.slice(space + 1), line.slice(0, space));
   }
-  packedCache.set(gitDir, { key, names });
-  return names;
+  packedCache.set(gitDir, { key, refs });
+  return refs;
+}
+
+/**
+ * Every ref under the directories `prefixes` (e.g. `refs/heads/`, `refs/tags/`) of the bare
+ * repository `gitDir` with the object id it holds, read like git's files backend iterates them:
+ * the loose ref files first, then `packed-refs` for the names not found loose (a ref whose loose
+ * file vanished meanwhile was packed by `pack-refs`, which writes packed-refs first).
+ * @returns name → object id, or `unknown` when a file does not answer plainly (a symbolic ref,
+ *   an unreadable file or directory): ask git.
+ */
+export async function listRefs(gitDir: string, prefixes: readonly string[]): Promise<Map<string, string> | 'unknown'> {
+  const refs = new Map<string, string>();
+  const walk = async (dir: string): Promise<boolean> => {
+    let entries;
+    try {
+      entries = await readdir(join(gitDir, dir), { withFileTypes: true });
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'ENOENT';
+    }
+    for (const entry of entries) {
+      const name = `${dir}${entry.name}`;
+      if (entry.isDirectory()) {
+        if (!(await walk(`${name}/`))) return false;
+        continue;
+      }
+      if (!entry.isFile() || entry.name.endsWith('.lock')) {
+        if (entry.name.endsWith('.lock')) continue;
+        return false;
+      }
+      let text: string;
+      try {
+        text = await readFile(join(gitDir, name), 'utf8');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        return false;
+      }
+      if (!OID_LINE.test(text)) return false;
+      refs.set(name, text.trim());
+    }
+    return true;
+  };
+  for (const prefix of prefixes) {
+    if (!prefix.startsWith('refs/') || !prefix.endsWith('/')) {
+      throw new InvalidInputError('REF_INVALID', `listRefs: prefix ${JSON.stringify(prefix)} must be a directory under refs/ ending in /`, { details: { prefix } });
+    }
+    if (!(await walk(prefix))) return 'unknown';
+  }
+  const packed = await packedRefs(gitDir);
+  if (packed === 'unknown') return 'unknown';
+  for (const [name, oid] of packed) {
+    if (!refs.has(name) && prefixes.some((p) => name.startsWith(p))) refs.set(name, oid);
+  }
+  return refs;
 }
 
 /**

@@ -39,7 +39,7 @@ describe('ensureBaseSnapshot', () => {
     // Blob bytes verbatim: the eol=crlf attribute is not applied.
     expect(await readFile(join(dir, 'crlf.txt'), 'utf8')).toBe('line1\nline2\n');
     expect(existsSync(join(dir, '.git'))).toBe(false);
-    expect((await readdir(join(dataRoot, 'snapshots', repoKey))).sort()).toEqual([commit, `${commit}.index`]); // the snapshot and its prebuilt index, no leftovers
+    expect((await readdir(join(dataRoot, 'snapshots', repoKey))).sort()).toEqual([commit]); // the snapshot, no leftovers (no index: commits edit trees, decision 0024)
   });
 
   it('is idempotent and concurrency-safe', async () => {
@@ -48,7 +48,7 @@ describe('ensureBaseSnapshot', () => {
     expect(new Set(results).size).toBe(1);
     const again = await ensureBaseSnapshot({ dataRoot, repoKey, mirrorPath, commit });
     expect(again).toBe(results[0]);
-    expect(await readdir(join(dataRoot, 'snapshots', repoKey))).toEqual([commit, `${commit}.index`]);
+    expect(await readdir(join(dataRoot, 'snapshots', repoKey))).toEqual([commit]);
   });
 
   it('keeps older commits as separate snapshots and keeps submodules as empty dirs', async () => {

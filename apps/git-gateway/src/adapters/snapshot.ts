@@ -106,8 +106,6 @@ async function extract(input: EnsureBaseSnapshotInput, repoDir: string, finalDir
     );
     try {
       await rename(tmp, finalDir);
-      // Keep the index read-tree built: commits on this base start from it (snapshotIndexPath).
-      await rename(indexFile, snapshotIndexPath(finalDir)).catch(() => undefined);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
@@ -121,14 +119,6 @@ async function extract(input: EnsureBaseSnapshotInput, repoDir: string, finalDir
   } finally {
     await rm(indexFile, { force: true });
   }
-}
-
-/**
- * Path of a base snapshot's prebuilt index (`<snapshot>.index`, made by the extraction): an index
- * of the snapshot's commit that commits copy instead of reading the base tree.
- */
-export function snapshotIndexPath(snapshotDir: string): string {
-  return `${snapshotDir}.index`;
 }
 
 /**

@@ -4,7 +4,6 @@ import { timeGit } from '@remediation/metrics';
 import { currentIteration, listConversations, listExecutionTargets, nextPatchVersionNumber, recordPatchVersion } from '@remediation/persistence';
 import { checkpointRef, deleteCheckpoint } from '../adapters/workspace/index.js';
 import { commitChanges } from '../adapters/commit.js';
-import { snapshotIndexPath } from '../adapters/snapshot.js';
 import { assertNoExtraneousChanges } from './guard.js';
 import { type GatewayDeps, failPatch } from './workspace.js';
 import { ensureWorkspace } from './workspaces.js';
@@ -44,7 +43,6 @@ export function patchCommitHandler(deps: GatewayDeps): CommandHandler {
       const commit = await timeGit(deps.metrics, 'commit', () => commitChanges({
         mirrorPath: ready.mirrorPath,
         baseCommit: ready.baseCommit,
-        baseIndex: snapshotIndexPath(ready.ws.lowerDir),
         mergedDir: ready.ws.mergedDir,
         changes: scan.changes,
         ref,

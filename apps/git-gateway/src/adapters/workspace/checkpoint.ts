@@ -6,7 +6,7 @@
  * upper.").
  *
  * A checkpoint is one commit `base + driver.changes(ws)` made with the commitChanges plumbing
- * (temporary index, hash-object of the changed files only, write-tree, commit-tree), whose
+ * (the changed files hashed, the tree edited from the base tree, commit-tree), whose
  * parent is always the base commit (not the previous checkpoint), anchored by a checkpoint ref,
  * e.g. `refs/remediations/<rem>/<kind>.<n>/checkpoint` ({@link checkpointRef}). The ref moves
  * with compare-and-set. Its message carries a `Checkpoint-Instance: <id>` trailer naming the
@@ -31,8 +31,8 @@ import { parseExecutionId } from '@remediation/contracts';
 import { InvalidInputError, isRemediationError } from '@remediation/errors';
 import { commitChanges, readCommitAt, type CommitAuthor } from '../commit.js';
 import { git } from '../git.js';
+import { updateRefs } from '../long-lived-git.js';
 import { ensureRawAttributes } from '../mirror.js';
-import { snapshotIndexPath } from '../snapshot.js';
 import { localWorkspaceDriver } from './driver.js';
 import { layoutOf, toWorkspace, workspaceLayout, type Workspace } from './layout.js';
 import { assertExecutionLockFree, singleFlight } from './lock.js';
@@ -172,11 +172,8 @@ export async function checkpointWorkspace(input: CheckpointWorkspaceInput): Prom
   const noChanges = async (): Promise<CheckpointResult> => {
     let refDeleted = false;
     if (currentSha !== null) {
-      const del = await git(['update-ref', '-m', 'git-gateway: checkpoint cleared', '-d', input.ref, currentSha], {
-        gitDir: input.mirrorPath,
-        acceptExitCodes: [0, 1, 128],
-      });
-      if (del.exitCode !== 0) {
+      const del = await updateRefs(input.mirrorPath, [{ op: 'delete', ref: input.ref, oldSha: currentSha }]);
+      if (!del.ok) {
         const now = await readCommitAt(input.mirrorPath, input.ref);
         if (now !== null) throw refConflict(input.ref, now.sha, currentSha);
       }
@@ -194,8 +191,6 @@ export async function checkpointWorkspace(input: CheckpointWorkspaceInput): Prom
       const commit = await commitChanges({
         mirrorPath: input.mirrorPath,
         baseCommit: input.baseCommit,
-        // The base snapshot's prebuilt index, as for patch commits (no `read-tree` of the base).
-        baseIndex: snapshotIndexPath(input.ws.lowerDir),
         mergedDir: input.ws.mergedDir,
         changes: scan.changes,
         ref: input.ref,
@@ -232,8 +227,8 @@ export async function deleteCheckpoint(input: { mirrorPath: string; ref: string;
   const current = await readCommitAt(input.mirrorPath, input.ref);
   if (current === null) return null;
   if (input.expectedOldSha !== undefined && input.expectedOldSha !== current.sha) throw refConflict(input.ref, current.sha, input.expectedOldSha);
-  const del = await git(['update-ref', '-m', 'git-gateway: checkpoint deleted', '-d', input.ref, current.sha], { gitDir: input.mirrorPath, acceptExitCodes: [0, 1, 128] });
-  if (del.exitCode !== 0) {
+  const del = await updateRefs(input.mirrorPath, [{ op: 'delete', ref: input.ref, oldSha: current.sha }]);
+  if (!del.ok) {
     const now = await readCommitAt(input.mirrorPath, input.ref);
     if (now !== null) throw refConflict(input.ref, now.sha, current.sha);
   }
