@@ -14,13 +14,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { commitChanges } from '../apps/git-gateway/src/adapters/commit.js';
 import { ensureMirror, resolveBranch } from '../apps/git-gateway/src/adapters/mirror.js';
 import { ensureBaseSnapshot } from '../apps/git-gateway/src/adapters/snapshot.js';
 import { mountWorkspace, readUpperChanges, unmountWorkspace } from '../apps/git-gateway/src/adapters/workspace/index.js';
+import { parseScriptArgs } from './cli-args.js';
 
-const { values } = parseArgs({ options: { files: { type: 'string', default: '50000' }, runs: { type: 'string', default: '10' }, repo: { type: 'string' } } });
+const { values } = parseScriptArgs(import.meta.url, { options: { files: { type: 'string', default: '50000' }, runs: { type: 'string', default: '10' }, repo: { type: 'string' } } });
 const FILES = Number(values.files);
 const RUNS = Number(values.runs);
 const ENV = { ...process.env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@b', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@b' };

@@ -22,7 +22,6 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { unmountUnder } from '@remediation/stack';
 import { ensureMirror, resolveBranch } from '../apps/git-gateway/src/adapters/mirror.js';
 import { ensureBaseSnapshot } from '../apps/git-gateway/src/adapters/snapshot.js';
@@ -30,8 +29,9 @@ import { mountWorkspace, unmountWorkspace } from '../apps/git-gateway/src/adapte
 import { startTestEnvironment } from '../test/support/environment.js';
 import { waitSettled } from '../test/support/flows.js';
 import { executionsOnNode, firstAttemptsAfter, midStep, until } from '../test/support/nodes.js';
+import { parseScriptArgs } from './cli-args.js';
 
-const { values } = parseArgs({
+const { values } = parseScriptArgs(import.meta.url, {
   options: {
     executions: { type: 'string', default: '4' },
     workspaces: { type: 'string', default: '100' },

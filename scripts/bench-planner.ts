@@ -31,7 +31,6 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { type AdvisorySource, OsvAdvisoryIndex, OsvRecord, loadOsvDirectory, toAdvisory } from '@remediation/advisories';
 import { SnapshotDirectorySource } from '@remediation/registry';
 import { parseCycloneDx } from '@remediation/sbom';
@@ -40,6 +39,7 @@ import { ensureDatabaseExists, migrate, openDatabase, syncAdvisorySource, type D
 import { dropDatabase, freshDatabaseUrl } from '@remediation/testing';
 import { archiveSource, directorySource, loadPlanAdvisories, type ConfiguredSource } from '../apps/planner/src/adapters/advisory-database.js';
 import { computePlan } from '../apps/planner/src/plan.js';
+import { parseScriptArgs } from './cli-args.js';
 
 const repoRoot = resolve(import.meta.dirname, '..');
 const FIXTURE_OSV = join(repoRoot, 'test/fixtures/osv/npm');
@@ -493,7 +493,7 @@ async function benchChangeList(url: string, workDir: string, records: number, na
   }
 }
 
-const { values } = parseArgs({
+const { values } = parseScriptArgs(import.meta.url, {
   allowNegative: true,
   options: {
     child: { type: 'boolean', default: false },

@@ -15,11 +15,11 @@
  *
  *   node --import tsx scripts/bench-retention.ts [--executions 20000] [--days 90] [--report-days 10] [--execution-retention-days 30] [--no-prune]
  */
-import { parseArgs } from 'node:util';
 import { DEFAULT_RETENTION, createRemediation, ensureDatabaseExists, migrate, openDatabase, pruneExpired, upsertTenant } from '@remediation/persistence';
 import { dropDatabase, freshDatabaseUrl } from '@remediation/testing';
+import { parseScriptArgs } from './cli-args.js';
 
-const { values } = parseArgs({
+const { values } = parseScriptArgs(import.meta.url, {
   options: {
     executions: { type: 'string', default: '20000' },
     days: { type: 'string', default: '90' },

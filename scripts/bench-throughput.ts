@@ -35,7 +35,6 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { unmountUnder } from '@remediation/stack';
 import { type TestEnvironment, startTestEnvironment } from '../test/support/environment.js';
@@ -51,8 +50,9 @@ import {
   stepTimings,
   summariseSteps,
 } from '../test/support/measure.js';
+import { parseScriptArgs } from './cli-args.js';
 
-const { values: args } = parseArgs({
+const { values: args } = parseScriptArgs(import.meta.url, {
   options: {
     executions: { type: 'string', default: '200' },
     'latency-samples': { type: 'string', default: '10' },
@@ -65,14 +65,9 @@ const { values: args } = parseArgs({
     profile: { type: 'string' },
     json: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
-    help: { type: 'boolean', default: false },
   },
   strict: true,
 });
-if (args.help) {
-  process.stdout.write(readFileSync(new URL(import.meta.url), 'utf8').split('*/')[0]!.replace(/^\/\*\*?|^ \* ?/gm, '') + '\n');
-  process.exit(0);
-}
 const count = (name: 'executions' | 'latency-samples' | 'replicas' | 'nodes' | 'remediations' | 'post-concurrency' | 'timeout-ms', min: number): number => {
   const v = Number(args[name]);
   if (!Number.isInteger(v) || v < min) throw new Error(`--${name}: not an integer ≥ ${min}: ${String(args[name])}`);

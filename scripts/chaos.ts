@@ -30,15 +30,15 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
-import { parseArgs } from 'node:util';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { unmountUnder } from '@remediation/stack';
 import { type TestEnvironment, startTestEnvironment } from '../test/support/environment.js';
 import { SETTLED, api, effects, sql } from '../test/support/flows.js';
 import { createPlannedRemediations } from '../test/support/measure.js';
+import { parseScriptArgs } from './cli-args.js';
 
-const { values: args } = parseArgs({
+const { values: args } = parseScriptArgs(import.meta.url, {
   options: {
     executions: { type: 'string', default: '200' },
     remediations: { type: 'string', default: '10' },
