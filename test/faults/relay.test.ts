@@ -74,7 +74,10 @@ describe('outbox relay', () => {
     await ensureStreams(handles.jsm, DEFAULT_STREAMS);
     const relay = startOutboxRelay({ db, js: handles.js, logger: createLogger('relay-test', 'silent'), intervalMs: 60_000 });
     try {
-      await relay.flush(); // the first tick has run: the next poll is a minute away
+      // The relay's first tick (a timer at 0 ms) may still be running when this flush returns, and a
+      // row inserted meanwhile would go with it: let it finish; the next poll is then a minute away.
+      await relay.flush();
+      await new Promise((r) => setTimeout(r, 1_000));
       const before = (await handles.jsm.streams.info(DEFAULT_STREAMS.events)).state.messages;
       const insert = (n: number) =>
         db.em().execute('insert into outbox (msg_id, subject, payload) values (?, ?, ?::jsonb)', [
