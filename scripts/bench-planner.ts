@@ -14,18 +14,27 @@
  *
  *   node --import tsx scripts/bench-planner.ts [--sizes 100,2000,20000,100000] [--records 200000]
  *        [--timeout-s 180] [--sets fixtures,synthetic,database] [--changed 1000] [--no-change-list] [--json] [--keep]
+ *        [--plans 1]
  *
  * A size whose child takes longer than `--timeout-s` is stopped, and larger sizes of that advisory
- * set are skipped (the table says so). Set `database` (in `--sets`, default all three) first runs
+ * set are skipped (the table says so). `--plans N` has each child plan its scan N times: the first
+ * plan is the table's figures (a planner's first plan after start: cold code, caches empty); the
+ * medians of the N − 1 later ones are a second table (a running planner's plans). Set `database` (in `--sets`, default all three) first runs
  * {@link benchAdvisoryDatabase} (full import and incremental sync of the synthetic records into a
  * fresh PostgreSQL database, `--changed` records changed) and then plans each size with the
  * advisories looked up there (`loadPlanAdvisories`, as the planner does); unless `--no-change-list`,
  * it also runs {@link benchChangeList} (the URL source's incremental sync through OSV's
  * `modified_id.csv`, on a second fresh database).
  * `--keep` leaves the work folder (scans, registry snapshot) and the database in place and prints
- * each child's command line, so one plan can be re-run alone (e.g. with `--cpu-prof`).
+ * each child's command line, so one plan can be re-run alone; a child given `--profile FILE` writes
+ * a CPU profile (`.cpuprofile`, Chrome DevTools format) of the measured window only (parse, look-up
+ * and plan; not the module loading that `node --cpu-prof` would mostly show), and given
+ * `--heap-profile FILE` a sampling heap profile (`.heapprofile`) of what that window allocated,
+ * collected objects included.
  */
 import { spawn } from 'node:child_process';
+import { Session } from 'node:inspector/promises';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { serviceNodeFlags } from '@remediation/config';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -35,7 +44,7 @@ import { type AdvisorySource, OsvAdvisoryIndex, OsvRecord, loadOsvDirectory, toA
 import { SnapshotDirectorySource } from '@remediation/registry';
 import { parseCycloneDx } from '@remediation/sbom';
 import semver from 'semver';
-import { ensureDatabaseExists, migrate, openDatabase, syncAdvisorySource, type Database, type FetchedRecords } from '@remediation/persistence';
+import { ADVISORY_LOOKUP_CONNECTIONS, ensureDatabaseExists, migrate, openDatabase, syncAdvisorySource, type Database, type FetchedRecords } from '@remediation/persistence';
 import { dropDatabase, freshDatabaseUrl } from '@remediation/testing';
 import { archiveSource, directorySource, loadPlanAdvisories, type ConfiguredSource } from '../apps/planner/src/adapters/advisory-database.js';
 import { computePlan } from '../apps/planner/src/plan.js';
@@ -66,11 +75,19 @@ interface RunFigures {
   planMs: number;
   /** CPU time of the whole process (user + system, every thread: GC and the loader included) while parsing, looking up and planning. */
   cpuMs: number;
+  /** Main-thread garbage collection in that window (`PerformanceObserver` entries of type `gc`), ms. */
+  gcMs: number;
   peakRssMiB: number;
   /** How `peakRssMiB` was read: `VmHWM after reset` or `maxRSS (whole process)`. */
   peakRssFrom: string;
   targets: number;
   transitive: number;
+  /**
+   * With `--plans N` (N > 1): the N − 1 plans of the same scan that the same process ran after the
+   * first, as a running planner would: medians of their times, and the process's peak RSS over
+   * all N plans (VmHWM not reset after the first).
+   */
+  later?: { plans: number; parseMs: number; lookupMs: number; planMs: number; totalMs: number; peakRssMiB: number };
 }
 
 const log = (m: string) => process.stderr.write(`[bench-planner] ${m}\n`);
@@ -191,43 +208,101 @@ function resetPeakRss(): boolean {
 }
 
 /** The child: load advisories, then parse and plan one scan file; prints RunFigures as JSON. */
-async function child(set: AdvisorySet, scanFile: string, registryDir: string, components: number, records: number, names: number, databaseUrl?: string): Promise<void> {
+async function child(
+  set: AdvisorySet,
+  scanFile: string,
+  registryDir: string,
+  components: number,
+  records: number,
+  names: number,
+  options: { databaseUrl?: string; profileFile?: string; heapProfileFile?: string; plans: number },
+): Promise<void> {
+  const { databaseUrl, profileFile, heapProfileFile } = options;
   const t0 = performance.now();
-  // Set `database`: the planner opens its pool at start; advisories are looked up per plan (below).
-  const db: Database | undefined = set === 'database' ? await openDatabase(databaseUrl!) : undefined;
+  // Set `database`: the planner opens its pool at start, with the connections its look-up uses at
+  // once (apps/planner/src/main.ts); advisories are looked up per plan (below).
+  const db: Database | undefined = set === 'database' ? await openDatabase(databaseUrl!, { poolMin: ADVISORY_LOOKUP_CONNECTIONS }) : undefined;
   const preloaded = db ? undefined : await loadAdvisories(set, records, names);
   const loadMs = performance.now() - t0;
   (globalThis as { gc?: () => void }).gc?.();
   const rssAfterLoadMiB = mib(process.memoryUsage.rss() / 1024);
   const reset = resetPeakRss();
 
+  const profiler = profileFile || heapProfileFile ? new Session() : undefined;
+  profiler?.connect();
+  if (profiler && profileFile) {
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.setSamplingInterval', { interval: 200 });
+    await profiler.post('Profiler.start');
+  }
+  if (profiler && heapProfileFile) {
+    await profiler.post('HeapProfiler.enable');
+    await profiler.post('HeapProfiler.startSampling', { samplingInterval: 32_768, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  }
+  let gcMs = 0;
+  const gc = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) gcMs += entry.duration;
+  });
+  gc.observe({ entryTypes: ['gc'] });
+  /** One plan as the planner makes it: parse the scan, look its advisories up, plan. */
+  const planOnce = async () => {
+    const t1 = performance.now();
+    const scan = parseCycloneDx(JSON.parse(await readFile(scanFile, 'utf8')));
+    const parseMs = performance.now() - t1;
+    const tLookup = performance.now();
+    const advisories = preloaded ?? (await loadPlanAdvisories(db!, scan));
+    const lookupMs = db ? performance.now() - tLookup : 0;
+    const t2 = performance.now();
+    const plan = await computePlan(scan, { advisories, versions: new SnapshotDirectorySource(registryDir), registryLabel: registryDir });
+    const planMs = performance.now() - t2;
+    return { parseMs, lookupMs, planMs, advisories: advisories.size, plan };
+  };
   const cpu0 = process.cpuUsage();
-  const t1 = performance.now();
-  const scan = parseCycloneDx(JSON.parse(await readFile(scanFile, 'utf8')));
-  const parseMs = performance.now() - t1;
-  const tLookup = performance.now();
-  const advisories = preloaded ?? (await loadPlanAdvisories(db!, scan));
-  const lookupMs = db ? performance.now() - tLookup : 0;
-  const t2 = performance.now();
-  const plan = await computePlan(scan, { advisories, versions: new SnapshotDirectorySource(registryDir), registryLabel: registryDir });
-  const planMs = performance.now() - t2;
+  const { parseMs, lookupMs, planMs, advisories, plan } = await planOnce();
   const cpu = process.cpuUsage(cpu0);
+  // Entries are delivered asynchronously: let the last ones of the window arrive.
+  await new Promise((r) => setImmediate(r));
+  gc.disconnect();
+  if (profiler && profileFile) writeFileSync(profileFile, JSON.stringify((await profiler.post('Profiler.stop')).profile));
+  if (profiler && heapProfileFile) writeFileSync(heapProfileFile, JSON.stringify((await profiler.post('HeapProfiler.stopSampling')).profile));
+  profiler?.disconnect();
 
   const hwm = reset ? vmHwmKiB() : null;
+  const later: Array<Awaited<ReturnType<typeof planOnce>>> = [];
+  for (let i = 1; i < options.plans; i++) later.push(await planOnce());
+  const median = (xs: number[]): number => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    return Math.round(sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2);
+  };
+  const hwmAll = reset ? vmHwmKiB() : null;
   const figures: RunFigures = {
     set,
     components,
-    advisories: advisories.size,
+    advisories,
     loadMs: Math.round(loadMs),
     rssAfterLoadMiB,
     parseMs: Math.round(parseMs),
     lookupMs: Math.round(lookupMs),
     planMs: Math.round(planMs),
     cpuMs: Math.round((cpu.user + cpu.system) / 1000),
+    gcMs: Math.round(gcMs),
     peakRssMiB: hwm !== null ? mib(hwm) : mib(process.resourceUsage().maxRSS),
     peakRssFrom: hwm !== null ? 'VmHWM after reset' : 'maxRSS (whole process)',
     targets: plan.targets.length,
     transitive: plan.transitive.length,
+    ...(later.length > 0
+      ? {
+          later: {
+            plans: later.length,
+            parseMs: median(later.map((r) => r.parseMs)),
+            lookupMs: median(later.map((r) => r.lookupMs)),
+            planMs: median(later.map((r) => r.planMs)),
+            totalMs: median(later.map((r) => r.parseMs + r.lookupMs + r.planMs)),
+            peakRssMiB: hwmAll !== null ? mib(hwmAll) : mib(process.resourceUsage().maxRSS),
+          },
+        }
+      : {}),
   };
   await db?.close();
   process.stdout.write(`${JSON.stringify(figures)}\n`);
@@ -510,9 +585,17 @@ const { values } = parseScriptArgs(import.meta.url, {
     'database-url': { type: 'string' },
     json: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
+    profile: { type: 'string' },
+    'heap-profile': { type: 'string' },
+    plans: { type: 'string', default: '1' },
   },
 });
 const RECORDS = Number(values.records);
+const PLANS = Number(values.plans);
+if (!Number.isInteger(PLANS) || PLANS < 1) {
+  process.stderr.write(`--plans: a whole number ≥ 1, not ${JSON.stringify(values.plans)}\n`);
+  process.exit(2);
+}
 const SIZES = values.sizes!.split(',').map(Number);
 /** The synthetic records are spread over the names of the largest scan. */
 const NAMES = Math.max(...SIZES);
@@ -520,7 +603,12 @@ const NAMES = Math.max(...SIZES);
 if (import.meta.filename !== resolve(process.argv[1] ?? '')) {
   // Imported (e.g. for `syntheticOsvRecords`): no run.
 } else if (values.child) {
-  await child(values.set as AdvisorySet, values.scan!, values.registry!, Number(values.components), RECORDS, NAMES, values['database-url']);
+  await child(values.set as AdvisorySet, values.scan!, values.registry!, Number(values.components), RECORDS, NAMES, {
+    ...(values['database-url'] !== undefined ? { databaseUrl: values['database-url'] } : {}),
+    ...(values.profile !== undefined ? { profileFile: values.profile } : {}),
+    ...(values['heap-profile'] !== undefined ? { heapProfileFile: values['heap-profile'] } : {}),
+    plans: PLANS,
+  });
 } else {
   const dir = await mkdtemp(join(tmpdir(), 'bench-planner-'));
   const results: Array<RunFigures | { set: AdvisorySet; components: number; skipped: string }> = [];
@@ -555,7 +643,7 @@ if (import.meta.filename !== resolve(process.argv[1] ?? '')) {
         await writeFile(scanFile, JSON.stringify(generateScan(n, vulnerable)));
         log(`${set}: ${n} components…`);
         const registry = set === 'fixtures' ? FIXTURE_REGISTRY : syntheticRegistry;
-        const args = ['--set', set, '--scan', scanFile, '--registry', registry, '--components', String(n), '--records', String(RECORDS), '--sizes', values.sizes!];
+        const args = ['--set', set, '--scan', scanFile, '--registry', registry, '--components', String(n), '--records', String(RECORDS), '--sizes', values.sizes!, '--plans', String(PLANS)];
         const childArgs = databaseUrl && set === 'database' ? [...args, '--database-url', databaseUrl] : args;
         if (values.keep) log(`child: node ${serviceNodeFlags('planner').join(' ')} --import tsx ${import.meta.filename} --child ${childArgs.join(' ')}`);
         const figures = await runChild(childArgs, timeoutMs);
@@ -573,14 +661,30 @@ if (import.meta.filename !== resolve(process.argv[1] ?? '')) {
     const rows = results.map((r) =>
       'skipped' in r
         ? `| ${r.set} | ${fmt(r.components)} | — | — | — | — | — | — | — | — | — | ${r.skipped} |`
-        : `| ${r.set} | ${fmt(r.components)} | ${fmt(r.advisories)} | ${fmt(r.loadMs)} ms / ${r.rssAfterLoadMiB} MiB | ${fmt(r.parseMs)} ms | ${r.set === 'database' ? `${fmt(r.lookupMs)} ms` : '—'} | ${fmt(r.planMs)} ms | **${fmt(r.parseMs + r.lookupMs + r.planMs)} ms** | ${fmt(r.cpuMs)} ms | **${r.peakRssMiB} MiB** | ${fmt(r.targets)} / ${fmt(r.transitive)} | ${r.peakRssFrom} |`,
+        : `| ${r.set} | ${fmt(r.components)} | ${fmt(r.advisories)} | ${fmt(r.loadMs)} ms / ${r.rssAfterLoadMiB} MiB | ${fmt(r.parseMs)} ms | ${r.set === 'database' ? `${fmt(r.lookupMs)} ms` : '—'} | ${fmt(r.planMs)} ms | **${fmt(r.parseMs + r.lookupMs + r.planMs)} ms** | ${fmt(r.cpuMs)} ms / ${fmt(r.gcMs)} ms | **${r.peakRssMiB} MiB** | ${fmt(r.targets)} / ${fmt(r.transitive)} | ${r.peakRssFrom} |`,
     );
     const table = [
-      '| advisories | components | advisories held | load (time / RSS after) | parse | look-up | plan | parse + plan | CPU (parse + plan) | peak RSS (parse + plan) | targets / transitive | RSS from |',
+      '| advisories | components | advisories held | load (time / RSS after) | parse | look-up | plan | parse + plan | CPU / GC (parse + plan) | peak RSS (parse + plan) | targets / transitive | RSS from |',
       '|---|---|---|---|---|---|---|---|---|---|---|---|',
       ...rows,
     ].join('\n');
     process.stdout.write(`${table}\n\n`);
+    const laterRows = results.flatMap((r) =>
+      'later' in r && r.later !== undefined
+        ? [`| ${r.set} | ${fmt(r.components)} | ${r.later.plans} | ${fmt(r.later.parseMs)} ms | ${r.set === 'database' ? `${fmt(r.later.lookupMs)} ms` : '—'} | ${fmt(r.later.planMs)} ms | **${fmt(r.later.totalMs)} ms** | **${r.later.peakRssMiB} MiB** |`]
+        : [],
+    );
+    if (laterRows.length > 0) {
+      process.stdout.write(
+        [
+          'Later plans of the same scan in the same process (--plans), medians; peak RSS over every plan of the process:',
+          '',
+          '| advisories | components | plans | parse | look-up | plan | parse + plan | peak RSS (all plans) |',
+          '|---|---|---|---|---|---|---|---|',
+          ...laterRows,
+        ].join('\n') + '\n\n',
+      );
+    }
     process.stdout.write(
       database
         ? `advisory database (OSV directory source, ${fmt(database.records)} records): ` +
