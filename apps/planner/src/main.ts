@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { OsvApiClient } from '@remediation/advisories';
 import { RegistryEnv, checkRegistryCredentials, registrySourcesFromEnv } from '@remediation/ecosystems';
 import { BaseEnv, envFlag, loadEnv } from '@remediation/config';
-import { advisoryDatabaseSnapshot } from '@remediation/persistence';
+import { ADVISORY_LOOKUP_CONNECTIONS, advisoryDatabaseSnapshot } from '@remediation/persistence';
 import { timeLookup } from '@remediation/metrics';
 import { runMain } from '@remediation/service-runtime';
 import { AdvisorySync, archiveSource, directorySource, loadPlanAdvisories, type ConfiguredSource } from './adapters/advisory-database.js';
@@ -49,6 +49,8 @@ let sync: AdvisorySync | undefined;
 await runMain(() => ({
   name: 'planner',
   env,
+  // A plan's advisory look-up runs this many statements at once: their connections stay open.
+  databasePoolMin: ADVISORY_LOOKUP_CONNECTIONS,
   start: async (ctx) => {
     sync = new AdvisorySync(ctx.db, sources, { intervalMs: env.ADVISORY_SYNC_INTERVAL_MS, logger: ctx.logger });
     sync.start();

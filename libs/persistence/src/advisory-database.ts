@@ -567,8 +567,11 @@ export async function findAdvisoriesByIds(db: Database, ids: readonly string[]):
 
 /** Packages or ids per statement of {@link findPlanAdvisories}: the rows of one statement are converted, then dropped. */
 const LOOKUP_CHUNK = 5000;
-/** Statements of {@link findPlanAdvisories} in flight at once (pooled connections). */
-const LOOKUP_CONCURRENCY = 3;
+/**
+ * Statements of {@link findPlanAdvisories} in flight at once, each on its own pooled connection:
+ * a planner keeps this many connections open (`openDatabase`'s `poolMin`).
+ */
+export const ADVISORY_LOOKUP_CONNECTIONS = 3;
 
 /**
  * The advisories a plan needs for one or more ecosystems, reduced to what matching and the plan use
@@ -663,7 +666,7 @@ export async function findPlanAdvisories(
   // A few statements at once (each on its own pooled connection): PostgreSQL works on one while this process parses another's answer.
   let next = 0;
   await Promise.all(
-    Array.from({ length: Math.min(LOOKUP_CONCURRENCY, statements.length) }, async () => {
+    Array.from({ length: Math.min(ADVISORY_LOOKUP_CONNECTIONS, statements.length) }, async () => {
       while (next < statements.length) await statements[next++]!();
     }),
   );

@@ -1,5 +1,6 @@
 import { Migrator } from '@mikro-orm/migrations';
 import { MikroORM, type EntityManager } from '@mikro-orm/postgresql';
+import { CompiledQuery } from 'kysely';
 import type { Registry } from '@remediation/metrics';
 import { ALL_ENTITIES } from './entities.js';
 import { releaseLostConnections } from './pool-guard.js';
@@ -53,16 +54,24 @@ export const MIGRATIONS = [
  * @param options.acquireTimeoutMs how long a query waits for a free pooled connection before it
  *   fails with "timeout exceeded when trying to connect" (a database-unavailable error the consumer
  *   runtime retries), in ms (default 30,000); never forever.
+ * @param options.poolMin pooled connections opened at once and then kept open however long they
+ *   are idle (default 0: opened on demand, closed after 10 s idle, pg-pool's `idleTimeoutMillis`);
+ *   for a service whose requests use several connections at once (the planner's advisory
+ *   look-up, `ADVISORY_LOOKUP_CONNECTIONS`), so a request does not wait for new connections.
  * @param options.metrics the service's metric registry: transitions applied are counted there.
  * @throws the driver's connection error when the database is unreachable.
  */
-export async function openDatabase(url: string, options: { poolMax?: number; acquireTimeoutMs?: number; debug?: boolean; metrics?: Registry } = {}): Promise<Database> {
+export async function openDatabase(
+  url: string,
+  options: { poolMax?: number; poolMin?: number; acquireTimeoutMs?: number; debug?: boolean; metrics?: Registry } = {},
+): Promise<Database> {
+  const poolMin = Math.min(options.poolMin ?? 0, options.poolMax ?? 10);
   const orm = await MikroORM.init({
     clientUrl: url,
     entities: ALL_ENTITIES,
     extensions: [Migrator],
     migrations: { migrationsList: MIGRATIONS, snapshot: false, silent: true, tableName: 'schema_migrations' },
-    pool: { min: 0, max: options.poolMax ?? 10 },
+    pool: { min: poolMin, max: options.poolMax ?? 10 },
     // A connection lost while checked out goes back to the pool at once (kysely-org/kysely#1990,
     // docs/decisions/0027), and no wait for a connection is unbounded.
     driverOptions: { connectionTimeoutMillis: options.acquireTimeoutMs ?? 30_000, onPoolCreated: releaseLostConnections },
@@ -70,6 +79,11 @@ export async function openDatabase(url: string, options: { poolMax?: number; acq
     allowGlobalContext: false,
     ensureDatabase: false,
   });
+  // pg-pool keeps `min` connections once opened but does not open them: open them now, together.
+  if (poolMin > 0) {
+    const pool = orm.em.getConnection().getClient();
+    await Promise.all(Array.from({ length: poolMin }, () => pool.executeQuery(CompiledQuery.raw('select 1'))));
+  }
   return {
     orm,
     em: () => orm.em.fork(),

@@ -146,6 +146,7 @@ export {
   findAdvisoriesForPackages,
   findAdvisoriesByIds,
   findPlanAdvisories,
+  ADVISORY_LOOKUP_CONNECTIONS,
   advisoryDatabaseSnapshot,
   advisoriesChangedSince,
   recordPlanPackages,

@@ -72,6 +72,11 @@ export interface ServiceDefinition {
    * one service does (the API); its replicas take turns through the sweep's advisory lock.
    */
   retentionSweep?: boolean;
+  /**
+   * Pooled PostgreSQL connections kept open (`openDatabase`'s `poolMin`; default 0): the planner
+   * keeps those its advisory look-up uses at once.
+   */
+  databasePoolMin?: number;
   /** Extra start-up; the returned function is called on shutdown. */
   start?: (ctx: ServiceContext) => Promise<(() => Promise<void>) | void>;
 }
@@ -106,7 +111,7 @@ export async function startService(def: ServiceDefinition): Promise<RunningServi
   metrics.setDefaultLabels({ service: def.name });
   collectDefaultMetrics({ register: metrics });
   defineDomainMetrics(metrics);
-  const db = await openDatabase(def.env.DATABASE_URL, { metrics });
+  const db = await openDatabase(def.env.DATABASE_URL, { metrics, ...(def.databasePoolMin !== undefined ? { poolMin: def.databasePoolMin } : {}) });
   if (def.databaseGauges) executionMetrics(metrics).readFrom({ executions: () => countExecutionsByState(db), outbox: () => outboxBacklog(db) });
   const nats = await connectNats(def.env.NATS_URL, def.name);
   const streams = { ...DEFAULT_STREAMS, replicas: def.env.NATS_REPLICAS };
