@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { BaseEnv } from '@remediation/config';
+import { BaseEnv, serviceNodeFlags } from '@remediation/config';
 import { repoRoot } from '@remediation/testing';
 
 /**
@@ -126,5 +126,15 @@ describe('docker/compose.yaml', () => {
       expect(host, `${name} serves /metrics on all interfaces`).toBe('0.0.0.0');
     }
     expect((services['prometheus']!.depends_on as string[]).sort()).toEqual(built.map(([name]) => name).sort());
+  });
+
+  it("starts each service with its Node.js flags (SERVICE_NODE_FLAGS), which the image's command passes from NODE_FLAGS", () => {
+    const dockerfile = readFileSync(join(repoRoot, 'docker/Dockerfile'), 'utf8');
+    expect(dockerfile).toMatch(/exec node \$\{NODE_FLAGS\} --import tsx apps\/\$\{SERVICE\}\/src\/main\.ts/);
+    expect(serviceNodeFlags('planner').length).toBeGreaterThan(0);
+    for (const [name, s] of built) {
+      const service = s.environment?.['SERVICE'] ?? name;
+      expect((s.environment?.['NODE_FLAGS'] ?? '').split(' ').filter(Boolean), name).toEqual([...serviceNodeFlags(service)]);
+    }
   });
 });
