@@ -72,12 +72,31 @@ describe('outbox relay', () => {
   it('publishes rows its own process committed at once, not at its next poll (docs/decisions/0022)', async () => {
     const handles = await connectNats(nats.url, 'relay-wake-test');
     await ensureStreams(handles.jsm, DEFAULT_STREAMS);
-    const relay = startOutboxRelay({ db, js: handles.js, logger: createLogger('relay-test', 'silent'), intervalMs: 60_000 });
+    // The relay's transactions, counted: its first tick (a timer at 0 ms) must be over before a row
+    // is inserted, or the row would go with that tick instead of waiting for the poll.
+    let finished = 0;
+    let running = 0;
+    const relayDb: Database = {
+      ...db,
+      em: () => {
+        const em = db.em();
+        const transactional = em.transactional.bind(em);
+        em.transactional = (async (...args: Parameters<typeof transactional>) => {
+          running++;
+          try {
+            return await transactional(...args);
+          } finally {
+            running--;
+            finished++;
+          }
+        }) as typeof em.transactional;
+        return em;
+      },
+    };
+    const relay = startOutboxRelay({ db: relayDb, js: handles.js, logger: createLogger('relay-test', 'silent'), intervalMs: 60_000 });
     try {
-      // The relay's first tick (a timer at 0 ms) may still be running when this flush returns, and a
-      // row inserted meanwhile would go with it: let it finish; the next poll is then a minute away.
-      await relay.flush();
-      await new Promise((r) => setTimeout(r, 1_000));
+      while (finished === 0 || running > 0) await new Promise((r) => setTimeout(r, 10));
+      // The first tick is over: the next poll is a minute away.
       const before = (await handles.jsm.streams.info(DEFAULT_STREAMS.events)).state.messages;
       const insert = (n: number) =>
         db.em().execute('insert into outbox (msg_id, subject, payload) values (?, ?, ?::jsonb)', [
@@ -92,7 +111,7 @@ describe('outbox relay', () => {
       // Woken: published well inside the poll interval.
       const started = Date.now();
       await insert(2);
-      outboxWritten(db);
+      outboxWritten(relayDb);
       for (;;) {
         const left = await db.em().execute<Array<{ n: string }>>('select count(*) as n from outbox where published_at is null');
         if (Number(left[0]!.n) === 0) break;
