@@ -10,8 +10,25 @@ const PARSED = {
   loose: { cache: new LRUCache<string, semver.SemVer | false>({ max: 50_000 }), options: { loose: true } },
   range: { cache: new LRUCache<string, semver.SemVer | false>({ max: 50_000 }), options: { loose: true, includePrerelease: true } },
 } as const;
-/** Whether node-semver reads a range, by its text (loose). */
-const VALID_RANGES = new LRUCache<string, boolean>({ max: 10_000 });
+/**
+ * Ranges as node-semver reads them for {@link npmVersioning}'s `satisfies` (loose, pre-releases
+ * included), by their text (`false`: not a range). A `Range` is immutable once built, so one object
+ * serves every test of its text: `semver.satisfies` would build it again on each call.
+ */
+const RANGES = new LRUCache<string, semver.Range | false>({ max: 10_000 });
+
+function rangeOf(requirement: string): semver.Range | null {
+  let hit = RANGES.get(requirement);
+  if (hit === undefined) {
+    try {
+      hit = new semver.Range(requirement, { loose: true, includePrerelease: true });
+    } catch {
+      hit = false;
+    }
+    RANGES.set(requirement, hit);
+  }
+  return hit === false ? null : hit;
+}
 
 /**
  * `semver.parse(version, options)`, memoised: a plan compares the same few thousand version
@@ -60,19 +77,25 @@ export const npmVersioning: Versioning = {
   },
   satisfies(version, requirement) {
     parsed(version);
-    let valid = VALID_RANGES.get(requirement);
-    if (valid === undefined) VALID_RANGES.set(requirement, (valid = semver.validRange(requirement, { loose: true }) !== null));
-    if (!valid) {
+    const range = rangeOf(requirement);
+    if (range === null) {
       throw new InvalidInputError('REQUIREMENT_INVALID', `not an npm range: ${JSON.stringify(requirement)}`, { details: { requirement } });
     }
-    return semver.satisfies(memoSemver(version, 'range') ?? version, requirement, { loose: true, includePrerelease: true });
+    // What `semver.satisfies(version, requirement, { loose: true, includePrerelease: true })` answers.
+    return range.test(memoSemver(version, 'range') ?? version);
   },
   isStable(version) {
     return parsed(version).prerelease.length === 0;
   },
   sameLine(a, b) {
-    const from = parsed(a);
-    return semver.satisfies(parsed(b), `^${from.version}`, { includePrerelease: true }) || semver.satisfies(from, `^${parsed(b).version}`, { includePrerelease: true });
+    // `b` satisfies `^a` or `a` satisfies `^b` (pre-releases included). `^lo` is `>=lo <next-0`
+    // (node-semver's caret desugaring: next major; on 0.y next minor; on 0.0.z next patch), and
+    // nothing on the next line sorts below its `-0`, so the higher one is in `^lower` exactly when it
+    // shares the lower one's leading version part(s).
+    const [lo, hi] = parsed(a).compare(parsed(b)) <= 0 ? [parsed(a), parsed(b)] : [parsed(b), parsed(a)];
+    if (lo.major > 0) return hi.major === lo.major;
+    if (lo.minor > 0) return hi.major === 0 && hi.minor === lo.minor;
+    return hi.major === 0 && hi.minor === 0 && hi.patch === lo.patch;
   },
   jump(from, to): JumpSize {
     const a = parsed(from);
