@@ -1,18 +1,5 @@
-import { createServer } from 'node:net';
 import { type MessagesApiLocal, type ScriptTurn, startMessagesApiLocal } from '@remediation/messages-api-local';
 import { startTcpProxy } from '@remediation/stack';
-
-/** A free TCP port on 127.0.0.1 (closed again before returning). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-    s.on('error', reject);
-  });
-}
 
 /**
  * The model the services talk to in a test: messages-api-local on a fixed port (known before the

@@ -1,19 +1,67 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
-/** A free TCP port on 127.0.0.1 (bound then released; good enough for local stacks). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Lowest port of the stacks' range: below it are well-known and commonly configured ports. */
+const FIRST_PORT = 10_000;
+/** Ports per test worker (`VITEST_POOL_ID` 1, 2, …); processes outside vitest share the range above the workers'. */
+const PORTS_PER_WORKER = 1_000;
+/** Ports this process handed out, never handed out again by it. */
+const handedOut = new Set<number>();
+
+/**
+ * The first port of the kernel's ephemeral range (`/proc/sys/net/ipv4/ip_local_port_range`;
+ * 32768 when unreadable, Linux's default): the ports outgoing connections and `listen(0)` get.
+ */
+function ephemeralStart(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > FIRST_PORT ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+/** Whether 127.0.0.1:`port` can be listened on now. */
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
+}
+
+/**
+ * A free TCP port on 127.0.0.1 for a process the stack starts later (a service's `HEALTH_PORT`,
+ * the API, a nats-server), checked by listening on it once. Taken below the kernel's ephemeral
+ * range, which outgoing connections use: a port from `listen(0)` (ephemeral) was taken by some
+ * connection of another test in the seconds before the service bound it (EADDRINUSE), and a
+ * restarted service binds its port again after its predecessor released it. Test workers draw
+ * from disjoint blocks (`VITEST_POOL_ID`), so two workers' stacks never pick the same port; other
+ * processes (`./run example`, the benchmark scripts) draw from the rest of the range.
+ * @throws Error when no port of the process's block can be listened on.
+ */
+export async function freePort(): Promise<number> {
+  const end = ephemeralStart();
+  const worker = Number(process.env['VITEST_POOL_ID']);
+  const workers = Math.floor((end - FIRST_PORT) / PORTS_PER_WORKER) - 1;
+  const [low, high] =
+    Number.isInteger(worker) && worker >= 1 && worker <= workers
+      ? [FIRST_PORT + (worker - 1) * PORTS_PER_WORKER, FIRST_PORT + worker * PORTS_PER_WORKER]
+      : [FIRST_PORT + workers * PORTS_PER_WORKER, end];
+  const size = high - low;
+  const start = Math.floor(Math.random() * size);
+  for (let i = 0; i < size; i++) {
+    const port = low + ((start + i) % size);
+    if (handedOut.has(port)) continue;
+    if (await bindable(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no free port in 127.0.0.1:${low}-${high - 1}`);
 }
 
 /** A child process of the stack, with its log file. */
