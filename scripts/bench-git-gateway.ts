@@ -19,13 +19,13 @@ import { ensureMirror, resolveBranch } from '../apps/git-gateway/src/adapters/mi
 import { ensureBaseSnapshot } from '../apps/git-gateway/src/adapters/snapshot.js';
 import { mountWorkspace, readUpperChanges, unmountWorkspace } from '../apps/git-gateway/src/adapters/workspace/index.js';
 import { parseScriptArgs } from './cli-args.js';
+import { median } from './statistics.js';
 
 const { values } = parseScriptArgs(import.meta.url, { options: { files: { type: 'string', default: '50000' }, runs: { type: 'string', default: '10' }, repo: { type: 'string' } } });
 const FILES = Number(values.files);
 const RUNS = Number(values.runs);
 const ENV = { ...process.env, GIT_AUTHOR_NAME: 'b', GIT_AUTHOR_EMAIL: 'b@b', GIT_COMMITTER_NAME: 'b', GIT_COMMITTER_EMAIL: 'b@b' };
 const sh = (cmd: string, args: string[], cwd?: string) => execFileSync(cmd, args, { cwd, env: ENV, encoding: 'utf8', maxBuffer: 1 << 30 }).trim();
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 async function time<T>(fn: () => Promise<T> | T): Promise<[number, T]> {
   const t = process.hrtime.bigint();
   const r = await fn();

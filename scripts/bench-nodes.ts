@@ -30,6 +30,7 @@ import { startTestEnvironment } from '../test/support/environment.js';
 import { waitSettled } from '../test/support/flows.js';
 import { executionsOnNode, firstAttemptsAfter, midStep, until } from '../test/support/nodes.js';
 import { parseScriptArgs } from './cli-args.js';
+import { median } from './statistics.js';
 
 const { values } = parseScriptArgs(import.meta.url, {
   options: {
@@ -41,7 +42,6 @@ const { values } = parseScriptArgs(import.meta.url, {
   },
 });
 const log = (m: string) => process.stderr.write(`[bench-nodes] ${m}\n`);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
 const results: Record<string, number | string> = { 'load average (1 min) at start': loadavg()[0]!.toFixed(2) };
 

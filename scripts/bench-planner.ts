@@ -49,6 +49,7 @@ import { dropDatabase, freshDatabaseUrl } from '@remediation/testing';
 import { archiveSource, directorySource, loadPlanAdvisories, type ConfiguredSource } from '../apps/planner/src/adapters/advisory-database.js';
 import { computePlan } from '../apps/planner/src/plan.js';
 import { parseScriptArgs } from './cli-args.js';
+import { median } from './statistics.js';
 
 const repoRoot = resolve(import.meta.dirname, '..');
 const FIXTURE_OSV = join(repoRoot, 'test/fixtures/osv/npm');
@@ -270,11 +271,6 @@ async function child(
   const hwm = reset ? vmHwmKiB() : null;
   const later: Array<Awaited<ReturnType<typeof planOnce>>> = [];
   for (let i = 1; i < options.plans; i++) later.push(await planOnce());
-  const median = (xs: number[]): number => {
-    const sorted = [...xs].sort((a, b) => a - b);
-    const mid = Math.floor(sorted.length / 2);
-    return Math.round(sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2);
-  };
   const hwmAll = reset ? vmHwmKiB() : null;
   const figures: RunFigures = {
     set,
@@ -295,10 +291,10 @@ async function child(
       ? {
           later: {
             plans: later.length,
-            parseMs: median(later.map((r) => r.parseMs)),
-            lookupMs: median(later.map((r) => r.lookupMs)),
-            planMs: median(later.map((r) => r.planMs)),
-            totalMs: median(later.map((r) => r.parseMs + r.lookupMs + r.planMs)),
+            parseMs: Math.round(median(later.map((r) => r.parseMs))),
+            lookupMs: Math.round(median(later.map((r) => r.lookupMs))),
+            planMs: Math.round(median(later.map((r) => r.planMs))),
+            totalMs: Math.round(median(later.map((r) => r.parseMs + r.lookupMs + r.planMs))),
             peakRssMiB: hwmAll !== null ? mib(hwmAll) : mib(process.resourceUsage().maxRSS),
           },
         }

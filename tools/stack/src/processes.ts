@@ -11,11 +11,19 @@ const PORTS_PER_WORKER = 1_000;
 /** Ports this process handed out, never handed out again by it. */
 const handedOut = new Set<number>();
 
+/** {@link ephemeralStart}, read once per process. */
+let ephemeralStartCache: number | undefined;
+
 /**
  * The first port of the kernel's ephemeral range (`/proc/sys/net/ipv4/ip_local_port_range`;
  * 32768 when unreadable, Linux's default): the ports outgoing connections and `listen(0)` get.
  */
 function ephemeralStart(): number {
+  ephemeralStartCache ??= readEphemeralStart();
+  return ephemeralStartCache;
+}
+
+function readEphemeralStart(): number {
   try {
     const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
     return Number.isInteger(low) && low > FIRST_PORT ? low : 32_768;

@@ -92,7 +92,9 @@ export const npmVersioning: Versioning = {
     // (node-semver's caret desugaring: next major; on 0.y next minor; on 0.0.z next patch), and
     // nothing on the next line sorts below its `-0`, so the higher one is in `^lower` exactly when it
     // shares the lower one's leading version part(s).
-    const [lo, hi] = parsed(a).compare(parsed(b)) <= 0 ? [parsed(a), parsed(b)] : [parsed(b), parsed(a)];
+    const pa = parsed(a);
+    const pb = parsed(b);
+    const [lo, hi] = pa.compare(pb) <= 0 ? [pa, pb] : [pb, pa];
     if (lo.major > 0) return hi.major === lo.major;
     if (lo.minor > 0) return hi.major === 0 && hi.minor === lo.minor;
     return hi.major === 0 && hi.minor === 0 && hi.patch === lo.patch;
