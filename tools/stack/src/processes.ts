@@ -64,10 +64,10 @@ export async function freePort(): Promise<number> {
   for (let i = 0; i < size; i++) {
     const port = low + ((start + i) % size);
     if (handedOut.has(port)) continue;
-    if (await bindable(port)) {
-      handedOut.add(port);
-      return port;
-    }
+    // Reserved before the check: concurrent callers (Promise.all) must not test and take the same port.
+    handedOut.add(port);
+    if (await bindable(port)) return port;
+    handedOut.delete(port);
   }
   throw new Error(`no free port in 127.0.0.1:${low}-${high - 1}`);
 }
