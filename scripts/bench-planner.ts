@@ -14,12 +14,14 @@
  *
  *   node --import tsx scripts/bench-planner.ts [--sizes 100,2000,20000,100000] [--records 200000]
  *        [--timeout-s 180] [--sets fixtures,synthetic,database] [--changed 1000] [--no-change-list] [--json] [--keep]
- *        [--plans 1]
+ *        [--plans 1] [--cold-connections]
  *
  * A size whose child takes longer than `--timeout-s` is stopped, and larger sizes of that advisory
  * set are skipped (the table says so). `--plans N` has each child plan its scan N times: the first
  * plan is the table's figures (a planner's first plan after start: cold code, caches empty); the
- * medians of the N − 1 later ones are a second table (a running planner's plans). Set `database` (in `--sets`, default all three) first runs
+ * medians of the N − 1 later ones are a second table (a running planner's plans). A `database`
+ * child readies its look-up connections at start as the planner does (`warmAdvisoryLookup`,
+ * decision 0029; part of *load*), unless `--cold-connections`. Set `database` (in `--sets`, default all three) first runs
  * {@link benchAdvisoryDatabase} (full import and incremental sync of the synthetic records into a
  * fresh PostgreSQL database, `--changed` records changed) and then plans each size with the
  * advisories looked up there (`loadPlanAdvisories`, as the planner does); unless `--no-change-list`,
@@ -44,7 +46,7 @@ import { type AdvisorySource, OsvAdvisoryIndex, OsvRecord, loadOsvDirectory, toA
 import { SnapshotDirectorySource } from '@remediation/registry';
 import { parseCycloneDx } from '@remediation/sbom';
 import semver from 'semver';
-import { ADVISORY_LOOKUP_CONNECTIONS, ensureDatabaseExists, migrate, openDatabase, syncAdvisorySource, type Database, type FetchedRecords } from '@remediation/persistence';
+import { ADVISORY_LOOKUP_CONNECTIONS, ensureDatabaseExists, migrate, openDatabase, syncAdvisorySource, warmAdvisoryLookup, type Database, type FetchedRecords } from '@remediation/persistence';
 import { dropDatabase, freshDatabaseUrl } from '@remediation/testing';
 import { archiveSource, directorySource, loadPlanAdvisories, type ConfiguredSource } from '../apps/planner/src/adapters/advisory-database.js';
 import { computePlan } from '../apps/planner/src/plan.js';
@@ -216,13 +218,14 @@ async function child(
   components: number,
   records: number,
   names: number,
-  options: { databaseUrl?: string; profileFile?: string; heapProfileFile?: string; plans: number },
+  options: { databaseUrl?: string; profileFile?: string; heapProfileFile?: string; plans: number; coldConnections?: boolean },
 ): Promise<void> {
   const { databaseUrl, profileFile, heapProfileFile } = options;
   const t0 = performance.now();
   // Set `database`: the planner opens its pool at start, with the connections its look-up uses at
-  // once (apps/planner/src/main.ts); advisories are looked up per plan (below).
+  // once, and readies them (apps/planner/src/main.ts, decision 0029); advisories are looked up per plan (below).
   const db: Database | undefined = set === 'database' ? await openDatabase(databaseUrl!, { poolMin: ADVISORY_LOOKUP_CONNECTIONS }) : undefined;
+  if (db && !options.coldConnections) await warmAdvisoryLookup(db);
   const preloaded = db ? undefined : await loadAdvisories(set, records, names);
   const loadMs = performance.now() - t0;
   (globalThis as { gc?: () => void }).gc?.();
@@ -584,6 +587,7 @@ const { values } = parseScriptArgs(import.meta.url, {
     profile: { type: 'string' },
     'heap-profile': { type: 'string' },
     plans: { type: 'string', default: '1' },
+    'cold-connections': { type: 'boolean', default: false },
   },
 });
 const RECORDS = Number(values.records);
@@ -604,6 +608,7 @@ if (import.meta.filename !== resolve(process.argv[1] ?? '')) {
     ...(values.profile !== undefined ? { profileFile: values.profile } : {}),
     ...(values['heap-profile'] !== undefined ? { heapProfileFile: values['heap-profile'] } : {}),
     plans: PLANS,
+    coldConnections: values['cold-connections']!,
   });
 } else {
   const dir = await mkdtemp(join(tmpdir(), 'bench-planner-'));
@@ -639,7 +644,7 @@ if (import.meta.filename !== resolve(process.argv[1] ?? '')) {
         await writeFile(scanFile, JSON.stringify(generateScan(n, vulnerable)));
         log(`${set}: ${n} components…`);
         const registry = set === 'fixtures' ? FIXTURE_REGISTRY : syntheticRegistry;
-        const args = ['--set', set, '--scan', scanFile, '--registry', registry, '--components', String(n), '--records', String(RECORDS), '--sizes', values.sizes!, '--plans', String(PLANS)];
+        const args = ['--set', set, '--scan', scanFile, '--registry', registry, '--components', String(n), '--records', String(RECORDS), '--sizes', values.sizes!, '--plans', String(PLANS), ...(values['cold-connections'] ? ['--cold-connections'] : [])];
         const childArgs = databaseUrl && set === 'database' ? [...args, '--database-url', databaseUrl] : args;
         if (values.keep) log(`child: node ${serviceNodeFlags('planner').join(' ')} --import tsx ${import.meta.filename} --child ${childArgs.join(' ')}`);
         const figures = await runChild(childArgs, timeoutMs);

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { OsvApiClient } from '@remediation/advisories';
 import { RegistryEnv, checkRegistryCredentials, registrySourcesFromEnv } from '@remediation/ecosystems';
 import { BaseEnv, envFlag, loadEnv } from '@remediation/config';
-import { ADVISORY_LOOKUP_CONNECTIONS, advisoryDatabaseSnapshot } from '@remediation/persistence';
+import { ADVISORY_LOOKUP_CONNECTIONS, advisoryDatabaseSnapshot, warmAdvisoryLookup } from '@remediation/persistence';
+import { describeError } from '@remediation/errors';
 import { timeLookup } from '@remediation/metrics';
 import { runMain } from '@remediation/service-runtime';
 import { AdvisorySync, archiveSource, directorySource, loadPlanAdvisories, type ConfiguredSource } from './adapters/advisory-database.js';
@@ -54,6 +55,12 @@ await runMain(() => ({
   start: async (ctx) => {
     sync = new AdvisorySync(ctx.db, sources, { intervalMs: env.ADVISORY_SYNC_INTERVAL_MS, logger: ctx.logger });
     sync.start();
+    // Before the first plan (consumers start after this): a backend's first look-up statement is
+    // 2–3× slower than its later ones (docs/decisions/0029). An optimisation only: a failure is logged.
+    await warmAdvisoryLookup(ctx.db).then(
+      (warmed) => ctx.logger.info(warmed, 'advisory look-up connections ready'),
+      (err: unknown) => ctx.logger.warn({ err: describeError(err) }, 'advisory look-up connections not readied'),
+    );
     return () => sync!.stop();
   },
   handlers: (ctx) => {

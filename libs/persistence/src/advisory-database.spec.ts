@@ -6,6 +6,7 @@ import { startOsvLocal, type OsvLocal } from '@remediation/osv-local';
 import { dropDatabase, fixturePath, freshDatabaseUrl } from '@remediation/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  ADVISORY_LOOKUP_CONNECTIONS,
   advisoriesChangedSince,
   advisoryDatabaseSnapshot,
   type Database,
@@ -17,6 +18,7 @@ import {
   migrate,
   openDatabase,
   syncAdvisorySource,
+  warmAdvisoryLookup,
 } from './index.js';
 
 /** The advisory database (advisory-database.ts) against PostgreSQL, fed from the repo's OSV fixtures. */
@@ -243,6 +245,29 @@ describe('advisory database', () => {
     expect(await findPlanAdvisories(db, { ecosystem: 'npm', packages: [{ ...axios, versions: ['999.0.0', 'latest'] }], ids: [] })).toEqual(all);
     await db.em().execute(`update advisory_packages set affected_keys = null where ecosystem = 'npm' and name = 'axios' and advisory_id = ?`, [all[0]!.id]);
     expect(await findPlanAdvisories(db, { ecosystem: 'npm', packages: [{ ...axios, versions: ['999.0.0'] }], ids: [] })).toEqual(all);
+  });
+
+  it("readies a planner's look-up connections: the package statement runs once on each of its pooled backends, over the stored packages", async () => {
+    const [{ at }] = await db.em().execute<Array<{ at: Date }>>('select clock_timestamp() as at');
+    const planner = await openDatabase(databaseUrl, { poolMin: ADVISORY_LOOKUP_CONNECTIONS });
+    try {
+      // The planner's pool: the backends started since `at` (other than the one asking).
+      const backends = () =>
+        db.em().execute<Array<{ pid: number; query: string }>>(
+          'select pid, query from pg_stat_activity where datname = current_database() and backend_start > ? and pid <> pg_backend_pid() order by pid',
+          [at],
+        );
+      expect((await backends()).map((b) => b.query)).toEqual(Array(ADVISORY_LOOKUP_CONNECTIONS).fill('select 1'));
+      const [{ n }] = await db.em().execute<Array<{ n: number }>>('select count(distinct (ecosystem, name))::int as n from advisory_packages');
+      expect(n).toBeGreaterThan(ADVISORY_LOOKUP_CONNECTIONS);
+      expect(await warmAdvisoryLookup(planner)).toEqual({ statements: ADVISORY_LOOKUP_CONNECTIONS, packages: n });
+      // Each backend's last statement (pg_stat_activity.query of an idle backend) is the look-up's.
+      const after = await backends();
+      expect(after).toHaveLength(ADVISORY_LOOKUP_CONNECTIONS);
+      for (const b of after) expect(b.query).toMatch(/jsonb_to_recordset\(\$1::jsonb\) as k\(ecosystem text, name text, key bigint\[\]\)[\s\S]*advisory_views/);
+    } finally {
+      await planner.close();
+    }
   });
 
   it('a complete listing deletes records the source no longer holds and re-merges their alias group; a changed alias splits a group', async () => {

@@ -565,6 +565,29 @@ export async function findAdvisoriesByIds(db: Database, ids: readonly string[]):
   return rows.map(storedOf);
 }
 
+/**
+ * A statement of {@link findPlanAdvisories}: the views (`advisory_views`) of the advisories whose
+ * ids `matching` selects (column `advisory_id`; `$1` is its JSON parameter), in the ecosystems of
+ * `$2` (a JSON array), as one JSON array `views`, and the ids without such a view as `missing`.
+ */
+function viewsOf(matching: string): string {
+  return `with w as (${matching})
+    select coalesce(json_agg(v.view) filter (where v.view is not null), '[]') as views,
+           coalesce(json_agg(w.advisory_id) filter (where v.view is null), '[]') as missing
+    from w left join advisory_views v on v.advisory_id = w.advisory_id and v.ecosystem in (select jsonb_array_elements_text($2::jsonb))`;
+}
+
+/**
+ * The advisories of the packages of `$1` (JSON `[{ecosystem, name, key}]`, names normalised; see
+ * {@link packageKeys}): a package is kept when it has no order key to test (`key` null) or one of
+ * its advisories may affect its key (`affected_keys`, migration 0012).
+ */
+const PACKAGE_MATCHING = `select distinct p.advisory_id
+  from (select distinct k.ecosystem, k.name from jsonb_to_recordset($1::jsonb) as k(ecosystem text, name text, key bigint[])
+        where k.key is null or exists (select from advisory_packages a where a.ecosystem = k.ecosystem and a.name = k.name
+                                         and (a.affected_keys is null or a.affected_keys @> k.key))) h
+  join advisory_packages p on p.ecosystem = h.ecosystem and p.name = h.name`;
+
 /** Packages or ids per statement of {@link findPlanAdvisories}: the rows of one statement are converted, then dropped. */
 const LOOKUP_CHUNK = 5000;
 /**
@@ -625,15 +648,7 @@ export async function findPlanAdvisories(
   // quote the megabytes of package JSON into the SQL text in JavaScript, one character at a time.
   const client = em.getConnection().getClient();
   const select = async (matching: string, param: string, byPackage = false): Promise<void> => {
-    const { rows } = await client.executeQuery<Row>(
-      CompiledQuery.raw(
-        `with w as (${matching})
-         select coalesce(json_agg(v.view) filter (where v.view is not null), '[]') as views,
-                coalesce(json_agg(w.advisory_id) filter (where v.view is null), '[]') as missing
-         from w left join advisory_views v on v.advisory_id = w.advisory_id and v.ecosystem in (select jsonb_array_elements_text($2::jsonb))`,
-        [param, JSON.stringify(ecosystems)],
-      ),
-    );
+    const { rows } = await client.executeQuery<Row>(CompiledQuery.raw(viewsOf(matching), [param, JSON.stringify(ecosystems)]));
     const row = rows[0];
     const parse = <T>(value: unknown): T => (typeof value === 'string' ? JSON.parse(value) : value) as T;
     const views = parse<Advisory[]>(row?.views);
@@ -645,11 +660,7 @@ export async function findPlanAdvisories(
     // A package is kept when it has no order key to test (`key` null) or one of its advisories may affect one of its keys.
     ...chunks(query.packages, LOOKUP_CHUNK).map((part) => (): Promise<void> =>
       select(
-        `select distinct p.advisory_id
-         from (select distinct k.ecosystem, k.name from jsonb_to_recordset($1::jsonb) as k(ecosystem text, name text, key bigint[])
-               where k.key is null or exists (select from advisory_packages a where a.ecosystem = k.ecosystem and a.name = k.name
-                                                and (a.affected_keys is null or a.affected_keys @> k.key))) h
-         join advisory_packages p on p.ecosystem = h.ecosystem and p.name = h.name`,
+        PACKAGE_MATCHING,
         JSON.stringify(part.flatMap(packageKeys)),
         true,
       ),
@@ -683,6 +694,31 @@ export async function findPlanAdvisories(
     }
   }
   return [...out.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/**
+ * Readies the connections a plan's look-up uses, before the first plan: runs
+ * {@link findPlanAdvisories}' package statement on {@link ADVISORY_LOOKUP_CONNECTIONS} pooled
+ * connections at once, each over up to 5,000 stored packages (an equal share of them when fewer
+ * are stored; every advisory of each, as for a package without an order key), and drops the answers. A PostgreSQL backend runs its first such
+ * statement ≈ 2–3× slower than later ones (measured: 126–209 ms against 45–75 ms for 5,000
+ * packages), whatever packages the later ones name, and a planner's first plan would otherwise pay
+ * that on every connection (docs/decisions/0029). Open the pool with `poolMin`
+ * {@link ADVISORY_LOOKUP_CONNECTIONS} so these connections stay open.
+ * @returns the statements run and the packages they named (0 and 0 when no advisory is stored).
+ * @throws what the queries throw (the database unreachable).
+ */
+export async function warmAdvisoryLookup(db: Database): Promise<{ statements: number; packages: number }> {
+  const em = db.em();
+  const stored = await em.execute<Row[]>('select ecosystem, name from advisory_packages group by ecosystem, name limit ?', [ADVISORY_LOOKUP_CONNECTIONS * LOOKUP_CHUNK]);
+  // One statement per connection (fewer only when fewer packages are stored than connections).
+  const size = Math.max(1, Math.ceil(stored.length / ADVISORY_LOOKUP_CONNECTIONS));
+  const parts = chunks(stored.map((r) => ({ ecosystem: r.ecosystem as string, name: r.name as string, key: null })), size);
+  const client = em.getConnection().getClient();
+  const ecosystems = JSON.stringify([...new Set(stored.map((r) => r.ecosystem as string))]);
+  // At once, so that the pool hands each statement its own connection.
+  await Promise.all(parts.map((part) => client.executeQuery(CompiledQuery.raw(viewsOf(PACKAGE_MATCHING), [JSON.stringify(part), ecosystems]))));
+  return { statements: parts.length, packages: stored.length };
 }
 
 /**

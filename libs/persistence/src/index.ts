@@ -147,6 +147,7 @@ export {
   findAdvisoriesByIds,
   findPlanAdvisories,
   ADVISORY_LOOKUP_CONNECTIONS,
+  warmAdvisoryLookup,
   advisoryDatabaseSnapshot,
   advisoriesChangedSince,
   recordPlanPackages,
