@@ -248,7 +248,8 @@ describe('advisory database', () => {
   });
 
   it("readies a planner's look-up connections: the package statement runs once on each of its pooled backends, over the stored packages", async () => {
-    const [{ at }] = await db.em().execute<Array<{ at: Date }>>('select clock_timestamp() as at');
+    const [clock] = await db.em().execute<Array<{ at: Date }>>('select clock_timestamp() as at');
+    const at = clock!.at;
     const planner = await openDatabase(databaseUrl, { poolMin: ADVISORY_LOOKUP_CONNECTIONS });
     try {
       // The planner's pool: the backends started since `at` (other than the one asking).
@@ -258,7 +259,8 @@ describe('advisory database', () => {
           [at],
         );
       expect((await backends()).map((b) => b.query)).toEqual(Array(ADVISORY_LOOKUP_CONNECTIONS).fill('select 1'));
-      const [{ n }] = await db.em().execute<Array<{ n: number }>>('select count(distinct (ecosystem, name))::int as n from advisory_packages');
+      const [count] = await db.em().execute<Array<{ n: number }>>('select count(distinct (ecosystem, name))::int as n from advisory_packages');
+      const n = count!.n;
       expect(n).toBeGreaterThan(ADVISORY_LOOKUP_CONNECTIONS);
       expect(await warmAdvisoryLookup(planner)).toEqual({ statements: ADVISORY_LOOKUP_CONNECTIONS, packages: n });
       // Each backend's last statement (pg_stat_activity.query of an idle backend) is the look-up's.

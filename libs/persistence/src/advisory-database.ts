@@ -14,7 +14,7 @@ import {
   type OsvRecord,
 } from '@remediation/advisories';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { CompiledQuery } from 'kysely';
+import { CompiledQuery, type Transaction } from 'kysely';
 import { InvalidInputError } from '@remediation/errors';
 import type { Database } from './database.js';
 
@@ -182,8 +182,9 @@ async function importFetched(tx: EntityManager, source: string, state: AdvisoryS
   // By record id whatever the source: a record served by two sources is imported once.
   const stored = new Map<string, { modified: number; source: string }>();
   for (const part of chunks([...newest.keys()], LIST_CHUNK)) {
-    const rows = await tx.execute<Row[]>(
-      'select r.id, r.modified, r.source from jsonb_array_elements_text(?::jsonb) as k(id) join advisory_records r on r.id = k.id',
+    const rows = await executeBound(
+      tx,
+      'select r.id, r.modified, r.source from jsonb_array_elements_text($1::jsonb) as k(id) join advisory_records r on r.id = k.id',
       [JSON.stringify(part)],
     );
     for (const row of rows) stored.set(row.id as string, { modified: new Date(row.modified as string).getTime(), source: row.source as string });
@@ -213,8 +214,9 @@ async function importFetched(tx: EntityManager, source: string, state: AdvisoryS
   } else if (fetched.removed?.length) {
     const named = fetched.removed.filter((id) => !newest.has(id));
     for (const part of chunks(named, LIST_CHUNK)) {
-      const rows = await tx.execute<Row[]>(
-        'select r.id from jsonb_array_elements_text(?::jsonb) as k(id) join advisory_records r on r.id = k.id where r.source = ?',
+      const rows = await executeBound(
+        tx,
+        'select r.id from jsonb_array_elements_text($1::jsonb) as k(id) join advisory_records r on r.id = k.id where r.source = $2',
         [JSON.stringify(part), source],
       );
       for (const row of rows) removed.push(row.id as string);
@@ -262,6 +264,17 @@ async function pipelined<T>(parts: readonly T[], payload: (part: T) => string, r
     pending = run(json);
   }
   await pending;
+}
+
+/**
+ * Runs `sql` with bound parameters (`$1`, `$2`, …) in `em`'s transaction, or on the pool outside
+ * one, and returns its rows. MikroORM's `execute` quotes every parameter into the SQL text in
+ * JavaScript (`escapeLiteral`, one character at a time) and PostgreSQL then lexes that text: for
+ * the megabytes of JSON an import writes per statement, a bound parameter is sent as it is.
+ */
+async function executeBound(em: EntityManager, sql: string, params: readonly unknown[]): Promise<Row[]> {
+  const client = em.getTransactionContext<Transaction<unknown>>() ?? em.getConnection().getClient();
+  return (await client.executeQuery<Row>(CompiledQuery.raw(sql, [...params]))).rows;
 }
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
@@ -312,8 +325,9 @@ async function importRecords(tx: EntityManager, source: string, records: readonl
   // (1) Every member of the advisories the touched (stored) records belong to.
   const touchedStored = [...records.filter((r) => existing.has(r.id)).map((r) => r.id), ...removed];
   for (const part of chunks(touchedStored, LIST_CHUNK)) {
-    const rows = await tx.execute<Row[]>(
-      `select m.id, m.ids, m.source, m.advisory_id, m.withdrawn from jsonb_array_elements_text(?::jsonb) as k(id)
+    const rows = await executeBound(
+      tx,
+      `select m.id, m.ids, m.source, m.advisory_id, m.withdrawn from jsonb_array_elements_text($1::jsonb) as k(id)
          join advisory_records r on r.id = k.id join advisory_records m on m.advisory_id = r.advisory_id`,
       [JSON.stringify(part)],
     );
@@ -329,9 +343,10 @@ async function importRecords(tx: EntityManager, source: string, records: readonl
     const current = frontier;
     frontier = [];
     for (const part of chunks(current, LIST_CHUNK)) {
-      const rows = await tx.execute<Row[]>(
+      const rows = await executeBound(
+        tx,
         `select r.id, r.ids, r.source, r.advisory_id
-         from (select distinct i.record_id from jsonb_array_elements_text(?::jsonb) as k(id) join advisory_ids i on i.id = k.id) m
+         from (select distinct i.record_id from jsonb_array_elements_text($1::jsonb) as k(id) join advisory_ids i on i.id = k.id) m
          join advisory_records r on r.id = m.record_id
          where r.withdrawn is null`,
         [JSON.stringify(part)],
@@ -349,8 +364,9 @@ async function importRecords(tx: EntityManager, source: string, records: readonl
   const osv = new Map<string, OsvRecord>(records.map((r) => [r.id, r]));
   const missing = [...live.keys()].filter((id) => !osv.has(id));
   for (const part of chunks(missing, LIST_CHUNK)) {
-    const rows = await tx.execute<Row[]>(
-      'select r.id, r.osv from jsonb_array_elements_text(?::jsonb) as k(id) join advisory_records r on r.id = k.id',
+    const rows = await executeBound(
+      tx,
+      'select r.id, r.osv from jsonb_array_elements_text($1::jsonb) as k(id) join advisory_records r on r.id = k.id',
       [JSON.stringify(part)],
     );
     for (const row of rows) osv.set(row.id as string, row.osv as OsvRecord);
@@ -412,15 +428,15 @@ async function importRecords(tx: EntityManager, source: string, records: readonl
   }
   // Writes. Old advisories first (their packages go with them: on delete cascade).
   for (const part of chunks([...oldAdvisories], LIST_CHUNK)) {
-    await tx.execute('delete from advisories a using jsonb_array_elements_text(?::jsonb) as k(id) where a.id = k.id', [JSON.stringify(part)]);
+    await executeBound(tx, 'delete from advisories a using jsonb_array_elements_text($1::jsonb) as k(id) where a.id = k.id', [JSON.stringify(part)]);
   }
   for (const part of chunks(removed, LIST_CHUNK)) {
     // Their advisory_ids rows go with them (on delete cascade).
-    await tx.execute('delete from advisory_records r using jsonb_array_elements_text(?::jsonb) as k(id) where r.id = k.id', [JSON.stringify(part)]);
+    await executeBound(tx, 'delete from advisory_records r using jsonb_array_elements_text($1::jsonb) as k(id) where r.id = k.id', [JSON.stringify(part)]);
   }
   const replaced = records.filter((r) => existing.has(r.id)).map((r) => r.id);
   for (const part of chunks(replaced, LIST_CHUNK)) {
-    await tx.execute('delete from advisory_ids i using jsonb_array_elements_text(?::jsonb) as k(id) where i.record_id = k.id', [JSON.stringify(part)]);
+    await executeBound(tx, 'delete from advisory_ids i using jsonb_array_elements_text($1::jsonb) as k(id) where i.record_id = k.id', [JSON.stringify(part)]);
   }
   // Records and their ids, one statement per chunk (the ids rows come from the same parameter).
   await pipelined(
@@ -428,10 +444,11 @@ async function importRecords(tx: EntityManager, source: string, records: readonl
     (part) =>
       JSON.stringify(part.map((r) => ({ id: r.id, modified: r.modified, withdrawn: r.withdrawn ?? null, ids: recordIds(r), osv: r, advisory_id: advisoryOf.get(r.id) ?? null }))),
     (json) =>
-      tx.execute(
-        `with r as (select * from json_to_recordset(?::json) as r(id text, modified timestamptz, withdrawn timestamptz, ids text[], osv json, advisory_id text)),
+      executeBound(
+        tx,
+        `with r as (select * from json_to_recordset($1::json) as r(id text, modified timestamptz, withdrawn timestamptz, ids text[], osv json, advisory_id text)),
          w as (insert into advisory_records (id, source, modified, withdrawn, ids, osv, advisory_id)
-               select r.id, ?, r.modified, r.withdrawn, r.ids, r.osv, r.advisory_id from r
+               select r.id, $2, r.modified, r.withdrawn, r.ids, r.osv, r.advisory_id from r
                on conflict (id) do update set source = excluded.source, modified = excluded.modified, withdrawn = excluded.withdrawn,
                  ids = excluded.ids, osv = excluded.osv, advisory_id = excluded.advisory_id)
          insert into advisory_ids (id, record_id) select distinct unnest(r.ids), r.id from r on conflict do nothing`,
@@ -445,8 +462,9 @@ async function importRecords(tx: EntityManager, source: string, records: readonl
     chunks(advisories, WRITE_CHUNK),
     (part) => JSON.stringify(part),
     async (json) => {
-      const rows = await tx.execute<Row[]>(
-        `with a as (select * from json_to_recordset(?::json) as a(id text, modified timestamptz, published timestamptz, aliases text[], summary text,
+      const rows = await executeBound(
+        tx,
+        `with a as (select * from json_to_recordset($1::json) as a(id text, modified timestamptz, published timestamptz, aliases text[], summary text,
                       severity text, osv json, sources text[], packages json, views json)),
          w as (insert into advisories (id, modified, published, aliases, summary, severity, osv, sources, updated_at)
                select a.id, a.modified, a.published, a.aliases, a.summary, a.severity, a.osv, a.sources, now() from a
@@ -469,10 +487,11 @@ async function importRecords(tx: EntityManager, source: string, records: readonl
   if (updated.length > 0) {
     const again = new Set(updated);
     for (const table of ['advisory_packages', 'advisory_views']) {
-      await tx.execute(`delete from ${table} t using jsonb_array_elements_text(?::jsonb) as k(id) where t.advisory_id = k.id`, [JSON.stringify(updated)]);
+      await executeBound(tx, `delete from ${table} t using jsonb_array_elements_text($1::jsonb) as k(id) where t.advisory_id = k.id`, [JSON.stringify(updated)]);
     }
-    await tx.execute(
-      `with a as (select * from jsonb_to_recordset(?::jsonb) as a(id text, packages jsonb, views jsonb)),
+    await executeBound(
+      tx,
+      `with a as (select * from jsonb_to_recordset($1::jsonb) as a(id text, packages jsonb, views jsonb)),
        p as (insert into advisory_packages (advisory_id, ecosystem, name, affected_keys)
              select a.id, p.ecosystem, p.name, p.affected_keys::version_key_multirange
              from a, jsonb_to_recordset(a.packages) as p(ecosystem text, name text, affected_keys text) on conflict do nothing)
@@ -484,9 +503,10 @@ async function importRecords(tx: EntityManager, source: string, records: readonl
   // Stored members not imported now: their (possibly new) advisory id.
   const moved = [...live].filter(([id, m]) => !batch.has(id) && m.advisoryId !== advisoryOf.get(id)).map(([id]) => ({ id, advisory_id: advisoryOf.get(id)! }));
   for (const part of chunks(moved, WRITE_CHUNK)) {
-    await tx.execute(
+    await executeBound(
+      tx,
       `update advisory_records r set advisory_id = m.advisory_id
-       from jsonb_to_recordset(?::jsonb) as m(id text, advisory_id text) where r.id = m.id`,
+       from jsonb_to_recordset($1::jsonb) as m(id text, advisory_id text) where r.id = m.id`,
       [JSON.stringify(part)],
     );
   }
