@@ -245,7 +245,14 @@ export function buildScan(bom: CdxBom, format: ScanFormat, fixedOf?: ReadonlyMap
   const vulnerabilities = bom.vulnerabilities ? convertVulnerabilities(bom.vulnerabilities, byRef, warnings, fixedOf) : null;
 
   let reverse: Map<string, string[]> | undefined;
+  // Answers by bom-ref: a plan asks for each vulnerable component more than once (its fix options, its listing).
+  const viaOf = new Map<string, readonly string[]>();
   const via = (bomRef: string): string[] => {
+    let known = viaOf.get(bomRef);
+    if (known === undefined) viaOf.set(bomRef, (known = directsAbove(bomRef)));
+    return [...known];
+  };
+  const directsAbove = (bomRef: string): string[] => {
     if (!byRef.has(bomRef)) return [];
     if (!hasDependencyGraph) return directRefs.has(bomRef) ? [bomRef] : [];
     if (!reverse) {
