@@ -270,7 +270,8 @@ async function pipelined<T>(parts: readonly T[], payload: (part: T) => string, r
  * Runs `sql` with bound parameters (`$1`, `$2`, …) in `em`'s transaction, or on the pool outside
  * one, and returns its rows. MikroORM's `execute` quotes every parameter into the SQL text in
  * JavaScript (`escapeLiteral`, one character at a time) and PostgreSQL then lexes that text: for
- * the megabytes of JSON an import writes per statement, a bound parameter is sent as it is.
+ * the megabytes of JSON an import writes, or a plan's look-up sends, per statement, a bound
+ * parameter is sent as it is. Every statement here with a JSON parameter goes through it.
  */
 async function executeBound(em: EntityManager, sql: string, params: readonly unknown[]): Promise<Row[]> {
   const client = em.getTransactionContext<Transaction<unknown>>() ?? em.getConnection().getClient();
@@ -561,9 +562,10 @@ export async function findAdvisoriesForPackages(
 ): Promise<StoredAdvisory[]> {
   if (packages.length === 0) return [];
   const keys = packages.map((p) => ({ ecosystem: p.ecosystem, name: normalisePackageName(p.ecosystem, p.name) }));
-  const rows = await db.em().execute<Row[]>(
+  const rows = await executeBound(
+    db.em(),
     `select ${STORED_COLUMNS} from advisories a where a.id in (
-       select p.advisory_id from advisory_packages p join jsonb_to_recordset(?::jsonb) as k(ecosystem text, name text)
+       select p.advisory_id from advisory_packages p join jsonb_to_recordset($1::jsonb) as k(ecosystem text, name text)
          on p.ecosystem = k.ecosystem and p.name = k.name)
      order by a.id`,
     [JSON.stringify(keys)],
@@ -575,10 +577,11 @@ export async function findAdvisoriesForPackages(
 export async function findAdvisoriesByIds(db: Database, ids: readonly string[]): Promise<StoredAdvisory[]> {
   if (ids.length === 0) return [];
   const list = JSON.stringify([...new Set(ids.flatMap((id) => [id, id.toUpperCase()]))]);
-  const rows = await db.em().execute<Row[]>(
+  const rows = await executeBound(
+    db.em(),
     `select ${STORED_COLUMNS} from advisories a where a.id in (
        select r.advisory_id from advisory_ids i join advisory_records r on r.id = i.record_id
-       where i.id in (select jsonb_array_elements_text(?::jsonb)) and r.advisory_id is not null)
+       where i.id in (select jsonb_array_elements_text($1::jsonb)) and r.advisory_id is not null)
      order by a.id`,
     [list],
   );
@@ -664,12 +667,8 @@ export async function findPlanAdvisories(
     if (!known) out.set(view.id, view);
     else if (!known.affected.some((a) => view.affected.some((b) => a.ecosystem === b.ecosystem))) out.set(view.id, { ...known, affected: [...known.affected, ...view.affected] });
   };
-  // Bound parameters (`$1`, `$2`) through the pool's Kysely client: MikroORM's `execute` would
-  // quote the megabytes of package JSON into the SQL text in JavaScript, one character at a time.
-  const client = em.getConnection().getClient();
   const select = async (matching: string, param: string, byPackage = false): Promise<void> => {
-    const { rows } = await client.executeQuery<Row>(CompiledQuery.raw(viewsOf(matching), [param, JSON.stringify(ecosystems)]));
-    const row = rows[0];
+    const [row] = await executeBound(em, viewsOf(matching), [param, JSON.stringify(ecosystems)]);
     const parse = <T>(value: unknown): T => (typeof value === 'string' ? JSON.parse(value) : value) as T;
     const views = parse<Advisory[]>(row?.views);
     for (const view of byPackage && query.keep ? query.keep(views) : views) add(view);
@@ -704,9 +703,7 @@ export async function findPlanAdvisories(
   // Advisories without a view: imported before migration 0008 (or, found by id, without an entry of `ecosystem`).
   const before = [...legacy].filter((id) => !out.has(id));
   for (const part of chunks(before, LOOKUP_CHUNK)) {
-    const rows = await em.execute<Row[]>(`select ${STORED_COLUMNS} from jsonb_array_elements_text(?::jsonb) as k(id) join advisories a on a.id = k.id`, [
-      JSON.stringify(part),
-    ]);
+    const rows = await executeBound(em, `select ${STORED_COLUMNS} from jsonb_array_elements_text($1::jsonb) as k(id) join advisories a on a.id = k.id`, [JSON.stringify(part)]);
     for (const row of rows) {
       const stored = storedOf(row);
       const advisory = toAdvisory(stored.osv, ecosystems);
@@ -734,10 +731,9 @@ export async function warmAdvisoryLookup(db: Database): Promise<{ statements: nu
   // One statement per connection (fewer only when fewer packages are stored than connections).
   const size = Math.max(1, Math.ceil(stored.length / ADVISORY_LOOKUP_CONNECTIONS));
   const parts = chunks(stored.map((r) => ({ ecosystem: r.ecosystem as string, name: r.name as string, key: null })), size);
-  const client = em.getConnection().getClient();
   const ecosystems = JSON.stringify([...new Set(stored.map((r) => r.ecosystem as string))]);
   // At once, so that the pool hands each statement its own connection.
-  await Promise.all(parts.map((part) => client.executeQuery(CompiledQuery.raw(viewsOf(PACKAGE_MATCHING), [JSON.stringify(part), ecosystems]))));
+  await Promise.all(parts.map((part) => executeBound(em, viewsOf(PACKAGE_MATCHING), [JSON.stringify(part), ecosystems])));
   return { statements: parts.length, packages: stored.length };
 }
 
@@ -792,9 +788,10 @@ export async function recordPlanPackages(
   })).values()];
   await tx.execute('delete from plan_packages where execution_id = ?', [executionId]);
   if (keys.length === 0) return;
-  await tx.execute(
+  await executeBound(
+    tx,
     `insert into plan_packages (execution_id, ecosystem, name)
-     select ?, ecosystem, name from jsonb_to_recordset(?::jsonb) as p(ecosystem text, name text) on conflict do nothing`,
+     select $1, ecosystem, name from jsonb_to_recordset($2::jsonb) as p(ecosystem text, name text) on conflict do nothing`,
     [executionId, JSON.stringify(keys)],
   );
 }
@@ -813,17 +810,18 @@ export async function advisoriesChangedSince(
 ): Promise<StoredAdvisory[]> {
   const packagesSql =
     'packages' in query
-      ? 'select ecosystem, name from jsonb_to_recordset(?::jsonb) as k(ecosystem text, name text)'
-      : 'select ecosystem, name from plan_packages where execution_id = ?';
+      ? 'select ecosystem, name from jsonb_to_recordset($2::jsonb) as k(ecosystem text, name text)'
+      : 'select ecosystem, name from plan_packages where execution_id = $2';
   const param =
     'packages' in query
       ? JSON.stringify(query.packages.map((p) => ({ ecosystem: p.ecosystem, name: normalisePackageName(p.ecosystem, p.name) })))
       : query.executionId;
-  const rows = await db.em().execute<Row[]>(
-    `select ${STORED_COLUMNS} from advisories a where (a.modified > ?::timestamptz or a.published > ?::timestamptz) and a.id in (
+  const rows = await executeBound(
+    db.em(),
+    `select ${STORED_COLUMNS} from advisories a where (a.modified > $1::timestamptz or a.published > $1::timestamptz) and a.id in (
        select p.advisory_id from advisory_packages p join (${packagesSql}) k on p.ecosystem = k.ecosystem and p.name = k.name)
      order by a.id`,
-    [query.since, query.since, param],
+    [query.since, param],
   );
   return rows.map(storedOf);
 }
