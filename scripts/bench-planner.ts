@@ -13,7 +13,7 @@
  * load, Linux ≥ 4.0; else the process's peak, `process.resourceUsage().maxRSS`).
  *
  *   node --import tsx scripts/bench-planner.ts [--sizes 100,2000,20000,100000] [--records 200000]
- *        [--timeout-s 180] [--sets fixtures,synthetic,database] [--changed 1000] [--no-change-list] [--json] [--keep]
+ *        [--timeout-s 180] [--sets fixtures,synthetic,database] [--changed 1000] [--no-change-list] [--no-watch] [--json] [--keep]
  *        [--plans 1] [--cold-connections]
  *
  * A size whose child takes longer than `--timeout-s` is stopped, and larger sizes of that advisory
@@ -26,7 +26,8 @@
  * fresh PostgreSQL database, `--changed` records changed) and then plans each size with the
  * advisories looked up there (`loadPlanAdvisories`, as the planner does); unless `--no-change-list`,
  * it also runs {@link benchChangeList} (the URL source's incremental sync through OSV's
- * `modified_id.csv`, on a second fresh database).
+ * `modified_id.csv`, on a second fresh database). `--no-watch` turns the folder source's watch off
+ * (decision 0030): its incremental sync then stats every file.
  * `--keep` leaves the work folder (scans, registry snapshot) and the database in place and prints
  * each child's command line, so one plan can be re-run alone; a child given `--profile FILE` writes
  * a CPU profile (`.cpuprofile`, Chrome DevTools format) of the measured window only (parse, look-up
@@ -343,6 +344,8 @@ interface DatabaseFigures {
   /** Incremental sync after `changed` records got a newer `modified` (whole `syncAdvisorySource`). */
   incrementalSyncMs: number;
   incrementalSyncFetchMs: number;
+  /** How the incremental sync's listing chose the files it stat'ed (`OsvListingScope`: `watched` with the folder watch, `off` with `--no-watch`). */
+  incrementalSyncScope: string;
   changed: number;
   incrementalImported: number;
   incrementalUnchanged: number;
@@ -364,6 +367,7 @@ function timedSource(source: ConfiguredSource, timing: { fetchMs: number }): Con
         timing.fetchMs = performance.now() - t;
       }
     },
+    close: () => source.close?.(),
   };
 }
 
@@ -372,7 +376,7 @@ function timedSource(source: ConfiguredSource, timing: { fetchMs: number }): Con
  * the planner's production path for `OSV_DIR`: `syntheticOsvRecords(records, names)` written as an
  * OSV folder `npm/` of one file per record, synced by `syncAdvisorySource` with the planner's
  * `directorySource` (first sync of a process: every file read; later: only files whose size or
- * mtime changed):
+ * mtime changed, of those the folder watch named, or of every file with `--no-watch`; decision 0030):
  *   (a) full import of every record into the empty database (target ≤ 60 s);
  *   (b) `changed` records (evenly spread) rewritten with a newer `modified` and a later fix, then
  *       one sync with the same source, which must import exactly those (target ≤ 2 s);
@@ -382,7 +386,7 @@ function timedSource(source: ConfiguredSource, timing: { fetchMs: number }): Con
  * (tens of seconds), which would measure osv-local rather than the sync.
  * The database is left migrated and filled for the plan runs (set `database`); the caller drops it.
  */
-async function benchAdvisoryDatabase(url: string, workDir: string, records: number, names: number, changed: number): Promise<DatabaseFigures> {
+async function benchAdvisoryDatabase(url: string, workDir: string, records: number, names: number, changed: number, watch: boolean): Promise<DatabaseFigures> {
   const osvDir = join(workDir, 'osv');
   await mkdir(join(osvDir, 'npm'), { recursive: true });
   const all = syntheticOsvRecords(records, names);
@@ -391,10 +395,13 @@ async function benchAdvisoryDatabase(url: string, workDir: string, records: numb
   log(`advisory database: ${records} records written to ${osvDir}/npm`);
   await ensureDatabaseExists(url);
   const db = await openDatabase(url);
+  const sources: ConfiguredSource[] = [];
   try {
     await migrate(db);
     const timing = { fetchMs: 0 };
-    const source = timedSource(directorySource(osvDir), timing);
+    const listed: { scope?: string } = {};
+    const source = timedSource(directorySource(osvDir, { watch, logger: { info: (o: { scope?: string }) => void (listed.scope = o.scope) } }), timing);
+    sources.push(source);
 
     log('advisory database: full import…');
     const t1 = performance.now();
@@ -415,11 +422,13 @@ async function benchAdvisoryDatabase(url: string, workDir: string, records: numb
     const incremental = await syncAdvisorySource(db, source.name, source.fetch);
     const incrementalSyncMs = performance.now() - t2;
     const incrementalSyncFetchMs = timing.fetchMs;
-    log(`advisory database: incremental sync ${Math.round(incrementalSyncMs)} ms (fetch ${Math.round(incrementalSyncFetchMs)} ms)`);
+    const incrementalSyncScope = listed.scope ?? 'unknown';
+    log(`advisory database: incremental sync ${Math.round(incrementalSyncMs)} ms (fetch ${Math.round(incrementalSyncFetchMs)} ms, listing scope ${incrementalSyncScope})`);
     if (incremental.imported !== changed) throw new Error(`incremental sync imported ${incremental.imported}, expected ${changed}`);
 
     const restartTiming = { fetchMs: 0 };
-    const restarted = timedSource(directorySource(osvDir), restartTiming);
+    const restarted = timedSource(directorySource(osvDir, { watch }), restartTiming);
+    sources.push(restarted);
     log('advisory database: sync as after a restart (every file read, nothing changed)…');
     const t3 = performance.now();
     const restart = await syncAdvisorySource(db, restarted.name, restarted.fetch);
@@ -433,6 +442,7 @@ async function benchAdvisoryDatabase(url: string, workDir: string, records: numb
       fullImportImported: full.imported,
       incrementalSyncMs: Math.round(incrementalSyncMs),
       incrementalSyncFetchMs: Math.round(incrementalSyncFetchMs),
+      incrementalSyncScope,
       changed,
       incrementalImported: incremental.imported,
       incrementalUnchanged: incremental.unchanged,
@@ -441,6 +451,7 @@ async function benchAdvisoryDatabase(url: string, workDir: string, records: numb
       restartImported: restart.imported,
     };
   } finally {
+    for (const source of sources) source.close?.();
     await db.close();
     await rm(osvDir, { recursive: true, force: true });
   }
@@ -581,6 +592,7 @@ const { values } = parseScriptArgs(import.meta.url, {
     sets: { type: 'string', default: 'fixtures,synthetic,database' },
     changed: { type: 'string', default: '1000' },
     'change-list': { type: 'boolean', default: true },
+    watch: { type: 'boolean', default: true },
     'database-url': { type: 'string' },
     json: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
@@ -629,7 +641,7 @@ if (import.meta.filename !== resolve(process.argv[1] ?? '')) {
     for (const set of sets) {
       // The database set plans against what the import and sync below stored (the synthetic records).
       if (set === 'database') {
-        database = await benchAdvisoryDatabase(databaseUrl!, dir, RECORDS, NAMES, Number(values.changed));
+        database = await benchAdvisoryDatabase(databaseUrl!, dir, RECORDS, NAMES, Number(values.changed), values.watch!);
         if (values['change-list']) changeList = await benchChangeList(freshDatabaseUrl('bench_planner_changes'), dir, RECORDS, NAMES, Number(values.changed));
       }
       let stopped: number | null = null;
@@ -690,7 +702,7 @@ if (import.meta.filename !== resolve(process.argv[1] ?? '')) {
       database
         ? `advisory database (OSV directory source, ${fmt(database.records)} records): ` +
             `full import ${fmt(database.fullImportMs)} ms (fetch ${fmt(database.fullImportFetchMs)} ms, ${fmt(database.fullImportImported)} imported); ` +
-            `incremental sync of ${fmt(database.changed)} changed ${fmt(database.incrementalSyncMs)} ms (fetch ${fmt(database.incrementalSyncFetchMs)} ms, ` +
+            `incremental sync of ${fmt(database.changed)} changed ${fmt(database.incrementalSyncMs)} ms (fetch ${fmt(database.incrementalSyncFetchMs)} ms, listing scope ${database.incrementalSyncScope}, ` +
             `${fmt(database.incrementalImported)} imported, ${fmt(database.incrementalUnchanged)} unchanged); ` +
             `sync after a restart ${fmt(database.restartSyncMs)} ms (fetch ${fmt(database.restartSyncFetchMs)} ms, ${fmt(database.restartImported)} imported)\n`
         : 'advisory database: not run (--sets without database)\n',

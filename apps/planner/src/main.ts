@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import type { Logger } from 'pino';
 import { OsvApiClient } from '@remediation/advisories';
 import { RegistryEnv, checkRegistryCredentials, registrySourcesFromEnv } from '@remediation/ecosystems';
 import { BaseEnv, envFlag, loadEnv } from '@remediation/config';
@@ -14,6 +15,11 @@ import { planRunHandler } from './handlers/plan-run.js';
 const PlannerEnv = BaseEnv.extend({
   /** Directory of OSV advisory JSON files (flat, or one folder per ecosystem): imported at start, then re-synced. */
   OSV_DIR: z.string().min(1).optional(),
+  /**
+   * OSV_DIR: a sync stats every file when the last sync that did began longer ago than this, in ms
+   * (between such syncs only the files the folder watch named, decision 0030); 0: every sync stats every file.
+   */
+  OSV_DIR_FULL_LISTING_MS: z.coerce.number().int().min(0).default(21_600_000),
   /** Base URL of OSV's data dump: `<url>/<ecosystem>/all.zip` per ecosystem of OSV_ECOSYSTEMS (e.g. https://osv-vulnerabilities.storage.googleapis.com). */
   OSV_ALL_ZIP_URL: z.string().url().optional(),
   /** Comma-separated OSV ecosystems fetched from OSV_ALL_ZIP_URL. */
@@ -40,8 +46,9 @@ const PlannerEnv = BaseEnv.extend({
 });
 
 const env = loadEnv(PlannerEnv);
-const sources: ConfiguredSource[] = [
-  ...(env.OSV_DIR ? [directorySource(resolve(env.OSV_DIR))] : []),
+/** The configured advisory sources (`OSV_DIR`, `OSV_ALL_ZIP_URL` per ecosystem). */
+const advisorySources = (logger: Pick<Logger, 'info'>): ConfiguredSource[] => [
+  ...(env.OSV_DIR ? [directorySource(resolve(env.OSV_DIR), { logger, fullListingMs: env.OSV_DIR_FULL_LISTING_MS })] : []),
   ...(env.OSV_ALL_ZIP_URL ? env.OSV_ECOSYSTEMS.map((e) => archiveSource(env.OSV_ALL_ZIP_URL!, e, { timeoutMs: env.ADVISORY_DOWNLOAD_TIMEOUT_MS, maxBytes: env.ADVISORY_ARCHIVE_MAX_BYTES, changeList: env.OSV_CHANGE_LIST })) : []),
 ];
 const api = env.OSV_API_URL ? { client: new OsvApiClient(env.OSV_API_URL), name: `api:${env.OSV_API_URL}` } : undefined;
@@ -53,7 +60,7 @@ await runMain(() => ({
   // A plan's advisory look-up runs this many statements at once: their connections stay open.
   databasePoolMin: ADVISORY_LOOKUP_CONNECTIONS,
   start: async (ctx) => {
-    sync = new AdvisorySync(ctx.db, sources, { intervalMs: env.ADVISORY_SYNC_INTERVAL_MS, logger: ctx.logger });
+    sync = new AdvisorySync(ctx.db, advisorySources(ctx.logger), { intervalMs: env.ADVISORY_SYNC_INTERVAL_MS, logger: ctx.logger });
     sync.start();
     // Before the first plan (consumers start after this): a backend's first look-up statement is
     // 2–3× slower than its later ones (docs/decisions/0029). An optimisation only: a failure is logged.

@@ -27,11 +27,14 @@ export {
   OsvApiClient,
   type ListedOsvRecord,
   type OsvDirectoryListing,
+  type OsvDirectoryListerOptions,
+  type OsvListingScope,
   type HttpValidators,
   type OsvArchiveResult,
   type OsvModifiedResult,
   type OsvQuery,
 } from './osv-sources.js';
+export { canWatchFolder } from './osv-folder-watch.js';
 export { affectedKeyRanges, versionOrderKey, type VersionKeyRange } from './osv-key-ranges.js';
 export { isAffected, isVersionInRange, affectedRanges, fixedVersions, samePackage, informationalKind } from './osv-evaluation.js';
 export { OsvRecord, OsvAffected, OsvRange, OsvEvent, OsvReference, OsvSeverity } from './osv-schema.js';

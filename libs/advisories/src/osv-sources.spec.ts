@@ -20,14 +20,14 @@ describe('OsvDirectoryLister', () => {
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
   it('reads every file first, then only changed ones once committed; names ids whose files are gone', async () => {
-    const lister = new OsvDirectoryLister(dir);
+    const lister = new OsvDirectoryLister(dir, { watch: false });
     const first = await lister.list();
     expect(first).toMatchObject({ complete: true, removed: [], files: { seen: 3, read: 3 } });
     expect(first.records.map((r) => r.id)).toEqual(names.map((n) => n.replace('.json', '')));
     // Not committed (e.g. the import failed): the next listing reads everything again.
     expect((await lister.list()).files.read).toBe(3);
     first.commit();
-    expect(await lister.list()).toMatchObject({ complete: false, records: [], removed: [], files: { seen: 3, read: 0 } });
+    expect(await lister.list()).toMatchObject({ complete: false, records: [], removed: [], files: { seen: 3, read: 0 }, scope: 'off' });
 
     const changedPath = join(dir, 'npm', names[1]!);
     const record = JSON.parse(await readFile(changedPath, 'utf8')) as { modified: string };
@@ -45,7 +45,7 @@ describe('OsvDirectoryLister', () => {
     try {
       for (const n of names.slice(0, 2)) await cp(fixturePath('osv', 'npm', n), join(settled, 'npm', n));
       await sleep(2_100); // folder times older than the 2 s racy window
-      const lister = new OsvDirectoryLister(settled);
+      const lister = new OsvDirectoryLister(settled, { watch: false });
       const first = await lister.list();
       expect(first).toMatchObject({ folders: { seen: 2, read: 2 }, files: { seen: 2, read: 2 } });
       first.commit();

@@ -5,6 +5,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { inflateSync } from 'fflate';
 import { InvalidInputError, TransientError } from '@remediation/errors';
 import { checkOsvRecord, parseOsvRecord } from './osv-directory.js';
+import { canWatchFolder, type FolderChanges, mergeFolderChanges, noFolderChanges, OsvFolderWatch } from './osv-folder-watch.js';
 import type { OsvRecord } from './osv-schema.js';
 
 /**
@@ -126,6 +127,7 @@ const sameStamp = (a: FolderStamp, b: FolderStamp): boolean => a.ino === b.ino &
  * stepped back and a file system that sets folder times from it.
  * @param known the folders as of the last listing, by path (none: every folder is read).
  * @param startedMs `Date.now()` at the start of this listing.
+ * @param beforeFolder called with each folder (the top one first) before its stamp is read.
  * @returns the files and every folder's names as now read or reused (the `known` of the next listing).
  * @throws InvalidInputError `ADVISORY_SOURCE_UNREADABLE` when `dir` cannot be read.
  */
@@ -133,11 +135,13 @@ async function osvDirectoryFiles(
   dir: string,
   known: ReadonlyMap<string, FolderNames> | undefined,
   startedMs: number,
+  beforeFolder?: (folder: string, top: boolean) => void,
 ): Promise<{ files: string[]; folders: Map<string, FolderNames>; read: number }> {
   const folders = new Map<string, FolderNames>();
   let read = 0;
   const settledBefore = BigInt(startedMs - RACY_FOLDER_MS) * 1_000_000n;
   const names = async (folder: string, top: boolean): Promise<FolderNames> => {
+    beforeFolder?.(folder, top);
     const stamp = folderStamp(folder);
     const prior = known?.get(folder);
     if (prior?.settled && sameStamp(prior.stamp, stamp)) return prior;
@@ -188,6 +192,21 @@ export async function readOsvDirectoryRecords(dir: string): Promise<OsvRecord[]>
   return records;
 }
 
+/**
+ * How a listing of {@link OsvDirectoryLister.list} chose the files to stat: `watched`, only the
+ * files the folder watch named since the committed listing; otherwise every file, because of:
+ * - `first`: no committed listing to compare with (the first listing reads every file);
+ * - `off`: watching is not used (turned off, not Linux, or a file system whose changes inotify
+ *   may not see: see `canWatchFolder`);
+ * - `restarted`: the watch began after the committed listing (a listing since was not committed);
+ * - `folders`: an entry of the top folder other than a `*.json` file changed (a subfolder added,
+ *   removed or renamed);
+ * - `overflow`: as many events as the kernel may have dropped some of (`OsvFolderWatch.overflowAt`);
+ * - `failed`: a watcher failed or could not be started;
+ * - `expired`: the last listing of every file is older than `fullListingMs`.
+ */
+export type OsvListingScope = 'watched' | 'first' | 'off' | 'restarted' | 'folders' | 'overflow' | 'failed' | 'expired';
+
 /** One listing of {@link OsvDirectoryLister.list}. */
 export interface OsvDirectoryListing {
   /** The records of the files read (all of them on a complete listing), unchecked. Sorted by path. */
@@ -198,8 +217,12 @@ export interface OsvDirectoryListing {
   removed: string[];
   /** Files looked at (stat'ed) and read. */
   files: { seen: number; read: number };
-  /** Folders (the top one and its subfolders) and how many of them were read (`readdir`) rather than reused. */
+  /** Folders (the top one and its subfolders) and how many of them were read (`readdir`) rather than reused (0 when `watched`). */
   folders: { seen: number; read: number };
+  /** Which files were stat'ed, and why every file when not `watched`. */
+  scope: OsvListingScope;
+  /** Why the folder watch failed, when `scope` is `failed`. */
+  watchError?: string;
   /** Makes this listing the base of the next one: call once its records are stored. */
   commit(): void;
 }
@@ -212,31 +235,117 @@ interface ListerBase {
   mtimeMs: Float64Array;
   id: Array<string | undefined>;
   folders: Map<string, FolderNames>;
+  /** The folder watch's epoch when this listing began (changes since are in the watch); undefined without a watch. */
+  epoch: number | undefined;
+  /** `Date.now()` at the start of the last listing that stat'ed every file (this one or an earlier one). */
+  fullAt: number;
+  /** Each file's index, built by the first watched listing of this base and shared with the bases after it. */
+  index: Map<string, number> | undefined;
+}
+
+/** Options of {@link OsvDirectoryLister}. */
+export interface OsvDirectoryListerOptions {
+  /**
+   * Watch the folders (`OsvFolderWatch`, inotify) so that a listing after a committed one stats
+   * only the files named since (`scope: 'watched'`). Default true; used only where
+   * `canWatchFolder` holds (Linux, a local file system).
+   */
+  watch?: boolean;
+  /**
+   * A listing stats every file when the last one that did began longer ago than this, ms: a bound
+   * on how long a change the watch missed stays unseen. Default 21,600,000 (6 h; the planner's
+   * `OSV_DIR_FULL_LISTING_MS`). 0: every listing stats every file.
+   */
+  fullListingMs?: number;
+  /** Events after which a listing stats every file (default: half the kernel's `max_queued_events`); for tests. */
+  watchOverflowAt?: number;
 }
 
 /**
  * Lists an OSV directory (`*.json` at the top level and in immediate subfolders, OSV's
  * per-ecosystem layout) incrementally within one process: the first listing reads every file
- * (`complete`); once committed, a listing stats every file and reads only those whose size or
- * mtime changed since the committed one (or that are new), and names the ids whose files are
- * gone. Folder names are read again only when the folder's inode, mtime or ctime changed (or
- * were too recent to trust: see `osvDirectoryFiles`); files rewritten in place are found by
- * their own stat. A file rewritten with the same size within the file system's mtime resolution
- * is missed until its next change (mtimes have nanosecond resolution on ext4/xfs; node gives
- * `mtimeMs` with a fraction).
+ * (`complete`); once committed, a listing reads only the files whose size or mtime changed since
+ * the committed one (or that are new), and names the ids whose files are gone.
+ *
+ * Which files a later listing stats: where the folders can be watched (Linux, a local file system;
+ * decision 0030), only those the kernel named in an event since the committed listing began;
+ * otherwise, and whenever the watch may have missed something (see {@link OsvListingScope}),
+ * every file. A listing of every file reads a folder's names again only when the folder's inode,
+ * mtime or ctime changed (or were too recent to trust: see `osvDirectoryFiles`; decision 0026);
+ * files rewritten in place are found by their own stat. A file rewritten with the same size
+ * within the file system's mtime resolution is missed until its next change (mtimes have
+ * nanosecond resolution on ext4/xfs; node gives `mtimeMs` with a fraction).
  */
 export class OsvDirectoryLister {
   private base: ListerBase | undefined;
+  private readonly watch: OsvFolderWatch | undefined;
+  /** Changes taken from the watch by listings not committed yet: the next listing stats them again. */
+  private pending: FolderChanges = noFolderChanges();
+  private readonly fullListingMs: number;
 
-  constructor(readonly dir: string) {}
+  constructor(
+    readonly dir: string,
+    options: OsvDirectoryListerOptions = {},
+  ) {
+    this.fullListingMs = options.fullListingMs ?? 21_600_000;
+    this.watch = (options.watch ?? true) && canWatchFolder(dir) ? new OsvFolderWatch(options.watchOverflowAt) : undefined;
+  }
 
   /**
    * @throws InvalidInputError `ADVISORY_SOURCE_UNREADABLE` when `dir` cannot be read; `ADVISORY_INVALID`
    *   naming the file for a file that is not JSON or has no string `id`/`modified`.
    */
   async list(): Promise<OsvDirectoryListing> {
+    const startedMs = Date.now();
     const base = this.base;
-    const { files, folders, read: foldersRead } = await osvDirectoryFiles(this.dir, base?.folders, Date.now());
+    let changes = this.pending;
+    if (this.watch) {
+      // The watch's events are read in the event loop's poll phase. One setImmediate called from
+      // within a poll phase (e.g. after an awaited fs call) resolves in that same iteration's
+      // check phase, before another poll: the second one resolves only after a whole poll phase.
+      await yieldToEventLoop();
+      await yieldToEventLoop();
+      changes = mergeFolderChanges(changes, this.watch.take());
+      this.pending = changes;
+    }
+    const scope = this.scopeOf(base, changes, startedMs);
+    const listing = scope === 'watched' ? this.listWatched(base!, changes) : await this.listAll(base, startedMs, scope);
+    const used = this.pending;
+    return {
+      ...listing.result,
+      ...(scope === 'failed' && changes.failed ? { watchError: changes.failed } : {}),
+      commit: () => {
+        if (listing.next.index !== undefined && listing.added.length > 0) for (const [path, i] of listing.added) listing.next.index.set(path, i);
+        this.base = listing.next;
+        if (this.pending === used) this.pending = noFolderChanges();
+      },
+    };
+  }
+
+  /** Stops watching the folders. A later listing stats every file (`restarted`) and watches them again. */
+  close(): void {
+    this.watch?.restart(); // closes the watchers; a new epoch, so no listing trusts the closed ones
+  }
+
+  private scopeOf(base: ListerBase | undefined, changes: FolderChanges, startedMs: number): OsvListingScope {
+    if (base === undefined) return 'first';
+    if (this.watch === undefined) return 'off';
+    if (base.epoch !== this.watch.epoch) return 'restarted';
+    if (changes.failed !== undefined) return 'failed';
+    if (changes.folders) return 'folders';
+    if (changes.events >= this.watch.overflowAt) return 'overflow';
+    if (startedMs - base.fullAt >= this.fullListingMs) return 'expired';
+    return 'watched';
+  }
+
+  /** Stats every file, reads the new and changed ones; (re)starts the folder watch first. */
+  private async listAll(base: ListerBase | undefined, startedMs: number, scope: OsvListingScope): Promise<Listed> {
+    const watch = this.watch;
+    if (watch) {
+      watch.restart();
+      this.pending = noFolderChanges(); // this listing stats every file
+    }
+    const { files, folders, read: foldersRead } = await osvDirectoryFiles(this.dir, base?.folders, startedMs, watch ? (f, top) => watch.add(f, top) : undefined);
     // Base index of each file: the same position while no folder changed (the usual case: no map of 200,000 paths).
     const samePositions = base !== undefined && base.files.length === files.length && files.every((f, i) => f === base.files[i]);
     const baseIndex = base && !samePositions ? new Map(base.files.map((f, j) => [f, j])) : undefined;
@@ -247,6 +356,9 @@ export class OsvDirectoryLister {
       mtimeMs: new Float64Array(files.length),
       id: new Array<string | undefined>(files.length),
       folders,
+      epoch: watch?.epoch,
+      fullAt: startedMs,
+      index: undefined,
     };
     const read: Array<ListedOsvRecord | undefined> = new Array<ListedOsvRecord | undefined>(files.length);
     let readCount = 0;
@@ -266,30 +378,104 @@ export class OsvDirectoryLister {
       read[i] = listed;
       next.id[i] = listed.id;
     });
-    const removed = new Set<string>();
+    const candidates: string[] = [];
     if (base) {
-      const candidates: string[] = [];
       for (let j = 0; j < base.files.length; j++) {
         const was = base.id[j];
         if (was !== undefined && (matched[j]! < 0 || next.id[matched[j]!] !== was)) candidates.push(was);
       }
-      if (candidates.length > 0) {
-        const present = new Set(next.id);
-        for (const id of candidates) if (!present.has(id)) removed.add(id);
-      }
     }
-    const records = read.filter((r): r is ListedOsvRecord => r !== undefined).sort((a, b) => (a.where < b.where ? -1 : a.where > b.where ? 1 : 0));
     return {
-      records,
-      complete: base === undefined,
-      removed: [...removed].sort(),
-      files: { seen: files.length, read: readCount },
-      folders: { seen: folders.size, read: foldersRead },
-      commit: () => {
-        this.base = next;
+      result: {
+        records: sortedByPath(read),
+        complete: base === undefined,
+        removed: goneIds(candidates, next.id),
+        files: { seen: files.length, read: readCount },
+        folders: { seen: folders.size, read: foldersRead },
+        scope,
       },
+      next,
+      added: [],
     };
   }
+
+  /**
+   * Stats only the files named in `changes` (sorted, so that reads are in path order), against the
+   * committed listing: a file now gone keeps its place with size -1 until a listing of every file.
+   */
+  private listWatched(base: ListerBase, changes: FolderChanges): Listed {
+    const index = (base.index ??= new Map(base.files.map((f, j) => [f, j])));
+    const named = [...changes.paths].sort();
+    const added = named.filter((p) => !index.has(p));
+    const total = base.files.length + added.length;
+    const grow = (a: Float64Array, fill: number): Float64Array => {
+      const out = new Float64Array(total).fill(fill);
+      out.set(a);
+      return out;
+    };
+    const next: ListerBase = {
+      files: [...base.files, ...added],
+      size: grow(base.size, -1),
+      mtimeMs: grow(base.mtimeMs, 0),
+      id: [...base.id, ...new Array<string | undefined>(added.length)],
+      folders: base.folders,
+      epoch: base.epoch,
+      fullAt: base.fullAt,
+      index,
+    };
+    const addedAt = new Map(added.map((p, k) => [p, base.files.length + k]));
+    const read: Array<ListedOsvRecord | undefined> = [];
+    const candidates: string[] = [];
+    for (const file of named) {
+      const i = index.get(file) ?? addedAt.get(file)!;
+      const was = i < base.files.length ? base.id[i] : undefined;
+      const st = statSync(file, { throwIfNoEntry: false });
+      if (!st?.isFile()) {
+        next.size[i] = -1;
+        next.id[i] = undefined;
+        if (was !== undefined) candidates.push(was);
+        continue;
+      }
+      next.size[i] = st.size;
+      next.mtimeMs[i] = st.mtimeMs;
+      if (i < base.files.length && base.size[i] === st.size && base.mtimeMs[i] === st.mtimeMs) continue;
+      const listed = listOsvRecord(readText(file), file);
+      read.push(listed);
+      next.id[i] = listed.id;
+      if (was !== undefined && was !== listed.id) candidates.push(was);
+    }
+    return {
+      result: {
+        records: sortedByPath(read),
+        complete: false,
+        removed: goneIds(candidates, next.id),
+        files: { seen: named.length, read: read.length },
+        folders: { seen: base.folders.size, read: 0 },
+        scope: 'watched',
+      },
+      next,
+      added: [...addedAt],
+    };
+  }
+}
+
+/** A listing before its `commit`: the result, the base it makes, and the files it appended to the base's index. */
+interface Listed {
+  result: Omit<OsvDirectoryListing, 'commit' | 'watchError'>;
+  next: ListerBase;
+  added: Array<[string, number]>;
+}
+
+/** The records read, by path. */
+function sortedByPath(read: ReadonlyArray<ListedOsvRecord | undefined>): ListedOsvRecord[] {
+  return read.filter((r): r is ListedOsvRecord => r !== undefined).sort((a, b) => (a.where < b.where ? -1 : a.where > b.where ? 1 : 0));
+}
+
+/** Of `candidates` (ids whose file is gone or now carries another id), those no file carries any more; sorted. */
+function goneIds(candidates: readonly string[], ids: ReadonlyArray<string | undefined>): string[] {
+  if (candidates.length === 0) return [];
+  const present = new Set(ids);
+  return [...new Set(candidates.filter((id) => !present.has(id)))].sort();
 }
 
 /** Validators of the last successful download of an archive (RFC 9110 §8.8). */

@@ -30,23 +30,42 @@ export interface ConfiguredSource {
   /** `dir:<path>`, `zip:<url>` or `api:<url>`: the `advisory_sync_state` key and the name plans record. */
   name: string;
   fetch: Parameters<typeof syncAdvisorySource>[2];
+  /** Releases what the source holds between syncs (a folder watch); called by `AdvisorySync.stop`. */
+  close?(): void;
 }
 
 /**
  * An OSV directory (flat or one folder per ecosystem). The first sync in a process reads every
- * file (and deletes records of this source whose file is gone); later syncs stat every file and
- * read only new or changed ones (size or mtime), deleting the records of removed files; a
- * folder's names are read again only when the folder changed (decision 0026)
- * (`OsvDirectoryLister`). Only records new or newer than stored are schema-checked and imported.
+ * file (and deletes records of this source whose file is gone); later syncs read only new or
+ * changed files (size or mtime), deleting the records of removed files. Which files a later sync
+ * stats: on Linux with a local file system only those the kernel's inotify named since the last
+ * sync (decision 0030), otherwise, and at least every `fullListingMs`, every file, reading a folder's names again
+ * only when the folder changed (decision 0026) (`OsvDirectoryLister`). Only records new or newer
+ * than stored are schema-checked and imported. Each listing is logged (`advisories.listed`: files
+ * stat'ed and read, and `scope`, why every file was stat'ed when it was). `watch: false` turns the
+ * folder watch off (every later sync stats every file); `fullListingMs` as `OsvDirectoryLister`'s
+ * (the planner's `OSV_DIR_FULL_LISTING_MS`).
  */
-export function directorySource(dir: string): ConfiguredSource {
-  const lister = new OsvDirectoryLister(dir);
+export function directorySource(
+  dir: string,
+  options: { logger?: Pick<Logger, 'info'>; watch?: boolean; fullListingMs?: number } = {},
+): ConfiguredSource {
+  const lister = new OsvDirectoryLister(dir, {
+    ...(options.watch === undefined ? {} : { watch: options.watch }),
+    ...(options.fullListingMs === undefined ? {} : { fullListingMs: options.fullListingMs }),
+  });
+  const name = `dir:${dir}`;
   return {
-    name: `dir:${dir}`,
+    name,
     fetch: async (): Promise<FetchedRecords> => {
       const listing = await lister.list();
+      options.logger?.info(
+        { event: 'advisories.listed', source: name, scope: listing.scope, files: listing.files, folders: listing.folders, ...(listing.watchError ? { watchError: listing.watchError } : {}) },
+        'advisory folder listed',
+      );
       return { status: 'ok', records: listing.records, complete: listing.complete, removed: listing.removed, committed: listing.commit };
     },
+    close: () => lister.close(),
   };
 }
 
@@ -164,6 +183,7 @@ export class AdvisorySync {
     if (this.timer) clearInterval(this.timer);
     this.markReady();
     await this.running?.catch(() => undefined);
+    for (const source of this.sources) source.close?.();
   }
 }
 
