@@ -1,5 +1,6 @@
 import {
   affectedRanges,
+  affectedTest,
   fixedVersions,
   informationalKind,
   isAffected,
@@ -283,7 +284,7 @@ function fromOsv(advisory: Advisory, name: string, osvEcosystem: string): KnownA
       fixedVersions: fixedVersions(advisory, name, osvEcosystem),
       ...(kind !== undefined ? { kind } : {}),
     },
-    affects: (version) => isAffected(advisory, name, version, osvEcosystem),
+    affects: affectedTest(advisory, name, osvEcosystem),
     advisory,
   };
 }

@@ -36,6 +36,6 @@ export {
 } from './osv-sources.js';
 export { canWatchFolder } from './osv-folder-watch.js';
 export { affectedKeyRanges, versionOrderKey, type VersionKeyRange } from './osv-key-ranges.js';
-export { isAffected, isVersionInRange, affectedRanges, fixedVersions, samePackage, informationalKind } from './osv-evaluation.js';
+export { isAffected, affectedTest, isVersionInRange, affectedRanges, fixedVersions, samePackage, informationalKind } from './osv-evaluation.js';
 export { OsvRecord, OsvAffected, OsvRange, OsvEvent, OsvReference, OsvSeverity } from './osv-schema.js';
 export type { Advisory, AdvisorySource, AdvisorySeverity, AffectedPackage } from './types.js';

@@ -208,6 +208,7 @@ export function isVersionInRange(version: string, range: OsvRange, ecosystem = '
 
 /** The spec's `IncludedInVersions`: exact match, or equality by the scheme when both sides parse. */
 function inVersions(version: string, versions: readonly string[], scheme: Scheme): boolean {
+  if (versions.length === 0) return false;
   const v = scheme.read(version);
   return versions.some((listed) => {
     if (listed === version) return true;
@@ -261,10 +262,19 @@ export function entriesFor(advisory: Advisory, name: string, ecosystem?: string)
  * @param ecosystem OSV ecosystem (`npm`, `PyPI`) to restrict the entries to; every entry when absent.
  */
 export function isAffected(advisory: Advisory, name: string, version: string, ecosystem?: string): boolean {
-  return entriesFor(advisory, name, ecosystem).some((entry) => {
-    const scheme = schemeOf(entry.ecosystem);
-    return inVersions(version, entry.versions, scheme) || entry.ranges.some((range) => isVersionInRange(version, range, entry.ecosystem));
-  });
+  return affectedTest(advisory, name, ecosystem)(version);
+}
+
+/**
+ * {@link isAffected} of one package as a test of versions: the advisory's entries for the package
+ * (and their version schemes) are found once, not per version — for a plan that tests every
+ * candidate version of a package against its advisories.
+ * @returns `(version) => isAffected(advisory, name, version, ecosystem)`.
+ */
+export function affectedTest(advisory: Advisory, name: string, ecosystem?: string): (version: string) => boolean {
+  const entries = entriesFor(advisory, name, ecosystem).map((entry) => ({ entry, scheme: schemeOf(entry.ecosystem) }));
+  return (version) =>
+    entries.some(({ entry, scheme }) => inVersions(version, entry.versions, scheme) || entry.ranges.some((range) => isVersionInRange(version, range, entry.ecosystem)));
 }
 
 /** An affected interval of one range, before rendering. */
