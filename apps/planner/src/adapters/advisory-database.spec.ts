@@ -183,4 +183,30 @@ describe('planner advisory database adapter', () => {
     expect(await sync()).toMatchObject({ imported: 0, unchanged: 1 });
     expect(paths(mark)).toEqual(['/PyPI/modified_id.csv 200', '/PyPI/PYSEC-2005-1.json 200']);
   });
+
+  it('a folder source logs each listing with its scope, finds a record written into the folder through the watch, and is closed by stop()', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'osv-dir-'));
+    try {
+      await cp(fixturePath('osv', 'npm', 'GHSA-27h2-hvpr-p74q.json'), join(folder, 'GHSA-27h2-hvpr-p74q.json'));
+      const listed: Array<Record<string, unknown>> = [];
+      const logger = { info: (o: Record<string, unknown>) => void (o.event === 'advisories.listed' && listed.push(o)), warn: () => undefined };
+      const source = directorySource(folder, { logger });
+      const sync = new AdvisorySync(db, [source], { intervalMs: 0, logger });
+      sync.start();
+      await sync.ready;
+      const id = 'GHSA-test-fold-0001';
+      const now = new Date().toISOString();
+      const affected = [{ package: { ecosystem: 'npm', name: 'left-pad' }, ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }, { fixed: '1.3.0' }] }] }];
+      await writeFile(join(folder, `${id}.json`), JSON.stringify({ id, modified: now, published: now, affected }));
+      expect(await sync.syncAll()).toEqual([expect.objectContaining({ source: `dir:${folder}`, imported: 1 })]);
+      expect((await findAdvisoriesByIds(db, [id]))[0]?.id).toBe(id);
+      await sync.stop();
+      await source.fetch(null); // after stop(): the watch is closed, so this listing stats every file again
+      expect(listed.map((l) => l.scope)).toEqual(['first', 'watched', 'restarted']);
+      expect(listed[1]).toMatchObject({ source: `dir:${folder}`, files: { seen: 1, read: 1 }, folders: { seen: 1, read: 0 } });
+      expect(listed[2]).toMatchObject({ files: { seen: 2, read: 0 } });
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
+  });
 });
