@@ -1,4 +1,4 @@
-import { cp, mkdir, mkdtemp, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rename, rm, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixturePath } from '@remediation/testing';
@@ -108,6 +108,81 @@ describe('OsvDirectoryLister with a folder watch', () => {
     const listing = await committed(l);
     expect(listing).toMatchObject({ scope: 'watched', files: { seen: 1, read: 1 } });
     expect(listing.records.map((r) => r.id)).toEqual(['PYSEC-2099-1']);
+  });
+
+  it('a subfolder whose times changed (rsync -a) or a new top-level file that is not JSON leaves the listing watched', async () => {
+    const l = lister();
+    await committed(l);
+    await utimes(npm, new Date('2020-01-01T00:00:00Z'), new Date('2020-01-01T00:00:00Z'));
+    await writeFile(join(dir, 'README.md'), 'mirror of OSV');
+    await touchRecord(names[0]!, '2099-01-01T00:00:00Z');
+    const listing = await committed(l);
+    expect(listing).toMatchObject({ scope: 'watched', files: { seen: 1, read: 1 } });
+  });
+
+  it('a subfolder removed and made again under the same name is another folder: every file is stat\'ed', async () => {
+    const l = lister();
+    await committed(l);
+    await rm(npm, { recursive: true });
+    await mkdir(npm);
+    await cp(fixturePath('osv', 'npm', names[0]!), join(npm, names[0]!));
+    const listing = await committed(l);
+    expect(listing).toMatchObject({ scope: 'folders', files: { seen: 1, read: 1 } });
+    expect(listing.removed).toEqual(['GHSA-29mw-wpgm-hmr9', 'GHSA-2cf5-4w76-r9qv']);
+  });
+
+  it('a symlinked directory swapped to another target: every file of the new one is stat\'ed', async () => {
+    const other = await mkdtemp(join(tmpdir(), 'osv-watch-other-'));
+    const link = join(tmpdir(), `osv-watch-link-${process.pid}-${Date.now()}`);
+    try {
+      await mkdir(join(other, 'npm'));
+      await cp(fixturePath('osv', 'npm', names[2]!), join(other, 'npm', names[2]!));
+      await symlink(dir, link);
+      const l = new OsvDirectoryLister(link);
+      listers.push(l);
+      await committed(l);
+      // Swapped as deployment tools do: a new link renamed over the old one.
+      await symlink(other, `${link}.new`);
+      await rename(`${link}.new`, link);
+      const listing = await committed(l);
+      expect(listing).toMatchObject({ scope: 'folders', files: { seen: 1, read: 1 } }); // the same path, another file
+      expect(listing.removed).toEqual(['GHSA-27h2-hvpr-p74q', 'GHSA-29mw-wpgm-hmr9']);
+      // The new target is watched from then on.
+      await writeFile(join(other, 'npm', 'GHSA-new1-0000-0000.json'), JSON.stringify({ id: 'GHSA-new1-0000-0000', modified: '2099-01-01T00:00:00Z' }));
+      expect(await committed(l)).toMatchObject({ scope: 'watched', files: { seen: 1, read: 1 } });
+    } finally {
+      await rm(link, { force: true });
+      await rm(other, { recursive: true, force: true });
+    }
+  });
+
+  it('a top-level symlink to a JSON file is not listed, watched or not', async () => {
+    const outside = await mkdtemp(join(tmpdir(), 'osv-watch-outside-'));
+    try {
+      await writeFile(join(outside, 'L-1.json'), JSON.stringify({ id: 'L-1', modified: '2099-01-01T00:00:00Z' }));
+      const l = lister();
+      await committed(l);
+      await symlink(join(outside, 'L-1.json'), join(dir, 'L-1.json'));
+      expect(await committed(l)).toMatchObject({ scope: 'watched', records: [], files: { seen: 1, read: 0 } });
+      expect((await new OsvDirectoryLister(dir, { watch: false }).list()).records.map((r) => r.id)).not.toContain('L-1');
+    } finally {
+      await rm(outside, { recursive: true, force: true });
+    }
+  });
+
+  it('a late commit of an earlier listing is ignored: the base never moves back', async () => {
+    const l = lister();
+    await committed(l);
+    const earlier = await l.list();
+    await touchRecord(names[0]!, '2099-01-01T00:00:00Z');
+    const later = await l.list();
+    expect(later.files).toEqual({ seen: 1, read: 1 });
+    later.commit();
+    earlier.commit();
+    expect(await l.list()).toMatchObject({ scope: 'watched', files: { seen: 0, read: 0 } });
+    // A listing of every file compares with the later listing's stats: the rewritten file is not read again.
+    l.close();
+    expect(await l.list()).toMatchObject({ scope: 'restarted', files: { seen: 3, read: 0 } });
   });
 
   it('stats every file after as many events as the kernel may have dropped some of', async () => {

@@ -74,7 +74,13 @@ export function mergeFolderChanges(a: FolderChanges, b: FolderChanges): FolderCh
  *
  * The kernel drops events when more than `max_queued_events` (default 16,384) wait to be read,
  * and node does not report that: {@link overflowAt} is half that queue, and a caller should treat
- * so many events as "anything may have changed". Watchers do not keep the process alive
+ * so many events as "anything may have changed". libuv reads one inotify instance per event loop
+ * for every `fs.watch` of the process: the count holds while nothing else in the process watches
+ * files (nothing in the planner does).
+ *
+ * What inotify does not report (inotify(7)): writes through `mmap`, and changes to a file made
+ * through a hard link or symlink located outside the watched folders. OSV mirrors write their
+ * files in place or by rename, which it reports. Watchers do not keep the process alive
  * (`persistent: false`). Events are read in the event loop's poll phase: changes completed before
  * a caller awaits two `setImmediate`s in a row (the second resolves only after a whole poll
  * phase, wherever the first was called) are in the next {@link take}.
@@ -106,12 +112,18 @@ export class OsvFolderWatch {
   /**
    * Starts watching `folder` (after {@link restart}: the top folder first, then each subfolder,
    * each before its names are read). A watcher that cannot be started (e.g. `ENOSPC`: the user's
-   * inotify watches are used up) is recorded as `failed`, not thrown.
+   * inotify watches are used up), or a folder on a file system {@link canWatchFolder} does not
+   * trust, is recorded as `failed`, not thrown.
    * @param top true for the top folder: events naming anything but a `*.json` file there mean
    *   the folder list may have changed.
    */
   add(folder: string, top: boolean): void {
     try {
+      if (!LOCAL_FILE_SYSTEMS.has(Number(statfsSync(folder).type))) {
+        // A subfolder mounted from another file system (NFS, FUSE…) than the top one.
+        this.changes.failed ??= `${folder} is not on a local file system: inotify may not report its changes`;
+        return;
+      }
       const watcher = watch(folder, { persistent: false, encoding: 'utf8' }, (_event, name) => {
         this.changes.events++;
         if (name === null || name === undefined) {

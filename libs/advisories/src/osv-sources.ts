@@ -1,6 +1,6 @@
-import { readFileSync, statSync } from 'node:fs';
+import { lstatSync, readFileSync, statSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { inflateSync } from 'fflate';
 import { InvalidInputError, TransientError } from '@remediation/errors';
@@ -79,7 +79,10 @@ function readText(file: string): string {
 
 /** A folder's identity and timestamps (nanoseconds), read before its names. */
 interface FolderStamp {
+  dev: bigint;
   ino: bigint;
+  /** Birth time (statx; 0 where the file system keeps none): a new folder that got a freed inode number differs here. */
+  birthNs: bigint;
   mtimeNs: bigint;
   ctimeNs: bigint;
 }
@@ -110,13 +113,15 @@ interface FolderNames {
 function folderStamp(dir: string): FolderStamp {
   try {
     const st = statSync(dir, { bigint: true });
-    return { ino: st.ino, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs };
+    return { dev: st.dev, ino: st.ino, birthNs: st.birthtimeNs, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs };
   } catch (err) {
     throw new InvalidInputError('ADVISORY_SOURCE_UNREADABLE', `cannot read OSV directory ${dir}: ${(err as Error).message}`, { cause: err, details: { dir } });
   }
 }
 
-const sameStamp = (a: FolderStamp, b: FolderStamp): boolean => a.ino === b.ino && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
+/** The same folder (device, inode and birth time: not one replaced by another of the same name, nor a symlink now pointing elsewhere). */
+const sameFolder = (a: FolderStamp, b: FolderStamp): boolean => a.dev === b.dev && a.ino === b.ino && a.birthNs === b.birthNs;
+const sameStamp = (a: FolderStamp, b: FolderStamp): boolean => sameFolder(a, b) && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
 
 /**
  * The `*.json` files of an OSV directory: at the top level and in its immediate subfolders (OSV's
@@ -198,11 +203,14 @@ export async function readOsvDirectoryRecords(dir: string): Promise<OsvRecord[]>
  * - `first`: no committed listing to compare with (the first listing reads every file);
  * - `off`: watching is not used (turned off, not Linux, or a file system whose changes inotify
  *   may not see: see `canWatchFolder`);
- * - `restarted`: the watch began after the committed listing (a listing since was not committed);
- * - `folders`: an entry of the top folder other than a `*.json` file changed (a subfolder added,
- *   removed or renamed);
+ * - `restarted`: the watch began after the committed listing (a listing of every file since was
+ *   not committed, or the lister was closed);
+ * - `folders`: the top folder is another one than at the committed listing (a symlinked `dir`
+ *   swapped), or it holds other subfolders (added, removed, replaced; checked when the watch
+ *   named something other than a `*.json` file in it);
  * - `overflow`: as many events as the kernel may have dropped some of (`OsvFolderWatch.overflowAt`);
- * - `failed`: a watcher failed or could not be started;
+ * - `failed`: a watcher failed or could not be started, or a subfolder is on a file system inotify
+ *   may not see changes of;
  * - `expired`: the last listing of every file is older than `fullListingMs`.
  */
 export type OsvListingScope = 'watched' | 'first' | 'off' | 'restarted' | 'folders' | 'overflow' | 'failed' | 'expired';
@@ -308,13 +316,16 @@ export class OsvDirectoryLister {
       changes = mergeFolderChanges(changes, this.watch.take());
       this.pending = changes;
     }
-    const scope = this.scopeOf(base, changes, startedMs);
+    const foldersChanged = base !== undefined && this.watch !== undefined && !(await this.sameFolders(base, changes.folders));
+    const scope = this.scopeOf(base, changes, foldersChanged, startedMs);
     const listing = scope === 'watched' ? this.listWatched(base!, changes) : await this.listAll(base, startedMs, scope);
     const used = this.pending;
     return {
       ...listing.result,
       ...(scope === 'failed' && changes.failed ? { watchError: changes.failed } : {}),
       commit: () => {
+        // Only onto the base this listing compared with: a late or second commit would move the base back.
+        if (this.base !== base) return;
         if (listing.next.index !== undefined && listing.added.length > 0) for (const [path, i] of listing.added) listing.next.index.set(path, i);
         this.base = listing.next;
         if (this.pending === used) this.pending = noFolderChanges();
@@ -327,15 +338,40 @@ export class OsvDirectoryLister {
     this.watch?.restart(); // closes the watchers; a new epoch, so no listing trusts the closed ones
   }
 
-  private scopeOf(base: ListerBase | undefined, changes: FolderChanges, startedMs: number): OsvListingScope {
+  private scopeOf(base: ListerBase | undefined, changes: FolderChanges, foldersChanged: boolean, startedMs: number): OsvListingScope {
     if (base === undefined) return 'first';
     if (this.watch === undefined) return 'off';
     if (base.epoch !== this.watch.epoch) return 'restarted';
     if (changes.failed !== undefined) return 'failed';
-    if (changes.folders) return 'folders';
+    if (foldersChanged) return 'folders';
     if (changes.events >= this.watch.overflowAt) return 'overflow';
     if (startedMs - base.fullAt >= this.fullListingMs) return 'expired';
     return 'watched';
+  }
+
+  /**
+   * Whether the folders are those of `base`: the top folder is the same one (device and inode: a
+   * symlinked `dir` swapped to another target is not, and no watched folder sees that), and, when
+   * the watch named something other than a `*.json` file in it (`named`), it holds the same
+   * subfolders, each the same one. An attribute change of a subfolder (`rsync -a` sets their
+   * mtimes) or a top-level non-JSON file is named too, and changes nothing. False when a folder
+   * cannot be read (a listing of every file then reports it).
+   */
+  private async sameFolders(base: ListerBase, named: boolean): Promise<boolean> {
+    const top = base.folders.get(this.dir);
+    if (top === undefined) return false;
+    try {
+      if (!sameFolder(folderStamp(this.dir), top.stamp)) return false;
+      if (!named) return true;
+      const now = (await readdir(this.dir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => join(this.dir, e.name));
+      if (now.length !== top.folders.length || now.some((f) => !top.folders.includes(f))) return false;
+      return now.every((f) => {
+        const known = base.folders.get(f);
+        return known !== undefined && sameFolder(folderStamp(f), known.stamp);
+      });
+    } catch {
+      return false;
+    }
   }
 
   /** Stats every file, reads the new and changed ones; (re)starts the folder watch first. */
@@ -345,7 +381,14 @@ export class OsvDirectoryLister {
       watch.restart();
       this.pending = noFolderChanges(); // this listing stats every file
     }
-    const { files, folders, read: foldersRead } = await osvDirectoryFiles(this.dir, base?.folders, startedMs, watch ? (f, top) => watch.add(f, top) : undefined);
+    // The epoch this listing's watchers belong to; were the watch restarted meanwhile (`close`), its folders are not watched again.
+    const epoch = watch?.epoch;
+    const { files, folders, read: foldersRead } = await osvDirectoryFiles(
+      this.dir,
+      base?.folders,
+      startedMs,
+      watch ? (f, top) => (watch.epoch === epoch ? watch.add(f, top) : undefined) : undefined,
+    );
     // Base index of each file: the same position while no folder changed (the usual case: no map of 200,000 paths).
     const samePositions = base !== undefined && base.files.length === files.length && files.every((f, i) => f === base.files[i]);
     const baseIndex = base && !samePositions ? new Map(base.files.map((f, j) => [f, j])) : undefined;
@@ -356,7 +399,7 @@ export class OsvDirectoryLister {
       mtimeMs: new Float64Array(files.length),
       id: new Array<string | undefined>(files.length),
       folders,
-      epoch: watch?.epoch,
+      epoch,
       fullAt: startedMs,
       index: undefined,
     };
@@ -426,10 +469,12 @@ export class OsvDirectoryLister {
     const addedAt = new Map(added.map((p, k) => [p, base.files.length + k]));
     const read: Array<ListedOsvRecord | undefined> = [];
     const candidates: string[] = [];
+    const top = join(this.dir);
     for (const file of named) {
       const i = index.get(file) ?? addedAt.get(file)!;
       const was = i < base.files.length ? base.id[i] : undefined;
-      const st = statSync(file, { throwIfNoEntry: false });
+      // As a listing of every file sees them: top-level entries by their own type (a symlink is not listed), subfolders' by stat.
+      const st = dirname(file) === top ? lstatSync(file, { throwIfNoEntry: false }) : statSync(file, { throwIfNoEntry: false });
       if (!st?.isFile()) {
         next.size[i] = -1;
         next.id[i] = undefined;
