@@ -316,8 +316,7 @@ export class OsvDirectoryLister {
       changes = mergeFolderChanges(changes, this.watch.take());
       this.pending = changes;
     }
-    const foldersChanged = base !== undefined && this.watch !== undefined && !(await this.sameFolders(base, changes.folders));
-    const scope = this.scopeOf(base, changes, foldersChanged, startedMs);
+    const scope = await this.scopeOf(base, changes, startedMs);
     const listing = scope === 'watched' ? this.listWatched(base!, changes) : await this.listAll(base, startedMs, scope);
     const used = this.pending;
     return {
@@ -338,12 +337,13 @@ export class OsvDirectoryLister {
     this.watch?.restart(); // closes the watchers; a new epoch, so no listing trusts the closed ones
   }
 
-  private scopeOf(base: ListerBase | undefined, changes: FolderChanges, foldersChanged: boolean, startedMs: number): OsvListingScope {
+  /** Which files this listing stats (see {@link OsvListingScope}); the folders are checked only when nothing earlier decided. */
+  private async scopeOf(base: ListerBase | undefined, changes: FolderChanges, startedMs: number): Promise<OsvListingScope> {
     if (base === undefined) return 'first';
     if (this.watch === undefined) return 'off';
     if (base.epoch !== this.watch.epoch) return 'restarted';
     if (changes.failed !== undefined) return 'failed';
-    if (foldersChanged) return 'folders';
+    if (!(await this.sameFolders(base, changes.folders))) return 'folders';
     if (changes.events >= this.watch.overflowAt) return 'overflow';
     if (startedMs - base.fullAt >= this.fullListingMs) return 'expired';
     return 'watched';
@@ -412,7 +412,7 @@ export class OsvDirectoryLister {
       next.size[i] = st.size;
       next.mtimeMs[i] = st.mtimeMs;
       if (j >= 0) matched[j] = i;
-      if (j >= 0 && base!.size[j] === st.size && base!.mtimeMs[j] === st.mtimeMs) {
+      if (unchangedSince(base, j, st)) {
         next.id[i] = base!.id[j];
         return;
       }
@@ -483,7 +483,7 @@ export class OsvDirectoryLister {
       }
       next.size[i] = st.size;
       next.mtimeMs[i] = st.mtimeMs;
-      if (i < base.files.length && base.size[i] === st.size && base.mtimeMs[i] === st.mtimeMs) continue;
+      if (unchangedSince(base, i, st)) continue;
       const listed = listOsvRecord(readText(file), file);
       read.push(listed);
       next.id[i] = listed.id;
@@ -509,6 +509,11 @@ interface Listed {
   result: Omit<OsvDirectoryListing, 'commit' | 'watchError'>;
   next: ListerBase;
   added: Array<[string, number]>;
+}
+
+/** Whether a file's stat has the size and mtime `base` recorded at index `j` (-1 or past its files: not known there). */
+function unchangedSince(base: ListerBase | undefined, j: number, st: { size: number; mtimeMs: number }): boolean {
+  return base !== undefined && j >= 0 && j < base.files.length && base.size[j] === st.size && base.mtimeMs[j] === st.mtimeMs;
 }
 
 /** The records read, by path. */
