@@ -269,7 +269,7 @@ export async function transitiveOptions(
   const options: TransitiveFixOption[] = [];
 
   // Every parent's requirement on the package: registry metadata first, else the lockfile's range.
-  const parents = [...(dependentsOf(scan).get(finding.bomRef) ?? [])].sort();
+  const parents = scan.dependents(finding.bomRef);
   const requirements: { parent: string; requirement: string }[] = [];
   let missing = 0; // parents whose requirement is unknown
   const locked = project.lockfile !== undefined && LOCKS_WITH_RANGES.has(project.lockfile.kind) ? lockedByNameVersion(project.lockfile) : null;
@@ -493,25 +493,6 @@ export async function transitiveOptions(
   return { options, minimal, moderate, comprehensive, reasons: [...new Set(reasons)] };
 }
 
-const DEPENDENTS = new WeakMap<ParsedScan, Map<string, string[]>>();
-
-/** bom-ref → bom-refs that depend on it (the scan's graph reversed), computed once per scan. */
-function dependentsOf(scan: ParsedScan): Map<string, string[]> {
-  let reversed = DEPENDENTS.get(scan);
-  if (reversed === undefined) {
-    reversed = new Map();
-    for (const [from, tos] of scan.dependencies) {
-      for (const to of tos) {
-        const list = reversed.get(to);
-        if (list === undefined) reversed.set(to, [from]);
-        else list.push(from);
-      }
-    }
-    DEPENDENTS.set(scan, reversed);
-  }
-  return reversed;
-}
-
 const TOWARDS = new WeakMap<ParsedScan, Map<string, Map<string, string | null>>>();
 
 /**
@@ -526,11 +507,10 @@ function shortestPath(scan: ParsedScan, from: string, to: string): string[] | nu
   if (towards === undefined) {
     // ref → the next bom-ref on a shortest path down to `to` (null for `to` itself).
     towards = new Map<string, string | null>([[to, null]]);
-    const dependents = dependentsOf(scan);
     const queue = [to];
     for (let i = 0; i < queue.length; i++) {
       const ref = queue[i]!;
-      for (const parent of [...(dependents.get(ref) ?? [])].sort()) {
+      for (const parent of scan.dependents(ref)) {
         if (!towards.has(parent)) {
           towards.set(parent, ref);
           queue.push(parent);

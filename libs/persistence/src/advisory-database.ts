@@ -744,6 +744,11 @@ export async function warmAdvisoryLookup(db: Database): Promise<{ statements: nu
  */
 function packageKeys(p: { ecosystem: string; name: string; versions?: readonly string[] }): Array<{ ecosystem: string; name: string; key: readonly number[] | null }> {
   const name = normalisePackageName(p.ecosystem, p.name);
+  if (p.versions?.length === 1) {
+    // Most packages are installed at one version: no de-duplication needed.
+    const key = versionOrderKey(p.ecosystem, p.versions[0]!);
+    return [{ ecosystem: p.ecosystem, name, key }];
+  }
   const keys = new Map<string, readonly number[]>();
   for (const version of p.versions ?? []) {
     const key = versionOrderKey(p.ecosystem, version);

@@ -63,6 +63,53 @@ describe('parseCycloneDx: express 4.19.2 (cyclonedx-npm, 1.6)', () => {
   });
 });
 
+describe('parseCycloneDx: the dependency graph and nested components', () => {
+  const bom = {
+    bomFormat: 'CycloneDX',
+    specVersion: '1.6',
+    metadata: { component: { type: 'application', 'bom-ref': 'app', name: 'app' } },
+    components: [
+      { type: 'library', 'bom-ref': 'a', name: 'a', version: '1.0.0', purl: 'pkg:npm/a@1.0.0', components: [
+        { type: 'library', name: 'a-inner', version: '1.0.0' },
+        { type: 'library', 'bom-ref': 'a', name: 'a-dup', version: '2.0.0', purl: 'pkg:npm/a-dup@2.0.0' },
+      ] },
+      { type: 'library', 'bom-ref': 'b', name: 'b', version: '1.0.0', purl: 'pkg:npm/b@1.0.0' },
+      { type: 'library', 'bom-ref': 'c', name: 'c', version: '1.0.0', purl: 'pkg:npm/c@1.0.0' },
+    ],
+    dependencies: [
+      { ref: 'app', dependsOn: ['b', 'a', 'b'] },
+      { ref: 'b', dependsOn: ['c', 'missing'] },
+      { ref: 'a', dependsOn: ['c'] },
+      { ref: 'b', dependsOn: ['c', 'pkg:npm/a-dup@2.0.0'] },
+      { ref: 'nobody', dependsOn: ['a'] },
+    ],
+  };
+  const scan = parseCycloneDx(bom);
+
+  it('flattens nested components in document order and names a ref-less one by its location', () => {
+    expect(scan.components.map((c) => c.bomRef)).toEqual(['a', '#components[0].components[0]', 'pkg:npm/a-dup@2.0.0', 'b', 'c']);
+    expect(scan.component('#components[0].components[0]')).toMatchObject({ name: 'a-inner', parentRef: 'a' });
+  });
+
+  it('merges a ref listed twice, keeps each target once in first-listed order, and drops unknown refs', () => {
+    expect([...scan.dependencies]).toEqual([
+      ['app', ['b', 'a']],
+      ['b', ['c', 'pkg:npm/a-dup@2.0.0']],
+      ['a', ['c']],
+    ]);
+    expect(scan.warnings).toContain('2 dependency reference(s) name bom-refs that are not in the scan; ignored');
+  });
+
+  it('dependents() is the graph reversed, sorted', () => {
+    expect(scan.dependents('c')).toEqual(['a', 'b']);
+    expect(scan.dependents('a')).toEqual(['app']);
+    expect(scan.dependents('pkg:npm/a-dup@2.0.0')).toEqual(['b']);
+    expect(scan.dependents('app')).toEqual([]);
+    expect(scan.dependents('no-such-ref')).toEqual([]);
+    expect(scan.via('c')).toEqual(['a', 'b']);
+  });
+});
+
 describe('parseCycloneDx: Trivy npm scan with vulnerabilities (1.7)', () => {
   const scan = loadScan('trivy-npm-jquery.cdx.json');
 

@@ -149,7 +149,11 @@ export function buildScan(bom: CdxBom, format: ScanFormat, fixedOf?: ReadonlyMap
   let duplicateRefs = 0;
   const renamed: string[] = [];
 
-  const toComponent = (raw: CdxComponent, location: string, parentRef: string | undefined): ScanComponent => {
+  /**
+   * `location` names where the component is (`components[3].components[0]`) for a synthetic
+   * bom-ref: built only when one is needed (a missing or duplicate bom-ref without a usable purl).
+   */
+  const toComponent = (raw: CdxComponent, location: () => string, parentRef: string | undefined): ScanComponent => {
     let ecosystem: string | null = null;
     let purlName: string | undefined;
     let purlVersion: string | undefined;
@@ -177,7 +181,7 @@ export function buildScan(bom: CdxBom, format: ScanFormat, fixedOf?: ReadonlyMap
     let bomRef = raw['bom-ref'];
     if (bomRef === undefined || usedRefs.has(bomRef)) {
       if (bomRef !== undefined) duplicateRefs++;
-      bomRef = purl !== undefined && !usedRefs.has(purl) ? purl : `#${location}`;
+      bomRef = purl !== undefined && !usedRefs.has(purl) ? purl : `#${location()}`;
     }
     usedRefs.add(bomRef);
     if (name !== declaredName) renamed.push(`${bomRef} ("${clip(declaredName)}" is ${name})`);
@@ -196,24 +200,31 @@ export function buildScan(bom: CdxBom, format: ScanFormat, fixedOf?: ReadonlyMap
   };
 
   const rawRoot = bom.metadata?.component;
-  const root = rawRoot ? toComponent(rawRoot, 'metadata.component', undefined) : null;
+  const root = rawRoot ? toComponent(rawRoot, () => 'metadata.component', undefined) : null;
   if (root) byRef.set(root.bomRef, root);
 
-  // Flatten components (document order, depth-first) without recursion.
-  const pending: { raw: CdxComponent; location: string; parentRef: string | undefined }[] = [];
-  const pushChildren = (list: readonly CdxComponent[] | undefined, base: string, parentRef: string | undefined): void => {
-    if (!list) return;
-    for (let i = list.length - 1; i >= 0; i--) pending.push({ raw: list[i]!, location: `${base}[${i}]`, parentRef });
+  // Flatten components in document order, depth-first (a component, then its nested ones), without
+  // recursion. A list's components are read in a loop; only nested lists wait on the stack.
+  const nested: { list: readonly CdxComponent[]; base: string; next: number; parentRef: string | undefined }[] = [];
+  const flatten = (list: readonly CdxComponent[] | undefined, base: string, parentRef: string | undefined): void => {
+    if (list && list.length > 0) nested.push({ list, base, next: 0, parentRef });
+    while (nested.length > 0) {
+      const top = nested[nested.length - 1]!;
+      if (top.next >= top.list.length) {
+        nested.pop();
+        continue;
+      }
+      const i = top.next++;
+      const raw = top.list[i]!;
+      const location = (): string => `${top.base}[${i}]`;
+      const component = toComponent(raw, location, top.parentRef);
+      components.push(component);
+      byRef.set(component.bomRef, component);
+      if (raw.components && raw.components.length > 0) nested.push({ list: raw.components, base: `${location()}.components`, next: 0, parentRef: component.bomRef });
+    }
   };
-  pushChildren(bom.components, 'components', undefined);
-  if (rawRoot && root) pushChildren(rawRoot.components, 'metadata.component.components', root.bomRef);
-  while (pending.length > 0) {
-    const { raw, location, parentRef } = pending.pop()!;
-    const component = toComponent(raw, location, parentRef);
-    components.push(component);
-    byRef.set(component.bomRef, component);
-    pushChildren(raw.components, `${location}.components`, component.bomRef);
-  }
+  flatten(bom.components, 'components', undefined);
+  if (rawRoot && root) flatten(rawRoot.components, 'metadata.component.components', root.bomRef);
   if (invalidPurls > 0) warnings.push(`${invalidPurls} component purl(s) could not be parsed; their ecosystem is unknown`);
   if (duplicateRefs > 0) warnings.push(`${duplicateRefs} duplicate bom-ref(s); later duplicates were given synthetic refs`);
   if (renamed.length > 0) {
@@ -222,29 +233,53 @@ export function buildScan(bom: CdxBom, format: ScanFormat, fixedOf?: ReadonlyMap
     );
   }
 
-  // Dependency graph, restricted to known refs.
-  const edges = new Map<string, Set<string>>();
+  // Dependency graph, restricted to known refs; a ref listed twice gets the union, each target once.
+  const dependencies = new Map<string, string[]>();
+  // target → the last entry (by number) that listed it: one map for the whole graph instead of a set per entry.
+  const listedIn = new Map<string, number>();
+  let entry = 0;
   let unknownRefs = 0;
   for (const dep of bom.dependencies ?? []) {
     if (!byRef.has(dep.ref)) {
       unknownRefs++;
       continue;
     }
-    const set = edges.get(dep.ref) ?? new Set<string>();
+    entry++;
+    let targets = dependencies.get(dep.ref);
+    const merging = targets !== undefined;
+    if (targets === undefined) dependencies.set(dep.ref, (targets = []));
     for (const target of dep.dependsOn ?? []) {
-      if (byRef.has(target)) set.add(target);
-      else unknownRefs++;
+      if (!byRef.has(target)) unknownRefs++;
+      else if (listedIn.get(target) !== entry && !(merging && targets.includes(target))) {
+        listedIn.set(target, entry);
+        targets.push(target);
+      }
     }
-    edges.set(dep.ref, set);
   }
-  const dependencies = new Map<string, string[]>([...edges].map(([ref, set]) => [ref, [...set]]));
   if (unknownRefs > 0) warnings.push(`${unknownRefs} dependency reference(s) name bom-refs that are not in the scan; ignored`);
   const hasDependencyGraph = dependencies.size > 0;
 
   const directRefs = computeDirectRefs(root, components, byRef, dependencies, hasDependencyGraph, warnings);
   const vulnerabilities = bom.vulnerabilities ? convertVulnerabilities(bom.vulnerabilities, byRef, warnings, fixedOf) : null;
 
+  // The graph reversed (bom-ref → the bom-refs that depend on it, sorted), built on first use.
   let reverse: Map<string, string[]> | undefined;
+  const reversed = (): Map<string, string[]> => {
+    if (reverse === undefined) {
+      reverse = new Map();
+      for (const [from, tos] of dependencies) {
+        for (const to of tos) {
+          const parents = reverse.get(to);
+          if (parents === undefined) reverse.set(to, [from]);
+          else parents.push(from);
+        }
+      }
+      for (const parents of reverse.values()) if (parents.length > 1) parents.sort();
+    }
+    return reverse;
+  };
+  const NO_DEPENDENTS: readonly string[] = [];
+  const dependents = (bomRef: string): readonly string[] => reversed().get(bomRef) ?? NO_DEPENDENTS;
   // Answers by bom-ref: a plan asks for each vulnerable component more than once (its fix options, its listing).
   const viaOf = new Map<string, readonly string[]>();
   const via = (bomRef: string): string[] => {
@@ -255,30 +290,21 @@ export function buildScan(bom: CdxBom, format: ScanFormat, fixedOf?: ReadonlyMap
   const directsAbove = (bomRef: string): string[] => {
     if (!byRef.has(bomRef)) return [];
     if (!hasDependencyGraph) return directRefs.has(bomRef) ? [bomRef] : [];
-    if (!reverse) {
-      reverse = new Map();
-      for (const [from, tos] of dependencies) {
-        for (const to of tos) {
-          const parents = reverse.get(to) ?? [];
-          parents.push(from);
-          reverse.set(to, parents);
-        }
-      }
-    }
-    const found = new Set<string>();
+    const graph = reversed();
+    const found: string[] = [];
     const seen = new Set<string>([bomRef]);
     const queue = [bomRef];
     while (queue.length > 0) {
       const ref = queue.pop()!;
-      if (directRefs.has(ref)) found.add(ref);
-      for (const parent of reverse.get(ref) ?? []) {
+      if (directRefs.has(ref)) found.push(ref);
+      for (const parent of graph.get(ref) ?? NO_DEPENDENTS) {
         if (!seen.has(parent)) {
           seen.add(parent);
           queue.push(parent);
         }
       }
     }
-    return [...found].sort();
+    return found.sort();
   };
 
   return {
@@ -293,6 +319,7 @@ export function buildScan(bom: CdxBom, format: ScanFormat, fixedOf?: ReadonlyMap
     warnings,
     component: (bomRef) => byRef.get(bomRef),
     via,
+    dependents,
   };
 }
 

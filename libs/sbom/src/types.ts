@@ -129,4 +129,9 @@ export interface ParsedScan {
    * Sorted; empty when the component is unknown or unreachable from any direct dependency.
    */
   via(bomRef: string): string[];
+  /**
+   * bom-refs of the components whose `dependsOn` holds this one (the graph reversed, built once per
+   * scan on first use), sorted; empty when none does or the component is unknown.
+   */
+  dependents(bomRef: string): readonly string[];
 }

@@ -21,7 +21,7 @@ import {
   type FetchedRecords,
 } from '@remediation/persistence';
 import { ECOSYSTEMS, ecosystemForOsv } from '@remediation/ecosystems';
-import type { ParsedScan } from '@remediation/sbom';
+import type { ParsedScan, ScanComponent } from '@remediation/sbom';
 import { PackageURL } from 'packageurl-js';
 import type { Logger } from 'pino';
 
@@ -196,7 +196,8 @@ export function scanPackages(scan: ParsedScan): Array<{ ecosystem: string; name:
 interface ScanPackage {
   ecosystem: string;
   name: string;
-  versions: Set<string> | undefined;
+  /** Distinct installed versions, in scan order (a package is installed at a few versions at most). */
+  versions: string[] | undefined;
 }
 
 /**
@@ -206,25 +207,34 @@ interface ScanPackage {
  */
 function scanPackageVersions(scan: ParsedScan): Map<string, ScanPackage> {
   const out = new Map<string, ScanPackage>();
-  for (const c of scan.root ? [scan.root, ...scan.components] : scan.components) {
-    let pkg: { ecosystem: string; name: string } | undefined;
-    if (c.ecosystem === 'npm') pkg = { ecosystem: 'npm', name: c.name };
-    else if (c.purl) {
+  const add = (c: ScanComponent): void => {
+    let ecosystem: string;
+    let name: string;
+    if (c.ecosystem === 'npm') {
+      ecosystem = 'npm';
+      name = c.name;
+    } else {
+      if (!c.purl) return;
+      let pkg: { ecosystem: string; name: string } | undefined;
       try {
         pkg = osvPackageOfPurl(PackageURL.fromString(c.purl));
       } catch {
-        pkg = undefined;
+        return;
       }
+      if (!pkg) return;
+      ({ ecosystem, name } = pkg);
     }
-    if (!pkg) continue;
-    const key = `${pkg.ecosystem}\u0000${normalisePackageName(pkg.ecosystem, pkg.name)}`;
-    const known = out.get(key) ?? { ...pkg, versions: new Set<string>() };
+    const key = `${ecosystem}\u0000${normalisePackageName(ecosystem, name)}`;
+    let known = out.get(key);
+    if (known === undefined) out.set(key, (known = { ecosystem, name, versions: [] }));
+    if (known.versions === undefined) return;
     // A version the ecosystem cannot read is unknown too (the plan asks a person about every advisory of it).
-    const versioning = ecosystemForOsv(pkg.ecosystem)?.versioning;
+    const versioning = ecosystemForOsv(ecosystem)?.versioning;
     if (c.version === undefined || c.version.trim() === '' || (versioning !== undefined && !versioning.isValid(c.version))) known.versions = undefined;
-    else known.versions?.add(c.version);
-    out.set(key, known);
-  }
+    else if (!known.versions.includes(c.version)) known.versions.push(c.version);
+  };
+  if (scan.root) add(scan.root);
+  for (const c of scan.components) add(c);
   return out;
 }
 
@@ -244,7 +254,7 @@ function relevantTo(packages: ReadonlyMap<string, ScanPackage>): (advisories: Ad
         const key = keyOf(entry);
         const pkg = packages.get(key);
         if (!pkg || hit.has(key)) continue;
-        if (pkg.versions === undefined || [...pkg.versions].some((v) => isAffected(advisory, entry.name, v, entry.ecosystem))) hit.add(key);
+        if (pkg.versions === undefined || pkg.versions.some((v) => isAffected(advisory, entry.name, v, entry.ecosystem))) hit.add(key);
       }
     }
     return advisories.filter((a) => a.affected.some((entry) => hit.has(keyOf(entry))));
@@ -284,7 +294,7 @@ export async function loadPlanAdvisories(
   const planned = [...versions.values()].filter((p) => PLANNED_OSV_ECOSYSTEMS.includes(p.ecosystem));
   const advisories = await findPlanAdvisories(db, {
     ecosystem: PLANNED_OSV_ECOSYSTEMS,
-    packages: planned.map(({ ecosystem, name, versions: installed }) => ({ ecosystem, name, ...(affectedOnly && installed ? { versions: [...installed] } : {}) })),
+    packages: planned.map(({ ecosystem, name, versions: installed }) => (affectedOnly && installed ? { ecosystem, name, versions: installed } : { ecosystem, name })),
     ids,
     ...(affectedOnly ? { keep: relevantTo(versions) } : {}),
   });
