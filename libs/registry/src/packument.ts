@@ -51,6 +51,25 @@ function dependenciesOf(manifest: unknown): Record<string, string> | undefined {
   return out;
 }
 
+/** A plain object: not null, not an array. */
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/**
+ * Whether `document` meets {@link Packument} as it is: an object whose `name` is absent or a
+ * string, whose `dist-tags` is absent or an object of strings, and whose `versions` is an object.
+ * At least as strict as the schema, so a document it accepts is one zod accepts.
+ */
+function meetsPackument(document: unknown): document is Packument {
+  if (!isRecord(document)) return false;
+  const name = document['name'];
+  if (name !== undefined && typeof name !== 'string') return false;
+  const tags = document['dist-tags'];
+  if (tags !== undefined && !(isRecord(tags) && Object.values(tags).every((tag) => typeof tag === 'string'))) return false;
+  return isRecord(document['versions']);
+}
+
 /**
  * Reduces a packument to {@link PackageVersions}: strict-semver versions only (e.g. `1.0.0rc3`
  * is dropped), sorted by semver precedence; deprecated versions and each version's
@@ -59,7 +78,9 @@ function dependenciesOf(manifest: unknown): Record<string, string> | undefined {
  * @throws InvalidInputError `REGISTRY_DOCUMENT_INVALID` when the document lacks `versions`.
  */
 export function toPackageVersions(name: string, document: unknown, where: string): PackageVersions {
-  const parsed = Packument.safeParse(document);
+  // A document that meets the schema is read as it is (zod would copy every version's entry);
+  // anything else goes through zod, which names the problem.
+  const parsed: ReturnType<typeof Packument.safeParse> = meetsPackument(document) ? { success: true, data: document } : Packument.safeParse(document);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new InvalidInputError(

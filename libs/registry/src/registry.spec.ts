@@ -108,6 +108,37 @@ describe('toPackageVersions: per-version dependencies', () => {
   });
 });
 
+describe('toPackageVersions: documents that are not packuments', () => {
+  const code = (document: unknown): string | undefined => {
+    try {
+      toPackageVersions('pkg', document, 'memory');
+      return undefined;
+    } catch (err) {
+      return `${(err as { code?: string }).code}: ${(err as Error).message}`;
+    }
+  };
+
+  it('refuses what the schema refuses, naming the field', () => {
+    expect(code({ versions: {}, 'dist-tags': { latest: 1 } })).toMatch(/^REGISTRY_DOCUMENT_INVALID: .*dist-tags\.latest/);
+    expect(code({ versions: {}, 'dist-tags': [] })).toMatch(/^REGISTRY_DOCUMENT_INVALID: .*dist-tags/);
+    expect(code({ versions: {}, name: null })).toMatch(/^REGISTRY_DOCUMENT_INVALID: .*name/);
+    expect(code({ versions: ['1.0.0'] })).toMatch(/^REGISTRY_DOCUMENT_INVALID: .*versions/);
+    expect(code({ name: 'pkg' })).toMatch(/^REGISTRY_DOCUMENT_INVALID: .*versions/);
+    expect(code([])).toMatch(/^REGISTRY_DOCUMENT_INVALID/);
+    expect(code(null)).toMatch(/^REGISTRY_DOCUMENT_INVALID/);
+  });
+
+  it('reads a packument with extra fields, without changing it', () => {
+    const document = { name: 'pkg', 'dist-tags': { latest: '1.1.0' }, versions: { '1.1.0': {}, '1.0.0': { deprecated: 'use 1.1.0' } }, time: { created: 'x' } };
+    const before = JSON.stringify(document);
+    const read = toPackageVersions('pkg', document, 'memory');
+    expect(read).toMatchObject({ versions: ['1.0.0', '1.1.0'], distTags: { latest: '1.1.0' } });
+    expect([...read.deprecated]).toEqual(['1.0.0']);
+    read.distTags['next'] = '2.0.0';
+    expect(JSON.stringify(document)).toBe(before);
+  });
+});
+
 describe('packagePath', () => {
   it('encodes the scope slash like the npm CLI', () => {
     expect(packagePath('@types/node')).toBe('@types%2fnode');

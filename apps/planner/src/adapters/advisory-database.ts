@@ -247,17 +247,17 @@ function scanPackageVersions(scan: ParsedScan): Map<string, ScanPackage> {
  */
 function relevantTo(packages: ReadonlyMap<string, ScanPackage>): (advisories: Advisory[]) => Advisory[] {
   return (advisories) => {
-    const keyOf = (entry: Advisory['affected'][number]) => `${entry.ecosystem}\u0000${normalisePackageName(entry.ecosystem, entry.name)}`;
     const hit = new Set<string>();
-    for (const advisory of advisories) {
-      for (const entry of advisory.affected) {
-        const key = keyOf(entry);
+    // Each advisory's package keys, computed once for both passes.
+    const keys = advisories.map((advisory) =>
+      advisory.affected.map((entry) => {
+        const key = `${entry.ecosystem}\u0000${normalisePackageName(entry.ecosystem, entry.name)}`;
         const pkg = packages.get(key);
-        if (!pkg || hit.has(key)) continue;
-        if (pkg.versions === undefined || pkg.versions.some((v) => isAffected(advisory, entry.name, v, entry.ecosystem))) hit.add(key);
-      }
-    }
-    return advisories.filter((a) => a.affected.some((entry) => hit.has(keyOf(entry))));
+        if (pkg !== undefined && !hit.has(key) && (pkg.versions === undefined || pkg.versions.some((v) => isAffected(advisory, entry.name, v, entry.ecosystem)))) hit.add(key);
+        return key;
+      }),
+    );
+    return advisories.filter((_, i) => keys[i]!.some((key) => hit.has(key)));
   };
 }
 
