@@ -14,7 +14,12 @@
  *
  *   node --import tsx scripts/bench-planner.ts [--sizes 100,2000,20000,100000] [--records 200000]
  *        [--timeout-s 180] [--sets fixtures,synthetic,database] [--changed 1000] [--no-change-list] [--no-watch] [--json] [--keep]
- *        [--plans 1] [--cold-connections]
+ *        [--plans 1] [--cold-connections] [--tsx] [--node-flags "<flags>"]
+ *
+ * Each child runs the planner's code as the planner service runs (decision 0031): from a bundle
+ * (`dist/bench-planner.mjs`, built at start) with the planner's Node.js flags (libs/config
+ * SERVICE_NODE_FLAGS). `--tsx` runs it through tsx instead, `--node-flags` replaces the flags:
+ * `--tsx --node-flags "--max-semi-space-size=2 --heap-growing-percent=20"` is the planner before 0031.
  *
  * A size whose child takes longer than `--timeout-s` is stopped, and larger sizes of that advisory
  * set are skipped (the table says so). `--plans N` has each child plan its scan N times: the first
@@ -39,6 +44,7 @@ import { spawn } from 'node:child_process';
 import { Session } from 'node:inspector/promises';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { serviceNodeFlags } from '@remediation/config';
+import { bundleEntry } from '@remediation/service-bundle';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, totalmem, tmpdir } from 'node:os';
@@ -308,11 +314,28 @@ async function child(
   process.stdout.write(`${JSON.stringify(figures)}\n`);
 }
 
-/** Runs one child; null when it ran past `timeoutMs` (killed). */
-function runChild(args: string[], timeoutMs: number): Promise<RunFigures | null> {
+/**
+ * How a child runs the planner's code: with the planner's Node.js flags (libs/config
+ * SERVICE_NODE_FLAGS, or `--node-flags`) and, as the planner service runs (decision 0031), from a
+ * bundle of this script (`dist/bench-planner.mjs`, built here: `bundleEntry` of
+ * @remediation/service-bundle); with `--tsx`, through tsx as before.
+ */
+async function childCommand(options: { tsx: boolean; nodeFlags: string | undefined }): Promise<string[]> {
+  const flags = options.nodeFlags === undefined ? [...serviceNodeFlags('planner')] : options.nodeFlags.split(' ').filter(Boolean);
+  if (options.tsx) return [...flags, '--import', 'tsx', import.meta.filename];
+  // In dist/, one folder below the repository like scripts/: `repoRoot` (import.meta.dirname/..) stays the repository.
+  const bundle = join(repoRoot, 'dist', 'bench-planner.mjs');
+  await bundleEntry(repoRoot, 'scripts/bench-planner.ts', bundle);
+  return [...flags, '--enable-source-maps', bundle];
+}
+
+/**
+ * Runs one child; null when it ran past `timeoutMs` (killed). `command`: the Node.js arguments
+ * before `--child` (the planner's flags and how its code runs, {@link childCommand}).
+ */
+function runChild(command: readonly string[], args: string[], timeoutMs: number): Promise<RunFigures | null> {
   return new Promise((resolveRun, reject) => {
-    // The child runs the planner's code with the planner's Node.js flags (libs/config SERVICE_NODE_FLAGS).
-    const proc = spawn(process.execPath, ['--expose-gc', ...serviceNodeFlags('planner'), '--import', 'tsx', import.meta.filename, '--child', ...args], {
+    const proc = spawn(process.execPath, ['--expose-gc', ...command, '--child', ...args], {
       cwd: repoRoot,
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -600,6 +623,8 @@ const { values } = parseScriptArgs(import.meta.url, {
     'heap-profile': { type: 'string' },
     plans: { type: 'string', default: '1' },
     'cold-connections': { type: 'boolean', default: false },
+    tsx: { type: 'boolean', default: false },
+    'node-flags': { type: 'string' },
   },
 });
 const RECORDS = Number(values.records);
@@ -638,6 +663,7 @@ if (import.meta.filename !== resolve(process.argv[1] ?? '')) {
     for (let i = 0; i < NAMES; i += VULNERABLE_EVERY) await writeFile(join(syntheticRegistry, `${benchName(i)}.json`), JSON.stringify(syntheticPackument(benchName(i))));
 
     const timeoutMs = Number(values['timeout-s']) * 1000;
+    const command = await childCommand({ tsx: values.tsx!, nodeFlags: values['node-flags'] });
     for (const set of sets) {
       // The database set plans against what the import and sync below stored (the synthetic records).
       if (set === 'database') {
@@ -658,8 +684,8 @@ if (import.meta.filename !== resolve(process.argv[1] ?? '')) {
         const registry = set === 'fixtures' ? FIXTURE_REGISTRY : syntheticRegistry;
         const args = ['--set', set, '--scan', scanFile, '--registry', registry, '--components', String(n), '--records', String(RECORDS), '--sizes', values.sizes!, '--plans', String(PLANS), ...(values['cold-connections'] ? ['--cold-connections'] : [])];
         const childArgs = databaseUrl && set === 'database' ? [...args, '--database-url', databaseUrl] : args;
-        if (values.keep) log(`child: node ${serviceNodeFlags('planner').join(' ')} --import tsx ${import.meta.filename} --child ${childArgs.join(' ')}`);
-        const figures = await runChild(childArgs, timeoutMs);
+        if (values.keep) log(`child: node --expose-gc ${command.join(' ')} --child ${childArgs.join(' ')}`);
+        const figures = await runChild(command, childArgs, timeoutMs);
         if (!values.keep) await rm(scanFile);
         if (figures === null) {
           stopped = n;

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { BaseEnv, serviceNodeFlags } from '@remediation/config';
+import { bundlePath } from '@remediation/service-bundle';
 import { repoRoot } from '@remediation/testing';
 
 /**
@@ -131,6 +132,10 @@ describe('docker/compose.yaml', () => {
   it("starts each service with its Node.js flags (SERVICE_NODE_FLAGS), which the image's command passes from NODE_FLAGS", () => {
     const dockerfile = readFileSync(join(repoRoot, 'docker/Dockerfile'), 'utf8');
     expect(dockerfile).toMatch(/exec node \$\{NODE_FLAGS\} --import tsx apps\/\$\{SERVICE\}\/src\/main\.ts/);
+    // Bundled services (decision 0031): the image builds their bundles and starts them from dist/.
+    expect(dockerfile).toMatch(/^RUN node --import tsx libs\/service-bundle\/src\/cli\.ts$/m);
+    expect(dockerfile).toMatch(/if \[ -f dist\/\$\{SERVICE\}\/main\.mjs \]; then exec node \$\{NODE_FLAGS\} --enable-source-maps dist\/\$\{SERVICE\}\/main\.mjs;/);
+    expect(relative(repoRoot, bundlePath(repoRoot, 'planner'))).toBe('dist/planner/main.mjs');
     expect(serviceNodeFlags('planner').length).toBeGreaterThan(0);
     for (const [name, s] of built) {
       const service = s.environment?.['SERVICE'] ?? name;

@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createApiKey, ensureDatabaseExists, migrate, openDatabase, upsertTenant } from '@remediation/persistence';
-import { serviceNodeFlags } from '@remediation/config';
+import { serviceArgs } from '@remediation/service-bundle';
 import { type StackProcess, freePort, spawnLogged, stopProcess, waitReady } from './processes.js';
 
 /** The services of the stack, each its own process. */
@@ -138,7 +138,8 @@ export interface Stack {
  * Starts the local GitHub-compatible server (and tools/pypi-local when `pypi` names a folder,
  * tools/cargo-local when `cargo` does, tools/go-proxy-local when `goproxy` does, tools/maven-local when `maven` does)
  * and the five services as separate processes
- * (`node <SERVICE_NODE_FLAGS of libs/config> --import tsx apps/<service>/src/main.ts`) against the given PostgreSQL and NATS,
+ * (`node <SERVICE_NODE_FLAGS of libs/config> --import tsx apps/<service>/src/main.ts`, or the service's bundle for
+ * the planner: `serviceArgs` of @remediation/service-bundle, decision 0031) against the given PostgreSQL and NATS,
  * after creating and migrating the database and creating the tenant and an admin-scoped API key
  * for the caller. Waits until every service answers `/readyz`.
  * @throws Error naming the service and its log file when one does not become ready.
@@ -282,8 +283,13 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     }
     return env;
   };
+  // One bundle per service and stack (replicas and restarts start from the same one).
+  const argsOf = new Map<string, Promise<string[]>>();
   const startOne = async (proc: string) => {
-    const p = await spawnLogged(proc.replace('#', '-'), node, [...serviceNodeFlags(serviceOf(proc)), '--import', 'tsx', `apps/${serviceOf(proc)}/src/main.ts`], {
+    const service = serviceOf(proc);
+    let args = argsOf.get(service);
+    if (args === undefined) argsOf.set(service, (args = serviceArgs(o.repoRoot, service)));
+    const p = await spawnLogged(proc.replace('#', '-'), node, await args, {
       cwd: o.repoRoot,
       env: await envFor(proc),
       logDir,
