@@ -14,12 +14,13 @@
  *
  *   node --import tsx scripts/bench-planner.ts [--sizes 100,2000,20000,100000] [--records 200000]
  *        [--timeout-s 180] [--sets fixtures,synthetic,database] [--changed 1000] [--no-change-list] [--no-watch] [--json] [--keep]
- *        [--plans 1] [--cold-connections] [--tsx] [--node-flags "<flags>"]
+ *        [--plans 1] [--cold-connections] [--tsx] [--node-flags="<flags>"]
  *
  * Each child runs the planner's code as the planner service runs (decision 0031): from a bundle
  * (`dist/bench-planner.mjs`, built at start) with the planner's Node.js flags (libs/config
  * SERVICE_NODE_FLAGS). `--tsx` runs it through tsx instead, `--node-flags` replaces the flags:
- * `--tsx --node-flags "--max-semi-space-size=2 --heap-growing-percent=20"` is the planner before 0031.
+ * `--tsx --node-flags="--max-semi-space-size=2 --heap-growing-percent=20"` is the planner before 0031
+ * (the `=` form: a value that starts with `--` is otherwise taken for an option).
  *
  * A size whose child takes longer than `--timeout-s` is stopped, and larger sizes of that advisory
  * set are skipped (the table says so). `--plans N` has each child plan its scan N times: the first
