@@ -51,15 +51,21 @@ function dependenciesOf(manifest: unknown): Record<string, string> | undefined {
   return out;
 }
 
-/** A plain object: not null, not an array. */
+/**
+ * A plain object (prototype `Object.prototype` or null, as zod's records require) without an own
+ * `__proto__` key (which `JSON.parse` can make and zod's records drop).
+ */
 function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  return (prototype === Object.prototype || prototype === null) && !Object.hasOwn(value, '__proto__');
 }
 
 /**
- * Whether `document` meets {@link Packument} as it is: an object whose `name` is absent or a
- * string, whose `dist-tags` is absent or an object of strings, and whose `versions` is an object.
- * At least as strict as the schema, so a document it accepts is one zod accepts.
+ * Whether `document` meets {@link Packument} as it is: a plain object whose `name` is absent or a
+ * string, whose `dist-tags` is absent or a plain object of strings, and whose `versions` is a plain
+ * object. At least as strict as the schema, so a document it accepts is one zod accepts (and reads
+ * the same); anything else goes through zod.
  */
 function meetsPackument(document: unknown): document is Packument {
   if (!isRecord(document)) return false;

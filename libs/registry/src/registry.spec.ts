@@ -126,6 +126,13 @@ describe('toPackageVersions: documents that are not packuments', () => {
     expect(code({ name: 'pkg' })).toMatch(/^REGISTRY_DOCUMENT_INVALID: .*versions/);
     expect(code([])).toMatch(/^REGISTRY_DOCUMENT_INVALID/);
     expect(code(null)).toMatch(/^REGISTRY_DOCUMENT_INVALID/);
+    expect(code({ versions: new Map([['1.0.0', {}]]) })).toMatch(/^REGISTRY_DOCUMENT_INVALID: .*versions/);
+  });
+
+  it('reads a document with a `__proto__` key as zod does: without it', () => {
+    const read = toPackageVersions('pkg', JSON.parse('{"versions":{"1.0.0":{}},"dist-tags":{"__proto__":"x","latest":"1.0.0"}}'), 'memory');
+    expect(read.distTags).toEqual({ latest: '1.0.0' });
+    expect(Object.hasOwn(read.distTags, '__proto__')).toBe(false);
   });
 
   it('reads a packument with extra fields, without changing it', () => {

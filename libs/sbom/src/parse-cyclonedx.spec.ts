@@ -100,6 +100,30 @@ describe('parseCycloneDx: the dependency graph and nested components', () => {
     expect(scan.warnings).toContain('2 dependency reference(s) name bom-refs that are not in the scan; ignored');
   });
 
+  it("reads the root's nested components before `components`, so a bom-ref they share stays the root child's", () => {
+    const withRootChildren = parseCycloneDx({
+      ...bom,
+      metadata: { component: { ...bom.metadata.component, components: [{ type: 'library', 'bom-ref': 'b', name: 'b-of-root', version: '3.0.0' }] } },
+    });
+    expect(withRootChildren.components.map((c) => c.bomRef)).toEqual(['b', 'a', '#components[0].components[0]', 'pkg:npm/a-dup@2.0.0', 'pkg:npm/b@1.0.0', 'c']);
+    expect(withRootChildren.component('b')).toMatchObject({ name: 'b-of-root', parentRef: 'app' });
+  });
+
+  it('a ref listed again adds only targets it did not have, however often they repeat', () => {
+    const many = Array.from({ length: 3000 }, (_, i) => ({ type: 'library', 'bom-ref': `t${i}`, name: `t${i}`, version: '1.0.0' }));
+    const refs = many.map((c) => c['bom-ref']);
+    const repeated = parseCycloneDx({
+      bomFormat: 'CycloneDX',
+      specVersion: '1.6',
+      components: many,
+      dependencies: [
+        { ref: 't0', dependsOn: refs.slice(1, 2000) },
+        { ref: 't0', dependsOn: [...refs.slice(1, 3000), ...refs.slice(1, 3000), ...Array.from({ length: 20000 }, () => 't2999')] },
+      ],
+    });
+    expect(repeated.dependencies.get('t0')).toEqual(refs.slice(1, 3000));
+  });
+
   it('dependents() is the graph reversed, sorted', () => {
     expect(scan.dependents('c')).toEqual(['a', 'b']);
     expect(scan.dependents('a')).toEqual(['app']);

@@ -223,8 +223,9 @@ export function buildScan(bom: CdxBom, format: ScanFormat, fixedOf?: ReadonlyMap
       if (raw.components && raw.components.length > 0) nested.push({ list: raw.components, base: `${location()}.components`, next: 0, parentRef: component.bomRef });
     }
   };
-  flatten(bom.components, 'components', undefined);
+  // The root's nested components first, then `components` (the order this builder has always read them in).
   if (rawRoot && root) flatten(rawRoot.components, 'metadata.component.components', root.bomRef);
+  flatten(bom.components, 'components', undefined);
   if (invalidPurls > 0) warnings.push(`${invalidPurls} component purl(s) could not be parsed; their ecosystem is unknown`);
   if (duplicateRefs > 0) warnings.push(`${duplicateRefs} duplicate bom-ref(s); later duplicates were given synthetic refs`);
   if (renamed.length > 0) {
@@ -246,13 +247,14 @@ export function buildScan(bom: CdxBom, format: ScanFormat, fixedOf?: ReadonlyMap
     }
     entry++;
     let targets = dependencies.get(dep.ref);
-    const merging = targets !== undefined;
+    // A ref listed again (rare): its targets so far, once, so that each check stays constant-time.
+    const earlier = targets === undefined ? undefined : new Set(targets);
     if (targets === undefined) dependencies.set(dep.ref, (targets = []));
     for (const target of dep.dependsOn ?? []) {
       if (!byRef.has(target)) unknownRefs++;
-      else if (listedIn.get(target) !== entry && !(merging && targets.includes(target))) {
+      else if (listedIn.get(target) !== entry) {
         listedIn.set(target, entry);
-        targets.push(target);
+        if (!earlier?.has(target)) targets.push(target);
       }
     }
   }

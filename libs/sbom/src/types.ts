@@ -105,7 +105,7 @@ export interface ParsedScan {
   serialNumber: string | undefined;
   /** `metadata.component`: the project that was scanned, or null when absent. */
   root: ScanComponent | null;
-  /** Every component except the root, nested ones flattened, in document order. */
+  /** Every component except the root, nested ones flattened after their parent (depth first): the root's nested components, then `components`, each list in document order. */
   components: readonly ScanComponent[];
   /** Dependency graph: bom-ref → bom-refs it depends on (only refs that exist in the scan). */
   dependencies: ReadonlyMap<string, readonly string[]>;

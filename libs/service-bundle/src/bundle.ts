@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { serviceNodeFlags } from '@remediation/config';
 import { build } from 'esbuild';
@@ -35,9 +35,9 @@ export async function bundleService(repoRoot: string, service: string): Promise<
  * Bundles the TypeScript module `entry` (relative to `repoRoot`) as {@link bundleService} bundles
  * a service, into `out` (absolute, or relative to `repoRoot`; inside the repository, so that npm
  * packages resolve): the benchmark that runs the planner's code as the planner runs
- * (scripts/bench-planner.ts) uses it. Written atomically (a temporary file renamed over the old
- * one), so processes starting from it while another build runs see one whole bundle; left as it
- * is when the content is unchanged. esbuild's bundler: https://esbuild.github.io/api/#bundle
+ * (scripts/bench-planner.ts) uses it. Each file is written atomically (a temporary file renamed
+ * over the old one; the map first), so a process starting from it while another build of the same
+ * sources runs reads one whole bundle; a file is left as it is when its content is unchanged. esbuild's bundler: https://esbuild.github.io/api/#bundle
  * (`packages: 'external'`, `tsconfig`).
  * @throws Error from esbuild (a syntax error, an import that does not resolve) naming the file.
  */
@@ -63,8 +63,12 @@ export async function bundleEntry(repoRoot: string, entry: string, out: string):
     const current = await readFile(file.path).catch(() => null);
     if (current !== null && Buffer.compare(current, file.contents) === 0) continue;
     const temporary = join(dirname(file.path), `.${basename(file.path)}.${randomUUID()}.tmp`);
-    await writeFile(temporary, file.contents);
-    await rename(temporary, file.path);
+    try {
+      await writeFile(temporary, file.contents);
+      await rename(temporary, file.path);
+    } finally {
+      await rm(temporary, { force: true });
+    }
   }
 }
 

@@ -288,7 +288,11 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   const startOne = async (proc: string) => {
     const service = serviceOf(proc);
     let args = argsOf.get(service);
-    if (args === undefined) argsOf.set(service, (args = serviceArgs(o.repoRoot, service)));
+    if (args === undefined) {
+      argsOf.set(service, (args = serviceArgs(o.repoRoot, service)));
+      // A failed build is tried again by the next start (a restart), not remembered.
+      args.catch(() => argsOf.delete(service));
+    }
     const p = await spawnLogged(proc.replace('#', '-'), node, await args, {
       cwd: o.repoRoot,
       env: await envFor(proc),

@@ -102,6 +102,16 @@ describe('planner advisory database adapter', () => {
     expect(ids(safe, 'cookie')).toEqual(['GHSA-pxg6-pf52-xh8x']);
     // A scan that reports vulnerabilities (above) keeps every advisory of its packages.
     expect(ids(reported, 'cookie')).toEqual(['GHSA-pxg6-pf52-xh8x']);
+    // A package at many versions (listed twice each): kept when the affected one comes last, past the first few.
+    const safeVersions = [...['4', '5', '6', '7', '8', '9'].map((p) => `1.7.${p}`), ...['0', '1', '2', '3', '4', '5'].map((p) => `1.8.${p}`)];
+    const manyVersions = (extra: string[]) =>
+      parseCycloneDx({
+        bomFormat: 'CycloneDX',
+        specVersion: '1.6',
+        components: [...safeVersions, ...safeVersions, ...extra].map((v, i) => ({ 'bom-ref': `axios-${i}`, type: 'library', name: 'axios', version: v, purl: `pkg:npm/axios@${v}` })),
+      });
+    expect(ids(await loadPlanAdvisories(db, manyVersions([])), 'axios')).toEqual([]);
+    expect(ids(await loadPlanAdvisories(db, manyVersions(['0.21.0'])), 'axios')).toEqual(everyAxios);
   });
 
   it('Go records imported into the database are found for a golang scan by module path, exactly (module paths are case-sensitive)', async () => {

@@ -196,9 +196,14 @@ export function scanPackages(scan: ParsedScan): Array<{ ecosystem: string; name:
 interface ScanPackage {
   ecosystem: string;
   name: string;
-  /** Distinct installed versions, in scan order (a package is installed at a few versions at most). */
+  /** Distinct installed versions, in scan order. */
   versions: string[] | undefined;
+  /** `versions` as a set, once the package has more than a few (a scan may list thousands of one package). */
+  seen?: Set<string>;
 }
+
+/** Versions of one package compared one by one up to this many; a set beyond. */
+const FEW_VERSIONS = 8;
 
 /**
  * The scan's packages (root included) by `<OSV ecosystem>\0<normalised name>`, with every
@@ -231,7 +236,11 @@ function scanPackageVersions(scan: ParsedScan): Map<string, ScanPackage> {
     // A version the ecosystem cannot read is unknown too (the plan asks a person about every advisory of it).
     const versioning = ecosystemForOsv(ecosystem)?.versioning;
     if (c.version === undefined || c.version.trim() === '' || (versioning !== undefined && !versioning.isValid(c.version))) known.versions = undefined;
-    else if (!known.versions.includes(c.version)) known.versions.push(c.version);
+    else if (known.seen !== undefined ? !known.seen.has(c.version) : !known.versions.includes(c.version)) {
+      known.versions.push(c.version);
+      if (known.seen !== undefined) known.seen.add(c.version);
+      else if (known.versions.length > FEW_VERSIONS) known.seen = new Set(known.versions);
+    }
   };
   if (scan.root) add(scan.root);
   for (const c of scan.components) add(c);
