@@ -55,7 +55,7 @@ function dependenciesOf(manifest: unknown): Record<string, string> | undefined {
  * A plain object (prototype `Object.prototype` or null, as zod's records require) without an own
  * `__proto__` key (which `JSON.parse` can make and zod's records drop).
  */
-function isRecord(value: unknown): value is Record<string, unknown> {
+function isPlainRecord(value: unknown): value is Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
   const prototype = Object.getPrototypeOf(value) as unknown;
   return (prototype === Object.prototype || prototype === null) && !Object.hasOwn(value, '__proto__');
@@ -68,12 +68,12 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  * the same); anything else goes through zod.
  */
 function meetsPackument(document: unknown): document is Packument {
-  if (!isRecord(document)) return false;
+  if (!isPlainRecord(document)) return false;
   const name = document['name'];
   if (name !== undefined && typeof name !== 'string') return false;
   const tags = document['dist-tags'];
-  if (tags !== undefined && !(isRecord(tags) && Object.values(tags).every((tag) => typeof tag === 'string'))) return false;
-  return isRecord(document['versions']);
+  if (tags !== undefined && !(isPlainRecord(tags) && Object.values(tags).every((tag) => typeof tag === 'string'))) return false;
+  return isPlainRecord(document['versions']);
 }
 
 /**

@@ -150,10 +150,11 @@ export function buildScan(bom: CdxBom, format: ScanFormat, fixedOf?: ReadonlyMap
   const renamed: string[] = [];
 
   /**
-   * `location` names where the component is (`components[3].components[0]`) for a synthetic
-   * bom-ref: built only when one is needed (a missing or duplicate bom-ref without a usable purl).
+   * `list` and `index` say where the component is (`components` and 3: `components[3]`; the root:
+   * `metadata.component`, no index), for a synthetic bom-ref: that text is built only when one is
+   * needed (a missing or duplicate bom-ref without a usable purl).
    */
-  const toComponent = (raw: CdxComponent, location: () => string, parentRef: string | undefined): ScanComponent => {
+  const toComponent = (raw: CdxComponent, list: string, index: number | undefined, parentRef: string | undefined): ScanComponent => {
     let ecosystem: string | null = null;
     let purlName: string | undefined;
     let purlVersion: string | undefined;
@@ -181,7 +182,7 @@ export function buildScan(bom: CdxBom, format: ScanFormat, fixedOf?: ReadonlyMap
     let bomRef = raw['bom-ref'];
     if (bomRef === undefined || usedRefs.has(bomRef)) {
       if (bomRef !== undefined) duplicateRefs++;
-      bomRef = purl !== undefined && !usedRefs.has(purl) ? purl : `#${location()}`;
+      bomRef = purl !== undefined && !usedRefs.has(purl) ? purl : `#${index === undefined ? list : `${list}[${index}]`}`;
     }
     usedRefs.add(bomRef);
     if (name !== declaredName) renamed.push(`${bomRef} ("${clip(declaredName)}" is ${name})`);
@@ -200,7 +201,7 @@ export function buildScan(bom: CdxBom, format: ScanFormat, fixedOf?: ReadonlyMap
   };
 
   const rawRoot = bom.metadata?.component;
-  const root = rawRoot ? toComponent(rawRoot, () => 'metadata.component', undefined) : null;
+  const root = rawRoot ? toComponent(rawRoot, 'metadata.component', undefined, undefined) : null;
   if (root) byRef.set(root.bomRef, root);
 
   // Flatten components in document order, depth-first (a component, then its nested ones), without
@@ -216,11 +217,10 @@ export function buildScan(bom: CdxBom, format: ScanFormat, fixedOf?: ReadonlyMap
       }
       const i = top.next++;
       const raw = top.list[i]!;
-      const location = (): string => `${top.base}[${i}]`;
-      const component = toComponent(raw, location, top.parentRef);
+      const component = toComponent(raw, top.base, i, top.parentRef);
       components.push(component);
       byRef.set(component.bomRef, component);
-      if (raw.components && raw.components.length > 0) nested.push({ list: raw.components, base: `${location()}.components`, next: 0, parentRef: component.bomRef });
+      if (raw.components && raw.components.length > 0) nested.push({ list: raw.components, base: `${top.base}[${i}].components`, next: 0, parentRef: component.bomRef });
     }
   };
   // The root's nested components first, then `components` (the order this builder has always read them in).
@@ -292,14 +292,13 @@ export function buildScan(bom: CdxBom, format: ScanFormat, fixedOf?: ReadonlyMap
   const directsAbove = (bomRef: string): string[] => {
     if (!byRef.has(bomRef)) return [];
     if (!hasDependencyGraph) return directRefs.has(bomRef) ? [bomRef] : [];
-    const graph = reversed();
     const found: string[] = [];
     const seen = new Set<string>([bomRef]);
     const queue = [bomRef];
     while (queue.length > 0) {
       const ref = queue.pop()!;
       if (directRefs.has(ref)) found.push(ref);
-      for (const parent of graph.get(ref) ?? NO_DEPENDENTS) {
+      for (const parent of dependents(ref)) {
         if (!seen.has(parent)) {
           seen.add(parent);
           queue.push(parent);
