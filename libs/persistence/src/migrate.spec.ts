@@ -30,7 +30,10 @@ describe('migrate', () => {
     const client = new pg.Client({ connectionString: databaseUrl });
     await client.connect();
     try {
-      const locks = await client.query(`select count(*)::int as n from pg_locks where locktype = 'advisory' and objid = 727001`);
+      // pg_locks lists the whole server's locks: other tests' migrations (their own databases) may hold the same key at this moment.
+      const locks = await client.query(
+        `select count(*)::int as n from pg_locks where locktype = 'advisory' and objid = 727001 and database = (select oid from pg_database where datname = current_database())`,
+      );
       expect(locks.rows[0].n).toBe(0);
       const rows = await client.query('select count(*)::int as n from schema_migrations');
       expect(rows.rows[0].n).toBe(all.length);
