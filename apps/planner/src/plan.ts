@@ -24,9 +24,8 @@ import { cargoEcosystem, ECOSYSTEMS, ecosystemFor, goEcosystem, NpmReleaseSource
 import { InvalidInputError } from '@remediation/errors';
 import type { ResolvedGraph } from '@remediation/lockfiles';
 import type { VersionSource } from '@remediation/registry';
-import { PackageURL } from 'packageurl-js';
 import pLimit from 'p-limit';
-import { versToNpmRange, type ParsedScan, type ScanComponent, type ScanVulnerability } from '@remediation/sbom';
+import { purlParts, versToNpmRange, type ParsedScan, type ScanComponent, type ScanVulnerability } from '@remediation/sbom';
 import {
   breakingChangeRisk,
   chooseTiers,
@@ -257,16 +256,10 @@ function compareFindings(a: Finding, b: Finding): number {
  */
 function packageName(c: ScanComponent, ecosystem: Ecosystem): string {
   if (ecosystem.purlType === 'npm') return c.name;
-  let name = c.name;
-  if (c.purl) {
-    try {
-      const purl = PackageURL.fromString(c.purl);
-      // The name as OSV writes it: Go the module path (`pkg:golang/github.com/spf13/viper`), Maven `group:artifact`.
-      name = osvPackageOfPurl(purl)?.name ?? purl.name;
-    } catch {
-      // the scan parser already reported the purl
-    }
-  }
+  // The name as OSV writes it: Go the module path (`pkg:golang/github.com/spf13/viper`), Maven
+  // `group:artifact`. A purl that did not parse was reported by the scan parser: the scan's name.
+  const purl = purlParts(c);
+  const name = purl === undefined ? c.name : (osvPackageOfPurl(purl)?.name ?? purl.name);
   return ecosystem.normaliseName(name);
 }
 
@@ -412,12 +405,8 @@ function rootTriage(c: ScanComponent): Triage {
  */
 function exactVersionAdvisories(c: ScanComponent, source: AdvisorySource): Advisory[] {
   if (!c.purl || c.version === undefined) return [];
-  let pkg: { ecosystem: string; name: string } | undefined;
-  try {
-    pkg = osvPackageOfPurl(PackageURL.fromString(c.purl));
-  } catch {
-    return [];
-  }
+  const purl = purlParts(c);
+  const pkg = purl === undefined ? undefined : osvPackageOfPurl(purl);
   if (pkg === undefined || !source.ecosystems.includes(pkg.ecosystem)) return [];
   const { ecosystem, name } = pkg;
   return source

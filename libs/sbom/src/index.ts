@@ -9,6 +9,7 @@ export { parseCycloneDx } from './parse-cyclonedx.js';
 export { parseCycloneDxText, DEFAULT_MAX_SCAN_CHARS } from './parse-cyclonedx-text.js';
 export { DEFAULT_SCAN_LIMITS, assertMaxDepth, type ScanLimits } from './guards.js';
 export { versToNpmRange } from './vers.js';
+export { purlParts, type PurlParts } from './purl-parts.js';
 export {
   CdxBom,
   CdxComponent,

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { thrownInvalidInput } from '@remediation/testing';
 import { describe, expect, it } from 'vitest';
-import { parseCycloneDx, parseCycloneDxText, type ParsedScan } from './index.js';
+import { parseCycloneDx, parseCycloneDxText, purlParts, type ParsedScan } from './index.js';
 
 /** A real scan from __fixtures__/scans (sources: __fixtures__/PROVENANCE.md). */
 function loadScan(name: string): ParsedScan {
@@ -218,6 +218,34 @@ describe('parseCycloneDx: shapes', () => {
     expect(scan.component('x')).toMatchObject({ name: 'x', ecosystem: null, purl: undefined });
     expect(scan.component('x')!.purlProblem).toMatch(/^purl "not-a-purl" could not be parsed: /);
     expect(scan.warnings).toContain('1 npm component(s) named differently from their purl, matched by the purl: f ("my-fork" is @scope/real)');
+  });
+
+  it("keeps each purl's decoded namespace and name, read once, for later steps (purlParts)", () => {
+    const scan = parseCycloneDx(
+      minimal({
+        components: [
+          { type: 'library', name: 'commons-lang3', version: '3.12.0', purl: 'pkg:maven/org.apache.commons/commons-lang3@3.12.0', 'bom-ref': 'm' },
+          { type: 'library', name: 'viper', version: 'v1.18.2', purl: 'pkg:golang/github.com/spf13/viper@v1.18.2', 'bom-ref': 'g' },
+          { type: 'library', name: 'real', version: '1.0.0', purl: 'pkg:npm/%40scope/real@1.0.0', 'bom-ref': 's' },
+          { type: 'library', name: 'PyYAML', version: '6.0', purl: 'pkg:PyPI/PyYAML@6.0', 'bom-ref': 'p' },
+          { type: 'library', name: 'x', version: '1', purl: 'not-a-purl', 'bom-ref': 'x' },
+        ],
+      }),
+    );
+    expect(scan.component('m')).toMatchObject({ ecosystem: 'maven', purlNamespace: 'org.apache.commons', purlName: 'commons-lang3' });
+    expect(scan.component('g')).toMatchObject({ ecosystem: 'golang', purlNamespace: 'github.com/spf13', purlName: 'viper' });
+    expect(scan.component('s')).toMatchObject({ ecosystem: 'npm', purlNamespace: '@scope', purlName: 'real', name: '@scope/real' });
+    // packageurl-js applies the purl type's rules: a pypi name is lower-cased.
+    expect(scan.component('p')).toMatchObject({ ecosystem: 'pypi', purlNamespace: undefined, purlName: 'pyyaml' });
+    expect(scan.component('x')).toMatchObject({ ecosystem: null, purlNamespace: undefined, purlName: undefined });
+    expect(purlParts(scan.component('m')!)).toEqual({ type: 'maven', namespace: 'org.apache.commons', name: 'commons-lang3' });
+    expect(purlParts(scan.component('x')!)).toBeUndefined();
+    // A component built without the parts (not by a parser): its purl is parsed on demand.
+    const { purlNamespace: _n, purlName: _p, ...built } = scan.component('g')!;
+    expect(purlParts(built)).toEqual({ type: 'golang', namespace: 'github.com/spf13', name: 'viper' });
+    expect(purlParts({ ...built, purl: undefined })).toBeUndefined();
+    // The parts read at parse time are used as they are: the purl is not parsed again.
+    expect(purlParts({ ...scan.component('m')!, purl: 'not-a-purl' })).toEqual({ type: 'maven', namespace: 'org.apache.commons', name: 'commons-lang3' });
   });
 
   it('warns about unparsable purls and keeps going', () => {

@@ -156,7 +156,9 @@ export function buildScan(bom: CdxBom, format: ScanFormat, fixedOf?: ReadonlyMap
    */
   const toComponent = (raw: CdxComponent, list: string, index: number | undefined, parentRef: string | undefined): ScanComponent => {
     let ecosystem: string | null = null;
+    let purlNamespace: string | undefined;
     let purlName: string | undefined;
+    let purlIdentity: string | undefined;
     let purlVersion: string | undefined;
     let purl: string | undefined;
     let purlProblem: string | undefined;
@@ -164,7 +166,9 @@ export function buildScan(bom: CdxBom, format: ScanFormat, fixedOf?: ReadonlyMap
       try {
         const parsed = PackageURL.fromString(raw.purl);
         ecosystem = parsed.type.toLowerCase();
-        purlName = parsed.namespace ? `${parsed.namespace}/${parsed.name}` : parsed.name;
+        purlNamespace = parsed.namespace ?? undefined;
+        purlName = parsed.name;
+        purlIdentity = purlNamespace ? `${purlNamespace}/${purlName}` : purlName;
         purlVersion = parsed.version;
         purl = raw.purl;
       } catch (err) {
@@ -175,10 +179,10 @@ export function buildScan(bom: CdxBom, format: ScanFormat, fixedOf?: ReadonlyMap
     let declaredName = raw.name;
     if (ecosystem === 'npm') {
       if (raw.group) declaredName = `${raw.group.startsWith('@') ? raw.group : `@${raw.group}`}/${raw.name}`;
-      else if (purlName !== undefined && purlName.startsWith('@') && purlName.endsWith(`/${raw.name}`)) declaredName = purlName;
+      else if (purlIdentity !== undefined && purlIdentity.startsWith('@') && purlIdentity.endsWith(`/${raw.name}`)) declaredName = purlIdentity;
     }
     // npm: the purl is the package identity; a different `name` is a label (e.g. a renamed component).
-    const name = ecosystem === 'npm' && purlName !== undefined ? purlName : declaredName;
+    const name = ecosystem === 'npm' && purlIdentity !== undefined ? purlIdentity : declaredName;
     let bomRef = raw['bom-ref'];
     if (bomRef === undefined || usedRefs.has(bomRef)) {
       if (bomRef !== undefined) duplicateRefs++;
@@ -196,6 +200,8 @@ export function buildScan(bom: CdxBom, format: ScanFormat, fixedOf?: ReadonlyMap
       purl,
       purlProblem,
       ecosystem,
+      purlNamespace,
+      purlName,
       parentRef,
     };
   };

@@ -49,6 +49,13 @@ export interface ScanComponent {
   purlProblem: string | undefined;
   /** The purl type (`npm`, `maven`, `pypi`, `golang`, …), or null without a usable purl. */
   ecosystem: string | null;
+  /**
+   * The purl's namespace and name, decoded (packageurl-js; e.g. `org.apache.commons` and
+   * `commons-lang3`, `github.com/spf13` and `viper`), read once when the scan is parsed so that
+   * later steps need not parse the purl again (see {@link purlParts}); undefined without a parsed purl.
+   */
+  purlNamespace?: string | undefined;
+  purlName?: string | undefined;
   /** bom-ref of the enclosing component when this one was nested in `components[].components`. */
   parentRef: string | undefined;
 }

@@ -21,8 +21,7 @@ import {
   type FetchedRecords,
 } from '@remediation/persistence';
 import { ECOSYSTEMS, ecosystemForOsv } from '@remediation/ecosystems';
-import type { ParsedScan, ScanComponent } from '@remediation/sbom';
-import { PackageURL } from 'packageurl-js';
+import { purlParts, type ParsedScan, type ScanComponent } from '@remediation/sbom';
 import type { Logger } from 'pino';
 
 /** One configured advisory source: a stable name and how to fetch it (conditionally where it can). */
@@ -219,13 +218,8 @@ function scanPackageVersions(scan: ParsedScan): Map<string, ScanPackage> {
       ecosystem = 'npm';
       name = c.name;
     } else {
-      if (!c.purl) return;
-      let pkg: { ecosystem: string; name: string } | undefined;
-      try {
-        pkg = osvPackageOfPurl(PackageURL.fromString(c.purl));
-      } catch {
-        return;
-      }
+      const purl = purlParts(c);
+      const pkg = purl === undefined ? undefined : osvPackageOfPurl(purl);
       if (!pkg) return;
       ({ ecosystem, name } = pkg);
     }
