@@ -144,7 +144,6 @@ export function buildScan(bom: CdxBom, format: ScanFormat, fixedOf?: ReadonlyMap
   const warnings: string[] = [];
   const byRef = new Map<string, ScanComponent>();
   const components: ScanComponent[] = [];
-  const usedRefs = new Set<string>();
   let invalidPurls = 0;
   let duplicateRefs = 0;
   const renamed: string[] = [];
@@ -184,11 +183,11 @@ export function buildScan(bom: CdxBom, format: ScanFormat, fixedOf?: ReadonlyMap
     // npm: the purl is the package identity; a different `name` is a label (e.g. a renamed component).
     const name = ecosystem === 'npm' && purlIdentity !== undefined ? purlIdentity : declaredName;
     let bomRef = raw['bom-ref'];
-    if (bomRef === undefined || usedRefs.has(bomRef)) {
+    // `byRef` holds every bom-ref given so far (each component is added right after this).
+    if (bomRef === undefined || byRef.has(bomRef)) {
       if (bomRef !== undefined) duplicateRefs++;
-      bomRef = purl !== undefined && !usedRefs.has(purl) ? purl : `#${index === undefined ? list : `${list}[${index}]`}`;
+      bomRef = purl !== undefined && !byRef.has(purl) ? purl : `#${index === undefined ? list : `${list}[${index}]`}`;
     }
-    usedRefs.add(bomRef);
     if (name !== declaredName) renamed.push(`${bomRef} ("${clip(declaredName)}" is ${name})`);
     return {
       bomRef,
@@ -242,26 +241,31 @@ export function buildScan(bom: CdxBom, format: ScanFormat, fixedOf?: ReadonlyMap
 
   // Dependency graph, restricted to known refs; a ref listed twice gets the union, each target once.
   const dependencies = new Map<string, string[]>();
-  // target → the last entry (by number) that listed it: one map for the whole graph instead of a set per entry.
-  const listedIn = new Map<string, number>();
-  let entry = 0;
+  // The graph reversed (bom-ref → the bom-refs that depend on it), in the same pass. While an entry
+  // is read, a target it already listed ends its list of dependents with the entry's ref: that is
+  // the duplicate check, without a set per entry.
+  const reverse = new Map<string, string[]>();
   let unknownRefs = 0;
   for (const dep of bom.dependencies ?? []) {
-    if (!byRef.has(dep.ref)) {
+    const from = dep.ref;
+    if (!byRef.has(from)) {
       unknownRefs++;
       continue;
     }
-    entry++;
-    let targets = dependencies.get(dep.ref);
+    let targets = dependencies.get(from);
     // A ref listed again (rare): its targets so far, once, so that each check stays constant-time.
     const earlier = targets === undefined ? undefined : new Set(targets);
-    if (targets === undefined) dependencies.set(dep.ref, (targets = []));
+    if (targets === undefined) dependencies.set(from, (targets = []));
     for (const target of dep.dependsOn ?? []) {
-      if (!byRef.has(target)) unknownRefs++;
-      else if (listedIn.get(target) !== entry) {
-        listedIn.set(target, entry);
-        if (!earlier?.has(target)) targets.push(target);
+      if (!byRef.has(target)) {
+        unknownRefs++;
+        continue;
       }
+      const parents = reverse.get(target);
+      if (parents === undefined) reverse.set(target, [from]);
+      else if (parents[parents.length - 1] === from || earlier?.has(target)) continue;
+      else parents.push(from);
+      targets.push(target);
     }
   }
   if (unknownRefs > 0) warnings.push(`${unknownRefs} dependency reference(s) name bom-refs that are not in the scan; ignored`);
@@ -270,24 +274,16 @@ export function buildScan(bom: CdxBom, format: ScanFormat, fixedOf?: ReadonlyMap
   const directRefs = computeDirectRefs(root, components, byRef, dependencies, hasDependencyGraph, warnings);
   const vulnerabilities = bom.vulnerabilities ? convertVulnerabilities(bom.vulnerabilities, byRef, warnings, fixedOf) : null;
 
-  // The graph reversed (bom-ref → the bom-refs that depend on it, sorted), built on first use.
-  let reverse: Map<string, string[]> | undefined;
-  const reversed = (): Map<string, string[]> => {
-    if (reverse === undefined) {
-      reverse = new Map();
-      for (const [from, tos] of dependencies) {
-        for (const to of tos) {
-          const parents = reverse.get(to);
-          if (parents === undefined) reverse.set(to, [from]);
-          else parents.push(from);
-        }
-      }
-      for (const parents of reverse.values()) if (parents.length > 1) parents.sort();
-    }
-    return reverse;
-  };
+  // Each target's dependents sorted, on first use.
+  let sorted = false;
   const NO_DEPENDENTS: readonly string[] = [];
-  const dependents = (bomRef: string): readonly string[] => reversed().get(bomRef) ?? NO_DEPENDENTS;
+  const dependents = (bomRef: string): readonly string[] => {
+    if (!sorted) {
+      for (const parents of reverse.values()) if (parents.length > 1) parents.sort();
+      sorted = true;
+    }
+    return reverse.get(bomRef) ?? NO_DEPENDENTS;
+  };
   // Answers by bom-ref: a plan asks for each vulnerable component more than once (its fix options, its listing).
   const viaOf = new Map<string, readonly string[]>();
   const via = (bomRef: string): string[] => {
