@@ -122,6 +122,9 @@ describe('parseCycloneDx: the dependency graph and nested components', () => {
       ],
     });
     expect(repeated.dependencies.get('t0')).toEqual(refs.slice(1, 3000));
+    // Each target's dependents name t0 once, whichever entry listed it first.
+    expect(repeated.dependents('t5')).toEqual(['t0']);
+    expect(repeated.dependents('t2999')).toEqual(['t0']);
   });
 
   it('dependents() is the graph reversed, sorted', () => {
