@@ -335,11 +335,18 @@ class ComponentTriage {
   private readonly seen = new Map<string, Triage>();
   private readonly unreadable: string[] = [];
 
+  /** The triage of `c`, decided at its first call; later calls for its bom-ref return it (scan mode: a component may be named by several vulnerabilities). */
   of(c: ScanComponent): Triage {
     const known = this.seen.get(c.bomRef);
     if (known) return known;
-    const triage = this.decide(c);
+    const triage = this.once(c);
     this.seen.set(c.bomRef, triage);
+    return triage;
+  }
+
+  /** The triage of a component this instance has not seen, not remembered (OSV mode: each component is triaged once). */
+  once(c: ScanComponent): Triage {
+    const triage = this.decide(c);
     if (triage.kind === 'unreadable' || triage.kind === 'unreadable_version') {
       this.unreadable.push(`component ${JSON.stringify(c.bomRef)} (${c.declaredName}) cannot be planned: ${triage.reason}`);
     }
@@ -443,7 +450,8 @@ function findingsFromOsv(scan: ParsedScan, source: AdvisorySource, warnings: str
   const all = scan.root ? [scan.root, ...scan.components] : [...scan.components];
   for (const c of all) {
     // The scanned project: checked (for a warning) when it is a supported package, never counted as skipped.
-    const t = c === scan.root ? rootTriage(c) : triage.of(c);
+    // Bom-refs are unique in a parsed scan, so each component comes here once.
+    const t = c === scan.root ? rootTriage(c) : triage.once(c);
     if (t.kind === 'unreadable_version') {
       const name = packageName(c, t.ecosystem);
       const possible = source.forPackage(name, t.ecosystem.osvEcosystem);
