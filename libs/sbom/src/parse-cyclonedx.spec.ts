@@ -17,6 +17,10 @@ const minimal = (extra: Record<string, unknown> = {}): Record<string, unknown> =
   ...extra,
 });
 
+/** A minimal BOM of library components given as [name, version, purl, bom-ref], parsed. */
+const parseComponents = (components: ReadonlyArray<readonly [string, string, string, string]>): ParsedScan =>
+  parseCycloneDx(minimal({ components: components.map(([name, version, purl, ref]) => ({ type: 'library', name, version, purl, 'bom-ref': ref })) }));
+
 describe('parseCycloneDx: express 4.19.2 (cyclonedx-npm, 1.6)', () => {
   const scan = loadScan('express-4.19.2.cdx.json');
 
@@ -209,14 +213,10 @@ describe('parseCycloneDx: shapes', () => {
   });
 
   it('names a renamed npm component by its purl, keeps the declared name, and says why a purl cannot be read', () => {
-    const scan = parseCycloneDx(
-      minimal({
-        components: [
-          { type: 'library', name: 'my-fork', version: '1.0.0', purl: 'pkg:npm/%40scope/real@1.0.0', 'bom-ref': 'f' },
-          { type: 'library', name: 'x', version: '1', purl: 'not-a-purl', 'bom-ref': 'x' },
-        ],
-      }),
-    );
+    const scan = parseComponents([
+      ['my-fork', '1.0.0', 'pkg:npm/%40scope/real@1.0.0', 'f'],
+      ['x', '1', 'not-a-purl', 'x'],
+    ]);
     expect(scan.component('f')).toMatchObject({ name: '@scope/real', declaredName: 'my-fork', purlProblem: undefined });
     expect(scan.component('x')).toMatchObject({ name: 'x', ecosystem: null, purl: undefined });
     expect(scan.component('x')!.purlProblem).toMatch(/^purl "not-a-purl" could not be parsed: /);
@@ -224,17 +224,13 @@ describe('parseCycloneDx: shapes', () => {
   });
 
   it("keeps each purl's decoded namespace and name, read once, for later steps (purlParts)", () => {
-    const scan = parseCycloneDx(
-      minimal({
-        components: [
-          { type: 'library', name: 'commons-lang3', version: '3.12.0', purl: 'pkg:maven/org.apache.commons/commons-lang3@3.12.0', 'bom-ref': 'm' },
-          { type: 'library', name: 'viper', version: 'v1.18.2', purl: 'pkg:golang/github.com/spf13/viper@v1.18.2', 'bom-ref': 'g' },
-          { type: 'library', name: 'real', version: '1.0.0', purl: 'pkg:npm/%40scope/real@1.0.0', 'bom-ref': 's' },
-          { type: 'library', name: 'PyYAML', version: '6.0', purl: 'pkg:PyPI/PyYAML@6.0', 'bom-ref': 'p' },
-          { type: 'library', name: 'x', version: '1', purl: 'not-a-purl', 'bom-ref': 'x' },
-        ],
-      }),
-    );
+    const scan = parseComponents([
+      ['commons-lang3', '3.12.0', 'pkg:maven/org.apache.commons/commons-lang3@3.12.0', 'm'],
+      ['viper', 'v1.18.2', 'pkg:golang/github.com/spf13/viper@v1.18.2', 'g'],
+      ['real', '1.0.0', 'pkg:npm/%40scope/real@1.0.0', 's'],
+      ['PyYAML', '6.0', 'pkg:PyPI/PyYAML@6.0', 'p'],
+      ['x', '1', 'not-a-purl', 'x'],
+    ]);
     expect(scan.component('m')).toMatchObject({ ecosystem: 'maven', purlNamespace: 'org.apache.commons', purlName: 'commons-lang3' });
     expect(scan.component('g')).toMatchObject({ ecosystem: 'golang', purlNamespace: 'github.com/spf13', purlName: 'viper' });
     expect(scan.component('s')).toMatchObject({ ecosystem: 'npm', purlNamespace: '@scope', purlName: 'real', name: '@scope/real' });
