@@ -450,7 +450,7 @@ function findingsFromOsv(scan: ParsedScan, source: AdvisorySource, warnings: str
   const all = scan.root ? [scan.root, ...scan.components] : [...scan.components];
   for (const c of all) {
     // The scanned project: checked (for a warning) when it is a supported package, never counted as skipped.
-    // Bom-refs are unique in a parsed scan, so each component comes here once.
+    // Each component comes here once: a parsed scan lists each once (the root apart), under a bom-ref of its own.
     const t = c === scan.root ? rootTriage(c) : triage.once(c);
     if (t.kind === 'unreadable_version') {
       const name = packageName(c, t.ecosystem);

@@ -223,6 +223,23 @@ describe('parseCycloneDx: shapes', () => {
     expect(scan.warnings).toContain('1 npm component(s) named differently from their purl, matched by the purl: f ("my-fork" is @scope/real)');
   });
 
+  it('gives a component a synthetic bom-ref no other component has, even one the scan wrote as a location', () => {
+    const scan = parseCycloneDx(
+      minimal({
+        components: [
+          { type: 'library', name: 'a', version: '1.0.0', purl: 'pkg:npm/a@1.0.0', 'bom-ref': '#components[1]' },
+          { type: 'library', name: 'b', version: '2.0.0' },
+          { type: 'library', name: 'c', version: '3.0.0', 'bom-ref': '#components[1]#2' },
+        ],
+      }),
+    );
+    expect(scan.components.map((c) => c.bomRef)).toEqual(['#components[1]', '#components[1]#2', '#components[2]']);
+    expect(scan.component('#components[1]')?.name).toBe('a');
+    expect(scan.component('#components[1]#2')?.name).toBe('b');
+    expect(scan.component('#components[2]')?.name).toBe('c');
+    expect(scan.warnings).toContain('1 duplicate bom-ref(s); later duplicates were given synthetic refs');
+  });
+
   it("keeps each purl's decoded namespace and name, read once, for later steps (purlParts)", () => {
     const scan = parseComponents([
       ['commons-lang3', '3.12.0', 'pkg:maven/org.apache.commons/commons-lang3@3.12.0', 'm'],

@@ -153,6 +153,12 @@ export function buildScan(bom: CdxBom, format: ScanFormat, fixedOf?: ReadonlyMap
    * `metadata.component`, no index), for a synthetic bom-ref: that text is built only when one is
    * needed (a missing or duplicate bom-ref without a usable purl).
    */
+  /** `location`, or (the scan itself uses it as a bom-ref) `location#2`, `#3`, …: the first one unused. */
+  const unusedRef = (location: string): string => {
+    let ref = location;
+    for (let n = 2; byRef.has(ref); n++) ref = `${location}#${n}`;
+    return ref;
+  };
   const toComponent = (raw: CdxComponent, list: string, index: number | undefined, parentRef: string | undefined): ScanComponent => {
     let ecosystem: string | null = null;
     let purlNamespace: string | undefined;
@@ -186,7 +192,7 @@ export function buildScan(bom: CdxBom, format: ScanFormat, fixedOf?: ReadonlyMap
     // `byRef` holds every bom-ref given so far (each component is added right after this).
     if (bomRef === undefined || byRef.has(bomRef)) {
       if (bomRef !== undefined) duplicateRefs++;
-      bomRef = purl !== undefined && !byRef.has(purl) ? purl : `#${index === undefined ? list : `${list}[${index}]`}`;
+      bomRef = purl !== undefined && !byRef.has(purl) ? purl : unusedRef(`#${index === undefined ? list : `${list}[${index}]`}`);
     }
     if (name !== declaredName) renamed.push(`${bomRef} ("${clip(declaredName)}" is ${name})`);
     return {

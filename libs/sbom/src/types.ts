@@ -20,8 +20,9 @@ export type ScanSeverity = 'critical' | 'high' | 'moderate' | 'low' | 'unknown';
 /** One component of the scan, flattened out of any nesting. */
 export interface ScanComponent {
   /**
-   * The component's `bom-ref`; when the scan gives none, a stable synthetic one: its purl if
-   * unused, else its JSON location such as `#components[3]`.
+   * The component's `bom-ref`; when the scan gives none (or one an earlier component has), a
+   * stable synthetic one: its purl if unused, else its JSON location such as `#components[3]`
+   * (`#components[3]#2`, `#3`, … when the scan itself uses that as a bom-ref). Unique in a scan.
    */
   bomRef: string;
   /** CycloneDX component type, e.g. `library`, `application`. */
@@ -137,8 +138,9 @@ export interface ParsedScan {
    */
   via(bomRef: string): string[];
   /**
-   * bom-refs of the components whose `dependsOn` holds this one (the graph reversed, built once per
-   * scan on first use), sorted; empty when none does or the component is unknown.
+   * bom-refs of the components whose `dependsOn` holds this one (the graph reversed, built with
+   * the graph when the scan is parsed; each list sorted on first use), sorted; empty when none
+   * does or the component is unknown.
    */
   dependents(bomRef: string): readonly string[];
 }
