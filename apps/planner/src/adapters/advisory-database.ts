@@ -204,12 +204,22 @@ interface ScanPackage {
 /** Versions of one package compared one by one up to this many; a set beyond. */
 const FEW_VERSIONS = 8;
 
+/** {@link scanPackageVersions} per parsed scan: a plan asks twice (its look-up, then the packages it records). */
+const PACKAGES_OF = new WeakMap<ParsedScan, ReadonlyMap<string, ScanPackage>>();
+
 /**
  * The scan's packages (root included) by `<OSV ecosystem>\0<normalised name>`, with every
  * installed version; a component without a version makes its package's `versions` undefined
- * (every advisory of it may apply), as does one its ecosystem's versioning cannot read.
+ * (every advisory of it may apply), as does one its ecosystem's versioning cannot read. Computed
+ * once per scan (a parsed scan does not change).
  */
-function scanPackageVersions(scan: ParsedScan): Map<string, ScanPackage> {
+function scanPackageVersions(scan: ParsedScan): ReadonlyMap<string, ScanPackage> {
+  let known = PACKAGES_OF.get(scan);
+  if (known === undefined) PACKAGES_OF.set(scan, (known = collectPackageVersions(scan)));
+  return known;
+}
+
+function collectPackageVersions(scan: ParsedScan): Map<string, ScanPackage> {
   const out = new Map<string, ScanPackage>();
   const add = (c: ScanComponent): void => {
     let ecosystem: string;
