@@ -148,17 +148,17 @@ export function buildScan(bom: CdxBom, format: ScanFormat, fixedOf?: ReadonlyMap
   let duplicateRefs = 0;
   const renamed: string[] = [];
 
-  /**
-   * `list` and `index` say where the component is (`components` and 3: `components[3]`; the root:
-   * `metadata.component`, no index), for a synthetic bom-ref: that text is built only when one is
-   * needed (a missing or duplicate bom-ref without a usable purl).
-   */
   /** `location`, or (the scan itself uses it as a bom-ref) `location#2`, `#3`, …: the first one unused. */
   const unusedRef = (location: string): string => {
     let ref = location;
     for (let n = 2; byRef.has(ref); n++) ref = `${location}#${n}`;
     return ref;
   };
+  /**
+   * `list` and `index` say where the component is (`components` and 3: `components[3]`; the root:
+   * `metadata.component`, no index), for a synthetic bom-ref: that text is built only when one is
+   * needed (a missing or duplicate bom-ref without a usable purl).
+   */
   const toComponent = (raw: CdxComponent, list: string, index: number | undefined, parentRef: string | undefined): ScanComponent => {
     let ecosystem: string | null = null;
     let purlNamespace: string | undefined;
