@@ -9,10 +9,11 @@ import { npmVersioning as v } from './versioning.js';
  */
 const VERSIONS = [
   '0.0.0', '0.0.1', '0.0.3-beta.1', '0.0.3', '0.0.4-0', '0.0.4', '0.1.0', '0.1.9', '0.2.0-rc.1', '0.2.0', '0.2.5',
-  '1.0.0-alpha', '1.0.0-0', '1.0.0', '1.2.3-beta.2', '1.2.3', '1.15.0', '1.99.99', '2.0.0-0', '2.0.0-rc.1', '2.0.0', '2.1.0', '10.0.0',
+  '1.0.0-alpha', '1.0.0-0', '1.0.0', '1.2.3-beta.2', '1.2.3', '1.2.3+build.5', '1.2.4-alpha.beta', '1.15.0', '1.99.99', '2.0.0-0', '2.0.0-rc.1', '2.0.0', '2.1.0', '10.0.0',
 ];
 const RANGES = [
   '^1.2.3', '~1.2.3', '1.x', '>=1.0.0 <2.0.0', '^0.2.0', '^0.0.3', '*', '1.2.3 - 2.0.0', '<1.0.0 || >=2.0.0', '>=0.0.3-beta.0', 'latest-1 || 1', '=1.2.3', 'v1.2.3',
+  '>1.2.3', '<=1.2.3', '<1.0.0-0', '>1.0.0-alpha <=2.0.0-rc.1', '1.2', '1', '', 'x', '~0.2', '^0.0', '1.2.3 || 2.x', '>=1.2.3-beta.2 <1.2.4', '1.2.3+build.9', '^1.2.3-beta.2',
 ];
 
 describe('npmVersioning', () => {
@@ -30,6 +31,9 @@ describe('npmVersioning', () => {
   });
 
   it('satisfies: what semver.satisfies answers (loose, pre-releases included), the same on a second call', () => {
+    // The grid reaches every comparator kind of a parsed range (the test evaluates comparators itself: decision 0032).
+    const comparators = RANGES.filter((r) => semver.validRange(r, { loose: true }) !== null).flatMap((r) => new semver.Range(r, { loose: true, includePrerelease: true }).set.flat());
+    expect(new Set(comparators.map((c) => (typeof c.semver === 'symbol' ? 'any' : c.operator)))).toEqual(new Set(['any', '', '<', '<=', '>', '>=']));
     for (const range of RANGES) {
       if (semver.validRange(range, { loose: true }) === null) continue;
       for (const version of VERSIONS) {
