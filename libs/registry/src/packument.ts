@@ -41,14 +41,25 @@ function isDeprecated(manifest: unknown): boolean {
   return value === true || (typeof value === 'string' && value.trim().length > 0);
 }
 
-/** A version document's `dependencies` when it is an object of strings (others dropped), else undefined. */
-function dependenciesOf(manifest: unknown): Record<string, string> | undefined {
+/**
+ * A version document's `dependencies` when it is an object of strings (entries of other types
+ * dropped), else undefined. An object whose values are all strings (what the registry publishes)
+ * is returned as it is, not copied: a large plan reads tens of thousands of packuments, and
+ * copying every version's dependencies was most of the time spent reducing them.
+ */
+function dependenciesOf(manifest: unknown): Readonly<Record<string, string>> | undefined {
   if (manifest === null || typeof manifest !== 'object') return undefined;
   const value = (manifest as Record<string, unknown>)['dependencies'];
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
-  const out: Record<string, string> = {};
-  for (const [name, range] of Object.entries(value as Record<string, unknown>)) if (typeof range === 'string') out[name] = range;
-  return out;
+  const entries = value as Record<string, unknown>;
+  for (const name of Object.keys(entries)) {
+    if (typeof entries[name] !== 'string') {
+      const out: Record<string, string> = {};
+      for (const [key, range] of Object.entries(entries)) if (typeof range === 'string') out[key] = range;
+      return out;
+    }
+  }
+  return entries as Readonly<Record<string, string>>;
 }
 
 /**
