@@ -2,11 +2,16 @@
  * Planner benchmark (issue 12, deliverable 5; docs/benchmarks.md "planner"): CycloneDX scans of
  * 100, 2,000, 20,000 and 100,000 npm components, 10 % of them vulnerable, planned by the planner's
  * own code path (`parseCycloneDx` of @remediation/sbom, then `computePlan` of
- * apps/planner/src/plan.ts with a `SnapshotDirectorySource`: no network) against
+ * apps/planner/src/plan.ts with a `SnapshotDirectorySource`, one per child as the planner holds one
+ * registry source: no network) against
  *   1. the fixture advisories (test/fixtures/osv/npm, loaded with `loadOsvDirectory` as the planner
  *      does with OSV_DIR), vulnerable components being fixture packages at affected versions, and
  *   2. a synthetic set of 200,000 OSV records spread over the components' names (two per name), and
  *   3. the same records in the PostgreSQL advisory database.
+ * The registry snapshot of each scan (`generateRegistry`) holds a packument of every generated
+ * package whose versions list their dependencies on the component's children, so every transitive
+ * finding's fix options (lockfile update, parent bumps along the path, override) are computed as
+ * against a real registry; the table counts the findings that got one.
  * Each (advisory set, size) runs in its own child process so its peak RSS is its own. Reported:
  * advisory load time and the RSS after it, parse time (JSON.parse + parseCycloneDx), plan time,
  * and the peak RSS while parsing and planning (VmHWM reset through /proc/self/clear_refs after the
@@ -46,7 +51,7 @@ import { Session } from 'node:inspector/promises';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { serviceNodeFlags } from '@remediation/config';
 import { bundleEntry } from '@remediation/service-bundle';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -93,6 +98,8 @@ interface RunFigures {
   peakRssFrom: string;
   targets: number;
   transitive: number;
+  /** Transitive findings of the first plan with a fix option (`minimal` set): computed from the generated registry's dependencies. */
+  transitiveFixed: number;
   /**
    * With `--plans N` (N > 1): the N − 1 plans of the same scan that the same process ran after the
    * first, as a running planner would: medians of their times, and the process's peak RSS over
@@ -168,10 +175,47 @@ export function syntheticOsvRecords(count: number, names: number): OsvRecord[] {
   return records;
 }
 
-/** The packument (`GET <registry>/<name>` body) of a synthetic package: versions around the fixes. */
-function syntheticPackument(name: string): object {
-  const versions = ['0.9.0', '0.9.1', '0.9.2', '1.0.0', '1.1.0', '2.0.0', '2.0.1', '2.1.0'];
-  return { name, 'dist-tags': { latest: '2.1.0' }, versions: Object.fromEntries(versions.map((v) => [v, { version: v }])) };
+/** Published versions of a generated package installed at 0.9.0 (vulnerable) or at 1.0.0: versions around the fixes. */
+const VULNERABLE_LINE = ['0.9.0', '0.9.1', '0.9.2', '1.0.0', '1.1.0', '2.0.0', '2.0.1', '2.1.0'];
+const CLEAN_LINE = ['1.0.0', '1.0.1', '1.1.0', '2.0.0'];
+
+/**
+ * The registry snapshot of a scan made by {@link generateScan}: one packument (`GET <registry>/<name>`
+ * body, file name → document) per generated `bench-pkg-*` component, whose versions list
+ * `dependencies` on the component's children in the scan's tree, so that a plan computes every
+ * transitive finding's fix options as against a real registry: each parent's requirement (lockfile
+ * update) and each version along the path from the direct dependency (parent bumps). The installed
+ * version requires each child at `^<its version>`; every newer version requires a child installed
+ * at 0.9.0 (vulnerable to the synthetic `<0.9.1` advisory) at `^0.9.1` (a patch bump of the parent
+ * fixes it), the others as installed. Components named otherwise (the fixture packages of set
+ * `fixtures`) are left to their real packuments.
+ */
+export function generateRegistry(scan: ReturnType<typeof generateScan>): Map<string, string> {
+  const components = scan['components'] as Array<Record<string, string>>;
+  const byRef = new Map(components.map((c) => [c['bom-ref']!, c]));
+  const children = new Map<string, Array<Record<string, string>>>();
+  for (const entry of scan['dependencies'] as Array<{ ref: string; dependsOn: string[] }>) children.set(entry.ref, entry.dependsOn.map((ref) => byRef.get(ref)!));
+  const files = new Map<string, string>();
+  for (const c of components) {
+    const name = c['name']!;
+    if (!name.startsWith('bench-pkg-')) continue;
+    const installed = c['version']!;
+    const below = children.get(c['bom-ref']!) ?? [];
+    const dependencies = (fixed: boolean) =>
+      Object.fromEntries(below.map((child) => [child['name']!, fixed && child['version'] === '0.9.0' ? '^0.9.1' : `^${child['version']}`]));
+    const line = installed === '0.9.0' ? VULNERABLE_LINE : CLEAN_LINE;
+    const versions = Object.fromEntries(line.map((v) => [v, { name, version: v, dependencies: dependencies(v !== installed) }]));
+    files.set(`${name}.json`, JSON.stringify({ name, 'dist-tags': { latest: line.at(-1) }, versions }));
+  }
+  return files;
+}
+
+/** Writes {@link generateRegistry}'s packuments of `scan` into `dir` (created), with the fixture registry's files when `withFixtures`. */
+async function writeRegistry(dir: string, scan: ReturnType<typeof generateScan>, withFixtures: boolean): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  if (withFixtures) for (const file of readdirSync(FIXTURE_REGISTRY)) copyFileSync(join(FIXTURE_REGISTRY, file), join(dir, file));
+  for (const [file, body] of generateRegistry(scan)) writeFileSync(join(dir, file), body);
 }
 
 /**
@@ -256,7 +300,13 @@ async function child(
     for (const entry of list.getEntries()) gcMs += entry.duration;
   });
   gc.observe({ entryTypes: ['gc'] });
-  /** One plan as the planner makes it: parse the scan, look its advisories up, plan. */
+  // One registry source for every plan, as the planner holds one from its start (registrySourcesFromEnv).
+  const versions = new SnapshotDirectorySource(registryDir);
+  /**
+   * One plan as the planner makes it: parse the scan, look its advisories up, plan. Returns its
+   * figures only: the plan itself is dropped, as the planner drops it once stored (holding every
+   * plan of the process would add each one to the later plans' peak RSS).
+   */
   const planOnce = async () => {
     const t1 = performance.now();
     const scan = parseCycloneDx(JSON.parse(await readFile(scanFile, 'utf8')));
@@ -265,12 +315,20 @@ async function child(
     const advisories = preloaded ?? (await loadPlanAdvisories(db!, scan));
     const lookupMs = db ? performance.now() - tLookup : 0;
     const t2 = performance.now();
-    const plan = await computePlan(scan, { advisories, versions: new SnapshotDirectorySource(registryDir), registryLabel: registryDir });
+    const plan = await computePlan(scan, { advisories, versions, registryLabel: registryDir });
     const planMs = performance.now() - t2;
-    return { parseMs, lookupMs, planMs, advisories: advisories.size, plan };
+    return {
+      parseMs,
+      lookupMs,
+      planMs,
+      advisories: advisories.size,
+      targets: plan.targets.length,
+      transitive: plan.transitive.length,
+      transitiveFixed: plan.transitive.filter((t) => t.minimal != null).length,
+    };
   };
   const cpu0 = process.cpuUsage();
-  const { parseMs, lookupMs, planMs, advisories, plan } = await planOnce();
+  const { parseMs, lookupMs, planMs, advisories, targets, transitive, transitiveFixed } = await planOnce();
   const cpu = process.cpuUsage(cpu0);
   // Entries are delivered asynchronously: let the last ones of the window arrive.
   await new Promise((r) => setImmediate(r));
@@ -296,8 +354,9 @@ async function child(
     gcMs: Math.round(gcMs),
     peakRssMiB: hwm !== null ? mib(hwm) : mib(process.resourceUsage().maxRSS),
     peakRssFrom: hwm !== null ? 'VmHWM after reset' : 'maxRSS (whole process)',
-    targets: plan.targets.length,
-    transitive: plan.transitive.length,
+    targets,
+    transitive,
+    transitiveFixed,
     ...(later.length > 0
       ? {
           later: {
@@ -658,10 +717,6 @@ if (import.meta.filename !== resolve(process.argv[1] ?? '')) {
   try {
     const fixtureVulnerable = await fixtureVulnerableVersions(await loadOsvDirectory(FIXTURE_OSV, { ecosystem: 'npm' }));
     log(`fixture packages at affected versions: ${fixtureVulnerable.map((p) => `${p.name}@${p.version}`).join(', ')}`);
-    // Registry snapshot of the synthetic packages a scan of the largest size makes vulnerable.
-    const syntheticRegistry = join(dir, 'registry');
-    await mkdir(syntheticRegistry);
-    for (let i = 0; i < NAMES; i += VULNERABLE_EVERY) await writeFile(join(syntheticRegistry, `${benchName(i)}.json`), JSON.stringify(syntheticPackument(benchName(i))));
 
     const timeoutMs = Number(values['timeout-s']) * 1000;
     const command = await childCommand({ tsx: values.tsx!, nodeFlags: values['node-flags'] });
@@ -680,18 +735,25 @@ if (import.meta.filename !== resolve(process.argv[1] ?? '')) {
         const vulnerable =
           set === 'fixtures' ? (i: number) => fixtureVulnerable[(i / VULNERABLE_EVERY) % fixtureVulnerable.length]! : (i: number) => ({ name: benchName(i), version: '0.9.0' });
         const scanFile = join(dir, `scan-${set}-${n}.cdx.json`);
-        await writeFile(scanFile, JSON.stringify(generateScan(n, vulnerable)));
+        const scan = generateScan(n, vulnerable);
+        await writeFile(scanFile, JSON.stringify(scan));
+        const registry = join(dir, `registry-${set}-${n}`);
+        await writeRegistry(registry, scan, set === 'fixtures');
         log(`${set}: ${n} components…`);
-        const registry = set === 'fixtures' ? FIXTURE_REGISTRY : syntheticRegistry;
         const args = ['--set', set, '--scan', scanFile, '--registry', registry, '--components', String(n), '--records', String(RECORDS), '--sizes', values.sizes!, '--plans', String(PLANS), ...(values['cold-connections'] ? ['--cold-connections'] : [])];
         const childArgs = databaseUrl && set === 'database' ? [...args, '--database-url', databaseUrl] : args;
         if (values.keep) log(`child: node --expose-gc ${command.join(' ')} --child ${childArgs.join(' ')}`);
         const figures = await runChild(command, childArgs, timeoutMs);
-        if (!values.keep) await rm(scanFile);
+        if (!values.keep) await Promise.all([rm(scanFile), rm(registry, { recursive: true })]);
         if (figures === null) {
           stopped = n;
           results.push({ set, components: n, skipped: `stopped after ${values['timeout-s']} s` });
         } else {
+          // Every transitive finding of a generated package has a fix in the generated registry (a
+          // lockfile update at least); fewer means its packuments were not read as intended.
+          if (set !== 'fixtures' && figures.transitiveFixed < figures.transitive) {
+            log(`warning: ${set} ${n}: ${figures.transitive - figures.transitiveFixed} of ${figures.transitive} transitive findings without a fix option`);
+          }
           results.push(figures);
         }
       }
@@ -701,10 +763,10 @@ if (import.meta.filename !== resolve(process.argv[1] ?? '')) {
     const rows = results.map((r) =>
       'skipped' in r
         ? `| ${r.set} | ${fmt(r.components)} | — | — | — | — | — | — | — | — | — | ${r.skipped} |`
-        : `| ${r.set} | ${fmt(r.components)} | ${fmt(r.advisories)} | ${fmt(r.loadMs)} ms / ${r.rssAfterLoadMiB} MiB | ${fmt(r.parseMs)} ms | ${r.set === 'database' ? `${fmt(r.lookupMs)} ms` : '—'} | ${fmt(r.planMs)} ms | **${fmt(r.parseMs + r.lookupMs + r.planMs)} ms** | ${fmt(r.cpuMs)} ms / ${fmt(r.gcMs)} ms | **${r.peakRssMiB} MiB** | ${fmt(r.targets)} / ${fmt(r.transitive)} | ${r.peakRssFrom} |`,
+        : `| ${r.set} | ${fmt(r.components)} | ${fmt(r.advisories)} | ${fmt(r.loadMs)} ms / ${r.rssAfterLoadMiB} MiB | ${fmt(r.parseMs)} ms | ${r.set === 'database' ? `${fmt(r.lookupMs)} ms` : '—'} | ${fmt(r.planMs)} ms | **${fmt(r.parseMs + r.lookupMs + r.planMs)} ms** | ${fmt(r.cpuMs)} ms / ${fmt(r.gcMs)} ms | **${r.peakRssMiB} MiB** | ${fmt(r.targets)} / ${fmt(r.transitive)} (${fmt(r.transitiveFixed)} with a fix) | ${r.peakRssFrom} |`,
     );
     const table = [
-      '| advisories | components | advisories held | load (time / RSS after) | parse | look-up | plan | parse + plan | CPU / GC (parse + plan) | peak RSS (parse + plan) | targets / transitive | RSS from |',
+      '| advisories | components | advisories held | load (time / RSS after) | parse | look-up | plan | parse + plan | CPU / GC (parse + plan) | peak RSS (parse + plan) | targets / transitive findings | RSS from |',
       '|---|---|---|---|---|---|---|---|---|---|---|---|',
       ...rows,
     ].join('\n');
