@@ -43,23 +43,20 @@ function isDeprecated(manifest: unknown): boolean {
 
 /**
  * A version document's `dependencies` when it is an object of strings (entries of other types
- * dropped), else undefined. An object whose values are all strings (what the registry publishes)
- * is returned as it is, not copied: a large plan reads tens of thousands of packuments, and
- * copying every version's dependencies was most of the time spent reducing them.
+ * dropped, and an own `__proto__` key, as zod's records drop it), else undefined. A plain object
+ * (see {@link isPlainRecord}) whose values are all strings, what a registry publishes, is returned
+ * as it is, not copied: a large plan reads tens of thousands of packuments, and copying every
+ * version's dependencies was most of the time spent reducing them (decision 0032). Read-only.
  */
 function dependenciesOf(manifest: unknown): Readonly<Record<string, string>> | undefined {
   if (manifest === null || typeof manifest !== 'object') return undefined;
   const value = (manifest as Record<string, unknown>)['dependencies'];
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
   const entries = value as Record<string, unknown>;
-  for (const name of Object.keys(entries)) {
-    if (typeof entries[name] !== 'string') {
-      const out: Record<string, string> = {};
-      for (const [key, range] of Object.entries(entries)) if (typeof range === 'string') out[key] = range;
-      return out;
-    }
-  }
-  return entries as Readonly<Record<string, string>>;
+  if (isPlainRecord(entries) && Object.values(entries).every((range) => typeof range === 'string')) return entries as Readonly<Record<string, string>>;
+  const out: Record<string, string> = {};
+  for (const [key, range] of Object.entries(entries)) if (typeof range === 'string' && key !== '__proto__') out[key] = range;
+  return out;
 }
 
 /**

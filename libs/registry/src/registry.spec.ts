@@ -106,6 +106,24 @@ describe('toPackageVersions: per-version dependencies', () => {
       ['4.21.0', {}],
     ]);
   });
+
+  it('reads a published dependencies object as it is (no copy), and drops an own __proto__ key or a non-plain object as zod does', () => {
+    const published = { 'body-parser': '1.20.3', send: '0.19.0' };
+    const document = JSON.parse(
+      '{"versions": {"1.0.0": {"dependencies": {"__proto__": "1.0.0", "a": "^1.0.0"}}, "1.1.0": {"dependencies": {"__proto__": "1.0.0", "a": 2, "b": "^2.0.0"}}}}',
+    ) as { versions: Record<string, unknown> };
+    document.versions['2.0.0'] = { dependencies: published };
+    document.versions['3.0.0'] = { dependencies: new Map([['size', '1.0.0']]) };
+    const read = toPackageVersions('pkg', document, 'memory').dependencies!;
+    expect(read.get('2.0.0')).toBe(published);
+    for (const version of ['1.0.0', '1.1.0']) {
+      expect(Object.hasOwn(read.get(version)!, '__proto__'), version).toBe(false);
+      expect(Object.getPrototypeOf(read.get(version)), version).toBe(Object.prototype);
+    }
+    expect(read.get('1.0.0')).toEqual({ a: '^1.0.0' });
+    expect(read.get('1.1.0')).toEqual({ b: '^2.0.0' });
+    expect(Object.keys(read.get('3.0.0')!)).toEqual([]);
+  });
 });
 
 describe('toPackageVersions: documents that are not packuments', () => {
