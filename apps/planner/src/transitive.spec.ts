@@ -1,11 +1,13 @@
 import { loadOsvDirectory, type AdvisorySource } from '@remediation/advisories';
 import { TransitiveFinding } from '@remediation/contracts';
+import { npmVersioning, type PackageReleases, type RegistrySource } from '@remediation/ecosystems';
 import { SnapshotDirectorySource } from '@remediation/registry';
 import { parseCycloneDx, type ParsedScan } from '@remediation/sbom';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { computePlan } from './plan.js';
+import { transitiveOptions } from './transitive.js';
 
 /** A file or folder of `__fixtures__/` beside this spec (sources: __fixtures__/PROVENANCE.md). */
 const fixture = (path: string): string => fileURLToPath(new URL(`./__fixtures__/${path}`, import.meta.url));
@@ -146,5 +148,20 @@ describe('transitive fix options (issue 15 part 3): npm, from the scan graph and
     });
     const plan = await computePlan(cargo, { advisories, versions: new SnapshotDirectorySource(fixture('registry/npm')) });
     expect(plan.transitive.map((t) => [t.name, t.options, t.minimal, t.reasons])).toEqual([['smallvec', [], null, ['no cargo registry configured']]]);
+  });
+});
+
+describe('transitive fix options: package names that are members of Object.prototype', () => {
+  it('a vulnerable `constructor` (a real npm name) whose parent does not list it has no requirement there, not Object.prototype.constructor', async () => {
+    const scan = scanOf(['p@1.0.0', 'constructor@1.0.0'], ['p@1.0.0'], { 'p@1.0.0': ['constructor@1.0.0'] });
+    const published = (version: string, dependencies?: Record<string, string>) => ({ version, yanked: false, deprecated: false, ...(dependencies ? { dependencies } : {}) });
+    const releases: Record<string, PackageReleases> = {
+      p: { name: 'p', versions: [published('1.0.0', {}), published('1.1.0', { other: '^1.0.0' })], source: 'memory' },
+      constructor: { name: 'constructor', versions: [published('1.0.0'), published('1.0.1')], source: 'memory' },
+    };
+    const registry: RegistrySource = { label: 'memory', releases: async (name) => releases[name]! };
+    const found = await transitiveOptions({ bomRef: 'constructor@1.0.0', name: 'constructor', version: '1.0.0', isFixed: (v) => v !== '1.0.0' }, scan, registry, npmVersioning);
+    expect(found.reasons).toContain('p@1.0.0 does not list constructor in its dependencies (optional or peer): no lockfile update checked');
+    expect(found.options.map(brief)).toEqual(['parent_bump p 1.0.0→1.1.0 (minor)', 'override constructor 1.0.0→1.0.1 (patch)']);
   });
 });

@@ -128,6 +128,15 @@ const REGISTRIES_WITH_DEPENDENCIES = new Set(['npm', 'cargo']);
 /** Lockfile kinds whose packages record their requirements as ranges (pnpm, uv and Cargo record the resolved versions; go.sum none). */
 const LOCKS_WITH_RANGES = new Set<LockfileKind>(['npm-package-lock', 'npm-shrinkwrap', 'yarn-v1', 'yarn-berry', 'poetry']);
 
+/**
+ * A package's requirement on `name` from its dependencies (name → requirement), or undefined when
+ * it does not list it: an own entry only, so a package named like a member of `Object.prototype`
+ * (npm has `constructor`) is not read as a requirement that is a function.
+ */
+function requirementOn(dependencies: Readonly<Record<string, string>> | undefined, name: string): string | undefined {
+  return dependencies !== undefined && Object.hasOwn(dependencies, name) ? dependencies[name] : undefined;
+}
+
 const LOCKED = new WeakMap<ResolvedGraph, Map<string, LockedPackage>>();
 
 /** `name@version` → locked package of a graph, computed once per graph. */
@@ -283,7 +292,7 @@ export async function transitiveOptions(
       reasons.push(`parent ${JSON.stringify(ref)} has no version: its requirement on ${finding.name} is unknown`);
       continue;
     }
-    const fromLock = locked?.get(`${parentName}@${parent.version}`)?.dependencies[finding.name];
+    const fromLock = requirementOn(locked?.get(`${parentName}@${parent.version}`)?.dependencies, finding.name);
     if (fromLock !== undefined) {
       requirements.push({ parent: label, requirement: fromLock });
       continue;
@@ -298,7 +307,7 @@ export async function transitiveOptions(
     }
     const releases = await releasesOf(parentName);
     const published = releases?.versions.find((v) => v.version === parent.version);
-    const requirement = published?.dependencies?.[finding.name];
+    const requirement = requirementOn(published?.dependencies, finding.name);
     if (requirement !== undefined) {
       requirements.push({ parent: label, requirement });
       continue;
@@ -352,7 +361,7 @@ export async function transitiveOptions(
       hit = (async () => {
         if (version.dependencies === undefined) return 'unknown';
         const next = path[0]!;
-        const requirement = version.dependencies[next];
+        const requirement = requirementOn(version.dependencies, next);
         if (requirement === undefined) return 'only'; // no longer depends on it
         if (path.length === 1) {
           const hits = admitted(ownStable, requirement, `${name}@${version.version}`);
@@ -380,7 +389,7 @@ export async function transitiveOptions(
     const published = releases.versions.find((p) => p.version === v)!;
     const result = await leadsToFix(direct.name, published, names.slice(1));
     if (result !== 'only' && result !== 'some') return null;
-    const requirement = published.dependencies?.[names[1]!];
+    const requirement = requirementOn(published.dependencies, names[1]!);
     const note =
       requirement === undefined
         ? `${direct.name}@${v} no longer depends on ${names[1]}`
