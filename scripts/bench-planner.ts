@@ -10,8 +10,10 @@
  *   3. the same records in the PostgreSQL advisory database.
  * The registry snapshot of each scan (`generateRegistry`) holds a packument of every generated
  * package whose versions list their dependencies on the component's children, so every transitive
- * finding's fix options (lockfile update, parent bumps along the path, override) are computed as
- * against a real registry; the table counts the findings that got one.
+ * finding of a generated package gets its fix options (lockfile update, parent bumps along the
+ * path, override) computed as against a real registry; the table counts the findings with a
+ * lockfile update. (Set `fixtures` copies the fixture packuments, which list no dependencies: a
+ * path through a fixture package is not followed.)
  * Each (advisory set, size) runs in its own child process so its peak RSS is its own. Reported:
  * advisory load time and the RSS after it, parse time (JSON.parse + parseCycloneDx), plan time,
  * and the peak RSS while parsing and planning (VmHWM reset through /proc/self/clear_refs after the
@@ -39,7 +41,7 @@
  * it also runs {@link benchChangeList} (the URL source's incremental sync through OSV's
  * `modified_id.csv`, on a second fresh database). `--no-watch` turns the folder source's watch off
  * (decision 0030): its incremental sync then stats every file.
- * `--keep` leaves the work folder (scans, registry snapshot) and the database in place and prints
+ * `--keep` leaves the work folder (scans, a registry snapshot per set and size) and the database in place and prints
  * each child's command line, so one plan can be re-run alone; a child given `--profile FILE` writes
  * a CPU profile (`.cpuprofile`, Chrome DevTools format) of the measured window only (parse, look-up
  * and plan; not the module loading that `node --cpu-prof` would mostly show), and given
@@ -98,8 +100,12 @@ interface RunFigures {
   peakRssFrom: string;
   targets: number;
   transitive: number;
-  /** Transitive findings of the first plan with a fix option (`minimal` set): computed from the generated registry's dependencies. */
-  transitiveFixed: number;
+  /**
+   * Transitive findings of the first plan with a lockfile update among their options: one needs
+   * each parent's requirement from the registry (an override is found without the registry's
+   * dependencies, so a count of findings with any option would not show a snapshot without them).
+   */
+  transitiveLockfileUpdates: number;
   /**
    * With `--plans N` (N > 1): the N − 1 plans of the same scan that the same process ran after the
    * first, as a running planner would: medians of their times, and the process's peak RSS over
@@ -324,11 +330,11 @@ async function child(
       advisories: advisories.size,
       targets: plan.targets.length,
       transitive: plan.transitive.length,
-      transitiveFixed: plan.transitive.filter((t) => t.minimal != null).length,
+      transitiveLockfileUpdates: plan.transitive.filter((t) => t.options?.some((o) => o.kind === 'lockfile_update') === true).length,
     };
   };
   const cpu0 = process.cpuUsage();
-  const { parseMs, lookupMs, planMs, advisories, targets, transitive, transitiveFixed } = await planOnce();
+  const { parseMs, lookupMs, planMs, advisories, targets, transitive, transitiveLockfileUpdates } = await planOnce();
   const cpu = process.cpuUsage(cpu0);
   // Entries are delivered asynchronously: let the last ones of the window arrive.
   await new Promise((r) => setImmediate(r));
@@ -356,7 +362,7 @@ async function child(
     peakRssFrom: hwm !== null ? 'VmHWM after reset' : 'maxRSS (whole process)',
     targets,
     transitive,
-    transitiveFixed,
+    transitiveLockfileUpdates,
     ...(later.length > 0
       ? {
           later: {
@@ -749,10 +755,10 @@ if (import.meta.filename !== resolve(process.argv[1] ?? '')) {
           stopped = n;
           results.push({ set, components: n, skipped: `stopped after ${values['timeout-s']} s` });
         } else {
-          // Every transitive finding of a generated package has a fix in the generated registry (a
-          // lockfile update at least); fewer means its packuments were not read as intended.
-          if (set !== 'fixtures' && figures.transitiveFixed < figures.transitive) {
-            log(`warning: ${set} ${n}: ${figures.transitive - figures.transitiveFixed} of ${figures.transitive} transitive findings without a fix option`);
+          // Every transitive finding of a generated package has a lockfile update in the generated
+          // registry (its parent requires it at ^0.9.0); fewer means the parents' packuments were not read as intended.
+          if (set !== 'fixtures' && figures.transitiveLockfileUpdates < figures.transitive) {
+            log(`warning: ${set} ${n}: ${figures.transitive - figures.transitiveLockfileUpdates} of ${figures.transitive} transitive findings without a lockfile update`);
           }
           results.push(figures);
         }
@@ -763,7 +769,7 @@ if (import.meta.filename !== resolve(process.argv[1] ?? '')) {
     const rows = results.map((r) =>
       'skipped' in r
         ? `| ${r.set} | ${fmt(r.components)} | — | — | — | — | — | — | — | — | — | ${r.skipped} |`
-        : `| ${r.set} | ${fmt(r.components)} | ${fmt(r.advisories)} | ${fmt(r.loadMs)} ms / ${r.rssAfterLoadMiB} MiB | ${fmt(r.parseMs)} ms | ${r.set === 'database' ? `${fmt(r.lookupMs)} ms` : '—'} | ${fmt(r.planMs)} ms | **${fmt(r.parseMs + r.lookupMs + r.planMs)} ms** | ${fmt(r.cpuMs)} ms / ${fmt(r.gcMs)} ms | **${r.peakRssMiB} MiB** | ${fmt(r.targets)} / ${fmt(r.transitive)} (${fmt(r.transitiveFixed)} with a fix) | ${r.peakRssFrom} |`,
+        : `| ${r.set} | ${fmt(r.components)} | ${fmt(r.advisories)} | ${fmt(r.loadMs)} ms / ${r.rssAfterLoadMiB} MiB | ${fmt(r.parseMs)} ms | ${r.set === 'database' ? `${fmt(r.lookupMs)} ms` : '—'} | ${fmt(r.planMs)} ms | **${fmt(r.parseMs + r.lookupMs + r.planMs)} ms** | ${fmt(r.cpuMs)} ms / ${fmt(r.gcMs)} ms | **${r.peakRssMiB} MiB** | ${fmt(r.targets)} / ${fmt(r.transitive)} (${fmt(r.transitiveLockfileUpdates)} with a lockfile update) | ${r.peakRssFrom} |`,
     );
     const table = [
       '| advisories | components | advisories held | load (time / RSS after) | parse | look-up | plan | parse + plan | CPU / GC (parse + plan) | peak RSS (parse + plan) | targets / transitive findings | RSS from |',

@@ -35,11 +35,12 @@ function rangeOf(requirement: string): semver.Range | null {
  * range built with `includePrerelease` (some comparator set all of whose comparators hold; no
  * pre-release exclusion), evaluated over the library's own parse (`Range.set`, each
  * `Comparator`'s `operator` and `semver`) with `SemVer.compare` (semver.org §11 precedence, build
- * metadata ignored). `Range.test` reaches each comparator through `cmp` → `compare(a, b, options)`,
- * which constructs `new SemVer(a)` and `new SemVer(b)`: the comparator's version was parsed
- * without `includePrerelease`, so it is parsed again from its text on every test, and the
+ * metadata ignored). `Range.test` reaches each comparator through `cmp` → `gt`/`lt`/`eq`… →
+ * `compare(a, b, options)`, which constructs `new SemVer(a)` and `new SemVer(b)`: the
+ * comparator's version was parsed without `includePrerelease`, so it is parsed again from its
+ * text on every test, and the
  * constructor that returns its argument still allocates (node-semver 7.x). A plan of 100,000
- * components tests hundreds of thousands of versions; this is ≈ 15 times faster and allocates
+ * components tests hundreds of thousands of versions; this is ≈ 12–15 times faster and allocates
  * nothing (docs/decisions/0032-npm-range-tests.md). A comparator holds when it is
  * `Comparator.ANY` (`*`, `x`, empty), or when the comparison meets its operator (`''` equal; `<`,
  * `<=`, `>`, `>=`: the only operators node-semver's range parse leaves, `=` being read as `''`).
@@ -76,6 +77,7 @@ function comparatorHolds(comparator: semver.Comparator, version: semver.SemVer):
     case '>=':
       return order >= 0;
     default:
+      // Defensive: node-semver's range parse leaves no other operator today.
       return comparator.test(version);
   }
 }
@@ -84,9 +86,9 @@ function comparatorHolds(comparator: semver.Comparator, version: semver.SemVer):
  * `semver.parse(version, options)`, memoised: a plan compares the same few thousand version
  * strings (installed versions, candidates, range events) hundreds of thousands of times, and each
  * node-semver parse allocates. Modes: strict (default); `loose`; `range`, the options
- * `semver.satisfies` re-parses a version with here (loose, pre-releases included), so the object
- * returned passes through `Range.test` without a second parse. The objects are shared: callers
- * must not mutate them (no `inc()`). Null when the mode does not read `version`.
+ * `semver.satisfies` re-parses a version with here (loose, pre-releases included): the object
+ * `satisfies` compares (`inRange`). The objects are shared: callers must not mutate them (no
+ * `inc()`). Null when the mode does not read `version`.
  */
 export function memoSemver(version: string, mode: 'strict' | 'loose' | 'range' = 'strict'): semver.SemVer | null {
   const { cache, options } = PARSED[mode];
@@ -133,6 +135,7 @@ export const npmVersioning: Versioning = {
     }
     // What `semver.satisfies(version, requirement, { loose: true, includePrerelease: true })` answers.
     const inRangeMode = memoSemver(version, 'range');
+    // Defensive: a version `parsed` accepts (strict) always parses loosely too.
     return inRangeMode === null ? range.test(version) : inRange(range, inRangeMode);
   },
   isStable(version) {
