@@ -38,10 +38,9 @@ function rangeOf(requirement: string): semver.Range | null {
  * metadata ignored). `Range.test` reaches each comparator through `cmp` → `gt`/`lt`/`eq`… →
  * `compare(a, b, options)`, which constructs `new SemVer(a)` and `new SemVer(b)`: the
  * comparator's version was parsed without `includePrerelease`, so it is parsed again from its
- * text on every test, and the
- * constructor that returns its argument still allocates (node-semver 7.x). A plan of 100,000
- * components tests hundreds of thousands of versions; this is ≈ 12–15 times faster and allocates
- * nothing (docs/decisions/0032-npm-range-tests.md). A comparator holds when it is
+ * text on every test, and the constructor that returns its argument still allocates (node-semver
+ * 7.x). A plan of 100,000 components tests hundreds of thousands of versions; this is ≈ 12–15
+ * times faster and allocates nothing (docs/decisions/0032-npm-range-tests.md). A comparator holds when it is
  * `Comparator.ANY` (`*`, `x`, empty), or when the comparison meets its operator (`''` equal; `<`,
  * `<=`, `>`, `>=`: the only operators node-semver's range parse leaves, `=` being read as `''`).
  */
@@ -62,6 +61,7 @@ function inRange(range: semver.Range, version: semver.SemVer): boolean {
 /** node-semver's `Comparator.ANY`, the `semver` of a comparator that admits every version (not in @types/semver). */
 const ANY = (semver.Comparator as unknown as { ANY: symbol }).ANY;
 
+/** Whether one comparator of a parsed range admits `version` (see {@link inRange} for the rule). */
 function comparatorHolds(comparator: semver.Comparator, version: semver.SemVer): boolean {
   if ((comparator.semver as unknown) === ANY) return true;
   const order = version.compare(comparator.semver);
